@@ -1,0 +1,365 @@
+//! Durable pull consumers: explicit acks, bounded redelivery with backoff, and dead letters.
+//!
+//! Redelivery is bounded by the client, not the server: a server-side `max_deliver` would drop a
+//! message silently (only an advisory is emitted). Here a message delivered more than
+//! [`Config::max_deliver`](crate::Config) times, or failing permanently, is copied to the
+//! dead-letter stream with its reason before it is terminated. Nothing is acked and dropped.
+
+use std::{future::Future, time::Duration};
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{
+        self, AckKind,
+        consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
+        message::PublishMessage as Publish,
+    },
+};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::{Bus, DEAD_LETTER_SUBJECT_PREFIX, Error, trace};
+
+/// A durable consumer to create (or find) on a stream.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub stream: &'static str,
+    pub durable: String,
+    pub filter_subjects: Vec<String>,
+    /// A consumer created now starts after this stream sequence (a projection's checkpoint).
+    pub start_after: u64,
+}
+
+/// Why a handler did not finish a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Might work later (a database or peer unavailable): delivered again with backoff.
+    #[error("{0}")]
+    Transient(String),
+    /// Will never work (malformed, violates a contract): dead-lettered now.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// What to do with a delivered message.
+#[derive(Debug)]
+pub enum Disposition {
+    Ack,
+    Retry(String),
+    DeadLetter(String),
+}
+
+/// Handles one decoded message of type `T`.
+pub trait Handler<T>: Send + Sync {
+    fn handle(
+        &self,
+        message: T,
+        delivery: &Delivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// A message delivered by a durable consumer.
+pub struct Delivery {
+    message: jetstream::Message,
+    pub stream_sequence: u64,
+    /// How many times this message has been delivered, this time included.
+    pub deliveries: i64,
+    /// Messages the server still holds for this consumer after this one.
+    pub pending: u64,
+}
+
+impl Delivery {
+    pub fn new(message: jetstream::Message) -> Result<Self, Error> {
+        let (stream_sequence, deliveries, pending) = {
+            let info = message
+                .info()
+                .map_err(|source| Error::JetStream {
+                    operation: "read delivery info",
+                    source,
+                })?;
+            (info.stream_sequence, info.delivered, info.pending)
+        };
+        Ok(Self {
+            message,
+            stream_sequence,
+            deliveries,
+            pending,
+        })
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.message.payload
+    }
+
+    pub fn subject(&self) -> &str {
+        self.message.subject.as_str()
+    }
+
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        self.message.headers.as_ref()
+    }
+
+    /// The value of a header, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .and_then(|headers| headers.get(name))
+            .map(|value| value.as_str())
+    }
+
+    /// A span for handling this message, parented by the trace context it carries.
+    pub fn span(&self, consumer: &str) -> tracing::Span {
+        let span = tracing::info_span!("handle", consumer, sequence = self.stream_sequence);
+        let _ = span.set_parent(trace::extract_context(self.headers()));
+        span
+    }
+
+    /// Tells the server the message is still being worked on, resetting its ack timer.
+    pub async fn progress(&self) -> Result<(), Error> {
+        self.ack_with(AckKind::Progress).await
+    }
+
+    /// Asks for the message to be delivered again soon, without counting it as handled.
+    pub async fn nak(&self) -> Result<(), Error> {
+        self.ack_with(AckKind::Nak(None)).await
+    }
+
+    async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
+        self.message
+            .ack_with(kind)
+            .await
+            .map_err(|source| Error::JetStream {
+                operation: "ack",
+                source,
+            })
+    }
+}
+
+impl Bus {
+    /// Creates the durable consumer, or returns it as it is if it exists.
+    pub async fn durable_consumer(&self, spec: &ConsumerSpec) -> Result<PullConsumer, Error> {
+        let stream = self
+            .jetstream
+            .get_stream_no_info(spec.stream)
+            .await
+            .map_err(|source| Error::jetstream("get stream", source))?;
+        let deliver_policy = match spec.start_after {
+            0 => DeliverPolicy::All,
+            after => DeliverPolicy::ByStartSequence {
+                start_sequence: after + 1,
+            },
+        };
+        let config = pull::Config {
+            durable_name: Some(spec.durable.clone()),
+            filter_subjects: spec.filter_subjects.clone(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.config.ack_wait,
+            max_deliver: -1,
+            deliver_policy,
+            max_ack_pending: 10_000,
+            ..Default::default()
+        };
+        stream
+            .get_or_create_consumer(&spec.durable, config)
+            .await
+            .map_err(|source| Error::jetstream("create consumer", source))
+    }
+
+    /// The state of a durable consumer, or `None` if it does not exist.
+    pub async fn consumer_info(
+        &self,
+        stream: &str,
+        durable: &str,
+    ) -> Result<Option<jetstream::consumer::Info>, Error> {
+        let stream = self
+            .jetstream
+            .get_stream_no_info(stream)
+            .await
+            .map_err(|source| Error::jetstream("get stream", source))?;
+        match stream.consumer_info(durable).await {
+            Ok(info) => Ok(Some(info)),
+            Err(error) if error.to_string().contains("not found") => Ok(None),
+            Err(error) => Err(Error::jetstream("consumer info", error)),
+        }
+    }
+
+    /// Deletes a durable consumer; `false` if there was none.
+    pub async fn delete_consumer(&self, stream: &str, durable: &str) -> Result<bool, Error> {
+        let stream = self
+            .jetstream
+            .get_stream_no_info(stream)
+            .await
+            .map_err(|source| Error::jetstream("get stream", source))?;
+        match stream.delete_consumer(durable).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.to_string().contains("not found") => Ok(false),
+            Err(error) => Err(Error::jetstream("delete consumer", error)),
+        }
+    }
+
+    /// Settles a message the way `disposition` says; repeated failures end in the dead-letter stream.
+    pub async fn settle(
+        &self,
+        delivery: &Delivery,
+        consumer: &str,
+        disposition: Disposition,
+    ) -> Result<(), Error> {
+        match disposition {
+            Disposition::Ack => delivery.ack_with(AckKind::Ack).await,
+            Disposition::DeadLetter(reason) => self.dead_letter(delivery, consumer, &reason).await,
+            Disposition::Retry(reason) if delivery.deliveries >= self.config.max_deliver => {
+                let reason = format!("{reason} (gave up after {} deliveries)", delivery.deliveries);
+                self.dead_letter(delivery, consumer, &reason).await
+            }
+            Disposition::Retry(reason) => {
+                let delay = backoff(delivery.deliveries);
+                tracing::warn!(consumer, sequence = delivery.stream_sequence, %reason, ?delay, "retrying message");
+                delivery.ack_with(AckKind::Nak(Some(delay))).await
+            }
+        }
+    }
+
+    /// True when a message has been delivered more often than allowed without an outcome
+    /// (the handler crashed or timed out each time); it is then dead-lettered.
+    pub async fn dead_letter_if_exhausted(
+        &self,
+        delivery: &Delivery,
+        consumer: &str,
+    ) -> Result<bool, Error> {
+        if delivery.deliveries <= self.config.max_deliver {
+            return Ok(false);
+        }
+        let reason = format!(
+            "delivered {} times without being acknowledged (handler crashed or timed out)",
+            delivery.deliveries
+        );
+        self.dead_letter(delivery, consumer, &reason).await?;
+        Ok(true)
+    }
+
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        consumer: &str,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let mut headers = delivery.headers().cloned().unwrap_or_default();
+        headers.insert("Switchboard-Dlq-Reason", header_safe(reason).as_str());
+        headers.insert("Switchboard-Dlq-Consumer", consumer);
+        headers.insert("Switchboard-Dlq-Subject", delivery.subject());
+        headers.insert(
+            "Switchboard-Dlq-Stream-Sequence",
+            delivery.stream_sequence.to_string().as_str(),
+        );
+        headers.insert(
+            "Switchboard-Dlq-Deliveries",
+            delivery.deliveries.to_string().as_str(),
+        );
+        let id = format!("dlq:{consumer}:{}", delivery.stream_sequence);
+        let publish = Publish::build()
+            .payload(delivery.message.payload.clone())
+            .headers(headers)
+            .message_id(id);
+        self.jetstream
+            .send_publish(format!("{DEAD_LETTER_SUBJECT_PREFIX}.{consumer}"), publish)
+            .await
+            .map_err(|source| Error::jetstream("publish dead letter", source))?
+            .await
+            .map_err(|source| Error::jetstream("publish dead letter", source))?;
+        tracing::warn!(consumer, sequence = delivery.stream_sequence, reason, "message dead-lettered");
+        delivery.ack_with(AckKind::Term).await
+    }
+}
+
+/// Delay before the n-th redelivery: 200 ms doubling, at most 30 s.
+fn backoff(deliveries: i64) -> Duration {
+    let exponent = u32::try_from(deliveries.clamp(1, 8) - 1).unwrap_or(0);
+    Duration::from_millis(200 * 2u64.pow(exponent)).min(Duration::from_secs(30))
+}
+
+fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect()
+}
+
+/// Runs `handler` on each message of a durable consumer, one at a time, until `shutdown`.
+/// A message in hand when shutdown comes is finished and settled first.
+pub async fn process<T, H>(
+    bus: &Bus,
+    consumer: &PullConsumer,
+    name: &str,
+    handler: &H,
+    shutdown: &CancellationToken,
+) -> Result<(), Error>
+where
+    T: prost::Message + Default,
+    H: Handler<T>,
+{
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(64)
+        .messages()
+        .await
+        .map_err(|source| Error::jetstream("consume", source))?;
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(()),
+            next = messages.next() => next,
+        };
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(error)) => {
+                tracing::warn!(consumer = name, %error, "consumer stream error");
+                continue;
+            }
+            None => return Err(Error::jetstream("consume", ConsumerClosed)),
+        };
+        let delivery = Delivery::new(message)?;
+        let span = delivery.span(name);
+        handle_one(bus, &delivery, name, handler).instrument(span).await?;
+    }
+}
+
+async fn handle_one<T, H>(bus: &Bus, delivery: &Delivery, name: &str, handler: &H) -> Result<(), Error>
+where
+    T: prost::Message + Default,
+    H: Handler<T>,
+{
+    if bus.dead_letter_if_exhausted(delivery, name).await? {
+        return Ok(());
+    }
+    let disposition = match T::decode(delivery.payload()) {
+        Err(error) => Disposition::DeadLetter(format!("undecodable message: {error}")),
+        Ok(message) => match handler.handle(message, delivery).await {
+            Ok(()) => Disposition::Ack,
+            Err(HandlerError::Transient(reason)) => Disposition::Retry(reason),
+            Err(HandlerError::Permanent(reason)) => Disposition::DeadLetter(reason),
+        },
+    };
+    bus.settle(delivery, name, disposition).await
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the consumer's message stream ended")]
+struct ConsumerClosed;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(2), Duration::from_millis(400));
+        assert!(backoff(100) <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn header_values_carry_no_line_breaks() {
+        assert_eq!(header_safe("a\r\nb"), "a  b");
+    }
+}

@@ -1,0 +1,199 @@
+//! Building event envelopes: ids, causation, aggregates and subjects.
+
+use prost_types::Timestamp;
+use switchboard_proto::events::v1::{Event, event::Body};
+use uuid::Uuid;
+
+use crate::{EVENTS_SUBJECT_PREFIX, Error, trace};
+
+/// Tenant used when a caller names none.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// An event about to be published: its body, aggregate id and where it came from.
+pub struct Draft {
+    body: Body,
+    aggregate_id: String,
+    tenant: String,
+    cause: Option<Cause>,
+}
+
+struct Cause {
+    id: String,
+    correlation_id: String,
+}
+
+impl Draft {
+    /// A new event caused by a command from outside (a gRPC call, an inbound message).
+    pub fn new(tenant: &str, aggregate_id: impl Into<String>, body: Body) -> Self {
+        let tenant = if tenant.is_empty() { DEFAULT_TENANT } else { tenant };
+        Self {
+            body,
+            aggregate_id: aggregate_id.into(),
+            tenant: tenant.to_string(),
+            cause: None,
+        }
+    }
+
+    /// An event caused by `cause`: same tenant and correlation, and an id derived from the cause,
+    /// so handling the cause twice publishes the same event id (deduplicated by JetStream).
+    pub fn caused_by(cause: &Event, aggregate_id: impl Into<String>, body: Body) -> Self {
+        Self {
+            body,
+            aggregate_id: aggregate_id.into(),
+            tenant: cause.tenant.clone(),
+            cause: Some(Cause {
+                id: cause.id.clone(),
+                correlation_id: cause.correlation_id.clone(),
+            }),
+        }
+    }
+
+    /// The envelope, stamped now with the current trace context.
+    pub fn build(self) -> Result<Event, Error> {
+        validate_aggregate_id(&self.aggregate_id)?;
+        let event_type = event_type_of(&self.body);
+        let id = match &self.cause {
+            Some(cause) => derived_id(&cause.id, event_type, &self.aggregate_id),
+            None => Uuid::now_v7(),
+        }
+        .to_string();
+        let (correlation_id, causation_id) = match self.cause {
+            Some(cause) => (cause.correlation_id, cause.id),
+            None => (id.clone(), String::new()),
+        };
+        let (traceparent, tracestate) = trace::current_context();
+        Ok(Event {
+            id,
+            r#type: event_type.to_string(),
+            schema_version: 1,
+            aggregate: aggregate_of(&self.body).to_string(),
+            aggregate_id: self.aggregate_id,
+            occurred_at: Some(now()),
+            tenant: self.tenant,
+            correlation_id,
+            causation_id,
+            traceparent,
+            tracestate,
+            body: Some(self.body),
+        })
+    }
+}
+
+/// The aggregate an event body belongs to.
+pub fn aggregate_of(body: &Body) -> &'static str {
+    match body {
+        Body::MessageReceived(_) => "conversation",
+        Body::MessageClassified(_) => "classification",
+        Body::MessageRouted(_) => "routing",
+        Body::ReplyRequested(_) => "reply",
+        Body::ReplyDelivered(_) | Body::DeliveryFailed(_) => "delivery",
+        Body::ArticlePublished(_) | Body::ArticleArchived(_) => "article",
+    }
+}
+
+/// The dotted event type of a body, e.g. `conversation.message_received`.
+pub fn event_type_of(body: &Body) -> &'static str {
+    match body {
+        Body::MessageReceived(_) => "conversation.message_received",
+        Body::MessageClassified(_) => "classification.message_classified",
+        Body::MessageRouted(_) => "routing.message_routed",
+        Body::ReplyRequested(_) => "reply.reply_requested",
+        Body::ReplyDelivered(_) => "delivery.reply_delivered",
+        Body::DeliveryFailed(_) => "delivery.delivery_failed",
+        Body::ArticlePublished(_) => "article.article_published",
+        Body::ArticleArchived(_) => "article.article_archived",
+    }
+}
+
+/// The subject an aggregate's events are published on.
+pub fn event_subject(aggregate: &str, aggregate_id: &str) -> String {
+    format!("{EVENTS_SUBJECT_PREFIX}.{aggregate}.{aggregate_id}")
+}
+
+fn validate_aggregate_id(id: &str) -> Result<(), Error> {
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidAggregateId(id.to_string()))
+    }
+}
+
+/// A UUIDv7 determined by the cause: the cause's timestamp bits, then a name-based hash.
+fn derived_id(cause_id: &str, event_type: &str, aggregate_id: &str) -> Uuid {
+    let name = format!("{cause_id}/{event_type}/{aggregate_id}");
+    let mut bytes = *Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).as_bytes();
+    if let Ok(cause) = Uuid::parse_str(cause_id)
+        && cause.get_version_num() == 7
+    {
+        bytes[..6].copy_from_slice(&cause.as_bytes()[..6]);
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x70;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+fn now() -> Timestamp {
+    let now = chrono::Utc::now();
+    Timestamp {
+        seconds: now.timestamp(),
+        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_proto::events::v1::{ArticleArchived, MessageClassified};
+
+    fn cause() -> Event {
+        Draft::new(
+            "",
+            "a1",
+            Body::ArticleArchived(ArticleArchived {
+                article_id: "a1".into(),
+            }),
+        )
+        .build()
+        .expect("valid draft")
+    }
+
+    #[test]
+    fn a_new_event_starts_its_own_correlation() {
+        let event = cause();
+        assert_eq!(event.tenant, DEFAULT_TENANT);
+        assert_eq!(event.correlation_id, event.id);
+        assert!(event.causation_id.is_empty());
+        assert_eq!(event.r#type, "article.article_archived");
+        assert_eq!(
+            Uuid::parse_str(&event.id).map(|id| id.get_version_num()),
+            Ok(7)
+        );
+    }
+
+    #[test]
+    fn a_caused_event_has_a_stable_v7_id_and_inherits_correlation() {
+        let cause = cause();
+        let body = || Body::MessageClassified(MessageClassified::default());
+        let first = Draft::caused_by(&cause, "m1", body()).build().expect("valid");
+        let again = Draft::caused_by(&cause, "m1", body()).build().expect("valid");
+        assert_eq!(first.id, again.id);
+        assert_eq!(first.causation_id, cause.id);
+        assert_eq!(first.correlation_id, cause.correlation_id);
+        let id = Uuid::parse_str(&first.id).expect("uuid");
+        assert_eq!(id.get_version_num(), 7);
+        assert_eq!(id.as_bytes()[..6], Uuid::parse_str(&cause.id).expect("uuid").as_bytes()[..6]);
+    }
+
+    #[test]
+    fn refuses_aggregate_ids_that_would_break_subjects() {
+        for id in ["", "a.b", "a b", "a>", "*"] {
+            let draft = Draft::new("t", id, Body::ArticleArchived(ArticleArchived::default()));
+            assert!(matches!(draft.build(), Err(Error::InvalidAggregateId(_))), "{id:?}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The JetStream event bus: streams, idempotent and optimistic publishing, durable pull consumers
+//! with bounded redelivery and a dead-letter stream, and W3C trace context on every message.
+//!
+//! Streams (created idempotently at connect):
+//! - `SWITCHBOARD_EVENTS` on `switchboard.events.<aggregate>.<id>`: domain events, the source of truth;
+//! - `SWITCHBOARD_INBOUND` on `switchboard.inbound.<channel>`: what channel adapters publish;
+//! - `SWITCHBOARD_DLQ` on `switchboard.dlq.<consumer>`: messages a consumer gave up on, with the reason.
+
+#![forbid(unsafe_code)]
+
+mod connect;
+mod consume;
+mod envelope;
+mod error;
+mod publish;
+mod trace;
+
+use std::time::Duration;
+
+pub use async_nats;
+pub use connect::{MINIMUM_SERVER_VERSION, check_server_version};
+pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
+pub use envelope::{DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of};
+pub use error::Error;
+pub use publish::{Expected, Published};
+pub use trace::{extract_context, inject_context};
+
+/// Stream of domain events.
+pub const EVENTS_STREAM: &str = "SWITCHBOARD_EVENTS";
+/// Stream of inbound channel messages.
+pub const INBOUND_STREAM: &str = "SWITCHBOARD_INBOUND";
+/// Stream of dead letters.
+pub const DEAD_LETTER_STREAM: &str = "SWITCHBOARD_DLQ";
+/// Subject prefix of inbound messages: `switchboard.inbound.<channel>`.
+pub const INBOUND_SUBJECT_PREFIX: &str = "switchboard.inbound";
+/// Subject prefix of domain events: `switchboard.events.<aggregate>.<id>`.
+pub const EVENTS_SUBJECT_PREFIX: &str = "switchboard.events";
+/// Subject prefix of dead letters: `switchboard.dlq.<consumer>`.
+pub const DEAD_LETTER_SUBJECT_PREFIX: &str = "switchboard.dlq";
+
+/// How to reach NATS and how consumers behave.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub url: String,
+    /// How long JetStream remembers a `Nats-Msg-Id` to drop duplicates.
+    pub duplicate_window: Duration,
+    /// How long a delivered message may stay unacknowledged before it is delivered again.
+    pub ack_wait: Duration,
+    /// Deliveries of one message before it goes to the dead-letter stream.
+    pub max_deliver: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            duplicate_window: Duration::from_secs(3600),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+        }
+    }
+}
+
+/// A connection to the bus. Cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    client: async_nats::Client,
+    jetstream: async_nats::jetstream::Context,
+    config: Config,
+}
+
+impl Bus {
+    /// Connects, refuses servers older than [`MINIMUM_SERVER_VERSION`], and creates the streams.
+    pub async fn connect(config: Config) -> Result<Self, Error> {
+        connect::connect(config).await
+    }
+
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    pub fn jetstream(&self) -> &async_nats::jetstream::Context {
+        &self.jetstream
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Sends everything buffered (acks included) to the server.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.client
+            .flush()
+            .await
+            .map_err(|source| Error::jetstream("flush", source))
+    }
+}

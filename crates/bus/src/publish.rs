@@ -1,0 +1,174 @@
+//! Publishing events: idempotent by `Nats-Msg-Id`, optionally guarded by the aggregate's version.
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{
+        context::PublishErrorKind,
+        message::{PublishMessage as Publish, StreamMessage},
+    },
+};
+use bytes::Bytes;
+use prost::Message as _;
+use switchboard_proto::events::v1::Event;
+
+use crate::{Bus, EVENTS_STREAM, Error, envelope::event_subject, trace};
+
+/// What the aggregate's subject must look like for an append to succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// No check.
+    Any,
+    /// The aggregate has no events yet.
+    Empty,
+    /// The aggregate's last event is at this stream sequence.
+    Sequence(u64),
+}
+
+/// Where a publish landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub sequence: u64,
+    /// The `Nats-Msg-Id` was seen before: nothing new was stored, `sequence` is the original's.
+    pub duplicate: bool,
+}
+
+impl Bus {
+    /// Publishes an event without a version check. Its id is the `Nats-Msg-Id`.
+    pub async fn publish(&self, event: &Event) -> Result<Published, Error> {
+        self.append(event, Expected::Any, None).await
+    }
+
+    /// Publishes an event if its aggregate is at `expected`, else [`Error::Conflict`].
+    /// `message_id` overrides the deduplication key (a channel-natural key); default the event id.
+    pub async fn append(
+        &self,
+        event: &Event,
+        expected: Expected,
+        message_id: Option<&str>,
+    ) -> Result<Published, Error> {
+        if event.body.is_none() {
+            return Err(Error::MissingBody(event.id.clone()));
+        }
+        let subject = event_subject(&event.aggregate, &event.aggregate_id);
+        let mut publish = Publish::build()
+            .payload(Bytes::from(event.encode_to_vec()))
+            .headers(event_headers(event))
+            .message_id(message_id.unwrap_or(&event.id));
+        publish = match expected {
+            Expected::Any => publish,
+            Expected::Empty => publish.expected_last_subject_sequence(0),
+            Expected::Sequence(sequence) => publish.expected_last_subject_sequence(sequence),
+        };
+        let ack = self
+            .jetstream
+            .send_publish(subject.clone(), publish)
+            .await
+            .map_err(|source| Error::jetstream("publish", source))?
+            .await
+            .map_err(|source| match source.kind() {
+                PublishErrorKind::WrongLastSequence => Error::Conflict { subject, expected },
+                _ => Error::jetstream("publish", source),
+            })?;
+        Ok(Published {
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// Publishes raw bytes to a subject (inbound messages, tests), deduplicated by `message_id`.
+    pub async fn publish_raw(
+        &self,
+        subject: String,
+        payload: Bytes,
+        message_id: &str,
+    ) -> Result<Published, Error> {
+        let mut headers = HeaderMap::new();
+        trace::inject_context(&mut headers);
+        let publish = Publish::build()
+            .payload(payload)
+            .headers(headers)
+            .message_id(message_id);
+        let ack = self
+            .jetstream
+            .send_publish(subject, publish)
+            .await
+            .map_err(|source| Error::jetstream("publish", source))?
+            .await
+            .map_err(|source| Error::jetstream("publish", source))?;
+        Ok(Published {
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// The event stored at a stream sequence.
+    pub async fn event_at(&self, sequence: u64) -> Result<Event, Error> {
+        let stream = self.events_stream().await?;
+        let message = stream
+            .get_raw_message(sequence)
+            .await
+            .map_err(|_| Error::NotFound(sequence))?;
+        decode_event(&message)
+    }
+
+    /// The last event of an aggregate and its stream sequence, or `None` if it has none.
+    pub async fn last_event_of(
+        &self,
+        aggregate: &str,
+        aggregate_id: &str,
+    ) -> Result<Option<(Event, u64)>, Error> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        let stream = self.events_stream().await?;
+        match stream
+            .get_last_raw_message_by_subject(&event_subject(aggregate, aggregate_id))
+            .await
+        {
+            Ok(message) => Ok(Some((decode_event(&message)?, message.sequence))),
+            Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(error) => Err(Error::jetstream("get last message", error)),
+        }
+    }
+
+    /// The sequence of the last message in a stream (0 when empty).
+    pub async fn last_sequence(&self, stream: &str) -> Result<u64, Error> {
+        let mut stream = self
+            .jetstream
+            .get_stream(stream)
+            .await
+            .map_err(|source| Error::jetstream("get stream", source))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|source| Error::jetstream("stream info", source))?;
+        Ok(info.state.last_sequence)
+    }
+
+    pub(crate) async fn events_stream(
+        &self,
+    ) -> Result<async_nats::jetstream::stream::Stream<()>, Error> {
+        self.jetstream
+            .get_stream_no_info(EVENTS_STREAM)
+            .await
+            .map_err(|source| Error::jetstream("get stream", source))
+    }
+}
+
+fn event_headers(event: &Event) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("Switchboard-Event-Type", event.r#type.as_str());
+    headers.insert("Switchboard-Tenant", event.tenant.as_str());
+    if !event.traceparent.is_empty() {
+        headers.insert("traceparent", event.traceparent.as_str());
+    }
+    if !event.tracestate.is_empty() {
+        headers.insert("tracestate", event.tracestate.as_str());
+    }
+    headers
+}
+
+fn decode_event(message: &StreamMessage) -> Result<Event, Error> {
+    Event::decode(message.payload.as_ref()).map_err(|error| Error::Undecodable {
+        sequence: message.sequence,
+        reason: error.to_string(),
+    })
+}
