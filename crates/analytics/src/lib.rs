@@ -1,1 +1,73 @@
+//! Analytics: counts of messages, classifications, escalations, queued messages and automated
+//! replies, by channel and intent, projected from every event into schema `analytics`.
 
+#![forbid(unsafe_code)]
+
+mod grpc;
+mod projection;
+
+use std::sync::Arc;
+
+use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
+use switchboard_proto::{ErrorKind, ServiceError, analytics::v1::analytics_server::AnalyticsServer};
+use tokio_util::sync::CancellationToken;
+
+pub use projection::{AnalyticsProjection, METRICS};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "counts",
+    sql: include_str!("../migrations/001_counts.sql"),
+}];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown metric {0:?}")]
+    UnknownMetric(String),
+    #[error(transparent)]
+    Projection(#[from] switchboard_projection::Error),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl ServiceError for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UnknownMetric(_) => ErrorKind::InvalidArgument,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub batch_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { batch_size: 1000 }
+    }
+}
+
+pub struct Started {
+    pub service: AnalyticsServer<grpc::AnalyticsApi>,
+    pub tasks: Vec<Task>,
+}
+
+pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
+    migrate(&deps.pool, "analytics", MIGRATIONS).await?;
+    let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
+    Ok(Started {
+        service: AnalyticsServer::new(grpc::AnalyticsApi::new(deps.pool)),
+        tasks: vec![spawn_runner(runner, shutdown)],
+    })
+}
+
+pub fn projection() -> Arc<AnalyticsProjection> {
+    Arc::new(AnalyticsProjection)
+}
+
+pub async fn migrate_schema(pool: &sqlx::PgPool) -> Result<(), Error> {
+    Ok(migrate(pool, "analytics", MIGRATIONS).await?)
+}

@@ -12,6 +12,39 @@ mod runner;
 pub use migrate::{Migration, migrate};
 pub use runner::{Applied, Projection, ReplayReport, Runner, replay};
 
+/// What every service is built on: the bus and its database.
+#[derive(Clone)]
+pub struct Deps {
+    pub bus: switchboard_bus::Bus,
+    pub pool: sqlx::PgPool,
+}
+
+/// Result of a service's background task (a consumer or a projection).
+pub type TaskResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A background task; it ends when its shutdown token is cancelled, after finishing work in hand.
+pub type Task = tokio::task::JoinHandle<TaskResult>;
+
+/// Spawns a projection runner as a task.
+pub fn spawn_runner<P: Projection>(
+    runner: Runner<P>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Task {
+    tokio::spawn(async move { runner.run(shutdown).await.map_err(Into::into) })
+}
+
+/// Waits until `checkpoint` reaches `sequence`, for at most `timeout`; `false` on timeout.
+pub async fn wait_for_checkpoint(
+    checkpoint: &tokio::sync::watch::Receiver<u64>,
+    sequence: u64,
+    timeout: std::time::Duration,
+) -> bool {
+    let mut checkpoint = checkpoint.clone();
+    tokio::time::timeout(timeout, checkpoint.wait_for(|applied| *applied >= sequence))
+        .await
+        .is_ok_and(|waited| waited.is_ok())
+}
+
 /// What can go wrong while projecting.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -83,3 +83,23 @@ impl events::v1::Channel {
         .find(|channel| channel.slug() == slug)
     }
 }
+
+/// Conversions between protobuf timestamps and `chrono`.
+pub mod time {
+    use chrono::{DateTime, Utc};
+    use prost_types::Timestamp;
+
+    /// The instant a timestamp names; the Unix epoch for a missing or invalid one.
+    pub fn to_datetime(timestamp: Option<&Timestamp>) -> DateTime<Utc> {
+        timestamp
+            .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+            .unwrap_or_default()
+    }
+
+    pub fn to_timestamp(at: DateTime<Utc>) -> Timestamp {
+        Timestamp {
+            seconds: at.timestamp(),
+            nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+        }
+    }
+}

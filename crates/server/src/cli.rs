@@ -1,0 +1,137 @@
+//! The command line: `serve`, `replay`, `seed`.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Config, Service};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "Customer service automation: services and operator commands")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run services (all of them by default) on one gRPC listener.
+    Serve(ServeArgs),
+    /// Drop a service's read model and rebuild it from the event stream (stop the service first).
+    Replay {
+        /// intake, classifier, router, knowledge, notifier or analytics.
+        service: Service,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Publish demo articles (JSON lines: id, title, body, locale, tags) to a running server.
+    Seed {
+        file: PathBuf,
+        #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+        endpoint: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Connection {
+    #[arg(long, env = "SWITCHBOARD_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/switchboard")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// `all`, or a comma-separated list such as `intake,router`.
+    #[arg(long, env = "SWITCHBOARD_SERVICES", default_value = "all")]
+    pub services: String,
+    #[arg(long, env = "SWITCHBOARD_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Router rule table (JSON); the bundled one when unset.
+    #[arg(long, env = "SWITCHBOARD_RULES")]
+    pub rules: Option<PathBuf>,
+    /// The knowledge service for the router; this process when unset.
+    #[arg(long, env = "SWITCHBOARD_KNOWLEDGE_ENDPOINT")]
+    pub knowledge_endpoint: Option<String>,
+    /// POST every reply here as JSON.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Seconds a delivered message may stay unacknowledged before redelivery.
+    #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
+    pub ack_wait_secs: u64,
+    /// Print the resolved configuration and exit.
+    #[arg(long)]
+    pub dump_config: bool,
+}
+
+impl ServeArgs {
+    pub fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config {
+            services: Service::parse_list(&self.services).map_err(anyhow::Error::msg)?,
+            grpc_addr: self.grpc_addr,
+            nats_url: self.connection.nats_url.clone(),
+            database_url: self.connection.database_url.clone(),
+            rules_file: self.rules.clone(),
+            knowledge_endpoint: self.knowledge_endpoint.clone(),
+            webhook_url: self.webhook_url.clone().filter(|url| !url.is_empty()),
+            ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
+            ..Config::default()
+        })
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Replay { service, connection } => {
+            let config = Config {
+                nats_url: connection.nats_url,
+                database_url: connection.database_url,
+                ..Config::default()
+            };
+            let report = crate::replay(&config, service).await?;
+            println!("replayed {}: {} events applied, checkpoint {}", service.name(), report.events, report.checkpoint);
+            Ok(())
+        }
+        Command::Seed { file, endpoint } => crate::seed::seed(&file, &endpoint).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    if args.dump_config {
+        println!("{config:#?}");
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.grpc_addr))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal(shutdown.clone()));
+    crate::serve(config, listener, shutdown).await
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+async fn signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => term.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<Option<()>>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+    shutdown.cancel();
+}

@@ -1,0 +1,148 @@
+//! Configuration of a `switchboard serve` process.
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+/// One of the services a process can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Intake,
+    Classifier,
+    Router,
+    Knowledge,
+    Notifier,
+    Analytics,
+}
+
+impl Service {
+    pub const ALL: [Self; 6] = [
+        Self::Intake,
+        Self::Classifier,
+        Self::Router,
+        Self::Knowledge,
+        Self::Notifier,
+        Self::Analytics,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Intake => "intake",
+            Self::Classifier => "classifier",
+            Self::Router => "router",
+            Self::Knowledge => "knowledge",
+            Self::Notifier => "notifier",
+            Self::Analytics => "analytics",
+        }
+    }
+
+    /// `all`, or a comma-separated list such as `intake,router`.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+        if list.trim() == "all" {
+            return Ok(Self::ALL.to_vec());
+        }
+        let mut services = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            let service = name.parse()?;
+            if !services.contains(&service) {
+                services.push(service);
+            }
+        }
+        if services.is_empty() {
+            return Err("no services named; use `all` or e.g. `intake,router`".into());
+        }
+        Ok(services)
+    }
+}
+
+impl FromStr for Service {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|service| service.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|s| s.name()).collect();
+                format!("unknown service {name:?}; known: {}", known.join(", "))
+            })
+    }
+}
+
+/// Everything a `serve` process needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub services: Vec<Service>,
+    pub grpc_addr: SocketAddr,
+    pub nats_url: String,
+    pub database_url: String,
+    /// Router rule table (JSON); the bundled table when unset.
+    pub rules_file: Option<PathBuf>,
+    /// Knowledge endpoint for the router; this process's own listener when unset.
+    pub knowledge_endpoint: Option<String>,
+    pub webhook_url: Option<String>,
+    pub ack_wait: Duration,
+    pub max_deliver: i64,
+    /// How long shutdown waits for in-flight work.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            services: Service::ALL.to_vec(),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            nats_url: "nats://127.0.0.1:4222".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
+            rules_file: None,
+            knowledge_endpoint: None,
+            webhook_url: None,
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn bus(&self) -> switchboard_bus::Config {
+        switchboard_bus::Config {
+            url: self.nats_url.clone(),
+            ack_wait: self.ack_wait,
+            max_deliver: self.max_deliver,
+            ..switchboard_bus::Config::default()
+        }
+    }
+}
+
+/// A database URL with any password replaced, for logs and errors.
+pub(crate) fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_service_lists() {
+        assert_eq!(Service::parse_list("all").map(|s| s.len()), Ok(6));
+        assert_eq!(Service::parse_list("intake, router,intake"), Ok(vec![Service::Intake, Service::Router]));
+        let error = Service::parse_list("intake,fax").expect_err("unknown");
+        assert!(error.contains("unknown service \"fax\""), "{error}");
+        assert!(Service::parse_list(" , ").is_err());
+    }
+
+    #[test]
+    fn hides_passwords() {
+        assert_eq!(redacted("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redacted("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

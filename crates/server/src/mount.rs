@@ -1,0 +1,76 @@
+//! Starting the enabled services and mounting their gRPC services on one router.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use switchboard_projection::{Deps, Task};
+use tokio_util::sync::CancellationToken;
+use tonic::{server::NamedService, service::RoutesBuilder};
+
+use crate::{Config, Service};
+
+/// The started services: their routes, background tasks and gRPC service names.
+#[derive(Default)]
+pub(crate) struct Mounted {
+    pub routes: RoutesBuilder,
+    pub tasks: Vec<Task>,
+    pub names: Vec<&'static str>,
+}
+
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
+}
+
+/// Adds a started service's gRPC service and tasks.
+macro_rules! add {
+    ($mounted:ident, $service:expr, $start:expr) => {{
+        let started = $start.await.with_context(|| format!("starting {}", $service.name()))?;
+        $mounted.names.push(name_of(&started.service));
+        $mounted.routes.add_service(started.service);
+        $mounted.tasks.extend(started.tasks);
+    }};
+}
+
+/// Starts each enabled service (migrations, consumers) and collects what to serve.
+pub(crate) async fn mount(
+    config: &Config,
+    deps: &Deps,
+    local: SocketAddr,
+    work: &CancellationToken,
+) -> anyhow::Result<Mounted> {
+    let mut mounted = Mounted::default();
+    for &service in &config.services {
+        let (deps, work) = (deps.clone(), work.clone());
+        match service {
+            Service::Intake => add!(mounted, service, switchboard_intake::start(deps, Default::default(), work)),
+            Service::Classifier => add!(mounted, service, switchboard_classifier::start(deps, Default::default(), work)),
+            Service::Router => add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work)),
+            Service::Knowledge => add!(mounted, service, switchboard_knowledge::start(deps, Default::default(), work)),
+            Service::Notifier => add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work)),
+            Service::Analytics => add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work)),
+        }
+        tracing::info!(service = service.name(), "service started");
+    }
+    Ok(mounted)
+}
+
+fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboard_router::Config> {
+    let rules = match &config.rules_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the rules file {}", path.display()))?,
+        None => switchboard_router::DEFAULT_RULES.to_string(),
+    };
+    let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| format!("http://{local}"));
+    Ok(switchboard_router::Config {
+        rules,
+        knowledge_endpoint,
+        ..Default::default()
+    })
+}
+
+fn notifier_config(config: &Config) -> switchboard_notifier::Config {
+    switchboard_notifier::Config {
+        webhook_url: config.webhook_url.clone(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,115 @@
+//! `switchboard serve`: connect, start services, serve gRPC with health and reflection, and
+//! shut down in order (stop accepting calls, let consumers finish and ack, flush the bus).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::PgPoolOptions;
+use switchboard_bus::Bus;
+use switchboard_projection::{Deps, Task, TaskResult};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{Config, config::redacted, mount::mount};
+
+/// Connects to NATS (refusing servers older than 2.10) and PostgreSQL.
+pub async fn connect(config: &Config) -> anyhow::Result<Deps> {
+    let bus = Bus::connect(config.bus()).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {}", redacted(&config.database_url)))?;
+    Ok(Deps { bus, pool })
+}
+
+/// Runs the configured services on `listener` until `shutdown` is cancelled or a service fails.
+pub async fn serve(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let local = listener.local_addr()?;
+    let deps = connect(&config).await?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", ServingStatus::NotServing).await;
+    let work = CancellationToken::new();
+    let mounted = mount(&config, &deps, local, &work).await?;
+    for name in &mounted.names {
+        reporter.set_service_status(name, ServingStatus::Serving).await;
+    }
+    reporter.set_service_status("", ServingStatus::Serving).await;
+    let mut routes = mounted.routes;
+    routes.add_service(health);
+    add_reflection(&mut routes)?;
+    let server = tonic::transport::Server::builder()
+        .add_routes(routes.routes())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
+    let server = tokio::spawn(server);
+    tracing::info!(address = %local, services = ?mounted.names, "serving grpc");
+    let mut tasks: JoinSet<TaskResult> = JoinSet::new();
+    for task in mounted.tasks {
+        tasks.spawn(flatten(task));
+    }
+    let failure = supervise(&mut tasks, &shutdown).await;
+    stop(&reporter, &mounted.names, &shutdown).await;
+    server.await.context("grpc server task")?.context("grpc server")?;
+    work.cancel();
+    drain(&mut tasks, config.shutdown_grace).await;
+    deps.bus.flush().await?;
+    tracing::info!("stopped");
+    failure.map_or(Ok(()), Err)
+}
+
+fn add_reflection(routes: &mut tonic::service::RoutesBuilder) -> anyhow::Result<()> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(switchboard_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    routes.add_service(builder().build_v1()?);
+    routes.add_service(builder().build_v1alpha()?);
+    Ok(())
+}
+
+async fn flatten(task: Task) -> TaskResult {
+    task.await.map_err(|error| format!("task panicked or was aborted: {error}"))?
+}
+
+/// Waits for shutdown; a task ending before it is a failure that shuts everything down.
+async fn supervise(tasks: &mut JoinSet<TaskResult>, shutdown: &CancellationToken) -> Option<anyhow::Error> {
+    tokio::select! {
+        () = shutdown.cancelled() => None,
+        Some(ended) = tasks.join_next() => {
+            let error = match ended {
+                Ok(Ok(())) => anyhow::anyhow!("a service task stopped unexpectedly"),
+                Ok(Err(error)) => anyhow::anyhow!("a service task failed: {error}"),
+                Err(error) => anyhow::anyhow!("a service task panicked: {error}"),
+            };
+            tracing::error!(%error, "shutting down");
+            Some(error)
+        }
+    }
+}
+
+async fn stop(reporter: &HealthReporter, names: &[&'static str], shutdown: &CancellationToken) {
+    for name in names.iter().copied().chain([""]) {
+        reporter.set_service_status(name, ServingStatus::NotServing).await;
+    }
+    shutdown.cancel();
+}
+
+/// Lets every task finish its work in hand, for at most `grace`.
+async fn drain(tasks: &mut JoinSet<TaskResult>, grace: Duration) {
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(ended) = tasks.join_next().await {
+            if let Ok(Err(error)) = ended {
+                tracing::warn!(%error, "task ended with an error during shutdown");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(remaining = tasks.len(), "grace period over; aborting remaining tasks");
+        tasks.abort_all();
+    }
+}

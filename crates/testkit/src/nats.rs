@@ -1,0 +1,91 @@
+//! A nats-server with JetStream, on ports it picks itself, in a temporary directory.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+
+/// A running nats-server, killed and cleaned up on drop.
+pub struct NatsServer {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl NatsServer {
+    /// Starts the server named by `SWITCHBOARD_NATS_SERVER`, else the one `make` installs in
+    /// `.local/`, and waits until it accepts connections.
+    pub fn start() -> anyhow::Result<Self> {
+        let binary = binary()?;
+        let dir = std::env::temp_dir().join(format!("switchboard-nats-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let child = Command::new(&binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-m", "-1"])
+            .arg("-sd")
+            .arg(dir.join("store"))
+            .arg("--ports_file_dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut server = Self { child, dir, port: 0 };
+        server.port = server.wait_for_port()?;
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_for_port(&mut self) -> anyhow::Result<u16> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let ports_file = self.dir.join(format!("nats-server_{}.ports", self.child.id()));
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("nats-server exited at start: {status}");
+            }
+            if let Some(port) = read_port(&ports_file)
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            {
+                return Ok(port);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("nats-server did not report its ports within 20 s")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The client port from the server's ports file: `{"nats":["nats://127.0.0.1:PORT"], ...}`.
+fn read_port(path: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let start = text.find("nats://")? + "nats://".len();
+    let address = &text[start..];
+    let end = address.find('"')?;
+    address[..end].rsplit(':').next()?.parse().ok()
+}
+
+fn binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("SWITCHBOARD_NATS_SERVER") {
+        return Ok(PathBuf::from(path));
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.local/pip/bin/nats-server");
+    if local.exists() {
+        return Ok(local);
+    }
+    bail!(
+        "no nats-server: run the tests with `make test` (it installs nats-server 2.10+ into .local/) \
+         or set SWITCHBOARD_NATS_SERVER"
+    )
+}
