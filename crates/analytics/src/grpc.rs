@@ -1,26 +1,37 @@
 //! The thin tonic adapter: counts from the read model.
 
+use std::time::Duration;
+
 use sqlx::{PgPool, Row as _};
+use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     analytics::v1::{Count, GetCountsRequest, GetCountsResponse, analytics_server},
     to_status,
 };
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::{Error, projection::METRICS};
 
+/// How long `GetCounts` waits for a requested sequence.
+const READ_WAIT: Duration = Duration::from_secs(5);
+
 pub struct AnalyticsApi {
     pool: PgPool,
+    checkpoint: watch::Receiver<u64>,
 }
 
 impl AnalyticsApi {
-    pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub(crate) fn new(pool: PgPool, checkpoint: watch::Receiver<u64>) -> Self {
+        Self { pool, checkpoint }
     }
 
-    async fn counts(&self, metric: &str) -> Result<Vec<Count>, Error> {
+    async fn counts(&self, metric: &str, min_sequence: u64) -> Result<Vec<Count>, Error> {
         if !metric.is_empty() && !METRICS.contains(&metric) {
             return Err(Error::UnknownMetric(metric.to_string()));
+        }
+        if !wait_for_checkpoint(&self.checkpoint, min_sequence, READ_WAIT).await {
+            return Err(Error::NotCaughtUp(min_sequence));
         }
         let rows = sqlx::query(
             "SELECT metric, channel, intent, value FROM analytics.counts
@@ -44,7 +55,11 @@ impl AnalyticsApi {
 #[tonic::async_trait]
 impl analytics_server::Analytics for AnalyticsApi {
     async fn get_counts(&self, request: Request<GetCountsRequest>) -> Result<Response<GetCountsResponse>, Status> {
-        let counts = self.counts(&request.into_inner().metric).await.map_err(|e| to_status(&e))?;
+        let request = request.into_inner();
+        let counts = self
+            .counts(&request.metric, request.min_sequence)
+            .await
+            .map_err(|e| to_status(&e))?;
         Ok(Response::new(GetCountsResponse { counts }))
     }
 }

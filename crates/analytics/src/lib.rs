@@ -24,6 +24,8 @@ const MIGRATIONS: &[Migration] = &[Migration {
 pub enum Error {
     #[error("unknown metric {0:?}")]
     UnknownMetric(String),
+    #[error("the counts have not reached sequence {0} yet; try again")]
+    NotCaughtUp(u64),
     #[error(transparent)]
     Projection(#[from] switchboard_projection::Error),
     #[error("database: {0}")]
@@ -34,6 +36,7 @@ impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::UnknownMetric(_) => ErrorKind::InvalidArgument,
+            Self::NotCaughtUp(_) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
@@ -59,7 +62,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "analytics", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     Ok(Started {
-        service: AnalyticsServer::new(grpc::AnalyticsApi::new(deps.pool)),
+        service: AnalyticsServer::new(grpc::AnalyticsApi::new(deps.pool, runner.checkpoint())),
         tasks: vec![spawn_runner(runner, shutdown)],
     })
 }

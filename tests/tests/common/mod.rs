@@ -1,0 +1,215 @@
+//! An in-process cluster on a real nats-server and a fresh PostgreSQL database, and helpers that
+//! wait on health and on events (never on sleeps).
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::{Context as _, bail};
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt as _;
+use prost::Message as _;
+use switchboard_bus::{Bus, EVENTS_STREAM};
+use switchboard_proto::{
+    events::v1::{Channel, Event},
+    intake::v1::{SubmitMessageRequest, SubmitMessageResponse, intake_client::IntakeClient},
+};
+use switchboard_server::{Config, serve};
+use switchboard_testkit::{NatsServer, TestDatabase};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel as GrpcChannel;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The servers a cluster runs against; they outlive restarts of the cluster.
+pub struct Backing {
+    pub nats: NatsServer,
+    pub database: TestDatabase,
+}
+
+impl Backing {
+    pub async fn start() -> anyhow::Result<Self> {
+        switchboard_testkit::init_tracing();
+        Ok(Self {
+            nats: NatsServer::start()?,
+            database: TestDatabase::create().await?,
+        })
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            nats_url: self.nats.url(),
+            database_url: self.database.url.clone(),
+            ack_wait: Duration::from_secs(2),
+            max_deliver: 3,
+            ..Config::default()
+        }
+    }
+
+    pub async fn bus(&self) -> anyhow::Result<Bus> {
+        let config = switchboard_bus::Config { url: self.nats.url(), ..Default::default() };
+        Ok(Bus::connect(config).await?)
+    }
+}
+
+/// All services in one process, in the test's runtime, on a pre-bound listener.
+pub struct Cluster {
+    pub address: SocketAddr,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Cluster {
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(serve(config, listener, shutdown.clone()));
+        let cluster = Self { address, shutdown, server };
+        wait_serving(address).await?;
+        Ok(cluster)
+    }
+
+    pub async fn channel(&self) -> anyhow::Result<GrpcChannel> {
+        channel(self.address).await
+    }
+
+    pub async fn intake(&self) -> anyhow::Result<IntakeClient<GrpcChannel>> {
+        Ok(IntakeClient::new(self.channel().await?))
+    }
+
+    /// Graceful shutdown: in-flight work finishes and is acked.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.server.await?
+    }
+}
+
+pub async fn channel(address: SocketAddr) -> anyhow::Result<GrpcChannel> {
+    Ok(GrpcChannel::from_shared(format!("http://{address}"))?.connect().await?)
+}
+
+/// Waits on the health `Watch` stream until the whole server reports SERVING.
+pub async fn wait_serving(address: SocketAddr) -> anyhow::Result<()> {
+    let mut health = HealthClient::new(channel(address).await?);
+    let mut statuses = health
+        .watch(HealthCheckRequest { service: String::new() })
+        .await?
+        .into_inner();
+    tokio::time::timeout(WAIT, async {
+        while let Some(status) = statuses.message().await? {
+            if status.status == ServingStatus::Serving as i32 {
+                return Ok(());
+            }
+        }
+        bail!("health stream ended before SERVING")
+    })
+    .await
+    .context("server did not become healthy")?
+}
+
+pub fn message(customer: &str, text: &str, key: &str) -> SubmitMessageRequest {
+    SubmitMessageRequest {
+        channel: Channel::Web.into(),
+        customer_id: customer.into(),
+        text: text.into(),
+        idempotency_key: key.into(),
+        conversation_id: None,
+        tenant: String::new(),
+    }
+}
+
+pub async fn submit(cluster: &Cluster, request: SubmitMessageRequest) -> anyhow::Result<SubmitMessageResponse> {
+    Ok(cluster.intake().await?.submit_message(request).await?.into_inner())
+}
+
+/// Reads the events stream from the start until `found` picks an event; returns it with its sequence.
+pub async fn wait_for_event<T>(
+    bus: &Bus,
+    filter: &str,
+    mut found: impl FnMut(&Event) -> Option<T>,
+) -> anyhow::Result<(T, u64)> {
+    let stream = bus.jetstream().get_stream(EVENTS_STREAM).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: filter.to_string(),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    tokio::time::timeout(WAIT, async {
+        while let Some(message) = messages.next().await {
+            let message = message?;
+            let sequence = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence;
+            let event = Event::decode(message.payload.as_ref())?;
+            if let Some(value) = found(&event) {
+                return Ok((value, sequence));
+            }
+        }
+        bail!("event stream ended")
+    })
+    .await
+    .with_context(|| format!("no matching event on {filter} within {WAIT:?}"))?
+}
+
+/// All events on `filter` currently in the stream.
+pub async fn events(bus: &Bus, filter: &str) -> anyhow::Result<Vec<Event>> {
+    let last = bus.last_sequence(EVENTS_STREAM).await?;
+    let mut all = Vec::new();
+    if last == 0 {
+        return Ok(all);
+    }
+    let stream = bus.jetstream().get_stream(EVENTS_STREAM).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: filter.to_string(),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await?;
+    let pending = consumer.cached_info().num_pending;
+    let mut messages = consumer.messages().await?;
+    while (all.len() as u64) < pending {
+        let message = tokio::time::timeout(WAIT, messages.next())
+            .await?
+            .context("stream ended")??;
+        all.push(Event::decode(message.payload.as_ref())?);
+    }
+    Ok(all)
+}
+
+/// A message in the dead-letter stream, with why it is there.
+pub struct DeadLetter {
+    pub reason: String,
+    pub subject: String,
+    pub payload: bytes::Bytes,
+}
+
+/// Waits for the first dead letter of `consumer`.
+pub async fn dead_letter(bus: &Bus, consumer: &str) -> anyhow::Result<DeadLetter> {
+    let stream = bus.jetstream().get_stream(switchboard_bus::DEAD_LETTER_STREAM).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: format!("switchboard.dlq.{consumer}"),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    let message = tokio::time::timeout(WAIT, messages.next()).await?.context("stream ended")??;
+    let header = |name: &str| {
+        message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(name))
+            .map(|value| value.as_str().to_string())
+            .unwrap_or_default()
+    };
+    Ok(DeadLetter {
+        reason: header("Switchboard-Dlq-Reason"),
+        subject: header("Switchboard-Dlq-Subject"),
+        payload: message.payload.clone(),
+    })
+}
