@@ -115,16 +115,6 @@ impl Delivery {
         span
     }
 
-    /// Tells the server the message is still being worked on, resetting its ack timer.
-    pub async fn progress(&self) -> Result<(), Error> {
-        self.ack_with(AckKind::Progress).await
-    }
-
-    /// Asks for the message to be delivered again soon, without counting it as handled.
-    pub async fn nak(&self) -> Result<(), Error> {
-        self.ack_with(AckKind::Nak(None)).await
-    }
-
     async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
         self.message
             .ack_with(kind)
@@ -164,38 +154,6 @@ impl Bus {
             .get_or_create_consumer(&spec.durable, config)
             .await
             .map_err(|source| Error::jetstream("create consumer", source))
-    }
-
-    /// The state of a durable consumer, or `None` if it does not exist.
-    pub async fn consumer_info(
-        &self,
-        stream: &str,
-        durable: &str,
-    ) -> Result<Option<jetstream::consumer::Info>, Error> {
-        let stream = self
-            .jetstream
-            .get_stream_no_info(stream)
-            .await
-            .map_err(|source| Error::jetstream("get stream", source))?;
-        match stream.consumer_info(durable).await {
-            Ok(info) => Ok(Some(info)),
-            Err(error) if error.to_string().contains("not found") => Ok(None),
-            Err(error) => Err(Error::jetstream("consumer info", error)),
-        }
-    }
-
-    /// Deletes a durable consumer; `false` if there was none.
-    pub async fn delete_consumer(&self, stream: &str, durable: &str) -> Result<bool, Error> {
-        let stream = self
-            .jetstream
-            .get_stream_no_info(stream)
-            .await
-            .map_err(|source| Error::jetstream("get stream", source))?;
-        match stream.delete_consumer(durable).await {
-            Ok(_) => Ok(true),
-            Err(error) if error.to_string().contains("not found") => Ok(false),
-            Err(error) => Err(Error::jetstream("delete consumer", error)),
-        }
     }
 
     /// Settles a message the way `disposition` says; repeated failures end in the dead-letter stream.

@@ -156,6 +156,7 @@ mod tests {
             "a1",
             Body::ArticleArchived(ArticleArchived {
                 article_id: "a1".into(),
+                version: 1,
             }),
         )
         .build()

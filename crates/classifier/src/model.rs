@@ -83,8 +83,18 @@ fn score(normalized: &str, phrases: &[&str]) -> f32 {
     phrases
         .iter()
         .filter(|phrase| matches(normalized, phrase))
-        .map(|phrase| phrase.split_whitespace().count().max(phrase.chars().count() / 2) as f32)
+        .map(|phrase| weight(phrase))
         .sum()
+}
+
+/// Words in a phrase; for scripts written without spaces, one word per two characters.
+fn weight(phrase: &str) -> f32 {
+    let words = if phrase.chars().any(is_cjk) {
+        phrase.chars().count().div_ceil(2)
+    } else {
+        phrase.split_whitespace().count()
+    };
+    words as f32
 }
 
 fn matches(normalized: &str, phrase: &str) -> bool {

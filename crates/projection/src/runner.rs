@@ -9,11 +9,14 @@ use std::{
     time::Duration,
 };
 
-use async_nats::jetstream::{self, consumer::PullConsumer};
+use async_nats::jetstream::{
+    self,
+    consumer::{DeliverPolicy, pull::OrderedConfig},
+};
 use futures::StreamExt;
 use prost::Message as _;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
-use switchboard_bus::{Bus, ConsumerSpec, Delivery, Disposition, EVENTS_STREAM};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, pool::PoolConnection, Postgres};
+use switchboard_bus::{Bus, Delivery, Disposition, EVENTS_STREAM};
 use switchboard_proto::events::v1::Event;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -47,11 +50,15 @@ pub trait Projection: Send + Sync + 'static {
 }
 
 /// Runs one projection: started with [`Runner::start`], driven by [`Runner::run`].
+///
+/// The checkpoint in PostgreSQL is the projection's only position: each run reads the stream
+/// in order from the checkpoint on, through an ordered consumer (gap-free, in sequence order),
+/// so no event is skipped or applied twice whatever crashed before. One replica at a time
+/// writes, under a PostgreSQL advisory lock; the others wait for it.
 pub struct Runner<P> {
     projection: Arc<P>,
     bus: Bus,
     pool: PgPool,
-    consumer: PullConsumer,
     batch_size: usize,
     checkpoint: watch::Sender<u64>,
     applied: AtomicU64,
@@ -71,7 +78,7 @@ enum Outcome {
 }
 
 impl<P: Projection> Runner<P> {
-    /// Reads the checkpoint and finds or creates the durable consumer (starting after it).
+    /// Reads the checkpoint; the schema must be migrated.
     pub async fn start(
         bus: Bus,
         pool: PgPool,
@@ -79,18 +86,10 @@ impl<P: Projection> Runner<P> {
         batch_size: usize,
     ) -> Result<Self, Error> {
         let checkpoint = load_checkpoint(&pool, &*projection).await?;
-        let spec = ConsumerSpec {
-            stream: EVENTS_STREAM,
-            durable: projection.name().to_string(),
-            filter_subjects: projection.subjects(),
-            start_after: checkpoint,
-        };
-        let consumer = bus.durable_consumer(&spec).await?;
         Ok(Self {
             projection,
             bus,
             pool,
-            consumer,
             batch_size: batch_size.max(1),
             checkpoint: watch::channel(checkpoint).0,
             applied: AtomicU64::new(0),
@@ -102,53 +101,92 @@ impl<P: Projection> Runner<P> {
         self.checkpoint.subscribe()
     }
 
-    /// Applies events until `shutdown`; the batch in hand is committed and acked first.
+    /// Applies events until `shutdown`; the batch in hand is committed first.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let Some(_writer) = self.writer_lock(&shutdown).await? else {
+            return Ok(());
+        };
+        self.refresh_checkpoint().await?;
         self.consume(&shutdown, false).await
     }
 
+    /// Waits to be the projection's one writer; `None` if shut down first.
+    async fn writer_lock(&self, shutdown: &CancellationToken) -> Result<Option<PoolConnection<Postgres>>, Error> {
+        let mut connection = self.pool.acquire().await?;
+        let locked = sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+            .bind(lock_key(&*self.projection))
+            .execute(&mut *connection);
+        tokio::select! {
+            () = shutdown.cancelled() => Ok(None),
+            locked = locked => locked.map(|_| Some(connection)).map_err(Into::into),
+        }
+    }
+
+    /// Reloads the checkpoint (another replica may have moved it while this one waited).
+    async fn refresh_checkpoint(&self) -> Result<(), Error> {
+        let checkpoint = load_checkpoint(&self.pool, &*self.projection).await?;
+        self.checkpoint.send_replace(checkpoint);
+        Ok(())
+    }
+
+    /// Reads the stream in order from the checkpoint on; with `until_caught_up`, returns once
+    /// nothing is pending.
     async fn consume(&self, shutdown: &CancellationToken, until_caught_up: bool) -> Result<(), Error> {
-        let mut chunks = self
-            .consumer
-            .stream()
-            .max_messages_per_batch(self.batch_size)
+        let consumer = self.ordered_consumer().await?;
+        let mut pending = consumer.cached_info().num_pending;
+        let mut chunks = consumer
             .messages()
             .await
             .map_err(|source| bus_error("consume", source))?
             .ready_chunks(self.batch_size);
         loop {
+            if until_caught_up && pending == 0 {
+                return Ok(());
+            }
             let next = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Ok(()),
                 next = tokio::time::timeout(Duration::from_millis(500), chunks.next()) => next,
             };
             match next {
-                Err(_idle) if until_caught_up && self.caught_up().await? => return Ok(()),
                 Err(_idle) => {}
                 Ok(None) => return Err(bus_error("consume", ConsumerClosed)),
-                Ok(Some(chunk)) => self.handle_chunk(chunk, shutdown).await?,
+                Ok(Some(chunk)) => pending = self.handle_chunk(chunk, shutdown).await?.unwrap_or(pending),
             }
         }
     }
 
-    async fn caught_up(&self) -> Result<bool, Error> {
-        let info = self
-            .consumer
-            .get_info()
+    async fn ordered_consumer(&self) -> Result<jetstream::consumer::Consumer<OrderedConfig>, Error> {
+        let stream = self
+            .bus
+            .jetstream()
+            .get_stream(EVENTS_STREAM)
             .await
-            .map_err(|source| bus_error("consumer info", source))?;
-        Ok(info.num_pending == 0 && info.num_ack_pending == 0)
+            .map_err(|source| bus_error("get stream", source))?;
+        let config = OrderedConfig {
+            filter_subjects: self.projection.subjects(),
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: *self.checkpoint.borrow() + 1,
+            },
+            ..Default::default()
+        };
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(|source| bus_error("create consumer", source))
     }
 
+    /// Applies a chunk of messages; returns how many the server still holds after it.
     async fn handle_chunk<E: std::fmt::Display>(
         &self,
         chunk: Vec<Result<jetstream::Message, E>>,
         shutdown: &CancellationToken,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<u64>, Error> {
         let name = self.projection.name();
         let checkpoint = *self.checkpoint.borrow();
         let mut deliveries = Vec::with_capacity(chunk.len());
         let mut events = Vec::with_capacity(chunk.len());
+        let mut pending = None;
         for message in chunk {
             let delivery = match message {
                 Ok(message) => Delivery::new(message)?,
@@ -157,11 +195,8 @@ impl<P: Projection> Runner<P> {
                     continue;
                 }
             };
-            if self.bus.dead_letter_if_exhausted(&delivery, name).await? {
-                continue;
-            }
+            pending = Some(delivery.pending);
             if delivery.stream_sequence <= checkpoint {
-                self.bus.settle(&delivery, name, Disposition::Ack).await?;
                 continue;
             }
             match Event::decode(delivery.payload()) {
@@ -178,7 +213,8 @@ impl<P: Projection> Runner<P> {
                 }
             }
         }
-        self.apply_batch(&deliveries, &events, shutdown).await
+        self.apply_batch(&deliveries, &events, shutdown).await?;
+        Ok(pending)
     }
 
     /// Applies a batch in one transaction; if the data is refused, applies event by event
@@ -192,16 +228,18 @@ impl<P: Projection> Runner<P> {
         if events.is_empty() {
             return Ok(());
         }
-        match self.transact_patiently(deliveries, events, shutdown).await {
-            Outcome::Applied => self.ack_all(deliveries).await,
-            Outcome::Interrupted => nak_all(deliveries).await,
+        match self.transact_patiently(events, shutdown).await {
+            Outcome::Applied | Outcome::Interrupted => Ok(()),
             Outcome::Rejected(_) if events.len() > 1 => {
                 for (delivery, event) in deliveries.iter().zip(events) {
+                    if shutdown.is_cancelled() {
+                        break;
+                    }
                     self.apply_one(delivery, event, shutdown).await?;
                 }
                 Ok(())
             }
-            Outcome::Rejected(error) => self.reject(&deliveries[0], &error).await,
+            Outcome::Rejected(error) => self.reject(&deliveries[0], events[0].sequence, &error).await,
         }
     }
 
@@ -211,28 +249,26 @@ impl<P: Projection> Runner<P> {
         event: &Applied,
         shutdown: &CancellationToken,
     ) -> Result<(), Error> {
-        let (delivery, event) = (std::slice::from_ref(delivery), std::slice::from_ref(event));
-        match self.transact_patiently(delivery, event, shutdown).await {
-            Outcome::Applied => self.ack_all(delivery).await,
-            Outcome::Interrupted => nak_all(delivery).await,
-            Outcome::Rejected(error) => self.reject(&delivery[0], &error).await,
+        match self.transact_patiently(std::slice::from_ref(event), shutdown).await {
+            Outcome::Applied | Outcome::Interrupted => Ok(()),
+            Outcome::Rejected(error) => self.reject(delivery, event.sequence, &error).await,
         }
     }
 
-    async fn reject(&self, delivery: &Delivery, error: &sqlx::Error) -> Result<(), Error> {
+    /// Dead-letters an event the read model refuses, and moves the checkpoint past it.
+    async fn reject(&self, delivery: &Delivery, sequence: u64, error: &sqlx::Error) -> Result<(), Error> {
         let reason = format!("projection {} refused the event: {error}", self.projection.name());
         let disposition = Disposition::DeadLetter(reason);
-        Ok(self.bus.settle(delivery, self.projection.name(), disposition).await?)
+        self.bus.settle(delivery, self.projection.name(), disposition).await?;
+        let mut tx = self.pool.begin().await?;
+        save_checkpoint(&mut tx, &*self.projection, sequence).await?;
+        tx.commit().await?;
+        self.advance(sequence);
+        Ok(())
     }
 
-    /// Commits the batch; while the database is unreachable, holds the batch (keeping the
-    /// messages alive) and tries again, so an outage never exhausts redeliveries.
-    async fn transact_patiently(
-        &self,
-        deliveries: &[Delivery],
-        events: &[Applied],
-        shutdown: &CancellationToken,
-    ) -> Outcome {
+    /// Commits the batch; while the database is unreachable, holds the batch and tries again.
+    async fn transact_patiently(&self, events: &[Applied], shutdown: &CancellationToken) -> Outcome {
         let mut delay = Duration::from_millis(200);
         loop {
             match self.transact(events).await {
@@ -240,9 +276,6 @@ impl<P: Projection> Runner<P> {
                 Err(error) if !is_outage(&error) => return Outcome::Rejected(error),
                 Err(error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "database unavailable; holding batch");
-                    for delivery in deliveries {
-                        let _ = delivery.progress().await;
-                    }
                 }
             }
             tokio::select! {
@@ -252,34 +285,30 @@ impl<P: Projection> Runner<P> {
         }
     }
 
+    /// Applies the events after the stored checkpoint, which is locked for the transaction,
+    /// and stores the new checkpoint with them.
     async fn transact(&self, events: &[Applied]) -> Result<(), sqlx::Error> {
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
         let mut tx = self.pool.begin().await?;
-        self.projection.apply(&mut tx, events).await?;
-        save_checkpoint(&mut tx, &*self.projection, last).await?;
+        let stored = lock_checkpoint(&mut tx, &*self.projection).await?;
+        let start = events.partition_point(|applied| applied.sequence <= stored);
+        if start < events.len() {
+            self.projection.apply(&mut tx, &events[start..]).await?;
+            save_checkpoint(&mut tx, &*self.projection, last).await?;
+        }
         tx.commit().await?;
+        self.advance(last.max(stored));
+        self.applied.fetch_add((events.len() - start) as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn advance(&self, sequence: u64) {
         self.checkpoint.send_if_modified(|current| {
-            let advanced = last > *current;
-            *current = (*current).max(last);
+            let advanced = sequence > *current;
+            *current = (*current).max(sequence);
             advanced
         });
-        self.applied.fetch_add(events.len() as u64, Ordering::Relaxed);
-        Ok(())
     }
-
-    async fn ack_all(&self, deliveries: &[Delivery]) -> Result<(), Error> {
-        for delivery in deliveries {
-            self.bus.settle(delivery, self.projection.name(), Disposition::Ack).await?;
-        }
-        Ok(())
-    }
-}
-
-async fn nak_all(deliveries: &[Delivery]) -> Result<(), Error> {
-    for delivery in deliveries {
-        delivery.nak().await?;
-    }
-    Ok(())
 }
 
 /// Drops the read model of `projection` and rebuilds it from the whole stream, then returns.
@@ -290,18 +319,20 @@ pub async fn replay<P: Projection>(
     projection: Arc<P>,
     batch_size: usize,
 ) -> Result<ReplayReport, Error> {
-    let name = projection.name();
-    if let Some(info) = bus.consumer_info(EVENTS_STREAM, name).await?
-        && info.num_waiting > 0
-    {
+    let mut writer = pool.acquire().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+        .bind(lock_key(&*projection))
+        .fetch_one(&mut *writer)
+        .await?;
+    if !locked {
         return Err(Error::ReplayWhileRunning {
-            projection: name.to_string(),
+            projection: projection.name().to_string(),
         });
     }
-    bus.delete_consumer(EVENTS_STREAM, name).await?;
     reset(&pool, &*projection).await?;
     let runner = Runner::start(bus, pool, projection, batch_size).await?;
     runner.consume(&CancellationToken::new(), true).await?;
+    drop(writer);
     let report = ReplayReport {
         events: runner.applied.load(Ordering::Relaxed),
         checkpoint: *runner.checkpoint.borrow(),
@@ -337,6 +368,22 @@ async fn load_checkpoint<P: Projection>(pool: &PgPool, projection: &P) -> Result
     .fetch_optional(pool)
     .await?;
     Ok(sequence.map_or(0, |sequence| u64::try_from(sequence).unwrap_or(0)))
+}
+
+/// The stored checkpoint, locked until the transaction ends.
+async fn lock_checkpoint<P: Projection>(tx: &mut PgConnection, projection: &P) -> Result<u64, sqlx::Error> {
+    let sequence: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT sequence FROM {}.projection_checkpoints WHERE projection = $1 FOR UPDATE",
+        projection.schema()
+    )))
+    .bind(projection.name())
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(sequence.map_or(0, |sequence| u64::try_from(sequence).unwrap_or(0)))
+}
+
+fn lock_key<P: Projection>(projection: &P) -> String {
+    format!("switchboard-projection:{}", projection.name())
 }
 
 async fn save_checkpoint<P: Projection>(

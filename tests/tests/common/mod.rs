@@ -213,3 +213,60 @@ pub async fn dead_letter(bus: &Bus, consumer: &str) -> anyhow::Result<DeadLetter
         payload: message.payload.clone(),
     })
 }
+
+/// A cluster on its own runtime and thread, so that it can be crashed: [`Node::crash`] drops the
+/// runtime with every task in whatever state it is, as a killed process would (connections close,
+/// transactions roll back, unacked messages are redelivered).
+pub struct Node {
+    pub address: SocketAddr,
+    crash: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Node {
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let (address_tx, address_rx) = tokio::sync::oneshot::channel();
+        let (crash_tx, crash_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+                    return;
+                };
+                let _ = address_tx.send(listener.local_addr());
+                tokio::select! {
+                    result = serve(config, listener, CancellationToken::new()) => {
+                        if let Err(error) = result {
+                            eprintln!("node failed: {error:#}");
+                        }
+                    }
+                    _ = crash_rx => {}
+                }
+            });
+            runtime.shutdown_background();
+        });
+        let address = address_rx.await.context("node did not start")??;
+        wait_serving(address).await?;
+        Ok(Self { address, crash: Some(crash_tx), thread: Some(thread) })
+    }
+
+    /// Kills the node without any graceful step.
+    pub fn crash(mut self) {
+        if let Some(crash) = self.crash.take() {
+            let _ = crash.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(crash) = self.crash.take() {
+            let _ = crash.send(());
+        }
+    }
+}

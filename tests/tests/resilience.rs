@@ -1,0 +1,210 @@
+//! Crashes and poison: no message is lost or duplicated when the services die mid-stream, and a
+//! message that cannot be handled goes to the dead-letter stream while the rest flow on.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use common::{Backing, Cluster, Node, events, message, submit, wait_for_event};
+use prost::Message as _;
+use switchboard_bus::Draft;
+use switchboard_proto::{
+    analytics::v1::{GetCountsRequest, analytics_client::AnalyticsClient},
+    events::v1::{Channel, InboundMessage, MessageReceived, event::Body},
+    intake::v1::GetConversationRequest,
+    knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient},
+};
+
+const MESSAGES: usize = 300;
+const TEXTS: [&str; 4] = ["Where is my order {n}?", "I want a human, order {n}", "pricing for {n} seats", "my invoice {n} is wrong"];
+
+async fn publish_inbound(bus: &switchboard_bus::Bus, range: std::ops::Range<usize>) -> anyhow::Result<()> {
+    for n in range {
+        let inbound = InboundMessage {
+            channel: Channel::Web.into(),
+            customer_id: format!("customer-{n}"),
+            text: TEXTS[n % TEXTS.len()].replace("{n}", &n.to_string()),
+            idempotency_key: format!("web-{n}"),
+            ..Default::default()
+        };
+        let payload = Bytes::from(inbound.encode_to_vec());
+        bus.publish_raw("switchboard.inbound.web".into(), payload, &format!("web-{n}")).await?;
+    }
+    Ok(())
+}
+
+/// Waits until `count` distinct messages have a routing decision; returns the last decision's
+/// conversation and stream sequence.
+async fn wait_routed(bus: &switchboard_bus::Bus, count: usize) -> anyhow::Result<(String, u64)> {
+    let mut routed = HashSet::new();
+    wait_for_event(bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) => {
+            routed.insert(r.message_id.clone());
+            (routed.len() == count).then(|| r.conversation_id.clone())
+        }
+        _ => None,
+    })
+    .await
+}
+
+fn per_key<'a>(keys: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {
+    let mut counts = HashMap::new();
+    for key in keys {
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn killing_the_services_mid_stream_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let bus = backing.bus().await?;
+    let first = Node::start(backing.config()).await?;
+    let mut knowledge = KnowledgeClient::new(common::channel(first.address).await?);
+    knowledge
+        .publish_article(PublishArticleRequest {
+            title: "Tracking your order".into(),
+            body: "Follow the tracking link in your shipping email.".into(),
+            wait: true,
+            ..Default::default()
+        })
+        .await?;
+    publish_inbound(&bus, 0..MESSAGES).await?;
+    wait_routed(&bus, MESSAGES / 10).await?;
+    first.crash();
+
+    let second = Node::start(backing.config()).await?;
+    publish_inbound(&bus, MESSAGES..MESSAGES + 20).await?;
+    let total = MESSAGES + 20;
+    let (last_conversation, last) = wait_routed(&bus, total).await?;
+
+    let received = events(&bus, "switchboard.events.conversation.>").await?;
+    let classified = events(&bus, "switchboard.events.classification.>").await?;
+    let routed = events(&bus, "switchboard.events.routing.>").await?;
+    let keys = per_key(received.iter().filter_map(|e| match &e.body {
+        Some(Body::MessageReceived(m)) => Some(m.idempotency_key.as_str()),
+        _ => None,
+    }));
+    assert_eq!(keys.len(), total, "every inbound message became one conversation message");
+    assert!(keys.values().all(|&n| n == 1), "no message received twice");
+    assert_eq!(classified.len(), total, "one classification per message");
+    assert_eq!(routed.len(), total, "one decision per message");
+
+    let answered = routed.iter().filter(|e| matches!(&e.body, Some(Body::MessageRouted(r)) if !r.article_ids.is_empty())).count();
+    assert!(answered > 0, "some messages were answered from the knowledge base");
+    let (_, delivered_at) = wait_for_event(&bus, "switchboard.events.delivery.>", {
+        let mut seen = HashSet::new();
+        move |event| match &event.body {
+            Some(Body::ReplyDelivered(d)) => {
+                seen.insert(d.reply_id.clone());
+                (seen.len() == answered).then_some(())
+            }
+            _ => None,
+        }
+    })
+    .await?;
+    let deliveries = events(&bus, "switchboard.events.delivery.>").await?;
+    assert_eq!(deliveries.len(), answered, "one delivery per automated reply, none twice");
+
+    let mut analytics = AnalyticsClient::new(common::channel(second.address).await?);
+    let request = GetCountsRequest { metric: "messages".into(), min_sequence: last.max(delivered_at) };
+    let counts = analytics.get_counts(request).await?.into_inner().counts;
+    let counted: u64 = counts.iter().map(|c| c.value).sum();
+    assert_eq!(counted, total as u64, "the projection counted each message once: {counts:?}");
+
+    let mut intake = switchboard_proto::intake::v1::intake_client::IntakeClient::new(common::channel(second.address).await?);
+    let caught_up = GetConversationRequest { conversation_id: last_conversation, min_sequence: last.max(delivered_at) };
+    intake.get_conversation(caught_up).await?;
+    let pool = backing.database.pool().await?;
+    let (messages, decided): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(r.message_id) FROM intake.messages m
+         LEFT JOIN intake.routings r USING (message_id) WHERE m.author = 1",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!((messages, decided), (total as i64, total as i64));
+    second.crash();
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_on() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let before = submit(&cluster, message("c-1", "I want a human", "before")).await?;
+
+    // Bytes that are no event at all, on a conversation subject.
+    bus.publish_raw("switchboard.events.conversation.garbage".into(), Bytes::from_static(b"\xff\x00not protobuf"), "garbage-1")
+        .await?;
+    // A well-formed event that the intake read model must refuse (PostgreSQL stores no NUL).
+    let refused = Draft::new(
+        "",
+        "poisoned",
+        Body::MessageReceived(MessageReceived {
+            conversation_id: "poisoned".into(),
+            message_id: "poisoned-message".into(),
+            customer_id: "c-2".into(),
+            channel: Channel::Api.into(),
+            text: "nul \u{0} inside".into(),
+            idempotency_key: "poisoned".into(),
+            starts_conversation: true,
+        }),
+    )
+    .build()?;
+    bus.publish(&refused).await?;
+    let after = submit(&cluster, message("c-3", "I want a human", "after")).await?;
+
+    let garbage = common::dead_letter(&bus, "classifier").await?;
+    assert!(garbage.reason.starts_with("undecodable message"), "{}", garbage.reason);
+    assert_eq!(garbage.payload.as_ref(), b"\xff\x00not protobuf", "the payload is kept as it was");
+    let projection = common::dead_letter(&bus, "intake-projection").await?;
+    assert!(projection.reason.contains("undecodable event") || projection.reason.contains("refused the event"), "{}", projection.reason);
+
+    let (_, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.message_id == after.message_id => Some(()),
+        _ => None,
+    })
+    .await?;
+    let mut intake = cluster.intake().await?;
+    for submitted in [&before, &after] {
+        let request = GetConversationRequest { conversation_id: submitted.conversation_id.clone(), min_sequence: sequence };
+        let conversation = intake.get_conversation(request).await?.into_inner();
+        assert!(conversation.messages[0].routing.is_some(), "{conversation:#?}");
+    }
+    let refusal = wait_for_dead_letter_reason(&bus, "intake-projection", "refused the event").await?;
+    assert!(refusal.contains("0x00") || refusal.to_lowercase().contains("invalid byte sequence"), "{refusal}");
+    cluster.stop().await
+}
+
+/// Waits for a dead letter of `consumer` whose reason contains `words`.
+async fn wait_for_dead_letter_reason(bus: &switchboard_bus::Bus, consumer: &str, words: &str) -> anyhow::Result<String> {
+    use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+    use futures::StreamExt as _;
+    let stream = bus.jetstream().get_stream(switchboard_bus::DEAD_LETTER_STREAM).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: format!("switchboard.dlq.{consumer}"),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    tokio::time::timeout(common::WAIT, async {
+        while let Some(message) = messages.next().await {
+            let message = message?;
+            let reason = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Switchboard-Dlq-Reason"))
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default();
+            if reason.contains(words) {
+                return Ok(reason);
+            }
+        }
+        anyhow::bail!("dead-letter stream ended")
+    })
+    .await?
+}
