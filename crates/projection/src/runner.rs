@@ -320,19 +320,44 @@ pub async fn replay<P: Projection>(
     batch_size: usize,
 ) -> Result<ReplayReport, Error> {
     let mut writer = pool.acquire().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-        .bind(lock_key(&*projection))
-        .fetch_one(&mut *writer)
-        .await?;
-    if !locked {
+    if !try_lock(&mut writer, &*projection).await? {
         return Err(Error::ReplayWhileRunning {
             projection: projection.name().to_string(),
         });
     }
     reset(&pool, &*projection).await?;
+    let report = catch_up_locked(bus, pool, projection, batch_size).await?;
+    drop(writer);
+    Ok(report)
+}
+
+/// Applies what the stream holds beyond the checkpoint, then returns (as a running service
+/// would, incrementally). Refuses while a running service consumes the projection.
+pub async fn catch_up<P: Projection>(
+    bus: Bus,
+    pool: PgPool,
+    projection: Arc<P>,
+    batch_size: usize,
+) -> Result<ReplayReport, Error> {
+    let mut writer = pool.acquire().await?;
+    if !try_lock(&mut writer, &*projection).await? {
+        return Err(Error::ReplayWhileRunning {
+            projection: projection.name().to_string(),
+        });
+    }
+    let report = catch_up_locked(bus, pool, projection, batch_size).await?;
+    drop(writer);
+    Ok(report)
+}
+
+async fn catch_up_locked<P: Projection>(
+    bus: Bus,
+    pool: PgPool,
+    projection: Arc<P>,
+    batch_size: usize,
+) -> Result<ReplayReport, Error> {
     let runner = Runner::start(bus, pool, projection, batch_size).await?;
     runner.consume(&CancellationToken::new(), true).await?;
-    drop(writer);
     let report = ReplayReport {
         events: runner.applied.load(Ordering::Relaxed),
         checkpoint: *runner.checkpoint.borrow(),
@@ -380,6 +405,14 @@ async fn lock_checkpoint<P: Projection>(tx: &mut PgConnection, projection: &P) -
     .fetch_optional(&mut *tx)
     .await?;
     Ok(sequence.map_or(0, |sequence| u64::try_from(sequence).unwrap_or(0)))
+}
+
+/// Takes the projection's writer lock if free; it is held as long as `connection` lives.
+async fn try_lock<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+        .bind(lock_key(projection))
+        .fetch_one(connection)
+        .await
 }
 
 fn lock_key<P: Projection>(projection: &P) -> String {

@@ -11,5 +11,5 @@ mod seed;
 mod serve;
 
 pub use config::{Config, Service};
-pub use replay::replay;
+pub use replay::{catch_up, replay};
 pub use serve::{connect, serve};

@@ -2,47 +2,68 @@
 
 use std::sync::Arc;
 
-use switchboard_projection::{Projection, ReplayReport};
+use switchboard_projection::{Deps, Projection, ReplayReport};
 
 use crate::{Config, Service, serve::connect};
 
 /// Events applied per transaction during a replay.
 const REPLAY_BATCH: usize = 1000;
 
-/// Rebuilds `service`'s read model; refuses while a running instance consumes it.
+/// Rebuilds `service`'s read model from the whole stream; refuses while a running instance
+/// consumes it.
 pub async fn replay(config: &Config, service: Service) -> anyhow::Result<ReplayReport> {
+    let report = project(config, service, Mode::Rebuild).await?;
+    tracing::info!(service = service.name(), events = report.events, checkpoint = report.checkpoint, "replay finished");
+    Ok(report)
+}
+
+/// Applies what the stream holds beyond `service`'s checkpoint, as the running service would.
+pub async fn catch_up(config: &Config, service: Service) -> anyhow::Result<ReplayReport> {
+    project(config, service, Mode::CatchUp).await
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Rebuild,
+    CatchUp,
+}
+
+async fn project(config: &Config, service: Service, mode: Mode) -> anyhow::Result<ReplayReport> {
     let deps = connect(config).await?;
     let pool = deps.pool.clone();
     let report = match service {
         Service::Intake => {
             switchboard_intake::migrate_schema(&pool).await?;
-            rebuild(deps, switchboard_intake::projection()).await?
+            run_with(deps, switchboard_intake::projection(), mode).await?
         }
         Service::Classifier => {
             switchboard_classifier::migrate_schema(&pool).await?;
-            rebuild(deps, switchboard_classifier::projection()).await?
+            run_with(deps, switchboard_classifier::projection(), mode).await?
         }
         Service::Router => {
             switchboard_router::migrate_schema(&pool).await?;
-            rebuild(deps, switchboard_router::projection()).await?
+            run_with(deps, switchboard_router::projection(), mode).await?
         }
         Service::Knowledge => {
             switchboard_knowledge::migrate_schema(&pool).await?;
-            rebuild(deps, switchboard_knowledge::projection()).await?
+            run_with(deps, switchboard_knowledge::projection(), mode).await?
         }
         Service::Notifier => {
             switchboard_notifier::migrate_schema(&pool).await?;
-            rebuild(deps, switchboard_notifier::projection()).await?
+            run_with(deps, switchboard_notifier::projection(), mode).await?
         }
         Service::Analytics => {
             switchboard_analytics::migrate_schema(&pool).await?;
-            rebuild(deps, switchboard_analytics::projection()).await?
+            run_with(deps, switchboard_analytics::projection(), mode).await?
         }
     };
-    tracing::info!(service = service.name(), events = report.events, checkpoint = report.checkpoint, "replay finished");
     Ok(report)
 }
 
-async fn rebuild<P: Projection>(deps: switchboard_projection::Deps, projection: Arc<P>) -> anyhow::Result<ReplayReport> {
-    Ok(switchboard_projection::replay(deps.bus, deps.pool, projection, REPLAY_BATCH).await?)
+async fn run_with<P: Projection>(deps: Deps, projection: Arc<P>, mode: Mode) -> anyhow::Result<ReplayReport> {
+    let (bus, pool) = (deps.bus, deps.pool);
+    Ok(match mode {
+        Mode::Rebuild => switchboard_projection::replay(bus, pool, projection, REPLAY_BATCH).await?,
+        Mode::CatchUp => switchboard_projection::catch_up(bus, pool, projection, REPLAY_BATCH).await?,
+    })
 }
