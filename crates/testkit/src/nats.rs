@@ -19,10 +19,14 @@ impl NatsServer {
     /// Starts the server named by `SWITCHBOARD_NATS_SERVER`, else the one `make` installs in
     /// `.local/`, and waits until it accepts connections.
     pub fn start() -> anyhow::Result<Self> {
-        let binary = binary()?;
+        Self::start_binary(&binary()?)
+    }
+
+    /// Starts a given nats-server binary (e.g. an old one, to test refusal).
+    pub fn start_binary(binary: &Path) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("switchboard-nats-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
-        let child = Command::new(&binary)
+        let child = Command::new(binary)
             .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-m", "-1"])
             .arg("-sd")
             .arg(dir.join("store"))

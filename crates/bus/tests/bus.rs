@@ -1,0 +1,150 @@
+//! The bus against a real nats-server: version check, deduplication, optimistic concurrency,
+//! bounded redelivery into the dead-letter stream.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt as _;
+use switchboard_bus::{
+    Bus, Config, ConsumerSpec, DEAD_LETTER_STREAM, Delivery, Draft, EVENTS_STREAM, Error, Expected,
+    Handler, HandlerError, process,
+};
+use switchboard_proto::events::v1::{ArticleArchived, Event, event::Body};
+use switchboard_testkit::NatsServer;
+use tokio_util::sync::CancellationToken;
+
+fn event(article: &str) -> Event {
+    let body = Body::ArticleArchived(ArticleArchived { article_id: article.into(), version: 1 });
+    Draft::new("", article, body).build().expect("valid draft")
+}
+
+async fn bus(server: &NatsServer) -> anyhow::Result<Bus> {
+    let config = Config { url: server.url(), max_deliver: 3, ..Config::default() };
+    Ok(Bus::connect(config).await?)
+}
+
+#[tokio::test]
+async fn refuses_a_nats_server_older_than_2_10() -> anyhow::Result<()> {
+    // Debian 12 ships nats-server 2.9.10, which silently ignores consumer filter_subjects.
+    let debian = Path::new("/usr/sbin/nats-server");
+    let old = if debian.exists() { debian } else { return refusal_without_an_old_server() };
+    let server = NatsServer::start_binary(old)?;
+    let error = Bus::connect(Config { url: server.url(), ..Config::default() }).await.err().expect("refused");
+    assert!(matches!(error, Error::ServerTooOld { .. }), "{error}");
+    assert!(error.to_string().contains("needs 2.10 or newer"), "{error}");
+    Ok(())
+}
+
+/// Where no old server is installed, the same check on the version it would report.
+fn refusal_without_an_old_server() -> anyhow::Result<()> {
+    let error = switchboard_bus::check_server_version("2.9.10").expect_err("too old");
+    assert!(error.to_string().contains("needs 2.10 or newer"), "{error}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_event_published_twice_is_stored_once() -> anyhow::Result<()> {
+    let server = NatsServer::start()?;
+    let bus = bus(&server).await?;
+    let event = event("a1");
+    let first = bus.publish(&event).await?;
+    let again = bus.publish(&event).await?;
+    assert!(!first.duplicate && again.duplicate);
+    assert_eq!(first.sequence, again.sequence);
+    assert_eq!(bus.last_sequence(EVENTS_STREAM).await?, 1);
+    assert_eq!(bus.event_at(first.sequence).await?, event);
+    Ok(())
+}
+
+#[tokio::test]
+async fn appends_check_the_aggregate_version() -> anyhow::Result<()> {
+    let server = NatsServer::start()?;
+    let bus = bus(&server).await?;
+    let first = bus.append(&event("a2"), Expected::Empty, None).await?;
+    let conflict = bus.append(&event("a2"), Expected::Empty, None).await.expect_err("not empty");
+    assert!(matches!(conflict, Error::Conflict { .. }), "{conflict}");
+    let stale = bus.append(&event("a2"), Expected::Sequence(first.sequence + 7), None).await;
+    assert!(matches!(stale, Err(Error::Conflict { .. })));
+    let second = bus.append(&event("a2"), Expected::Sequence(first.sequence), None).await?;
+    assert_eq!(bus.last_event_of("article", "a2").await?.map(|(_, seq)| seq), Some(second.sequence));
+    assert_eq!(bus.last_event_of("article", "none").await?, None);
+    Ok(())
+}
+
+/// Fails every event of article `bad` (transiently) or `poison` (permanently); records the rest.
+#[derive(Default, Clone)]
+struct Picky {
+    handled: Arc<Mutex<Vec<String>>>,
+}
+
+impl Handler<Event> for Picky {
+    async fn handle(&self, event: Event, _delivery: &Delivery) -> Result<(), HandlerError> {
+        match event.aggregate_id.as_str() {
+            "bad" => Err(HandlerError::Transient("database is away".into())),
+            "poison" => Err(HandlerError::Permanent("cannot be handled".into())),
+            other => {
+                self.handled.lock().map_err(|_| HandlerError::Permanent("lock".into()))?.push(other.into());
+                Ok(())
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_the_rest_flow() -> anyhow::Result<()> {
+    let server = NatsServer::start()?;
+    let bus = Bus::connect(Config {
+        url: server.url(),
+        max_deliver: 3,
+        ack_wait: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await?;
+    for article in ["ok-1", "bad", "poison", "ok-2"] {
+        bus.publish(&event(article)).await?;
+    }
+    let spec = ConsumerSpec {
+        stream: EVENTS_STREAM,
+        durable: "picky".into(),
+        filter_subjects: vec!["switchboard.events.article.>".into()],
+        start_after: 0,
+    };
+    let consumer = bus.durable_consumer(&spec).await?;
+    let handler = Picky::default();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let (bus, handler, shutdown) = (bus.clone(), handler.clone(), shutdown.clone());
+        async move { process(&bus, &consumer, "picky", &handler, &shutdown).await }
+    });
+
+    let letters = dead_letters(&bus, 2).await?;
+    shutdown.cancel();
+    running.await??;
+    let reasons: Vec<&str> = letters.iter().map(|(reason, _)| reason.as_str()).collect();
+    assert!(reasons.contains(&"cannot be handled"), "{reasons:?}");
+    assert!(reasons.contains(&"database is away (gave up after 3 deliveries)"), "{reasons:?}");
+    assert!(letters.iter().all(|(_, deliveries)| deliveries == "1" || deliveries == "3"), "{letters:?}");
+    let handled = handler.handled.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    assert_eq!(handled, vec!["ok-1".to_string(), "ok-2".to_string()]);
+    Ok(())
+}
+
+/// The first `count` dead letters: (reason, deliveries).
+async fn dead_letters(bus: &Bus, count: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let stream = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
+        .await?;
+    let mut messages = consumer.messages().await?.take(count);
+    let mut letters = Vec::new();
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(30), messages.next()).await? {
+        let message = message?;
+        let header = |name| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.to_string()).unwrap_or_default();
+        letters.push((header("Switchboard-Dlq-Reason"), header("Switchboard-Dlq-Deliveries")));
+    }
+    Ok(letters)
+}
