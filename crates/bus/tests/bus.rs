@@ -118,7 +118,7 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
     let shutdown = CancellationToken::new();
     let running = tokio::spawn({
         let (bus, handler, shutdown) = (bus.clone(), handler.clone(), shutdown.clone());
-        async move { process(&bus, &consumer, "picky", &handler, &shutdown).await }
+        async move { process(&bus, &consumer, "picky", &handler, 1, &shutdown).await }
     });
 
     let letters = dead_letters(&bus, 2).await?;

@@ -8,10 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{CONSUMER, model::classify};
 
+/// Messages handled at once.
+const CONCURRENCY: usize = 16;
+
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
         let handler = Classify { bus: bus.clone() };
-        process(&bus, &consumer, CONSUMER, &handler, &shutdown)
+        process(&bus, &consumer, CONSUMER, &handler, CONCURRENCY, &shutdown)
             .await
             .map_err(Into::into)
     })

@@ -197,6 +197,10 @@ fn validate(submission: &mut Submission) -> Result<(), Error> {
     {
         return invalid("tenant must be at most 64 letters, digits, '-' or '_'");
     }
+    let fields = [&submission.customer_id, &submission.text, &submission.idempotency_key];
+    if fields.iter().any(|field| field.contains('\0')) {
+        return invalid("customer_id, text and idempotency_key may not contain NUL characters");
+    }
     if submission.channel == Channel::Unspecified {
         return invalid("channel is required (e.g. CHANNEL_WEB)");
     }
@@ -269,7 +273,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_input_with_a_reason() {
-        let cases: [(fn(&mut Submission), &str); 5] = [
+        let cases: [(fn(&mut Submission), &str); 6] = [
+            (|s| s.text = "a\0b".into(), "NUL"),
             (|s| s.channel = Channel::Unspecified, "channel"),
             (|s| s.text = "  ".into(), "text is empty"),
             (|s| s.text = "x".repeat(MAX_TEXT_BYTES + 1), "at most"),

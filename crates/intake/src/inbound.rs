@@ -10,6 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{INBOUND_CONSUMER, domain::{Error, Intake, Submission}};
 
+/// One at a time: messages of one conversation keep their order.
+const CONCURRENCY: usize = 1;
+
 pub(crate) fn spawn(
     bus: Bus,
     consumer: PullConsumer,
@@ -18,7 +21,7 @@ pub(crate) fn spawn(
 ) -> Task {
     tokio::spawn(async move {
         let handler = InboundHandler { intake };
-        process(&bus, &consumer, INBOUND_CONSUMER, &handler, &shutdown)
+        process(&bus, &consumer, INBOUND_CONSUMER, &handler, CONCURRENCY, &shutdown)
             .await
             .map_err(Into::into)
     })

@@ -1,12 +1,16 @@
 //! The conversation view: conversations, messages, classifications and routing decisions.
+//!
+//! A batch is folded in memory in stream order into rows per table, then written with one
+//! statement per table (`UNNEST`): new conversations and messages are inserted, the latest
+//! classification and routing of each message and the final status of each conversation win.
+//! The result does not depend on where batches begin or end.
+
+use std::collections::BTreeMap;
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{
-    events::v1::{
-        DeliveryFailed, MessageClassified, MessageReceived, MessageRouted, ReplyDelivered,
-        RouteAction, event::Body,
-    },
+    events::v1::{MessageClassified, MessageRouted, RouteAction, event::Body},
     intake::v1::{Author, ConversationStatus},
     time::to_datetime,
 };
@@ -37,159 +41,225 @@ impl Projection for IntakeProjection {
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
+        let mut batch = Batch::default();
         for applied in events {
-            let at = to_datetime(applied.event.occurred_at.as_ref());
-            match &applied.event.body {
-                Some(Body::MessageReceived(received)) => {
-                    received_message(tx, &applied.event.tenant, received, at, applied.sequence).await?;
-                }
-                Some(Body::MessageClassified(classified)) => classification(tx, classified).await?,
-                Some(Body::MessageRouted(routed)) => routing(tx, routed, at).await?,
-                Some(Body::ReplyDelivered(delivered)) => reply(tx, delivered, at, applied.sequence).await?,
-                Some(Body::DeliveryFailed(failed)) => failure(tx, failed, at).await?,
-                _ => {}
-            }
+            batch.fold(applied);
         }
-        Ok(())
+        batch.write(tx).await
     }
 }
 
-async fn received_message(
-    tx: &mut PgConnection,
-    tenant: &str,
-    received: &MessageReceived,
+struct NewConversation {
+    tenant: String,
+    customer_id: String,
+    channel: i32,
     at: At,
-    sequence: u64,
-) -> Result<(), sqlx::Error> {
+}
+
+/// A message row; `tenant` is `None` for bot replies, which take their conversation's.
+struct NewMessage {
+    message_id: String,
+    conversation_id: String,
+    tenant: Option<String>,
+    author: Author,
+    text: String,
+    idempotency_key: Option<String>,
+    at: At,
+    sequence: i64,
+}
+
+/// The rows one batch writes.
+#[derive(Default)]
+struct Batch {
+    conversations: BTreeMap<String, NewConversation>,
+    messages: Vec<NewMessage>,
+    classifications: BTreeMap<String, MessageClassified>,
+    routings: BTreeMap<String, MessageRouted>,
+    /// The last status each conversation reached in the batch, and the latest time of a change.
+    statuses: BTreeMap<String, (ConversationStatus, At)>,
+}
+
+impl Batch {
+    fn fold(&mut self, applied: &Applied) {
+        let at = to_datetime(applied.event.occurred_at.as_ref());
+        let sequence = i64::try_from(applied.sequence).unwrap_or(i64::MAX);
+        match &applied.event.body {
+            Some(Body::MessageReceived(received)) => {
+                self.conversations.entry(received.conversation_id.clone()).or_insert_with(|| NewConversation {
+                    tenant: applied.event.tenant.clone(),
+                    customer_id: received.customer_id.clone(),
+                    channel: received.channel,
+                    at,
+                });
+                self.messages.push(NewMessage {
+                    message_id: received.message_id.clone(),
+                    conversation_id: received.conversation_id.clone(),
+                    tenant: Some(applied.event.tenant.clone()),
+                    author: Author::Customer,
+                    text: received.text.clone(),
+                    idempotency_key: Some(received.idempotency_key.clone()),
+                    at,
+                    sequence,
+                });
+                self.status(&received.conversation_id, ConversationStatus::Open, at);
+            }
+            Some(Body::MessageClassified(classified)) => {
+                self.classifications.insert(classified.message_id.clone(), classified.clone());
+            }
+            Some(Body::MessageRouted(routed)) => {
+                self.routings.insert(routed.message_id.clone(), routed.clone());
+                match routed.action() {
+                    RouteAction::Escalate => self.status(&routed.conversation_id, ConversationStatus::Escalated, at),
+                    RouteAction::Queue => self.status(&routed.conversation_id, ConversationStatus::Queued, at),
+                    RouteAction::AutoReply | RouteAction::Unspecified => {}
+                }
+            }
+            Some(Body::ReplyDelivered(delivered)) => {
+                self.messages.push(NewMessage {
+                    message_id: delivered.reply_id.clone(),
+                    conversation_id: delivered.conversation_id.clone(),
+                    tenant: None,
+                    author: Author::Bot,
+                    text: delivered.text.clone(),
+                    idempotency_key: None,
+                    at,
+                    sequence,
+                });
+                self.status(&delivered.conversation_id, ConversationStatus::Answered, at);
+            }
+            // A reply that could not be delivered leaves the conversation to a human.
+            Some(Body::DeliveryFailed(failed)) => self.status(&failed.conversation_id, ConversationStatus::Queued, at),
+            _ => {}
+        }
+    }
+
+    fn status(&mut self, conversation_id: &str, status: ConversationStatus, at: At) {
+        let entry = self.statuses.entry(conversation_id.to_string()).or_insert((status, at));
+        *entry = (status, entry.1.max(at));
+    }
+
+    async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        insert_conversations(tx, &self.conversations).await?;
+        insert_messages(tx, &self.messages).await?;
+        upsert_classifications(tx, &self.classifications).await?;
+        upsert_routings(tx, &self.routings).await?;
+        update_statuses(tx, &self.statuses).await
+    }
+}
+
+async fn insert_conversations(tx: &mut PgConnection, rows: &BTreeMap<String, NewConversation>) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO intake.conversations
              (conversation_id, tenant, customer_id, channel, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (conversation_id) DO NOTHING",
+         SELECT id, tenant, customer, channel, $5, at, at
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int[], $6::timestamptz[])
+             AS t(id, tenant, customer, channel, at)
+         ON CONFLICT (conversation_id) DO NOTHING",
     )
-    .bind(&received.conversation_id)
-    .bind(tenant)
-    .bind(&received.customer_id)
-    .bind(received.channel)
+    .bind(rows.keys().collect::<Vec<_>>())
+    .bind(rows.values().map(|c| c.tenant.as_str()).collect::<Vec<_>>())
+    .bind(rows.values().map(|c| c.customer_id.as_str()).collect::<Vec<_>>())
+    .bind(rows.values().map(|c| c.channel).collect::<Vec<_>>())
     .bind(ConversationStatus::Open as i32)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    set_status(tx, &received.conversation_id, ConversationStatus::Open, at).await?;
-    insert_message(tx, tenant, received, at, sequence).await
-}
-
-async fn insert_message(
-    tx: &mut PgConnection,
-    tenant: &str,
-    received: &MessageReceived,
-    at: At,
-    sequence: u64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO intake.messages
-             (message_id, conversation_id, tenant, author, text, idempotency_key, at, sequence)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-    )
-    .bind(&received.message_id)
-    .bind(&received.conversation_id)
-    .bind(tenant)
-    .bind(Author::Customer as i32)
-    .bind(&received.text)
-    .bind(&received.idempotency_key)
-    .bind(at)
-    .bind(sequence_i64(sequence))
+    .bind(rows.values().map(|c| c.at).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-async fn classification(tx: &mut PgConnection, classified: &MessageClassified) -> Result<(), sqlx::Error> {
+/// Inserts messages; a bot reply takes its conversation's tenant and is dropped without one.
+async fn insert_messages(tx: &mut PgConnection, rows: &[NewMessage]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO intake.messages
+             (message_id, conversation_id, tenant, author, text, idempotency_key, at, sequence)
+         SELECT m.id, m.conversation, COALESCE(m.tenant, c.tenant), m.author, m.text, m.key, m.at, m.seq
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
+                     $7::timestamptz[], $8::bigint[])
+             AS m(id, conversation, tenant, author, text, key, at, seq)
+         LEFT JOIN intake.conversations c ON c.conversation_id = m.conversation
+         WHERE COALESCE(m.tenant, c.tenant) IS NOT NULL
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(rows.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.conversation_id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.tenant.as_deref()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.author as i32).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.text.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.idempotency_key.as_deref()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.sequence).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_classifications(
+    tx: &mut PgConnection,
+    rows: &BTreeMap<String, MessageClassified>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO intake.classifications (message_id, intent, confidence, language, model_version)
-         VALUES ($1, $2, $3, $4, $5)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::real[], $4::text[], $5::text[])
          ON CONFLICT (message_id) DO UPDATE SET intent = EXCLUDED.intent,
              confidence = EXCLUDED.confidence, language = EXCLUDED.language,
              model_version = EXCLUDED.model_version",
     )
-    .bind(&classified.message_id)
-    .bind(&classified.intent)
-    .bind(classified.confidence)
-    .bind(&classified.language)
-    .bind(&classified.model_version)
+    .bind(rows.keys().collect::<Vec<_>>())
+    .bind(rows.values().map(|c| c.intent.as_str()).collect::<Vec<_>>())
+    .bind(rows.values().map(|c| c.confidence).collect::<Vec<_>>())
+    .bind(rows.values().map(|c| c.language.as_str()).collect::<Vec<_>>())
+    .bind(rows.values().map(|c| c.model_version.as_str()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-async fn routing(tx: &mut PgConnection, routed: &MessageRouted, at: At) -> Result<(), sqlx::Error> {
+async fn upsert_routings(tx: &mut PgConnection, rows: &BTreeMap<String, MessageRouted>) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO intake.routings (message_id, action, queue, priority, rule, reason)
-         VALUES ($1, $2, $3, $4, $5, $6)
+         SELECT * FROM UNNEST($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[])
          ON CONFLICT (message_id) DO UPDATE SET action = EXCLUDED.action, queue = EXCLUDED.queue,
              priority = EXCLUDED.priority, rule = EXCLUDED.rule, reason = EXCLUDED.reason",
     )
-    .bind(&routed.message_id)
-    .bind(routed.action)
-    .bind(&routed.queue)
-    .bind(routed.priority)
-    .bind(&routed.rule)
-    .bind(&routed.reason)
-    .execute(&mut *tx)
-    .await?;
-    let status = match routed.action() {
-        RouteAction::Escalate => ConversationStatus::Escalated,
-        RouteAction::Queue => ConversationStatus::Queued,
-        RouteAction::AutoReply | RouteAction::Unspecified => return Ok(()),
-    };
-    set_status(tx, &routed.conversation_id, status, at).await
-}
-
-async fn reply(
-    tx: &mut PgConnection,
-    delivered: &ReplyDelivered,
-    at: At,
-    sequence: u64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO intake.messages (message_id, conversation_id, tenant, author, text, at, sequence)
-         SELECT $1, conversation_id, tenant, $3, $4, $5, $6
-         FROM intake.conversations WHERE conversation_id = $2
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&delivered.reply_id)
-    .bind(&delivered.conversation_id)
-    .bind(Author::Bot as i32)
-    .bind(&delivered.text)
-    .bind(at)
-    .bind(sequence_i64(sequence))
-    .execute(&mut *tx)
-    .await?;
-    set_status(tx, &delivered.conversation_id, ConversationStatus::Answered, at).await
-}
-
-/// A reply that could not be delivered leaves the conversation to a human.
-async fn failure(tx: &mut PgConnection, failed: &DeliveryFailed, at: At) -> Result<(), sqlx::Error> {
-    set_status(tx, &failed.conversation_id, ConversationStatus::Queued, at).await
-}
-
-async fn set_status(
-    tx: &mut PgConnection,
-    conversation_id: &str,
-    status: ConversationStatus,
-    at: At,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE intake.conversations SET status = $2, updated_at = GREATEST(updated_at, $3)
-         WHERE conversation_id = $1",
-    )
-    .bind(conversation_id)
-    .bind(status as i32)
-    .bind(at)
+    .bind(rows.keys().collect::<Vec<_>>())
+    .bind(rows.values().map(|r| r.action).collect::<Vec<_>>())
+    .bind(rows.values().map(|r| r.queue.as_str()).collect::<Vec<_>>())
+    .bind(rows.values().map(|r| r.priority).collect::<Vec<_>>())
+    .bind(rows.values().map(|r| r.rule.as_str()).collect::<Vec<_>>())
+    .bind(rows.values().map(|r| r.reason.as_str()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-fn sequence_i64(sequence: u64) -> i64 {
-    i64::try_from(sequence).unwrap_or(i64::MAX)
+async fn update_statuses(
+    tx: &mut PgConnection,
+    rows: &BTreeMap<String, (ConversationStatus, At)>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE intake.conversations c SET status = s.status, updated_at = GREATEST(c.updated_at, s.at)
+         FROM UNNEST($1::text[], $2::int[], $3::timestamptz[]) AS s(id, status, at)
+         WHERE c.conversation_id = s.id",
+    )
+    .bind(rows.keys().collect::<Vec<_>>())
+    .bind(rows.values().map(|(status, _)| *status as i32).collect::<Vec<_>>())
+    .bind(rows.values().map(|(_, at)| *at).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -189,6 +189,9 @@ fn validate(draft: &mut Draft) -> Result<(), Error> {
     if draft.body.trim().is_empty() || draft.body.len() > MAX_BODY_BYTES {
         return invalid(format!("body is required, at most {MAX_BODY_BYTES} bytes"));
     }
+    if [&draft.title, &draft.body].iter().any(|text| text.contains('\0')) || draft.tags.iter().any(|tag| tag.contains('\0')) {
+        return invalid("title, body and tags may not contain NUL characters".into());
+    }
     if draft.locale.is_empty() {
         draft.locale = "en".into();
     }

@@ -13,9 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{CONSUMER, webhook::{Attempt, Webhook}};
 
+/// Messages handled at once.
+const CONCURRENCY: usize = 16;
+
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, deliverer: Deliverer, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
-        process(&bus, &consumer, CONSUMER, &deliverer, &shutdown)
+        process(&bus, &consumer, CONSUMER, &deliverer, CONCURRENCY, &shutdown)
             .await
             .map_err(Into::into)
     })

@@ -1,20 +1,28 @@
 //! The thin tonic adapter: deliveries of a conversation, from the read model.
 
+use std::time::Duration;
+
 use sqlx::{PgPool, Row as _};
+use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     notifier::v1::{Delivery, ListDeliveriesRequest, ListDeliveriesResponse, notifier_server},
     time::to_timestamp,
     to_status,
 };
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
+
+/// How long `ListDeliveries` waits for a requested sequence.
+const READ_WAIT: Duration = Duration::from_secs(5);
 
 pub struct NotifierApi {
     pool: PgPool,
+    checkpoint: watch::Receiver<u64>,
 }
 
 impl NotifierApi {
-    pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub(crate) fn new(pool: PgPool, checkpoint: watch::Receiver<u64>) -> Self {
+        Self { pool, checkpoint }
     }
 }
 
@@ -24,9 +32,12 @@ impl notifier_server::Notifier for NotifierApi {
         &self,
         request: Request<ListDeliveriesRequest>,
     ) -> Result<Response<ListDeliveriesResponse>, Status> {
-        let conversation_id = request.into_inner().conversation_id;
+        let ListDeliveriesRequest { conversation_id, min_sequence } = request.into_inner();
         if conversation_id.is_empty() {
             return Err(Status::invalid_argument("conversation_id is required"));
+        }
+        if !wait_for_checkpoint(&self.checkpoint, min_sequence, READ_WAIT).await {
+            return Err(to_status(&crate::Error::NotCaughtUp(min_sequence)));
         }
         let rows = sqlx::query(
             "SELECT reply_id, conversation_id, channel, status, destination, attempts, failure_reason, at

@@ -33,6 +33,8 @@ pub enum Error {
     WebhookUrl(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    #[error("the deliveries have not reached sequence {0} yet; try again")]
+    NotCaughtUp(u64),
     #[error(transparent)]
     Bus(#[from] switchboard_bus::Error),
     #[error(transparent)]
@@ -45,6 +47,7 @@ impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::WebhookUrl(_) => ErrorKind::InvalidArgument,
+            Self::NotCaughtUp(_) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
@@ -78,6 +81,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let webhook = webhook::Webhook::new(config.webhook_url.as_deref(), config.webhook_timeout)?;
     migrate(&deps.pool, "notifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
+    let api = grpc::NotifierApi::new(deps.pool.clone(), runner.checkpoint());
     let spec = ConsumerSpec {
         stream: EVENTS_STREAM,
         durable: CONSUMER.into(),
@@ -91,7 +95,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         deliver::spawn(deps.bus.clone(), consumer, deliverer, shutdown),
     ];
     Ok(Started {
-        service: NotifierServer::new(grpc::NotifierApi::new(deps.pool)),
+        service: NotifierServer::new(api),
         tasks,
     })
 }

@@ -17,10 +17,15 @@ use crate::{CONSUMER, rules::{Action, Facts, Rule, Rules}};
 
 /// Characters of an article an automated reply quotes at most.
 const MAX_REPLY_CHARS: usize = 700;
+/// Characters of a message used as the search query at most (knowledge takes up to 1000).
+const MAX_QUERY_CHARS: usize = 500;
+
+/// Messages handled at once.
+const CONCURRENCY: usize = 16;
 
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, decider: Decider, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
-        process(&bus, &consumer, CONSUMER, &decider, &shutdown)
+        process(&bus, &consumer, CONSUMER, &decider, CONCURRENCY, &shutdown)
             .await
             .map_err(Into::into)
     })
@@ -58,7 +63,8 @@ impl Decider {
     /// The best article for the text, if one is relevant enough.
     async fn answer(&self, text: &str) -> Result<Option<Answer>, tonic::Status> {
         let mut knowledge = self.knowledge.clone();
-        let search = SearchRequest { query: text.to_string(), locale: String::new(), limit: 1 };
+        let query = text.chars().take(MAX_QUERY_CHARS).collect();
+        let search = SearchRequest { query, locale: String::new(), limit: 1 };
         let hits = knowledge.search(search).await?.into_inner().hits;
         let Some(hit) = hits.into_iter().find(|hit| hit.score >= self.min_answer_score) else {
             return Ok(None);
@@ -91,6 +97,9 @@ impl Handler<Event> for Decider {
                     reply = Some(answer);
                 }
                 Ok(None) => fall_back(&mut routed, "no article answers it confidently".into()),
+                Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                    fall_back(&mut routed, format!("the knowledge base cannot search it: {}", status.message()));
+                }
                 Err(status) if delivery.deliveries < self.bus.config().max_deliver => {
                     return Err(HandlerError::Transient(format!("knowledge search failed: {}", status.message())));
                 }

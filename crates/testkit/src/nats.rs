@@ -45,6 +45,9 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Synchronous on purpose (tests call it before or outside a runtime); polls a file the
+    /// server writes, there being no event to wait on.
+    #[allow(clippy::disallowed_methods)]
     fn wait_for_port(&mut self) -> anyhow::Result<u16> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let ports_file = self.dir.join(format!("nats-server_{}.ports", self.child.id()));

@@ -1,0 +1,127 @@
+//! `make bench`: measures, on a fresh nats-server and database, how fast projections apply events
+//! and how fast the whole cluster takes a message from submission to a routing decision.
+//! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), `SWITCHBOARD_BENCH_MESSAGES` (default 2000).
+
+use std::{sync::Arc, time::{Duration, Instant}};
+
+use anyhow::Context as _;
+use futures::{StreamExt as _, stream};
+use switchboard_bus::{Bus, Draft};
+use switchboard_projection::{Projection, catch_up};
+use switchboard_proto::{
+    events::v1::{Channel, MessageClassified, MessageReceived, MessageRouted, RouteAction, event::Body},
+    intake::v1::{SubmitMessageRequest, intake_client::IntakeClient},
+};
+use switchboard_testkit::{NatsServer, TestDatabase};
+use uuid::Uuid;
+
+mod path;
+
+fn size(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let events = size("SWITCHBOARD_BENCH_EVENTS", 60_000);
+    let messages = size("SWITCHBOARD_BENCH_MESSAGES", 2_000);
+    let nats = NatsServer::start()?;
+    let database = TestDatabase::create().await?;
+    let bus = Bus::connect(switchboard_bus::Config { url: nats.url(), ..Default::default() }).await?;
+    let pool = database.pool().await?;
+
+    let published = publish_conversations(&bus, events / 3).await?;
+    println!("published {} events ({:.0} events/s, pipelined)", published.0, published.0 as f64 / published.1.as_secs_f64());
+    switchboard_intake::migrate_schema(&pool).await?;
+    switchboard_analytics::migrate_schema(&pool).await?;
+    project("intake", &bus, &pool, switchboard_intake::projection(), 500).await?;
+    project("analytics", &bus, &pool, switchboard_analytics::projection(), 1000).await?;
+
+    let cluster_db = TestDatabase::create().await?;
+    let cluster_nats = NatsServer::start()?;
+    path::measure(&cluster_nats.url(), &cluster_db.url, messages).await
+}
+
+/// Publishes `count` conversations' worth of events (received, classified, routed): 3 per message.
+async fn publish_conversations(bus: &Bus, count: usize) -> anyhow::Result<(usize, Duration)> {
+    let started = Instant::now();
+    let drafts = (0..count).flat_map(|n| conversation_events(n).into_iter());
+    let results: Vec<_> = stream::iter(drafts)
+        .map(|event| async move { bus.publish(&event?).await.map_err(anyhow::Error::from) })
+        .buffer_unordered(512)
+        .collect()
+        .await;
+    let published = results.into_iter().collect::<Result<Vec<_>, _>>()?.len();
+    Ok((published, started.elapsed()))
+}
+
+fn conversation_events(n: usize) -> Vec<anyhow::Result<switchboard_proto::events::v1::Event>> {
+    let conversation_id = Uuid::now_v7().to_string();
+    let message_id = Uuid::now_v7().to_string();
+    let channel = [Channel::Web, Channel::Email, Channel::Voice][n % 3].into();
+    let intent = ["order_status", "human_agent", "billing_invoice"][n % 3].to_string();
+    let received = Body::MessageReceived(MessageReceived {
+        conversation_id: conversation_id.clone(),
+        message_id: message_id.clone(),
+        customer_id: format!("customer-{n}"),
+        channel,
+        text: format!("message number {n}"),
+        idempotency_key: format!("bench-{n}"),
+        starts_conversation: true,
+    });
+    let classified = Body::MessageClassified(MessageClassified {
+        conversation_id: conversation_id.clone(),
+        message_id: message_id.clone(),
+        channel,
+        intent: intent.clone(),
+        confidence: 0.9,
+        language: "en".into(),
+        model_version: "bench".into(),
+        ..Default::default()
+    });
+    let routed = Body::MessageRouted(MessageRouted {
+        conversation_id: conversation_id.clone(),
+        message_id: message_id.clone(),
+        channel,
+        intent,
+        action: RouteAction::Queue.into(),
+        queue: "general".into(),
+        rule: "bench".into(),
+        ..Default::default()
+    });
+    vec![
+        Draft::new("", &conversation_id, received).build().map_err(Into::into),
+        Draft::new("", &message_id, classified).build().map_err(Into::into),
+        Draft::new("", &message_id, routed).build().map_err(Into::into),
+    ]
+}
+
+/// Applies the whole stream to one projection and prints its throughput.
+async fn project<P: Projection>(name: &str, bus: &Bus, pool: &sqlx::PgPool, projection: Arc<P>, batch: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let report = catch_up(bus.clone(), pool.clone(), projection, batch).await.context(name.to_string())?;
+    let elapsed = started.elapsed();
+    println!(
+        "{name} projection: {} events in {:.2} s = {:.0} events/s (batches of up to {batch}, checkpoint {})",
+        report.events,
+        elapsed.as_secs_f64(),
+        report.events as f64 / elapsed.as_secs_f64(),
+        report.checkpoint
+    );
+    Ok(())
+}
+
+/// A customer message for the path benchmark.
+pub(crate) fn request(n: usize) -> SubmitMessageRequest {
+    let texts = ["Where is my order {n}?", "I want a human", "my invoice is wrong", "pricing please"];
+    SubmitMessageRequest {
+        channel: Channel::Web.into(),
+        customer_id: format!("customer-{n}"),
+        text: texts[n % texts.len()].replace("{n}", &n.to_string()),
+        idempotency_key: format!("path-{n}"),
+        conversation_id: None,
+        tenant: String::new(),
+    }
+}
+
+pub(crate) type Intake = IntakeClient<tonic::transport::Channel>;
