@@ -5,7 +5,12 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use axum::{Json, Router, extract::State, http::{HeaderMap, StatusCode}, routing::post};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
 use common::{Backing, Cluster, message, submit, wait_for_event};
 use switchboard_proto::{
     events::v1::event::Body,
@@ -23,13 +28,21 @@ async fn receiver(status: StatusCode) -> anyhow::Result<(String, Seen)> {
     let app = Router::new()
         .route(
             "/replies",
-            post(|State((seen, status)): State<(Seen, StatusCode)>, headers: HeaderMap, Json(body): Json<serde_json::Value>| async move {
-                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                if let Ok(mut seen) = seen.lock() {
-                    seen.push((key, body));
-                }
-                status
-            }),
+            post(
+                |State((seen, status)): State<(Seen, StatusCode)>,
+                 headers: HeaderMap,
+                 Json(body): Json<serde_json::Value>| async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    if let Ok(mut seen) = seen.lock() {
+                        seen.push((key, body));
+                    }
+                    status
+                },
+            ),
         )
         .with_state((seen.clone(), status));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -55,15 +68,19 @@ async fn article(cluster: &Cluster) -> anyhow::Result<()> {
 async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()> {
     let (url, seen) = receiver(StatusCode::OK).await?;
     let backing = Backing::start().await?;
-    let cluster = Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
+    let cluster =
+        Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
     let bus = backing.bus().await?;
     article(&cluster).await?;
     let submitted = submit(&cluster, message("c-1", "Where is my order 5?", "w-1")).await?;
-    let (reply_id, sequence) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
-        Some(Body::ReplyDelivered(d)) if d.conversation_id == submitted.conversation_id => Some(d.reply_id.clone()),
-        _ => None,
-    })
-    .await?;
+    let (reply_id, sequence) =
+        wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+            Some(Body::ReplyDelivered(d)) if d.conversation_id == submitted.conversation_id => {
+                Some(d.reply_id.clone())
+            }
+            _ => None,
+        })
+        .await?;
 
     let posts = seen.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
     assert_eq!(posts.len(), 1, "{posts:?}");
@@ -74,7 +91,8 @@ async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()
     assert!(body["text"].as_str().is_some_and(|text| text.contains("tracking link")), "{body}");
 
     let mut notifier = NotifierClient::new(cluster.channel().await?);
-    let list = ListDeliveriesRequest { conversation_id: submitted.conversation_id.clone(), min_sequence: sequence };
+    let list =
+        ListDeliveriesRequest { conversation_id: submitted.conversation_id.clone(), min_sequence: sequence };
     let deliveries = notifier.list_deliveries(list).await?.into_inner().deliveries;
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].status, "delivered");
@@ -87,18 +105,23 @@ async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()
 async fn a_refused_reply_becomes_a_failure_event_and_a_human_takes_over() -> anyhow::Result<()> {
     let (url, seen) = receiver(StatusCode::BAD_REQUEST).await?;
     let backing = Backing::start().await?;
-    let cluster = Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
+    let cluster =
+        Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
     let bus = backing.bus().await?;
     article(&cluster).await?;
     let submitted = submit(&cluster, message("c-2", "Where is my order 6?", "w-2")).await?;
-    let (reason, sequence) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
-        Some(Body::DeliveryFailed(f)) if f.conversation_id == submitted.conversation_id => Some(f.reason.clone()),
-        _ => None,
-    })
-    .await?;
+    let (reason, sequence) =
+        wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+            Some(Body::DeliveryFailed(f)) if f.conversation_id == submitted.conversation_id => {
+                Some(f.reason.clone())
+            }
+            _ => None,
+        })
+        .await?;
     assert!(reason.contains("400"), "{reason}");
     assert_eq!(seen.lock().map_err(|_| anyhow::anyhow!("lock"))?.len(), 1, "a 4xx is not retried");
-    let request = GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
+    let request =
+        GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
     let conversation = cluster.intake().await?.get_conversation(request).await?.into_inner();
     assert_eq!(conversation.status(), ConversationStatus::Queued);
     assert_eq!(conversation.messages.len(), 1, "no bot message the customer never got");

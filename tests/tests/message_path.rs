@@ -78,11 +78,12 @@ async fn asking_for_a_human_escalates_with_the_rule_that_matched() -> anyhow::Re
     let bus = backing.bus().await?;
     let submitted = submit(&cluster, message("c-2", "This is useless, I want a human now", "k-2")).await?;
     let conversation_id = submitted.conversation_id.clone();
-    let (routed, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
-        Some(Body::MessageRouted(r)) if r.conversation_id == conversation_id => Some(r.clone()),
-        _ => None,
-    })
-    .await?;
+    let (routed, sequence) =
+        wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+            Some(Body::MessageRouted(r)) if r.conversation_id == conversation_id => Some(r.clone()),
+            _ => None,
+        })
+        .await?;
     assert_eq!(routed.action(), RouteAction::Escalate);
     assert_eq!(routed.rule, "customer-asks-for-a-human");
     assert!(routed.reason.contains("keyword \"human\""), "{}", routed.reason);
@@ -102,7 +103,10 @@ async fn a_repeated_idempotency_key_is_answered_as_a_duplicate_and_adds_nothing(
     let first = submit(&cluster, message("c-3", "Where is my order 777?", "same-key")).await?;
     let again = submit(&cluster, message("c-3", "Where is my order 777?", "same-key")).await?;
     assert!(again.duplicate);
-    assert_eq!((again.conversation_id.as_str(), again.message_id.as_str()), (first.conversation_id.as_str(), first.message_id.as_str()));
+    assert_eq!(
+        (again.conversation_id.as_str(), again.message_id.as_str()),
+        (first.conversation_id.as_str(), first.message_id.as_str())
+    );
 
     // After the read model has it, a duplicate is still a duplicate.
     let (_, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
@@ -110,7 +114,8 @@ async fn a_repeated_idempotency_key_is_answered_as_a_duplicate_and_adds_nothing(
         _ => None,
     })
     .await?;
-    let request = GetConversationRequest { conversation_id: first.conversation_id.clone(), min_sequence: sequence };
+    let request =
+        GetConversationRequest { conversation_id: first.conversation_id.clone(), min_sequence: sequence };
     cluster.intake().await?.get_conversation(request.clone()).await?;
     let late = submit(&cluster, message("c-3", "Where is my order 777?", "same-key")).await?;
     assert!(late.duplicate);
@@ -181,15 +186,17 @@ async fn channel_adapters_publish_on_the_bus_and_bad_ones_are_dead_lettered() ->
     };
     let payload = bytes::Bytes::from(inbound.encode_to_vec());
     bus.publish_raw("switchboard.inbound.email".into(), payload.clone(), "<msg-1@example.com>").await?;
-    let again = bus.publish_raw("switchboard.inbound.email".into(), payload.clone(), "<msg-1@example.com>").await?;
+    let again =
+        bus.publish_raw("switchboard.inbound.email".into(), payload.clone(), "<msg-1@example.com>").await?;
     assert!(again.duplicate, "the channel's natural key deduplicates");
     bus.publish_raw("switchboard.inbound.fax".into(), payload, "fax-1").await?;
 
-    let (received, _) = wait_for_event(&bus, "switchboard.events.conversation.>", |event| match &event.body {
-        Some(Body::MessageReceived(m)) if m.customer_id == "c-5" => Some(m.clone()),
-        _ => None,
-    })
-    .await?;
+    let (received, _) =
+        wait_for_event(&bus, "switchboard.events.conversation.>", |event| match &event.body {
+            Some(Body::MessageReceived(m)) if m.customer_id == "c-5" => Some(m.clone()),
+            _ => None,
+        })
+        .await?;
     assert_eq!(received.channel(), Channel::Email);
     assert_eq!(received.idempotency_key, "<msg-1@example.com>");
 
@@ -204,7 +211,9 @@ async fn analytics_counts_messages_and_decisions_by_channel_and_intent() -> anyh
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let bus = backing.bus().await?;
-    for (index, text) in ["I want a human", "Can I talk to an agent?", "What does it cost? pricing please"].iter().enumerate() {
+    for (index, text) in
+        ["I want a human", "Can I talk to an agent?", "What does it cost? pricing please"].iter().enumerate()
+    {
         submit(&cluster, message("c-6", text, &format!("k-6-{index}"))).await?;
     }
     let mut seen = 0;
@@ -218,7 +227,8 @@ async fn analytics_counts_messages_and_decisions_by_channel_and_intent() -> anyh
     let counts = analytics.get_counts(request).await?.into_inner().counts;
     let total = |metric: &str| counts.iter().filter(|c| c.metric == metric).map(|c| c.value).sum::<u64>();
     assert_eq!((total("escalations"), total("queued"), total("classifications")), (2, 1, 3));
-    let messages: u64 = counts.iter().filter(|c| c.metric == "messages" && c.channel == "web").map(|c| c.value).sum();
+    let messages: u64 =
+        counts.iter().filter(|c| c.metric == "messages" && c.channel == "web").map(|c| c.value).sum();
     assert_eq!(messages, 3);
     let sales = counts.iter().find(|c| c.metric == "queued").expect("queued");
     assert_eq!((sales.channel.as_str(), sales.intent.as_str()), ("web", "sales_lead"));
@@ -232,15 +242,21 @@ async fn without_an_answer_in_the_knowledge_base_a_human_takes_the_question() ->
     let bus = backing.bus().await?;
     let long_question = format!("Where is my order 31? {}", "Please check. ".repeat(200));
     let submitted = submit(&cluster, message("c-7", &long_question, "k-7")).await?;
-    let (routed, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
-        Some(Body::MessageRouted(r)) if r.conversation_id == submitted.conversation_id => Some(r.clone()),
-        _ => None,
-    })
-    .await?;
+    let (routed, sequence) =
+        wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+            Some(Body::MessageRouted(r)) if r.conversation_id == submitted.conversation_id => Some(r.clone()),
+            _ => None,
+        })
+        .await?;
     assert_eq!(routed.action(), RouteAction::Queue);
     assert_eq!(routed.queue, "orders");
-    assert!(routed.reason.contains("no article answers it confidently, so a human takes it"), "{}", routed.reason);
-    let request = GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
+    assert!(
+        routed.reason.contains("no article answers it confidently, so a human takes it"),
+        "{}",
+        routed.reason
+    );
+    let request =
+        GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
     let conversation = cluster.intake().await?.get_conversation(request).await?.into_inner();
     assert_eq!(conversation.status(), ConversationStatus::Queued);
     cluster.stop().await

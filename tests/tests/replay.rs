@@ -13,7 +13,10 @@ use switchboard_server::{Service, catch_up, replay};
 
 /// Every projection table, by service.
 const TABLES: &[(Service, &[&str])] = &[
-    (Service::Intake, &["intake.conversations", "intake.messages", "intake.classifications", "intake.routings"]),
+    (
+        Service::Intake,
+        &["intake.conversations", "intake.messages", "intake.classifications", "intake.routings"],
+    ),
     (Service::Classifier, &["classifier.classifications"]),
     (Service::Router, &["router.decisions"]),
     (Service::Knowledge, &["knowledge.articles"]),
@@ -33,7 +36,8 @@ async fn snapshot(pool: &PgPool) -> anyhow::Result<Vec<String>> {
         }
     }
     for (service, _) in TABLES {
-        let sql = format!("SELECT projection || '=' || sequence FROM {}.projection_checkpoints", service.name());
+        let sql =
+            format!("SELECT projection || '=' || sequence FROM {}.projection_checkpoints", service.name());
         rows.extend(sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).fetch_all(pool).await?);
     }
     Ok(rows)
@@ -49,7 +53,9 @@ async fn traffic(cluster: &Cluster, bus: &switchboard_bus::Bus) -> anyhow::Resul
         ..Default::default()
     };
     knowledge.publish_article(article("tracking", "Tracking your order", "Use the tracking link.")).await?;
-    knowledge.publish_article(article("tracking", "Where is my order", "Use the tracking link in your email.")).await?;
+    knowledge
+        .publish_article(article("tracking", "Where is my order", "Use the tracking link in your email."))
+        .await?;
     knowledge.publish_article(article("old", "An old article", "About order history.")).await?;
     knowledge.archive_article(ArchiveArticleRequest { article_id: "old".into() }).await?;
     let answered = submit(cluster, message("c-1", "Where is my order 42?", "r-1")).await?;
@@ -58,7 +64,10 @@ async fn traffic(cluster: &Cluster, bus: &switchboard_bus::Bus) -> anyhow::Resul
     let mut follow_up = message("c-1", "thanks!", "r-4");
     follow_up.conversation_id = Some(answered.conversation_id.clone());
     submit(cluster, follow_up).await?;
-    wait_for_event(bus, "switchboard.events.delivery.>", |e| matches!(e.body, Some(Body::ReplyDelivered(_))).then_some(())).await?;
+    wait_for_event(bus, "switchboard.events.delivery.>", |e| {
+        matches!(e.body, Some(Body::ReplyDelivered(_))).then_some(())
+    })
+    .await?;
     let mut routed = 0;
     wait_for_event(bus, "switchboard.events.routing.>", |_| {
         routed += 1;

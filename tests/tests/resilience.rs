@@ -17,7 +17,12 @@ use switchboard_proto::{
 };
 
 const MESSAGES: usize = 300;
-const TEXTS: [&str; 4] = ["Where is my order {n}?", "I want a human, order {n}", "pricing for {n} seats", "my invoice {n} is wrong"];
+const TEXTS: [&str; 4] = [
+    "Where is my order {n}?",
+    "I want a human, order {n}",
+    "pricing for {n} seats",
+    "my invoice {n} is wrong",
+];
 
 async fn publish_inbound(bus: &switchboard_bus::Bus, range: std::ops::Range<usize>) -> anyhow::Result<()> {
     for n in range {
@@ -91,7 +96,10 @@ async fn killing_the_services_mid_stream_loses_and_duplicates_nothing() -> anyho
     assert_eq!(classified.len(), total, "one classification per message");
     assert_eq!(routed.len(), total, "one decision per message");
 
-    let answered = routed.iter().filter(|e| matches!(&e.body, Some(Body::MessageRouted(r)) if !r.article_ids.is_empty())).count();
+    let answered = routed
+        .iter()
+        .filter(|e| matches!(&e.body, Some(Body::MessageRouted(r)) if !r.article_ids.is_empty()))
+        .count();
     assert!(answered > 0, "some messages were answered from the knowledge base");
     let (_, delivered_at) = wait_for_event(&bus, "switchboard.events.delivery.>", {
         let mut seen = HashSet::new();
@@ -113,8 +121,11 @@ async fn killing_the_services_mid_stream_loses_and_duplicates_nothing() -> anyho
     let counted: u64 = counts.iter().map(|c| c.value).sum();
     assert_eq!(counted, total as u64, "the projection counted each message once: {counts:?}");
 
-    let mut intake = switchboard_proto::intake::v1::intake_client::IntakeClient::new(common::channel(second.address).await?);
-    let caught_up = GetConversationRequest { conversation_id: last_conversation, min_sequence: last.max(delivered_at) };
+    let mut intake = switchboard_proto::intake::v1::intake_client::IntakeClient::new(
+        common::channel(second.address).await?,
+    );
+    let caught_up =
+        GetConversationRequest { conversation_id: last_conversation, min_sequence: last.max(delivered_at) };
     intake.get_conversation(caught_up).await?;
     let pool = backing.database.pool().await?;
     let (messages, decided): (i64, i64) = sqlx::query_as(
@@ -136,8 +147,12 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
     let before = submit(&cluster, message("c-1", "I want a human", "before")).await?;
 
     // Bytes that are no event at all, on a conversation subject.
-    bus.publish_raw("switchboard.events.conversation.garbage".into(), Bytes::from_static(b"\xff\x00not protobuf"), "garbage-1")
-        .await?;
+    bus.publish_raw(
+        "switchboard.events.conversation.garbage".into(),
+        Bytes::from_static(b"\xff\x00not protobuf"),
+        "garbage-1",
+    )
+    .await?;
     // A well-formed event that the intake read model must refuse (PostgreSQL stores no NUL).
     let refused = Draft::new(
         "",
@@ -160,7 +175,11 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
     assert!(garbage.reason.starts_with("undecodable message"), "{}", garbage.reason);
     assert_eq!(garbage.payload.as_ref(), b"\xff\x00not protobuf", "the payload is kept as it was");
     let projection = common::dead_letter(&bus, "intake-projection").await?;
-    assert!(projection.reason.contains("undecodable event") || projection.reason.contains("refused the event"), "{}", projection.reason);
+    assert!(
+        projection.reason.contains("undecodable event") || projection.reason.contains("refused the event"),
+        "{}",
+        projection.reason
+    );
 
     let (_, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
         Some(Body::MessageRouted(r)) if r.message_id == after.message_id => Some(()),
@@ -169,17 +188,27 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
     .await?;
     let mut intake = cluster.intake().await?;
     for submitted in [&before, &after] {
-        let request = GetConversationRequest { conversation_id: submitted.conversation_id.clone(), min_sequence: sequence };
+        let request = GetConversationRequest {
+            conversation_id: submitted.conversation_id.clone(),
+            min_sequence: sequence,
+        };
         let conversation = intake.get_conversation(request).await?.into_inner();
         assert!(conversation.messages[0].routing.is_some(), "{conversation:#?}");
     }
     let refusal = wait_for_dead_letter_reason(&bus, "intake-projection", "refused the event").await?;
-    assert!(refusal.contains("0x00") || refusal.to_lowercase().contains("invalid byte sequence"), "{refusal}");
+    assert!(
+        refusal.contains("0x00") || refusal.to_lowercase().contains("invalid byte sequence"),
+        "{refusal}"
+    );
     cluster.stop().await
 }
 
 /// Waits for a dead letter of `consumer` whose reason contains `words`.
-async fn wait_for_dead_letter_reason(bus: &switchboard_bus::Bus, consumer: &str, words: &str) -> anyhow::Result<String> {
+async fn wait_for_dead_letter_reason(
+    bus: &switchboard_bus::Bus,
+    consumer: &str,
+    words: &str,
+) -> anyhow::Result<String> {
     use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
     use futures::StreamExt as _;
     let stream = bus.jetstream().get_stream(switchboard_bus::DEAD_LETTER_STREAM).await?;

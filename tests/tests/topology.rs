@@ -16,8 +16,12 @@ use tonic::Code;
 #[tokio::test]
 async fn services_split_over_two_servers_answer_a_customer_together() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
-    let front = Config { services: vec![Service::Intake, Service::Classifier, Service::Analytics], ..backing.config() };
-    let back = Config { services: vec![Service::Router, Service::Knowledge, Service::Notifier], ..backing.config() };
+    let front = Config {
+        services: vec![Service::Intake, Service::Classifier, Service::Analytics],
+        ..backing.config()
+    };
+    let back =
+        Config { services: vec![Service::Router, Service::Knowledge, Service::Notifier], ..backing.config() };
     let front = Cluster::start(front).await?;
     let back = Cluster::start(back).await?;
     let bus = backing.bus().await?;
@@ -36,13 +40,18 @@ async fn services_split_over_two_servers_answer_a_customer_together() -> anyhow:
         _ => None,
     })
     .await?;
-    let request = GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
+    let request =
+        GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
     let conversation = front.intake().await?.get_conversation(request).await?.into_inner();
     assert_eq!(conversation.status(), ConversationStatus::Answered);
 
-    let absent = RouterClient::new(front.channel().await?).list_rules(ListRulesRequest {}).await.expect_err("not here");
+    let absent = RouterClient::new(front.channel().await?)
+        .list_rules(ListRulesRequest {})
+        .await
+        .expect_err("not here");
     assert_eq!(absent.code(), Code::Unimplemented);
-    let rules = RouterClient::new(back.channel().await?).list_rules(ListRulesRequest {}).await?.into_inner().rules;
+    let rules =
+        RouterClient::new(back.channel().await?).list_rules(ListRulesRequest {}).await?.into_inner().rules;
     assert_eq!(rules.last().map(|rule| rule.name.as_str()), Some("everything-else"));
     front.stop().await?;
     back.stop().await
@@ -77,11 +86,17 @@ macro_rules! list_services {
             ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
             server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
         };
-        let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
         let mut client = ServerReflectionClient::new($cluster.channel().await?);
-        let mut responses = client.server_reflection_info(futures::stream::iter([request])).await?.into_inner();
+        let mut responses =
+            client.server_reflection_info(futures::stream::iter([request])).await?.into_inner();
         match responses.message().await?.and_then(|r| r.message_response) {
-            Some(MessageResponse::ListServicesResponse(list)) => list.service.into_iter().map(|s| s.name).collect::<Vec<_>>(),
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                list.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
+            }
             other => anyhow::bail!("unexpected reflection answer: {other:?}"),
         }
     }};

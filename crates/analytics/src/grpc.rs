@@ -54,12 +54,12 @@ impl AnalyticsApi {
 
 #[tonic::async_trait]
 impl analytics_server::Analytics for AnalyticsApi {
-    async fn get_counts(&self, request: Request<GetCountsRequest>) -> Result<Response<GetCountsResponse>, Status> {
+    async fn get_counts(
+        &self,
+        request: Request<GetCountsRequest>,
+    ) -> Result<Response<GetCountsResponse>, Status> {
         let request = request.into_inner();
-        let counts = self
-            .counts(&request.metric, request.min_sequence)
-            .await
-            .map_err(|e| to_status(&e))?;
+        let counts = self.counts(&request.metric, request.min_sequence).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(GetCountsResponse { counts }))
     }
 }

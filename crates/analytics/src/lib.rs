@@ -14,11 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use projection::{AnalyticsProjection, METRICS};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "counts",
-    sql: include_str!("../migrations/001_counts.sql"),
-}];
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "counts", sql: include_str!("../migrations/001_counts.sql") }];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -92,7 +92,8 @@ mod tests {
 
     #[test]
     fn counts_messages_by_channel_and_decisions_by_intent() {
-        let received = Body::MessageReceived(MessageReceived { channel: Channel::Email.into(), ..Default::default() });
+        let received =
+            Body::MessageReceived(MessageReceived { channel: Channel::Email.into(), ..Default::default() });
         assert_eq!(counted(Some(&received)), Some(("messages", "email", String::new())));
         let routed = Body::MessageRouted(MessageRouted {
             channel: Channel::Web.into(),

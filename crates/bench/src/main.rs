@@ -2,7 +2,10 @@
 //! and how fast the whole cluster takes a message from submission to a routing decision.
 //! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), `SWITCHBOARD_BENCH_MESSAGES` (default 2000).
 
-use std::{sync::Arc, time::{Duration, Instant}};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context as _;
 use futures::{StreamExt as _, stream};
@@ -31,7 +34,11 @@ async fn main() -> anyhow::Result<()> {
     let pool = database.pool().await?;
 
     let published = publish_conversations(&bus, events / 3).await?;
-    println!("published {} events ({:.0} events/s, pipelined)", published.0, published.0 as f64 / published.1.as_secs_f64());
+    println!(
+        "published {} events ({:.0} events/s, pipelined)",
+        published.0,
+        published.0 as f64 / published.1.as_secs_f64()
+    );
     switchboard_intake::migrate_schema(&pool).await?;
     switchboard_analytics::migrate_schema(&pool).await?;
     project("intake", &bus, &pool, switchboard_intake::projection(), 500).await?;
@@ -97,7 +104,13 @@ fn conversation_events(n: usize) -> Vec<anyhow::Result<switchboard_proto::events
 }
 
 /// Applies the whole stream to one projection and prints its throughput.
-async fn project<P: Projection>(name: &str, bus: &Bus, pool: &sqlx::PgPool, projection: Arc<P>, batch: usize) -> anyhow::Result<()> {
+async fn project<P: Projection>(
+    name: &str,
+    bus: &Bus,
+    pool: &sqlx::PgPool,
+    projection: Arc<P>,
+    batch: usize,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let report = catch_up(bus.clone(), pool.clone(), projection, batch).await.context(name.to_string())?;
     let elapsed = started.elapsed();

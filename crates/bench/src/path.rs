@@ -8,7 +8,10 @@ use anyhow::bail;
 use futures::{StreamExt as _, stream};
 use prost::Message as _;
 use switchboard_bus::{Bus, EVENTS_STREAM};
-use switchboard_proto::{events::v1::{Event, event::Body}, time::to_datetime};
+use switchboard_proto::{
+    events::v1::{Event, event::Body},
+    time::to_datetime,
+};
 use switchboard_server::{Config, serve};
 use tokio_util::sync::CancellationToken;
 
@@ -59,7 +62,10 @@ async fn wait_decisions(bus: &Bus, count: usize) -> anyhow::Result<Vec<Duration>
     let stream = bus.jetstream().get_stream(EVENTS_STREAM).await?;
     let consumer = stream
         .create_consumer(OrderedConfig {
-            filter_subjects: vec!["switchboard.events.conversation.>".into(), "switchboard.events.routing.>".into()],
+            filter_subjects: vec![
+                "switchboard.events.conversation.>".into(),
+                "switchboard.events.routing.>".into(),
+            ],
             deliver_policy: DeliverPolicy::All,
             ..Default::default()
         })
@@ -88,9 +94,16 @@ async fn wait_decisions(bus: &Bus, count: usize) -> anyhow::Result<Vec<Duration>
     Ok(latencies)
 }
 
-fn report(messages: usize, failed: usize, submit_time: Duration, total: Duration, mut latencies: Vec<Duration>) {
+fn report(
+    messages: usize,
+    failed: usize,
+    submit_time: Duration,
+    total: Duration,
+    mut latencies: Vec<Duration>,
+) {
     latencies.sort();
-    let percentile = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
+    let percentile =
+        |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
     println!(
         "message path: {messages} messages ({failed} refused) submitted over gRPC in {:.2} s ({:.0}/s, 32 in flight); \
          all routed after {:.2} s ({:.0} messages/s end to end)",

@@ -3,8 +3,8 @@
 use async_nats::jetstream::{self, stream};
 
 use crate::{
-    Bus, Config, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT_PREFIX, EVENTS_STREAM,
-    EVENTS_SUBJECT_PREFIX, Error, INBOUND_STREAM, INBOUND_SUBJECT_PREFIX,
+    Bus, Config, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT_PREFIX, EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, Error,
+    INBOUND_STREAM, INBOUND_SUBJECT_PREFIX,
 };
 
 /// Oldest NATS server accepted: 2.10 brought consumer `filter_subjects`.
@@ -16,23 +16,11 @@ pub(crate) async fn connect(config: Config) -> Result<Bus, Error> {
         .connection_timeout(std::time::Duration::from_secs(5))
         .connect(&config.url)
         .await
-        .map_err(|source| Error::Connect {
-            url: config.url.clone(),
-            reason: source.to_string(),
-        })?;
+        .map_err(|source| Error::Connect { url: config.url.clone(), reason: source.to_string() })?;
     check_server_version(&client.server_info().version)?;
     let jetstream = jetstream::new(client.clone());
-    jetstream
-        .query_account()
-        .await
-        .map_err(|_| Error::NoJetStream {
-            url: config.url.clone(),
-        })?;
-    let bus = Bus {
-        client,
-        jetstream,
-        config,
-    };
+    jetstream.query_account().await.map_err(|_| Error::NoJetStream { url: config.url.clone() })?;
+    let bus = Bus { client, jetstream, config };
     ensure_streams(&bus).await?;
     tracing::info!(server = %bus.client.server_info().version, "connected to nats");
     Ok(bus)
@@ -40,10 +28,7 @@ pub(crate) async fn connect(config: Config) -> Result<Bus, Error> {
 
 /// Refuses a server version older than [`MINIMUM_SERVER_VERSION`].
 pub fn check_server_version(found: &str) -> Result<(), Error> {
-    let too_old = || Error::ServerTooOld {
-        found: found.to_string(),
-        required: MINIMUM_SERVER_VERSION,
-    };
+    let too_old = || Error::ServerTooOld { found: found.to_string(), required: MINIMUM_SERVER_VERSION };
     let mut parts = found.trim_start_matches('v').split(['.', '-']);
     let mut number = || parts.next().and_then(|part| part.parse::<u32>().ok());
     let (major, minor) = (number().ok_or_else(too_old)?, number().ok_or_else(too_old)?);

@@ -75,18 +75,10 @@ impl Delivery {
         let (stream_sequence, deliveries, pending) = {
             let info = message
                 .info()
-                .map_err(|source| Error::JetStream {
-                    operation: "read delivery info",
-                    source,
-                })?;
+                .map_err(|source| Error::JetStream { operation: "read delivery info", source })?;
             (info.stream_sequence, info.delivered, info.pending)
         };
-        Ok(Self {
-            message,
-            stream_sequence,
-            deliveries,
-            pending,
-        })
+        Ok(Self { message, stream_sequence, deliveries, pending })
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -103,9 +95,7 @@ impl Delivery {
 
     /// The value of a header, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers()
-            .and_then(|headers| headers.get(name))
-            .map(|value| value.as_str())
+        self.headers().and_then(|headers| headers.get(name)).map(|value| value.as_str())
     }
 
     /// A span for handling this message, parented by the trace context it carries.
@@ -116,13 +106,7 @@ impl Delivery {
     }
 
     async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
-        self.message
-            .ack_with(kind)
-            .await
-            .map_err(|source| Error::JetStream {
-                operation: "ack",
-                source,
-            })
+        self.message.ack_with(kind).await.map_err(|source| Error::JetStream { operation: "ack", source })
     }
 }
 
@@ -136,9 +120,7 @@ impl Bus {
             .map_err(|source| Error::jetstream("get stream", source))?;
         let deliver_policy = match spec.start_after {
             0 => DeliverPolicy::All,
-            after => DeliverPolicy::ByStartSequence {
-                start_sequence: after + 1,
-            },
+            after => DeliverPolicy::ByStartSequence { start_sequence: after + 1 },
         };
         let config = pull::Config {
             durable_name: Some(spec.durable.clone()),
@@ -180,11 +162,7 @@ impl Bus {
 
     /// True when a message has been delivered more often than allowed without an outcome
     /// (the handler crashed or timed out each time); it is then dead-lettered.
-    pub async fn dead_letter_if_exhausted(
-        &self,
-        delivery: &Delivery,
-        consumer: &str,
-    ) -> Result<bool, Error> {
+    pub async fn dead_letter_if_exhausted(&self, delivery: &Delivery, consumer: &str) -> Result<bool, Error> {
         if delivery.deliveries <= self.config.max_deliver {
             return Ok(false);
         }
@@ -196,29 +174,16 @@ impl Bus {
         Ok(true)
     }
 
-    async fn dead_letter(
-        &self,
-        delivery: &Delivery,
-        consumer: &str,
-        reason: &str,
-    ) -> Result<(), Error> {
+    async fn dead_letter(&self, delivery: &Delivery, consumer: &str, reason: &str) -> Result<(), Error> {
         let mut headers = delivery.headers().cloned().unwrap_or_default();
         headers.insert("Switchboard-Dlq-Reason", header_safe(reason).as_str());
         headers.insert("Switchboard-Dlq-Consumer", consumer);
         headers.insert("Switchboard-Dlq-Subject", delivery.subject());
-        headers.insert(
-            "Switchboard-Dlq-Stream-Sequence",
-            delivery.stream_sequence.to_string().as_str(),
-        );
-        headers.insert(
-            "Switchboard-Dlq-Deliveries",
-            delivery.deliveries.to_string().as_str(),
-        );
+        headers.insert("Switchboard-Dlq-Stream-Sequence", delivery.stream_sequence.to_string().as_str());
+        headers.insert("Switchboard-Dlq-Deliveries", delivery.deliveries.to_string().as_str());
         let id = format!("dlq:{consumer}:{}", delivery.stream_sequence);
-        let publish = Publish::build()
-            .payload(delivery.message.payload.clone())
-            .headers(headers)
-            .message_id(id);
+        let publish =
+            Publish::build().payload(delivery.message.payload.clone()).headers(headers).message_id(id);
         self.jetstream
             .send_publish(format!("{DEAD_LETTER_SUBJECT_PREFIX}.{consumer}"), publish)
             .await
@@ -237,10 +202,7 @@ fn backoff(deliveries: i64) -> Duration {
 }
 
 fn header_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(1000)
-        .collect()
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1000).collect()
 }
 
 /// Runs `handler` on the messages of a durable consumer, up to `concurrency` at a time, until

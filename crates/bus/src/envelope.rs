@@ -26,12 +26,7 @@ impl Draft {
     /// A new event caused by a command from outside (a gRPC call, an inbound message).
     pub fn new(tenant: &str, aggregate_id: impl Into<String>, body: Body) -> Self {
         let tenant = if tenant.is_empty() { DEFAULT_TENANT } else { tenant };
-        Self {
-            body,
-            aggregate_id: aggregate_id.into(),
-            tenant: tenant.to_string(),
-            cause: None,
-        }
+        Self { body, aggregate_id: aggregate_id.into(), tenant: tenant.to_string(), cause: None }
     }
 
     /// An event caused by `cause`: same tenant and correlation, and an id derived from the cause,
@@ -41,10 +36,7 @@ impl Draft {
             body,
             aggregate_id: aggregate_id.into(),
             tenant: cause.tenant.clone(),
-            cause: Some(Cause {
-                id: cause.id.clone(),
-                correlation_id: cause.correlation_id.clone(),
-            }),
+            cause: Some(Cause { id: cause.id.clone(), correlation_id: cause.correlation_id.clone() }),
         }
     }
 
@@ -113,14 +105,8 @@ pub fn event_subject(aggregate: &str, aggregate_id: &str) -> String {
 fn validate_aggregate_id(id: &str) -> Result<(), Error> {
     let valid = !id.is_empty()
         && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::InvalidAggregateId(id.to_string()))
-    }
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid { Ok(()) } else { Err(Error::InvalidAggregateId(id.to_string())) }
 }
 
 /// A UUIDv7 determined by the cause: the cause's timestamp bits, then a name-based hash.
@@ -139,10 +125,7 @@ fn derived_id(cause_id: &str, event_type: &str, aggregate_id: &str) -> Uuid {
 
 fn now() -> Timestamp {
     let now = chrono::Utc::now();
-    Timestamp {
-        seconds: now.timestamp(),
-        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-    }
+    Timestamp { seconds: now.timestamp(), nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0) }
 }
 
 #[cfg(test)]
@@ -151,16 +134,9 @@ mod tests {
     use switchboard_proto::events::v1::{ArticleArchived, MessageClassified};
 
     fn cause() -> Event {
-        Draft::new(
-            "",
-            "a1",
-            Body::ArticleArchived(ArticleArchived {
-                article_id: "a1".into(),
-                version: 1,
-            }),
-        )
-        .build()
-        .expect("valid draft")
+        Draft::new("", "a1", Body::ArticleArchived(ArticleArchived { article_id: "a1".into(), version: 1 }))
+            .build()
+            .expect("valid draft")
     }
 
     #[test]
@@ -170,10 +146,7 @@ mod tests {
         assert_eq!(event.correlation_id, event.id);
         assert!(event.causation_id.is_empty());
         assert_eq!(event.r#type, "article.article_archived");
-        assert_eq!(
-            Uuid::parse_str(&event.id).map(|id| id.get_version_num()),
-            Ok(7)
-        );
+        assert_eq!(Uuid::parse_str(&event.id).map(|id| id.get_version_num()), Ok(7));
     }
 
     #[test]

@@ -13,10 +13,7 @@ pub enum Error {
     #[error("JetStream is not enabled on the NATS server at {url}: start it with -js")]
     NoJetStream { url: String },
     #[error("jetstream {operation} failed: {source}")]
-    JetStream {
-        operation: &'static str,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    JetStream { operation: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("concurrency conflict on {subject}: expected {expected:?}")]
     Conflict { subject: String, expected: Expected },
     #[error("invalid aggregate id {0:?}: use letters, digits, '-' and '_'")]
@@ -34,9 +31,6 @@ impl Error {
         operation: &'static str,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        Self::JetStream {
-            operation,
-            source: Box::new(source),
-        }
+        Self::JetStream { operation, source: Box::new(source) }
     }
 }

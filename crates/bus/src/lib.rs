@@ -89,9 +89,6 @@ impl Bus {
 
     /// Sends everything buffered (acks included) to the server.
     pub async fn flush(&self) -> Result<(), Error> {
-        self.client
-            .flush()
-            .await
-            .map_err(|source| Error::jetstream("flush", source))
+        self.client.flush().await.map_err(|source| Error::jetstream("flush", source))
     }
 }

@@ -69,10 +69,7 @@ impl Bus {
                 PublishErrorKind::WrongLastSequence => Error::Conflict { subject, expected },
                 _ => Error::jetstream("publish", source),
             })?;
-        Ok(Published {
-            sequence: ack.sequence,
-            duplicate: ack.duplicate,
-        })
+        Ok(Published { sequence: ack.sequence, duplicate: ack.duplicate })
     }
 
     /// Publishes raw bytes to a subject (inbound messages, tests), deduplicated by `message_id`.
@@ -84,10 +81,7 @@ impl Bus {
     ) -> Result<Published, Error> {
         let mut headers = HeaderMap::new();
         trace::inject_context(&mut headers);
-        let publish = Publish::build()
-            .payload(payload)
-            .headers(headers)
-            .message_id(message_id);
+        let publish = Publish::build().payload(payload).headers(headers).message_id(message_id);
         let ack = self
             .jetstream
             .send_publish(subject, publish)
@@ -95,19 +89,13 @@ impl Bus {
             .map_err(|source| Error::jetstream("publish", source))?
             .await
             .map_err(|source| Error::jetstream("publish", source))?;
-        Ok(Published {
-            sequence: ack.sequence,
-            duplicate: ack.duplicate,
-        })
+        Ok(Published { sequence: ack.sequence, duplicate: ack.duplicate })
     }
 
     /// The event stored at a stream sequence.
     pub async fn event_at(&self, sequence: u64) -> Result<Event, Error> {
         let stream = self.events_stream().await?;
-        let message = stream
-            .get_raw_message(sequence)
-            .await
-            .map_err(|_| Error::NotFound(sequence))?;
+        let message = stream.get_raw_message(sequence).await.map_err(|_| Error::NotFound(sequence))?;
         decode_event(&message)
     }
 
@@ -119,10 +107,7 @@ impl Bus {
     ) -> Result<Option<(Event, u64)>, Error> {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
         let stream = self.events_stream().await?;
-        match stream
-            .get_last_raw_message_by_subject(&event_subject(aggregate, aggregate_id))
-            .await
-        {
+        match stream.get_last_raw_message_by_subject(&event_subject(aggregate, aggregate_id)).await {
             Ok(message) => Ok(Some((decode_event(&message)?, message.sequence))),
             Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(error) => Err(Error::jetstream("get last message", error)),
@@ -136,16 +121,11 @@ impl Bus {
             .get_stream(stream)
             .await
             .map_err(|source| Error::jetstream("get stream", source))?;
-        let info = stream
-            .info()
-            .await
-            .map_err(|source| Error::jetstream("stream info", source))?;
+        let info = stream.info().await.map_err(|source| Error::jetstream("stream info", source))?;
         Ok(info.state.last_sequence)
     }
 
-    pub(crate) async fn events_stream(
-        &self,
-    ) -> Result<async_nats::jetstream::stream::Stream<()>, Error> {
+    pub(crate) async fn events_stream(&self) -> Result<async_nats::jetstream::stream::Stream<()>, Error> {
         self.jetstream
             .get_stream_no_info(EVENTS_STREAM)
             .await
@@ -167,8 +147,6 @@ fn event_headers(event: &Event) -> HeaderMap {
 }
 
 fn decode_event(message: &StreamMessage) -> Result<Event, Error> {
-    Event::decode(message.payload.as_ref()).map_err(|error| Error::Undecodable {
-        sequence: message.sequence,
-        reason: error.to_string(),
-    })
+    Event::decode(message.payload.as_ref())
+        .map_err(|error| Error::Undecodable { sequence: message.sequence, reason: error.to_string() })
 }

@@ -11,10 +11,7 @@ pub(crate) fn current_context() -> (String, String) {
     let mut carrier = HashMap::new();
     let context = tracing::Span::current().context();
     global::get_text_map_propagator(|propagator| propagator.inject_context(&context, &mut carrier));
-    (
-        carrier.remove("traceparent").unwrap_or_default(),
-        carrier.remove("tracestate").unwrap_or_default(),
-    )
+    (carrier.remove("traceparent").unwrap_or_default(), carrier.remove("tracestate").unwrap_or_default())
 }
 
 /// Adds the current span's trace context to outgoing headers.

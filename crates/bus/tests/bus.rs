@@ -10,8 +10,8 @@ use std::{
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt as _;
 use switchboard_bus::{
-    Bus, Config, ConsumerSpec, DEAD_LETTER_STREAM, Delivery, Draft, EVENTS_STREAM, Error, Expected,
-    Handler, HandlerError, process,
+    Bus, Config, ConsumerSpec, DEAD_LETTER_STREAM, Delivery, Draft, EVENTS_STREAM, Error, Expected, Handler,
+    HandlerError, process,
 };
 use switchboard_proto::events::v1::{ArticleArchived, Event, event::Body};
 use switchboard_testkit::NatsServer;
@@ -95,7 +95,8 @@ impl Handler<Event> for Picky {
 }
 
 #[tokio::test]
-async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_the_rest_flow() -> anyhow::Result<()> {
+async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_the_rest_flow()
+-> anyhow::Result<()> {
     let server = NatsServer::start()?;
     let bus = Bus::connect(Config {
         url: server.url(),
@@ -143,7 +144,9 @@ async fn dead_letters(bus: &Bus, count: usize) -> anyhow::Result<Vec<(String, St
     let mut letters = Vec::new();
     while let Some(message) = tokio::time::timeout(Duration::from_secs(30), messages.next()).await? {
         let message = message?;
-        let header = |name| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.to_string()).unwrap_or_default();
+        let header = |name| {
+            message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.to_string()).unwrap_or_default()
+        };
         letters.push((header("Switchboard-Dlq-Reason"), header("Switchboard-Dlq-Deliveries")));
     }
     Ok(letters)

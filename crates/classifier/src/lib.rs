@@ -70,14 +70,8 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         start_after: 0,
     };
     let consumer = deps.bus.durable_consumer(&spec).await?;
-    let tasks = vec![
-        spawn_runner(runner, shutdown.clone()),
-        processor::spawn(deps.bus, consumer, shutdown),
-    ];
-    Ok(Started {
-        service: ClassifierServer::new(grpc::ClassifierApi),
-        tasks,
-    })
+    let tasks = vec![spawn_runner(runner, shutdown.clone()), processor::spawn(deps.bus, consumer, shutdown)];
+    Ok(Started { service: ClassifierServer::new(grpc::ClassifierApi), tasks })
 }
 
 pub fn projection() -> Arc<ClassifierProjection> {

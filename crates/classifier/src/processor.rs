@@ -14,9 +14,7 @@ const CONCURRENCY: usize = 16;
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
         let handler = Classify { bus: bus.clone() };
-        process(&bus, &consumer, CONSUMER, &handler, CONCURRENCY, &shutdown)
-            .await
-            .map_err(Into::into)
+        process(&bus, &consumer, CONSUMER, &handler, CONCURRENCY, &shutdown).await.map_err(Into::into)
     })
 }
 
@@ -30,15 +28,15 @@ impl Handler<Event> for Classify {
             return Ok(());
         };
         let classified = classification(received);
-        tracing::info!(message_id = received.message_id, intent = classified.intent, confidence = classified.confidence, "message classified");
+        tracing::info!(
+            message_id = received.message_id,
+            intent = classified.intent,
+            confidence = classified.confidence,
+            "message classified"
+        );
         let draft = Draft::caused_by(&event, &received.message_id, Body::MessageClassified(classified));
-        let event = draft
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus
-            .publish(&event)
-            .await
-            .map_err(|error| HandlerError::Transient(error.to_string()))?;
+        let event = draft.build().map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Transient(error.to_string()))?;
         Ok(())
     }
 }

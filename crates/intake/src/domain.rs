@@ -79,11 +79,7 @@ pub struct Intake {
 
 impl Intake {
     pub fn new(deps: Deps, checkpoint: watch::Receiver<u64>, read_wait: Duration) -> Self {
-        Self {
-            deps,
-            checkpoint,
-            read_wait,
-        }
+        Self { deps, checkpoint, read_wait }
     }
 
     pub(crate) fn pool(&self) -> &sqlx::PgPool {
@@ -108,7 +104,12 @@ impl Intake {
             match self.bus().append(&event, expected, Some(&dedup_key)).await {
                 Ok(published) if published.duplicate => return self.original(published.sequence).await,
                 Ok(published) => {
-                    tracing::info!(conversation_id, message_id, channel = submission.channel.slug(), "message received");
+                    tracing::info!(
+                        conversation_id,
+                        message_id,
+                        channel = submission.channel.slug(),
+                        "message received"
+                    );
                     return Ok(Submitted {
                         conversation_id,
                         message_id,
@@ -273,7 +274,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_input_with_a_reason() {
-        let cases: [(fn(&mut Submission), &str); 6] = [
+        type Spoil = fn(&mut Submission);
+        let cases: [(Spoil, &str); 6] = [
             (|s| s.text = "a\0b".into(), "NUL"),
             (|s| s.channel = Channel::Unspecified, "channel"),
             (|s| s.text = "  ".into(), "text is empty"),

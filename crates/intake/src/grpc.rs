@@ -5,8 +5,7 @@ use std::sync::Arc;
 use switchboard_proto::{
     events::v1::Channel,
     intake::v1::{
-        Conversation, GetConversationRequest, SubmitMessageRequest, SubmitMessageResponse,
-        intake_server,
+        Conversation, GetConversationRequest, SubmitMessageRequest, SubmitMessageResponse, intake_server,
     },
     to_status,
 };

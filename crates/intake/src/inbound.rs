@@ -8,7 +8,10 @@ use switchboard_projection::Task;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 use tokio_util::sync::CancellationToken;
 
-use crate::{INBOUND_CONSUMER, domain::{Error, Intake, Submission}};
+use crate::{
+    INBOUND_CONSUMER,
+    domain::{Error, Intake, Submission},
+};
 
 /// One at a time: messages of one conversation keep their order.
 const CONCURRENCY: usize = 1;
@@ -21,9 +24,7 @@ pub(crate) fn spawn(
 ) -> Task {
     tokio::spawn(async move {
         let handler = InboundHandler { intake };
-        process(&bus, &consumer, INBOUND_CONSUMER, &handler, CONCURRENCY, &shutdown)
-            .await
-            .map_err(Into::into)
+        process(&bus, &consumer, INBOUND_CONSUMER, &handler, CONCURRENCY, &shutdown).await.map_err(Into::into)
     })
 }
 

@@ -39,10 +39,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            batch_size: 500,
-            read_wait: Duration::from_secs(5),
-        }
+        Self { batch_size: 500, read_wait: Duration::from_secs(5) }
     }
 }
 
@@ -69,10 +66,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         spawn_runner(runner, shutdown.clone()),
         inbound::spawn(deps.bus, consumer, intake.clone(), shutdown),
     ];
-    Ok(Started {
-        service: IntakeServer::new(grpc::IntakeApi::new(intake)),
-        tasks,
-    })
+    Ok(Started { service: IntakeServer::new(grpc::IntakeApi::new(intake)), tasks })
 }
 
 /// The projection, for `switchboard replay intake`.

@@ -85,11 +85,13 @@ impl Batch {
         let sequence = i64::try_from(applied.sequence).unwrap_or(i64::MAX);
         match &applied.event.body {
             Some(Body::MessageReceived(received)) => {
-                self.conversations.entry(received.conversation_id.clone()).or_insert_with(|| NewConversation {
-                    tenant: applied.event.tenant.clone(),
-                    customer_id: received.customer_id.clone(),
-                    channel: received.channel,
-                    at,
+                self.conversations.entry(received.conversation_id.clone()).or_insert_with(|| {
+                    NewConversation {
+                        tenant: applied.event.tenant.clone(),
+                        customer_id: received.customer_id.clone(),
+                        channel: received.channel,
+                        at,
+                    }
                 });
                 self.messages.push(NewMessage {
                     message_id: received.message_id.clone(),
@@ -109,8 +111,12 @@ impl Batch {
             Some(Body::MessageRouted(routed)) => {
                 self.routings.insert(routed.message_id.clone(), routed.clone());
                 match routed.action() {
-                    RouteAction::Escalate => self.status(&routed.conversation_id, ConversationStatus::Escalated, at),
-                    RouteAction::Queue => self.status(&routed.conversation_id, ConversationStatus::Queued, at),
+                    RouteAction::Escalate => {
+                        self.status(&routed.conversation_id, ConversationStatus::Escalated, at)
+                    }
+                    RouteAction::Queue => {
+                        self.status(&routed.conversation_id, ConversationStatus::Queued, at)
+                    }
                     RouteAction::AutoReply | RouteAction::Unspecified => {}
                 }
             }
@@ -128,7 +134,9 @@ impl Batch {
                 self.status(&delivered.conversation_id, ConversationStatus::Answered, at);
             }
             // A reply that could not be delivered leaves the conversation to a human.
-            Some(Body::DeliveryFailed(failed)) => self.status(&failed.conversation_id, ConversationStatus::Queued, at),
+            Some(Body::DeliveryFailed(failed)) => {
+                self.status(&failed.conversation_id, ConversationStatus::Queued, at)
+            }
             _ => {}
         }
     }
@@ -147,7 +155,10 @@ impl Batch {
     }
 }
 
-async fn insert_conversations(tx: &mut PgConnection, rows: &BTreeMap<String, NewConversation>) -> Result<(), sqlx::Error> {
+async fn insert_conversations(
+    tx: &mut PgConnection,
+    rows: &BTreeMap<String, NewConversation>,
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -223,7 +234,10 @@ async fn upsert_classifications(
     Ok(())
 }
 
-async fn upsert_routings(tx: &mut PgConnection, rows: &BTreeMap<String, MessageRouted>) -> Result<(), sqlx::Error> {
+async fn upsert_routings(
+    tx: &mut PgConnection,
+    rows: &BTreeMap<String, MessageRouted>,
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }

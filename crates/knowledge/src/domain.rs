@@ -75,11 +75,7 @@ pub struct Knowledge {
 
 impl Knowledge {
     pub fn new(deps: Deps, checkpoint: watch::Receiver<u64>, read_wait: Duration) -> Self {
-        Self {
-            deps,
-            checkpoint,
-            read_wait,
-        }
+        Self { deps, checkpoint, read_wait }
     }
 
     pub(crate) fn pool(&self) -> &sqlx::PgPool {
@@ -92,7 +88,9 @@ impl Knowledge {
         let (article_id, version, expected) = match draft.article_id.as_str() {
             "" => (Uuid::now_v7().to_string(), 1, Expected::Empty),
             id => match self.last_event(id).await? {
-                Some((body, sequence)) => (id.to_string(), version_of(&body) + 1, Expected::Sequence(sequence)),
+                Some((body, sequence)) => {
+                    (id.to_string(), version_of(&body) + 1, Expected::Sequence(sequence))
+                }
                 None => (id.to_string(), 1, Expected::Empty),
             },
         };
@@ -104,8 +102,12 @@ impl Knowledge {
             locale: draft.locale,
             tags: draft.tags,
         };
-        let event = switchboard_bus::Draft::new(DEFAULT_TENANT, &article_id, Body::ArticlePublished(published.clone()))
-            .build()?;
+        let event = switchboard_bus::Draft::new(
+            DEFAULT_TENANT,
+            &article_id,
+            Body::ArticlePublished(published.clone()),
+        )
+        .build()?;
         let sequence = self.deps.bus.append(&event, expected, None).await?.sequence;
         tracing::info!(article_id, version, "article published");
         Ok((article(published, false), sequence))
@@ -113,18 +115,13 @@ impl Knowledge {
 
     /// Withdraws an article from search; archiving an archived article changes nothing.
     pub async fn archive(&self, article_id: &str) -> Result<u64, Error> {
-        let (event, sequence) = self
-            .last_event(article_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(article_id.to_string()))?;
+        let (event, sequence) =
+            self.last_event(article_id).await?.ok_or_else(|| Error::NotFound(article_id.to_string()))?;
         if let Body::ArticleArchived(_) = event {
             return Ok(sequence);
         }
         let version = version_of(&event);
-        let body = Body::ArticleArchived(ArticleArchived {
-            article_id: article_id.to_string(),
-            version,
-        });
+        let body = Body::ArticleArchived(ArticleArchived { article_id: article_id.to_string(), version });
         let event = switchboard_bus::Draft::new(DEFAULT_TENANT, article_id, body).build()?;
         let published = self.deps.bus.append(&event, Expected::Sequence(sequence), None).await?;
         Ok(published.sequence)
@@ -163,7 +160,9 @@ impl Knowledge {
     async fn last_event(&self, article_id: &str) -> Result<Option<(Body, u64)>, Error> {
         let found = match self.deps.bus.last_event_of("article", article_id).await {
             Err(switchboard_bus::Error::InvalidAggregateId(id)) => {
-                return Err(Error::InvalidArgument(format!("article id {id:?}: use letters, digits, '-' and '_'")));
+                return Err(Error::InvalidArgument(format!(
+                    "article id {id:?}: use letters, digits, '-' and '_'"
+                )));
             }
             other => other?,
         };
@@ -189,14 +188,19 @@ fn validate(draft: &mut Draft) -> Result<(), Error> {
     if draft.body.trim().is_empty() || draft.body.len() > MAX_BODY_BYTES {
         return invalid(format!("body is required, at most {MAX_BODY_BYTES} bytes"));
     }
-    if [&draft.title, &draft.body].iter().any(|text| text.contains('\0')) || draft.tags.iter().any(|tag| tag.contains('\0')) {
+    if [&draft.title, &draft.body].iter().any(|text| text.contains('\0'))
+        || draft.tags.iter().any(|tag| tag.contains('\0'))
+    {
         return invalid("title, body and tags may not contain NUL characters".into());
     }
     if draft.locale.is_empty() {
         draft.locale = "en".into();
     }
     let locale_ok = draft.locale.len() <= 35
-        && draft.locale.split('-').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
+        && draft
+            .locale
+            .split('-')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
     if !locale_ok {
         return invalid(format!("locale {:?} is not a BCP 47 tag such as en or zh-Hant", draft.locale));
     }
@@ -240,7 +244,8 @@ mod tests {
 
     #[test]
     fn refuses_articles_without_title_or_with_a_bad_locale() {
-        let cases: [(fn(&mut Draft), &str); 3] = [
+        type Spoil = fn(&mut Draft);
+        let cases: [(Spoil, &str); 3] = [
             (|d| d.title = "  ".into(), "title"),
             (|d| d.locale = "en_US!".into(), "locale"),
             (|d| d.body.clear(), "body"),

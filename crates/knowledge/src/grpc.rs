@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use switchboard_proto::{
     knowledge::v1::{
-        ArchiveArticleRequest, ArchiveArticleResponse, Article, GetArticleRequest,
-        PublishArticleRequest, SearchRequest, SearchResponse, knowledge_server,
+        ArchiveArticleRequest, ArchiveArticleResponse, Article, GetArticleRequest, PublishArticleRequest,
+        SearchRequest, SearchResponse, knowledge_server,
     },
     to_status,
 };

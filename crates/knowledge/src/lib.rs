@@ -17,11 +17,8 @@ use tokio_util::sync::CancellationToken;
 pub use domain::{Draft, Error, Knowledge};
 pub use projection::KnowledgeProjection;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "articles",
-    sql: include_str!("../migrations/001_articles.sql"),
-}];
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "articles", sql: include_str!("../migrations/001_articles.sql") }];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,10 +29,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            batch_size: 500,
-            read_wait: Duration::from_secs(5),
-        }
+        Self { batch_size: 500, read_wait: Duration::from_secs(5) }
     }
 }
 

@@ -49,9 +49,7 @@ impl Knowledge {
 /// The query's words joined by OR, in `to_tsquery` syntax; only letters and digits survive.
 fn terms(query: &str) -> Result<String, Error> {
     if query.chars().count() > MAX_QUERY_CHARS {
-        return Err(Error::InvalidArgument(format!(
-            "query is longer than {MAX_QUERY_CHARS} characters"
-        )));
+        return Err(Error::InvalidArgument(format!("query is longer than {MAX_QUERY_CHARS} characters")));
     }
     let words: Vec<String> = query
         .split(|c: char| !c.is_alphanumeric())
@@ -93,7 +91,10 @@ mod tests {
 
     #[test]
     fn joins_words_with_or_and_drops_query_syntax() {
-        assert_eq!(terms("Where is my order #12345?").ok().as_deref(), Some("where | is | my | order | 12345"));
+        assert_eq!(
+            terms("Where is my order #12345?").ok().as_deref(),
+            Some("where | is | my | order | 12345")
+        );
         assert_eq!(terms("a & !b | c:*").ok().as_deref(), Some("a | b | c"));
     }
 

@@ -11,16 +11,22 @@ use switchboard_projection::{Deps, Task};
 use switchboard_proto::events::v1::{DeliveryFailed, Event, ReplyDelivered, ReplyRequested, event::Body};
 use tokio_util::sync::CancellationToken;
 
-use crate::{CONSUMER, webhook::{Attempt, Webhook}};
+use crate::{
+    CONSUMER,
+    webhook::{Attempt, Webhook},
+};
 
 /// Messages handled at once.
 const CONCURRENCY: usize = 16;
 
-pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, deliverer: Deliverer, shutdown: CancellationToken) -> Task {
+pub(crate) fn spawn(
+    bus: Bus,
+    consumer: PullConsumer,
+    deliverer: Deliverer,
+    shutdown: CancellationToken,
+) -> Task {
     tokio::spawn(async move {
-        process(&bus, &consumer, CONSUMER, &deliverer, CONCURRENCY, &shutdown)
-            .await
-            .map_err(Into::into)
+        process(&bus, &consumer, CONSUMER, &deliverer, CONCURRENCY, &shutdown).await.map_err(Into::into)
     })
 }
 
@@ -46,10 +52,11 @@ impl Deliverer {
 
     /// The outcome already logged for this reply, if any.
     async fn logged(&self, reply_id: &str) -> Result<Option<Outcome>, sqlx::Error> {
-        let row = sqlx::query("SELECT status, attempts, last_error FROM notifier.delivery_log WHERE reply_id = $1")
-            .bind(reply_id)
-            .fetch_optional(&self.deps.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT status, attempts, last_error FROM notifier.delivery_log WHERE reply_id = $1")
+                .bind(reply_id)
+                .fetch_optional(&self.deps.pool)
+                .await?;
         Ok(row.and_then(|row| {
             let attempts = u32::try_from(row.get::<i32, _>(1)).unwrap_or(0);
             match row.get::<String, _>(0).as_str() {
@@ -106,7 +113,12 @@ impl Deliverer {
         Ok(Some(outcome))
     }
 
-    async fn publish(&self, cause: &Event, reply: &ReplyRequested, outcome: Outcome) -> Result<(), HandlerError> {
+    async fn publish(
+        &self,
+        cause: &Event,
+        reply: &ReplyRequested,
+        outcome: Outcome,
+    ) -> Result<(), HandlerError> {
         let body = match outcome {
             Outcome::Delivered { attempts } => Body::ReplyDelivered(ReplyDelivered {
                 reply_id: reply.reply_id.clone(),

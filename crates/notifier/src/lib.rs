@@ -18,11 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use projection::NotifierProjection;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "deliveries",
-    sql: include_str!("../migrations/001_deliveries.sql"),
-}];
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "deliveries", sql: include_str!("../migrations/001_deliveries.sql") }];
 
 /// Durable consumer of reply requests.
 pub const CONSUMER: &str = "notifier";
@@ -63,11 +60,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            webhook_url: None,
-            webhook_timeout: Duration::from_secs(10),
-            batch_size: 500,
-        }
+        Self { webhook_url: None, webhook_timeout: Duration::from_secs(10), batch_size: 500 }
     }
 }
 
@@ -94,10 +87,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         spawn_runner(runner, shutdown.clone()),
         deliver::spawn(deps.bus.clone(), consumer, deliverer, shutdown),
     ];
-    Ok(Started {
-        service: NotifierServer::new(api),
-        tasks,
-    })
+    Ok(Started { service: NotifierServer::new(api), tasks })
 }
 
 pub fn projection() -> Arc<NotifierProjection> {

@@ -63,7 +63,11 @@ impl Projection for NotifierProjection {
     }
 }
 
-async fn upsert(tx: &mut PgConnection, row: &Row<'_>, at: chrono::DateTime<chrono::Utc>) -> Result<(), sqlx::Error> {
+async fn upsert(
+    tx: &mut PgConnection,
+    row: &Row<'_>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO notifier.deliveries
              (reply_id, conversation_id, channel, status, destination, attempts, failure_reason, at)

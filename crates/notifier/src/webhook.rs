@@ -55,12 +55,8 @@ impl Webhook {
             "text": reply.text,
             "article_ids": reply.article_ids,
         });
-        let sent = client
-            .post(url.clone())
-            .header("Idempotency-Key", &reply.reply_id)
-            .json(&body)
-            .send()
-            .await;
+        let sent =
+            client.post(url.clone()).header("Idempotency-Key", &reply.reply_id).json(&body).send().await;
         match sent {
             Err(error) => Attempt::Retry(format!("webhook unreachable: {error}")),
             Ok(response) if response.status().is_success() => Attempt::Sent,

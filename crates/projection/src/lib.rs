@@ -26,10 +26,7 @@ pub type TaskResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 pub type Task = tokio::task::JoinHandle<TaskResult>;
 
 /// Spawns a projection runner as a task.
-pub fn spawn_runner<P: Projection>(
-    runner: Runner<P>,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> Task {
+pub fn spawn_runner<P: Projection>(runner: Runner<P>, shutdown: tokio_util::sync::CancellationToken) -> Task {
     tokio::spawn(async move { runner.run(shutdown).await.map_err(Into::into) })
 }
 
@@ -53,12 +50,7 @@ pub enum Error {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration {version} ({name}) of schema {schema} failed: {source}")]
-    Migration {
-        schema: String,
-        version: i64,
-        name: &'static str,
-        source: sqlx::Error,
-    },
+    Migration { schema: String, version: i64, name: &'static str, source: sqlx::Error },
     #[error(
         "the {projection} projection is being consumed by a running service; \
          stop it before replaying"

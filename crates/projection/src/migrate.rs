@@ -15,10 +15,7 @@ pub struct Migration {
 /// Creates the schema with its bookkeeping tables and applies the migrations not yet applied.
 pub async fn migrate(pool: &PgPool, schema: &str, migrations: &[Migration]) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-        .bind(schema)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(schema).execute(&mut *tx).await?;
     let setup = format!(
         "CREATE SCHEMA IF NOT EXISTS {schema};
          CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
@@ -28,11 +25,10 @@ pub async fn migrate(pool: &PgPool, schema: &str, migrations: &[Migration]) -> R
              projection TEXT PRIMARY KEY, sequence BIGINT NOT NULL);"
     );
     sqlx::raw_sql(AssertSqlSafe(setup)).execute(&mut *tx).await?;
-    let applied: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT version FROM {schema}.schema_migrations"
-    )))
-    .fetch_all(&mut *tx)
-    .await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT version FROM {schema}.schema_migrations")))
+            .fetch_all(&mut *tx)
+            .await?;
     for migration in migrations.iter().filter(|m| !applied.contains(&m.version)) {
         apply(&mut tx, schema, migration).await?;
     }
@@ -40,21 +36,14 @@ pub async fn migrate(pool: &PgPool, schema: &str, migrations: &[Migration]) -> R
     Ok(())
 }
 
-async fn apply(
-    tx: &mut sqlx::PgConnection,
-    schema: &str,
-    migration: &Migration,
-) -> Result<(), Error> {
+async fn apply(tx: &mut sqlx::PgConnection, schema: &str, migration: &Migration) -> Result<(), Error> {
     let failed = |source| Error::Migration {
         schema: schema.to_string(),
         version: migration.version,
         name: migration.name,
         source,
     };
-    sqlx::raw_sql(AssertSqlSafe(migration.sql))
-        .execute(&mut *tx)
-        .await
-        .map_err(failed)?;
+    sqlx::raw_sql(AssertSqlSafe(migration.sql)).execute(&mut *tx).await.map_err(failed)?;
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO {schema}.schema_migrations (version, name) VALUES ($1, $2)"
     )))

@@ -15,7 +15,7 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt;
 use prost::Message as _;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, pool::PoolConnection, Postgres};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, pool::PoolConnection};
 use switchboard_bus::{Bus, Delivery, Disposition, EVENTS_STREAM};
 use switchboard_proto::events::v1::Event;
 use tokio::sync::watch;
@@ -79,12 +79,7 @@ enum Outcome {
 
 impl<P: Projection> Runner<P> {
     /// Reads the checkpoint; the schema must be migrated.
-    pub async fn start(
-        bus: Bus,
-        pool: PgPool,
-        projection: Arc<P>,
-        batch_size: usize,
-    ) -> Result<Self, Error> {
+    pub async fn start(bus: Bus, pool: PgPool, projection: Arc<P>, batch_size: usize) -> Result<Self, Error> {
         let checkpoint = load_checkpoint(&pool, &*projection).await?;
         Ok(Self {
             projection,
@@ -111,7 +106,10 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Waits to be the projection's one writer; `None` if shut down first.
-    async fn writer_lock(&self, shutdown: &CancellationToken) -> Result<Option<PoolConnection<Postgres>>, Error> {
+    async fn writer_lock(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<PoolConnection<Postgres>>, Error> {
         let mut connection = self.pool.acquire().await?;
         let locked = sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
             .bind(lock_key(&*self.projection))
@@ -165,15 +163,10 @@ impl<P: Projection> Runner<P> {
             .map_err(|source| bus_error("get stream", source))?;
         let config = OrderedConfig {
             filter_subjects: self.projection.subjects(),
-            deliver_policy: DeliverPolicy::ByStartSequence {
-                start_sequence: *self.checkpoint.borrow() + 1,
-            },
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: *self.checkpoint.borrow() + 1 },
             ..Default::default()
         };
-        stream
-            .create_consumer(config)
-            .await
-            .map_err(|source| bus_error("create consumer", source))
+        stream.create_consumer(config).await.map_err(|source| bus_error("create consumer", source))
     }
 
     /// Applies a chunk of messages; returns how many the server still holds after it.
@@ -201,10 +194,7 @@ impl<P: Projection> Runner<P> {
             }
             match Event::decode(delivery.payload()) {
                 Ok(event) => {
-                    events.push(Applied {
-                        sequence: delivery.stream_sequence,
-                        event,
-                    });
+                    events.push(Applied { sequence: delivery.stream_sequence, event });
                     deliveries.push(delivery);
                 }
                 Err(error) => {
@@ -321,9 +311,7 @@ pub async fn replay<P: Projection>(
 ) -> Result<ReplayReport, Error> {
     let mut writer = pool.acquire().await?;
     if !try_lock(&mut writer, &*projection).await? {
-        return Err(Error::ReplayWhileRunning {
-            projection: projection.name().to_string(),
-        });
+        return Err(Error::ReplayWhileRunning { projection: projection.name().to_string() });
     }
     reset(&pool, &*projection).await?;
     let report = catch_up_locked(bus, pool, projection, batch_size).await?;
@@ -341,9 +329,7 @@ pub async fn catch_up<P: Projection>(
 ) -> Result<ReplayReport, Error> {
     let mut writer = pool.acquire().await?;
     if !try_lock(&mut writer, &*projection).await? {
-        return Err(Error::ReplayWhileRunning {
-            projection: projection.name().to_string(),
-        });
+        return Err(Error::ReplayWhileRunning { projection: projection.name().to_string() });
     }
     let report = catch_up_locked(bus, pool, projection, batch_size).await?;
     drop(writer);
@@ -369,9 +355,7 @@ async fn reset<P: Projection>(pool: &PgPool, projection: &P) -> Result<(), Error
     let mut tx = pool.begin().await?;
     if !projection.tables().is_empty() {
         let tables = projection.tables().join(", ");
-        sqlx::query(AssertSqlSafe(format!("TRUNCATE {tables}")))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!("TRUNCATE {tables}"))).execute(&mut *tx).await?;
     }
     sqlx::query(AssertSqlSafe(format!(
         "DELETE FROM {}.projection_checkpoints WHERE projection = $1",
@@ -445,21 +429,15 @@ fn is_outage(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
-            ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class))
-        }),
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class))),
         _ => false,
     }
 }
 
-fn bus_error(
-    operation: &'static str,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> Error {
-    Error::Bus(switchboard_bus::Error::JetStream {
-        operation,
-        source: Box::new(source),
-    })
+fn bus_error(operation: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Bus(switchboard_bus::Error::JetStream { operation, source: Box::new(source) })
 }
 
 #[derive(Debug, thiserror::Error)]

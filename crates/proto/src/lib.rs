@@ -71,16 +71,9 @@ impl events::v1::Channel {
     /// The channel named by [`slug`](Self::slug), if any.
     pub fn from_slug(slug: &str) -> Option<Self> {
         use events::v1::Channel;
-        [
-            Channel::Web,
-            Channel::Email,
-            Channel::Voice,
-            Channel::Social,
-            Channel::Api,
-            Channel::Sms,
-        ]
-        .into_iter()
-        .find(|channel| channel.slug() == slug)
+        [Channel::Web, Channel::Email, Channel::Voice, Channel::Social, Channel::Api, Channel::Sms]
+            .into_iter()
+            .find(|channel| channel.slug() == slug)
     }
 }
 
@@ -97,9 +90,6 @@ pub mod time {
     }
 
     pub fn to_timestamp(at: DateTime<Utc>) -> Timestamp {
-        Timestamp {
-            seconds: at.timestamp(),
-            nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-        }
+        Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
     }
 }

@@ -13,7 +13,10 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-use crate::{CONSUMER, rules::{Action, Facts, Rule, Rules}};
+use crate::{
+    CONSUMER,
+    rules::{Action, Facts, Rule, Rules},
+};
 
 /// Characters of an article an automated reply quotes at most.
 const MAX_REPLY_CHARS: usize = 700;
@@ -25,9 +28,7 @@ const CONCURRENCY: usize = 16;
 
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, decider: Decider, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
-        process(&bus, &consumer, CONSUMER, &decider, CONCURRENCY, &shutdown)
-            .await
-            .map_err(Into::into)
+        process(&bus, &consumer, CONSUMER, &decider, CONCURRENCY, &shutdown).await.map_err(Into::into)
     })
 }
 
@@ -45,7 +46,12 @@ struct Answer {
 }
 
 impl Decider {
-    pub(crate) fn new(bus: Bus, rules: Arc<Rules>, knowledge: KnowledgeClient<Channel>, min_answer_score: f32) -> Self {
+    pub(crate) fn new(
+        bus: Bus,
+        rules: Arc<Rules>,
+        knowledge: KnowledgeClient<Channel>,
+        min_answer_score: f32,
+    ) -> Self {
         Self { bus, rules, knowledge, min_answer_score }
     }
 
@@ -53,10 +59,7 @@ impl Decider {
         let event = Draft::caused_by(cause, aggregate_id, body)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus
-            .publish(&event)
-            .await
-            .map_err(|error| HandlerError::Transient(error.to_string()))?;
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Transient(error.to_string()))?;
         Ok(())
     }
 
@@ -74,10 +77,7 @@ impl Decider {
             .await?
             .into_inner();
         let body: String = article.body.chars().take(MAX_REPLY_CHARS).collect();
-        Ok(Some(Answer {
-            article_id: hit.article_id,
-            text: format!("{}\n\n{}", article.title, body.trim()),
-        }))
+        Ok(Some(Answer { article_id: hit.article_id, text: format!("{}\n\n{}", article.title, body.trim()) }))
     }
 }
 
@@ -86,7 +86,8 @@ impl Handler<Event> for Decider {
         let Some(Body::MessageClassified(classified)) = &event.body else {
             return Ok(());
         };
-        let facts = Facts { text: &classified.text, intent: &classified.intent, confidence: classified.confidence };
+        let facts =
+            Facts { text: &classified.text, intent: &classified.intent, confidence: classified.confidence };
         let (rule, reason) = self.rules.evaluate(&facts);
         let mut routed = decision(classified, rule, reason);
         let mut reply = None;
@@ -98,15 +99,27 @@ impl Handler<Event> for Decider {
                 }
                 Ok(None) => fall_back(&mut routed, "no article answers it confidently".into()),
                 Err(status) if status.code() == tonic::Code::InvalidArgument => {
-                    fall_back(&mut routed, format!("the knowledge base cannot search it: {}", status.message()));
+                    fall_back(
+                        &mut routed,
+                        format!("the knowledge base cannot search it: {}", status.message()),
+                    );
                 }
                 Err(status) if delivery.deliveries < self.bus.config().max_deliver => {
-                    return Err(HandlerError::Transient(format!("knowledge search failed: {}", status.message())));
+                    return Err(HandlerError::Transient(format!(
+                        "knowledge search failed: {}",
+                        status.message()
+                    )));
                 }
                 Err(status) => fall_back(&mut routed, format!("knowledge unavailable: {}", status.message())),
             }
         }
-        tracing::info!(message_id = classified.message_id, rule = routed.rule, action = routed.action, queue = routed.queue, "message routed");
+        tracing::info!(
+            message_id = classified.message_id,
+            rule = routed.rule,
+            action = routed.action,
+            queue = routed.queue,
+            "message routed"
+        );
         self.publish(&event, &classified.message_id, Body::MessageRouted(routed)).await?;
         if let Some(answer) = reply {
             let requested = reply_request(classified, answer);

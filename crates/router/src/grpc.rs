@@ -2,11 +2,8 @@
 
 use std::sync::Arc;
 
-use switchboard_proto::{
-    router::v1::{
-        EvaluateRequest, EvaluateResponse, ListRulesRequest, ListRulesResponse, Rule as WireRule,
-        router_server,
-    },
+use switchboard_proto::router::v1::{
+    EvaluateRequest, EvaluateResponse, ListRulesRequest, ListRulesResponse, Rule as WireRule, router_server,
 };
 use tonic::{Request, Response, Status};
 
@@ -24,12 +21,18 @@ impl RouterApi {
 
 #[tonic::async_trait]
 impl router_server::Router for RouterApi {
-    async fn list_rules(&self, _request: Request<ListRulesRequest>) -> Result<Response<ListRulesResponse>, Status> {
+    async fn list_rules(
+        &self,
+        _request: Request<ListRulesRequest>,
+    ) -> Result<Response<ListRulesResponse>, Status> {
         let rules = self.rules.rules().iter().map(wire).collect();
         Ok(Response::new(ListRulesResponse { rules }))
     }
 
-    async fn evaluate(&self, request: Request<EvaluateRequest>) -> Result<Response<EvaluateResponse>, Status> {
+    async fn evaluate(
+        &self,
+        request: Request<EvaluateRequest>,
+    ) -> Result<Response<EvaluateResponse>, Status> {
         let request = request.into_inner();
         if request.text.trim().is_empty() && request.intent.is_empty() {
             return Err(Status::invalid_argument("give a text, an intent, or both"));

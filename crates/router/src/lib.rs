@@ -22,11 +22,8 @@ use tokio_util::sync::CancellationToken;
 pub use projection::RouterProjection;
 pub use rules::{Action, DEFAULT_RULES, Facts, Priority, Rule, Rules};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "decisions",
-    sql: include_str!("../migrations/001_decisions.sql"),
-}];
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "decisions", sql: include_str!("../migrations/001_decisions.sql") }];
 
 /// Durable consumer of classifications.
 pub const CONSUMER: &str = "router";
@@ -93,22 +90,14 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     };
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let decider = decide::Decider::new(deps.bus.clone(), rules.clone(), knowledge, config.min_answer_score);
-    let tasks = vec![
-        spawn_runner(runner, shutdown.clone()),
-        decide::spawn(deps.bus, consumer, decider, shutdown),
-    ];
-    Ok(Started {
-        service: RouterServer::new(grpc::RouterApi::new(rules)),
-        tasks,
-    })
+    let tasks =
+        vec![spawn_runner(runner, shutdown.clone()), decide::spawn(deps.bus, consumer, decider, shutdown)];
+    Ok(Started { service: RouterServer::new(grpc::RouterApi::new(rules)), tasks })
 }
 
 fn knowledge_client(endpoint: &str) -> Result<KnowledgeClient<tonic::transport::Channel>, Error> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
-        .map_err(|error| Error::Endpoint {
-            endpoint: endpoint.into(),
-            reason: error.to_string(),
-        })?
+        .map_err(|error| Error::Endpoint { endpoint: endpoint.into(), reason: error.to_string() })?
         .connect_timeout(std::time::Duration::from_secs(2))
         .timeout(std::time::Duration::from_secs(5))
         .connect_lazy();

@@ -99,7 +99,8 @@ fn unreachable_catch_all(rules: &[Rule]) -> (&Rule, String) {
 fn matches(rule: &Rule, facts: &Facts<'_>, words: &str) -> Option<String> {
     let mut reasons = Vec::new();
     if !rule.intents.is_empty() {
-        if !rule.intents.iter().any(|intent| intent == facts.intent) || facts.confidence < rule.min_confidence {
+        if !rule.intents.iter().any(|intent| intent == facts.intent) || facts.confidence < rule.min_confidence
+        {
             return None;
         }
         reasons.push(format!("intent {} at confidence {:.2}", facts.intent, facts.confidence));
@@ -150,7 +151,10 @@ fn validate(rules: &[Rule]) -> Result<(), String> {
         ));
     }
     if !is_catch_all(last) {
-        return Err(format!("rules: the last rule ({}) must have no conditions, so every message is routed", last.name));
+        return Err(format!(
+            "rules: the last rule ({}) must have no conditions, so every message is routed",
+            last.name
+        ));
     }
     Ok(())
 }
@@ -163,7 +167,8 @@ fn validate_rule(index: usize, rule: &Rule) -> Result<(), String> {
     if !(0.0..=1.0).contains(&rule.min_confidence) {
         return fail("min_confidence must be between 0 and 1");
     }
-    if rule.queue.is_empty() || !rule.queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if rule.queue.is_empty() || !rule.queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return fail("queue must be letters, digits, '-' or '_'");
     }
     if rule.keywords.iter().chain(&rule.intents).any(|entry| entry.trim().is_empty()) {
@@ -252,11 +257,23 @@ mod tests {
     fn refuses_bad_tables_with_a_pointed_reason() {
         let cases = [
             (r#"{"rules": []}"#, "empty"),
-            (r#"{"rules": [{"name": "a", "action": "queue", "queue": "q", "intents": ["x"]}]}"#, "must have no conditions"),
-            (r#"{"rules": [{"name": "a", "action": "queue", "queue": "q"}, {"name": "b", "action": "queue", "queue": "q"}]}"#, "must be last"),
+            (
+                r#"{"rules": [{"name": "a", "action": "queue", "queue": "q", "intents": ["x"]}]}"#,
+                "must have no conditions",
+            ),
+            (
+                r#"{"rules": [{"name": "a", "action": "queue", "queue": "q"}, {"name": "b", "action": "queue", "queue": "q"}]}"#,
+                "must be last",
+            ),
             (r#"{"rules": [{"name": "a", "action": "fly", "queue": "q"}]}"#, "unknown variant"),
-            ("{\"rules\": [\n{\"name\": \"a\",\n\"action\": \"queue\", \"queue\": \"q\", \"colour\": 1}]}", "line 3"),
-            (r#"{"rules": [{"name": "a", "action": "queue", "queue": "q", "min_confidence": 2}]}"#, "min_confidence"),
+            (
+                "{\"rules\": [\n{\"name\": \"a\",\n\"action\": \"queue\", \"queue\": \"q\", \"colour\": 1}]}",
+                "line 3",
+            ),
+            (
+                r#"{"rules": [{"name": "a", "action": "queue", "queue": "q", "min_confidence": 2}]}"#,
+                "min_confidence",
+            ),
         ];
         for (json, expected) in cases {
             let error = Rules::parse(json).expect_err(expected);

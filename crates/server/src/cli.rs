@@ -9,7 +9,11 @@ use tokio_util::sync::CancellationToken;
 use crate::{Config, Service};
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "Customer service automation: services and operator commands")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Customer service automation: services and operator commands"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -38,7 +42,11 @@ pub enum Command {
 pub struct Connection {
     #[arg(long, env = "SWITCHBOARD_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
-    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/switchboard")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/switchboard"
+    )]
     pub database_url: String,
 }
 
@@ -95,7 +103,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Config::default()
             };
             let report = crate::replay(&config, service).await?;
-            println!("replayed {}: {} events applied, checkpoint {}", service.name(), report.events, report.checkpoint);
+            println!(
+                "replayed {}: {} events applied, checkpoint {}",
+                service.name(),
+                report.events,
+                report.checkpoint
+            );
             Ok(())
         }
         Command::Seed { file, endpoint } => crate::seed::seed(&file, &endpoint).await,

@@ -14,14 +14,8 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Self; 6] = [
-        Self::Intake,
-        Self::Classifier,
-        Self::Router,
-        Self::Knowledge,
-        Self::Notifier,
-        Self::Analytics,
-    ];
+    pub const ALL: [Self; 6] =
+        [Self::Intake, Self::Classifier, Self::Router, Self::Knowledge, Self::Notifier, Self::Analytics];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -57,13 +51,10 @@ impl FromStr for Service {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|service| service.name() == name)
-            .ok_or_else(|| {
-                let known: Vec<_> = Self::ALL.iter().map(|s| s.name()).collect();
-                format!("unknown service {name:?}; known: {}", known.join(", "))
-            })
+        Self::ALL.into_iter().find(|service| service.name() == name).ok_or_else(|| {
+            let known: Vec<_> = Self::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown service {name:?}; known: {}", known.join(", "))
+        })
     }
 }
 

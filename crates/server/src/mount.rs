@@ -42,12 +42,24 @@ pub(crate) async fn mount(
     for &service in &config.services {
         let (deps, work) = (deps.clone(), work.clone());
         match service {
-            Service::Intake => add!(mounted, service, switchboard_intake::start(deps, Default::default(), work)),
-            Service::Classifier => add!(mounted, service, switchboard_classifier::start(deps, Default::default(), work)),
-            Service::Router => add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work)),
-            Service::Knowledge => add!(mounted, service, switchboard_knowledge::start(deps, Default::default(), work)),
-            Service::Notifier => add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work)),
-            Service::Analytics => add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work)),
+            Service::Intake => {
+                add!(mounted, service, switchboard_intake::start(deps, Default::default(), work))
+            }
+            Service::Classifier => {
+                add!(mounted, service, switchboard_classifier::start(deps, Default::default(), work))
+            }
+            Service::Router => {
+                add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work))
+            }
+            Service::Knowledge => {
+                add!(mounted, service, switchboard_knowledge::start(deps, Default::default(), work))
+            }
+            Service::Notifier => {
+                add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))
+            }
+            Service::Analytics => {
+                add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
+            }
         }
         tracing::info!(service = service.name(), "service started");
     }
@@ -61,16 +73,9 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
         None => switchboard_router::DEFAULT_RULES.to_string(),
     };
     let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| format!("http://{local}"));
-    Ok(switchboard_router::Config {
-        rules,
-        knowledge_endpoint,
-        ..Default::default()
-    })
+    Ok(switchboard_router::Config { rules, knowledge_endpoint, ..Default::default() })
 }
 
 fn notifier_config(config: &Config) -> switchboard_notifier::Config {
-    switchboard_notifier::Config {
-        webhook_url: config.webhook_url.clone(),
-        ..Default::default()
-    }
+    switchboard_notifier::Config { webhook_url: config.webhook_url.clone(), ..Default::default() }
 }

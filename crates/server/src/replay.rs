@@ -13,7 +13,12 @@ const REPLAY_BATCH: usize = 1000;
 /// consumes it.
 pub async fn replay(config: &Config, service: Service) -> anyhow::Result<ReplayReport> {
     let report = project(config, service, Mode::Rebuild).await?;
-    tracing::info!(service = service.name(), events = report.events, checkpoint = report.checkpoint, "replay finished");
+    tracing::info!(
+        service = service.name(),
+        events = report.events,
+        checkpoint = report.checkpoint,
+        "replay finished"
+    );
     Ok(report)
 }
 

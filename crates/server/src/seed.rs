@@ -4,7 +4,9 @@ use std::{path::Path, time::Duration};
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
-use switchboard_proto::knowledge::v1::{GetArticleRequest, PublishArticleRequest, knowledge_client::KnowledgeClient};
+use switchboard_proto::knowledge::v1::{
+    GetArticleRequest, PublishArticleRequest, knowledge_client::KnowledgeClient,
+};
 use tonic::{Code, transport::Channel};
 
 #[derive(Debug, Deserialize)]
@@ -24,7 +26,8 @@ pub(crate) async fn seed(file: &Path, endpoint: &str) -> anyhow::Result<()> {
     let mut client = connect(endpoint).await?;
     let (mut published, mut kept) = (0, 0);
     for (number, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-        let line: Line = serde_json::from_str(line).with_context(|| format!("{}:{}", file.display(), number + 1))?;
+        let line: Line =
+            serde_json::from_str(line).with_context(|| format!("{}:{}", file.display(), number + 1))?;
         if exists(&mut client, &line.id).await? {
             kept += 1;
             continue;
@@ -37,7 +40,10 @@ pub(crate) async fn seed(file: &Path, endpoint: &str) -> anyhow::Result<()> {
             tags: line.tags,
             wait: true,
         };
-        client.publish_article(request).await.with_context(|| format!("{}:{}", file.display(), number + 1))?;
+        client
+            .publish_article(request)
+            .await
+            .with_context(|| format!("{}:{}", file.display(), number + 1))?;
         published += 1;
     }
     println!("seeded {published} articles ({kept} already there)");

@@ -23,14 +23,9 @@ impl TestDatabase {
         drop_stale(&mut admin).await?;
         let stamp = chrono_free_stamp();
         let name = format!("sbtest_{stamp}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
         let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
-        Ok(Self {
-            url: format!("{base}/{name}"),
-            name,
-        })
+        Ok(Self { url: format!("{base}/{name}"), name })
     }
 
     pub async fn pool(&self) -> anyhow::Result<PgPool> {
@@ -56,7 +51,5 @@ async fn drop_stale(admin: &mut PgConnection) -> anyhow::Result<()> {
 }
 
 fn chrono_free_stamp() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }

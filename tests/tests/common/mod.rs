@@ -18,7 +18,9 @@ use switchboard_server::{Config, serve};
 use switchboard_testkit::{NatsServer, TestDatabase};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel as GrpcChannel;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -31,10 +33,7 @@ pub struct Backing {
 impl Backing {
     pub async fn start() -> anyhow::Result<Self> {
         switchboard_testkit::init_tracing();
-        Ok(Self {
-            nats: NatsServer::start()?,
-            database: TestDatabase::create().await?,
-        })
+        Ok(Self { nats: NatsServer::start()?, database: TestDatabase::create().await? })
     }
 
     pub fn config(&self) -> Config {
@@ -93,10 +92,7 @@ pub async fn channel(address: SocketAddr) -> anyhow::Result<GrpcChannel> {
 /// Waits on the health `Watch` stream until the whole server reports SERVING.
 pub async fn wait_serving(address: SocketAddr) -> anyhow::Result<()> {
     let mut health = HealthClient::new(channel(address).await?);
-    let mut statuses = health
-        .watch(HealthCheckRequest { service: String::new() })
-        .await?
-        .into_inner();
+    let mut statuses = health.watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
     tokio::time::timeout(WAIT, async {
         while let Some(status) = statuses.message().await? {
             if status.status == ServingStatus::Serving as i32 {
@@ -120,7 +116,10 @@ pub fn message(customer: &str, text: &str, key: &str) -> SubmitMessageRequest {
     }
 }
 
-pub async fn submit(cluster: &Cluster, request: SubmitMessageRequest) -> anyhow::Result<SubmitMessageResponse> {
+pub async fn submit(
+    cluster: &Cluster,
+    request: SubmitMessageRequest,
+) -> anyhow::Result<SubmitMessageResponse> {
     Ok(cluster.intake().await?.submit_message(request).await?.into_inner())
 }
 
@@ -172,9 +171,7 @@ pub async fn events(bus: &Bus, filter: &str) -> anyhow::Result<Vec<Event>> {
     let pending = consumer.cached_info().num_pending;
     let mut messages = consumer.messages().await?;
     while (all.len() as u64) < pending {
-        let message = tokio::time::timeout(WAIT, messages.next())
-            .await?
-            .context("stream ended")??;
+        let message = tokio::time::timeout(WAIT, messages.next()).await?.context("stream ended")??;
         all.push(Event::decode(message.payload.as_ref())?);
     }
     Ok(all)
