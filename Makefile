@@ -26,7 +26,10 @@ run: env build ## Run all services on 127.0.0.1:50051 with the demo articles
 	wait $$server
 
 test: env ## Run all tests against real NATS and PostgreSQL
-	@$(WITH_ENV) cargo test --workspace --no-fail-fast
+	@$(WITH_ENV) cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee .local/test.log; \
+	status=$${PIPESTATUS[0]}; \
+	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' .local/test.log; \
+	exit $$status
 
 lint: ## Check formatting and clippy (warnings are errors)
 	cargo fmt --all -- --check

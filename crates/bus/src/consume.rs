@@ -32,6 +32,18 @@ pub struct ConsumerSpec {
     pub start_after: u64,
 }
 
+impl ConsumerSpec {
+    /// A consumer of domain events on one subject filter, from the start of the stream.
+    pub fn events(durable: &str, filter_subject: &str) -> Self {
+        Self {
+            stream: crate::EVENTS_STREAM,
+            durable: durable.to_string(),
+            filter_subjects: vec![filter_subject.to_string()],
+            start_after: 0,
+        }
+    }
+}
+
 /// Why a handler did not finish a message.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {

@@ -12,7 +12,7 @@ mod projection;
 
 use std::sync::Arc;
 
-use switchboard_bus::{ConsumerSpec, EVENTS_STREAM};
+use switchboard_bus::ConsumerSpec;
 use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
 use switchboard_proto::{ErrorKind, ServiceError, classifier::v1::classifier_server::ClassifierServer};
 use tokio_util::sync::CancellationToken;
@@ -63,12 +63,7 @@ pub struct Started {
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "classifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let spec = ConsumerSpec {
-        stream: EVENTS_STREAM,
-        durable: CONSUMER.into(),
-        filter_subjects: vec!["switchboard.events.conversation.>".into()],
-        start_after: 0,
-    };
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.conversation.>");
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let tasks = vec![spawn_runner(runner, shutdown.clone()), processor::spawn(deps.bus, consumer, shutdown)];
     Ok(Started { service: ClassifierServer::new(grpc::ClassifierApi), tasks })

@@ -11,7 +11,7 @@ mod webhook;
 
 use std::{sync::Arc, time::Duration};
 
-use switchboard_bus::{ConsumerSpec, EVENTS_STREAM};
+use switchboard_bus::ConsumerSpec;
 use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
 use switchboard_proto::{ErrorKind, ServiceError, notifier::v1::notifier_server::NotifierServer};
 use tokio_util::sync::CancellationToken;
@@ -75,12 +75,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "notifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let api = grpc::NotifierApi::new(deps.pool.clone(), runner.checkpoint());
-    let spec = ConsumerSpec {
-        stream: EVENTS_STREAM,
-        durable: CONSUMER.into(),
-        filter_subjects: vec!["switchboard.events.reply.>".into()],
-        start_after: 0,
-    };
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.reply.>");
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let deliverer = deliver::Deliverer::new(deps.clone(), webhook);
     let tasks = vec![

@@ -309,10 +309,7 @@ pub async fn replay<P: Projection>(
     projection: Arc<P>,
     batch_size: usize,
 ) -> Result<ReplayReport, Error> {
-    let mut writer = pool.acquire().await?;
-    if !try_lock(&mut writer, &*projection).await? {
-        return Err(Error::ReplayWhileRunning { projection: projection.name().to_string() });
-    }
+    let writer = idle_writer(&pool, &*projection).await?;
     reset(&pool, &*projection).await?;
     let report = catch_up_locked(bus, pool, projection, batch_size).await?;
     drop(writer);
@@ -327,13 +324,23 @@ pub async fn catch_up<P: Projection>(
     projection: Arc<P>,
     batch_size: usize,
 ) -> Result<ReplayReport, Error> {
-    let mut writer = pool.acquire().await?;
-    if !try_lock(&mut writer, &*projection).await? {
-        return Err(Error::ReplayWhileRunning { projection: projection.name().to_string() });
-    }
+    let writer = idle_writer(&pool, &*projection).await?;
     let report = catch_up_locked(bus, pool, projection, batch_size).await?;
     drop(writer);
     Ok(report)
+}
+
+/// The projection's writer lock, held while the returned connection lives; an error if a
+/// running service holds it.
+async fn idle_writer<P: Projection>(
+    pool: &PgPool,
+    projection: &P,
+) -> Result<PoolConnection<Postgres>, Error> {
+    let mut writer = pool.acquire().await?;
+    if !try_lock(&mut writer, projection).await? {
+        return Err(Error::ReplayWhileRunning { projection: projection.name().to_string() });
+    }
+    Ok(writer)
 }
 
 async fn catch_up_locked<P: Projection>(

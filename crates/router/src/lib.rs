@@ -11,7 +11,7 @@ mod rules;
 
 use std::sync::Arc;
 
-use switchboard_bus::{ConsumerSpec, EVENTS_STREAM};
+use switchboard_bus::ConsumerSpec;
 use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
 use switchboard_proto::{
     ErrorKind, ServiceError, knowledge::v1::knowledge_client::KnowledgeClient,
@@ -82,12 +82,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let knowledge = knowledge_client(&config.knowledge_endpoint)?;
     migrate(&deps.pool, "router", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let spec = ConsumerSpec {
-        stream: EVENTS_STREAM,
-        durable: CONSUMER.into(),
-        filter_subjects: vec!["switchboard.events.classification.>".into()],
-        start_after: 0,
-    };
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.classification.>");
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let decider = decide::Decider::new(deps.bus.clone(), rules.clone(), knowledge, config.min_answer_score);
     let tasks =
