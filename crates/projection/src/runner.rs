@@ -1,4 +1,4 @@
-//! The projection runner: a durable consumer on the events stream feeding batched transactions.
+//! The projection runner: an ordered read of the events stream from the checkpoint, feeding batched transactions.
 
 use std::{
     future::Future,
@@ -32,7 +32,7 @@ pub struct Applied {
 
 /// A read model built from events.
 pub trait Projection: Send + Sync + 'static {
-    /// Names the durable consumer and the checkpoint, e.g. `intake-projection`.
+    /// Names the checkpoint, the writer lock and the dead letters, e.g. `intake-projection`.
     fn name(&self) -> &'static str;
     /// The PostgreSQL schema the read model lives in.
     fn schema(&self) -> &'static str;
