@@ -28,18 +28,23 @@ pub struct ConsumerSpec {
     pub stream: &'static str,
     pub durable: String,
     pub filter_subjects: Vec<String>,
-    /// A consumer created now starts after this stream sequence (a projection's checkpoint).
+    /// A consumer created now starts after this stream sequence.
     pub start_after: u64,
+    /// Messages handed out and not yet acknowledged, at most: the handler's concurrency, so that
+    /// no message waits unseen in a client buffer while its ack timer runs out.
+    pub max_ack_pending: usize,
 }
 
 impl ConsumerSpec {
-    /// A consumer of domain events on one subject filter, from the start of the stream.
-    pub fn events(durable: &str, filter_subject: &str) -> Self {
+    /// A consumer of domain events on one subject filter, from the start of the stream, for a
+    /// handler of the given concurrency.
+    pub fn events(durable: &str, filter_subject: &str, concurrency: usize) -> Self {
         Self {
             stream: crate::EVENTS_STREAM,
             durable: durable.to_string(),
             filter_subjects: vec![filter_subject.to_string()],
             start_after: 0,
+            max_ack_pending: concurrency,
         }
     }
 }
@@ -53,6 +58,10 @@ pub enum HandlerError {
     /// Will never work (malformed, violates a contract): dead-lettered now.
     #[error("{0}")]
     Permanent(String),
+    /// A dependency (database, bus) is down: the message is held and tried again, with backoff,
+    /// until it is back; this never counts toward dead-lettering.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// What to do with a delivered message.
@@ -141,7 +150,7 @@ impl Bus {
             ack_wait: self.config.ack_wait,
             max_deliver: -1,
             deliver_policy,
-            max_ack_pending: 10_000,
+            max_ack_pending: i64::try_from(spec.max_ack_pending.max(1)).unwrap_or(i64::MAX),
             ..Default::default()
         };
         stream
@@ -229,13 +238,13 @@ pub async fn process<T, H>(
     shutdown: &CancellationToken,
 ) -> Result<(), Error>
 where
-    T: prost::Message + Default,
+    T: prost::Message + Default + Clone,
     H: Handler<T>,
 {
     let concurrency = concurrency.max(1);
     let mut messages = consumer
         .stream()
-        .max_messages_per_batch(concurrency.max(64))
+        .max_messages_per_batch(concurrency)
         .messages()
         .await
         .map_err(|source| Error::jetstream("consume", source))?;
@@ -249,7 +258,9 @@ where
                 Some(Ok(message)) => {
                     let delivery = Delivery::new(message)?;
                     let span = delivery.span(name);
-                    in_flight.push(async move { handle_one(bus, &delivery, name, handler).instrument(span).await });
+                    in_flight.push(async move {
+                        handle_one(bus, &delivery, name, handler, shutdown).instrument(span).await
+                    });
                 }
                 Some(Err(error)) => tracing::warn!(consumer = name, %error, "consumer stream error"),
                 None => return Err(Error::jetstream("consume", ConsumerClosed)),
@@ -262,23 +273,58 @@ where
     Ok(())
 }
 
-async fn handle_one<T, H>(bus: &Bus, delivery: &Delivery, name: &str, handler: &H) -> Result<(), Error>
+async fn handle_one<T, H>(
+    bus: &Bus,
+    delivery: &Delivery,
+    name: &str,
+    handler: &H,
+    shutdown: &CancellationToken,
+) -> Result<(), Error>
 where
-    T: prost::Message + Default,
+    T: prost::Message + Default + Clone,
     H: Handler<T>,
 {
     if bus.dead_letter_if_exhausted(delivery, name).await? {
         return Ok(());
     }
-    let disposition = match T::decode(delivery.payload()) {
-        Err(error) => Disposition::DeadLetter(format!("undecodable message: {error}")),
-        Ok(message) => match handler.handle(message, delivery).await {
+    let message = match T::decode(delivery.payload()) {
+        Ok(message) => message,
+        Err(error) => {
+            let disposition = Disposition::DeadLetter(format!("undecodable message: {error}"));
+            return bus.settle(delivery, name, disposition).await;
+        }
+    };
+    let mut delay = Duration::from_millis(200).min(hold_limit(bus));
+    loop {
+        let disposition = match handler.handle(message.clone(), delivery).await {
             Ok(()) => Disposition::Ack,
             Err(HandlerError::Transient(reason)) => Disposition::Retry(reason),
             Err(HandlerError::Permanent(reason)) => Disposition::DeadLetter(reason),
-        },
-    };
-    bus.settle(delivery, name, disposition).await
+            Err(HandlerError::Unavailable(reason)) => {
+                tracing::warn!(consumer = name, sequence = delivery.stream_sequence, %reason, "dependency unavailable; holding message");
+                if !hold(delivery, delay, shutdown).await? {
+                    return delivery.ack_with(AckKind::Nak(None)).await;
+                }
+                delay = (delay * 2).min(hold_limit(bus));
+                continue;
+            }
+        };
+        return bus.settle(delivery, name, disposition).await;
+    }
+}
+
+/// The longest pause between tries of a held message: well inside its ack timer.
+fn hold_limit(bus: &Bus) -> Duration {
+    (bus.config().ack_wait / 2).min(Duration::from_secs(5))
+}
+
+/// Keeps a held message alive for `delay`; `false` if shutdown came first.
+async fn hold(delivery: &Delivery, delay: Duration, shutdown: &CancellationToken) -> Result<bool, Error> {
+    delivery.ack_with(AckKind::Progress).await?;
+    tokio::select! {
+        () = shutdown.cancelled() => Ok(false),
+        () = tokio::time::sleep(delay) => Ok(true),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -75,10 +75,22 @@ async fn appends_check_the_aggregate_version() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fails every event of article `bad` (transiently) or `poison` (permanently); records the rest.
-#[derive(Default, Clone)]
+/// Fails every event of article `bad` (transiently) or `poison` (permanently), finds its
+/// dependency down for the first four tries of `flaky`; records what it handled.
+#[derive(Clone)]
 struct Picky {
     handled: Arc<Mutex<Vec<String>>>,
+    flaky_tries: Arc<Mutex<u32>>,
+    count: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Picky {
+    fn record(&self, article: &str) -> Result<(), HandlerError> {
+        let mut handled = self.handled.lock().map_err(|_| HandlerError::Permanent("lock".into()))?;
+        handled.push(article.into());
+        self.count.send_replace(handled.len());
+        Ok(())
+    }
 }
 
 impl Handler<Event> for Picky {
@@ -86,10 +98,17 @@ impl Handler<Event> for Picky {
         match event.aggregate_id.as_str() {
             "bad" => Err(HandlerError::Transient("database is away".into())),
             "poison" => Err(HandlerError::Permanent("cannot be handled".into())),
-            other => {
-                self.handled.lock().map_err(|_| HandlerError::Permanent("lock".into()))?.push(other.into());
-                Ok(())
+            "flaky" => {
+                let mut tries =
+                    self.flaky_tries.lock().map_err(|_| HandlerError::Permanent("lock".into()))?;
+                *tries += 1;
+                if *tries <= 4 {
+                    return Err(HandlerError::Unavailable("database is restarting".into()));
+                }
+                drop(tries);
+                self.record("flaky")
             }
+            other => self.record(other),
         }
     }
 }
@@ -97,6 +116,7 @@ impl Handler<Event> for Picky {
 #[tokio::test]
 async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_the_rest_flow()
 -> anyhow::Result<()> {
+    switchboard_testkit::init_tracing();
     let server = NatsServer::start()?;
     let bus = Bus::connect(Config {
         url: server.url(),
@@ -105,7 +125,7 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
         ..Config::default()
     })
     .await?;
-    for article in ["ok-1", "bad", "poison", "ok-2"] {
+    for article in ["ok-1", "bad", "poison", "flaky", "ok-2"] {
         bus.publish(&event(article)).await?;
     }
     let spec = ConsumerSpec {
@@ -113,9 +133,15 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
         durable: "picky".into(),
         filter_subjects: vec!["switchboard.events.article.>".into()],
         start_after: 0,
+        max_ack_pending: 1,
     };
     let consumer = bus.durable_consumer(&spec).await?;
-    let handler = Picky::default();
+    let handler = Picky {
+        handled: Arc::default(),
+        flaky_tries: Arc::default(),
+        count: Arc::new(tokio::sync::watch::channel(0).0),
+    };
+    let mut handled_count = handler.count.subscribe();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn({
         let (bus, handler, shutdown) = (bus.clone(), handler.clone(), shutdown.clone());
@@ -123,6 +149,7 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
     });
 
     let letters = dead_letters(&bus, 2).await?;
+    tokio::time::timeout(Duration::from_secs(30), handled_count.wait_for(|count| *count == 3)).await??;
     shutdown.cancel();
     running.await??;
     let reasons: Vec<&str> = letters.iter().map(|(reason, _)| reason.as_str()).collect();
@@ -130,7 +157,12 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
     assert!(reasons.contains(&"database is away (gave up after 3 deliveries)"), "{reasons:?}");
     assert!(letters.iter().all(|(_, deliveries)| deliveries == "1" || deliveries == "3"), "{letters:?}");
     let handled = handler.handled.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
-    assert_eq!(handled, vec!["ok-1".to_string(), "ok-2".to_string()]);
+    assert_eq!(handled, vec!["ok-1".to_string(), "flaky".to_string(), "ok-2".to_string()]);
+    assert_eq!(
+        bus.last_sequence(DEAD_LETTER_STREAM).await?,
+        2,
+        "an unavailable dependency dead-letters nothing"
+    );
     Ok(())
 }
 

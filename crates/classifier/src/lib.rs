@@ -63,7 +63,7 @@ pub struct Started {
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "classifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.conversation.>");
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.conversation.>", processor::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let tasks = vec![spawn_runner(runner, shutdown.clone()), processor::spawn(deps.bus, consumer, shutdown)];
     Ok(Started { service: ClassifierServer::new(grpc::ClassifierApi), tasks })

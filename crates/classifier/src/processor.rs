@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{CONSUMER, model::classify};
 
 /// Messages handled at once.
-const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 16;
 
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
@@ -36,7 +36,7 @@ impl Handler<Event> for Classify {
         );
         let draft = Draft::caused_by(&event, &received.message_id, Body::MessageClassified(classified));
         let event = draft.build().map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Transient(error.to_string()))?;
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(())
     }
 }

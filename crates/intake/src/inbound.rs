@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, Delivery, Handler, HandlerError, INBOUND_SUBJECT_PREFIX, process};
-use switchboard_projection::Task;
+use switchboard_projection::{Task, is_outage};
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 use tokio_util::sync::CancellationToken;
 
@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// One at a time: messages of one conversation keep their order.
-const CONCURRENCY: usize = 1;
+pub(crate) const CONCURRENCY: usize = 1;
 
 pub(crate) fn spawn(
     bus: Bus,
@@ -37,7 +37,11 @@ impl Handler<InboundMessage> for InboundHandler {
         let submission = submission(message, delivery)?;
         match self.intake.submit(submission).await {
             Ok(_) => Ok(()),
-            Err(error @ (Error::Bus(_) | Error::Database(_) | Error::Busy(_) | Error::Projection(_))) => {
+            Err(error @ Error::Bus(_)) => Err(HandlerError::Unavailable(error.to_string())),
+            Err(Error::Database(error)) if is_outage(&error) => {
+                Err(HandlerError::Unavailable(error.to_string()))
+            }
+            Err(error @ (Error::Database(_) | Error::Busy(_) | Error::Projection(_))) => {
                 Err(HandlerError::Transient(error.to_string()))
             }
             Err(error) => Err(HandlerError::Permanent(format!("refused: {error}"))),

@@ -60,6 +60,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         durable: INBOUND_CONSUMER.into(),
         filter_subjects: vec![format!("{INBOUND_SUBJECT_PREFIX}.>")],
         start_after: 0,
+        max_ack_pending: inbound::CONCURRENCY,
     };
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let tasks = vec![

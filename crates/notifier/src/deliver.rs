@@ -7,7 +7,7 @@
 use async_nats::jetstream::consumer::PullConsumer;
 use sqlx::Row as _;
 use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
-use switchboard_projection::{Deps, Task};
+use switchboard_projection::{Deps, Task, is_outage};
 use switchboard_proto::events::v1::{DeliveryFailed, Event, ReplyDelivered, ReplyRequested, event::Body};
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Messages handled at once.
-const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 16;
 
 pub(crate) fn spawn(
     bus: Bus,
@@ -139,7 +139,7 @@ impl Deliverer {
         let event = Draft::caused_by(cause, &reply.reply_id, body)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.deps.bus.publish(&event).await.map_err(transient)?;
+        self.deps.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(())
     }
 }
@@ -168,6 +168,11 @@ impl Handler<Event> for Deliverer {
     }
 }
 
-fn transient(error: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(error.to_string())
+/// A database failure: held until the database is back if it is down, else retried.
+fn transient(error: sqlx::Error) -> HandlerError {
+    if is_outage(&error) {
+        HandlerError::Unavailable(error.to_string())
+    } else {
+        HandlerError::Transient(error.to_string())
+    }
 }

@@ -75,7 +75,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "notifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let api = grpc::NotifierApi::new(deps.pool.clone(), runner.checkpoint());
-    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.reply.>");
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.reply.>", deliver::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let deliverer = deliver::Deliverer::new(deps.clone(), webhook);
     let tasks = vec![

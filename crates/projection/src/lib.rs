@@ -10,7 +10,7 @@ mod migrate;
 mod runner;
 
 pub use migrate::{Migration, migrate};
-pub use runner::{Applied, Projection, ReplayReport, Runner, catch_up, replay};
+pub use runner::{Applied, Projection, ReplayReport, Runner, catch_up, is_outage, replay};
 
 /// What every service is built on: the bus and its database.
 #[derive(Clone)]

@@ -429,7 +429,7 @@ async fn save_checkpoint<P: Projection>(
 }
 
 /// True for failures of the database's availability rather than of the data.
-fn is_outage(error: &sqlx::Error) -> bool {
+pub fn is_outage(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

@@ -24,7 +24,7 @@ const MAX_REPLY_CHARS: usize = 700;
 const MAX_QUERY_CHARS: usize = 500;
 
 /// Messages handled at once.
-const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 16;
 
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, decider: Decider, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
@@ -59,7 +59,7 @@ impl Decider {
         let event = Draft::caused_by(cause, aggregate_id, body)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Transient(error.to_string()))?;
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(())
     }
 

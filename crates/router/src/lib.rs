@@ -82,7 +82,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let knowledge = knowledge_client(&config.knowledge_endpoint)?;
     migrate(&deps.pool, "router", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.classification.>");
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.classification.>", decide::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let decider = decide::Decider::new(deps.bus.clone(), rules.clone(), knowledge, config.min_answer_score);
     let tasks =
