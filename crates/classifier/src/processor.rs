@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{CONSUMER, model::classify};
 
 /// Messages handled at once.
-pub(crate) const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 64;
 
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {

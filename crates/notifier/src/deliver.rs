@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Messages handled at once.
-pub(crate) const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 32;
 
 pub(crate) fn spawn(
     bus: Bus,

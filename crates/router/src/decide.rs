@@ -24,7 +24,7 @@ const MAX_REPLY_CHARS: usize = 700;
 const MAX_QUERY_CHARS: usize = 500;
 
 /// Messages handled at once.
-pub(crate) const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 64;
 
 pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, decider: Decider, shutdown: CancellationToken) -> Task {
     tokio::spawn(async move {
