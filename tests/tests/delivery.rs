@@ -15,7 +15,6 @@ use common::{Backing, Cluster, message, submit, wait_for_event};
 use switchboard_proto::{
     events::v1::event::Body,
     intake::v1::{ConversationStatus, GetConversationRequest},
-    knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient},
     notifier::v1::{ListDeliveriesRequest, notifier_client::NotifierClient},
 };
 
@@ -51,19 +50,6 @@ async fn receiver(status: StatusCode) -> anyhow::Result<(String, Seen)> {
     Ok((url, seen))
 }
 
-async fn article(cluster: &Cluster) -> anyhow::Result<()> {
-    let mut knowledge = KnowledgeClient::new(cluster.channel().await?);
-    knowledge
-        .publish_article(PublishArticleRequest {
-            title: "Tracking your order".into(),
-            body: "Follow the tracking link in your shipping email.".into(),
-            wait: true,
-            ..Default::default()
-        })
-        .await?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()> {
     let (url, seen) = receiver(StatusCode::OK).await?;
@@ -71,7 +57,7 @@ async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()
     let cluster =
         Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
     let bus = backing.bus().await?;
-    article(&cluster).await?;
+    common::publish_tracking_article(cluster.address).await?;
     let submitted = submit(&cluster, message("c-1", "Where is my order 5?", "w-1")).await?;
     let (reply_id, sequence) =
         wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
@@ -108,7 +94,7 @@ async fn a_refused_reply_becomes_a_failure_event_and_a_human_takes_over() -> any
     let cluster =
         Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
     let bus = backing.bus().await?;
-    article(&cluster).await?;
+    common::publish_tracking_article(cluster.address).await?;
     let submitted = submit(&cluster, message("c-2", "Where is my order 6?", "w-2")).await?;
     let (reason, sequence) =
         wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {

@@ -9,32 +9,15 @@ use switchboard_proto::{
     analytics::v1::{GetCountsRequest, analytics_client::AnalyticsClient},
     events::v1::{Channel, InboundMessage, RouteAction, event::Body},
     intake::v1::{Author, ConversationStatus, GetConversationRequest},
-    knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient},
 };
 use tonic::Code;
-
-async fn publish_tracking_article(cluster: &Cluster) -> anyhow::Result<String> {
-    let mut knowledge = KnowledgeClient::new(cluster.channel().await?);
-    let article = knowledge
-        .publish_article(PublishArticleRequest {
-            article_id: "track-your-order".into(),
-            title: "Where is my order? Tracking your order".into(),
-            body: "Follow the tracking link in your shipping email to see where your order is.".into(),
-            locale: "en".into(),
-            tags: vec!["orders".into()],
-            wait: true,
-        })
-        .await?
-        .into_inner();
-    Ok(article.article_id)
-}
 
 #[tokio::test]
 async fn an_order_question_is_classified_routed_and_answered_from_the_knowledge_base() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let bus = backing.bus().await?;
-    let article_id = publish_tracking_article(&cluster).await?;
+    let article_id = common::publish_tracking_article(cluster.address).await?;
 
     let submitted = submit(&cluster, message("c-1", "Where is my order 12345?", "k-1")).await?;
     assert!(!submitted.duplicate);

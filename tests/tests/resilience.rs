@@ -13,7 +13,6 @@ use switchboard_proto::{
     analytics::v1::{GetCountsRequest, analytics_client::AnalyticsClient},
     events::v1::{Channel, InboundMessage, MessageReceived, event::Body},
     intake::v1::GetConversationRequest,
-    knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient},
 };
 
 const MESSAGES: usize = 300;
@@ -66,15 +65,7 @@ async fn killing_the_services_mid_stream_loses_and_duplicates_nothing() -> anyho
     let backing = Backing::start().await?;
     let bus = backing.bus().await?;
     let first = Node::start(backing.config()).await?;
-    let mut knowledge = KnowledgeClient::new(common::channel(first.address).await?);
-    knowledge
-        .publish_article(PublishArticleRequest {
-            title: "Tracking your order".into(),
-            body: "Follow the tracking link in your shipping email.".into(),
-            wait: true,
-            ..Default::default()
-        })
-        .await?;
+    common::publish_tracking_article(first.address).await?;
     publish_inbound(&bus, 0..MESSAGES).await?;
     wait_routed(&bus, MESSAGES / 10).await?;
     first.crash();
@@ -195,45 +186,11 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
         let conversation = intake.get_conversation(request).await?.into_inner();
         assert!(conversation.messages[0].routing.is_some(), "{conversation:#?}");
     }
-    let refusal = wait_for_dead_letter_reason(&bus, "intake-projection", "refused the event").await?;
+    let refused = |letter: &common::DeadLetter| letter.reason.contains("refused the event");
+    let refusal = common::dead_letter_where(&bus, "intake-projection", refused).await?.reason;
     assert!(
         refusal.contains("0x00") || refusal.to_lowercase().contains("invalid byte sequence"),
         "{refusal}"
     );
     cluster.stop().await
-}
-
-/// Waits for a dead letter of `consumer` whose reason contains `words`.
-async fn wait_for_dead_letter_reason(
-    bus: &switchboard_bus::Bus,
-    consumer: &str,
-    words: &str,
-) -> anyhow::Result<String> {
-    use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-    use futures::StreamExt as _;
-    let stream = bus.jetstream().get_stream(switchboard_bus::DEAD_LETTER_STREAM).await?;
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: format!("switchboard.dlq.{consumer}"),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer.messages().await?;
-    tokio::time::timeout(common::WAIT, async {
-        while let Some(message) = messages.next().await {
-            let message = message?;
-            let reason = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("Switchboard-Dlq-Reason"))
-                .map(|v| v.as_str().to_string())
-                .unwrap_or_default();
-            if reason.contains(words) {
-                return Ok(reason);
-            }
-        }
-        anyhow::bail!("dead-letter stream ended")
-    })
-    .await?
 }

@@ -7,7 +7,6 @@ use common::{Backing, Cluster, message, submit, wait_for_event};
 use switchboard_proto::{
     events::v1::event::Body,
     intake::v1::{ConversationStatus, GetConversationRequest},
-    knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient},
     router::v1::{ListRulesRequest, router_client::RouterClient},
 };
 use switchboard_server::{Config, Service};
@@ -26,14 +25,7 @@ async fn services_split_over_two_servers_answer_a_customer_together() -> anyhow:
     let back = Cluster::start(back).await?;
     let bus = backing.bus().await?;
 
-    KnowledgeClient::new(back.channel().await?)
-        .publish_article(PublishArticleRequest {
-            title: "Tracking your order".into(),
-            body: "Follow the tracking link in your shipping email.".into(),
-            wait: true,
-            ..Default::default()
-        })
-        .await?;
+    common::publish_tracking_article(back.address).await?;
     let submitted = submit(&front, message("c-1", "Where is my order 9?", "t-1")).await?;
     let (_, sequence) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
         Some(Body::ReplyDelivered(d)) if d.conversation_id == submitted.conversation_id => Some(()),

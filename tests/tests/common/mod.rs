@@ -123,20 +123,28 @@ pub async fn submit(
     Ok(cluster.intake().await?.submit_message(request).await?.into_inner())
 }
 
+/// An ordered consumer over `stream` from its start, on one subject filter.
+async fn ordered(
+    bus: &Bus,
+    stream: &str,
+    filter: &str,
+) -> anyhow::Result<async_nats::jetstream::consumer::Consumer<OrderedConfig>> {
+    let stream = bus.jetstream().get_stream(stream).await?;
+    let config = OrderedConfig {
+        filter_subject: filter.to_string(),
+        deliver_policy: DeliverPolicy::All,
+        ..Default::default()
+    };
+    Ok(stream.create_consumer(config).await?)
+}
+
 /// Reads the events stream from the start until `found` picks an event; returns it with its sequence.
 pub async fn wait_for_event<T>(
     bus: &Bus,
     filter: &str,
     mut found: impl FnMut(&Event) -> Option<T>,
 ) -> anyhow::Result<(T, u64)> {
-    let stream = bus.jetstream().get_stream(EVENTS_STREAM).await?;
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: filter.to_string(),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await?;
+    let consumer = ordered(bus, EVENTS_STREAM, filter).await?;
     let mut messages = consumer.messages().await?;
     tokio::time::timeout(WAIT, async {
         while let Some(message) = messages.next().await {
@@ -160,14 +168,7 @@ pub async fn events(bus: &Bus, filter: &str) -> anyhow::Result<Vec<Event>> {
     if last == 0 {
         return Ok(all);
     }
-    let stream = bus.jetstream().get_stream(EVENTS_STREAM).await?;
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: filter.to_string(),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await?;
+    let consumer = ordered(bus, EVENTS_STREAM, filter).await?;
     let pending = consumer.cached_info().num_pending;
     let mut messages = consumer.messages().await?;
     while (all.len() as u64) < pending {
@@ -186,29 +187,56 @@ pub struct DeadLetter {
 
 /// Waits for the first dead letter of `consumer`.
 pub async fn dead_letter(bus: &Bus, consumer: &str) -> anyhow::Result<DeadLetter> {
-    let stream = bus.jetstream().get_stream(switchboard_bus::DEAD_LETTER_STREAM).await?;
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: format!("switchboard.dlq.{consumer}"),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer.messages().await?;
-    let message = tokio::time::timeout(WAIT, messages.next()).await?.context("stream ended")??;
-    let header = |name: &str| {
-        message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get(name))
-            .map(|value| value.as_str().to_string())
-            .unwrap_or_default()
-    };
-    Ok(DeadLetter {
-        reason: header("Switchboard-Dlq-Reason"),
-        subject: header("Switchboard-Dlq-Subject"),
-        payload: message.payload.clone(),
+    dead_letter_where(bus, consumer, |_| true).await
+}
+
+/// Waits for the first dead letter of `consumer` that `wanted` accepts.
+pub async fn dead_letter_where(
+    bus: &Bus,
+    consumer: &str,
+    wanted: impl Fn(&DeadLetter) -> bool,
+) -> anyhow::Result<DeadLetter> {
+    let filter = format!("switchboard.dlq.{consumer}");
+    let mut messages = ordered(bus, switchboard_bus::DEAD_LETTER_STREAM, &filter).await?.messages().await?;
+    tokio::time::timeout(WAIT, async {
+        while let Some(message) = messages.next().await {
+            let message = message?;
+            let header = |name: &str| {
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(name))
+                    .map(|v| v.as_str().to_string())
+                    .unwrap_or_default()
+            };
+            let letter = DeadLetter {
+                reason: header("Switchboard-Dlq-Reason"),
+                subject: header("Switchboard-Dlq-Subject"),
+                payload: message.payload.clone(),
+            };
+            if wanted(&letter) {
+                return Ok(letter);
+            }
+        }
+        bail!("dead-letter stream ended")
     })
+    .await
+    .with_context(|| format!("no matching dead letter of {consumer} within {WAIT:?}"))?
+}
+
+/// Publishes the article about tracking orders and waits until knowledge can find it.
+pub async fn publish_tracking_article(address: SocketAddr) -> anyhow::Result<String> {
+    use switchboard_proto::knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient};
+    let mut knowledge = KnowledgeClient::new(channel(address).await?);
+    let request = PublishArticleRequest {
+        article_id: "track-your-order".into(),
+        title: "Where is my order? Tracking your order".into(),
+        body: "Follow the tracking link in your shipping email to see where your order is.".into(),
+        locale: "en".into(),
+        tags: vec!["orders".into()],
+        wait: true,
+    };
+    Ok(knowledge.publish_article(request).await?.into_inner().article_id)
 }
 
 /// A cluster on its own runtime and thread, so that it can be crashed: [`Node::crash`] drops the
