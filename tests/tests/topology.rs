@@ -101,3 +101,23 @@ async fn list_v1(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
 async fn list_v1alpha(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
     Ok(list_services!(v1alpha, cluster))
 }
+
+#[tokio::test]
+async fn a_standby_replica_answers_reads_from_the_writers_model() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let writer = Cluster::start(backing.config()).await?;
+    let standby = Cluster::start(Config { services: vec![Service::Intake], ..backing.config() }).await?;
+    let bus = backing.bus().await?;
+    let submitted = submit(&standby, message("c-2", "I want a human", "t-2")).await?;
+    let (_, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.conversation_id == submitted.conversation_id => Some(()),
+        _ => None,
+    })
+    .await?;
+    let request =
+        GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
+    let conversation = standby.intake().await?.get_conversation(request).await?.into_inner();
+    assert_eq!(conversation.status(), ConversationStatus::Escalated);
+    standby.stop().await?;
+    writer.stop().await
+}

@@ -23,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 
+/// How often a standby replica tries for the writer lock and reads the writer's checkpoint.
+const STANDBY_POLL: Duration = Duration::from_secs(1);
+
 /// An event to apply, with its position in the stream.
 #[derive(Debug, Clone)]
 pub struct Applied {
@@ -105,18 +108,22 @@ impl<P: Projection> Runner<P> {
         self.consume(&shutdown, false).await
     }
 
-    /// Waits to be the projection's one writer; `None` if shut down first.
+    /// Waits to be the projection's one writer; meanwhile follows the writer's checkpoint, so
+    /// reads that wait for a sequence work on a standby replica too. `None` if shut down first.
     async fn writer_lock(
         &self,
         shutdown: &CancellationToken,
     ) -> Result<Option<PoolConnection<Postgres>>, Error> {
         let mut connection = self.pool.acquire().await?;
-        let locked = sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
-            .bind(lock_key(&*self.projection))
-            .execute(&mut *connection);
-        tokio::select! {
-            () = shutdown.cancelled() => Ok(None),
-            locked = locked => locked.map(|_| Some(connection)).map_err(Into::into),
+        loop {
+            if try_lock(&mut connection, &*self.projection).await? {
+                return Ok(Some(connection));
+            }
+            self.refresh_checkpoint().await?;
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(None),
+                () = tokio::time::sleep(STANDBY_POLL) => {}
+            }
         }
     }
 
