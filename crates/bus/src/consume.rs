@@ -22,14 +22,12 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{Bus, DEAD_LETTER_SUBJECT_PREFIX, Error, trace};
 
-/// A durable consumer to create (or find) on a stream.
+/// A durable consumer to create (or find) on a stream; a new one starts at the stream's start.
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
     pub stream: &'static str,
     pub durable: String,
     pub filter_subjects: Vec<String>,
-    /// A consumer created now starts after this stream sequence.
-    pub start_after: u64,
     /// Messages handed out and not yet acknowledged, at most: the handler's concurrency, so that
     /// no message waits unseen in a client buffer while its ack timer runs out.
     pub max_ack_pending: usize,
@@ -43,7 +41,6 @@ impl ConsumerSpec {
             stream: crate::EVENTS_STREAM,
             durable: durable.to_string(),
             filter_subjects: vec![filter_subject.to_string()],
-            start_after: 0,
             max_ack_pending: concurrency,
         }
     }
@@ -139,17 +136,13 @@ impl Bus {
             .get_stream_no_info(spec.stream)
             .await
             .map_err(|source| Error::jetstream("get stream", source))?;
-        let deliver_policy = match spec.start_after {
-            0 => DeliverPolicy::All,
-            after => DeliverPolicy::ByStartSequence { start_sequence: after + 1 },
-        };
         let config = pull::Config {
             durable_name: Some(spec.durable.clone()),
             filter_subjects: spec.filter_subjects.clone(),
             ack_policy: AckPolicy::Explicit,
             ack_wait: self.config.ack_wait,
             max_deliver: -1,
-            deliver_policy,
+            deliver_policy: DeliverPolicy::All,
             max_ack_pending: i64::try_from(spec.max_ack_pending.max(1)).unwrap_or(i64::MAX),
             ..Default::default()
         };
@@ -183,7 +176,7 @@ impl Bus {
 
     /// True when a message has been delivered more often than allowed without an outcome
     /// (the handler crashed or timed out each time); it is then dead-lettered.
-    pub async fn dead_letter_if_exhausted(&self, delivery: &Delivery, consumer: &str) -> Result<bool, Error> {
+    async fn dead_letter_if_exhausted(&self, delivery: &Delivery, consumer: &str) -> Result<bool, Error> {
         if delivery.deliveries <= self.config.max_deliver {
             return Ok(false);
         }

@@ -132,7 +132,6 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
         stream: EVENTS_STREAM,
         durable: "picky".into(),
         filter_subjects: vec!["switchboard.events.article.>".into()],
-        start_after: 0,
         max_ack_pending: 1,
     };
     let consumer = bus.durable_consumer(&spec).await?;

@@ -59,7 +59,6 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         stream: INBOUND_STREAM,
         durable: INBOUND_CONSUMER.into(),
         filter_subjects: vec![format!("{INBOUND_SUBJECT_PREFIX}.>")],
-        start_after: 0,
         max_ack_pending: inbound::CONCURRENCY,
     };
     let consumer = deps.bus.durable_consumer(&spec).await?;
