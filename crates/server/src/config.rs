@@ -70,6 +70,8 @@ pub struct Config {
     /// Knowledge endpoint for the router; this process's own listener when unset.
     pub knowledge_endpoint: Option<String>,
     pub webhook_url: Option<String>,
+    /// The classifier's sentence encoder (all-MiniLM-L6-v2 directory), for models with a full head.
+    pub encoder_dir: Option<PathBuf>,
     pub ack_wait: Duration,
     pub max_deliver: i64,
     /// How long shutdown waits for in-flight work.
@@ -86,6 +88,7 @@ impl Default for Config {
             rules_file: None,
             knowledge_endpoint: None,
             webhook_url: None,
+            encoder_dir: None,
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             shutdown_grace: Duration::from_secs(20),

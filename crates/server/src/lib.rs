@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod classifier;
 pub mod cli;
 mod config;
 mod mount;

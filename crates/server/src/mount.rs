@@ -46,7 +46,7 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_intake::start(deps, Default::default(), work))
             }
             Service::Classifier => {
-                add!(mounted, service, switchboard_classifier::start(deps, Default::default(), work))
+                add!(mounted, service, switchboard_classifier::start(deps, classifier_config(config), work))
             }
             Service::Router => {
                 add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work))
@@ -74,6 +74,10 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
     };
     let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| format!("http://{local}"));
     Ok(switchboard_router::Config { rules, knowledge_endpoint, ..Default::default() })
+}
+
+fn classifier_config(config: &Config) -> switchboard_classifier::Config {
+    switchboard_classifier::Config { encoder_dir: config.encoder_dir.clone(), ..Default::default() }
 }
 
 fn notifier_config(config: &Config) -> switchboard_notifier::Config {

@@ -1,0 +1,185 @@
+//! Text to sparse features: hashed word n-grams and character n-grams within word boundaries,
+//! weighted by sublinear TF-IDF and L2-normalised per group. Character n-grams carry typos and
+//! scripts written without spaces (Chinese, Japanese, Thai).
+
+use serde::{Deserialize, Serialize};
+
+/// How a text becomes n-grams. Stored in the model: inference must use the training settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// Word n-gram orders, inclusive.
+    pub word_ngrams: (usize, usize),
+    /// Character n-gram orders within padded words, inclusive.
+    pub char_ngrams: (usize, usize),
+    /// Weight of the character group relative to the word group (each is L2-normalised).
+    pub char_weight: f32,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        Self { word_ngrams: (1, 2), char_ngrams: (1, 5), char_weight: 1.0 }
+    }
+}
+
+/// A hashed n-gram with its group, before weighting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Gram(pub u64);
+
+const WORD_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+const CHAR_SEED: u64 = 0x8422_2325_cbf2_9ce4;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a over the UTF-8 of `parts`, separated. Stable across versions: models store these.
+fn hash<'a>(seed: u64, parts: impl IntoIterator<Item = &'a str>) -> u64 {
+    let mut state = seed;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0x1f)) {
+            state ^= u64::from(byte);
+            state = state.wrapping_mul(FNV_PRIME);
+        }
+    }
+    state
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff | 0xac00..=0xd7af | 0x0e00..=0x0e7f)
+}
+
+/// Lowercased words: runs of letters and digits. A run of CJK or Thai is one word; the
+/// character n-grams then cut it.
+pub fn words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut current_cjk = false;
+    for c in text.chars() {
+        let keep = c.is_alphanumeric() || (c == '\'' && !current.is_empty());
+        if !keep || (!current.is_empty() && is_cjk(c) != current_cjk) {
+            flush(&mut words, &mut current);
+        }
+        if keep {
+            current_cjk = is_cjk(c);
+            current.extend(c.to_lowercase());
+        }
+    }
+    flush(&mut words, &mut current);
+    words
+}
+
+fn flush(words: &mut Vec<String>, current: &mut String) {
+    let word = current.trim_end_matches('\'');
+    if !word.is_empty() {
+        words.push(word.to_owned());
+    }
+    current.clear();
+}
+
+/// Word n-gram hashes and character n-gram hashes of `text`, with repeats.
+pub fn grams(text: &str, config: &FeatureConfig) -> (Vec<Gram>, Vec<Gram>) {
+    let words = words(text);
+    let mut word_grams = Vec::new();
+    let (low, high) = config.word_ngrams;
+    for n in low.max(1)..=high {
+        for window in words.windows(n) {
+            word_grams.push(Gram(hash(WORD_SEED, window.iter().map(String::as_str))));
+        }
+    }
+    let mut char_grams = Vec::new();
+    for word in &words {
+        char_grams_of(word, config.char_ngrams, &mut char_grams);
+    }
+    (word_grams, char_grams)
+}
+
+fn char_grams_of(word: &str, (low, high): (usize, usize), out: &mut Vec<Gram>) {
+    let padded: Vec<char> = std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
+    let mut buffer = String::new();
+    for n in low.max(1)..=high {
+        if n > padded.len() {
+            break;
+        }
+        for window in padded.windows(n) {
+            if n == 1 && window[0] == ' ' {
+                continue;
+            }
+            buffer.clear();
+            buffer.extend(window);
+            out.push(Gram(hash(CHAR_SEED, [buffer.as_str()])));
+        }
+    }
+}
+
+/// Sorted unique grams with their counts.
+pub fn counted(mut grams: Vec<Gram>) -> Vec<(Gram, u32)> {
+    grams.sort_unstable();
+    let mut counted: Vec<(Gram, u32)> = Vec::with_capacity(grams.len());
+    for gram in grams {
+        match counted.last_mut() {
+            Some((last, count)) if *last == gram => *count += 1,
+            _ => counted.push((gram, 1)),
+        }
+    }
+    counted
+}
+
+/// A sparse vector: (feature index, value), indices ascending.
+pub type Sparse = Vec<(u32, f32)>;
+
+/// Weights counted grams by sublinear TF times IDF, keeps those in the vocabulary and
+/// normalises to unit length times `scale`.
+pub fn weigh(counted: &[(Gram, u32)], lookup: impl Fn(Gram) -> Option<(u32, f32)>, scale: f32) -> Sparse {
+    let mut vector: Sparse = counted
+        .iter()
+        .filter_map(|&(gram, count)| {
+            lookup(gram).map(|(index, idf)| (index, (1.0 + (count as f32).ln()) * idf))
+        })
+        .collect();
+    let norm = vector.iter().map(|(_, value)| value * value).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for (_, value) in &mut vector {
+            *value *= scale / norm;
+        }
+    }
+    vector
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_on_punctuation_and_script() {
+        assert_eq!(words("Where's my ORDER #A123? 我的订单"), ["where's", "my", "order", "a123", "我的订单"]);
+        assert_eq!(words("订单123号"), ["订单", "123", "号"]);
+    }
+
+    /// FNV-1a of "order\x1f" from the word seed, computed independently.
+    const PINNED_ORDER_HASH: u64 = 0x0012_c192_50bf_3538;
+
+    #[test]
+    fn hashes_are_stable() {
+        // Models store these: changing the hash invalidates every trained model.
+        assert_eq!(hash(WORD_SEED, ["order"]), hash(WORD_SEED, ["order"]));
+        assert_ne!(hash(WORD_SEED, ["order", "status"]), hash(WORD_SEED, ["orderstatus"]));
+        assert_ne!(hash(WORD_SEED, ["a"]), hash(CHAR_SEED, ["a"]));
+        assert_eq!(hash(WORD_SEED, ["order"]), PINNED_ORDER_HASH);
+    }
+
+    #[test]
+    fn character_grams_cover_chinese() {
+        let config = FeatureConfig { word_ngrams: (1, 1), char_ngrams: (1, 2), char_weight: 1.0 };
+        let (words, chars) = grams("退款", &config);
+        assert_eq!(words.len(), 1);
+        // 退, 款, " 退", "退款", "款 "
+        assert_eq!(chars.len(), 5);
+    }
+
+    #[test]
+    fn weighted_vectors_have_unit_length() {
+        let counted = counted(vec![Gram(1), Gram(2), Gram(2)]);
+        let vector = weigh(&counted, |gram| Some((gram.0 as u32, 1.0)), 1.0);
+        let norm: f32 = vector.iter().map(|(_, v)| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+        assert!(vector[1].1 > vector[0].1);
+    }
+}

@@ -1,0 +1,174 @@
+//! Sentiment (a score in -1..1 and a label) and urgency (low, normal, high, critical) from
+//! lexicons with rules, in English and Chinese (Simplified and Traditional). Negation flips a
+//! cue that follows it closely; intensifiers, capitals and exclamation marks strengthen.
+
+mod lexicon;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Urgency {
+    Low,
+    Normal,
+    High,
+    Critical,
+}
+
+impl Sentiment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Negative => "negative",
+            Self::Neutral => "neutral",
+            Self::Positive => "positive",
+        }
+    }
+}
+
+impl Urgency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Feeling {
+    pub score: f32,
+    pub sentiment: Sentiment,
+    pub urgency: Urgency,
+}
+
+/// Scores at or beyond this magnitude are labelled negative or positive.
+const LABEL_AT: f32 = 0.25;
+
+pub fn read(text: &str) -> Feeling {
+    let lower = text.to_lowercase();
+    let score = score(text, &lower);
+    let sentiment = match score {
+        s if s <= -LABEL_AT => Sentiment::Negative,
+        s if s >= LABEL_AT => Sentiment::Positive,
+        _ => Sentiment::Neutral,
+    };
+    Feeling { score, sentiment, urgency: urgency(text, &lower, score) }
+}
+
+/// Latin-script phrases match at word boundaries; CJK phrases anywhere.
+fn find_all<'a>(lower: &'a str, phrase: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let cjk = !phrase.is_ascii();
+    lower.match_indices(phrase).map(|(at, _)| at).filter(move |&at| {
+        cjk || {
+            let before = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+            let after = lower[at + phrase.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+            before && after
+        }
+    })
+}
+
+fn contains_any(lower: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|phrase| find_all(lower, phrase).next().is_some())
+}
+
+fn score(text: &str, lower: &str) -> f32 {
+    let mut total = 0.0_f32;
+    let mut covered: Vec<(usize, usize)> = Vec::new();
+    // Longer phrases first, so "not bad at all" is not also read as "bad".
+    let mut cues: Vec<&(&str, f32)> = lexicon::POLARITY.iter().collect();
+    cues.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+    for &&(phrase, weight) in &cues {
+        for at in find_all(lower, phrase) {
+            let end = at + phrase.len();
+            if covered.iter().any(|&(s, e)| at < e && s < end) {
+                continue;
+            }
+            covered.push((at, end));
+            let mut value = weight;
+            if negated(&lower[..at]) {
+                value *= -0.7;
+            }
+            if intensified(&lower[..at]) {
+                value *= 1.5;
+            }
+            total += value;
+        }
+    }
+    let emphasis = 1.0 + 0.15 * text.matches(['!', '！']).count().min(4) as f32 + 0.3 * shouting(text) as f32;
+    (total * emphasis / 2.0).tanh()
+}
+
+/// The last few words (or characters, for Chinese) before a cue hold a negation.
+fn negated(before: &str) -> bool {
+    let tail: String = before.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+    let words: Vec<&str> =
+        tail.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let near = words.iter().rev().take(3);
+    let latin = near.clone().any(|w| lexicon::NEGATIONS.contains(w));
+    let cjk: String = before.chars().rev().take(2).collect();
+    latin || cjk.chars().any(|c| lexicon::CJK_NEGATIONS.contains(&c))
+}
+
+fn intensified(before: &str) -> bool {
+    let last = before.split_whitespace().next_back().unwrap_or_default();
+    lexicon::INTENSIFIERS.contains(&last.trim_matches(|c: char| !c.is_alphanumeric()))
+        || lexicon::CJK_INTENSIFIERS.iter().any(|i| before.ends_with(i))
+}
+
+/// Words of three or more letters written in capitals (shouting), capped.
+fn shouting(text: &str) -> usize {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 3 && w.chars().all(|c| c.is_uppercase()))
+        .count()
+        .min(2)
+}
+
+fn urgency(text: &str, lower: &str, score: f32) -> Urgency {
+    if contains_any(lower, lexicon::CRITICAL) {
+        return Urgency::Critical;
+    }
+    let angry = score <= -0.6 && (text.contains(['!', '！']) || shouting(text) > 0);
+    if contains_any(lower, lexicon::HIGH) || angry {
+        return Urgency::High;
+    }
+    if contains_any(lower, lexicon::LOW) || score >= LABEL_AT {
+        return Urgency::Low;
+    }
+    Urgency::Normal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negation_flips_and_sarcasm_is_caught() {
+        assert_eq!(read("Thank you so much, that was really helpful!").sentiment, Sentiment::Positive);
+        assert_eq!(read("I am not happy with this service").sentiment, Sentiment::Negative);
+        assert_eq!(read("not bad at all, works fine").sentiment, Sentiment::Positive);
+        assert_eq!(read("Great, another delay. Thanks for nothing.").sentiment, Sentiment::Negative);
+        assert_eq!(read("Where is my order 55821?").sentiment, Sentiment::Neutral);
+        assert_eq!(read("我对这次服务很不满意").sentiment, Sentiment::Negative);
+        assert_eq!(read("謝謝你們，服務很好").sentiment, Sentiment::Positive);
+    }
+
+    #[test]
+    fn urgency_follows_stakes_and_time() {
+        assert_eq!(read("Someone hacked my account and made purchases").urgency, Urgency::Critical);
+        assert_eq!(read("I need the invoice today for an audit").urgency, Urgency::High);
+        assert_eq!(read("How do I change my billing address?").urgency, Urgency::Normal);
+        assert_eq!(read("No rush, just a suggestion for the app").urgency, Urgency::Low);
+        assert_eq!(read("我的信用卡被盗刷了！").urgency, Urgency::Critical);
+        assert_eq!(read("請盡快處理，今天一定要收到").urgency, Urgency::High);
+    }
+}

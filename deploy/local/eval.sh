@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Reproduces the classifier's published figures with `switchboard classifier train|eval`:
+# BANKING77 (n-gram head, full model, 10 examples per intent) and the Bitext set (stratified
+# 80/20, seed 42). Data from $SWITCHBOARD_DATA_DIR (default ../shared/data); nothing is copied
+# into the repository: splits and models go to .local/eval.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data=${SWITCHBOARD_DATA_DIR:-../shared/data}
+bin=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}/release/switchboard
+out=.local/eval
+mkdir -p "$out"
+banking=$data/banking77
+bitext=$data/bitext-customer-support/Bitext_Sample_Customer_Support_Training_Dataset.csv
+for file in "$banking/train.csv" "$banking/test.csv" "$bitext"; do
+  [[ -f $file ]] || { echo "eval: $file is missing (set SWITCHBOARD_DATA_DIR)" >&2; exit 1; }
+done
+
+python3 - "$bitext" "$out" <<'PY'
+import csv, collections, random, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+by_intent = collections.defaultdict(list)
+for row in rows:
+    by_intent[row["intent"]].append(row)
+rng, train, test = random.Random(42), [], []
+for intent in sorted(by_intent):
+    group = by_intent[intent]
+    rng.shuffle(group)
+    cut = round(len(group) * 0.2)
+    test += group[:cut]
+    train += group[cut:]
+for name, part in (("bitext-train.csv", train), ("bitext-test.csv", test)):
+    with open(f"{sys.argv[2]}/{name}", "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["text", "label"])
+        writer.writerows([row["instruction"], row["intent"]] for row in part)
+PY
+
+run() { # name, train flags...
+  local name=$1 data_file=$2 test_file=$3; shift 3
+  "$bin" classifier train --data "$data_file" --out "$out/$name.model" --json "$@" > "$out/$name.train.json"
+  local columns=()
+  [[ $name == banking77* ]] && columns=(--label-column category)
+  local report
+  report=$("$bin" classifier eval --model "$out/$name.model" --data "$test_file" "${columns[@]}" --json)
+  printf '%-22s train %s s | %s\n' "$name" \
+    "$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["train_seconds"], 1))' "$out/$name.train.json")" \
+    "$report"
+}
+encoder=(--encoder .local/models/all-minilm-l6-v2)
+run banking77-ngram "$banking/train.csv" "$banking/test.csv" --label-column category
+run banking77-full "$banking/train.csv" "$banking/test.csv" --label-column category "${encoder[@]}"
+run banking77-10shot "$banking/train.csv" "$banking/test.csv" --label-column category --per-label 10 "${encoder[@]}"
+run bitext-ngram "$out/bitext-train.csv" "$out/bitext-test.csv"
