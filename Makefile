@@ -25,7 +25,7 @@ run: env build ## Run all services on 127.0.0.1:50051 with the demo articles
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}; Ctrl-C stops it"; \
 	wait $$server
 
-test: env ## Run all tests against real NATS and PostgreSQL
+test: env encoder ## Run all tests against real NATS and PostgreSQL (fetches the sentence encoder)
 	@$(WITH_ENV) cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee .local/test.log; \
 	status=$${PIPESTATUS[0]}; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' .local/test.log; \

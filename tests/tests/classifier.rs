@@ -255,3 +255,89 @@ async fn bad_input_gets_a_clear_status() -> anyhow::Result<()> {
     assert_eq!(status(client.submit_feedback(feedback).await.map(|_| ())).map(|s| s.0), Some(Code::NotFound));
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_conversation_keeps_the_language_it_started_in() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let classified = |conversation: String, nth: usize| {
+        let bus = bus.clone();
+        async move {
+            let mut seen = 0;
+            wait_for_event(&bus, "switchboard.events.classification.>", move |event| match &event.body {
+                Some(Body::MessageClassified(c)) if c.conversation_id == conversation => {
+                    seen += 1;
+                    (seen == nth).then(|| c.clone())
+                }
+                _ => None,
+            })
+            .await
+        }
+    };
+    let first = submit(
+        &cluster,
+        message("c-l", "Hello, I ordered a lamp two weeks ago and it has still not arrived", "l-1"),
+    )
+    .await?;
+    let (reading, sequence) = classified(first.conversation_id.clone(), 1).await?;
+    assert!(reading.language_reliable && reading.conversation_language == "en", "{reading:?}");
+    // The first classification is in the read model before the next message is read.
+    classifier(&cluster)
+        .await?
+        .list_models(ListModelsRequest { tenant: String::new(), min_sequence: sequence })
+        .await?;
+
+    let mut short = message("c-l", "ok merci", "l-2");
+    short.conversation_id = Some(first.conversation_id.clone());
+    submit(&cluster, short).await?;
+    let (reading, _) = classified(first.conversation_id.clone(), 2).await?;
+    assert!(!reading.language_reliable, "{reading:?}");
+    assert_eq!(reading.conversation_language, "en");
+    cluster.stop().await
+}
+
+/// The sentence encoder `make encoder` fetches (or `SWITCHBOARD_ENCODER_DIR`).
+fn encoder_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir =
+        std::env::var_os("SWITCHBOARD_ENCODER_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/models/all-minilm-l6-v2")
+        });
+    anyhow::ensure!(
+        dir.join("model.safetensors").exists(),
+        "no sentence encoder at {}: run `make encoder`",
+        dir.display()
+    );
+    Ok(dir)
+}
+
+#[tokio::test]
+async fn a_full_model_with_sentence_embeddings_is_trained_and_serves() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.encoder_dir = Some(encoder_dir()?);
+    let cluster = Cluster::start(config).await?;
+    let mut client = classifier(&cluster).await?;
+    let request = TrainRequest {
+        examples: parcel_or_billing(),
+        use_encoder: true,
+        activate: true,
+        ..Default::default()
+    };
+    let model = client.train(request).await?.into_inner();
+    assert_eq!(model.encoder, "all-MiniLM-L6-v2");
+    // Words the training data never used: only the embedding knows a shipment is a parcel.
+    let reading = client.classify(classify("has the shipment been dispatched yet?")).await?.into_inner();
+    assert_eq!(reading.model_version, model.model_id);
+    assert_eq!(reading.intent, "parcels", "{reading:?}");
+    let evaluation = client
+        .evaluate(switchboard_proto::classifier::v1::EvaluateRequest {
+            examples: labelled(&[("where is my parcel now", "parcels"), ("my bill looks wrong", "billing")]),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    assert_eq!((evaluation.n, evaluation.model_version.as_str()), (2, model.model_id.as_str()));
+    assert!(evaluation.accuracy > 0.99, "{evaluation:?}");
+    cluster.stop().await
+}

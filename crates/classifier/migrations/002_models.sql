@@ -41,3 +41,5 @@ CREATE INDEX feedback_by_tenant ON classifier.feedback (tenant);
 
 ALTER TABLE classifier.classifications ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
 ALTER TABLE classifier.classifications ADD COLUMN text TEXT NOT NULL DEFAULT '';
+ALTER TABLE classifier.classifications ADD COLUMN language_reliable BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX classifications_by_conversation ON classifier.classifications (conversation_id, at);

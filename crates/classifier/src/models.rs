@@ -99,6 +99,23 @@ impl Models {
             .map_err(|_| Error::Interrupted)
     }
 
+    /// The conversation's pinned language: the first reliably detected one, or `current` (this
+    /// message's, when reliable) if there is none yet.
+    pub async fn conversation_language(
+        &self,
+        conversation_id: &str,
+        current: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let pinned: Option<(String,)> = sqlx::query_as(
+            "SELECT language FROM classifier.classifications
+             WHERE conversation_id = $1 AND language_reliable ORDER BY at, message_id LIMIT 1",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&self.deps.pool)
+        .await?;
+        Ok(pinned.map(|(language,)| language).or_else(|| current.map(str::to_owned)))
+    }
+
     pub async fn train(&self, order: TrainOrder) -> Result<ModelRecord, Error> {
         let tenant = tenant_of(&order.tenant);
         let (examples, feedback_examples) = self.training_set(&order, &tenant).await?;

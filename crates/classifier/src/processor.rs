@@ -37,7 +37,12 @@ impl Handler<Event> for Classify {
         };
         let reading = self.models.read(&event.tenant, &received.text).await;
         let reading = reading.map_err(|error| HandlerError::Transient(error.to_string()))?;
-        let classified = classification(reading, received);
+        let current = reading.language_reliable.then_some(reading.language.as_str());
+        let pinned = self.models.conversation_language(&received.conversation_id, current).await;
+        let pinned = pinned.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let conversation_language = pinned.unwrap_or_else(|| reading.language.clone());
+        let mut classified = classification(reading, received);
+        classified.conversation_language = conversation_language;
         tracing::info!(
             message_id = received.message_id,
             intent = classified.intent,
@@ -69,5 +74,6 @@ fn classification(reading: Reading, received: &MessageReceived) -> MessageClassi
         feeling: Some(reading.feeling),
         entities: reading.entities,
         language_reliable: reading.language_reliable,
+        conversation_language: String::new(),
     }
 }

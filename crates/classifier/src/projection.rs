@@ -40,8 +40,9 @@ impl Projection for ClassifierProjection {
                 Some(Body::MessageClassified(classified)) => {
                     sqlx::query(
                         "INSERT INTO classifier.classifications
-                             (message_id, conversation_id, intent, confidence, language, model_version, at, tenant, text)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             (message_id, conversation_id, intent, confidence, language, model_version, at, tenant, text,
+                              language_reliable)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                          ON CONFLICT (message_id) DO UPDATE SET intent = EXCLUDED.intent,
                              confidence = EXCLUDED.confidence, language = EXCLUDED.language,
                              model_version = EXCLUDED.model_version, at = EXCLUDED.at",
@@ -55,6 +56,7 @@ impl Projection for ClassifierProjection {
                     .bind(at)
                     .bind(&event.tenant)
                     .bind(&classified.text)
+                    .bind(classified.language_reliable)
                     .execute(&mut *tx)
                     .await?;
                 }

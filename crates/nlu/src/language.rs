@@ -32,15 +32,9 @@ const LATIN: &[(Lang, &str)] = &[
     (Lang::Tur, "tr"),
     (Lang::Vie, "vi"),
     (Lang::Ind, "id"),
-    (Lang::Pol, "pl"),
-    (Lang::Swe, "sv"),
-    (Lang::Dan, "da"),
-    (Lang::Fin, "fi"),
-    (Lang::Ces, "cs"),
-    (Lang::Ron, "ro"),
 ];
 
-const CYRILLIC: &[(Lang, &str)] = &[(Lang::Rus, "ru"), (Lang::Ukr, "uk"), (Lang::Bul, "bg")];
+const CYRILLIC: &[(Lang, &str)] = &[(Lang::Rus, "ru")];
 
 /// Every tag `detect` can return.
 pub fn supported() -> Vec<&'static str> {
@@ -128,7 +122,69 @@ pub fn detect(text: &str) -> Detection {
     }
 }
 
+/// Very common words (function words, greetings, customer-service staples) per Latin-script
+/// language: short messages carry too few trigrams, but almost always one of these.
+#[rustfmt::skip]
+const COMMON_WORDS: &[(&str, &[&str])] = &[
+    ("en", &["the", "is", "my", "i", "you", "to", "a", "and", "of", "it", "for", "in", "where", "what",
+        "how", "can", "please", "not", "do", "this", "with", "me", "have", "thanks", "thank", "hello",
+        "hi", "your", "want", "need", "order", "why", "when", "was", "are", "be", "on", "at", "from",
+        "i'm", "don't", "can't", "there", "yes", "no", "hey", "good", "morning", "bye", "cancel", "refund",
+        "help", "account", "password", "card", "wrong", "still"]),
+    ("es", &["el", "la", "los", "las", "de", "que", "y", "mi", "es", "un", "una", "por", "favor", "para",
+        "con", "no", "se", "quiero", "dónde", "cómo", "cuándo", "está", "hola", "gracias", "pedido",
+        "buenos", "días", "tengo", "necesito", "puedo", "me", "lo", "del", "al", "muy"]),
+    ("fr", &["le", "la", "les", "de", "des", "du", "et", "est", "mon", "ma", "mes", "je", "vous", "un",
+        "une", "pour", "pas", "ne", "que", "qui", "où", "comment", "bonjour", "merci", "commande", "avec",
+        "sur", "j'ai", "c'est", "svp", "au", "aux", "veux", "suis"]),
+    ("de", &["der", "die", "das", "und", "ist", "mein", "meine", "ich", "nicht", "ein", "eine", "zu",
+        "mit", "sie", "wo", "wie", "bitte", "danke", "hallo", "bestellung", "für", "auf", "kann", "habe",
+        "den", "dem", "es", "wurde", "guten", "mir"]),
+    ("pt", &["o", "a", "os", "as", "de", "do", "da", "que", "e", "meu", "minha", "é", "um", "uma", "para",
+        "com", "não", "por", "favor", "onde", "está", "olá", "obrigado", "obrigada", "pedido", "quero",
+        "bom", "dia", "você", "foi", "no", "na", "encomenda"]),
+    ("it", &["il", "lo", "la", "gli", "le", "di", "che", "e", "è", "mio", "mia", "un", "una", "per", "con",
+        "non", "dove", "come", "ciao", "grazie", "ordine", "voglio", "buongiorno", "sono", "ho", "del",
+        "della", "mi"]),
+    ("nl", &["de", "het", "een", "en", "is", "mijn", "ik", "niet", "van", "te", "met", "waar", "hoe",
+        "wat", "alstublieft", "graag", "dank", "bedankt", "hallo", "bestelling", "voor", "op", "kan",
+        "heb", "wil", "je", "jullie"]),
+    ("tr", &["bir", "ve", "bu", "ne", "nasıl", "nerede", "benim", "siparişim", "lütfen", "teşekkürler",
+        "merhaba", "için", "ile", "değil", "mi", "mı", "var", "yok", "istiyorum", "çok"]),
+    ("vi", &["tôi", "của", "là", "và", "không", "có", "đơn", "hàng", "bạn", "cảm", "ơn", "xin", "chào",
+        "muốn", "được", "này", "đâu", "khi", "nào", "giúp"]),
+    ("id", &["saya", "yang", "dan", "di", "ke", "dari", "tidak", "ini", "itu", "apa", "bagaimana", "mana",
+        "tolong", "terima", "kasih", "halo", "pesanan", "mau", "ingin", "bisa", "sudah", "belum", "untuk",
+        "dengan"]),
+];
+
+/// The language with the most common words in `text`, if one has strictly more than any other.
+fn by_common_words(text: &str) -> Option<(&'static str, usize)> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> =
+        lower.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let mut counts: Vec<(&'static str, usize)> = COMMON_WORDS
+        .iter()
+        .map(|(tag, common)| (*tag, words.iter().filter(|w| common.contains(w)).count()))
+        .collect();
+    counts.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    match counts.as_slice() {
+        [(tag, best), (_, second), ..] if *best > *second => Some((tag, *best)),
+        _ => None,
+    }
+}
+
 fn by_trigrams(text: &str, languages: &[(Lang, &'static str)], script_share: f64) -> Detection {
+    if languages.first().is_some_and(|(lang, _)| *lang == Lang::Eng) {
+        let words = text.split_whitespace().count();
+        if let Some((language, hits)) = by_common_words(text).filter(|_| words <= 6) {
+            let confidence = (hits as f64 / words.max(1) as f64).min(1.0);
+            return Detection { language, confidence, reliable: hits >= 2 && script_share >= 0.5 };
+        }
+    }
+    if let [(_, only)] = languages {
+        return Detection { language: only, confidence: script_share, reliable: script_share >= 0.5 };
+    }
     let detector = Detector::with_allowlist(languages.iter().map(|(lang, _)| *lang).collect());
     let Some(info) = detector.detect(text) else {
         let fallback = languages.first().map_or(UNDETERMINED, |(_, tag)| *tag);

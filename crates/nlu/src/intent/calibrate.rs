@@ -3,7 +3,8 @@
 //!
 //! A threshold maximises the utility of the answers it lets through: +1 for a right one,
 //! `-wrong_cost` for a wrong one (an out-of-scope message answered counts as wrong), 0 for a
-//! hand-off. Labels predicted at least `MIN_PER_LABEL` times get their own threshold.
+//! hand-off. Labels predicted at least `MIN_PER_LABEL` times get their own threshold. With fewer
+//! than `MIN_EMPIRICAL` validation answers, the threshold is the break-even probability instead.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,10 @@ use super::linear::softmax;
 use super::{Example, train::TrainConfig};
 
 const MIN_PER_LABEL: usize = 30;
+/// Below this many validation answers the empirical cut is noise (one confident mistake moves it
+/// to the top); the decision threshold of calibrated probabilities is used instead: answering
+/// pays when `p - wrong_cost * (1 - p) > 0`.
+const MIN_EMPIRICAL: usize = 500;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calibration {
@@ -130,6 +135,9 @@ fn temperature(logits: &[Vec<f32>], truth: &[usize]) -> f32 {
 
 fn threshold(outcomes: &[&Outcome], wrong_cost: f32) -> f32 {
     let answerable: Vec<&Outcome> = outcomes.iter().copied().filter(|o| o.answerable).collect();
+    if answerable.len() < MIN_EMPIRICAL {
+        return wrong_cost / (1.0 + wrong_cost);
+    }
     threshold_of(&answerable, wrong_cost)
 }
 

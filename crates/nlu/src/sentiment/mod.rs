@@ -56,13 +56,18 @@ const LABEL_AT: f32 = 0.25;
 
 pub fn read(text: &str) -> Feeling {
     let lower = text.to_lowercase();
-    let score = score(text, &lower);
+    let mut score = score(text, &lower);
+    let urgency = urgency(text, &lower, score);
+    // Nobody writes about fraud, danger or a business that is down feeling neutral.
+    if urgency == Urgency::Critical {
+        score = score.min(-0.5);
+    }
     let sentiment = match score {
         s if s <= -LABEL_AT => Sentiment::Negative,
         s if s >= LABEL_AT => Sentiment::Positive,
         _ => Sentiment::Neutral,
     };
-    Feeling { score, sentiment, urgency: urgency(text, &lower, score) }
+    Feeling { score, sentiment, urgency }
 }
 
 /// Latin-script phrases match at word boundaries; CJK phrases anywhere.
@@ -136,6 +141,9 @@ fn shouting(text: &str) -> usize {
 fn urgency(text: &str, lower: &str, score: f32) -> Urgency {
     if contains_any(lower, lexicon::CRITICAL) {
         return Urgency::Critical;
+    }
+    if contains_any(lower, lexicon::NOT_URGENT) {
+        return Urgency::Low;
     }
     let angry = score <= -0.6 && (text.contains(['!', '！']) || shouting(text) > 0);
     if contains_any(lower, lexicon::HIGH) || angry {

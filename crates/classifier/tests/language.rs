@@ -1,0 +1,63 @@
+//! Language detection measured on the built-in examples (written for this project, each tagged
+//! with its language): 18 languages, Simplified and Traditional Chinese told apart.
+
+use std::collections::BTreeMap;
+
+use switchboard_nlu::language::detect;
+
+const DATA: &[&str] = &[
+    include_str!("../data/intents/en.jsonl"),
+    include_str!("../data/intents/zh-Hans.jsonl"),
+    include_str!("../data/intents/zh-Hant.jsonl"),
+    include_str!("../data/intents/es.jsonl"),
+    include_str!("../data/intents/fr.jsonl"),
+    include_str!("../data/intents/de.jsonl"),
+    include_str!("../data/intents/pt.jsonl"),
+    include_str!("../data/intents/it.jsonl"),
+    include_str!("../data/intents/nl.jsonl"),
+    include_str!("../data/intents/ru.jsonl"),
+    include_str!("../data/intents/ar.jsonl"),
+    include_str!("../data/intents/hi.jsonl"),
+    include_str!("../data/intents/tr.jsonl"),
+    include_str!("../data/intents/vi.jsonl"),
+    include_str!("../data/intents/th.jsonl"),
+    include_str!("../data/intents/id.jsonl"),
+    include_str!("../data/intents/ja.jsonl"),
+    include_str!("../data/intents/ko.jsonl"),
+];
+
+#[test]
+fn eighteen_languages_are_told_apart() {
+    let mut per_language: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new(); // n, right, right among reliable
+    let mut reliable_total = (0, 0);
+    for line in DATA.iter().flat_map(|data| data.lines()).filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line).expect("example is JSON");
+        let (text, language) =
+            (value["text"].as_str().unwrap_or_default(), value["language"].as_str().unwrap_or_default());
+        let detection = detect(text);
+        let entry = per_language.entry(language.to_owned()).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(detection.language == language);
+        if detection.reliable {
+            reliable_total.0 += 1;
+            reliable_total.1 += usize::from(detection.language == language);
+        }
+    }
+    assert_eq!(per_language.len(), 18);
+    let (mut n, mut right) = (0, 0);
+    for (language, (count, correct, _)) in &per_language {
+        let accuracy = *correct as f64 / *count as f64;
+        println!("{language:<8} n {count:>4} accuracy {accuracy:.3}");
+        assert!(accuracy >= 0.75, "{language}: {accuracy:.3}");
+        n += count;
+        right += correct;
+    }
+    let overall = right as f64 / n as f64;
+    let reliable = reliable_total.1 as f64 / reliable_total.0.max(1) as f64;
+    println!(
+        "overall n {n} accuracy {overall:.3}; marked reliable {} with accuracy {reliable:.3}",
+        reliable_total.0
+    );
+    assert!(overall >= 0.9, "{overall:.3}");
+    assert!(reliable >= 0.95, "{reliable:.3}");
+}
