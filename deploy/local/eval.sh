@@ -51,3 +51,5 @@ run banking77-ngram "$banking/train.csv" "$banking/test.csv" --label-column cate
 run banking77-full "$banking/train.csv" "$banking/test.csv" --label-column category "${encoder[@]}"
 run banking77-10shot "$banking/train.csv" "$banking/test.csv" --label-column category --per-label 10 "${encoder[@]}"
 run bitext-ngram "$out/bitext-train.csv" "$out/bitext-test.csv"
+echo "entities on the Bitext annotations (order_id, invoice_id, refund_amount):"
+"$bin" classifier entities --data "$bitext"

@@ -159,3 +159,45 @@ impl Understanding {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Held-out messages written after the training examples, never trained on.
+    const EVAL: &[&str] = &[
+        include_str!("../data/intents-eval/en.jsonl"),
+        include_str!("../data/intents-eval/zh-Hans.jsonl"),
+        include_str!("../data/intents-eval/zh-Hant.jsonl"),
+    ];
+
+    #[test]
+    fn the_builtin_model_reads_held_out_messages() {
+        let understanding = Understanding::builtin().expect("built-in model trains");
+        for (language, data) in ["en", "zh-Hans", "zh-Hant"].iter().zip(EVAL) {
+            let rows: Vec<serde_json::Value> =
+                data.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+            let (mut right, mut answered_wrong, mut top) = (0, 0, 0);
+            for row in &rows {
+                let (text, label) =
+                    (row["text"].as_str().unwrap_or_default(), row["label"].as_str().unwrap_or_default());
+                let reading = understanding.read(text, None);
+                right += usize::from(reading.intent == label);
+                let best = reading.alternatives.first().map(|a| a.intent.as_str());
+                top += usize::from(reading.intent == label || (reading.out_of_scope && best == Some(label)));
+                answered_wrong += usize::from(!reading.out_of_scope && reading.intent != label);
+            }
+            let accuracy = right as f64 / rows.len() as f64;
+            let wrong = answered_wrong as f64 / rows.len() as f64;
+            let top = top as f64 / rows.len() as f64;
+            // Accuracy counts a hand-off (below the break-even threshold) as wrong; top intent
+            // is the model's ranking alone.
+            println!(
+                "{language}: n {} accuracy {accuracy:.3}, top intent {top:.3}, answered wrongly {wrong:.3}",
+                rows.len()
+            );
+            assert!(top >= 0.85 && accuracy >= 0.5, "{language}: top {top:.3}, accuracy {accuracy:.3}");
+            assert!(wrong <= 0.10, "{language}: {wrong:.3} answered wrongly");
+        }
+    }
+}

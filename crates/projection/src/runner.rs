@@ -101,11 +101,18 @@ impl<P: Projection> Runner<P> {
 
     /// Applies events until `shutdown`; the batch in hand is committed first.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let Some(_writer) = self.writer_lock(&shutdown).await? else {
+        let Some(writer) = self.writer_lock(&shutdown).await? else {
             return Ok(());
         };
-        self.refresh_checkpoint().await?;
-        self.consume(&shutdown, false).await
+        let result = match self.refresh_checkpoint().await {
+            Ok(()) => self.consume(&shutdown, false).await,
+            Err(error) => Err(error),
+        };
+        // The lock belongs to the session: a connection returned to the pool would keep it.
+        if let Err(error) = sqlx::Connection::close(writer.detach()).await {
+            tracing::warn!(projection = self.projection.name(), %error, "closing the writer connection failed");
+        }
+        result
     }
 
     /// Waits to be the projection's one writer; meanwhile follows the writer's checkpoint, so

@@ -56,6 +56,7 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: Cancellation
     work.cancel();
     drain(&mut tasks, config.shutdown_grace).await;
     deps.bus.flush().await?;
+    deps.pool.close().await;
     tracing::info!("stopped");
     failure.map_or(Ok(()), Err)
 }
