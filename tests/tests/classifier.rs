@@ -12,7 +12,7 @@ use switchboard_proto::{
         ActivateModelRequest, ClassifyRequest, LabelledText, ListModelsRequest, SubmitFeedbackRequest,
         TrainRequest, classifier_client::ClassifierClient,
     },
-    events::v1::event::Body,
+    events::v1::{RouteAction, event::Body},
 };
 use tonic::{Code, transport::Channel as GrpcChannel};
 
@@ -67,6 +67,18 @@ async fn the_builtin_model_reads_intent_language_feeling_and_entities() -> anyho
     let reading = client.classify(classify("what's the capital of Australia?")).await?.into_inner();
     assert!(reading.out_of_scope, "{reading:?}");
     assert_eq!(reading.intent, "out_of_scope");
+
+    // An out-of-scope message goes to people, never to an automated answer.
+    let bus = backing.bus().await?;
+    common::publish_tracking_article(cluster.address).await?;
+    let submitted = submit(&cluster, message("c-o", "what's the capital of Australia?", "o-1")).await?;
+    let (routed, _) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.conversation_id == submitted.conversation_id => Some(r.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_ne!(routed.action(), RouteAction::AutoReply, "{routed:?}");
+    assert_eq!(routed.intent, "out_of_scope");
     cluster.stop().await
 }
 
