@@ -1,6 +1,8 @@
 //! `make bench`: measures, on a fresh nats-server and database, how fast projections apply events
-//! and how fast the whole cluster takes a message from submission to a routing decision.
-//! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), `SWITCHBOARD_BENCH_MESSAGES` (default 2000).
+//! and how fast the whole cluster takes a message from submission to a routing decision; and the
+//! knowledge search index (indexing, search latency).
+//! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), `SWITCHBOARD_BENCH_MESSAGES` (default 2000),
+//! `SWITCHBOARD_BENCH_ARTICLES` (default 10000).
 
 use std::{
     sync::Arc,
@@ -19,6 +21,7 @@ use switchboard_testkit::{NatsServer, TestDatabase};
 use uuid::Uuid;
 
 mod path;
+mod search;
 
 fn size(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -28,6 +31,7 @@ fn size(name: &str, default: usize) -> usize {
 async fn main() -> anyhow::Result<()> {
     let events = size("SWITCHBOARD_BENCH_EVENTS", 60_000);
     let messages = size("SWITCHBOARD_BENCH_MESSAGES", 2_000);
+    search::measure(size("SWITCHBOARD_BENCH_ARTICLES", 10_000), 1_000)?;
     let nats = NatsServer::start()?;
     let database = TestDatabase::create().await?;
     let bus = Bus::connect(switchboard_bus::Config { url: nats.url(), ..Default::default() }).await?;

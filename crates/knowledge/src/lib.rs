@@ -5,6 +5,7 @@
 
 mod domain;
 mod grpc;
+pub mod index;
 mod projection;
 mod search;
 

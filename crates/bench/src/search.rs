@@ -1,0 +1,116 @@
+//! The knowledge search index: indexing 10,000 articles into a directory, then searching them.
+//! Articles are generated from a fixed vocabulary with a fixed seed, so runs compare.
+
+use std::time::{Duration, Instant};
+
+use switchboard_knowledge::index::{ArticleIndex, IndexedArticle};
+
+const WORDS: &[&str] = &[
+    "order",
+    "refund",
+    "return",
+    "delivery",
+    "parcel",
+    "tracking",
+    "invoice",
+    "payment",
+    "card",
+    "password",
+    "account",
+    "login",
+    "subscription",
+    "plan",
+    "upgrade",
+    "cancel",
+    "address",
+    "shipping",
+    "warranty",
+    "repair",
+    "router",
+    "internet",
+    "signal",
+    "sim",
+    "activation",
+    "data",
+    "roaming",
+    "bill",
+    "charge",
+    "discount",
+    "voucher",
+    "gift",
+    "exchange",
+    "size",
+    "colour",
+    "damaged",
+    "missing",
+    "courier",
+    "customs",
+    "store",
+    "pickup",
+    "appointment",
+    "demo",
+    "pricing",
+    "business",
+    "team",
+    "export",
+    "app",
+    "update",
+    "error",
+];
+
+/// A deterministic word stream (SplitMix64).
+struct Words(u64);
+
+impl Words {
+    fn next(&mut self) -> &'static str {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        WORDS[((z ^ (z >> 31)) % WORDS.len() as u64) as usize]
+    }
+
+    fn sentence(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied().unwrap_or_default()
+}
+
+pub fn measure(articles: usize, queries: usize) -> anyhow::Result<()> {
+    let directory = std::env::temp_dir().join(format!("switchboard-bench-index-{}", std::process::id()));
+    let mut words = Words(7);
+    let started = Instant::now();
+    let mut index = ArticleIndex::open(Some(&directory))?;
+    for i in 0..articles {
+        index.upsert(&IndexedArticle {
+            article_id: format!("a-{i}"),
+            title: words.sentence(6),
+            body: words.sentence(150),
+            locale: "en".into(),
+            tags: vec![words.next().to_owned()],
+        })?;
+    }
+    index.commit()?;
+    let indexing = started.elapsed();
+    let mut latencies = Vec::with_capacity(queries);
+    let mut found = 0;
+    for _ in 0..queries {
+        let query = words.sentence(4);
+        let started = Instant::now();
+        found += index.search(&query, "en", 5)?.len();
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "search index: {articles} articles indexed in {:.2} s; {queries} searches (top 5, snippets) p50 {:.2} ms, p99 {:.2} ms, {found} hits",
+        indexing.as_secs_f64(),
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+    );
+    std::fs::remove_dir_all(&directory)?;
+    Ok(())
+}
