@@ -1,10 +1,13 @@
 //! Article commands: publish a version, archive; and reads.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row as _;
 use switchboard_bus::{DEFAULT_TENANT, Expected};
 use switchboard_projection::{Deps, wait_for_checkpoint};
+
+use crate::index::SharedIndex;
 use switchboard_proto::{
     ErrorKind, ServiceError,
     events::v1::{ArticleArchived, ArticlePublished, event::Body},
@@ -33,6 +36,8 @@ pub enum Error {
     Projection(#[from] switchboard_projection::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("search index: {0}")]
+    Index(String),
 }
 
 impl From<switchboard_bus::Error> for Error {
@@ -51,7 +56,7 @@ impl ServiceError for Error {
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Conflict(_) => ErrorKind::FailedPrecondition,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
-            Self::Bus(_) | Self::Projection(_) | Self::Database(_) => ErrorKind::Internal,
+            Self::Bus(_) | Self::Projection(_) | Self::Database(_) | Self::Index(_) => ErrorKind::Internal,
         }
     }
 }
@@ -70,12 +75,22 @@ pub struct Draft {
 pub struct Knowledge {
     deps: Deps,
     checkpoint: watch::Receiver<u64>,
+    index: Arc<SharedIndex>,
     read_wait: Duration,
 }
 
 impl Knowledge {
-    pub fn new(deps: Deps, checkpoint: watch::Receiver<u64>, read_wait: Duration) -> Self {
-        Self { deps, checkpoint, read_wait }
+    pub fn new(
+        deps: Deps,
+        checkpoint: watch::Receiver<u64>,
+        index: Arc<SharedIndex>,
+        read_wait: Duration,
+    ) -> Self {
+        Self { deps, checkpoint, index, read_wait }
+    }
+
+    pub(crate) fn index(&self) -> &Arc<SharedIndex> {
+        &self.index
     }
 
     pub(crate) fn pool(&self) -> &sqlx::PgPool {
@@ -147,9 +162,10 @@ impl Knowledge {
         })
     }
 
-    /// Waits until the read model has applied `sequence`.
+    /// Waits until the read model and the search index have applied `sequence`.
     pub async fn catch_up(&self, sequence: u64) -> Result<(), Error> {
-        if wait_for_checkpoint(&self.checkpoint, sequence, self.read_wait).await {
+        let read_model = wait_for_checkpoint(&self.checkpoint, sequence, self.read_wait).await;
+        if read_model && wait_for_checkpoint(&self.index.checkpoint(), sequence, self.read_wait).await {
             Ok(())
         } else {
             Err(Error::NotCaughtUp(sequence))

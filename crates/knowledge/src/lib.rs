@@ -18,19 +18,27 @@ use tokio_util::sync::CancellationToken;
 pub use domain::{Draft, Error, Knowledge};
 pub use projection::KnowledgeProjection;
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "articles", sql: include_str!("../migrations/001_articles.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "articles", sql: include_str!("../migrations/001_articles.sql") },
+    Migration {
+        version: 2,
+        name: "search moves to the index",
+        sql: include_str!("../migrations/002_search_moves_to_the_index.sql"),
+    },
+];
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub batch_size: usize,
+    /// Where the search index is kept across restarts; in memory (rebuilt at start) when unset.
+    pub index_dir: Option<std::path::PathBuf>,
     /// How long a publish with `wait` waits for the read model.
     pub read_wait: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { batch_size: 500, read_wait: Duration::from_secs(5) }
+        Self { batch_size: 500, index_dir: None, read_wait: Duration::from_secs(5) }
     }
 }
 
@@ -43,10 +51,13 @@ pub struct Started {
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "knowledge", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let knowledge = Arc::new(Knowledge::new(deps, runner.checkpoint(), config.read_wait));
+    let (index, indexer) = index::spawn_indexer(&deps.bus, config.index_dir, shutdown.clone())
+        .await
+        .map_err(|e| Error::Index(e.to_string()))?;
+    let knowledge = Arc::new(Knowledge::new(deps, runner.checkpoint(), index, config.read_wait));
     Ok(Started {
         service: KnowledgeServer::new(grpc::KnowledgeApi::new(knowledge)),
-        tasks: vec![spawn_runner(runner, shutdown)],
+        tasks: vec![spawn_runner(runner, shutdown), indexer],
     })
 }
 

@@ -1,4 +1,4 @@
-//! Published articles, searchable; archived ones kept but hidden from search.
+//! Published articles for `GetArticle`; archived ones kept and marked. Search reads the index.
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
@@ -6,8 +6,6 @@ use switchboard_proto::{
     events::v1::{ArticlePublished, event::Body},
     time::to_datetime,
 };
-
-use crate::search::text_search_config;
 
 pub struct KnowledgeProjection;
 
@@ -54,11 +52,11 @@ async fn upsert(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO knowledge.articles
-             (article_id, version, title, body, locale, tags, archived, ts_config, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, false, $7::regconfig, $8)
+             (article_id, version, title, body, locale, tags, archived, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, false, $7)
          ON CONFLICT (article_id) DO UPDATE SET version = EXCLUDED.version, title = EXCLUDED.title,
              body = EXCLUDED.body, locale = EXCLUDED.locale, tags = EXCLUDED.tags, archived = false,
-             ts_config = EXCLUDED.ts_config, updated_at = EXCLUDED.updated_at
+             updated_at = EXCLUDED.updated_at
          WHERE knowledge.articles.version < EXCLUDED.version",
     )
     .bind(&published.article_id)
@@ -67,7 +65,6 @@ async fn upsert(
     .bind(&published.body)
     .bind(&published.locale)
     .bind(&published.tags)
-    .bind(text_search_config(&published.locale))
     .bind(at)
     .execute(&mut *tx)
     .await?;

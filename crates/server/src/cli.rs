@@ -29,6 +29,9 @@ pub enum Command {
         service: Service,
         #[command(flatten)]
         connection: Connection,
+        /// The knowledge search index directory: emptied, so the service rebuilds it at start.
+        #[arg(long, env = "SWITCHBOARD_INDEX_DIR")]
+        index_dir: Option<PathBuf>,
     },
     /// Train and evaluate intent models offline.
     #[command(subcommand)]
@@ -74,6 +77,9 @@ pub struct ServeArgs {
     /// The sentence encoder directory (`make encoder`), for intent models with a full head.
     #[arg(long, env = "SWITCHBOARD_ENCODER_DIR")]
     pub encoder_dir: Option<PathBuf>,
+    /// The knowledge search index directory (kept across restarts); in memory when unset.
+    #[arg(long, env = "SWITCHBOARD_INDEX_DIR")]
+    pub index_dir: Option<PathBuf>,
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
@@ -93,6 +99,7 @@ impl ServeArgs {
             knowledge_endpoint: self.knowledge_endpoint.clone(),
             webhook_url: self.webhook_url.clone().filter(|url| !url.is_empty()),
             encoder_dir: self.encoder_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
+            index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
             ..Config::default()
         })
@@ -103,10 +110,11 @@ impl ServeArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Replay { service, connection } => {
+        Command::Replay { service, connection, index_dir } => {
             let config = Config {
                 nats_url: connection.nats_url,
                 database_url: connection.database_url,
+                index_dir: index_dir.filter(|dir| !dir.as_os_str().is_empty()),
                 ..Config::default()
             };
             let report = crate::replay(&config, service).await?;

@@ -72,6 +72,8 @@ pub struct Config {
     pub webhook_url: Option<String>,
     /// The classifier's sentence encoder (all-MiniLM-L6-v2 directory), for models with a full head.
     pub encoder_dir: Option<PathBuf>,
+    /// The knowledge search index directory; in memory (rebuilt at every start) when unset.
+    pub index_dir: Option<PathBuf>,
     pub ack_wait: Duration,
     pub max_deliver: i64,
     /// How long shutdown waits for in-flight work.
@@ -89,6 +91,7 @@ impl Default for Config {
             knowledge_endpoint: None,
             webhook_url: None,
             encoder_dir: None,
+            index_dir: None,
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             shutdown_grace: Duration::from_secs(20),

@@ -52,7 +52,7 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work))
             }
             Service::Knowledge => {
-                add!(mounted, service, switchboard_knowledge::start(deps, Default::default(), work))
+                add!(mounted, service, switchboard_knowledge::start(deps, knowledge_config(config), work))
             }
             Service::Notifier => {
                 add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))
@@ -74,6 +74,10 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
     };
     let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| format!("http://{local}"));
     Ok(switchboard_router::Config { rules, knowledge_endpoint, ..Default::default() })
+}
+
+fn knowledge_config(config: &Config) -> switchboard_knowledge::Config {
+    switchboard_knowledge::Config { index_dir: config.index_dir.clone(), ..Default::default() }
 }
 
 fn classifier_config(config: &Config) -> switchboard_classifier::Config {

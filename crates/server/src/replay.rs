@@ -13,6 +13,20 @@ const REPLAY_BATCH: usize = 1000;
 /// consumes it.
 pub async fn replay(config: &Config, service: Service) -> anyhow::Result<ReplayReport> {
     let report = project(config, service, Mode::Rebuild).await?;
+    if let (Service::Knowledge, Some(directory)) = (service, &config.index_dir) {
+        match std::fs::remove_dir_all(directory) {
+            Ok(()) => {
+                tracing::info!(directory = %directory.display(), "search index removed; the service rebuilds it at start")
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(anyhow::anyhow!(
+                    "cannot remove the search index {}: {error}",
+                    directory.display()
+                ));
+            }
+        }
+    }
     tracing::info!(
         service = service.name(),
         events = report.events,

@@ -4,6 +4,7 @@
 //! Typos are tolerated (edit distance 1, transpositions included) outside CJK text.
 
 mod cjk;
+mod indexer;
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ use tantivy::tokenizer::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
 
 pub use cjk::CjkBigramTokenizer;
+pub use indexer::{SharedIndex, spawn_indexer};
 
 /// Analyzers, by name; `default` takes locales without one of their own.
 const ANALYZERS: &[(&str, Option<Language>)] = &[
@@ -239,6 +241,21 @@ impl ArticleIndex {
         self.writer.commit()?;
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// Commits, recording the last event stream sequence the index has applied.
+    pub fn commit_at(&mut self, sequence: u64) -> Result<(), IndexError> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&sequence.to_string());
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The sequence recorded by the last `commit_at` (0 for a new index).
+    pub fn checkpoint(&self) -> Result<u64, IndexError> {
+        let metas = self.index.load_metas()?;
+        Ok(metas.payload.and_then(|payload| payload.parse().ok()).unwrap_or(0))
     }
 
     /// Any of the query's terms (as `analyzer` cuts them) in title or body; near misses of

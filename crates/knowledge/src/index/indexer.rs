@@ -1,0 +1,127 @@
+//! Keeps the search index a projection of the article events: an ordered read of
+//! `switchboard.events.article.>` from the index's own checkpoint (stored in its commit), applied
+//! in batches, each committed with the sequence it reached.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::StreamExt as _;
+use switchboard_bus::{Bus, EVENTS_STREAM};
+use switchboard_projection::Task;
+use switchboard_proto::events::v1::{Event, event::Body};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{ArticleIndex, IndexError, IndexHit, IndexedArticle};
+
+const SUBJECT: &str = "switchboard.events.article.>";
+const BATCH: usize = 500;
+
+/// The index shared by the indexer (writes) and searches (reads), with its checkpoint.
+pub struct SharedIndex {
+    index: RwLock<ArticleIndex>,
+    checkpoint: watch::Sender<u64>,
+}
+
+impl SharedIndex {
+    pub fn checkpoint(&self) -> watch::Receiver<u64> {
+        self.checkpoint.subscribe()
+    }
+
+    pub fn search(&self, query: &str, locale: &str, limit: usize) -> Result<Vec<IndexHit>, IndexError> {
+        let index = self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        index.search(query, locale, limit)
+    }
+
+    /// Applies a batch of (sequence, event) and commits at the last sequence.
+    fn apply(&self, batch: &[(u64, Event)]) -> Result<u64, IndexError> {
+        let mut index = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (_, event) in batch {
+            match &event.body {
+                Some(Body::ArticlePublished(published)) => index.upsert(&IndexedArticle {
+                    article_id: published.article_id.clone(),
+                    title: published.title.clone(),
+                    body: published.body.clone(),
+                    locale: published.locale.clone(),
+                    tags: published.tags.clone(),
+                })?,
+                Some(Body::ArticleArchived(archived)) => index.remove(&archived.article_id),
+                _ => {}
+            }
+        }
+        let last = batch.last().map_or(0, |(sequence, _)| *sequence);
+        index.commit_at(last)?;
+        Ok(last)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("search index consumer: {0}")]
+    Consumer(String),
+}
+
+/// Opens the index (in `directory`, or in memory, rebuilt from the stream at every start) and
+/// starts following the article events.
+pub async fn spawn_indexer(
+    bus: &Bus,
+    directory: Option<PathBuf>,
+    shutdown: CancellationToken,
+) -> Result<(Arc<SharedIndex>, Task), IndexerError> {
+    let index = tokio::task::spawn_blocking(move || ArticleIndex::open(directory.as_deref()))
+        .await
+        .map_err(|e| IndexerError::Consumer(e.to_string()))??;
+    let start = index.checkpoint()?;
+    let shared = Arc::new(SharedIndex { index: RwLock::new(index), checkpoint: watch::Sender::new(start) });
+    let stream =
+        bus.jetstream().get_stream(EVENTS_STREAM).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
+    let config = OrderedConfig {
+        filter_subject: SUBJECT.into(),
+        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start + 1 },
+        ..Default::default()
+    };
+    let consumer = stream.create_consumer(config).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
+    let messages = consumer.messages().await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
+    let task_index = shared.clone();
+    let task = tokio::spawn(async move { follow(messages, task_index, shutdown).await.map_err(Into::into) });
+    Ok((shared, task))
+}
+
+type Messages = async_nats::jetstream::consumer::pull::Ordered;
+
+async fn follow(
+    messages: Messages,
+    task_index: Arc<SharedIndex>,
+    shutdown: CancellationToken,
+) -> Result<(), IndexerError> {
+    {
+        let mut chunks = messages.ready_chunks(BATCH);
+        loop {
+            let chunk = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                chunk = chunks.next() => match chunk { Some(chunk) => chunk, None => return Ok(()) },
+            };
+            let mut batch = Vec::with_capacity(chunk.len());
+            for message in chunk {
+                let message = message.map_err(|e| IndexerError::Consumer(e.to_string()))?;
+                let sequence =
+                    message.info().map_err(|e| IndexerError::Consumer(e.to_string()))?.stream_sequence;
+                match <Event as prost::Message>::decode(message.payload.as_ref()) {
+                    Ok(event) => batch.push((sequence, event)),
+                    Err(error) => tracing::warn!(sequence, %error, "undecodable article event not indexed"),
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let index = task_index.clone();
+            let reached = tokio::task::spawn_blocking(move || index.apply(&batch))
+                .await
+                .map_err(|e| IndexerError::Consumer(e.to_string()))??;
+            task_index.checkpoint.send_replace(reached);
+        }
+    }
+}

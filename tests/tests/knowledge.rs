@@ -1,0 +1,119 @@
+//! The knowledge search index as a projection of article events, over gRPC on the running
+//! cluster: per-language analysis (Traditional Chinese included), archiving, and an index kept in
+//! its directory across restarts.
+
+mod common;
+
+use common::{Backing, Cluster};
+use switchboard_proto::knowledge::v1::{
+    ArchiveArticleRequest, PublishArticleRequest, SearchRequest, SearchResponse,
+    knowledge_client::KnowledgeClient,
+};
+use tonic::transport::Channel as GrpcChannel;
+
+async fn knowledge(cluster: &Cluster) -> anyhow::Result<KnowledgeClient<GrpcChannel>> {
+    Ok(KnowledgeClient::new(cluster.channel().await?))
+}
+
+fn article(id: &str, locale: &str, title: &str, body: &str) -> PublishArticleRequest {
+    PublishArticleRequest {
+        article_id: id.into(),
+        title: title.into(),
+        body: body.into(),
+        locale: locale.into(),
+        tags: vec![],
+        wait: true,
+    }
+}
+
+async fn search(
+    client: &mut KnowledgeClient<GrpcChannel>,
+    query: &str,
+    locale: &str,
+) -> anyhow::Result<SearchResponse> {
+    let request = SearchRequest { query: query.into(), locale: locale.into(), limit: 3 };
+    Ok(client.search(request).await?.into_inner())
+}
+
+fn ids(response: &SearchResponse) -> Vec<&str> {
+    response.hits.iter().map(|hit| hit.article_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn traditional_chinese_questions_find_traditional_chinese_articles() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut client = knowledge(&cluster).await?;
+    for request in [
+        article(
+            "returns-zh",
+            "zh-Hant",
+            "如何申請退貨",
+            "在訂單頁面點選「申請退貨」，我們會寄出退貨標籤，退款在收到商品後五個工作天內退回。",
+        ),
+        article(
+            "password-zh",
+            "zh-Hant",
+            "忘記密碼怎麼辦",
+            "在登入頁面點選「忘記密碼」，輸入電子郵件即可重設密碼。",
+        ),
+        article(
+            "returns-en",
+            "en",
+            "Returning an item",
+            "Request a return from your orders page; refunds arrive within five days.",
+        ),
+    ] {
+        client.publish_article(request).await?;
+    }
+    let found = search(&mut client, "我想退貨，退款要多久？", "zh-Hant").await?;
+    assert_eq!(ids(&found).first(), Some(&"returns-zh"), "{found:?}");
+    assert!(found.hits[0].snippet.contains("<b>"), "{}", found.hits[0].snippet);
+    assert!(found.hits[0].score > 0.0 && found.hits[0].score < 1.0);
+    let found = search(&mut client, "密碼忘了", "zh-Hant").await?;
+    assert_eq!(ids(&found).first(), Some(&"password-zh"), "{found:?}");
+    let found = search(&mut client, "how do I retrun an item", "en").await?;
+    assert_eq!(ids(&found).first(), Some(&"returns-en"), "a typo is tolerated: {found:?}");
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn the_index_keeps_its_directory_across_restarts_and_archiving_hides_articles() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let directory = std::env::temp_dir().join(format!("switchboard-index-test-{}", std::process::id()));
+    let mut config = backing.config();
+    config.index_dir = Some(directory.clone());
+    let cluster = Cluster::start(config.clone()).await?;
+    let mut client = knowledge(&cluster).await?;
+    client
+        .publish_article(article(
+            "shipping",
+            "en",
+            "Shipping costs",
+            "Standard shipping is free above 50 euros.",
+        ))
+        .await?;
+    client
+        .publish_article(article("warranty", "en", "Warranty", "Every device has a two year warranty."))
+        .await?;
+    cluster.stop().await?;
+    assert!(directory.join("meta.json").exists(), "the index is on disk");
+
+    let cluster = Cluster::start(config).await?;
+    let mut client = knowledge(&cluster).await?;
+    let found = search(&mut client, "shipping costs", "en").await?;
+    assert_eq!(ids(&found), ["shipping"], "found at once after the restart");
+    client.archive_article(ArchiveArticleRequest { article_id: "shipping".into() }).await?;
+    let mut hidden = false;
+    for _ in 0..50 {
+        if search(&mut client, "shipping costs", "en").await?.hits.is_empty() {
+            hidden = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(hidden, "an archived article leaves the index");
+    cluster.stop().await?;
+    std::fs::remove_dir_all(&directory)?;
+    Ok(())
+}
