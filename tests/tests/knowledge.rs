@@ -6,7 +6,7 @@ mod common;
 
 use common::{Backing, Cluster};
 use switchboard_proto::knowledge::v1::{
-    ArchiveArticleRequest, PublishArticleRequest, SearchRequest, SearchResponse,
+    ArchiveArticleRequest, PublishArticleRequest, SearchRequest, SearchResponse, SuggestRequest,
     knowledge_client::KnowledgeClient,
 };
 use tonic::transport::Channel as GrpcChannel;
@@ -74,6 +74,19 @@ async fn traditional_chinese_questions_find_traditional_chinese_articles() -> an
     assert_eq!(ids(&found).first(), Some(&"password-zh"), "{found:?}");
     let found = search(&mut client, "how do I retrun an item", "en").await?;
     assert_eq!(ids(&found).first(), Some(&"returns-en"), "a typo is tolerated: {found:?}");
+
+    let suggest = |prefix: &str, locale: &str| SuggestRequest {
+        prefix: prefix.into(),
+        locale: locale.into(),
+        limit: 3,
+    };
+    let suggestions = client.suggest(suggest("如何申", "zh-Hant")).await?.into_inner().suggestions;
+    assert_eq!(suggestions.first().map(|s| s.title.as_str()), Some("如何申請退貨"));
+    let suggestions = client.suggest(suggest("Returning an it", "en")).await?.into_inner().suggestions;
+    assert_eq!(suggestions.first().map(|s| s.article_id.as_str()), Some("returns-en"));
+    assert!(client.suggest(suggest("?!", "en")).await?.into_inner().suggestions.is_empty());
+    let refused = client.suggest(SuggestRequest { limit: 100, ..suggest("ret", "en") }).await;
+    assert_eq!(refused.err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
     cluster.stop().await
 }
 

@@ -3,6 +3,8 @@
 
 mod common;
 
+use anyhow::Context as _;
+
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
@@ -42,14 +44,24 @@ async fn publish_inbound(bus: &switchboard_bus::Bus, range: std::ops::Range<usiz
 /// conversation and stream sequence.
 async fn wait_routed(bus: &switchboard_bus::Bus, count: usize) -> anyhow::Result<(String, u64)> {
     let mut routed = HashSet::new();
-    wait_for_event(bus, "switchboard.events.routing.>", |event| match &event.body {
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = progress.clone();
+    let result = wait_for_event(bus, "switchboard.events.routing.>", |event| match &event.body {
         Some(Body::MessageRouted(r)) => {
             routed.insert(r.message_id.clone());
+            seen.store(routed.len(), std::sync::atomic::Ordering::Relaxed);
             (routed.len() == count).then(|| r.conversation_id.clone())
         }
         _ => None,
     })
-    .await
+    .await;
+    if result.is_err() {
+        // Say how far it got and whether anything was dead-lettered, so a failure explains itself.
+        let dead = bus.last_sequence(switchboard_bus::DEAD_LETTER_STREAM).await.unwrap_or(u64::MAX);
+        let routed = progress.load(std::sync::atomic::Ordering::Relaxed);
+        return result.with_context(|| format!("{routed} of {count} routed; {dead} dead letters"));
+    }
+    result
 }
 
 fn per_key<'a>(keys: impl Iterator<Item = &'a str>) -> HashMap<&'a str, usize> {

@@ -105,6 +105,20 @@ pub fn measure(articles: usize, queries: usize) -> anyhow::Result<()> {
         latencies.push(started.elapsed());
     }
     latencies.sort();
+    let mut suggest_latencies = Vec::with_capacity(queries);
+    for _ in 0..queries {
+        let word = words.next();
+        let typed = format!("{} {}", words.next(), &word[..word.len().min(3)]);
+        let started = Instant::now();
+        index.suggest(&typed, "en", 5)?;
+        suggest_latencies.push(started.elapsed());
+    }
+    suggest_latencies.sort();
+    println!(
+        "suggest: {queries} prefixes p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&suggest_latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&suggest_latencies, 0.99).as_secs_f64() * 1e3,
+    );
     println!(
         "search index: {articles} articles indexed in {:.2} s; {queries} searches (top 5, snippets) p50 {:.2} ms, p99 {:.2} ms, {found} hits",
         indexing.as_secs_f64(),

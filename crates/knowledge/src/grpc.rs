@@ -5,7 +5,7 @@ use std::sync::Arc;
 use switchboard_proto::{
     knowledge::v1::{
         ArchiveArticleRequest, ArchiveArticleResponse, Article, GetArticleRequest, PublishArticleRequest,
-        SearchRequest, SearchResponse, knowledge_server,
+        SearchRequest, SearchResponse, SuggestRequest, SuggestResponse, knowledge_server,
     },
     to_status,
 };
@@ -67,5 +67,15 @@ impl knowledge_server::Knowledge for KnowledgeApi {
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(SearchResponse { hits }))
+    }
+
+    async fn suggest(&self, request: Request<SuggestRequest>) -> Result<Response<SuggestResponse>, Status> {
+        let request = request.into_inner();
+        let suggestions = self
+            .knowledge
+            .suggest(&request.prefix, &request.locale, request.limit)
+            .await
+            .map_err(|e| to_status(&e))?;
+        Ok(Response::new(SuggestResponse { suggestions }))
     }
 }

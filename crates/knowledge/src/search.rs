@@ -1,6 +1,6 @@
 //! Search over published articles (the tantivy index), with each article's language rules.
 
-use switchboard_proto::knowledge::v1::SearchHit;
+use switchboard_proto::knowledge::v1::{SearchHit, Suggestion};
 
 use crate::domain::{Error, Knowledge};
 
@@ -36,6 +36,36 @@ impl Knowledge {
             .collect())
     }
 }
+
+impl Knowledge {
+    /// Article titles for what has been typed so far, best first.
+    pub async fn suggest(&self, typed: &str, locale: &str, limit: u32) -> Result<Vec<Suggestion>, Error> {
+        if typed.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::InvalidArgument(format!(
+                "prefix is longer than {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let limit = match limit {
+            0 => DEFAULT_LIMIT,
+            limit if limit > MAX_SUGGESTIONS => {
+                return Err(Error::InvalidArgument(format!("limit is at most {MAX_SUGGESTIONS}")));
+            }
+            limit => limit,
+        };
+        if !typed.chars().any(char::is_alphanumeric) {
+            return Ok(Vec::new());
+        }
+        let index = self.index().clone();
+        let (typed, locale) = (typed.to_owned(), locale.to_owned());
+        let found = tokio::task::spawn_blocking(move || index.suggest(&typed, &locale, limit as usize))
+            .await
+            .map_err(|e| Error::Index(e.to_string()))?
+            .map_err(|e| Error::Index(e.to_string()))?;
+        Ok(found.into_iter().map(|(article_id, title)| Suggestion { article_id, title }).collect())
+    }
+}
+
+const MAX_SUGGESTIONS: u32 = 20;
 
 /// BM25 scores are unbounded; callers compare against thresholds in 0..1.
 fn relevance(score: f32) -> f32 {

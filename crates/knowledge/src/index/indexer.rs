@@ -34,6 +34,16 @@ impl SharedIndex {
         index.search(query, locale, limit)
     }
 
+    pub fn suggest(
+        &self,
+        typed: &str,
+        locale: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, IndexError> {
+        let index = self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        index.suggest(typed, locale, limit)
+    }
+
     /// Applies a batch of (sequence, event) and commits at the last sequence.
     fn apply(&self, batch: &[(u64, Event)]) -> Result<u64, IndexError> {
         let mut index = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);

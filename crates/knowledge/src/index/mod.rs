@@ -289,6 +289,67 @@ impl ArticleIndex {
         Ok(Some(Box::new(BooleanQuery::new(clauses))))
     }
 
+    /// Titles for what a customer has typed so far: earlier words as terms, the last one as a
+    /// prefix (one edit allowed from four letters on) unless the text ends with a space.
+    pub fn suggest(
+        &self,
+        typed: &str,
+        locale: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, IndexError> {
+        let analyzers: Vec<&str> = if locale.is_empty() {
+            self.fields.text.iter().map(|(name, _)| *name).collect()
+        } else {
+            vec![analyzer_of(locale)]
+        };
+        let partial = !typed.ends_with(char::is_whitespace);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for analyzer in analyzers {
+            let title = self.text_fields(analyzer).title;
+            let mut tokenizer = self.index.tokenizer_for_field(title)?;
+            let mut stream = tokenizer.token_stream(typed);
+            let mut terms: Vec<String> = Vec::new();
+            while let Some(token) = stream.next() {
+                terms.push(token.text.clone());
+            }
+            let Some(last) = terms.last().cloned() else { continue };
+            let mut per_analyzer: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let whole = if partial { &terms[..terms.len() - 1] } else { &terms[..] };
+            for text in whole {
+                let query = TermQuery::new(Term::from_field_text(title, text), IndexRecordOption::WithFreqs);
+                per_analyzer.push((Occur::Should, Box::new(query)));
+            }
+            if partial {
+                let distance = u8::from(analyzer != "cjk" && last.chars().count() >= 4);
+                let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(title, &last), distance, true);
+                per_analyzer.push((Occur::Must, Box::new(prefix)));
+            }
+            if !locale.is_empty() {
+                let term = Term::from_field_text(self.fields.analyzer, analyzer);
+                per_analyzer.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+            }
+            clauses.push((Occur::Should, Box::new(BooleanQuery::new(per_analyzer))));
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut suggestions = Vec::with_capacity(top.len());
+        for (_, address) in top {
+            let document: TantivyDocument = searcher.doc(address)?;
+            let text = |field: Field| {
+                document
+                    .get_first(field)
+                    .and_then(|value| value.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            suggestions.push((text(self.fields.article_id), text(self.fields.title_stored)));
+        }
+        Ok(suggestions)
+    }
+
     /// Articles for `query`, best first. `locale` picks the analyzer and filters by language
     /// (empty: every language, each analyzer asked).
     pub fn search(&self, query: &str, locale: &str, limit: usize) -> Result<Vec<IndexHit>, IndexError> {
@@ -417,6 +478,21 @@ mod tests {
         assert_eq!(ids(&hits), ["returns-es"]);
         let everywhere = index.search("refund", "", 5).expect("search");
         assert!(ids(&everywhere).contains(&"refunds"));
+    }
+
+    #[test]
+    fn suggestions_follow_the_typing() {
+        let index = index();
+        let titles = |typed: &str| -> Vec<String> {
+            index.suggest(typed, "en", 3).expect("suggest").into_iter().map(|(id, _)| id).collect()
+        };
+        assert_eq!(titles("reset your pass"), ["password"]);
+        assert_eq!(titles("getting a ref"), ["refunds"]);
+        assert_eq!(titles("pasw"), ["password"], "one typo in a prefix");
+        assert!(titles("zzz").is_empty());
+        let zh: Vec<String> =
+            index.suggest("如何退", "zh-Hant", 3).expect("suggest").into_iter().map(|(id, _)| id).collect();
+        assert_eq!(zh, ["returns-zh"]);
     }
 
     #[test]
