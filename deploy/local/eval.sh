@@ -53,3 +53,29 @@ run banking77-10shot "$banking/train.csv" "$banking/test.csv" --label-column cat
 run bitext-ngram "$out/bitext-train.csv" "$out/bitext-test.csv"
 echo "entities on the Bitext annotations (order_id, invoice_id, refund_amount):"
 "$bin" classifier entities --data "$bitext"
+
+# Knowledge search: one article per Bitext intent written from its responses (placeholders
+# removed), the customers' utterances as queries.
+python3 - "$bitext" "$out" <<'PY'
+import csv, collections, json, re, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+responses, queries = collections.defaultdict(list), []
+for row in rows:
+    text = re.sub(r"\{\{[^}]*\}\}", "", row["response"]).strip()
+    if text not in responses[row["intent"]]:
+        responses[row["intent"]].append(text)
+    queries.append({"query": row["instruction"], "relevant": [row["intent"]]})
+with open(f"{sys.argv[2]}/kb-articles.jsonl", "w", encoding="utf-8") as file:
+    for intent in sorted(responses):
+        body = "\n\n".join(responses[intent][:3])
+        article = {"id": intent, "title": intent.replace("_", " "), "body": body, "locale": "en", "tags": []}
+        file.write(json.dumps(article) + "\n")
+with open(f"{sys.argv[2]}/kb-queries.jsonl", "w", encoding="utf-8") as file:
+    file.writelines(json.dumps(query) + "\n" for query in queries)
+PY
+for ranking in product baseline; do
+  flags=()
+  [[ $ranking == baseline ]] && flags=(--baseline)
+  printf 'knowledge search (%s): ' "$ranking"
+  "$bin" knowledge eval --articles "$out/kb-articles.jsonl" --queries "$out/kb-queries.jsonl" --locale en --json "${flags[@]}"
+done

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod domain;
+pub mod eval;
 mod grpc;
 pub mod index;
 mod projection;

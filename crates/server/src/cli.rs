@@ -33,6 +33,9 @@ pub enum Command {
         #[arg(long, env = "SWITCHBOARD_INDEX_DIR")]
         index_dir: Option<PathBuf>,
     },
+    /// Measure knowledge search offline.
+    #[command(subcommand)]
+    Knowledge(crate::knowledge::KnowledgeCommand),
     /// Train and evaluate intent models offline.
     #[command(subcommand)]
     Classifier(crate::classifier::ClassifierCommand),
@@ -127,6 +130,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed { file, endpoint } => crate::seed::seed(&file, &endpoint).await,
+        Command::Knowledge(command) => {
+            tokio::task::spawn_blocking(move || crate::knowledge::run(command)).await?
+        }
         Command::Classifier(command) => {
             tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
         }

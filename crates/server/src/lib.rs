@@ -6,6 +6,7 @@
 pub mod classifier;
 pub mod cli;
 mod config;
+pub mod knowledge;
 mod mount;
 mod replay;
 mod seed;

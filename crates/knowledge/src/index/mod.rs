@@ -99,6 +99,15 @@ pub struct ArticleIndex {
     reader: IndexReader,
     writer: IndexWriter,
     fields: Fields,
+    ranking: Ranking,
+}
+
+/// `Plain` is the baseline the product is measured against: BM25 over lowercased words, no
+/// stemming, stop words, typo tolerance or title weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranking {
+    Full,
+    Plain,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +195,10 @@ fn stop_words(language: Language) -> StopWordFilter {
 impl ArticleIndex {
     /// In `directory` (created if missing; kept across restarts), or in memory.
     pub fn open(directory: Option<&Path>) -> Result<Self, IndexError> {
+        Self::open_with(directory, Ranking::Full)
+    }
+
+    pub fn open_with(directory: Option<&Path>, ranking: Ranking) -> Result<Self, IndexError> {
         let (schema, fields) = schema();
         let index = match directory {
             Some(directory) => {
@@ -199,7 +212,14 @@ impl ArticleIndex {
         register_analyzers(&index);
         let writer = index.writer(WRITER_BYTES)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, reader, writer, fields })
+        Ok(Self { index, reader, writer, fields, ranking })
+    }
+
+    fn analyzer_for(&self, locale: &str) -> &'static str {
+        match self.ranking {
+            Ranking::Full => analyzer_of(locale),
+            Ranking::Plain => "default",
+        }
     }
 
     fn text_fields(&self, analyzer: &str) -> TextFields {
@@ -215,7 +235,7 @@ impl ArticleIndex {
     /// Replaces the article's entry (uncommitted until `commit`).
     pub fn upsert(&mut self, article: &IndexedArticle) -> Result<(), IndexError> {
         self.remove(&article.article_id);
-        let analyzer = analyzer_of(&article.locale);
+        let analyzer = self.analyzer_for(&article.locale);
         let text = self.text_fields(analyzer);
         let mut document = doc!(
             self.fields.article_id => article.article_id.clone(),
@@ -273,15 +293,17 @@ impl ArticleIndex {
         if terms.is_empty() {
             return Ok(None);
         }
+        let full = self.ranking == Ranking::Full;
+        let title_boost = if full { TITLE_BOOST } else { 1.0 };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for text in &terms {
             let exact = |field: Field| {
                 TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs)
             };
             clauses
-                .push((Occur::Should, Box::new(BoostQuery::new(Box::new(exact(fields.title)), TITLE_BOOST))));
+                .push((Occur::Should, Box::new(BoostQuery::new(Box::new(exact(fields.title)), title_boost))));
             clauses.push((Occur::Should, Box::new(exact(fields.body))));
-            if analyzer != "cjk" && text.chars().count() >= FUZZY_MIN_CHARS {
+            if full && analyzer != "cjk" && text.chars().count() >= FUZZY_MIN_CHARS {
                 let fuzzy = FuzzyTermQuery::new(Term::from_field_text(fields.body, text), 1, true);
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST))));
             }
@@ -300,7 +322,7 @@ impl ArticleIndex {
         let analyzers: Vec<&str> = if locale.is_empty() {
             self.fields.text.iter().map(|(name, _)| *name).collect()
         } else {
-            vec![analyzer_of(locale)]
+            vec![self.analyzer_for(locale)]
         };
         let partial = !typed.ends_with(char::is_whitespace);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -356,7 +378,7 @@ impl ArticleIndex {
         let analyzers: Vec<&str> = if locale.is_empty() {
             self.fields.text.iter().map(|(name, _)| *name).collect()
         } else {
-            vec![analyzer_of(locale)]
+            vec![self.analyzer_for(locale)]
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for analyzer in &analyzers {
@@ -380,7 +402,7 @@ impl ArticleIndex {
                     .and_then(|value| value.as_str().map(str::to_owned))
                     .unwrap_or_default()
             };
-            let analyzer = analyzer_of(&text(self.fields.locale));
+            let analyzer = self.analyzer_for(&text(self.fields.locale));
             let body = self.text_fields(analyzer).body;
             let snippet = SnippetGenerator::create(&searcher, &query, body)
                 .map(|generator| generator.snippet_from_doc(&document).to_html())

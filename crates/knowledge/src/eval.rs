@@ -1,0 +1,93 @@
+//! Search quality on a labelled set: for each query, the articles that answer it. Recall at 1 and
+//! 5 (share of a query's relevant articles in the top k, averaged), MRR at 10, and the latency of
+//! each search.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::index::{ArticleIndex, IndexError};
+
+/// A query and the ids of the articles that answer it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledQuery {
+    pub query: String,
+    pub relevant: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchReport {
+    pub n: usize,
+    pub recall_at_1: f64,
+    pub recall_at_5: f64,
+    pub mrr_at_10: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+pub fn evaluate(
+    index: &ArticleIndex,
+    queries: &[LabelledQuery],
+    locale: &str,
+) -> Result<SearchReport, IndexError> {
+    let (mut at_1, mut at_5, mut reciprocal) = (0.0, 0.0, 0.0);
+    let mut latencies = Vec::with_capacity(queries.len());
+    for labelled in queries {
+        let relevant: HashSet<&str> = labelled.relevant.iter().map(String::as_str).collect();
+        let started = Instant::now();
+        let hits = index.search(&labelled.query, locale, 10)?;
+        latencies.push(started.elapsed().as_secs_f64() * 1e6);
+        let ranked: Vec<&str> = hits.iter().map(|hit| hit.article_id.as_str()).collect();
+        let found_in = |k: usize| ranked.iter().take(k).filter(|id| relevant.contains(*id)).count() as f64;
+        let wanted = relevant.len().max(1) as f64;
+        at_1 += found_in(1) / wanted;
+        at_5 += found_in(5) / wanted;
+        reciprocal +=
+            ranked.iter().position(|id| relevant.contains(id)).map_or(0.0, |at| 1.0 / (at + 1) as f64);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let n = queries.len().max(1) as f64;
+    Ok(SearchReport {
+        n: queries.len(),
+        recall_at_1: at_1 / n,
+        recall_at_5: at_5 / n,
+        mrr_at_10: reciprocal / n,
+        p50_us: percentile(&latencies, 0.5),
+        p99_us: percentile(&latencies, 0.99),
+    })
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied().unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::IndexedArticle;
+
+    #[test]
+    fn recall_and_mrr_count_where_the_answer_ranks() {
+        let mut index = ArticleIndex::open(None).expect("index");
+        for (id, title) in [("a", "reset your password"), ("b", "track your parcel")] {
+            let article = IndexedArticle {
+                article_id: id.into(),
+                title: title.into(),
+                body: title.into(),
+                locale: "en".into(),
+                tags: vec![],
+            };
+            index.upsert(&article).expect("indexed");
+        }
+        index.commit().expect("committed");
+        let queries = [
+            LabelledQuery { query: "password reset".into(), relevant: vec!["a".into()] },
+            LabelledQuery { query: "parcel".into(), relevant: vec!["a".into()] },
+        ];
+        let report = evaluate(&index, &queries, "en").expect("evaluated");
+        assert_eq!((report.n, report.recall_at_1, report.recall_at_5), (2, 0.5, 0.5));
+        assert_eq!(report.mrr_at_10, 0.5);
+    }
+}
