@@ -21,7 +21,7 @@ build: ## Build the switchboard binary
 run: env build ## Run all services on 127.0.0.1:50051 with the demo articles
 	@$(WITH_ENV) $(BIN) serve & server=$$!; \
 	trap 'kill -TERM $$server 2>/dev/null; wait $$server' INT TERM EXIT; \
-	$(WITH_ENV) $(BIN) seed deploy/demo/articles.jsonl || exit 1; \
+	$(WITH_ENV) $(BIN) knowledge import deploy/demo/articles.jsonl || exit 1; \
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}; Ctrl-C stops it"; \
 	wait $$server
 

@@ -130,3 +130,54 @@ async fn the_index_keeps_its_directory_across_restarts_and_archiving_hides_artic
     std::fs::remove_dir_all(&directory)?;
     Ok(())
 }
+
+#[tokio::test]
+async fn articles_are_imported_and_exported_as_json_lines() -> anyhow::Result<()> {
+    use switchboard_server::knowledge::{ArticleLine, ImportReport, export, import};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let endpoint = format!("http://{}", cluster.address);
+    let dir = std::env::temp_dir().join(format!("switchboard-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let line = |id: &str, locale: &str, title: &str| ArticleLine {
+        id: id.into(),
+        title: title.into(),
+        body: format!("{title}: what to do, step by step."),
+        locale: locale.into(),
+        tags: vec!["help".into()],
+    };
+    let articles = vec![
+        line("a-returns", "en", "Returns"),
+        line("b-refunds", "en", "Refunds"),
+        line("c-zh", "zh-Hant", "如何退貨"),
+    ];
+    let write = |name: &str, lines: &[ArticleLine]| -> anyhow::Result<std::path::PathBuf> {
+        let path = dir.join(name);
+        let text: Vec<String> = lines.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+        std::fs::write(&path, text.join("\n") + "\n")?;
+        Ok(path)
+    };
+
+    let file = write("articles.jsonl", &articles)?;
+    assert_eq!(import(&file, &endpoint).await?, ImportReport { published: 3, unchanged: 0 });
+    let exported: Vec<ArticleLine> =
+        export(&endpoint, false).await?.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert_eq!(exported, articles, "export gives back what was imported, in id order");
+    assert_eq!(import(&file, &endpoint).await?, ImportReport { published: 0, unchanged: 3 });
+
+    let mut changed = articles.clone();
+    changed[1].body = "Refunds reach your card within five days.".into();
+    let file = write("changed.jsonl", &changed)?;
+    assert_eq!(import(&file, &endpoint).await?, ImportReport { published: 1, unchanged: 2 });
+
+    let mut bad = changed.clone();
+    bad.push(line("d-new", "en", "New"));
+    bad.push(line("e-untitled", "en", " "));
+    let file = write("bad.jsonl", &bad)?;
+    let error = import(&file, &endpoint).await.expect_err("an article without a title is refused");
+    assert!(format!("{error:#}").contains("title is empty"), "{error:#}");
+    let after = export(&endpoint, false).await?;
+    assert!(!after.contains("d-new"), "nothing from a bad file is published");
+    std::fs::remove_dir_all(&dir)?;
+    cluster.stop().await
+}

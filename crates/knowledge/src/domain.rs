@@ -142,6 +142,37 @@ impl Knowledge {
         Ok(published.sequence)
     }
 
+    /// A page of articles in id order, and the id to continue after (empty on the last page).
+    pub async fn list(
+        &self,
+        after: &str,
+        limit: u32,
+        include_archived: bool,
+    ) -> Result<(Vec<Article>, String), Error> {
+        let limit = match limit {
+            0 => 500,
+            limit if limit > 1000 => return Err(Error::InvalidArgument("limit is at most 1000".into())),
+            limit => limit,
+        };
+        let rows = sqlx::query(
+            "SELECT article_id, version, title, body, locale, tags, archived FROM knowledge.articles
+             WHERE article_id > $1 AND ($2 OR NOT archived) ORDER BY article_id LIMIT $3",
+        )
+        .bind(after)
+        .bind(include_archived)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let mut articles: Vec<Article> = rows.iter().map(article_of).collect();
+        let next = if articles.len() > limit as usize {
+            articles.truncate(limit as usize);
+            articles.last().map(|a| a.article_id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((articles, next))
+    }
+
     pub async fn article(&self, article_id: &str) -> Result<Article, Error> {
         let row = sqlx::query(
             "SELECT article_id, version, title, body, locale, tags, archived
@@ -151,15 +182,7 @@ impl Knowledge {
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| Error::NotFound(article_id.to_string()))?;
-        Ok(Article {
-            article_id: row.get(0),
-            version: u32::try_from(row.get::<i32, _>(1)).unwrap_or(0),
-            title: row.get(2),
-            body: row.get(3),
-            locale: row.get(4),
-            tags: row.get(5),
-            archived: row.get(6),
-        })
+        Ok(article_of(&row))
     }
 
     /// Waits until the read model and the search index have applied `sequence`.
@@ -183,6 +206,18 @@ impl Knowledge {
             other => other?,
         };
         Ok(found.and_then(|(event, sequence)| event.body.map(|body| (body, sequence))))
+    }
+}
+
+fn article_of(row: &sqlx::postgres::PgRow) -> Article {
+    Article {
+        article_id: row.get(0),
+        version: u32::try_from(row.get::<i32, _>(1)).unwrap_or(0),
+        title: row.get(2),
+        body: row.get(3),
+        locale: row.get(4),
+        tags: row.get(5),
+        archived: row.get(6),
     }
 }
 

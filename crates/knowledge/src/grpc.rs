@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use switchboard_proto::{
     knowledge::v1::{
-        ArchiveArticleRequest, ArchiveArticleResponse, Article, GetArticleRequest, PublishArticleRequest,
-        SearchRequest, SearchResponse, SuggestRequest, SuggestResponse, knowledge_server,
+        ArchiveArticleRequest, ArchiveArticleResponse, Article, GetArticleRequest, ListArticlesRequest,
+        ListArticlesResponse, PublishArticleRequest, SearchRequest, SearchResponse, SuggestRequest,
+        SuggestResponse, knowledge_server,
     },
     to_status,
 };
@@ -48,6 +49,19 @@ impl knowledge_server::Knowledge for KnowledgeApi {
         let id = request.into_inner().article_id;
         let article = self.knowledge.article(&id).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(article))
+    }
+
+    async fn list_articles(
+        &self,
+        request: Request<ListArticlesRequest>,
+    ) -> Result<Response<ListArticlesResponse>, Status> {
+        let request = request.into_inner();
+        let (articles, next) = self
+            .knowledge
+            .list(&request.after, request.limit, request.include_archived)
+            .await
+            .map_err(|e| to_status(&e))?;
+        Ok(Response::new(ListArticlesResponse { articles, next }))
     }
 
     async fn archive_article(

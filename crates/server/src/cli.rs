@@ -1,4 +1,4 @@
-//! The command line: `serve`, `replay`, `seed`, `classifier`.
+//! The command line: `serve`, `replay`, `knowledge`, `classifier`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -33,18 +33,12 @@ pub enum Command {
         #[arg(long, env = "SWITCHBOARD_INDEX_DIR")]
         index_dir: Option<PathBuf>,
     },
-    /// Measure knowledge search offline.
+    /// Import and export articles; measure knowledge search offline.
     #[command(subcommand)]
     Knowledge(crate::knowledge::KnowledgeCommand),
     /// Train and evaluate intent models offline.
     #[command(subcommand)]
     Classifier(crate::classifier::ClassifierCommand),
-    /// Publish demo articles (JSON lines: id, title, body, locale, tags) to a running server.
-    Seed {
-        file: PathBuf,
-        #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
-        endpoint: String,
-    },
 }
 
 #[derive(Debug, Args)]
@@ -129,10 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Seed { file, endpoint } => crate::seed::seed(&file, &endpoint).await,
-        Command::Knowledge(command) => {
-            tokio::task::spawn_blocking(move || crate::knowledge::run(command)).await?
-        }
+        Command::Knowledge(command) => crate::knowledge::run(command).await,
         Command::Classifier(command) => {
             tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
         }

@@ -1,16 +1,37 @@
-//! `switchboard knowledge eval`: search quality on a labelled set, in process. The flags and the
-//! `--json` report are a contract.
+//! `switchboard knowledge import|export|eval`: articles in and out of a running server as JSON
+//! lines (`id`, `title`, `body`, `locale`, `tags`), and search quality on a labelled set, in
+//! process. The flags and the `--json` report are a contract.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use switchboard_knowledge::eval::{LabelledQuery, evaluate};
 use switchboard_knowledge::index::{ArticleIndex, IndexedArticle, Ranking};
+use switchboard_proto::knowledge::v1::{
+    Article, GetArticleRequest, ListArticlesRequest, PublishArticleRequest, knowledge_client::KnowledgeClient,
+};
+use tonic::{Code, transport::Channel};
 
 #[derive(Debug, Subcommand)]
 pub enum KnowledgeCommand {
+    /// Publish articles from a JSON lines file (new ones, and new versions of changed ones).
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+        endpoint: String,
+    },
+    /// Write every published article as JSON lines, to --out or standard output.
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        include_archived: bool,
+        #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+        endpoint: String,
+    },
     /// Index articles (JSON lines: id, title, body, locale, tags) and measure search on labelled
     /// queries (JSON lines: query, relevant).
     Eval(EvalArgs),
@@ -33,15 +54,16 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-#[derive(Deserialize)]
-struct ArticleLine {
-    id: String,
-    title: String,
-    body: String,
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArticleLine {
+    pub id: String,
+    pub title: String,
+    pub body: String,
     #[serde(default)]
-    locale: String,
+    pub locale: String,
     #[serde(default)]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -50,10 +72,114 @@ struct QueryLine {
     relevant: Vec<String>,
 }
 
-pub fn run(command: KnowledgeCommand) -> anyhow::Result<()> {
+pub async fn run(command: KnowledgeCommand) -> anyhow::Result<()> {
     match command {
-        KnowledgeCommand::Eval(args) => eval_command(&args),
+        KnowledgeCommand::Import { file, endpoint } => {
+            let report = import(&file, &endpoint).await?;
+            println!("imported {} articles ({} unchanged)", report.published, report.unchanged);
+            Ok(())
+        }
+        KnowledgeCommand::Export { out, include_archived, endpoint } => {
+            let lines = export(&endpoint, include_archived).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, lines).with_context(|| format!("cannot write {}", path.display()))
+                }
+                None => {
+                    print!("{lines}");
+                    Ok(())
+                }
+            }
+        }
+        KnowledgeCommand::Eval(args) => tokio::task::spawn_blocking(move || eval_command(&args)).await?,
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportReport {
+    pub published: usize,
+    pub unchanged: usize,
+}
+
+/// Checks every line first (nothing is published from a file with a bad line), then publishes
+/// the articles that are new or differ from what the server has.
+pub async fn import(file: &Path, endpoint: &str) -> anyhow::Result<ImportReport> {
+    let lines: Vec<ArticleLine> = lines(file)?;
+    for (number, line) in lines.iter().enumerate() {
+        let at = || format!("{}: article {} ({})", file.display(), number + 1, line.id);
+        anyhow::ensure!(!line.id.trim().is_empty(), "{}: id is empty", at());
+        anyhow::ensure!(!line.title.trim().is_empty(), "{}: title is empty", at());
+        anyhow::ensure!(!line.body.trim().is_empty(), "{}: body is empty", at());
+    }
+    let mut client = connect(endpoint).await?;
+    let mut report = ImportReport { published: 0, unchanged: 0 };
+    let count = lines.len();
+    for (index, line) in lines.into_iter().enumerate() {
+        if current(&mut client, &line.id).await?.is_some_and(|existing| existing == line) {
+            report.unchanged += 1;
+            continue;
+        }
+        let request = PublishArticleRequest {
+            article_id: line.id.clone(),
+            title: line.title,
+            body: line.body,
+            locale: line.locale,
+            tags: line.tags,
+            wait: index + 1 == count,
+        };
+        client.publish_article(request).await.with_context(|| format!("publishing {}", line.id))?;
+        report.published += 1;
+    }
+    Ok(report)
+}
+
+/// The article as the server has it, in the file's terms; `None` when unknown or archived.
+async fn current(client: &mut KnowledgeClient<Channel>, id: &str) -> anyhow::Result<Option<ArticleLine>> {
+    match client.get_article(GetArticleRequest { article_id: id.into() }).await {
+        Ok(article) => Ok(Some(article.into_inner()).filter(|a| !a.archived).map(line_of)),
+        Err(status) if status.code() == Code::NotFound => Ok(None),
+        Err(status) => Err(status.into()),
+    }
+}
+
+fn line_of(article: Article) -> ArticleLine {
+    ArticleLine {
+        id: article.article_id,
+        title: article.title,
+        body: article.body,
+        locale: article.locale,
+        tags: article.tags,
+    }
+}
+
+/// Every article as JSON lines, in id order.
+pub async fn export(endpoint: &str, include_archived: bool) -> anyhow::Result<String> {
+    let mut client = connect(endpoint).await?;
+    let mut out = String::new();
+    let mut after = String::new();
+    loop {
+        let request = ListArticlesRequest { after: after.clone(), limit: 0, include_archived };
+        let page = client.list_articles(request).await?.into_inner();
+        for article in page.articles {
+            out.push_str(&serde_json::to_string(&line_of(article))?);
+            out.push('\n');
+        }
+        if page.next.is_empty() {
+            return Ok(out);
+        }
+        after = page.next;
+    }
+}
+
+/// Connects, waiting up to a minute for the server to come up.
+async fn connect(endpoint: &str) -> anyhow::Result<KnowledgeClient<Channel>> {
+    for _ in 0..120 {
+        if let Ok(client) = KnowledgeClient::connect(endpoint.to_string()).await {
+            return Ok(client);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("no server answered at {endpoint} within a minute")
 }
 
 /// Each non-empty line parsed as `T`; a bad line is named with its number.

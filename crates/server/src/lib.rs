@@ -9,7 +9,6 @@ mod config;
 pub mod knowledge;
 mod mount;
 mod replay;
-mod seed;
 mod serve;
 
 pub use config::{Config, Service};
