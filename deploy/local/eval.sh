@@ -79,3 +79,29 @@ for ranking in product baseline; do
   printf 'knowledge search (%s): ' "$ranking"
   "$bin" knowledge eval --articles "$out/kb-articles.jsonl" --queries "$out/kb-queries.jsonl" --locale en --json "${flags[@]}"
 done
+
+# Example questions: ten utterances per intent (seeded) become the article's example questions
+# and leave the queries; the same articles without them are measured on the same queries.
+python3 - "$out" <<'PY'
+import collections, json, random, sys
+out = sys.argv[1]
+articles = [json.loads(line) for line in open(f"{out}/kb-articles.jsonl", encoding="utf-8")]
+queries = [json.loads(line) for line in open(f"{out}/kb-queries.jsonl", encoding="utf-8")]
+by_intent = collections.defaultdict(list)
+for query in queries:
+    by_intent[query["relevant"][0]].append(query)
+rng, kept = random.Random(42), []
+for article in articles:
+    group = by_intent[article["id"]]
+    rng.shuffle(group)
+    article["example_questions"] = [q["query"] for q in group[:10]]
+    kept += group[10:]
+with open(f"{out}/kb-articles-questions.jsonl", "w", encoding="utf-8") as file:
+    file.writelines(json.dumps(article) + "\n" for article in articles)
+with open(f"{out}/kb-queries-rest.jsonl", "w", encoding="utf-8") as file:
+    file.writelines(json.dumps(query) + "\n" for query in kept)
+PY
+for articles in kb-articles kb-articles-questions; do
+  printf 'knowledge search (%s, held-out queries): ' "$articles"
+  "$bin" knowledge eval --articles "$out/$articles.jsonl" --queries "$out/kb-queries-rest.jsonl" --locale en --json
+done

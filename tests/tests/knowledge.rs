@@ -23,6 +23,7 @@ fn article(id: &str, locale: &str, title: &str, body: &str) -> PublishArticleReq
         locale: locale.into(),
         tags: vec![],
         wait: true,
+        ..PublishArticleRequest::default()
     }
 }
 
@@ -31,7 +32,8 @@ async fn search(
     query: &str,
     locale: &str,
 ) -> anyhow::Result<SearchResponse> {
-    let request = SearchRequest { query: query.into(), locale: locale.into(), limit: 3 };
+    let request =
+        SearchRequest { query: query.into(), locale: locale.into(), limit: 3, ..SearchRequest::default() };
     Ok(client.search(request).await?.into_inner())
 }
 
@@ -145,6 +147,7 @@ async fn articles_are_imported_and_exported_as_json_lines() -> anyhow::Result<()
         body: format!("{title}: what to do, step by step."),
         locale: locale.into(),
         tags: vec!["help".into()],
+        ..ArticleLine::default()
     };
     let articles = vec![
         line("a-returns", "en", "Returns"),

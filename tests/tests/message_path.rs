@@ -235,7 +235,7 @@ async fn without_an_answer_in_the_knowledge_base_a_human_takes_the_question() ->
     assert_eq!(routed.action(), RouteAction::Queue);
     assert_eq!(routed.queue, "orders");
     assert!(
-        routed.reason.contains("no article answers it confidently, so a human takes it"),
+        routed.reason.contains("the knowledge base has no confident answer, so a human takes it"),
         "{}",
         routed.reason
     );

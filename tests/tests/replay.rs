@@ -19,9 +19,9 @@ const TABLES: &[(Service, &[&str])] = &[
     ),
     (Service::Classifier, &["classifier.classifications"]),
     (Service::Router, &["router.decisions"]),
-    (Service::Knowledge, &["knowledge.articles"]),
+    (Service::Knowledge, &["knowledge.articles", "knowledge.article_versions"]),
     (Service::Notifier, &["notifier.deliveries"]),
-    (Service::Analytics, &["analytics.counts"]),
+    (Service::Analytics, &["analytics.counts", "analytics.knowledge_queries"]),
 ];
 
 /// Each table's rows as sorted JSON, and each checkpoint.

@@ -1,17 +1,21 @@
-//! The thin tonic adapter: counts from the read model.
+//! The thin tonic adapter: counts, content gaps and deflections from the read model.
 
 use std::time::Duration;
 
 use sqlx::{PgPool, Row as _};
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
-    analytics::v1::{Count, GetCountsRequest, GetCountsResponse, analytics_server},
+    analytics::v1::{
+        Count, GetCountsRequest, GetCountsResponse, ListArticleDeflectionsRequest,
+        ListArticleDeflectionsResponse, ListContentGapsRequest, ListContentGapsResponse, analytics_server,
+    },
+    time::to_datetime,
     to_status,
 };
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::{Error, projection::METRICS};
+use crate::{Error, knowledge, projection::METRICS};
 
 /// How long `GetCounts` waits for a requested sequence.
 const READ_WAIT: Duration = Duration::from_secs(5);
@@ -26,13 +30,19 @@ impl AnalyticsApi {
         Self { pool, checkpoint }
     }
 
+    async fn caught_up(&self, min_sequence: u64) -> Result<(), Error> {
+        if wait_for_checkpoint(&self.checkpoint, min_sequence, READ_WAIT).await {
+            Ok(())
+        } else {
+            Err(Error::NotCaughtUp(min_sequence))
+        }
+    }
+
     async fn counts(&self, metric: &str, min_sequence: u64) -> Result<Vec<Count>, Error> {
         if !metric.is_empty() && !METRICS.contains(&metric) {
             return Err(Error::UnknownMetric(metric.to_string()));
         }
-        if !wait_for_checkpoint(&self.checkpoint, min_sequence, READ_WAIT).await {
-            return Err(Error::NotCaughtUp(min_sequence));
-        }
+        self.caught_up(min_sequence).await?;
         let rows = sqlx::query(
             "SELECT metric, channel, intent, value FROM analytics.counts
              WHERE $1 = '' OR metric = $1 ORDER BY metric, channel, intent",
@@ -61,5 +71,42 @@ impl analytics_server::Analytics for AnalyticsApi {
         let request = request.into_inner();
         let counts = self.counts(&request.metric, request.min_sequence).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(GetCountsResponse { counts }))
+    }
+
+    async fn list_content_gaps(
+        &self,
+        request: Request<ListContentGapsRequest>,
+    ) -> Result<Response<ListContentGapsResponse>, Status> {
+        let r = request.into_inner();
+        let limit = limit_of(r.limit, 20, 200).map_err(|e| to_status(&e))?;
+        self.caught_up(r.min_sequence).await.map_err(|e| to_status(&e))?;
+        let since = r.since.as_ref().map(|at| to_datetime(Some(at)));
+        let language = r.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+        let gaps = knowledge::content_gaps(&self.pool, since, &language, limit as usize)
+            .await
+            .map_err(|e| to_status(&Error::Database(e)))?;
+        Ok(Response::new(ListContentGapsResponse { gaps }))
+    }
+
+    async fn list_article_deflections(
+        &self,
+        request: Request<ListArticleDeflectionsRequest>,
+    ) -> Result<Response<ListArticleDeflectionsResponse>, Status> {
+        let r = request.into_inner();
+        let limit = limit_of(r.limit, 50, 500).map_err(|e| to_status(&e))?;
+        self.caught_up(r.min_sequence).await.map_err(|e| to_status(&e))?;
+        let articles = knowledge::deflections(&self.pool, i64::from(limit))
+            .await
+            .map_err(|e| to_status(&Error::Database(e)))?;
+        Ok(Response::new(ListArticleDeflectionsResponse { articles }))
+    }
+}
+
+/// `requested`, or `default` for 0; more than `max` is refused.
+fn limit_of(requested: u32, default: u32, max: u32) -> Result<u32, Error> {
+    match requested {
+        0 => Ok(default),
+        limit if limit > max => Err(Error::InvalidArgument(format!("limit is at most {max}"))),
+        limit => Ok(limit),
     }
 }

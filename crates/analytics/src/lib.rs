@@ -1,10 +1,14 @@
-//! Analytics: counts of messages, classifications, escalations, queued messages and automated
-//! replies, by channel and intent, projected from every event into schema `analytics`.
+//! Analytics: counts of messages, classifications, escalations, queued messages, automated
+//! replies and knowledge queries, by channel and intent; the questions the knowledge base could
+//! not answer (content gaps) and deflections per article; projected from every event into
+//! schema `analytics`.
 
 #![forbid(unsafe_code)]
 
 mod grpc;
+mod knowledge;
 mod projection;
+pub mod wording;
 
 use std::sync::Arc;
 
@@ -14,13 +18,21 @@ use tokio_util::sync::CancellationToken;
 
 pub use projection::{AnalyticsProjection, METRICS};
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "counts", sql: include_str!("../migrations/001_counts.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "counts", sql: include_str!("../migrations/001_counts.sql") },
+    Migration {
+        version: 2,
+        name: "knowledge queries",
+        sql: include_str!("../migrations/002_knowledge_queries.sql"),
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("unknown metric {0:?}")]
     UnknownMetric(String),
+    #[error("{0}")]
+    InvalidArgument(String),
     #[error("the counts have not reached sequence {0} yet; try again")]
     NotCaughtUp(u64),
     #[error(transparent)]
@@ -32,7 +44,7 @@ pub enum Error {
 impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::UnknownMetric(_) => ErrorKind::InvalidArgument,
+            Self::UnknownMetric(_) | Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }

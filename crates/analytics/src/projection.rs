@@ -1,13 +1,29 @@
-//! Counters, summed per batch in memory and written with one statement per batch.
+//! Counters, summed per batch in memory and written with one statement per batch; and the
+//! knowledge queries with their deflection outcomes, for content gaps.
 
 use std::collections::BTreeMap;
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
-use switchboard_proto::events::v1::{Channel, RouteAction, event::Body};
+use switchboard_proto::{
+    events::v1::{Channel, DeflectionResult, RouteAction, event::Body},
+    time::to_datetime,
+};
+
+use crate::knowledge;
 
 /// Every metric this projection counts.
-pub const METRICS: &[&str] = &["messages", "classifications", "escalations", "queued", "automated_replies"];
+pub const METRICS: &[&str] = &[
+    "messages",
+    "classifications",
+    "escalations",
+    "queued",
+    "automated_replies",
+    "knowledge_queries",
+    "unanswered_queries",
+    "deflections_helped",
+    "deflections_ticket_opened",
+];
 
 pub struct AnalyticsProjection;
 
@@ -27,14 +43,20 @@ impl Projection for AnalyticsProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["analytics.counts"]
+        &["analytics.counts", "analytics.knowledge_queries"]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
         let mut increments: BTreeMap<Key, i64> = BTreeMap::new();
         for applied in events {
-            if let Some(key) = counted(applied.event.body.as_ref()) {
+            for key in counted(applied.event.body.as_ref()) {
                 *increments.entry(key).or_default() += 1;
+            }
+            let at = to_datetime(applied.event.occurred_at.as_ref());
+            match &applied.event.body {
+                Some(Body::KnowledgeQueried(queried)) => knowledge::record_query(tx, queried, at).await?,
+                Some(Body::DeflectionRecorded(recorded)) => knowledge::record_outcome(tx, recorded).await?,
+                _ => {}
             }
         }
         if increments.is_empty() {
@@ -66,22 +88,36 @@ impl Projection for AnalyticsProjection {
     }
 }
 
-/// The counter an event adds one to, if any.
-fn counted(body: Option<&Body>) -> Option<Key> {
+/// The counters an event adds one to.
+fn counted(body: Option<&Body>) -> Vec<Key> {
     let slug = |channel: i32| Channel::try_from(channel).unwrap_or(Channel::Unspecified).slug();
-    match body? {
-        Body::MessageReceived(m) => Some(("messages", slug(m.channel), String::new())),
-        Body::MessageClassified(c) => Some(("classifications", slug(c.channel), c.intent.clone())),
+    let Some(body) = body else { return Vec::new() };
+    match body {
+        Body::MessageReceived(m) => vec![("messages", slug(m.channel), String::new())],
+        Body::MessageClassified(c) => vec![("classifications", slug(c.channel), c.intent.clone())],
         Body::MessageRouted(r) => {
             let metric = match r.action() {
                 RouteAction::Escalate => "escalations",
                 RouteAction::Queue => "queued",
                 RouteAction::AutoReply => "automated_replies",
-                RouteAction::Unspecified => return None,
+                RouteAction::Unspecified => return Vec::new(),
             };
-            Some((metric, slug(r.channel), r.intent.clone()))
+            vec![(metric, slug(r.channel), r.intent.clone())]
         }
-        _ => None,
+        Body::KnowledgeQueried(q) => {
+            let kind = knowledge::kind_slug(q.kind()).to_string();
+            let mut keys = vec![("knowledge_queries", "", kind.clone())];
+            if !q.answered {
+                keys.push(("unanswered_queries", "", kind));
+            }
+            keys
+        }
+        Body::DeflectionRecorded(d) => match d.result() {
+            DeflectionResult::Helped => vec![("deflections_helped", "", String::new())],
+            DeflectionResult::TicketOpened => vec![("deflections_ticket_opened", "", String::new())],
+            DeflectionResult::Unspecified => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
 
@@ -94,13 +130,13 @@ mod tests {
     fn counts_messages_by_channel_and_decisions_by_intent() {
         let received =
             Body::MessageReceived(MessageReceived { channel: Channel::Email.into(), ..Default::default() });
-        assert_eq!(counted(Some(&received)), Some(("messages", "email", String::new())));
+        assert_eq!(counted(Some(&received)), [("messages", "email", String::new())]);
         let routed = Body::MessageRouted(MessageRouted {
             channel: Channel::Web.into(),
             action: RouteAction::Escalate.into(),
             intent: "human_agent".into(),
             ..Default::default()
         });
-        assert_eq!(counted(Some(&routed)), Some(("escalations", "web", "human_agent".into())));
+        assert_eq!(counted(Some(&routed)), [("escalations", "web", "human_agent".into())]);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_knowledge::index::{ArticleIndex, IndexedArticle};
+use switchboard_knowledge::index::{ArticleIndex, Filters, IndexedArticle};
 
 const WORDS: &[&str] = &[
     "order",
@@ -92,6 +92,7 @@ pub fn measure(articles: usize, queries: usize) -> anyhow::Result<()> {
             body: words.sentence(150),
             locale: "en".into(),
             tags: vec![words.next().to_owned()],
+            ..IndexedArticle::default()
         })?;
     }
     index.commit()?;
@@ -101,7 +102,7 @@ pub fn measure(articles: usize, queries: usize) -> anyhow::Result<()> {
     for _ in 0..queries {
         let query = words.sentence(4);
         let started = Instant::now();
-        found += index.search(&query, "en", 5)?.len();
+        found += index.search(&query, &Filters { locale: "en", ..Filters::default() }, 5)?.len();
         latencies.push(started.elapsed());
     }
     latencies.sort();

@@ -79,7 +79,11 @@ pub fn aggregate_of(body: &Body) -> &'static str {
         Body::MessageRouted(_) => "routing",
         Body::ReplyRequested(_) => "reply",
         Body::ReplyDelivered(_) | Body::DeliveryFailed(_) => "delivery",
-        Body::ArticlePublished(_) | Body::ArticleArchived(_) => "article",
+        Body::ArticleDrafted(_)
+        | Body::ArticlePublished(_)
+        | Body::ArticleUnpublished(_)
+        | Body::ArticleArchived(_) => "article",
+        Body::KnowledgeQueried(_) | Body::DeflectionRecorded(_) => "knowledge-query",
         Body::ModelTrained(_) => "model",
         Body::ModelActivated(_) => "model-activation",
         Body::IntentCorrected(_) => "intent-feedback",
@@ -97,6 +101,10 @@ pub fn event_type_of(body: &Body) -> &'static str {
         Body::DeliveryFailed(_) => "delivery.delivery_failed",
         Body::ArticlePublished(_) => "article.article_published",
         Body::ArticleArchived(_) => "article.article_archived",
+        Body::ArticleDrafted(_) => "article.article_drafted",
+        Body::ArticleUnpublished(_) => "article.article_unpublished",
+        Body::KnowledgeQueried(_) => "knowledge-query.knowledge_queried",
+        Body::DeflectionRecorded(_) => "knowledge-query.deflection_recorded",
         Body::ModelTrained(_) => "model.model_trained",
         Body::ModelActivated(_) => "model-activation.model_activated",
         Body::IntentCorrected(_) => "intent-feedback.intent_corrected",
@@ -108,7 +116,7 @@ pub fn event_subject(aggregate: &str, aggregate_id: &str) -> String {
     format!("{EVENTS_SUBJECT_PREFIX}.{aggregate}.{aggregate_id}")
 }
 
-fn validate_aggregate_id(id: &str) -> Result<(), Error> {
+pub(crate) fn validate_aggregate_id(id: &str) -> Result<(), Error> {
     let valid = !id.is_empty()
         && id.len() <= 128
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');

@@ -11,7 +11,11 @@ use bytes::Bytes;
 use prost::Message as _;
 use switchboard_proto::events::v1::Event;
 
-use crate::{Bus, EVENTS_STREAM, Error, envelope::event_subject, trace};
+use crate::{
+    Bus, EVENTS_STREAM, Error,
+    envelope::{event_subject, validate_aggregate_id},
+    trace,
+};
 
 /// What the aggregate's subject must look like for an append to succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,11 +110,33 @@ impl Bus {
         aggregate_id: &str,
     ) -> Result<Option<(Event, u64)>, Error> {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        validate_aggregate_id(aggregate_id)?;
         let stream = self.events_stream().await?;
         match stream.get_last_raw_message_by_subject(&event_subject(aggregate, aggregate_id)).await {
             Ok(message) => Ok(Some((decode_event(&message)?, message.sequence))),
             Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(error) => Err(Error::jetstream("get last message", error)),
+        }
+    }
+
+    /// Every event of an aggregate with its stream sequence, oldest first: its history, to fold
+    /// into its state before a command (for aggregates of a few dozen events).
+    pub async fn events_of(&self, aggregate: &str, aggregate_id: &str) -> Result<Vec<(Event, u64)>, Error> {
+        use async_nats::jetstream::stream::DirectGetErrorKind;
+        validate_aggregate_id(aggregate_id)?;
+        let stream = self.events_stream().await?;
+        let subject = event_subject(aggregate, aggregate_id);
+        let mut history = Vec::new();
+        let mut from = 1;
+        loop {
+            match stream.direct_get_next_for_subject(subject.as_str(), Some(from)).await {
+                Ok(message) => {
+                    from = message.sequence + 1;
+                    history.push((decode_event(&message)?, message.sequence));
+                }
+                Err(error) if error.kind() == DirectGetErrorKind::NotFound => return Ok(history),
+                Err(error) => return Err(Error::jetstream("get next message", error)),
+            }
         }
     }
 

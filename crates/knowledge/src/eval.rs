@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::index::{ArticleIndex, IndexError};
+use crate::DEFAULT_MIN_CONFIDENCE;
+use crate::index::{ArticleIndex, Filters, IndexError};
+use crate::queries::confidences;
 
 /// A query and the ids of the articles that answer it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +26,24 @@ pub struct SearchReport {
     pub mrr_at_10: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// `Answer` at the service's default threshold: the share of queries answered, and the
+    /// share of those answered from a relevant article.
+    pub answer_threshold: f32,
+    pub answered: f64,
+    pub answer_precision: f64,
+    /// The same at other thresholds, to choose one.
+    pub answer_curve: Vec<AnswerPoint>,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerPoint {
+    pub threshold: f32,
+    pub answered: f64,
+    pub precision: f64,
+}
+
+/// Thresholds the answer curve is measured at.
+const CURVE: [f32; 9] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7];
 
 pub fn evaluate(
     index: &ArticleIndex,
@@ -33,12 +52,21 @@ pub fn evaluate(
 ) -> Result<SearchReport, IndexError> {
     let (mut at_1, mut at_5, mut reciprocal) = (0.0, 0.0, 0.0);
     let mut latencies = Vec::with_capacity(queries.len());
+    // Per query: the top hit's confidence and whether that hit is relevant.
+    let mut tops: Vec<(f32, bool)> = Vec::with_capacity(queries.len());
     for labelled in queries {
         let relevant: HashSet<&str> = labelled.relevant.iter().map(String::as_str).collect();
         let started = Instant::now();
-        let hits = index.search(&labelled.query, locale, 10)?;
+        let hits = index.search(&labelled.query, &Filters { locale, ..Filters::default() }, 10)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e6);
         let ranked: Vec<&str> = hits.iter().map(|hit| hit.article_id.as_str()).collect();
+        if let (Some(confidence), Some(top)) =
+            (confidences(&hits[..hits.len().min(2)]).first(), ranked.first())
+        {
+            tops.push((*confidence, relevant.contains(top)));
+        } else {
+            tops.push((0.0, false));
+        }
         let found_in = |k: usize| ranked.iter().take(k).filter(|id| relevant.contains(*id)).count() as f64;
         let wanted = relevant.len().max(1) as f64;
         at_1 += found_in(1) / wanted;
@@ -48,7 +76,22 @@ pub fn evaluate(
     }
     latencies.sort_by(f64::total_cmp);
     let n = queries.len().max(1) as f64;
+    let at = |threshold: f32| {
+        let answered: Vec<bool> =
+            tops.iter().filter(|(c, _)| *c >= threshold).map(|(_, right)| *right).collect();
+        let right = answered.iter().filter(|right| **right).count() as f64;
+        AnswerPoint {
+            threshold,
+            answered: answered.len() as f64 / n,
+            precision: if answered.is_empty() { 0.0 } else { right / answered.len() as f64 },
+        }
+    };
+    let default = at(DEFAULT_MIN_CONFIDENCE);
     Ok(SearchReport {
+        answer_threshold: DEFAULT_MIN_CONFIDENCE,
+        answered: default.answered,
+        answer_precision: default.precision,
+        answer_curve: CURVE.iter().map(|t| at(*t)).collect(),
         n: queries.len(),
         recall_at_1: at_1 / n,
         recall_at_5: at_5 / n,
@@ -78,6 +121,7 @@ mod tests {
                 body: title.into(),
                 locale: "en".into(),
                 tags: vec![],
+                ..IndexedArticle::default()
             };
             index.upsert(&article).expect("indexed");
         }

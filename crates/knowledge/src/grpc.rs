@@ -3,16 +3,22 @@
 use std::sync::Arc;
 
 use switchboard_proto::{
+    events::v1::DeflectionResult,
     knowledge::v1::{
-        ArchiveArticleRequest, ArchiveArticleResponse, Article, GetArticleRequest, ListArticlesRequest,
-        ListArticlesResponse, PublishArticleRequest, SearchRequest, SearchResponse, SuggestRequest,
-        SuggestResponse, knowledge_server,
+        AnswerRequest, AnswerResponse, ArchiveArticleRequest, ArchiveArticleResponse, Article, AssistRequest,
+        AssistResponse, DeflectRequest, DeflectResponse, DeflectionOutcome, GetArticleRequest,
+        ListArticlesRequest, ListArticlesResponse, ListVersionsRequest, ListVersionsResponse,
+        PublishArticleRequest, RecordDeflectionRequest, RecordDeflectionResponse, SaveDraftRequest,
+        SearchRequest, SearchResponse, SuggestRequest, SuggestResponse, UnpublishArticleRequest,
+        knowledge_server,
     },
     to_status,
 };
 use tonic::{Request, Response, Status};
 
-use crate::domain::{Draft, Knowledge};
+use crate::article::Content;
+use crate::domain::{Error, Knowledge};
+use crate::search::SearchQuery;
 
 pub struct KnowledgeApi {
     knowledge: Arc<Knowledge>,
@@ -22,46 +28,84 @@ impl KnowledgeApi {
     pub(crate) fn new(knowledge: Arc<Knowledge>) -> Self {
         Self { knowledge }
     }
-}
 
-#[tonic::async_trait]
-impl knowledge_server::Knowledge for KnowledgeApi {
-    async fn publish_article(
+    /// The article after a command, once the reads show it when `wait` asks so.
+    async fn settle(
         &self,
-        request: Request<PublishArticleRequest>,
+        result: Result<(Article, u64), Error>,
+        wait: bool,
     ) -> Result<Response<Article>, Status> {
-        let request = request.into_inner();
-        let draft = Draft {
-            article_id: request.article_id,
-            title: request.title,
-            body: request.body,
-            locale: request.locale,
-            tags: request.tags,
-        };
-        let (article, sequence) = self.knowledge.publish(draft).await.map_err(|e| to_status(&e))?;
-        if request.wait {
+        let (article, sequence) = result.map_err(|e| to_status(&e))?;
+        if wait {
             self.knowledge.catch_up(sequence).await.map_err(|e| to_status(&e))?;
         }
         Ok(Response::new(article))
     }
+}
 
-    async fn get_article(&self, request: Request<GetArticleRequest>) -> Result<Response<Article>, Status> {
-        let id = request.into_inner().article_id;
-        let article = self.knowledge.article(&id).await.map_err(|e| to_status(&e))?;
-        Ok(Response::new(article))
+fn status(error: Error) -> Status {
+    to_status(&error)
+}
+
+#[tonic::async_trait]
+impl knowledge_server::Knowledge for KnowledgeApi {
+    async fn save_draft(&self, request: Request<SaveDraftRequest>) -> Result<Response<Article>, Status> {
+        let r = request.into_inner();
+        let content = Content {
+            title: r.title,
+            body: r.body,
+            locale: r.locale,
+            tags: r.tags,
+            product_area: r.product_area,
+            example_questions: r.example_questions,
+            translation_of: r.translation_of,
+        };
+        self.settle(self.knowledge.save_draft(&r.article_id, content).await, r.wait).await
     }
 
-    async fn list_articles(
+    async fn publish_article(
         &self,
-        request: Request<ListArticlesRequest>,
-    ) -> Result<Response<ListArticlesResponse>, Status> {
-        let request = request.into_inner();
-        let (articles, next) = self
-            .knowledge
-            .list(&request.after, request.limit, request.include_archived)
-            .await
-            .map_err(|e| to_status(&e))?;
-        Ok(Response::new(ListArticlesResponse { articles, next }))
+        request: Request<PublishArticleRequest>,
+    ) -> Result<Response<Article>, Status> {
+        let r = request.into_inner();
+        if r.draft_version > 0 {
+            let has_content = !(r.title.is_empty()
+                && r.body.is_empty()
+                && r.tags.is_empty()
+                && r.example_questions.is_empty()
+                && r.product_area.is_empty()
+                && r.translation_of.is_empty());
+            if has_content || r.article_id.is_empty() {
+                let message = "draft_version publishes a saved draft of article_id as it is: give no content";
+                return Err(Status::invalid_argument(message));
+            }
+            return self
+                .settle(self.knowledge.publish_draft(&r.article_id, r.draft_version).await, r.wait)
+                .await;
+        }
+        let content = Content {
+            title: r.title,
+            body: r.body,
+            locale: r.locale,
+            tags: r.tags,
+            product_area: r.product_area,
+            example_questions: r.example_questions,
+            translation_of: r.translation_of,
+        };
+        self.settle(self.knowledge.publish(&r.article_id, content).await, r.wait).await
+    }
+
+    async fn unpublish_article(
+        &self,
+        request: Request<UnpublishArticleRequest>,
+    ) -> Result<Response<Article>, Status> {
+        let r = request.into_inner();
+        let sequence = self.knowledge.unpublish(&r.article_id).await.map_err(status)?;
+        if r.wait {
+            self.knowledge.catch_up(sequence).await.map_err(status)?;
+        }
+        let article = self.knowledge.article(&r.article_id, 0).await.map_err(status)?;
+        Ok(Response::new(article))
     }
 
     async fn archive_article(
@@ -69,27 +113,94 @@ impl knowledge_server::Knowledge for KnowledgeApi {
         request: Request<ArchiveArticleRequest>,
     ) -> Result<Response<ArchiveArticleResponse>, Status> {
         let id = request.into_inner().article_id;
-        self.knowledge.archive(&id).await.map_err(|e| to_status(&e))?;
+        self.knowledge.archive(&id).await.map_err(status)?;
         Ok(Response::new(ArchiveArticleResponse {}))
     }
 
+    async fn get_article(&self, request: Request<GetArticleRequest>) -> Result<Response<Article>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(self.knowledge.article(&r.article_id, r.version).await.map_err(status)?))
+    }
+
+    async fn list_versions(
+        &self,
+        request: Request<ListVersionsRequest>,
+    ) -> Result<Response<ListVersionsResponse>, Status> {
+        let versions = self.knowledge.versions(&request.into_inner().article_id).await.map_err(status)?;
+        Ok(Response::new(ListVersionsResponse { versions }))
+    }
+
+    async fn list_articles(
+        &self,
+        request: Request<ListArticlesRequest>,
+    ) -> Result<Response<ListArticlesResponse>, Status> {
+        let r = request.into_inner();
+        let (articles, next) =
+            self.knowledge.list(&r.after, r.limit, r.include_archived).await.map_err(status)?;
+        Ok(Response::new(ListArticlesResponse { articles, next }))
+    }
+
     async fn search(&self, request: Request<SearchRequest>) -> Result<Response<SearchResponse>, Status> {
-        let request = request.into_inner();
-        let hits = self
-            .knowledge
-            .search(&request.query, &request.locale, request.limit)
-            .await
-            .map_err(|e| to_status(&e))?;
-        Ok(Response::new(SearchResponse { hits }))
+        let r = request.into_inner();
+        let query = SearchQuery {
+            query: r.query,
+            locale: r.locale,
+            tags: r.tags,
+            product_area: r.product_area,
+            limit: r.limit,
+        };
+        let (hits, query_id) = self.knowledge.search(query).await.map_err(status)?;
+        Ok(Response::new(SearchResponse { hits, query_id }))
     }
 
     async fn suggest(&self, request: Request<SuggestRequest>) -> Result<Response<SuggestResponse>, Status> {
-        let request = request.into_inner();
-        let suggestions = self
-            .knowledge
-            .suggest(&request.prefix, &request.locale, request.limit)
+        let r = request.into_inner();
+        let (suggestions, query_id) =
+            self.knowledge.suggest(&r.prefix, &r.locale, r.limit).await.map_err(status)?;
+        Ok(Response::new(SuggestResponse { suggestions, query_id }))
+    }
+
+    async fn deflect(&self, request: Request<DeflectRequest>) -> Result<Response<DeflectResponse>, Status> {
+        let r = request.into_inner();
+        let (articles, confident, deflection_id) =
+            self.knowledge.deflect(&r.text, &r.locale, r.limit).await.map_err(status)?;
+        Ok(Response::new(DeflectResponse { deflection_id, articles, confident }))
+    }
+
+    async fn record_deflection(
+        &self,
+        request: Request<RecordDeflectionRequest>,
+    ) -> Result<Response<RecordDeflectionResponse>, Status> {
+        let r = request.into_inner();
+        let result = match r.outcome() {
+            DeflectionOutcome::Helped => DeflectionResult::Helped,
+            DeflectionOutcome::TicketOpened => DeflectionResult::TicketOpened,
+            DeflectionOutcome::Unspecified => DeflectionResult::Unspecified,
+        };
+        self.knowledge
+            .record_deflection(&r.deflection_id, result, &r.article_id, &r.ticket_id)
             .await
-            .map_err(|e| to_status(&e))?;
-        Ok(Response::new(SuggestResponse { suggestions }))
+            .map_err(status)?;
+        Ok(Response::new(RecordDeflectionResponse {}))
+    }
+
+    async fn answer(&self, request: Request<AnswerRequest>) -> Result<Response<AnswerResponse>, Status> {
+        let r = request.into_inner();
+        let answer = self
+            .knowledge
+            .answer(&r.question, &r.locale, &r.conversation_id, r.min_confidence)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(answer))
+    }
+
+    async fn assist(&self, request: Request<AssistRequest>) -> Result<Response<AssistResponse>, Status> {
+        let r = request.into_inner();
+        let (hits, query_id) = self
+            .knowledge
+            .assist(&r.messages, &r.locale, r.limit, &r.conversation_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(AssistResponse { hits, query_id }))
     }
 }

@@ -1,89 +1,133 @@
-//! Search over published articles (the tantivy index), with each article's language rules.
+//! Search and suggestions over published articles (the tantivy index), each recorded as a
+//! `KnowledgeQueried` event.
 
-use switchboard_proto::knowledge::v1::{SearchHit, Suggestion};
+use switchboard_proto::{
+    events::v1::KnowledgeQueryKind,
+    knowledge::v1::{SearchHit, Suggestion},
+};
 
 use crate::domain::{Error, Knowledge};
+use crate::index::{Filters, IndexHit};
+use crate::locale;
+use crate::queries::Asked;
 
-const MAX_QUERY_CHARS: usize = 1000;
+pub(crate) const MAX_QUERY_CHARS: usize = 1000;
 const DEFAULT_LIMIT: u32 = 5;
 const MAX_LIMIT: u32 = 50;
+const MAX_SUGGESTIONS: u32 = 20;
 
-impl Knowledge {
-    /// Published articles for `query` from the search index, best first; relevance in 0..1.
-    pub async fn search(&self, query: &str, locale: &str, limit: u32) -> Result<Vec<SearchHit>, Error> {
-        check_query(query)?;
-        let limit = match limit {
-            0 => DEFAULT_LIMIT,
-            limit if limit > MAX_LIMIT => {
-                return Err(Error::InvalidArgument(format!("limit is at most {MAX_LIMIT}")));
-            }
-            limit => limit,
-        };
-        let index = self.index().clone();
-        let (query, locale) = (query.to_owned(), locale.to_owned());
-        let hits = tokio::task::spawn_blocking(move || index.search(&query, &locale, limit as usize))
-            .await
-            .map_err(|e| Error::Index(e.to_string()))?
-            .map_err(|e| Error::Index(e.to_string()))?;
-        Ok(hits
-            .into_iter()
-            .map(|hit| SearchHit {
-                article_id: hit.article_id,
-                title: hit.title,
-                snippet: hit.snippet,
-                score: relevance(hit.score),
-            })
-            .collect())
-    }
+/// What a search asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    pub query: String,
+    pub locale: String,
+    pub tags: Vec<String>,
+    pub product_area: String,
+    pub limit: u32,
 }
 
 impl Knowledge {
-    /// Article titles for what has been typed so far, best first.
-    pub async fn suggest(&self, typed: &str, locale: &str, limit: u32) -> Result<Vec<Suggestion>, Error> {
+    /// Published articles for the query, best first (relevance in 0..1), and the query's id.
+    pub async fn search(&self, query: SearchQuery) -> Result<(Vec<SearchHit>, String), Error> {
+        check_query("query", &query.query)?;
+        check_locale(&query.locale)?;
+        let limit = limit_of(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+        let hits = self.find(&query, limit).await?;
+        let hits: Vec<SearchHit> = hits.into_iter().map(search_hit).collect();
+        let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
+        let asked = Asked::new(KnowledgeQueryKind::Search, &query.query, &query.locale);
+        let query_id = self.record(&asked, &scored, !hits.is_empty()).await;
+        Ok((hits, query_id))
+    }
+
+    /// Raw index hits for a checked query.
+    pub(crate) async fn find(&self, query: &SearchQuery, limit: u32) -> Result<Vec<IndexHit>, Error> {
+        let index = self.index().clone();
+        let query = query.clone();
+        tokio::task::spawn_blocking(move || {
+            let filters =
+                Filters { locale: &query.locale, tags: &query.tags, product_area: &query.product_area };
+            index.search(&query.query, &filters, limit as usize)
+        })
+        .await
+        .map_err(|e| Error::Index(e.to_string()))?
+        .map_err(|e| Error::Index(e.to_string()))
+    }
+
+    /// Article titles for what has been typed so far, best first, and the query's id.
+    pub async fn suggest(
+        &self,
+        typed: &str,
+        locale: &str,
+        limit: u32,
+    ) -> Result<(Vec<Suggestion>, String), Error> {
         if typed.chars().count() > MAX_QUERY_CHARS {
             return Err(Error::InvalidArgument(format!(
                 "prefix is longer than {MAX_QUERY_CHARS} characters"
             )));
         }
-        let limit = match limit {
-            0 => DEFAULT_LIMIT,
-            limit if limit > MAX_SUGGESTIONS => {
-                return Err(Error::InvalidArgument(format!("limit is at most {MAX_SUGGESTIONS}")));
-            }
-            limit => limit,
+        check_locale(locale)?;
+        let limit = limit_of(limit, DEFAULT_LIMIT, MAX_SUGGESTIONS)?;
+        let suggestions = if typed.chars().any(char::is_alphanumeric) {
+            let index = self.index().clone();
+            let (typed, locale) = (typed.to_owned(), locale.to_owned());
+            tokio::task::spawn_blocking(move || index.suggest(&typed, &locale, limit as usize))
+                .await
+                .map_err(|e| Error::Index(e.to_string()))?
+                .map_err(|e| Error::Index(e.to_string()))?
+        } else {
+            Vec::new()
         };
-        if !typed.chars().any(char::is_alphanumeric) {
-            return Ok(Vec::new());
-        }
-        let index = self.index().clone();
-        let (typed, locale) = (typed.to_owned(), locale.to_owned());
-        let found = tokio::task::spawn_blocking(move || index.suggest(&typed, &locale, limit as usize))
-            .await
-            .map_err(|e| Error::Index(e.to_string()))?
-            .map_err(|e| Error::Index(e.to_string()))?;
-        Ok(found.into_iter().map(|(article_id, title)| Suggestion { article_id, title }).collect())
+        let suggestions: Vec<Suggestion> =
+            suggestions.into_iter().map(|(article_id, title)| Suggestion { article_id, title }).collect();
+        let scored: Vec<(&str, f32)> = suggestions.iter().map(|s| (s.article_id.as_str(), 0.0)).collect();
+        let asked = Asked::new(KnowledgeQueryKind::Suggest, typed, locale);
+        let query_id = self.record(&asked, &scored, !suggestions.is_empty()).await;
+        Ok((suggestions, query_id))
     }
 }
 
-const MAX_SUGGESTIONS: u32 = 20;
+pub(crate) fn search_hit(hit: IndexHit) -> SearchHit {
+    SearchHit {
+        score: relevance(hit.score),
+        article_id: hit.article_id,
+        title: hit.title,
+        snippet: hit.snippet,
+        locale: hit.locale,
+    }
+}
+
+/// `requested`, or `default` for 0; more than `max` is refused.
+pub(crate) fn limit_of(requested: u32, default: u32, max: u32) -> Result<u32, Error> {
+    match requested {
+        0 => Ok(default),
+        limit if limit > max => Err(Error::InvalidArgument(format!("limit is at most {max}"))),
+        limit => Ok(limit),
+    }
+}
 
 /// BM25 scores are unbounded; callers compare against thresholds in 0..1.
-fn relevance(score: f32) -> f32 {
+pub(crate) fn relevance(score: f32) -> f32 {
     1.0 - (-score / RELEVANCE_SCALE).exp()
 }
 
 /// A BM25 score of this size maps to a relevance of about 0.63.
 const RELEVANCE_SCALE: f32 = 5.0;
 
-/// Refuses queries that are too long or have no letters or digits to search for.
-fn check_query(query: &str) -> Result<(), Error> {
+/// Refuses texts that are too long or have no letters or digits to search for.
+pub(crate) fn check_query(what: &str, query: &str) -> Result<(), Error> {
     if query.chars().count() > MAX_QUERY_CHARS {
-        return Err(Error::InvalidArgument(format!("query is longer than {MAX_QUERY_CHARS} characters")));
+        return Err(Error::InvalidArgument(format!("{what} is longer than {MAX_QUERY_CHARS} characters")));
     }
     if !query.chars().any(char::is_alphanumeric) {
-        return Err(Error::InvalidArgument("query has no words to search for".into()));
+        return Err(Error::InvalidArgument(format!("{what} has no words to search for")));
     }
     Ok(())
+}
+
+/// An empty locale asks every language; any other must be a known one.
+pub(crate) fn check_locale(tag: &str) -> Result<(), Error> {
+    if tag.is_empty() { Ok(()) } else { locale::check(tag).map_err(Error::InvalidArgument) }
 }
 
 #[cfg(test)]
@@ -91,10 +135,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_empty_and_huge_queries() {
-        assert!(check_query("  ?! ").is_err());
-        assert!(check_query(&"x".repeat(MAX_QUERY_CHARS + 1)).is_err());
-        assert!(check_query("退貨").is_ok());
+    fn refuses_empty_and_huge_queries_and_unknown_locales() {
+        assert!(check_query("query", "  ?! ").is_err());
+        assert!(check_query("query", &"x".repeat(100 * 1024)).is_err());
+        assert!(check_query("query", "退貨").is_ok());
+        assert!(check_locale("").is_ok());
+        assert!(check_locale("tlh").is_err());
     }
 
     #[test]

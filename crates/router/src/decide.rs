@@ -7,7 +7,7 @@ use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
 use switchboard_projection::Task;
 use switchboard_proto::{
     events::v1::{Event, MessageClassified, MessageRouted, ReplyRequested, RouteAction, event::Body},
-    knowledge::v1::{GetArticleRequest, SearchRequest, knowledge_client::KnowledgeClient},
+    knowledge::v1::{AnswerRequest, knowledge_client::KnowledgeClient},
 };
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -18,10 +18,8 @@ use crate::{
     rules::{Action, Facts, Rule, Rules},
 };
 
-/// Characters of an article an automated reply quotes at most.
-const MAX_REPLY_CHARS: usize = 700;
-/// Characters of a message used as the search query at most (knowledge takes up to 1000).
-const MAX_QUERY_CHARS: usize = 500;
+/// Characters of a message asked as the question at most (knowledge takes up to 1000).
+const MAX_QUESTION_CHARS: usize = 1000;
 
 /// Messages handled at once.
 pub(crate) const CONCURRENCY: usize = 64;
@@ -36,7 +34,7 @@ pub(crate) struct Decider {
     bus: Bus,
     rules: Arc<Rules>,
     knowledge: KnowledgeClient<Channel>,
-    min_answer_score: f32,
+    min_answer_confidence: f32,
 }
 
 /// An answer found in the knowledge base.
@@ -50,9 +48,9 @@ impl Decider {
         bus: Bus,
         rules: Arc<Rules>,
         knowledge: KnowledgeClient<Channel>,
-        min_answer_score: f32,
+        min_answer_confidence: f32,
     ) -> Self {
-        Self { bus, rules, knowledge, min_answer_score }
+        Self { bus, rules, knowledge, min_answer_confidence }
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
@@ -63,22 +61,30 @@ impl Decider {
         Ok(())
     }
 
-    /// The best article for the text, if one is relevant enough.
-    async fn answer(&self, text: &str) -> Result<Option<Answer>, tonic::Status> {
+    /// The knowledge base's cited answer in the conversation's language, if it has one.
+    async fn answer(&self, classified: &MessageClassified) -> Result<Option<Answer>, tonic::Status> {
         let mut knowledge = self.knowledge.clone();
-        let query = text.chars().take(MAX_QUERY_CHARS).collect();
-        let search = SearchRequest { query, locale: String::new(), limit: 1 };
-        let hits = knowledge.search(search).await?.into_inner().hits;
-        let Some(hit) = hits.into_iter().find(|hit| hit.score >= self.min_answer_score) else {
-            return Ok(None);
+        let request = AnswerRequest {
+            question: classified.text.chars().take(MAX_QUESTION_CHARS).collect(),
+            locale: answer_locale(classified).to_string(),
+            conversation_id: classified.conversation_id.clone(),
+            min_confidence: self.min_answer_confidence,
         };
-        let article = knowledge
-            .get_article(GetArticleRequest { article_id: hit.article_id.clone() })
-            .await?
-            .into_inner();
-        let body: String = article.body.chars().take(MAX_REPLY_CHARS).collect();
-        Ok(Some(Answer { article_id: hit.article_id, text: format!("{}\n\n{}", article.title, body.trim()) }))
+        let answer = knowledge.answer(request).await?.into_inner();
+        if !answer.answered {
+            return Ok(None);
+        }
+        let text = format!("{}\n\n({})", answer.passage.trim(), answer.title);
+        Ok(Some(Answer { article_id: answer.article_id, text }))
     }
+}
+
+/// The language to answer in: the conversation's, else the message's, else any.
+fn answer_locale(classified: &MessageClassified) -> &str {
+    [&classified.conversation_language, &classified.language]
+        .into_iter()
+        .find(|tag| !tag.is_empty() && tag.as_str() != "und")
+        .map_or("", |tag| tag.as_str())
 }
 
 impl Handler<Event> for Decider {
@@ -92,12 +98,12 @@ impl Handler<Event> for Decider {
         let mut routed = decision(classified, rule, reason);
         let mut reply = None;
         if rule.action == Action::Answer {
-            match self.answer(&classified.text).await {
+            match self.answer(classified).await {
                 Ok(Some(answer)) => {
                     routed.article_ids = vec![answer.article_id.clone()];
                     reply = Some(answer);
                 }
-                Ok(None) => fall_back(&mut routed, "no article answers it confidently".into()),
+                Ok(None) => fall_back(&mut routed, "the knowledge base has no confident answer".into()),
                 Err(status) if status.code() == tonic::Code::InvalidArgument => {
                     fall_back(
                         &mut routed,
@@ -106,7 +112,7 @@ impl Handler<Event> for Decider {
                 }
                 Err(status) if delivery.deliveries < self.bus.config().max_deliver => {
                     return Err(HandlerError::Transient(format!(
-                        "knowledge search failed: {}",
+                        "knowledge answer failed: {}",
                         status.message()
                     )));
                 }

@@ -55,8 +55,9 @@ pub struct Config {
     pub rules: String,
     /// Where the knowledge service answers gRPC, e.g. `http://127.0.0.1:50051`.
     pub knowledge_endpoint: String,
-    /// Lowest search relevance (0..1) an automated answer may rest on.
-    pub min_answer_score: f32,
+    /// Lowest confidence (0..1) an automated answer may rest on; 0 takes the knowledge
+    /// service's own threshold.
+    pub min_answer_confidence: f32,
     pub batch_size: usize,
 }
 
@@ -65,7 +66,7 @@ impl Default for Config {
         Self {
             rules: DEFAULT_RULES.into(),
             knowledge_endpoint: "http://127.0.0.1:50051".into(),
-            min_answer_score: 0.05,
+            min_answer_confidence: 0.0,
             batch_size: 500,
         }
     }
@@ -84,7 +85,8 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.classification.>", decide::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
-    let decider = decide::Decider::new(deps.bus.clone(), rules.clone(), knowledge, config.min_answer_score);
+    let decider =
+        decide::Decider::new(deps.bus.clone(), rules.clone(), knowledge, config.min_answer_confidence);
     let tasks =
         vec![spawn_runner(runner, shutdown.clone()), decide::spawn(deps.bus, consumer, decider, shutdown)];
     Ok(Started { service: RouterServer::new(grpc::RouterApi::new(rules)), tasks })

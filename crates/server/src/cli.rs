@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// The knowledge search index directory (kept across restarts); in memory when unset.
     #[arg(long, env = "SWITCHBOARD_INDEX_DIR")]
     pub index_dir: Option<PathBuf>,
+    /// Lowest confidence (0..1) at which knowledge answers the bot and deflects confidently.
+    #[arg(long, env = "SWITCHBOARD_ANSWER_CONFIDENCE", default_value_t = switchboard_knowledge::DEFAULT_MIN_CONFIDENCE)]
+    pub answer_confidence: f32,
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
@@ -98,9 +101,18 @@ impl ServeArgs {
             encoder_dir: self.encoder_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
+            answer_confidence: checked_confidence(self.answer_confidence)?,
             ..Config::default()
         })
     }
+}
+
+fn checked_confidence(confidence: f32) -> anyhow::Result<f32> {
+    anyhow::ensure!(
+        confidence > 0.0 && confidence <= 1.0,
+        "--answer-confidence {confidence}: give a number above 0 and at most 1"
+    );
+    Ok(confidence)
 }
 
 /// Runs a parsed command line.

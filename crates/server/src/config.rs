@@ -74,6 +74,8 @@ pub struct Config {
     pub encoder_dir: Option<PathBuf>,
     /// The knowledge search index directory; in memory (rebuilt at every start) when unset.
     pub index_dir: Option<PathBuf>,
+    /// Lowest confidence at which knowledge answers and deflects confidently.
+    pub answer_confidence: f32,
     pub ack_wait: Duration,
     pub max_deliver: i64,
     /// How long shutdown waits for in-flight work.
@@ -92,6 +94,7 @@ impl Default for Config {
             webhook_url: None,
             encoder_dir: None,
             index_dir: None,
+            answer_confidence: switchboard_knowledge::DEFAULT_MIN_CONFIDENCE,
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             shutdown_grace: Duration::from_secs(20),

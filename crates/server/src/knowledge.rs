@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use switchboard_knowledge::eval::{LabelledQuery, evaluate};
 use switchboard_knowledge::index::{ArticleIndex, IndexedArticle, Ranking};
 use switchboard_proto::knowledge::v1::{
-    Article, GetArticleRequest, ListArticlesRequest, PublishArticleRequest, knowledge_client::KnowledgeClient,
+    Article, ArticleStatus, GetArticleRequest, ListArticlesRequest, PublishArticleRequest,
+    knowledge_client::KnowledgeClient,
 };
 use tonic::{Code, transport::Channel};
 
@@ -23,10 +24,12 @@ pub enum KnowledgeCommand {
         #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
         endpoint: String,
     },
-    /// Write every published article as JSON lines, to --out or standard output.
+    /// Write every published article (its live version) as JSON lines, to --out or standard
+    /// output; drafts are not exported.
     Export {
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also articles unpublished or archived (their last live version).
         #[arg(long)]
         include_archived: bool,
         #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
@@ -54,7 +57,7 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleLine {
     pub id: String,
@@ -64,6 +67,13 @@ pub struct ArticleLine {
     pub locale: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub product_area: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub example_questions: Vec<String>,
+    /// The id of the article this one translates.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub translation_of: String,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +136,10 @@ pub async fn import(file: &Path, endpoint: &str) -> anyhow::Result<ImportReport>
             locale: line.locale,
             tags: line.tags,
             wait: index + 1 == count,
+            product_area: line.product_area,
+            example_questions: line.example_questions,
+            translation_of: line.translation_of,
+            draft_version: 0,
         };
         client.publish_article(request).await.with_context(|| format!("publishing {}", line.id))?;
         report.published += 1;
@@ -133,10 +147,12 @@ pub async fn import(file: &Path, endpoint: &str) -> anyhow::Result<ImportReport>
     Ok(report)
 }
 
-/// The article as the server has it, in the file's terms; `None` when unknown or archived.
+/// The live article as the server has it, in the file's terms; `None` when not live.
 async fn current(client: &mut KnowledgeClient<Channel>, id: &str) -> anyhow::Result<Option<ArticleLine>> {
-    match client.get_article(GetArticleRequest { article_id: id.into() }).await {
-        Ok(article) => Ok(Some(article.into_inner()).filter(|a| !a.archived).map(line_of)),
+    match client.get_article(GetArticleRequest { article_id: id.into(), version: 0 }).await {
+        Ok(article) => {
+            Ok(Some(article.into_inner()).filter(|a| a.status() == ArticleStatus::Published).map(line_of))
+        }
         Err(status) if status.code() == Code::NotFound => Ok(None),
         Err(status) => Err(status.into()),
     }
@@ -149,6 +165,9 @@ fn line_of(article: Article) -> ArticleLine {
         body: article.body,
         locale: article.locale,
         tags: article.tags,
+        product_area: article.product_area,
+        example_questions: article.example_questions,
+        translation_of: article.translation_of,
     }
 }
 
@@ -160,7 +179,11 @@ pub async fn export(endpoint: &str, include_archived: bool) -> anyhow::Result<St
     loop {
         let request = ListArticlesRequest { after: after.clone(), limit: 0, include_archived };
         let page = client.list_articles(request).await?.into_inner();
-        for article in page.articles {
+        let exported = page.articles.into_iter().filter(|article| {
+            article.status() == ArticleStatus::Published
+                || (include_archived && article.status() != ArticleStatus::Draft)
+        });
+        for article in exported {
             out.push_str(&serde_json::to_string(&line_of(article))?);
             out.push('\n');
         }
@@ -211,6 +234,8 @@ fn eval_command(args: &EvalArgs) -> anyhow::Result<()> {
             body: article.body,
             locale: if article.locale.is_empty() { "en".into() } else { article.locale },
             tags: article.tags,
+            product_area: article.product_area,
+            example_questions: article.example_questions,
         })?;
     }
     index.commit()?;

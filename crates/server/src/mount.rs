@@ -77,7 +77,11 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
 }
 
 fn knowledge_config(config: &Config) -> switchboard_knowledge::Config {
-    switchboard_knowledge::Config { index_dir: config.index_dir.clone(), ..Default::default() }
+    switchboard_knowledge::Config {
+        index_dir: config.index_dir.clone(),
+        min_confidence: config.answer_confidence,
+        ..Default::default()
+    }
 }
 
 fn classifier_config(config: &Config) -> switchboard_classifier::Config {

@@ -237,6 +237,8 @@ pub async fn publish_tracking_article(address: SocketAddr) -> anyhow::Result<Str
         locale: "en".into(),
         tags: vec!["orders".into()],
         wait: true,
+        example_questions: vec!["Where is my order?".into()],
+        ..PublishArticleRequest::default()
     };
     Ok(knowledge.publish_article(request).await?.into_inner().article_id)
 }

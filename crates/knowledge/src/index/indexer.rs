@@ -13,7 +13,7 @@ use switchboard_proto::events::v1::{Event, event::Body};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{ArticleIndex, IndexError, IndexHit, IndexedArticle};
+use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle};
 
 const SUBJECT: &str = "switchboard.events.article.>";
 const BATCH: usize = 500;
@@ -29,9 +29,22 @@ impl SharedIndex {
         self.checkpoint.subscribe()
     }
 
-    pub fn search(&self, query: &str, locale: &str, limit: usize) -> Result<Vec<IndexHit>, IndexError> {
-        let index = self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        index.search(query, locale, limit)
+    pub fn search(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+    ) -> Result<Vec<IndexHit>, IndexError> {
+        self.read().search(query, filters, limit)
+    }
+
+    /// The passage of `body` that best answers `question`.
+    pub fn passage(&self, locale: &str, question: &str, body: &str) -> Result<String, IndexError> {
+        self.read().passage(locale, question, body)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, ArticleIndex> {
+        self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn suggest(
@@ -40,8 +53,7 @@ impl SharedIndex {
         locale: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>, IndexError> {
-        let index = self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        index.suggest(typed, locale, limit)
+        self.read().suggest(typed, locale, limit)
     }
 
     /// Applies a batch of (sequence, event) and commits at the last sequence.
@@ -55,7 +67,10 @@ impl SharedIndex {
                     body: published.body.clone(),
                     locale: published.locale.clone(),
                     tags: published.tags.clone(),
+                    product_area: published.product_area.clone(),
+                    example_questions: published.example_questions.clone(),
                 })?,
+                Some(Body::ArticleUnpublished(unpublished)) => index.remove(&unpublished.article_id),
                 Some(Body::ArticleArchived(archived)) => index.remove(&archived.article_id),
                 _ => {}
             }

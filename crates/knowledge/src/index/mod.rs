@@ -5,16 +5,12 @@
 
 mod cjk;
 mod indexer;
+mod passage;
+mod query;
 
 use std::path::Path;
 
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
-use tantivy::schema::document::Value as _;
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing, TextOptions,
-};
-use tantivy::snippet::SnippetGenerator;
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
     TextAnalyzer,
@@ -23,6 +19,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
 
 pub use cjk::CjkBigramTokenizer;
 pub use indexer::{SharedIndex, spawn_indexer};
+pub use passage::best_passage;
+pub use query::Filters;
 
 /// Analyzers, by name; `default` takes locales without one of their own.
 const ANALYZERS: &[(&str, Option<Language>)] = &[
@@ -50,6 +48,32 @@ const ANALYZERS: &[(&str, Option<Language>)] = &[
 /// Index writer memory budget.
 const WRITER_BYTES: usize = 50_000_000;
 
+/// A locale's primary language subtag, lower case.
+pub fn language_of(locale: &str) -> String {
+    locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase()
+}
+
+/// Opens the index kept in `directory`; one written with another schema (an older release) is
+/// emptied, and the indexer rebuilds it from the events.
+fn open_in(directory: &Path, schema: Schema) -> Result<Index, IndexError> {
+    std::fs::create_dir_all(directory).map_err(|e| tantivy::TantivyError::SystemError(e.to_string()))?;
+    let open = || -> Result<Index, IndexError> {
+        let mmap = tantivy::directory::MmapDirectory::open(directory)?;
+        Ok(Index::open_or_create(mmap, schema.clone())?)
+    };
+    match open() {
+        Err(IndexError::Tantivy(tantivy::TantivyError::SchemaError(reason))) => {
+            tracing::info!(%reason, "search index schema changed; rebuilding it from the events");
+            std::fs::remove_dir_all(directory)
+                .map_err(|e| tantivy::TantivyError::SystemError(e.to_string()))?;
+            std::fs::create_dir_all(directory)
+                .map_err(|e| tantivy::TantivyError::SystemError(e.to_string()))?;
+            open()
+        }
+        other => other,
+    }
+}
+
 /// The analyzer a locale's text goes through.
 pub fn analyzer_of(locale: &str) -> &'static str {
     let language = locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
@@ -61,22 +85,31 @@ pub fn analyzer_of(locale: &str) -> &'static str {
 }
 
 /// What the index keeps of an article.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct IndexedArticle {
     pub article_id: String,
     pub title: String,
     pub body: String,
     pub locale: String,
     pub tags: Vec<String>,
+    pub product_area: String,
+    /// Indexed with the title: customers' wording of what the article answers.
+    pub example_questions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct IndexHit {
     pub article_id: String,
     pub title: String,
+    pub locale: String,
     /// Best passage, matched words in `<b>`.
     pub snippet: String,
+    /// BM25, unbounded.
     pub score: f32,
+    /// Share of the query's terms the article contains (title, questions or body), 0..1.
+    pub coverage: f32,
+    /// The article's body (Markdown).
+    pub body: String,
 }
 
 #[derive(Clone, Copy)]
@@ -88,9 +121,13 @@ struct TextFields {
 struct Fields {
     article_id: Field,
     locale: Field,
+    /// The locale's primary language subtag in lower case (`zh` for `zh-Hant`).
+    language: Field,
     analyzer: Field,
     tags: Field,
+    product_area: Field,
     title_stored: Field,
+    questions_stored: Field,
     text: Vec<(&'static str, TextFields)>,
 }
 
@@ -124,9 +161,12 @@ fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let article_id = builder.add_text_field("article_id", STRING | STORED);
     let locale = builder.add_text_field("locale", STRING | STORED);
+    let language = builder.add_text_field("language", STRING);
     let analyzer = builder.add_text_field("analyzer", STRING);
     let tags = builder.add_text_field("tags", STRING | STORED);
+    let product_area = builder.add_text_field("product_area", STRING | STORED);
     let title_stored = builder.add_text_field("title", STORED);
+    let questions_stored = builder.add_text_field("questions", STORED);
     let text = ANALYZERS
         .iter()
         .map(|(name, _)| {
@@ -140,7 +180,20 @@ fn schema() -> (Schema, Fields) {
             (*name, TextFields { title, body })
         })
         .collect();
-    (builder.build(), Fields { article_id, locale, analyzer, tags, title_stored, text })
+    (
+        builder.build(),
+        Fields {
+            article_id,
+            locale,
+            language,
+            analyzer,
+            tags,
+            product_area,
+            title_stored,
+            questions_stored,
+            text,
+        },
+    )
 }
 
 fn register_analyzers(index: &Index) {
@@ -201,12 +254,7 @@ impl ArticleIndex {
     pub fn open_with(directory: Option<&Path>, ranking: Ranking) -> Result<Self, IndexError> {
         let (schema, fields) = schema();
         let index = match directory {
-            Some(directory) => {
-                std::fs::create_dir_all(directory)
-                    .map_err(|e| tantivy::TantivyError::SystemError(e.to_string()))?;
-                let mmap = tantivy::directory::MmapDirectory::open(directory)?;
-                Index::open_or_create(mmap, schema)?
-            }
+            Some(directory) => open_in(directory, schema)?,
             None => Index::create_in_ram(schema),
         };
         register_analyzers(&index);
@@ -240,13 +288,19 @@ impl ArticleIndex {
         let mut document = doc!(
             self.fields.article_id => article.article_id.clone(),
             self.fields.locale => article.locale.clone(),
+            self.fields.language => language_of(&article.locale),
             self.fields.analyzer => analyzer,
+            self.fields.product_area => article.product_area.clone(),
             self.fields.title_stored => article.title.clone(),
             text.title => article.title.clone(),
             text.body => article.body.clone(),
         );
         for tag in &article.tags {
             document.add_text(self.fields.tags, tag);
+        }
+        for question in &article.example_questions {
+            document.add_text(text.title, question);
+            document.add_text(self.fields.questions_stored, question);
         }
         self.writer.add_document(document)?;
         Ok(())
@@ -277,145 +331,6 @@ impl ArticleIndex {
         let metas = self.index.load_metas()?;
         Ok(metas.payload.and_then(|payload| payload.parse().ok()).unwrap_or(0))
     }
-
-    /// Any of the query's terms (as `analyzer` cuts them) in title or body; near misses of
-    /// longer words count for less. `None` when the query has no terms for this analyzer.
-    fn words_query(&self, analyzer: &str, query: &str) -> Result<Option<Box<dyn Query>>, IndexError> {
-        let fields = self.text_fields(analyzer);
-        let mut tokenizer = self.index.tokenizer_for_field(fields.body)?;
-        let mut stream = tokenizer.token_stream(query);
-        let mut terms: Vec<String> = Vec::new();
-        while let Some(token) = stream.next() {
-            if !terms.contains(&token.text) {
-                terms.push(token.text.clone());
-            }
-        }
-        if terms.is_empty() {
-            return Ok(None);
-        }
-        let full = self.ranking == Ranking::Full;
-        let title_boost = if full { TITLE_BOOST } else { 1.0 };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for text in &terms {
-            let exact = |field: Field| {
-                TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs)
-            };
-            clauses
-                .push((Occur::Should, Box::new(BoostQuery::new(Box::new(exact(fields.title)), title_boost))));
-            clauses.push((Occur::Should, Box::new(exact(fields.body))));
-            if full && analyzer != "cjk" && text.chars().count() >= FUZZY_MIN_CHARS {
-                let fuzzy = FuzzyTermQuery::new(Term::from_field_text(fields.body, text), 1, true);
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST))));
-            }
-        }
-        Ok(Some(Box::new(BooleanQuery::new(clauses))))
-    }
-
-    /// Titles for what a customer has typed so far: earlier words as terms, the last one as a
-    /// prefix (one edit allowed from four letters on) unless the text ends with a space.
-    pub fn suggest(
-        &self,
-        typed: &str,
-        locale: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String)>, IndexError> {
-        let analyzers: Vec<&str> = if locale.is_empty() {
-            self.fields.text.iter().map(|(name, _)| *name).collect()
-        } else {
-            vec![self.analyzer_for(locale)]
-        };
-        let partial = !typed.ends_with(char::is_whitespace);
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for analyzer in analyzers {
-            let title = self.text_fields(analyzer).title;
-            let mut tokenizer = self.index.tokenizer_for_field(title)?;
-            let mut stream = tokenizer.token_stream(typed);
-            let mut terms: Vec<String> = Vec::new();
-            while let Some(token) = stream.next() {
-                terms.push(token.text.clone());
-            }
-            let Some(last) = terms.last().cloned() else { continue };
-            let mut per_analyzer: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            let whole = if partial { &terms[..terms.len() - 1] } else { &terms[..] };
-            for text in whole {
-                let query = TermQuery::new(Term::from_field_text(title, text), IndexRecordOption::WithFreqs);
-                per_analyzer.push((Occur::Should, Box::new(query)));
-            }
-            if partial {
-                let distance = u8::from(analyzer != "cjk" && last.chars().count() >= 4);
-                let prefix = FuzzyTermQuery::new_prefix(Term::from_field_text(title, &last), distance, true);
-                per_analyzer.push((Occur::Must, Box::new(prefix)));
-            }
-            if !locale.is_empty() {
-                let term = Term::from_field_text(self.fields.analyzer, analyzer);
-                per_analyzer.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
-            }
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(per_analyzer))));
-        }
-        if clauses.is_empty() {
-            return Ok(Vec::new());
-        }
-        let searcher = self.reader.searcher();
-        let top = searcher
-            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-        let mut suggestions = Vec::with_capacity(top.len());
-        for (_, address) in top {
-            let document: TantivyDocument = searcher.doc(address)?;
-            let text = |field: Field| {
-                document
-                    .get_first(field)
-                    .and_then(|value| value.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            };
-            suggestions.push((text(self.fields.article_id), text(self.fields.title_stored)));
-        }
-        Ok(suggestions)
-    }
-
-    /// Articles for `query`, best first. `locale` picks the analyzer and filters by language
-    /// (empty: every language, each analyzer asked).
-    pub fn search(&self, query: &str, locale: &str, limit: usize) -> Result<Vec<IndexHit>, IndexError> {
-        let analyzers: Vec<&str> = if locale.is_empty() {
-            self.fields.text.iter().map(|(name, _)| *name).collect()
-        } else {
-            vec![self.analyzer_for(locale)]
-        };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for analyzer in &analyzers {
-            let Some(words) = self.words_query(analyzer, query)? else { continue };
-            let mut per_analyzer: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, words)];
-            if !locale.is_empty() {
-                let term = Term::from_field_text(self.fields.analyzer, analyzer);
-                per_analyzer.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
-            }
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(per_analyzer))));
-        }
-        let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let document: TantivyDocument = searcher.doc(address)?;
-            let text = |field: Field| {
-                document
-                    .get_first(field)
-                    .and_then(|value| value.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            };
-            let analyzer = self.analyzer_for(&text(self.fields.locale));
-            let body = self.text_fields(analyzer).body;
-            let snippet = SnippetGenerator::create(&searcher, &query, body)
-                .map(|generator| generator.snippet_from_doc(&document).to_html())
-                .unwrap_or_default();
-            hits.push(IndexHit {
-                article_id: text(self.fields.article_id),
-                title: text(self.fields.title_stored),
-                snippet,
-                score,
-            });
-        }
-        Ok(hits)
-    }
 }
 
 /// Words at least this long also match with one edit (shorter ones find too much noise).
@@ -434,7 +349,13 @@ mod tests {
             body: body.into(),
             locale: locale.into(),
             tags: vec![],
+            product_area: String::new(),
+            example_questions: vec![],
         }
+    }
+
+    fn in_locale(locale: &str) -> Filters<'_> {
+        Filters { locale, ..Filters::default() }
     }
 
     fn index() -> ArticleIndex {
@@ -484,21 +405,21 @@ mod tests {
     #[test]
     fn stemming_typos_and_snippets() {
         let index = index();
-        let hits = index.search("how long do refunds take", "en", 3).expect("search");
+        let hits = index.search("how long do refunds take", &in_locale("en"), 3).expect("search");
         assert_eq!(ids(&hits).first(), Some(&"refunds"), "{hits:?}");
         assert!(hits[0].snippet.contains("<b>"), "{}", hits[0].snippet);
-        let hits = index.search("forgot my pasword", "en", 3).expect("search");
+        let hits = index.search("forgot my pasword", &in_locale("en"), 3).expect("search");
         assert_eq!(ids(&hits).first(), Some(&"password"), "{hits:?}");
     }
 
     #[test]
     fn traditional_chinese_finds_its_article_and_locales_filter() {
         let index = index();
-        let hits = index.search("我想退貨，要怎麼做？", "zh-Hant", 3).expect("search");
+        let hits = index.search("我想退貨，要怎麼做？", &in_locale("zh-Hant"), 3).expect("search");
         assert_eq!(ids(&hits), ["returns-zh"]);
-        let hits = index.search("reembolso", "es", 3).expect("search");
+        let hits = index.search("reembolso", &in_locale("es"), 3).expect("search");
         assert_eq!(ids(&hits), ["returns-es"]);
-        let everywhere = index.search("refund", "", 5).expect("search");
+        let everywhere = index.search("refund", &in_locale(""), 5).expect("search");
         assert!(ids(&everywhere).contains(&"refunds"));
     }
 
@@ -530,7 +451,7 @@ mod tests {
             .expect("indexed");
         index.remove("password");
         index.commit().expect("committed");
-        assert_eq!(ids(&index.search("courier parcel", "en", 5).expect("search")), ["tracking"]);
-        assert!(index.search("password", "en", 5).expect("search").is_empty());
+        assert_eq!(ids(&index.search("courier parcel", &in_locale("en"), 5).expect("search")), ["tracking"]);
+        assert!(index.search("password", &in_locale("en"), 5).expect("search").is_empty());
     }
 }

@@ -1,0 +1,307 @@
+//! What the knowledge base serves beyond search: deflection on the contact form, answers for
+//! the bot, articles for agents; and the `KnowledgeQueried` event each one leaves for analytics.
+
+use std::collections::HashMap;
+
+use switchboard_bus::{DEFAULT_TENANT, Expected};
+use switchboard_proto::{
+    events::v1::{DeflectionRecorded, DeflectionResult, KnowledgeQueried, KnowledgeQueryKind, event::Body},
+    knowledge::v1::{AnswerResponse, DeflectedArticle, SearchHit},
+};
+use uuid::Uuid;
+
+use crate::domain::{Error, Knowledge};
+use crate::index::IndexHit;
+use crate::search::{
+    MAX_QUERY_CHARS, SearchQuery, check_locale, check_query, limit_of, relevance, search_hit,
+};
+
+/// A query as recorded.
+pub(crate) struct Asked<'a> {
+    kind: KnowledgeQueryKind,
+    query: &'a str,
+    locale: &'a str,
+    conversation_id: &'a str,
+}
+
+impl<'a> Asked<'a> {
+    pub(crate) fn new(kind: KnowledgeQueryKind, query: &'a str, locale: &'a str) -> Self {
+        Self { kind, query, locale, conversation_id: "" }
+    }
+
+    fn in_conversation(mut self, conversation_id: &'a str) -> Self {
+        self.conversation_id = conversation_id;
+        self
+    }
+}
+
+/// Messages of a conversation `Assist` reads at most, latest first.
+const ASSIST_MESSAGES: usize = 10;
+
+impl Knowledge {
+    /// Records a query and what it found; returns its id. A bus failure is logged, not
+    /// returned: the asker still gets the results.
+    pub(crate) async fn record(&self, asked: &Asked<'_>, found: &[(&str, f32)], answered: bool) -> String {
+        let query_id = Uuid::now_v7().to_string();
+        let body = Body::KnowledgeQueried(KnowledgeQueried {
+            query_id: query_id.clone(),
+            kind: asked.kind.into(),
+            query: asked.query.to_string(),
+            locale: asked.locale.to_string(),
+            result_count: u32::try_from(found.len()).unwrap_or(u32::MAX),
+            top_score: found.first().map_or(0.0, |(_, score)| *score),
+            article_ids: found.iter().map(|(id, _)| (*id).to_string()).collect(),
+            answered,
+            conversation_id: asked.conversation_id.to_string(),
+        });
+        let published = match switchboard_bus::Draft::new(DEFAULT_TENANT, &query_id, body).build() {
+            Ok(event) => self.deps.bus.publish(&event).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = published {
+            tracing::warn!(query_id, %error, kind = asked.kind.as_str_name(), "knowledge query not recorded");
+        }
+        query_id
+    }
+
+    /// The articles most likely to solve what a customer typed into the contact form.
+    pub async fn deflect(
+        &self,
+        text: &str,
+        locale: &str,
+        limit: u32,
+    ) -> Result<(Vec<DeflectedArticle>, bool, String), Error> {
+        check_query("text", text)?;
+        check_locale(locale)?;
+        let limit = limit_of(limit, 3, 10)?;
+        let query =
+            SearchQuery { query: text.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
+        let hits = self.find(&query, limit).await?;
+        let confidences = confidences(&hits);
+        let articles: Vec<DeflectedArticle> = hits
+            .into_iter()
+            .zip(&confidences)
+            .map(|(hit, confidence)| DeflectedArticle {
+                article_id: hit.article_id,
+                title: hit.title,
+                snippet: hit.snippet,
+                confidence: *confidence,
+            })
+            .collect();
+        let confident = confidences.first().is_some_and(|top| *top >= self.min_confidence);
+        let scored: Vec<(&str, f32)> =
+            articles.iter().map(|a| (a.article_id.as_str(), a.confidence)).collect();
+        let asked = Asked::new(KnowledgeQueryKind::Deflect, text, locale);
+        let deflection_id = self.record(&asked, &scored, confident).await;
+        Ok((articles, confident, deflection_id))
+    }
+
+    /// How a deflection ended; recording the same outcome twice changes nothing.
+    pub async fn record_deflection(
+        &self,
+        deflection_id: &str,
+        result: DeflectionResult,
+        article_id: &str,
+        ticket_id: &str,
+    ) -> Result<(), Error> {
+        if result == DeflectionResult::Unspecified {
+            return Err(Error::InvalidArgument("outcome is required: helped or ticket opened".into()));
+        }
+        let history = match self.deps.bus.events_of("knowledge-query", deflection_id).await {
+            Err(switchboard_bus::Error::InvalidAggregateId(_)) => Vec::new(),
+            other => other?,
+        };
+        let shown = match history.first().and_then(|(event, _)| event.body.as_ref()) {
+            Some(Body::KnowledgeQueried(q)) if q.kind() == KnowledgeQueryKind::Deflect => &q.article_ids,
+            _ => return Err(Error::NotFound(format!("deflection {deflection_id}"))),
+        };
+        if let Some(Body::DeflectionRecorded(earlier)) =
+            history.last().and_then(|(event, _)| event.body.as_ref())
+        {
+            return if earlier.result() == result {
+                Ok(())
+            } else {
+                Err(Error::NotAllowed(format!("deflection {deflection_id} already has an outcome")))
+            };
+        }
+        if !article_id.is_empty() && !shown.iter().any(|id| id == article_id) {
+            return Err(Error::InvalidArgument(format!(
+                "article {article_id} was not offered by this deflection"
+            )));
+        }
+        let body = Body::DeflectionRecorded(DeflectionRecorded {
+            query_id: deflection_id.to_string(),
+            result: result.into(),
+            article_id: article_id.to_string(),
+            ticket_id: ticket_id.to_string(),
+        });
+        let event = switchboard_bus::Draft::new(DEFAULT_TENANT, deflection_id, body).build()?;
+        let last = history.last().map_or(Expected::Empty, |(_, sequence)| Expected::Sequence(*sequence));
+        self.deps.bus.append(&event, last, None).await?;
+        Ok(())
+    }
+
+    /// The passage that answers `question`, cited, when its confidence reaches `min_confidence`
+    /// (0: the service's threshold).
+    pub async fn answer(
+        &self,
+        question: &str,
+        locale: &str,
+        conversation_id: &str,
+        min_confidence: f32,
+    ) -> Result<AnswerResponse, Error> {
+        check_query("question", question)?;
+        check_locale(locale)?;
+        if !(0.0..=1.0).contains(&min_confidence) {
+            return Err(Error::InvalidArgument("min_confidence is between 0 and 1".into()));
+        }
+        let threshold = if min_confidence > 0.0 { min_confidence } else { self.min_confidence };
+        let query =
+            SearchQuery { query: question.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
+        let hits = self.find(&query, 2).await?;
+        let confidence = confidences(&hits).first().copied().unwrap_or(0.0);
+        let mut response = AnswerResponse { confidence, ..AnswerResponse::default() };
+        match hits.into_iter().next() {
+            None => response.reason = "no article matches the question".into(),
+            Some(_) if confidence < threshold => {
+                response.reason =
+                    format!("the best article's confidence {confidence:.2} is below {threshold:.2}");
+            }
+            Some(best) => {
+                let index = self.index().clone();
+                let (question_text, best_locale, body) =
+                    (question.to_string(), best.locale.clone(), best.body.clone());
+                response.passage =
+                    tokio::task::spawn_blocking(move || index.passage(&best_locale, &question_text, &body))
+                        .await
+                        .map_err(|e| Error::Index(e.to_string()))?
+                        .map_err(|e| Error::Index(e.to_string()))?;
+                response.answered = true;
+                response.version = self.live_version(&best.article_id).await?;
+                response.article_id = best.article_id;
+                response.title = best.title;
+            }
+        }
+        let found: Vec<(&str, f32)> = if response.article_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![(response.article_id.as_str(), confidence)]
+        };
+        let asked = Asked::new(KnowledgeQueryKind::Answer, question, locale).in_conversation(conversation_id);
+        response.query_id = self.record(&asked, &found, response.answered).await;
+        Ok(response)
+    }
+
+    /// The version of an article the read model shows (0 if it has not caught up yet).
+    async fn live_version(&self, article_id: &str) -> Result<u32, Error> {
+        let version: Option<i32> =
+            sqlx::query_scalar("SELECT version FROM knowledge.articles WHERE article_id = $1")
+                .bind(article_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(version.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
+    }
+
+    /// Articles that fit a conversation: its latest message counts fully, the earlier ones
+    /// (up to ten) half.
+    pub async fn assist(
+        &self,
+        messages: &[String],
+        locale: &str,
+        limit: u32,
+        conversation_id: &str,
+    ) -> Result<(Vec<SearchHit>, String), Error> {
+        check_locale(locale)?;
+        let limit = limit_of(limit, 5, 20)?;
+        for message in messages {
+            if message.chars().count() > MAX_QUERY_CHARS {
+                return Err(Error::InvalidArgument(format!(
+                    "a message is longer than {MAX_QUERY_CHARS} characters"
+                )));
+            }
+        }
+        let recent: Vec<&String> = messages
+            .iter()
+            .rev()
+            .filter(|m| m.chars().any(char::is_alphanumeric))
+            .take(ASSIST_MESSAGES)
+            .collect();
+        let Some(latest) = recent.first() else {
+            return Err(Error::InvalidArgument("messages has no words to search for".into()));
+        };
+        let query =
+            |text: String| SearchQuery { query: text, locale: locale.to_string(), ..SearchQuery::default() };
+        let whole: String = recent.iter().rev().map(|m| m.as_str()).collect::<Vec<_>>().join("\n");
+        let latest_hits = self.find(&query((*latest).clone()), limit * 2).await?;
+        let context_hits = self.find(&query(whole.clone()), limit * 2).await?;
+        let hits = merge(latest_hits, context_hits, limit as usize);
+        let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
+        let asked = Asked::new(KnowledgeQueryKind::Assist, &whole, locale).in_conversation(conversation_id);
+        let query_id = self.record(&asked, &scored, !hits.is_empty()).await;
+        Ok((hits, query_id))
+    }
+}
+
+/// Hits of the latest message at full weight plus the whole conversation's at half, best first.
+fn merge(latest: Vec<IndexHit>, context: Vec<IndexHit>, limit: usize) -> Vec<SearchHit> {
+    let mut merged: HashMap<String, (f32, IndexHit)> = HashMap::new();
+    for (weight, hits) in [(1.0, latest), (0.5, context)] {
+        for hit in hits {
+            let score = weight * hit.score;
+            merged
+                .entry(hit.article_id.clone())
+                .and_modify(|(total, _)| *total += score)
+                .or_insert((score, hit));
+        }
+    }
+    let mut ranked: Vec<(f32, IndexHit)> = merged.into_values().collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.article_id.cmp(&b.1.article_id)));
+    ranked.into_iter().take(limit).map(|(score, hit)| search_hit(IndexHit { score, ..hit })).collect()
+}
+
+/// How sure each hit answers the query, 0..1: mostly how much of the query it covers (which
+/// does not depend on the size of the knowledge base, as BM25 does), then its relevance, scaled
+/// by its lead over the next hit.
+pub fn confidences(hits: &[IndexHit]) -> Vec<f32> {
+    hits.iter()
+        .enumerate()
+        .map(|(i, hit)| {
+            let runner_up = hits.get(i + 1).map_or(0.0, |next| next.score);
+            confidence(hit.score, hit.coverage, runner_up)
+        })
+        .collect()
+}
+
+/// See [`confidences`]; `score` and `runner_up` are BM25 scores.
+pub fn confidence(score: f32, coverage: f32, runner_up: f32) -> f32 {
+    if score <= 0.0 {
+        return 0.0;
+    }
+    let lead = ((score - runner_up) / score).clamp(0.0, 1.0);
+    (0.6 * coverage.clamp(0.0, 1.0) + 0.4 * relevance(score)) * (0.7 + 0.3 * lead)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(id: &str, score: f32) -> IndexHit {
+        IndexHit { article_id: id.into(), score, coverage: 1.0, ..IndexHit::default() }
+    }
+
+    #[test]
+    fn confidence_grows_with_relevance_coverage_and_lead() {
+        assert_eq!(confidence(0.0, 1.0, 0.0), 0.0);
+        assert!(confidence(20.0, 1.0, 0.0) > confidence(20.0, 0.3, 0.0));
+        assert!(confidence(20.0, 1.0, 2.0) > confidence(20.0, 1.0, 19.0));
+        assert!(confidence(20.0, 1.0, 0.0) > confidence(3.0, 1.0, 0.0));
+        assert!(confidence(1000.0, 1.0, 0.0) <= 1.0);
+    }
+
+    #[test]
+    fn assist_weighs_the_latest_message_over_the_conversation() {
+        let merged = merge(vec![hit("latest", 4.0)], vec![hit("earlier", 6.0), hit("latest", 1.0)], 5);
+        let ids: Vec<&str> = merged.iter().map(|h| h.article_id.as_str()).collect();
+        assert_eq!(ids, ["latest", "earlier"]);
+    }
+}
