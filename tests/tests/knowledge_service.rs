@@ -53,6 +53,7 @@ async fn articles_go_from_draft_to_published_to_unpublished_with_versions_kept()
         body: "Gift cards never expire and can be used for any order.".into(),
         locale: "en".into(),
         product_area: "billing".into(),
+        tags: vec!["cards".into()],
         example_questions: vec!["Do vouchers run out?".into()],
         wait: true,
         ..SaveDraftRequest::default()
@@ -76,6 +77,11 @@ async fn articles_go_from_draft_to_published_to_unpublished_with_versions_kept()
     );
     let other_area = SearchRequest { product_area: "shipping".into(), ..query("gift cards") };
     assert!(found(&mut client, other_area).await?.is_empty(), "filtered by product area");
+    let billing =
+        SearchRequest { product_area: "billing".into(), tags: vec!["cards".into()], ..query("gift cards") };
+    assert_eq!(found(&mut client, billing).await?, ["gift-cards"], "by product area and tag");
+    let untagged = SearchRequest { tags: vec!["cards".into(), "returns".into()], ..query("gift cards") };
+    assert!(found(&mut client, untagged).await?.is_empty(), "every tag must match");
 
     let second = SaveDraftRequest {
         article_id: "gift-cards".into(),
