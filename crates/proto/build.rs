@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let protos = proto_files(&root)?;
+    // The directory too, so that a new file is noticed (cargo scans a directory's contents).
+    println!("cargo:rerun-if-changed={}", root.display());
     for proto in &protos {
         println!("cargo:rerun-if-changed={}", proto.display());
     }

@@ -84,6 +84,8 @@ pub fn aggregate_of(body: &Body) -> &'static str {
         | Body::ArticleUnpublished(_)
         | Body::ArticleArchived(_) => "article",
         Body::KnowledgeQueried(_) | Body::DeflectionRecorded(_) => "knowledge-query",
+        Body::RoutingRulesPublished(_) => "routing-rules",
+        Body::CustomerProfileUpdated(_) => "customer",
         Body::ModelTrained(_) => "model",
         Body::ModelActivated(_) => "model-activation",
         Body::IntentCorrected(_) => "intent-feedback",
@@ -105,6 +107,8 @@ pub fn event_type_of(body: &Body) -> &'static str {
         Body::ArticleUnpublished(_) => "article.article_unpublished",
         Body::KnowledgeQueried(_) => "knowledge-query.knowledge_queried",
         Body::DeflectionRecorded(_) => "knowledge-query.deflection_recorded",
+        Body::RoutingRulesPublished(_) => "routing-rules.routing_rules_published",
+        Body::CustomerProfileUpdated(_) => "customer.customer_profile_updated",
         Body::ModelTrained(_) => "model.model_trained",
         Body::ModelActivated(_) => "model-activation.model_activated",
         Body::IntentCorrected(_) => "intent-feedback.intent_corrected",

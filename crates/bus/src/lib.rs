@@ -12,6 +12,7 @@ mod connect;
 mod consume;
 mod envelope;
 mod error;
+mod follow;
 mod publish;
 mod trace;
 
@@ -22,6 +23,7 @@ pub use connect::{MINIMUM_SERVER_VERSION, check_server_version};
 pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
 pub use envelope::{DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of};
 pub use error::Error;
+pub use follow::LiveEvents;
 pub use publish::{Expected, Published};
 pub use trace::{extract_context, inject_context};
 

@@ -15,7 +15,10 @@ use uuid::Uuid;
 
 use crate::{
     CONSUMER,
-    rules::{Action, Facts, Rule, Rules},
+    customers::Directory,
+    facts::{Context, conversation_language, facts_of, routed_for},
+    rules::Action,
+    store::RuleStore,
 };
 
 /// Characters of a message asked as the question at most (knowledge takes up to 1000).
@@ -32,7 +35,8 @@ pub(crate) fn spawn(bus: Bus, consumer: PullConsumer, decider: Decider, shutdown
 
 pub(crate) struct Decider {
     bus: Bus,
-    rules: Arc<Rules>,
+    rules: Arc<RuleStore>,
+    directory: Directory,
     knowledge: KnowledgeClient<Channel>,
     min_answer_confidence: f32,
 }
@@ -46,11 +50,12 @@ struct Answer {
 impl Decider {
     pub(crate) fn new(
         bus: Bus,
-        rules: Arc<Rules>,
+        rules: Arc<RuleStore>,
+        directory: Directory,
         knowledge: KnowledgeClient<Channel>,
         min_answer_confidence: f32,
     ) -> Self {
-        Self { bus, rules, knowledge, min_answer_confidence }
+        Self { bus, rules, directory, knowledge, min_answer_confidence }
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
@@ -66,7 +71,7 @@ impl Decider {
         let mut knowledge = self.knowledge.clone();
         let request = AnswerRequest {
             question: classified.text.chars().take(MAX_QUESTION_CHARS).collect(),
-            locale: answer_locale(classified).to_string(),
+            locale: conversation_language(classified).to_string(),
             conversation_id: classified.conversation_id.clone(),
             min_confidence: self.min_answer_confidence,
         };
@@ -79,25 +84,20 @@ impl Decider {
     }
 }
 
-/// The language to answer in: the conversation's, else the message's, else any.
-fn answer_locale(classified: &MessageClassified) -> &str {
-    [&classified.conversation_language, &classified.language]
-        .into_iter()
-        .find(|tag| !tag.is_empty() && tag.as_str() != "und")
-        .map_or("", |tag| tag.as_str())
-}
-
 impl Handler<Event> for Decider {
     async fn handle(&self, event: Event, delivery: &Delivery) -> Result<(), HandlerError> {
         let Some(Body::MessageClassified(classified)) = &event.body else {
             return Ok(());
         };
-        let facts =
-            Facts { text: &classified.text, intent: &classified.intent, confidence: classified.confidence };
-        let (rule, reason) = self.rules.evaluate(&facts);
-        let mut routed = decision(classified, rule, reason);
+        let at = switchboard_proto::time::to_datetime(event.occurred_at.as_ref());
+        let context = Context::read(&self.directory, classified, at)
+            .await
+            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+        let active = self.rules.current();
+        let decision = active.rules.evaluate(&facts_of(classified, &context, at));
+        let mut routed = routed_for(classified, &decision, active.version);
         let mut reply = None;
-        if rule.action == Action::Answer {
+        if decision.rule.then.action == Some(Action::Answer) {
             match self.answer(classified).await {
                 Ok(Some(answer)) => {
                     routed.article_ids = vec![answer.article_id.clone()];
@@ -132,21 +132,6 @@ impl Handler<Event> for Decider {
             self.publish(&event, &requested.reply_id.clone(), Body::ReplyRequested(requested)).await?;
         }
         Ok(())
-    }
-}
-
-fn decision(classified: &MessageClassified, rule: &Rule, reason: String) -> MessageRouted {
-    MessageRouted {
-        conversation_id: classified.conversation_id.clone(),
-        message_id: classified.message_id.clone(),
-        channel: classified.channel,
-        intent: classified.intent.clone(),
-        action: rule.action.wire().into(),
-        queue: rule.queue.clone(),
-        priority: rule.priority.wire().into(),
-        rule: rule.name.clone(),
-        reason,
-        article_ids: Vec::new(),
     }
 }
 

@@ -1,13 +1,19 @@
-//! Router: decides what happens to each classified message by a rule table (queue, escalate, or
-//! answer from the knowledge base), and publishes the decision with the rule that matched and why.
-//! Its read model (schema `router`) keeps every decision.
+//! Router: decides what happens to each classified message by a rule set (YAML or JSON,
+//! published as events and followed by every replica): queue, escalate or answer from the
+//! knowledge base, with priority, tags, notifications and webhooks, and publishes the decision
+//! with the rules that fired and the facts they read. Its read model (schema `router`) keeps
+//! every decision, customer profiles and when customers' conversations started.
 
 #![forbid(unsafe_code)]
 
+mod customers;
 mod decide;
+mod facts;
 mod grpc;
 mod projection;
-mod rules;
+pub mod rules;
+pub mod simulate;
+mod store;
 
 use std::sync::Arc;
 
@@ -19,11 +25,19 @@ use switchboard_proto::{
 };
 use tokio_util::sync::CancellationToken;
 
+pub use customers::Directory;
 pub use projection::RouterProjection;
 pub use rules::{Action, DEFAULT_RULES, Facts, Priority, Rule, Rules};
+pub use store::RuleStore;
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "decisions", sql: include_str!("../migrations/001_decisions.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "decisions", sql: include_str!("../migrations/001_decisions.sql") },
+    Migration {
+        version: 2,
+        name: "customers and contacts",
+        sql: include_str!("../migrations/002_customers_and_contacts.sql"),
+    },
+];
 
 /// Durable consumer of classifications.
 pub const CONSUMER: &str = "router";
@@ -32,6 +46,14 @@ pub const CONSUMER: &str = "router";
 pub enum Error {
     #[error("{0}")]
     Rules(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("not caught up with sequence {0} yet; try again")]
+    NotCaughtUp(u64),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
     #[error("knowledge endpoint {endpoint:?}: {reason}")]
     Endpoint { endpoint: String, reason: String },
     #[error(transparent)]
@@ -43,16 +65,21 @@ pub enum Error {
 impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::Rules(_) | Self::Endpoint { .. } => ErrorKind::InvalidArgument,
-            Self::Bus(_) | Self::Projection(_) => ErrorKind::Internal,
+            Self::Rules(_) | Self::Invalid(_) | Self::Endpoint { .. } => ErrorKind::InvalidArgument,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            Self::Bus(_) | Self::Projection(_) | Self::Database(_) => ErrorKind::Internal,
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The rule table, as JSON.
+    /// The rule set (YAML or JSON) published at start unless the same text from the same source
+    /// was published before.
     pub rules: String,
+    /// Where `rules` came from: `builtin` or `file:<path>`.
+    pub rules_source: String,
     /// Where the knowledge service answers gRPC, e.g. `http://127.0.0.1:50051`.
     pub knowledge_endpoint: String,
     /// Lowest confidence (0..1) an automated answer may rest on; 0 takes the knowledge
@@ -65,6 +92,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             rules: DEFAULT_RULES.into(),
+            rules_source: "builtin".into(),
             knowledge_endpoint: "http://127.0.0.1:50051".into(),
             min_answer_confidence: 0.0,
             batch_size: 500,
@@ -79,17 +107,29 @@ pub struct Started {
 
 /// Validates the rules, migrates, creates the consumers and starts them.
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
-    let rules = Arc::new(Rules::parse(&config.rules).map_err(Error::Rules)?);
     let knowledge = knowledge_client(&config.knowledge_endpoint)?;
+    let (store, follower) =
+        store::start(&deps.bus, &config.rules, &config.rules_source, shutdown.clone()).await?;
     migrate(&deps.pool, "router", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
+    let checkpoint = runner.checkpoint();
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.classification.>", decide::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
-    let decider =
-        decide::Decider::new(deps.bus.clone(), rules.clone(), knowledge, config.min_answer_confidence);
-    let tasks =
-        vec![spawn_runner(runner, shutdown.clone()), decide::spawn(deps.bus, consumer, decider, shutdown)];
-    Ok(Started { service: RouterServer::new(grpc::RouterApi::new(rules)), tasks })
+    let directory = customers::Directory::new(deps.pool.clone(), deps.bus.clone());
+    let decider = decide::Decider::new(
+        deps.bus.clone(),
+        store.clone(),
+        directory.clone(),
+        knowledge,
+        config.min_answer_confidence,
+    );
+    let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint);
+    let tasks = vec![
+        follower,
+        spawn_runner(runner, shutdown.clone()),
+        decide::spawn(deps.bus, consumer, decider, shutdown),
+    ];
+    Ok(Started { service: RouterServer::new(api), tasks })
 }
 
 fn knowledge_client(endpoint: &str) -> Result<KnowledgeClient<tonic::transport::Channel>, Error> {

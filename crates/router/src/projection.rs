@@ -1,8 +1,12 @@
-//! Every routing decision, by queue.
+//! Every routing decision, by queue; customer profiles and when each customer's conversations
+//! started, for the rules.
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
-use switchboard_proto::{events::v1::event::Body, time::to_datetime};
+use switchboard_proto::{
+    events::v1::{CustomerProfileUpdated, MessageRouted, event::Body},
+    time::to_datetime,
+};
 
 pub struct RouterProjection;
 
@@ -16,36 +20,87 @@ impl Projection for RouterProjection {
     }
 
     fn subjects(&self) -> Vec<String> {
-        vec!["switchboard.events.routing.>".into()]
+        vec![
+            "switchboard.events.routing.>".into(),
+            "switchboard.events.customer.>".into(),
+            "switchboard.events.conversation.>".into(),
+        ]
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["router.decisions"]
+        &["router.decisions", "router.customers", "router.contacts"]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
         for applied in events {
-            let Some(Body::MessageRouted(routed)) = &applied.event.body else {
-                continue;
-            };
-            sqlx::query(
-                "INSERT INTO router.decisions
-                     (message_id, conversation_id, intent, action, queue, priority, rule, at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (message_id) DO UPDATE SET action = EXCLUDED.action,
-                     queue = EXCLUDED.queue, priority = EXCLUDED.priority, rule = EXCLUDED.rule",
-            )
-            .bind(&routed.message_id)
-            .bind(&routed.conversation_id)
-            .bind(&routed.intent)
-            .bind(routed.action)
-            .bind(&routed.queue)
-            .bind(routed.priority)
-            .bind(&routed.rule)
-            .bind(to_datetime(applied.event.occurred_at.as_ref()))
-            .execute(&mut *tx)
-            .await?;
+            let at = to_datetime(applied.event.occurred_at.as_ref());
+            match &applied.event.body {
+                Some(Body::MessageRouted(routed)) => decision(tx, routed, at).await?,
+                Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile, at).await?,
+                Some(Body::MessageReceived(received)) if received.starts_conversation => {
+                    sqlx::query(
+                        "INSERT INTO router.contacts (conversation_id, customer_id, started_at)
+                         VALUES ($1, $2, $3) ON CONFLICT (conversation_id) DO NOTHING",
+                    )
+                    .bind(&received.conversation_id)
+                    .bind(&received.customer_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
+}
+
+async fn decision(
+    tx: &mut PgConnection,
+    routed: &MessageRouted,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO router.decisions
+             (message_id, conversation_id, intent, action, queue, priority, rule, at, tags, rules_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (message_id) DO UPDATE SET action = EXCLUDED.action,
+             queue = EXCLUDED.queue, priority = EXCLUDED.priority, rule = EXCLUDED.rule,
+             tags = EXCLUDED.tags, rules_version = EXCLUDED.rules_version",
+    )
+    .bind(&routed.message_id)
+    .bind(&routed.conversation_id)
+    .bind(&routed.intent)
+    .bind(routed.action)
+    .bind(&routed.queue)
+    .bind(routed.priority)
+    .bind(&routed.rule)
+    .bind(at)
+    .bind(&routed.tags)
+    .bind(i32::try_from(routed.rules_version).unwrap_or(i32::MAX))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn customer(
+    tx: &mut PgConnection,
+    profile: &CustomerProfileUpdated,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO router.customers (customer_id, tier, plan, country, attributes, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier, plan = EXCLUDED.plan,
+             country = EXCLUDED.country, attributes = EXCLUDED.attributes, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(&profile.customer_id)
+    .bind(&profile.tier)
+    .bind(&profile.plan)
+    .bind(&profile.country)
+    .bind(serde_json::to_value(&profile.attributes).unwrap_or_default())
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

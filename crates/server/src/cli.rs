@@ -1,4 +1,4 @@
-//! The command line: `serve`, `replay`, `knowledge`, `classifier`.
+//! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -39,6 +39,9 @@ pub enum Command {
     /// Train and evaluate intent models offline.
     #[command(subcommand)]
     Classifier(crate::classifier::ClassifierCommand),
+    /// Routing rules: what a candidate rule set would change.
+    #[command(subcommand)]
+    Router(crate::router::RouterCommand),
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Knowledge(command) => crate::knowledge::run(command).await,
+        Command::Router(command) => crate::router::run(command).await,
         Command::Classifier(command) => {
             tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
         }

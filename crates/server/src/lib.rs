@@ -9,6 +9,7 @@ mod config;
 pub mod knowledge;
 mod mount;
 mod replay;
+pub mod router;
 mod serve;
 
 pub use config::{Config, Service};

@@ -67,13 +67,16 @@ pub(crate) async fn mount(
 }
 
 fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboard_router::Config> {
-    let rules = match &config.rules_file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the rules file {}", path.display()))?,
-        None => switchboard_router::DEFAULT_RULES.to_string(),
+    let (rules, rules_source) = match &config.rules_file {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the rules file {}", path.display()))?,
+            format!("file:{}", path.display()),
+        ),
+        None => (switchboard_router::DEFAULT_RULES.to_string(), "builtin".to_string()),
     };
     let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| format!("http://{local}"));
-    Ok(switchboard_router::Config { rules, knowledge_endpoint, ..Default::default() })
+    Ok(switchboard_router::Config { rules, rules_source, knowledge_endpoint, ..Default::default() })
 }
 
 fn knowledge_config(config: &Config) -> switchboard_knowledge::Config {

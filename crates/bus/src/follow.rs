@@ -1,0 +1,91 @@
+//! Following the last event per subject: what every replica needs of a setting kept as events
+//! (the active model per tenant, the rule set in force): the current ones at once, then each new
+//! one as it is published.
+
+use std::pin::Pin;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::{Stream, StreamExt as _};
+use switchboard_proto::events::v1::Event;
+
+use crate::{Bus, EVENTS_STREAM, Error};
+
+/// Events published after the current ones, with their stream sequences; undecodable ones are
+/// logged and skipped.
+pub type LiveEvents = Pin<Box<dyn Stream<Item = Result<(Event, u64), Error>> + Send>>;
+
+impl Bus {
+    /// The last event of every subject matching `filter` (oldest first), and the stream of
+    /// those that follow.
+    pub async fn follow_last(&self, filter: &str) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
+        let stream =
+            self.jetstream.get_stream(EVENTS_STREAM).await.map_err(|e| Error::jetstream("get stream", e))?;
+        let config = OrderedConfig {
+            filter_subject: filter.into(),
+            deliver_policy: DeliverPolicy::LastPerSubject,
+            ..Default::default()
+        };
+        let mut consumer =
+            stream.create_consumer(config).await.map_err(|e| Error::jetstream("create consumer", e))?;
+        let initial = consumer.info().await.map_err(|e| Error::jetstream("consumer info", e))?.num_pending;
+        let mut messages = consumer.messages().await.map_err(|e| Error::jetstream("consume", e))?;
+        let mut current = Vec::new();
+        for _ in 0..initial {
+            match messages.next().await {
+                Some(message) => current.extend(decoded(message)?),
+                None => break,
+            }
+        }
+        let live: LiveEvents =
+            Box::pin(messages.filter_map(|message| async move { decoded(message).transpose() }));
+        Ok((current, live))
+    }
+}
+
+impl Bus {
+    /// Every event on subjects matching `filter` from `since` (or the start of the stream) up to
+    /// now, oldest first.
+    pub async fn read_events(
+        &self,
+        filter: &str,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<(Event, u64)>, Error> {
+        let stream =
+            self.jetstream.get_stream(EVENTS_STREAM).await.map_err(|e| Error::jetstream("get stream", e))?;
+        let deliver_policy = match since {
+            Some(at) => DeliverPolicy::ByStartTime {
+                start_time: time::OffsetDateTime::from_unix_timestamp(at.timestamp())
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            },
+            None => DeliverPolicy::All,
+        };
+        let config = OrderedConfig { filter_subject: filter.into(), deliver_policy, ..Default::default() };
+        let mut consumer =
+            stream.create_consumer(config).await.map_err(|e| Error::jetstream("create consumer", e))?;
+        let pending = consumer.info().await.map_err(|e| Error::jetstream("consumer info", e))?.num_pending;
+        let mut messages = consumer.messages().await.map_err(|e| Error::jetstream("consume", e))?;
+        let mut events = Vec::new();
+        for _ in 0..pending {
+            match messages.next().await {
+                Some(message) => events.extend(decoded(message)?),
+                None => break,
+            }
+        }
+        Ok(events)
+    }
+}
+
+type Message = Result<async_nats::jetstream::Message, async_nats::jetstream::consumer::pull::OrderedError>;
+
+/// The event and its sequence; `None` (logged) for a payload that is not an event.
+fn decoded(message: Message) -> Result<Option<(Event, u64)>, Error> {
+    let message = message.map_err(|error| Error::jetstream("follow", error))?;
+    let sequence = message.info().map(|info| info.stream_sequence).unwrap_or_default();
+    match <Event as prost::Message>::decode(message.payload.as_ref()) {
+        Ok(event) => Ok(Some((event, sequence))),
+        Err(error) => {
+            tracing::warn!(sequence, %error, "undecodable event skipped");
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Business-hours calendars: opening hours per weekday in a time zone, and holidays.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// As written in the rule set: `timezone: Europe/Berlin`, `hours: {mon-fri: "09:00-17:00",
+/// sat: "10:00-13:00, 14:00-16:00"}`, `holidays: ["2026-12-25"]`. Days not given are closed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Spec {
+    timezone: String,
+    hours: BTreeMap<String, String>,
+    #[serde(default)]
+    holidays: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calendar {
+    zone: Tz,
+    /// Open intervals per weekday, Monday first.
+    week: [Vec<(NaiveTime, NaiveTime)>; 7],
+    holidays: BTreeSet<NaiveDate>,
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl Calendar {
+    pub(crate) fn new(spec: &Spec) -> Result<Self, String> {
+        let zone: Tz = spec.timezone.parse().map_err(|_| format!("unknown time zone {:?}", spec.timezone))?;
+        let mut week: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
+        for (days, hours) in &spec.hours {
+            let intervals = intervals(hours)?;
+            for day in day_range(days)? {
+                week[day].clone_from(&intervals);
+            }
+        }
+        let holidays = spec
+            .holidays
+            .iter()
+            .map(|day| {
+                NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                    .map_err(|_| format!("holiday {day:?} is not YYYY-MM-DD"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { zone, week, holidays })
+    }
+
+    /// Whether `at` falls within opening hours (local time, holidays closed).
+    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
+        let local = at.with_timezone(&self.zone);
+        if self.holidays.contains(&local.date_naive()) {
+            return false;
+        }
+        let time = local.time();
+        self.week[local.weekday().num_days_from_monday() as usize]
+            .iter()
+            .any(|(open, close)| *open <= time && time < *close)
+    }
+}
+
+/// `mon`, or `mon-fri`, as weekday indices (Monday 0).
+fn day_range(days: &str) -> Result<Vec<usize>, String> {
+    let index = |day: &str| {
+        DAYS.iter().position(|d| *d == day.trim()).ok_or_else(|| format!("{day:?} is not a day (mon … sun)"))
+    };
+    match days.split_once('-') {
+        Some((first, last)) => {
+            let (first, last) = (index(first)?, index(last)?);
+            if first > last {
+                return Err(format!("{days:?}: the range runs backwards"));
+            }
+            Ok((first..=last).collect())
+        }
+        None => Ok(vec![index(days)?]),
+    }
+}
+
+/// `09:00-17:00`, `09:00-12:00, 13:00-17:00` or `closed`.
+fn intervals(text: &str) -> Result<Vec<(NaiveTime, NaiveTime)>, String> {
+    if text.trim() == "closed" {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|interval| {
+            let (open, close) =
+                interval.split_once('-').ok_or_else(|| format!("{interval:?} is not HH:MM-HH:MM"))?;
+            let time = |t: &str| {
+                let t = t.trim();
+                if t == "24:00" {
+                    return NaiveTime::from_hms_opt(23, 59, 59).ok_or_else(|| "24:00".to_string());
+                }
+                NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| format!("{t:?} is not HH:MM"))
+            };
+            let (open, close) = (time(open)?, time(close)?);
+            if open >= close {
+                return Err(format!("{interval:?}: closes before it opens"));
+            }
+            Ok((open, close))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn berlin() -> Calendar {
+        let spec = Spec {
+            timezone: "Europe/Berlin".into(),
+            hours: [("mon-fri".to_string(), "09:00-17:00".to_string()), ("sat".into(), "10:00-12:00".into())]
+                .into(),
+            holidays: vec!["2026-12-25".into()],
+        };
+        Calendar::new(&spec).expect("valid")
+    }
+
+    #[test]
+    fn open_in_local_hours_closed_at_night_weekends_and_holidays() {
+        let calendar = berlin();
+        let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).single().expect("time");
+        assert!(calendar.is_open(utc(2, 8, 30)), "09:30 in Berlin on a Wednesday");
+        assert!(!calendar.is_open(utc(2, 22, 0)), "23:00 in Berlin");
+        assert!(!calendar.is_open(utc(6, 12, 0)), "Sunday");
+        assert!(calendar.is_open(utc(5, 10, 0)), "11:00 on Saturday");
+        assert!(!calendar.is_open(utc(25, 10, 0)), "Christmas");
+    }
+
+    #[test]
+    fn refuses_bad_specs() {
+        let spec = |zone: &str, days: &str, hours: &str| Spec {
+            timezone: zone.into(),
+            hours: [(days.to_string(), hours.to_string())].into(),
+            holidays: vec![],
+        };
+        assert!(Calendar::new(&spec("Mars/Olympus", "mon", "09:00-17:00")).is_err());
+        assert!(Calendar::new(&spec("UTC", "fri-mon", "09:00-17:00")).is_err());
+        assert!(Calendar::new(&spec("UTC", "mon", "17:00-09:00")).is_err());
+        assert!(Calendar::new(&spec("UTC", "funday", "09:00-17:00")).is_err());
+    }
+}
