@@ -67,9 +67,17 @@ impl Cluster {
         let address = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(config, listener, shutdown.clone()));
-        let cluster = Self { address, shutdown, server };
-        wait_serving(address).await?;
-        Ok(cluster)
+        match wait_serving(address).await {
+            Ok(()) => Ok(Self { address, shutdown, server }),
+            // A server that gave up says why better than the health check does.
+            Err(waiting) => {
+                shutdown.cancel();
+                match server.await {
+                    Ok(Err(error)) => Err(error),
+                    _ => Err(waiting),
+                }
+            }
+        }
     }
 
     pub async fn channel(&self) -> anyhow::Result<GrpcChannel> {

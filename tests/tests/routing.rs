@@ -1,0 +1,145 @@
+//! Routing rules on the running cluster: customer profiles in conditions, rule sets published
+//! over gRPC (bad ones refused, naming the line, while the running ones stay), a rules file
+//! published at start only when it changed, and the what-if simulation over past messages.
+
+mod common;
+
+use common::{Backing, Cluster, message, submit, wait_for_event};
+use switchboard_proto::{
+    events::v1::{MessageRouted, Priority, RouteAction, event::Body},
+    router::v1::{
+        Customer, ListRulesRequest, PublishRulesRequest, PutCustomerRequest, router_client::RouterClient,
+    },
+};
+use switchboard_server::router::simulate;
+use tonic::Code;
+
+/// The routing decision for the conversation the submission started.
+async fn routed(backing: &Backing, conversation_id: &str) -> anyhow::Result<MessageRouted> {
+    let bus = backing.bus().await?;
+    let (routed, _) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.conversation_id == conversation_id => Some(r.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok(routed)
+}
+
+const BILLING_TO_FINANCE: &str = r#"
+rules:
+  - name: vip-customers
+    when: {customer: {tier: [vip]}}
+    then: {tags: [vip], priority: high}
+    continue: true
+  - name: billing-to-finance
+    when: {intents: [billing_invoice, payment_problem]}
+    then: {action: queue, queue: finance}
+  - name: everything-else
+    then: {action: queue, queue: general}
+"#;
+
+#[tokio::test]
+async fn a_vip_invoice_question_lands_in_billing_at_high_priority_and_rules_change_over_grpc()
+-> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let config = backing.config();
+    let cluster = Cluster::start(config.clone()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let vip = Customer {
+        customer_id: "cust-vip".into(),
+        tier: "vip".into(),
+        country: "DE".into(),
+        ..Default::default()
+    };
+    router.put_customer(PutCustomerRequest { customer: Some(vip), wait: true }).await?;
+
+    let sent =
+        submit(&cluster, message("cust-vip", "I need a copy of my invoice for last month", "vip-1")).await?;
+    let decision = routed(&backing, &sent.conversation_id).await?;
+    assert_eq!((decision.queue.as_str(), decision.priority()), ("billing", Priority::High), "{decision:?}");
+    assert_eq!(decision.fired, ["vip-customers", "billing-questions"]);
+    assert_eq!(decision.tags, ["vip"]);
+    assert_eq!(decision.inputs.get("customer.tier").map(String::as_str), Some("vip"));
+    assert!(
+        decision.inputs.get("intent").is_some_and(|i| i.starts_with("billing_invoice")),
+        "{:?}",
+        decision.inputs
+    );
+    let before = router.list_rules(ListRulesRequest {}).await?.into_inner();
+    assert_eq!((before.version, before.source.as_str()), (1, "builtin"));
+
+    let bad = "rules:\n  - name: broken\n    then: {action: queue}\n";
+    let refused = router
+        .publish_rules(PublishRulesRequest { text: bad.into(), wait: true })
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("line 2: rule broken: then.queue is required"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        router.list_rules(ListRulesRequest {}).await?.into_inner().version,
+        1,
+        "the running rules stay"
+    );
+
+    // The what-if before the change: the messages so far, through the candidate rules.
+    let candidate = std::env::temp_dir().join(format!("switchboard-rules-{}.yaml", std::process::id()));
+    std::fs::write(&candidate, BILLING_TO_FINANCE)?;
+    submit(&cluster, message("cust-2", "Where is my order 5?", "plain-1")).await?;
+    let report = simulate(&config, &candidate, None).await?;
+    assert_eq!(report.compared, 2, "{report:?}");
+    assert_eq!(report.changed, 2, "{report:?}");
+    assert_eq!(report.changes.get("queue/billing/high -> queue/finance/high"), Some(&1), "{report:?}");
+    assert!(report.examples.iter().any(|e| e.to_rule == "billing-to-finance" && e.text.contains("invoice")));
+    assert_eq!(report.queues.get("finance").map(|q| (q.now, q.candidate)), Some((0, 1)));
+
+    let published = router
+        .publish_rules(PublishRulesRequest { text: BILLING_TO_FINANCE.into(), wait: true })
+        .await?
+        .into_inner();
+    assert_eq!((published.version, published.source.as_str()), (2, "grpc"));
+    let sent = submit(&cluster, message("cust-vip", "Please send the invoice again", "vip-2")).await?;
+    let decision = routed(&backing, &sent.conversation_id).await?;
+    assert_eq!((decision.queue.as_str(), decision.rules_version), ("finance", 2));
+    assert_eq!(decision.action(), RouteAction::Queue);
+    cluster.stop().await?;
+
+    // A restart with the unchanged bundled rules keeps the version published over gRPC.
+    let cluster = Cluster::start(config).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    assert_eq!(router.list_rules(ListRulesRequest {}).await?.into_inner().version, 2);
+    std::fs::remove_file(&candidate)?;
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn a_changed_rules_file_is_published_at_start_and_a_bad_one_stops_the_start() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let file = std::env::temp_dir().join(format!("switchboard-rules-file-{}.yaml", std::process::id()));
+    std::fs::write(&file, BILLING_TO_FINANCE)?;
+    let mut config = backing.config();
+    config.rules_file = Some(file.clone());
+    let cluster = Cluster::start(config.clone()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = router.list_rules(ListRulesRequest {}).await?.into_inner();
+    assert_eq!((rules.version, rules.rules.len()), (1, 3));
+    assert!(rules.source.starts_with("file:"), "{}", rules.source);
+    assert_eq!(rules.rules[1].conditions, "intent billing_invoice|payment_problem");
+    cluster.stop().await?;
+
+    std::fs::write(&file, "rules:\n  - name: x\n    then: {action: fly, queue: q}\n")?;
+    let refused = Cluster::start(config.clone()).await.err().expect("a bad rules file stops the start");
+    assert!(format!("{refused:#}").contains("line 3"), "{refused:#}");
+
+    std::fs::write(&file, BILLING_TO_FINANCE.replace("finance", "accounts"))?;
+    let cluster = Cluster::start(config).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = router.list_rules(ListRulesRequest {}).await?.into_inner();
+    assert_eq!(rules.version, 2, "the changed file is the next version");
+    assert_eq!(rules.rules[1].queue, "accounts");
+    std::fs::remove_file(&file)?;
+    cluster.stop().await
+}
