@@ -18,7 +18,7 @@ const TABLES: &[(Service, &[&str])] = &[
         &["intake.conversations", "intake.messages", "intake.classifications", "intake.routings"],
     ),
     (Service::Classifier, &["classifier.classifications"]),
-    (Service::Router, &["router.decisions"]),
+    (Service::Router, &["router.decisions", "router.contacts", "router.turns"]),
     (Service::Knowledge, &["knowledge.articles", "knowledge.article_versions"]),
     (Service::Notifier, &["notifier.deliveries"]),
     (Service::Analytics, &["analytics.counts", "analytics.knowledge_queries"]),

@@ -143,3 +143,54 @@ async fn a_changed_rules_file_is_published_at_start_and_a_bad_one_stops_the_star
     std::fs::remove_file(&file)?;
     cluster.stop().await
 }
+
+/// The decision for a given message.
+async fn routed_message(backing: &Backing, message_id: &str) -> anyhow::Result<MessageRouted> {
+    let bus = backing.bus().await?;
+    let (routed, _) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.message_id == message_id => Some(r.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok(routed)
+}
+
+#[tokio::test]
+async fn asking_for_a_person_hands_off_with_the_packet_and_repeated_failure_escalates() -> anyhow::Result<()>
+{
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let article = common::publish_tracking_article(cluster.address).await?;
+
+    let first = submit(&cluster, message("c-p", "Where is my order 12345?", "p-1")).await?;
+    let answered = routed_message(&backing, &first.message_id).await?;
+    assert_eq!(answered.action(), RouteAction::AutoReply, "{answered:?}");
+    assert!(answered.handoff.is_none());
+    let mut second = message("c-p", "This is useless, I want to talk to a person", "p-2");
+    second.conversation_id = Some(first.conversation_id.clone());
+    let second = submit(&cluster, second).await?;
+    let escalated = routed_message(&backing, &second.message_id).await?;
+    assert_eq!(escalated.action(), RouteAction::Escalate);
+    let packet = escalated.handoff.expect("a hand-off packet");
+    assert_eq!(packet.reason, "customer_asked");
+    assert_eq!(packet.customer_messages, 2);
+    assert_eq!(packet.sentiment_trend.len(), 2);
+    assert_eq!(packet.article_ids, std::slice::from_ref(&article));
+    assert_eq!(packet.bot_attempts, [format!("answered from article {article}")]);
+    assert!(packet.entities.iter().any(|e| e.kind == "order_number" && e.value == "12345"), "{packet:?}");
+    assert!(packet.summary.contains("First: \"Where is my order 12345?\""), "{}", packet.summary);
+
+    // No article answers refunds: the first failure queues, the second escalates.
+    let third = submit(&cluster, message("c-q", "How do I get a refund for a damaged lamp?", "q-1")).await?;
+    let queued = routed_message(&backing, &third.message_id).await?;
+    assert_eq!((queued.rule_action.as_str(), queued.action()), ("answer", RouteAction::Queue), "{queued:?}");
+    assert_eq!(queued.handoff.as_ref().map(|p| p.reason.as_str()), Some("missing_knowledge"));
+    let mut again = message("c-q", "Refund for the damaged lamp, please?", "q-2");
+    again.conversation_id = Some(third.conversation_id.clone());
+    let again = submit(&cluster, again).await?;
+    let escalated = routed_message(&backing, &again.message_id).await?;
+    assert_eq!(escalated.action(), RouteAction::Escalate, "{escalated:?}");
+    assert!(escalated.reason.contains("failed twice"), "{}", escalated.reason);
+    assert_eq!(escalated.handoff.map(|p| p.bot_attempts.len()), Some(2));
+    cluster.stop().await
+}

@@ -24,6 +24,10 @@ impl Directory {
         Self { pool, bus }
     }
 
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub async fn customer(&self, customer_id: &str) -> Result<Option<Customer>, sqlx::Error> {
         if customer_id.is_empty() {
             return Ok(None);

@@ -4,11 +4,15 @@ use std::sync::Arc;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
-use switchboard_projection::Task;
+use switchboard_projection::{Task, wait_for_checkpoint};
 use switchboard_proto::{
-    events::v1::{Event, MessageClassified, MessageRouted, ReplyRequested, RouteAction, event::Body},
+    events::v1::{
+        Event, MessageClassified, MessageRouted, Priority as WirePriority, ReplyRequested, RouteAction,
+        event::Body,
+    },
     knowledge::v1::{AnswerRequest, knowledge_client::KnowledgeClient},
 };
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -17,12 +21,16 @@ use crate::{
     CONSUMER,
     customers::Directory,
     facts::{Context, conversation_language, facts_of, routed_for},
-    rules::Action,
+    handoff,
+    rules::{Action, Decision},
     store::RuleStore,
 };
 
 /// Characters of a message asked as the question at most (knowledge takes up to 1000).
 const MAX_QUESTION_CHARS: usize = 1000;
+
+/// How long a hand-off waits for the conversation's earlier turns in the read model.
+const HISTORY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Messages handled at once.
 pub(crate) const CONCURRENCY: usize = 64;
@@ -39,6 +47,8 @@ pub(crate) struct Decider {
     directory: Directory,
     knowledge: KnowledgeClient<Channel>,
     min_answer_confidence: f32,
+    /// The router projection's checkpoint: hand-offs wait for it to hold the conversation so far.
+    checkpoint: watch::Receiver<u64>,
 }
 
 /// An answer found in the knowledge base.
@@ -54,8 +64,9 @@ impl Decider {
         directory: Directory,
         knowledge: KnowledgeClient<Channel>,
         min_answer_confidence: f32,
+        checkpoint: watch::Receiver<u64>,
     ) -> Self {
-        Self { bus, rules, directory, knowledge, min_answer_confidence }
+        Self { bus, rules, directory, knowledge, min_answer_confidence, checkpoint }
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
@@ -97,6 +108,7 @@ impl Handler<Event> for Decider {
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
         let mut routed = routed_for(classified, &decision, active.version);
         let mut reply = None;
+        let mut answer_failed = false;
         if decision.rule.then.action == Some(Action::Answer) {
             match self.answer(classified).await {
                 Ok(Some(answer)) => {
@@ -118,6 +130,17 @@ impl Handler<Event> for Decider {
                 }
                 Err(status) => fall_back(&mut routed, format!("knowledge unavailable: {}", status.message())),
             }
+            answer_failed = reply.is_none();
+        }
+        if reply.is_none() {
+            // The projection applies this very event too; then it holds every earlier turn.
+            if !wait_for_checkpoint(&self.checkpoint, delivery.stream_sequence, HISTORY_WAIT).await {
+                tracing::warn!(
+                    message_id = classified.message_id,
+                    "hand-off packet from a lagging read model"
+                );
+            }
+            self.hand_off(classified, &decision, &mut routed, answer_failed).await?;
         }
         tracing::info!(
             message_id = classified.message_id,
@@ -131,6 +154,31 @@ impl Handler<Event> for Decider {
             let requested = reply_request(classified, answer);
             self.publish(&event, &requested.reply_id.clone(), Body::ReplyRequested(requested)).await?;
         }
+        Ok(())
+    }
+}
+
+impl Decider {
+    /// A human takes it: escalates when automation failed in this conversation before, and
+    /// attaches the hand-off packet.
+    async fn hand_off(
+        &self,
+        classified: &MessageClassified,
+        decision: &Decision<'_>,
+        routed: &mut MessageRouted,
+        answer_failed: bool,
+    ) -> Result<(), HandlerError> {
+        let (earlier, attempts) =
+            handoff::history(self.directory.pool(), &classified.conversation_id, &classified.message_id)
+                .await
+                .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+        if answer_failed && attempts.iter().any(|attempt| !attempt.answered) {
+            routed.action = RouteAction::Escalate.into();
+            routed.priority = routed.priority.max(WirePriority::High.into());
+            routed.reason.push_str("; automation failed twice in this conversation, so it escalates");
+        }
+        let reason = handoff::reason(decision, classified, answer_failed);
+        routed.handoff = Some(handoff::packet(reason, classified, routed, &earlier, &attempts));
         Ok(())
     }
 }

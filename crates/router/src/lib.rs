@@ -10,6 +10,7 @@ mod customers;
 mod decide;
 mod facts;
 mod grpc;
+mod handoff;
 mod projection;
 pub mod rules;
 pub mod simulate;
@@ -36,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "customers and contacts",
         sql: include_str!("../migrations/002_customers_and_contacts.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "conversation turns",
+        sql: include_str!("../migrations/003_conversation_turns.sql"),
     },
 ];
 
@@ -122,6 +128,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         directory.clone(),
         knowledge,
         config.min_answer_confidence,
+        checkpoint.clone(),
     );
     let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint);
     let tasks = vec![

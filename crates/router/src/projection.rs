@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{
-    events::v1::{CustomerProfileUpdated, MessageRouted, event::Body},
+    events::v1::{CustomerProfileUpdated, MessageClassified, MessageRouted, event::Body},
     time::to_datetime,
 };
 
@@ -24,11 +24,12 @@ impl Projection for RouterProjection {
             "switchboard.events.routing.>".into(),
             "switchboard.events.customer.>".into(),
             "switchboard.events.conversation.>".into(),
+            "switchboard.events.classification.>".into(),
         ]
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["router.decisions", "router.customers", "router.contacts"]
+        &["router.decisions", "router.customers", "router.contacts", "router.turns"]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
@@ -37,6 +38,7 @@ impl Projection for RouterProjection {
             match &applied.event.body {
                 Some(Body::MessageRouted(routed)) => decision(tx, routed, at).await?,
                 Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile, at).await?,
+                Some(Body::MessageClassified(classified)) => turn(tx, classified, at).await?,
                 Some(Body::MessageReceived(received)) if received.starts_conversation => {
                     sqlx::query(
                         "INSERT INTO router.contacts (conversation_id, customer_id, started_at)
@@ -62,11 +64,13 @@ async fn decision(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO router.decisions
-             (message_id, conversation_id, intent, action, queue, priority, rule, at, tags, rules_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             (message_id, conversation_id, intent, action, queue, priority, rule, at, tags, rules_version,
+              rule_action, article_ids)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (message_id) DO UPDATE SET action = EXCLUDED.action,
              queue = EXCLUDED.queue, priority = EXCLUDED.priority, rule = EXCLUDED.rule,
-             tags = EXCLUDED.tags, rules_version = EXCLUDED.rules_version",
+             tags = EXCLUDED.tags, rules_version = EXCLUDED.rules_version,
+             rule_action = EXCLUDED.rule_action, article_ids = EXCLUDED.article_ids",
     )
     .bind(&routed.message_id)
     .bind(&routed.conversation_id)
@@ -78,6 +82,34 @@ async fn decision(
     .bind(at)
     .bind(&routed.tags)
     .bind(i32::try_from(routed.rules_version).unwrap_or(i32::MAX))
+    .bind(&routed.rule_action)
+    .bind(&routed.article_ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn turn(
+    tx: &mut PgConnection,
+    classified: &MessageClassified,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    let entities: Vec<serde_json::Value> = classified
+        .entities
+        .iter()
+        .map(|e| serde_json::json!({"kind": e.kind, "text": e.text, "value": e.value}))
+        .collect();
+    sqlx::query(
+        "INSERT INTO router.turns (message_id, conversation_id, text, intent, sentiment_score, entities, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(&classified.message_id)
+    .bind(&classified.conversation_id)
+    .bind(&classified.text)
+    .bind(&classified.intent)
+    .bind(classified.feeling.as_ref().map_or(0.0, |f| f.sentiment_score))
+    .bind(serde_json::Value::Array(entities))
+    .bind(at)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -48,6 +48,29 @@ pub enum Assignment {
     LeastLoaded,
 }
 
+/// Why a human takes a conversation over, as the hand-off packet says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffReason {
+    CustomerAsked,
+    NegativeSentiment,
+    MissingKnowledge,
+    LowConfidence,
+    Policy,
+}
+
+impl HandoffReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CustomerAsked => "customer_asked",
+            Self::NegativeSentiment => "negative_sentiment",
+            Self::MissingKnowledge => "missing_knowledge",
+            Self::LowConfidence => "low_confidence",
+            Self::Policy => "policy",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Hours {
@@ -128,6 +151,9 @@ pub struct Then {
     pub notify: Vec<String>,
     pub webhook: Option<String>,
     pub assign: Option<Assignment>,
+    /// The reason a hand-off packet gives when this rule sends the conversation to a human;
+    /// derived from the facts when unset.
+    pub handoff: Option<HandoffReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
