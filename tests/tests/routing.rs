@@ -88,7 +88,8 @@ async fn a_vip_invoice_question_lands_in_billing_at_high_priority_and_rules_chan
     // The what-if before the change: the messages so far, through the candidate rules.
     let candidate = std::env::temp_dir().join(format!("switchboard-rules-{}.yaml", std::process::id()));
     std::fs::write(&candidate, BILLING_TO_FINANCE)?;
-    submit(&cluster, message("cust-2", "Where is my order 5?", "plain-1")).await?;
+    let plain = submit(&cluster, message("cust-2", "Where is my order 5?", "plain-1")).await?;
+    routed(&backing, &plain.conversation_id).await?;
     let report = simulate(&config, &candidate, None).await?;
     assert_eq!(report.compared, 2, "{report:?}");
     assert_eq!(report.changed, 2, "{report:?}");
@@ -193,4 +194,67 @@ async fn asking_for_a_person_hands_off_with_the_packet_and_repeated_failure_esca
     assert!(escalated.reason.contains("failed twice"), "{}", escalated.reason);
     assert_eq!(escalated.handoff.map(|p| p.bot_attempts.len()), Some(2));
     cluster.stop().await
+}
+
+#[tokio::test]
+async fn where_is_my_order_after_a_shipped_event_gets_the_tracking_answer() -> anyhow::Result<()> {
+    use switchboard_proto::events::v1::{OrderStatus, OrderUpdated};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    for update in [
+        OrderUpdated {
+            order_id: "12345".into(),
+            customer_id: "c-o".into(),
+            status: OrderStatus::Placed.into(),
+            ..Default::default()
+        },
+        OrderUpdated { order_id: "12345".into(), status: OrderStatus::Paid.into(), ..Default::default() },
+        OrderUpdated {
+            order_id: "12345".into(),
+            status: OrderStatus::Shipped.into(),
+            carrier: "DHL".into(),
+            tracking_url: "https://track.example/JD0002".into(),
+            ..Default::default()
+        },
+        OrderUpdated {
+            order_id: "777".into(),
+            customer_id: "someone-else".into(),
+            status: OrderStatus::Delivered.into(),
+            ..Default::default()
+        },
+    ] {
+        let event = switchboard_bus::Draft::new(
+            switchboard_bus::DEFAULT_TENANT,
+            update.order_id.clone(),
+            Body::OrderUpdated(update),
+        )
+        .build()?;
+        bus.publish(&event).await?;
+    }
+    let asked = submit(&cluster, message("c-o", "Where is my order 12345?", "o-1")).await?;
+    let reply = reply_to(&backing, &asked.message_id).await?;
+    assert_eq!(reply, "Your order 12345 has shipped with DHL. Follow it here: https://track.example/JD0002.");
+
+    let other = submit(&cluster, message("c-o", "Where is my order 777?", "o-2")).await?;
+    let decision = routed_message(&backing, &other.message_id).await?;
+    let told = reply_to(&backing, &other.message_id).await.ok();
+    assert!(
+        told.is_none_or(|text| !text.contains("777")),
+        "another customer's order is never told ({decision:?})"
+    );
+    cluster.stop().await
+}
+
+/// The text of the automated reply to a message.
+async fn reply_to(backing: &Backing, message_id: &str) -> anyhow::Result<String> {
+    let bus = backing.bus().await?;
+    let decision = routed_message(backing, message_id).await?;
+    anyhow::ensure!(decision.action() == RouteAction::AutoReply, "not answered: {decision:?}");
+    let (text, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.in_reply_to == message_id => Some(r.text.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok(text)
 }

@@ -22,7 +22,8 @@ use crate::{
     customers::Directory,
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
-    rules::{Action, Decision},
+    playbooks::{Playbook, Tongue, orders, password_reset},
+    rules::{Action, Decision, Rules},
     store::RuleStore,
 };
 
@@ -53,7 +54,7 @@ pub(crate) struct Decider {
 
 /// An answer found in the knowledge base.
 struct Answer {
-    article_id: String,
+    article_ids: Vec<String>,
     text: String,
 }
 
@@ -91,7 +92,45 @@ impl Decider {
             return Ok(None);
         }
         let text = format!("{}\n\n({})", answer.passage.trim(), answer.title);
-        Ok(Some(Answer { article_id: answer.article_id, text }))
+        Ok(Some(Answer { article_ids: vec![answer.article_id], text }))
+    }
+
+    /// The rule's playbook: an order's status, the password-reset path, or a cited answer.
+    async fn resolve(
+        &self,
+        classified: &MessageClassified,
+        rules: &Rules,
+        playbook: Playbook,
+        delivery: &Delivery,
+    ) -> Result<Option<Answer>, tonic::Status> {
+        let tongue = Tongue::of(conversation_language(classified));
+        match playbook {
+            Playbook::Faq => self.answer(classified).await,
+            Playbook::PasswordReset => Ok(rules
+                .playbooks()
+                .password_reset
+                .as_ref()
+                .map(|settings| Answer { article_ids: Vec::new(), text: password_reset(settings, tongue) })),
+            Playbook::OrderStatus => {
+                self.caught_up(delivery, classified).await;
+                match orders::find(self.directory.pool(), classified).await {
+                    Ok(Some(order)) => {
+                        Ok(Some(Answer { article_ids: Vec::new(), text: orders::reply(&order, tongue) }))
+                    }
+                    // No order to tell: the knowledge base may still answer how tracking works.
+                    Ok(None) => self.answer(classified).await,
+                    Err(error) => Err(tonic::Status::unavailable(format!("router read model: {error}"))),
+                }
+            }
+        }
+    }
+
+    /// Waits until the read model holds everything before this message (the projection applies
+    /// this very event too).
+    async fn caught_up(&self, delivery: &Delivery, classified: &MessageClassified) {
+        if !wait_for_checkpoint(&self.checkpoint, delivery.stream_sequence, HISTORY_WAIT).await {
+            tracing::warn!(message_id = classified.message_id, "deciding on a lagging read model");
+        }
     }
 }
 
@@ -110,9 +149,10 @@ impl Handler<Event> for Decider {
         let mut reply = None;
         let mut answer_failed = false;
         if decision.rule.then.action == Some(Action::Answer) {
-            match self.answer(classified).await {
+            let playbook = decision.rule.then.playbook.unwrap_or_default();
+            match self.resolve(classified, &active.rules, playbook, delivery).await {
                 Ok(Some(answer)) => {
-                    routed.article_ids = vec![answer.article_id.clone()];
+                    routed.article_ids.clone_from(&answer.article_ids);
                     reply = Some(answer);
                 }
                 Ok(None) => fall_back(&mut routed, "the knowledge base has no confident answer".into()),
@@ -133,13 +173,7 @@ impl Handler<Event> for Decider {
             answer_failed = reply.is_none();
         }
         if reply.is_none() {
-            // The projection applies this very event too; then it holds every earlier turn.
-            if !wait_for_checkpoint(&self.checkpoint, delivery.stream_sequence, HISTORY_WAIT).await {
-                tracing::warn!(
-                    message_id = classified.message_id,
-                    "hand-off packet from a lagging read model"
-                );
-            }
+            self.caught_up(delivery, classified).await;
             self.hand_off(classified, &decision, &mut routed, answer_failed).await?;
         }
         tracing::info!(
@@ -199,6 +233,6 @@ fn reply_request(classified: &MessageClassified, answer: Answer) -> ReplyRequest
         customer_id: classified.customer_id.clone(),
         channel: classified.channel,
         text: answer.text,
-        article_ids: vec![answer.article_id],
+        article_ids: answer.article_ids,
     }
 }

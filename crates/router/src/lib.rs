@@ -11,6 +11,7 @@ mod decide;
 mod facts;
 mod grpc;
 mod handoff;
+mod playbooks;
 mod projection;
 pub mod rules;
 pub mod simulate;
@@ -43,6 +44,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "conversation turns",
         sql: include_str!("../migrations/003_conversation_turns.sql"),
     },
+    Migration { version: 4, name: "orders", sql: include_str!("../migrations/004_orders.sql") },
 ];
 
 /// Durable consumer of classifications.

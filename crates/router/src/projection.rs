@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{
-    events::v1::{CustomerProfileUpdated, MessageClassified, MessageRouted, event::Body},
+    events::v1::{CustomerProfileUpdated, MessageClassified, MessageRouted, OrderUpdated, event::Body},
     time::to_datetime,
 };
 
@@ -25,11 +25,12 @@ impl Projection for RouterProjection {
             "switchboard.events.customer.>".into(),
             "switchboard.events.conversation.>".into(),
             "switchboard.events.classification.>".into(),
+            "switchboard.events.order.>".into(),
         ]
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["router.decisions", "router.customers", "router.contacts", "router.turns"]
+        &["router.decisions", "router.customers", "router.contacts", "router.turns", "router.orders"]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
@@ -39,6 +40,7 @@ impl Projection for RouterProjection {
                 Some(Body::MessageRouted(routed)) => decision(tx, routed, at).await?,
                 Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile, at).await?,
                 Some(Body::MessageClassified(classified)) => turn(tx, classified, at).await?,
+                Some(Body::OrderUpdated(order)) => order_updated(tx, order, at).await?,
                 Some(Body::MessageReceived(received)) if received.starts_conversation => {
                     sqlx::query(
                         "INSERT INTO router.contacts (conversation_id, customer_id, started_at)
@@ -109,6 +111,41 @@ async fn turn(
     .bind(&classified.intent)
     .bind(classified.feeling.as_ref().map_or(0.0, |f| f.sentiment_score))
     .bind(serde_json::Value::Array(entities))
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Empty fields keep what an earlier event said.
+async fn order_updated(
+    tx: &mut PgConnection,
+    order: &OrderUpdated,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    let status = order.status().as_str_name().trim_start_matches("ORDER_STATUS_").to_lowercase();
+    sqlx::query(
+        "INSERT INTO router.orders (order_id, customer_id, status, carrier, tracking_number, tracking_url,
+             expected_delivery, summary, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (order_id) DO UPDATE SET
+             customer_id = COALESCE(NULLIF(EXCLUDED.customer_id, ''), router.orders.customer_id),
+             status = CASE WHEN EXCLUDED.status = 'unspecified' THEN router.orders.status ELSE EXCLUDED.status END,
+             carrier = COALESCE(NULLIF(EXCLUDED.carrier, ''), router.orders.carrier),
+             tracking_number = COALESCE(NULLIF(EXCLUDED.tracking_number, ''), router.orders.tracking_number),
+             tracking_url = COALESCE(NULLIF(EXCLUDED.tracking_url, ''), router.orders.tracking_url),
+             expected_delivery = COALESCE(EXCLUDED.expected_delivery, router.orders.expected_delivery),
+             summary = COALESCE(NULLIF(EXCLUDED.summary, ''), router.orders.summary),
+             updated_at = EXCLUDED.updated_at",
+    )
+    .bind(&order.order_id)
+    .bind(&order.customer_id)
+    .bind(status)
+    .bind(&order.carrier)
+    .bind(&order.tracking_number)
+    .bind(&order.tracking_url)
+    .bind(order.expected_delivery.as_ref().map(|t| to_datetime(Some(t))))
+    .bind(&order.summary)
     .bind(at)
     .execute(&mut *tx)
     .await?;

@@ -15,6 +15,8 @@ use serde::Deserialize;
 use switchboard_proto::events::v1::{Priority as WirePriority, RouteAction};
 
 pub use calendar::Calendar;
+
+use crate::playbooks::{Playbook, Settings};
 pub use evaluate::{Customer, Decision, Facts};
 
 /// What a deciding rule does with a message.
@@ -151,6 +153,8 @@ pub struct Then {
     pub notify: Vec<String>,
     pub webhook: Option<String>,
     pub assign: Option<Assignment>,
+    /// With `action: answer`: how the bot answers (`faq` when unset).
+    pub playbook: Option<Playbook>,
     /// The reason a hand-off packet gives when this rule sends the conversation to a human;
     /// derived from the facts when unset.
     pub handoff: Option<HandoffReason>,
@@ -172,6 +176,8 @@ pub struct Rule {
 struct File {
     #[serde(default)]
     calendars: BTreeMap<String, calendar::Spec>,
+    #[serde(default)]
+    playbooks: Settings,
     rules: Vec<Rule>,
 }
 
@@ -180,6 +186,7 @@ struct File {
 pub struct Rules {
     rules: Vec<Rule>,
     calendars: BTreeMap<String, Calendar>,
+    playbooks: Settings,
 }
 
 /// The rule set bundled with the project.
@@ -195,11 +202,11 @@ impl Rules {
                 .map_err(|error| format!("{}calendar {name}: {error}", at_line(text, name)))?;
             calendars.insert(name.clone(), calendar);
         }
-        validate(&file.rules, &calendars).map_err(|(rule, message)| match rule {
+        validate(&file.rules, &calendars, &file.playbooks).map_err(|(rule, message)| match rule {
             Some(name) => format!("{}rule {name}: {message}", at_line(text, &name)),
             None => format!("rules: {message}"),
         })?;
-        Ok(Self { rules: file.rules, calendars })
+        Ok(Self { rules: file.rules, calendars, playbooks: file.playbooks })
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -208,6 +215,10 @@ impl Rules {
 
     pub fn calendar(&self, name: &str) -> Option<&Calendar> {
         self.calendars.get(name)
+    }
+
+    pub fn playbooks(&self) -> &Settings {
+        &self.playbooks
     }
 }
 
@@ -229,12 +240,16 @@ fn at_line(text: &str, name: &str) -> String {
 
 type Invalid = (Option<String>, String);
 
-fn validate(rules: &[Rule], calendars: &BTreeMap<String, Calendar>) -> Result<(), Invalid> {
+fn validate(
+    rules: &[Rule],
+    calendars: &BTreeMap<String, Calendar>,
+    playbooks: &Settings,
+) -> Result<(), Invalid> {
     let Some((last, earlier)) = rules.split_last() else {
         return Err((None, "the rule list is empty; end it with a rule without conditions".into()));
     };
     for (index, rule) in rules.iter().enumerate() {
-        validate_rule(rule, calendars).map_err(|message| (Some(rule.name.clone()), message))?;
+        validate_rule(rule, calendars, playbooks).map_err(|message| (Some(rule.name.clone()), message))?;
         if rules[..index].iter().any(|other| other.name == rule.name) {
             return Err((Some(rule.name.clone()), "the name is used twice".into()));
         }
@@ -254,7 +269,11 @@ fn validate(rules: &[Rule], calendars: &BTreeMap<String, Calendar>) -> Result<()
     Ok(())
 }
 
-fn validate_rule(rule: &Rule, calendars: &BTreeMap<String, Calendar>) -> Result<(), String> {
+fn validate_rule(
+    rule: &Rule,
+    calendars: &BTreeMap<String, Calendar>,
+    playbooks: &Settings,
+) -> Result<(), String> {
     if rule.name.trim().is_empty() {
         return Err("name is empty".into());
     }
@@ -274,6 +293,15 @@ fn validate_rule(rule: &Rule, calendars: &BTreeMap<String, Calendar>) -> Result<
         if queue.is_empty() || !queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err("then.queue is required: letters, digits, '-' or '_'".into());
         }
+    }
+    match then.playbook {
+        Some(_) if then.action != Some(Action::Answer) => {
+            return Err("then.playbook needs action: answer".into());
+        }
+        Some(Playbook::PasswordReset) if playbooks.password_reset.is_none() => {
+            return Err("the password_reset playbook needs playbooks.password_reset.url".into());
+        }
+        _ => {}
     }
     if let Some(url) = &then.webhook
         && !(url.starts_with("http://") || url.starts_with("https://"))

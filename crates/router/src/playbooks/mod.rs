@@ -1,0 +1,89 @@
+//! Playbooks: what the bot does for a rule whose action is `answer`. `faq` answers from the
+//! knowledge base; `order_status` tells where the customer's order is from the shop's order
+//! events (and falls back to the knowledge base without one); `password_reset` sends the reset
+//! path without ever handling a password.
+
+pub mod orders;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Playbook {
+    #[default]
+    Faq,
+    OrderStatus,
+    PasswordReset,
+}
+
+/// Playbook settings in the rule set (`playbooks:`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub password_reset: Option<PasswordReset>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// Where customers reset their password themselves.
+    pub url: String,
+}
+
+/// Whether replies go out in Chinese (Simplified or Traditional) or English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tongue {
+    English,
+    Simplified,
+    Traditional,
+}
+
+impl Tongue {
+    pub fn of(language: &str) -> Self {
+        match language {
+            tag if tag.eq_ignore_ascii_case("zh-Hant")
+                || tag.starts_with("zh-TW")
+                || tag.starts_with("zh-HK") =>
+            {
+                Self::Traditional
+            }
+            tag if tag.starts_with("zh") => Self::Simplified,
+            _ => Self::English,
+        }
+    }
+}
+
+/// The password-reset reply: the self-service path, and the promise never to ask for it.
+pub fn password_reset(settings: &PasswordReset, tongue: Tongue) -> String {
+    match tongue {
+        Tongue::English => format!(
+            "You can reset your password yourself at {}: enter your email address and follow the link we send you. \
+             We will never ask you for your password.",
+            settings.url
+        ),
+        Tongue::Simplified => format!(
+            "您可以在 {} 自行重设密码：输入电子邮箱，然后点击我们发送的链接。我们绝不会向您索要密码。",
+            settings.url
+        ),
+        Tongue::Traditional => format!(
+            "您可以在 {} 自行重設密碼：輸入電子郵件，然後點選我們寄出的連結。我們絕不會向您索取密碼。",
+            settings.url
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_follow_the_conversation_language() {
+        assert_eq!(Tongue::of("zh-Hant"), Tongue::Traditional);
+        assert_eq!(Tongue::of("zh-Hans"), Tongue::Simplified);
+        assert_eq!(Tongue::of("de"), Tongue::English);
+        let reset = PasswordReset { url: "https://shop.example/reset".into() };
+        let text = password_reset(&reset, Tongue::English);
+        assert!(text.contains("https://shop.example/reset") && text.contains("never ask"), "{text}");
+    }
+}

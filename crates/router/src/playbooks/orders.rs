@@ -1,0 +1,155 @@
+//! Order status: the customer's order (the one whose number they gave, else their latest) as
+//! the shop's `OrderUpdated` events left it, told in a sentence or two.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row as _};
+use switchboard_proto::events::v1::MessageClassified;
+
+use super::Tongue;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub order_id: String,
+    pub status: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub tracking_url: String,
+    pub expected_delivery: Option<DateTime<Utc>>,
+}
+
+/// The order the message is about: a number it names that belongs to the customer, else the
+/// customer's most recent order. Orders of other customers are never told.
+pub async fn find(pool: &PgPool, classified: &MessageClassified) -> Result<Option<Order>, sqlx::Error> {
+    if classified.customer_id.is_empty() {
+        return Ok(None);
+    }
+    let named: Vec<String> = classified
+        .entities
+        .iter()
+        .filter(|e| e.kind == "order_number")
+        .flat_map(|e| [e.value.clone(), e.text.clone()])
+        .filter(|v| !v.is_empty())
+        .collect();
+    let row = sqlx::query(
+        "SELECT order_id, status, carrier, tracking_number, tracking_url, expected_delivery
+         FROM router.orders
+         WHERE customer_id = $1 AND (cardinality($2::text[]) = 0 OR order_id = ANY($2))
+         ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(&classified.customer_id)
+    .bind(&named)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| Order {
+        order_id: row.get(0),
+        status: row.get(1),
+        carrier: row.get(2),
+        tracking_number: row.get(3),
+        tracking_url: row.get(4),
+        expected_delivery: row.get(5),
+    }))
+}
+
+/// Where the order is, in the conversation's language.
+pub fn reply(order: &Order, tongue: Tongue) -> String {
+    let expected = order.expected_delivery.map(|at| at.format("%Y-%m-%d").to_string());
+    let tracking = match (order.tracking_url.is_empty(), order.tracking_number.is_empty()) {
+        (false, _) => order.tracking_url.clone(),
+        (true, false) => order.tracking_number.clone(),
+        (true, true) => String::new(),
+    };
+    let id = &order.order_id;
+    match tongue {
+        Tongue::English => {
+            let mut text = match order.status.as_str() {
+                "placed" => format!("Your order {id} is placed and waiting for payment."),
+                "paid" => format!("Your order {id} is paid and being prepared for shipping."),
+                "shipped" => {
+                    format!("Your order {id} has shipped with {}.", or(&order.carrier, "the carrier"))
+                }
+                "delivered" => format!("Your order {id} has been delivered."),
+                "cancelled" => format!("Your order {id} was cancelled."),
+                _ => format!("Your order {id} is being processed."),
+            };
+            if order.status == "shipped" && !tracking.is_empty() {
+                text.push_str(&format!(" Follow it here: {tracking}."));
+            }
+            if let (Some(day), true) = (&expected, matches!(order.status.as_str(), "paid" | "shipped")) {
+                text.push_str(&format!(" Expected delivery: {day}."));
+            }
+            text
+        }
+        Tongue::Simplified | Tongue::Traditional => {
+            let traditional = tongue == Tongue::Traditional;
+            let mut text = match order.status.as_str() {
+                "placed" => format!("您的订单 {id} 已下单，等待付款。"),
+                "paid" => format!("您的订单 {id} 已付款，正在准备发货。"),
+                "shipped" => format!("您的订单 {id} 已由 {} 发货。", or(&order.carrier, "承运商")),
+                "delivered" => format!("您的订单 {id} 已送达。"),
+                "cancelled" => format!("您的订单 {id} 已取消。"),
+                _ => format!("您的订单 {id} 正在处理中。"),
+            };
+            if order.status == "shipped" && !tracking.is_empty() {
+                text.push_str(&format!("物流追踪：{tracking}。"));
+            }
+            if let (Some(day), true) = (&expected, matches!(order.status.as_str(), "paid" | "shipped")) {
+                text.push_str(&format!("预计送达：{day}。"));
+            }
+            if traditional { to_traditional(&text) } else { text }
+        }
+    }
+}
+
+fn or<'a>(value: &'a str, fallback: &'a str) -> &'a str {
+    if value.is_empty() { fallback } else { value }
+}
+
+/// The few characters of these replies that differ in Traditional script.
+fn to_traditional(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '订' => '訂',
+            '单' => '單',
+            '货' => '貨',
+            '备' => '備',
+            '发' => '發',
+            '运' => '運',
+            '达' => '達',
+            '处' => '處',
+            '预' => '預',
+            '计' => '計',
+            '踪' => '蹤',
+            '准' => '準',
+            '经' => '經',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Order {
+        Order {
+            order_id: "12345".into(),
+            status: "shipped".into(),
+            carrier: "DHL".into(),
+            tracking_number: "JD0002".into(),
+            tracking_url: String::new(),
+            expected_delivery: None,
+        }
+    }
+
+    #[test]
+    fn a_shipped_order_is_told_with_its_carrier_and_tracking() {
+        assert_eq!(
+            reply(&shipped(), Tongue::English),
+            "Your order 12345 has shipped with DHL. Follow it here: JD0002."
+        );
+        assert_eq!(
+            reply(&shipped(), Tongue::Traditional),
+            "您的訂單 12345 已由 DHL 發貨。物流追蹤：JD0002。"
+        );
+    }
+}
