@@ -258,3 +258,43 @@ async fn reply_to(backing: &Backing, message_id: &str) -> anyhow::Result<String>
     .await?;
     Ok(text)
 }
+
+#[tokio::test]
+async fn a_message_outside_business_hours_gets_the_after_hours_reply() -> anyhow::Result<()> {
+    use chrono::Timelike as _;
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    // Open one hour a day, starting two hours from now: closed whenever the test runs.
+    let opens = (chrono::Utc::now().hour() + 2) % 24;
+    let rules = format!(
+        r#"
+calendars:
+  default: {{timezone: UTC, hours: {{mon-sun: "{opens:02}:00-{close:02}:00"}}}}
+rules:
+  - name: after-hours
+    when: {{business_hours: closed}}
+    then: {{tags: [after-hours], after_hours_reply: true}}
+    continue: true
+  - name: everything-else
+    then: {{action: queue, queue: general}}
+"#,
+        close = opens + 1
+    );
+    router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
+    let sent =
+        submit(&cluster, message("c-night", "Can someone call me back about my contract?", "n-1")).await?;
+    let decision = routed_message(&backing, &sent.message_id).await?;
+    assert_eq!(decision.action(), RouteAction::Queue, "a human still takes it");
+    assert_eq!(decision.tags, ["after-hours"]);
+    assert!(decision.expected_response.is_some());
+    let bus = backing.bus().await?;
+    let (text, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.in_reply_to == sent.message_id => Some(r.text.clone()),
+        _ => None,
+    })
+    .await?;
+    assert!(text.contains("We are closed right now"), "{text}");
+    assert!(text.contains(&format!("{opens:02}:00 (UTC)")), "{text}");
+    cluster.stop().await
+}

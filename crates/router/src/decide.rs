@@ -22,7 +22,7 @@ use crate::{
     customers::Directory,
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
-    playbooks::{Playbook, Tongue, orders, password_reset},
+    playbooks::{Playbook, Tongue, after_hours, orders, password_reset},
     rules::{Action, Decision, Rules},
     store::RuleStore,
 };
@@ -148,6 +148,7 @@ impl Handler<Event> for Decider {
         let mut routed = routed_for(classified, &decision, active.version);
         let mut reply = None;
         let mut answer_failed = false;
+        let mut after_hours_reply = None;
         if decision.rule.then.action == Some(Action::Answer) {
             let playbook = decision.rule.then.playbook.unwrap_or_default();
             match self.resolve(classified, &active.rules, playbook, delivery).await {
@@ -172,6 +173,18 @@ impl Handler<Event> for Decider {
             }
             answer_failed = reply.is_none();
         }
+        if reply.is_none()
+            && let Some(calendar) =
+                decision.after_hours.as_deref().and_then(|name| active.rules.calendar(name))
+        {
+            let opens = calendar.next_open(at);
+            routed.expected_response = opens.map(switchboard_proto::time::to_timestamp);
+            let text = after_hours(
+                opens.map(|at| calendar.local_label(at)).as_deref(),
+                Tongue::of(conversation_language(classified)),
+            );
+            after_hours_reply = Some(Answer { article_ids: Vec::new(), text });
+        }
         if reply.is_none() {
             self.caught_up(delivery, classified).await;
             self.hand_off(classified, &decision, &mut routed, answer_failed).await?;
@@ -184,7 +197,7 @@ impl Handler<Event> for Decider {
             "message routed"
         );
         self.publish(&event, &classified.message_id, Body::MessageRouted(routed)).await?;
-        if let Some(answer) = reply {
+        if let Some(answer) = reply.or(after_hours_reply) {
             let requested = reply_request(classified, answer);
             self.publish(&event, &requested.reply_id.clone(), Body::ReplyRequested(requested)).await?;
         }

@@ -76,5 +76,6 @@ pub fn routed_for(classified: &MessageClassified, decision: &Decision<'_>, versi
         assignment: decision.assignment.map(|a| a.name().to_string()).unwrap_or_default(),
         rule_action: then.action.unwrap_or(Action::Queue).name().to_string(),
         handoff: None,
+        expected_response: None,
     }
 }

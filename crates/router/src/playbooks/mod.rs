@@ -54,6 +54,22 @@ impl Tongue {
     }
 }
 
+/// The after-hours reply: closed now, and when an agent answers.
+pub fn after_hours(opens: Option<&str>, tongue: Tongue) -> String {
+    match (tongue, opens) {
+        (Tongue::English, Some(opens)) => format!(
+            "Thank you for your message. We are closed right now; an agent will reply from {opens}."
+        ),
+        (Tongue::English, None) => {
+            "Thank you for your message. We are closed right now; an agent will reply as soon as we open again.".into()
+        }
+        (Tongue::Simplified, Some(opens)) => format!("感谢您的留言。我们目前不在服务时间，客服将于 {opens} 起回复您。"),
+        (Tongue::Simplified, None) => "感谢您的留言。我们目前不在服务时间，客服上班后会尽快回复您。".into(),
+        (Tongue::Traditional, Some(opens)) => format!("感謝您的留言。我們目前不在服務時間，客服將於 {opens} 起回覆您。"),
+        (Tongue::Traditional, None) => "感謝您的留言。我們目前不在服務時間，客服上班後會盡快回覆您。".into(),
+    }
+}
+
 /// The password-reset reply: the self-service path, and the promise never to ask for it.
 pub fn password_reset(settings: &PasswordReset, tongue: Tongue) -> String {
     match tongue {

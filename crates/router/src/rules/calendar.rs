@@ -48,6 +48,41 @@ impl Calendar {
         Ok(Self { zone, week, holidays })
     }
 
+    /// When it next opens at or after `at` (`at` itself when open); `None` when it never opens in
+    /// the next four weeks.
+    pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.is_open(at) {
+            return Some(at);
+        }
+        let local = at.with_timezone(&self.zone);
+        for offset in 0..28 {
+            let day = local.date_naive() + chrono::Days::new(offset);
+            if self.holidays.contains(&day) {
+                continue;
+            }
+            let mut opens: Vec<NaiveTime> = self.week[day.weekday().num_days_from_monday() as usize]
+                .iter()
+                .map(|(open, _)| *open)
+                .collect();
+            opens.sort();
+            for open in opens {
+                let Some(start) = day.and_time(open).and_local_timezone(self.zone).earliest() else {
+                    continue;
+                };
+                let start = start.with_timezone(&Utc);
+                if start > at {
+                    return Some(start);
+                }
+            }
+        }
+        None
+    }
+
+    /// `at` in the calendar's local time, e.g. `Thu 3 Dec 09:00 (Europe/Berlin)`.
+    pub fn local_label(&self, at: DateTime<Utc>) -> String {
+        format!("{} ({})", at.with_timezone(&self.zone).format("%a %-d %b %H:%M"), self.zone.name())
+    }
+
     /// Whether `at` falls within opening hours (local time, holidays closed).
     pub fn is_open(&self, at: DateTime<Utc>) -> bool {
         let local = at.with_timezone(&self.zone);
@@ -127,6 +162,19 @@ mod tests {
         assert!(!calendar.is_open(utc(6, 12, 0)), "Sunday");
         assert!(calendar.is_open(utc(5, 10, 0)), "11:00 on Saturday");
         assert!(!calendar.is_open(utc(25, 10, 0)), "Christmas");
+    }
+
+    #[test]
+    fn a_message_at_23_00_learns_when_it_opens_again() {
+        let calendar = berlin();
+        let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).single().expect("time");
+        // Wednesday 23:00 in Berlin: Thursday 09:00 Berlin, 08:00 UTC.
+        assert_eq!(calendar.next_open(utc(2, 22, 0)), Some(utc(3, 8, 0)));
+        // Saturday 13:00 Berlin: Monday 09:00.
+        assert_eq!(calendar.next_open(utc(5, 12, 0)), Some(utc(7, 8, 0)));
+        // Christmas Eve evening: the 25th is a holiday, so Saturday the 26th at 10:00.
+        assert_eq!(calendar.next_open(utc(24, 20, 0)), Some(utc(26, 9, 0)));
+        assert_eq!(calendar.next_open(utc(2, 10, 0)), Some(utc(2, 10, 0)), "open now");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct Decision<'a> {
     pub notify: Vec<String>,
     pub webhooks: Vec<String>,
     pub assignment: Option<Assignment>,
+    /// The calendar of a fired rule asking for an after-hours reply.
+    pub after_hours: Option<String>,
     /// The facts the fired rules' conditions looked at.
     pub inputs: BTreeMap<String, String>,
 }
@@ -65,6 +67,7 @@ impl Rules {
             notify: Vec::new(),
             webhooks: Vec::new(),
             assignment: None,
+            after_hours: None,
             inputs: BTreeMap::new(),
         };
         let mut reasons = Vec::new();
@@ -83,6 +86,9 @@ impl Rules {
             );
             decision.notify.extend(rule.then.notify.iter().cloned());
             decision.webhooks.extend(rule.then.webhook.iter().cloned());
+            if rule.then.after_hours_reply && decision.after_hours.is_none() {
+                decision.after_hours = Some(rule.when.calendar.clone().unwrap_or_else(|| "default".into()));
+            }
             decision.priority = decision.priority.max(rule.then.priority.unwrap_or(Priority::Low));
             if !rule.continues {
                 decision.rule = rule;

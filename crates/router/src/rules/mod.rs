@@ -153,6 +153,9 @@ pub struct Then {
     pub notify: Vec<String>,
     pub webhook: Option<String>,
     pub assign: Option<Assignment>,
+    /// Reply at once that the team is closed and when it answers (the rule's calendar).
+    #[serde(default)]
+    pub after_hours_reply: bool,
     /// With `action: answer`: how the bot answers (`faq` when unset).
     pub playbook: Option<Playbook>,
     /// The reason a hand-off packet gives when this rule sends the conversation to a human;
@@ -292,6 +295,12 @@ fn validate_rule(
         let queue = then.queue.as_deref().unwrap_or_default();
         if queue.is_empty() || !queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err("then.queue is required: letters, digits, '-' or '_'".into());
+        }
+    }
+    if then.after_hours_reply {
+        let name = rule.when.calendar.as_deref().unwrap_or("default");
+        if !calendars.contains_key(name) {
+            return Err(format!("after_hours_reply: calendar {name:?} is not defined under calendars"));
         }
     }
     match then.playbook {
