@@ -298,3 +298,53 @@ rules:
     assert!(text.contains(&format!("{opens:02}:00 (UTC)")), "{text}");
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn an_sla_breach_fires_on_time_after_a_restart_and_a_reply_meets_the_target() -> anyhow::Result<()> {
+    use switchboard_proto::router::v1::{AgentActivity, RecordAgentActivityRequest};
+    let backing = Backing::start().await?;
+    let config = backing.config();
+    let cluster = Cluster::start(config.clone()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "slas:\n  - name: fast\n    first_response: 4s\n    warn_before: 2s\n\
+                 rules:\n  - name: everything-else\n    then: {action: queue, queue: general}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    let replied = submit(&cluster, message("c-s1", "Please call me about my contract", "s-1")).await?;
+    let waiting = submit(&cluster, message("c-s2", "Please call me about my invoice", "s-2")).await?;
+    let bus = backing.bus().await?;
+    let (due, _) = wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaStarted(s)) if s.conversation_id == waiting.conversation_id => s.due_at,
+        _ => None,
+    })
+    .await?;
+    wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaStarted(s)) if s.conversation_id == replied.conversation_id => Some(()),
+        _ => None,
+    })
+    .await?;
+    let activity = RecordAgentActivityRequest {
+        conversation_id: replied.conversation_id.clone(),
+        activity: AgentActivity::Replied.into(),
+    };
+    assert_eq!(router.record_agent_activity(activity).await?.into_inner().met, ["first_response"]);
+    cluster.stop().await?;
+
+    // Down while the target runs; the restarted router restores the timer from the events.
+    let cluster = Cluster::start(config).await?;
+    let (breach, _) = wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaBreached(b)) if b.conversation_id == waiting.conversation_id => Some(event.clone()),
+        _ => None,
+    })
+    .await?;
+    let fired = switchboard_proto::time::to_datetime(breach.occurred_at.as_ref());
+    assert!(fired >= switchboard_proto::time::to_datetime(Some(&due)), "not before it is due");
+    let sla_events = common::events(&bus, "switchboard.events.sla.>").await?;
+    let of = |conversation: &str, kind: &str| {
+        sla_events.iter().filter(|e| e.aggregate_id == conversation && e.r#type.ends_with(kind)).count()
+    };
+    assert_eq!(of(&waiting.conversation_id, "sla_warning"), 1, "warned once");
+    assert_eq!(of(&waiting.conversation_id, "sla_breached"), 1, "breached once");
+    assert_eq!(of(&replied.conversation_id, "sla_met"), 1);
+    assert_eq!(of(&replied.conversation_id, "sla_breached"), 0, "a met target does not breach");
+    cluster.stop().await
+}

@@ -18,13 +18,23 @@ impl Bus {
     /// The last event of every subject matching `filter` (oldest first), and the stream of
     /// those that follow.
     pub async fn follow_last(&self, filter: &str) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
+        self.follow_from(filter, DeliverPolicy::LastPerSubject).await
+    }
+
+    /// Every event on subjects matching `filter` so far (oldest first), and the stream of those
+    /// that follow: a fold's history, then its live feed.
+    pub async fn read_then_follow(&self, filter: &str) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
+        self.follow_from(filter, DeliverPolicy::All).await
+    }
+
+    async fn follow_from(
+        &self,
+        filter: &str,
+        deliver_policy: DeliverPolicy,
+    ) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
         let stream =
             self.jetstream.get_stream(EVENTS_STREAM).await.map_err(|e| Error::jetstream("get stream", e))?;
-        let config = OrderedConfig {
-            filter_subject: filter.into(),
-            deliver_policy: DeliverPolicy::LastPerSubject,
-            ..Default::default()
-        };
+        let config = OrderedConfig { filter_subject: filter.into(), deliver_policy, ..Default::default() };
         let mut consumer =
             stream.create_consumer(config).await.map_err(|e| Error::jetstream("create consumer", e))?;
         let initial = consumer.info().await.map_err(|e| Error::jetstream("consumer info", e))?.num_pending;
@@ -50,8 +60,6 @@ impl Bus {
         filter: &str,
         since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Vec<(Event, u64)>, Error> {
-        let stream =
-            self.jetstream.get_stream(EVENTS_STREAM).await.map_err(|e| Error::jetstream("get stream", e))?;
         let deliver_policy = match since {
             Some(at) => DeliverPolicy::ByStartTime {
                 start_time: time::OffsetDateTime::from_unix_timestamp(at.timestamp())
@@ -59,19 +67,7 @@ impl Bus {
             },
             None => DeliverPolicy::All,
         };
-        let config = OrderedConfig { filter_subject: filter.into(), deliver_policy, ..Default::default() };
-        let mut consumer =
-            stream.create_consumer(config).await.map_err(|e| Error::jetstream("create consumer", e))?;
-        let pending = consumer.info().await.map_err(|e| Error::jetstream("consumer info", e))?.num_pending;
-        let mut messages = consumer.messages().await.map_err(|e| Error::jetstream("consume", e))?;
-        let mut events = Vec::new();
-        for _ in 0..pending {
-            match messages.next().await {
-                Some(message) => events.extend(decoded(message)?),
-                None => break,
-            }
-        }
-        Ok(events)
+        Ok(self.follow_from(filter, deliver_policy).await?.0)
     }
 }
 

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use async_nats::jetstream::consumer::PullConsumer;
+use chrono::{DateTime, Utc};
 use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
 use switchboard_projection::{Task, wait_for_checkpoint};
+use switchboard_proto::time::to_timestamp;
 use switchboard_proto::{
     events::v1::{
         Event, MessageClassified, MessageRouted, Priority as WirePriority, ReplyRequested, RouteAction,
-        event::Body,
+        SlaStarted, event::Body,
     },
     knowledge::v1::{AnswerRequest, knowledge_client::KnowledgeClient},
 };
@@ -23,7 +25,8 @@ use crate::{
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
     playbooks::{Playbook, Tongue, after_hours, orders, password_reset},
-    rules::{Action, Decision, Rules},
+    rules::{Action, Decision, Priority, Rules},
+    sla::Timers,
     store::RuleStore,
 };
 
@@ -50,6 +53,7 @@ pub(crate) struct Decider {
     min_answer_confidence: f32,
     /// The router projection's checkpoint: hand-offs wait for it to hold the conversation so far.
     checkpoint: watch::Receiver<u64>,
+    timers: Arc<Timers>,
 }
 
 /// An answer found in the knowledge base.
@@ -66,8 +70,9 @@ impl Decider {
         knowledge: KnowledgeClient<Channel>,
         min_answer_confidence: f32,
         checkpoint: watch::Receiver<u64>,
+        timers: Arc<Timers>,
     ) -> Self {
-        Self { bus, rules, directory, knowledge, min_answer_confidence, checkpoint }
+        Self { bus, rules, directory, knowledge, min_answer_confidence, checkpoint, timers }
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
@@ -189,6 +194,10 @@ impl Handler<Event> for Decider {
             self.caught_up(delivery, classified).await;
             self.hand_off(classified, &decision, &mut routed, answer_failed).await?;
         }
+        if routed.action() != RouteAction::AutoReply {
+            let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
+            self.start_slas(&active.rules, decision.priority, tier, classified, at, &event).await?;
+        }
         tracing::info!(
             message_id = classified.message_id,
             rule = routed.rule,
@@ -226,6 +235,40 @@ impl Decider {
         }
         let reason = handoff::reason(decision, classified, answer_failed);
         routed.handoff = Some(handoff::packet(reason, classified, routed, &earlier, &attempts));
+        Ok(())
+    }
+}
+
+impl Decider {
+    /// Starts the targets of the SLA policy covering a conversation a human takes.
+    async fn start_slas(
+        &self,
+        rules: &Rules,
+        priority: Priority,
+        tier: &str,
+        classified: &MessageClassified,
+        at: DateTime<Utc>,
+        cause: &Event,
+    ) -> Result<(), HandlerError> {
+        let Some(policy) = rules.sla_for(priority, tier) else { return Ok(()) };
+        let calendar = policy.calendar.as_deref().and_then(|name| rules.calendar(name));
+        for (metric, target) in [("first_response", policy.first_response), ("resolution", policy.resolution)]
+        {
+            let Some((due, warn)) = target.and_then(|target| policy.deadline(target, at, calendar)) else {
+                continue;
+            };
+            let started = SlaStarted {
+                conversation_id: classified.conversation_id.clone(),
+                policy: policy.name.clone(),
+                metric: metric.to_string(),
+                due_at: Some(to_timestamp(due)),
+                warn_at: Some(to_timestamp(warn)),
+            };
+            self.timers
+                .start_target(started, cause)
+                .await
+                .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        }
         Ok(())
     }
 }

@@ -8,8 +8,9 @@ use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     events::v1::{Feeling, MessageClassified},
     router::v1::{
-        Customer as WireCustomer, EvaluateRequest, EvaluateResponse, GetCustomerRequest, ListRulesRequest,
-        PublishRulesRequest, PutCustomerRequest, Rule as WireRule, RulesResponse, router_server,
+        AgentActivity, Customer as WireCustomer, EvaluateRequest, EvaluateResponse, GetCustomerRequest,
+        ListRulesRequest, PublishRulesRequest, PutCustomerRequest, RecordAgentActivityRequest,
+        RecordAgentActivityResponse, Rule as WireRule, RulesResponse, router_server,
     },
     time::to_datetime,
     to_status,
@@ -22,6 +23,7 @@ use crate::{
     customers::{Directory, attributes},
     facts::{Context, facts_of, routed_for},
     rules::{Customer, Rule, When},
+    sla::Timers,
     store::{self, ActiveRules, RuleStore},
 };
 
@@ -33,6 +35,7 @@ pub struct RouterApi {
     store: Arc<RuleStore>,
     directory: Directory,
     checkpoint: watch::Receiver<u64>,
+    timers: Arc<Timers>,
 }
 
 impl RouterApi {
@@ -41,8 +44,9 @@ impl RouterApi {
         store: Arc<RuleStore>,
         directory: Directory,
         checkpoint: watch::Receiver<u64>,
+        timers: Arc<Timers>,
     ) -> Self {
-        Self { bus, store, directory, checkpoint }
+        Self { bus, store, directory, checkpoint, timers }
     }
 }
 
@@ -137,6 +141,30 @@ impl router_server::Router for RouterApi {
             return Err(status(Error::NotCaughtUp(sequence)));
         }
         Ok(Response::new(wire))
+    }
+
+    async fn record_agent_activity(
+        &self,
+        request: Request<RecordAgentActivityRequest>,
+    ) -> Result<Response<RecordAgentActivityResponse>, Status> {
+        let r = request.into_inner();
+        let metrics: &[&str] = match r.activity() {
+            AgentActivity::Replied => &["first_response"],
+            AgentActivity::Resolved => &["first_response", "resolution"],
+            AgentActivity::Unspecified => {
+                return Err(Status::invalid_argument("activity is required: replied or resolved"));
+            }
+        };
+        if r.conversation_id.is_empty() {
+            return Err(Status::invalid_argument("conversation_id is required"));
+        }
+        let mut met = Vec::new();
+        for metric in metrics {
+            if self.timers.met(&r.conversation_id, metric).await.map_err(status)? {
+                met.push((*metric).to_string());
+            }
+        }
+        Ok(Response::new(RecordAgentActivityResponse { met }))
     }
 
     async fn get_customer(

@@ -15,6 +15,7 @@ mod playbooks;
 mod projection;
 pub mod rules;
 pub mod simulate;
+mod sla;
 mod store;
 
 use std::sync::Arc;
@@ -124,6 +125,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.classification.>", decide::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let directory = customers::Directory::new(deps.pool.clone(), deps.bus.clone());
+    let (timers, timer_tasks) = sla::start(&deps.bus, shutdown.clone()).await?;
     let decider = decide::Decider::new(
         deps.bus.clone(),
         store.clone(),
@@ -131,13 +133,15 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         knowledge,
         config.min_answer_confidence,
         checkpoint.clone(),
+        timers.clone(),
     );
-    let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint);
-    let tasks = vec![
+    let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint, timers);
+    let mut tasks = vec![
         follower,
         spawn_runner(runner, shutdown.clone()),
         decide::spawn(deps.bus, consumer, decider, shutdown),
     ];
+    tasks.extend(timer_tasks);
     Ok(Started { service: RouterServer::new(api), tasks })
 }
 

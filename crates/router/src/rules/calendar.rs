@@ -78,6 +78,36 @@ impl Calendar {
         None
     }
 
+    /// The moment `duration` of opening hours after `from` have passed (a target on business
+    /// hours); `None` when the calendar does not open that long within a year.
+    pub fn add_open_time(&self, from: DateTime<Utc>, duration: chrono::Duration) -> Option<DateTime<Utc>> {
+        let mut left = duration;
+        let local = from.with_timezone(&self.zone);
+        for offset in 0..366 {
+            let day = local.date_naive() + chrono::Days::new(offset);
+            if self.holidays.contains(&day) {
+                continue;
+            }
+            let mut intervals = self.week[day.weekday().num_days_from_monday() as usize].clone();
+            intervals.sort();
+            for (open, close) in intervals {
+                let at = |time: NaiveTime| {
+                    day.and_time(time).and_local_timezone(self.zone).earliest().map(|t| t.with_timezone(&Utc))
+                };
+                let (Some(open), Some(close)) = (at(open), at(close)) else { continue };
+                let start = open.max(from);
+                if start >= close {
+                    continue;
+                }
+                if close - start >= left {
+                    return Some(start + left);
+                }
+                left -= close - start;
+            }
+        }
+        None
+    }
+
     /// `at` in the calendar's local time, e.g. `Thu 3 Dec 09:00 (Europe/Berlin)`.
     pub fn local_label(&self, at: DateTime<Utc>) -> String {
         format!("{} ({})", at.with_timezone(&self.zone).format("%a %-d %b %H:%M"), self.zone.name())
@@ -175,6 +205,18 @@ mod tests {
         // Christmas Eve evening: the 25th is a holiday, so Saturday the 26th at 10:00.
         assert_eq!(calendar.next_open(utc(24, 20, 0)), Some(utc(26, 9, 0)));
         assert_eq!(calendar.next_open(utc(2, 10, 0)), Some(utc(2, 10, 0)), "open now");
+    }
+
+    #[test]
+    fn targets_count_opening_hours_only() {
+        let calendar = berlin();
+        let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).single().expect("time");
+        let hours = chrono::Duration::hours;
+        // Wednesday 15:00 Berlin + 4 open hours: 2 today, 2 on Thursday from 09:00.
+        assert_eq!(calendar.add_open_time(utc(2, 14, 0), hours(4)), Some(utc(3, 10, 0)));
+        // Friday 23:00 + 1 hour: Saturday opens 10:00.
+        assert_eq!(calendar.add_open_time(utc(4, 22, 0), hours(1)), Some(utc(5, 10, 0)));
+        assert_eq!(calendar.add_open_time(utc(2, 9, 0), hours(1)), Some(utc(2, 10, 0)), "within hours");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod calendar;
 mod evaluate;
+mod sla;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ pub use calendar::Calendar;
 
 use crate::playbooks::{Playbook, Settings};
 pub use evaluate::{Customer, Decision, Facts};
+pub use sla::{SlaPolicy, SlaWhen, parse_duration};
 
 /// What a deciding rule does with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -181,6 +183,8 @@ struct File {
     calendars: BTreeMap<String, calendar::Spec>,
     #[serde(default)]
     playbooks: Settings,
+    #[serde(default)]
+    slas: Vec<sla::Spec>,
     rules: Vec<Rule>,
 }
 
@@ -190,6 +194,7 @@ pub struct Rules {
     rules: Vec<Rule>,
     calendars: BTreeMap<String, Calendar>,
     playbooks: Settings,
+    slas: Vec<SlaPolicy>,
 }
 
 /// The rule set bundled with the project.
@@ -209,7 +214,13 @@ impl Rules {
             Some(name) => format!("{}rule {name}: {message}", at_line(text, &name)),
             None => format!("rules: {message}"),
         })?;
-        Ok(Self { rules: file.rules, calendars, playbooks: file.playbooks })
+        let mut slas = Vec::with_capacity(file.slas.len());
+        for spec in &file.slas {
+            let policy = SlaPolicy::new(spec, |name| calendars.contains_key(name))
+                .map_err(|error| format!("{}sla {}: {error}", at_line(text, &spec.name), spec.name))?;
+            slas.push(policy);
+        }
+        Ok(Self { rules: file.rules, calendars, playbooks: file.playbooks, slas })
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -222,6 +233,11 @@ impl Rules {
 
     pub fn playbooks(&self) -> &Settings {
         &self.playbooks
+    }
+
+    /// The first SLA policy covering a decision of `priority` for a customer of `tier`.
+    pub fn sla_for(&self, priority: Priority, tier: &str) -> Option<&SlaPolicy> {
+        self.slas.iter().find(|policy| policy.covers(priority, tier))
     }
 }
 

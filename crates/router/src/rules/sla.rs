@@ -1,0 +1,126 @@
+//! Service-level policies in the rule set: targets for the first response and the resolution,
+//! optionally on a business-hours calendar, chosen by the decision's priority and the
+//! customer's tier (the first policy that matches).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::{Calendar, Priority};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Spec {
+    pub(crate) name: String,
+    #[serde(default)]
+    when: SlaWhen,
+    first_response: Option<String>,
+    resolution: Option<String>,
+    calendar: Option<String>,
+    warn_before: Option<String>,
+}
+
+/// Which conversations a policy covers; every list given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaWhen {
+    #[serde(default)]
+    pub priority: Vec<Priority>,
+    #[serde(default)]
+    pub tier: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlaPolicy {
+    pub name: String,
+    pub when: SlaWhen,
+    pub first_response: Option<Duration>,
+    pub resolution: Option<Duration>,
+    /// Business hours the targets count; around the clock when unset.
+    pub calendar: Option<String>,
+    pub warn_before: Option<Duration>,
+}
+
+impl SlaPolicy {
+    pub(crate) fn new(spec: &Spec, has_calendar: impl Fn(&str) -> bool) -> Result<Self, String> {
+        let duration = |field: &str, text: &Option<String>| {
+            text.as_deref().map(|t| parse_duration(t).map_err(|e| format!("{field}: {e}"))).transpose()
+        };
+        let policy = Self {
+            name: spec.name.clone(),
+            when: spec.when.clone(),
+            first_response: duration("first_response", &spec.first_response)?,
+            resolution: duration("resolution", &spec.resolution)?,
+            calendar: spec.calendar.clone(),
+            warn_before: duration("warn_before", &spec.warn_before)?,
+        };
+        if policy.first_response.is_none() && policy.resolution.is_none() {
+            return Err("give first_response, resolution or both".into());
+        }
+        if let Some(name) = &policy.calendar
+            && !has_calendar(name)
+        {
+            return Err(format!("calendar {name:?} is not defined under calendars"));
+        }
+        Ok(policy)
+    }
+
+    pub fn covers(&self, priority: Priority, tier: &str) -> bool {
+        (self.when.priority.is_empty() || self.when.priority.contains(&priority))
+            && (self.when.tier.is_empty() || self.when.tier.iter().any(|t| t.eq_ignore_ascii_case(tier)))
+    }
+
+    /// When a target of `target` started at `at` is due, and when to warn: `warn_before` (a
+    /// fifth of the target when unset) ahead, never before `at`.
+    pub fn deadline(
+        &self,
+        target: Duration,
+        at: DateTime<Utc>,
+        calendar: Option<&Calendar>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let due = match calendar {
+            Some(calendar) => calendar.add_open_time(at, target)?,
+            None => at + target,
+        };
+        let warn = due - self.warn_before.unwrap_or(target / 5);
+        Some((due, warn.max(at)))
+    }
+}
+
+/// `90s`, `30m`, `4h`, `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let amount: i64 = number.parse().map_err(|_| format!("{text:?}: give e.g. 90s, 30m, 4h or 2d"))?;
+    match unit {
+        "s" => Ok(Duration::seconds(amount)),
+        "m" => Ok(Duration::minutes(amount)),
+        "h" => Ok(Duration::hours(amount)),
+        "d" => Ok(Duration::days(amount)),
+        _ => Err(format!("{text:?}: the unit is s, m, h or d")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_deadlines() {
+        assert_eq!(parse_duration("30m"), Ok(Duration::minutes(30)));
+        assert!(parse_duration("30 minutes").is_err());
+        let spec = Spec {
+            name: "vip".into(),
+            when: SlaWhen { priority: vec![Priority::High], tier: vec!["vip".into()] },
+            first_response: Some("10m".into()),
+            resolution: None,
+            calendar: None,
+            warn_before: None,
+        };
+        let policy = SlaPolicy::new(&spec, |_| false).expect("valid");
+        assert!(policy.covers(Priority::High, "VIP"));
+        assert!(!policy.covers(Priority::Normal, "vip"));
+        let at = Utc::now();
+        let (due, warn) = policy.deadline(Duration::minutes(10), at, None).expect("due");
+        assert_eq!((due - at, due - warn), (Duration::minutes(10), Duration::minutes(2)));
+    }
+}
