@@ -348,3 +348,69 @@ async fn an_sla_breach_fires_on_time_after_a_restart_and_a_reply_meets_the_targe
     assert_eq!(of(&replied.conversation_id, "sla_breached"), 0, "a met target does not breach");
     cluster.stop().await
 }
+
+const SOLAR: &str = r#"
+playbooks:
+  lead_qualification:
+    queue: sales
+    slots:
+      - {name: monthly_kwh, question: "How many kWh of electricity do you use a month?", kind: number}
+      - {name: roof, question: "Which way does your roof face: south, east, west or north?", kind: option, options: [south, east, west, north]}
+rules:
+  - name: ask-for-a-person
+    when: {keywords: [human, person]}
+    then: {action: escalate, queue: general, handoff: customer_asked}
+  - name: solar-leads
+    when: {keywords: [solar, panels]}
+    then: {action: answer, playbook: lead_qualification, queue: sales}
+  - name: everything-else
+    then: {action: queue, queue: general}
+"#;
+
+#[tokio::test]
+async fn a_lead_is_qualified_over_several_turns_and_routed_to_sales_with_the_answers() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: SOLAR.into(), wait: true }).await?;
+    let first = submit(&cluster, message("c-lead", "I'd like a quote for solar panels", "l-1")).await?;
+    assert!(reply_to(&backing, &first.message_id).await?.contains("kWh"));
+    let next = |text: &str, key: &str| {
+        let mut request = message("c-lead", text, key);
+        request.conversation_id = Some(first.conversation_id.clone());
+        request
+    };
+    let unclear = submit(&cluster, next("not sure, a lot", "l-2")).await?;
+    assert!(reply_to(&backing, &unclear.message_id).await?.starts_with("Sorry, I need a number there."));
+    let kwh = submit(&cluster, next("around 4,200 kWh", "l-3")).await?;
+    assert!(reply_to(&backing, &kwh.message_id).await?.contains("roof"));
+    let roof = submit(&cluster, next("It faces south", "l-4")).await?;
+    let qualified = routed_message(&backing, &roof.message_id).await?;
+    assert_eq!(
+        (qualified.action(), qualified.queue.as_str()),
+        (RouteAction::Queue, "sales"),
+        "{qualified:?}"
+    );
+    assert!(qualified.tags.contains(&"qualified-lead".to_string()));
+    assert_eq!(qualified.collected.get("monthly_kwh").map(String::as_str), Some("4200"));
+    assert_eq!(qualified.collected.get("roof").map(String::as_str), Some("south"));
+    assert!(qualified.handoff.is_some());
+    let bus = backing.bus().await?;
+    let (thanks, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.in_reply_to == roof.message_id => Some(r.text.clone()),
+        _ => None,
+    })
+    .await?;
+    assert!(thanks.starts_with("Thank you"), "{thanks}");
+
+    // A human exit at any turn ends the playbook.
+    let other = submit(&cluster, message("c-lead2", "solar panels for my house?", "m-1")).await?;
+    reply_to(&backing, &other.message_id).await?;
+    let mut exit = message("c-lead2", "let me talk to a person", "m-2");
+    exit.conversation_id = Some(other.conversation_id.clone());
+    let exit = submit(&cluster, exit).await?;
+    let escalated = routed_message(&backing, &exit.message_id).await?;
+    assert_eq!(escalated.action(), RouteAction::Escalate);
+    assert_eq!(escalated.handoff.map(|p| p.reason), Some("customer_asked".to_string()));
+    cluster.stop().await
+}

@@ -77,5 +77,6 @@ pub fn routed_for(classified: &MessageClassified, decision: &Decision<'_>, versi
         rule_action: then.action.unwrap_or(Action::Queue).name().to_string(),
         handoff: None,
         expected_response: None,
+        collected: Default::default(),
     }
 }

@@ -3,6 +3,7 @@
 //! events (and falls back to the knowledge base without one); `password_reset` sends the reset
 //! path without ever handling a password.
 
+pub mod leads;
 pub mod orders;
 
 use serde::Deserialize;
@@ -14,6 +15,8 @@ pub enum Playbook {
     Faq,
     OrderStatus,
     PasswordReset,
+    /// Multi-turn: asks the configured questions, then routes the lead with the answers.
+    LeadQualification,
 }
 
 /// Playbook settings in the rule set (`playbooks:`).
@@ -22,6 +25,8 @@ pub enum Playbook {
 pub struct Settings {
     #[serde(default)]
     pub password_reset: Option<PasswordReset>,
+    #[serde(default)]
+    pub lead_qualification: Option<leads::Settings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -214,6 +214,9 @@ impl Rules {
             Some(name) => format!("{}rule {name}: {message}", at_line(text, &name)),
             None => format!("rules: {message}"),
         })?;
+        if let Some(leads) = &file.playbooks.lead_qualification {
+            leads.validate().map_err(|error| format!("{}{error}", at_line(text, "lead_qualification")))?;
+        }
         let mut slas = Vec::with_capacity(file.slas.len());
         for spec in &file.slas {
             let policy = SlaPolicy::new(spec, |name| calendars.contains_key(name))
@@ -325,6 +328,9 @@ fn validate_rule(
         }
         Some(Playbook::PasswordReset) if playbooks.password_reset.is_none() => {
             return Err("the password_reset playbook needs playbooks.password_reset.url".into());
+        }
+        Some(Playbook::LeadQualification) if playbooks.lead_qualification.is_none() => {
+            return Err("the lead_qualification playbook needs playbooks.lead_qualification".into());
         }
         _ => {}
     }

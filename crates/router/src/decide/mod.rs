@@ -19,13 +19,15 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+mod sessions;
+
 use crate::{
     CONSUMER,
     customers::Directory,
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
     playbooks::{Playbook, Tongue, after_hours, orders, password_reset},
-    rules::{Action, Decision, Priority, Rules},
+    rules::{Action, Decision, HandoffReason, Priority, Rules},
     sla::Timers,
     store::RuleStore,
 };
@@ -110,7 +112,8 @@ impl Decider {
     ) -> Result<Option<Answer>, tonic::Status> {
         let tongue = Tongue::of(conversation_language(classified));
         match playbook {
-            Playbook::Faq => self.answer(classified).await,
+            // Multi-turn playbooks are taken before a single answer is looked for.
+            Playbook::Faq | Playbook::LeadQualification => self.answer(classified).await,
             Playbook::PasswordReset => Ok(rules
                 .playbooks()
                 .password_reset
@@ -150,6 +153,25 @@ impl Handler<Event> for Decider {
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
         let active = self.rules.current();
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
+        if let Some(step) = self.playbook_step(classified, &decision, &active.rules).await? {
+            let routed = routed_for(classified, &decision, active.version);
+            let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
+            return self
+                .follow(
+                    step,
+                    Turn {
+                        event: &event,
+                        delivery,
+                        classified,
+                        decision: &decision,
+                        rules: &active.rules,
+                        tier,
+                        at,
+                    },
+                    routed,
+                )
+                .await;
+        }
         let mut routed = routed_for(classified, &decision, active.version);
         let mut reply = None;
         let mut answer_failed = false;
@@ -190,27 +212,14 @@ impl Handler<Event> for Decider {
             );
             after_hours_reply = Some(Answer { article_ids: Vec::new(), text });
         }
+        let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
+        let turn =
+            Turn { event: &event, delivery, classified, decision: &decision, rules: &active.rules, tier, at };
         if reply.is_none() {
-            self.caught_up(delivery, classified).await;
-            self.hand_off(classified, &decision, &mut routed, answer_failed).await?;
+            let reason = handoff::reason(&decision, classified, answer_failed);
+            self.hand_off(&turn, &mut routed, reason, answer_failed).await?;
         }
-        if routed.action() != RouteAction::AutoReply {
-            let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
-            self.start_slas(&active.rules, decision.priority, tier, classified, at, &event).await?;
-        }
-        tracing::info!(
-            message_id = classified.message_id,
-            rule = routed.rule,
-            action = routed.action,
-            queue = routed.queue,
-            "message routed"
-        );
-        self.publish(&event, &classified.message_id, Body::MessageRouted(routed)).await?;
-        if let Some(answer) = reply.or(after_hours_reply) {
-            let requested = reply_request(classified, answer);
-            self.publish(&event, &requested.reply_id.clone(), Body::ReplyRequested(requested)).await?;
-        }
-        Ok(())
+        self.conclude(&turn, routed, reply.or(after_hours_reply)).await
     }
 }
 
@@ -219,11 +228,13 @@ impl Decider {
     /// attaches the hand-off packet.
     async fn hand_off(
         &self,
-        classified: &MessageClassified,
-        decision: &Decision<'_>,
+        turn: &Turn<'_>,
         routed: &mut MessageRouted,
+        reason: HandoffReason,
         answer_failed: bool,
     ) -> Result<(), HandlerError> {
+        let classified = turn.classified;
+        self.caught_up(turn.delivery, classified).await;
         let (earlier, attempts) =
             handoff::history(self.directory.pool(), &classified.conversation_id, &classified.message_id)
                 .await
@@ -233,24 +244,41 @@ impl Decider {
             routed.priority = routed.priority.max(WirePriority::High.into());
             routed.reason.push_str("; automation failed twice in this conversation, so it escalates");
         }
-        let reason = handoff::reason(decision, classified, answer_failed);
         routed.handoff = Some(handoff::packet(reason, classified, routed, &earlier, &attempts));
+        Ok(())
+    }
+
+    /// Starts SLA targets when a human takes it, then publishes the decision and the reply.
+    async fn conclude(
+        &self,
+        turn: &Turn<'_>,
+        routed: MessageRouted,
+        reply: Option<Answer>,
+    ) -> Result<(), HandlerError> {
+        if routed.action() != RouteAction::AutoReply {
+            self.start_slas(turn, turn.decision.priority).await?;
+        }
+        tracing::info!(
+            message_id = turn.classified.message_id,
+            rule = routed.rule,
+            action = routed.action,
+            queue = routed.queue,
+            "message routed"
+        );
+        self.publish(turn.event, &turn.classified.message_id, Body::MessageRouted(routed)).await?;
+        if let Some(answer) = reply {
+            let requested = reply_request(turn.classified, answer);
+            self.publish(turn.event, &requested.reply_id.clone(), Body::ReplyRequested(requested)).await?;
+        }
         Ok(())
     }
 }
 
 impl Decider {
     /// Starts the targets of the SLA policy covering a conversation a human takes.
-    async fn start_slas(
-        &self,
-        rules: &Rules,
-        priority: Priority,
-        tier: &str,
-        classified: &MessageClassified,
-        at: DateTime<Utc>,
-        cause: &Event,
-    ) -> Result<(), HandlerError> {
-        let Some(policy) = rules.sla_for(priority, tier) else { return Ok(()) };
+    async fn start_slas(&self, turn: &Turn<'_>, priority: Priority) -> Result<(), HandlerError> {
+        let (rules, classified, at, cause) = (turn.rules, turn.classified, turn.at, turn.event);
+        let Some(policy) = rules.sla_for(priority, turn.tier) else { return Ok(()) };
         let calendar = policy.calendar.as_deref().and_then(|name| rules.calendar(name));
         for (metric, target) in [("first_response", policy.first_response), ("resolution", policy.resolution)]
         {
@@ -271,6 +299,17 @@ impl Decider {
         }
         Ok(())
     }
+}
+
+/// One message being decided, and what it is decided with.
+struct Turn<'a> {
+    event: &'a Event,
+    delivery: &'a Delivery,
+    classified: &'a MessageClassified,
+    decision: &'a Decision<'a>,
+    rules: &'a Rules,
+    tier: &'a str,
+    at: DateTime<Utc>,
 }
 
 /// Automation could not answer: the message waits for a human in the rule's queue.
