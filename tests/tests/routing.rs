@@ -414,3 +414,81 @@ async fn a_lead_is_qualified_over_several_turns_and_routed_to_sales_with_the_ans
     assert_eq!(escalated.handoff.map(|p| p.reason), Some("customer_asked".to_string()));
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_return_is_opened_approved_by_an_agent_and_the_refund_confirmation_and_warehouse_notice_follow()
+-> anyhow::Result<()> {
+    use switchboard_proto::events::v1::{OrderStatus, OrderUpdated};
+    use switchboard_proto::router::v1::DecideReturnRequest;
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "playbooks:\n  returns: {window_days: 30, queue: returns}\n\
+                 rules:\n  - name: returns\n    when: {keywords: [return]}\n    then: {action: answer, playbook: returns, queue: returns}\n\
+                 \x20 - name: everything-else\n    then: {action: queue, queue: general}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    let bus = backing.bus().await?;
+    for (order, status) in [("12345", OrderStatus::Delivered), ("999", OrderStatus::Shipped)] {
+        let update = OrderUpdated {
+            order_id: order.into(),
+            customer_id: "c-r".into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        let event =
+            switchboard_bus::Draft::new(switchboard_bus::DEFAULT_TENANT, order, Body::OrderUpdated(update))
+                .build()?;
+        bus.publish(&event).await?;
+    }
+
+    let asked =
+        submit(&cluster, message("c-r", "I want to return order 12345, the lamp is broken", "r-1")).await?;
+    let decision = routed_message(&backing, &asked.message_id).await?;
+    assert_eq!((decision.action(), decision.queue.as_str()), (RouteAction::Queue, "returns"), "{decision:?}");
+    assert!(decision.tags.contains(&"return-approval".to_string()));
+    let return_id = decision.collected.get("return_id").cloned().expect("the return's id");
+    let (opened, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.in_reply_to == asked.message_id => Some(r.text.clone()),
+        _ => None,
+    })
+    .await?;
+    assert!(opened.contains(&return_id) && opened.contains("approves the refund"), "{opened}");
+
+    let approve = DecideReturnRequest {
+        return_id: return_id.clone(),
+        approve: true,
+        approver: "agent-7".into(),
+        reason: String::new(),
+    };
+    assert_eq!(router.decide_return(approve.clone()).await?.into_inner().status, "approved");
+    let (confirmation, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r))
+            if r.in_reply_to == asked.message_id && r.text.contains("on its way") =>
+        {
+            Some(r.clone())
+        }
+        _ => None,
+    })
+    .await?;
+    assert!(confirmation.text.contains("refund is on its way"), "{}", confirmation.text);
+    assert_eq!(confirmation.customer_id, "c-r");
+    let (notice, _) = wait_for_event(&bus, "switchboard.events.notification.>", |event| match &event.body {
+        Some(Body::NotificationRequested(n)) if n.text.contains(&return_id) => Some(n.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(notice.target, "team:warehouse");
+    assert_eq!(
+        router.decide_return(approve).await?.into_inner().status,
+        "approved",
+        "the same decision again"
+    );
+    let reject =
+        DecideReturnRequest { return_id, approve: false, approver: "agent-8".into(), reason: "worn".into() };
+    assert_eq!(router.decide_return(reject).await.expect_err("decided").code(), Code::FailedPrecondition);
+
+    let early = submit(&cluster, message("c-r", "I want to return order 999", "r-2")).await?;
+    let refused = reply_to(&backing, &early.message_id).await?;
+    assert!(refused.contains("has not been delivered yet"), "{refused}");
+    cluster.stop().await
+}

@@ -8,9 +8,10 @@ use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     events::v1::{Feeling, MessageClassified},
     router::v1::{
-        AgentActivity, Customer as WireCustomer, EvaluateRequest, EvaluateResponse, GetCustomerRequest,
-        ListRulesRequest, PublishRulesRequest, PutCustomerRequest, RecordAgentActivityRequest,
-        RecordAgentActivityResponse, Rule as WireRule, RulesResponse, router_server,
+        AgentActivity, Customer as WireCustomer, DecideReturnRequest, DecideReturnResponse, EvaluateRequest,
+        EvaluateResponse, GetCustomerRequest, ListRulesRequest, PublishRulesRequest, PutCustomerRequest,
+        RecordAgentActivityRequest, RecordAgentActivityResponse, Rule as WireRule, RulesResponse,
+        router_server,
     },
     time::to_datetime,
     to_status,
@@ -165,6 +166,17 @@ impl router_server::Router for RouterApi {
             }
         }
         Ok(Response::new(RecordAgentActivityResponse { met }))
+    }
+
+    async fn decide_return(
+        &self,
+        request: Request<DecideReturnRequest>,
+    ) -> Result<Response<DecideReturnResponse>, Status> {
+        let r = request.into_inner();
+        let status = crate::returns::decide(&self.bus, &r.return_id, r.approve, &r.approver, &r.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(DecideReturnResponse { status: status.into() }))
     }
 
     async fn get_customer(

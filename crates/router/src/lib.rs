@@ -13,10 +13,12 @@ mod grpc;
 mod handoff;
 mod playbooks;
 mod projection;
+mod returns;
 pub mod rules;
 pub mod simulate;
 mod sla;
 mod store;
+mod triggers;
 
 use std::sync::Arc;
 
@@ -46,6 +48,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/003_conversation_turns.sql"),
     },
     Migration { version: 4, name: "orders", sql: include_str!("../migrations/004_orders.sql") },
+    Migration { version: 5, name: "delivered at", sql: include_str!("../migrations/005_delivered_at.sql") },
 ];
 
 /// Durable consumer of classifications.
@@ -59,6 +62,8 @@ pub enum Error {
     Invalid(String),
     #[error("{0} not found")]
     NotFound(String),
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("not caught up with sequence {0} yet; try again")]
     NotCaughtUp(u64),
     #[error("database: {0}")]
@@ -76,6 +81,7 @@ impl ServiceError for Error {
         match self {
             Self::Rules(_) | Self::Invalid(_) | Self::Endpoint { .. } => ErrorKind::InvalidArgument,
             Self::NotFound(_) => ErrorKind::NotFound,
+            Self::NotAllowed(_) => ErrorKind::FailedPrecondition,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
             Self::Bus(_) | Self::Projection(_) | Self::Database(_) => ErrorKind::Internal,
         }
@@ -126,6 +132,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let directory = customers::Directory::new(deps.pool.clone(), deps.bus.clone());
     let (timers, timer_tasks) = sla::start(&deps.bus, shutdown.clone()).await?;
+    let return_triggers = triggers::spawn(deps.bus.clone(), store.clone(), shutdown.clone()).await?;
     let decider = decide::Decider::new(
         deps.bus.clone(),
         store.clone(),
@@ -142,6 +149,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         decide::spawn(deps.bus, consumer, decider, shutdown),
     ];
     tasks.extend(timer_tasks);
+    tasks.push(return_triggers);
     Ok(Started { service: RouterServer::new(api), tasks })
 }
 

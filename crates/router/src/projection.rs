@@ -126,8 +126,8 @@ async fn order_updated(
     let status = order.status().as_str_name().trim_start_matches("ORDER_STATUS_").to_lowercase();
     sqlx::query(
         "INSERT INTO router.orders (order_id, customer_id, status, carrier, tracking_number, tracking_url,
-             expected_delivery, summary, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             expected_delivery, summary, updated_at, delivered_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $3 = 'delivered' THEN $9 END)
          ON CONFLICT (order_id) DO UPDATE SET
              customer_id = COALESCE(NULLIF(EXCLUDED.customer_id, ''), router.orders.customer_id),
              status = CASE WHEN EXCLUDED.status = 'unspecified' THEN router.orders.status ELSE EXCLUDED.status END,
@@ -136,6 +136,7 @@ async fn order_updated(
              tracking_url = COALESCE(NULLIF(EXCLUDED.tracking_url, ''), router.orders.tracking_url),
              expected_delivery = COALESCE(EXCLUDED.expected_delivery, router.orders.expected_delivery),
              summary = COALESCE(NULLIF(EXCLUDED.summary, ''), router.orders.summary),
+             delivered_at = COALESCE(router.orders.delivered_at, EXCLUDED.delivered_at),
              updated_at = EXCLUDED.updated_at",
     )
     .bind(&order.order_id)

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+mod returns;
 mod sessions;
 
 use crate::{
@@ -113,7 +114,7 @@ impl Decider {
         let tongue = Tongue::of(conversation_language(classified));
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
-            Playbook::Faq | Playbook::LeadQualification => self.answer(classified).await,
+            Playbook::Faq | Playbook::LeadQualification | Playbook::Returns => self.answer(classified).await,
             Playbook::PasswordReset => Ok(rules
                 .playbooks()
                 .password_reset
@@ -153,24 +154,16 @@ impl Handler<Event> for Decider {
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
         let active = self.rules.current();
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
+        let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
+        let turn =
+            Turn { event: &event, delivery, classified, decision: &decision, rules: &active.rules, tier, at };
         if let Some(step) = self.playbook_step(classified, &decision, &active.rules).await? {
-            let routed = routed_for(classified, &decision, active.version);
-            let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
-            return self
-                .follow(
-                    step,
-                    Turn {
-                        event: &event,
-                        delivery,
-                        classified,
-                        decision: &decision,
-                        rules: &active.rules,
-                        tier,
-                        at,
-                    },
-                    routed,
-                )
-                .await;
+            return self.follow(step, turn, routed_for(classified, &decision, active.version)).await;
+        }
+        if decision.rule.then.action == Some(Action::Answer)
+            && decision.rule.then.playbook == Some(Playbook::Returns)
+        {
+            return self.open_return(turn, routed_for(classified, &decision, active.version)).await;
         }
         let mut routed = routed_for(classified, &decision, active.version);
         let mut reply = None;
@@ -212,9 +205,6 @@ impl Handler<Event> for Decider {
             );
             after_hours_reply = Some(Answer { article_ids: Vec::new(), text });
         }
-        let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
-        let turn =
-            Turn { event: &event, delivery, classified, decision: &decision, rules: &active.rules, tier, at };
         if reply.is_none() {
             let reason = handoff::reason(&decision, classified, answer_failed);
             self.hand_off(&turn, &mut routed, reason, answer_failed).await?;

@@ -5,6 +5,7 @@
 
 pub mod leads;
 pub mod orders;
+pub mod returns;
 
 use serde::Deserialize;
 
@@ -17,6 +18,8 @@ pub enum Playbook {
     PasswordReset,
     /// Multi-turn: asks the configured questions, then routes the lead with the answers.
     LeadQualification,
+    /// Checks the return policy, opens the return, holds the refund for approval.
+    Returns,
 }
 
 /// Playbook settings in the rule set (`playbooks:`).
@@ -27,6 +30,8 @@ pub struct Settings {
     pub password_reset: Option<PasswordReset>,
     #[serde(default)]
     pub lead_qualification: Option<leads::Settings>,
+    #[serde(default)]
+    pub returns: Option<returns::Settings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -15,6 +15,7 @@ pub struct Order {
     pub tracking_number: String,
     pub tracking_url: String,
     pub expected_delivery: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 /// The order the message is about: a number it names that belongs to the customer, else the
@@ -31,7 +32,7 @@ pub async fn find(pool: &PgPool, classified: &MessageClassified) -> Result<Optio
         .filter(|v| !v.is_empty())
         .collect();
     let row = sqlx::query(
-        "SELECT order_id, status, carrier, tracking_number, tracking_url, expected_delivery
+        "SELECT order_id, status, carrier, tracking_number, tracking_url, expected_delivery, delivered_at
          FROM router.orders
          WHERE customer_id = $1 AND (cardinality($2::text[]) = 0 OR order_id = ANY($2))
          ORDER BY updated_at DESC LIMIT 1",
@@ -47,6 +48,7 @@ pub async fn find(pool: &PgPool, classified: &MessageClassified) -> Result<Optio
         tracking_number: row.get(3),
         tracking_url: row.get(4),
         expected_delivery: row.get(5),
+        delivered_at: row.get(6),
     }))
 }
 
@@ -138,6 +140,7 @@ mod tests {
             tracking_number: "JD0002".into(),
             tracking_url: String::new(),
             expected_delivery: None,
+            delivered_at: None,
         }
     }
 

@@ -214,6 +214,9 @@ impl Rules {
             Some(name) => format!("{}rule {name}: {message}", at_line(text, &name)),
             None => format!("rules: {message}"),
         })?;
+        if let Some(returns) = &file.playbooks.returns {
+            returns.validate().map_err(|error| format!("{}{error}", at_line(text, "returns")))?;
+        }
         if let Some(leads) = &file.playbooks.lead_qualification {
             leads.validate().map_err(|error| format!("{}{error}", at_line(text, "lead_qualification")))?;
         }
@@ -331,6 +334,9 @@ fn validate_rule(
         }
         Some(Playbook::LeadQualification) if playbooks.lead_qualification.is_none() => {
             return Err("the lead_qualification playbook needs playbooks.lead_qualification".into());
+        }
+        Some(Playbook::Returns) if playbooks.returns.is_none() => {
+            return Err("the returns playbook needs playbooks.returns".into());
         }
         _ => {}
     }

@@ -1,0 +1,77 @@
+//! The returns playbook in a decision: policy check, the return opened, the refund held for a
+//! human's approval.
+
+use switchboard_bus::HandlerError;
+use switchboard_proto::events::v1::{Channel, MessageRouted, ReturnOpened, RouteAction, event::Body};
+use uuid::Uuid;
+
+use super::{Answer, Decider, Turn};
+use crate::facts::conversation_language;
+use crate::playbooks::{
+    Tongue, orders,
+    returns::{self, Eligibility},
+};
+use crate::rules::HandoffReason;
+
+impl Decider {
+    pub(super) async fn open_return(
+        &self,
+        turn: Turn<'_>,
+        mut routed: MessageRouted,
+    ) -> Result<(), HandlerError> {
+        let Some(settings) = turn.rules.playbooks().returns.clone() else {
+            return self.conclude(&turn, routed, None).await;
+        };
+        let classified = turn.classified;
+        self.caught_up(turn.delivery, classified).await;
+        let order = orders::find(self.directory.pool(), classified)
+            .await
+            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+        let tongue = Tongue::of(conversation_language(classified));
+        routed.rule_action = "answer".into();
+        let Some(order) = order else {
+            routed.action = RouteAction::Queue.into();
+            routed.queue.clone_from(&settings.queue);
+            routed.reason =
+                format!("{}; no order of this customer to return, so a human takes it", routed.reason);
+            self.hand_off(&turn, &mut routed, HandoffReason::MissingKnowledge, true).await?;
+            return self.conclude(&turn, routed, None).await;
+        };
+        let eligibility = returns::eligibility(&settings, &order, turn.at);
+        if eligibility != Eligibility::Eligible {
+            routed.action = RouteAction::AutoReply.into();
+            routed.reason =
+                format!("{}; order {} is not returnable under the policy", routed.reason, order.order_id);
+            let text = returns::refused(&order, &eligibility, &settings, tongue);
+            return self.conclude(&turn, routed, Some(Answer { article_ids: Vec::new(), text })).await;
+        }
+        // One return per asking message, whatever the redeliveries.
+        let key = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("return/{}", classified.message_id).as_bytes());
+        let return_id = format!("R-{}", &key.simple().to_string()[..10]);
+        let opened = ReturnOpened {
+            return_id: return_id.clone(),
+            order_id: order.order_id.clone(),
+            customer_id: classified.customer_id.clone(),
+            conversation_id: classified.conversation_id.clone(),
+            message_id: classified.message_id.clone(),
+            channel: Channel::try_from(classified.channel).unwrap_or(Channel::Unspecified).into(),
+            reason: classified.text.chars().take(500).collect(),
+        };
+        let mut event =
+            switchboard_bus::Draft::caused_by(turn.event, return_id.clone(), Body::ReturnOpened(opened))
+                .build()
+                .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        event.id = key.to_string();
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        routed.action = RouteAction::Queue.into();
+        routed.queue.clone_from(&settings.queue);
+        routed.tags.push("return-approval".into());
+        routed.collected.insert("return_id".into(), return_id.clone());
+        routed.collected.insert("order_id".into(), order.order_id.clone());
+        routed.reason =
+            format!("{}; return {return_id} opened, the refund waits for approval", routed.reason);
+        self.hand_off(&turn, &mut routed, HandoffReason::Policy, false).await?;
+        let text = returns::opened(&order.order_id, &return_id, tongue);
+        self.conclude(&turn, routed, Some(Answer { article_ids: Vec::new(), text })).await
+    }
+}

@@ -1,0 +1,116 @@
+//! Triggers on return decisions: an approved return sends the refund confirmation to the
+//! customer and a notice to the warehouse; a rejected one tells the customer why. Event ids
+//! derive from the return, so redeliveries send nothing twice.
+
+use async_nats::jetstream::consumer::PullConsumer;
+use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, process};
+use switchboard_projection::Task;
+use switchboard_proto::events::v1::{
+    Event, NotificationRequested, ReplyRequested, ReturnOpened, event::Body,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{Error, playbooks::returns, store::RuleStore};
+
+pub const CONSUMER: &str = "router-returns";
+
+pub async fn spawn(
+    bus: Bus,
+    rules: std::sync::Arc<RuleStore>,
+    shutdown: CancellationToken,
+) -> Result<Task, Error> {
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.return.>", 8);
+    let consumer: PullConsumer = bus.durable_consumer(&spec).await?;
+    let triggers = Triggers { bus: bus.clone(), rules };
+    Ok(tokio::spawn(async move {
+        process(&bus, &consumer, CONSUMER, &triggers, 8, &shutdown).await.map_err(Into::into)
+    }))
+}
+
+struct Triggers {
+    bus: Bus,
+    rules: std::sync::Arc<RuleStore>,
+}
+
+impl Handler<Event> for Triggers {
+    async fn handle(&self, event: Event, _delivery: &Delivery) -> Result<(), HandlerError> {
+        let (return_id, approved, why) = match &event.body {
+            Some(Body::ReturnApproved(a)) => (a.return_id.clone(), true, String::new()),
+            Some(Body::ReturnRejected(r)) => (r.return_id.clone(), false, r.reason.clone()),
+            _ => return Ok(()),
+        };
+        let history = self
+            .bus
+            .events_of("return", &return_id)
+            .await
+            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let Some(opened) = history.iter().find_map(|(e, _)| match &e.body {
+            Some(Body::ReturnOpened(opened)) => Some(opened.clone()),
+            _ => None,
+        }) else {
+            return Err(HandlerError::Permanent(format!("return {return_id} was never opened")));
+        };
+        let text = if approved {
+            returns::refund_confirmation(&opened.order_id, &return_id)
+        } else {
+            format!("Your return {return_id} for order {} was not approved: {why}", opened.order_id)
+        };
+        self.reply(&event, &opened, text).await?;
+        if approved {
+            self.notify_warehouse(&event, &opened).await?;
+        }
+        tracing::info!(return_id, approved, "return decision triggered");
+        Ok(())
+    }
+}
+
+impl Triggers {
+    async fn reply(&self, cause: &Event, opened: &ReturnOpened, text: String) -> Result<(), HandlerError> {
+        let reply_id = derived(&format!("refund-reply/{}", opened.return_id));
+        let body = Body::ReplyRequested(ReplyRequested {
+            reply_id: reply_id.clone(),
+            conversation_id: opened.conversation_id.clone(),
+            in_reply_to: opened.message_id.clone(),
+            customer_id: opened.customer_id.clone(),
+            channel: opened.channel,
+            text,
+            article_ids: Vec::new(),
+        });
+        self.publish(cause, &reply_id, body).await
+    }
+
+    async fn notify_warehouse(&self, cause: &Event, opened: &ReturnOpened) -> Result<(), HandlerError> {
+        let target = self
+            .rules
+            .current()
+            .rules
+            .playbooks()
+            .returns
+            .as_ref()
+            .map_or_else(|| "team:warehouse".to_string(), |settings| settings.warehouse.clone());
+        let (subject, text) = returns::warehouse_notice(&opened.order_id, &opened.return_id);
+        let notification_id = derived(&format!("warehouse/{}", opened.return_id));
+        let body = Body::NotificationRequested(NotificationRequested {
+            notification_id: notification_id.clone(),
+            target,
+            subject,
+            text,
+            conversation_id: opened.conversation_id.clone(),
+        });
+        self.publish(cause, &notification_id, body).await
+    }
+
+    async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
+        let mut event = Draft::caused_by(cause, aggregate_id, body)
+            .build()
+            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        event.id = aggregate_id.to_string();
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        Ok(())
+    }
+}
+
+fn derived(key: &str) -> String {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()).to_string()
+}
