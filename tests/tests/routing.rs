@@ -492,3 +492,66 @@ async fn a_return_is_opened_approved_by_an_agent_and_the_refund_confirmation_and
     assert!(refused.contains("has not been delivered yet"), "{refused}");
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn conversations_go_to_available_agents_by_capacity_and_waiting_ones_are_assigned_when_capacity_frees()
+-> anyhow::Result<()> {
+    use switchboard_proto::events::v1::AgentUpdated;
+    use switchboard_proto::router::v1::{AgentActivity, RecordAgentActivityRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "rules:\n  - name: billing\n    when: {keywords: [invoice]}\n    then: {action: queue, queue: billing, assign: round_robin}\n\
+                 \x20 - name: everything-else\n    then: {action: queue, queue: general}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    for (agent, languages) in
+        [("ana", vec!["en".to_string()]), ("ben", vec!["en".to_string()]), ("karl", vec!["de".to_string()])]
+    {
+        let profile = AgentUpdated {
+            agent_id: agent.into(),
+            available: true,
+            queues: vec!["billing".into()],
+            languages,
+            skills: vec![],
+            capacity: [("web".to_string(), 1)].into(),
+        };
+        router.put_agent(profile).await?;
+    }
+    let bus = backing.bus().await?;
+    let assigned_to = |conversation: String| {
+        let bus = bus.clone();
+        async move {
+            let (agent, _) =
+                wait_for_event(&bus, "switchboard.events.agent-load.>", |event| match &event.body {
+                    Some(Body::ConversationAssigned(a)) if a.conversation_id == conversation => {
+                        Some(a.agent_id.clone())
+                    }
+                    _ => None,
+                })
+                .await?;
+            anyhow::Ok(agent)
+        }
+    };
+    let mut conversations = Vec::new();
+    for (customer, key) in [("c-a1", "a-1"), ("c-a2", "a-2"), ("c-a3", "a-3")] {
+        let sent = submit(&cluster, message(customer, "I have a question about my invoice", key)).await?;
+        routed(&backing, &sent.conversation_id).await?;
+        conversations.push(sent.conversation_id);
+    }
+    let first = assigned_to(conversations[0].clone()).await?;
+    let second = assigned_to(conversations[1].clone()).await?;
+    let mut both = [first.clone(), second.clone()];
+    both.sort();
+    assert_eq!(both, ["ana", "ben"], "one each; karl does not speak English");
+    let events = common::events(&bus, "switchboard.events.agent-load.>").await?;
+    assert_eq!(events.len(), 2, "the third waits: no capacity left");
+
+    let resolved = RecordAgentActivityRequest {
+        conversation_id: conversations[0].clone(),
+        activity: AgentActivity::Resolved.into(),
+    };
+    router.record_agent_activity(resolved).await?;
+    let third = assigned_to(conversations[2].clone()).await?;
+    assert_eq!(third, first, "assigned at once to the agent whose capacity freed");
+    cluster.stop().await
+}

@@ -18,23 +18,27 @@ impl Bus {
     /// The last event of every subject matching `filter` (oldest first), and the stream of
     /// those that follow.
     pub async fn follow_last(&self, filter: &str) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
-        self.follow_from(filter, DeliverPolicy::LastPerSubject).await
+        self.follow_from(&[filter], DeliverPolicy::LastPerSubject).await
     }
 
-    /// Every event on subjects matching `filter` so far (oldest first), and the stream of those
-    /// that follow: a fold's history, then its live feed.
-    pub async fn read_then_follow(&self, filter: &str) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
-        self.follow_from(filter, DeliverPolicy::All).await
+    /// Every event on subjects matching any of `filters` so far (oldest first), and the stream
+    /// of those that follow: a fold's history, then its live feed.
+    pub async fn read_then_follow(&self, filters: &[&str]) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
+        self.follow_from(filters, DeliverPolicy::All).await
     }
 
     async fn follow_from(
         &self,
-        filter: &str,
+        filters: &[&str],
         deliver_policy: DeliverPolicy,
     ) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
         let stream =
             self.jetstream.get_stream(EVENTS_STREAM).await.map_err(|e| Error::jetstream("get stream", e))?;
-        let config = OrderedConfig { filter_subject: filter.into(), deliver_policy, ..Default::default() };
+        let mut config = OrderedConfig { deliver_policy, ..Default::default() };
+        match filters {
+            [one] => config.filter_subject = (*one).to_string(),
+            many => config.filter_subjects = many.iter().map(|f| (*f).to_string()).collect(),
+        }
         let mut consumer =
             stream.create_consumer(config).await.map_err(|e| Error::jetstream("create consumer", e))?;
         let initial = consumer.info().await.map_err(|e| Error::jetstream("consumer info", e))?.num_pending;
@@ -67,7 +71,7 @@ impl Bus {
             },
             None => DeliverPolicy::All,
         };
-        Ok(self.follow_from(filter, deliver_policy).await?.0)
+        Ok(self.follow_from(&[filter], deliver_policy).await?.0)
     }
 }
 

@@ -61,3 +61,10 @@ fn eighteen_languages_are_told_apart() {
     assert!(overall >= 0.9, "{overall:.3}");
     assert!(reliable >= 0.95, "{reliable:.3}");
 }
+
+#[test]
+fn a_plain_english_sentence_is_english() {
+    for text in ["I have a question about my invoice", "Can you tell me when my order will arrive please"] {
+        assert_eq!(switchboard_nlu::language::detect(text).language, "en", "{text}");
+    }
+}

@@ -158,8 +158,9 @@ const COMMON_WORDS: &[(&str, &[&str])] = &[
         "dengan"]),
 ];
 
-/// The language with the most common words in `text`, if one has strictly more than any other.
-fn by_common_words(text: &str) -> Option<(&'static str, usize)> {
+/// The language with the most common words in `text`, if one has strictly more than any other,
+/// with its count and the runner-up's.
+fn by_common_words(text: &str) -> Option<(&'static str, usize, usize)> {
     let lower = text.to_lowercase();
     let words: Vec<&str> =
         lower.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
@@ -169,15 +170,25 @@ fn by_common_words(text: &str) -> Option<(&'static str, usize)> {
         .collect();
     counts.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     match counts.as_slice() {
-        [(tag, best), (_, second), ..] if *best > *second => Some((tag, *best)),
+        [(tag, best), (_, second), ..] if *best > *second => Some((tag, *best, *second)),
         _ => None,
     }
 }
 
+/// Texts up to this many words may be decided by common words alone.
+const COMMON_WORDS_UP_TO: usize = 15;
+
 fn by_trigrams(text: &str, languages: &[(Lang, &'static str)], script_share: f64) -> Detection {
     if languages.first().is_some_and(|(lang, _)| *lang == Lang::Eng) {
         let words = text.split_whitespace().count();
-        if let Some((language, hits)) = by_common_words(text).filter(|_| words <= 6) {
+        // Short texts carry too few trigrams; up to a sentence or two, a clear majority of
+        // common words decides too ("I have a question about my invoice" is not French).
+        let decisive = |hits: usize, second: usize| {
+            words <= 6 || (words <= COMMON_WORDS_UP_TO && hits >= 3 && hits >= 2 * second.max(1))
+        };
+        if let Some((language, hits, _)) =
+            by_common_words(text).filter(|(_, hits, second)| decisive(*hits, *second))
+        {
             let confidence = (hits as f64 / words.max(1) as f64).min(1.0);
             return Detection { language, confidence, reliable: hits >= 2 && script_share >= 0.5 };
         }

@@ -78,5 +78,7 @@ pub fn routed_for(classified: &MessageClassified, decision: &Decision<'_>, versi
         handoff: None,
         expected_response: None,
         collected: Default::default(),
+        skills: then.skills.clone(),
+        language: conversation_language(classified).to_string(),
     }
 }

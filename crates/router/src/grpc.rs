@@ -6,7 +6,7 @@ use std::time::Duration;
 use switchboard_bus::Bus;
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
-    events::v1::{Feeling, MessageClassified},
+    events::v1::{AgentUpdated, Feeling, MessageClassified},
     router::v1::{
         AgentActivity, Customer as WireCustomer, DecideReturnRequest, DecideReturnResponse, EvaluateRequest,
         EvaluateResponse, GetCustomerRequest, ListRulesRequest, PublishRulesRequest, PutCustomerRequest,
@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     Error,
+    assign::Assigner,
     customers::{Directory, attributes},
     facts::{Context, facts_of, routed_for},
     rules::{Customer, Rule, When},
@@ -37,6 +38,7 @@ pub struct RouterApi {
     directory: Directory,
     checkpoint: watch::Receiver<u64>,
     timers: Arc<Timers>,
+    assigner: Arc<Assigner>,
 }
 
 impl RouterApi {
@@ -46,8 +48,9 @@ impl RouterApi {
         directory: Directory,
         checkpoint: watch::Receiver<u64>,
         timers: Arc<Timers>,
+        assigner: Arc<Assigner>,
     ) -> Self {
-        Self { bus, store, directory, checkpoint, timers }
+        Self { bus, store, directory, checkpoint, timers, assigner }
     }
 }
 
@@ -165,6 +168,9 @@ impl router_server::Router for RouterApi {
                 met.push((*metric).to_string());
             }
         }
+        if r.activity() == AgentActivity::Resolved {
+            self.assigner.release(&r.conversation_id).await.map_err(status)?;
+        }
         Ok(Response::new(RecordAgentActivityResponse { met }))
     }
 
@@ -177,6 +183,12 @@ impl router_server::Router for RouterApi {
             .await
             .map_err(status)?;
         Ok(Response::new(DecideReturnResponse { status: status.into() }))
+    }
+
+    async fn put_agent(&self, request: Request<AgentUpdated>) -> Result<Response<AgentUpdated>, Status> {
+        let agent = request.into_inner();
+        self.assigner.put_agent(agent.clone()).await.map_err(status)?;
+        Ok(Response::new(agent))
     }
 
     async fn get_customer(

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod assign;
 mod customers;
 mod decide;
 mod facts;
@@ -133,6 +134,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let directory = customers::Directory::new(deps.pool.clone(), deps.bus.clone());
     let (timers, timer_tasks) = sla::start(&deps.bus, shutdown.clone()).await?;
     let return_triggers = triggers::spawn(deps.bus.clone(), store.clone(), shutdown.clone()).await?;
+    let (assigner, assign_tasks) = assign::start(&deps.bus, shutdown.clone()).await?;
     let decider = decide::Decider::new(
         deps.bus.clone(),
         store.clone(),
@@ -142,7 +144,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         checkpoint.clone(),
         timers.clone(),
     );
-    let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint, timers);
+    let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint, timers, assigner);
     let mut tasks = vec![
         follower,
         spawn_runner(runner, shutdown.clone()),
@@ -150,6 +152,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     ];
     tasks.extend(timer_tasks);
     tasks.push(return_triggers);
+    tasks.extend(assign_tasks);
     Ok(Started { service: RouterServer::new(api), tasks })
 }
 

@@ -151,7 +151,7 @@ impl Timers {
 
 /// Folds the `sla` events so far, then follows new ones and runs the clock.
 pub async fn start(bus: &Bus, shutdown: CancellationToken) -> Result<(Arc<Timers>, Vec<Task>), Error> {
-    let (history, live) = bus.read_then_follow(SUBJECT).await?;
+    let (history, live) = bus.read_then_follow(&[SUBJECT]).await?;
     let timers =
         Arc::new(Timers { bus: bus.clone(), running: Mutex::new(BTreeMap::new()), wake: Notify::new() });
     for (event, _) in &history {

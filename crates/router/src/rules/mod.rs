@@ -155,6 +155,9 @@ pub struct Then {
     pub notify: Vec<String>,
     pub webhook: Option<String>,
     pub assign: Option<Assignment>,
+    /// With `assign`: skills the agent needs besides the queue and the conversation's language.
+    #[serde(default)]
+    pub skills: Vec<String>,
     /// Reply at once that the team is closed and when it answers (the rule's calendar).
     #[serde(default)]
     pub after_hours_reply: bool,
