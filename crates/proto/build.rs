@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time: `env!` would bake in the checkout that compiled this script, and a
+    // target directory shared by two checkouts would then build one from the other's protos.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let protos = proto_files(&root)?;
     // The directory too, so that a new file is noticed (cargo scans a directory's contents).
     println!("cargo:rerun-if-changed={}", root.display());

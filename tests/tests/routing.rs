@@ -555,3 +555,50 @@ async fn conversations_go_to_available_agents_by_capacity_and_waiting_ones_are_a
     assert_eq!(third, first, "assigned at once to the agent whose capacity freed");
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn booking_offers_free_slots_and_confirms_one_that_nobody_else_can_take() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "calendars:\n  default: {timezone: UTC, hours: {mon-sun: \"00:00-24:00\"}}\n\
+                 playbooks:\n  booking: {slot_minutes: 30, offer: 2, queue: bookings, what: a call}\n\
+                 rules:\n  - name: book\n    when: {keywords: [appointment]}\n    then: {action: answer, playbook: booking, queue: bookings}\n\
+                 \x20 - name: everything-else\n    then: {action: queue, queue: general}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    let first = submit(&cluster, message("c-b1", "Can I get an appointment?", "b-1")).await?;
+    let offer = reply_to(&backing, &first.message_id).await?;
+    assert!(
+        offer.starts_with("I can offer a call at:") && offer.contains("1) ") && offer.contains("2) "),
+        "{offer}"
+    );
+    let second = submit(&cluster, message("c-b2", "I need an appointment too", "b-2")).await?;
+    let other_offer = reply_to(&backing, &second.message_id).await?;
+    let first_slot =
+        offer.lines().nth(1).map(|line| line.trim_start_matches("1) ").to_string()).unwrap_or_default();
+    // The slot the first customer books, as numbered in the second customer's offer.
+    let same_number = other_offer
+        .lines()
+        .find(|line| line.ends_with(&first_slot))
+        .and_then(|line| line.split(')').next())
+        .map(str::to_string)
+        .expect("both offers hold the first free slot");
+
+    let mut pick = message("c-b1", "1 please", "b-3");
+    pick.conversation_id = Some(first.conversation_id.clone());
+    let pick = submit(&cluster, pick).await?;
+    let booked = reply_to(&backing, &pick.message_id).await?;
+    assert!(booked.starts_with("You are booked for a call on"), "{booked}");
+    let decision = routed_message(&backing, &pick.message_id).await?;
+    assert!(decision.collected.contains_key("booked"), "{decision:?}");
+
+    // The second customer picks the same slot: taken, so a fresh offer without it.
+    let mut same = message("c-b2", &same_number, "b-4");
+    same.conversation_id = Some(second.conversation_id.clone());
+    let same = submit(&cluster, same).await?;
+    let fresh = reply_to(&backing, &same.message_id).await?;
+    assert!(fresh.starts_with("I can offer") && !fresh.contains(&first_slot), "{fresh}");
+    let bookings = common::events(&backing.bus().await?, "switchboard.events.booking.>").await?;
+    assert_eq!(bookings.len(), 1);
+    cluster.stop().await
+}

@@ -114,7 +114,9 @@ impl Decider {
         let tongue = Tongue::of(conversation_language(classified));
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
-            Playbook::Faq | Playbook::LeadQualification | Playbook::Returns => self.answer(classified).await,
+            Playbook::Faq | Playbook::LeadQualification | Playbook::Returns | Playbook::Booking => {
+                self.answer(classified).await
+            }
             Playbook::PasswordReset => Ok(rules
                 .playbooks()
                 .password_reset
@@ -157,7 +159,7 @@ impl Handler<Event> for Decider {
         let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
         let turn =
             Turn { event: &event, delivery, classified, decision: &decision, rules: &active.rules, tier, at };
-        if let Some(step) = self.playbook_step(classified, &decision, &active.rules).await? {
+        if let Some(step) = self.playbook_step(classified, &decision, &active.rules, at).await? {
             return self.follow(step, turn, routed_for(classified, &decision, active.version)).await;
         }
         if decision.rule.then.action == Some(Action::Answer)

@@ -2,13 +2,16 @@
 //! customer asks for a human, which ends it); a rule may start one. The state is the last
 //! `PlaybookProgressed` of the conversation.
 
-use switchboard_bus::{DEFAULT_TENANT, Draft, HandlerError};
+use chrono::{DateTime, Utc};
+use switchboard_bus::{DEFAULT_TENANT, Draft, Expected, HandlerError};
 use switchboard_proto::events::v1::{
-    MessageClassified, MessageRouted, PlaybookProgressed, Priority as WirePriority, RouteAction, event::Body,
+    BookingConfirmed, MessageClassified, MessageRouted, PlaybookProgressed, Priority as WirePriority,
+    RouteAction, event::Body,
 };
+use switchboard_proto::time::to_timestamp;
 
 use super::{Answer, Decider, Turn};
-use crate::playbooks::{Playbook, leads};
+use crate::playbooks::{Playbook, Step, booking, leads};
 use crate::rules::{Action, Decision, HandoffReason, Rules};
 
 impl Decider {
@@ -18,19 +21,125 @@ impl Decider {
         classified: &MessageClassified,
         decision: &Decision<'_>,
         rules: &Rules,
-    ) -> Result<Option<leads::Step>, HandlerError> {
-        let Some(settings) = rules.playbooks().lead_qualification.as_ref() else { return Ok(None) };
+        at: DateTime<Utc>,
+    ) -> Result<Option<Step>, HandlerError> {
+        let conversation = &classified.conversation_id;
         let customer_asked = decision.rule.then.handoff == Some(HandoffReason::CustomerAsked);
-        if let Some(state) = self.session(&classified.conversation_id).await? {
+        if let Some(state) = self.session(conversation).await? {
             if customer_asked {
                 self.end_session(state).await?;
                 return Ok(None);
             }
-            return Ok(Some(leads::answer(settings, state, &classified.text)));
+            return self.continue_session(state, classified, rules, at).await;
         }
-        let starts = decision.rule.then.action == Some(Action::Answer)
-            && decision.rule.then.playbook == Some(Playbook::LeadQualification);
-        Ok(starts.then(|| leads::start(settings, &classified.conversation_id)))
+        if decision.rule.then.action != Some(Action::Answer) {
+            return Ok(None);
+        }
+        match decision.rule.then.playbook {
+            Some(Playbook::LeadQualification) => {
+                Ok(rules.playbooks().lead_qualification.as_ref().map(|s| leads::start(s, conversation)))
+            }
+            Some(Playbook::Booking) => self.booking_offer(rules, conversation, at, 0).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// The next step of the playbook under way; `None` (and the playbook ended) when the rule
+    /// set no longer has it.
+    async fn continue_session(
+        &self,
+        state: PlaybookProgressed,
+        classified: &MessageClassified,
+        rules: &Rules,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Step>, HandlerError> {
+        let playbooks = rules.playbooks();
+        match (state.playbook.as_str(), &playbooks.lead_qualification, &playbooks.booking) {
+            (leads::NAME, Some(settings), _) => Ok(Some(leads::answer(settings, state, &classified.text))),
+            (booking::NAME, _, Some(settings)) => {
+                let Some(calendar) = rules.calendar(&settings.calendar) else {
+                    self.end_session(state).await?;
+                    return Ok(None);
+                };
+                let Some(start) = booking::chosen(&state, &classified.text) else {
+                    return Ok(Some(booking::missed(settings, state)));
+                };
+                if self.book(settings, classified, start).await? {
+                    Ok(Some(booking::confirmed(settings, calendar, state, start)))
+                } else {
+                    // Taken meanwhile by another conversation: a fresh offer.
+                    self.booking_offer(rules, &classified.conversation_id, at, state.misses).await
+                }
+            }
+            _ => {
+                self.end_session(state).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The next free slots, or a hand-off when none is free in the next four weeks.
+    async fn booking_offer(
+        &self,
+        rules: &Rules,
+        conversation_id: &str,
+        at: DateTime<Utc>,
+        misses: u32,
+    ) -> Result<Option<Step>, HandlerError> {
+        let Some(settings) = rules.playbooks().booking.as_ref() else { return Ok(None) };
+        let Some(calendar) = rules.calendar(&settings.calendar) else { return Ok(None) };
+        let wanted = settings.offer as usize;
+        let mut free = Vec::with_capacity(wanted);
+        for start in booking::candidates(settings, calendar, at, wanted * 4) {
+            if free.len() == wanted {
+                break;
+            }
+            let taken = self
+                .bus
+                .last_event_of("booking", &booking::slot_id(&settings.calendar, start))
+                .await
+                .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+            if taken.is_none() {
+                free.push(start);
+            }
+        }
+        if free.is_empty() {
+            let state = PlaybookProgressed {
+                conversation_id: conversation_id.to_string(),
+                playbook: booking::NAME.into(),
+                done: true,
+                ..PlaybookProgressed::default()
+            };
+            return Ok(Some(Step::HandOff { state, queue: settings.queue.clone() }));
+        }
+        Ok(Some(booking::offer(settings, calendar, conversation_id, &free, misses)))
+    }
+
+    /// Books the slot unless another conversation has; `false` when taken.
+    async fn book(
+        &self,
+        settings: &booking::Settings,
+        classified: &MessageClassified,
+        start: DateTime<Utc>,
+    ) -> Result<bool, HandlerError> {
+        let slot_id = booking::slot_id(&settings.calendar, start);
+        let end = start + chrono::Duration::minutes(i64::from(settings.slot_minutes));
+        let body = Body::BookingConfirmed(BookingConfirmed {
+            slot_id: slot_id.clone(),
+            conversation_id: classified.conversation_id.clone(),
+            customer_id: classified.customer_id.clone(),
+            calendar: settings.calendar.clone(),
+            start: Some(to_timestamp(start)),
+            end: Some(to_timestamp(end)),
+        });
+        let event = Draft::new(DEFAULT_TENANT, slot_id, body)
+            .build()
+            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        match self.bus.append(&event, Expected::Empty, None).await {
+            Ok(_) => Ok(true),
+            Err(switchboard_bus::Error::Conflict { .. }) => Ok(false),
+            Err(error) => Err(HandlerError::Unavailable(error.to_string())),
+        }
     }
 
     /// The conversation's playbook state, if one is under way.
@@ -60,39 +169,46 @@ impl Decider {
     /// Publishes the step: the playbook's state, the decision, and the bot's reply.
     pub(super) async fn follow(
         &self,
-        step: leads::Step,
+        step: Step,
         turn: Turn<'_>,
         mut routed: MessageRouted,
     ) -> Result<(), HandlerError> {
-        let queue =
-            turn.rules.playbooks().lead_qualification.as_ref().map(|s| s.queue.clone()).unwrap_or_default();
-        routed.queue = queue;
         routed.rule_action = "answer".into();
-        if turn.decision.rule.then.playbook != Some(Playbook::LeadQualification) {
-            routed.rule = format!("playbook:{}", leads::NAME);
+        let playbook = match &step {
+            Step::Ask { state, .. } | Step::Done { state, .. } | Step::HandOff { state, .. } => {
+                state.playbook.clone()
+            }
+        };
+        if turn.decision.rule.then.playbook.is_none_or(|p| p.name() != playbook) {
+            routed.rule = format!("playbook:{playbook}");
         }
         let (state, reply) = match step {
-            leads::Step::Ask { reply, state } => {
+            Step::Ask { reply, state } => {
                 routed.action = RouteAction::AutoReply.into();
-                routed.reason = format!("lead qualification: asking for {}", state.asking);
+                routed.reason = format!("{playbook}: asking for {}", state.asking);
                 (state, Some(reply))
             }
-            leads::Step::Qualified { reply, state } => {
+            Step::Done { reply, state, handover: Some((queue, tag)) } => {
                 routed.action = RouteAction::Queue.into();
-                routed.reason = format!(
-                    "lead qualification: qualified\n{}",
-                    leads::summary(&state.collected.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                );
-                routed.tags.push("qualified-lead".into());
+                routed.queue = queue;
+                routed.reason = format!("{playbook}: done, a human takes it over");
+                routed.tags.push(tag);
                 routed.collected = state.collected.clone();
                 self.hand_off(&turn, &mut routed, HandoffReason::Policy, false).await?;
                 (state, Some(reply))
             }
-            leads::Step::HandOff { state } => {
+            Step::Done { reply, state, handover: None } => {
+                routed.action = RouteAction::AutoReply.into();
+                routed.reason = format!("{playbook}: done");
+                routed.collected = state.collected.clone();
+                (state, Some(reply))
+            }
+            Step::HandOff { state, queue } => {
                 routed.action = RouteAction::Escalate.into();
+                routed.queue = queue;
                 routed.priority = routed.priority.max(WirePriority::High.into());
                 routed.reason =
-                    "lead qualification: two answers in a row did not fit, so a human takes over".into();
+                    format!("{playbook}: two answers in a row did not fit, so a human takes over");
                 routed.collected = state.collected.clone();
                 self.hand_off(&turn, &mut routed, HandoffReason::LowConfidence, false).await?;
                 (state, None)

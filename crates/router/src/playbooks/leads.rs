@@ -2,10 +2,10 @@
 //! configured in the rule set), checks each answer, and hands a qualified lead with the answers
 //! to sales. Two answers in a row that do not fit hand off to a human at once.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use switchboard_proto::events::v1::PlaybookProgressed;
+
+use super::Step;
 
 pub const NAME: &str = "lead_qualification";
 /// Answers in a row that do not fit before a human takes over.
@@ -74,17 +74,6 @@ impl Settings {
     }
 }
 
-/// What the bot does with a message in the playbook.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    /// Reply (a question, or the question again with a hint) and wait.
-    Ask { reply: String, state: PlaybookProgressed },
-    /// Every answer is in: thank the customer and route the lead.
-    Qualified { reply: String, state: PlaybookProgressed },
-    /// The answers do not fit: a human takes over.
-    HandOff { state: PlaybookProgressed },
-}
-
 /// The first question.
 pub fn start(settings: &Settings, conversation_id: &str) -> Step {
     let state = PlaybookProgressed {
@@ -107,7 +96,7 @@ pub fn answer(settings: &Settings, mut state: PlaybookProgressed, text: &str) ->
         state.misses += 1;
         if state.misses >= MAX_MISSES {
             state.done = true;
-            return Step::HandOff { state };
+            return Step::HandOff { state, queue: settings.queue.clone() };
         }
         return Step::Ask { reply: format!("{} {}", hint(slot), slot.question), state };
     };
@@ -121,7 +110,8 @@ pub fn answer(settings: &Settings, mut state: PlaybookProgressed, text: &str) ->
         None => {
             state.asking.clear();
             state.done = true;
-            Step::Qualified { reply: settings.done_reply.clone(), state }
+            let handover = Some((settings.queue.clone(), "qualified-lead".to_string()));
+            Step::Done { reply: settings.done_reply.clone(), state, handover }
         }
     }
 }
@@ -161,11 +151,6 @@ fn hint(slot: &Slot) -> String {
     }
 }
 
-/// The collected answers in slot order, as `name: value` lines.
-pub fn summary(collected: &BTreeMap<String, String>) -> String {
-    collected.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,7 +178,7 @@ mod tests {
 
     fn state(step: Step) -> PlaybookProgressed {
         match step {
-            Step::Ask { state, .. } | Step::Qualified { state, .. } | Step::HandOff { state } => state,
+            Step::Ask { state, .. } | Step::Done { state, .. } | Step::HandOff { state, .. } => state,
         }
     }
 
@@ -204,8 +189,7 @@ mod tests {
         let after_kwh = answer(&settings, state(asked), "about 3,500 kWh I think");
         let Step::Ask { reply, state: after_kwh } = after_kwh else { panic!("asks the next slot") };
         assert_eq!(reply, "Which way does your roof face?");
-        let Step::Qualified { state: done, .. } = answer(&settings, after_kwh, "It faces South mostly")
-        else {
+        let Step::Done { state: done, .. } = answer(&settings, after_kwh, "It faces South mostly") else {
             panic!("qualified");
         };
         assert!(done.done);

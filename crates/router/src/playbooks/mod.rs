@@ -3,11 +3,13 @@
 //! events (and falls back to the knowledge base without one); `password_reset` sends the reset
 //! path without ever handling a password.
 
+pub mod booking;
 pub mod leads;
 pub mod orders;
 pub mod returns;
 
 use serde::Deserialize;
+use switchboard_proto::events::v1::PlaybookProgressed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +22,33 @@ pub enum Playbook {
     LeadQualification,
     /// Checks the return policy, opens the return, holds the refund for approval.
     Returns,
+    /// Multi-turn: offers free slots from a calendar and confirms the one chosen.
+    Booking,
+}
+
+impl Playbook {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Faq => "faq",
+            Self::OrderStatus => "order_status",
+            Self::PasswordReset => "password_reset",
+            Self::LeadQualification => leads::NAME,
+            Self::Returns => "returns",
+            Self::Booking => booking::NAME,
+        }
+    }
+}
+
+/// What the bot does with a message in a multi-turn playbook.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Reply (a question, or the question again with a hint) and wait.
+    Ask { reply: String, state: PlaybookProgressed },
+    /// Finished: thank the customer; `handover` names the queue and tag when a human takes what
+    /// was collected (a qualified lead), `None` when nobody needs to (a booking).
+    Done { reply: String, state: PlaybookProgressed, handover: Option<(String, String)> },
+    /// The answers do not fit: a human in `queue` takes over.
+    HandOff { state: PlaybookProgressed, queue: String },
 }
 
 /// Playbook settings in the rule set (`playbooks:`).
@@ -32,6 +61,8 @@ pub struct Settings {
     pub lead_qualification: Option<leads::Settings>,
     #[serde(default)]
     pub returns: Option<returns::Settings>,
+    #[serde(default)]
+    pub booking: Option<booking::Settings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -217,6 +217,11 @@ impl Rules {
             Some(name) => format!("{}rule {name}: {message}", at_line(text, &name)),
             None => format!("rules: {message}"),
         })?;
+        if let Some(booking) = &file.playbooks.booking {
+            booking
+                .validate(|name| calendars.contains_key(name))
+                .map_err(|error| format!("{}{error}", at_line(text, "booking")))?;
+        }
         if let Some(returns) = &file.playbooks.returns {
             returns.validate().map_err(|error| format!("{}{error}", at_line(text, "returns")))?;
         }
@@ -340,6 +345,9 @@ fn validate_rule(
         }
         Some(Playbook::Returns) if playbooks.returns.is_none() => {
             return Err("the returns playbook needs playbooks.returns".into());
+        }
+        Some(Playbook::Booking) if playbooks.booking.is_none() => {
+            return Err("the booking playbook needs playbooks.booking".into());
         }
         _ => {}
     }
