@@ -602,3 +602,73 @@ async fn booking_offers_free_slots_and_confirms_one_that_nobody_else_can_take() 
     assert_eq!(bookings.len(), 1);
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn targets_pause_while_waiting_on_the_customer_and_a_next_response_starts_when_they_write()
+-> anyhow::Result<()> {
+    use switchboard_proto::router::v1::{AgentActivity, RecordAgentActivityRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "slas:\n  - name: standard\n    first_response: 1h\n    next_response: 30m\n    resolution: 1d\n\
+                 rules:\n  - name: everything-else\n    then: {action: queue, queue: general}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    let bus = backing.bus().await?;
+    let sla_events = |conversation: String| {
+        let bus = bus.clone();
+        async move {
+            let all = common::events(&bus, "switchboard.events.sla.>").await?;
+            anyhow::Ok(
+                all.into_iter()
+                    .filter(|e| e.aggregate_id == conversation)
+                    .map(|e| e.r#type)
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let first = submit(&cluster, message("c-w", "My contract renewal looks wrong", "w-1")).await?;
+    routed(&backing, &first.conversation_id).await?;
+    wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaStarted(s))
+            if s.conversation_id == first.conversation_id && s.metric == "resolution" =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    let waiting = RecordAgentActivityRequest {
+        conversation_id: first.conversation_id.clone(),
+        activity: AgentActivity::WaitingOnCustomer.into(),
+    };
+    assert_eq!(router.record_agent_activity(waiting).await?.into_inner().met, ["first_response"]);
+    let (paused, _) = wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaPaused(p)) if p.conversation_id == first.conversation_id => Some(p.clone()),
+        _ => None,
+    })
+    .await?;
+    let metrics: Vec<&str> = paused.targets.iter().map(|t| t.metric.as_str()).collect();
+    assert_eq!(metrics, ["resolution"]);
+    assert!(paused.targets[0].remaining_seconds > 23 * 3600, "{paused:?}");
+
+    let mut answer = message("c-w", "Here is the contract number you asked for: 4711", "w-2");
+    answer.conversation_id = Some(first.conversation_id.clone());
+    submit(&cluster, answer).await?;
+    wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaStarted(s))
+            if s.conversation_id == first.conversation_id && s.metric == "next_response" =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    let types = sla_events(first.conversation_id.clone()).await?;
+    let short: Vec<&str> = types.iter().map(|t| t.trim_start_matches("sla.")).collect();
+    assert_eq!(
+        short,
+        ["sla_started", "sla_started", "sla_met", "sla_paused", "sla_resumed", "sla_started", "sla_started"],
+        "first response and resolution; the reply; the pause; resumed resolution, then the next response"
+    );
+    cluster.stop().await
+}

@@ -87,7 +87,12 @@ pub fn aggregate_of(body: &Body) -> &'static str {
         Body::RoutingRulesPublished(_) => "routing-rules",
         Body::CustomerProfileUpdated(_) => "customer",
         Body::OrderUpdated(_) => "order",
-        Body::SlaStarted(_) | Body::SlaWarning(_) | Body::SlaBreached(_) | Body::SlaMet(_) => "sla",
+        Body::SlaStarted(_)
+        | Body::SlaWarning(_)
+        | Body::SlaBreached(_)
+        | Body::SlaMet(_)
+        | Body::SlaPaused(_)
+        | Body::SlaResumed(_) => "sla",
         Body::PlaybookProgressed(_) => "playbook",
         Body::ReturnOpened(_) | Body::ReturnApproved(_) | Body::ReturnRejected(_) => "return",
         Body::NotificationRequested(_) => "notification",
@@ -122,6 +127,8 @@ pub fn event_type_of(body: &Body) -> &'static str {
         Body::SlaWarning(_) => "sla.sla_warning",
         Body::SlaBreached(_) => "sla.sla_breached",
         Body::SlaMet(_) => "sla.sla_met",
+        Body::SlaPaused(_) => "sla.sla_paused",
+        Body::SlaResumed(_) => "sla.sla_resumed",
         Body::PlaybookProgressed(_) => "playbook.playbook_progressed",
         Body::ReturnOpened(_) => "return.return_opened",
         Body::ReturnApproved(_) => "return.return_approved",

@@ -153,10 +153,12 @@ impl router_server::Router for RouterApi {
     ) -> Result<Response<RecordAgentActivityResponse>, Status> {
         let r = request.into_inner();
         let metrics: &[&str] = match r.activity() {
-            AgentActivity::Replied => &["first_response"],
-            AgentActivity::Resolved => &["first_response", "resolution"],
+            AgentActivity::Replied | AgentActivity::WaitingOnCustomer => &["first_response", "next_response"],
+            AgentActivity::Resolved => &["first_response", "next_response", "resolution"],
             AgentActivity::Unspecified => {
-                return Err(Status::invalid_argument("activity is required: replied or resolved"));
+                return Err(Status::invalid_argument(
+                    "activity is required: replied, resolved or waiting_on_customer",
+                ));
             }
         };
         if r.conversation_id.is_empty() {
@@ -168,8 +170,18 @@ impl router_server::Router for RouterApi {
                 met.push((*metric).to_string());
             }
         }
-        if r.activity() == AgentActivity::Resolved {
-            self.assigner.release(&r.conversation_id).await.map_err(status)?;
+        match r.activity() {
+            AgentActivity::Resolved => {
+                self.assigner.release(&r.conversation_id).await.map_err(status)?;
+            }
+            AgentActivity::WaitingOnCustomer => {
+                let rules = &self.store.current().rules;
+                self.timers
+                    .pause(&r.conversation_id, rules, chrono::Utc::now(), metrics)
+                    .await
+                    .map_err(status)?;
+            }
+            _ => {}
         }
         Ok(Response::new(RecordAgentActivityResponse { met }))
     }

@@ -4,7 +4,7 @@
 //! timers, and a deadline passed while down fires at once. Event ids derive from the target,
 //! so replicas firing together publish one event.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -12,21 +12,28 @@ use futures::StreamExt as _;
 use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, LiveEvents};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::{
-    events::v1::{Event, SlaBreached, SlaMet, SlaStarted, SlaWarning, event::Body},
+    events::v1::{
+        Event, PausedTarget, SlaBreached, SlaMet, SlaPaused, SlaResumed, SlaStarted, SlaWarning, event::Body,
+    },
     time::{to_datetime, to_timestamp},
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::Error;
+use crate::{Error, rules::Rules};
+
+fn key(conversation: &str, metric: &str) -> Key {
+    (conversation.to_string(), metric.to_string())
+}
 
 const SUBJECT: &str = "switchboard.events.sla.>";
 /// The longest a timer sleeps without looking again (clock changes, missed wake-ups).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(300);
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Running {
+    policy: String,
     due: DateTime<Utc>,
     warn: DateTime<Utc>,
     warned: bool,
@@ -34,24 +41,56 @@ struct Running {
 
 type Key = (String, String);
 
+/// The fold of the `sla` events.
+#[derive(Debug, Default)]
+struct State {
+    running: BTreeMap<Key, Running>,
+    /// Targets ever started (first response and resolution start once per conversation).
+    started: HashSet<Key>,
+    /// Next-response targets started per conversation (their ids count).
+    next_responses: HashMap<String, u32>,
+    /// Conversations an agent has answered (next-response targets apply).
+    answered: HashSet<String>,
+    paused: HashMap<String, Vec<PausedTarget>>,
+}
+
 pub struct Timers {
     bus: Bus,
-    running: Mutex<BTreeMap<Key, Running>>,
+    state: Mutex<State>,
     wake: Notify,
 }
+
+/// Metrics that start once per conversation.
+const ONCE: [&str; 2] = ["first_response", "resolution"];
 
 impl Timers {
     /// Whether the conversation's `metric` target runs.
     pub fn is_running(&self, conversation_id: &str, metric: &str) -> bool {
-        self.lock().contains_key(&(conversation_id.to_string(), metric.to_string()))
+        self.lock().running.contains_key(&key(conversation_id, metric))
     }
 
-    /// Starts a target unless it runs already (one `SlaStarted` per target, whoever publishes).
+    /// Whether a target should start now: first response and resolution once per conversation,
+    /// a next response once an agent has answered and none runs.
+    pub fn should_start(&self, conversation_id: &str, metric: &str) -> bool {
+        let state = self.lock();
+        let k = key(conversation_id, metric);
+        if state.running.contains_key(&k) {
+            return false;
+        }
+        if ONCE.contains(&metric) {
+            !state.started.contains(&k)
+        } else {
+            state.answered.contains(conversation_id)
+        }
+    }
+
+    /// Starts a target (one `SlaStarted` per target, whoever publishes).
     pub async fn start_target(&self, started: SlaStarted, cause: &Event) -> Result<(), Error> {
-        if self.is_running(&started.conversation_id, &started.metric) {
+        if !self.should_start(&started.conversation_id, &started.metric) {
             return Ok(());
         }
-        let id = format!("sla-start/{}/{}", started.conversation_id, started.metric);
+        let round = self.lock().next_responses.get(&started.conversation_id).copied().unwrap_or(0);
+        let id = format!("sla-start/{}/{}/{round}", started.conversation_id, started.metric);
         let conversation = started.conversation_id.clone();
         let mut event = Draft::caused_by(cause, conversation, Body::SlaStarted(started)).build()?;
         event.id = Uuid::new_v5(&Uuid::NAMESPACE_OID, id.as_bytes()).to_string();
@@ -69,52 +108,142 @@ impl Timers {
         Ok(true)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Running>> {
-        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Stops the conversation's running targets, keeping the open time they had left.
+    /// `except` lists targets just met (their `SlaMet` may not be folded yet).
+    pub async fn pause(
+        &self,
+        conversation_id: &str,
+        rules: &Rules,
+        now: DateTime<Utc>,
+        except: &[&str],
+    ) -> Result<Vec<String>, Error> {
+        let targets: Vec<PausedTarget> = self
+            .lock()
+            .running
+            .iter()
+            .filter(|((conversation, metric), _)| {
+                conversation == conversation_id && !except.contains(&metric.as_str())
+            })
+            .map(|((_, metric), target)| {
+                let calendar = rules
+                    .sla_named(&target.policy)
+                    .and_then(|policy| policy.calendar.as_deref())
+                    .and_then(|name| rules.calendar(name));
+                let left = match calendar {
+                    Some(calendar) => calendar.open_time_between(now, target.due),
+                    None => target.due - now,
+                };
+                PausedTarget {
+                    metric: metric.clone(),
+                    policy: target.policy.clone(),
+                    remaining_seconds: left.num_seconds().max(0),
+                }
+            })
+            .collect();
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metrics = targets.iter().map(|t| t.metric.clone()).collect();
+        let body = Body::SlaPaused(SlaPaused { conversation_id: conversation_id.into(), targets });
+        self.bus.publish(&Draft::new(DEFAULT_TENANT, conversation_id, body).build()?).await?;
+        Ok(metrics)
+    }
+
+    /// Starts the paused targets again from `now` with the time they had left.
+    pub async fn resume(
+        &self,
+        conversation_id: &str,
+        rules: &Rules,
+        now: DateTime<Utc>,
+        cause: &Event,
+    ) -> Result<(), Error> {
+        let Some(paused) = self.lock().paused.get(conversation_id).cloned() else { return Ok(()) };
+        let body = Body::SlaResumed(SlaResumed { conversation_id: conversation_id.into() });
+        self.bus.publish(&Draft::caused_by(cause, conversation_id, body).build()?).await?;
+        for target in paused {
+            let Some(policy) = rules.sla_named(&target.policy) else { continue };
+            let calendar = policy.calendar.as_deref().and_then(|name| rules.calendar(name));
+            let left = chrono::Duration::seconds(target.remaining_seconds);
+            let Some((due, warn)) = policy.deadline(left, now, calendar) else { continue };
+            let started = SlaStarted {
+                conversation_id: conversation_id.into(),
+                policy: target.policy,
+                metric: target.metric,
+                due_at: Some(to_timestamp(due)),
+                warn_at: Some(to_timestamp(warn)),
+            };
+            let event = Draft::caused_by(cause, conversation_id, Body::SlaStarted(started)).build()?;
+            self.bus.publish(&event).await?;
+        }
+        Ok(())
+    }
+
+    pub fn is_paused(&self, conversation_id: &str) -> bool {
+        self.lock().paused.contains_key(conversation_id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn apply(&self, event: &Event) {
-        let key = |conversation: &str, metric: &str| (conversation.to_string(), metric.to_string());
-        let mut running = self.lock();
+        let mut state = self.lock();
         match &event.body {
             Some(Body::SlaStarted(s)) => {
-                let due = to_datetime(s.due_at.as_ref());
-                let warn = to_datetime(s.warn_at.as_ref());
-                running.entry(key(&s.conversation_id, &s.metric)).or_insert(Running {
-                    due,
-                    warn,
+                let k = key(&s.conversation_id, &s.metric);
+                if s.metric == "next_response" && !state.running.contains_key(&k) {
+                    *state.next_responses.entry(s.conversation_id.clone()).or_default() += 1;
+                }
+                state.started.insert(k.clone());
+                state.paused.remove(&s.conversation_id);
+                let target = Running {
+                    policy: s.policy.clone(),
+                    due: to_datetime(s.due_at.as_ref()),
+                    warn: to_datetime(s.warn_at.as_ref()),
                     warned: false,
-                });
+                };
+                state.running.entry(k).or_insert(target);
             }
             Some(Body::SlaWarning(w)) => {
-                if let Some(target) = running.get_mut(&key(&w.conversation_id, &w.metric)) {
+                if let Some(target) = state.running.get_mut(&key(&w.conversation_id, &w.metric)) {
                     target.warned = true;
                 }
             }
             Some(Body::SlaBreached(b)) => {
-                running.remove(&key(&b.conversation_id, &b.metric));
+                state.running.remove(&key(&b.conversation_id, &b.metric));
             }
             Some(Body::SlaMet(m)) => {
-                running.remove(&key(&m.conversation_id, &m.metric));
+                state.running.remove(&key(&m.conversation_id, &m.metric));
+                if m.metric != "resolution" {
+                    state.answered.insert(m.conversation_id.clone());
+                }
+            }
+            Some(Body::SlaPaused(p)) => {
+                state.running.retain(|(conversation, _), _| *conversation != p.conversation_id);
+                state.paused.insert(p.conversation_id.clone(), p.targets.clone());
+            }
+            Some(Body::SlaResumed(r)) => {
+                state.paused.remove(&r.conversation_id);
             }
             _ => return,
         }
-        drop(running);
+        drop(state);
         self.wake.notify_one();
     }
 
     /// The next moment something is due, if anything runs.
     fn next(&self) -> Option<DateTime<Utc>> {
-        self.lock().values().map(|t| if t.warned { t.due } else { t.warn.min(t.due) }).min()
+        self.lock().running.values().map(|t| if t.warned { t.due } else { t.warn.min(t.due) }).min()
     }
 
     /// Publishes what is due at `now`: warnings, then breaches.
     async fn fire(&self, now: DateTime<Utc>) {
         let due: Vec<(Key, Running)> = self
             .lock()
+            .running
             .iter()
             .filter(|(_, t)| t.due <= now || (!t.warned && t.warn <= now))
-            .map(|(k, t)| (k.clone(), *t))
+            .map(|(k, t)| (k.clone(), t.clone()))
             .collect();
         for ((conversation, metric), target) in due {
             let breached = target.due <= now;
@@ -153,11 +282,11 @@ impl Timers {
 pub async fn start(bus: &Bus, shutdown: CancellationToken) -> Result<(Arc<Timers>, Vec<Task>), Error> {
     let (history, live) = bus.read_then_follow(&[SUBJECT]).await?;
     let timers =
-        Arc::new(Timers { bus: bus.clone(), running: Mutex::new(BTreeMap::new()), wake: Notify::new() });
+        Arc::new(Timers { bus: bus.clone(), state: Mutex::new(State::default()), wake: Notify::new() });
     for (event, _) in &history {
         timers.apply(event);
     }
-    tracing::info!(running = timers.lock().len(), "sla timers restored");
+    tracing::info!(running = timers.lock().running.len(), "sla timers restored");
     let follower = tokio::spawn(follow(timers.clone(), live, shutdown.clone()));
     let clock = tokio::spawn(clock(timers.clone(), shutdown));
     Ok((timers, vec![follower, clock]))

@@ -156,6 +156,13 @@ impl Handler<Event> for Decider {
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
         let active = self.rules.current();
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
+        if self.timers.is_paused(&classified.conversation_id) {
+            // The customer answered: targets paused while waiting on them count again.
+            self.timers
+                .resume(&classified.conversation_id, &active.rules, at, &event)
+                .await
+                .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        }
         let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
         let turn =
             Turn { event: &event, delivery, classified, decision: &decision, rules: &active.rules, tier, at };
@@ -272,8 +279,12 @@ impl Decider {
         let (rules, classified, at, cause) = (turn.rules, turn.classified, turn.at, turn.event);
         let Some(policy) = rules.sla_for(priority, turn.tier) else { return Ok(()) };
         let calendar = policy.calendar.as_deref().and_then(|name| rules.calendar(name));
-        for (metric, target) in [("first_response", policy.first_response), ("resolution", policy.resolution)]
-        {
+        let targets = [
+            ("first_response", policy.first_response),
+            ("next_response", policy.next_response),
+            ("resolution", policy.resolution),
+        ];
+        for (metric, target) in targets {
             let Some((due, warn)) = target.and_then(|target| policy.deadline(target, at, calendar)) else {
                 continue;
             };

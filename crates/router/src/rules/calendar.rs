@@ -108,6 +108,33 @@ impl Calendar {
         None
     }
 
+    /// Opening time between `from` and `to` (what a paused target had left).
+    pub fn open_time_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> chrono::Duration {
+        let mut total = chrono::Duration::zero();
+        if to <= from {
+            return total;
+        }
+        let local = from.with_timezone(&self.zone);
+        let days = (to - from).num_days() + 2;
+        for offset in 0..u64::try_from(days).unwrap_or(0) {
+            let day = local.date_naive() + chrono::Days::new(offset);
+            if self.holidays.contains(&day) {
+                continue;
+            }
+            for (open, close) in &self.week[day.weekday().num_days_from_monday() as usize] {
+                let at = |time: NaiveTime| {
+                    day.and_time(time).and_local_timezone(self.zone).earliest().map(|t| t.with_timezone(&Utc))
+                };
+                let (Some(open), Some(close)) = (at(*open), at(*close)) else { continue };
+                let (start, end) = (open.max(from), close.min(to));
+                if end > start {
+                    total += end - start;
+                }
+            }
+        }
+        total
+    }
+
     /// `at` in the calendar's local time, e.g. `Thu 3 Dec 09:00 (Europe/Berlin)`.
     pub fn local_label(&self, at: DateTime<Utc>) -> String {
         format!("{} ({})", at.with_timezone(&self.zone).format("%a %-d %b %H:%M"), self.zone.name())
@@ -217,6 +244,7 @@ mod tests {
         // Friday 23:00 + 1 hour: Saturday opens 10:00.
         assert_eq!(calendar.add_open_time(utc(4, 22, 0), hours(1)), Some(utc(5, 10, 0)));
         assert_eq!(calendar.add_open_time(utc(2, 9, 0), hours(1)), Some(utc(2, 10, 0)), "within hours");
+        assert_eq!(calendar.open_time_between(utc(2, 14, 0), utc(3, 10, 0)), hours(4), "the same four hours");
     }
 
     #[test]

@@ -249,6 +249,10 @@ impl Rules {
         &self.playbooks
     }
 
+    pub fn sla_named(&self, name: &str) -> Option<&SlaPolicy> {
+        self.slas.iter().find(|policy| policy.name == name)
+    }
+
     /// The first SLA policy covering a decision of `priority` for a customer of `tier`.
     pub fn sla_for(&self, priority: Priority, tier: &str) -> Option<&SlaPolicy> {
         self.slas.iter().find(|policy| policy.covers(priority, tier))

@@ -14,6 +14,7 @@ pub(crate) struct Spec {
     #[serde(default)]
     when: SlaWhen,
     first_response: Option<String>,
+    next_response: Option<String>,
     resolution: Option<String>,
     calendar: Option<String>,
     warn_before: Option<String>,
@@ -34,6 +35,8 @@ pub struct SlaPolicy {
     pub name: String,
     pub when: SlaWhen,
     pub first_response: Option<Duration>,
+    /// After an agent replied: each time the customer writes again.
+    pub next_response: Option<Duration>,
     pub resolution: Option<Duration>,
     /// Business hours the targets count; around the clock when unset.
     pub calendar: Option<String>,
@@ -49,12 +52,13 @@ impl SlaPolicy {
             name: spec.name.clone(),
             when: spec.when.clone(),
             first_response: duration("first_response", &spec.first_response)?,
+            next_response: duration("next_response", &spec.next_response)?,
             resolution: duration("resolution", &spec.resolution)?,
             calendar: spec.calendar.clone(),
             warn_before: duration("warn_before", &spec.warn_before)?,
         };
-        if policy.first_response.is_none() && policy.resolution.is_none() {
-            return Err("give first_response, resolution or both".into());
+        if policy.first_response.is_none() && policy.next_response.is_none() && policy.resolution.is_none() {
+            return Err("give first_response, next_response, resolution or some of them".into());
         }
         if let Some(name) = &policy.calendar
             && !has_calendar(name)
@@ -112,6 +116,7 @@ mod tests {
             name: "vip".into(),
             when: SlaWhen { priority: vec![Priority::High], tier: vec!["vip".into()] },
             first_response: Some("10m".into()),
+            next_response: None,
             resolution: None,
             calendar: None,
             warn_before: None,
