@@ -672,3 +672,61 @@ async fn targets_pause_while_waiting_on_the_customer_and_a_next_response_starts_
     );
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_conversation_pending_on_the_customer_gets_a_last_notice_then_closes_unless_they_write()
+-> anyhow::Result<()> {
+    use switchboard_proto::intake::v1::{ConversationStatus, GetConversationRequest};
+    use switchboard_proto::router::v1::{AgentActivity, RecordAgentActivityRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "pending: {close_after: 4s, last_notice_before: 2s}\n\
+                 rules:\n  - name: everything-else\n    then: {action: queue, queue: general}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    let silent = submit(&cluster, message("c-p1", "Can you check my contract?", "pc-1")).await?;
+    let talkative = submit(&cluster, message("c-p2", "Can you check my invoice?", "pc-2")).await?;
+    for sent in [&silent, &talkative] {
+        routed(&backing, &sent.conversation_id).await?;
+        let waiting = RecordAgentActivityRequest {
+            conversation_id: sent.conversation_id.clone(),
+            activity: AgentActivity::WaitingOnCustomer.into(),
+        };
+        router.record_agent_activity(waiting).await?;
+    }
+    let mut answer = message("c-p2", "Sure, it is number 4711", "pc-3");
+    answer.conversation_id = Some(talkative.conversation_id.clone());
+    submit(&cluster, answer).await?;
+
+    let bus = backing.bus().await?;
+    let (closed_at, sequence) =
+        wait_for_event(&bus, "switchboard.events.conversation-lifecycle.>", |event| match &event.body {
+            Some(Body::ConversationClosed(c)) if c.conversation_id == silent.conversation_id => {
+                Some(event.occurred_at)
+            }
+            _ => None,
+        })
+        .await?;
+    assert!(closed_at.is_some());
+    let replies: Vec<String> = common::events(&bus, "switchboard.events.reply.>")
+        .await?
+        .into_iter()
+        .filter_map(|e| match e.body {
+            Some(Body::ReplyRequested(r)) if r.conversation_id == silent.conversation_id => Some(r.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(replies[0].starts_with("We are still waiting for your answer"), "{replies:?}");
+    assert!(replies[1].starts_with("We have closed this conversation"), "{replies:?}");
+    let request =
+        GetConversationRequest { conversation_id: silent.conversation_id.clone(), min_sequence: sequence };
+    let conversation = cluster.intake().await?.get_conversation(request).await?.into_inner();
+    assert_eq!(conversation.status(), ConversationStatus::Closed);
+    let closes = common::events(&bus, "switchboard.events.conversation-lifecycle.>").await?;
+    assert!(
+        closes.iter().all(|e| e.aggregate_id != talkative.conversation_id),
+        "the customer wrote back: it stays open"
+    );
+    cluster.stop().await
+}

@@ -30,7 +30,7 @@ impl Projection for IntakeProjection {
     }
 
     fn subjects(&self) -> Vec<String> {
-        ["conversation", "classification", "routing", "delivery"]
+        ["conversation", "classification", "routing", "delivery", "conversation-lifecycle"]
             .iter()
             .map(|aggregate| format!("switchboard.events.{aggregate}.>"))
             .collect()
@@ -133,6 +133,9 @@ impl Batch {
                 });
                 self.status(&delivered.conversation_id, ConversationStatus::Answered, at);
             }
+            Some(Body::ConversationClosed(closed)) => {
+                self.status(&closed.conversation_id, ConversationStatus::Closed, at)
+            }
             // A reply that could not be delivered leaves the conversation to a human.
             Some(Body::DeliveryFailed(failed)) => {
                 self.status(&failed.conversation_id, ConversationStatus::Queued, at)
@@ -141,9 +144,12 @@ impl Batch {
         }
     }
 
+    /// A closed conversation stays closed until the customer writes (the closing notice's
+    /// delivery does not reopen it).
     fn status(&mut self, conversation_id: &str, status: ConversationStatus, at: At) {
         let entry = self.statuses.entry(conversation_id.to_string()).or_insert((status, at));
-        *entry = (status, entry.1.max(at));
+        let keep_closed = entry.0 == ConversationStatus::Closed && status == ConversationStatus::Answered;
+        *entry = (if keep_closed { entry.0 } else { status }, entry.1.max(at));
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -266,13 +272,17 @@ async fn update_statuses(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE intake.conversations c SET status = s.status, updated_at = GREATEST(c.updated_at, s.at)
+        "UPDATE intake.conversations c
+         SET status = CASE WHEN c.status = $4 AND s.status = $5 THEN c.status ELSE s.status END,
+             updated_at = GREATEST(c.updated_at, s.at)
          FROM UNNEST($1::text[], $2::int[], $3::timestamptz[]) AS s(id, status, at)
          WHERE c.conversation_id = s.id",
     )
     .bind(rows.keys().collect::<Vec<_>>())
     .bind(rows.values().map(|(status, _)| *status as i32).collect::<Vec<_>>())
     .bind(rows.values().map(|(_, at)| *at).collect::<Vec<_>>())
+    .bind(ConversationStatus::Closed as i32)
+    .bind(ConversationStatus::Answered as i32)
     .execute(&mut *tx)
     .await?;
     Ok(())

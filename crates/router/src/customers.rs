@@ -68,6 +68,15 @@ impl Directory {
         .await
     }
 
+    /// Who a conversation is with and on which channel, to write to them unprompted.
+    pub async fn conversation(&self, conversation_id: &str) -> Result<Option<(String, i32)>, sqlx::Error> {
+        let row = sqlx::query("SELECT customer_id, channel FROM router.contacts WHERE conversation_id = $1")
+            .bind(conversation_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+
     /// Publishes a customer's profile; returns the event's stream sequence.
     pub async fn put(&self, customer_id: &str, customer: Customer) -> Result<u64, Error> {
         let valid_id = !customer_id.is_empty()

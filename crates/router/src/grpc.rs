@@ -176,10 +176,14 @@ impl router_server::Router for RouterApi {
             }
             AgentActivity::WaitingOnCustomer => {
                 let rules = &self.store.current().rules;
-                self.timers
-                    .pause(&r.conversation_id, rules, chrono::Utc::now(), metrics)
-                    .await
-                    .map_err(status)?;
+                let now = chrono::Utc::now();
+                self.timers.pause(&r.conversation_id, rules, now, metrics).await.map_err(status)?;
+                if let Some(pending) = rules.pending() {
+                    self.timers
+                        .start_pending_close(&r.conversation_id, pending, now)
+                        .await
+                        .map_err(status)?;
+                }
             }
             _ => {}
         }

@@ -12,6 +12,7 @@ mod decide;
 mod facts;
 mod grpc;
 mod handoff;
+mod pending;
 mod playbooks;
 mod projection;
 mod returns;
@@ -50,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 4, name: "orders", sql: include_str!("../migrations/004_orders.sql") },
     Migration { version: 5, name: "delivered at", sql: include_str!("../migrations/005_delivered_at.sql") },
+    Migration {
+        version: 6,
+        name: "contact channel",
+        sql: include_str!("../migrations/006_contact_channel.sql"),
+    },
 ];
 
 /// Durable consumer of classifications.
@@ -135,6 +141,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let (timers, timer_tasks) = sla::start(&deps.bus, shutdown.clone()).await?;
     let return_triggers = triggers::spawn(deps.bus.clone(), store.clone(), shutdown.clone()).await?;
     let (assigner, assign_tasks) = assign::start(&deps.bus, shutdown.clone()).await?;
+    let pending_closer = pending::spawn(deps.bus.clone(), directory.clone(), shutdown.clone()).await?;
     let decider = decide::Decider::new(
         deps.bus.clone(),
         store.clone(),
@@ -152,6 +159,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     ];
     tasks.extend(timer_tasks);
     tasks.push(return_triggers);
+    tasks.push(pending_closer);
     tasks.extend(assign_tasks);
     Ok(Started { service: RouterServer::new(api), tasks })
 }

@@ -43,12 +43,13 @@ impl Projection for RouterProjection {
                 Some(Body::OrderUpdated(order)) => order_updated(tx, order, at).await?,
                 Some(Body::MessageReceived(received)) if received.starts_conversation => {
                     sqlx::query(
-                        "INSERT INTO router.contacts (conversation_id, customer_id, started_at)
-                         VALUES ($1, $2, $3) ON CONFLICT (conversation_id) DO NOTHING",
+                        "INSERT INTO router.contacts (conversation_id, customer_id, started_at, channel)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id) DO NOTHING",
                     )
                     .bind(&received.conversation_id)
                     .bind(&received.customer_id)
                     .bind(at)
+                    .bind(received.channel)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -21,7 +21,13 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{Error, rules::Rules};
+use crate::{
+    Error,
+    rules::{Pending, Rules},
+};
+
+/// The metric of the clock that closes conversations waiting on the customer.
+pub const PENDING_CLOSE: &str = "pending_close";
 
 fn key(conversation: &str, metric: &str) -> Key {
     (conversation.to_string(), metric.to_string())
@@ -178,6 +184,31 @@ impl Timers {
         Ok(())
     }
 
+    /// Starts the clock that closes a conversation waiting on the customer (metric
+    /// `pending_close`: the warning is the last notice, the due time the close).
+    pub async fn start_pending_close(
+        &self,
+        conversation_id: &str,
+        pending: Pending,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if self.is_running(conversation_id, PENDING_CLOSE) {
+            return Ok(());
+        }
+        let due = now + pending.close_after;
+        let started = SlaStarted {
+            conversation_id: conversation_id.into(),
+            policy: "pending".into(),
+            metric: PENDING_CLOSE.into(),
+            due_at: Some(to_timestamp(due)),
+            warn_at: Some(to_timestamp(due - pending.last_notice_before)),
+        };
+        self.bus
+            .publish(&Draft::new(DEFAULT_TENANT, conversation_id, Body::SlaStarted(started)).build()?)
+            .await?;
+        Ok(())
+    }
+
     pub fn is_paused(&self, conversation_id: &str) -> bool {
         self.lock().paused.contains_key(conversation_id)
     }
@@ -214,7 +245,7 @@ impl Timers {
             }
             Some(Body::SlaMet(m)) => {
                 state.running.remove(&key(&m.conversation_id, &m.metric));
-                if m.metric != "resolution" {
+                if m.metric == "first_response" || m.metric == "next_response" {
                     state.answered.insert(m.conversation_id.clone());
                 }
             }

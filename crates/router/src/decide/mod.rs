@@ -156,6 +156,11 @@ impl Handler<Event> for Decider {
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
         let active = self.rules.current();
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
+        // The customer wrote: a conversation pending on them no longer closes.
+        self.timers
+            .met(&classified.conversation_id, crate::sla::PENDING_CLOSE)
+            .await
+            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         if self.timers.is_paused(&classified.conversation_id) {
             // The customer answered: targets paused while waiting on them count again.
             self.timers

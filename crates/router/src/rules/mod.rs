@@ -188,7 +188,28 @@ struct File {
     playbooks: Settings,
     #[serde(default)]
     slas: Vec<sla::Spec>,
+    pending: Option<PendingSpec>,
     rules: Vec<Rule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PendingSpec {
+    close_after: String,
+    #[serde(default = "one_day")]
+    last_notice_before: String,
+}
+
+fn one_day() -> String {
+    "1d".into()
+}
+
+/// Conversations waiting on the customer close after `close_after`, with a last notice
+/// `last_notice_before` that.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pending {
+    pub close_after: chrono::Duration,
+    pub last_notice_before: chrono::Duration,
 }
 
 /// A validated rule set.
@@ -198,6 +219,7 @@ pub struct Rules {
     calendars: BTreeMap<String, Calendar>,
     playbooks: Settings,
     slas: Vec<SlaPolicy>,
+    pending: Option<Pending>,
 }
 
 /// The rule set bundled with the project.
@@ -234,7 +256,20 @@ impl Rules {
                 .map_err(|error| format!("{}sla {}: {error}", at_line(text, &spec.name), spec.name))?;
             slas.push(policy);
         }
-        Ok(Self { rules: file.rules, calendars, playbooks: file.playbooks, slas })
+        let pending = file
+            .pending
+            .as_ref()
+            .map(|spec| {
+                let close_after = parse_duration(&spec.close_after)?;
+                let last_notice_before = parse_duration(&spec.last_notice_before)?;
+                if last_notice_before >= close_after {
+                    return Err("last_notice_before must be shorter than close_after".to_string());
+                }
+                Ok(Pending { close_after, last_notice_before })
+            })
+            .transpose()
+            .map_err(|error| format!("{}pending: {error}", at_line(text, "pending")))?;
+        Ok(Self { rules: file.rules, calendars, playbooks: file.playbooks, slas, pending })
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -247,6 +282,10 @@ impl Rules {
 
     pub fn playbooks(&self) -> &Settings {
         &self.playbooks
+    }
+
+    pub fn pending(&self) -> Option<Pending> {
+        self.pending
     }
 
     pub fn sla_named(&self, name: &str) -> Option<&SlaPolicy> {

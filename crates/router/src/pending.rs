@@ -1,0 +1,110 @@
+//! Time-based trigger: a conversation waiting on the customer gets a last notice at the
+//! `pending_close` clock's warning and is closed, with a closing message, at its due time.
+//! Event ids derive from the conversation and the due time, so redeliveries send nothing twice.
+
+use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, process};
+use switchboard_projection::Task;
+use switchboard_proto::{
+    events::v1::{ConversationClosed, Event, ReplyRequested, event::Body},
+    time::to_datetime,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{Error, customers::Directory, sla::PENDING_CLOSE};
+
+const CONSUMER: &str = "router-pending";
+
+pub async fn spawn(bus: Bus, directory: Directory, shutdown: CancellationToken) -> Result<Task, Error> {
+    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.sla.>", 8);
+    let consumer = bus.durable_consumer(&spec).await?;
+    let closer = Closer { bus: bus.clone(), directory };
+    Ok(tokio::spawn(async move {
+        process(&bus, &consumer, CONSUMER, &closer, 8, &shutdown).await.map_err(Into::into)
+    }))
+}
+
+struct Closer {
+    bus: Bus,
+    directory: Directory,
+}
+
+impl Handler<Event> for Closer {
+    async fn handle(&self, event: Event, _delivery: &Delivery) -> Result<(), HandlerError> {
+        let (conversation, due, closing) = match &event.body {
+            Some(Body::SlaWarning(w)) if w.metric == PENDING_CLOSE => {
+                (w.conversation_id.clone(), w.due_at, false)
+            }
+            Some(Body::SlaBreached(b)) if b.metric == PENDING_CLOSE => {
+                (b.conversation_id.clone(), b.due_at, true)
+            }
+            _ => return Ok(()),
+        };
+        let due = to_datetime(due.as_ref());
+        let text = if closing {
+            "We have closed this conversation as we did not hear back from you. Write to us any time and we will pick it up again.".to_string()
+        } else {
+            format!(
+                "We are still waiting for your answer. If we do not hear from you, this conversation closes on {} (UTC).",
+                due.format("%a %-d %b %H:%M")
+            )
+        };
+        let kind = if closing { "close" } else { "notice" };
+        self.tell(&event, &conversation, text, &format!("pending/{conversation}/{kind}/{}", due.timestamp()))
+            .await?;
+        if closing {
+            let body = Body::ConversationClosed(ConversationClosed {
+                conversation_id: conversation.clone(),
+                reason: "no answer from the customer".into(),
+            });
+            let mut closed = Draft::caused_by(&event, conversation.clone(), body)
+                .build()
+                .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+            closed.id = derived(&format!("pending/{conversation}/closed/{}", due.timestamp()));
+            self.bus.publish(&closed).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+            tracing::info!("conversation closed after waiting on the customer");
+        }
+        Ok(())
+    }
+}
+
+impl Closer {
+    /// Writes to the customer of `conversation` on the channel it started on.
+    async fn tell(
+        &self,
+        cause: &Event,
+        conversation: &str,
+        text: String,
+        key: &str,
+    ) -> Result<(), HandlerError> {
+        let Some((customer_id, channel)) = self
+            .directory
+            .conversation(conversation)
+            .await
+            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?
+        else {
+            tracing::warn!("pending conversation unknown to the read model; no notice sent");
+            return Ok(());
+        };
+        let reply_id = derived(key);
+        let body = Body::ReplyRequested(ReplyRequested {
+            reply_id: reply_id.clone(),
+            conversation_id: conversation.to_string(),
+            in_reply_to: String::new(),
+            customer_id,
+            channel,
+            text,
+            article_ids: Vec::new(),
+        });
+        let mut event = Draft::caused_by(cause, reply_id.clone(), body)
+            .build()
+            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        event.id = reply_id;
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        Ok(())
+    }
+}
+
+fn derived(key: &str) -> String {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()).to_string()
+}
