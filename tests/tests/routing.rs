@@ -682,7 +682,7 @@ async fn a_conversation_pending_on_the_customer_gets_a_last_notice_then_closes_u
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let mut router = RouterClient::new(cluster.channel().await?);
-    let rules = "pending: {close_after: 4s, last_notice_before: 2s}\n\
+    let rules = "pending: {close_after: 6s, last_notice_before: 3s}\n\
                  rules:\n  - name: everything-else\n    then: {action: queue, queue: general}\n";
     router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
     let silent = submit(&cluster, message("c-p1", "Can you check my contract?", "pc-1")).await?;
