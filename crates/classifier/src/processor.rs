@@ -75,5 +75,6 @@ fn classification(reading: Reading, received: &MessageReceived) -> MessageClassi
         entities: reading.entities,
         language_reliable: reading.language_reliable,
         conversation_language: String::new(),
+        starts_conversation: received.starts_conversation,
     }
 }

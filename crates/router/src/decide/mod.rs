@@ -109,7 +109,6 @@ impl Decider {
         classified: &MessageClassified,
         rules: &Rules,
         playbook: Playbook,
-        delivery: &Delivery,
     ) -> Result<Option<Answer>, tonic::Status> {
         let tongue = Tongue::of(conversation_language(classified));
         match playbook {
@@ -123,8 +122,7 @@ impl Decider {
                 .as_ref()
                 .map(|settings| Answer { article_ids: Vec::new(), text: password_reset(settings, tongue) })),
             Playbook::OrderStatus => {
-                self.caught_up(delivery, classified).await;
-                match orders::find(self.directory.pool(), classified).await {
+                match orders::find(&self.bus, self.directory.pool(), classified).await {
                     Ok(Some(order)) => {
                         Ok(Some(Answer { article_ids: Vec::new(), text: orders::reply(&order, tongue) }))
                     }
@@ -185,7 +183,7 @@ impl Handler<Event> for Decider {
         let mut after_hours_reply = None;
         if decision.rule.then.action == Some(Action::Answer) {
             let playbook = decision.rule.then.playbook.unwrap_or_default();
-            match self.resolve(classified, &active.rules, playbook, delivery).await {
+            match self.resolve(classified, &active.rules, playbook).await {
                 Ok(Some(answer)) => {
                     routed.article_ids.clone_from(&answer.article_ids);
                     reply = Some(answer);
@@ -238,11 +236,15 @@ impl Decider {
         answer_failed: bool,
     ) -> Result<(), HandlerError> {
         let classified = turn.classified;
-        self.caught_up(turn.delivery, classified).await;
-        let (earlier, attempts) =
+        // A conversation's first message has no history: nothing to wait for or read.
+        let (earlier, attempts) = if classified.starts_conversation {
+            (Vec::new(), Vec::new())
+        } else {
+            self.caught_up(turn.delivery, classified).await;
             handoff::history(self.directory.pool(), &classified.conversation_id, &classified.message_id)
                 .await
-                .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+                .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?
+        };
         if answer_failed && attempts.iter().any(|attempt| !attempt.answered) {
             routed.action = RouteAction::Escalate.into();
             routed.priority = routed.priority.max(WirePriority::High.into());

@@ -23,10 +23,9 @@ impl Decider {
             return self.conclude(&turn, routed, None).await;
         };
         let classified = turn.classified;
-        self.caught_up(turn.delivery, classified).await;
-        let order = orders::find(self.directory.pool(), classified)
+        let order = orders::find(&self.bus, self.directory.pool(), classified)
             .await
-            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+            .map_err(|error| HandlerError::Unavailable(format!("orders: {error}")))?;
         let tongue = Tongue::of(conversation_language(classified));
         routed.rule_action = "answer".into();
         let Some(order) = order else {

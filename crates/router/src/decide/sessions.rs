@@ -23,6 +23,11 @@ impl Decider {
         rules: &Rules,
         at: DateTime<Utc>,
     ) -> Result<Option<Step>, HandlerError> {
+        let playbooks = rules.playbooks();
+        if playbooks.lead_qualification.is_none() && playbooks.booking.is_none() {
+            // No multi-turn playbook configured: no conversation can be in one.
+            return Ok(None);
+        }
         let conversation = &classified.conversation_id;
         let customer_asked = decision.rule.then.handoff == Some(HandoffReason::CustomerAsked);
         if let Some(state) = self.session(conversation).await? {

@@ -3,7 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row as _};
-use switchboard_proto::events::v1::MessageClassified;
+use switchboard_bus::Bus;
+use switchboard_proto::{
+    events::v1::{Event, MessageClassified, OrderStatus, event::Body},
+    time::to_datetime,
+};
 
 use super::Tongue;
 
@@ -18,27 +22,75 @@ pub struct Order {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// The order the message is about: a number it names that belongs to the customer, else the
-/// customer's most recent order. Orders of other customers are never told.
-pub async fn find(pool: &PgPool, classified: &MessageClassified) -> Result<Option<Order>, sqlx::Error> {
+/// The order the message is about: a number it names that belongs to the customer (folded from
+/// the order's own events, so an update published a moment ago counts), else the customer's
+/// most recent order in the read model. Orders of other customers are never told.
+pub async fn find(bus: &Bus, pool: &PgPool, classified: &MessageClassified) -> Result<Option<Order>, String> {
     if classified.customer_id.is_empty() {
         return Ok(None);
     }
-    let named: Vec<String> = classified
-        .entities
-        .iter()
-        .filter(|e| e.kind == "order_number")
-        .flat_map(|e| [e.value.clone(), e.text.clone()])
-        .filter(|v| !v.is_empty())
-        .collect();
+    for entity in classified.entities.iter().filter(|e| e.kind == "order_number") {
+        for number in [&entity.value, &entity.text].into_iter().filter(|n| !n.is_empty()) {
+            let history = match bus.events_of("order", number).await {
+                Err(switchboard_bus::Error::InvalidAggregateId(_)) => continue,
+                other => other.map_err(|e| e.to_string())?,
+            };
+            if let Some((customer, order)) = fold(history.iter().map(|(event, _)| event)) {
+                return Ok((customer == classified.customer_id).then_some(order));
+            }
+        }
+    }
+    latest(pool, classified).await.map_err(|e| e.to_string())
+}
+
+/// An order as its `OrderUpdated` events leave it, and its customer.
+fn fold<'a>(events: impl Iterator<Item = &'a Event>) -> Option<(String, Order)> {
+    let mut folded: Option<(String, Order)> = None;
+    for event in events {
+        let Some(Body::OrderUpdated(update)) = &event.body else { continue };
+        let (customer, order) = folded.get_or_insert_with(|| {
+            (
+                String::new(),
+                Order {
+                    order_id: update.order_id.clone(),
+                    status: String::new(),
+                    carrier: String::new(),
+                    tracking_number: String::new(),
+                    tracking_url: String::new(),
+                    expected_delivery: None,
+                    delivered_at: None,
+                },
+            )
+        });
+        let keep = |field: &mut String, value: &str| {
+            if !value.is_empty() {
+                *field = value.to_string();
+            }
+        };
+        keep(customer, &update.customer_id);
+        keep(&mut order.carrier, &update.carrier);
+        keep(&mut order.tracking_number, &update.tracking_number);
+        keep(&mut order.tracking_url, &update.tracking_url);
+        if update.status() != OrderStatus::Unspecified {
+            order.status = update.status().as_str_name().trim_start_matches("ORDER_STATUS_").to_lowercase();
+            if update.status() == OrderStatus::Delivered && order.delivered_at.is_none() {
+                order.delivered_at = Some(to_datetime(event.occurred_at.as_ref()));
+            }
+        }
+        if update.expected_delivery.is_some() {
+            order.expected_delivery = Some(to_datetime(update.expected_delivery.as_ref()));
+        }
+    }
+    folded
+}
+
+/// The customer's most recent order in the read model.
+async fn latest(pool: &PgPool, classified: &MessageClassified) -> Result<Option<Order>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT order_id, status, carrier, tracking_number, tracking_url, expected_delivery, delivered_at
-         FROM router.orders
-         WHERE customer_id = $1 AND (cardinality($2::text[]) = 0 OR order_id = ANY($2))
-         ORDER BY updated_at DESC LIMIT 1",
+         FROM router.orders WHERE customer_id = $1 ORDER BY updated_at DESC LIMIT 1",
     )
     .bind(&classified.customer_id)
-    .bind(&named)
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|row| Order {
