@@ -15,6 +15,8 @@ pub struct Draft {
     aggregate_id: String,
     tenant: String,
     cause: Option<Cause>,
+    /// When set, the event id derives from it (see [`Draft::keyed`]).
+    key: Option<String>,
 }
 
 struct Cause {
@@ -26,7 +28,7 @@ impl Draft {
     /// A new event caused by a command from outside (a gRPC call, an inbound message).
     pub fn new(tenant: &str, aggregate_id: impl Into<String>, body: Body) -> Self {
         let tenant = if tenant.is_empty() { DEFAULT_TENANT } else { tenant };
-        Self { body, aggregate_id: aggregate_id.into(), tenant: tenant.to_string(), cause: None }
+        Self { body, aggregate_id: aggregate_id.into(), tenant: tenant.to_string(), cause: None, key: None }
     }
 
     /// An event caused by `cause`: same tenant and correlation, and an id derived from the cause,
@@ -37,16 +39,25 @@ impl Draft {
             aggregate_id: aggregate_id.into(),
             tenant: cause.tenant.clone(),
             cause: Some(Cause { id: cause.id.clone(), correlation_id: cause.correlation_id.clone() }),
+            key: None,
         }
+    }
+
+    /// The event id derives from `key` instead: whoever publishes the same key (another
+    /// replica, a redelivery, another message of the same conversation) stores one event.
+    pub fn keyed(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
     }
 
     /// The envelope, stamped now with the current trace context.
     pub fn build(self) -> Result<Event, Error> {
         validate_aggregate_id(&self.aggregate_id)?;
         let event_type = event_type_of(&self.body);
-        let id = match &self.cause {
-            Some(cause) => derived_id(&cause.id, event_type, &self.aggregate_id),
-            None => Uuid::now_v7(),
+        let id = match (&self.key, &self.cause) {
+            (Some(key), _) => key_id(key),
+            (None, Some(cause)) => derived_id(&cause.id, event_type, &self.aggregate_id),
+            (None, None) => Uuid::now_v7(),
         }
         .to_string();
         let (correlation_id, causation_id) = match self.cause {
@@ -170,6 +181,11 @@ fn derived_id(cause_id: &str, event_type: &str, aggregate_id: &str) -> Uuid {
     bytes[6] = (bytes[6] & 0x0f) | 0x70;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     Uuid::from_bytes(bytes)
+}
+
+/// The id an application key stands for (a UUIDv5: the same key, the same id).
+pub fn key_id(key: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes())
 }
 
 fn now() -> Timestamp {

@@ -18,7 +18,6 @@ use switchboard_proto::events::v1::{
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::Error;
 
@@ -137,9 +136,8 @@ impl Assigner {
                 strategy: waiting.strategy.clone(),
             });
             let result = async {
-                let mut event = Draft::new(DEFAULT_TENANT, agent_id.clone(), body).build()?;
                 let key = format!("assign/{}", waiting.conversation_id);
-                event.id = Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()).to_string();
+                let event = Draft::new(DEFAULT_TENANT, agent_id.clone(), body).keyed(key).build()?;
                 let expected = if guard == 0 { Expected::Empty } else { Expected::Sequence(guard) };
                 self.bus.append(&event, expected, None).await
             }

@@ -2,14 +2,13 @@
 //! `pending_close` clock's warning and is closed, with a closing message, at its due time.
 //! Event ids derive from the conversation and the due time, so redeliveries send nothing twice.
 
-use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, process};
+use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
 use switchboard_projection::Task;
 use switchboard_proto::{
     events::v1::{ConversationClosed, Event, ReplyRequested, event::Body},
     time::to_datetime,
 };
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::{Error, customers::Directory, sla::PENDING_CLOSE};
 
@@ -57,10 +56,10 @@ impl Handler<Event> for Closer {
                 conversation_id: conversation.clone(),
                 reason: "no answer from the customer".into(),
             });
-            let mut closed = Draft::caused_by(&event, conversation.clone(), body)
+            let closed = Draft::caused_by(&event, conversation.clone(), body)
+                .keyed(format!("pending/{conversation}/closed/{}", due.timestamp()))
                 .build()
                 .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-            closed.id = derived(&format!("pending/{conversation}/closed/{}", due.timestamp()));
             self.bus.publish(&closed).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
             tracing::info!("conversation closed after waiting on the customer");
         }
@@ -86,7 +85,7 @@ impl Closer {
             tracing::warn!("pending conversation unknown to the read model; no notice sent");
             return Ok(());
         };
-        let reply_id = derived(key);
+        let reply_id = key_id(key).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
             reply_id: reply_id.clone(),
             conversation_id: conversation.to_string(),
@@ -96,15 +95,11 @@ impl Closer {
             text,
             article_ids: Vec::new(),
         });
-        let mut event = Draft::caused_by(cause, reply_id.clone(), body)
+        let event = Draft::caused_by(cause, reply_id, body)
+            .keyed(key)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        event.id = reply_id;
         self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(())
     }
-}
-
-fn derived(key: &str) -> String {
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()).to_string()
 }

@@ -19,7 +19,6 @@ use switchboard_proto::{
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::{
     Error,
@@ -98,8 +97,7 @@ impl Timers {
         let round = self.lock().next_responses.get(&started.conversation_id).copied().unwrap_or(0);
         let id = format!("sla-start/{}/{}/{round}", started.conversation_id, started.metric);
         let conversation = started.conversation_id.clone();
-        let mut event = Draft::caused_by(cause, conversation, Body::SlaStarted(started)).build()?;
-        event.id = Uuid::new_v5(&Uuid::NAMESPACE_OID, id.as_bytes()).to_string();
+        let event = Draft::caused_by(cause, conversation, Body::SlaStarted(started)).keyed(id).build()?;
         self.bus.publish(&event).await?;
         Ok(())
     }
@@ -302,8 +300,7 @@ impl Timers {
     }
 
     async fn publish_once(&self, conversation: &str, body: Body, id: &str) -> Result<(), Error> {
-        let mut event = Draft::new(DEFAULT_TENANT, conversation, body).build()?;
-        event.id = Uuid::new_v5(&Uuid::NAMESPACE_OID, id.as_bytes()).to_string();
+        let event = Draft::new(DEFAULT_TENANT, conversation, body).keyed(id).build()?;
         self.bus.publish(&event).await?;
         Ok(())
     }

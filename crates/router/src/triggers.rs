@@ -3,13 +3,12 @@
 //! derive from the return, so redeliveries send nothing twice.
 
 use async_nats::jetstream::consumer::PullConsumer;
-use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, process};
+use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
 use switchboard_projection::Task;
 use switchboard_proto::events::v1::{
     Event, NotificationRequested, ReplyRequested, ReturnOpened, event::Body,
 };
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::{Error, playbooks::returns, store::RuleStore};
 
@@ -67,7 +66,7 @@ impl Handler<Event> for Triggers {
 
 impl Triggers {
     async fn reply(&self, cause: &Event, opened: &ReturnOpened, text: String) -> Result<(), HandlerError> {
-        let reply_id = derived(&format!("refund-reply/{}", opened.return_id));
+        let reply_id = key_id(&format!("refund-reply/{}", opened.return_id)).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
             reply_id: reply_id.clone(),
             conversation_id: opened.conversation_id.clone(),
@@ -90,7 +89,7 @@ impl Triggers {
             .as_ref()
             .map_or_else(|| "team:warehouse".to_string(), |settings| settings.warehouse.clone());
         let (subject, text) = returns::warehouse_notice(&opened.order_id, &opened.return_id);
-        let notification_id = derived(&format!("warehouse/{}", opened.return_id));
+        let notification_id = key_id(&format!("warehouse/{}", opened.return_id)).to_string();
         let body = Body::NotificationRequested(NotificationRequested {
             notification_id: notification_id.clone(),
             target,
@@ -102,15 +101,12 @@ impl Triggers {
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
-        let mut event = Draft::caused_by(cause, aggregate_id, body)
+        // The aggregate id is itself derived from the return, so it keys the event too.
+        let event = Draft::caused_by(cause, aggregate_id, body)
+            .keyed(aggregate_id)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        event.id = aggregate_id.to_string();
         self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(())
     }
-}
-
-fn derived(key: &str) -> String {
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()).to_string()
 }

@@ -17,7 +17,6 @@ use switchboard_proto::{
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-use uuid::Uuid;
 
 mod returns;
 mod sessions;
@@ -330,7 +329,7 @@ fn fall_back(routed: &mut MessageRouted, why: String) {
 
 fn reply_request(classified: &MessageClassified, answer: Answer) -> ReplyRequested {
     // One reply per message, whatever the redeliveries: its id derives from the message id.
-    let reply_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("reply/{}", classified.message_id).as_bytes());
+    let reply_id = switchboard_bus::key_id(&format!("reply/{}", classified.message_id));
     ReplyRequested {
         reply_id: reply_id.to_string(),
         conversation_id: classified.conversation_id.clone(),

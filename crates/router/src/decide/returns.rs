@@ -1,9 +1,8 @@
 //! The returns playbook in a decision: policy check, the return opened, the refund held for a
 //! human's approval.
 
-use switchboard_bus::HandlerError;
+use switchboard_bus::{Draft, HandlerError, key_id};
 use switchboard_proto::events::v1::{Channel, MessageRouted, ReturnOpened, RouteAction, event::Body};
-use uuid::Uuid;
 
 use super::{Answer, Decider, Turn};
 use crate::facts::conversation_language;
@@ -45,8 +44,8 @@ impl Decider {
             return self.conclude(&turn, routed, Some(Answer { article_ids: Vec::new(), text })).await;
         }
         // One return per asking message, whatever the redeliveries.
-        let key = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("return/{}", classified.message_id).as_bytes());
-        let return_id = format!("R-{}", &key.simple().to_string()[..10]);
+        let key = format!("return/{}", classified.message_id);
+        let return_id = format!("R-{}", &key_id(&key).simple().to_string()[..10]);
         let opened = ReturnOpened {
             return_id: return_id.clone(),
             order_id: order.order_id.clone(),
@@ -56,11 +55,10 @@ impl Decider {
             channel: Channel::try_from(classified.channel).unwrap_or(Channel::Unspecified).into(),
             reason: classified.text.chars().take(500).collect(),
         };
-        let mut event =
-            switchboard_bus::Draft::caused_by(turn.event, return_id.clone(), Body::ReturnOpened(opened))
-                .build()
-                .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        event.id = key.to_string();
+        let event = Draft::caused_by(turn.event, return_id.clone(), Body::ReturnOpened(opened))
+            .keyed(key)
+            .build()
+            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
         self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         routed.action = RouteAction::Queue.into();
         routed.queue.clone_from(&settings.queue);
