@@ -57,7 +57,7 @@ pub fn evaluate(
     for labelled in queries {
         let relevant: HashSet<&str> = labelled.relevant.iter().map(String::as_str).collect();
         let started = Instant::now();
-        let hits = index.search(&labelled.query, &Filters { locale, ..Filters::default() }, 10)?;
+        let hits = index.search_scored(&labelled.query, &Filters { locale, ..Filters::default() }, 10)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e6);
         let ranked: Vec<&str> = hits.iter().map(|hit| hit.article_id.as_str()).collect();
         if let (Some(confidence), Some(top)) =

@@ -76,7 +76,7 @@ impl Knowledge {
         let limit = limit_of(limit, 3, 10)?;
         let query =
             SearchQuery { query: text.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(&query, limit).await?;
+        let hits = self.find(&query, limit, true).await?;
         let confidences = confidences(&hits);
         let articles: Vec<DeflectedArticle> = hits
             .into_iter()
@@ -158,7 +158,7 @@ impl Knowledge {
         let threshold = if min_confidence > 0.0 { min_confidence } else { self.min_confidence };
         let query =
             SearchQuery { query: question.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(&query, 2).await?;
+        let hits = self.find(&query, 2, true).await?;
         let confidence = confidences(&hits).first().copied().unwrap_or(0.0);
         let mut response = AnswerResponse { confidence, ..AnswerResponse::default() };
         match hits.into_iter().next() {
@@ -232,8 +232,8 @@ impl Knowledge {
         let query =
             |text: String| SearchQuery { query: text, locale: locale.to_string(), ..SearchQuery::default() };
         let whole: String = recent.iter().rev().map(|m| m.as_str()).collect::<Vec<_>>().join("\n");
-        let latest_hits = self.find(&query((*latest).clone()), limit * 2).await?;
-        let context_hits = self.find(&query(whole.clone()), limit * 2).await?;
+        let latest_hits = self.find(&query((*latest).clone()), limit * 2, false).await?;
+        let context_hits = self.find(&query(whole.clone()), limit * 2, false).await?;
         let hits = merge(latest_hits, context_hits, limit as usize);
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
         let asked = Asked::new(KnowledgeQueryKind::Assist, &whole, locale).in_conversation(conversation_id);

@@ -32,7 +32,7 @@ impl Knowledge {
         check_query("query", &query.query)?;
         check_locale(&query.locale)?;
         let limit = limit_of(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
-        let hits = self.find(&query, limit).await?;
+        let hits = self.find(&query, limit, false).await?;
         let hits: Vec<SearchHit> = hits.into_iter().map(search_hit).collect();
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
         let asked = Asked::new(KnowledgeQueryKind::Search, &query.query, &query.locale);
@@ -40,14 +40,23 @@ impl Knowledge {
         Ok((hits, query_id))
     }
 
-    /// Raw index hits for a checked query.
-    pub(crate) async fn find(&self, query: &SearchQuery, limit: u32) -> Result<Vec<IndexHit>, Error> {
+    /// Raw index hits for a checked query; `scored` adds each hit's coverage (for confidence).
+    pub(crate) async fn find(
+        &self,
+        query: &SearchQuery,
+        limit: u32,
+        scored: bool,
+    ) -> Result<Vec<IndexHit>, Error> {
         let index = self.index().clone();
         let query = query.clone();
         tokio::task::spawn_blocking(move || {
             let filters =
                 Filters { locale: &query.locale, tags: &query.tags, product_area: &query.product_area };
-            index.search(&query.query, &filters, limit as usize)
+            if scored {
+                index.search_scored(&query.query, &filters, limit as usize)
+            } else {
+                index.search(&query.query, &filters, limit as usize)
+            }
         })
         .await
         .map_err(|e| Error::Index(e.to_string()))?

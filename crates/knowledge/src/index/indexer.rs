@@ -38,6 +38,16 @@ impl SharedIndex {
         self.read().search(query, filters, limit)
     }
 
+    /// As `search`, with each hit's coverage of the query (for confidence).
+    pub fn search_scored(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+    ) -> Result<Vec<IndexHit>, IndexError> {
+        self.read().search_scored(query, filters, limit)
+    }
+
     /// The passage of `body` that best answers `question`.
     pub fn passage(&self, locale: &str, question: &str, body: &str) -> Result<String, IndexError> {
         self.read().passage(locale, question, body)

@@ -106,7 +106,8 @@ pub struct IndexHit {
     pub snippet: String,
     /// BM25, unbounded.
     pub score: f32,
-    /// Share of the query's terms the article contains (title, questions or body), 0..1.
+    /// Share of the query's terms the article contains (title, questions or body), 0..1; only
+    /// from `search_scored`, 0 otherwise.
     pub coverage: f32,
     /// The article's body (Markdown).
     pub body: String,

@@ -94,12 +94,33 @@ impl ArticleIndex {
         clauses
     }
 
-    /// Articles for `query`, best first.
+    /// Articles for `query`, best first (`coverage` left at 0).
     pub fn search(
         &self,
         query: &str,
         filters: &Filters<'_>,
         limit: usize,
+    ) -> Result<Vec<IndexHit>, IndexError> {
+        self.search_with(query, filters, limit, false)
+    }
+
+    /// As [`search`](Self::search), with each hit's `coverage` of the query, which confidence
+    /// needs (it reads each hit's text, so plain searches skip it).
+    pub fn search_scored(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+    ) -> Result<Vec<IndexHit>, IndexError> {
+        self.search_with(query, filters, limit, true)
+    }
+
+    fn search_with(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+        scored: bool,
     ) -> Result<Vec<IndexHit>, IndexError> {
         let mut words: Clauses = Vec::new();
         for analyzer in self.analyzers(filters.locale) {
@@ -118,7 +139,11 @@ impl ArticleIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let document: TantivyDocument = searcher.doc(address)?;
-            hits.push(self.hit(&searcher, &tantivy_query, &document, query, score)?);
+            let mut hit = self.hit(&searcher, &tantivy_query, &document, score);
+            if scored {
+                hit.coverage = self.coverage(&document, &hit, query)?;
+            }
+            hits.push(hit);
         }
         Ok(hits)
     }
@@ -128,9 +153,8 @@ impl ArticleIndex {
         searcher: &Searcher,
         tantivy_query: &dyn Query,
         document: &TantivyDocument,
-        query: &str,
         score: f32,
-    ) -> Result<IndexHit, IndexError> {
+    ) -> IndexHit {
         let texts = |field: Field| -> Vec<String> {
             document.get_all(field).filter_map(|value| value.as_str().map(str::to_owned)).collect()
         };
@@ -142,30 +166,32 @@ impl ArticleIndex {
         let snippet = SnippetGenerator::create(searcher, tantivy_query, body_field)
             .map(|generator| generator.snippet_from_doc(document).to_html())
             .unwrap_or_default();
-        let title = first(self.fields.title_stored);
+        IndexHit {
+            article_id: first(self.fields.article_id),
+            title: first(self.fields.title_stored),
+            locale,
+            snippet,
+            score,
+            coverage: 0.0,
+            body,
+        }
+    }
+
+    /// Share of the query's words (numbers aside) in the hit's title, example questions or body.
+    fn coverage(&self, document: &TantivyDocument, hit: &IndexHit, query: &str) -> Result<f32, IndexError> {
+        let analyzer = self.analyzer_for(&hit.locale);
         // Numbers (order numbers, amounts) are facts of the case, not what is asked.
         let wanted: Vec<String> = self
             .terms(analyzer, query)?
             .into_iter()
             .filter(|t| !t.chars().all(|c| c.is_ascii_digit()))
             .collect();
-        let mut text = texts(self.fields.questions_stored).join("\n");
-        text.push('\n');
-        text.push_str(&title);
-        text.push('\n');
-        text.push_str(&body);
+        let questions: Vec<&str> =
+            document.get_all(self.fields.questions_stored).filter_map(|value| value.as_str()).collect();
+        let text = format!("{}\n{}\n{}", questions.join("\n"), hit.title, hit.body);
         let present: HashSet<String> = self.terms(analyzer, &text)?.into_iter().collect();
         let found = wanted.iter().filter(|term| present.contains(*term)).count();
-        let coverage = if wanted.is_empty() { 0.0 } else { found as f32 / wanted.len() as f32 };
-        Ok(IndexHit {
-            article_id: first(self.fields.article_id),
-            title,
-            locale,
-            snippet,
-            score,
-            coverage,
-            body,
-        })
+        Ok(if wanted.is_empty() { 0.0 } else { found as f32 / wanted.len() as f32 })
     }
 
     /// Titles for what a customer has typed so far: earlier words as terms, the last one as a
