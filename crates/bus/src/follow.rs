@@ -75,6 +75,26 @@ impl Bus {
     }
 }
 
+/// Applies each event of `live` as it comes, until `shutdown` or the end of the stream; a
+/// stream error is logged under `what` and following goes on.
+pub async fn apply_live(
+    mut live: LiveEvents,
+    shutdown: tokio_util::sync::CancellationToken,
+    what: &'static str,
+    mut apply: impl FnMut(&Event, u64),
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            next = live.next() => match next {
+                Some(Ok((event, sequence))) => apply(&event, sequence),
+                Some(Err(error)) => tracing::warn!(%error, stream = what, "followed stream error"),
+                None => return,
+            },
+        }
+    }
+}
+
 type Message = Result<async_nats::jetstream::Message, async_nats::jetstream::consumer::pull::OrderedError>;
 
 /// The event and its sequence; `None` (logged) for a payload that is not an event.

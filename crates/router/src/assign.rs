@@ -9,8 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt as _;
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected, LiveEvents};
+use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::events::v1::{
     AgentUpdated, Channel, ConversationAssigned, ConversationReleased, Event, MessageRouted, RouteAction,
@@ -224,17 +223,9 @@ pub async fn start(bus: &Bus, shutdown: CancellationToken) -> Result<(Arc<Assign
     Ok((assigner, vec![follower, worker]))
 }
 
-async fn follow(assigner: Arc<Assigner>, mut live: LiveEvents, shutdown: CancellationToken) -> TaskResult {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = live.next() => match next {
-                Some(Ok((event, sequence))) => assigner.apply(&event, sequence),
-                Some(Err(error)) => tracing::warn!(%error, "assignment stream error"),
-                None => return Ok(()),
-            },
-        }
-    }
+async fn follow(assigner: Arc<Assigner>, live: LiveEvents, shutdown: CancellationToken) -> TaskResult {
+    apply_live(live, shutdown, "assignment", |event, sequence| assigner.apply(event, sequence)).await;
+    Ok(())
 }
 
 async fn work(assigner: Arc<Assigner>, shutdown: CancellationToken) -> TaskResult {

@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, LiveEvents};
+use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::{
     events::v1::{
@@ -320,17 +319,9 @@ pub async fn start(bus: &Bus, shutdown: CancellationToken) -> Result<(Arc<Timers
     Ok((timers, vec![follower, clock]))
 }
 
-async fn follow(timers: Arc<Timers>, mut live: LiveEvents, shutdown: CancellationToken) -> TaskResult {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = live.next() => match next {
-                Some(Ok((event, _))) => timers.apply(&event),
-                Some(Err(error)) => tracing::warn!(%error, "sla stream error"),
-                None => return Ok(()),
-            },
-        }
-    }
+async fn follow(timers: Arc<Timers>, live: LiveEvents, shutdown: CancellationToken) -> TaskResult {
+    apply_live(live, shutdown, "sla", |event, _| timers.apply(event)).await;
+    Ok(())
 }
 
 async fn clock(timers: Arc<Timers>, shutdown: CancellationToken) -> TaskResult {

@@ -3,9 +3,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use futures::StreamExt as _;
 use sha2::{Digest as _, Sha256};
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected};
+use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected, apply_live};
 use switchboard_projection::Task;
 use switchboard_proto::events::v1::{Event, RoutingRulesPublished, event::Body};
 use tokio::sync::watch;
@@ -84,23 +83,15 @@ pub async fn start(
     let initial = ActiveRules { version: 0, text: text.to_string(), source: source.to_string(), rules };
     let store =
         Arc::new(RuleStore { active: RwLock::new(Arc::new(initial)), version: watch::Sender::new(0) });
-    let (current, mut live) =
+    let (current, live) =
         bus.follow_last(&format!("switchboard.events.{AGGREGATE}.{DEFAULT_TENANT}")).await?;
     for (event, _) in &current {
         store.apply(event);
     }
     let following = store.clone();
     let task = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                next = live.next() => match next {
-                    Some(Ok((event, _))) => following.apply(&event),
-                    Some(Err(error)) => tracing::warn!(%error, "routing rules stream error"),
-                    None => return Ok(()),
-                },
-            }
-        }
+        apply_live(live, shutdown, "routing rules", |event, _| following.apply(event)).await;
+        Ok(())
     });
     Ok((store, task))
 }
