@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use switchboard_proto::events::v1::{Channel, MessageClassified, MessageRouted};
 
 use crate::customers::Directory;
-use crate::rules::{Action, Customer, Decision, Facts};
+use crate::rules::{Action, Customer, Decision, Facts, Rules};
 
 /// The customer's profile and earlier conversations.
 #[derive(Debug, Clone, Default)]
@@ -15,15 +15,20 @@ pub struct Context {
 }
 
 impl Context {
+    /// What `rules` can look at: the profile always (conditions and SLA tiers), the earlier
+    /// conversations only when a rule counts them.
     pub async fn read(
         directory: &Directory,
+        rules: &Rules,
         classified: &MessageClassified,
         at: DateTime<Utc>,
     ) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            customer: directory.customer(&classified.customer_id).await?,
-            contacts: directory.contacts(&classified.customer_id, &classified.conversation_id, at).await?,
-        })
+        let contacts = if rules.reads_previous_contacts() {
+            directory.contacts(&classified.customer_id, &classified.conversation_id, at).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Self { customer: directory.customer(&classified.customer_id).await?, contacts })
     }
 }
 

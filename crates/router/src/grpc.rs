@@ -108,8 +108,10 @@ impl router_server::Router for RouterApi {
             }),
             ..MessageClassified::default()
         };
-        let context = Context::read(&self.directory, &classified, at).await.map_err(|e| status(e.into()))?;
         let active = self.store.current();
+        let context = Context::read(&self.directory, &active.rules, &classified, at)
+            .await
+            .map_err(|e| status(e.into()))?;
         let decision = active.rules.evaluate(&facts_of(&classified, &context, at));
         let routed = routed_for(&classified, &decision, active.version);
         Ok(Response::new(EvaluateResponse {

@@ -86,7 +86,7 @@ pub async fn simulate(
         let Some(actual) = decided.get(&message.message_id) else { continue };
         report.compared += 1;
         let at = to_datetime(event.occurred_at.as_ref());
-        let context = Context::read(directory, message, at).await?;
+        let context = Context::read(directory, &rules, message, at).await?;
         let decision = rules.evaluate(&facts_of(message, &context, at));
         let candidate = routed_for(message, &decision, 0);
         report.queues.entry(actual.queue.clone()).or_default().now += 1;

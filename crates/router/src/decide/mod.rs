@@ -148,10 +148,10 @@ impl Handler<Event> for Decider {
             return Ok(());
         };
         let at = switchboard_proto::time::to_datetime(event.occurred_at.as_ref());
-        let context = Context::read(&self.directory, classified, at)
+        let active = self.rules.current();
+        let context = Context::read(&self.directory, &active.rules, classified, at)
             .await
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
-        let active = self.rules.current();
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
         // The customer wrote: a conversation pending on them no longer closes.
         self.timers

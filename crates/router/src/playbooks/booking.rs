@@ -43,6 +43,9 @@ fn appointment() -> String {
 
 impl Settings {
     pub fn validate(&self, has_calendar: impl Fn(&str) -> bool) -> Result<(), String> {
+        if !crate::rules::is_queue_name(&self.queue) {
+            return Err("booking.queue: letters, digits, '-' or '_'".into());
+        }
         if !has_calendar(&self.calendar) {
             return Err(format!("booking.calendar {:?} is not defined under calendars", self.calendar));
         }

@@ -49,9 +49,7 @@ pub enum Kind {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), String> {
-        let queue_ok = !self.queue.is_empty()
-            && self.queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !queue_ok {
+        if !crate::rules::is_queue_name(&self.queue) {
             return Err("lead_qualification.queue: letters, digits, '-' or '_'".into());
         }
         if self.slots.is_empty() {

@@ -27,9 +27,7 @@ fn warehouse() -> String {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), String> {
-        let queue_ok = !self.queue.is_empty()
-            && self.queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !queue_ok {
+        if !crate::rules::is_queue_name(&self.queue) {
             return Err("returns.queue: letters, digits, '-' or '_'".into());
         }
         if self.window_days == 0 {

@@ -284,6 +284,11 @@ impl Rules {
         &self.playbooks
     }
 
+    /// Whether any rule counts the customer's previous contacts.
+    pub fn reads_previous_contacts(&self) -> bool {
+        self.rules.iter().any(|rule| rule.when.previous_contacts.is_some())
+    }
+
     pub fn pending(&self) -> Option<Pending> {
         self.pending
     }
@@ -366,7 +371,7 @@ fn validate_rule(
             return Err("then.action is required: queue, escalate or answer".into());
         }
         let queue = then.queue.as_deref().unwrap_or_default();
-        if queue.is_empty() || !queue.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !is_queue_name(queue) {
             return Err("then.queue is required: letters, digits, '-' or '_'".into());
         }
     }
@@ -427,6 +432,11 @@ fn validate_when(when: &When, calendars: &BTreeMap<String, Calendar>) -> Result<
         }
     }
     Ok(())
+}
+
+/// A queue (team) name: letters, digits, '-' and '_', not empty.
+pub fn is_queue_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn check_values(what: &str, given: &[String], known: &[&str]) -> Result<(), String> {
