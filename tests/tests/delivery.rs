@@ -54,8 +54,11 @@ async fn receiver(status: StatusCode) -> anyhow::Result<(String, Seen)> {
 async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()> {
     let (url, seen) = receiver(StatusCode::OK).await?;
     let backing = Backing::start().await?;
-    let cluster =
-        Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
+    let cluster = Cluster::start(switchboard_server::Config {
+        notifier: switchboard_notifier::Config { webhook_url: Some(url), ..Default::default() },
+        ..backing.config()
+    })
+    .await?;
     let bus = backing.bus().await?;
     common::publish_tracking_article(cluster.address).await?;
     let submitted = submit(&cluster, message("c-1", "Where is my order 5?", "w-1")).await?;
@@ -91,8 +94,11 @@ async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()
 async fn a_refused_reply_becomes_a_failure_event_and_a_human_takes_over() -> anyhow::Result<()> {
     let (url, seen) = receiver(StatusCode::BAD_REQUEST).await?;
     let backing = Backing::start().await?;
-    let cluster =
-        Cluster::start(switchboard_server::Config { webhook_url: Some(url), ..backing.config() }).await?;
+    let cluster = Cluster::start(switchboard_server::Config {
+        notifier: switchboard_notifier::Config { webhook_url: Some(url), ..Default::default() },
+        ..backing.config()
+    })
+    .await?;
     let bus = backing.bus().await?;
     common::publish_tracking_article(cluster.address).await?;
     let submitted = submit(&cluster, message("c-2", "Where is my order 6?", "w-2")).await?;

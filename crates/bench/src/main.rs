@@ -79,6 +79,7 @@ fn conversation_events(n: usize) -> Vec<anyhow::Result<switchboard_proto::events
         text: format!("message number {n}"),
         idempotency_key: format!("bench-{n}"),
         starts_conversation: true,
+        email: None,
     });
     let classified = Body::MessageClassified(MessageClassified {
         conversation_id: conversation_id.clone(),

@@ -7,7 +7,7 @@ use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected};
 use switchboard_projection::{Deps, wait_for_checkpoint};
 use switchboard_proto::{
     ErrorKind, ServiceError,
-    events::v1::{Channel, MessageReceived, event::Body},
+    events::v1::{Channel, EmailMeta, MessageReceived, event::Body},
 };
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -59,6 +59,8 @@ pub struct Submission {
     pub text: String,
     pub idempotency_key: String,
     pub conversation_id: Option<String>,
+    /// Channel email: the headers threading and replies need.
+    pub email: Option<EmailMeta>,
 }
 
 /// Where a submitted message went.
@@ -239,6 +241,7 @@ fn message_event(
         text: submission.text.clone(),
         idempotency_key: submission.idempotency_key.clone(),
         starts_conversation: submission.conversation_id.is_none(),
+        email: submission.email.clone(),
     });
     Ok(Draft::new(&submission.tenant, conversation_id, body).build()?)
 }
@@ -261,6 +264,7 @@ mod tests {
             text: "Where is my order 12345?".into(),
             idempotency_key: "k1".into(),
             conversation_id: Some(String::new()),
+            email: None,
         }
     }
 

@@ -39,6 +39,7 @@ impl intake_server::Intake for IntakeApi {
             text: request.text,
             idempotency_key: request.idempotency_key,
             conversation_id: request.conversation_id,
+            email: None,
         };
         let submitted = self.intake.submit(submission).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(SubmitMessageResponse {

@@ -76,5 +76,6 @@ fn submission(message: InboundMessage, delivery: &Delivery) -> Result<Submission
         text: message.text,
         idempotency_key,
         conversation_id: Some(message.conversation_id),
+        email: message.email,
     })
 }

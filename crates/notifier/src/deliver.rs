@@ -1,19 +1,24 @@
-//! Delivering a `ReplyRequested`: log, send, log the outcome, publish it, then ack.
+//! Delivering what events ask for (see [`crate::jobs`]): for each delivery, log the attempt,
+//! send, log the outcome, publish it; ack the event once every delivery has an outcome.
 //!
 //! Redelivery after a crash: a logged outcome is republished (same derived event id, so the bus
 //! drops the copy) and nothing is sent again; a delivery logged as `sending` (the crash came
-//! mid-request) is sent again with the same `Idempotency-Key`.
+//! mid-request) is sent again under the same `Idempotency-Key` or Message-ID.
 
 use async_nats::jetstream::consumer::PullConsumer;
-use sqlx::Row as _;
 use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
+use switchboard_channels::outbound::Attempt;
 use switchboard_projection::{Deps, Task, is_outage};
-use switchboard_proto::events::v1::{DeliveryFailed, Event, ReplyDelivered, ReplyRequested, event::Body};
+use switchboard_proto::events::v1::{
+    DeliveryFailed, Event, NotificationDelivered, NotificationFailed, ReplyDelivered, event::Body,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    CONSUMER,
-    webhook::{Attempt, Webhook},
+    CONSUMER, Failpoint,
+    jobs::{Job, Work, jobs_of},
+    log::{Log, Outcome},
+    send::Transports,
 };
 
 /// Messages handled at once.
@@ -32,111 +37,45 @@ pub(crate) fn spawn(
 
 pub(crate) struct Deliverer {
     deps: Deps,
-    webhook: Webhook,
-}
-
-/// What became of a reply.
-enum Outcome {
-    Delivered { attempts: u32 },
-    Failed { attempts: u32, reason: String },
+    log: Log,
+    transports: Transports,
+    failpoint: Option<Failpoint>,
 }
 
 impl Deliverer {
-    pub(crate) fn new(deps: Deps, webhook: Webhook) -> Self {
-        Self { deps, webhook }
+    pub(crate) fn new(deps: Deps, transports: Transports, failpoint: Option<Failpoint>) -> Self {
+        Self { log: Log::new(deps.pool.clone()), deps, transports, failpoint }
     }
 
-    fn destination(&self) -> &'static str {
-        if self.webhook.is_configured() { "conversation+webhook" } else { "conversation" }
-    }
-
-    /// The outcome already logged for this reply, if any.
-    async fn logged(&self, reply_id: &str) -> Result<Option<Outcome>, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT status, attempts, last_error FROM notifier.delivery_log WHERE reply_id = $1")
-                .bind(reply_id)
-                .fetch_optional(&self.deps.pool)
-                .await?;
-        Ok(row.and_then(|row| {
-            let attempts = u32::try_from(row.get::<i32, _>(1)).unwrap_or(0);
-            match row.get::<String, _>(0).as_str() {
-                "delivered" => Some(Outcome::Delivered { attempts }),
-                "failed" => Some(Outcome::Failed { attempts, reason: row.get(2) }),
-                _ => None,
-            }
-        }))
-    }
-
-    /// Records an attempt starting; returns the attempt number.
-    async fn log_attempt(&self, reply: &ReplyRequested) -> Result<u32, sqlx::Error> {
-        let attempts: i32 = sqlx::query_scalar(
-            "INSERT INTO notifier.delivery_log (reply_id, conversation_id, status, attempts)
-             VALUES ($1, $2, 'sending', 1)
-             ON CONFLICT (reply_id) DO UPDATE SET attempts = notifier.delivery_log.attempts + 1,
-                 updated_at = now()
-             RETURNING attempts",
-        )
-        .bind(&reply.reply_id)
-        .bind(&reply.conversation_id)
-        .fetch_one(&self.deps.pool)
-        .await?;
-        Ok(u32::try_from(attempts).unwrap_or(0))
-    }
-
-    async fn log(&self, reply_id: &str, status: &str, error: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE notifier.delivery_log SET status = $2, last_error = $3, updated_at = now() WHERE reply_id = $1")
-            .bind(reply_id)
-            .bind(status)
-            .bind(error)
-            .execute(&self.deps.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Sends once more; `None` means try again later.
-    async fn send(&self, reply: &ReplyRequested, last_chance: bool) -> Result<Option<Outcome>, HandlerError> {
-        let attempts = self.log_attempt(reply).await.map_err(transient)?;
-        let outcome = match self.webhook.send(reply).await {
-            Attempt::Sent => Outcome::Delivered { attempts },
-            Attempt::Refused(reason) => Outcome::Failed { attempts, reason },
-            Attempt::Retry(reason) if last_chance => Outcome::Failed { attempts, reason },
+    /// The job's outcome: logged before, or from a new attempt (`Err` to try again later).
+    async fn outcome(&self, job: &Job, last_chance: bool) -> Result<Outcome, HandlerError> {
+        if let Some(outcome) = self.log.outcome(&job.delivery_id).await.map_err(transient)? {
+            return Ok(outcome);
+        }
+        let attempts = self.log.start(job).await.map_err(transient)?;
+        let (destination, attempt) = self.transports.deliver(job).await;
+        let outcome = match attempt {
+            Attempt::Sent { external_id } => Outcome::Delivered { attempts, destination, external_id },
+            Attempt::Refused(reason) => Outcome::Failed { attempts, destination, reason },
+            Attempt::Retry(reason) if last_chance => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) => {
-                self.log(&reply.reply_id, "sending", &reason).await.map_err(transient)?;
+                self.log.retry(&job.delivery_id, &reason).await.map_err(transient)?;
+                tracing::info!(
+                    delivery_id = job.delivery_id,
+                    kind = job.kind(),
+                    reason,
+                    "delivery will be retried"
+                );
                 return Err(HandlerError::Transient(reason));
             }
         };
-        let (status, error) = match &outcome {
-            Outcome::Delivered { .. } => ("delivered", ""),
-            Outcome::Failed { reason, .. } => ("failed", reason.as_str()),
-        };
-        self.log(&reply.reply_id, status, error).await.map_err(transient)?;
-        Ok(Some(outcome))
+        self.log.finish(&job.delivery_id, &outcome).await.map_err(transient)?;
+        Ok(outcome)
     }
 
-    async fn publish(
-        &self,
-        cause: &Event,
-        reply: &ReplyRequested,
-        outcome: Outcome,
-    ) -> Result<(), HandlerError> {
-        let body = match outcome {
-            Outcome::Delivered { attempts } => Body::ReplyDelivered(ReplyDelivered {
-                reply_id: reply.reply_id.clone(),
-                conversation_id: reply.conversation_id.clone(),
-                channel: reply.channel,
-                text: reply.text.clone(),
-                destination: self.destination().into(),
-                attempts,
-            }),
-            Outcome::Failed { attempts, reason } => Body::DeliveryFailed(DeliveryFailed {
-                reply_id: reply.reply_id.clone(),
-                conversation_id: reply.conversation_id.clone(),
-                channel: reply.channel,
-                reason,
-                attempts,
-            }),
-        };
-        let event = Draft::caused_by(cause, &reply.reply_id, body)
+    async fn publish(&self, cause: &Event, job: &Job, outcome: Outcome) -> Result<(), HandlerError> {
+        let body = outcome_event(job, outcome);
+        let event = Draft::caused_by(cause, &job.delivery_id, body)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
         self.deps.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
@@ -146,25 +85,76 @@ impl Deliverer {
 
 impl Handler<Event> for Deliverer {
     async fn handle(&self, event: Event, delivery: &Delivery) -> Result<(), HandlerError> {
-        let Some(Body::ReplyRequested(reply)) = &event.body else {
-            return Ok(());
-        };
-        let outcome = match self.logged(&reply.reply_id).await.map_err(transient)? {
-            Some(outcome) => outcome,
-            None => {
-                let last_chance = delivery.deliveries >= self.deps.bus.config().max_deliver;
-                match self.send(reply, last_chance).await? {
-                    Some(outcome) => outcome,
-                    None => return Ok(()),
+        let last_chance = delivery.deliveries >= self.deps.bus.config().max_deliver;
+        for job in jobs_of(&event, &self.transports.templates) {
+            let outcome = self.outcome(&job, last_chance).await?;
+            match &outcome {
+                Outcome::Failed { reason, .. } => {
+                    tracing::warn!(
+                        delivery_id = job.delivery_id,
+                        kind = job.kind(),
+                        reason,
+                        "delivery failed"
+                    )
+                }
+                Outcome::Delivered { destination, .. } => {
+                    tracing::info!(delivery_id = job.delivery_id, kind = job.kind(), destination, "delivered")
                 }
             }
-        };
-        if let Outcome::Failed { reason, .. } = &outcome {
-            tracing::warn!(reply_id = reply.reply_id, reason, "reply delivery failed");
-        } else {
-            tracing::info!(reply_id = reply.reply_id, "reply delivered");
+            if self.failpoint == Some(Failpoint::HaltAfterSend) {
+                tracing::error!(
+                    delivery_id = job.delivery_id,
+                    "failpoint halt-after-send: halting before the ack"
+                );
+                std::future::pending::<()>().await;
+            }
+            self.publish(&event, &job, outcome).await?;
         }
-        self.publish(&event, reply, outcome).await
+        Ok(())
+    }
+}
+
+fn outcome_event(job: &Job, outcome: Outcome) -> Body {
+    let (conversation_id, target) = (job.conversation_id.clone(), job.target());
+    match (&job.work, outcome) {
+        (Work::Reply(reply), Outcome::Delivered { attempts, destination, external_id }) => {
+            Body::ReplyDelivered(ReplyDelivered {
+                reply_id: reply.reply_id.clone(),
+                conversation_id,
+                channel: reply.channel,
+                text: reply.text.clone(),
+                destination,
+                attempts,
+                external_id,
+            })
+        }
+        (Work::Reply(reply), Outcome::Failed { attempts, reason, .. }) => {
+            Body::DeliveryFailed(DeliveryFailed {
+                reply_id: reply.reply_id.clone(),
+                conversation_id,
+                channel: reply.channel,
+                reason,
+                attempts,
+            })
+        }
+        (_, Outcome::Delivered { attempts, external_id, .. }) => {
+            Body::NotificationDelivered(NotificationDelivered {
+                delivery_id: job.delivery_id.clone(),
+                source_id: job.source_id.clone(),
+                target,
+                conversation_id,
+                attempts,
+                external_id,
+            })
+        }
+        (_, Outcome::Failed { attempts, reason, .. }) => Body::NotificationFailed(NotificationFailed {
+            delivery_id: job.delivery_id.clone(),
+            source_id: job.source_id.clone(),
+            target,
+            conversation_id,
+            attempts,
+            reason,
+        }),
     }
 }
 

@@ -40,8 +40,9 @@ impl notifier_server::Notifier for NotifierApi {
             return Err(to_status(&crate::Error::NotCaughtUp(min_sequence)));
         }
         let rows = sqlx::query(
-            "SELECT reply_id, conversation_id, channel, status, destination, attempts, failure_reason, at
-             FROM notifier.deliveries WHERE conversation_id = $1 ORDER BY at, reply_id",
+            "SELECT delivery_id, conversation_id, channel, status, destination, attempts, failure_reason, at,
+                 kind, target, external_id
+             FROM notifier.deliveries WHERE conversation_id = $1 ORDER BY at, delivery_id",
         )
         .bind(&conversation_id)
         .fetch_all(&self.pool)
@@ -58,6 +59,9 @@ impl notifier_server::Notifier for NotifierApi {
                 attempts: u32::try_from(row.get::<i32, _>(5)).unwrap_or(0),
                 failure_reason: row.get(6),
                 at: Some(to_timestamp(row.get(7))),
+                kind: row.get(8),
+                target: row.get(9),
+                external_id: row.get(10),
             })
             .collect();
         Ok(Response::new(ListDeliveriesResponse { deliveries }))

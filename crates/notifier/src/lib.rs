@@ -1,35 +1,50 @@
-//! Notifier: delivers the replies automation asks for, back to the conversation (as a
-//! `ReplyDelivered` event intake projects) and to a webhook when one is configured.
-//! Each delivery is recorded once in `notifier.delivery_log` before its request is acked.
+//! Notifier: delivers what automation asks for: replies to the customer on their channel
+//! (conversation, email, social and SMS gateways), notifications to teams and addresses, and
+//! routing decisions to webhooks. Each delivery is recorded once in `notifier.delivery_log`
+//! before the event that asked is acked, and its outcome is published as an event.
 
 #![forbid(unsafe_code)]
 
 mod deliver;
+mod email;
 mod grpc;
+mod jobs;
+mod log;
 mod projection;
-mod webhook;
+mod send;
+mod templates;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use switchboard_bus::ConsumerSpec;
+use switchboard_channels::outbound::{Mailer, SignedPost};
 use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
 use switchboard_proto::{ErrorKind, ServiceError, notifier::v1::notifier_server::NotifierServer};
 use tokio_util::sync::CancellationToken;
 
 pub use projection::NotifierProjection;
+pub use templates::{DEFAULT_TEMPLATES, Templates};
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "deliveries", sql: include_str!("../migrations/001_deliveries.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "deliveries", sql: include_str!("../migrations/001_deliveries.sql") },
+    Migration { version: 2, name: "targets", sql: include_str!("../migrations/002_targets.sql") },
+];
 
-/// Durable consumer of reply requests.
-pub const CONSUMER: &str = "notifier";
+/// Durable consumer of what is to be delivered.
+pub const CONSUMER: &str = "notifier-outbox";
+
+/// Subjects of the events that ask for deliveries.
+const SUBJECTS: [&str; 3] =
+    ["switchboard.events.reply.>", "switchboard.events.notification.>", "switchboard.events.routing.>"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("webhook url {0:?} is not an http(s) URL")]
     WebhookUrl(String),
-    #[error("cannot build the HTTP client: {0}")]
-    Http(String),
+    #[error(transparent)]
+    Outbound(#[from] switchboard_channels::outbound::Error),
+    #[error("templates: {0}")]
+    Templates(String),
     #[error("the deliveries have not reached sequence {0} yet; try again")]
     NotCaughtUp(u64),
     #[error(transparent)]
@@ -43,24 +58,56 @@ pub enum Error {
 impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::WebhookUrl(_) => ErrorKind::InvalidArgument,
+            Self::WebhookUrl(_) | Self::Outbound(_) | Self::Templates(_) => ErrorKind::InvalidArgument,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
 }
 
+/// A fault injected on purpose, for crash tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failpoint {
+    /// Stop for good once a delivery's outcome is logged, before its event is published and
+    /// acked (`SWITCHBOARD_FAILPOINT=notifier-halt-after-send`): the moment to kill the process.
+    HaltAfterSend,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Every reply is also POSTed here as JSON, when set.
+    /// Every web, API and voice reply is also POSTed here, when set.
     pub webhook_url: Option<String>,
+    /// Signs outbound webhooks (`X-Switchboard-Signature`), when set.
+    pub webhook_secret: Option<String>,
     pub webhook_timeout: Duration,
+    /// SMTP relay for email, e.g. `smtp://127.0.0.1:2525`; email deliveries fail without it.
+    pub smtp_url: Option<String>,
+    /// The sender of emails, e.g. `Acme Support <support@acme.example>`.
+    pub email_from: String,
+    /// `team:NAME` targets: NAME to `email:ADDRESS` or `webhook:URL`.
+    pub teams: BTreeMap<String, String>,
+    /// Outbound gateways of the social and SMS channels, by channel (`sms`, `social`).
+    pub gateways: BTreeMap<String, String>,
+    /// Templates (YAML); the bundled ones when unset.
+    pub templates: Option<String>,
+    pub failpoint: Option<Failpoint>,
     pub batch_size: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { webhook_url: None, webhook_timeout: Duration::from_secs(10), batch_size: 500 }
+        Self {
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_timeout: Duration::from_secs(10),
+            smtp_url: None,
+            email_from: "Switchboard Support <support@switchboard.localhost>".into(),
+            teams: BTreeMap::new(),
+            gateways: BTreeMap::new(),
+            templates: None,
+            failpoint: None,
+            batch_size: 500,
+        }
     }
 }
 
@@ -71,18 +118,44 @@ pub struct Started {
 
 /// Migrates, creates the consumers and starts them.
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
-    let webhook = webhook::Webhook::new(config.webhook_url.as_deref(), config.webhook_timeout)?;
+    let transports = transports(&deps, &config)?;
     migrate(&deps.pool, "notifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let api = grpc::NotifierApi::new(deps.pool.clone(), runner.checkpoint());
-    let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.reply.>", deliver::CONCURRENCY);
+    let spec = ConsumerSpec {
+        filter_subjects: SUBJECTS.iter().map(|s| (*s).to_string()).collect(),
+        ..ConsumerSpec::events(CONSUMER, SUBJECTS[0], deliver::CONCURRENCY)
+    };
     let consumer = deps.bus.durable_consumer(&spec).await?;
-    let deliverer = deliver::Deliverer::new(deps.clone(), webhook);
+    let deliverer = deliver::Deliverer::new(deps.clone(), transports, config.failpoint);
     let tasks = vec![
         spawn_runner(runner, shutdown.clone()),
         deliver::spawn(deps.bus.clone(), consumer, deliverer, shutdown),
     ];
     Ok(Started { service: NotifierServer::new(api), tasks })
+}
+
+/// Checks the settings and builds the transports: bad settings stop the start with a reason.
+fn transports(deps: &Deps, config: &Config) -> Result<send::Transports, Error> {
+    let mirror = config.webhook_url.clone().filter(|url| !url.is_empty());
+    let urls = mirror.iter().chain(config.gateways.values());
+    if let Some(bad) = urls.into_iter().find(|url| !SignedPost::is_valid_url(url)) {
+        return Err(Error::WebhookUrl(bad.clone()));
+    }
+    let mailer = match config.smtp_url.as_deref().filter(|url| !url.is_empty()) {
+        Some(url) => Some(Mailer::new(url, &config.email_from)?),
+        None => None,
+    };
+    let templates = Templates::parse(config.templates.as_deref().unwrap_or(DEFAULT_TEMPLATES))?;
+    Ok(send::Transports {
+        bus: deps.bus.clone(),
+        mailer,
+        post: SignedPost::new(config.webhook_secret.as_deref(), config.webhook_timeout)?,
+        mirror,
+        teams: config.teams.clone(),
+        gateways: config.gateways.clone(),
+        templates,
+    })
 }
 
 pub fn projection() -> Arc<NotifierProjection> {

@@ -1,4 +1,4 @@
-//! Deliveries and failures, per conversation.
+//! Deliveries and failures, per conversation: replies, notifications and decision webhooks.
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
@@ -8,13 +8,16 @@ pub struct NotifierProjection;
 
 /// One row of `notifier.deliveries`.
 struct Row<'a> {
-    reply_id: &'a str,
+    delivery_id: &'a str,
     conversation_id: &'a str,
     channel: i32,
+    kind: &'a str,
+    target: String,
     status: &'a str,
     destination: &'a str,
     attempts: u32,
     failure_reason: &'a str,
+    external_id: &'a str,
 }
 
 impl Projection for NotifierProjection {
@@ -36,31 +39,61 @@ impl Projection for NotifierProjection {
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
         for applied in events {
-            let row = match &applied.event.body {
-                Some(Body::ReplyDelivered(d)) => Row {
-                    reply_id: &d.reply_id,
-                    conversation_id: &d.conversation_id,
-                    channel: d.channel,
-                    status: "delivered",
-                    destination: &d.destination,
-                    attempts: d.attempts,
-                    failure_reason: "",
-                },
-                Some(Body::DeliveryFailed(f)) => Row {
-                    reply_id: &f.reply_id,
-                    conversation_id: &f.conversation_id,
-                    channel: f.channel,
-                    status: "failed",
-                    destination: "",
-                    attempts: f.attempts,
-                    failure_reason: &f.reason,
-                },
-                _ => continue,
-            };
+            let Some(row) = row_of(applied) else { continue };
             upsert(tx, &row, to_datetime(applied.event.occurred_at.as_ref())).await?;
         }
         Ok(())
     }
+}
+
+fn row_of(applied: &Applied) -> Option<Row<'_>> {
+    let reply = |delivery_id, conversation_id, channel| Row {
+        delivery_id,
+        conversation_id,
+        channel,
+        kind: "reply",
+        target: String::new(),
+        status: "delivered",
+        destination: "",
+        attempts: 0,
+        failure_reason: "",
+        external_id: "",
+    };
+    Some(match applied.event.body.as_ref()? {
+        Body::ReplyDelivered(d) => Row {
+            destination: &d.destination,
+            attempts: d.attempts,
+            external_id: &d.external_id,
+            ..reply(&d.reply_id, &d.conversation_id, d.channel)
+        },
+        Body::DeliveryFailed(f) => Row {
+            status: "failed",
+            attempts: f.attempts,
+            failure_reason: &f.reason,
+            ..reply(&f.reply_id, &f.conversation_id, f.channel)
+        },
+        Body::NotificationDelivered(d) => Row {
+            kind: kind_of(&d.target),
+            target: d.target.clone(),
+            attempts: d.attempts,
+            external_id: &d.external_id,
+            ..reply(&d.delivery_id, &d.conversation_id, 0)
+        },
+        Body::NotificationFailed(f) => Row {
+            kind: kind_of(&f.target),
+            target: f.target.clone(),
+            status: "failed",
+            attempts: f.attempts,
+            failure_reason: &f.reason,
+            ..reply(&f.delivery_id, &f.conversation_id, 0)
+        },
+        _ => return None,
+    })
+}
+
+/// A decision webhook's target is `webhook:URL`; every other notification is a notice.
+fn kind_of(target: &str) -> &'static str {
+    if target.starts_with("webhook:") { "webhook" } else { "notification" }
 }
 
 async fn upsert(
@@ -69,14 +102,15 @@ async fn upsert(
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO notifier.deliveries
-             (reply_id, conversation_id, channel, status, destination, attempts, failure_reason, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (reply_id) DO UPDATE SET status = EXCLUDED.status,
+        "INSERT INTO notifier.deliveries (delivery_id, conversation_id, channel, status, destination,
+             attempts, failure_reason, at, kind, target, external_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (delivery_id) DO UPDATE SET status = EXCLUDED.status,
              destination = EXCLUDED.destination, attempts = EXCLUDED.attempts,
-             failure_reason = EXCLUDED.failure_reason, at = EXCLUDED.at",
+             failure_reason = EXCLUDED.failure_reason, at = EXCLUDED.at, kind = EXCLUDED.kind,
+             target = EXCLUDED.target, external_id = EXCLUDED.external_id",
     )
-    .bind(row.reply_id)
+    .bind(row.delivery_id)
     .bind(row.conversation_id)
     .bind(row.channel)
     .bind(row.status)
@@ -84,6 +118,9 @@ async fn upsert(
     .bind(i32::try_from(row.attempts).unwrap_or(i32::MAX))
     .bind(row.failure_reason)
     .bind(at)
+    .bind(row.kind)
+    .bind(&row.target)
+    .bind(row.external_id)
     .execute(&mut *tx)
     .await?;
     Ok(())

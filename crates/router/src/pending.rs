@@ -94,6 +94,7 @@ impl Closer {
             channel,
             text,
             article_ids: Vec::new(),
+            language: String::new(),
         });
         let event = Draft::caused_by(cause, reply_id, body)
             .keyed(key)

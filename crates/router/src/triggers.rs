@@ -75,6 +75,7 @@ impl Triggers {
             channel: opened.channel,
             text,
             article_ids: Vec::new(),
+            language: String::new(),
         });
         self.publish(cause, &reply_id, body).await
     }

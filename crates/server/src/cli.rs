@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run services (all of them by default) on one gRPC listener.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Drop a service's read model and rebuild it from the event stream (stop the service first).
     Replay {
         /// intake, classifier, router, knowledge, notifier or analytics.
@@ -71,9 +71,8 @@ pub struct ServeArgs {
     /// The knowledge service for the router; this process when unset.
     #[arg(long, env = "SWITCHBOARD_KNOWLEDGE_ENDPOINT")]
     pub knowledge_endpoint: Option<String>,
-    /// POST every reply here as JSON.
-    #[arg(long, env = "SWITCHBOARD_WEBHOOK_URL")]
-    pub webhook_url: Option<String>,
+    #[command(flatten)]
+    pub channels: crate::channels::ChannelArgs,
     /// The sentence encoder directory (`make encoder`), for intent models with a full head.
     #[arg(long, env = "SWITCHBOARD_ENCODER_DIR")]
     pub encoder_dir: Option<PathBuf>,
@@ -100,7 +99,10 @@ impl ServeArgs {
             database_url: self.connection.database_url.clone(),
             rules_file: self.rules.clone(),
             knowledge_endpoint: self.knowledge_endpoint.clone(),
-            webhook_url: self.webhook_url.clone().filter(|url| !url.is_empty()),
+            http_addr: Some(self.channels.http_addr),
+            smtp_addr: Some(self.channels.smtp_addr),
+            channels: self.channels.channels(),
+            notifier: self.channels.notifier()?,
             encoder_dir: self.encoder_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
@@ -121,7 +123,7 @@ fn checked_confidence(confidence: f32) -> anyhow::Result<f32> {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => Box::pin(serve(*args)).await,
         Command::Replay { service, connection, index_dir } => {
             let config = Config {
                 nats_url: connection.nats_url,

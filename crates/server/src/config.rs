@@ -11,11 +11,19 @@ pub enum Service {
     Knowledge,
     Notifier,
     Analytics,
+    Channels,
 }
 
 impl Service {
-    pub const ALL: [Self; 6] =
-        [Self::Intake, Self::Classifier, Self::Router, Self::Knowledge, Self::Notifier, Self::Analytics];
+    pub const ALL: [Self; 7] = [
+        Self::Intake,
+        Self::Classifier,
+        Self::Router,
+        Self::Knowledge,
+        Self::Notifier,
+        Self::Analytics,
+        Self::Channels,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -25,6 +33,7 @@ impl Service {
             Self::Knowledge => "knowledge",
             Self::Notifier => "notifier",
             Self::Analytics => "analytics",
+            Self::Channels => "channels",
         }
     }
 
@@ -69,7 +78,12 @@ pub struct Config {
     pub rules_file: Option<PathBuf>,
     /// Knowledge endpoint for the router; this process's own listener when unset.
     pub knowledge_endpoint: Option<String>,
-    pub webhook_url: Option<String>,
+    /// The channels' HTTP listener (webhooks); none when unset.
+    pub http_addr: Option<SocketAddr>,
+    /// The channels' SMTP listener (inbound email); none when unset.
+    pub smtp_addr: Option<SocketAddr>,
+    pub channels: switchboard_channels::Config,
+    pub notifier: switchboard_notifier::Config,
     /// The classifier's sentence encoder (all-MiniLM-L6-v2 directory), for models with a full head.
     pub encoder_dir: Option<PathBuf>,
     /// The knowledge search index directory; in memory (rebuilt at every start) when unset.
@@ -91,7 +105,10 @@ impl Default for Config {
             database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
             rules_file: None,
             knowledge_endpoint: None,
-            webhook_url: None,
+            http_addr: None,
+            smtp_addr: None,
+            channels: switchboard_channels::Config::default(),
+            notifier: switchboard_notifier::Config::default(),
             encoder_dir: None,
             index_dir: None,
             answer_confidence: switchboard_knowledge::DEFAULT_MIN_CONFIDENCE,
@@ -133,7 +150,7 @@ mod tests {
 
     #[test]
     fn parses_service_lists() {
-        assert_eq!(Service::parse_list("all").map(|s| s.len()), Ok(6));
+        assert_eq!(Service::parse_list("all").map(|s| s.len()), Ok(7));
         assert_eq!(Service::parse_list("intake, router,intake"), Ok(vec![Service::Intake, Service::Router]));
         let error = Service::parse_list("intake,fax").expect_err("unknown");
         assert!(error.contains("unknown service \"fax\""), "{error}");

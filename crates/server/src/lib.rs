@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod channels;
 pub mod classifier;
 pub mod cli;
 mod config;
@@ -14,4 +15,4 @@ mod serve;
 
 pub use config::{Config, Service};
 pub use replay::{catch_up, replay};
-pub use serve::{connect, serve};
+pub use serve::{connect, serve, serve_with};

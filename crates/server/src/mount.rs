@@ -36,6 +36,7 @@ pub(crate) async fn mount(
     config: &Config,
     deps: &Deps,
     local: SocketAddr,
+    mut listeners: Option<switchboard_channels::Listeners>,
     work: &CancellationToken,
 ) -> anyhow::Result<Mounted> {
     let mut mounted = Mounted::default();
@@ -59,6 +60,13 @@ pub(crate) async fn mount(
             }
             Service::Analytics => {
                 add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
+            }
+            Service::Channels => {
+                let listeners = listeners.take().unwrap_or_default();
+                let started = switchboard_channels::start(deps, config.channels.clone(), listeners, work)
+                    .await
+                    .context("starting channels")?;
+                mounted.tasks.extend(started.tasks);
             }
         }
         tracing::info!(service = service.name(), "service started");
@@ -92,5 +100,5 @@ fn classifier_config(config: &Config) -> switchboard_classifier::Config {
 }
 
 fn notifier_config(config: &Config) -> switchboard_notifier::Config {
-    switchboard_notifier::Config { webhook_url: config.webhook_url.clone(), ..Default::default() }
+    config.notifier.clone()
 }

@@ -26,14 +26,36 @@ pub async fn connect(config: &Config) -> anyhow::Result<Deps> {
     Ok(Deps { bus, pool })
 }
 
-/// Runs the configured services on `listener` until `shutdown` is cancelled or a service fails.
+/// Runs the configured services on `listener` until `shutdown` is cancelled or a service fails;
+/// the channels listen on `config.http_addr` and `config.smtp_addr`.
 pub async fn serve(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let channels = switchboard_channels::Listeners {
+        http: bind(config.http_addr, "http").await?,
+        smtp: bind(config.smtp_addr, "smtp").await?,
+    };
+    serve_with(config, listener, channels, shutdown).await
+}
+
+async fn bind(address: Option<std::net::SocketAddr>, what: &str) -> anyhow::Result<Option<TcpListener>> {
+    let Some(address) = address else { return Ok(None) };
+    let listener =
+        TcpListener::bind(address).await.with_context(|| format!("cannot listen for {what} on {address}"))?;
+    Ok(Some(listener))
+}
+
+/// [`serve`] with the channels' listeners already bound (tests bind them on free ports).
+pub async fn serve_with(
+    config: Config,
+    listener: TcpListener,
+    channels: switchboard_channels::Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let deps = connect(&config).await?;
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status("", ServingStatus::NotServing).await;
     let work = CancellationToken::new();
-    let mounted = mount(&config, &deps, local, &work).await?;
+    let mounted = mount(&config, &deps, local, Some(channels), &work).await?;
     for name in &mounted.names {
         reporter.set_service_status(name, ServingStatus::Serving).await;
     }

@@ -1,13 +1,20 @@
-//! Test support: a real nats-server (current release, started on a random port) and a fresh
-//! PostgreSQL database per test. Nothing here mocks the bus or the database.
+//! Test support: a real nats-server (current release, started on a random port), a fresh
+//! PostgreSQL database per test, and an SMTP server (aiosmtpd). Nothing here mocks the bus or the database.
 
 #![forbid(unsafe_code)]
 
 mod database;
 mod nats;
+mod smtp;
 
 pub use database::TestDatabase;
 pub use nats::NatsServer;
+pub use smtp::{SmtpSink, python_path};
+
+/// A port nobody listens on right now (the caller binds it soon, or retries).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
 
 /// Logs to the test output, filtered by `RUST_LOG` (default `warn`).
 pub fn init_tracing() {

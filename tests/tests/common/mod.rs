@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context as _, bail};
@@ -14,7 +16,7 @@ use switchboard_proto::{
     events::v1::{Channel, Event},
     intake::v1::{SubmitMessageRequest, SubmitMessageResponse, intake_client::IntakeClient},
 };
-use switchboard_server::{Config, serve};
+use switchboard_server::{Config, serve, serve_with};
 use switchboard_testkit::{NatsServer, TestDatabase};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel as GrpcChannel;
@@ -57,6 +59,10 @@ impl Backing {
 /// All services in one process, in the test's runtime, on a pre-bound listener.
 pub struct Cluster {
     pub address: SocketAddr,
+    /// The channels' HTTP listener (signed webhooks).
+    pub http: SocketAddr,
+    /// The channels' SMTP listener.
+    pub smtp: SocketAddr,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -65,10 +71,14 @@ impl Cluster {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let (http_address, smtp_address) = (http.local_addr()?, smtp.local_addr()?);
+        let channels = switchboard_channels::Listeners { http: Some(http), smtp: Some(smtp) };
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(serve(config, listener, shutdown.clone()));
+        let server = tokio::spawn(serve_with(config, listener, channels, shutdown.clone()));
         match wait_serving(address).await {
-            Ok(()) => Ok(Self { address, shutdown, server }),
+            Ok(()) => Ok(Self { address, http: http_address, smtp: smtp_address, shutdown, server }),
             // A server that gave up says why better than the health check does.
             Err(waiting) => {
                 shutdown.cancel();

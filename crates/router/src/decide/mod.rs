@@ -338,5 +338,6 @@ fn reply_request(classified: &MessageClassified, answer: Answer) -> ReplyRequest
         channel: classified.channel,
         text: answer.text,
         article_ids: answer.article_ids,
+        language: classified.language.clone(),
     }
 }

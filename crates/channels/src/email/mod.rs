@@ -1,0 +1,140 @@
+//! Email in: a raw message from the SMTP listener or the inbound-parse webhook is read, threaded
+//! and published on `switchboard.inbound.email` (`Nats-Msg-Id` = its Message-ID), or refused
+//! with a reason and kept as an `InboundRefused` event. Either way it is on the stream before the
+//! sender hears back, so nothing is lost.
+
+pub mod parse;
+pub mod smtp;
+pub mod threads;
+
+use bytes::Bytes;
+use prost::Message as _;
+use sha2::{Digest as _, Sha256};
+use switchboard_bus::{DEFAULT_TENANT, Draft, INBOUND_SUBJECT_PREFIX};
+use switchboard_projection::Deps;
+use switchboard_proto::events::v1::{Channel, EmailMeta, InboundMessage, InboundRefused, event::Body};
+
+use threads::Threading;
+
+/// Body text kept per email, in bytes: intake's limit with room for the subject line.
+pub const MAX_BODY_BYTES: usize = 30 * 1024;
+/// Bytes of a refused message kept on its `InboundRefused` event.
+const EXCERPT_BYTES: usize = 64 * 1024;
+
+/// What became of an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// On the stream for intake; `duplicate` when the same Message-ID came before.
+    Accepted { message_id: String, duplicate: bool },
+    /// Refused for good, with the reason the sender is told.
+    Refused { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    #[error("the bus is unavailable: {0}")]
+    Bus(#[from] switchboard_bus::Error),
+    #[error("the database is unavailable: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Takes emails in; shared by the SMTP listener and the HTTP webhook.
+#[derive(Clone)]
+pub struct Inbox {
+    deps: Deps,
+    max_bytes: usize,
+}
+
+impl Inbox {
+    pub fn new(deps: Deps, max_bytes: usize) -> Self {
+        Self { deps, max_bytes }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Reads, threads and publishes `raw`; an `Err` means nothing was decided: try again later.
+    pub async fn accept(&self, raw: &[u8]) -> Result<Outcome, Unavailable> {
+        if raw.len() > self.max_bytes {
+            let reason = format!("message is {} bytes; at most {} are accepted", raw.len(), self.max_bytes);
+            return self.refuse(raw, reason, None).await;
+        }
+        let parsed = match parse::parse(raw, MAX_BODY_BYTES) {
+            Ok(parsed) => parsed,
+            Err(refusal) => return self.refuse(raw, refusal.to_string(), None).await,
+        };
+        let threading = threads::thread(&self.deps.pool, DEFAULT_TENANT, &parsed.meta).await?;
+        let message = inbound(parsed, threading);
+        let key = nats_key(&message.idempotency_key);
+        let subject = format!("{INBOUND_SUBJECT_PREFIX}.email");
+        let published =
+            self.deps.bus.publish_raw(subject, Bytes::from(message.encode_to_vec()), &key).await?;
+        tracing::info!(
+            duplicate = published.duplicate,
+            attachments = message.email.as_ref().map_or(0, |e| e.attachments.len()),
+            "email accepted"
+        );
+        Ok(Outcome::Accepted { message_id: message.idempotency_key, duplicate: published.duplicate })
+    }
+
+    /// Keeps a refused message on the stream, with its reason.
+    pub async fn refuse(
+        &self,
+        raw: &[u8],
+        reason: String,
+        sender: Option<&str>,
+    ) -> Result<Outcome, Unavailable> {
+        let digest = hex::encode(&Sha256::digest(raw)[..16]);
+        let body = Body::InboundRefused(InboundRefused {
+            channel: Channel::Email.into(),
+            reason: reason.clone(),
+            key: String::new(),
+            size: raw.len() as u64,
+            excerpt: raw[..raw.len().min(EXCERPT_BYTES)].to_vec(),
+            sender: sender.unwrap_or_default().to_string(),
+        });
+        let event =
+            Draft::new(DEFAULT_TENANT, &digest, body).keyed(format!("refused-email/{digest}")).build()?;
+        self.deps.bus.publish(&event).await?;
+        tracing::warn!(reason, size = raw.len(), "email refused");
+        Ok(Outcome::Refused { reason })
+    }
+}
+
+/// The inbound message an email stands for.
+fn inbound(parsed: parse::Parsed, threading: Threading) -> InboundMessage {
+    let parse::Parsed { meta, body } = parsed;
+    let (conversation_id, text) = match threading {
+        Threading::Continues(id) => (id, if body.trim().is_empty() { meta.subject.clone() } else { body }),
+        Threading::Starts => (String::new(), with_subject(&meta, &body)),
+    };
+    InboundMessage {
+        channel: Channel::Email.into(),
+        customer_id: meta.from.clone(),
+        text,
+        idempotency_key: meta.message_id.clone(),
+        conversation_id,
+        tenant: String::new(),
+        email: Some(meta),
+    }
+}
+
+/// A first message reads best with its subject on top (it often holds the question).
+fn with_subject(meta: &EmailMeta, body: &str) -> String {
+    let subject = meta.subject.trim();
+    if subject.is_empty() || body.contains(subject) {
+        return body.to_string();
+    }
+    if body.trim().is_empty() { subject.to_string() } else { format!("{subject}\n\n{body}") }
+}
+
+/// A `Nats-Msg-Id` for a Message-ID: as it is when header-safe, else a digest.
+fn nats_key(message_id: &str) -> String {
+    let safe = message_id.len() <= 200 && message_id.chars().all(|c| c.is_ascii_graphic());
+    if safe {
+        format!("email:{message_id}")
+    } else {
+        format!("email:{}", hex::encode(Sha256::digest(message_id.as_bytes())))
+    }
+}

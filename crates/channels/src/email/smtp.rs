@@ -1,0 +1,263 @@
+//! The project's own SMTP listener (RFC 5321, plain text behind the company's MTA): EHLO, MAIL,
+//! RCPT, DATA, RSET, NOOP, QUIT, with SIZE. A message is answered `250` only once it is on the
+//! stream; a refused one gets a `5xx` with the reason, so the sending MTA bounces it clearly.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{
+    io::{
+        AsyncBufRead, AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _,
+        BufReader,
+    },
+    net::TcpListener,
+    sync::Semaphore,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{Inbox, Outcome};
+
+/// Longest command line (RFC 5321 says 512 with the CRLF; some clients send more).
+const MAX_LINE: usize = 4096;
+const MAX_RECIPIENTS: usize = 100;
+const IDLE: Duration = Duration::from_secs(300);
+const CONNECTIONS: usize = 64;
+
+/// Serves SMTP on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, inbox: Inbox, hostname: String, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(CONNECTIONS));
+    let hostname: Arc<str> = hostname.into();
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let (inbox, hostname) = (inbox.clone(), hostname.clone());
+        tokio::spawn(async move {
+            let (read, write) = stream.into_split();
+            if let Err(error) = Session::new(&inbox, &hostname).run(read, write).await {
+                tracing::debug!(%error, "smtp session ended");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// One connection's state.
+struct Session<'a> {
+    inbox: &'a Inbox,
+    hostname: &'a str,
+    greeted: bool,
+    sender: Option<String>,
+    recipients: usize,
+}
+
+impl<'a> Session<'a> {
+    fn new(inbox: &'a Inbox, hostname: &'a str) -> Self {
+        Self { inbox, hostname, greeted: false, sender: None, recipients: 0 }
+    }
+
+    async fn run(
+        mut self,
+        read: impl AsyncRead + Unpin,
+        mut write: impl AsyncWrite + Unpin,
+    ) -> std::io::Result<()> {
+        let mut read = BufReader::new(read);
+        reply(&mut write, &format!("220 {} Switchboard ESMTP ready", self.hostname)).await?;
+        loop {
+            let Some(line) = read_line(&mut read).await? else { return Ok(()) };
+            let Ok(line) = String::from_utf8(line) else {
+                reply(&mut write, "500 5.5.2 command is not UTF-8").await?;
+                continue;
+            };
+            let (verb, argument) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+            let answer = match verb.to_ascii_uppercase().as_str() {
+                "EHLO" => self.ehlo(),
+                "HELO" => self.helo(),
+                "MAIL" => self.mail(argument),
+                "RCPT" => self.rcpt(argument),
+                "DATA" if self.recipients == 0 => "503 5.5.1 RCPT TO first".to_string(),
+                "DATA" => {
+                    reply(&mut write, "354 end data with <CR><LF>.<CR><LF>").await?;
+                    let data = read_data(&mut read, self.inbox.max_bytes()).await?;
+                    self.reset();
+                    self.data(data).await
+                }
+                "RSET" => {
+                    self.reset();
+                    "250 2.0.0 reset".to_string()
+                }
+                "NOOP" => "250 2.0.0 ok".to_string(),
+                "VRFY" => "252 2.1.5 cannot verify; send and see".to_string(),
+                "QUIT" => {
+                    reply(&mut write, "221 2.0.0 bye").await?;
+                    return Ok(());
+                }
+                _ => "502 5.5.2 command not implemented".to_string(),
+            };
+            reply(&mut write, &answer).await?;
+        }
+    }
+
+    fn ehlo(&mut self) -> String {
+        self.greeted = true;
+        self.reset();
+        let size = self.inbox.max_bytes();
+        format!("250-{}\r\n250-SIZE {size}\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8", self.hostname)
+    }
+
+    fn helo(&mut self) -> String {
+        self.greeted = true;
+        self.reset();
+        format!("250 {}", self.hostname)
+    }
+
+    fn mail(&mut self, argument: &str) -> String {
+        if !self.greeted {
+            return "503 5.5.1 EHLO first".into();
+        }
+        let Some(path) = strip_prefix_ignore_case(argument, "FROM:") else {
+            return "501 5.5.4 syntax: MAIL FROM:<address>".into();
+        };
+        let (address, parameters) = path_and_parameters(path);
+        let declared =
+            parameters.iter().find_map(|p| strip_prefix_ignore_case(p, "SIZE=")?.parse::<usize>().ok());
+        if declared.is_some_and(|size| size > self.inbox.max_bytes()) {
+            return format!("552 5.3.4 message size exceeds the limit of {} bytes", self.inbox.max_bytes());
+        }
+        self.sender = Some(address);
+        "250 2.1.0 ok".into()
+    }
+
+    fn rcpt(&mut self, argument: &str) -> String {
+        if self.sender.is_none() {
+            return "503 5.5.1 MAIL FROM first".into();
+        }
+        if strip_prefix_ignore_case(argument, "TO:").is_none() {
+            return "501 5.5.4 syntax: RCPT TO:<address>".into();
+        }
+        if self.recipients >= MAX_RECIPIENTS {
+            return "452 4.5.3 too many recipients".into();
+        }
+        self.recipients += 1;
+        "250 2.1.5 ok".into()
+    }
+
+    async fn data(&self, data: Data) -> String {
+        let outcome = match data {
+            Data::TooLarge(size) => {
+                let reason =
+                    format!("message is over {size} bytes; at most {} are accepted", self.inbox.max_bytes());
+                self.inbox.refuse(&[], reason, None).await
+            }
+            Data::Complete(raw) => self.inbox.accept(&raw).await,
+        };
+        match outcome {
+            Ok(Outcome::Accepted { message_id, .. }) => format!("250 2.0.0 accepted {message_id}"),
+            Ok(Outcome::Refused { reason }) if reason.contains("at most") => format!("552 5.3.4 {reason}"),
+            Ok(Outcome::Refused { reason }) => format!("550 5.6.0 {reason}"),
+            Err(error) => {
+                tracing::warn!(%error, "email not taken; the sender will retry");
+                "451 4.3.0 temporarily unavailable; try again later".into()
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.sender = None;
+        self.recipients = 0;
+    }
+}
+
+enum Data {
+    Complete(Vec<u8>),
+    /// Read to its end and dropped past the limit; how many bytes were read.
+    TooLarge(usize),
+}
+
+/// Reads a DATA section to the lone dot, undoing dot-stuffing.
+async fn read_data(read: &mut (impl AsyncBufRead + Unpin), max: usize) -> std::io::Result<Data> {
+    let (mut raw, mut size) = (Vec::new(), 0usize);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = tokio::time::timeout(IDLE, read.read_until(b'\n', &mut line)).await.map_err(timeout)??;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed in DATA"));
+        }
+        let content = line.strip_suffix(b"\n").unwrap_or(&line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if content == b"." {
+            return Ok(if size > max { Data::TooLarge(size) } else { Data::Complete(raw) });
+        }
+        let unstuffed = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        size += unstuffed.len();
+        if size <= max {
+            raw.extend_from_slice(unstuffed);
+        }
+    }
+}
+
+/// A command line without its CRLF; `None` at the end of the connection.
+async fn read_line(read: &mut (impl AsyncBufRead + Unpin)) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let n = tokio::time::timeout(IDLE, (&mut *read).take(MAX_LINE as u64).read_until(b'\n', &mut line))
+        .await
+        .map_err(timeout)??;
+    if n == 0 {
+        return Ok(None);
+    }
+    if !line.ends_with(b"\n") {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "command line too long"));
+    }
+    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        line.pop();
+    }
+    Ok(Some(line))
+}
+
+async fn reply(write: &mut (impl AsyncWrite + Unpin), text: &str) -> std::io::Result<()> {
+    write.write_all(format!("{text}\r\n").as_bytes()).await?;
+    write.flush().await
+}
+
+fn timeout(_: tokio::time::error::Elapsed) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "smtp client idle")
+}
+
+fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
+/// `<address> PARAM=VALUE ...` into the address and the parameters.
+fn path_and_parameters(path: &str) -> (String, Vec<&str>) {
+    let mut parts = path.split_whitespace();
+    let address =
+        parts.next().unwrap_or_default().trim_start_matches('<').trim_end_matches('>').to_lowercase();
+    (address, parts.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn data_is_unstuffed_and_bounded() {
+        let input: &[u8] = b"Subject: x\r\n..leading dot\r\n.\r\n";
+        let mut read = BufReader::new(input);
+        let Data::Complete(raw) = read_data(&mut read, 100).await.expect("read") else { panic!("too large") };
+        assert_eq!(raw, b"Subject: x\r\n.leading dot\r\n");
+        let mut read = BufReader::new(input);
+        assert!(matches!(read_data(&mut read, 5).await.expect("read"), Data::TooLarge(26)));
+    }
+
+    #[test]
+    fn reads_paths_and_parameters() {
+        assert_eq!(strip_prefix_ignore_case("from:<a@b>", "FROM:"), Some("<a@b>"));
+        let (address, parameters) = path_and_parameters("<A@B.example> SIZE=1000 BODY=8BITMIME");
+        assert_eq!(address, "a@b.example");
+        assert_eq!(parameters, ["SIZE=1000", "BODY=8BITMIME"]);
+    }
+}

@@ -1,0 +1,193 @@
+//! Threading: which conversation an email continues. By its `In-Reply-To` and `References` first,
+//! then by the ticket token in its subject; never across senders, so a stranger quoting a
+//! subject (or a colleague replying in the thread) starts a conversation of their own.
+
+use sqlx::{PgConnection, PgPool, Row as _};
+use switchboard_projection::{Applied, Projection};
+use switchboard_proto::events::v1::{Channel, EmailMeta, event::Body};
+
+/// The token a conversation's email subjects carry, e.g. `SB-3F9A0C12D4`: the random tail of
+/// its id, so that it says nothing about when or how many.
+pub fn ticket_token(conversation_id: &str) -> String {
+    let hex: String = conversation_id.chars().filter(char::is_ascii_hexdigit).collect();
+    let tail = &hex[hex.len().saturating_sub(10)..];
+    format!("SB-{}", tail.to_uppercase())
+}
+
+/// `subject` with the conversation's token, unless it has it already.
+pub fn tokened_subject(subject: &str, conversation_id: &str) -> String {
+    let token = ticket_token(conversation_id);
+    if subject.contains(&token) {
+        subject.to_string()
+    } else {
+        format!("{subject} [#{token}]").trim().to_string()
+    }
+}
+
+/// The token in a subject, if any.
+fn token_in(subject: &str) -> Option<&str> {
+    let start = subject.find("[#SB-")? + 2;
+    let token = subject.get(start..start + 13)?;
+    let well_formed =
+        token[3..].chars().all(|c| c.is_ascii_hexdigit()) && subject[start + 13..].starts_with(']');
+    well_formed.then_some(token)
+}
+
+/// Where an inbound email goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Threading {
+    Continues(String),
+    Starts,
+}
+
+/// The conversation `meta` continues, for its sender.
+pub async fn thread(pool: &PgPool, tenant: &str, meta: &EmailMeta) -> Result<Threading, sqlx::Error> {
+    let mut candidates: Vec<&str> = meta.references.iter().map(String::as_str).collect();
+    candidates.push(&meta.in_reply_to);
+    candidates.retain(|id| !id.is_empty());
+    // The newest reference first: the message replied to.
+    for id in candidates.iter().rev() {
+        let row = sqlx::query(
+            "SELECT conversation_id, customer_id FROM channels.email_messages WHERE tenant = $1 AND message_id = $2",
+        )
+        .bind(tenant)
+        .bind(*id)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(row) = row {
+            let customer: String = row.get(1);
+            if customer == meta.from {
+                return Ok(Threading::Continues(row.get(0)));
+            }
+            tracing::info!("reply in a thread from another sender starts its own conversation");
+            return Ok(Threading::Starts);
+        }
+    }
+    let Some(token) = token_in(&meta.subject) else { return Ok(Threading::Starts) };
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT conversation_id FROM channels.conversations WHERE tenant = $1 AND token = $2 AND customer_id = $3",
+    )
+    .bind(tenant)
+    .bind(token)
+    .bind(&meta.from)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map_or(Threading::Starts, Threading::Continues))
+}
+
+/// Projects email Message-IDs and conversation tokens.
+pub struct ThreadsProjection;
+
+impl Projection for ThreadsProjection {
+    fn name(&self) -> &'static str {
+        "channels-projection"
+    }
+
+    fn schema(&self) -> &'static str {
+        "channels"
+    }
+
+    fn subjects(&self) -> Vec<String> {
+        vec!["switchboard.events.conversation.>".into(), "switchboard.events.delivery.>".into()]
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["channels.email_messages", "channels.conversations"]
+    }
+
+    async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
+        for applied in events {
+            let tenant = applied.event.tenant.as_str();
+            match &applied.event.body {
+                Some(Body::MessageReceived(received)) => {
+                    if received.starts_conversation {
+                        remember_conversation(tx, tenant, &received.conversation_id, &received.customer_id)
+                            .await?;
+                    }
+                    if let Some(email) = &received.email {
+                        let ids = (email.message_id.as_str(), received.conversation_id.as_str());
+                        remember_message(tx, tenant, ids, &received.customer_id, "inbound").await?;
+                    }
+                }
+                Some(Body::ReplyDelivered(delivered))
+                    if delivered.channel == Channel::Email as i32 && !delivered.external_id.is_empty() =>
+                {
+                    let owner = owner(tx, tenant, &delivered.conversation_id).await?;
+                    let ids = (delivered.external_id.as_str(), delivered.conversation_id.as_str());
+                    remember_message(tx, tenant, ids, &owner, "outbound").await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn remember_conversation(
+    tx: &mut PgConnection,
+    tenant: &str,
+    conversation_id: &str,
+    customer_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO channels.conversations (tenant, conversation_id, token, customer_id)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(conversation_id)
+    .bind(ticket_token(conversation_id))
+    .bind(customer_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn remember_message(
+    tx: &mut PgConnection,
+    tenant: &str,
+    (message_id, conversation_id): (&str, &str),
+    customer_id: &str,
+    direction: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO channels.email_messages (tenant, message_id, conversation_id, customer_id, direction)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(message_id)
+    .bind(conversation_id)
+    .bind(customer_id)
+    .bind(direction)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn owner(tx: &mut PgConnection, tenant: &str, conversation_id: &str) -> Result<String, sqlx::Error> {
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT customer_id FROM channels.conversations WHERE tenant = $1 AND conversation_id = $2",
+    )
+    .bind(tenant)
+    .bind(conversation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(owner.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_the_id_and_are_found_in_subjects() {
+        let id = "0193f1b2-7c4e-7a11-9d2e-3f9a0c12d4ab";
+        assert_eq!(ticket_token(id), "SB-9A0C12D4AB");
+        let subject = tokened_subject("Re: Where is my order?", id);
+        assert_eq!(subject, "Re: Where is my order? [#SB-9A0C12D4AB]");
+        assert_eq!(tokened_subject(&subject, id), subject);
+        assert_eq!(token_in(&subject), Some("SB-9A0C12D4AB"));
+        assert_eq!(token_in("Re: [#SB-9A0C12D4A] short"), None);
+        assert_eq!(token_in("Re: [#SB-XYZXYZXYZX]"), None);
+        assert_eq!(token_in("nothing"), None);
+    }
+}

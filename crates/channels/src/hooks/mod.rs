@@ -1,0 +1,155 @@
+//! Inbound webhooks over HTTP: raw email from an inbound-parse service, and messages from social
+//! and SMS gateways, each signed (see [`crate::signature`]). Answers are JSON: `202` with what was
+//! accepted, or an error status with `{"error": "..."}`.
+
+use axum::{
+    Json, Router,
+    body::{Body, to_bytes},
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use bytes::Bytes;
+use prost::Message as _;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Digest as _;
+use switchboard_bus::INBOUND_SUBJECT_PREFIX;
+use switchboard_projection::Deps;
+use switchboard_proto::events::v1::{Channel, InboundMessage};
+
+use crate::{
+    email::{Inbox, Outcome},
+    signature,
+};
+
+/// Channels a generic signed webhook may carry.
+pub const WEBHOOK_CHANNELS: [Channel; 2] = [Channel::Social, Channel::Sms];
+/// Largest webhook JSON body.
+const MAX_HOOK_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct Hooks {
+    pub deps: Deps,
+    pub inbox: Inbox,
+    /// Shared secret of signed webhooks; without one they are refused (503).
+    pub secret: Option<String>,
+}
+
+pub fn routes(hooks: Hooks) -> Router {
+    Router::new()
+        .route("/email/inbound", post(email))
+        .route("/hooks/{channel}", post(message))
+        .with_state(hooks)
+}
+
+/// An error answer.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+impl Hooks {
+    /// The body, once its size and signature are checked.
+    async fn signed_body(&self, headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+        let Some(secret) = &self.secret else {
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "signed webhooks are disabled: set SWITCHBOARD_WEBHOOK_SECRET",
+            ));
+        };
+        let bytes = to_bytes(body, limit).await.map_err(|_| {
+            error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the limit of {limit} bytes"))
+        })?;
+        let header = headers.get(signature::HEADER).and_then(|value| value.to_str().ok());
+        let now = chrono::Utc::now().timestamp();
+        signature::verify(secret.as_bytes(), header, &bytes, now)
+            .map_err(|refusal| error(StatusCode::UNAUTHORIZED, refusal.to_string()))?;
+        Ok(bytes)
+    }
+}
+
+/// `POST /email/inbound`: one raw RFC 5322 message as the body.
+async fn email(State(hooks): State<Hooks>, headers: HeaderMap, body: Body) -> Response {
+    let raw = match hooks.signed_body(&headers, body, hooks.inbox.max_bytes()).await {
+        Ok(raw) => raw,
+        Err(response) => return response,
+    };
+    match hooks.inbox.accept(&raw).await {
+        Ok(Outcome::Accepted { message_id, duplicate }) => {
+            (StatusCode::ACCEPTED, Json(json!({ "message_id": message_id, "duplicate": duplicate })))
+                .into_response()
+        }
+        Ok(Outcome::Refused { reason }) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
+        Err(unavailable) => error(StatusCode::SERVICE_UNAVAILABLE, unavailable.to_string()),
+    }
+}
+
+/// What a social or SMS gateway posts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HookMessage {
+    customer_id: String,
+    text: String,
+    /// The gateway's id of the message: a resend with the same id is a duplicate.
+    message_id: String,
+    #[serde(default)]
+    conversation_id: String,
+}
+
+/// `POST /hooks/{channel}`: a customer's message from a social or SMS gateway.
+async fn message(
+    State(hooks): State<Hooks>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(channel) = Channel::from_slug(&slug).filter(|c| WEBHOOK_CHANNELS.contains(c)) else {
+        let known: Vec<_> = WEBHOOK_CHANNELS.iter().map(|c| c.slug()).collect();
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("unknown channel {slug:?}; known: {}", known.join(", ")),
+        );
+    };
+    let bytes = match hooks.signed_body(&headers, body, MAX_HOOK_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let posted: HookMessage = match serde_json::from_slice(&bytes) {
+        Ok(posted) => posted,
+        Err(parse) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON: {parse}")),
+    };
+    if posted.customer_id.trim().is_empty()
+        || posted.text.trim().is_empty()
+        || posted.message_id.trim().is_empty()
+    {
+        return error(StatusCode::BAD_REQUEST, "customer_id, text and message_id are required");
+    }
+    let key = format!("{}:{}", channel.slug(), posted.message_id);
+    let inbound = InboundMessage {
+        channel: channel.into(),
+        customer_id: posted.customer_id,
+        text: posted.text,
+        idempotency_key: key.clone(),
+        conversation_id: posted.conversation_id,
+        tenant: String::new(),
+        email: None,
+    };
+    let subject = format!("{INBOUND_SUBJECT_PREFIX}.{}", channel.slug());
+    let dedup = format!("hook:{}", hex::encode(sha2::Sha256::digest(key.as_bytes())));
+    match hooks.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &dedup).await {
+        Ok(published) => {
+            tracing::info!(
+                channel = channel.slug(),
+                duplicate = published.duplicate,
+                "webhook message accepted"
+            );
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "message_id": posted.message_id, "duplicate": published.duplicate })),
+            )
+                .into_response()
+        }
+        Err(bus) => error(StatusCode::SERVICE_UNAVAILABLE, format!("try again later: {bus}")),
+    }
+}

@@ -1,0 +1,103 @@
+//! Channel adapters. In: email over the project's own SMTP listener and an inbound-parse webhook,
+//! social and SMS messages over signed webhooks; each is published on
+//! `switchboard.inbound.<channel>` for intake. Out: the transports the notifier delivers with
+//! (email through an SMTP relay, signed webhooks), and the email threads they need.
+
+#![forbid(unsafe_code)]
+
+pub mod email;
+pub mod hooks;
+pub mod outbound;
+pub mod signature;
+
+use std::sync::Arc;
+
+use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use email::threads::{ThreadsProjection, ticket_token, tokened_subject};
+
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "email", sql: include_str!("../migrations/001_email.sql") }];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Projection(#[from] switchboard_projection::Error),
+    #[error("cannot serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Shared secret of signed webhooks (in and out); signed webhooks are refused without it.
+    pub webhook_secret: Option<String>,
+    /// Largest email accepted, in bytes (SMTP `SIZE` and the webhook's body limit).
+    pub max_email_bytes: usize,
+    /// The name the SMTP listener greets with.
+    pub hostname: String,
+    pub batch_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            webhook_secret: None,
+            max_email_bytes: 10 * 1024 * 1024,
+            hostname: "switchboard".into(),
+            batch_size: 500,
+        }
+    }
+}
+
+/// Where the adapters listen; each is optional.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub http: Option<TcpListener>,
+    pub smtp: Option<TcpListener>,
+}
+
+pub struct Started {
+    pub tasks: Vec<Task>,
+}
+
+/// Migrates, starts the threads projection and serves the listeners until `shutdown`.
+pub async fn start(
+    deps: Deps,
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<Started, Error> {
+    migrate(&deps.pool, "channels", MIGRATIONS).await?;
+    let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
+    let inbox = email::Inbox::new(deps.clone(), config.max_email_bytes);
+    let mut tasks = vec![spawn_runner(runner, shutdown.clone())];
+    if let Some(listener) = listeners.smtp {
+        tracing::info!(address = %listener.local_addr()?, "serving smtp");
+        let (inbox, hostname, shutdown) = (inbox.clone(), config.hostname.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            email::smtp::serve(listener, inbox, hostname, shutdown).await;
+            Ok(())
+        }));
+    }
+    if let Some(listener) = listeners.http {
+        tracing::info!(address = %listener.local_addr()?, "serving http");
+        let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret });
+        tasks.push(tokio::spawn(async move {
+            axum::serve(listener, routes)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .map_err(|error| format!("http server: {error}").into())
+        }));
+    }
+    Ok(Started { tasks })
+}
+
+pub fn projection() -> Arc<ThreadsProjection> {
+    Arc::new(ThreadsProjection)
+}
+
+pub async fn migrate_schema(pool: &sqlx::PgPool) -> Result<(), Error> {
+    Ok(migrate(pool, "channels", MIGRATIONS).await?)
+}

@@ -1,0 +1,92 @@
+//! The delivery log: what the notifier has done about each delivery, written before the event
+//! that asked is acked. Not a projection: replay leaves it alone.
+
+use sqlx::{PgPool, Row as _};
+
+use crate::jobs::Job;
+
+/// How a delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Delivered { attempts: u32, destination: String, external_id: String },
+    Failed { attempts: u32, destination: String, reason: String },
+}
+
+pub(crate) struct Log {
+    pool: PgPool,
+}
+
+impl Log {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The outcome logged for a delivery, if it has one.
+    pub(crate) async fn outcome(&self, delivery_id: &str) -> Result<Option<Outcome>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT status, attempts, last_error, destination, external_id
+             FROM notifier.delivery_log WHERE delivery_id = $1",
+        )
+        .bind(delivery_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|row| {
+            let attempts = u32::try_from(row.get::<i32, _>(1)).unwrap_or(0);
+            let destination: String = row.get(3);
+            match row.get::<String, _>(0).as_str() {
+                "delivered" => Some(Outcome::Delivered { attempts, destination, external_id: row.get(4) }),
+                "failed" => Some(Outcome::Failed { attempts, destination, reason: row.get(2) }),
+                _ => None,
+            }
+        }))
+    }
+
+    /// Records an attempt starting; returns the attempt number.
+    pub(crate) async fn start(&self, job: &Job) -> Result<u32, sqlx::Error> {
+        let attempts: i32 = sqlx::query_scalar(
+            "INSERT INTO notifier.delivery_log (delivery_id, conversation_id, status, attempts)
+             VALUES ($1, $2, 'sending', 1)
+             ON CONFLICT (delivery_id) DO UPDATE SET attempts = notifier.delivery_log.attempts + 1,
+                 updated_at = now()
+             RETURNING attempts",
+        )
+        .bind(&job.delivery_id)
+        .bind(&job.conversation_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(attempts).unwrap_or(0))
+    }
+
+    pub(crate) async fn retry(&self, delivery_id: &str, reason: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE notifier.delivery_log SET last_error = $2, updated_at = now() WHERE delivery_id = $1",
+        )
+        .bind(delivery_id)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn finish(&self, delivery_id: &str, outcome: &Outcome) -> Result<(), sqlx::Error> {
+        let (status, destination, error, external_id) = match outcome {
+            Outcome::Delivered { destination, external_id, .. } => {
+                ("delivered", destination, "", external_id.as_str())
+            }
+            Outcome::Failed { destination, reason, .. } => ("failed", destination, reason.as_str(), ""),
+        };
+        sqlx::query(
+            "UPDATE notifier.delivery_log SET status = $2, destination = $3, last_error = $4,
+                 external_id = $5, updated_at = now()
+             WHERE delivery_id = $1",
+        )
+        .bind(delivery_id)
+        .bind(status)
+        .bind(destination)
+        .bind(error)
+        .bind(external_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Carrying out one delivery with the right transport:
+//! - a reply on web, API or voice goes to the conversation itself (the `ReplyDelivered` event
+//!   is what the chat, the API and the voice webhook read), and to the mirror webhook if set;
+//! - a reply on email is mailed through the relay, threaded and in the customer's language;
+//! - a reply on social or SMS is POSTed to that channel's gateway;
+//! - a notice goes to `email:ADDRESS`, `webhook:URL` (or a bare http(s) URL), or `team:NAME`
+//!   looked up in the configured teams.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use switchboard_bus::Bus;
+use switchboard_channels::outbound::{Attempt, Mailer, OutgoingEmail, SignedPost};
+use switchboard_proto::events::v1::{Channel, ReplyRequested};
+
+use crate::{
+    email,
+    jobs::{Job, Work},
+    templates::Templates,
+};
+
+pub(crate) struct Transports {
+    pub bus: Bus,
+    pub mailer: Option<Mailer>,
+    pub post: SignedPost,
+    /// Every web, API and voice reply is also POSTed here.
+    pub mirror: Option<String>,
+    /// `team:NAME` targets: NAME to an `email:` or `webhook:` target.
+    pub teams: BTreeMap<String, String>,
+    /// Gateways of the social and SMS channels, by channel slug.
+    pub gateways: BTreeMap<String, String>,
+    pub templates: Templates,
+}
+
+impl Transports {
+    /// Delivers `job` once more: where it went, and how it ended.
+    pub(crate) async fn deliver(&self, job: &Job) -> (String, Attempt) {
+        match &job.work {
+            Work::Reply(reply) => self.reply(job, reply).await,
+            Work::Notice { target, subject, text } => {
+                let body = json!({
+                    "type": "notification",
+                    "notification_id": job.source_id,
+                    "target": target,
+                    "subject": subject,
+                    "text": text,
+                    "conversation_id": job.conversation_id,
+                });
+                self.notice(job, target, subject, text, &body).await
+            }
+            Work::Decision { url, body } => {
+                ("webhook".into(), self.post.post(url, &job.delivery_id, body).await)
+            }
+        }
+    }
+
+    async fn reply(&self, job: &Job, reply: &ReplyRequested) -> (String, Attempt) {
+        let channel = Channel::try_from(reply.channel).unwrap_or(Channel::Unspecified);
+        match channel {
+            Channel::Email => ("email".into(), self.email_reply(job, reply).await),
+            Channel::Social | Channel::Sms => {
+                let Some(url) = self.gateways.get(channel.slug()) else {
+                    let reason = format!("no {} gateway configured (SWITCHBOARD_GATEWAYS)", channel.slug());
+                    return ("gateway".into(), Attempt::Refused(reason));
+                };
+                ("gateway".into(), self.post.post(url, &job.delivery_id, &reply_body(reply)).await)
+            }
+            _ => match &self.mirror {
+                Some(url) => (
+                    "conversation+webhook".into(),
+                    self.post.post(url, &job.delivery_id, &reply_body(reply)).await,
+                ),
+                None => ("conversation".into(), Attempt::Sent { external_id: String::new() }),
+            },
+        }
+    }
+
+    async fn email_reply(&self, job: &Job, reply: &ReplyRequested) -> Attempt {
+        let Some(mailer) = &self.mailer else {
+            return Attempt::Refused("no SMTP relay configured (SWITCHBOARD_SMTP_URL)".into());
+        };
+        let thread = match email::thread_of(&self.bus, reply).await {
+            Ok(thread) => thread,
+            Err(error) => return Attempt::Retry(format!("cannot read the conversation: {error}")),
+        };
+        let outgoing =
+            email::reply_email(&thread, reply, mailer.message_id(&job.delivery_id), &self.templates);
+        mailer.send(&outgoing).await
+    }
+
+    async fn notice(
+        &self,
+        job: &Job,
+        target: &str,
+        subject: &str,
+        text: &str,
+        body: &serde_json::Value,
+    ) -> (String, Attempt) {
+        let resolved = match target.strip_prefix("team:") {
+            Some(team) => match self.teams.get(team) {
+                Some(address) => address.as_str(),
+                None => {
+                    return (
+                        "team".into(),
+                        Attempt::Refused(format!("no address for team {team:?} (SWITCHBOARD_TEAMS)")),
+                    );
+                }
+            },
+            None => target,
+        };
+        if let Some(address) = resolved.strip_prefix("email:") {
+            let Some(mailer) = &self.mailer else {
+                return (
+                    "email".into(),
+                    Attempt::Refused("no SMTP relay configured (SWITCHBOARD_SMTP_URL)".into()),
+                );
+            };
+            let outgoing = OutgoingEmail {
+                to: address.to_string(),
+                subject: subject.to_string(),
+                text: text.to_string(),
+                message_id: mailer.message_id(&job.delivery_id),
+                ..OutgoingEmail::default()
+            };
+            return ("email".into(), mailer.send(&outgoing).await);
+        }
+        let url = resolved.strip_prefix("webhook:").unwrap_or(resolved);
+        if SignedPost::is_valid_url(url) {
+            return ("webhook".into(), self.post.post(url, &job.delivery_id, body).await);
+        }
+        (
+            "unknown".into(),
+            Attempt::Refused(format!("target {target:?} is not email:, webhook:, team: or an http(s) URL")),
+        )
+    }
+}
+
+fn reply_body(reply: &ReplyRequested) -> serde_json::Value {
+    let channel = Channel::try_from(reply.channel).unwrap_or(Channel::Unspecified);
+    json!({
+        "reply_id": reply.reply_id,
+        "conversation_id": reply.conversation_id,
+        "in_reply_to": reply.in_reply_to,
+        "customer_id": reply.customer_id,
+        "channel": channel.slug(),
+        "text": reply.text,
+        "article_ids": reply.article_ids,
+        "language": reply.language,
+    })
+}

@@ -1,0 +1,109 @@
+//! `serve` settings of the channels and the notifier: listeners, secrets, relays, targets.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    /// The channels' HTTP listener: signed webhooks (email inbound-parse, social, SMS).
+    #[arg(long, env = "SWITCHBOARD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// The SMTP listener for inbound email.
+    #[arg(long, env = "SWITCHBOARD_SMTP_ADDR", default_value = "127.0.0.1:2525")]
+    pub smtp_addr: SocketAddr,
+    /// Shared secret of signed webhooks, in and out; inbound webhooks are refused without it.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Largest inbound email, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_EMAIL_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_email_bytes: usize,
+    /// POST every web, API and voice reply here as JSON.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// SMTP relay for outbound email, e.g. `smtp://127.0.0.1:25` or `smtps://user:pass@host`.
+    #[arg(long, env = "SWITCHBOARD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of outbound email.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_EMAIL_FROM",
+        default_value = "Switchboard Support <support@switchboard.localhost>"
+    )]
+    pub email_from: String,
+    /// `team:` targets as JSON, e.g. `{"warehouse": "email:wh@acme.example"}`.
+    #[arg(long, env = "SWITCHBOARD_TEAMS")]
+    pub teams: Option<String>,
+    /// Outbound gateways of social and SMS as JSON, e.g. `{"sms": "https://gw.example/sms"}`.
+    #[arg(long, env = "SWITCHBOARD_GATEWAYS")]
+    pub gateways: Option<String>,
+    /// Message templates (YAML, like the bundled crates/notifier/templates.yaml).
+    #[arg(long, env = "SWITCHBOARD_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+    /// A fault to inject, for crash tests: `notifier-halt-after-send`.
+    #[arg(long, env = "SWITCHBOARD_FAILPOINT", hide = true)]
+    pub failpoint: Option<String>,
+}
+
+impl ChannelArgs {
+    pub fn channels(&self) -> switchboard_channels::Config {
+        switchboard_channels::Config {
+            webhook_secret: self.webhook_secret.clone().filter(|secret| !secret.is_empty()),
+            max_email_bytes: self.max_email_bytes,
+            ..Default::default()
+        }
+    }
+
+    pub fn notifier(&self) -> anyhow::Result<switchboard_notifier::Config> {
+        let templates = match &self.templates {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the templates file {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let failpoint = match self.failpoint.as_deref() {
+            None | Some("") => None,
+            Some("notifier-halt-after-send") => Some(switchboard_notifier::Failpoint::HaltAfterSend),
+            Some(other) => anyhow::bail!("unknown failpoint {other:?}; known: notifier-halt-after-send"),
+        };
+        Ok(switchboard_notifier::Config {
+            webhook_url: self.webhook_url.clone().filter(|url| !url.is_empty()),
+            webhook_secret: self.webhook_secret.clone().filter(|secret| !secret.is_empty()),
+            smtp_url: self.smtp_url.clone().filter(|url| !url.is_empty()),
+            email_from: self.email_from.clone(),
+            teams: json_map("SWITCHBOARD_TEAMS", self.teams.as_deref())?,
+            gateways: json_map("SWITCHBOARD_GATEWAYS", self.gateways.as_deref())?,
+            templates,
+            failpoint,
+            ..Default::default()
+        })
+    }
+}
+
+/// A JSON object of strings, e.g. `{"warehouse": "email:wh@acme.example"}`.
+fn json_map(name: &str, text: Option<&str>) -> anyhow::Result<BTreeMap<String, String>> {
+    match text.map(str::trim).filter(|text| !text.is_empty()) {
+        None => Ok(BTreeMap::new()),
+        Some(text) => serde_json::from_str(text).with_context(|| {
+            format!(
+                "{name} must be a JSON object of strings, e.g. {{\"warehouse\": \"email:wh@acme.example\"}}"
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_json_maps_and_explains_bad_ones() {
+        let teams = json_map("T", Some(r#"{"warehouse": "email:wh@acme.example"}"#)).expect("valid");
+        assert_eq!(teams["warehouse"], "email:wh@acme.example");
+        assert!(json_map("T", None).expect("empty").is_empty());
+        let error = json_map("SWITCHBOARD_TEAMS", Some("[1]")).expect_err("not an object").to_string();
+        assert!(error.contains("SWITCHBOARD_TEAMS"), "{error}");
+    }
+}

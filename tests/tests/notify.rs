@@ -1,0 +1,251 @@
+//! The notifier's outbound side against real peers: notices to teams by email (aiosmtpd) and by
+//! signed webhook, routing decisions POSTed to rule webhooks, social and SMS messages in and out
+//! through signed webhooks, and a crash between sending and acking that sends nothing twice.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{
+    Backing, Cluster, Node, message,
+    peers::{post_signed, received, receiver, signed_by},
+    submit, wait_for_event,
+};
+use switchboard_bus::{DEFAULT_TENANT, Draft};
+use switchboard_proto::{
+    events::v1::{
+        NotificationDelivered, NotificationFailed, NotificationRequested, ReplyDelivered, event::Body,
+    },
+    router::v1::{PublishRulesRequest, router_client::RouterClient},
+};
+use switchboard_testkit::SmtpSink;
+
+const SECRET: &str = "whsec-notify-tests";
+
+fn notification(id: &str, target: &str) -> anyhow::Result<switchboard_proto::events::v1::Event> {
+    let body = Body::NotificationRequested(NotificationRequested {
+        notification_id: id.into(),
+        target: target.into(),
+        subject: format!("Return {id} approved"),
+        text: "Please expect the parcel and restock it.".into(),
+        conversation_id: "conv-1".into(),
+    });
+    Ok(Draft::new(DEFAULT_TENANT, id, body).build()?)
+}
+
+async fn delivered(backing: &Backing, id: &str) -> anyhow::Result<NotificationDelivered> {
+    let bus = backing.bus().await?;
+    let (found, _) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::NotificationDelivered(d)) if d.source_id == id => Some(d.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok(found)
+}
+
+async fn failed(backing: &Backing, id: &str) -> anyhow::Result<NotificationFailed> {
+    let bus = backing.bus().await?;
+    let (found, _) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::NotificationFailed(f)) if f.source_id == id => Some(f.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok(found)
+}
+
+const NOTIFYING_RULES: &str = r#"
+rules:
+  - name: invoices-to-billing
+    when: {keywords: [invoice]}
+    then:
+      action: queue
+      queue: billing
+      priority: high
+      notify: ["team:billing", "email:lead@acme.example"]
+      webhook: "WEBHOOK/decisions"
+  - name: everything-else
+    then: {action: queue, queue: general}
+"#;
+
+#[tokio::test]
+async fn notices_reach_teams_by_email_and_signed_webhooks_and_decisions_reach_rule_webhooks()
+-> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let sink = SmtpSink::start()?;
+    let (url, inbox) = receiver().await?;
+    let mut config = backing.config();
+    config.notifier.smtp_url = Some(sink.url());
+    config.notifier.webhook_secret = Some(SECRET.into());
+    config.notifier.teams = BTreeMap::from([
+        ("warehouse".to_string(), "email:warehouse@acme.example".to_string()),
+        ("billing".to_string(), format!("webhook:{url}/billing")),
+    ]);
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+
+    // A return's warehouse notice (what the router asks for when an agent approves a return).
+    bus.publish(&notification("ret-1", "team:warehouse")?).await?;
+    let done = delivered(&backing, "ret-1").await?;
+    assert_eq!((done.target.as_str(), done.attempts), ("team:warehouse", 1));
+    let mails = sink.messages()?;
+    assert_eq!(mails.len(), 1);
+    let text = String::from_utf8_lossy(&mails[0]);
+    assert!(
+        text.contains("To: warehouse@acme.example") && text.contains("Subject: Return ret-1 approved"),
+        "{text}"
+    );
+
+    // A team nobody configured: a failure event that says what to set.
+    bus.publish(&notification("ret-2", "team:nobody")?).await?;
+    let refused = failed(&backing, "ret-2").await?;
+    assert!(refused.reason.contains("no address for team \"nobody\""), "{}", refused.reason);
+
+    // A rule's notify targets and webhook, for a decision.
+    let rules = NOTIFYING_RULES.replace("WEBHOOK", &url);
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
+    let sent = submit(&cluster, message("cust-1", "Please send me the invoice for March", "inv-1")).await?;
+    let decision =
+        received(&inbox, "/decisions", |r| r.json()["conversation_id"] == sent.conversation_id).await?;
+    assert!(signed_by(SECRET, &decision.signature, &decision.body), "{}", decision.signature);
+    assert!(!decision.idempotency_key.is_empty());
+    let posted = decision.json();
+    assert_eq!(
+        (posted["queue"].as_str(), posted["priority"].as_str()),
+        (Some("billing"), Some("high")),
+        "{posted}"
+    );
+    let team = received(&inbox, "/billing", |r| r.json()["conversation_id"] == sent.conversation_id).await?;
+    assert!(signed_by(SECRET, &team.signature, &team.body));
+    let subject = team.json()["subject"].as_str().unwrap_or_default().to_string();
+    assert!(subject.starts_with("[high] billing: "), "{subject}");
+    let lead = delivered_to(&backing, "email:lead@acme.example").await?;
+    assert_eq!(lead.conversation_id, sent.conversation_id);
+    assert!(sink.messages()?.iter().any(|m| String::from_utf8_lossy(m).contains("To: lead@acme.example")));
+    cluster.stop().await
+}
+
+async fn delivered_to(backing: &Backing, target: &str) -> anyhow::Result<NotificationDelivered> {
+    let bus = backing.bus().await?;
+    let (found, _) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::NotificationDelivered(d)) if d.target == target => Some(d.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok(found)
+}
+
+const PASSWORD_RULES: &str = r#"
+playbooks:
+  password_reset: {url: "https://shop.example/reset"}
+rules:
+  - name: password-help
+    when: {keywords: [password]}
+    then: {action: answer, playbook: password_reset, queue: general}
+  - name: everything-else
+    then: {action: queue, queue: general}
+"#;
+
+#[tokio::test]
+async fn sms_messages_come_in_signed_and_replies_go_out_to_the_gateway_signed() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let (url, inbox) = receiver().await?;
+    let mut config = backing.config();
+    config.channels.webhook_secret = Some(SECRET.into());
+    config.notifier.webhook_secret = Some(SECRET.into());
+    config.notifier.gateways = BTreeMap::from([("sms".to_string(), format!("{url}/sms"))]);
+    let cluster = Cluster::start(config).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: PASSWORD_RULES.into(), wait: true }).await?;
+
+    let hook = format!("http://{}/hooks/sms", cluster.http);
+    let body = serde_json::json!({"customer_id": "+15550100", "text": "I forgot my password", "message_id": "sms-1"});
+    let bytes = serde_json::to_vec(&body)?;
+    let (status, answer) = post_signed(&hook, Some(SECRET), bytes.clone()).await?;
+    assert_eq!((status, answer["duplicate"].as_bool()), (202, Some(false)), "{answer}");
+    let (status, answer) = post_signed(&hook, Some(SECRET), bytes.clone()).await?;
+    assert_eq!((status, answer["duplicate"].as_bool()), (202, Some(true)), "{answer}");
+
+    let reply = received(&inbox, "/sms", |r| r.json()["customer_id"] == "+15550100").await?;
+    assert!(signed_by(SECRET, &reply.signature, &reply.body));
+    let text = reply.json()["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("https://shop.example/reset"), "{text}");
+    let bus = backing.bus().await?;
+    let (destination, _) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::ReplyDelivered(ReplyDelivered { destination, .. })) => Some(destination.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(destination, "gateway");
+
+    // Bad signatures, stale ones, bad JSON and missing fields are refused with reasons.
+    let (status, _) = post_signed(&hook, Some("not the secret"), bytes.clone()).await?;
+    assert_eq!(status, 401);
+    let stale = common::peers::sign(SECRET, chrono::Utc::now().timestamp() - 3600, &bytes);
+    let response = reqwest::Client::new()
+        .post(&hook)
+        .header("X-Switchboard-Signature", stale)
+        .body(bytes)
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(response.text().await?.contains("timestamp"));
+    let (status, answer) = post_signed(&hook, Some(SECRET), b"{not json".to_vec()).await?;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) =
+        post_signed(&hook, Some(SECRET), br#"{"customer_id":"x","text":"","message_id":"m"}"#.to_vec())
+            .await?;
+    assert_eq!(status, 400, "{answer}");
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn a_crash_between_sending_and_acking_sends_nothing_twice() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let sink = SmtpSink::start()?;
+    let mut config = backing.config();
+    config.services = vec![switchboard_server::Service::Notifier];
+    config.notifier.smtp_url = Some(sink.url());
+    let halting = switchboard_server::Config {
+        notifier: switchboard_notifier::Config {
+            failpoint: Some(switchboard_notifier::Failpoint::HaltAfterSend),
+            ..config.notifier.clone()
+        },
+        ..config.clone()
+    };
+    let node = Node::start(halting).await?;
+    let bus = backing.bus().await?;
+    bus.publish(&notification("crash-1", "email:ops@acme.example")?).await?;
+    // The email is out and its outcome logged; the node halts before publishing and acking.
+    let database = sqlx::PgPool::connect(&backing.database.url).await?;
+    wait_for_log(&database, "crash-1").await?;
+    assert_eq!(sink.messages()?.len(), 1);
+    node.crash();
+
+    // The request comes again to a new node: the log answers, nothing is sent again.
+    let node = Node::start(config).await?;
+    let done = delivered(&backing, "crash-1").await?;
+    assert_eq!(done.attempts, 1);
+    assert_eq!(sink.messages()?.len(), 1);
+    node.crash();
+    Ok(())
+}
+
+/// Waits until the delivery log says `delivered` for `id`. It polls: the halted node publishes
+/// nothing, so there is no event to wait on.
+async fn wait_for_log(database: &sqlx::PgPool, id: &str) -> anyhow::Result<()> {
+    tokio::time::timeout(common::WAIT, async {
+        loop {
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT status FROM notifier.delivery_log WHERE delivery_id = $1")
+                    .bind(id)
+                    .fetch_optional(database)
+                    .await?;
+            if status.as_deref() == Some("delivered") {
+                return Ok::<_, anyhow::Error>(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await?
+}
