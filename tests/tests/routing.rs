@@ -554,6 +554,36 @@ async fn conversations_go_to_available_agents_by_capacity_and_waiting_ones_are_a
     router.record_agent_activity(resolved).await?;
     let third = assigned_to(conversations[2].clone()).await?;
     assert_eq!(third, first, "assigned at once to the agent whose capacity freed");
+
+    // Resolved while it waits: it closes and leaves the waiting line.
+    let fourth = submit(&cluster, message("c-a4", "Another invoice question", "a-4")).await?;
+    routed(&backing, &fourth.conversation_id).await?;
+    let resolve = |conversation_id: String| RecordAgentActivityRequest {
+        conversation_id,
+        activity: AgentActivity::Resolved.into(),
+    };
+    router.record_agent_activity(resolve(fourth.conversation_id.clone())).await?;
+    let (closed, _) =
+        wait_for_event(&bus, "switchboard.events.conversation-lifecycle.>", |event| match &event.body {
+            Some(Body::ConversationClosed(c)) if c.conversation_id == fourth.conversation_id => {
+                Some(c.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!((closed.customer_id.as_str(), closed.handled_by.as_str()), ("c-a4", "human"));
+    router.record_agent_activity(resolve(conversations[1].clone())).await?;
+    let fifth = submit(&cluster, message("c-a5", "And one more about an invoice", "a-5")).await?;
+    assert_eq!(
+        assigned_to(fifth.conversation_id.clone()).await?,
+        second,
+        "the freed agent, not the closed one"
+    );
+    let assigned = common::events(&bus, "switchboard.events.agent-load.>").await?;
+    let to_fourth = assigned.iter().any(|event| {
+        matches!(&event.body, Some(Body::ConversationAssigned(a)) if a.conversation_id == fourth.conversation_id)
+    });
+    assert!(!to_fourth, "a closed conversation is never assigned");
     cluster.stop().await
 }
 

@@ -20,8 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 
-const SUBJECTS: [&str; 3] =
-    ["switchboard.events.agent.>", "switchboard.events.agent-load.>", "switchboard.events.routing.>"];
+const SUBJECTS: [&str; 4] = [
+    "switchboard.events.agent.>",
+    "switchboard.events.agent-load.>",
+    "switchboard.events.routing.>",
+    "switchboard.events.conversation-lifecycle.>",
+];
 
 #[derive(Debug, Clone, Default)]
 struct Agent {
@@ -49,6 +53,8 @@ struct State {
     agents: BTreeMap<String, Agent>,
     waiting: Vec<Waiting>,
     assigned: HashMap<String, String>,
+    /// Closed conversations still holding an agent: (conversation, agent, the closing event's id).
+    to_release: Vec<(String, String, String)>,
 }
 
 pub struct Assigner {
@@ -115,6 +121,13 @@ impl Assigner {
                 agent.active.remove(&r.conversation_id);
                 agent.load_sequence = sequence;
                 state.assigned.remove(&r.conversation_id);
+                state.to_release.retain(|(conversation, ..)| *conversation != r.conversation_id);
+            }
+            Some(Body::ConversationClosed(closed)) => {
+                state.waiting.retain(|w| w.conversation_id != closed.conversation_id);
+                if let Some(agent) = state.assigned.get(&closed.conversation_id).cloned() {
+                    state.to_release.push((closed.conversation_id.clone(), agent, event.id.clone()));
+                }
             }
             Some(Body::MessageRouted(routed)) => wait(&mut state, routed),
             _ => return,
@@ -123,8 +136,29 @@ impl Assigner {
         self.wake.notify_one();
     }
 
+    /// Frees the agents of closed conversations: one release per closing, whichever replica.
+    async fn release_closed(&self) {
+        let closings = std::mem::take(&mut self.lock().to_release);
+        for (conversation_id, agent_id, closing) in closings {
+            let body = Body::ConversationReleased(ConversationReleased {
+                conversation_id,
+                agent_id: agent_id.clone(),
+            });
+            let published = async {
+                let event =
+                    Draft::new(DEFAULT_TENANT, agent_id, body).keyed(format!("release/{closing}")).build()?;
+                self.bus.publish(&event).await
+            }
+            .await;
+            if let Err(error) = published {
+                tracing::warn!(%error, "release of a closed conversation not published; the next closing retries");
+            }
+        }
+    }
+
     /// Assigns what can be assigned now.
     async fn assign(&self) {
+        self.release_closed().await;
         let plans = self.lock().plan();
         for (waiting, agent_id, guard) in plans {
             let body = Body::ConversationAssigned(ConversationAssigned {

@@ -77,6 +77,36 @@ impl Directory {
         Ok(row.map(|row| (row.get(0), row.get(1))))
     }
 
+    /// `human` when any decision in the conversation gave it to a person, else `bot`.
+    pub async fn handled_by(&self, conversation_id: &str) -> Result<&'static str, sqlx::Error> {
+        let human: Option<bool> = sqlx::query_scalar(
+            "SELECT bool_or(action <> $2) FROM router.decisions WHERE conversation_id = $1",
+        )
+        .bind(conversation_id)
+        .bind(switchboard_proto::events::v1::RouteAction::AutoReply as i32)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if human.unwrap_or(false) { "human" } else { "bot" })
+    }
+
+    /// The `ConversationClosed` of a conversation, with who it was with and who handled it.
+    pub async fn closed(
+        &self,
+        conversation_id: &str,
+        reason: &str,
+        by_agent: bool,
+    ) -> Result<switchboard_proto::events::v1::ConversationClosed, sqlx::Error> {
+        let (customer_id, channel) = self.conversation(conversation_id).await?.unwrap_or_default();
+        let handled_by = if by_agent { "human" } else { self.handled_by(conversation_id).await? };
+        Ok(switchboard_proto::events::v1::ConversationClosed {
+            conversation_id: conversation_id.into(),
+            reason: reason.into(),
+            customer_id,
+            channel,
+            handled_by: handled_by.into(),
+        })
+    }
+
     /// Publishes a customer's profile; returns the event's stream sequence.
     pub async fn put(&self, customer_id: &str, customer: Customer) -> Result<u64, Error> {
         let valid_id = !customer_id.is_empty()

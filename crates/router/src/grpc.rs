@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_bus::Bus;
+use switchboard_bus::{Bus, DEFAULT_TENANT, Draft};
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
-    events::v1::{AgentUpdated, Feeling, MessageClassified},
+    events::v1::{AgentUpdated, Feeling, MessageClassified, event::Body},
     router::v1::{
         AgentActivity, Customer as WireCustomer, DecideReturnRequest, DecideReturnResponse, EvaluateRequest,
         EvaluateResponse, GetCustomerRequest, ListRulesRequest, PublishRulesRequest, PutCustomerRequest,
@@ -51,6 +51,21 @@ impl RouterApi {
         assigner: Arc<Assigner>,
     ) -> Self {
         Self { bus, store, directory, checkpoint, timers, assigner }
+    }
+
+    /// An agent resolved the conversation: it closes (out of any waiting line, surveys follow).
+    async fn close(&self, conversation_id: &str) -> Result<(), Status> {
+        let closed = self
+            .directory
+            .closed(conversation_id, "resolved by an agent", true)
+            .await
+            .map_err(|e| status(e.into()))?;
+        let event = Draft::new(DEFAULT_TENANT, conversation_id, Body::ConversationClosed(closed))
+            .build()
+            .map_err(|e| status(e.into()))?;
+        self.bus.publish(&event).await.map_err(|e| status(e.into()))?;
+        tracing::info!("conversation resolved by an agent");
+        Ok(())
     }
 }
 
@@ -175,6 +190,7 @@ impl router_server::Router for RouterApi {
         match r.activity() {
             AgentActivity::Resolved => {
                 self.assigner.release(&r.conversation_id).await.map_err(status)?;
+                self.close(&r.conversation_id).await?;
             }
             AgentActivity::WaitingOnCustomer => {
                 let rules = &self.store.current().rules;

@@ -5,7 +5,7 @@
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
 use switchboard_projection::Task;
 use switchboard_proto::{
-    events::v1::{ConversationClosed, Event, ReplyRequested, event::Body},
+    events::v1::{Event, ReplyRequested, event::Body},
     time::to_datetime,
 };
 use tokio_util::sync::CancellationToken;
@@ -52,10 +52,12 @@ impl Handler<Event> for Closer {
         self.tell(&event, &conversation, text, &format!("pending/{conversation}/{kind}/{}", due.timestamp()))
             .await?;
         if closing {
-            let body = Body::ConversationClosed(ConversationClosed {
-                conversation_id: conversation.clone(),
-                reason: "no answer from the customer".into(),
-            });
+            let closed = self
+                .directory
+                .closed(&conversation, "no answer from the customer", false)
+                .await
+                .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+            let body = Body::ConversationClosed(closed);
             let closed = Draft::caused_by(&event, conversation.clone(), body)
                 .keyed(format!("pending/{conversation}/closed/{}", due.timestamp()))
                 .build()
