@@ -119,3 +119,43 @@ async fn a_refused_reply_becomes_a_failure_event_and_a_human_takes_over() -> any
     assert_eq!(conversation.messages.len(), 1, "no bot message the customer never got");
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn an_agents_reply_reaches_the_conversation_once_as_the_agents() -> anyhow::Result<()> {
+    use switchboard_proto::intake::v1::{Author, SendAgentReplyRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let sent = submit(&cluster, message("c-9", "My invoice is wrong", "ag-1")).await?;
+    let mut intake = cluster.intake().await?;
+    let reply = |key: &str| SendAgentReplyRequest {
+        conversation_id: sent.conversation_id.clone(),
+        agent_id: "ana".into(),
+        text: "I corrected it; the new invoice is in your account.".into(),
+        idempotency_key: key.into(),
+    };
+    let first = intake.send_agent_reply(reply("desk-1")).await?.into_inner();
+    let again = intake.send_agent_reply(reply("desk-1")).await?.into_inner();
+    assert_eq!((again.reply_id.as_str(), again.duplicate), (first.reply_id.as_str(), true));
+    let (delivered, sequence) =
+        wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+            Some(Body::ReplyDelivered(d)) if d.reply_id == first.reply_id => Some(d.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(delivered.author, "agent:ana");
+    let request =
+        GetConversationRequest { conversation_id: sent.conversation_id.clone(), min_sequence: sequence };
+    let conversation = intake.get_conversation(request).await?.into_inner();
+    let agents: Vec<_> = conversation.messages.iter().filter(|m| m.author() == Author::Agent).collect();
+    assert_eq!(agents.len(), 1);
+    assert!(agents[0].text.starts_with("I corrected it"));
+
+    let unknown = SendAgentReplyRequest { conversation_id: "no-such-conversation".into(), ..reply("desk-2") };
+    assert_eq!(intake.send_agent_reply(unknown).await.expect_err("unknown").code(), tonic::Code::NotFound);
+    let nameless = SendAgentReplyRequest { agent_id: "ana smith".into(), ..reply("desk-3") };
+    let refused = intake.send_agent_reply(nameless).await.expect_err("bad agent id");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("agent_id"), "{}", refused.message());
+    cluster.stop().await
+}

@@ -185,11 +185,16 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
         projection.reason
     );
 
-    let (_, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
-        Some(Body::MessageRouted(r)) if r.message_id == after.message_id => Some(()),
-        _ => None,
-    })
-    .await?;
+    // Both decided (in whichever order the router's concurrent handlers finished).
+    let mut sequence = 0;
+    for submitted in [&before, &after] {
+        let (_, decided) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+            Some(Body::MessageRouted(r)) if r.message_id == submitted.message_id => Some(()),
+            _ => None,
+        })
+        .await?;
+        sequence = sequence.max(decided);
+    }
     let mut intake = cluster.intake().await?;
     for submitted in [&before, &after] {
         let request = GetConversationRequest {

@@ -52,6 +52,11 @@ impl Projection for AnalyticsProjection {
             for key in counted(applied.event.body.as_ref()) {
                 *increments.entry(key).or_default() += 1;
             }
+            if let Some(Body::SurveyAnswered(answered)) = &applied.event.body {
+                let channel = Channel::try_from(answered.channel).unwrap_or(Channel::Unspecified).slug();
+                let key = ("survey_score_total", channel, answered.handled_by.clone());
+                *increments.entry(key).or_default() += i64::from(answered.score);
+            }
             let at = to_datetime(applied.event.occurred_at.as_ref());
             match &applied.event.body {
                 Some(Body::KnowledgeQueried(queried)) => knowledge::record_query(tx, queried, at).await?,
@@ -109,6 +114,17 @@ fn counted(body: Option<&Body>) -> Vec<Key> {
             let mut keys = vec![("knowledge_queries", "", kind.clone())];
             if !q.answered {
                 keys.push(("unanswered_queries", "", kind));
+            }
+            keys
+        }
+        // Closings and surveys count by who handled the conversation (`bot` or `human`) in the
+        // intent column: containment and bot CSAT against human CSAT.
+        Body::ConversationClosed(c) => vec![("conversations_closed", slug(c.channel), c.handled_by.clone())],
+        Body::SurveySent(s) => vec![("surveys_sent", slug(s.channel), s.handled_by.clone())],
+        Body::SurveyAnswered(a) => {
+            let mut keys = vec![("surveys_answered", slug(a.channel), a.handled_by.clone())];
+            if a.score >= 4 {
+                keys.push(("surveys_satisfied", slug(a.channel), a.handled_by.clone()));
             }
             keys
         }

@@ -27,6 +27,11 @@ impl Bus {
         self.follow_from(filters, DeliverPolicy::All).await
     }
 
+    /// The events on subjects matching any of `filters` from now on (live views such as chat).
+    pub async fn follow_new(&self, filters: &[&str]) -> Result<LiveEvents, Error> {
+        Ok(self.follow_from(filters, DeliverPolicy::New).await?.1)
+    }
+
     async fn follow_from(
         &self,
         filters: &[&str],

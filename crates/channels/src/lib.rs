@@ -9,6 +9,7 @@ pub mod email;
 pub mod hooks;
 pub mod outbound;
 pub mod signature;
+pub mod surveys;
 
 use std::sync::Arc;
 
@@ -83,7 +84,9 @@ pub async fn start(
     }
     if let Some(listener) = listeners.http {
         tracing::info!(address = %listener.local_addr()?, "serving http");
-        let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret });
+        let surveys = surveys::Surveys { deps: deps.clone(), secret: config.webhook_secret.clone() };
+        let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret })
+            .merge(surveys::routes(surveys));
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, routes)
                 .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -60,6 +60,24 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
     if matches { Ok(()) } else { Err(Refusal::Mismatch) }
 }
 
+/// The token of a survey link: the conversation id and a MAC of it, so that only the customer
+/// who got the link can rate that conversation, with nothing stored to look it up.
+pub fn survey_token(secret: &[u8], conversation_id: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes keys of any length");
+    mac.update(b"survey:");
+    mac.update(conversation_id.as_bytes());
+    format!("{conversation_id}.{}", &hex::encode(mac.finalize().into_bytes())[..32])
+}
+
+/// The conversation a survey token is for, if the token is genuine.
+pub fn survey_conversation(secret: &[u8], token: &str) -> Option<String> {
+    let (conversation_id, _) = token.rsplit_once('.')?;
+    let genuine = survey_token(secret, conversation_id);
+    // Compared in full; both are public-length hex, so timing says nothing of the secret.
+    (genuine.len() == token.len() && genuine.bytes().zip(token.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0)
+        .then(|| conversation_id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +88,15 @@ mod tests {
     fn a_signed_body_verifies() {
         let header = sign(SECRET, 1_700_000_000, b"{\"a\":1}");
         assert_eq!(verify(SECRET, Some(&header), b"{\"a\":1}", 1_700_000_100), Ok(()));
+    }
+
+    #[test]
+    fn survey_tokens_name_their_conversation_and_resist_forgery() {
+        let token = survey_token(SECRET, "conv-1");
+        assert_eq!(survey_conversation(SECRET, &token).as_deref(), Some("conv-1"));
+        assert_eq!(survey_conversation(b"other", &token), None);
+        assert_eq!(survey_conversation(SECRET, &token.replace("conv-1", "conv-2")), None);
+        assert_eq!(survey_conversation(SECRET, "garbage"), None);
     }
 
     #[test]

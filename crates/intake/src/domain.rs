@@ -88,7 +88,7 @@ impl Intake {
         &self.deps.pool
     }
 
-    fn bus(&self) -> &Bus {
+    pub(crate) fn bus(&self) -> &Bus {
         &self.deps.bus
     }
 

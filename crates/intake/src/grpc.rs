@@ -5,7 +5,8 @@ use std::sync::Arc;
 use switchboard_proto::{
     events::v1::Channel,
     intake::v1::{
-        Conversation, GetConversationRequest, SubmitMessageRequest, SubmitMessageResponse, intake_server,
+        Conversation, GetConversationRequest, SendAgentReplyRequest, SendAgentReplyResponse,
+        SubmitMessageRequest, SubmitMessageResponse, intake_server,
     },
     to_status,
 };
@@ -64,5 +65,18 @@ impl intake_server::Intake for IntakeApi {
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(conversation))
+    }
+
+    async fn send_agent_reply(
+        &self,
+        request: Request<SendAgentReplyRequest>,
+    ) -> Result<Response<SendAgentReplyResponse>, Status> {
+        let r = request.into_inner();
+        let replied = self
+            .intake
+            .send_agent_reply(&r.conversation_id, &r.agent_id, &r.text, &r.idempotency_key)
+            .await
+            .map_err(|e| to_status(&e))?;
+        Ok(Response::new(SendAgentReplyResponse { reply_id: replied.reply_id, duplicate: replied.duplicate }))
     }
 }

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agent;
 mod domain;
 mod grpc;
 mod inbound;
@@ -17,6 +18,7 @@ use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runne
 use switchboard_proto::intake::v1::intake_server::IntakeServer;
 use tokio_util::sync::CancellationToken;
 
+pub use agent::AgentReplied;
 pub use domain::{Error, Intake, MAX_TEXT_BYTES, Submission, Submitted};
 pub use projection::IntakeProjection;
 

@@ -125,7 +125,7 @@ impl Batch {
                     message_id: delivered.reply_id.clone(),
                     conversation_id: delivered.conversation_id.clone(),
                     tenant: None,
-                    author: Author::Bot,
+                    author: if delivered.author.starts_with("agent:") { Author::Agent } else { Author::Bot },
                     text: delivered.text.clone(),
                     idempotency_key: None,
                     at,

@@ -18,6 +18,7 @@ use crate::{
     CONSUMER, Failpoint,
     jobs::{Job, Work, jobs_of},
     log::{Log, Outcome},
+    proactive::Proactive,
     send::Transports,
 };
 
@@ -39,12 +40,18 @@ pub(crate) struct Deliverer {
     deps: Deps,
     log: Log,
     transports: Transports,
+    proactive: Proactive,
     failpoint: Option<Failpoint>,
 }
 
 impl Deliverer {
-    pub(crate) fn new(deps: Deps, transports: Transports, failpoint: Option<Failpoint>) -> Self {
-        Self { log: Log::new(deps.pool.clone()), deps, transports, failpoint }
+    pub(crate) fn new(
+        deps: Deps,
+        transports: Transports,
+        proactive: Proactive,
+        failpoint: Option<Failpoint>,
+    ) -> Self {
+        Self { log: Log::new(deps.pool.clone()), deps, transports, proactive, failpoint }
     }
 
     /// The job's outcome: logged before, or from a new attempt (`Err` to try again later).
@@ -86,6 +93,7 @@ impl Deliverer {
 impl Handler<Event> for Deliverer {
     async fn handle(&self, event: Event, delivery: &Delivery) -> Result<(), HandlerError> {
         let last_chance = delivery.deliveries >= self.deps.bus.config().max_deliver;
+        self.proactive.handle(&event, last_chance).await?;
         for job in jobs_of(&event, &self.transports.templates) {
             let outcome = self.outcome(&job, last_chance).await?;
             match &outcome {
@@ -126,6 +134,7 @@ fn outcome_event(job: &Job, outcome: Outcome) -> Body {
                 destination,
                 attempts,
                 external_id,
+                author: reply.author.clone(),
             })
         }
         (Work::Reply(reply), Outcome::Failed { attempts, reason, .. }) => {

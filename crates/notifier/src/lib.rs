@@ -10,7 +10,10 @@ mod email;
 mod grpc;
 mod jobs;
 mod log;
+mod proactive;
 mod projection;
+mod reach;
+mod schedule;
 mod send;
 mod templates;
 
@@ -28,14 +31,23 @@ pub use templates::{DEFAULT_TEMPLATES, Templates};
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "deliveries", sql: include_str!("../migrations/001_deliveries.sql") },
     Migration { version: 2, name: "targets", sql: include_str!("../migrations/002_targets.sql") },
+    Migration { version: 3, name: "proactive", sql: include_str!("../migrations/003_proactive.sql") },
 ];
 
 /// Durable consumer of what is to be delivered.
 pub const CONSUMER: &str = "notifier-outbox";
 
-/// Subjects of the events that ask for deliveries.
-const SUBJECTS: [&str; 3] =
-    ["switchboard.events.reply.>", "switchboard.events.notification.>", "switchboard.events.routing.>"];
+/// Subjects of the events that ask for deliveries or proactive messages.
+const SUBJECTS: [&str; 8] = [
+    "switchboard.events.reply.>",
+    "switchboard.events.notification.>",
+    "switchboard.events.routing.>",
+    "switchboard.events.order.>",
+    "switchboard.events.device.>",
+    "switchboard.events.outage.>",
+    "switchboard.events.conversation-lifecycle.>",
+    "switchboard.events.customer.>",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -90,6 +102,10 @@ pub struct Config {
     pub gateways: BTreeMap<String, String>,
     /// Templates (YAML); the bundled ones when unset.
     pub templates: Option<String>,
+    /// How long after a conversation closes its survey goes out.
+    pub survey_delay: Duration,
+    /// The channels' public HTTP address, for links in messages (survey pages).
+    pub public_url: String,
     pub failpoint: Option<Failpoint>,
     pub batch_size: usize,
 }
@@ -105,6 +121,8 @@ impl Default for Config {
             teams: BTreeMap::new(),
             gateways: BTreeMap::new(),
             templates: None,
+            survey_delay: Duration::from_secs(3600),
+            public_url: "http://127.0.0.1:8080".into(),
             failpoint: None,
             batch_size: 500,
         }
@@ -127,9 +145,16 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         ..ConsumerSpec::events(CONSUMER, SUBJECTS[0], deliver::CONCURRENCY)
     };
     let consumer = deps.bus.durable_consumer(&spec).await?;
-    let deliverer = deliver::Deliverer::new(deps.clone(), transports, config.failpoint);
+    let proactive = proactive::Proactive {
+        pool: deps.pool.clone(),
+        bus: deps.bus.clone(),
+        templates: transports.templates.clone(),
+        surveys: surveys(&config),
+    };
+    let deliverer = deliver::Deliverer::new(deps.clone(), transports, proactive.clone(), config.failpoint);
     let tasks = vec![
         spawn_runner(runner, shutdown.clone()),
+        schedule::spawn(deps.pool.clone(), proactive, shutdown.clone()),
         deliver::spawn(deps.bus.clone(), consumer, deliverer, shutdown),
     ];
     Ok(Started { service: NotifierServer::new(api), tasks })
@@ -156,6 +181,15 @@ fn transports(deps: &Deps, config: &Config) -> Result<send::Transports, Error> {
         gateways: config.gateways.clone(),
         templates,
     })
+}
+
+/// Surveys sign their links with the webhook secret; without one they are off.
+fn surveys(config: &Config) -> Option<proactive::Surveys> {
+    let Some(secret) = config.webhook_secret.clone().filter(|secret| !secret.is_empty()) else {
+        tracing::warn!("surveys are off: they need SWITCHBOARD_WEBHOOK_SECRET to sign their links");
+        return None;
+    };
+    Some(proactive::Surveys { secret, delay: config.survey_delay, public_url: config.public_url.clone() })
 }
 
 pub fn projection() -> Arc<NotifierProjection> {

@@ -1,4 +1,5 @@
-//! Deliveries and failures, per conversation: replies, notifications and decision webhooks.
+//! Deliveries and failures, per conversation (replies, notifications and decision webhooks), and
+//! what proactive messages need: each customer's latest conversation and profile attributes.
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
@@ -30,17 +31,24 @@ impl Projection for NotifierProjection {
     }
 
     fn subjects(&self) -> Vec<String> {
-        vec!["switchboard.events.delivery.>".into()]
+        ["delivery", "conversation", "customer"].iter().map(|a| format!("switchboard.events.{a}.>")).collect()
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["notifier.deliveries"]
+        &["notifier.deliveries", "notifier.contacts", "notifier.customers"]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
         for applied in events {
-            let Some(row) = row_of(applied) else { continue };
-            upsert(tx, &row, to_datetime(applied.event.occurred_at.as_ref())).await?;
+            let at = to_datetime(applied.event.occurred_at.as_ref());
+            match &applied.event.body {
+                Some(Body::MessageReceived(received)) => contact(tx, received, at).await?,
+                Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile).await?,
+                _ => {
+                    let Some(row) = row_of(applied) else { continue };
+                    upsert(tx, &row, at).await?;
+                }
+            }
         }
         Ok(())
     }
@@ -89,6 +97,50 @@ fn row_of(applied: &Applied) -> Option<Row<'_>> {
         },
         _ => return None,
     })
+}
+
+/// The conversation a customer last wrote in is where they hear from us unprompted.
+async fn contact(
+    tx: &mut PgConnection,
+    received: &switchboard_proto::events::v1::MessageReceived,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO notifier.contacts (customer_id, conversation_id, channel, at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (customer_id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id,
+             channel = EXCLUDED.channel, at = EXCLUDED.at
+         WHERE notifier.contacts.at <= EXCLUDED.at",
+    )
+    .bind(&received.customer_id)
+    .bind(&received.conversation_id)
+    .bind(received.channel)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A profile's attributes, with its tier, plan and country among them.
+async fn customer(
+    tx: &mut PgConnection,
+    profile: &switchboard_proto::events::v1::CustomerProfileUpdated,
+) -> Result<(), sqlx::Error> {
+    let mut attributes: serde_json::Map<String, serde_json::Value> =
+        profile.attributes.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    for (key, value) in [("tier", &profile.tier), ("plan", &profile.plan), ("country", &profile.country)] {
+        if !value.is_empty() {
+            attributes.insert(key.into(), value.clone().into());
+        }
+    }
+    sqlx::query(
+        "INSERT INTO notifier.customers (customer_id, attributes) VALUES ($1, $2)
+         ON CONFLICT (customer_id) DO UPDATE SET attributes = EXCLUDED.attributes",
+    )
+    .bind(&profile.customer_id)
+    .bind(serde_json::Value::Object(attributes))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// A decision webhook's target is `webhook:URL`; every other notification is a notice.

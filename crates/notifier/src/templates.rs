@@ -15,10 +15,62 @@ pub const DEFAULT_TEMPLATES: &str = include_str!("../templates.yaml");
 pub struct Templates {
     brand: String,
     templates: BTreeMap<String, BTreeMap<String, String>>,
+    /// Onboarding sequences by name.
+    #[serde(default)]
+    sequences: BTreeMap<String, Sequence>,
+}
+
+/// Steps sent after a customer's profile gains the `trigger` attribute (e.g. `signed_up`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sequence {
+    pub trigger: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    /// After the start, e.g. `0s`, `90m`, `1d`.
+    #[serde(deserialize_with = "duration")]
+    pub after: chrono::Duration,
+    pub template: String,
+    /// A profile attribute that means the customer did the step: the step is skipped then.
+    #[serde(default)]
+    pub unless: String,
+}
+
+/// `30s`, `15m`, `2h`, `1d`.
+fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<chrono::Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let invalid =
+        || serde::de::Error::custom(format!("{text:?} is not a duration such as 30s, 15m, 2h or 1d"));
+    let split = text.len().checked_sub(1).ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| invalid())?;
+    match unit {
+        "s" => Ok(chrono::Duration::seconds(number)),
+        "m" => Ok(chrono::Duration::minutes(number)),
+        "h" => Ok(chrono::Duration::hours(number)),
+        "d" => Ok(chrono::Duration::days(number)),
+        _ => Err(invalid()),
+    }
 }
 
 /// Templates every deployment must define, in English at least.
-const REQUIRED: [&str; 3] = ["email_reply", "team_notice_subject", "team_notice"];
+const REQUIRED: [&str; 10] = [
+    "email_reply",
+    "team_notice_subject",
+    "team_notice",
+    "order_shipped",
+    "order_delivered",
+    "device_ticket",
+    "device_alert",
+    "outage_started",
+    "outage_resolved",
+    "survey_csat",
+];
 
 impl Templates {
     pub fn parse(text: &str) -> Result<Self, Error> {
@@ -29,7 +81,21 @@ impl Templates {
                 return Err(Error::Templates(format!("template {name:?} needs at least an `en` text")));
             }
         }
+        for (name, sequence) in &templates.sequences {
+            if let Some(step) =
+                sequence.steps.iter().find(|step| !templates.templates.contains_key(&step.template))
+            {
+                return Err(Error::Templates(format!(
+                    "sequence {name:?} step {:?} names template {:?}, which is not defined",
+                    step.name, step.template
+                )));
+            }
+        }
         Ok(templates)
+    }
+
+    pub fn sequences(&self) -> &BTreeMap<String, Sequence> {
+        &self.sequences
     }
 
     /// `name` in `locale` (or its language, or English) with `variables` filled in.
@@ -66,5 +132,19 @@ mod tests {
         let error = Templates::parse("brand: X\ntemplates:\n  email_reply:\n    de: x\n").expect_err("no en");
         assert!(error.to_string().contains("email_reply"), "{error}");
         assert!(Templates::parse("brand: [").is_err());
+        let dangling = DEFAULT_TEMPLATES.replace("template: onboarding_welcome", "template: nowhere");
+        let error = Templates::parse(&dangling).expect_err("unknown template").to_string();
+        assert!(error.contains("\"nowhere\""), "{error}");
+        let bad_delay = DEFAULT_TEMPLATES.replace("after: 1d", "after: soon");
+        assert!(Templates::parse(&bad_delay).expect_err("bad duration").to_string().contains("soon"));
+    }
+
+    #[test]
+    fn the_bundled_onboarding_sequence_waits_between_steps() {
+        let templates = Templates::parse(DEFAULT_TEMPLATES).expect("templates");
+        let onboarding = &templates.sequences()["onboarding"];
+        assert_eq!(onboarding.trigger, "signed_up");
+        let delays: Vec<i64> = onboarding.steps.iter().map(|step| step.after.num_hours()).collect();
+        assert_eq!(delays, [0, 24, 72]);
     }
 }

@@ -97,6 +97,7 @@ impl Closer {
             text,
             article_ids: Vec::new(),
             language: String::new(),
+            author: String::new(),
         });
         let event = Draft::caused_by(cause, reply_id, body)
             .keyed(key)

@@ -76,6 +76,7 @@ impl Triggers {
             text,
             article_ids: Vec::new(),
             language: String::new(),
+            author: String::new(),
         });
         self.publish(cause, &reply_id, body).await
     }

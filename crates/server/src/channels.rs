@@ -41,6 +41,12 @@ pub struct ChannelArgs {
     /// Message templates (YAML, like the bundled crates/notifier/templates.yaml).
     #[arg(long, env = "SWITCHBOARD_TEMPLATES")]
     pub templates: Option<PathBuf>,
+    /// Seconds after a conversation closes that its survey goes out.
+    #[arg(long, env = "SWITCHBOARD_SURVEY_DELAY_SECS", default_value_t = 3600)]
+    pub survey_delay_secs: u64,
+    /// The channels' public base URL, for links in messages (survey pages).
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
     /// A fault to inject, for crash tests: `notifier-halt-after-send`.
     #[arg(long, env = "SWITCHBOARD_FAILPOINT", hide = true)]
     pub failpoint: Option<String>,
@@ -76,6 +82,8 @@ impl ChannelArgs {
             teams: json_map("SWITCHBOARD_TEAMS", self.teams.as_deref())?,
             gateways: json_map("SWITCHBOARD_GATEWAYS", self.gateways.as_deref())?,
             templates,
+            survey_delay: std::time::Duration::from_secs(self.survey_delay_secs),
+            public_url: self.public_url.clone(),
             failpoint,
             ..Default::default()
         })

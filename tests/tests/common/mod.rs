@@ -68,12 +68,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub async fn start(config: Config) -> anyhow::Result<Self> {
+    /// Starts every service; links in messages (survey pages) point at the cluster's own
+    /// HTTP listener.
+    pub async fn start(mut config: Config) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let (http_address, smtp_address) = (http.local_addr()?, smtp.local_addr()?);
+        config.notifier.public_url = format!("http://{http_address}");
         let channels = switchboard_channels::Listeners { http: Some(http), smtp: Some(smtp) };
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve_with(config, listener, channels, shutdown.clone()));

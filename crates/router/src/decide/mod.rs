@@ -339,5 +339,6 @@ fn reply_request(classified: &MessageClassified, answer: Answer) -> ReplyRequest
         text: answer.text,
         article_ids: answer.article_ids,
         language: classified.language.clone(),
+        author: String::new(),
     }
 }

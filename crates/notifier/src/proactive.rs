@@ -1,0 +1,336 @@
+//! Proactive messages, from business events: order updates (shipped, delivered, cancelled),
+//! device alerts (a ticket for the repair team and a notice to the customer), outage notices to
+//! the customers affected, a survey after a conversation closes (after a delay, once), and
+//! onboarding sequences (steps after delays, skipped when the customer has done them).
+
+use std::time::Duration;
+
+use prost::Message as _;
+use serde_json::json;
+use sqlx::PgPool;
+use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, HandlerError, INBOUND_SUBJECT_PREFIX};
+use switchboard_proto::{
+    events::v1::{
+        Channel, ConversationClosed, CustomerProfileUpdated, DeviceAlertRaised, Event, InboundMessage,
+        NotificationFailed, OnboardingStepTaken, OrderStatus, OrderUpdated, OutageDeclared, ReplyRequested,
+        SurveySent, event::Body,
+    },
+    time::to_datetime,
+};
+
+use crate::{
+    reach::{self, Message},
+    schedule,
+    templates::Templates,
+};
+
+/// Surveys after closings; off without a secret to sign their links.
+#[derive(Debug, Clone)]
+pub struct Surveys {
+    pub secret: String,
+    pub delay: Duration,
+    /// Where customers open survey links: the channels' public HTTP address.
+    pub public_url: String,
+}
+
+#[derive(Clone)]
+pub(crate) struct Proactive {
+    pub pool: PgPool,
+    pub bus: Bus,
+    pub templates: Templates,
+    pub surveys: Option<Surveys>,
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+impl Proactive {
+    /// Acts on a business event; `last_chance` turns "try again later" into a failure event.
+    pub(crate) async fn handle(&self, event: &Event, last_chance: bool) -> Result<(), HandlerError> {
+        let result = match &event.body {
+            Some(Body::OrderUpdated(order)) => self.order(event, order).await,
+            Some(Body::DeviceAlertRaised(alert)) => self.device_alert(event, alert).await,
+            Some(Body::OutageDeclared(outage)) => return self.outage(event, outage).await,
+            Some(Body::ConversationClosed(closed)) => self.schedule_survey(event, closed).await,
+            Some(Body::CustomerProfileUpdated(profile)) => self.schedule_onboarding(event, profile).await,
+            _ => return Ok(()),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(reach::Error::Unreachable(customer)) if last_chance => {
+                self.unreachable(event, &customer).await
+            }
+            Err(error @ reach::Error::Unreachable(_)) => Err(HandlerError::Transient(error.to_string())),
+            Err(error) => Err(HandlerError::Unavailable(error.to_string())),
+        }
+    }
+
+    async fn order(&self, event: &Event, order: &OrderUpdated) -> Result<(), reach::Error> {
+        let status = match order.status() {
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+            _ => return Ok(()),
+        };
+        let vars = [
+            ("order_id", order.order_id.as_str()),
+            ("carrier", order.carrier.as_str()),
+            ("tracking_number", order.tracking_number.as_str()),
+            ("tracking_url", order.tracking_url.as_str()),
+        ];
+        let name = format!("order_{status}");
+        let message =
+            self.message(format!("order/{}/{status}", order.order_id), &order.customer_id, &name, &vars);
+        reach::tell(&self.pool, &self.bus, Some(event), message).await
+    }
+
+    /// A ticket for the repair team (a conversation on the API channel, which the rules route), and
+    /// a notice to the customer.
+    async fn device_alert(&self, event: &Event, alert: &DeviceAlertRaised) -> Result<(), reach::Error> {
+        let vars = [
+            ("device_kind", alert.device_kind.as_str()),
+            ("device_id", alert.device_id.as_str()),
+            ("problem", alert.problem.as_str()),
+        ];
+        let ticket = InboundMessage {
+            channel: Channel::Api.into(),
+            customer_id: alert.customer_id.clone(),
+            text: self.templates.render("device_ticket", "en", &vars),
+            idempotency_key: format!("device-alert:{}", alert.alert_id),
+            ..InboundMessage::default()
+        };
+        let subject = format!("{INBOUND_SUBJECT_PREFIX}.api");
+        let key = format!("device-alert:{}", alert.alert_id);
+        self.bus.publish_raw(subject, ticket.encode_to_vec().into(), &key).await?;
+        let message =
+            self.message(format!("device/{}", alert.alert_id), &alert.customer_id, "device_alert", &vars);
+        reach::tell(&self.pool, &self.bus, Some(event), message).await
+    }
+
+    /// Each affected customer is told once per outage and status; one who cannot be reached does
+    /// not hold up the others (a failure event says who).
+    async fn outage(&self, event: &Event, outage: &OutageDeclared) -> Result<(), HandlerError> {
+        let status = if outage.status == "resolved" { "resolved" } else { "started" };
+        let customers =
+            self.affected(outage).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let vars = [("title", outage.title.as_str()), ("detail", outage.detail.as_str())];
+        for customer in &customers {
+            let key = format!("outage/{}/{status}/{customer}", outage.outage_id);
+            let message = self.message(key, customer, &format!("outage_{status}"), &vars);
+            match reach::tell(&self.pool, &self.bus, Some(event), message).await {
+                Ok(()) => {}
+                Err(reach::Error::Unreachable(customer)) => self.unreachable(event, &customer).await?,
+                Err(error) => return Err(HandlerError::Unavailable(error.to_string())),
+            }
+        }
+        tracing::info!(customers = customers.len(), status, "outage notices requested");
+        Ok(())
+    }
+
+    async fn affected(&self, outage: &OutageDeclared) -> Result<Vec<String>, sqlx::Error> {
+        let mut customers = outage.customer_ids.clone();
+        if !outage.affected.is_empty() {
+            let matching: Vec<String> = sqlx::query_scalar(
+                "SELECT customer_id FROM notifier.customers WHERE attributes @> $1 ORDER BY customer_id",
+            )
+            .bind(json!(outage.affected))
+            .fetch_all(&self.pool)
+            .await?;
+            customers.extend(matching);
+        }
+        customers.sort();
+        customers.dedup();
+        Ok(customers)
+    }
+
+    async fn schedule_survey(&self, event: &Event, closed: &ConversationClosed) -> Result<(), reach::Error> {
+        let Some(surveys) = &self.surveys else { return Ok(()) };
+        let due = to_datetime(event.occurred_at.as_ref())
+            + chrono::Duration::from_std(surveys.delay).unwrap_or_default();
+        let payload = json!({
+            "conversation_id": closed.conversation_id,
+            "customer_id": closed.customer_id,
+            "channel": closed.channel,
+            "handled_by": closed.handled_by,
+        });
+        schedule::add(&self.pool, &format!("survey/{}", closed.conversation_id), due, "survey", payload)
+            .await?;
+        Ok(())
+    }
+
+    /// A profile gaining a sequence's trigger attribute starts the sequence (once per customer).
+    async fn schedule_onboarding(
+        &self,
+        event: &Event,
+        profile: &CustomerProfileUpdated,
+    ) -> Result<(), reach::Error> {
+        let at = to_datetime(event.occurred_at.as_ref());
+        for (name, sequence) in self.templates.sequences() {
+            if !profile.attributes.contains_key(&sequence.trigger) {
+                continue;
+            }
+            for step in &sequence.steps {
+                let key = format!("onboarding/{name}/{}/{}", profile.customer_id, step.name);
+                let payload = json!({
+                    "customer_id": profile.customer_id,
+                    "sequence": name,
+                    "step": step.name,
+                    "template": step.template,
+                    "unless": step.unless,
+                });
+                schedule::add(&self.pool, &key, at + step.after, "onboarding", payload).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires a scheduled row.
+    pub(crate) async fn fire(&self, kind: &str, payload: &serde_json::Value) -> Result<(), Failure> {
+        let text = |key: &str| payload[key].as_str().unwrap_or_default().to_string();
+        match kind {
+            "survey" => {
+                self.send_survey(
+                    &text("conversation_id"),
+                    &text("customer_id"),
+                    payload["channel"].as_i64().unwrap_or(0),
+                    &text("handled_by"),
+                )
+                .await
+            }
+            "onboarding" => {
+                self.onboarding_step(
+                    &text("customer_id"),
+                    &text("sequence"),
+                    &text("step"),
+                    &text("template"),
+                    &text("unless"),
+                )
+                .await
+            }
+            other => {
+                tracing::warn!(kind = other, "unknown scheduled kind; dropped");
+                Ok(())
+            }
+        }
+    }
+
+    async fn send_survey(
+        &self,
+        conversation_id: &str,
+        customer_id: &str,
+        channel: i64,
+        handled_by: &str,
+    ) -> Result<(), Failure> {
+        let Some(surveys) = &self.surveys else { return Ok(()) };
+        let token = switchboard_channels::signature::survey_token(surveys.secret.as_bytes(), conversation_id);
+        let link = format!("{}/surveys/{token}", surveys.public_url.trim_end_matches('/'));
+        let key = format!("survey/{conversation_id}");
+        let reply_id = switchboard_bus::key_id(&key).to_string();
+        let channel = i32::try_from(channel).unwrap_or(0);
+        let request = ReplyRequested {
+            reply_id: reply_id.clone(),
+            conversation_id: conversation_id.into(),
+            customer_id: customer_id.into(),
+            channel,
+            text: self.templates.render("survey_csat", "en", &[("link", &link)]),
+            ..ReplyRequested::default()
+        };
+        let ask = Draft::new(DEFAULT_TENANT, &reply_id, Body::ReplyRequested(request))
+            .keyed(key.clone())
+            .build()?;
+        self.bus.publish(&ask).await?;
+        let sent = SurveySent {
+            conversation_id: conversation_id.into(),
+            kind: "csat".into(),
+            handled_by: handled_by.into(),
+            channel,
+            customer_id: customer_id.into(),
+        };
+        let sent = Draft::new(DEFAULT_TENANT, conversation_id, Body::SurveySent(sent))
+            .keyed(format!("{key}/sent"))
+            .build()?;
+        self.bus.publish(&sent).await?;
+        tracing::info!(handled_by, "survey sent");
+        Ok(())
+    }
+
+    async fn onboarding_step(
+        &self,
+        customer_id: &str,
+        sequence: &str,
+        step: &str,
+        template: &str,
+        unless: &str,
+    ) -> Result<(), Failure> {
+        let done = !unless.is_empty() && self.has_attribute(customer_id, unless).await?;
+        let outcome = if done {
+            "skipped"
+        } else {
+            let message = self.message(
+                format!("onboarding/{sequence}/{customer_id}/{step}"),
+                customer_id,
+                template,
+                &[],
+            );
+            match reach::tell(&self.pool, &self.bus, None, message).await {
+                Ok(()) => "sent",
+                Err(reach::Error::Unreachable(_)) => "unreachable",
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let taken = OnboardingStepTaken {
+            customer_id: customer_id.into(),
+            sequence: sequence.into(),
+            step: step.into(),
+            outcome: outcome.into(),
+        };
+        let key = format!("onboarding/{sequence}/{customer_id}/{step}/taken");
+        let event =
+            Draft::new(DEFAULT_TENANT, customer_id, Body::OnboardingStepTaken(taken)).keyed(key).build()?;
+        self.bus.publish(&event).await?;
+        Ok(())
+    }
+
+    async fn has_attribute(&self, customer_id: &str, attribute: &str) -> Result<bool, sqlx::Error> {
+        let found: Option<bool> =
+            sqlx::query_scalar("SELECT attributes ? $2 FROM notifier.customers WHERE customer_id = $1")
+                .bind(customer_id)
+                .bind(attribute)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.unwrap_or(false))
+    }
+
+    fn message<'a>(
+        &self,
+        key: String,
+        customer_id: &'a str,
+        template: &str,
+        vars: &[(&str, &str)],
+    ) -> Message<'a> {
+        Message {
+            key,
+            customer_id,
+            subject: self.templates.render(&format!("{template}_subject"), "en", vars),
+            text: self.templates.render(template, "en", vars),
+        }
+    }
+
+    /// Nobody to tell: said as a failure event, once per cause and customer.
+    async fn unreachable(&self, event: &Event, customer: &str) -> Result<(), HandlerError> {
+        let delivery_id =
+            switchboard_bus::key_id(&format!("unreachable/{}/{customer}", event.id)).to_string();
+        let body = Body::NotificationFailed(NotificationFailed {
+            delivery_id: delivery_id.clone(),
+            source_id: event.id.clone(),
+            target: format!("customer:{customer}"),
+            reason: reach::Error::Unreachable(customer.into()).to_string(),
+            ..NotificationFailed::default()
+        });
+        let failed = Draft::caused_by(event, &delivery_id, body)
+            .build()
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        self.bus.publish(&failed).await.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+        tracing::warn!(event_type = event.r#type, "customer unreachable; failure recorded");
+        Ok(())
+    }
+}
