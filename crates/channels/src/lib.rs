@@ -5,13 +5,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod chat;
 pub mod email;
 pub mod hooks;
 pub mod outbound;
 pub mod signature;
 pub mod surveys;
+pub mod voice;
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
 use tokio::net::TcpListener;
@@ -28,6 +30,8 @@ pub enum Error {
     Projection(#[from] switchboard_projection::Error),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
+    #[error("chat: {0}")]
+    Chat(String),
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +42,17 @@ pub struct Config {
     pub max_email_bytes: usize,
     /// The name the SMTP listener greets with.
     pub hostname: String,
+    /// Web chat site tokens and the origin each may be embedded on (`*`: any); chat is off without.
+    pub chat_sites: BTreeMap<String, String>,
+    /// Voice: the telephony account's auth token (voice webhooks are refused without), the
+    /// public base URL the provider calls, the line a hand-off dials, and how long a turn waits.
+    pub twilio_auth_token: Option<String>,
+    pub public_url: String,
+    pub support_line: Option<String>,
+    pub voice_reply_wait: std::time::Duration,
+    /// Intake's and knowledge's gRPC endpoints (chat history, suggestions).
+    pub intake_endpoint: String,
+    pub knowledge_endpoint: String,
     pub batch_size: usize,
 }
 
@@ -47,6 +62,13 @@ impl Default for Config {
             webhook_secret: None,
             max_email_bytes: 10 * 1024 * 1024,
             hostname: "switchboard".into(),
+            chat_sites: BTreeMap::new(),
+            twilio_auth_token: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            support_line: None,
+            voice_reply_wait: std::time::Duration::from_secs(10),
+            intake_endpoint: "http://127.0.0.1:50051".into(),
+            knowledge_endpoint: "http://127.0.0.1:50051".into(),
             batch_size: 500,
         }
     }
@@ -85,8 +107,28 @@ pub async fn start(
     if let Some(listener) = listeners.http {
         tracing::info!(address = %listener.local_addr()?, "serving http");
         let surveys = surveys::Surveys { deps: deps.clone(), secret: config.webhook_secret.clone() };
+        let hub = chat::Hub::default();
+        let chat = chat::Chat::new(
+            deps.clone(),
+            hub.clone(),
+            config.chat_sites.clone(),
+            &config.intake_endpoint,
+            &config.knowledge_endpoint,
+        )
+        .map_err(Error::Chat)?;
+        let voice = voice::Voice {
+            deps: deps.clone(),
+            hub: hub.clone(),
+            auth_token: config.twilio_auth_token.clone(),
+            public_url: config.public_url.clone(),
+            support_line: config.support_line.clone(),
+            reply_wait: config.voice_reply_wait,
+        };
+        tasks.push(tokio::spawn(chat::hub::run(hub, deps.bus.clone(), shutdown.clone())));
         let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret })
-            .merge(surveys::routes(surveys));
+            .merge(surveys::routes(surveys))
+            .merge(chat::routes(chat))
+            .merge(voice::routes(voice));
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, routes)
                 .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -56,6 +56,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "contact channel",
         sql: include_str!("../migrations/006_contact_channel.sql"),
     },
+    Migration { version: 7, name: "accounts", sql: include_str!("../migrations/007_accounts.sql") },
 ];
 
 /// Durable consumer of classifications.

@@ -26,11 +26,19 @@ impl Projection for RouterProjection {
             "switchboard.events.conversation.>".into(),
             "switchboard.events.classification.>".into(),
             "switchboard.events.order.>".into(),
+            "switchboard.events.account.>".into(),
         ]
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["router.decisions", "router.customers", "router.contacts", "router.turns", "router.orders"]
+        &[
+            "router.decisions",
+            "router.customers",
+            "router.contacts",
+            "router.turns",
+            "router.orders",
+            "router.accounts",
+        ]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
@@ -41,6 +49,12 @@ impl Projection for RouterProjection {
                 Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile, at).await?,
                 Some(Body::MessageClassified(classified)) => turn(tx, classified, at).await?,
                 Some(Body::OrderUpdated(order)) => order_updated(tx, order, at).await?,
+                Some(Body::AccountUpdated(account)) => {
+                    crate::playbooks::account::project(tx, account).await?
+                }
+                Some(Body::SimActivated(activated)) => {
+                    crate::playbooks::account::activated(tx, activated).await?
+                }
                 Some(Body::MessageReceived(received)) if received.starts_conversation => {
                     sqlx::query(
                         "INSERT INTO router.contacts (conversation_id, customer_id, started_at, channel)

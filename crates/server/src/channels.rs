@@ -16,6 +16,18 @@ pub struct ChannelArgs {
     /// Shared secret of signed webhooks, in and out; inbound webhooks are refused without it.
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// Web chat sites as JSON: token to the origin it may be embedded on, e.g. `{"demo": "*"}`.
+    #[arg(long, env = "SWITCHBOARD_CHAT_SITES")]
+    pub chat_sites: Option<String>,
+    /// Intake's gRPC endpoint for the chat; this process when unset.
+    #[arg(long, env = "SWITCHBOARD_INTAKE_ENDPOINT")]
+    pub intake_endpoint: Option<String>,
+    /// The telephony account's auth token, which signs voice webhooks (`X-Twilio-Signature`).
+    #[arg(long, env = "SWITCHBOARD_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    /// The phone line a voice hand-off dials, e.g. `+15550199`.
+    #[arg(long, env = "SWITCHBOARD_SUPPORT_LINE")]
+    pub support_line: Option<String>,
     /// Largest inbound email, in bytes.
     #[arg(long, env = "SWITCHBOARD_MAX_EMAIL_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_email_bytes: usize,
@@ -53,12 +65,16 @@ pub struct ChannelArgs {
 }
 
 impl ChannelArgs {
-    pub fn channels(&self) -> switchboard_channels::Config {
-        switchboard_channels::Config {
+    pub fn channels(&self) -> anyhow::Result<switchboard_channels::Config> {
+        Ok(switchboard_channels::Config {
             webhook_secret: self.webhook_secret.clone().filter(|secret| !secret.is_empty()),
             max_email_bytes: self.max_email_bytes,
+            chat_sites: json_map("SWITCHBOARD_CHAT_SITES", self.chat_sites.as_deref())?,
+            twilio_auth_token: self.twilio_auth_token.clone().filter(|token| !token.is_empty()),
+            public_url: self.public_url.clone(),
+            support_line: self.support_line.clone().filter(|line| !line.is_empty()),
             ..Default::default()
-        }
+        })
     }
 
     pub fn notifier(&self) -> anyhow::Result<switchboard_notifier::Config> {

@@ -78,6 +78,8 @@ pub struct Config {
     pub rules_file: Option<PathBuf>,
     /// Knowledge endpoint for the router; this process's own listener when unset.
     pub knowledge_endpoint: Option<String>,
+    /// Intake endpoint for the chat (history on reconnect); this process's own listener when unset.
+    pub intake_endpoint: Option<String>,
     /// The channels' HTTP listener (webhooks); none when unset.
     pub http_addr: Option<SocketAddr>,
     /// The channels' SMTP listener (inbound email); none when unset.
@@ -105,6 +107,7 @@ impl Default for Config {
             database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
             rules_file: None,
             knowledge_endpoint: None,
+            intake_endpoint: None,
             http_addr: None,
             smtp_addr: None,
             channels: switchboard_channels::Config::default(),

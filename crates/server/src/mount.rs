@@ -63,7 +63,13 @@ pub(crate) async fn mount(
             }
             Service::Channels => {
                 let listeners = listeners.take().unwrap_or_default();
-                let started = switchboard_channels::start(deps, config.channels.clone(), listeners, work)
+                let here = format!("http://{local}");
+                let channels = switchboard_channels::Config {
+                    intake_endpoint: config.intake_endpoint.clone().unwrap_or_else(|| here.clone()),
+                    knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or(here),
+                    ..config.channels.clone()
+                };
+                let started = switchboard_channels::start(deps, channels, listeners, work)
                     .await
                     .context("starting channels")?;
                 mounted.tasks.extend(started.tasks);

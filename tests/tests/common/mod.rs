@@ -77,6 +77,7 @@ impl Cluster {
         let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let (http_address, smtp_address) = (http.local_addr()?, smtp.local_addr()?);
         config.notifier.public_url = format!("http://{http_address}");
+        config.channels.public_url = format!("http://{http_address}");
         let channels = switchboard_channels::Listeners { http: Some(http), smtp: Some(smtp) };
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve_with(config, listener, channels, shutdown.clone()));

@@ -20,13 +20,14 @@ use tonic::transport::Channel;
 
 mod returns;
 mod sessions;
+mod sim;
 
 use crate::{
     CONSUMER,
     customers::Directory,
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
-    playbooks::{Playbook, Tongue, after_hours, orders, password_reset},
+    playbooks::{Playbook, Tongue, account, after_hours, orders, password_reset},
     rules::{Action, Decision, HandoffReason, Priority, Rules},
     sla::Timers,
     store::RuleStore,
@@ -112,8 +113,24 @@ impl Decider {
         let tongue = Tongue::of(conversation_language(classified));
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
-            Playbook::Faq | Playbook::LeadQualification | Playbook::Returns | Playbook::Booking => {
-                self.answer(classified).await
+            Playbook::Faq
+            | Playbook::LeadQualification
+            | Playbook::Returns
+            | Playbook::Booking
+            | Playbook::SimActivation => self.answer(classified).await,
+            Playbook::AccountBalance | Playbook::DataUsage => {
+                let found = account::find(self.directory.pool(), &classified.customer_id)
+                    .await
+                    .map_err(|error| tonic::Status::unavailable(format!("router read model: {error}")))?;
+                // Without an account a person takes it (the reply would be a guess).
+                Ok(found.map(|account| {
+                    let text = if playbook == Playbook::DataUsage {
+                        account::usage_reply(&account)
+                    } else {
+                        account::balance_reply(&account)
+                    };
+                    Answer { article_ids: Vec::new(), text }
+                }))
             }
             Playbook::PasswordReset => Ok(rules
                 .playbooks()

@@ -11,7 +11,7 @@ use switchboard_proto::events::v1::{
 use switchboard_proto::time::to_timestamp;
 
 use super::{Answer, Decider, Turn};
-use crate::playbooks::{Playbook, Step, booking, leads};
+use crate::playbooks::{Playbook, Step, account, booking, leads};
 use crate::rules::{Action, Decision, HandoffReason, Rules};
 
 impl Decider {
@@ -24,7 +24,10 @@ impl Decider {
         at: DateTime<Utc>,
     ) -> Result<Option<Step>, HandlerError> {
         let playbooks = rules.playbooks();
-        if playbooks.lead_qualification.is_none() && playbooks.booking.is_none() {
+        if playbooks.lead_qualification.is_none()
+            && playbooks.booking.is_none()
+            && playbooks.sim_activation.is_none()
+        {
             // No multi-turn playbook configured: no conversation can be in one.
             return Ok(None);
         }
@@ -45,6 +48,9 @@ impl Decider {
                 Ok(rules.playbooks().lead_qualification.as_ref().map(|s| leads::start(s, conversation)))
             }
             Some(Playbook::Booking) => self.booking_offer(rules, conversation, at, 0).await,
+            Some(Playbook::SimActivation) => {
+                Ok(rules.playbooks().sim_activation.as_ref().map(|_| account::start(conversation)))
+            }
             _ => Ok(None),
         }
     }
@@ -59,6 +65,11 @@ impl Decider {
         at: DateTime<Utc>,
     ) -> Result<Option<Step>, HandlerError> {
         let playbooks = rules.playbooks();
+        if let (account::SIM_ACTIVATION, Some(settings)) =
+            (state.playbook.as_str(), &playbooks.sim_activation)
+        {
+            return self.sim_answer(settings, state, classified).await.map(Some);
+        }
         match (state.playbook.as_str(), &playbooks.lead_qualification, &playbooks.booking) {
             (leads::NAME, Some(settings), _) => Ok(Some(leads::answer(settings, state, &classified.text))),
             (booking::NAME, _, Some(settings)) => {

@@ -1,8 +1,10 @@
 //! Playbooks: what the bot does for a rule whose action is `answer`. `faq` answers from the
 //! knowledge base; `order_status` tells where the customer's order is from the shop's order
 //! events (and falls back to the knowledge base without one); `password_reset` sends the reset
-//! path without ever handling a password.
+//! path without ever handling a password; `account_balance`, `data_usage` and `sim_activation`
+//! serve telecom customers from their account (see [`account`]).
 
+pub mod account;
 pub mod booking;
 pub mod leads;
 pub mod orders;
@@ -24,6 +26,12 @@ pub enum Playbook {
     Returns,
     /// Multi-turn: offers free slots from a calendar and confirms the one chosen.
     Booking,
+    /// The account's balance and due date.
+    AccountBalance,
+    /// Data used this period, and what is left.
+    DataUsage,
+    /// Multi-turn: confirms the SIM's last four digits, then activates it.
+    SimActivation,
 }
 
 impl Playbook {
@@ -35,6 +43,9 @@ impl Playbook {
             Self::LeadQualification => leads::NAME,
             Self::Returns => "returns",
             Self::Booking => booking::NAME,
+            Self::AccountBalance => "account_balance",
+            Self::DataUsage => "data_usage",
+            Self::SimActivation => account::SIM_ACTIVATION,
         }
     }
 }
@@ -63,6 +74,8 @@ pub struct Settings {
     pub returns: Option<returns::Settings>,
     #[serde(default)]
     pub booking: Option<booking::Settings>,
+    #[serde(default)]
+    pub sim_activation: Option<account::SimSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -385,6 +385,9 @@ fn validate_rule(
         Some(_) if then.action != Some(Action::Answer) => {
             return Err("then.playbook needs action: answer".into());
         }
+        Some(Playbook::SimActivation) if playbooks.sim_activation.is_none() => {
+            return Err("the sim_activation playbook needs playbooks.sim_activation.queue".into());
+        }
         Some(Playbook::PasswordReset) if playbooks.password_reset.is_none() => {
             return Err("the password_reset playbook needs playbooks.password_reset.url".into());
         }

@@ -1,0 +1,167 @@
+//! The live hub: one feed of conversation, routing and delivery events (and of typing signals on
+//! core NATS `switchboard.typing.<conversation>`) for every chat session and voice turn of this
+//! process, dispatched to the sessions of each conversation.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use futures::StreamExt as _;
+use serde::Serialize;
+use switchboard_bus::{Bus, LiveEvents};
+use switchboard_proto::events::v1::{Event, RouteAction, event::Body};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Core NATS subjects of typing signals: `switchboard.typing.<conversation>`, JSON `{"author"}`.
+pub const TYPING_PREFIX: &str = "switchboard.typing";
+
+/// What a chat session is told.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outgoing {
+    /// The session's conversation, once it has one.
+    Welcome {
+        conversation_id: String,
+    },
+    Message {
+        id: String,
+        author: String,
+        text: String,
+    },
+    Typing {
+        author: String,
+    },
+    Handoff {
+        queue: String,
+        text: String,
+    },
+    Suggestions {
+        articles: Vec<Article>,
+    },
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Article {
+    pub id: String,
+    pub title: String,
+}
+
+pub type Sender = mpsc::Sender<Outgoing>;
+
+#[derive(Default)]
+struct Routes {
+    /// Sessions by conversation.
+    conversations: HashMap<String, Vec<Sender>>,
+    /// Sessions waiting for the conversation their first message starts, by its idempotency key.
+    pending: HashMap<String, Sender>,
+}
+
+#[derive(Default, Clone)]
+pub struct Hub {
+    routes: Arc<Mutex<Routes>>,
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn join(&self, conversation_id: &str, session: Sender) {
+        self.lock().conversations.entry(conversation_id.to_string()).or_default().push(session);
+    }
+
+    /// The session learns its conversation when intake records the message with this key.
+    pub fn await_key(&self, key: &str, session: Sender) {
+        self.lock().pending.insert(key.to_string(), session);
+    }
+
+    /// Sends to every live session of a conversation; closed ones are dropped.
+    pub fn tell(&self, conversation_id: &str, outgoing: &Outgoing) {
+        let mut routes = self.lock();
+        let Some(sessions) = routes.conversations.get_mut(conversation_id) else { return };
+        sessions.retain(|session| {
+            !matches!(session.try_send(outgoing.clone()), Err(mpsc::error::TrySendError::Closed(_)))
+        });
+        if sessions.is_empty() {
+            routes.conversations.remove(conversation_id);
+        }
+    }
+
+    fn apply(&self, event: &Event) {
+        match &event.body {
+            Some(Body::MessageReceived(m)) => {
+                let waiting = self.lock().pending.remove(&m.idempotency_key);
+                if let Some(session) = waiting {
+                    let welcome = Outgoing::Welcome { conversation_id: m.conversation_id.clone() };
+                    if session.try_send(welcome).is_ok() {
+                        self.join(&m.conversation_id, session);
+                    }
+                }
+                let message = Outgoing::Message {
+                    id: m.message_id.clone(),
+                    author: "customer".into(),
+                    text: m.text.clone(),
+                };
+                self.tell(&m.conversation_id, &message);
+            }
+            Some(Body::ReplyDelivered(d)) => {
+                let author = if d.author.starts_with("agent:") { "agent" } else { "bot" };
+                let message =
+                    Outgoing::Message { id: d.reply_id.clone(), author: author.into(), text: d.text.clone() };
+                self.tell(&d.conversation_id, &message);
+            }
+            Some(Body::MessageRouted(r))
+                if matches!(r.action(), RouteAction::Queue | RouteAction::Escalate) =>
+            {
+                self.tell(&r.conversation_id, &handoff(&r.queue));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The notice that a person takes over.
+pub fn handoff(queue: &str) -> Outgoing {
+    Outgoing::Handoff {
+        queue: queue.into(),
+        text:
+            "A person from our team will take over here. You can keep writing; we will answer in this chat."
+                .into(),
+    }
+}
+
+/// Follows the live events and typing signals until `shutdown`.
+pub async fn run(hub: Hub, bus: Bus, shutdown: CancellationToken) -> switchboard_projection::TaskResult {
+    let filters = [
+        "switchboard.events.conversation.>",
+        "switchboard.events.routing.>",
+        "switchboard.events.delivery.>",
+    ];
+    let mut live: LiveEvents = bus.follow_new(&filters).await?;
+    let mut typing = bus.client().subscribe(format!("{TYPING_PREFIX}.>")).await?;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = live.next() => match next {
+                Some(Ok((event, _))) => hub.apply(&event),
+                Some(Err(error)) => tracing::warn!(%error, "chat feed error"),
+                None => return Ok(()),
+            },
+            Some(signal) = typing.next() => {
+                let conversation = signal.subject.as_str().strip_prefix(TYPING_PREFIX).unwrap_or_default().trim_start_matches('.');
+                let author = serde_json::from_slice::<serde_json::Value>(&signal.payload)
+                    .ok()
+                    .and_then(|v| v["author"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                if matches!(author.as_str(), "agent" | "bot") {
+                    hub.tell(conversation, &Outgoing::Typing { author });
+                }
+            }
+        }
+    }
+}

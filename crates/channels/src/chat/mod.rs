@@ -1,0 +1,114 @@
+//! Web chat: an embeddable widget (`/chat/widget.js`, one script tag with a site token), a demo
+//! page (`/chat/demo`) and a WebSocket (`/chat/ws?site=…&visitor=…`). JSON both ways:
+//! - in: `hello` (`conversation_id` to resume), `message` (`id`, `text`), `typing`, `suggest`
+//!   (`text`: what the customer is typing);
+//! - out: `welcome`, `message` (`id`, `author` customer|bot|agent, `text`), `typing`, `handoff`,
+//!   `suggestions`, `error`.
+//!
+//! A reconnecting widget says `hello` with its conversation and is sent the whole conversation
+//! again (from intake); it drops what it has already shown by message id, so nothing is missed.
+
+pub mod hub;
+mod session;
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Router,
+    extract::{Query, State, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde::Deserialize;
+use switchboard_projection::Deps;
+use switchboard_proto::{
+    intake::v1::intake_client::IntakeClient, knowledge::v1::knowledge_client::KnowledgeClient,
+};
+use tonic::transport::Channel as GrpcChannel;
+
+pub use hub::Hub;
+
+#[derive(Clone)]
+pub struct Chat {
+    pub deps: Deps,
+    pub hub: Hub,
+    /// Site tokens and the origin each may be embedded on (`*`: any).
+    pub sites: BTreeMap<String, String>,
+    /// History on reconnect, and suggestions while typing (connected on first use).
+    pub intake: IntakeClient<GrpcChannel>,
+    pub knowledge: KnowledgeClient<GrpcChannel>,
+}
+
+impl Chat {
+    /// Fails only on a malformed endpoint; the connections are made on first use.
+    pub fn new(
+        deps: Deps,
+        hub: Hub,
+        sites: BTreeMap<String, String>,
+        intake: &str,
+        knowledge: &str,
+    ) -> Result<Self, String> {
+        let lazy = |endpoint: &str| {
+            GrpcChannel::from_shared(endpoint.to_string())
+                .map(|channel| channel.connect_lazy())
+                .map_err(|error| format!("endpoint {endpoint:?}: {error}"))
+        };
+        Ok(Self {
+            deps,
+            hub,
+            sites,
+            intake: IntakeClient::new(lazy(intake)?),
+            knowledge: KnowledgeClient::new(lazy(knowledge)?),
+        })
+    }
+}
+
+pub fn routes(chat: Chat) -> Router {
+    Router::new()
+        .route("/chat/widget.js", get(widget))
+        .route("/chat/demo", get(demo))
+        .route("/chat/ws", get(connect))
+        .with_state(chat)
+}
+
+const WIDGET: &str = include_str!("widget.js");
+const DEMO: &str = include_str!("demo.html");
+
+async fn widget() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], WIDGET).into_response()
+}
+
+async fn demo() -> Html<&'static str> {
+    Html(DEMO)
+}
+
+#[derive(Debug, Deserialize)]
+struct Connect {
+    site: String,
+    visitor: String,
+}
+
+async fn connect(
+    State(chat): State<Chat>,
+    Query(connect): Query<Connect>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(allowed) = chat.sites.get(&connect.site) else {
+        return (StatusCode::NOT_FOUND, format!("unknown site token {:?}", connect.site)).into_response();
+    };
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or_default();
+    if allowed != "*" && allowed != origin {
+        return (StatusCode::FORBIDDEN, format!("site {:?} is not embedded on {origin:?}", connect.site))
+            .into_response();
+    }
+    let valid_visitor = !connect.visitor.is_empty()
+        && connect.visitor.len() <= 64
+        && connect.visitor.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid_visitor {
+        return (StatusCode::BAD_REQUEST, "visitor: up to 64 letters, digits and '-'").into_response();
+    }
+    let customer_id = format!("web:{}:{}", connect.site, connect.visitor);
+    upgrade.on_upgrade(move |socket| session::run(chat, customer_id, socket))
+}

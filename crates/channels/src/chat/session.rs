@@ -1,0 +1,202 @@
+//! One chat connection: what the widget says becomes inbound messages, typing signals and
+//! suggestion queries; what the hub dispatches goes back to it.
+
+use axum::extract::ws::{Message as Frame, WebSocket};
+use bytes::Bytes;
+use prost::Message as _;
+use serde::Deserialize;
+use switchboard_bus::INBOUND_SUBJECT_PREFIX;
+use switchboard_proto::{
+    events::v1::{Channel, InboundMessage},
+    intake::v1::{Author, ConversationStatus, GetConversationRequest},
+    knowledge::v1::SuggestRequest,
+};
+use tokio::sync::mpsc;
+
+use super::{
+    Chat,
+    hub::{Article, Outgoing, TYPING_PREFIX, handoff},
+};
+
+/// Longest chat message, in bytes (intake's limit).
+const MAX_TEXT: usize = 32 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Incoming {
+    Hello {
+        #[serde(default)]
+        conversation_id: String,
+    },
+    Message {
+        id: String,
+        text: String,
+    },
+    Typing,
+    Suggest {
+        text: String,
+    },
+}
+
+struct Session {
+    chat: Chat,
+    customer_id: String,
+    conversation_id: Option<String>,
+    outbox: mpsc::Sender<Outgoing>,
+}
+
+pub(super) async fn run(chat: Chat, customer_id: String, mut socket: WebSocket) {
+    let (outbox, mut inbox) = mpsc::channel(64);
+    let mut session = Session { chat, customer_id, conversation_id: None, outbox };
+    loop {
+        tokio::select! {
+            frame = socket.recv() => match frame {
+                Some(Ok(Frame::Text(text))) => session.on_frame(text.as_str()).await,
+                Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            Some(outgoing) = inbox.recv() => {
+                if let Outgoing::Welcome { conversation_id } = &outgoing {
+                    session.conversation_id = Some(conversation_id.clone());
+                }
+                let Ok(json) = serde_json::to_string(&outgoing) else { continue };
+                if socket.send(Frame::Text(json.into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Session {
+    fn say(&self, outgoing: Outgoing) {
+        let _ = self.outbox.try_send(outgoing);
+    }
+
+    fn error(&self, message: impl Into<String>) {
+        self.say(Outgoing::Error { message: message.into() });
+    }
+
+    async fn on_frame(&mut self, text: &str) {
+        match serde_json::from_str::<Incoming>(text) {
+            Ok(Incoming::Hello { conversation_id }) => self.hello(conversation_id).await,
+            Ok(Incoming::Message { id, text }) => self.message(&id, text).await,
+            Ok(Incoming::Typing) => self.typing().await,
+            Ok(Incoming::Suggest { text }) => self.suggest(&text).await,
+            Err(error) => self.error(format!("not understood: {error}")),
+        }
+    }
+
+    /// Resumes a conversation: joins it, then sends it whole as intake has it up to now (what
+    /// came before joining is in that history, what comes after arrives live; the widget drops
+    /// what it has shown already).
+    async fn hello(&mut self, conversation_id: String) {
+        if conversation_id.is_empty() {
+            return;
+        }
+        match self.history(&conversation_id, 0).await {
+            Ok(conversation) if conversation.customer_id == self.customer_id => {}
+            Ok(_) => return self.error("this conversation belongs to someone else"),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return self.error("conversation not found; starting anew");
+            }
+            Err(status) => return self.error(format!("history unavailable: {}", status.message())),
+        }
+        self.chat.hub.join(&conversation_id, self.outbox.clone());
+        let now = self.chat.deps.bus.last_sequence(switchboard_bus::EVENTS_STREAM).await.unwrap_or(0);
+        let conversation = match self.history(&conversation_id, now).await {
+            Ok(conversation) => conversation,
+            Err(status) => return self.error(format!("history unavailable: {}", status.message())),
+        };
+        self.conversation_id = Some(conversation_id.clone());
+        self.say(Outgoing::Welcome { conversation_id });
+        for message in &conversation.messages {
+            let author = match message.author() {
+                Author::Customer => "customer",
+                Author::Agent => "agent",
+                _ => "bot",
+            };
+            self.say(Outgoing::Message {
+                id: message.message_id.clone(),
+                author: author.into(),
+                text: message.text.clone(),
+            });
+        }
+        if matches!(conversation.status(), ConversationStatus::Queued | ConversationStatus::Escalated) {
+            let queue =
+                conversation.messages.iter().rev().find_map(|m| m.routing.as_ref().map(|r| r.queue.clone()));
+            self.say(handoff(&queue.unwrap_or_default()));
+        }
+    }
+
+    /// The conversation as intake has it once its read model reached `min_sequence`.
+    async fn history(
+        &self,
+        conversation_id: &str,
+        min_sequence: u64,
+    ) -> Result<switchboard_proto::intake::v1::Conversation, tonic::Status> {
+        let mut intake = self.chat.intake.clone();
+        let request = GetConversationRequest { conversation_id: conversation_id.into(), min_sequence };
+        Ok(intake.get_conversation(request).await?.into_inner())
+    }
+
+    async fn message(&mut self, id: &str, text: String) {
+        let valid_id =
+            !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid_id || text.trim().is_empty() || text.len() > MAX_TEXT {
+            return self.error("a message needs an id (letters, digits, '-') and 1 to 32768 bytes of text");
+        }
+        let key = format!("chat:{}:{id}", self.customer_id);
+        let inbound = InboundMessage {
+            channel: Channel::Web.into(),
+            customer_id: self.customer_id.clone(),
+            text,
+            idempotency_key: key.clone(),
+            conversation_id: self.conversation_id.clone().unwrap_or_default(),
+            ..InboundMessage::default()
+        };
+        if self.conversation_id.is_none() {
+            self.chat.hub.await_key(&key, self.outbox.clone());
+        }
+        let subject = format!("{INBOUND_SUBJECT_PREFIX}.web");
+        match self.chat.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &key).await {
+            Ok(_) => self.say(Outgoing::Typing { author: "bot".into() }),
+            Err(error) => {
+                tracing::warn!(%error, "chat message not taken");
+                self.error("your message could not be sent; please try again");
+            }
+        }
+    }
+
+    async fn typing(&self) {
+        let Some(conversation_id) = &self.conversation_id else { return };
+        let subject = format!("{TYPING_PREFIX}.{conversation_id}");
+        let _ = self
+            .chat
+            .deps
+            .bus
+            .client()
+            .publish(subject, Bytes::from_static(br#"{"author":"customer"}"#))
+            .await;
+    }
+
+    async fn suggest(&self, text: &str) {
+        let prefix: String = text.chars().take(200).collect();
+        if prefix.trim().chars().count() < 3 {
+            return;
+        }
+        let suggested = async {
+            let mut knowledge = self.chat.knowledge.clone();
+            let request = SuggestRequest { prefix, locale: String::new(), limit: 3 };
+            knowledge.suggest(request).await.ok()
+        }
+        .await;
+        let articles = suggested
+            .map(|response| response.into_inner().suggestions)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| Article { id: s.article_id, title: s.title })
+            .collect();
+        self.say(Outgoing::Suggestions { articles });
+    }
+}

@@ -1,0 +1,54 @@
+//! The SIM activation playbook's turns that touch the world: reading the account, and
+//! activating the SIM (`SimActivated`, once per conversation) when the digits match.
+
+use switchboard_bus::{DEFAULT_TENANT, Draft, HandlerError};
+use switchboard_proto::events::v1::{MessageClassified, PlaybookProgressed, SimActivated, event::Body};
+
+use super::Decider;
+use crate::playbooks::{
+    Step,
+    account::{self, Confirmation, SimSettings},
+};
+
+impl Decider {
+    pub(super) async fn sim_answer(
+        &self,
+        settings: &SimSettings,
+        mut state: PlaybookProgressed,
+        classified: &MessageClassified,
+    ) -> Result<Step, HandlerError> {
+        let found = account::find(self.directory.pool(), &classified.customer_id)
+            .await
+            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+        let done = |mut state: PlaybookProgressed, reply: String| {
+            state.done = true;
+            state.asking.clear();
+            Step::Done { reply, state, handover: None }
+        };
+        match account::confirm(settings, found.as_ref(), state.clone(), &classified.text) {
+            Confirmation::Step(step) => Ok(step),
+            Confirmation::AlreadyActive => Ok(done(state, "Your SIM is already active.".into())),
+            Confirmation::Activate(last4) => {
+                let body = Body::SimActivated(SimActivated {
+                    customer_id: classified.customer_id.clone(),
+                    sim_last4: last4.clone(),
+                    conversation_id: classified.conversation_id.clone(),
+                });
+                // Customer ids (phone numbers) need not be valid aggregate ids: a key stands in.
+                let aggregate =
+                    switchboard_bus::key_id(&format!("account/{}", classified.customer_id)).to_string();
+                let event = Draft::new(DEFAULT_TENANT, aggregate, body)
+                    .keyed(format!("sim-activated/{}", classified.conversation_id))
+                    .build()
+                    .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+                self.bus
+                    .publish(&event)
+                    .await
+                    .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+                tracing::info!("sim activated");
+                state.collected.insert("sim_last4".into(), last4.clone());
+                Ok(done(state, account::activated_reply(&last4)))
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The web chat in a real browser (headless Chromium, driven by tests/browser/chat.cjs through
+//! playwright-core): the widget suggests an article while the customer types, the bot answers,
+//! the customer asks for a person and sees the hand-off, an agent's typing shows, and an agent's
+//! reply sent while the widget was offline appears once it reconnects.
+
+mod common;
+
+use std::process::Stdio;
+
+use anyhow::{Context as _, bail};
+use common::{Backing, Cluster, WAIT, publish_tracking_article, wait_for_event};
+use switchboard_proto::{events::v1::event::Body, intake::v1::SendAgentReplyRequest};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+#[tokio::test]
+async fn a_customer_chats_with_the_bot_asks_for_a_person_and_gets_the_agents_reply() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("demo".to_string(), "*".to_string())].into();
+    let cluster = Cluster::start(config).await?;
+    publish_tracking_article(cluster.address).await?;
+    let bus = backing.bus().await?;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/chat.cjs");
+    let mut browser = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(format!("http://{}/chat/demo", cluster.http))
+        .env(
+            "NODE_PATH",
+            std::env::var("SWITCHBOARD_NODE_PATH").context("run `make env` (SWITCHBOARD_NODE_PATH)")?,
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("node")?;
+    let mut to_browser = browser.stdin.take().context("stdin")?;
+    let mut from_browser = BufReader::new(browser.stdout.take().context("stdout")?).lines();
+    let mut next = async || -> anyhow::Result<String> {
+        let line = tokio::time::timeout(WAIT * 2, from_browser.next_line())
+            .await
+            .context("the browser said nothing")??;
+        let line = line.context("the browser script ended early")?;
+        eprintln!("browser: {line}");
+        Ok(line)
+    };
+
+    assert_eq!(next().await?, "SUGGESTED");
+    let answer = next().await?;
+    assert!(answer.starts_with("ANSWER ") && answer.contains("tracking link"), "{answer}");
+    let conversation_id = next().await?.strip_prefix("HANDOFF ").context("hand-off")?.to_string();
+
+    let typing = format!("switchboard.typing.{conversation_id}");
+    bus.client().publish(typing, r#"{"author":"agent"}"#.into()).await?;
+    to_browser.write_all(b"go\n").await?;
+    assert_eq!(next().await?, "TYPING");
+    assert_eq!(next().await?, "PAUSED");
+
+    let mut intake = cluster.intake().await?;
+    let reply = SendAgentReplyRequest {
+        conversation_id: conversation_id.clone(),
+        agent_id: "ana".into(),
+        text: "Hi, I am Ana. Your order left our warehouse this morning.".into(),
+        idempotency_key: "desk-1".into(),
+    };
+    let reply_id = intake.send_agent_reply(reply).await?.into_inner().reply_id;
+    wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::ReplyDelivered(d)) if d.reply_id == reply_id => Some(()),
+        _ => None,
+    })
+    .await?;
+    to_browser.write_all(b"go\n").await?;
+
+    let shown = next().await?;
+    let shown: Vec<String> = serde_json::from_str(shown.strip_prefix("MESSAGES ").context("messages")?)?;
+    let agent: Vec<_> = shown.iter().filter(|m| m.starts_with("agent: ")).collect();
+    assert_eq!(agent.len(), 1, "{shown:?}");
+    let mut unique = shown.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), shown.len(), "nothing shown twice after the re-sync: {shown:?}");
+    assert_eq!(shown.first().map(String::as_str), Some("customer: Where is my order?"));
+    assert_eq!(next().await?, "DONE");
+    let status = tokio::time::timeout(WAIT, browser.wait()).await??;
+    if !status.success() {
+        bail!("the browser script failed: {status}");
+    }
+    cluster.stop().await
+}
+
+/// The status line of a WebSocket handshake to the chat.
+async fn handshake(http: std::net::SocketAddr, query: &str, origin: &str) -> anyhow::Result<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut stream = tokio::net::TcpStream::connect(http).await?;
+    let request = format!(
+        "GET /chat/ws?{query} HTTP/1.1\r\nHost: {http}\r\nOrigin: {origin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = vec![0; 512];
+    let read = tokio::time::timeout(WAIT, stream.read(&mut answer)).await??;
+    Ok(String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn the_chat_refuses_unknown_sites_foreign_origins_and_bad_visitors() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("shop".to_string(), "https://shop.example".to_string())].into();
+    let cluster = Cluster::start(config).await?;
+    let shop = "https://shop.example";
+    assert!(handshake(cluster.http, "site=shop&visitor=v-1", shop).await?.contains("101"));
+    assert!(handshake(cluster.http, "site=other&visitor=v-1", shop).await?.contains("404"));
+    assert!(handshake(cluster.http, "site=shop&visitor=v-1", "https://evil.example").await?.contains("403"));
+    assert!(handshake(cluster.http, "site=shop&visitor=a%20b", shop).await?.contains("400"));
+    let widget = reqwest::get(format!("http://{}/chat/widget.js", cluster.http)).await?;
+    assert_eq!(widget.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert!(widget.text().await?.contains("switchboardChat"));
+    cluster.stop().await
+}

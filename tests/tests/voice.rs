@@ -1,0 +1,148 @@
+//! The voice webhook, as a telephony provider calls it (form posts signed with
+//! `X-Twilio-Signature`, TwiML answers): a caller asks for their balance and data usage, activates
+//! their SIM by saying its last digits, then asks for a person and is put through.
+
+mod common;
+
+use base64::Engine as _;
+use common::{Backing, Cluster, wait_for_event};
+use hmac::{Hmac, Mac as _};
+use switchboard_bus::{DEFAULT_TENANT, Draft};
+use switchboard_proto::{
+    events::v1::{AccountUpdated, event::Body},
+    router::v1::{PublishRulesRequest, router_client::RouterClient},
+};
+
+const TOKEN: &str = "twilio-auth-token-for-tests";
+const CALLER: &str = "+15550100";
+
+const TELECOM_RULES: &str = r#"
+playbooks:
+  sim_activation: {queue: mobile}
+rules:
+  - name: human
+    when: {keywords: [person, human, agent]}
+    then: {action: escalate, queue: mobile, priority: high}
+  - name: sim-activation
+    when: {keywords: [activate, activation]}
+    then: {action: answer, playbook: sim_activation, queue: mobile}
+  - name: data-usage
+    when: {keywords: [data, usage, gigabytes]}
+    then: {action: answer, playbook: data_usage, queue: mobile}
+  - name: billing
+    when: {keywords: [balance, bill, owe]}
+    then: {action: answer, playbook: account_balance, queue: billing}
+  - name: everything-else
+    then: {action: queue, queue: mobile}
+"#;
+
+/// Signed as the provider signs: HMAC-SHA1 over the URL and the sorted fields, base64.
+fn signature(url: &str, fields: &[(&str, &str)]) -> String {
+    let mut sorted = fields.to_vec();
+    sorted.sort();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOKEN.as_bytes()).expect("any key length");
+    mac.update(url.as_bytes());
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+struct Call {
+    base: String,
+    sid: &'static str,
+    next: String,
+}
+
+impl Call {
+    async fn post(&self, path: &str, fields: &[(&str, &str)], signed: bool) -> anyhow::Result<(u16, String)> {
+        let url = format!("{}{path}", self.base);
+        let mut request = reqwest::Client::new().post(&url).form(fields);
+        if signed {
+            request = request.header("X-Twilio-Signature", signature(&url, fields));
+        }
+        let response = request.send().await?;
+        Ok((response.status().as_u16(), response.text().await?))
+    }
+
+    /// Says `speech` at the current turn; returns what the caller hears and moves on.
+    async fn say(&mut self, speech: &str) -> anyhow::Result<String> {
+        let fields =
+            [("CallSid", self.sid), ("From", CALLER), ("SpeechResult", speech), ("Confidence", "0.92")];
+        let (status, twiml) = self.post(&self.next.clone(), &fields, true).await?;
+        anyhow::ensure!(status == 200, "{status}: {twiml}");
+        if let Some(start) = twiml.find("action=\"") {
+            let rest = &twiml[start + 8..];
+            self.next = rest[..rest.find('"').unwrap_or(0)].replace("&amp;", "&");
+        }
+        Ok(twiml)
+    }
+}
+
+#[tokio::test]
+async fn a_caller_checks_balance_and_usage_activates_a_sim_and_reaches_a_person() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.twilio_auth_token = Some(TOKEN.into());
+    config.channels.support_line = Some("+15550199".into());
+    let cluster = Cluster::start(config).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: TELECOM_RULES.into(), wait: true }).await?;
+    let bus = backing.bus().await?;
+    let account = AccountUpdated {
+        customer_id: CALLER.into(),
+        plan: "Unlimited Talk 10 GB".into(),
+        balance_minor: 4250,
+        currency: "EUR".into(),
+        due_date: "2026-12-15".into(),
+        data_used_mb: 3277,
+        data_allowance_mb: 10240,
+        sim_last4: "4821".into(),
+        sim_status: "inactive".into(),
+    };
+    bus.publish(&Draft::new(DEFAULT_TENANT, "p15550100", Body::AccountUpdated(account)).build()?).await?;
+
+    let mut call = Call { base: format!("http://{}", cluster.http), sid: "CA0001", next: String::new() };
+    let greeting_fields = [("CallSid", "CA0001"), ("From", CALLER)];
+    let (status, greeting) = call.post("/voice/incoming", &greeting_fields, true).await?;
+    assert_eq!(status, 200);
+    assert!(
+        greeting.contains("<Gather input=\"speech\"") && greeting.contains("How can I help"),
+        "{greeting}"
+    );
+    call.next = "/voice/gather?turn=1".into();
+
+    let balance = call.say("What is my balance?").await?;
+    assert!(balance.contains("Your balance is 42.50 EUR, due on 2026-12-15"), "{balance}");
+    assert!(call.next.contains("turn=2&conversation="), "{}", call.next);
+    let usage = call.say("How much data have I used?").await?;
+    assert!(usage.contains("6.8 GB are left"), "{usage}");
+    let asked = call.say("I want to activate my new SIM card").await?;
+    assert!(asked.contains("last four digits"), "{asked}");
+    let wrong = call.say("one one one one").await?;
+    assert!(wrong.contains("do not match"), "{wrong}");
+    let activated = call.say("four eight two one").await?;
+    assert!(activated.contains("ending in 4821 is now active"), "{activated}");
+    wait_for_event(&bus, "switchboard.events.account.>", |event| match &event.body {
+        Some(Body::SimActivated(s)) if s.customer_id == CALLER && s.sim_last4 == "4821" => Some(()),
+        _ => None,
+    })
+    .await?;
+    let handed = call.say("Thanks. Can I talk to a person about roaming?").await?;
+    assert!(handed.contains("<Dial>+15550199</Dial>"), "{handed}");
+
+    // Unsigned or mis-signed requests are refused; so is a turn without its query.
+    let fields = [("CallSid", "CA0002"), ("From", CALLER), ("SpeechResult", "balance")];
+    assert_eq!(call.post("/voice/gather?turn=1", &fields, false).await?.0, 403);
+    let url = format!("{}/voice/gather?turn=1", call.base);
+    let forged = reqwest::Client::new()
+        .post(&url)
+        .header("X-Twilio-Signature", signature(&url, &[("CallSid", "CA0002")]))
+        .form(&fields)
+        .send()
+        .await?;
+    assert_eq!(forged.status().as_u16(), 403);
+    assert_eq!(call.post("/voice/gather", &fields, true).await?.0, 400);
+    cluster.stop().await
+}
