@@ -18,11 +18,15 @@ env: ## Install and start nats-server and PostgreSQL; write .local/env
 build: ## Build the switchboard binary
 	cargo build --bin switchboard
 
-run: env build ## Run all services on 127.0.0.1:50051 with the demo articles
-	@$(WITH_ENV) $(BIN) serve & server=$$!; \
-	trap 'kill -TERM $$server 2>/dev/null; wait $$server' INT TERM EXIT; \
-	$(WITH_ENV) $(BIN) knowledge import deploy/demo/articles.jsonl || exit 1; \
-	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525}; Ctrl-C stops it"; \
+# Outbound email goes to a local aiosmtpd that keeps it in .local/mail (unless SWITCHBOARD_SMTP_URL is set).
+run: env build ## Run all services on 127.0.0.1:50051 with the demo articles, chat and email
+	@$(WITH_ENV) mkdir -p .local/mail; \
+	PYTHONPATH=.local/py python3 -m aiosmtpd -n -l 127.0.0.1:2526 -c aiosmtpd.handlers.Mailbox .local/mail/box & sink=$$!; \
+	export SWITCHBOARD_SMTP_URL=$${SWITCHBOARD_SMTP_URL:-smtp://127.0.0.1:2526}; \
+	$(BIN) serve & server=$$!; \
+	trap 'kill -TERM $$server $$sink 2>/dev/null; wait $$server' INT TERM EXIT; \
+	$(BIN) knowledge import deploy/demo/articles.jsonl || exit 1; \
+	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525} (replies by email land in .local/mail/box/new); Ctrl-C stops it"; \
 	wait $$server
 
 test: env encoder ## Run all tests against real NATS and PostgreSQL (fetches the sentence encoder)
