@@ -6,7 +6,7 @@
 mod common;
 
 use common::{
-    Backing, Cluster, events,
+    Backing, Cluster, PASSWORD_RULES, cluster_with_mail, events,
     peers::{post_signed, smtp_send},
     wait_for_event,
 };
@@ -19,27 +19,16 @@ use switchboard_testkit::SmtpSink;
 
 const SECRET: &str = "whsec-email-tests";
 
-const PASSWORD_RULES: &str = r#"
-playbooks:
-  password_reset: {url: "https://shop.example/reset"}
-rules:
-  - name: password-help
-    when: {keywords: [password]}
-    then: {action: answer, playbook: password_reset, queue: general}
-  - name: everything-else
-    then: {action: queue, queue: general}
-"#;
-
-async fn email_cluster(backing: &Backing, sink: &SmtpSink, max_bytes: usize) -> anyhow::Result<Cluster> {
-    let mut config = backing.config();
-    config.notifier.smtp_url = Some(sink.url());
-    config.notifier.email_from = "Acme Support <support@acme.example>".into();
-    config.channels.webhook_secret = Some(SECRET.into());
-    config.channels.max_email_bytes = max_bytes;
-    let cluster = Cluster::start(config).await?;
+async fn email_cluster(backing: &Backing, max_bytes: usize) -> anyhow::Result<(Cluster, SmtpSink)> {
+    let (cluster, sink) = cluster_with_mail(backing, |config| {
+        config.notifier.email_from = "Acme Support <support@acme.example>".into();
+        config.channels.webhook_secret = Some(SECRET.into());
+        config.channels.max_email_bytes = max_bytes;
+    })
+    .await?;
     let mut router = RouterClient::new(cluster.channel().await?);
     router.publish_rules(PublishRulesRequest { text: PASSWORD_RULES.into(), wait: true }).await?;
-    Ok(cluster)
+    Ok((cluster, sink))
 }
 
 fn email(from: &str, subject: &str, message_id: &str, threading: &str, body: &str) -> Vec<u8> {
@@ -79,8 +68,7 @@ async fn delivered(backing: &Backing, conversation_id: &str) -> anyhow::Result<R
 #[tokio::test]
 async fn an_email_is_answered_in_its_thread_and_replies_continue_the_conversation() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
-    let sink = SmtpSink::start()?;
-    let cluster = email_cluster(&backing, &sink, 1 << 20).await?;
+    let (cluster, sink) = email_cluster(&backing, 1 << 20).await?;
 
     let first = email(
         "\"Ana Ruiz\" <Ana@Example.com>",
@@ -168,8 +156,7 @@ fn refusals(all: &[Event]) -> Vec<String> {
 #[tokio::test]
 async fn bad_email_is_refused_with_a_reason_and_kept() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
-    let sink = SmtpSink::start()?;
-    let cluster = email_cluster(&backing, &sink, 4096).await?;
+    let (cluster, _sink) = email_cluster(&backing, 4096).await?;
     let to = "support@acme.example";
 
     // Over SMTP: no sender is refused at DATA with the reason, and kept; too big is refused at MAIL.
@@ -261,8 +248,7 @@ async fn every_real_world_test_email_of_cpython_is_read_or_refused_with_a_reason
     let corpus = cpython_corpus()?;
     assert_eq!(corpus.len(), 48, "CPython 3.11 ships 48 msg_*.txt files");
     let backing = Backing::start().await?;
-    let sink = SmtpSink::start()?;
-    let cluster = email_cluster(&backing, &sink, 1 << 20).await?;
+    let (cluster, _sink) = email_cluster(&backing, 1 << 20).await?;
     let url = format!("http://{}/email/inbound", cluster.http);
     let (mut accepted, mut refused, mut answered) = (std::collections::BTreeSet::new(), 0, 0);
     for path in &corpus {

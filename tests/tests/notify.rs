@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{
-    Backing, Cluster, Node, message,
+    Backing, Cluster, Node, PASSWORD_RULES, message,
     peers::{post_signed, received, receiver, signed_by},
     submit, wait_for_event,
 };
@@ -134,17 +134,6 @@ async fn delivered_to(backing: &Backing, target: &str) -> anyhow::Result<Notific
     .await?;
     Ok(found)
 }
-
-const PASSWORD_RULES: &str = r#"
-playbooks:
-  password_reset: {url: "https://shop.example/reset"}
-rules:
-  - name: password-help
-    when: {keywords: [password]}
-    then: {action: answer, playbook: password_reset, queue: general}
-  - name: everything-else
-    then: {action: queue, queue: general}
-"#;
 
 #[tokio::test]
 async fn sms_messages_come_in_signed_and_replies_go_out_to_the_gateway_signed() -> anyhow::Result<()> {

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backing, Cluster, WAIT, events, message, submit, wait_for_event};
+use common::{
+    Backing, Cluster, PASSWORD_RULES, WAIT, cluster_with_mail, events, message, submit, wait_for_event,
+};
 use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, key_id};
 use switchboard_proto::{
     analytics::v1::{GetCountsRequest, analytics_client::AnalyticsClient},
@@ -20,7 +22,6 @@ use switchboard_proto::{
         router_client::RouterClient,
     },
 };
-use switchboard_testkit::SmtpSink;
 
 const SECRET: &str = "whsec-proactive-tests";
 
@@ -60,10 +61,7 @@ fn count(all: &[Event], wanted: impl Fn(&Body) -> bool) -> usize {
 #[tokio::test]
 async fn a_shipped_order_gives_one_update_by_email_in_the_customers_thread() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
-    let sink = SmtpSink::start()?;
-    let mut config = backing.config();
-    config.notifier.smtp_url = Some(sink.url());
-    let cluster = Cluster::start(config).await?;
+    let (cluster, sink) = cluster_with_mail(&backing, |_| {}).await?;
     let bus = backing.bus().await?;
     let raw = b"From: ana@example.com\r\nSubject: My order\r\nMessage-ID: <o1@example.com>\r\n\r\nI just ordered A-77, thanks!\r\n";
     assert_eq!(common::peers::smtp_send(cluster.smtp, "ana@example.com", "s@x.example", raw).await?.0, 250);
@@ -159,10 +157,7 @@ async fn put_customer(
 async fn an_outage_reaches_each_affected_customer_once_and_says_who_could_not_be_reached()
 -> anyhow::Result<()> {
     let backing = Backing::start().await?;
-    let sink = SmtpSink::start()?;
-    let mut config = backing.config();
-    config.notifier.smtp_url = Some(sink.url());
-    let cluster = Cluster::start(config).await?;
+    let (cluster, sink) = cluster_with_mail(&backing, |_| {}).await?;
     let bus = backing.bus().await?;
     let mut router = RouterClient::new(cluster.channel().await?);
     put_customer(&mut router, "north-chat", &[("region", "north")]).await?;
@@ -242,11 +237,8 @@ sequences:
 async fn an_onboarding_sequence_sends_its_steps_after_their_delays_and_skips_what_was_done()
 -> anyhow::Result<()> {
     let backing = Backing::start().await?;
-    let sink = SmtpSink::start()?;
-    let mut config = backing.config();
-    config.notifier.smtp_url = Some(sink.url());
-    config.notifier.templates = Some(ONBOARDING.into());
-    let cluster = Cluster::start(config).await?;
+    let (cluster, sink) =
+        cluster_with_mail(&backing, |config| config.notifier.templates = Some(ONBOARDING.into())).await?;
     let bus = backing.bus().await?;
     let mut router = RouterClient::new(cluster.channel().await?);
     let attributes = [("signed_up", "2026-12-02"), ("email", "new@example.com"), ("app_installed", "yes")];
@@ -282,18 +274,6 @@ async fn an_onboarding_sequence_sends_its_steps_after_their_delays_and_skips_wha
     cluster.stop().await
 }
 
-const PASSWORD_RULES: &str = r#"
-playbooks:
-  password_reset: {url: "https://shop.example/reset"}
-pending: {close_after: 2s, last_notice_before: 1s}
-rules:
-  - name: password-help
-    when: {keywords: [password]}
-    then: {action: answer, playbook: password_reset, queue: general}
-  - name: everything-else
-    then: {action: queue, queue: general}
-"#;
-
 /// The survey link sent into a conversation.
 async fn survey_link(bus: &Bus, conversation_id: &str) -> anyhow::Result<String> {
     let reply_id = key_id(&format!("survey/{conversation_id}")).to_string();
@@ -321,7 +301,8 @@ async fn a_closed_conversation_gets_one_survey_and_its_rating_reaches_analytics(
     let cluster = Cluster::start(config).await?;
     let bus = backing.bus().await?;
     let mut router = RouterClient::new(cluster.channel().await?);
-    router.publish_rules(PublishRulesRequest { text: PASSWORD_RULES.into(), wait: true }).await?;
+    let rules = format!("pending: {{close_after: 2s, last_notice_before: 1s}}\n{PASSWORD_RULES}");
+    router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
     let activity = |conversation_id: &str, activity: AgentActivity| RecordAgentActivityRequest {
         conversation_id: conversation_id.into(),
         activity: activity.into(),

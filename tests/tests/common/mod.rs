@@ -321,3 +321,28 @@ impl Drop for Node {
         }
     }
 }
+
+/// Rules under which "password" gets the password-reset answer and everything else waits in
+/// `general`.
+pub const PASSWORD_RULES: &str = r#"
+playbooks:
+  password_reset: {url: "https://shop.example/reset"}
+rules:
+  - name: password-help
+    when: {keywords: [password]}
+    then: {action: answer, playbook: password_reset, queue: general}
+  - name: everything-else
+    then: {action: queue, queue: general}
+"#;
+
+/// A cluster whose notifier mails through a fresh SMTP server (aiosmtpd), `adjust`ed first.
+pub async fn cluster_with_mail(
+    backing: &Backing,
+    adjust: impl FnOnce(&mut Config),
+) -> anyhow::Result<(Cluster, switchboard_testkit::SmtpSink)> {
+    let sink = switchboard_testkit::SmtpSink::start()?;
+    let mut config = backing.config();
+    config.notifier.smtp_url = Some(sink.url());
+    adjust(&mut config);
+    Ok((Cluster::start(config).await?, sink))
+}
