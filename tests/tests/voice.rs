@@ -146,3 +146,44 @@ async fn a_caller_checks_balance_and_usage_activates_a_sim_and_reaches_a_person(
     assert_eq!(call.post("/voice/gather", &fields, true).await?.0, 400);
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn after_hours_a_caller_and_a_texter_hear_when_we_open_and_nobody_is_dialled() -> anyhow::Result<()> {
+    use chrono::Timelike as _;
+    let backing = Backing::start().await?;
+    let (gateway, received) = common::peers::receiver().await?;
+    let mut config = backing.config();
+    config.channels.twilio_auth_token = Some(TOKEN.into());
+    config.channels.support_line = Some("+15550199".into());
+    config.channels.webhook_secret = Some("whsec-after-hours".into());
+    config.notifier.gateways = [("sms".to_string(), format!("{gateway}/sms"))].into();
+    let cluster = Cluster::start(config).await?;
+    // Open one hour a day, starting two hours from now: closed whenever the test runs.
+    let opens = (chrono::Utc::now().hour() + 2) % 24;
+    let rules = format!(
+        "calendars:\n  default: {{timezone: UTC, hours: {{mon-sun: \"{opens:02}:00-{:02}:00\"}}}}\nrules:\n\
+         \x20 - name: after-hours\n    when: {{business_hours: closed}}\n    then: {{after_hours_reply: true}}\n    continue: true\n\
+         \x20 - name: everything-else\n    then: {{action: queue, queue: general}}\n",
+        opens + 1
+    );
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
+
+    let mut call = Call { base: format!("http://{}", cluster.http), sid: "CA0003", next: "/voice/gather?turn=1".into() };
+    let heard = call.say("Can someone call me back about my contract?").await?;
+    assert!(heard.contains("We are closed right now"), "{heard}");
+    assert!(heard.contains("call you back") && heard.contains("<Hangup/>") && !heard.contains("<Dial>"), "{heard}");
+
+    let text = serde_json::json!({"customer_id": "+15550111", "text": "Is anyone there?", "message_id": "sms-night-1"});
+    let (status, _) = common::peers::post_signed(
+        &format!("http://{}/hooks/sms", cluster.http),
+        Some("whsec-after-hours"),
+        serde_json::to_vec(&text)?,
+    )
+    .await?;
+    assert_eq!(status, 202);
+    let reply = common::peers::received(&received, "/sms", |r| r.json()["customer_id"] == "+15550111").await?;
+    let said = reply.json()["text"].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("We are closed right now") && said.contains(&format!("{opens:02}:00")), "{said}");
+    cluster.stop().await
+}

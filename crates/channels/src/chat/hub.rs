@@ -33,9 +33,11 @@ pub enum Outgoing {
     Typing {
         author: String,
     },
+    /// A person takes over; `open` is false outside business hours (a person answers later).
     Handoff {
         queue: String,
         text: String,
+        open: bool,
     },
     Suggestions {
         articles: Vec<Article>,
@@ -118,21 +120,21 @@ impl Hub {
             Some(Body::MessageRouted(r))
                 if matches!(r.action(), RouteAction::Queue | RouteAction::Escalate) =>
             {
-                self.tell(&r.conversation_id, &handoff(&r.queue));
+                self.tell(&r.conversation_id, &handoff(&r.queue, r.expected_response.is_none()));
             }
             _ => {}
         }
     }
 }
 
-/// The notice that a person takes over.
-pub fn handoff(queue: &str) -> Outgoing {
-    Outgoing::Handoff {
-        queue: queue.into(),
-        text:
-            "A person from our team will take over here. You can keep writing; we will answer in this chat."
-                .into(),
-    }
+/// The notice that a person takes over (now, or when the team is back).
+pub fn handoff(queue: &str, open: bool) -> Outgoing {
+    let text = if open {
+        "A person from our team will take over here. You can keep writing; we will answer in this chat."
+    } else {
+        "A person from our team will answer here when we are open again. You can keep writing."
+    };
+    Outgoing::Handoff { queue: queue.into(), text: text.into(), open }
 }
 
 /// Follows the live events and typing signals until `shutdown`.

@@ -125,7 +125,7 @@ impl Session {
         if matches!(conversation.status(), ConversationStatus::Queued | ConversationStatus::Escalated) {
             let queue =
                 conversation.messages.iter().rev().find_map(|m| m.routing.as_ref().map(|r| r.queue.clone()));
-            self.say(handoff(&queue.unwrap_or_default()));
+            self.say(handoff(&queue.unwrap_or_default(), true));
         }
     }
 

@@ -200,39 +200,57 @@ impl Voice {
                 ));
             }
         }
-        let mut conversation = turn.conversation.clone();
-        let mut handoff = false;
-        let deadline = tokio::time::Instant::now() + self.reply_wait;
-        loop {
-            let wait = if handoff {
-                deadline.min(tokio::time::Instant::now() + Duration::from_millis(1500))
-            } else {
-                deadline
-            };
-            match tokio::time::timeout_at(wait, heard.recv()).await {
-                Ok(Some(Outgoing::Welcome { conversation_id })) => conversation = conversation_id,
-                Ok(Some(Outgoing::Message { author, text, .. })) if author != "customer" => {
-                    if handoff {
-                        return xml(twiml::dial(&text, self.support_line.as_deref()));
-                    }
-                    let next = next_action(turn, turn.number + 1, &conversation);
-                    return xml(twiml::gather(&format!("{text} {AGAIN}"), &next));
-                }
-                Ok(Some(Outgoing::Handoff { .. })) => handoff = true,
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) if handoff => {
-                    return xml(twiml::dial(
-                        "Let me connect you with a person.",
-                        self.support_line.as_deref(),
-                    ));
-                }
-                Ok(None) | Err(_) => {
-                    tracing::warn!("no reply in time; the call goes to a person");
-                    return xml(twiml::dial(
-                        "Sorry, this is taking longer than it should. Let me connect you with a person.",
-                        self.support_line.as_deref(),
-                    ));
-                }
+        match listen(&mut heard, turn.conversation.clone(), self.reply_wait).await {
+            Heard::Reply { text, conversation } => {
+                let next = next_action(turn, turn.number + 1, &conversation);
+                xml(twiml::gather(&format!("{text} {AGAIN}"), &next))
+            }
+            Heard::HandOff { text, open } => {
+                // Outside business hours nobody can take the call: the caller hears when we open
+                // and is promised a call back.
+                let line = if open { self.support_line.as_deref() } else { None };
+                xml(twiml::dial(text.as_deref().unwrap_or("Let me connect you with a person."), line))
+            }
+            Heard::Nothing => {
+                tracing::warn!("no reply in time; the call goes to a person");
+                let sorry = "Sorry, this is taking longer than it should. Let me connect you with a person.";
+                xml(twiml::dial(sorry, self.support_line.as_deref()))
+            }
+        }
+    }
+}
+
+/// What a turn led to.
+enum Heard {
+    Reply { text: String, conversation: String },
+    HandOff { text: Option<String>, open: bool },
+    Nothing,
+}
+
+/// Waits for the bot's reply, or a hand-off (and the reply that may come with it, briefly).
+async fn listen(heard: &mut mpsc::Receiver<Outgoing>, mut conversation: String, wait: Duration) -> Heard {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut handoff: Option<bool> = None;
+    loop {
+        let until = match handoff {
+            Some(_) => deadline.min(tokio::time::Instant::now() + Duration::from_millis(1500)),
+            None => deadline,
+        };
+        match tokio::time::timeout_at(until, heard.recv()).await {
+            Ok(Some(Outgoing::Welcome { conversation_id })) => conversation = conversation_id,
+            Ok(Some(Outgoing::Message { author, text, .. })) if author != "customer" => {
+                return match handoff {
+                    Some(open) => Heard::HandOff { text: Some(text), open },
+                    None => Heard::Reply { text, conversation },
+                };
+            }
+            Ok(Some(Outgoing::Handoff { open, .. })) => handoff = Some(open),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                return match handoff {
+                    Some(open) => Heard::HandOff { text: None, open },
+                    None => Heard::Nothing,
+                };
             }
         }
     }
