@@ -101,7 +101,12 @@ async fn a_device_alert_opens_one_ticket_for_repair_and_tells_the_customer_once(
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let bus = backing.bus().await?;
-    let first = submit(&cluster, message("solar-7", "Hello, is my installation fine?", "s-1")).await?;
+    // The customer writes in German, so the notice is in German.
+    let first = submit(
+        &cluster,
+        message("solar-7", "Guten Tag, funktioniert meine Solaranlage noch richtig?", "s-1"),
+    )
+    .await?;
     wait_for_event(&bus, "switchboard.events.routing.>", |event| {
         matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == first.conversation_id)
             .then_some(())
@@ -120,7 +125,11 @@ async fn a_device_alert_opens_one_ticket_for_repair_and_tells_the_customer_once(
     }
     let notice = reply_delivered(&bus, "device/alert-1").await?;
     assert_eq!(notice.conversation_id, first.conversation_id, "told where the customer writes");
-    assert!(notice.text.contains("We detected a problem with your solar inverter"), "{}", notice.text);
+    assert!(
+        notice.text.contains("Wir haben ein Problem mit Ihrem Gerät (solar inverter, INV-7)"),
+        "{}",
+        notice.text
+    );
     let (ticket, _): (MessageRouted, _) =
         wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
             Some(Body::MessageRouted(r)) if r.queue == "repair" => Some(r.clone()),
@@ -134,7 +143,7 @@ async fn a_device_alert_opens_one_ticket_for_repair_and_tells_the_customer_once(
     let tickets =
         count(&all, |b| matches!(b, Body::MessageReceived(m) if m.idempotency_key == "device-alert:alert-1"));
     let notices =
-        count(&all, |b| matches!(b, Body::ReplyDelivered(d) if d.text.contains("We detected a problem")));
+        count(&all, |b| matches!(b, Body::ReplyDelivered(d) if d.text.contains("Wir haben ein Problem")));
     assert_eq!((tickets, notices), (1, 1));
     cluster.stop().await
 }

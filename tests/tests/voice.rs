@@ -169,10 +169,14 @@ async fn after_hours_a_caller_and_a_texter_hear_when_we_open_and_nobody_is_diall
     let mut router = RouterClient::new(cluster.channel().await?);
     router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
 
-    let mut call = Call { base: format!("http://{}", cluster.http), sid: "CA0003", next: "/voice/gather?turn=1".into() };
+    let mut call =
+        Call { base: format!("http://{}", cluster.http), sid: "CA0003", next: "/voice/gather?turn=1".into() };
     let heard = call.say("Can someone call me back about my contract?").await?;
     assert!(heard.contains("We are closed right now"), "{heard}");
-    assert!(heard.contains("call you back") && heard.contains("<Hangup/>") && !heard.contains("<Dial>"), "{heard}");
+    assert!(
+        heard.contains("call you back") && heard.contains("<Hangup/>") && !heard.contains("<Dial>"),
+        "{heard}"
+    );
 
     let text = serde_json::json!({"customer_id": "+15550111", "text": "Is anyone there?", "message_id": "sms-night-1"});
     let (status, _) = common::peers::post_signed(
@@ -182,7 +186,8 @@ async fn after_hours_a_caller_and_a_texter_hear_when_we_open_and_nobody_is_diall
     )
     .await?;
     assert_eq!(status, 202);
-    let reply = common::peers::received(&received, "/sms", |r| r.json()["customer_id"] == "+15550111").await?;
+    let reply =
+        common::peers::received(&received, "/sms", |r| r.json()["customer_id"] == "+15550111").await?;
     let said = reply.json()["text"].as_str().unwrap_or_default().to_string();
     assert!(said.contains("We are closed right now") && said.contains(&format!("{opens:02}:00")), "{said}");
     cluster.stop().await

@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "deliveries", sql: include_str!("../migrations/001_deliveries.sql") },
     Migration { version: 2, name: "targets", sql: include_str!("../migrations/002_targets.sql") },
     Migration { version: 3, name: "proactive", sql: include_str!("../migrations/003_proactive.sql") },
+    Migration {
+        version: 4,
+        name: "contact language",
+        sql: include_str!("../migrations/004_contact_language.sql"),
+    },
 ];
 
 /// Durable consumer of what is to be delivered.

@@ -77,10 +77,10 @@ impl Proactive {
             ("tracking_number", order.tracking_number.as_str()),
             ("tracking_url", order.tracking_url.as_str()),
         ];
-        let name = format!("order_{status}");
-        let message =
-            self.message(format!("order/{}/{status}", order.order_id), &order.customer_id, &name, &vars);
-        reach::tell(&self.pool, &self.bus, Some(event), message).await
+        let template = format!("order_{status}");
+        let key = format!("order/{}/{status}", order.order_id);
+        let message = Message { key, customer_id: &order.customer_id, template: &template, vars: &vars };
+        reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await
     }
 
     /// A ticket for the repair team (a conversation on the API channel, which the rules route), and
@@ -101,9 +101,9 @@ impl Proactive {
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.api");
         let key = format!("device-alert:{}", alert.alert_id);
         self.bus.publish_raw(subject, ticket.encode_to_vec().into(), &key).await?;
-        let message =
-            self.message(format!("device/{}", alert.alert_id), &alert.customer_id, "device_alert", &vars);
-        reach::tell(&self.pool, &self.bus, Some(event), message).await
+        let key = format!("device/{}", alert.alert_id);
+        let message = Message { key, customer_id: &alert.customer_id, template: "device_alert", vars: &vars };
+        reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await
     }
 
     /// Each affected customer is told once per outage and status; one who cannot be reached does
@@ -113,10 +113,11 @@ impl Proactive {
         let customers =
             self.affected(outage).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         let vars = [("title", outage.title.as_str()), ("detail", outage.detail.as_str())];
+        let template = format!("outage_{status}");
         for customer in &customers {
             let key = format!("outage/{}/{status}/{customer}", outage.outage_id);
-            let message = self.message(key, customer, &format!("outage_{status}"), &vars);
-            match reach::tell(&self.pool, &self.bus, Some(event), message).await {
+            let message = Message { key, customer_id: customer, template: &template, vars: &vars };
+            match reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await {
                 Ok(()) => {}
                 Err(reach::Error::Unreachable(customer)) => self.unreachable(event, &customer).await?,
                 Err(error) => return Err(HandlerError::Unavailable(error.to_string())),
@@ -226,12 +227,14 @@ impl Proactive {
         let key = format!("survey/{conversation_id}");
         let reply_id = switchboard_bus::key_id(&key).to_string();
         let channel = i32::try_from(channel).unwrap_or(0);
+        let language = reach::reach(&self.pool, customer_id).await?.language;
         let request = ReplyRequested {
             reply_id: reply_id.clone(),
             conversation_id: conversation_id.into(),
             customer_id: customer_id.into(),
             channel,
-            text: self.templates.render("survey_csat", "en", &[("link", &link)]),
+            text: self.templates.render("survey_csat", &language, &[("link", &link)]),
+            language,
             ..ReplyRequested::default()
         };
         let ask = Draft::new(DEFAULT_TENANT, &reply_id, Body::ReplyRequested(request))
@@ -265,13 +268,9 @@ impl Proactive {
         let outcome = if done {
             "skipped"
         } else {
-            let message = self.message(
-                format!("onboarding/{sequence}/{customer_id}/{step}"),
-                customer_id,
-                template,
-                &[],
-            );
-            match reach::tell(&self.pool, &self.bus, None, message).await {
+            let key = format!("onboarding/{sequence}/{customer_id}/{step}");
+            let message = Message { key, customer_id, template, vars: &[] };
+            match reach::tell(&self.pool, &self.bus, &self.templates, None, message).await {
                 Ok(()) => "sent",
                 Err(reach::Error::Unreachable(_)) => "unreachable",
                 Err(error) => return Err(error.into()),
@@ -298,21 +297,6 @@ impl Proactive {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.unwrap_or(false))
-    }
-
-    fn message<'a>(
-        &self,
-        key: String,
-        customer_id: &'a str,
-        template: &str,
-        vars: &[(&str, &str)],
-    ) -> Message<'a> {
-        Message {
-            key,
-            customer_id,
-            subject: self.templates.render(&format!("{template}_subject"), "en", vars),
-            text: self.templates.render(template, "en", vars),
-        }
     }
 
     /// Nobody to tell: said as a failure event, once per cause and customer.

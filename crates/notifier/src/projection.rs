@@ -31,7 +31,10 @@ impl Projection for NotifierProjection {
     }
 
     fn subjects(&self) -> Vec<String> {
-        ["delivery", "conversation", "customer"].iter().map(|a| format!("switchboard.events.{a}.>")).collect()
+        ["delivery", "conversation", "classification", "customer"]
+            .iter()
+            .map(|a| format!("switchboard.events.{a}.>"))
+            .collect()
     }
 
     fn tables(&self) -> &'static [&'static str] {
@@ -44,6 +47,7 @@ impl Projection for NotifierProjection {
             match &applied.event.body {
                 Some(Body::MessageReceived(received)) => contact(tx, received, at).await?,
                 Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile).await?,
+                Some(Body::MessageClassified(classified)) => language(tx, classified).await?,
                 _ => {
                     let Some(row) = row_of(applied) else { continue };
                     upsert(tx, &row, at).await?;
@@ -117,6 +121,24 @@ async fn contact(
     .bind(at)
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// The language the customer writes in, from their latest conversation.
+async fn language(
+    tx: &mut PgConnection,
+    classified: &switchboard_proto::events::v1::MessageClassified,
+) -> Result<(), sqlx::Error> {
+    let language = classified.conversation_language.as_str();
+    if language.is_empty() || language == "und" {
+        return Ok(());
+    }
+    sqlx::query("UPDATE notifier.contacts SET language = $3 WHERE customer_id = $1 AND conversation_id = $2")
+        .bind(&classified.customer_id)
+        .bind(&classified.conversation_id)
+        .bind(language)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

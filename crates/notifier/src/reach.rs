@@ -1,25 +1,34 @@
 //! Telling a customer something unprompted (an order update, a device alert, an outage, a survey,
 //! an onboarding step): into the conversation they last wrote in, on its channel (a
 //! `ReplyRequested`, which the reply path delivers and logs once); without one, by email to the
-//! address in their profile (`email` attribute; a `NotificationRequested`). Every message is keyed
-//! by what caused it, so the same cause never tells the customer twice.
+//! address in their profile (`email` attribute; a `NotificationRequested`). In the language they
+//! last wrote in (else their profile's `language`, else English). Every message is keyed by what
+//! caused it, so the same cause never tells the customer twice.
 
 use sqlx::{PgPool, Row as _};
 use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, key_id};
 use switchboard_proto::events::v1::{Event, NotificationRequested, ReplyRequested, event::Body};
 
-/// A message for a customer.
+use crate::templates::Templates;
+
+/// A message for a customer: a template (`<name>` and `<name>_subject`) and its variables.
 pub(crate) struct Message<'a> {
     /// Names the message for good, e.g. `order/12345/shipped`.
     pub key: String,
     pub customer_id: &'a str,
-    pub subject: String,
-    pub text: String,
+    pub template: &'a str,
+    pub vars: &'a [(&'a str, &'a str)],
 }
 
-/// How a customer can be reached now.
+/// How a customer can be reached now, and in which language.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reach {
+pub(crate) struct Reach {
+    pub way: Way,
+    pub language: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Way {
     Conversation { conversation_id: String, channel: i32 },
     Email(String),
     Unknown,
@@ -36,50 +45,59 @@ pub(crate) enum Error {
 }
 
 pub(crate) async fn reach(pool: &PgPool, customer_id: &str) -> Result<Reach, sqlx::Error> {
-    let row = sqlx::query("SELECT conversation_id, channel FROM notifier.contacts WHERE customer_id = $1")
-        .bind(customer_id)
-        .fetch_optional(pool)
-        .await?;
-    if let Some(row) = row {
-        return Ok(Reach::Conversation { conversation_id: row.get(0), channel: row.get(1) });
-    }
-    let email: Option<String> =
-        sqlx::query_scalar("SELECT attributes->>'email' FROM notifier.customers WHERE customer_id = $1")
-            .bind(customer_id)
-            .fetch_optional(pool)
-            .await?
-            .flatten();
-    Ok(email.filter(|email| email.contains('@')).map_or(Reach::Unknown, Reach::Email))
+    let contact = sqlx::query(
+        "SELECT conversation_id, channel, language FROM notifier.contacts WHERE customer_id = $1",
+    )
+    .bind(customer_id)
+    .fetch_optional(pool)
+    .await?;
+    let profile = sqlx::query(
+        "SELECT attributes->>'email', attributes->>'language' FROM notifier.customers WHERE customer_id = $1",
+    )
+    .bind(customer_id)
+    .fetch_optional(pool)
+    .await?;
+    let (email, profile_language): (Option<String>, Option<String>) =
+        profile.map_or((None, None), |row| (row.get(0), row.get(1)));
+    let spoken = contact.as_ref().map(|row| row.get::<String, _>(2)).filter(|l| !l.is_empty());
+    let language = spoken.or(profile_language).unwrap_or_else(|| "en".into());
+    let way = match (contact, email.filter(|email| email.contains('@'))) {
+        (Some(row), _) => Way::Conversation { conversation_id: row.get(0), channel: row.get(1) },
+        (None, Some(email)) => Way::Email(email),
+        (None, None) => Way::Unknown,
+    };
+    Ok(Reach { way, language })
 }
 
 /// Publishes `message` for its customer; `cause` links it to what asked, when there is one.
 pub(crate) async fn tell(
     pool: &PgPool,
     bus: &Bus,
+    templates: &Templates,
     cause: Option<&Event>,
     message: Message<'_>,
 ) -> Result<(), Error> {
     let id = key_id(&message.key).to_string();
-    let body = match reach(pool, message.customer_id).await? {
-        Reach::Conversation { conversation_id, channel } => Body::ReplyRequested(ReplyRequested {
+    let Reach { way, language } = reach(pool, message.customer_id).await?;
+    let text = templates.render(message.template, &language, message.vars);
+    let body = match way {
+        Way::Conversation { conversation_id, channel } => Body::ReplyRequested(ReplyRequested {
             reply_id: id.clone(),
             conversation_id,
-            in_reply_to: String::new(),
             customer_id: message.customer_id.into(),
             channel,
-            text: message.text,
-            article_ids: Vec::new(),
-            language: String::new(),
-            author: String::new(),
+            text,
+            language,
+            ..ReplyRequested::default()
         }),
-        Reach::Email(address) => Body::NotificationRequested(NotificationRequested {
+        Way::Email(address) => Body::NotificationRequested(NotificationRequested {
             notification_id: id.clone(),
             target: format!("email:{address}"),
-            subject: message.subject,
-            text: message.text,
+            subject: templates.render(&format!("{}_subject", message.template), &language, message.vars),
+            text,
             conversation_id: String::new(),
         }),
-        Reach::Unknown => return Err(Error::Unreachable(message.customer_id.into())),
+        Way::Unknown => return Err(Error::Unreachable(message.customer_id.into())),
     };
     let draft = match cause {
         Some(cause) => Draft::caused_by(cause, &id, body),
