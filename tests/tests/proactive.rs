@@ -227,6 +227,7 @@ templates:
   outage_started: {en: "outage"}
   outage_resolved: {en: "over"}
   survey_csat: {en: "rate {link}"}
+  survey_nps: {en: "recommend? {link}"}
   welcome_subject: {en: "Welcome to {brand}"}
   welcome: {en: "Welcome aboard."}
   app_subject: {en: "Get the app"}
@@ -361,5 +362,48 @@ async fn a_closed_conversation_gets_one_survey_and_its_rating_reaches_analytics(
     assert_eq!((value("surveys_answered", "bot"), value("survey_score_total", "bot")), (1, 2));
     assert_eq!((value("surveys_satisfied", "human"), value("surveys_satisfied", "bot")), (1, 0));
     assert_eq!(value("conversations_closed", "bot"), 1);
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn an_nps_survey_asks_zero_to_ten_and_counts_promoters() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.webhook_secret = Some(SECRET.into());
+    config.notifier.webhook_secret = Some(SECRET.into());
+    config.notifier.survey_delay = Duration::from_secs(0);
+    config.notifier.survey_kind = switchboard_notifier::SurveyKind::Nps;
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let sent = submit(&cluster, message("c-n", "My invoice is wrong", "n-1")).await?;
+    wait_for_event(&bus, "switchboard.events.routing.>", |event| {
+        matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == sent.conversation_id)
+            .then_some(())
+    })
+    .await?;
+    let resolved = RecordAgentActivityRequest {
+        conversation_id: sent.conversation_id.clone(),
+        activity: AgentActivity::Resolved.into(),
+    };
+    router.record_agent_activity(resolved).await?;
+    let link = survey_link(&bus, &sent.conversation_id).await?;
+    let page = reqwest::get(&link).await?.text().await?;
+    assert!(
+        page.contains("recommend")
+            && page.contains("<button>0</button>")
+            && page.contains("<button>10</button>")
+    );
+    assert_eq!(rate(&link, 11).await?, 400, "out of the scale");
+    assert_eq!(rate(&link, 10).await?, 201);
+    let (_, sequence) = wait_for_event(&bus, "switchboard.events.survey.>", |event| match &event.body {
+        Some(Body::SurveyAnswered(a)) if a.kind == "nps" && a.score == 10 => Some(()),
+        _ => None,
+    })
+    .await?;
+    let mut analytics = AnalyticsClient::new(cluster.channel().await?);
+    let request = GetCountsRequest { metric: "nps_promoters".into(), min_sequence: sequence };
+    let counts = analytics.get_counts(request).await?.into_inner().counts;
+    assert_eq!(counts.iter().filter(|c| c.intent == "human").map(|c| c.value).sum::<u64>(), 1);
     cluster.stop().await
 }

@@ -23,6 +23,13 @@ pub const METRICS: &[&str] = &[
     "unanswered_queries",
     "deflections_helped",
     "deflections_ticket_opened",
+    "conversations_closed",
+    "surveys_sent",
+    "surveys_answered",
+    "surveys_satisfied",
+    "nps_promoters",
+    "nps_detractors",
+    "survey_score_total",
 ];
 
 pub struct AnalyticsProjection;
@@ -123,9 +130,14 @@ fn counted(body: Option<&Body>) -> Vec<Key> {
         Body::SurveySent(s) => vec![("surveys_sent", slug(s.channel), s.handled_by.clone())],
         Body::SurveyAnswered(a) => {
             let mut keys = vec![("surveys_answered", slug(a.channel), a.handled_by.clone())];
-            if a.score >= 4 {
-                keys.push(("surveys_satisfied", slug(a.channel), a.handled_by.clone()));
-            }
+            let extra = match (a.kind.as_str(), a.score) {
+                ("nps", 9..) => Some("nps_promoters"),
+                ("nps", ..=6) => Some("nps_detractors"),
+                ("nps", _) => None,
+                (_, 4..) => Some("surveys_satisfied"),
+                _ => None,
+            };
+            keys.extend(extra.map(|metric| (metric, slug(a.channel), a.handled_by.clone())));
             keys
         }
         Body::DeflectionRecorded(d) => match d.result() {

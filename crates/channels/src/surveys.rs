@@ -1,5 +1,5 @@
 //! Survey answers: the link in a survey opens `GET /surveys/{token}` (a small page with the
-//! scale), which posts `{"score", "comment"}` to `POST /surveys/{token}`. The answer becomes a
+//! scale: CSAT 1-5 or NPS 0-10), which posts `{"score", "comment"}` to `POST /surveys/{token}`. The answer becomes a
 //! `SurveyAnswered` event, once per conversation (appended against the survey's last sequence,
 //! so two answers racing cannot both land), carrying who handled the conversation from the
 //! `SurveySent` before it.
@@ -73,7 +73,7 @@ impl Surveys {
 async fn page(State(surveys): State<Surveys>, Path(token): Path<String>) -> Response {
     match surveys.find(&token).await {
         Ok(survey) if survey.answered => Html(PAGE.replace("{body}", THANKS)).into_response(),
-        Ok(_) => Html(PAGE.replace("{body}", SCALE)).into_response(),
+        Ok(survey) => Html(PAGE.replace("{body}", &Scale::of(&survey.sent.kind).page())).into_response(),
         Err(response) => response,
     }
 }
@@ -100,16 +100,15 @@ async fn answer(
             );
         }
     };
-    if !(1..=5).contains(&rating.score) || rating.comment.len() > 2000 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "score is 1 (poor) to 5 (great); a comment at most 2000 bytes",
-        );
-    }
     let survey = match surveys.find(&token).await {
         Ok(survey) => survey,
         Err(response) => return response,
     };
+    let scale = Scale::of(&survey.sent.kind);
+    if !(scale.low..=scale.high).contains(&rating.score) || rating.comment.len() > 2000 {
+        let wanted = format!("score is {} to {}; a comment at most 2000 bytes", scale.low, scale.high);
+        return error(StatusCode::BAD_REQUEST, wanted);
+    }
     if survey.answered {
         return error(StatusCode::CONFLICT, "this conversation was rated already; thank you");
     }
@@ -149,10 +148,38 @@ button{font-size:1.2rem;width:3rem;height:3rem;margin:.2rem}textarea{width:100%;
 
 const THANKS: &str = "<h1>Thank you!</h1><p>Your rating helps us help you.</p>";
 
-const SCALE: &str = r#"<h1>How did we do?</h1>
-<p>1 is poor, 5 is great.</p>
-<div id="scale"><button>1</button><button>2</button><button>3</button><button>4</button><button>5</button></div>
-<textarea id="comment" rows="3" placeholder="Anything to add? (optional)"></textarea>
+/// A survey's scale: CSAT 1 (poor) to 5 (great), NPS 0 (not at all likely) to 10 (extremely).
+struct Scale {
+    low: u32,
+    high: u32,
+    question: &'static str,
+    legend: &'static str,
+}
+
+impl Scale {
+    fn of(kind: &str) -> Self {
+        if kind == "nps" {
+            Self {
+                low: 0,
+                high: 10,
+                question: "How likely are you to recommend us to a friend?",
+                legend: "0 is not at all likely, 10 is extremely likely.",
+            }
+        } else {
+            Self { low: 1, high: 5, question: "How did we do?", legend: "1 is poor, 5 is great." }
+        }
+    }
+
+    fn page(&self) -> String {
+        let buttons: String = (self.low..=self.high).map(|n| format!("<button>{n}</button>")).collect();
+        format!(
+            "<h1>{}</h1>\n<p>{}</p>\n<div id=\"scale\">{buttons}</div>\n{SCALE_FORM}",
+            self.question, self.legend
+        )
+    }
+}
+
+const SCALE_FORM: &str = r#"<textarea id="comment" rows="3" placeholder="Anything to add? (optional)"></textarea>
 <p id="said" role="status"></p>
 <script>
 for (const button of document.querySelectorAll('#scale button')) {

@@ -82,6 +82,24 @@ impl ServiceError for Error {
     }
 }
 
+/// What a survey asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurveyKind {
+    /// Satisfaction with the conversation, 1 (poor) to 5 (great).
+    Csat,
+    /// Likelihood to recommend, 0 to 10.
+    Nps,
+}
+
+impl SurveyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Csat => "csat",
+            Self::Nps => "nps",
+        }
+    }
+}
+
 /// A fault injected on purpose, for crash tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failpoint {
@@ -109,6 +127,7 @@ pub struct Config {
     pub templates: Option<String>,
     /// How long after a conversation closes its survey goes out.
     pub survey_delay: Duration,
+    pub survey_kind: SurveyKind,
     /// The channels' public HTTP address, for links in messages (survey pages).
     pub public_url: String,
     pub failpoint: Option<Failpoint>,
@@ -127,6 +146,7 @@ impl Default for Config {
             gateways: BTreeMap::new(),
             templates: None,
             survey_delay: Duration::from_secs(3600),
+            survey_kind: SurveyKind::Csat,
             public_url: "http://127.0.0.1:8080".into(),
             failpoint: None,
             batch_size: 500,
@@ -194,7 +214,12 @@ fn surveys(config: &Config) -> Option<proactive::Surveys> {
         tracing::warn!("surveys are off: they need SWITCHBOARD_WEBHOOK_SECRET to sign their links");
         return None;
     };
-    Some(proactive::Surveys { secret, delay: config.survey_delay, public_url: config.public_url.clone() })
+    Some(proactive::Surveys {
+        kind: config.survey_kind.as_str().into(),
+        secret,
+        delay: config.survey_delay,
+        public_url: config.public_url.clone(),
+    })
 }
 
 pub fn projection() -> Arc<NotifierProjection> {

@@ -27,6 +27,8 @@ use crate::{
 /// Surveys after closings; off without a secret to sign their links.
 #[derive(Debug, Clone)]
 pub struct Surveys {
+    /// `csat` (1-5) or `nps` (0-10).
+    pub kind: String,
     pub secret: String,
     pub delay: Duration,
     /// Where customers open survey links: the channels' public HTTP address.
@@ -233,7 +235,7 @@ impl Proactive {
             conversation_id: conversation_id.into(),
             customer_id: customer_id.into(),
             channel,
-            text: self.templates.render("survey_csat", &language, &[("link", &link)]),
+            text: self.templates.render(&format!("survey_{}", surveys.kind), &language, &[("link", &link)]),
             language,
             ..ReplyRequested::default()
         };
@@ -243,7 +245,7 @@ impl Proactive {
         self.bus.publish(&ask).await?;
         let sent = SurveySent {
             conversation_id: conversation_id.into(),
-            kind: "csat".into(),
+            kind: surveys.kind.clone(),
             handled_by: handled_by.into(),
             channel,
             customer_id: customer_id.into(),

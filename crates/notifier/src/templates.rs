@@ -59,7 +59,7 @@ fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<chrono:
 }
 
 /// Templates every deployment must define, in English at least.
-const REQUIRED: [&str; 10] = [
+const REQUIRED: [&str; 11] = [
     "email_reply",
     "team_notice_subject",
     "team_notice",
@@ -70,6 +70,7 @@ const REQUIRED: [&str; 10] = [
     "outage_started",
     "outage_resolved",
     "survey_csat",
+    "survey_nps",
 ];
 
 impl Templates {

@@ -56,6 +56,9 @@ pub struct ChannelArgs {
     /// Seconds after a conversation closes that its survey goes out.
     #[arg(long, env = "SWITCHBOARD_SURVEY_DELAY_SECS", default_value_t = 3600)]
     pub survey_delay_secs: u64,
+    /// What surveys ask: `csat` (satisfaction 1-5) or `nps` (likely to recommend, 0-10).
+    #[arg(long, env = "SWITCHBOARD_SURVEY_KIND", default_value = "csat")]
+    pub survey_kind: String,
     /// The channels' public base URL, for links in messages (survey pages).
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
@@ -99,6 +102,11 @@ impl ChannelArgs {
             gateways: json_map("SWITCHBOARD_GATEWAYS", self.gateways.as_deref())?,
             templates,
             survey_delay: std::time::Duration::from_secs(self.survey_delay_secs),
+            survey_kind: match self.survey_kind.as_str() {
+                "csat" => switchboard_notifier::SurveyKind::Csat,
+                "nps" => switchboard_notifier::SurveyKind::Nps,
+                other => anyhow::bail!("SWITCHBOARD_SURVEY_KIND {other:?}: use csat or nps"),
+            },
             public_url: self.public_url.clone(),
             failpoint,
             ..Default::default()
