@@ -26,8 +26,9 @@ async function main() {
     await page.waitForSelector('.sb-suggestion:has-text("Tracking your order")');
     say('SUGGESTED');
 
-    await page.fill('.sb-input', 'Where is my order?');
-    await page.press('.sb-input', 'Enter');
+    // Two messages at once, before the chat has a conversation: still one conversation.
+    await page.fill('.sb-input', '');
+    await page.evaluate(() => { window.switchboardChat.send('How can I track my order?'); window.switchboardChat.send('Where is my order?'); });
     await page.waitForSelector('.sb-message[data-author=customer]:has-text("Where is my order?")');
     const answer = await page.locator('.sb-message[data-author=bot]').first().textContent();
     say('ANSWER ' + JSON.stringify(answer));

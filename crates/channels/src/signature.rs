@@ -36,14 +36,21 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex::encode(digest))
 }
 
-/// Checks a header value against `body`, at time `now` (unix seconds).
+/// Signatures a header may carry (one per secret during a rotation); more is malformed.
+const MAX_SIGNATURES: usize = 4;
+
+/// Checks a header value against `body`, at time `now` (unix seconds). The body's MAC is
+/// computed once, whatever the header holds.
 pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Result<(), Refusal> {
     let header = header.ok_or(Refusal::Missing)?;
     let (mut timestamp, mut signatures) = (None, Vec::new());
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", value)) => timestamp = Some(value.parse::<i64>().map_err(|_| Refusal::Malformed)?),
-            Some(("v1", value)) => signatures.push(hex::decode(value).map_err(|_| Refusal::Malformed)?),
+            Some(("v1", value)) if signatures.len() < MAX_SIGNATURES && value.len() == 64 => {
+                signatures.push(hex::decode(value).map_err(|_| Refusal::Malformed)?);
+            }
+            Some(("v1", _)) => return Err(Refusal::Malformed),
             _ => {}
         }
     }
@@ -51,12 +58,15 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
     if signatures.is_empty() {
         return Err(Refusal::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(Refusal::Stale);
     }
-    // `verify_slice` compares in constant time.
-    let matches =
-        signatures.iter().any(|signature| mac(secret, timestamp, body).verify_slice(signature).is_ok());
+    let expected = mac(secret, timestamp, body).finalize().into_bytes();
+    // Compared in full, without stopping at the first difference.
+    let matches = signatures.iter().any(|given| {
+        given.len() == expected.len()
+            && given.iter().zip(expected.iter()).fold(0, |d, (a, b)| d | (a ^ b)) == 0
+    });
     if matches { Ok(()) } else { Err(Refusal::Mismatch) }
 }
 
@@ -108,5 +118,11 @@ mod tests {
         assert_eq!(verify(SECRET, None, b"body", 0), Err(Refusal::Missing));
         assert_eq!(verify(SECRET, Some("v1=zz"), b"body", 0), Err(Refusal::Malformed));
         assert_eq!(verify(SECRET, Some("t=1"), b"body", 1), Err(Refusal::Malformed));
+        let flood = format!("t=1,{}", vec!["v1="; 100_000].join(","));
+        assert_eq!(verify(SECRET, Some(&flood), b"body", 1), Err(Refusal::Malformed));
+        let many = format!("t=1,{}", vec![format!("v1={}", "0".repeat(64)); 5].join(","));
+        assert_eq!(verify(SECRET, Some(&many), b"body", 1), Err(Refusal::Malformed));
+        let stale_min = format!("t={},v1={}", i64::MIN, "0".repeat(64));
+        assert_eq!(verify(SECRET, Some(&stale_min), b"body", i64::MAX), Err(Refusal::Stale));
     }
 }

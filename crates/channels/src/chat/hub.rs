@@ -11,7 +11,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use switchboard_bus::{Bus, LiveEvents};
 use switchboard_proto::events::v1::{Event, RouteAction, event::Body};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Core NATS subjects of typing signals: `switchboard.typing.<conversation>`, JSON `{"author"}`.
@@ -53,7 +53,31 @@ pub struct Article {
     pub title: String,
 }
 
-pub type Sender = mpsc::Sender<Outgoing>;
+/// A session as the hub sees it: where its messages go, and how it is told it fell behind (its
+/// queue was full, so it must re-read the conversation rather than miss a message).
+#[derive(Clone)]
+pub struct Sender {
+    tx: mpsc::Sender<Outgoing>,
+    lagged: Arc<Notify>,
+}
+
+impl Sender {
+    pub fn new(tx: mpsc::Sender<Outgoing>, lagged: Arc<Notify>) -> Self {
+        Self { tx, lagged }
+    }
+
+    /// Queues `outgoing`; `false` once the session is gone.
+    fn offer(&self, outgoing: Outgoing) -> bool {
+        match self.tx.try_send(outgoing) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.lagged.notify_one();
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
 
 #[derive(Default)]
 struct Routes {
@@ -73,22 +97,28 @@ impl Hub {
         self.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Adds a session to a conversation (once, however often it joins).
     pub fn join(&self, conversation_id: &str, session: Sender) {
-        self.lock().conversations.entry(conversation_id.to_string()).or_default().push(session);
+        let mut routes = self.lock();
+        let sessions = routes.conversations.entry(conversation_id.to_string()).or_default();
+        if !sessions.iter().any(|known| known.tx.same_channel(&session.tx)) {
+            sessions.push(session);
+        }
     }
 
     /// The session learns its conversation when intake records the message with this key.
     pub fn await_key(&self, key: &str, session: Sender) {
-        self.lock().pending.insert(key.to_string(), session);
+        let mut routes = self.lock();
+        // Keys whose message never came (a duplicate, a refusal) go with their session.
+        routes.pending.retain(|_, waiting| !waiting.tx.is_closed());
+        routes.pending.insert(key.to_string(), session);
     }
 
     /// Sends to every live session of a conversation; closed ones are dropped.
     pub fn tell(&self, conversation_id: &str, outgoing: &Outgoing) {
         let mut routes = self.lock();
         let Some(sessions) = routes.conversations.get_mut(conversation_id) else { return };
-        sessions.retain(|session| {
-            !matches!(session.try_send(outgoing.clone()), Err(mpsc::error::TrySendError::Closed(_)))
-        });
+        sessions.retain(|session| session.offer(outgoing.clone()));
         if sessions.is_empty() {
             routes.conversations.remove(conversation_id);
         }
@@ -100,7 +130,7 @@ impl Hub {
                 let waiting = self.lock().pending.remove(&m.idempotency_key);
                 if let Some(session) = waiting {
                     let welcome = Outgoing::Welcome { conversation_id: m.conversation_id.clone() };
-                    if session.try_send(welcome).is_ok() {
+                    if session.offer(welcome) {
                         self.join(&m.conversation_id, session);
                     }
                 }
@@ -135,6 +165,13 @@ pub fn handoff(queue: &str, open: bool) -> Outgoing {
         "A person from our team will answer here when we are open again. You can keep writing."
     };
     Outgoing::Handoff { queue: queue.into(), text: text.into(), open }
+}
+
+/// The hand-off notice for a conversation resumed while it waits for a person (whether the team
+/// is open is not known there).
+pub fn handoff_under_way(queue: &str) -> Outgoing {
+    let text = "A person from our team takes this conversation over. You can keep writing here.";
+    Outgoing::Handoff { queue: queue.into(), text: text.into(), open: true }
 }
 
 /// Follows the live events and typing signals until `shutdown`.

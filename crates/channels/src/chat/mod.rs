@@ -110,5 +110,6 @@ async fn connect(
         return (StatusCode::BAD_REQUEST, "visitor: up to 64 letters, digits and '-'").into_response();
     }
     let customer_id = format!("web:{}:{}", connect.site, connect.visitor);
-    upgrade.on_upgrade(move |socket| session::run(chat, customer_id, socket))
+    // Frames are small JSON; anything large is not a chat message.
+    upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session::run(chat, customer_id, socket))
 }

@@ -5,17 +5,19 @@ use axum::extract::ws::{Message as Frame, WebSocket};
 use bytes::Bytes;
 use prost::Message as _;
 use serde::Deserialize;
+use std::sync::Arc;
 use switchboard_bus::INBOUND_SUBJECT_PREFIX;
 use switchboard_proto::{
     events::v1::{Channel, InboundMessage},
     intake::v1::{Author, ConversationStatus, GetConversationRequest},
     knowledge::v1::SuggestRequest,
 };
-use tokio::sync::mpsc;
+
+use tokio::sync::{Notify, mpsc};
 
 use super::{
     Chat,
-    hub::{Article, Outgoing, TYPING_PREFIX, handoff},
+    hub::{Article, Outgoing, Sender, TYPING_PREFIX, handoff_under_way},
 };
 
 /// Longest chat message, in bytes (intake's limit).
@@ -42,12 +44,33 @@ struct Session {
     chat: Chat,
     customer_id: String,
     conversation_id: Option<String>,
-    outbox: mpsc::Sender<Outgoing>,
+    /// How the hub reaches this session.
+    link: Sender,
+    /// What this session answers itself (history, errors, suggestions): written straight to the
+    /// socket after each frame, never through the hub's bounded queue.
+    out: Vec<Outgoing>,
+    /// A first message is on its way to start the conversation: later ones wait for it, so that
+    /// one chat is one conversation.
+    starting: bool,
+    held: Vec<(String, String)>,
 }
 
+/// Messages queued from the hub at most; a session further behind re-reads the conversation.
+const QUEUE: usize = 256;
+
 pub(super) async fn run(chat: Chat, customer_id: String, mut socket: WebSocket) {
-    let (outbox, mut inbox) = mpsc::channel(64);
-    let mut session = Session { chat, customer_id, conversation_id: None, outbox };
+    let (tx, mut inbox) = mpsc::channel(QUEUE);
+    let lagged = Arc::new(Notify::new());
+    let link = Sender::new(tx, lagged.clone());
+    let mut session = Session {
+        chat,
+        customer_id,
+        conversation_id: None,
+        link,
+        out: Vec::new(),
+        starting: false,
+        held: Vec::new(),
+    };
     loop {
         tokio::select! {
             frame = socket.recv() => match frame {
@@ -55,26 +78,45 @@ pub(super) async fn run(chat: Chat, customer_id: String, mut socket: WebSocket) 
                 Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
-            Some(outgoing) = inbox.recv() => {
-                if let Outgoing::Welcome { conversation_id } = &outgoing {
-                    session.conversation_id = Some(conversation_id.clone());
+            Some(outgoing) = inbox.recv() => session.on_hub(outgoing).await,
+            () = lagged.notified() => {
+                if let Some(conversation_id) = session.conversation_id.clone() {
+                    tracing::info!("chat session fell behind; re-reading its conversation");
+                    session.hello(conversation_id).await;
                 }
-                let Ok(json) = serde_json::to_string(&outgoing) else { continue };
-                if socket.send(Frame::Text(json.into())).await.is_err() {
-                    return;
-                }
+            }
+        }
+        for outgoing in std::mem::take(&mut session.out) {
+            let Ok(json) = serde_json::to_string(&outgoing) else { continue };
+            if socket.send(Frame::Text(json.into())).await.is_err() {
+                return;
             }
         }
     }
 }
 
 impl Session {
-    fn say(&self, outgoing: Outgoing) {
-        let _ = self.outbox.try_send(outgoing);
+    fn say(&mut self, outgoing: Outgoing) {
+        self.out.push(outgoing);
     }
 
-    fn error(&self, message: impl Into<String>) {
+    fn error(&mut self, message: impl Into<String>) {
         self.say(Outgoing::Error { message: message.into() });
+    }
+
+    /// What the hub sends; the welcome also releases the messages held for it.
+    async fn on_hub(&mut self, outgoing: Outgoing) {
+        let welcome = matches!(&outgoing, Outgoing::Welcome { .. });
+        if let Outgoing::Welcome { conversation_id } = &outgoing {
+            self.conversation_id = Some(conversation_id.clone());
+            self.starting = false;
+        }
+        self.say(outgoing);
+        if welcome {
+            for (id, text) in std::mem::take(&mut self.held) {
+                self.message(&id, text).await;
+            }
+        }
     }
 
     async fn on_frame(&mut self, text: &str) {
@@ -102,7 +144,7 @@ impl Session {
             }
             Err(status) => return self.error(format!("history unavailable: {}", status.message())),
         }
-        self.chat.hub.join(&conversation_id, self.outbox.clone());
+        self.chat.hub.join(&conversation_id, self.link.clone());
         let now = self.chat.deps.bus.last_sequence(switchboard_bus::EVENTS_STREAM).await.unwrap_or(0);
         let conversation = match self.history(&conversation_id, now).await {
             Ok(conversation) => conversation,
@@ -125,7 +167,7 @@ impl Session {
         if matches!(conversation.status(), ConversationStatus::Queued | ConversationStatus::Escalated) {
             let queue =
                 conversation.messages.iter().rev().find_map(|m| m.routing.as_ref().map(|r| r.queue.clone()));
-            self.say(handoff(&queue.unwrap_or_default(), true));
+            self.say(handoff_under_way(&queue.unwrap_or_default()));
         }
     }
 
@@ -143,7 +185,7 @@ impl Session {
     async fn message(&mut self, id: &str, text: String) {
         let valid_id =
             !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !valid_id || text.trim().is_empty() || text.len() > MAX_TEXT {
+        if !valid_id || text.trim().is_empty() || text.len() > MAX_TEXT || text.contains('\0') {
             return self.error("a message needs an id (letters, digits, '-') and 1 to 32768 bytes of text");
         }
         let key = format!("chat:{}:{id}", self.customer_id);
@@ -156,13 +198,22 @@ impl Session {
             ..InboundMessage::default()
         };
         if self.conversation_id.is_none() {
-            self.chat.hub.await_key(&key, self.outbox.clone());
+            if self.starting {
+                self.held.push((id.to_string(), inbound.text));
+                return;
+            }
+            self.starting = true;
+            self.chat.hub.await_key(&key, self.link.clone());
         }
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.web");
         match self.chat.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &key).await {
             Ok(_) => self.say(Outgoing::Typing { author: "bot".into() }),
             Err(error) => {
                 tracing::warn!(%error, "chat message not taken");
+                if self.conversation_id.is_none() {
+                    // Nothing started: the next message starts the conversation.
+                    self.starting = false;
+                }
                 self.error("your message could not be sent; please try again");
             }
         }
@@ -180,7 +231,7 @@ impl Session {
             .await;
     }
 
-    async fn suggest(&self, text: &str) {
+    async fn suggest(&mut self, text: &str) {
         let prefix: String = text.chars().take(200).collect();
         if prefix.trim().chars().count() < 3 {
             return;

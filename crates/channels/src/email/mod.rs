@@ -54,31 +54,35 @@ impl Inbox {
         self.max_bytes
     }
 
-    /// Reads, threads and publishes `raw`; an `Err` means nothing was decided: try again later.
-    pub async fn accept(&self, raw: &[u8]) -> Result<Outcome, Unavailable> {
+    /// Reads, threads and publishes `raw` (`envelope` is the SMTP `MAIL FROM`, when there is
+    /// one); an `Err` means nothing was decided: try again later.
+    pub async fn accept(&self, raw: &[u8], envelope: Option<&str>) -> Result<Outcome, Unavailable> {
         if raw.len() > self.max_bytes {
             let reason = format!("message is {} bytes; at most {} are accepted", raw.len(), self.max_bytes);
-            return self.refuse(raw, reason, None).await;
+            return self.refuse(raw, reason, envelope).await;
         }
         let parsed = match parse::parse(raw, MAX_BODY_BYTES) {
             Ok(parsed) => parsed,
-            Err(refusal) => return self.refuse(raw, refusal.to_string(), None).await,
+            Err(refusal) => return self.refuse(raw, refusal.to_string(), envelope).await,
         };
         let threading = threads::thread(&self.deps.pool, DEFAULT_TENANT, &parsed.meta).await?;
         let message = inbound(parsed, threading);
-        let key = nats_key(&message.idempotency_key);
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.email");
-        let published =
-            self.deps.bus.publish_raw(subject, Bytes::from(message.encode_to_vec()), &key).await?;
+        let published = self
+            .deps
+            .bus
+            .publish_raw(subject, Bytes::from(message.encode_to_vec()), &message.idempotency_key)
+            .await?;
         tracing::info!(
             duplicate = published.duplicate,
             attachments = message.email.as_ref().map_or(0, |e| e.attachments.len()),
             "email accepted"
         );
-        Ok(Outcome::Accepted { message_id: message.idempotency_key, duplicate: published.duplicate })
+        let message_id = message.email.map(|email| email.message_id).unwrap_or_default();
+        Ok(Outcome::Accepted { message_id, duplicate: published.duplicate })
     }
 
-    /// Keeps a refused message on the stream, with its reason.
+    /// Keeps a refused message on the stream, with its reason (once per distinct message).
     pub async fn refuse(
         &self,
         raw: &[u8],
@@ -86,18 +90,40 @@ impl Inbox {
         sender: Option<&str>,
     ) -> Result<Outcome, Unavailable> {
         let digest = hex::encode(&Sha256::digest(raw)[..16]);
+        let excerpt = raw[..raw.len().min(EXCERPT_BYTES)].to_vec();
+        self.keep(&digest, reason, sender, raw.len(), excerpt).await
+    }
+
+    /// Keeps a refusal of a message that was not kept in full (too large, unsafe line endings).
+    pub async fn refuse_unread(
+        &self,
+        size: usize,
+        reason: String,
+        sender: Option<&str>,
+    ) -> Result<Outcome, Unavailable> {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        self.keep(&id, reason, sender, size, Vec::new()).await
+    }
+
+    async fn keep(
+        &self,
+        id: &str,
+        reason: String,
+        sender: Option<&str>,
+        size: usize,
+        excerpt: Vec<u8>,
+    ) -> Result<Outcome, Unavailable> {
         let body = Body::InboundRefused(InboundRefused {
             channel: Channel::Email.into(),
             reason: reason.clone(),
             key: String::new(),
-            size: raw.len() as u64,
-            excerpt: raw[..raw.len().min(EXCERPT_BYTES)].to_vec(),
+            size: size as u64,
+            excerpt,
             sender: sender.unwrap_or_default().to_string(),
         });
-        let event =
-            Draft::new(DEFAULT_TENANT, &digest, body).keyed(format!("refused-email/{digest}")).build()?;
+        let event = Draft::new(DEFAULT_TENANT, id, body).keyed(format!("refused-email/{id}")).build()?;
         self.deps.bus.publish(&event).await?;
-        tracing::warn!(reason, size = raw.len(), "email refused");
+        tracing::warn!(reason, size, "email refused");
         Ok(Outcome::Refused { reason })
     }
 }
@@ -113,7 +139,7 @@ fn inbound(parsed: parse::Parsed, threading: Threading) -> InboundMessage {
         channel: Channel::Email.into(),
         customer_id: meta.from.clone(),
         text,
-        idempotency_key: meta.message_id.clone(),
+        idempotency_key: idempotency_key(&meta.from, &meta.message_id),
         conversation_id,
         tenant: String::new(),
         email: Some(meta),
@@ -129,12 +155,9 @@ fn with_subject(meta: &EmailMeta, body: &str) -> String {
     if body.trim().is_empty() { subject.to_string() } else { format!("{subject}\n\n{body}") }
 }
 
-/// A `Nats-Msg-Id` for a Message-ID: as it is when header-safe, else a digest.
-fn nats_key(message_id: &str) -> String {
-    let safe = message_id.len() <= 200 && message_id.chars().all(|c| c.is_ascii_graphic());
-    if safe {
-        format!("email:{message_id}")
-    } else {
-        format!("email:{}", hex::encode(Sha256::digest(message_id.as_bytes())))
-    }
+/// The key of an email: its sender and Message-ID, hashed to fit every limit (a Message-ID can
+/// be long, and two senders' ids can collide).
+fn idempotency_key(from: &str, message_id: &str) -> String {
+    let digest = Sha256::digest(format!("{from}\0{message_id}").as_bytes());
+    format!("email:{}", hex::encode(&digest[..16]))
 }

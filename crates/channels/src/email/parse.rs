@@ -5,6 +5,9 @@ use mail_parser::{HeaderValue, MessageParser, MimeHeaders as _};
 use sha2::{Digest as _, Sha256};
 use switchboard_proto::events::v1::{Attachment, EmailMeta};
 
+/// Longest subject kept, in characters (RFC 5322 lines stop at 998).
+const MAX_SUBJECT_CHARS: usize = 998;
+
 /// An email read for intake.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
@@ -42,8 +45,9 @@ pub fn parse(raw: &[u8], max_text: usize) -> Result<Parsed, Refusal> {
     if !is_address(&from) {
         return Err(Refusal::BadSender(from));
     }
-    let subject = message.subject().map(one_line).unwrap_or_default();
-    let (body, truncated) = cut(&written_part(&text_of(&message)), max_text);
+    let subject: String =
+        message.subject().map(one_line).unwrap_or_default().chars().take(MAX_SUBJECT_CHARS).collect();
+    let (body, truncated) = cut(&written_part(&text_of(&message)).replace('\0', ""), max_text);
     if body.trim().is_empty() && subject.is_empty() {
         return Err(Refusal::Empty);
     }
@@ -138,8 +142,12 @@ fn synthetic_id(raw: &[u8]) -> String {
     format!("<{}@no-message-id.switchboard.invalid>", hex::encode(&digest[..16]))
 }
 
+/// Whitespace runs (and NULs, which intake refuses) collapsed to one space.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split(|c: char| c.is_whitespace() || c == '\0')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A plausible address: something, one `@`, a dotted or local domain, no spaces.

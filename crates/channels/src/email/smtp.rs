@@ -32,7 +32,10 @@ pub async fn serve(listener: TcpListener, inbox: Inbox, hostname: String, shutdo
             accepted = listener.accept() => accepted,
         };
         let Ok((stream, _)) = accepted else { continue };
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let slot = tokio::select! {
+            () = shutdown.cancelled() => return,
+            slot = slots.clone().acquire_owned() => match slot { Ok(slot) => slot, Err(_) => return },
+        };
         let (inbox, hostname) = (inbox.clone(), hostname.clone());
         tokio::spawn(async move {
             let (read, write) = stream.into_split();
@@ -81,8 +84,9 @@ impl<'a> Session<'a> {
                 "DATA" => {
                     reply(&mut write, "354 end data with <CR><LF>.<CR><LF>").await?;
                     let data = read_data(&mut read, self.inbox.max_bytes()).await?;
+                    let sender = self.sender.take();
                     self.reset();
-                    self.data(data).await
+                    self.data(data, sender).await
                 }
                 "RSET" => {
                     self.reset();
@@ -144,14 +148,19 @@ impl<'a> Session<'a> {
         "250 2.1.5 ok".into()
     }
 
-    async fn data(&self, data: Data) -> String {
+    async fn data(&self, data: Data, sender: Option<String>) -> String {
+        let sender = sender.as_deref();
         let outcome = match data {
             Data::TooLarge(size) => {
                 let reason =
-                    format!("message is over {size} bytes; at most {} are accepted", self.inbox.max_bytes());
-                self.inbox.refuse(&[], reason, None).await
+                    format!("message is {size} bytes; at most {} are accepted", self.inbox.max_bytes());
+                self.inbox.refuse_unread(size, reason, sender).await
             }
-            Data::Complete(raw) => self.inbox.accept(&raw).await,
+            Data::BareLf(size) => {
+                let reason = "message has lines ending in a bare LF; SMTP requires CRLF".to_string();
+                self.inbox.refuse_unread(size, reason, sender).await
+            }
+            Data::Complete(raw) => self.inbox.accept(&raw, sender).await,
         };
         match outcome {
             Ok(Outcome::Accepted { message_id, .. }) => format!("250 2.0.0 accepted {message_id}"),
@@ -174,28 +183,41 @@ enum Data {
     Complete(Vec<u8>),
     /// Read to its end and dropped past the limit; how many bytes were read.
     TooLarge(usize),
+    /// A line ended with a bare LF: refused (RFC 5321 2.3.8; it is how SMTP smuggling works).
+    BareLf(usize),
 }
 
-/// Reads a DATA section to the lone dot, undoing dot-stuffing.
+/// Bytes read at once inside DATA: a line longer than this is read in pieces.
+const PIECE: u64 = 64 * 1024;
+
+/// Reads a DATA section to `CRLF . CRLF`, undoing dot-stuffing. Only a dot line after a CRLF
+/// ends it, so a bare LF can never end a message early and smuggle another one after it.
 async fn read_data(read: &mut (impl AsyncBufRead + Unpin), max: usize) -> std::io::Result<Data> {
-    let (mut raw, mut size) = (Vec::new(), 0usize);
-    let mut line = Vec::new();
+    let (mut raw, mut size, mut bare_lf) = (Vec::new(), 0usize, false);
+    let mut line_start = true;
+    let mut piece = Vec::new();
     loop {
-        line.clear();
-        let n = tokio::time::timeout(IDLE, read.read_until(b'\n', &mut line)).await.map_err(timeout)??;
+        piece.clear();
+        let n = tokio::time::timeout(IDLE, (&mut *read).take(PIECE).read_until(b'\n', &mut piece))
+            .await
+            .map_err(timeout)??;
         if n == 0 {
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed in DATA"));
         }
-        let content = line.strip_suffix(b"\n").unwrap_or(&line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        if content == b"." {
-            return Ok(if size > max { Data::TooLarge(size) } else { Data::Complete(raw) });
+        if line_start && piece == b".\r\n" {
+            return Ok(match (bare_lf, size > max) {
+                (true, _) => Data::BareLf(size),
+                (false, true) => Data::TooLarge(size),
+                (false, false) => Data::Complete(raw),
+            });
         }
-        let unstuffed = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        bare_lf |= piece.ends_with(b"\n") && !piece.ends_with(b"\r\n");
+        let unstuffed = if line_start && piece.starts_with(b"..") { &piece[1..] } else { &piece[..] };
         size += unstuffed.len();
         if size <= max {
             raw.extend_from_slice(unstuffed);
         }
+        line_start = piece.ends_with(b"\r\n");
     }
 }
 
@@ -251,6 +273,25 @@ mod tests {
         assert_eq!(raw, b"Subject: x\r\n.leading dot\r\n");
         let mut read = BufReader::new(input);
         assert!(matches!(read_data(&mut read, 5).await.expect("read"), Data::TooLarge(26)));
+    }
+
+    #[tokio::test]
+    async fn a_bare_lf_never_ends_the_data_and_refuses_the_message() {
+        // The smuggling shape: a dot after a bare LF, then a second message in the same DATA.
+        let input: &[u8] = b"Subject: x\r\n\n.\r\nMAIL FROM:<evil@example.com>\r\n.\r\nQUIT\r\n";
+        let mut read = BufReader::new(input);
+        assert!(matches!(read_data(&mut read, 1000).await.expect("read"), Data::BareLf(_)));
+        let mut rest = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut read, &mut rest).await.expect("rest");
+        assert_eq!(rest, "QUIT\r\n", "the smuggled lines were read as data");
+    }
+
+    #[tokio::test]
+    async fn a_line_without_end_is_read_in_bounded_pieces() {
+        let mut input = vec![b'x'; 300_000];
+        input.extend_from_slice(b"\r\n.\r\n");
+        let mut read = BufReader::new(&input[..]);
+        assert!(matches!(read_data(&mut read, 1000).await.expect("read"), Data::TooLarge(300_002)));
     }
 
     #[test]

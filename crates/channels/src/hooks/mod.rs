@@ -75,7 +75,7 @@ async fn email(State(hooks): State<Hooks>, headers: HeaderMap, body: Body) -> Re
         Ok(raw) => raw,
         Err(response) => return response,
     };
-    match hooks.inbox.accept(&raw).await {
+    match hooks.inbox.accept(&raw, None).await {
         Ok(Outcome::Accepted { message_id, duplicate }) => {
             (StatusCode::ACCEPTED, Json(json!({ "message_id": message_id, "duplicate": duplicate })))
                 .into_response()
@@ -95,6 +95,26 @@ struct HookMessage {
     message_id: String,
     #[serde(default)]
     conversation_id: String,
+}
+
+impl HookMessage {
+    /// Within what intake takes, so that an accepted message is never refused later.
+    fn check(&self) -> Result<(), &'static str> {
+        let fields = [&self.customer_id, &self.text, &self.message_id, &self.conversation_id];
+        if fields.iter().any(|field| field.contains('\0')) {
+            return Err("fields may not contain NUL characters");
+        }
+        if self.customer_id.trim().is_empty()
+            || self.text.trim().is_empty()
+            || self.message_id.trim().is_empty()
+        {
+            return Err("customer_id, text and message_id are required");
+        }
+        if self.customer_id.len() > 256 || self.message_id.len() > 200 || self.text.len() > 32 * 1024 {
+            return Err("customer_id is at most 256 bytes, message_id 200, text 32 KiB");
+        }
+        Ok(())
+    }
 }
 
 /// `POST /hooks/{channel}`: a customer's message from a social or SMS gateway.
@@ -119,11 +139,8 @@ async fn message(
         Ok(posted) => posted,
         Err(parse) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON: {parse}")),
     };
-    if posted.customer_id.trim().is_empty()
-        || posted.text.trim().is_empty()
-        || posted.message_id.trim().is_empty()
-    {
-        return error(StatusCode::BAD_REQUEST, "customer_id, text and message_id are required");
+    if let Err(problem) = posted.check() {
+        return error(StatusCode::BAD_REQUEST, problem);
     }
     let key = format!("{}:{}", channel.slug(), posted.message_id);
     let inbound = InboundMessage {

@@ -170,6 +170,8 @@ impl Voice {
     async fn turn(&self, turn: &Turn, call: &str, caller: &str, said: &str) -> Response {
         let key = format!("voice:{call}:{}", turn.number);
         let (session, mut heard) = mpsc::channel(16);
+        // A turn waits for one reply: falling behind cannot happen, so nobody listens for it.
+        let session = crate::chat::hub::Sender::new(session, std::sync::Arc::new(tokio::sync::Notify::new()));
         if turn.conversation.is_empty() {
             self.hub.await_key(&key, session);
         } else {
