@@ -92,7 +92,7 @@ async fn a_customer_chats_with_the_bot_asks_for_a_person_and_gets_the_agents_rep
         })
         .collect();
     conversations.dedup();
-    assert_eq!(conversations, [conversation_id.clone()], "one chat, one conversation");
+    assert_eq!(conversations, std::slice::from_ref(&conversation_id), "one chat, one conversation");
     let status = tokio::time::timeout(WAIT, browser.wait()).await??;
     if !status.success() {
         bail!("the browser script failed: {status}");
