@@ -81,6 +81,16 @@ async fn a_shipped_order_gives_one_update_by_email_in_the_customers_thread() -> 
         tracking_url: "https://track.example/JD0001".into(),
         ..Default::default()
     };
+    // Yesterday's news (a consumer catching up on old history) tells nobody.
+    let mut stale = Draft::new(
+        DEFAULT_TENANT,
+        "A-1",
+        Body::OrderUpdated(OrderUpdated { order_id: "A-1".into(), ..shipped.clone() }),
+    )
+    .build()?;
+    stale.occurred_at =
+        Some(switchboard_proto::time::to_timestamp(chrono::Utc::now() - chrono::Duration::days(2)));
+    bus.publish(&stale).await?;
     // The shop's system sends the same update twice, as systems do.
     for _ in 0..2 {
         bus.publish(&Draft::new(DEFAULT_TENANT, "A-77", Body::OrderUpdated(shipped.clone())).build()?)
@@ -90,7 +100,7 @@ async fn a_shipped_order_gives_one_update_by_email_in_the_customers_thread() -> 
     assert_eq!(update.destination, "email");
     settled(&bus).await?;
     let mails = sink.messages()?;
-    assert_eq!(mails.len(), before + 1, "one update");
+    assert_eq!(mails.len(), before + 1, "one update, and none for the stale event");
     let text = String::from_utf8_lossy(&mails[before]);
     assert!(text.contains("In-Reply-To: <o1@example.com>") && text.contains("JD0001"), "{text}");
     cluster.stop().await

@@ -45,9 +45,32 @@ pub(crate) struct Proactive {
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+/// Business events older than this tell nobody anything.
+const STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+fn is_proactive(event: &Event) -> bool {
+    matches!(
+        event.body,
+        Some(
+            Body::OrderUpdated(_)
+                | Body::DeviceAlertRaised(_)
+                | Body::OutageDeclared(_)
+                | Body::ConversationClosed(_)
+                | Body::CustomerProfileUpdated(_)
+        )
+    )
+}
+
 impl Proactive {
     /// Acts on a business event; `last_chance` turns "try again later" into a failure event.
     pub(crate) async fn handle(&self, event: &Event, last_chance: bool) -> Result<(), HandlerError> {
+        let age = chrono::Utc::now() - to_datetime(event.occurred_at.as_ref());
+        if age > STALE_AFTER && is_proactive(event) {
+            // A consumer reading old history (a new deployment, a long outage) must not tell
+            // customers yesterday's news or start sequences for long-standing customers.
+            tracing::info!(event_type = event.r#type, "stale business event; nobody is told");
+            return Ok(());
+        }
         let result = match &event.body {
             Some(Body::OrderUpdated(order)) => self.order(event, order).await,
             Some(Body::DeviceAlertRaised(alert)) => self.device_alert(event, alert).await,
@@ -229,19 +252,33 @@ impl Proactive {
         let key = format!("survey/{conversation_id}");
         let reply_id = switchboard_bus::key_id(&key).to_string();
         let channel = i32::try_from(channel).unwrap_or(0);
-        let language = reach::reach(&self.pool, customer_id).await?.language;
-        let request = ReplyRequested {
-            reply_id: reply_id.clone(),
-            conversation_id: conversation_id.into(),
-            customer_id: customer_id.into(),
-            channel,
-            text: self.templates.render(&format!("survey_{}", surveys.kind), &language, &[("link", &link)]),
-            language,
-            ..ReplyRequested::default()
+        let reach = reach::reach(&self.pool, customer_id).await?;
+        let template = format!("survey_{}", surveys.kind);
+        let text = self.templates.render(&template, &reach.language, &[("link", &link)]);
+        let body = if channel != Channel::Voice as i32 {
+            Body::ReplyRequested(ReplyRequested {
+                reply_id: reply_id.clone(),
+                conversation_id: conversation_id.into(),
+                customer_id: customer_id.into(),
+                channel,
+                text,
+                language: reach.language,
+                ..ReplyRequested::default()
+            })
+        } else if let reach::Way::Email(address) = reach.way {
+            // The call is over: the survey goes by email when the profile has an address.
+            Body::NotificationRequested(switchboard_proto::events::v1::NotificationRequested {
+                notification_id: reply_id.clone(),
+                target: format!("email:{address}"),
+                subject: self.templates.render(&format!("{template}_subject"), &reach.language, &[]),
+                text,
+                conversation_id: conversation_id.into(),
+            })
+        } else {
+            tracing::info!("no way to survey a finished call without an email address; skipped");
+            return Ok(());
         };
-        let ask = Draft::new(DEFAULT_TENANT, &reply_id, Body::ReplyRequested(request))
-            .keyed(key.clone())
-            .build()?;
+        let ask = Draft::new(DEFAULT_TENANT, &reply_id, body).keyed(key.clone()).build()?;
         self.bus.publish(&ask).await?;
         let sent = SurveySent {
             conversation_id: conversation_id.into(),

@@ -45,10 +45,12 @@ pub(crate) enum Error {
 }
 
 pub(crate) async fn reach(pool: &PgPool, customer_id: &str) -> Result<Reach, sqlx::Error> {
+    // A call is over once it ends: nobody can be told anything on it afterwards.
     let contact = sqlx::query(
-        "SELECT conversation_id, channel, language FROM notifier.contacts WHERE customer_id = $1",
+        "SELECT conversation_id, channel, language FROM notifier.contacts WHERE customer_id = $1 AND channel <> $2",
     )
     .bind(customer_id)
+    .bind(switchboard_proto::events::v1::Channel::Voice as i32)
     .fetch_optional(pool)
     .await?;
     let profile = sqlx::query(
