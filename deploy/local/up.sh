@@ -134,5 +134,6 @@ SWITCHBOARD_NODE_PATH=$local_dir/node/node_modules
 SWITCHBOARD_CHROMIUM=$(command -v chromium)
 SWITCHBOARD_CHAT_SITES='{"demo":"*"}'
 SWITCHBOARD_WEBHOOK_SECRET=local-development-only
+SWITCHBOARD_SIGNING_SECRET=local-development-signing-only
 ENV
 log "environment in .local/env"

@@ -75,7 +75,7 @@ async fn notices_reach_teams_by_email_and_signed_webhooks_and_decisions_reach_ru
     let (url, inbox) = receiver().await?;
     let mut config = backing.config();
     config.notifier.smtp_url = Some(sink.url());
-    config.notifier.webhook_secret = Some(SECRET.into());
+    config.notifier.signing_secret = Some(SECRET.into());
     config.notifier.teams = BTreeMap::from([
         ("warehouse".to_string(), "email:warehouse@acme.example".to_string()),
         ("billing".to_string(), format!("webhook:{url}/billing")),
@@ -141,7 +141,7 @@ async fn sms_messages_come_in_signed_and_replies_go_out_to_the_gateway_signed() 
     let (url, inbox) = receiver().await?;
     let mut config = backing.config();
     config.channels.webhook_secret = Some(SECRET.into());
-    config.notifier.webhook_secret = Some(SECRET.into());
+    config.notifier.signing_secret = Some(SECRET.into());
     config.notifier.gateways = BTreeMap::from([("sms".to_string(), format!("{url}/sms"))]);
     let cluster = Cluster::start(config).await?;
     let mut router = RouterClient::new(cluster.channel().await?);

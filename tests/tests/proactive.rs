@@ -315,8 +315,8 @@ async fn rate(link: &str, score: u32) -> anyhow::Result<u16> {
 async fn a_closed_conversation_gets_one_survey_and_its_rating_reaches_analytics() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
     let mut config = backing.config();
-    config.channels.webhook_secret = Some(SECRET.into());
-    config.notifier.webhook_secret = Some(SECRET.into());
+    config.channels.survey_secret = Some(SECRET.into());
+    config.notifier.survey_secret = Some(SECRET.into());
     config.notifier.survey_delay = Duration::from_secs(1);
     let cluster = Cluster::start(config).await?;
     let bus = backing.bus().await?;
@@ -379,8 +379,8 @@ async fn a_closed_conversation_gets_one_survey_and_its_rating_reaches_analytics(
 async fn an_nps_survey_asks_zero_to_ten_and_counts_promoters() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
     let mut config = backing.config();
-    config.channels.webhook_secret = Some(SECRET.into());
-    config.notifier.webhook_secret = Some(SECRET.into());
+    config.channels.survey_secret = Some(SECRET.into());
+    config.notifier.survey_secret = Some(SECRET.into());
     config.notifier.survey_delay = Duration::from_secs(0);
     config.notifier.survey_kind = switchboard_notifier::SurveyKind::Nps;
     let cluster = Cluster::start(config).await?;

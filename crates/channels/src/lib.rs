@@ -38,6 +38,8 @@ pub enum Error {
 pub struct Config {
     /// Shared secret of signed webhooks (in and out); signed webhooks are refused without it.
     pub webhook_secret: Option<String>,
+    /// Checks survey links (the notifier signs them with the same); survey pages 404 without it.
+    pub survey_secret: Option<String>,
     /// Largest email accepted, in bytes (SMTP `SIZE` and the webhook's body limit).
     pub max_email_bytes: usize,
     /// The name the SMTP listener greets with.
@@ -60,6 +62,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             webhook_secret: None,
+            survey_secret: None,
             max_email_bytes: 10 * 1024 * 1024,
             hostname: "switchboard".into(),
             chat_sites: BTreeMap::new(),
@@ -106,7 +109,7 @@ pub async fn start(
     }
     if let Some(listener) = listeners.http {
         tracing::info!(address = %listener.local_addr()?, "serving http");
-        let surveys = surveys::Surveys { deps: deps.clone(), secret: config.webhook_secret.clone() };
+        let surveys = surveys::Surveys { deps: deps.clone(), secret: config.survey_secret.clone() };
         let hub = chat::Hub::default();
         let chat = chat::Chat::new(
             deps.clone(),

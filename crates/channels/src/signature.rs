@@ -70,6 +70,17 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
     if matches { Ok(()) } else { Err(Refusal::Mismatch) }
 }
 
+/// The key survey links are signed with, derived from the inbound webhook secret (which gateways
+/// know) and the outbound signing secret (which webhook receivers know), so that neither alone
+/// can forge a rating.
+pub fn survey_secret(webhook_secret: &str, signing_secret: Option<&str>) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(webhook_secret.as_bytes()).expect("hmac takes keys of any length");
+    mac.update(b"switchboard survey links\0");
+    mac.update(signing_secret.unwrap_or_default().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// The token of a survey link: the conversation id and a MAC of it, so that only the customer
 /// who got the link can rate that conversation, with nothing stored to look it up.
 pub fn survey_token(secret: &[u8], conversation_id: &str) -> String {
@@ -98,6 +109,15 @@ mod tests {
     fn a_signed_body_verifies() {
         let header = sign(SECRET, 1_700_000_000, b"{\"a\":1}");
         assert_eq!(verify(SECRET, Some(&header), b"{\"a\":1}", 1_700_000_100), Ok(()));
+    }
+
+    #[test]
+    fn the_survey_key_needs_both_secrets() {
+        let key = survey_secret("inbound", Some("outbound"));
+        assert_eq!(key, survey_secret("inbound", Some("outbound")));
+        assert_ne!(key, survey_secret("inbound", Some("other")));
+        assert_ne!(key, survey_secret("other", Some("outbound")));
+        assert_ne!(key, "inbound");
     }
 
     #[test]

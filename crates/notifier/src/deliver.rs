@@ -93,7 +93,7 @@ impl Deliverer {
 impl Handler<Event> for Deliverer {
     async fn handle(&self, event: Event, delivery: &Delivery) -> Result<(), HandlerError> {
         let last_chance = delivery.deliveries >= self.deps.bus.config().max_deliver;
-        self.proactive.handle(&event, last_chance).await?;
+        self.proactive.handle(&event, delivery.stream_sequence, last_chance).await?;
         for job in jobs_of(&event, &self.transports.templates) {
             let outcome = self.outcome(&job, last_chance).await?;
             match &outcome {

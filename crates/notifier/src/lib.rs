@@ -112,8 +112,11 @@ pub enum Failpoint {
 pub struct Config {
     /// Every web, API and voice reply is also POSTed here, when set.
     pub webhook_url: Option<String>,
-    /// Signs outbound webhooks (`X-Switchboard-Signature`), when set.
-    pub webhook_secret: Option<String>,
+    /// Signs outbound webhooks (`X-Switchboard-Signature`), when set. Receivers know it, so it
+    /// is not the secret inbound webhooks are checked with.
+    pub signing_secret: Option<String>,
+    /// Signs survey links; surveys are off without it.
+    pub survey_secret: Option<String>,
     pub webhook_timeout: Duration,
     /// SMTP relay for email, e.g. `smtp://127.0.0.1:2525`; email deliveries fail without it.
     pub smtp_url: Option<String>,
@@ -138,7 +141,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             webhook_url: None,
-            webhook_secret: None,
+            signing_secret: None,
+            survey_secret: None,
             webhook_timeout: Duration::from_secs(10),
             smtp_url: None,
             email_from: "Switchboard Support <support@switchboard.localhost>".into(),
@@ -171,6 +175,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     };
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let proactive = proactive::Proactive {
+        checkpoint: runner.checkpoint(),
         pool: deps.pool.clone(),
         bus: deps.bus.clone(),
         templates: transports.templates.clone(),
@@ -200,7 +205,7 @@ fn transports(deps: &Deps, config: &Config) -> Result<send::Transports, Error> {
     Ok(send::Transports {
         bus: deps.bus.clone(),
         mailer,
-        post: SignedPost::new(config.webhook_secret.as_deref(), config.webhook_timeout)?,
+        post: SignedPost::new(config.signing_secret.as_deref(), config.webhook_timeout)?,
         mirror,
         teams: config.teams.clone(),
         gateways: config.gateways.clone(),
@@ -208,10 +213,12 @@ fn transports(deps: &Deps, config: &Config) -> Result<send::Transports, Error> {
     })
 }
 
-/// Surveys sign their links with the webhook secret; without one they are off.
+/// Surveys sign their links with their own secret; without one they are off.
 fn surveys(config: &Config) -> Option<proactive::Surveys> {
-    let Some(secret) = config.webhook_secret.clone().filter(|secret| !secret.is_empty()) else {
-        tracing::warn!("surveys are off: they need SWITCHBOARD_WEBHOOK_SECRET to sign their links");
+    let Some(secret) = config.survey_secret.clone().filter(|secret| !secret.is_empty()) else {
+        tracing::warn!(
+            "surveys are off: their links are signed with a key derived from SWITCHBOARD_WEBHOOK_SECRET"
+        );
         return None;
     };
     Some(proactive::Surveys {

@@ -9,6 +9,7 @@ use prost::Message as _;
 use serde_json::json;
 use sqlx::PgPool;
 use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, HandlerError, INBOUND_SUBJECT_PREFIX};
+use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     events::v1::{
         Channel, ConversationClosed, CustomerProfileUpdated, DeviceAlertRaised, Event, InboundMessage,
@@ -37,6 +38,7 @@ pub struct Surveys {
 
 #[derive(Clone)]
 pub(crate) struct Proactive {
+    pub checkpoint: tokio::sync::watch::Receiver<u64>,
     pub pool: PgPool,
     pub bus: Bus,
     pub templates: Templates,
@@ -44,6 +46,9 @@ pub(crate) struct Proactive {
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long a business event waits for the read model to reach it.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Business events older than this tell nobody anything.
 const STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
@@ -63,9 +68,22 @@ fn is_proactive(event: &Event) -> bool {
 
 impl Proactive {
     /// Acts on a business event; `last_chance` turns "try again later" into a failure event.
-    pub(crate) async fn handle(&self, event: &Event, last_chance: bool) -> Result<(), HandlerError> {
+    /// Acts on a business event at stream `sequence`, once the read model holds everything up to
+    /// it (who the customer is, how to reach them, in which language).
+    pub(crate) async fn handle(
+        &self,
+        event: &Event,
+        sequence: u64,
+        last_chance: bool,
+    ) -> Result<(), HandlerError> {
+        if !is_proactive(event) {
+            return Ok(());
+        }
+        if !wait_for_checkpoint(&self.checkpoint, sequence, CATCH_UP).await {
+            return Err(HandlerError::Transient("the notifier's read model is behind; trying again".into()));
+        }
         let age = chrono::Utc::now() - to_datetime(event.occurred_at.as_ref());
-        if age > STALE_AFTER && is_proactive(event) {
+        if age > STALE_AFTER {
             // A consumer reading old history (a new deployment, a long outage) must not tell
             // customers yesterday's news or start sequences for long-standing customers.
             tracing::info!(event_type = event.r#type, "stale business event; nobody is told");

@@ -31,10 +31,21 @@ impl Projection for NotifierProjection {
     }
 
     fn subjects(&self) -> Vec<String> {
-        ["delivery", "conversation", "classification", "customer"]
-            .iter()
-            .map(|a| format!("switchboard.events.{a}.>"))
-            .collect()
+        // The business events too, applied as nothing: the checkpoint then passes them, and the
+        // proactive handler can wait for everything before one of them to be in the read model.
+        [
+            "delivery",
+            "conversation",
+            "classification",
+            "customer",
+            "order",
+            "device",
+            "outage",
+            "conversation-lifecycle",
+        ]
+        .iter()
+        .map(|a| format!("switchboard.events.{a}.>"))
+        .collect()
     }
 
     fn tables(&self) -> &'static [&'static str] {

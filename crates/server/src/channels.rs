@@ -13,9 +13,13 @@ pub struct ChannelArgs {
     /// The SMTP listener for inbound email.
     #[arg(long, env = "SWITCHBOARD_SMTP_ADDR", default_value = "127.0.0.1:2525")]
     pub smtp_addr: SocketAddr,
-    /// Shared secret of signed webhooks, in and out; inbound webhooks are refused without it.
+    /// Secret inbound webhooks are checked with (email inbound-parse, social, SMS); they are
+    /// refused without it. Survey links are signed with a key derived from it.
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// Secret outbound webhooks are signed with (receivers know it; it checks nothing inbound).
+    #[arg(long, env = "SWITCHBOARD_SIGNING_SECRET", hide_env_values = true)]
+    pub signing_secret: Option<String>,
     /// Web chat sites as JSON: token to the origin it may be embedded on, e.g. `{"demo": "*"}`.
     #[arg(long, env = "SWITCHBOARD_CHAT_SITES")]
     pub chat_sites: Option<String>,
@@ -68,9 +72,19 @@ pub struct ChannelArgs {
 }
 
 impl ChannelArgs {
+    fn webhook_secret(&self) -> Option<String> {
+        self.webhook_secret.clone().filter(|secret| !secret.is_empty())
+    }
+
+    fn survey_secret(&self) -> Option<String> {
+        let signing = self.signing_secret.as_deref().filter(|secret| !secret.is_empty());
+        self.webhook_secret().map(|webhook| switchboard_channels::signature::survey_secret(&webhook, signing))
+    }
+
     pub fn channels(&self) -> anyhow::Result<switchboard_channels::Config> {
         Ok(switchboard_channels::Config {
-            webhook_secret: self.webhook_secret.clone().filter(|secret| !secret.is_empty()),
+            webhook_secret: self.webhook_secret(),
+            survey_secret: self.survey_secret(),
             max_email_bytes: self.max_email_bytes,
             chat_sites: json_map("SWITCHBOARD_CHAT_SITES", self.chat_sites.as_deref())?,
             twilio_auth_token: self.twilio_auth_token.clone().filter(|token| !token.is_empty()),
@@ -95,7 +109,8 @@ impl ChannelArgs {
         };
         Ok(switchboard_notifier::Config {
             webhook_url: self.webhook_url.clone().filter(|url| !url.is_empty()),
-            webhook_secret: self.webhook_secret.clone().filter(|secret| !secret.is_empty()),
+            signing_secret: self.signing_secret.clone().filter(|secret| !secret.is_empty()),
+            survey_secret: self.survey_secret(),
             smtp_url: self.smtp_url.clone().filter(|url| !url.is_empty()),
             email_from: self.email_from.clone(),
             teams: json_map("SWITCHBOARD_TEAMS", self.teams.as_deref())?,

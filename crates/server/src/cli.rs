@@ -160,7 +160,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.grpc_addr))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(signal(shutdown.clone()));
-    crate::serve(config, listener, shutdown).await
+    Box::pin(crate::serve(config, listener, shutdown)).await
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.
