@@ -238,3 +238,45 @@ async fn wait_for_log(database: &sqlx::PgPool, id: &str) -> anyhow::Result<()> {
     })
     .await?
 }
+
+/// A webhook that answers 503 to the first `failures` requests of each path, then 200; it
+/// counts what it was sent.
+async fn flaky_receiver(
+    failures: usize,
+) -> anyhow::Result<(String, std::sync::Arc<std::sync::Mutex<Vec<String>>>)> {
+    use axum::{extract::State, http::StatusCode, routing::post};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    let seen: Seen = std::sync::Arc::default();
+    async fn answer(State((seen, failures)): State<(Seen, usize)>, uri: axum::http::Uri) -> StatusCode {
+        let mut all = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.push(uri.path().to_string());
+        let tries = all.iter().filter(|path| *path == uri.path()).count();
+        if tries <= failures { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }
+    }
+    let app = axum::Router::new().route("/{*path}", post(answer)).with_state((seen.clone(), failures));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, seen))
+}
+
+#[tokio::test]
+async fn a_failing_webhook_is_retried_with_backoff_and_a_failure_becomes_an_event() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    // Two failures, then success: within the three deliveries the test bus allows.
+    let (url, seen) = flaky_receiver(2).await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    bus.publish(&notification("flaky-1", &format!("webhook:{url}/recovers"))?).await?;
+    let done = delivered(&backing, "flaky-1").await?;
+    assert_eq!(done.attempts, 3, "sent again after each 503");
+    // The fourth failure is one too many: a failure event with the reason.
+    let (down, _) = flaky_receiver(100).await?;
+    bus.publish(&notification("flaky-2", &format!("webhook:{down}/down"))?).await?;
+    let gave_up = failed(&backing, "flaky-2").await?;
+    assert_eq!(gave_up.attempts, 3);
+    assert!(gave_up.reason.contains("503"), "{}", gave_up.reason);
+    let tries = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
+    assert_eq!(tries, 3, "each attempt once, no extra sends");
+    cluster.stop().await
+}

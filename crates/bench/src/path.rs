@@ -12,13 +12,25 @@ use switchboard_proto::{
     events::v1::{Event, event::Body},
     time::to_datetime,
 };
-use switchboard_server::{Config, serve};
+use switchboard_server::{Config, Service, serve};
 use tokio_util::sync::CancellationToken;
 
 use crate::{Intake, request};
 
 pub(crate) async fn measure(nats_url: &str, database_url: &str, messages: usize) -> anyhow::Result<()> {
-    let config = Config { nats_url: nats_url.into(), database_url: database_url.into(), ..Config::default() };
+    // All services by default; `SWITCHBOARD_BENCH_SERVICES` (e.g. `intake,classifier,router,knowledge`)
+    // measures the path with fewer consumers beside it.
+    let services = match std::env::var("SWITCHBOARD_BENCH_SERVICES") {
+        Ok(list) => Service::parse_list(&list).map_err(anyhow::Error::msg)?,
+        Err(_) => Service::ALL.to_vec(),
+    };
+    println!("message path services: {}", services.iter().map(|s| s.name()).collect::<Vec<_>>().join(","));
+    let config = Config {
+        nats_url: nats_url.into(),
+        database_url: database_url.into(),
+        services,
+        ..Config::default()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let shutdown = CancellationToken::new();
