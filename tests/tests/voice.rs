@@ -192,3 +192,65 @@ async fn after_hours_a_caller_and_a_texter_hear_when_we_open_and_nobody_is_diall
     assert!(said.contains("We are closed right now") && said.contains(&format!("{opens:02}:00")), "{said}");
     cluster.stop().await
 }
+
+/// Sends a message on the web channel and waits for its decision.
+async fn turn(
+    cluster: &Cluster,
+    bus: &switchboard_bus::Bus,
+    conversation: Option<&str>,
+    text: &str,
+    key: &str,
+) -> anyhow::Result<switchboard_proto::events::v1::MessageRouted> {
+    let mut request = common::message("c-sim", text, key);
+    request.conversation_id = conversation.map(str::to_string);
+    let sent = common::submit(cluster, request).await?;
+    let (routed, _) = wait_for_event(bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.message_id == sent.message_id => Some(r.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok(routed)
+}
+
+#[tokio::test]
+async fn guessing_sim_digits_stops_after_five_wrong_answers_a_day_whatever_the_conversation()
+-> anyhow::Result<()> {
+    use switchboard_proto::events::v1::RouteAction;
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: TELECOM_RULES.into(), wait: true }).await?;
+    let bus = backing.bus().await?;
+    let account = AccountUpdated {
+        customer_id: "c-sim".into(),
+        sim_last4: "4821".into(),
+        sim_status: "inactive".into(),
+        ..Default::default()
+    };
+    bus.publish(&Draft::new(DEFAULT_TENANT, "acct-c-sim", Body::AccountUpdated(account)).build()?).await?;
+
+    // Three wrong answers end the first conversation with a person; two more in a second one.
+    let first = turn(&cluster, &bus, None, "Please activate my SIM", "g-1").await?;
+    let conversation = first.conversation_id.clone();
+    for (digits, key) in [("1111", "g-2"), ("2222", "g-3")] {
+        assert_eq!(
+            turn(&cluster, &bus, Some(&conversation), digits, key).await?.action(),
+            RouteAction::AutoReply
+        );
+    }
+    assert_eq!(
+        turn(&cluster, &bus, Some(&conversation), "3333", "g-4").await?.action(),
+        RouteAction::Escalate
+    );
+    let second = turn(&cluster, &bus, None, "Activate my SIM card please", "g-5").await?;
+    for (digits, key) in [("4444", "g-6"), ("5555", "g-7")] {
+        turn(&cluster, &bus, Some(&second.conversation_id), digits, key).await?;
+    }
+    // Now even the right digits go to a person, in a new conversation.
+    let third = turn(&cluster, &bus, None, "I need to activate my SIM", "g-8").await?;
+    let locked = turn(&cluster, &bus, Some(&third.conversation_id), "four eight two one", "g-9").await?;
+    assert_eq!(locked.action(), RouteAction::Escalate, "{locked:?}");
+    let activations = common::events(&bus, "switchboard.events.account.>").await?;
+    assert!(!activations.iter().any(|e| matches!(e.body, Some(Body::SimActivated(_)))), "nothing activated");
+    cluster.stop().await
+}

@@ -57,6 +57,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/006_contact_channel.sql"),
     },
     Migration { version: 7, name: "accounts", sql: include_str!("../migrations/007_accounts.sql") },
+    Migration { version: 8, name: "sim refusals", sql: include_str!("../migrations/008_sim_refusals.sql") },
 ];
 
 /// Durable consumer of classifications.

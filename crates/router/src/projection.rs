@@ -38,6 +38,7 @@ impl Projection for RouterProjection {
             "router.turns",
             "router.orders",
             "router.accounts",
+            "router.sim_refusals",
         ]
     }
 
@@ -54,6 +55,9 @@ impl Projection for RouterProjection {
                 }
                 Some(Body::SimActivated(activated)) => {
                     crate::playbooks::account::activated(tx, activated).await?
+                }
+                Some(Body::SimActivationRefused(refused)) => {
+                    crate::playbooks::account::refused(tx, &applied.event.id, refused, at).await?
                 }
                 Some(Body::MessageReceived(received)) if received.starts_conversation => {
                     sqlx::query(

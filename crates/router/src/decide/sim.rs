@@ -1,8 +1,12 @@
-//! The SIM activation playbook's turns that touch the world: reading the account, and
-//! activating the SIM (`SimActivated`, once per conversation) when the digits match.
+//! The SIM activation playbook's turns that touch the world: reading the account, counting
+//! wrong digits per customer (`SimActivationRefused`; after five in a day a person takes over,
+//! whatever the conversation or call), and activating the SIM (`SimActivated`, once per
+//! conversation) when the digits match.
 
 use switchboard_bus::{DEFAULT_TENANT, Draft, HandlerError};
-use switchboard_proto::events::v1::{MessageClassified, PlaybookProgressed, SimActivated, event::Body};
+use switchboard_proto::events::v1::{
+    MessageClassified, PlaybookProgressed, SimActivated, SimActivationRefused, event::Body,
+};
 
 use super::Decider;
 use crate::playbooks::{
@@ -11,22 +15,48 @@ use crate::playbooks::{
 };
 
 impl Decider {
+    /// Counts a wrong answer against the customer, whatever the conversation.
+    async fn sim_refused(&self, classified: &MessageClassified) -> Result<(), HandlerError> {
+        let body = Body::SimActivationRefused(SimActivationRefused {
+            customer_id: classified.customer_id.clone(),
+            conversation_id: classified.conversation_id.clone(),
+        });
+        let aggregate = switchboard_bus::key_id(&format!("account/{}", classified.customer_id)).to_string();
+        let event = Draft::new(DEFAULT_TENANT, aggregate, body)
+            .keyed(format!("sim-refused/{}", classified.message_id))
+            .build()
+            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        Ok(())
+    }
+
     pub(super) async fn sim_answer(
         &self,
         settings: &SimSettings,
         mut state: PlaybookProgressed,
         classified: &MessageClassified,
     ) -> Result<Step, HandlerError> {
-        let found = account::find(self.directory.pool(), &classified.customer_id)
-            .await
-            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+        let unavailable =
+            |error: sqlx::Error| HandlerError::Unavailable(format!("router read model: {error}"));
+        let pool = self.directory.pool();
+        let found = account::find(pool, &classified.customer_id).await.map_err(unavailable)?;
+        let refusals = account::recent_refusals(pool, &classified.customer_id).await.map_err(unavailable)?;
+        if refusals >= account::MAX_REFUSALS_PER_DAY {
+            tracing::warn!("sim activation locked after too many wrong digits today");
+            return Ok(Step::HandOff { state, queue: settings.queue.clone() });
+        }
         let done = |mut state: PlaybookProgressed, reply: String| {
             state.done = true;
             state.asking.clear();
             Step::Done { reply, state, handover: None }
         };
         match account::confirm(settings, found.as_ref(), state.clone(), &classified.text) {
-            Confirmation::Step(step) => Ok(step),
+            Confirmation::Step(step) => {
+                if found.is_some() {
+                    self.sim_refused(classified).await?;
+                }
+                Ok(step)
+            }
             Confirmation::AlreadyActive => Ok(done(state, "Your SIM is already active.".into())),
             Confirmation::Activate(last4) => {
                 let body = Body::SimActivated(SimActivated {

@@ -5,14 +5,16 @@
 
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool, Row as _};
-use switchboard_proto::events::v1::{AccountUpdated, PlaybookProgressed, SimActivated};
+use switchboard_proto::events::v1::{AccountUpdated, PlaybookProgressed, SimActivated, SimActivationRefused};
 
 use super::Step;
 
 /// The SIM activation playbook's name on `PlaybookProgressed`.
 pub const SIM_ACTIVATION: &str = "sim_activation";
-/// Wrong digits tolerated before a person takes over.
+/// Wrong digits tolerated in a conversation before a person takes over.
 const MAX_MISSES: u32 = 2;
+/// Wrong digits tolerated per customer in a day, across conversations and calls.
+pub const MAX_REFUSALS_PER_DAY: i64 = 5;
 
 /// `playbooks.sim_activation` in the rule set.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -64,6 +66,33 @@ pub async fn activated(tx: &mut PgConnection, activated: &SimActivated) -> Resul
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+pub async fn refused(
+    tx: &mut PgConnection,
+    event_id: &str,
+    refused: &SimActivationRefused,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO router.sim_refusals (event_id, customer_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(&refused.customer_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Wrong digits the customer gave in the last day.
+pub async fn recent_refusals(pool: &PgPool, customer_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM router.sim_refusals WHERE customer_id = $1 AND at > now() - interval '1 day'",
+    )
+    .bind(customer_id)
+    .fetch_one(pool)
+    .await
 }
 
 pub async fn find(pool: &PgPool, customer_id: &str) -> Result<Option<Account>, sqlx::Error> {
