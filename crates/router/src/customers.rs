@@ -95,8 +95,19 @@ impl Directory {
         conversation_id: &str,
         reason: &str,
         by_agent: bool,
-    ) -> Result<switchboard_proto::events::v1::ConversationClosed, sqlx::Error> {
-        let (customer_id, channel) = self.conversation(conversation_id).await?.unwrap_or_default();
+    ) -> Result<switchboard_proto::events::v1::ConversationClosed, Error> {
+        // From the stream, not the read model: an agent may resolve a conversation the moment
+        // it is routed, before the projection has its first message.
+        let first =
+            self.bus.events_of("conversation", conversation_id).await?.into_iter().find_map(|(event, _)| {
+                match event.body {
+                    Some(switchboard_proto::events::v1::event::Body::MessageReceived(m)) => {
+                        Some((m.customer_id, m.channel))
+                    }
+                    _ => None,
+                }
+            });
+        let (customer_id, channel) = first.unwrap_or_default();
         let handled_by = if by_agent { "human" } else { self.handled_by(conversation_id).await? };
         Ok(switchboard_proto::events::v1::ConversationClosed {
             conversation_id: conversation_id.into(),

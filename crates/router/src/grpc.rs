@@ -55,11 +55,8 @@ impl RouterApi {
 
     /// An agent resolved the conversation: it closes (out of any waiting line, surveys follow).
     async fn close(&self, conversation_id: &str) -> Result<(), Status> {
-        let closed = self
-            .directory
-            .closed(conversation_id, "resolved by an agent", true)
-            .await
-            .map_err(|e| status(e.into()))?;
+        let closed =
+            self.directory.closed(conversation_id, "resolved by an agent", true).await.map_err(status)?;
         let event = Draft::new(DEFAULT_TENANT, conversation_id, Body::ConversationClosed(closed))
             .build()
             .map_err(|e| status(e.into()))?;
