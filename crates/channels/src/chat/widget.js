@@ -13,8 +13,12 @@
   var storeKey = 'switchboard-chat:' + site;
   var saved = {};
   try { saved = JSON.parse(localStorage.getItem(storeKey) || '{}'); } catch (e) { saved = {}; }
+  // Random ids from the browser's CSPRNG (randomUUID needs a secure context; getRandomValues
+  // does not): the visitor id is the chat's only credential.
   var id = function () {
-    return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + '-' + Math.random().toString(16).slice(2)).replace(/[^A-Za-z0-9-]/g, '');
+    if (crypto.randomUUID) return crypto.randomUUID();
+    var bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
   };
   var state = { visitor: saved.visitor || id(), conversation: saved.conversation || '' };
   var save = function () { localStorage.setItem(storeKey, JSON.stringify(state)); };
