@@ -62,11 +62,7 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
         return Err(Refusal::Stale);
     }
     let expected = mac(secret, timestamp, body).finalize().into_bytes();
-    // Compared in full, without stopping at the first difference.
-    let matches = signatures.iter().any(|given| {
-        given.len() == expected.len()
-            && given.iter().zip(expected.iter()).fold(0, |d, (a, b)| d | (a ^ b)) == 0
-    });
+    let matches = signatures.iter().any(|given| same(given, &expected));
     if matches { Ok(()) } else { Err(Refusal::Mismatch) }
 }
 
@@ -94,9 +90,12 @@ pub fn survey_token(secret: &[u8], conversation_id: &str) -> String {
 pub fn survey_conversation(secret: &[u8], token: &str) -> Option<String> {
     let (conversation_id, _) = token.rsplit_once('.')?;
     let genuine = survey_token(secret, conversation_id);
-    // Compared in full; both are public-length hex, so timing says nothing of the secret.
-    (genuine.len() == token.len() && genuine.bytes().zip(token.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0)
-        .then(|| conversation_id.to_string())
+    same(genuine.as_bytes(), token.as_bytes()).then(|| conversation_id.to_string())
+}
+
+/// Whether two signatures are equal, compared in full (no early exit that timing could reveal).
+pub fn same(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len() && given.iter().zip(expected).fold(0, |d, (a, b)| d | (a ^ b)) == 0
 }
 
 #[cfg(test)]

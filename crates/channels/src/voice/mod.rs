@@ -89,8 +89,7 @@ impl Voice {
         };
         let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let expected = twilio_signature(token, &url, &fields);
-        let same = given.len() == expected.len()
-            && given.bytes().zip(expected.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
+        let same = crate::signature::same(given.as_bytes(), expected.as_bytes());
         if !same {
             return Err((StatusCode::FORBIDDEN, "missing or invalid X-Twilio-Signature"));
         }
@@ -150,14 +149,14 @@ async fn gather(
     if !call_ok || caller.is_empty() || caller.len() > 64 {
         return (StatusCode::BAD_REQUEST, "CallSid and From are required").into_response();
     }
-    let here = next_action(&turn, turn.number, &turn.conversation);
+    let here = next_action(turn.number, &turn.conversation);
     if said.is_empty() {
         return xml(twiml::gather("Sorry, I did not catch that. How can I help?", &here));
     }
     voice.turn(&turn, call, caller, said).await
 }
 
-fn next_action(_turn: &Turn, number: u32, conversation: &str) -> String {
+fn next_action(number: u32, conversation: &str) -> String {
     if conversation.is_empty() {
         format!("/voice/gather?turn={number}")
     } else {
@@ -190,7 +189,7 @@ impl Voice {
             Ok(published) if published.duplicate => {
                 return xml(twiml::gather(
                     "Sorry, could you say that again?",
-                    &next_action(turn, turn.number + 1, &turn.conversation),
+                    &next_action(turn.number + 1, &turn.conversation),
                 ));
             }
             Ok(_) => {}
@@ -204,7 +203,7 @@ impl Voice {
         }
         match listen(&mut heard, turn.conversation.clone(), self.reply_wait).await {
             Heard::Reply { text, conversation } => {
-                let next = next_action(turn, turn.number + 1, &conversation);
+                let next = next_action(turn.number + 1, &conversation);
                 xml(twiml::gather(&format!("{text} {AGAIN}"), &next))
             }
             Heard::HandOff { text, open } => {
