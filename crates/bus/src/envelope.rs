@@ -180,11 +180,13 @@ pub fn event_subject(aggregate: &str, aggregate_id: &str) -> String {
     format!("{EVENTS_SUBJECT_PREFIX}.{aggregate}.{aggregate_id}")
 }
 
+/// Whether `id` can name an aggregate (and so a subject): 1 to 128 letters, digits, '-' and '_'.
+pub fn is_aggregate_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 pub(crate) fn validate_aggregate_id(id: &str) -> Result<(), Error> {
-    let valid = !id.is_empty()
-        && id.len() <= 128
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid { Ok(()) } else { Err(Error::InvalidAggregateId(id.to_string())) }
+    if is_aggregate_id(id) { Ok(()) } else { Err(Error::InvalidAggregateId(id.to_string())) }
 }
 
 /// A UUIDv7 determined by the cause: the cause's timestamp bits, then a name-based hash.

@@ -21,7 +21,9 @@ use std::time::Duration;
 pub use async_nats;
 pub use connect::{MINIMUM_SERVER_VERSION, check_server_version};
 pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
-pub use envelope::{DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, key_id};
+pub use envelope::{
+    DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, is_aggregate_id, key_id,
+};
 pub use error::Error;
 pub use follow::{LiveEvents, apply_live};
 pub use publish::{Expected, Published};

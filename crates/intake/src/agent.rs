@@ -53,10 +53,8 @@ fn validate(conversation_id: &str, agent_id: &str, text: &str, key: &str) -> Res
     if conversation_id.is_empty() {
         return invalid("conversation_id is required");
     }
-    let agent_ok = !agent_id.is_empty()
-        && agent_id.len() <= 128
-        && agent_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !agent_ok {
+    // The same rule as the router's agent ids, which name the agents' aggregates.
+    if !switchboard_bus::is_aggregate_id(agent_id) {
         return invalid("agent_id is required: up to 128 letters, digits, '-' and '_'");
     }
     if text.trim().is_empty() || text.len() > MAX_TEXT_BYTES || text.contains('\0') {

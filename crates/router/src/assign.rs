@@ -76,10 +76,7 @@ impl Assigner {
     /// Publishes an agent's profile.
     pub async fn put_agent(&self, agent: AgentUpdated) -> Result<u64, Error> {
         let id = agent.agent_id.clone();
-        let valid = !id.is_empty()
-            && id.len() <= 128
-            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
+        if !switchboard_bus::is_aggregate_id(&id) {
             return Err(Error::Invalid(format!(
                 "agent id {id:?}: use up to 128 letters, digits, '-' and '_'"
             )));
