@@ -124,7 +124,8 @@ async fn contact(
         "INSERT INTO notifier.contacts (customer_id, conversation_id, channel, at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (customer_id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id,
              channel = EXCLUDED.channel, at = EXCLUDED.at
-         WHERE notifier.contacts.at <= EXCLUDED.at",
+         WHERE notifier.contacts.at <= EXCLUDED.at
+             AND notifier.contacts.conversation_id <> EXCLUDED.conversation_id",
     )
     .bind(&received.customer_id)
     .bind(&received.conversation_id)
@@ -144,12 +145,16 @@ async fn language(
     if language.is_empty() || language == "und" {
         return Ok(());
     }
-    sqlx::query("UPDATE notifier.contacts SET language = $3 WHERE customer_id = $1 AND conversation_id = $2")
-        .bind(&classified.customer_id)
-        .bind(&classified.conversation_id)
-        .bind(language)
-        .execute(&mut *tx)
-        .await?;
+    // Most messages keep their conversation's language: those rows are left unwritten.
+    sqlx::query(
+        "UPDATE notifier.contacts SET language = $3
+         WHERE customer_id = $1 AND conversation_id = $2 AND language <> $3",
+    )
+    .bind(&classified.customer_id)
+    .bind(&classified.conversation_id)
+    .bind(language)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
