@@ -37,17 +37,7 @@ impl Transports {
     pub(crate) async fn deliver(&self, job: &Job) -> (String, Attempt) {
         match &job.work {
             Work::Reply(reply) => self.reply(job, reply).await,
-            Work::Notice { target, subject, text } => {
-                let body = json!({
-                    "type": "notification",
-                    "notification_id": job.source_id,
-                    "target": target,
-                    "subject": subject,
-                    "text": text,
-                    "conversation_id": job.conversation_id,
-                });
-                self.notice(job, target, subject, text, &body).await
-            }
+            Work::Notice { target, subject, text } => self.notice(job, target, subject, text).await,
             Work::Decision { url, body } => {
                 ("webhook".into(), self.post.post(url, &job.delivery_id, body).await)
             }
@@ -88,14 +78,7 @@ impl Transports {
         mailer.send(&outgoing).await
     }
 
-    async fn notice(
-        &self,
-        job: &Job,
-        target: &str,
-        subject: &str,
-        text: &str,
-        body: &serde_json::Value,
-    ) -> (String, Attempt) {
+    async fn notice(&self, job: &Job, target: &str, subject: &str, text: &str) -> (String, Attempt) {
         let resolved = match target.strip_prefix("team:") {
             Some(team) => match self.teams.get(team) {
                 Some(address) => address.as_str(),
@@ -126,7 +109,15 @@ impl Transports {
         }
         let url = resolved.strip_prefix("webhook:").unwrap_or(resolved);
         if SignedPost::is_valid_url(url) {
-            return ("webhook".into(), self.post.post(url, &job.delivery_id, body).await);
+            let body = json!({
+                "type": "notification",
+                "notification_id": job.source_id,
+                "target": target,
+                "subject": subject,
+                "text": text,
+                "conversation_id": job.conversation_id,
+            });
+            return ("webhook".into(), self.post.post(url, &job.delivery_id, &body).await);
         }
         (
             "unknown".into(),
