@@ -25,7 +25,12 @@ run: env build ## Run all services on 127.0.0.1:50051 with the demo articles, ch
 	export SWITCHBOARD_SMTP_URL=$${SWITCHBOARD_SMTP_URL:-smtp://127.0.0.1:2526}; \
 	$(BIN) serve & server=$$!; \
 	trap 'kill -TERM $$server $$sink 2>/dev/null; wait $$server' INT TERM EXIT; \
+	token=$$($(BIN) token issue --tenant default --role admin --subject make-run --ttl 30d | tail -n1); \
+	[ -n "$$token" ] || exit 1; \
+	(umask 077; echo "$$token" > .local/admin.token); \
+	export SWITCHBOARD_TOKEN=$$token; \
 	$(BIN) knowledge import deploy/demo/articles.jsonl || exit 1; \
+	echo "an admin token (30 days) is in .local/admin.token: export SWITCHBOARD_TOKEN=\$$(cat .local/admin.token)"; \
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525} (replies by email land in .local/mail/box/new); Ctrl-C stops it"; \
 	wait $$server
 

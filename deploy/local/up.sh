@@ -6,7 +6,8 @@
 #   on a free port (installing Debian's postgresql if needed);
 # - the `switchboard` database;
 # - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to;
-# - Chromium (Debian) and playwright-core (npm, into .local/node), for the web chat test.
+# - Chromium (Debian) and playwright-core (npm, into .local/node), for the web chat test;
+# - a token signing key, .local/auth.key.
 # Idempotent: a server already started by an earlier run is reused.
 set -euo pipefail
 
@@ -116,7 +117,18 @@ install_browser() {
   fi
 }
 
+# The key every local token is signed with: made once, readable by this user only.
+make_auth_key() {
+  local key="$local_dir/auth.key"
+  if [ ! -s "$key" ]; then
+    log "making the local token signing key .local/auth.key"
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$key")
+  fi
+  echo "$key"
+}
+
 nats_url=$(start_nats "$(install_nats)")
+auth_key=$(make_auth_key)
 install_python_peers
 install_browser
 admin_url=$(start_postgres)
@@ -135,5 +147,6 @@ SWITCHBOARD_CHROMIUM=$(command -v chromium)
 SWITCHBOARD_CHAT_SITES='{"demo":"*"}'
 SWITCHBOARD_WEBHOOK_SECRET=local-development-only
 SWITCHBOARD_SIGNING_SECRET=local-development-signing-only
+SWITCHBOARD_AUTH_KEY_FILE=$auth_key
 ENV
 log "environment in .local/env"

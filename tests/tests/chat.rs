@@ -56,7 +56,8 @@ async fn a_customer_chats_with_the_bot_asks_for_a_person_and_gets_the_agents_rep
     assert_eq!(next().await?, "TYPING");
     assert_eq!(next().await?, "PAUSED");
 
-    let mut intake = cluster.intake().await?;
+    let ana = cluster.channel_as("default", switchboard_auth::Role::Agent, "ana").await?;
+    let mut intake = switchboard_proto::intake::v1::intake_client::IntakeClient::new(ana);
     let reply = SendAgentReplyRequest {
         conversation_id: conversation_id.clone(),
         agent_id: "ana".into(),

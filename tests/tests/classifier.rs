@@ -14,9 +14,9 @@ use switchboard_proto::{
     },
     events::v1::{RouteAction, event::Body},
 };
-use tonic::{Code, transport::Channel as GrpcChannel};
+use tonic::Code;
 
-async fn classifier(cluster: &Cluster) -> anyhow::Result<ClassifierClient<GrpcChannel>> {
+async fn classifier(cluster: &Cluster) -> anyhow::Result<ClassifierClient<common::Api>> {
     Ok(ClassifierClient::new(cluster.channel().await?))
 }
 
@@ -214,7 +214,8 @@ async fn an_agents_correction_reaches_the_next_training() -> anyhow::Result<()> 
         agent_id: "agent-7".into(),
         ..Default::default()
     };
-    let sequence = client.submit_feedback(feedback).await?.into_inner().sequence;
+    let agent = cluster.channel_as("default", switchboard_auth::Role::Agent, "agent-7").await?;
+    let sequence = ClassifierClient::new(agent).submit_feedback(feedback).await?.into_inner().sequence;
     let request = TrainRequest {
         examples: parcel_or_billing(),
         include_feedback: true,

@@ -9,9 +9,8 @@ use switchboard_proto::knowledge::v1::{
     ArchiveArticleRequest, PublishArticleRequest, SearchRequest, SearchResponse, SuggestRequest,
     knowledge_client::KnowledgeClient,
 };
-use tonic::transport::Channel as GrpcChannel;
 
-async fn knowledge(cluster: &Cluster) -> anyhow::Result<KnowledgeClient<GrpcChannel>> {
+async fn knowledge(cluster: &Cluster) -> anyhow::Result<KnowledgeClient<common::Api>> {
     Ok(KnowledgeClient::new(cluster.channel().await?))
 }
 
@@ -28,7 +27,7 @@ fn article(id: &str, locale: &str, title: &str, body: &str) -> PublishArticleReq
 }
 
 async fn search(
-    client: &mut KnowledgeClient<GrpcChannel>,
+    client: &mut KnowledgeClient<common::Api>,
     query: &str,
     locale: &str,
 ) -> anyhow::Result<SearchResponse> {
@@ -138,7 +137,10 @@ async fn articles_are_imported_and_exported_as_json_lines() -> anyhow::Result<()
     use switchboard_server::knowledge::{ArticleLine, ImportReport, export, import};
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
-    let endpoint = format!("http://{}", cluster.address);
+    let endpoint = switchboard_server::api::ApiArgs {
+        endpoint: format!("http://{}", cluster.address),
+        token: Some(switchboard_testkit::token("default", switchboard_auth::Role::Admin, "importer")),
+    };
     let dir = std::env::temp_dir().join(format!("switchboard-import-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let line = |id: &str, locale: &str, title: &str| ArticleLine {

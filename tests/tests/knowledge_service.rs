@@ -17,9 +17,9 @@ use switchboard_proto::{
     },
 };
 use switchboard_server::{Service, replay};
-use tonic::{Code, transport::Channel as GrpcChannel};
+use tonic::Code;
 
-type Client = KnowledgeClient<GrpcChannel>;
+type Client = KnowledgeClient<common::Api>;
 
 fn publish(id: &str, title: &str, body: &str) -> PublishArticleRequest {
     PublishArticleRequest {

@@ -4,7 +4,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use common::{
     Backing, Cluster, Node, PASSWORD_RULES, message,
@@ -278,5 +284,75 @@ async fn a_failing_webhook_is_retried_with_backoff_and_a_failure_becomes_an_even
     assert!(gave_up.reason.contains("503"), "{}", gave_up.reason);
     let tries = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
     assert_eq!(tries, 3, "each attempt once, no extra sends");
+    cluster.stop().await
+}
+
+/// A real HTTP server that answers every POST with a redirect to `/landed` on itself, and counts
+/// what reaches `/landed`.
+async fn redirecting() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
+    use axum::{Router, http::StatusCode, response::IntoResponse, routing::post};
+    let landed = Arc::new(AtomicUsize::new(0));
+    let counter = landed.clone();
+    let app = Router::new()
+        .route(
+            "/landed",
+            post(move || async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "landed"
+            }),
+        )
+        .route(
+            "/hop",
+            post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/landed")]).into_response() }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, landed))
+}
+
+#[tokio::test]
+async fn webhooks_never_reach_internal_addresses_unless_allowed_nor_follow_redirects() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let (url, inbox) = receiver().await?;
+    let port = url.rsplit(':').next().unwrap_or_default().to_string();
+    let mut config = backing.config();
+    config.notifier.outbound_allow = switchboard_channels::outbound::Destinations::default();
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+
+    let internal = [
+        ("int-1", format!("webhook:{url}/internal")),
+        ("int-2", format!("webhook:http://localhost:{port}/internal")),
+        ("int-3", "webhook:http://169.254.169.254/latest/meta-data".to_string()),
+        ("int-4", format!("webhook:http://[::ffff:127.0.0.1]:{port}/internal")),
+        ("int-5", format!("webhook:http://user:hunter2@0x7f.1:{port}/internal")),
+    ];
+    for (id, target) in &internal {
+        bus.publish(&notification(id, target)?).await?;
+    }
+    for (id, target) in &internal {
+        let refused = failed(&backing, id).await?;
+        assert!(
+            refused.reason.contains("private, loopback") || refused.reason.contains("may not reach"),
+            "{target}: {}",
+            refused.reason
+        );
+        for secret in [port.as_str(), "hunter2", "169.254", "localhost"] {
+            assert!(!refused.reason.contains(secret), "the reason names {secret:?}: {}", refused.reason);
+        }
+    }
+    assert!(inbox.borrow().is_empty(), "an internal address was reached: {:?}", inbox.borrow());
+    cluster.stop().await?;
+
+    // Allowed networks are reached, but a redirect is not followed.
+    let cluster = Cluster::start(backing.config()).await?;
+    let (redirect, landed) = redirecting().await?;
+    bus.publish(&notification("hop-1", &format!("webhook:{redirect}/hop"))?).await?;
+    let refused = failed(&backing, "hop-1").await?;
+    assert!(refused.reason.contains("307"), "{}", refused.reason);
+    assert_eq!(landed.load(Ordering::SeqCst), 0, "the redirect was followed");
+    bus.publish(&notification("ok-1", &format!("webhook:{url}/allowed"))?).await?;
+    received(&inbox, "/allowed", |_| true).await?;
     cluster.stop().await
 }

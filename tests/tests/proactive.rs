@@ -159,7 +159,7 @@ async fn a_device_alert_opens_one_ticket_for_repair_and_tells_the_customer_once(
 }
 
 async fn put_customer(
-    router: &mut RouterClient<tonic::transport::Channel>,
+    router: &mut RouterClient<common::Api>,
     id: &str,
     attributes: &[(&str, &str)],
 ) -> anyhow::Result<()> {

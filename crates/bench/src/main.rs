@@ -142,4 +142,4 @@ pub(crate) fn request(n: usize) -> SubmitMessageRequest {
     }
 }
 
-pub(crate) type Intake = IntakeClient<tonic::transport::Channel>;
+pub(crate) type Intake = IntakeClient<switchboard_auth::Authorized>;

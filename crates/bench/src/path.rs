@@ -29,6 +29,7 @@ pub(crate) async fn measure(nats_url: &str, database_url: &str, messages: usize)
         nats_url: nats_url.into(),
         database_url: database_url.into(),
         services,
+        auth_keys: Some(switchboard_testkit::auth_keys()),
         ..Config::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -57,11 +58,17 @@ pub(crate) async fn measure(nats_url: &str, database_url: &str, messages: usize)
     Ok(())
 }
 
-async fn connect(address: std::net::SocketAddr) -> anyhow::Result<tonic::transport::Channel> {
+/// A channel whose calls carry a service token, as a channel adapter's would.
+async fn connect(address: std::net::SocketAddr) -> anyhow::Result<switchboard_auth::Authorized> {
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?;
+    let credentials = switchboard_testkit::credentials(
+        switchboard_bus::DEFAULT_TENANT,
+        switchboard_auth::Role::Service,
+        "bench",
+    );
     for _ in 0..200 {
         if let Ok(channel) = endpoint.connect().await {
-            return Ok(channel);
+            return Ok(switchboard_auth::Authorized::new(channel, credentials));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -121,6 +121,7 @@ pub fn aggregate_of(body: &Body) -> &'static str {
         Body::ModelTrained(_) => "model",
         Body::ModelActivated(_) => "model-activation",
         Body::IntentCorrected(_) => "intent-feedback",
+        Body::TokenRevoked(_) => "token",
     }
 }
 
@@ -172,6 +173,7 @@ pub fn event_type_of(body: &Body) -> &'static str {
         Body::ModelTrained(_) => "model.model_trained",
         Body::ModelActivated(_) => "model-activation.model_activated",
         Body::IntentCorrected(_) => "intent-feedback.intent_corrected",
+        Body::TokenRevoked(_) => "token.token_revoked",
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Config {
     /// Intake's and knowledge's gRPC endpoints (chat history, suggestions).
     pub intake_endpoint: String,
     pub knowledge_endpoint: String,
+    /// What those calls carry: a service token of the cluster.
+    pub credentials: switchboard_auth::Credentials,
     pub batch_size: usize,
 }
 
@@ -72,6 +74,7 @@ impl Default for Config {
             voice_reply_wait: std::time::Duration::from_secs(10),
             intake_endpoint: "http://127.0.0.1:50051".into(),
             knowledge_endpoint: "http://127.0.0.1:50051".into(),
+            credentials: switchboard_auth::Credentials::default(),
             batch_size: 500,
         }
     }
@@ -117,6 +120,7 @@ pub async fn start(
             config.chat_sites.clone(),
             &config.intake_endpoint,
             &config.knowledge_endpoint,
+            &config.credentials,
         )
         .map_err(Error::Chat)?;
         let voice = voice::Voice {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use switchboard_auth::Caller;
 use switchboard_nlu::intent::{Example, MAX_TEXT_BYTES};
 use switchboard_proto::classifier::v1::{
     ActivateModelRequest, ClassifyRequest, ClassifyResponse, EvaluateRequest, EvaluateResponse, LabelledText,
@@ -80,7 +81,9 @@ impl classifier_server::Classifier for ClassifierApi {
         &self,
         request: Request<ClassifyRequest>,
     ) -> Result<Response<ClassifyResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let ClassifyRequest { text, tenant } = request.into_inner();
+        let tenant = caller.tenant_for(&tenant)?;
         check_text(&text)?;
         let reading = self.models.read(&tenant, &text).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(ClassifyResponse {
@@ -97,9 +100,10 @@ impl classifier_server::Classifier for ClassifierApi {
     }
 
     async fn train(&self, request: Request<TrainRequest>) -> Result<Response<Model>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let order = TrainOrder {
-            tenant: request.tenant.clone(),
+            tenant: caller.tenant_for(&request.tenant)?,
             examples: examples(request.examples)?,
             include_builtin: request.include_builtin,
             include_feedback: request.include_feedback,
@@ -121,11 +125,13 @@ impl classifier_server::Classifier for ClassifierApi {
         &self,
         request: Request<EvaluateRequest>,
     ) -> Result<Response<EvaluateResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let tenant = caller.tenant_for(&request.tenant)?;
         let examples = examples(request.examples)?;
         let (report, version) = self
             .models
-            .evaluate(&request.tenant, &request.model_id, examples, &request.oos_label)
+            .evaluate(&tenant, &request.model_id, examples, &request.oos_label)
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(EvaluateResponse {
@@ -144,7 +150,9 @@ impl classifier_server::Classifier for ClassifierApi {
         &self,
         request: Request<ListModelsRequest>,
     ) -> Result<Response<ListModelsResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let ListModelsRequest { tenant, min_sequence } = request.into_inner();
+        let tenant = caller.tenant_for(&tenant)?;
         let records = self.models.list(&tenant, min_sequence).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(ListModelsResponse {
             models: records.into_iter().map(|record| self.model(record)).collect(),
@@ -157,7 +165,9 @@ impl classifier_server::Classifier for ClassifierApi {
         &self,
         request: Request<ActivateModelRequest>,
     ) -> Result<Response<Model>, Status> {
+        let caller = Caller::of(&request)?;
         let ActivateModelRequest { tenant, model_id } = request.into_inner();
+        let tenant = caller.tenant_for(&tenant)?;
         if model_id.is_empty() {
             return Err(Status::invalid_argument("model_id is required"));
         }
@@ -169,16 +179,17 @@ impl classifier_server::Classifier for ClassifierApi {
         &self,
         request: Request<SubmitFeedbackRequest>,
     ) -> Result<Response<SubmitFeedbackResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let tenant = caller.tenant_for(&request.tenant)?;
         let correction = IntentCorrected {
             message_id: request.message_id,
             text: request.text,
             intent: request.intent,
             previous_intent: String::new(),
-            agent_id: request.agent_id,
+            agent_id: caller.agent_for(&request.agent_id)?,
         };
-        let sequence =
-            self.models.submit_feedback(&request.tenant, correction).await.map_err(|e| to_status(&e))?;
+        let sequence = self.models.submit_feedback(&tenant, correction).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(SubmitFeedbackResponse { sequence }))
     }
 }

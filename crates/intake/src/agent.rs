@@ -14,8 +14,10 @@ pub struct AgentReplied {
 }
 
 impl Intake {
+    /// Replies in a conversation of `tenant` (another tenant's is not found) as `agent_id`.
     pub async fn send_agent_reply(
         &self,
+        tenant: &str,
         conversation_id: &str,
         agent_id: &str,
         text: &str,
@@ -29,6 +31,10 @@ impl Intake {
             Err(error) => return Err(error.into()),
         };
         let Some(Body::MessageReceived(received)) = &last.body else { return Err(not_found()) };
+        let owner = if last.tenant.is_empty() { DEFAULT_TENANT } else { last.tenant.as_str() };
+        if owner != tenant {
+            return Err(not_found());
+        }
         let key = format!("agent-reply/{conversation_id}/{idempotency_key}");
         let reply_id = key_id(&key).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
@@ -40,7 +46,6 @@ impl Intake {
             author: format!("agent:{agent_id}"),
             ..ReplyRequested::default()
         });
-        let tenant = if last.tenant.is_empty() { DEFAULT_TENANT } else { last.tenant.as_str() };
         let event = Draft::new(tenant, &reply_id, body).keyed(key).build()?;
         let published = self.bus().publish(&event).await?;
         tracing::info!(conversation_id, duplicate = published.duplicate, "agent reply requested");

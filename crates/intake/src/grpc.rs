@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use switchboard_auth::Caller;
 use switchboard_proto::{
     events::v1::Channel,
     intake::v1::{
@@ -30,11 +31,12 @@ impl intake_server::Intake for IntakeApi {
         &self,
         request: Request<SubmitMessageRequest>,
     ) -> Result<Response<SubmitMessageResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let channel = Channel::try_from(request.channel)
             .map_err(|_| Status::invalid_argument(format!("unknown channel {}", request.channel)))?;
         let submission = Submission {
-            tenant: request.tenant,
+            tenant: caller.tenant_for(&request.tenant)?,
             channel,
             customer_id: request.customer_id,
             text: request.text,
@@ -55,13 +57,14 @@ impl intake_server::Intake for IntakeApi {
         &self,
         request: Request<GetConversationRequest>,
     ) -> Result<Response<Conversation>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         if request.conversation_id.is_empty() {
             return Err(Status::invalid_argument("conversation_id is required"));
         }
         let conversation = self
             .intake
-            .conversation(&request.conversation_id, request.min_sequence)
+            .conversation(&caller.tenant, &request.conversation_id, request.min_sequence)
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(conversation))
@@ -71,10 +74,12 @@ impl intake_server::Intake for IntakeApi {
         &self,
         request: Request<SendAgentReplyRequest>,
     ) -> Result<Response<SendAgentReplyResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
+        let agent_id = caller.agent_for(&r.agent_id)?;
         let replied = self
             .intake
-            .send_agent_reply(&r.conversation_id, &r.agent_id, &r.text, &r.idempotency_key)
+            .send_agent_reply(&caller.tenant, &r.conversation_id, &agent_id, &r.text, &r.idempotency_key)
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(SendAgentReplyResponse { reply_id: replied.reply_id, duplicate: replied.duplicate }))

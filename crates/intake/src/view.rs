@@ -12,13 +12,20 @@ type At = chrono::DateTime<chrono::Utc>;
 
 impl Intake {
     /// The conversation with its messages in order, once the read model has applied `min_sequence`.
-    pub async fn conversation(&self, id: &str, min_sequence: u64) -> Result<Conversation, Error> {
+    /// A conversation of `tenant`; another tenant's is not found.
+    pub async fn conversation(
+        &self,
+        tenant: &str,
+        id: &str,
+        min_sequence: u64,
+    ) -> Result<Conversation, Error> {
         self.catch_up(min_sequence).await?;
         let row = sqlx::query(
             "SELECT conversation_id, tenant, customer_id, channel, status, created_at, updated_at
-             FROM intake.conversations WHERE conversation_id = $1",
+             FROM intake.conversations WHERE conversation_id = $1 AND tenant = $2",
         )
         .bind(id)
+        .bind(tenant)
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| Error::ConversationNotFound(id.to_string()))?;

@@ -56,8 +56,8 @@ const SUBJECTS: [&str; 8] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("webhook url {0:?} is not an http(s) URL")]
-    WebhookUrl(String),
+    #[error("{0}: a webhook URL there is not an http(s) URL")]
+    WebhookUrl(&'static str),
     #[error(transparent)]
     Outbound(#[from] switchboard_channels::outbound::Error),
     #[error("templates: {0}")]
@@ -118,6 +118,8 @@ pub struct Config {
     /// Signs survey links; surveys are off without it.
     pub survey_secret: Option<String>,
     pub webhook_timeout: Duration,
+    /// Private networks outbound webhooks may reach besides public addresses (none by default).
+    pub outbound_allow: switchboard_channels::outbound::Destinations,
     /// SMTP relay for email, e.g. `smtp://127.0.0.1:2525`; email deliveries fail without it.
     pub smtp_url: Option<String>,
     /// The sender of emails, e.g. `Acme Support <support@acme.example>`.
@@ -144,6 +146,7 @@ impl Default for Config {
             signing_secret: None,
             survey_secret: None,
             webhook_timeout: Duration::from_secs(10),
+            outbound_allow: switchboard_channels::outbound::Destinations::default(),
             smtp_url: None,
             email_from: "Switchboard Support <support@switchboard.localhost>".into(),
             teams: BTreeMap::new(),
@@ -193,9 +196,11 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
 /// Checks the settings and builds the transports: bad settings stop the start with a reason.
 fn transports(deps: &Deps, config: &Config) -> Result<send::Transports, Error> {
     let mirror = config.webhook_url.clone().filter(|url| !url.is_empty());
-    let urls = mirror.iter().chain(config.gateways.values());
-    if let Some(bad) = urls.into_iter().find(|url| !SignedPost::is_valid_url(url)) {
-        return Err(Error::WebhookUrl(bad.clone()));
+    if mirror.as_deref().is_some_and(|url| !SignedPost::is_valid_url(url)) {
+        return Err(Error::WebhookUrl("SWITCHBOARD_WEBHOOK_URL"));
+    }
+    if config.gateways.values().any(|url| !SignedPost::is_valid_url(url)) {
+        return Err(Error::WebhookUrl("SWITCHBOARD_GATEWAYS"));
     }
     let mailer = match config.smtp_url.as_deref().filter(|url| !url.is_empty()) {
         Some(url) => Some(Mailer::new(url, &config.email_from)?),
@@ -205,7 +210,11 @@ fn transports(deps: &Deps, config: &Config) -> Result<send::Transports, Error> {
     Ok(send::Transports {
         bus: deps.bus.clone(),
         mailer,
-        post: SignedPost::new(config.signing_secret.as_deref(), config.webhook_timeout)?,
+        post: SignedPost::new(
+            config.signing_secret.as_deref(),
+            config.webhook_timeout,
+            config.outbound_allow.clone(),
+        )?,
         mirror,
         teams: config.teams.clone(),
         gateways: config.gateways.clone(),

@@ -17,6 +17,12 @@ pub mod events {
     }
 }
 
+pub mod auth {
+    pub mod v1 {
+        tonic::include_proto!("switchboard.auth.v1");
+    }
+}
+
 pub mod intake {
     pub mod v1 {
         tonic::include_proto!("switchboard.intake.v1");

@@ -110,6 +110,8 @@ pub struct Config {
     /// service's own threshold.
     pub min_answer_confidence: f32,
     pub batch_size: usize,
+    /// What the router's calls to knowledge carry: a service token of the cluster.
+    pub credentials: switchboard_auth::Credentials,
 }
 
 impl Default for Config {
@@ -120,6 +122,7 @@ impl Default for Config {
             knowledge_endpoint: "http://127.0.0.1:50051".into(),
             min_answer_confidence: 0.0,
             batch_size: 500,
+            credentials: switchboard_auth::Credentials::default(),
         }
     }
 }
@@ -131,7 +134,7 @@ pub struct Started {
 
 /// Validates the rules, migrates, creates the consumers and starts them.
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
-    let knowledge = knowledge_client(&config.knowledge_endpoint)?;
+    let knowledge = knowledge_client(&config.knowledge_endpoint, config.credentials.clone())?;
     let (store, follower) =
         store::start(&deps.bus, &config.rules, &config.rules_source, shutdown.clone()).await?;
     migrate(&deps.pool, "router", MIGRATIONS).await?;
@@ -166,13 +169,16 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     Ok(Started { service: RouterServer::new(api), tasks })
 }
 
-fn knowledge_client(endpoint: &str) -> Result<KnowledgeClient<tonic::transport::Channel>, Error> {
+fn knowledge_client(
+    endpoint: &str,
+    credentials: switchboard_auth::Credentials,
+) -> Result<KnowledgeClient<switchboard_auth::Authorized>, Error> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
         .map_err(|error| Error::Endpoint { endpoint: endpoint.into(), reason: error.to_string() })?
         .connect_timeout(std::time::Duration::from_secs(2))
         .timeout(std::time::Duration::from_secs(5))
         .connect_lazy();
-    Ok(KnowledgeClient::new(channel))
+    Ok(KnowledgeClient::with_interceptor(channel, credentials))
 }
 
 pub fn projection() -> Arc<RouterProjection> {

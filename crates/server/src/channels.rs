@@ -66,9 +66,26 @@ pub struct ChannelArgs {
     /// The channels' public base URL, for links in messages (survey pages).
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
+    /// Private networks outbound webhooks may reach, comma-separated (e.g. `10.1.0.0/16,127.0.0.1`);
+    /// loopback, private, link-local and reserved addresses are refused otherwise.
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_ALLOW", default_value = "")]
+    pub outbound_allow: String,
     /// A fault to inject, for crash tests: `notifier-halt-after-send`.
     #[arg(long, env = "SWITCHBOARD_FAILPOINT", hide = true)]
     pub failpoint: Option<String>,
+}
+
+/// `SWITCHBOARD_OUTBOUND_ALLOW`: networks, comma-separated.
+fn outbound_allow(list: &str) -> anyhow::Result<switchboard_channels::outbound::Destinations> {
+    let networks = list
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse().map_err(|error: String| anyhow::anyhow!("SWITCHBOARD_OUTBOUND_ALLOW: {error}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(switchboard_channels::outbound::Destinations::allowing(networks))
 }
 
 impl ChannelArgs {
@@ -123,6 +140,7 @@ impl ChannelArgs {
                 other => anyhow::bail!("SWITCHBOARD_SURVEY_KIND {other:?}: use csat or nps"),
             },
             public_url: self.public_url.clone(),
+            outbound_allow: outbound_allow(&self.outbound_allow)?,
             failpoint,
             ..Default::default()
         })

@@ -42,6 +42,9 @@ pub enum Command {
     /// Routing rules: what a candidate rule set would change.
     #[command(subcommand)]
     Router(crate::router::RouterCommand),
+    /// Tokens for the API: issue, revoke, and make a signing key.
+    #[command(subcommand)]
+    Token(crate::token::TokenCommand),
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +68,8 @@ pub struct ServeArgs {
     pub grpc_addr: SocketAddr,
     #[command(flatten)]
     pub connection: Connection,
+    #[command(flatten)]
+    pub auth: crate::token::KeyArgs,
     /// Router rule table (JSON); the bundled one when unset.
     #[arg(long, env = "SWITCHBOARD_RULES")]
     pub rules: Option<PathBuf>,
@@ -95,6 +100,7 @@ impl ServeArgs {
         Ok(Config {
             services: Service::parse_list(&self.services).map_err(anyhow::Error::msg)?,
             grpc_addr: self.grpc_addr,
+            auth_keys: self.auth.keys()?,
             nats_url: self.connection.nats_url.clone(),
             database_url: self.connection.database_url.clone(),
             rules_file: self.rules.clone(),
@@ -143,6 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Knowledge(command) => crate::knowledge::run(command).await,
         Command::Router(command) => crate::router::run(command).await,
+        Command::Token(command) => crate::token::run(command).await,
         Command::Classifier(command) => {
             tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
         }

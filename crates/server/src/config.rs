@@ -72,6 +72,8 @@ impl FromStr for Service {
 pub struct Config {
     pub services: Vec<Service>,
     pub grpc_addr: SocketAddr,
+    /// The key every token of the cluster is signed with; `serve` refuses to start without it.
+    pub auth_keys: Option<switchboard_auth::Keys>,
     pub nats_url: String,
     pub database_url: String,
     /// Router rule table (JSON); the bundled table when unset.
@@ -103,6 +105,7 @@ impl Default for Config {
         Self {
             services: Service::ALL.to_vec(),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            auth_keys: None,
             nats_url: "nats://127.0.0.1:4222".into(),
             database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
             rules_file: None,

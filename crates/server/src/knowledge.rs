@@ -3,26 +3,28 @@
 //! process. The flags and the `--json` report are a contract.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
+use switchboard_auth::Authorized;
 use switchboard_knowledge::eval::{LabelledQuery, evaluate};
 use switchboard_knowledge::index::{ArticleIndex, IndexedArticle, Ranking};
 use switchboard_proto::knowledge::v1::{
     Article, ArticleStatus, GetArticleRequest, ListArticlesRequest, PublishArticleRequest,
     knowledge_client::KnowledgeClient,
 };
-use tonic::{Code, transport::Channel};
+use tonic::Code;
+
+use crate::api::ApiArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum KnowledgeCommand {
     /// Publish articles from a JSON lines file (new ones, and new versions of changed ones).
     Import {
         file: PathBuf,
-        #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
-        endpoint: String,
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Write every published article (its live version) as JSON lines, to --out or standard
     /// output; drafts are not exported.
@@ -32,8 +34,8 @@ pub enum KnowledgeCommand {
         /// Also articles unpublished or archived (their last live version).
         #[arg(long)]
         include_archived: bool,
-        #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
-        endpoint: String,
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Index articles (JSON lines: id, title, body, locale, tags) and measure search on labelled
     /// queries (JSON lines: query, relevant).
@@ -84,13 +86,13 @@ struct QueryLine {
 
 pub async fn run(command: KnowledgeCommand) -> anyhow::Result<()> {
     match command {
-        KnowledgeCommand::Import { file, endpoint } => {
-            let report = import(&file, &endpoint).await?;
+        KnowledgeCommand::Import { file, api } => {
+            let report = import(&file, &api).await?;
             println!("imported {} articles ({} unchanged)", report.published, report.unchanged);
             Ok(())
         }
-        KnowledgeCommand::Export { out, include_archived, endpoint } => {
-            let lines = export(&endpoint, include_archived).await?;
+        KnowledgeCommand::Export { out, include_archived, api } => {
+            let lines = export(&api, include_archived).await?;
             match out {
                 Some(path) => {
                     std::fs::write(&path, lines).with_context(|| format!("cannot write {}", path.display()))
@@ -113,7 +115,7 @@ pub struct ImportReport {
 
 /// Checks every line first (nothing is published from a file with a bad line), then publishes
 /// the articles that are new or differ from what the server has.
-pub async fn import(file: &Path, endpoint: &str) -> anyhow::Result<ImportReport> {
+pub async fn import(file: &Path, api: &ApiArgs) -> anyhow::Result<ImportReport> {
     let lines: Vec<ArticleLine> = lines(file)?;
     for (number, line) in lines.iter().enumerate() {
         let at = || format!("{}: article {} ({})", file.display(), number + 1, line.id);
@@ -121,7 +123,7 @@ pub async fn import(file: &Path, endpoint: &str) -> anyhow::Result<ImportReport>
         anyhow::ensure!(!line.title.trim().is_empty(), "{}: title is empty", at());
         anyhow::ensure!(!line.body.trim().is_empty(), "{}: body is empty", at());
     }
-    let mut client = connect(endpoint).await?;
+    let mut client = KnowledgeClient::new(api.connect().await?);
     let mut report = ImportReport { published: 0, unchanged: 0 };
     let count = lines.len();
     for (index, line) in lines.into_iter().enumerate() {
@@ -148,7 +150,7 @@ pub async fn import(file: &Path, endpoint: &str) -> anyhow::Result<ImportReport>
 }
 
 /// The live article as the server has it, in the file's terms; `None` when not live.
-async fn current(client: &mut KnowledgeClient<Channel>, id: &str) -> anyhow::Result<Option<ArticleLine>> {
+async fn current(client: &mut KnowledgeClient<Authorized>, id: &str) -> anyhow::Result<Option<ArticleLine>> {
     match client.get_article(GetArticleRequest { article_id: id.into(), version: 0 }).await {
         Ok(article) => {
             Ok(Some(article.into_inner()).filter(|a| a.status() == ArticleStatus::Published).map(line_of))
@@ -172,8 +174,8 @@ fn line_of(article: Article) -> ArticleLine {
 }
 
 /// Every article as JSON lines, in id order.
-pub async fn export(endpoint: &str, include_archived: bool) -> anyhow::Result<String> {
-    let mut client = connect(endpoint).await?;
+pub async fn export(api: &ApiArgs, include_archived: bool) -> anyhow::Result<String> {
+    let mut client = KnowledgeClient::new(api.connect().await?);
     let mut out = String::new();
     let mut after = String::new();
     loop {
@@ -192,17 +194,6 @@ pub async fn export(endpoint: &str, include_archived: bool) -> anyhow::Result<St
         }
         after = page.next;
     }
-}
-
-/// Connects, waiting up to a minute for the server to come up.
-async fn connect(endpoint: &str) -> anyhow::Result<KnowledgeClient<Channel>> {
-    for _ in 0..120 {
-        if let Ok(client) = KnowledgeClient::connect(endpoint.to_string()).await {
-            return Ok(client);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    anyhow::bail!("no server answered at {endpoint} within a minute")
 }
 
 /// Each non-empty line parsed as `T`; a bad line is named with its number.

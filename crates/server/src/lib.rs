@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod channels;
 pub mod classifier;
 pub mod cli;
@@ -12,6 +13,7 @@ mod mount;
 mod replay;
 pub mod router;
 mod serve;
+pub mod token;
 
 pub use config::{Config, Service};
 pub use replay::{catch_up, replay};

@@ -3,9 +3,13 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+use switchboard_auth::default_tenant_only;
 use switchboard_projection::{Deps, Task};
 use tokio_util::sync::CancellationToken;
-use tonic::{server::NamedService, service::RoutesBuilder};
+use tonic::{
+    server::NamedService,
+    service::{RoutesBuilder, interceptor::InterceptedService},
+};
 
 use crate::{Config, Service};
 
@@ -21,8 +25,15 @@ fn name_of<S: NamedService>(_: &S) -> &'static str {
     S::NAME
 }
 
-/// Adds a started service's gRPC service and tasks.
+/// Adds a started service's gRPC service and tasks; `single_tenant` services refuse callers of
+/// any tenant but the default one.
 macro_rules! add {
+    ($mounted:ident, $service:expr, $start:expr, single_tenant) => {{
+        let started = $start.await.with_context(|| format!("starting {}", $service.name()))?;
+        $mounted.names.push(name_of(&started.service));
+        $mounted.routes.add_service(InterceptedService::new(started.service, default_tenant_only));
+        $mounted.tasks.extend(started.tasks);
+    }};
     ($mounted:ident, $service:expr, $start:expr) => {{
         let started = $start.await.with_context(|| format!("starting {}", $service.name()))?;
         $mounted.names.push(name_of(&started.service));
@@ -50,16 +61,36 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_classifier::start(deps, classifier_config(config), work))
             }
             Service::Router => {
-                add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work))
+                add!(
+                    mounted,
+                    service,
+                    switchboard_router::start(deps, router_config(config, local)?, work),
+                    single_tenant
+                )
             }
             Service::Knowledge => {
-                add!(mounted, service, switchboard_knowledge::start(deps, knowledge_config(config), work))
+                add!(
+                    mounted,
+                    service,
+                    switchboard_knowledge::start(deps, knowledge_config(config), work),
+                    single_tenant
+                )
             }
             Service::Notifier => {
-                add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))
+                add!(
+                    mounted,
+                    service,
+                    switchboard_notifier::start(deps, notifier_config(config), work),
+                    single_tenant
+                )
             }
             Service::Analytics => {
-                add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
+                add!(
+                    mounted,
+                    service,
+                    switchboard_analytics::start(deps, Default::default(), work),
+                    single_tenant
+                )
             }
             Service::Channels => {
                 let listeners = listeners.take().unwrap_or_default();
@@ -67,6 +98,7 @@ pub(crate) async fn mount(
                 let channels = switchboard_channels::Config {
                     intake_endpoint: config.intake_endpoint.clone().unwrap_or_else(|| here.clone()),
                     knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or(here),
+                    credentials: service_credentials(config, "channels")?,
                     ..config.channels.clone()
                 };
                 let started = switchboard_channels::start(deps, channels, listeners, work)
@@ -90,7 +122,23 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
         None => (switchboard_router::DEFAULT_RULES.to_string(), "builtin".to_string()),
     };
     let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| format!("http://{local}"));
-    Ok(switchboard_router::Config { rules, rules_source, knowledge_endpoint, ..Default::default() })
+    let credentials = service_credentials(config, "router")?;
+    Ok(switchboard_router::Config {
+        rules,
+        rules_source,
+        knowledge_endpoint,
+        credentials,
+        ..Default::default()
+    })
+}
+
+/// Service tokens a service mints for its calls to others (every tenant is the default one so far).
+fn service_credentials(config: &Config, subject: &str) -> anyhow::Result<switchboard_auth::Credentials> {
+    let keys = config
+        .auth_keys
+        .clone()
+        .context("no auth key: set SWITCHBOARD_AUTH_KEY or SWITCHBOARD_AUTH_KEY_FILE")?;
+    Ok(switchboard_auth::Credentials::service(keys, switchboard_bus::DEFAULT_TENANT, subject))
 }
 
 fn knowledge_config(config: &Config) -> switchboard_knowledge::Config {

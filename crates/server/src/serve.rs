@@ -51,11 +51,24 @@ pub async fn serve_with(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
+    let keys = config.auth_keys.clone().context(
+        "no auth key: set SWITCHBOARD_AUTH_KEY (at least 32 bytes) or SWITCHBOARD_AUTH_KEY_FILE; every process of a cluster shares it",
+    )?;
     let deps = connect(&config).await?;
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status("", ServingStatus::NotServing).await;
     let work = CancellationToken::new();
-    let mounted = mount(&config, &deps, local, Some(channels), &work).await?;
+    let (revocations, following) = switchboard_auth::Revocations::follow(&deps.bus, work.clone()).await?;
+    let mut mounted = mount(&config, &deps, local, Some(channels), &work).await?;
+    mounted.tasks.push(tokio::spawn(async move {
+        following.await;
+        Ok(())
+    }));
+    mounted.routes.add_service(switchboard_auth::AuthApi::server(
+        keys.clone(),
+        deps.bus.clone(),
+        revocations.clone(),
+    ));
     for name in &mounted.names {
         reporter.set_service_status(name, ServingStatus::Serving).await;
     }
@@ -64,6 +77,7 @@ pub async fn serve_with(
     routes.add_service(health);
     add_reflection(&mut routes)?;
     let server = tonic::transport::Server::builder()
+        .layer(switchboard_auth::Guard::new(keys, revocations))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
     let server = tokio::spawn(server);

@@ -37,9 +37,9 @@ pub fn init(service_name: &str) -> Result<Guard, Error> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("SWITCHBOARD_LOG_FORMAT").is_ok_and(|format| format == "json");
     let fmt = if json {
-        tracing_subscriber::fmt::layer().json().boxed()
+        tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed()
     } else {
-        tracing_subscriber::fmt::layer().boxed()
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed()
     };
     let provider = otlp_enabled().then(|| provider(service_name)).transpose()?;
     let otel = provider.as_ref().map(|provider| {

@@ -3,10 +3,12 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod database;
 mod nats;
 mod smtp;
 
+pub use auth::{TEST_AUTH_KEY, auth_keys, credentials, token};
 pub use database::TestDatabase;
 pub use nats::NatsServer;
 pub use smtp::{SmtpSink, python_path};

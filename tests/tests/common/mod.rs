@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail};
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt as _;
 use prost::Message as _;
+use switchboard_auth::Role;
 use switchboard_bus::{Bus, EVENTS_STREAM};
 use switchboard_proto::{
     events::v1::{Channel, Event},
@@ -44,8 +45,13 @@ impl Backing {
         Config {
             nats_url: self.nats.url(),
             database_url: self.database.url.clone(),
+            auth_keys: Some(switchboard_testkit::auth_keys()),
             ack_wait: Duration::from_secs(2),
             max_deliver: 3,
+            notifier: switchboard_notifier::Config {
+                outbound_allow: loopback_allowed(),
+                ..Default::default()
+            },
             ..Config::default()
         }
     }
@@ -54,6 +60,12 @@ impl Backing {
         let config = switchboard_bus::Config { url: self.nats.url(), ..Default::default() };
         Ok(Bus::connect(config).await?)
     }
+}
+
+/// The tests' webhook receivers listen on loopback, which outbound webhooks may not reach unless allowed.
+pub fn loopback_allowed() -> switchboard_channels::outbound::Destinations {
+    let loopback = "127.0.0.0/8".parse().expect("a network");
+    switchboard_channels::outbound::Destinations::allowing(vec![loopback])
 }
 
 /// All services in one process, in the test's runtime, on a pre-bound listener.
@@ -94,11 +106,17 @@ impl Cluster {
         }
     }
 
-    pub async fn channel(&self) -> anyhow::Result<GrpcChannel> {
+    /// A channel whose calls carry an admin token of the default tenant.
+    pub async fn channel(&self) -> anyhow::Result<Api> {
         channel(self.address).await
     }
 
-    pub async fn intake(&self) -> anyhow::Result<IntakeClient<GrpcChannel>> {
+    /// A channel whose calls carry a token of `tenant` for `subject` in `role`.
+    pub async fn channel_as(&self, tenant: &str, role: Role, subject: &str) -> anyhow::Result<Api> {
+        channel_as(self.address, tenant, role, subject).await
+    }
+
+    pub async fn intake(&self) -> anyhow::Result<IntakeClient<Api>> {
         Ok(IntakeClient::new(self.channel().await?))
     }
 
@@ -109,8 +127,18 @@ impl Cluster {
     }
 }
 
-pub async fn channel(address: SocketAddr) -> anyhow::Result<GrpcChannel> {
-    Ok(GrpcChannel::from_shared(format!("http://{address}"))?.connect().await?)
+/// What test clients talk through: a channel that sends a token with every call.
+pub type Api = switchboard_auth::Authorized;
+
+/// A channel to `address` whose calls carry an admin token of the default tenant.
+pub async fn channel(address: SocketAddr) -> anyhow::Result<Api> {
+    channel_as(address, switchboard_bus::DEFAULT_TENANT, Role::Admin, "test-admin").await
+}
+
+/// A channel to `address` whose calls carry a token of `tenant` for `subject` in `role`.
+pub async fn channel_as(address: SocketAddr, tenant: &str, role: Role, subject: &str) -> anyhow::Result<Api> {
+    let channel = GrpcChannel::from_shared(format!("http://{address}"))?.connect().await?;
+    Ok(Api::new(channel, switchboard_testkit::credentials(tenant, role, subject)))
 }
 
 /// Waits on the health `Watch` stream until the whole server reports SERVING.

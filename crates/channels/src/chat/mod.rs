@@ -36,8 +36,8 @@ pub struct Chat {
     /// Site tokens and the origin each may be embedded on (`*`: any).
     pub sites: BTreeMap<String, String>,
     /// History on reconnect, and suggestions while typing (connected on first use).
-    pub intake: IntakeClient<GrpcChannel>,
-    pub knowledge: KnowledgeClient<GrpcChannel>,
+    pub intake: IntakeClient<switchboard_auth::Authorized>,
+    pub knowledge: KnowledgeClient<switchboard_auth::Authorized>,
 }
 
 impl Chat {
@@ -48,6 +48,7 @@ impl Chat {
         sites: BTreeMap<String, String>,
         intake: &str,
         knowledge: &str,
+        credentials: &switchboard_auth::Credentials,
     ) -> Result<Self, String> {
         let lazy = |endpoint: &str| {
             GrpcChannel::from_shared(endpoint.to_string())
@@ -58,8 +59,8 @@ impl Chat {
             deps,
             hub,
             sites,
-            intake: IntakeClient::new(lazy(intake)?),
-            knowledge: KnowledgeClient::new(lazy(knowledge)?),
+            intake: IntakeClient::with_interceptor(lazy(intake)?, credentials.clone()),
+            knowledge: KnowledgeClient::with_interceptor(lazy(knowledge)?, credentials.clone()),
         })
     }
 }

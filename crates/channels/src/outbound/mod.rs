@@ -1,9 +1,11 @@
 //! Outbound transports the notifier delivers with: email through an SMTP relay (lettre) and
 //! signed HTTP webhooks. Each attempt says whether trying again could help.
 
+mod destination;
 mod mail;
 mod webhook;
 
+pub use destination::{Destinations, Network};
 pub use mail::{Mailer, OutgoingEmail};
 pub use webhook::SignedPost;
 

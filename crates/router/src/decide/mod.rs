@@ -16,7 +16,6 @@ use switchboard_proto::{
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 mod returns;
 mod sessions;
@@ -52,7 +51,7 @@ pub(crate) struct Decider {
     bus: Bus,
     rules: Arc<RuleStore>,
     directory: Directory,
-    knowledge: KnowledgeClient<Channel>,
+    knowledge: KnowledgeClient<switchboard_auth::Authorized>,
     min_answer_confidence: f32,
     /// The router projection's checkpoint: hand-offs wait for it to hold the conversation so far.
     checkpoint: watch::Receiver<u64>,
@@ -70,7 +69,7 @@ impl Decider {
         bus: Bus,
         rules: Arc<RuleStore>,
         directory: Directory,
-        knowledge: KnowledgeClient<Channel>,
+        knowledge: KnowledgeClient<switchboard_auth::Authorized>,
         min_answer_confidence: f32,
         checkpoint: watch::Receiver<u64>,
         timers: Arc<Timers>,

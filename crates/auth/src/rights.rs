@@ -1,0 +1,119 @@
+//! The one table of what each RPC requires. A test holds it equal to the descriptor set, so a
+//! new RPC cannot be served before it declares its right.
+
+use crate::Right;
+
+/// What a call needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token: health checks and reflection.
+    Open,
+    /// A valid token whose role holds the right.
+    Requires(Right),
+}
+
+/// Every RPC of every `switchboard.*` service, by its HTTP/2 path.
+pub const RIGHTS: &[(&str, Right)] = &[
+    ("/switchboard.auth.v1.Auth/WhoAmI", Right::Identify),
+    ("/switchboard.auth.v1.Auth/IssueToken", Right::ManageTokens),
+    ("/switchboard.auth.v1.Auth/RevokeToken", Right::ManageTokens),
+    ("/switchboard.intake.v1.Intake/SubmitMessage", Right::SubmitMessages),
+    ("/switchboard.intake.v1.Intake/GetConversation", Right::ReadConversations),
+    ("/switchboard.intake.v1.Intake/SendAgentReply", Right::ReplyToCustomers),
+    ("/switchboard.classifier.v1.Classifier/Classify", Right::Classify),
+    ("/switchboard.classifier.v1.Classifier/Train", Right::ManageModels),
+    ("/switchboard.classifier.v1.Classifier/Evaluate", Right::ManageModels),
+    ("/switchboard.classifier.v1.Classifier/ListModels", Right::ManageModels),
+    ("/switchboard.classifier.v1.Classifier/ActivateModel", Right::ManageModels),
+    ("/switchboard.classifier.v1.Classifier/SubmitFeedback", Right::CorrectIntents),
+    ("/switchboard.router.v1.Router/PublishRules", Right::WriteRules),
+    ("/switchboard.router.v1.Router/ListRules", Right::ReadRules),
+    ("/switchboard.router.v1.Router/Evaluate", Right::ReadRules),
+    ("/switchboard.router.v1.Router/PutCustomer", Right::WriteCustomers),
+    ("/switchboard.router.v1.Router/GetCustomer", Right::ReadCustomers),
+    ("/switchboard.router.v1.Router/RecordAgentActivity", Right::RecordWork),
+    ("/switchboard.router.v1.Router/DecideReturn", Right::DecideReturns),
+    ("/switchboard.router.v1.Router/PutAgent", Right::ManageAgents),
+    ("/switchboard.knowledge.v1.Knowledge/SaveDraft", Right::WriteArticles),
+    ("/switchboard.knowledge.v1.Knowledge/PublishArticle", Right::WriteArticles),
+    ("/switchboard.knowledge.v1.Knowledge/UnpublishArticle", Right::WriteArticles),
+    ("/switchboard.knowledge.v1.Knowledge/ArchiveArticle", Right::WriteArticles),
+    ("/switchboard.knowledge.v1.Knowledge/GetArticle", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/ListVersions", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/ListArticles", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/Search", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/Suggest", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/Deflect", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/RecordDeflection", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/Answer", Right::UseKnowledge),
+    ("/switchboard.knowledge.v1.Knowledge/Assist", Right::UseKnowledge),
+    ("/switchboard.notifier.v1.Notifier/ListDeliveries", Right::ReadDeliveries),
+    ("/switchboard.analytics.v1.Analytics/GetCounts", Right::ReadAnalytics),
+    ("/switchboard.analytics.v1.Analytics/ListContentGaps", Right::ReadAnalytics),
+    ("/switchboard.analytics.v1.Analytics/ListArticleDeflections", Right::ReadAnalytics),
+];
+
+/// Services answered without a token: health (probes) and reflection (tools such as grpcurl).
+const OPEN_SERVICES: &[&str] = &[
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// What a call on `path` needs; `None` for a path nobody declared (refused).
+pub fn access_of(path: &str) -> Option<Access> {
+    if OPEN_SERVICES.iter().any(|prefix| path.starts_with(prefix)) {
+        return Some(Access::Open);
+    }
+    RIGHTS.iter().find(|(rpc, _)| *rpc == path).map(|(_, right)| Access::Requires(*right))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use prost::Message as _;
+    use prost_types::FileDescriptorSet;
+
+    use super::*;
+
+    /// Every RPC the server can serve, read from the compiled descriptor set.
+    fn served_rpcs() -> BTreeSet<String> {
+        let set = FileDescriptorSet::decode(switchboard_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+        let mut paths = BTreeSet::new();
+        for file in set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    paths.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+        paths
+    }
+
+    #[test]
+    fn every_rpc_in_the_descriptor_set_declares_exactly_one_right() {
+        let served = served_rpcs();
+        assert!(served.len() > 30, "descriptor set read: {served:?}");
+        let declared: BTreeSet<String> = RIGHTS.iter().map(|(path, _)| (*path).to_string()).collect();
+        assert_eq!(declared.len(), RIGHTS.len(), "an RPC is declared twice");
+        let undeclared: Vec<_> = served.difference(&declared).collect();
+        assert!(undeclared.is_empty(), "RPCs without a right: {undeclared:?}");
+        let stale: Vec<_> = declared.difference(&served).collect();
+        assert!(stale.is_empty(), "rights for RPCs that do not exist: {stale:?}");
+    }
+
+    #[test]
+    fn health_and_reflection_are_open_and_unknown_paths_are_not() {
+        assert_eq!(access_of("/grpc.health.v1.Health/Check"), Some(Access::Open));
+        assert_eq!(
+            access_of("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
+            Some(Access::Open)
+        );
+        assert_eq!(access_of("/switchboard.intake.v1.Intake/Nope"), None);
+        assert_eq!(
+            access_of("/switchboard.router.v1.Router/PublishRules"),
+            Some(Access::Requires(Right::WriteRules))
+        );
+    }
+}

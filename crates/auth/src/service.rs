@@ -1,0 +1,99 @@
+//! `switchboard.auth.v1.Auth`: who a token names, issuing tokens for one's tenant, revoking.
+
+use std::time::Duration;
+
+use switchboard_bus::{Bus, Draft, is_aggregate_id};
+use switchboard_proto::{
+    auth::v1::{
+        Identity, IssueTokenRequest, IssuedToken, RevokeTokenRequest, RevokeTokenResponse, WhoAmIRequest,
+        auth_server::{self, AuthServer},
+    },
+    events::v1::{TokenRevoked, event::Body},
+    time::to_timestamp,
+};
+use tonic::{Request, Response, Status};
+
+use crate::{Caller, DEFAULT_TTL, Grant, Keys, Revocations, Role, TokenError};
+
+/// The Auth API over the cluster key, the bus (revocations) and this process's revocation set.
+pub struct AuthApi {
+    keys: Keys,
+    bus: Bus,
+    revocations: Revocations,
+}
+
+impl AuthApi {
+    pub fn server(keys: Keys, bus: Bus, revocations: Revocations) -> AuthServer<Self> {
+        AuthServer::new(Self { keys, bus, revocations })
+    }
+}
+
+fn identity(caller: &Caller) -> Identity {
+    Identity {
+        tenant: caller.tenant.clone(),
+        subject: caller.subject.clone(),
+        role: caller.role.name().into(),
+        token_id: caller.token_id.clone(),
+        expires_at: Some(to_timestamp(caller.expires_at)),
+        rights: caller.role.rights().into_iter().map(String::from).collect(),
+    }
+}
+
+fn token_status(error: TokenError) -> Status {
+    match error {
+        TokenError::Signing => Status::internal("the token could not be signed"),
+        other => Status::invalid_argument(other.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl auth_server::Auth for AuthApi {
+    async fn who_am_i(&self, request: Request<WhoAmIRequest>) -> Result<Response<Identity>, Status> {
+        Ok(Response::new(identity(&Caller::of(&request)?)))
+    }
+
+    async fn issue_token(
+        &self,
+        request: Request<IssueTokenRequest>,
+    ) -> Result<Response<IssuedToken>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let role: Role = request.role.parse().map_err(Status::invalid_argument)?;
+        let ttl = match request.ttl_seconds {
+            0 => DEFAULT_TTL,
+            seconds => Duration::from_secs(seconds),
+        };
+        let grant = Grant { tenant: caller.tenant.clone(), subject: request.subject, role, ttl };
+        let (token, claims) = self.keys.issue(&grant).map_err(token_status)?;
+        tracing::info!(tenant = caller.tenant, by = caller.subject, role = %role, "token issued");
+        Ok(Response::new(IssuedToken { token, identity: Some(identity(&Caller::from(claims))) }))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<RevokeTokenRequest>,
+    ) -> Result<Response<RevokeTokenResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let RevokeTokenRequest { token_id, reason } = request.into_inner();
+        if !is_aggregate_id(&token_id) {
+            return Err(Status::invalid_argument("token_id: give the id `switchboard token issue` printed"));
+        }
+        let already = self.revocations.is_revoked(&caller.tenant, &token_id);
+        let body = Body::TokenRevoked(TokenRevoked {
+            token_id: token_id.clone(),
+            revoked_by: caller.subject.clone(),
+            reason: reason.chars().take(500).collect(),
+        });
+        let event = Draft::new(&caller.tenant, &token_id, body)
+            .keyed(format!("token-revoked/{}/{token_id}", caller.tenant))
+            .build()
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let published = self.bus.publish(&event).await.map_err(|error| {
+            tracing::error!(%error, "revocation not published");
+            Status::unavailable("the revocation could not be recorded; try again")
+        })?;
+        self.revocations.apply(&event);
+        tracing::info!(tenant = caller.tenant, by = caller.subject, "token revocation recorded");
+        Ok(Response::new(RevokeTokenResponse { revoked: !already && !published.duplicate }))
+    }
+}

@@ -1,0 +1,212 @@
+//! Nobody acts where they don't belong: every RPC needs a token, each role holds only its rights,
+//! the tenant and the agent come from the token, and a revoked token is refused by every replica.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backing, Cluster, WAIT, message};
+use switchboard_auth::{RIGHTS, Role};
+use switchboard_proto::{
+    auth::v1::{IssueTokenRequest, RevokeTokenRequest, WhoAmIRequest, auth_client::AuthClient},
+    intake::v1::{GetConversationRequest, SendAgentReplyRequest, intake_client::IntakeClient},
+    router::v1::{ListRulesRequest, router_client::RouterClient},
+};
+use tonic::{Code, transport::Channel};
+
+/// Calls `path` with an empty message through `channel`: enough to see what the guard says.
+async fn empty_call<T>(channel: T, path: &'static str) -> Result<(), tonic::Status>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(|e| tonic::Status::unavailable(e.into().to_string()))?;
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    let path = http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(()), path, codec).await.map(|_| ())
+}
+
+async fn bare(cluster: &Cluster) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{}", cluster.address))?.connect().await?)
+}
+
+#[tokio::test]
+async fn every_rpc_refuses_a_caller_without_a_token_or_without_the_right() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bare = bare(&cluster).await?;
+    let service = cluster.channel_as("default", Role::Service, "crm").await?;
+    for (path, right) in RIGHTS {
+        let missing = empty_call(bare.clone(), path).await.expect_err("no token");
+        assert_eq!(missing.code(), Code::Unauthenticated, "{path} without a token: {missing:?}");
+        if !Role::Service.grants(*right) {
+            let denied =
+                empty_call(service.clone(), path).await.expect_err("a service token lacks the right");
+            assert_eq!(denied.code(), Code::PermissionDenied, "{path}: {denied:?}");
+            assert!(denied.message().contains(right.name()), "{path}: {}", denied.message());
+        }
+    }
+    // Health and reflection answer without a token.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(bare.clone());
+    health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await?;
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn a_token_of_another_key_an_expired_one_and_garbage_are_unauthenticated() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let other = switchboard_auth::Keys::from_secret(b"some other cluster's key, 32 bytes long")?;
+    let grant = switchboard_auth::Grant {
+        tenant: "default".into(),
+        subject: "mallory".into(),
+        role: Role::Admin,
+        ttl: Duration::from_secs(60),
+    };
+    let (foreign, _) = other.issue(&grant)?;
+    let short = switchboard_auth::Grant { ttl: Duration::from_secs(1), ..grant };
+    let (expiring, _) = switchboard_testkit::auth_keys().issue(&short)?;
+    tokio::time::sleep(Duration::from_secs(7)).await; // past its expiry and the 5 s leeway
+    for token in [foreign.as_str(), expiring.as_str(), "garbage"] {
+        let channel = common::Api::new(
+            bare(&cluster).await?,
+            switchboard_auth::Credentials::bearer(token).map_err(anyhow::Error::msg)?,
+        );
+        let status = RouterClient::new(channel).list_rules(ListRulesRequest {}).await.expect_err("refused");
+        assert_eq!(status.code(), Code::Unauthenticated, "{token}: {status:?}");
+    }
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn the_tenant_and_the_agent_are_the_tokens() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let default_service = IntakeClient::new(cluster.channel_as("default", Role::Service, "crm").await?);
+    let acme_service = IntakeClient::new(cluster.channel_as("acme", Role::Service, "crm").await?);
+
+    // A field naming another tenant is refused; an empty one is the token's.
+    let mut posing = message("c-1", "Where is my order?", "k-1");
+    posing.tenant = "acme".into();
+    let refused = default_service.clone().submit_message(posing).await.expect_err("another tenant");
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let acme =
+        acme_service.clone().submit_message(message("c-1", "Where is my order?", "k-1")).await?.into_inner();
+
+    // Another tenant's conversation is not found, for reading or replying.
+    let read =
+        |id: &str, sequence| GetConversationRequest { conversation_id: id.into(), min_sequence: sequence };
+    let own =
+        acme_service.clone().get_conversation(read(&acme.conversation_id, acme.sequence)).await?.into_inner();
+    assert_eq!(own.tenant, "acme");
+    let mut default_agent = IntakeClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
+    let hidden =
+        default_agent.get_conversation(read(&acme.conversation_id, acme.sequence)).await.expect_err("hidden");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let reply = |agent: &str| SendAgentReplyRequest {
+        conversation_id: acme.conversation_id.clone(),
+        agent_id: agent.into(),
+        text: "Hello".into(),
+        idempotency_key: format!("r-{agent}"),
+    };
+    assert_eq!(default_agent.send_agent_reply(reply("")).await.expect_err("hidden").code(), Code::NotFound);
+
+    // An agent replies as itself only.
+    let mut acme_agent = IntakeClient::new(cluster.channel_as("acme", Role::Agent, "ana").await?);
+    let posing = acme_agent.send_agent_reply(reply("bob")).await.expect_err("impersonation");
+    assert_eq!(posing.code(), Code::PermissionDenied);
+    assert!(posing.message().contains("agent_id"), "{}", posing.message());
+    acme_agent.send_agent_reply(reply("")).await?;
+    let (author, _) = common::wait_for_event(&backing.bus().await?, "switchboard.events.reply.>", |event| {
+        match &event.body {
+            Some(switchboard_proto::events::v1::event::Body::ReplyRequested(r))
+                if r.conversation_id == acme.conversation_id && event.tenant == "acme" =>
+            {
+                Some(r.author.clone())
+            }
+            _ => None,
+        }
+    })
+    .await?;
+    assert_eq!(author, "agent:ana");
+
+    // Services that hold the default tenant only refuse other tenants rather than serve its data.
+    let mut acme_router = RouterClient::new(cluster.channel_as("acme", Role::Admin, "root").await?);
+    let refused = acme_router.list_rules(ListRulesRequest {}).await.expect_err("single-tenant service");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_by_every_replica_within_seconds() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let first = Cluster::start(backing.config()).await?;
+    let mut second_config = backing.config();
+    second_config.services = vec![switchboard_server::Service::Analytics];
+    let second = Cluster::start(second_config).await?;
+
+    let mut admin = AuthClient::new(first.channel().await?);
+    let issued = admin
+        .issue_token(IssueTokenRequest { role: "supervisor".into(), subject: "sam".into(), ttl_seconds: 600 })
+        .await?
+        .into_inner();
+    let identity = issued.identity.clone().expect("identity");
+    assert_eq!((identity.tenant.as_str(), identity.role.as_str()), ("default", "supervisor"));
+    let credentials = switchboard_auth::Credentials::bearer(&issued.token).map_err(anyhow::Error::msg)?;
+    let on = |cluster: &Cluster| -> anyhow::Result<AuthClient<common::Api>> {
+        let channel = Channel::from_shared(format!("http://{}", cluster.address))?.connect_lazy();
+        Ok(AuthClient::new(common::Api::new(channel, credentials.clone())))
+    };
+    for cluster in [&first, &second] {
+        let me = on(cluster)?.who_am_i(WhoAmIRequest {}).await?.into_inner();
+        assert_eq!((me.subject.as_str(), me.token_id.as_str()), ("sam", identity.token_id.as_str()));
+        assert!(
+            me.rights.contains(&"rules.write".to_string())
+                && !me.rights.contains(&"models.manage".to_string())
+        );
+    }
+    // A supervisor cannot issue or revoke tokens.
+    let denied = on(&first)?
+        .revoke_token(RevokeTokenRequest { token_id: identity.token_id.clone(), reason: String::new() })
+        .await;
+    assert_eq!(denied.expect_err("supervisor").code(), Code::PermissionDenied);
+
+    // Revoked through the command line's own code, with an admin token.
+    let api = switchboard_server::api::ApiArgs {
+        endpoint: format!("http://{}", first.address),
+        token: Some(switchboard_testkit::token("default", Role::Admin, "root")),
+    };
+    let revoke = switchboard_server::token::TokenCommand::Revoke {
+        id: identity.token_id.clone(),
+        reason: "left".into(),
+        api,
+    };
+    switchboard_server::token::run(revoke).await?;
+    assert_eq!(
+        on(&first)?.who_am_i(WhoAmIRequest {}).await.expect_err("revoked").code(),
+        Code::Unauthenticated
+    );
+    // The other replica learns it from the bus; WAIT bounds liveness, it is no speed target.
+    let refused_there = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Err(status) = on(&second)?.who_am_i(WhoAmIRequest {}).await {
+                return anyhow::Ok(status.code());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await??;
+    assert_eq!(refused_there, Code::Unauthenticated);
+    // A replica started later knows it from the start.
+    second.stop().await?;
+    let third = Cluster::start(backing.config()).await?;
+    assert_eq!(
+        on(&third)?.who_am_i(WhoAmIRequest {}).await.expect_err("revoked").code(),
+        Code::Unauthenticated
+    );
+    first.stop().await?;
+    third.stop().await
+}
