@@ -86,44 +86,49 @@ async fn the_tenant_and_the_agent_are_the_tokens() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let default_service = IntakeClient::new(cluster.channel_as("default", Role::Service, "crm").await?);
-    let acme_service = IntakeClient::new(cluster.channel_as("acme", Role::Service, "crm").await?);
 
     // A field naming another tenant is refused; an empty one is the token's.
     let mut posing = message("c-1", "Where is my order?", "k-1");
     posing.tenant = "acme".into();
     let refused = default_service.clone().submit_message(posing).await.expect_err("another tenant");
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
-    let acme =
-        acme_service.clone().submit_message(message("c-1", "Where is my order?", "k-1")).await?.into_inner();
+    let sent = default_service
+        .clone()
+        .submit_message(message("c-1", "Where is my order?", "k-1"))
+        .await?
+        .into_inner();
 
-    // Another tenant's conversation is not found, for reading or replying.
+    // The services hold the default tenant only so far: another tenant's token is refused by
+    // each of them rather than shown the default tenant's data or let into its consumers.
+    let acme = cluster.channel_as("acme", Role::Admin, "root").await?;
     let read =
-        |id: &str, sequence| GetConversationRequest { conversation_id: id.into(), min_sequence: sequence };
-    let own =
-        acme_service.clone().get_conversation(read(&acme.conversation_id, acme.sequence)).await?.into_inner();
-    assert_eq!(own.tenant, "acme");
-    let mut default_agent = IntakeClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
+        GetConversationRequest { conversation_id: sent.conversation_id.clone(), min_sequence: sent.sequence };
     let hidden =
-        default_agent.get_conversation(read(&acme.conversation_id, acme.sequence)).await.expect_err("hidden");
-    assert_eq!(hidden.code(), Code::NotFound);
-    let reply = |agent: &str| SendAgentReplyRequest {
-        conversation_id: acme.conversation_id.clone(),
-        agent_id: agent.into(),
-        text: "Hello".into(),
-        idempotency_key: format!("r-{agent}"),
-    };
-    assert_eq!(default_agent.send_agent_reply(reply("")).await.expect_err("hidden").code(), Code::NotFound);
+        IntakeClient::new(acme.clone()).get_conversation(read.clone()).await.expect_err("other tenant");
+    assert_eq!(hidden.code(), Code::FailedPrecondition);
+    let submitted = IntakeClient::new(acme.clone()).submit_message(message("c-1", "Hi", "k-2")).await;
+    assert_eq!(submitted.expect_err("other tenant").code(), Code::FailedPrecondition);
+    let refused =
+        RouterClient::new(acme).list_rules(ListRulesRequest {}).await.expect_err("single-tenant service");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
 
     // An agent replies as itself only.
-    let mut acme_agent = IntakeClient::new(cluster.channel_as("acme", Role::Agent, "ana").await?);
-    let posing = acme_agent.send_agent_reply(reply("bob")).await.expect_err("impersonation");
+    let mut ana = IntakeClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
+    ana.get_conversation(read).await?;
+    let reply = |agent: &str| SendAgentReplyRequest {
+        conversation_id: sent.conversation_id.clone(),
+        agent_id: agent.into(),
+        text: "Hello".into(),
+        idempotency_key: "r-1".into(),
+    };
+    let posing = ana.send_agent_reply(reply("bob")).await.expect_err("impersonation");
     assert_eq!(posing.code(), Code::PermissionDenied);
     assert!(posing.message().contains("agent_id"), "{}", posing.message());
-    acme_agent.send_agent_reply(reply("")).await?;
+    let replied = ana.send_agent_reply(reply("")).await?.into_inner();
     let (author, _) = common::wait_for_event(&backing.bus().await?, "switchboard.events.reply.>", |event| {
         match &event.body {
             Some(switchboard_proto::events::v1::event::Body::ReplyRequested(r))
-                if r.conversation_id == acme.conversation_id && event.tenant == "acme" =>
+                if r.reply_id == replied.reply_id =>
             {
                 Some(r.author.clone())
             }
@@ -132,11 +137,40 @@ async fn the_tenant_and_the_agent_are_the_tokens() -> anyhow::Result<()> {
     })
     .await?;
     assert_eq!(author, "agent:ana");
+    // Another agent's reply with the same key is a reply of its own, not a duplicate of Ana's.
+    let mut bo = IntakeClient::new(cluster.channel_as("default", Role::Agent, "bo").await?);
+    let other = bo.send_agent_reply(reply("")).await?.into_inner();
+    assert!(!other.duplicate && other.reply_id != replied.reply_id);
+    cluster.stop().await
+}
 
-    // Services that hold the default tenant only refuse other tenants rather than serve its data.
-    let mut acme_router = RouterClient::new(cluster.channel_as("acme", Role::Admin, "root").await?);
-    let refused = acme_router.list_rules(ListRulesRequest {}).await.expect_err("single-tenant service");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
+#[tokio::test]
+async fn admins_issue_shorter_lived_non_admin_tokens_over_the_api_and_each_is_recorded() -> anyhow::Result<()>
+{
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut admin = AuthClient::new(cluster.channel().await?);
+    let ask =
+        |role: &str, ttl_seconds| IssueTokenRequest { role: role.into(), subject: "sam".into(), ttl_seconds };
+    let refused = admin.issue_token(ask("admin", 60)).await.expect_err("admin over the API");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    // The test admin's token lives an hour: a year is cut to what is left of it.
+    let issued = admin.issue_token(ask("agent", 365 * 86_400)).await?.into_inner();
+    let identity = issued.identity.expect("identity");
+    let expires = identity.expires_at.expect("expiry").seconds;
+    assert!(expires <= chrono::Utc::now().timestamp() + 3600, "{expires}");
+    let bus = backing.bus().await?;
+    let (recorded, _) =
+        common::wait_for_event(&bus, "switchboard.events.token.>", |event| match &event.body {
+            Some(switchboard_proto::events::v1::event::Body::TokenIssued(t))
+                if t.token_id == identity.token_id =>
+            {
+                Some((t.subject.clone(), t.role.clone(), t.issued_by.clone(), event.tenant.clone()))
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(recorded, ("sam".into(), "agent".into(), "test-admin".into(), "default".into()));
     cluster.stop().await
 }
 

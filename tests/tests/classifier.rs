@@ -208,14 +208,27 @@ async fn an_agents_correction_reaches_the_next_training() -> anyhow::Result<()> 
     // The classification must be readable before feedback can find the message's text.
     let _ = client.list_models(ListModelsRequest { tenant: String::new(), min_sequence: sequence }).await?;
 
+    // An agent corrects the message's intent; the text it sends along does not replace the
+    // message's own, and a message the classifier never saw is not found for it.
     let feedback = SubmitFeedbackRequest {
-        message_id,
+        message_id: message_id.clone(),
         intent: "hoverboard_noise".into(),
         agent_id: "agent-7".into(),
+        text: "i want my money back for the order".into(),
         ..Default::default()
     };
-    let agent = cluster.channel_as("default", switchboard_auth::Role::Agent, "agent-7").await?;
-    let sequence = ClassifierClient::new(agent).submit_feedback(feedback).await?.into_inner().sequence;
+    let mut agent =
+        ClassifierClient::new(cluster.channel_as("default", switchboard_auth::Role::Agent, "agent-7").await?);
+    let made_up = SubmitFeedbackRequest { message_id: "never-seen".into(), ..feedback.clone() };
+    assert_eq!(agent.submit_feedback(made_up).await.expect_err("unknown").code(), Code::NotFound);
+    let sequence = agent.submit_feedback(feedback).await?.into_inner().sequence;
+    let (recorded, _) =
+        wait_for_event(&bus, "switchboard.events.intent-feedback.>", |event| match &event.body {
+            Some(Body::IntentCorrected(c)) if c.message_id == message_id => Some(c.text.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(recorded, text);
     let request = TrainRequest {
         examples: parcel_or_billing(),
         include_feedback: true,

@@ -551,7 +551,15 @@ async fn conversations_go_to_available_agents_by_capacity_and_waiting_ones_are_a
         conversation_id: conversations[0].clone(),
         activity: AgentActivity::Resolved.into(),
     };
-    router.record_agent_activity(resolved).await?;
+    // Only the agent it is assigned to (or a supervisor) resolves it.
+    let other = if first == "ana" { "ben" } else { "ana" };
+    let mut other =
+        RouterClient::new(cluster.channel_as("default", switchboard_auth::Role::Agent, other).await?);
+    let denied = other.record_agent_activity(resolved.clone()).await.expect_err("not theirs");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    let mut assignee =
+        RouterClient::new(cluster.channel_as("default", switchboard_auth::Role::Agent, &first).await?);
+    assignee.record_agent_activity(resolved).await?;
     let third = assigned_to(conversations[2].clone()).await?;
     assert_eq!(third, first, "assigned at once to the agent whose capacity freed");
 

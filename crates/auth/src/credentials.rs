@@ -18,13 +18,23 @@ use crate::{Grant, Keys, Role};
 /// How long a self-minted token lives; it is replaced at half its life.
 const MINTED_TTL: Duration = Duration::from_secs(3600);
 
-/// Credentials a client sends with every call.
-#[derive(Debug, Clone)]
+/// Credentials a client sends with every call. Their `Debug` shows no token.
+#[derive(Clone)]
 pub struct Credentials {
     source: Arc<Source>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.source.as_ref() {
+            Source::Anonymous => "anonymous",
+            Source::Given(_) => "a given token",
+            Source::Minted { .. } => "minted service tokens",
+        };
+        write!(f, "Credentials({kind})")
+    }
+}
+
 enum Source {
     /// No token: only for servers without the guard.
     Anonymous,
@@ -46,8 +56,9 @@ impl Default for Credentials {
 impl Credentials {
     /// A given token.
     pub fn bearer(token: &str) -> Result<Self, String> {
-        let value = MetadataValue::try_from(format!("Bearer {}", token.trim()))
+        let mut value = MetadataValue::try_from(format!("Bearer {}", token.trim()))
             .map_err(|_| "the token has characters a header cannot carry".to_string())?;
+        value.set_sensitive(true);
         Ok(Self { source: Arc::new(Source::Given(value)) })
     }
 
@@ -72,8 +83,9 @@ impl Credentials {
                     return Ok(Some(value.clone()));
                 }
                 let (token, _) = keys.issue(grant).map_err(|error| Status::internal(error.to_string()))?;
-                let value = MetadataValue::try_from(format!("Bearer {token}"))
+                let mut value = MetadataValue::try_from(format!("Bearer {token}"))
                     .map_err(|_| Status::internal("a minted token is not a header value"))?;
+                value.set_sensitive(true);
                 *current = Some((value.clone(), Instant::now() + MINTED_TTL / 2));
                 Ok(Some(value))
             }
@@ -108,5 +120,7 @@ mod tests {
         );
         assert!(Credentials::bearer("a\nb").is_err());
         assert_eq!(Credentials::default().authorization().expect("anonymous"), None);
+        let shown = format!("{:?}", Credentials::bearer(token).expect("token"));
+        assert!(!shown.contains(token) && shown.contains("given"), "{shown}");
     }
 }

@@ -8,6 +8,7 @@
 mod caller;
 mod credentials;
 mod guard;
+mod peer;
 mod revocations;
 mod rights;
 mod role;
@@ -21,6 +22,7 @@ pub use credentials::Credentials;
 pub type Authorized<T = tonic::transport::Channel> =
     tonic::service::interceptor::InterceptedService<T, Credentials>;
 pub use guard::Guard;
+pub use peer::{PeerTls, lazy_channel};
 pub use revocations::Revocations;
 pub use rights::{Access, RIGHTS, access_of};
 pub use role::{Right, Role};

@@ -8,7 +8,7 @@ use switchboard_proto::{
         Identity, IssueTokenRequest, IssuedToken, RevokeTokenRequest, RevokeTokenResponse, WhoAmIRequest,
         auth_server::{self, AuthServer},
     },
-    events::v1::{TokenRevoked, event::Body},
+    events::v1::{TokenIssued, TokenRevoked, event::Body},
     time::to_timestamp,
 };
 use tonic::{Request, Response, Status};
@@ -39,6 +39,16 @@ fn identity(caller: &Caller) -> Identity {
     }
 }
 
+/// The asked lifetime (the default for 0), no longer than what is left of the caller's token.
+fn ttl(seconds: &u64, caller: &Caller) -> Result<Duration, Status> {
+    let asked = if *seconds == 0 { DEFAULT_TTL } else { Duration::from_secs(*seconds) };
+    let left = (caller.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+    if left.is_zero() {
+        return Err(Status::unauthenticated("the token has expired"));
+    }
+    Ok(asked.min(left))
+}
+
 fn token_status(error: TokenError) -> Status {
     match error {
         TokenError::Signing => Status::internal("the token could not be signed"),
@@ -59,13 +69,37 @@ impl auth_server::Auth for AuthApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let role: Role = request.role.parse().map_err(Status::invalid_argument)?;
-        let ttl = match request.ttl_seconds {
-            0 => DEFAULT_TTL,
-            seconds => Duration::from_secs(seconds),
+        if role == Role::Admin {
+            return Err(Status::permission_denied(
+                "admin tokens are signed offline with the cluster key (switchboard token issue)",
+            ));
+        }
+        let grant = Grant {
+            tenant: caller.tenant.clone(),
+            subject: request.subject,
+            role,
+            ttl: ttl(&request.ttl_seconds, &caller)?,
         };
-        let grant = Grant { tenant: caller.tenant.clone(), subject: request.subject, role, ttl };
         let (token, claims) = self.keys.issue(&grant).map_err(token_status)?;
-        tracing::info!(tenant = caller.tenant, by = caller.subject, role = %role, "token issued");
+        let issued = Body::TokenIssued(TokenIssued {
+            token_id: claims.jti.clone(),
+            subject: claims.sub.clone(),
+            role: role.name().into(),
+            expires_at: Some(to_timestamp(claims.expires_at())),
+            issued_by: caller.subject.clone(),
+            issued_by_token: caller.token_id.clone(),
+        });
+        let event = Draft::new(&caller.tenant, &claims.jti, issued)
+            .build()
+            .map_err(|e| Status::internal(e.to_string()))?;
+        self.bus.publish(&event).await.map_err(|error| {
+            tracing::error!(%error, "token issue not recorded");
+            Status::unavailable("the new token could not be recorded; try again")
+        })?;
+        tracing::info!(
+            tenant = caller.tenant, by = caller.subject, token_id = claims.jti, subject = claims.sub,
+            role = %role, expires = %claims.expires_at(), "token issued"
+        );
         Ok(Response::new(IssuedToken { token, identity: Some(identity(&Caller::from(claims))) }))
     }
 

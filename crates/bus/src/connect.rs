@@ -3,23 +3,31 @@
 use async_nats::jetstream::{self, stream};
 
 use crate::{
-    Bus, Config, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT_PREFIX, EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, Error,
-    INBOUND_STREAM, INBOUND_SUBJECT_PREFIX,
+    Access, Bus, Config, DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT_PREFIX, EVENTS_STREAM,
+    EVENTS_SUBJECT_PREFIX, Error, INBOUND_STREAM, INBOUND_SUBJECT_PREFIX,
 };
 
 /// Oldest NATS server accepted: 2.10 brought consumer `filter_subjects`.
 pub const MINIMUM_SERVER_VERSION: &str = "2.10";
 
 pub(crate) async fn connect(config: Config) -> Result<Bus, Error> {
-    let client = async_nats::ConnectOptions::new()
-        .name("switchboard")
-        .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(&config.url)
-        .await
-        .map_err(|source| Error::Connect { url: config.url.clone(), reason: source.to_string() })?;
+    let refused = |reason: String| Error::Connect { url: redacted(&config.url), reason };
+    let (url, in_url) = without_credentials(&config.url).map_err(refused)?;
+    let mut access = config.access.clone();
+    if access.user_and_password.is_none() && access.token.is_none() {
+        match in_url {
+            Some(UrlCredentials::UserAndPassword(user, password)) => {
+                access.user_and_password = Some((user, password))
+            }
+            Some(UrlCredentials::Token(token)) => access.token = Some(token),
+            None => {}
+        }
+    }
+    let options = options(&access).await.map_err(|error| refused(error.to_string()))?;
+    let client = options.connect(url.as_str()).await.map_err(|source| refused(source.to_string()))?;
     check_server_version(&client.server_info().version)?;
     let jetstream = jetstream::new(client.clone());
-    jetstream.query_account().await.map_err(|_| Error::NoJetStream { url: config.url.clone() })?;
+    jetstream.query_account().await.map_err(|_| Error::NoJetStream { url: redacted(&config.url) })?;
     let bus = Bus { client, jetstream, config };
     ensure_streams(&bus).await?;
     tracing::info!(server = %bus.client.server_info().version, "connected to nats");
@@ -38,25 +46,90 @@ pub fn check_server_version(found: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Connection options: a name, a connect timeout, and the configured credentials and TLS.
+async fn options(access: &Access) -> std::io::Result<async_nats::ConnectOptions> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name("switchboard")
+        .connection_timeout(std::time::Duration::from_secs(5))
+        .require_tls(access.require_tls);
+    if let Some(path) = &access.credentials_file {
+        options = options.credentials_file(path).await?;
+    }
+    if let Some((user, password)) = &access.user_and_password {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &access.token {
+        options = options.token(token.clone());
+    }
+    if let Some(path) = &access.root_certificates {
+        options = options.add_root_certificates(path.clone());
+    }
+    if let Some((certificate, key)) = &access.client_certificate {
+        options = options.add_client_certificate(certificate.clone(), key.clone());
+    }
+    Ok(options)
+}
+
+/// Credentials written in a NATS URL, which the client does not read by itself.
+enum UrlCredentials {
+    UserAndPassword(String, String),
+    Token(String),
+}
+
+/// The URL without its user part, and what that part held (percent-decoded).
+fn without_credentials(url: &str) -> Result<(String, Option<UrlCredentials>), String> {
+    if !url.contains('@') {
+        return Ok((url.to_string(), None));
+    }
+    let mut parsed = url::Url::parse(url).map_err(|_| "the NATS URL is not a URL".to_string())?;
+    let decode = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+    let user = decode(parsed.username());
+    let credentials = match parsed.password().map(decode) {
+        Some(password) => Some(UrlCredentials::UserAndPassword(user, password)),
+        None if !user.is_empty() => Some(UrlCredentials::Token(user)),
+        None => None,
+    };
+    let cleared = parsed.set_username("").is_ok() && parsed.set_password(None).is_ok();
+    if !cleared {
+        return Err("the NATS URL's credentials cannot be read".into());
+    }
+    Ok((parsed.to_string(), credentials))
+}
+
+/// A URL with any password or token replaced, for errors and logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &url[..scheme + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// Creates the streams, or brings their limits and replicas to the configured ones.
 async fn ensure_streams(bus: &Bus) -> Result<(), Error> {
-    let window = bus.config.duplicate_window;
-    for (name, prefix) in [
-        (EVENTS_STREAM, EVENTS_SUBJECT_PREFIX),
-        (INBOUND_STREAM, INBOUND_SUBJECT_PREFIX),
-        (DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT_PREFIX),
+    let config = &bus.config;
+    let replicas = config.replicas.clamp(1, 5);
+    for (name, prefix, retention) in [
+        (EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, None),
+        (INBOUND_STREAM, INBOUND_SUBJECT_PREFIX, Some(config.inbound_retention)),
+        (DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT_PREFIX, Some(config.dead_letter_retention)),
     ] {
-        let config = stream::Config {
+        let mut stream = stream::Config {
             name: name.to_string(),
             subjects: vec![format!("{prefix}.>")],
             storage: stream::StorageType::File,
-            duplicate_window: window,
+            duplicate_window: config.duplicate_window,
             allow_direct: true,
+            num_replicas: replicas,
             ..Default::default()
         };
+        if let Some(retention) = retention {
+            stream.max_age = retention.max_age;
+            stream.max_bytes = retention.max_bytes;
+        }
         bus.jetstream
-            .get_or_create_stream(config)
+            .create_or_update_stream(stream)
             .await
-            .map_err(|source| Error::jetstream("create stream", source))?;
+            .map_err(|source| Error::jetstream("create or update stream", source))?;
     }
     Ok(())
 }
@@ -64,6 +137,13 @@ async fn ensure_streams(bus: &Bus) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_in_errors_hide_credentials() {
+        assert_eq!(redacted("nats://user:secret@host:4222"), "nats://***@host:4222");
+        assert_eq!(redacted("nats://s3cr3t-token@host"), "nats://***@host");
+        assert_eq!(redacted("nats://host:4222"), "nats://host:4222");
+    }
 
     #[test]
     fn accepts_current_servers() {

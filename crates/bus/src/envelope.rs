@@ -121,7 +121,7 @@ pub fn aggregate_of(body: &Body) -> &'static str {
         Body::ModelTrained(_) => "model",
         Body::ModelActivated(_) => "model-activation",
         Body::IntentCorrected(_) => "intent-feedback",
-        Body::TokenRevoked(_) => "token",
+        Body::TokenRevoked(_) | Body::TokenIssued(_) => "token",
     }
 }
 
@@ -174,6 +174,7 @@ pub fn event_type_of(body: &Body) -> &'static str {
         Body::ModelActivated(_) => "model-activation.model_activated",
         Body::IntentCorrected(_) => "intent-feedback.intent_corrected",
         Body::TokenRevoked(_) => "token.token_revoked",
+        Body::TokenIssued(_) => "token.token_issued",
     }
 }
 

@@ -27,6 +27,7 @@ pub use envelope::{
 pub use error::Error;
 pub use follow::{LiveEvents, apply_live};
 pub use publish::{Expected, Published};
+
 pub use trace::{extract_context, inject_context};
 
 /// Stream of domain events.
@@ -52,6 +53,14 @@ pub struct Config {
     pub ack_wait: Duration,
     /// Deliveries of one message before it goes to the dead-letter stream.
     pub max_deliver: i64,
+    /// Credentials and TLS.
+    pub access: Access,
+    /// How long and how much the inbound and dead-letter streams keep (the events stream,
+    /// the source of truth, keeps everything).
+    pub inbound_retention: Retention,
+    pub dead_letter_retention: Retention,
+    /// Copies of each stream in a NATS cluster (1 on a single server; at most 5).
+    pub replicas: usize,
 }
 
 impl Default for Config {
@@ -61,7 +70,50 @@ impl Default for Config {
             duplicate_window: Duration::from_secs(3600),
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
+            access: Access::default(),
+            inbound_retention: Retention { max_age: Duration::from_secs(7 * 86_400), max_bytes: 1 << 30 },
+            dead_letter_retention: Retention {
+                max_age: Duration::from_secs(30 * 86_400),
+                max_bytes: 1 << 30,
+            },
+            replicas: 1,
         }
+    }
+}
+
+/// A stream's limits: messages older than `max_age` or beyond `max_bytes` (oldest first) go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age: Duration,
+    pub max_bytes: i64,
+}
+
+/// How to prove who we are to NATS, and whether to speak TLS. Credentials may also sit in the
+/// URL (`nats://user:pass@host`).
+#[derive(Clone, Default)]
+pub struct Access {
+    /// A `.creds` file (JWT and NKey seed).
+    pub credentials_file: Option<std::path::PathBuf>,
+    pub user_and_password: Option<(String, String)>,
+    pub token: Option<String>,
+    /// Refuse to talk without TLS.
+    pub require_tls: bool,
+    /// CA certificates (PEM) to trust besides the system's.
+    pub root_certificates: Option<std::path::PathBuf>,
+    /// A client certificate and key (PEM) for mutual TLS.
+    pub client_certificate: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("credentials_file", &self.credentials_file)
+            .field("user", &self.user_and_password.as_ref().map(|(user, _)| user))
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("require_tls", &self.require_tls)
+            .field("root_certificates", &self.root_certificates)
+            .field("client_certificate", &self.client_certificate)
+            .finish()
     }
 }
 

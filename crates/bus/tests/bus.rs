@@ -182,3 +182,83 @@ async fn dead_letters(bus: &Bus, count: usize) -> anyhow::Result<Vec<(String, St
     }
     Ok(letters)
 }
+
+#[tokio::test]
+async fn connects_with_a_user_and_password_or_a_token_and_hides_them_in_errors() -> anyhow::Result<()> {
+    let server = NatsServer::start_with(&["--user", "switchboard", "--pass", "s3cret-pass"])?;
+    let refused =
+        Bus::connect(Config { url: server.url(), ..Config::default() }).await.err().expect("no credentials");
+    assert!(matches!(refused, Error::Connect { .. }), "{refused}");
+    let in_url = server.url().replace("nats://", "nats://switchboard:s3cret-pass@");
+    let wrong = Bus::connect(Config { url: in_url.replace("s3cret", "wrong"), ..Config::default() }).await;
+    let wrong = wrong.err().expect("a wrong password");
+    assert!(!wrong.to_string().contains("wrong-pass"), "{wrong}");
+    Bus::connect(Config { url: in_url, ..Config::default() }).await?;
+    let access = switchboard_bus::Access {
+        user_and_password: Some(("switchboard".into(), "s3cret-pass".into())),
+        ..Default::default()
+    };
+    assert!(!format!("{access:?}").contains("s3cret"), "Debug shows the password");
+    Bus::connect(Config { url: server.url(), access, ..Config::default() }).await?;
+
+    let server = NatsServer::start_with(&["--auth", "t0ken-for-nats"])?;
+    let access = switchboard_bus::Access { token: Some("t0ken-for-nats".into()), ..Default::default() };
+    Bus::connect(Config { url: server.url(), access, ..Config::default() }).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn speaks_tls_to_nats_when_required_and_trusts_the_given_ca() -> anyhow::Result<()> {
+    let certificates = switchboard_testkit::TestCertificates::make()?;
+    let (cert, key) = (certificates.certificate(), certificates.key());
+    let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
+    let server = NatsServer::start_with(&["--tls", "--tlscert", &cert, "--tlskey", &key])?;
+    let untrusted = switchboard_bus::Access { require_tls: true, ..Default::default() };
+    let refused = Bus::connect(Config { url: server.url(), access: untrusted, ..Config::default() }).await;
+    assert!(refused.is_err(), "a certificate of an unknown CA was trusted");
+    let trusted = switchboard_bus::Access {
+        require_tls: true,
+        root_certificates: Some(certificates.ca()),
+        ..Default::default()
+    };
+    let url = server.url().replace("127.0.0.1", "localhost");
+    Bus::connect(Config { url, access: trusted, ..Config::default() }).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_inbound_and_dead_letter_streams_keep_what_their_limits_say_and_events_keep_all()
+-> anyhow::Result<()> {
+    let server = NatsServer::start()?;
+    let bus = bus(&server).await?;
+    let info = |name: &'static str| {
+        let bus = bus.clone();
+        async move { anyhow::Ok(bus.jetstream().get_stream(name).await?.info().await?.config.clone()) }
+    };
+    let inbound = info(switchboard_bus::INBOUND_STREAM).await?;
+    assert_eq!((inbound.max_age, inbound.max_bytes), (Duration::from_secs(7 * 86_400), 1 << 30));
+    let events = info(EVENTS_STREAM).await?;
+    assert_eq!(
+        (events.max_age, events.max_bytes),
+        (Duration::ZERO, -1),
+        "the source of truth keeps everything"
+    );
+    // A restart with other limits brings the existing streams to them.
+    let limits = switchboard_bus::Retention { max_age: Duration::from_secs(3600), max_bytes: 1 << 20 };
+    let config = Config {
+        url: server.url(),
+        inbound_retention: limits,
+        dead_letter_retention: limits,
+        ..Config::default()
+    };
+    let bus = Bus::connect(config).await?;
+    for name in [switchboard_bus::INBOUND_STREAM, DEAD_LETTER_STREAM] {
+        let config = bus.jetstream().get_stream(name).await?.info().await?.config.clone();
+        assert_eq!(
+            (config.max_age, config.max_bytes, config.num_replicas),
+            (limits.max_age, limits.max_bytes, 1),
+            "{name}"
+        );
+    }
+    Ok(())
+}

@@ -57,6 +57,8 @@ pub struct Config {
     pub knowledge_endpoint: String,
     /// What those calls carry: a service token of the cluster.
     pub credentials: switchboard_auth::Credentials,
+    /// The trust for their TLS, when the endpoints are `https://`.
+    pub tls: Option<switchboard_auth::PeerTls>,
     pub batch_size: usize,
 }
 
@@ -75,6 +77,7 @@ impl Default for Config {
             intake_endpoint: "http://127.0.0.1:50051".into(),
             knowledge_endpoint: "http://127.0.0.1:50051".into(),
             credentials: switchboard_auth::Credentials::default(),
+            tls: None,
             batch_size: 500,
         }
     }
@@ -121,6 +124,7 @@ pub async fn start(
             &config.intake_endpoint,
             &config.knowledge_endpoint,
             &config.credentials,
+            config.tls.as_ref(),
         )
         .map_err(Error::Chat)?;
         let voice = voice::Voice {

@@ -189,7 +189,9 @@ impl classifier_server::Classifier for ClassifierApi {
             previous_intent: String::new(),
             agent_id: caller.agent_for(&request.agent_id)?,
         };
-        let sequence = self.models.submit_feedback(&tenant, correction).await.map_err(|e| to_status(&e))?;
+        let curator = caller.role.grants(switchboard_auth::Right::ManageModels);
+        let sequence =
+            self.models.submit_feedback(&tenant, correction, curator).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(SubmitFeedbackResponse { sequence }))
     }
 }

@@ -313,7 +313,15 @@ impl Models {
     }
 
     /// Records an agent's correction; returns the event's sequence.
-    pub async fn submit_feedback(&self, tenant: &str, correction: IntentCorrected) -> Result<u64, Error> {
+    /// Records a correction of a classified message, with that message's own text. Only a
+    /// `curator` (who may manage models) may give other text, or correct a message the classifier
+    /// never saw: that adds a training example.
+    pub async fn submit_feedback(
+        &self,
+        tenant: &str,
+        correction: IntentCorrected,
+        curator: bool,
+    ) -> Result<u64, Error> {
         let tenant = tenant_of(tenant);
         let mut correction = correction;
         if correction.message_id.is_empty() || correction.intent.trim().is_empty() {
@@ -328,13 +336,13 @@ impl Models {
         .await?;
         match (known, correction.text.trim().is_empty()) {
             (Some((text, intent)), empty) => {
-                if empty {
+                if empty || !curator {
                     correction.text = text;
                 }
                 correction.previous_intent = intent;
             }
-            (None, true) => return Err(Error::NotFound(format!("message {}", correction.message_id))),
-            (None, false) => {}
+            (None, false) if curator => {}
+            (None, _) => return Err(Error::NotFound(format!("message {}", correction.message_id))),
         }
         if correction.text.len() > switchboard_nlu::intent::MAX_TEXT_BYTES {
             return Err(Error::InvalidArgument("text is too long".into()));

@@ -35,7 +35,8 @@ impl Intake {
         if owner != tenant {
             return Err(not_found());
         }
-        let key = format!("agent-reply/{conversation_id}/{idempotency_key}");
+        // Per agent: another agent's reply with the same key is not taken for a duplicate.
+        let key = format!("agent-reply/{conversation_id}/{agent_id}/{idempotency_key}");
         let reply_id = key_id(&key).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
             reply_id: reply_id.clone(),

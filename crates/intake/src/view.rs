@@ -29,7 +29,7 @@ impl Intake {
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| Error::ConversationNotFound(id.to_string()))?;
-        let messages = self.messages(id).await?;
+        let messages = self.messages(tenant, id).await?;
         Ok(Conversation {
             conversation_id: row.get(0),
             tenant: row.get(1),
@@ -42,7 +42,7 @@ impl Intake {
         })
     }
 
-    async fn messages(&self, conversation_id: &str) -> Result<Vec<Message>, Error> {
+    async fn messages(&self, tenant: &str, conversation_id: &str) -> Result<Vec<Message>, Error> {
         let rows = sqlx::query(
             "SELECT m.message_id, m.author, m.text, m.at,
                     c.intent, c.confidence, c.language, c.model_version,
@@ -50,9 +50,10 @@ impl Intake {
              FROM intake.messages m
              LEFT JOIN intake.classifications c ON c.message_id = m.message_id
              LEFT JOIN intake.routings r ON r.message_id = m.message_id
-             WHERE m.conversation_id = $1 ORDER BY m.sequence",
+             WHERE m.conversation_id = $1 AND m.tenant = $2 ORDER BY m.sequence",
         )
         .bind(conversation_id)
+        .bind(tenant)
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(message).collect())

@@ -165,7 +165,13 @@ impl router_server::Router for RouterApi {
         &self,
         request: Request<RecordAgentActivityRequest>,
     ) -> Result<Response<RecordAgentActivityResponse>, Status> {
+        let caller = switchboard_auth::Caller::of(&request)?;
         let r = request.into_inner();
+        if caller.role == switchboard_auth::Role::Agent
+            && self.assigner.agent_of(&r.conversation_id).is_some_and(|agent| agent != caller.subject)
+        {
+            return Err(Status::permission_denied("the conversation is assigned to another agent"));
+        }
         let metrics: &[&str] = match r.activity() {
             AgentActivity::Replied | AgentActivity::WaitingOnCustomer => &["first_response", "next_response"],
             AgentActivity::Resolved => &["first_response", "next_response", "resolution"],

@@ -112,6 +112,8 @@ pub struct Config {
     pub batch_size: usize,
     /// What the router's calls to knowledge carry: a service token of the cluster.
     pub credentials: switchboard_auth::Credentials,
+    /// The trust for knowledge's TLS, when its endpoint is `https://`.
+    pub tls: Option<switchboard_auth::PeerTls>,
 }
 
 impl Default for Config {
@@ -123,6 +125,7 @@ impl Default for Config {
             min_answer_confidence: 0.0,
             batch_size: 500,
             credentials: switchboard_auth::Credentials::default(),
+            tls: None,
         }
     }
 }
@@ -134,7 +137,7 @@ pub struct Started {
 
 /// Validates the rules, migrates, creates the consumers and starts them.
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
-    let knowledge = knowledge_client(&config.knowledge_endpoint, config.credentials.clone())?;
+    let knowledge = knowledge_client(&config)?;
     let (store, follower) =
         store::start(&deps.bus, &config.rules, &config.rules_source, shutdown.clone()).await?;
     migrate(&deps.pool, "router", MIGRATIONS).await?;
@@ -169,16 +172,12 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     Ok(Started { service: RouterServer::new(api), tasks })
 }
 
-fn knowledge_client(
-    endpoint: &str,
-    credentials: switchboard_auth::Credentials,
-) -> Result<KnowledgeClient<switchboard_auth::Authorized>, Error> {
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
-        .map_err(|error| Error::Endpoint { endpoint: endpoint.into(), reason: error.to_string() })?
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .timeout(std::time::Duration::from_secs(5))
-        .connect_lazy();
-    Ok(KnowledgeClient::with_interceptor(channel, credentials))
+fn knowledge_client(config: &Config) -> Result<KnowledgeClient<switchboard_auth::Authorized>, Error> {
+    let endpoint = &config.knowledge_endpoint;
+    let timeout = Some(std::time::Duration::from_secs(5));
+    let channel = switchboard_auth::lazy_channel(endpoint, config.tls.as_ref(), timeout)
+        .map_err(|reason| Error::Endpoint { endpoint: endpoint.clone(), reason })?;
+    Ok(KnowledgeClient::with_interceptor(channel, config.credentials.clone()))
 }
 
 pub fn projection() -> Arc<RouterProjection> {

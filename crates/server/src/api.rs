@@ -7,23 +7,33 @@ use clap::Args;
 use switchboard_auth::{Authorized, Credentials};
 use tonic::transport::Channel;
 
-/// The server a command calls, and as whom.
-#[derive(Debug, Clone, Args)]
+/// The server a command calls, and as whom: the token comes from `SWITCHBOARD_TOKEN`, never
+/// a flag (argv is visible to every user of the machine).
+#[derive(Clone, Args)]
 pub struct ApiArgs {
     #[arg(long, env = "SWITCHBOARD_ENDPOINT", default_value = "http://127.0.0.1:50051")]
     pub endpoint: String,
-    /// The token every call carries (`switchboard token issue`).
-    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    #[arg(skip = std::env::var("SWITCHBOARD_TOKEN").ok())]
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ApiArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiArgs")
+            .field("endpoint", &self.endpoint)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl ApiArgs {
     /// A channel carrying the token, once the server answers (waiting up to a minute).
     pub async fn connect(&self) -> anyhow::Result<Authorized> {
-        let token =
-            self.token.as_deref().filter(|token| !token.trim().is_empty()).context(
-                "no token: set SWITCHBOARD_TOKEN (or --token) to one from `switchboard token issue`",
-            )?;
+        let token = self
+            .token
+            .as_deref()
+            .filter(|token| !token.trim().is_empty())
+            .context("no token: set SWITCHBOARD_TOKEN to one from `switchboard token issue`")?;
         let credentials = Credentials::bearer(token).map_err(anyhow::Error::msg)?;
         let endpoint = Channel::from_shared(self.endpoint.clone())
             .with_context(|| format!("endpoint {:?} is not a URL", self.endpoint))?;

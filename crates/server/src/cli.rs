@@ -47,17 +47,7 @@ pub enum Command {
     Token(crate::token::TokenCommand),
 }
 
-#[derive(Debug, Args)]
-pub struct Connection {
-    #[arg(long, env = "SWITCHBOARD_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: String,
-    #[arg(
-        long,
-        env = "SWITCHBOARD_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/switchboard"
-    )]
-    pub database_url: String,
-}
+pub use crate::connection::Connection;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -70,6 +60,19 @@ pub struct ServeArgs {
     pub connection: Connection,
     #[command(flatten)]
     pub auth: crate::token::KeyArgs,
+    /// The gRPC listener's certificate (PEM); with --tls-key it serves TLS only.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// The CA this process's calls to its own listener (and to SWITCHBOARD_KNOWLEDGE_ENDPOINT and
+    /// SWITCHBOARD_INTAKE_ENDPOINT over https) trust; the certificate itself when unset.
+    #[arg(long, env = "SWITCHBOARD_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The name those calls expect in the certificate.
+    #[arg(long, env = "SWITCHBOARD_TLS_DOMAIN", default_value = "localhost")]
+    pub tls_domain: String,
     /// Router rule table (JSON); the bundled one when unset.
     #[arg(long, env = "SWITCHBOARD_RULES")]
     pub rules: Option<PathBuf>,
@@ -97,12 +100,12 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn config(&self) -> anyhow::Result<Config> {
+        let base = self.connection.config(Config::default())?;
         Ok(Config {
             services: Service::parse_list(&self.services).map_err(anyhow::Error::msg)?,
             grpc_addr: self.grpc_addr,
             auth_keys: self.auth.keys()?,
-            nats_url: self.connection.nats_url.clone(),
-            database_url: self.connection.database_url.clone(),
+            tls: self.tls()?,
             rules_file: self.rules.clone(),
             knowledge_endpoint: self.knowledge_endpoint.clone(),
             http_addr: Some(self.channels.http_addr),
@@ -114,8 +117,23 @@ impl ServeArgs {
             index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
             answer_confidence: checked_confidence(self.answer_confidence)?,
-            ..Config::default()
+            ..base
         })
+    }
+}
+
+impl ServeArgs {
+    fn tls(&self) -> anyhow::Result<Option<crate::ServerTls>> {
+        let read = |path: &std::path::Path, what: &str| {
+            std::fs::read(path).with_context(|| format!("cannot read the TLS {what} {}", path.display()))
+        };
+        let (Some(certificate), Some(key)) = (&self.tls_cert, &self.tls_key) else { return Ok(None) };
+        Ok(Some(crate::ServerTls {
+            certificate: read(certificate, "certificate")?,
+            key: read(key, "key")?,
+            ca: self.tls_ca.as_deref().map(|path| read(path, "CA")).transpose()?,
+            domain: self.tls_domain.clone(),
+        }))
     }
 }
 
@@ -133,10 +151,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => Box::pin(serve(*args)).await,
         Command::Replay { service, connection, index_dir } => {
             let config = Config {
-                nats_url: connection.nats_url,
-                database_url: connection.database_url,
                 index_dir: index_dir.filter(|dir| !dir.as_os_str().is_empty()),
-                ..Config::default()
+                ..connection.config(Config::default())?
             };
             let report = crate::replay(&config, service).await?;
             println!(
@@ -159,7 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     if args.dump_config {
-        println!("{config:#?}");
+        println!("{}", config.dump());
         return Ok(());
     }
     let listener = tokio::net::TcpListener::bind(config.grpc_addr)

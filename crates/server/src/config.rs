@@ -67,6 +67,31 @@ impl FromStr for Service {
     }
 }
 
+/// The gRPC listener's certificate and key (PEM), and what this process's own calls to it trust.
+#[derive(Clone)]
+pub struct ServerTls {
+    pub certificate: Vec<u8>,
+    pub key: Vec<u8>,
+    /// The CA this process's calls to its own listener trust; the certificate itself by default.
+    pub ca: Option<Vec<u8>>,
+    /// The name those calls expect in the certificate.
+    pub domain: String,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls").field("domain", &self.domain).finish_non_exhaustive()
+    }
+}
+
+impl ServerTls {
+    /// What a client of this listener trusts.
+    pub fn peer(&self) -> switchboard_auth::PeerTls {
+        let ca_pem = self.ca.clone().unwrap_or_else(|| self.certificate.clone());
+        switchboard_auth::PeerTls { ca_pem, domain: self.domain.clone() }
+    }
+}
+
 /// Everything a `serve` process needs to know.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -74,8 +99,15 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// The key every token of the cluster is signed with; `serve` refuses to start without it.
     pub auth_keys: Option<switchboard_auth::Keys>,
+    /// TLS on the gRPC listener, when set.
+    pub tls: Option<ServerTls>,
     pub nats_url: String,
     pub database_url: String,
+    /// NATS credentials and TLS.
+    pub nats_access: switchboard_bus::Access,
+    pub inbound_retention: switchboard_bus::Retention,
+    pub dead_letter_retention: switchboard_bus::Retention,
+    pub stream_replicas: usize,
     /// Router rule table (JSON); the bundled table when unset.
     pub rules_file: Option<PathBuf>,
     /// Knowledge endpoint for the router; this process's own listener when unset.
@@ -106,8 +138,13 @@ impl Default for Config {
             services: Service::ALL.to_vec(),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             auth_keys: None,
+            tls: None,
             nats_url: "nats://127.0.0.1:4222".into(),
             database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
+            nats_access: switchboard_bus::Access::default(),
+            inbound_retention: switchboard_bus::Config::default().inbound_retention,
+            dead_letter_retention: switchboard_bus::Config::default().dead_letter_retention,
+            stream_replicas: 1,
             rules_file: None,
             knowledge_endpoint: None,
             intake_endpoint: None,
@@ -131,8 +168,42 @@ impl Config {
             url: self.nats_url.clone(),
             ack_wait: self.ack_wait,
             max_deliver: self.max_deliver,
+            access: self.nats_access.clone(),
+            inbound_retention: self.inbound_retention,
+            dead_letter_retention: self.dead_letter_retention,
+            replicas: self.stream_replicas,
             ..switchboard_bus::Config::default()
         }
+    }
+}
+
+impl Config {
+    /// The configuration as `--dump-config` prints it: every secret replaced by `***`, and
+    /// passwords in URLs hidden.
+    pub fn dump(&self) -> String {
+        let mut text = format!("{self:#?}");
+        let secrets = [
+            &self.channels.webhook_secret,
+            &self.channels.survey_secret,
+            &self.channels.twilio_auth_token,
+            &self.notifier.signing_secret,
+            &self.notifier.survey_secret,
+        ];
+        for secret in secrets.into_iter().flatten().filter(|secret| !secret.is_empty()) {
+            text = text.replace(&format!("{secret:?}"), "\"***\"");
+        }
+        for token in self.channels.chat_sites.keys().filter(|token| !token.is_empty()) {
+            text = text.replace(&format!("{token:?}"), "\"***\"");
+        }
+        for url in [Some(&self.database_url), self.notifier.smtp_url.as_ref()].into_iter().flatten() {
+            text = text.replace(&format!("{url:?}"), &format!("{:?}", redacted(url)));
+        }
+        // A NATS URL's user part may be a token by itself.
+        if let (Some(scheme), Some(at)) = (self.nats_url.find("://"), self.nats_url.rfind('@')) {
+            let shown = format!("{}***{}", &self.nats_url[..scheme + 3], &self.nats_url[at..]);
+            text = text.replace(&format!("{:?}", self.nats_url), &format!("{shown:?}"));
+        }
+        text
     }
 }
 
@@ -161,6 +232,33 @@ mod tests {
         let error = Service::parse_list("intake,fax").expect_err("unknown");
         assert!(error.contains("unknown service \"fax\""), "{error}");
         assert!(Service::parse_list(" , ").is_err());
+    }
+
+    #[test]
+    fn the_dumped_config_holds_no_secret() {
+        let mut config = Config { database_url: "postgres://u:pg-pass@h/db".into(), ..Config::default() };
+        config.channels.webhook_secret = Some("whsec-123".into());
+        config.channels.twilio_auth_token = Some("twilio-456".into());
+        config.channels.chat_sites.insert("site-token-789".into(), "*".into());
+        config.notifier.signing_secret = Some("sign-abc".into());
+        config.notifier.smtp_url = Some("smtps://mailer:smtp-pass@relay".into());
+        config.nats_url = "nats://nats-token-0@nats:4222".into();
+        config.auth_keys =
+            Some(switchboard_auth::Keys::from_secret(b"auth-key-0123456789-0123456789-xyz").expect("key"));
+        let dump = config.dump();
+        for secret in [
+            "nats-token-0",
+            "pg-pass",
+            "whsec-123",
+            "twilio-456",
+            "site-token-789",
+            "sign-abc",
+            "smtp-pass",
+            "auth-key",
+        ] {
+            assert!(!dump.contains(secret), "{secret} in {dump}");
+        }
+        assert!(dump.contains("postgres://u:***@h/db"), "{dump}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod channels;
 pub mod classifier;
 pub mod cli;
 mod config;
+mod connection;
 pub mod knowledge;
 mod mount;
 mod replay;
@@ -15,6 +16,6 @@ pub mod router;
 mod serve;
 pub mod token;
 
-pub use config::{Config, Service};
+pub use config::{Config, ServerTls, Service};
 pub use replay::{catch_up, replay};
 pub use serve::{connect, serve, serve_with};

@@ -55,7 +55,12 @@ pub(crate) async fn mount(
         let (deps, work) = (deps.clone(), work.clone());
         match service {
             Service::Intake => {
-                add!(mounted, service, switchboard_intake::start(deps, Default::default(), work))
+                add!(
+                    mounted,
+                    service,
+                    switchboard_intake::start(deps, Default::default(), work),
+                    single_tenant
+                )
             }
             Service::Classifier => {
                 add!(mounted, service, switchboard_classifier::start(deps, classifier_config(config), work))
@@ -94,11 +99,12 @@ pub(crate) async fn mount(
             }
             Service::Channels => {
                 let listeners = listeners.take().unwrap_or_default();
-                let here = format!("http://{local}");
+                let here = own_endpoint(config, local);
                 let channels = switchboard_channels::Config {
                     intake_endpoint: config.intake_endpoint.clone().unwrap_or_else(|| here.clone()),
                     knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or(here),
                     credentials: service_credentials(config, "channels")?,
+                    tls: config.tls.as_ref().map(crate::ServerTls::peer),
                     ..config.channels.clone()
                 };
                 let started = switchboard_channels::start(deps, channels, listeners, work)
@@ -121,15 +127,25 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
         ),
         None => (switchboard_router::DEFAULT_RULES.to_string(), "builtin".to_string()),
     };
-    let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| format!("http://{local}"));
+    let knowledge_endpoint = config.knowledge_endpoint.clone().unwrap_or_else(|| own_endpoint(config, local));
     let credentials = service_credentials(config, "router")?;
+    let tls = config.tls.as_ref().map(crate::ServerTls::peer);
     Ok(switchboard_router::Config {
         rules,
         rules_source,
         knowledge_endpoint,
         credentials,
+        tls,
         ..Default::default()
     })
+}
+
+/// This process's own gRPC listener, as its services call it.
+fn own_endpoint(config: &Config, local: SocketAddr) -> String {
+    match &config.tls {
+        Some(_) => format!("https://{local}"),
+        None => format!("http://{local}"),
+    }
 }
 
 /// Service tokens a service mints for its calls to others (every tenant is the default one so far).

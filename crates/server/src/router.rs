@@ -31,8 +31,7 @@ pub enum RouterCommand {
 pub async fn run(command: RouterCommand) -> anyhow::Result<()> {
     let RouterCommand::Simulate { rules, since, json, connection } = command;
     let since = since.as_deref().map(|text| ago(text, Utc::now())).transpose()?;
-    let config =
-        Config { nats_url: connection.nats_url, database_url: connection.database_url, ..Config::default() };
+    let config = connection.config(Config::default())?;
     let report = simulate(&config, &rules, since).await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -33,7 +33,7 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: Cancellation
         http: bind(config.http_addr, "http").await?,
         smtp: bind(config.smtp_addr, "smtp").await?,
     };
-    serve_with(config, listener, channels, shutdown).await
+    Box::pin(serve_with(config, listener, channels, shutdown)).await
 }
 
 async fn bind(address: Option<std::net::SocketAddr>, what: &str) -> anyhow::Result<Option<TcpListener>> {
@@ -76,7 +76,7 @@ pub async fn serve_with(
     let mut routes = mounted.routes;
     routes.add_service(health);
     add_reflection(&mut routes)?;
-    let server = tonic::transport::Server::builder()
+    let server = builder(config.tls.as_ref())?
         .layer(switchboard_auth::Guard::new(keys, revocations))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
@@ -95,6 +95,15 @@ pub async fn serve_with(
     deps.pool.close().await;
     tracing::info!("stopped");
     failure.map_or(Ok(()), Err)
+}
+
+/// The gRPC server, speaking TLS when configured.
+fn builder(tls: Option<&crate::ServerTls>) -> anyhow::Result<tonic::transport::Server> {
+    let builder = tonic::transport::Server::builder();
+    let Some(tls) = tls else { return Ok(builder) };
+    let identity = tonic::transport::Identity::from_pem(&tls.certificate, &tls.key);
+    let config = tonic::transport::ServerTlsConfig::new().identity(identity);
+    builder.tls_config(config).context("the TLS certificate or key is not usable")
 }
 
 fn add_reflection(routes: &mut tonic::service::RoutesBuilder) -> anyhow::Result<()> {

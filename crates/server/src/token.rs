@@ -43,15 +43,24 @@ pub enum TokenCommand {
     Key,
 }
 
-/// The cluster's signing key, from the environment or a file.
-#[derive(Debug, Clone, Args)]
+/// The cluster's signing key, from the environment (`SWITCHBOARD_AUTH_KEY`, never a flag: argv
+/// is visible to every user of the machine) or a file.
+#[derive(Clone, Args)]
 pub struct KeyArgs {
-    /// The secret tokens are signed with: at least 32 bytes, shared by every process.
-    #[arg(long, env = "SWITCHBOARD_AUTH_KEY", hide_env_values = true)]
+    #[arg(skip = std::env::var("SWITCHBOARD_AUTH_KEY").ok())]
     pub auth_key: Option<String>,
     /// A file holding that secret (surrounding whitespace ignored), e.g. a mounted Secret.
     #[arg(long, env = "SWITCHBOARD_AUTH_KEY_FILE")]
     pub auth_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for KeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyArgs")
+            .field("auth_key", &self.auth_key.as_ref().map(|_| "***"))
+            .field("auth_key_file", &self.auth_key_file)
+            .finish()
+    }
 }
 
 impl KeyArgs {

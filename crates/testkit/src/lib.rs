@@ -7,11 +7,13 @@ mod auth;
 mod database;
 mod nats;
 mod smtp;
+mod tls;
 
 pub use auth::{TEST_AUTH_KEY, auth_keys, credentials, token};
 pub use database::TestDatabase;
 pub use nats::NatsServer;
 pub use smtp::{SmtpSink, python_path};
+pub use tls::TestCertificates;
 
 /// A port nobody listens on right now (the caller binds it soon, or retries).
 pub fn free_port() -> std::io::Result<u16> {

@@ -22,8 +22,17 @@ impl NatsServer {
         Self::start_binary(&binary()?)
     }
 
+    /// Starts the server with further options, e.g. `--user u --pass p` or `--tls ...`.
+    pub fn start_with(options: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn(&binary()?, options)
+    }
+
     /// Starts a given nats-server binary (e.g. an old one, to test refusal).
     pub fn start_binary(binary: &Path) -> anyhow::Result<Self> {
+        Self::spawn(binary, &[])
+    }
+
+    fn spawn(binary: &Path, options: &[&str]) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("switchboard-nats-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
         let child = Command::new(binary)
@@ -32,6 +41,7 @@ impl NatsServer {
             .arg(dir.join("store"))
             .arg("--ports_file_dir")
             .arg(&dir)
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -74,10 +84,11 @@ impl Drop for NatsServer {
     }
 }
 
-/// The client port from the server's ports file: `{"nats":["nats://127.0.0.1:PORT"], ...}`.
+/// The client port from the server's ports file: `{"nats":["nats://127.0.0.1:PORT"], ...}`
+/// (`tls://` when the server requires TLS).
 fn read_port(path: &Path) -> Option<u16> {
     let text = std::fs::read_to_string(path).ok()?;
-    let start = text.find("nats://")? + "nats://".len();
+    let start = text.find("nats://").or_else(|| text.find("tls://"))? + "://".len();
     let address = &text[start..];
     let end = address.find('"')?;
     address[..end].rsplit(':').next()?.parse().ok()

@@ -75,6 +75,8 @@ pub struct Cluster {
     pub http: SocketAddr,
     /// The channels' SMTP listener.
     pub smtp: SocketAddr,
+    /// What clients trust when the cluster serves TLS.
+    pub tls: Option<switchboard_auth::PeerTls>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -91,10 +93,11 @@ impl Cluster {
         config.notifier.public_url = format!("http://{http_address}");
         config.channels.public_url = format!("http://{http_address}");
         let channels = switchboard_channels::Listeners { http: Some(http), smtp: Some(smtp) };
+        let tls = config.tls.as_ref().map(switchboard_server::ServerTls::peer);
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve_with(config, listener, channels, shutdown.clone()));
-        match wait_serving(address).await {
-            Ok(()) => Ok(Self { address, http: http_address, smtp: smtp_address, shutdown, server }),
+        match wait_healthy(connect(address, tls.as_ref()).await).await {
+            Ok(()) => Ok(Self { address, http: http_address, smtp: smtp_address, tls, shutdown, server }),
             // A server that gave up says why better than the health check does.
             Err(waiting) => {
                 shutdown.cancel();
@@ -108,12 +111,13 @@ impl Cluster {
 
     /// A channel whose calls carry an admin token of the default tenant.
     pub async fn channel(&self) -> anyhow::Result<Api> {
-        channel(self.address).await
+        self.channel_as(switchboard_bus::DEFAULT_TENANT, Role::Admin, "test-admin").await
     }
 
     /// A channel whose calls carry a token of `tenant` for `subject` in `role`.
     pub async fn channel_as(&self, tenant: &str, role: Role, subject: &str) -> anyhow::Result<Api> {
-        channel_as(self.address, tenant, role, subject).await
+        let channel = connect(self.address, self.tls.as_ref()).await?;
+        Ok(Api::new(channel, switchboard_testkit::credentials(tenant, role, subject)))
     }
 
     pub async fn intake(&self) -> anyhow::Result<IntakeClient<Api>> {
@@ -137,13 +141,31 @@ pub async fn channel(address: SocketAddr) -> anyhow::Result<Api> {
 
 /// A channel to `address` whose calls carry a token of `tenant` for `subject` in `role`.
 pub async fn channel_as(address: SocketAddr, tenant: &str, role: Role, subject: &str) -> anyhow::Result<Api> {
-    let channel = GrpcChannel::from_shared(format!("http://{address}"))?.connect().await?;
+    let channel = connect(address, None).await?;
     Ok(Api::new(channel, switchboard_testkit::credentials(tenant, role, subject)))
+}
+
+/// A connection to `address`, over TLS trusting `tls` when given.
+pub async fn connect(
+    address: SocketAddr,
+    tls: Option<&switchboard_auth::PeerTls>,
+) -> anyhow::Result<GrpcChannel> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+    let Some(tls) = tls else {
+        return Ok(GrpcChannel::from_shared(format!("http://{address}"))?.connect().await?);
+    };
+    let config =
+        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem)).domain_name(&tls.domain);
+    Ok(Endpoint::from_shared(format!("https://{address}"))?.tls_config(config)?.connect().await?)
 }
 
 /// Waits on the health `Watch` stream until the whole server reports SERVING.
 pub async fn wait_serving(address: SocketAddr) -> anyhow::Result<()> {
-    let mut health = HealthClient::new(channel(address).await?);
+    wait_healthy(connect(address, None).await).await
+}
+
+async fn wait_healthy(channel: anyhow::Result<GrpcChannel>) -> anyhow::Result<()> {
+    let mut health = HealthClient::new(channel?);
     let mut statuses = health.watch(HealthCheckRequest { service: String::new() }).await?.into_inner();
     tokio::time::timeout(WAIT, async {
         while let Some(status) = statuses.message().await? {
@@ -278,8 +300,17 @@ pub async fn dead_letter_where(
 
 /// Publishes the article about tracking orders and waits until knowledge can find it.
 pub async fn publish_tracking_article(address: SocketAddr) -> anyhow::Result<String> {
+    publish_tracking_article_through(channel(address).await?).await
+}
+
+/// [`publish_tracking_article`] on `cluster`, over TLS when it serves TLS.
+pub async fn publish_tracking_article_with(cluster: &Cluster) -> anyhow::Result<String> {
+    publish_tracking_article_through(cluster.channel().await?).await
+}
+
+async fn publish_tracking_article_through(api: Api) -> anyhow::Result<String> {
     use switchboard_proto::knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient};
-    let mut knowledge = KnowledgeClient::new(channel(address).await?);
+    let mut knowledge = KnowledgeClient::new(api);
     let request = PublishArticleRequest {
         article_id: "track-your-order".into(),
         title: "Where is my order? Tracking your order".into(),

@@ -25,7 +25,6 @@ use switchboard_projection::Deps;
 use switchboard_proto::{
     intake::v1::intake_client::IntakeClient, knowledge::v1::knowledge_client::KnowledgeClient,
 };
-use tonic::transport::Channel as GrpcChannel;
 
 pub use hub::Hub;
 
@@ -49,12 +48,9 @@ impl Chat {
         intake: &str,
         knowledge: &str,
         credentials: &switchboard_auth::Credentials,
+        tls: Option<&switchboard_auth::PeerTls>,
     ) -> Result<Self, String> {
-        let lazy = |endpoint: &str| {
-            GrpcChannel::from_shared(endpoint.to_string())
-                .map(|channel| channel.connect_lazy())
-                .map_err(|error| format!("endpoint {endpoint:?}: {error}"))
-        };
+        let lazy = |endpoint: &str| switchboard_auth::lazy_channel(endpoint, tls, None);
         Ok(Self {
             deps,
             hub,
