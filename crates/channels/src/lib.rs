@@ -8,6 +8,7 @@
 pub mod chat;
 pub mod email;
 pub mod hooks;
+pub mod http;
 pub mod outbound;
 pub mod signature;
 pub mod surveys;
@@ -55,6 +56,12 @@ pub struct Config {
     /// Intake's and knowledge's gRPC endpoints (chat history, suggestions).
     pub intake_endpoint: String,
     pub knowledge_endpoint: String,
+    /// What the HTTP listener allows: connections, deadlines, requests per client.
+    pub http_limits: http::HttpLimits,
+    /// What the SMTP listener allows: connections, session deadline, DATA in memory.
+    pub smtp_limits: email::SmtpLimits,
+    /// What a chat socket and a site may send.
+    pub chat_limits: chat::ChatLimits,
     /// What those calls carry: a service token of the cluster.
     pub credentials: switchboard_auth::Credentials,
     /// The trust for their TLS, when the endpoints are `https://`.
@@ -77,6 +84,9 @@ impl Default for Config {
             intake_endpoint: "http://127.0.0.1:50051".into(),
             knowledge_endpoint: "http://127.0.0.1:50051".into(),
             credentials: switchboard_auth::Credentials::default(),
+            http_limits: http::HttpLimits::default(),
+            smtp_limits: email::SmtpLimits::default(),
+            chat_limits: chat::ChatLimits::default(),
             tls: None,
             batch_size: 500,
         }
@@ -108,8 +118,9 @@ pub async fn start(
     if let Some(listener) = listeners.smtp {
         tracing::info!(address = %listener.local_addr()?, "serving smtp");
         let (inbox, hostname, shutdown) = (inbox.clone(), config.hostname.clone(), shutdown.clone());
+        let limits = config.smtp_limits.clone();
         tasks.push(tokio::spawn(async move {
-            email::smtp::serve(listener, inbox, hostname, shutdown).await;
+            email::smtp::serve(listener, inbox, hostname, limits, shutdown).await;
             Ok(())
         }));
     }
@@ -117,16 +128,7 @@ pub async fn start(
         tracing::info!(address = %listener.local_addr()?, "serving http");
         let surveys = surveys::Surveys { deps: deps.clone(), secret: config.survey_secret.clone() };
         let hub = chat::Hub::default();
-        let chat = chat::Chat::new(
-            deps.clone(),
-            hub.clone(),
-            config.chat_sites.clone(),
-            &config.intake_endpoint,
-            &config.knowledge_endpoint,
-            &config.credentials,
-            config.tls.as_ref(),
-        )
-        .map_err(Error::Chat)?;
+        let chat = chat::Chat::new(deps.clone(), hub.clone(), &config).map_err(Error::Chat)?;
         let voice = voice::Voice {
             deps: deps.clone(),
             hub: hub.clone(),
@@ -136,15 +138,19 @@ pub async fn start(
             reply_wait: config.voice_reply_wait,
         };
         tasks.push(tokio::spawn(chat::hub::run(hub, deps.bus.clone(), shutdown.clone())));
+        let pruning = chat.clone().prune_budgets(shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            pruning.await;
+            Ok(())
+        }));
         let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret })
             .merge(surveys::routes(surveys))
             .merge(chat::routes(chat))
             .merge(voice::routes(voice));
+        let limits = config.http_limits.clone();
         tasks.push(tokio::spawn(async move {
-            axum::serve(listener, routes)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
-                .map_err(|error| format!("http server: {error}").into())
+            http::serve(listener, routes, limits, shutdown).await;
+            Ok(())
         }));
     }
     Ok(Started { tasks })

@@ -39,9 +39,30 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 /// Signatures a header may carry (one per secret during a rotation); more is malformed.
 const MAX_SIGNATURES: usize = 4;
 
-/// Checks a header value against `body`, at time `now` (unix seconds). The body's MAC is
-/// computed once, whatever the header holds.
+/// A well-formed, fresh signature header, not yet checked against a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    timestamp: i64,
+    signatures: Vec<Vec<u8>>,
+}
+
+impl Claimed {
+    /// Whether it signs `body`; the body's MAC is computed once, whatever the header holds.
+    pub fn signs(&self, secret: &[u8], body: &[u8]) -> Result<(), Refusal> {
+        let expected = mac(secret, self.timestamp, body).finalize().into_bytes();
+        let matches = self.signatures.iter().any(|given| same(given, &expected));
+        if matches { Ok(()) } else { Err(Refusal::Mismatch) }
+    }
+}
+
+/// Checks a header value against `body`, at time `now` (unix seconds).
 pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Result<(), Refusal> {
+    claimed(header, now)?.signs(secret, body)
+}
+
+/// The header's timestamp and signatures, refused when missing, malformed or stale: checked
+/// before a body is read, so an unsigned flood costs no buffering.
+pub fn claimed(header: Option<&str>, now: i64) -> Result<Claimed, Refusal> {
     let header = header.ok_or(Refusal::Missing)?;
     let (mut timestamp, mut signatures) = (None, Vec::new());
     for part in header.split(',') {
@@ -61,9 +82,7 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now: i64) -> Res
     if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(Refusal::Stale);
     }
-    let expected = mac(secret, timestamp, body).finalize().into_bytes();
-    let matches = signatures.iter().any(|given| same(given, &expected));
-    if matches { Ok(()) } else { Err(Refusal::Mismatch) }
+    Ok(Claimed { timestamp, signatures })
 }
 
 /// The key survey links are signed with, derived from the inbound webhook secret (which gateways

@@ -89,10 +89,10 @@ impl Knowledge {
         };
         let suggestions: Vec<Suggestion> =
             suggestions.into_iter().map(|(article_id, title)| Suggestion { article_id, title }).collect();
-        let scored: Vec<(&str, f32)> = suggestions.iter().map(|s| (s.article_id.as_str(), 0.0)).collect();
-        let asked = Asked::new(KnowledgeQueryKind::Suggest, typed, locale);
-        let query_id = self.record(&asked, &scored, !suggestions.is_empty()).await;
-        Ok((suggestions, query_id))
+        // Not recorded: a customer typing makes one call a keystroke, and a flood of them must
+        // not become a flood of durable events. The question finally asked (search, deflect,
+        // answer) is what analytics and content gaps read.
+        Ok((suggestions, uuid::Uuid::now_v7().to_string()))
     }
 }
 

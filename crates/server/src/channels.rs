@@ -70,6 +70,46 @@ pub struct ChannelArgs {
     /// loopback, private, link-local and reserved addresses are refused otherwise.
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_ALLOW", default_value = "")]
     pub outbound_allow: String,
+    /// Open HTTP connections at once; more are answered 503.
+    #[arg(long, env = "SWITCHBOARD_HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub http_max_connections: usize,
+    /// Seconds to send a request's headers (and the longest a kept-alive connection idles).
+    #[arg(long, env = "SWITCHBOARD_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub http_header_timeout_secs: u64,
+    /// Seconds to send a request's body and get the answer.
+    #[arg(long, env = "SWITCHBOARD_HTTP_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub http_request_timeout_secs: u64,
+    /// HTTP requests per second from one client address, and the burst above it; 429 past them.
+    #[arg(long, env = "SWITCHBOARD_HTTP_RATE", default_value_t = 20)]
+    pub http_rate: u32,
+    #[arg(long, env = "SWITCHBOARD_HTTP_BURST", default_value_t = 60)]
+    pub http_burst: u32,
+    /// Proxies whose X-Forwarded-For names the client, comma-separated networks.
+    #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// SMTP connections at once, and from one client address.
+    #[arg(long, env = "SWITCHBOARD_SMTP_MAX_CONNECTIONS", default_value_t = 64)]
+    pub smtp_max_connections: usize,
+    #[arg(long, env = "SWITCHBOARD_SMTP_MAX_PER_CLIENT", default_value_t = 8)]
+    pub smtp_max_per_client: usize,
+    /// Seconds an SMTP session may last in all.
+    #[arg(long, env = "SWITCHBOARD_SMTP_SESSION_SECS", default_value_t = 600)]
+    pub smtp_session_secs: u64,
+    /// DATA bytes held in memory across SMTP sessions at once; past it mail is deferred (452).
+    #[arg(long, env = "SWITCHBOARD_SMTP_DATA_IN_FLIGHT", default_value_t = 64 * 1024 * 1024)]
+    pub smtp_data_in_flight: usize,
+    /// Chat frames per second from one socket and its burst; from one site's sockets together.
+    #[arg(long, env = "SWITCHBOARD_CHAT_RATE", default_value_t = 5)]
+    pub chat_rate: u32,
+    #[arg(long, env = "SWITCHBOARD_CHAT_BURST", default_value_t = 20)]
+    pub chat_burst: u32,
+    #[arg(long, env = "SWITCHBOARD_CHAT_SITE_RATE", default_value_t = 200)]
+    pub chat_site_rate: u32,
+    #[arg(long, env = "SWITCHBOARD_CHAT_SITE_BURST", default_value_t = 1000)]
+    pub chat_site_burst: u32,
+    /// Seconds a chat socket may stay silent (pongs count) before it is closed.
+    #[arg(long, env = "SWITCHBOARD_CHAT_IDLE_SECS", default_value_t = 600)]
+    pub chat_idle_secs: u64,
     /// A fault to inject, for crash tests: `notifier-halt-after-send`.
     #[arg(long, env = "SWITCHBOARD_FAILPOINT", hide = true)]
     pub failpoint: Option<String>,
@@ -77,15 +117,16 @@ pub struct ChannelArgs {
 
 /// `SWITCHBOARD_OUTBOUND_ALLOW`: networks, comma-separated.
 fn outbound_allow(list: &str) -> anyhow::Result<switchboard_channels::outbound::Destinations> {
-    let networks = list
-        .split(',')
+    Ok(switchboard_channels::outbound::Destinations::allowing(networks("SWITCHBOARD_OUTBOUND_ALLOW", list)?))
+}
+
+/// Networks, comma-separated, from the setting `name`.
+fn networks(name: &str, list: &str) -> anyhow::Result<Vec<switchboard_channels::outbound::Network>> {
+    list.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
-        .map(|item| {
-            item.parse().map_err(|error: String| anyhow::anyhow!("SWITCHBOARD_OUTBOUND_ALLOW: {error}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(switchboard_channels::outbound::Destinations::allowing(networks))
+        .map(|item| item.parse().map_err(|error: String| anyhow::anyhow!("{name}: {error}")))
+        .collect()
 }
 
 impl ChannelArgs {
@@ -107,7 +148,49 @@ impl ChannelArgs {
             twilio_auth_token: self.twilio_auth_token.clone().filter(|token| !token.is_empty()),
             public_url: self.public_url.clone(),
             support_line: self.support_line.clone().filter(|line| !line.is_empty()),
+            http_limits: self.http_limits()?,
+            chat_limits: self.chat_limits()?,
+            smtp_limits: switchboard_channels::email::SmtpLimits {
+                max_connections: self.smtp_max_connections.max(1),
+                max_per_client: self.smtp_max_per_client.max(1),
+                session_deadline: std::time::Duration::from_secs(self.smtp_session_secs.max(1)),
+                data_in_flight: self.smtp_data_in_flight.max(self.max_email_bytes),
+            },
             ..Default::default()
+        })
+    }
+
+    fn chat_limits(&self) -> anyhow::Result<switchboard_channels::chat::ChatLimits> {
+        let positive = |value: u32, name: &str| {
+            std::num::NonZeroU32::new(value).with_context(|| format!("{name} must be above zero"))
+        };
+        anyhow::ensure!(self.chat_idle_secs > 0, "SWITCHBOARD_CHAT_IDLE_SECS must be above zero");
+        Ok(switchboard_channels::chat::ChatLimits {
+            socket_rate: positive(self.chat_rate, "SWITCHBOARD_CHAT_RATE")?,
+            socket_burst: positive(self.chat_burst, "SWITCHBOARD_CHAT_BURST")?,
+            site_rate: positive(self.chat_site_rate, "SWITCHBOARD_CHAT_SITE_RATE")?,
+            site_burst: positive(self.chat_site_burst, "SWITCHBOARD_CHAT_SITE_BURST")?,
+            idle: std::time::Duration::from_secs(self.chat_idle_secs),
+            ..Default::default()
+        })
+    }
+
+    fn http_limits(&self) -> anyhow::Result<switchboard_channels::http::HttpLimits> {
+        let positive = |value: u32, name: &str| {
+            std::num::NonZeroU32::new(value).with_context(|| format!("{name} must be above zero"))
+        };
+        anyhow::ensure!(self.http_max_connections > 0, "SWITCHBOARD_HTTP_MAX_CONNECTIONS must be above zero");
+        anyhow::ensure!(
+            self.http_header_timeout_secs > 0 && self.http_request_timeout_secs > 0,
+            "HTTP timeouts must be above zero"
+        );
+        Ok(switchboard_channels::http::HttpLimits {
+            max_connections: self.http_max_connections,
+            header_timeout: std::time::Duration::from_secs(self.http_header_timeout_secs),
+            request_timeout: std::time::Duration::from_secs(self.http_request_timeout_secs),
+            per_client_rate: positive(self.http_rate, "SWITCHBOARD_HTTP_RATE")?,
+            per_client_burst: positive(self.http_burst, "SWITCHBOARD_HTTP_BURST")?,
+            trusted_proxies: networks("SWITCHBOARD_TRUSTED_PROXIES", &self.trusted_proxies)?,
         })
     }
 

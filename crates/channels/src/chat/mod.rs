@@ -9,7 +9,10 @@
 //! again (from intake); it drops what it has already shown by message id, so nothing is missed.
 
 pub mod hub;
+mod limits;
 mod session;
+
+pub use limits::ChatLimits;
 
 use std::collections::BTreeMap;
 
@@ -37,27 +40,36 @@ pub struct Chat {
     /// History on reconnect, and suggestions while typing (connected on first use).
     pub intake: IntakeClient<switchboard_auth::Authorized>,
     pub knowledge: KnowledgeClient<switchboard_auth::Authorized>,
+    budgets: limits::SiteBudgets,
 }
 
 impl Chat {
-    /// Fails only on a malformed endpoint; the connections are made on first use.
-    pub fn new(
-        deps: Deps,
-        hub: Hub,
-        sites: BTreeMap<String, String>,
-        intake: &str,
-        knowledge: &str,
-        credentials: &switchboard_auth::Credentials,
-        tls: Option<&switchboard_auth::PeerTls>,
-    ) -> Result<Self, String> {
-        let lazy = |endpoint: &str| switchboard_auth::lazy_channel(endpoint, tls, None);
+    /// The chat as `config` says (sites, endpoints, credentials, limits). Fails only on a
+    /// malformed endpoint; the connections are made on first use.
+    pub fn new(deps: Deps, hub: Hub, config: &crate::Config) -> Result<Self, String> {
+        let lazy = |endpoint: &str| switchboard_auth::lazy_channel(endpoint, config.tls.as_ref(), None);
+        let credentials = config.credentials.clone();
         Ok(Self {
             deps,
             hub,
-            sites,
-            intake: IntakeClient::with_interceptor(lazy(intake)?, credentials.clone()),
-            knowledge: KnowledgeClient::with_interceptor(lazy(knowledge)?, credentials.clone()),
+            sites: config.chat_sites.clone(),
+            intake: IntakeClient::with_interceptor(lazy(&config.intake_endpoint)?, credentials.clone()),
+            knowledge: KnowledgeClient::with_interceptor(lazy(&config.knowledge_endpoint)?, credentials),
+            budgets: limits::SiteBudgets::new(config.chat_limits.clone()),
         })
+    }
+}
+
+impl Chat {
+    /// Forgets quiet sites' budgets every minute until `shutdown`.
+    pub async fn prune_budgets(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = every.tick() => self.budgets.prune(),
+            }
+        }
     }
 }
 
@@ -108,5 +120,8 @@ async fn connect(
     }
     let customer_id = format!("web:{}:{}", connect.site, connect.visitor);
     // Frames are small JSON; anything large is not a chat message.
-    upgrade.max_message_size(64 * 1024).on_upgrade(move |socket| session::run(chat, customer_id, socket))
+    upgrade
+        .max_message_size(64 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .on_upgrade(move |socket| session::run(chat, connect.site, customer_id, socket))
 }

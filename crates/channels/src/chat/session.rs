@@ -42,6 +42,7 @@ enum Incoming {
 
 struct Session {
     chat: Chat,
+    site: String,
     customer_id: String,
     conversation_id: Option<String>,
     /// How the hub reaches this session.
@@ -57,13 +58,26 @@ struct Session {
 
 /// Messages queued from the hub at most; a session further behind re-reads the conversation.
 const QUEUE: usize = 256;
+/// Messages held while the first one starts the conversation, at most.
+const HELD: usize = 20;
 
-pub(super) async fn run(chat: Chat, customer_id: String, mut socket: WebSocket) {
+/// What the socket's loop does after a frame.
+enum Next {
+    Continue,
+    Close(&'static str),
+}
+
+pub(super) async fn run(chat: Chat, site: String, customer_id: String, mut socket: WebSocket) {
     let (tx, mut inbox) = mpsc::channel(QUEUE);
     let lagged = Arc::new(Notify::new());
     let link = Sender::new(tx, lagged.clone());
+    let limits = chat.budgets.limits.clone();
+    let budget = chat.budgets.socket();
+    let (mut strikes, mut idle) = (0u32, Box::pin(tokio::time::sleep(limits.idle)));
+    let mut pings = tokio::time::interval(limits.ping_every);
     let mut session = Session {
         chat,
+        site,
         customer_id,
         conversation_id: None,
         link,
@@ -72,25 +86,64 @@ pub(super) async fn run(chat: Chat, customer_id: String, mut socket: WebSocket) 
         held: Vec::new(),
     };
     loop {
-        tokio::select! {
-            frame = socket.recv() => match frame {
-                Some(Ok(Frame::Text(text))) => session.on_frame(text.as_str()).await,
-                Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {}
+        let next = tokio::select! {
+            frame = socket.recv() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + limits.idle);
+                match frame {
+                    Some(Ok(Frame::Text(text))) if session.chat.budgets.admit(&session.site, &budget) => {
+                        strikes = 0;
+                        session.on_frame(text.as_str()).await;
+                        Next::Continue
+                    }
+                    Some(Ok(Frame::Text(_))) => {
+                        strikes += 1;
+                        session.error("too many messages; slow down");
+                        if strikes >= limits.strikes { Next::Close("too many messages") } else { Next::Continue }
+                    }
+                    Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => Next::Continue,
+                }
             },
-            Some(outgoing) = inbox.recv() => session.on_hub(outgoing).await,
+            () = idle.as_mut() => Next::Close("idle"),
+            _ = pings.tick() => {
+                if socket.send(Frame::Ping(Bytes::new())).await.is_err() {
+                    return;
+                }
+                Next::Continue
+            }
+            Some(outgoing) = inbox.recv() => {
+                session.on_hub(outgoing).await;
+                Next::Continue
+            }
             () = lagged.notified() => {
                 if let Some(conversation_id) = session.conversation_id.clone() {
                     tracing::info!("chat session fell behind; re-reading its conversation");
                     session.hello(conversation_id).await;
                 }
+                Next::Continue
             }
-        }
+        };
         for outgoing in std::mem::take(&mut session.out) {
             let Ok(json) = serde_json::to_string(&outgoing) else { continue };
             if socket.send(Frame::Text(json.into())).await.is_err() {
                 return;
             }
+        }
+        if let Next::Close(reason) = next {
+            tracing::info!(reason, "chat socket closed");
+            let close = axum::extract::ws::CloseFrame { code: 1008, reason: reason.into() };
+            let _ = socket.send(Frame::Close(Some(close))).await;
+            // Read on until the widget answers the close (briefly): dropping a socket with
+            // unread frames resets it, and the close would be lost.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                while let Some(Ok(frame)) = socket.recv().await {
+                    if matches!(frame, Frame::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+            return;
         }
     }
 }
@@ -199,6 +252,9 @@ impl Session {
         };
         if self.conversation_id.is_none() {
             if self.starting {
+                if self.held.len() >= HELD {
+                    return self.error("wait for the conversation to start before sending more");
+                }
                 self.held.push((id.to_string(), inbound.text));
                 return;
             }

@@ -3,9 +3,12 @@
 //! with a reason and kept as an `InboundRefused` event. Either way it is on the stream before the
 //! sender hears back, so nothing is lost.
 
+mod limits;
 pub mod parse;
 pub mod smtp;
 pub mod threads;
+
+pub use limits::SmtpLimits;
 
 use bytes::Bytes;
 use prost::Message as _;

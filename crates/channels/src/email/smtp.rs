@@ -1,6 +1,7 @@
 //! The project's own SMTP listener (RFC 5321, plain text behind the company's MTA): EHLO, MAIL,
 //! RCPT, DATA, RSET, NOOP, QUIT, with SIZE. A message is answered `250` only once it is on the
 //! stream; a refused one gets a `5xx` with the reason, so the sending MTA bounces it clearly.
+//! Connections, sessions and DATA held in memory are bounded ([`SmtpLimits`]).
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,55 +11,76 @@ use tokio::{
         BufReader,
     },
     net::TcpListener,
-    sync::Semaphore,
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Inbox, Outcome};
+use super::{
+    Inbox, Outcome,
+    limits::{Budget, Busy, Gate, SmtpLimits},
+};
 
 /// Longest command line (RFC 5321 says 512 with the CRLF; some clients send more).
 const MAX_LINE: usize = 4096;
 const MAX_RECIPIENTS: usize = 100;
 const IDLE: Duration = Duration::from_secs(300);
-const CONNECTIONS: usize = 64;
 
-/// Serves SMTP on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, inbox: Inbox, hostname: String, shutdown: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(CONNECTIONS));
+/// Serves SMTP on `listener` until `shutdown`, within `limits`.
+pub async fn serve(
+    listener: TcpListener,
+    inbox: Inbox,
+    hostname: String,
+    limits: SmtpLimits,
+    shutdown: CancellationToken,
+) {
+    let gate = Gate::new(limits);
     let hostname: Arc<str> = hostname.into();
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _)) = accepted else { continue };
-        let slot = tokio::select! {
-            () = shutdown.cancelled() => return,
-            slot = slots.clone().acquire_owned() => match slot { Ok(slot) => slot, Err(_) => return },
-        };
-        let (inbox, hostname) = (inbox.clone(), hostname.clone());
+        let Ok((stream, peer)) = accepted else { continue };
+        let (inbox, hostname, gate) = (inbox.clone(), hostname.clone(), gate.clone());
         tokio::spawn(async move {
-            let (read, write) = stream.into_split();
-            if let Err(error) = Session::new(&inbox, &hostname).run(read, write).await {
-                tracing::debug!(%error, "smtp session ended");
+            let (read, mut write) = stream.into_split();
+            let _admitted = match gate.admit(peer.ip()) {
+                Ok(admitted) => admitted,
+                Err(busy) => return refuse(&mut write, busy).await,
+            };
+            let session = Session::new(&inbox, &hostname, &gate).run(read, &mut write);
+            match tokio::time::timeout(gate.limits.session_deadline, session).await {
+                Ok(Err(error)) => tracing::debug!(%error, "smtp session ended"),
+                Ok(Ok(())) => {}
+                Err(_) => {
+                    let _ = reply(&mut write, "421 4.4.2 session too long; closing").await;
+                }
             }
-            drop(slot);
         });
     }
+}
+
+/// `421` to a connection that finds no place, then close.
+async fn refuse(write: &mut (impl AsyncWrite + Unpin), busy: Busy) {
+    let text = match busy {
+        Busy::Listener => "421 4.3.2 too busy; try again later",
+        Busy::Client => "421 4.7.0 too many connections from your address; try again later",
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), reply(write, text)).await;
 }
 
 /// One connection's state.
 struct Session<'a> {
     inbox: &'a Inbox,
     hostname: &'a str,
+    gate: &'a Gate,
     greeted: bool,
     sender: Option<String>,
     recipients: usize,
 }
 
 impl<'a> Session<'a> {
-    fn new(inbox: &'a Inbox, hostname: &'a str) -> Self {
-        Self { inbox, hostname, greeted: false, sender: None, recipients: 0 }
+    fn new(inbox: &'a Inbox, hostname: &'a str, gate: &'a Gate) -> Self {
+        Self { inbox, hostname, gate, greeted: false, sender: None, recipients: 0 }
     }
 
     async fn run(
@@ -83,7 +105,7 @@ impl<'a> Session<'a> {
                 "DATA" if self.recipients == 0 => "503 5.5.1 RCPT TO first".to_string(),
                 "DATA" => {
                     reply(&mut write, "354 end data with <CR><LF>.<CR><LF>").await?;
-                    let data = read_data(&mut read, self.inbox.max_bytes()).await?;
+                    let data = read_data(&mut read, self.inbox.max_bytes(), self.gate.budget()).await?;
                     let sender = self.sender.take();
                     self.reset();
                     self.data(data, sender).await
@@ -160,7 +182,11 @@ impl<'a> Session<'a> {
                 let reason = "message has lines ending in a bare LF; SMTP requires CRLF".to_string();
                 self.inbox.refuse_unread(size, reason, sender).await
             }
-            Data::Complete(raw) => self.inbox.accept(&raw, sender).await,
+            Data::Busy(size) => {
+                tracing::warn!(size, "email deferred: the listener holds too much mail at once");
+                return "452 4.3.1 too much mail in progress; try again later".into();
+            }
+            Data::Complete(raw, _budget) => self.inbox.accept(&raw, sender).await,
         };
         match outcome {
             Ok(Outcome::Accepted { message_id, .. }) => format!("250 2.0.0 accepted {message_id}"),
@@ -180,7 +206,10 @@ impl<'a> Session<'a> {
 }
 
 enum Data {
-    Complete(Vec<u8>),
+    /// The message, with the share of the DATA budget it holds until dropped.
+    Complete(Vec<u8>, Budget),
+    /// Read to its end and dropped: the DATA budget was spent; how many bytes were read.
+    Busy(usize),
     /// Read to its end and dropped past the limit; how many bytes were read.
     TooLarge(usize),
     /// A line ended with a bare LF: refused (RFC 5321 2.3.8; it is how SMTP smuggling works).
@@ -192,7 +221,11 @@ const PIECE: u64 = 64 * 1024;
 
 /// Reads a DATA section to `CRLF . CRLF`, undoing dot-stuffing. Only a dot line after a CRLF
 /// ends it, so a bare LF can never end a message early and smuggle another one after it.
-async fn read_data(read: &mut (impl AsyncBufRead + Unpin), max: usize) -> std::io::Result<Data> {
+async fn read_data(
+    read: &mut (impl AsyncBufRead + Unpin),
+    max: usize,
+    mut budget: Budget,
+) -> std::io::Result<Data> {
     let (mut raw, mut size, mut bare_lf) = (Vec::new(), 0usize, false);
     let mut line_start = true;
     let mut piece = Vec::new();
@@ -205,17 +238,20 @@ async fn read_data(read: &mut (impl AsyncBufRead + Unpin), max: usize) -> std::i
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed in DATA"));
         }
         if line_start && piece == b".\r\n" {
-            return Ok(match (bare_lf, size > max) {
-                (true, _) => Data::BareLf(size),
-                (false, true) => Data::TooLarge(size),
-                (false, false) => Data::Complete(raw),
+            return Ok(match (bare_lf, size > max, budget.exhausted) {
+                (true, _, _) => Data::BareLf(size),
+                (false, true, _) => Data::TooLarge(size),
+                (false, false, true) => Data::Busy(size),
+                (false, false, false) => Data::Complete(raw, budget),
             });
         }
         bare_lf |= piece.ends_with(b"\n") && !piece.ends_with(b"\r\n");
         let unstuffed = if line_start && piece.starts_with(b"..") { &piece[1..] } else { &piece[..] };
         size += unstuffed.len();
-        if size <= max {
+        if size <= max && budget.cover(size) {
             raw.extend_from_slice(unstuffed);
+        } else if budget.exhausted {
+            raw = Vec::new();
         }
         line_start = piece.ends_with(b"\r\n");
     }
@@ -265,14 +301,33 @@ fn path_and_parameters(path: &str) -> (String, Vec<&str>) {
 mod tests {
     use super::*;
 
+    fn budget() -> Budget {
+        Gate::new(SmtpLimits::default()).budget()
+    }
+
     #[tokio::test]
     async fn data_is_unstuffed_and_bounded() {
         let input: &[u8] = b"Subject: x\r\n..leading dot\r\n.\r\n";
         let mut read = BufReader::new(input);
-        let Data::Complete(raw) = read_data(&mut read, 100).await.expect("read") else { panic!("too large") };
+        let Data::Complete(raw, _) = read_data(&mut read, 100, budget()).await.expect("read") else {
+            panic!("too large")
+        };
         assert_eq!(raw, b"Subject: x\r\n.leading dot\r\n");
         let mut read = BufReader::new(input);
-        assert!(matches!(read_data(&mut read, 5).await.expect("read"), Data::TooLarge(26)));
+        assert!(matches!(read_data(&mut read, 5, budget()).await.expect("read"), Data::TooLarge(26)));
+    }
+
+    #[tokio::test]
+    async fn a_message_past_the_shared_budget_is_read_through_and_deferred() {
+        let gate = Gate::new(SmtpLimits { data_in_flight: 2048, ..SmtpLimits::default() });
+        let mut input = vec![b'x'; 5000];
+        input.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
+        let mut read = BufReader::new(&input[..]);
+        assert!(matches!(read_data(&mut read, 10_000, gate.budget()).await.expect("read"), Data::Busy(5002)));
+        let mut rest = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut read, &mut rest).await.expect("rest");
+        assert_eq!(rest, "QUIT\r\n", "the whole DATA was consumed");
+        assert!(gate.budget().cover(2048), "the budget was given back");
     }
 
     #[tokio::test]
@@ -280,7 +335,7 @@ mod tests {
         // The smuggling shape: a dot after a bare LF, then a second message in the same DATA.
         let input: &[u8] = b"Subject: x\r\n\n.\r\nMAIL FROM:<evil@example.com>\r\n.\r\nQUIT\r\n";
         let mut read = BufReader::new(input);
-        assert!(matches!(read_data(&mut read, 1000).await.expect("read"), Data::BareLf(_)));
+        assert!(matches!(read_data(&mut read, 1000, budget()).await.expect("read"), Data::BareLf(_)));
         let mut rest = String::new();
         tokio::io::AsyncReadExt::read_to_string(&mut read, &mut rest).await.expect("rest");
         assert_eq!(rest, "QUIT\r\n", "the smuggled lines were read as data");
@@ -291,7 +346,7 @@ mod tests {
         let mut input = vec![b'x'; 300_000];
         input.extend_from_slice(b"\r\n.\r\n");
         let mut read = BufReader::new(&input[..]);
-        assert!(matches!(read_data(&mut read, 1000).await.expect("read"), Data::TooLarge(300_002)));
+        assert!(matches!(read_data(&mut read, 1000, budget()).await.expect("read"), Data::TooLarge(300_002)));
     }
 
     #[test]

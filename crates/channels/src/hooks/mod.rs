@@ -50,7 +50,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 impl Hooks {
-    /// The body, once its size and signature are checked.
+    /// The body, once its size and signature are checked. A missing, malformed or stale
+    /// signature and a declared length over `limit` are refused before any of the body is read.
     async fn signed_body(&self, headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
         let Some(secret) = &self.secret else {
             return Err(error(
@@ -58,12 +59,18 @@ impl Hooks {
                 "signed webhooks are disabled: set SWITCHBOARD_WEBHOOK_SECRET",
             ));
         };
-        let bytes = to_bytes(body, limit).await.map_err(|_| {
-            error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the limit of {limit} bytes"))
-        })?;
+        let too_large =
+            || error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is over the limit of {limit} bytes"));
         let header = headers.get(signature::HEADER).and_then(|value| value.to_str().ok());
-        let now = chrono::Utc::now().timestamp();
-        signature::verify(secret.as_bytes(), header, &bytes, now)
+        let claimed = signature::claimed(header, chrono::Utc::now().timestamp())
+            .map_err(|refusal| error(StatusCode::UNAUTHORIZED, refusal.to_string()))?;
+        let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+        if declared.and_then(|length| length.parse::<usize>().ok()).is_some_and(|length| length > limit) {
+            return Err(too_large());
+        }
+        let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
+        claimed
+            .signs(secret.as_bytes(), &bytes)
             .map_err(|refusal| error(StatusCode::UNAUTHORIZED, refusal.to_string()))?;
         Ok(bytes)
     }

@@ -1,0 +1,91 @@
+//! How much one chat socket and one site may send: frames per second per socket and per site
+//! (a site's sockets share one budget, so a flood through many sockets is held too), an idle
+//! deadline, and pings that keep a live widget's connection open through proxies.
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+#[derive(Debug, Clone)]
+pub struct ChatLimits {
+    /// Frames per second from one socket, and the burst above it.
+    pub socket_rate: NonZeroU32,
+    pub socket_burst: NonZeroU32,
+    /// Frames per second from all sockets of one site, and the burst above it.
+    pub site_rate: NonZeroU32,
+    pub site_burst: NonZeroU32,
+    /// A socket that sends nothing (not even a pong) for this long is closed.
+    pub idle: Duration,
+    /// How often the server pings.
+    pub ping_every: Duration,
+    /// Frames refused for rate in a row before the socket is closed.
+    pub strikes: u32,
+}
+
+impl Default for ChatLimits {
+    fn default() -> Self {
+        let n = |value: u32| NonZeroU32::new(value).unwrap_or(NonZeroU32::MIN);
+        Self {
+            socket_rate: n(5),
+            socket_burst: n(20),
+            site_rate: n(200),
+            site_burst: n(1000),
+            idle: Duration::from_secs(600),
+            ping_every: Duration::from_secs(30),
+            strikes: 50,
+        }
+    }
+}
+
+/// The per-site budgets, shared by every socket.
+#[derive(Clone)]
+pub(crate) struct SiteBudgets {
+    pub limits: ChatLimits,
+    sites: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl SiteBudgets {
+    pub fn new(limits: ChatLimits) -> Self {
+        let quota = Quota::per_second(limits.site_rate).allow_burst(limits.site_burst);
+        Self { sites: Arc::new(RateLimiter::keyed(quota)), limits }
+    }
+
+    /// A socket's own budget.
+    pub fn socket(&self) -> DefaultDirectRateLimiter {
+        RateLimiter::direct(Quota::per_second(self.limits.socket_rate).allow_burst(self.limits.socket_burst))
+    }
+
+    /// Whether a frame from `site` on a socket with `budget` may be handled now.
+    pub fn admit(&self, site: &str, budget: &DefaultDirectRateLimiter) -> bool {
+        budget.check().is_ok() && self.sites.check_key(&site.to_string()).is_ok()
+    }
+
+    /// Forgets sites that have been quiet, so memory stays bounded.
+    pub fn prune(&self) {
+        self.sites.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_and_a_site_are_held_to_their_budgets() {
+        let n = |value| NonZeroU32::new(value).expect("non-zero");
+        let limits = ChatLimits {
+            socket_rate: n(1),
+            socket_burst: n(3),
+            site_rate: n(1),
+            site_burst: n(5),
+            ..ChatLimits::default()
+        };
+        let budgets = SiteBudgets::new(limits);
+        let one = budgets.socket();
+        assert_eq!((0..10).filter(|_| budgets.admit("shop", &one)).count(), 3, "the socket's burst");
+        let two = budgets.socket();
+        assert_eq!((0..10).filter(|_| budgets.admit("shop", &two)).count(), 2, "what is left of the site's");
+        let three = budgets.socket();
+        assert!(budgets.admit("other", &three), "another site has its own budget");
+    }
+}

@@ -1,0 +1,180 @@
+//! Floods and slow clients against the channels' listeners: HTTP headers sent too slowly, too
+//! many connections, too many requests from one address, unsigned webhooks with huge bodies,
+//! SMTP connections per address and held too long, and chat frames past a socket's budget. Each
+//! limit holds, and says so the way its protocol expects.
+
+mod common;
+
+use std::{num::NonZeroU32, time::Duration};
+
+use common::{Backing, Cluster, WAIT};
+use futures::{SinkExt as _, StreamExt as _};
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
+    net::TcpStream,
+};
+
+fn n(value: u32) -> NonZeroU32 {
+    NonZeroU32::new(value).expect("non-zero")
+}
+
+/// Reads until the server closes the connection; what it sent.
+async fn until_closed(stream: &mut TcpStream) -> anyhow::Result<String> {
+    let mut seen = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut seen)).await??;
+    Ok(String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[tokio::test]
+async fn the_http_listener_closes_slow_headers_refuses_past_its_caps_and_rate_limits() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.webhook_secret = Some("whsec-floods".into());
+    config.channels.http_limits = switchboard_channels::http::HttpLimits {
+        max_connections: 3,
+        header_timeout: Duration::from_secs(2),
+        per_client_rate: n(1),
+        per_client_burst: n(5),
+        ..Default::default()
+    };
+    let cluster = Cluster::start(config).await?;
+
+    // Headers that never end: the connection is closed once their deadline passes.
+    let mut slow = TcpStream::connect(cluster.http).await?;
+    slow.write_all(b"GET /chat/widget.js HTTP/1.1\r\nHost: x\r\n").await?;
+    until_closed(&mut slow).await?;
+
+    // Three connections hold every place: a fourth is answered 503 and closed.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(cluster.http).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await; // let the listener accept them
+    let mut fourth = TcpStream::connect(cluster.http).await?;
+    let answer = until_closed(&mut fourth).await?;
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("Retry-After"), "{answer:?}");
+    drop(held);
+
+    // Past the burst from one address: 429 with Retry-After.
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/chat/widget.js", cluster.http);
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let response = client.get(&url).send().await?;
+        if response.status() == 429 {
+            let wait: u64 = response.headers()["retry-after"].to_str()?.parse()?;
+            assert!(wait >= 1, "{wait}");
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5, "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn an_unsigned_webhook_is_refused_before_its_body_is_read() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.webhook_secret = Some("whsec-floods".into());
+    let cluster = Cluster::start(config).await?;
+    // Headers promising 500 MB and no signature, and then nothing: the answer comes at once.
+    let mut stream = TcpStream::connect(cluster.http).await?;
+    let head = "POST /hooks/sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500000000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await?;
+    let mut first = vec![0; 64];
+    let read = tokio::time::timeout(WAIT, stream.read(&mut first)).await??;
+    assert!(String::from_utf8_lossy(&first[..read]).starts_with("HTTP/1.1 401"), "{:?}", &first[..read]);
+    // Signed, but declaring more than the limit: refused the same way, with 413.
+    let mut stream = TcpStream::connect(cluster.http).await?;
+    let signature = common::peers::sign("whsec-floods", chrono::Utc::now().timestamp(), b"");
+    let head = format!(
+        "POST /hooks/sms HTTP/1.1\r\nHost: x\r\nX-Switchboard-Signature: {signature}\r\nContent-Length: 500000000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let read = tokio::time::timeout(WAIT, stream.read(&mut first)).await??;
+    assert!(String::from_utf8_lossy(&first[..read]).starts_with("HTTP/1.1 413"), "{:?}", &first[..read]);
+    cluster.stop().await
+}
+
+/// An SMTP conversation's next reply line.
+async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> anyhow::Result<String> {
+    let mut line = String::new();
+    tokio::time::timeout(WAIT, read.read_line(&mut line)).await??;
+    Ok(line)
+}
+
+#[tokio::test]
+async fn the_smtp_listener_limits_connections_per_address_and_a_session_s_length() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.smtp_limits = switchboard_channels::email::SmtpLimits {
+        max_per_client: 2,
+        session_deadline: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let cluster = Cluster::start(config).await?;
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let (read, write) = TcpStream::connect(cluster.smtp).await?.into_split();
+        let mut read = BufReader::new(read);
+        assert!(reply(&mut read).await?.starts_with("220"));
+        sessions.push((read, write));
+    }
+    let (read, _write) = TcpStream::connect(cluster.smtp).await?.into_split();
+    let refused = reply(&mut BufReader::new(read)).await?;
+    assert!(refused.starts_with("421") && refused.contains("too many connections"), "{refused}");
+    // A session that keeps talking is still ended at its deadline.
+    let (read, write) = &mut sessions[0];
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            write.write_all(b"NOOP\r\n").await?;
+            let line = reply(read).await?;
+            if line.starts_with("421") || line.is_empty() {
+                return anyhow::Ok(line);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await??;
+    assert!(ended.is_empty() || ended.contains("session too long"), "{ended}");
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn a_chat_socket_past_its_budget_is_told_to_slow_down_and_then_closed() -> anyhow::Result<()> {
+    use tokio_tungstenite::tungstenite::Message;
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("demo".to_string(), "*".to_string())].into();
+    config.channels.chat_limits = switchboard_channels::chat::ChatLimits {
+        socket_rate: n(1),
+        socket_burst: n(3),
+        strikes: 5,
+        ..Default::default()
+    };
+    let cluster = Cluster::start(config).await?;
+    let url = format!("ws://{}/chat/ws?site=demo&visitor=v-flood", cluster.http);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    for _ in 0..20 {
+        socket.send(Message::text(r#"{"type":"typing"}"#)).await?;
+    }
+    let (mut slow_down, mut closed) = (0, None);
+    let _ = tokio::time::timeout(WAIT, async {
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(Message::Text(text)) if text.contains("slow down") => slow_down += 1,
+                Ok(Message::Close(frame)) => {
+                    closed = frame.map(|f| u16::from(f.code));
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+    assert!(slow_down >= 1, "no slow-down frame");
+    assert_eq!(closed, Some(1008), "the socket was not closed for policy");
+    cluster.stop().await
+}
