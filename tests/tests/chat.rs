@@ -131,3 +131,47 @@ async fn the_chat_refuses_unknown_sites_foreign_origins_and_bad_visitors() -> an
     assert!(widget.text().await?.contains("switchboardChat"));
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_signed_in_customer_chats_as_themselves_and_a_forged_identity_is_refused() -> anyhow::Result<()> {
+    use futures::{SinkExt as _, StreamExt as _};
+    use hmac::{Hmac, Mac as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("shop".to_string(), "*".to_string())].into();
+    config.channels.chat_identity_secrets = [("shop".to_string(), "shop-identity-secret".to_string())].into();
+    let cluster = Cluster::start(config).await?;
+    // What the company's server computes, here independently of the project's code.
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"shop-identity-secret")?;
+    mac.update(b"cust-42");
+    let hash = hex::encode(mac.finalize().into_bytes());
+    let shop = "https://shop.example";
+    let forged =
+        handshake(cluster.http, &format!("site=shop&visitor=v-1&user=cust-7&user_hash={hash}"), shop).await?;
+    assert!(forged.contains("403"), "{forged}");
+    let url = format!("ws://{}/chat/ws?site=shop&visitor=v-1&user=cust-42&user_hash={hash}", cluster.http);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    socket.send(Message::text(r#"{"type":"message","id":"m-1","text":"Hello there"}"#)).await?;
+    let bus = backing.bus().await?;
+    let (received, _) =
+        wait_for_event(&bus, "switchboard.events.conversation.>", |event| match &event.body {
+            Some(Body::MessageReceived(m)) if m.customer_id == "cust-42" => Some(m.clone()),
+            _ => None,
+        })
+        .await?;
+    assert!(received.customer_verified);
+    let _ = socket.close(None).await;
+    let _ = socket.next().await;
+    // An anonymous visitor is not verified.
+    let url = format!("ws://{}/chat/ws?site=shop&visitor=v-2", cluster.http);
+    let (mut anonymous, _) = tokio_tungstenite::connect_async(url).await?;
+    anonymous.send(Message::text(r#"{"type":"message","id":"m-2","text":"Hi"}"#)).await?;
+    let (visitor, _) = wait_for_event(&bus, "switchboard.events.conversation.>", |event| match &event.body {
+        Some(Body::MessageReceived(m)) if m.customer_id == "web:shop:v-2" => Some(m.clone()),
+        _ => None,
+    })
+    .await?;
+    assert!(!visitor.customer_verified);
+    cluster.stop().await
+}

@@ -284,3 +284,73 @@ async fn every_real_world_test_email_of_cpython_is_read_or_refused_with_a_reason
     assert_eq!(refused, EXPECTED_REFUSALS.len());
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_spoofed_from_address_is_told_no_order_and_asked_to_sign_in() -> anyhow::Result<()> {
+    use switchboard_proto::events::v1::{AccountUpdated, OrderStatus, OrderUpdated};
+    let backing = Backing::start().await?;
+    let (cluster, sink) = cluster_with_mail(&backing, |config| {
+        config.notifier.email_from = "Acme Support <support@acme.example>".into();
+    })
+    .await?;
+    let rules = "rules:\n  - name: balance\n    when: {keywords: [balance]}\n    then: {action: answer, playbook: account_balance, queue: billing}\n\
+                 \x20 - name: orders\n    when: {keywords: [order]}\n    then: {action: answer, playbook: order_status, queue: orders}\n\
+                 \x20 - name: everything-else\n    then: {action: queue, queue: general}\n";
+    let request = PublishRulesRequest { text: rules.into(), wait: true };
+    RouterClient::new(cluster.channel().await?).publish_rules(request).await?;
+    let bus = backing.bus().await?;
+    let order = OrderUpdated {
+        order_id: "12345".into(),
+        customer_id: "ana@example.com".into(),
+        status: OrderStatus::Shipped.into(),
+        carrier: "DHL".into(),
+        tracking_url: "https://track.example/JD0002".into(),
+        ..Default::default()
+    };
+    bus.publish(&switchboard_bus::Draft::new("default", "12345", Body::OrderUpdated(order)).build()?).await?;
+    let account = AccountUpdated {
+        customer_id: "ana@example.com".into(),
+        balance_minor: 4250,
+        currency: "EUR".into(),
+        ..Default::default()
+    };
+    bus.publish(&switchboard_bus::Draft::new("default", "acct-ana", Body::AccountUpdated(account)).build()?)
+        .await?;
+
+    // Anyone can write From: ana@example.com: the answers tell nothing of Ana's order or balance.
+    let order_mail =
+        email("ana@example.com", "Order", "<spoof-1@evil.example>", "", "Where is my order 12345?");
+    assert_eq!(smtp_send(cluster.smtp, "ana@example.com", "support@acme.example", &order_mail).await?.0, 250);
+    let asked = received(&backing, "<spoof-1@evil.example>").await?;
+    assert!(!asked.customer_verified);
+    let (routed, _) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(r)) if r.message_id == asked.message_id => Some(r.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_ne!(routed.action(), switchboard_proto::events::v1::RouteAction::AutoReply, "{routed:?}");
+
+    let balance_mail =
+        email("ana@example.com", "Balance", "<spoof-2@evil.example>", "", "What is my balance?");
+    assert_eq!(
+        smtp_send(cluster.smtp, "ana@example.com", "support@acme.example", &balance_mail).await?.0,
+        250
+    );
+    let asked = received(&backing, "<spoof-2@evil.example>").await?;
+    let (told, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.conversation_id == asked.conversation_id => Some(r.text.clone()),
+        _ => None,
+    })
+    .await?;
+    assert!(told.contains("sign in") && !told.contains("42.50"), "{told}");
+    delivered(&backing, &asked.conversation_id).await?;
+    // No mail tells the balance. (The shipped order's proactive update does go to ana@example.com:
+    // to the mailbox's owner, not to whoever wrote From it.)
+    let mails = sink.messages()?;
+    assert!(!mails.is_empty());
+    for mail in &mails {
+        let text = String::from_utf8_lossy(mail);
+        assert!(!text.contains("42.50"), "{text}");
+    }
+    cluster.stop().await
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backing, Cluster, message, submit, wait_for_event};
+use common::{Backing, Cluster, message, submit, verified_message, wait_for_event};
 use switchboard_proto::{
     events::v1::{MessageRouted, Priority, RouteAction, event::Body},
     router::v1::{
@@ -232,11 +232,24 @@ async fn where_is_my_order_after_a_shipped_event_gets_the_tracking_answer() -> a
         .build()?;
         bus.publish(&event).await?;
     }
-    let asked = submit(&cluster, message("c-o", "Where is my order 12345?", "o-1")).await?;
+    // Someone claiming to be c-o (a spoofed sender) is told nothing of c-o's orders.
+    let spoofed = submit(&cluster, message("c-o", "Where is my order 12345?", "o-0")).await?;
+    let told = routed_message(&backing, &spoofed.message_id).await?;
+    assert!(!told.reason.contains("DHL") && !told.rule_action.is_empty(), "{told:?}");
+    let events = common::events(&backing.bus().await?, "switchboard.events.reply.>").await?;
+    let leaked = events.iter().any(|event| match &event.body {
+        Some(Body::ReplyRequested(r)) => {
+            r.conversation_id == spoofed.conversation_id && r.text.contains("DHL")
+        }
+        _ => false,
+    });
+    assert!(!leaked, "an unverified customer was told the order");
+
+    let asked = submit(&cluster, verified_message("c-o", "Where is my order 12345?", "o-1")).await?;
     let reply = reply_to(&backing, &asked.message_id).await?;
     assert_eq!(reply, "Your order 12345 has shipped with DHL. Follow it here: https://track.example/JD0002.");
 
-    let other = submit(&cluster, message("c-o", "Where is my order 777?", "o-2")).await?;
+    let other = submit(&cluster, verified_message("c-o", "Where is my order 777?", "o-2")).await?;
     let decision = routed_message(&backing, &other.message_id).await?;
     let told = reply_to(&backing, &other.message_id).await.ok();
     assert!(
@@ -443,7 +456,8 @@ async fn a_return_is_opened_approved_by_an_agent_and_the_refund_confirmation_and
     }
 
     let asked =
-        submit(&cluster, message("c-r", "I want to return order 12345, the lamp is broken", "r-1")).await?;
+        submit(&cluster, verified_message("c-r", "I want to return order 12345, the lamp is broken", "r-1"))
+            .await?;
     let decision = routed_message(&backing, &asked.message_id).await?;
     assert_eq!((decision.action(), decision.queue.as_str()), (RouteAction::Queue, "returns"), "{decision:?}");
     assert!(decision.tags.contains(&"return-approval".to_string()));
@@ -488,7 +502,7 @@ async fn a_return_is_opened_approved_by_an_agent_and_the_refund_confirmation_and
         DecideReturnRequest { return_id, approve: false, approver: "agent-8".into(), reason: "worn".into() };
     assert_eq!(router.decide_return(reject).await.expect_err("decided").code(), Code::FailedPrecondition);
 
-    let early = submit(&cluster, message("c-r", "I want to return order 999", "r-2")).await?;
+    let early = submit(&cluster, verified_message("c-r", "I want to return order 999", "r-2")).await?;
     let refused = reply_to(&backing, &early.message_id).await?;
     assert!(refused.contains("has not been delivered yet"), "{refused}");
     cluster.stop().await

@@ -70,7 +70,17 @@ impl Call {
     async fn say(&mut self, speech: &str) -> anyhow::Result<String> {
         let fields =
             [("CallSid", self.sid), ("From", CALLER), ("SpeechResult", speech), ("Confidence", "0.92")];
-        let (status, twiml) = self.post(&self.next.clone(), &fields, true).await?;
+        self.answer(&fields).await
+    }
+
+    /// Keys in `digits` ended by `#` at the current turn; returns what the caller hears.
+    async fn key_in(&mut self, digits: &str) -> anyhow::Result<String> {
+        let keyed = format!("{digits}#");
+        self.answer(&[("CallSid", self.sid), ("From", CALLER), ("Digits", keyed.as_str())]).await
+    }
+
+    async fn answer(&mut self, fields: &[(&str, &str)]) -> anyhow::Result<String> {
+        let (status, twiml) = self.post(&self.next.clone(), fields, true).await?;
         anyhow::ensure!(status == 200, "{status}: {twiml}");
         if let Some(start) = twiml.find("action=\"") {
             let rest = &twiml[start + 8..];
@@ -100,6 +110,7 @@ async fn a_caller_checks_balance_and_usage_activates_a_sim_and_reaches_a_person(
         data_allowance_mb: 10240,
         sim_last4: "4821".into(),
         sim_status: "inactive".into(),
+        pin_hash: switchboard_channels::voice::pin::hash_pin("2468").map_err(anyhow::Error::msg)?,
     };
     bus.publish(&Draft::new(DEFAULT_TENANT, "p15550100", Body::AccountUpdated(account)).build()?).await?;
 
@@ -108,14 +119,22 @@ async fn a_caller_checks_balance_and_usage_activates_a_sim_and_reaches_a_person(
     let (status, greeting) = call.post("/voice/incoming", &greeting_fields, true).await?;
     assert_eq!(status, 200);
     assert!(
-        greeting.contains("<Gather input=\"speech\"") && greeting.contains("How can I help"),
+        greeting.contains("<Gather input=\"dtmf speech\" finishOnKey=\"#\"")
+            && greeting.contains("How can I help"),
         "{greeting}"
     );
     call.next = "/voice/gather?turn=1".into();
 
+    // The caller ID alone (anyone can spoof it) tells nothing; the PIN does.
+    let unverified = call.say("What is my balance?").await?;
+    assert!(unverified.contains("key in your account PIN") && !unverified.contains("42.50"), "{unverified}");
+    let wrong = call.key_in("1357").await?;
+    assert!(wrong.contains("not right") && wrong.contains("2 more"), "{wrong}");
+    let right = call.key_in("2468").await?;
+    assert!(right.contains("that is right"), "{right}");
     let balance = call.say("What is my balance?").await?;
     assert!(balance.contains("Your balance is 42.50 EUR, due on 2026-12-15"), "{balance}");
-    assert!(call.next.contains("turn=2&conversation="), "{}", call.next);
+    assert!(call.next.contains("conversation="), "{}", call.next);
     let usage = call.say("How much data have I used?").await?;
     assert!(usage.contains("6.8 GB are left"), "{usage}");
     let asked = call.say("I want to activate my new SIM card").await?;
@@ -144,6 +163,16 @@ async fn a_caller_checks_balance_and_usage_activates_a_sim_and_reaches_a_person(
         .await?;
     assert_eq!(forged.status().as_u16(), 403);
     assert_eq!(call.post("/voice/gather", &fields, true).await?.0, 400);
+    // Another call from the same (spoofed) number is not verified by the first one's PIN, and
+    // wrong PINs are limited: after three in a call a person takes over.
+    let mut spoofer = Call { base: call.base.clone(), sid: "CA0003", next: "/voice/gather?turn=1".into() };
+    let told = spoofer.say("What is my balance?").await?;
+    assert!(!told.contains("42.50"), "{told}");
+    for guess in ["0000", "1111"] {
+        assert!(spoofer.key_in(guess).await?.contains("not right"));
+    }
+    let locked = spoofer.key_in("2222").await?;
+    assert!(locked.contains("<Dial>+15550199</Dial>"), "{locked}");
     cluster.stop().await
 }
 
@@ -201,7 +230,7 @@ async fn turn(
     text: &str,
     key: &str,
 ) -> anyhow::Result<switchboard_proto::events::v1::MessageRouted> {
-    let mut request = common::message("c-sim", text, key);
+    let mut request = common::verified_message("c-sim", text, key);
     request.conversation_id = conversation.map(str::to_string);
     let sent = common::submit(cluster, request).await?;
     let (routed, _) = wait_for_event(bus, "switchboard.events.routing.>", |event| match &event.body {

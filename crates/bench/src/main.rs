@@ -139,6 +139,7 @@ pub(crate) fn request(n: usize) -> SubmitMessageRequest {
         idempotency_key: format!("path-{n}"),
         conversation_id: None,
         tenant: String::new(),
+        customer_verified: false,
     }
 }
 

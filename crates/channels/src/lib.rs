@@ -22,8 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use email::threads::{ThreadsProjection, ticket_token, tokened_subject};
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "email", sql: include_str!("../migrations/001_email.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "email", sql: include_str!("../migrations/001_email.sql") },
+    Migration { version: 2, name: "voice_pins", sql: include_str!("../migrations/002_voice_pins.sql") },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -47,6 +49,8 @@ pub struct Config {
     pub hostname: String,
     /// Web chat site tokens and the origin each may be embedded on (`*`: any); chat is off without.
     pub chat_sites: BTreeMap<String, String>,
+    /// Per site token, the secret signed-in customers' ids are signed with (identity verification).
+    pub chat_identity_secrets: BTreeMap<String, String>,
     /// Voice: the telephony account's auth token (voice webhooks are refused without), the
     /// public base URL the provider calls, the line a hand-off dials, and how long a turn waits.
     pub twilio_auth_token: Option<String>,
@@ -77,6 +81,7 @@ impl Default for Config {
             max_email_bytes: 10 * 1024 * 1024,
             hostname: "switchboard".into(),
             chat_sites: BTreeMap::new(),
+            chat_identity_secrets: BTreeMap::new(),
             twilio_auth_token: None,
             public_url: "http://127.0.0.1:8080".into(),
             support_line: None,

@@ -85,6 +85,14 @@ pub fn claimed(header: Option<&str>, now: i64) -> Result<Claimed, Refusal> {
     Ok(Claimed { timestamp, signatures })
 }
 
+/// A signed-in customer's chat identity: HMAC-SHA256 of their id under the site's identity secret
+/// (what the company's server computes for the widget's `data-user-hash`).
+pub fn identity(secret: &[u8], customer_id: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes keys of any length");
+    mac.update(customer_id.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// The key survey links are signed with, derived from the inbound webhook secret (which gateways
 /// know) and the outbound signing secret (which webhook receivers know), so that neither alone
 /// can forge a rating.

@@ -76,5 +76,6 @@ fn classification(reading: Reading, received: &MessageReceived) -> MessageClassi
         language_reliable: reading.language_reliable,
         conversation_language: String::new(),
         starts_conversation: received.starts_conversation,
+        customer_verified: received.customer_verified,
     }
 }

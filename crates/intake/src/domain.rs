@@ -61,6 +61,8 @@ pub struct Submission {
     pub conversation_id: Option<String>,
     /// Channel email: the headers threading and replies need.
     pub email: Option<EmailMeta>,
+    /// The channel or caller proved who the customer is.
+    pub customer_verified: bool,
 }
 
 /// Where a submitted message went.
@@ -242,6 +244,7 @@ fn message_event(
         idempotency_key: submission.idempotency_key.clone(),
         starts_conversation: submission.conversation_id.is_none(),
         email: submission.email.clone(),
+        customer_verified: submission.customer_verified,
     });
     Ok(Draft::new(&submission.tenant, conversation_id, body).build()?)
 }
@@ -265,6 +268,7 @@ mod tests {
             idempotency_key: "k1".into(),
             conversation_id: Some(String::new()),
             email: None,
+            customer_verified: false,
         }
     }
 

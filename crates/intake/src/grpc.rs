@@ -43,6 +43,7 @@ impl intake_server::Intake for IntakeApi {
             idempotency_key: request.idempotency_key,
             conversation_id: request.conversation_id,
             email: None,
+            customer_verified: request.customer_verified,
         };
         let submitted = self.intake.submit(submission).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(SubmitMessageResponse {

@@ -77,5 +77,6 @@ fn submission(message: InboundMessage, delivery: &Delivery) -> Result<Submission
         idempotency_key,
         conversation_id: Some(message.conversation_id),
         email: message.email,
+        customer_verified: message.customer_verified,
     })
 }

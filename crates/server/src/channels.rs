@@ -23,6 +23,10 @@ pub struct ChannelArgs {
     /// Web chat sites as JSON: token to the origin it may be embedded on, e.g. `{"demo": "*"}`.
     #[arg(long, env = "SWITCHBOARD_CHAT_SITES")]
     pub chat_sites: Option<String>,
+    /// Per chat site, the secret signed-in customers' ids are signed with, as JSON, e.g.
+    /// `{"shop": "..."}`; the widget's data-user-hash is HMAC-SHA256 of the id under it.
+    #[arg(long, env = "SWITCHBOARD_CHAT_IDENTITY_SECRETS", hide_env_values = true)]
+    pub chat_identity_secrets: Option<String>,
     /// Intake's gRPC endpoint for the chat; this process when unset.
     #[arg(long, env = "SWITCHBOARD_INTAKE_ENDPOINT")]
     pub intake_endpoint: Option<String>,
@@ -145,6 +149,10 @@ impl ChannelArgs {
             survey_secret: self.survey_secret(),
             max_email_bytes: self.max_email_bytes,
             chat_sites: json_map("SWITCHBOARD_CHAT_SITES", self.chat_sites.as_deref())?,
+            chat_identity_secrets: json_map(
+                "SWITCHBOARD_CHAT_IDENTITY_SECRETS",
+                self.chat_identity_secrets.as_deref(),
+            )?,
             twilio_auth_token: self.twilio_auth_token.clone().filter(|token| !token.is_empty()),
             public_url: self.public_url.clone(),
             support_line: self.support_line.clone().filter(|line| !line.is_empty()),

@@ -192,6 +192,9 @@ impl Config {
         for secret in secrets.into_iter().flatten().filter(|secret| !secret.is_empty()) {
             text = text.replace(&format!("{secret:?}"), "\"***\"");
         }
+        for secret in self.channels.chat_identity_secrets.values().filter(|secret| !secret.is_empty()) {
+            text = text.replace(&format!("{secret:?}"), "\"***\"");
+        }
         for token in self.channels.chat_sites.keys().filter(|token| !token.is_empty()) {
             text = text.replace(&format!("{token:?}"), "\"***\"");
         }

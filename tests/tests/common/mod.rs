@@ -179,6 +179,7 @@ async fn wait_healthy(channel: anyhow::Result<GrpcChannel>) -> anyhow::Result<()
     .context("server did not become healthy")?
 }
 
+/// A customer's message as an anonymous web visitor's: account data is not told.
 pub fn message(customer: &str, text: &str, key: &str) -> SubmitMessageRequest {
     SubmitMessageRequest {
         channel: Channel::Web.into(),
@@ -187,7 +188,13 @@ pub fn message(customer: &str, text: &str, key: &str) -> SubmitMessageRequest {
         idempotency_key: key.into(),
         conversation_id: None,
         tenant: String::new(),
+        customer_verified: false,
     }
+}
+
+/// [`message`] from a customer the calling system has verified (signed in on its site).
+pub fn verified_message(customer: &str, text: &str, key: &str) -> SubmitMessageRequest {
+    SubmitMessageRequest { customer_verified: true, ..message(customer, text, key) }
 }
 
 pub async fn submit(

@@ -37,6 +37,8 @@ pub struct Chat {
     pub hub: Hub,
     /// Site tokens and the origin each may be embedded on (`*`: any).
     pub sites: BTreeMap<String, String>,
+    /// Per site, the secret a signed-in customer's id is signed with.
+    pub identity_secrets: BTreeMap<String, String>,
     /// History on reconnect, and suggestions while typing (connected on first use).
     pub intake: IntakeClient<switchboard_auth::Authorized>,
     pub knowledge: KnowledgeClient<switchboard_auth::Authorized>,
@@ -53,6 +55,7 @@ impl Chat {
             deps,
             hub,
             sites: config.chat_sites.clone(),
+            identity_secrets: config.chat_identity_secrets.clone(),
             intake: IntakeClient::with_interceptor(lazy(&config.intake_endpoint)?, credentials.clone()),
             knowledge: KnowledgeClient::with_interceptor(lazy(&config.knowledge_endpoint)?, credentials),
             budgets: limits::SiteBudgets::new(config.chat_limits.clone()),
@@ -96,6 +99,29 @@ async fn demo() -> Html<&'static str> {
 struct Connect {
     site: String,
     visitor: String,
+    /// A signed-in customer's id, and its HMAC under the site's identity secret.
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    user_hash: String,
+}
+
+/// Who a chat is with: a signed customer (verified), else the anonymous visitor.
+fn customer_of(chat: &Chat, connect: &Connect) -> Result<(String, bool), (StatusCode, &'static str)> {
+    if connect.user.is_empty() {
+        return Ok((format!("web:{}:{}", connect.site, connect.visitor), false));
+    }
+    let Some(secret) = chat.identity_secrets.get(&connect.site) else {
+        return Err((StatusCode::BAD_REQUEST, "this site has no identity secret; drop data-user"));
+    };
+    let valid_user = connect.user.len() <= 256 && !connect.user.contains(char::is_control);
+    let signed = hex::decode(&connect.user_hash).is_ok_and(|given| {
+        crate::signature::same(&given, &crate::signature::identity(secret.as_bytes(), &connect.user))
+    });
+    if !valid_user || !signed {
+        return Err((StatusCode::FORBIDDEN, "the customer's identity is not signed by this site"));
+    }
+    Ok((connect.user.clone(), true))
 }
 
 async fn connect(
@@ -118,10 +144,13 @@ async fn connect(
     if !valid_visitor {
         return (StatusCode::BAD_REQUEST, "visitor: up to 64 letters, digits and '-'").into_response();
     }
-    let customer_id = format!("web:{}:{}", connect.site, connect.visitor);
+    let (customer_id, verified) = match customer_of(&chat, &connect) {
+        Ok(customer) => customer,
+        Err(refused) => return refused.into_response(),
+    };
     // Frames are small JSON; anything large is not a chat message.
     upgrade
         .max_message_size(64 * 1024)
         .max_write_buffer_size(1024 * 1024)
-        .on_upgrade(move |socket| session::run(chat, connect.site, customer_id, socket))
+        .on_upgrade(move |socket| session::run(chat, connect.site, (customer_id, verified), socket))
 }

@@ -44,6 +44,8 @@ struct Session {
     chat: Chat,
     site: String,
     customer_id: String,
+    /// Signed in on the company's site: told their orders and account.
+    verified: bool,
     conversation_id: Option<String>,
     /// How the hub reaches this session.
     link: Sender,
@@ -67,7 +69,8 @@ enum Next {
     Close(&'static str),
 }
 
-pub(super) async fn run(chat: Chat, site: String, customer_id: String, mut socket: WebSocket) {
+pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut socket: WebSocket) {
+    let (customer_id, verified) = customer;
     let (tx, mut inbox) = mpsc::channel(QUEUE);
     let lagged = Arc::new(Notify::new());
     let link = Sender::new(tx, lagged.clone());
@@ -79,6 +82,7 @@ pub(super) async fn run(chat: Chat, site: String, customer_id: String, mut socke
         chat,
         site,
         customer_id,
+        verified,
         conversation_id: None,
         link,
         out: Vec::new(),
@@ -248,6 +252,7 @@ impl Session {
             text,
             idempotency_key: key.clone(),
             conversation_id: self.conversation_id.clone().unwrap_or_default(),
+            customer_verified: self.verified,
             ..InboundMessage::default()
         };
         if self.conversation_id.is_none() {

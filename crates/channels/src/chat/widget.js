@@ -3,14 +3,19 @@
 // The visitor and their conversation are remembered in localStorage; the socket reconnects
 // (1 s, doubling to 15 s) and resumes the conversation, showing what was missed. Page API:
 // window.switchboardChat.open(), .send(text), .pause() (disconnect), .resume() (reconnect).
+// A signed-in customer: add data-user="CUSTOMER-ID" data-user-hash="HEX HMAC-SHA256 of the id
+// under the site's identity secret" (computed by the company's server, never in the page's code);
+// the bot then tells that customer their orders and account.
 (function () {
   'use strict';
   var script = document.currentScript || document.querySelector('script[data-site]');
   if (!script || window.switchboardChat) return;
   var site = script.getAttribute('data-site') || '';
+  var user = script.getAttribute('data-user') || '';
+  var userHash = script.getAttribute('data-user-hash') || '';
   var base = new URL(script.src, location.href);
   var wsUrl = (base.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + base.host + '/chat/ws';
-  var storeKey = 'switchboard-chat:' + site;
+  var storeKey = 'switchboard-chat:' + site + (user ? ':' + user : '');
   var saved = {};
   try { saved = JSON.parse(localStorage.getItem(storeKey) || '{}'); } catch (e) { saved = {}; }
   // Random ids from the browser's CSPRNG (randomUUID needs a secure context; getRandomValues
@@ -97,6 +102,7 @@
   function connect() {
     if (paused) return;
     var url = wsUrl + '?site=' + encodeURIComponent(site) + '&visitor=' + encodeURIComponent(state.visitor);
+    if (user) url += '&user=' + encodeURIComponent(user) + '&user_hash=' + encodeURIComponent(userHash);
     socket = new WebSocket(url);
     socket.onopen = function () {
       delay = 1000;

@@ -146,6 +146,9 @@ fn inbound(parsed: parse::Parsed, threading: Threading) -> InboundMessage {
         conversation_id,
         tenant: String::new(),
         email: Some(meta),
+        // A From address proves nothing (DKIM and SPF alignment are not checked yet): the bot
+        // tells no account data by email and asks the customer to sign in instead.
+        customer_verified: false,
     }
 }
 

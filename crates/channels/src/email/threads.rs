@@ -88,11 +88,15 @@ impl Projection for ThreadsProjection {
     }
 
     fn subjects(&self) -> Vec<String> {
-        vec!["switchboard.events.conversation.>".into(), "switchboard.events.delivery.>".into()]
+        vec![
+            "switchboard.events.conversation.>".into(),
+            "switchboard.events.delivery.>".into(),
+            "switchboard.events.account.>".into(),
+        ]
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["channels.email_messages", "channels.conversations"]
+        &["channels.email_messages", "channels.conversations", "channels.voice_pins"]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
@@ -115,6 +119,9 @@ impl Projection for ThreadsProjection {
                     let owner = owner(tx, tenant, &delivered.conversation_id).await?;
                     let ids = (delivered.external_id.as_str(), delivered.conversation_id.as_str());
                     remember_message(tx, tenant, ids, &owner, "outbound").await?;
+                }
+                Some(Body::AccountUpdated(account)) => {
+                    crate::voice::pin::project(tx, tenant, &account.customer_id, &account.pin_hash).await?;
                 }
                 _ => {}
             }

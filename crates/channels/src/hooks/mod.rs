@@ -158,6 +158,8 @@ async fn message(
         conversation_id: posted.conversation_id,
         tenant: String::new(),
         email: None,
+        // A gateway's sender id (a phone number, a handle) can be spoofed: it proves nothing.
+        customer_verified: false,
     };
     let subject = format!("{INBOUND_SUBJECT_PREFIX}.{}", channel.slug());
     let dedup = format!("hook:{}", hex::encode(sha2::Sha256::digest(key.as_bytes())));

@@ -3,8 +3,10 @@
 //! message on the voice channel (key `voice:<CallSid>:<turn>`, so a retried webhook is one
 //! message; the caller's number is the customer id), and the bot's reply is spoken back with the
 //! next `<Gather>`. A hand-off, or no reply in time, dials the support line. Requests must carry a
-//! valid `X-Twilio-Signature`.
+//! valid `X-Twilio-Signature`. A caller ID proves nothing: keying in the account's PIN (`Digits`,
+//! ended by `#`) verifies the caller for the call, and only then is account data told.
 
+pub mod pin;
 mod twiml;
 
 use std::time::Duration;
@@ -28,7 +30,8 @@ use tokio::sync::mpsc;
 
 use crate::chat::{Hub, hub::Outgoing};
 
-const GREETING: &str = "Hello, you are through to our support assistant. How can I help you today?";
+const GREETING: &str = "Hello, you are through to our support assistant. For your account details, \
+    key in your PIN and press hash at any time. How can I help you today?";
 const AGAIN: &str = "Is there anything else I can help you with?";
 
 #[derive(Clone)]
@@ -150,6 +153,10 @@ async fn gather(
         return (StatusCode::BAD_REQUEST, "CallSid and From are required").into_response();
     }
     let here = next_action(turn.number, &turn.conversation);
+    let digits = field(&fields, "Digits").trim_end_matches('#');
+    if said.is_empty() && !digits.is_empty() {
+        return voice.pin(call, caller, digits, &here).await;
+    }
     if said.is_empty() {
         return xml(twiml::gather("Sorry, I did not catch that. How can I help?", &here));
     }
@@ -165,6 +172,32 @@ fn next_action(number: u32, conversation: &str) -> String {
 }
 
 impl Voice {
+    /// A keyed-in PIN: verified for the call, told how many tries are left, or handed over.
+    async fn pin(&self, call: &str, caller: &str, digits: &str, here: &str) -> Response {
+        match pin::check(&self.deps.pool, call, caller, digits).await {
+            Ok(pin::Checked::Verified) => {
+                xml(twiml::gather("Thank you, that is right. How can I help you?", here))
+            }
+            Ok(pin::Checked::Wrong(left)) => {
+                xml(twiml::gather(&format!("That PIN is not right. You can try {left} more times."), here))
+            }
+            Ok(pin::Checked::NoPin) => {
+                xml(twiml::gather("There is no PIN on this number's account. How else can I help you?", here))
+            }
+            Ok(pin::Checked::Locked) => xml(twiml::dial(
+                "That PIN could not be confirmed. Let me connect you with a person.",
+                self.support_line.as_deref(),
+            )),
+            Err(error) => {
+                tracing::warn!(%error, "pin check failed");
+                xml(twiml::dial(
+                    "Sorry, something went wrong on our side. Let me connect you with a person.",
+                    self.support_line.as_deref(),
+                ))
+            }
+        }
+    }
+
     /// Publishes what the caller said and speaks the bot's reply, or hands the call over.
     async fn turn(&self, turn: &Turn, call: &str, caller: &str, said: &str) -> Response {
         let key = format!("voice:{call}:{}", turn.number);
@@ -176,12 +209,17 @@ impl Voice {
         } else {
             self.hub.join(&turn.conversation, session);
         }
+        let verified = pin::verified(&self.deps.pool, call, caller).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "pin state unreadable; the caller counts as unverified");
+            false
+        });
         let inbound = InboundMessage {
             channel: Channel::Voice.into(),
             customer_id: caller.into(),
             text: said.into(),
             idempotency_key: key.clone(),
             conversation_id: turn.conversation.clone(),
+            customer_verified: verified,
             ..InboundMessage::default()
         };
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.voice");

@@ -13,10 +13,10 @@ fn say(text: &str) -> String {
     format!("<Say>{}</Say>", escape(text))
 }
 
-/// Says `text` while listening for speech, posted to `action`.
+/// Says `text` while listening for speech, or keys ended by `#` (a PIN), posted to `action`.
 pub fn gather(text: &str, action: &str) -> String {
     format!(
-        "<Response><Gather input=\"speech\" action=\"{}\" method=\"POST\" speechTimeout=\"auto\">{}</Gather>{}</Response>",
+        "<Response><Gather input=\"dtmf speech\" finishOnKey=\"#\" action=\"{}\" method=\"POST\" speechTimeout=\"auto\">{}</Gather>{}</Response>",
         escape(action),
         say(text),
         say("I did not hear anything. Call us again any time. Goodbye.")

@@ -9,8 +9,8 @@ use switchboard_projection::{Task, wait_for_checkpoint};
 use switchboard_proto::time::to_timestamp;
 use switchboard_proto::{
     events::v1::{
-        Event, MessageClassified, MessageRouted, Priority as WirePriority, ReplyRequested, RouteAction,
-        SlaStarted, event::Body,
+        Channel, Event, MessageClassified, MessageRouted, Priority as WirePriority, ReplyRequested,
+        RouteAction, SlaStarted, event::Body,
     },
     knowledge::v1::{AnswerRequest, knowledge_client::KnowledgeClient},
 };
@@ -26,7 +26,7 @@ use crate::{
     customers::Directory,
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
-    playbooks::{Playbook, Tongue, account, after_hours, orders, password_reset},
+    playbooks::{Playbook, Tongue, account, after_hours, identity, orders, password_reset},
     rules::{Action, Decision, HandoffReason, Priority, Rules},
     sla::Timers,
     store::RuleStore,
@@ -110,13 +110,19 @@ impl Decider {
         playbook: Playbook,
     ) -> Result<Option<Answer>, tonic::Status> {
         let tongue = Tongue::of(conversation_language(classified));
+        let channel = Channel::try_from(classified.channel).unwrap_or(Channel::Unspecified);
+        let verify_first =
+            || Some(Answer { article_ids: Vec::new(), text: identity::verify_first(channel, tongue) });
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
-            Playbook::Faq
-            | Playbook::LeadQualification
-            | Playbook::Returns
-            | Playbook::Booking
-            | Playbook::SimActivation => self.answer(classified).await,
+            Playbook::Faq | Playbook::LeadQualification | Playbook::Returns | Playbook::Booking => {
+                self.answer(classified).await
+            }
+            Playbook::SimActivation if !classified.customer_verified => Ok(verify_first()),
+            Playbook::SimActivation => self.answer(classified).await,
+            Playbook::AccountBalance | Playbook::DataUsage if !classified.customer_verified => {
+                Ok(verify_first())
+            }
             Playbook::AccountBalance | Playbook::DataUsage => {
                 let found = account::find(self.directory.pool(), &classified.customer_id)
                     .await
@@ -136,6 +142,8 @@ impl Decider {
                 .password_reset
                 .as_ref()
                 .map(|settings| Answer { article_ids: Vec::new(), text: password_reset(settings, tongue) })),
+            // How tracking works, from the knowledge base, but no one's order (else a person).
+            Playbook::OrderStatus if !classified.customer_verified => self.answer(classified).await,
             Playbook::OrderStatus => {
                 match orders::find(&self.bus, self.directory.pool(), classified).await {
                     Ok(Some(order)) => {

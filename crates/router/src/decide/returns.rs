@@ -22,6 +22,15 @@ impl Decider {
             return self.conclude(&turn, routed, None).await;
         };
         let classified = turn.classified;
+        if !classified.customer_verified {
+            // Whose order it is cannot be told: a person checks who they are.
+            routed.action = RouteAction::Queue.into();
+            routed.queue.clone_from(&settings.queue);
+            routed.reason =
+                format!("{}; the customer is not verified, so a human takes the return", routed.reason);
+            self.hand_off(&turn, &mut routed, HandoffReason::MissingKnowledge, true).await?;
+            return self.conclude(&turn, routed, None).await;
+        }
         let order = orders::find(&self.bus, self.directory.pool(), classified)
             .await
             .map_err(|error| HandlerError::Unavailable(format!("orders: {error}")))?;

@@ -48,7 +48,8 @@ impl Decider {
                 Ok(rules.playbooks().lead_qualification.as_ref().map(|s| leads::start(s, conversation)))
             }
             Some(Playbook::Booking) => self.booking_offer(rules, conversation, at, 0).await,
-            Some(Playbook::SimActivation) => {
+            // An unverified customer is told how to be verified instead (see `resolve`).
+            Some(Playbook::SimActivation) if classified.customer_verified => {
                 Ok(rules.playbooks().sim_activation.as_ref().map(|_| account::start(conversation)))
             }
             _ => Ok(None),

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod booking;
+pub mod identity;
 pub mod leads;
 pub mod orders;
 pub mod returns;

@@ -1,0 +1,139 @@
+//! Phone PINs: a caller ID proves nothing, so a caller is verified for a call only by keying in
+//! their PIN (checked against the argon2 hash their account carries). Wrong PINs are limited per
+//! call and per caller per day; past them the caller is handed to a person.
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng},
+};
+use sqlx::{PgConnection, PgPool};
+use switchboard_bus::DEFAULT_TENANT;
+
+/// Wrong PINs a call may try.
+pub const PER_CALL: i64 = 3;
+/// Wrong PINs a caller may try in a day, across calls.
+pub const PER_DAY: i64 = 5;
+
+/// The PHC string a billing system puts in `AccountUpdated.pin_hash` for `pin`.
+pub fn hash_pin(pin: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(pin.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// What a keyed-in PIN led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    Verified,
+    /// Wrong; this many tries are left in the call.
+    Wrong(i64),
+    /// No more tries: a person takes the call.
+    Locked,
+    /// The caller's account has no PIN.
+    NoPin,
+}
+
+/// Keeps an account's PIN hash (an empty one removes it).
+pub async fn project(
+    tx: &mut PgConnection,
+    tenant: &str,
+    customer_id: &str,
+    pin_hash: &str,
+) -> Result<(), sqlx::Error> {
+    if pin_hash.is_empty() {
+        sqlx::query("DELETE FROM channels.voice_pins WHERE tenant = $1 AND customer_id = $2")
+            .bind(tenant)
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO channels.voice_pins (tenant, customer_id, pin_hash) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant, customer_id) DO UPDATE SET pin_hash = EXCLUDED.pin_hash",
+    )
+    .bind(tenant)
+    .bind(customer_id)
+    .bind(pin_hash)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Checks `digits` for the caller of `call`, within the limits, and remembers a success.
+pub async fn check(pool: &PgPool, call: &str, caller: &str, digits: &str) -> Result<Checked, sqlx::Error> {
+    let (in_call, in_day) = failures(pool, call, caller).await?;
+    if in_call >= PER_CALL || in_day >= PER_DAY {
+        return Ok(Checked::Locked);
+    }
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT pin_hash FROM channels.voice_pins WHERE tenant = $1 AND customer_id = $2")
+            .bind(DEFAULT_TENANT)
+            .bind(caller)
+            .fetch_optional(pool)
+            .await?;
+    let Some(stored) = stored else { return Ok(Checked::NoPin) };
+    if matches(&stored, digits) {
+        sqlx::query(
+            "INSERT INTO channels.voice_calls (call_sid, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(call)
+        .bind(caller)
+        .execute(pool)
+        .await?;
+        return Ok(Checked::Verified);
+    }
+    sqlx::query("INSERT INTO channels.pin_failures (customer_id, call_sid) VALUES ($1, $2)")
+        .bind(caller)
+        .bind(call)
+        .execute(pool)
+        .await?;
+    let left = (PER_CALL - in_call - 1).min(PER_DAY - in_day - 1);
+    Ok(if left > 0 { Checked::Wrong(left) } else { Checked::Locked })
+}
+
+/// Whether the caller of `call` keyed in their PIN in it.
+pub async fn verified(pool: &PgPool, call: &str, caller: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM channels.voice_calls WHERE call_sid = $1 AND customer_id = $2)",
+    )
+    .bind(call)
+    .bind(caller)
+    .fetch_one(pool)
+    .await
+}
+
+async fn failures(pool: &PgPool, call: &str, caller: &str) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE call_sid = $2), count(*)
+         FROM channels.pin_failures WHERE customer_id = $1 AND at > now() - interval '1 day'",
+    )
+    .bind(caller)
+    .bind(call)
+    .fetch_one(pool)
+    .await
+}
+
+/// Whether `digits` is the PIN `stored` hashes; a malformed hash matches nothing.
+fn matches(stored: &str, digits: &str) -> bool {
+    let valid = (4..=12).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit());
+    valid
+        && PasswordHash::new(stored)
+            .is_ok_and(|hash| Argon2::default().verify_password(digits.as_bytes(), &hash).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_matches_its_hash_only() {
+        let stored = hash_pin("2468").expect("hashed");
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        assert!(matches(&stored, "2468"));
+        assert!(!matches(&stored, "2469") && !matches(&stored, "24a8") && !matches(&stored, ""));
+        assert!(!matches("not a hash", "2468"));
+    }
+}
