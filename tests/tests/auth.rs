@@ -244,3 +244,56 @@ async fn a_revoked_token_is_refused_by_every_replica_within_seconds() -> anyhow:
     first.stop().await?;
     third.stop().await
 }
+
+#[tokio::test]
+async fn an_agent_signs_in_with_the_password_an_admin_set_and_guessing_is_limited() -> anyhow::Result<()> {
+    use switchboard_proto::auth::v1::{SetPasswordRequest, SignInRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut admin = AuthClient::new(cluster.channel().await?);
+    let set = |password: &str| SetPasswordRequest {
+        subject: "ana".into(),
+        role: "agent".into(),
+        password: password.into(),
+    };
+    let short = admin.set_password(set("short")).await.expect_err("too short");
+    assert_eq!(short.code(), Code::InvalidArgument);
+    let admin_role = SetPasswordRequest { role: "admin".into(), ..set("a long enough password") };
+    assert_eq!(
+        admin.set_password(admin_role).await.expect_err("no admin passwords").code(),
+        Code::InvalidArgument
+    );
+    admin.set_password(set("first password 1")).await?;
+    admin.set_password(set("second password 2")).await?;
+
+    // Signing in needs no token.
+    let mut anonymous = AuthClient::new(bare(&cluster).await?);
+    let sign_in = |password: &str| SignInRequest {
+        tenant: "default".into(),
+        subject: "ana".into(),
+        password: password.into(),
+    };
+    let old = anonymous.sign_in(sign_in("first password 1")).await.expect_err("replaced");
+    assert_eq!(old.code(), Code::Unauthenticated);
+    let issued = anonymous.sign_in(sign_in("second password 2")).await?.into_inner();
+    let credentials = switchboard_auth::Credentials::bearer(&issued.token).map_err(anyhow::Error::msg)?;
+    let me = AuthClient::new(common::Api::new(bare(&cluster).await?, credentials))
+        .who_am_i(WhoAmIRequest {})
+        .await?;
+    let me = me.into_inner();
+    assert_eq!((me.subject.as_str(), me.role.as_str(), me.tenant.as_str()), ("ana", "agent", "default"));
+    let unknown = SignInRequest { subject: "nobody".into(), ..sign_in("second password 2") };
+    assert_eq!(
+        anonymous.sign_in(unknown).await.expect_err("unknown").message(),
+        old.message(),
+        "same answer"
+    );
+
+    // Five attempts a minute per person: the sixth is refused even with the right password.
+    for _ in 0..3 {
+        let _ = anonymous.sign_in(sign_in("guess guess guess")).await;
+    }
+    let limited = anonymous.sign_in(sign_in("second password 2")).await.expect_err("limited");
+    assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
+    cluster.stop().await
+}

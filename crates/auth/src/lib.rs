@@ -13,6 +13,7 @@ mod revocations;
 mod rights;
 mod role;
 mod service;
+mod sign_in;
 mod token;
 
 pub use caller::{Caller, default_tenant_only};
@@ -24,7 +25,7 @@ pub type Authorized<T = tonic::transport::Channel> =
 pub use guard::Guard;
 pub use peer::{PeerTls, lazy_channel};
 pub use revocations::Revocations;
-pub use rights::{Access, RIGHTS, access_of};
+pub use rights::{Access, OPEN_RPCS, RIGHTS, access_of};
 pub use role::{Right, Role};
 pub use service::AuthApi;
 pub use token::{Claims, Grant, Keys, TokenError, valid_subject, valid_tenant};

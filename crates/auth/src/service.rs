@@ -5,26 +5,48 @@ use std::time::Duration;
 use switchboard_bus::{Bus, Draft, is_aggregate_id};
 use switchboard_proto::{
     auth::v1::{
-        Identity, IssueTokenRequest, IssuedToken, RevokeTokenRequest, RevokeTokenResponse, WhoAmIRequest,
+        Identity, IssueTokenRequest, IssuedToken, RevokeTokenRequest, RevokeTokenResponse,
+        SetPasswordRequest, SetPasswordResponse, SignInRequest, WhoAmIRequest,
         auth_server::{self, AuthServer},
     },
-    events::v1::{TokenIssued, TokenRevoked, event::Body},
+    events::v1::{CredentialSet, TokenIssued, TokenRevoked, event::Body},
     time::to_timestamp,
 };
 use tonic::{Request, Response, Status};
 
-use crate::{Caller, DEFAULT_TTL, Grant, Keys, Revocations, Role, TokenError};
+use crate::{
+    Caller, DEFAULT_TTL, Grant, Keys, Revocations, Role, TokenError,
+    sign_in::{Attempts, SIGNED_IN_TTL, credential_id, hash_password, person_role, verify},
+    valid_tenant,
+};
 
-/// The Auth API over the cluster key, the bus (revocations) and this process's revocation set.
+/// The Auth API over the cluster key, the bus (revocations, credentials) and this process's
+/// revocation set and sign-in budgets.
 pub struct AuthApi {
     keys: Keys,
     bus: Bus,
     revocations: Revocations,
+    attempts: Attempts,
 }
 
 impl AuthApi {
     pub fn server(keys: Keys, bus: Bus, revocations: Revocations) -> AuthServer<Self> {
-        AuthServer::new(Self { keys, bus, revocations })
+        AuthServer::new(Self { keys, bus, revocations, attempts: Attempts::default() })
+    }
+
+    /// The password hash last set for a person, if any.
+    async fn stored_hash(&self, tenant: &str, subject: &str) -> Result<Option<(String, Role)>, Status> {
+        let found =
+            self.bus.last_event_of("credential", &credential_id(tenant, subject)).await.map_err(|error| {
+                tracing::error!(%error, "credentials unreadable");
+                Status::unavailable("sign-in is unavailable; try again")
+            })?;
+        Ok(found.and_then(|(event, _)| match event.body {
+            Some(Body::CredentialSet(set)) if event.tenant == tenant && set.subject == subject => {
+                set.role.parse().ok().map(|role| (set.password_hash, role))
+            }
+            _ => None,
+        }))
     }
 }
 
@@ -129,5 +151,52 @@ impl auth_server::Auth for AuthApi {
         self.revocations.apply(&event);
         tracing::info!(tenant = caller.tenant, by = caller.subject, "token revocation recorded");
         Ok(Response::new(RevokeTokenResponse { revoked: !already && !published.duplicate }))
+    }
+
+    async fn set_password(
+        &self,
+        request: Request<SetPasswordRequest>,
+    ) -> Result<Response<SetPasswordResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let SetPasswordRequest { subject, role, password } = request.into_inner();
+        let role = person_role(&role)?;
+        if !is_aggregate_id(&subject) {
+            return Err(Status::invalid_argument("subject: the agent's id (letters, digits, '-', '_')"));
+        }
+        let body = Body::CredentialSet(CredentialSet {
+            subject: subject.clone(),
+            role: role.name().into(),
+            password_hash: hash_password(&password)?,
+            set_by: caller.subject.clone(),
+        });
+        let event = Draft::new(&caller.tenant, credential_id(&caller.tenant, &subject), body)
+            .build()
+            .map_err(|error| Status::internal(error.to_string()))?;
+        self.bus.publish(&event).await.map_err(|error| {
+            tracing::error!(%error, "password not recorded");
+            Status::unavailable("the password could not be recorded; try again")
+        })?;
+        tracing::info!(tenant = caller.tenant, by = caller.subject, subject, role = %role, "password set");
+        Ok(Response::new(SetPasswordResponse {}))
+    }
+
+    async fn sign_in(&self, request: Request<SignInRequest>) -> Result<Response<IssuedToken>, Status> {
+        let client = request.remote_addr().map(|address| address.ip());
+        let SignInRequest { tenant, subject, password } = request.into_inner();
+        let refused = || Status::unauthenticated("wrong tenant, subject or password");
+        if !valid_tenant(&tenant) || !is_aggregate_id(&subject) || password.len() > 1024 {
+            return Err(refused());
+        }
+        self.attempts.admit(&format!("{tenant}/{subject}"), client)?;
+        let stored = self.stored_hash(&tenant, &subject).await?;
+        if !verify(stored.as_ref().map(|(hash, _)| hash.as_str()), &password) {
+            tracing::info!(tenant, "sign-in refused");
+            return Err(refused());
+        }
+        let role = stored.map_or(Role::Agent, |(_, role)| role);
+        let grant = Grant { tenant, subject, role, ttl: SIGNED_IN_TTL };
+        let (token, claims) = self.keys.issue(&grant).map_err(token_status)?;
+        tracing::info!(tenant = claims.tenant, token_id = claims.jti, role = %role, "signed in");
+        Ok(Response::new(IssuedToken { token, identity: Some(identity(&Caller::from(claims))) }))
     }
 }

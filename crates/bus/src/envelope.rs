@@ -122,6 +122,7 @@ pub fn aggregate_of(body: &Body) -> &'static str {
         Body::ModelActivated(_) => "model-activation",
         Body::IntentCorrected(_) => "intent-feedback",
         Body::TokenRevoked(_) | Body::TokenIssued(_) => "token",
+        Body::CredentialSet(_) => "credential",
     }
 }
 
@@ -175,6 +176,7 @@ pub fn event_type_of(body: &Body) -> &'static str {
         Body::IntentCorrected(_) => "intent-feedback.intent_corrected",
         Body::TokenRevoked(_) => "token.token_revoked",
         Body::TokenIssued(_) => "token.token_issued",
+        Body::CredentialSet(_) => "credential.credential_set",
     }
 }
 

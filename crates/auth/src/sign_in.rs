@@ -1,0 +1,129 @@
+//! People sign in with a password: an admin sets it (an argon2 hash kept as a `CredentialSet`
+//! event, the last one per person counting), the person trades it for a token. Attempts are
+//! limited per person and per client address in each process, and a wrong tenant, subject or
+//! password get the same answer after the same work.
+
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng},
+};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
+use tonic::Status;
+
+use crate::Role;
+
+/// How long a signed-in person's token lives.
+pub const SIGNED_IN_TTL: Duration = Duration::from_secs(12 * 3600);
+
+const MIN_PASSWORD: usize = 12;
+
+/// A well-formed argon2 hash of nothing anyone knows, verified against when a person is unknown.
+const DECOY: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c3dpdGNoYm9hcmRzYWx0$6l3G4uV0UJUuQeX1s8VWmgv8xhbl6ACaeHoy1Z1tZtg";
+const MAX_PASSWORD: usize = 128;
+
+/// The aggregate id a person's credential events are kept under.
+pub fn credential_id(tenant: &str, subject: &str) -> String {
+    switchboard_bus::key_id(&format!("credential/{tenant}/{subject}")).to_string()
+}
+
+/// The roles a password may be set for: people, not systems or owners.
+pub fn person_role(role: &str) -> Result<Role, Status> {
+    match role.parse::<Role>().map_err(Status::invalid_argument)? {
+        role @ (Role::Agent | Role::Supervisor) => Ok(role),
+        other => Err(Status::invalid_argument(format!(
+            "a password is for an agent or a supervisor, not a {other}; tokens for systems and admins are issued"
+        ))),
+    }
+}
+
+/// The argon2 hash of an acceptable password.
+pub fn hash_password(password: &str) -> Result<String, Status> {
+    let length = password.chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
+        return Err(Status::invalid_argument(format!(
+            "a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+        )));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| Status::internal("the password could not be hashed"))
+}
+
+/// Whether `password` is the one `stored` hashes. Without a stored hash the work is done anyway
+/// against a fixed one, so that a missing person answers as slowly as a wrong password.
+pub fn verify(stored: Option<&str>, password: &str) -> bool {
+    let hash = stored.unwrap_or(DECOY);
+    let matched = PasswordHash::new(hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok());
+    matched && stored.is_some()
+}
+
+/// Sign-in attempts allowed: per person and per client address.
+pub struct Attempts {
+    people: DefaultKeyedRateLimiter<String>,
+    clients: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        Self { people: RateLimiter::keyed(per_minute(5)), clients: RateLimiter::keyed(per_minute(20)) }
+    }
+}
+
+impl Attempts {
+    /// Counts an attempt; refused with how long to wait when one of the two budgets is spent.
+    pub fn admit(&self, person: &str, client: Option<IpAddr>) -> Result<(), Status> {
+        let waiting = |wait: Duration| {
+            Status::resource_exhausted(format!(
+                "too many sign-in attempts; try again in {} s",
+                wait.as_secs().max(1)
+            ))
+        };
+        let now = self.people.clock().now();
+        self.people
+            .check_key(&person.to_string())
+            .map_err(|not_until| waiting(not_until.wait_time_from(now)))?;
+        if let Some(client) = client {
+            self.clients.check_key(&client).map_err(|not_until| waiting(not_until.wait_time_from(now)))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_against_its_hash_only() {
+        let hash = hash_password("correct horse battery").expect("hashed");
+        assert!(verify(Some(&hash), "correct horse battery"));
+        assert!(!verify(Some(&hash), "correct horse batterY"));
+        assert!(!verify(None, "correct horse battery"));
+        assert!(PasswordHash::new(DECOY).is_ok(), "the decoy must cost a real verification");
+        assert_eq!(hash_password("short").expect_err("short").code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn only_people_have_passwords() {
+        assert_eq!(person_role("agent").ok(), Some(Role::Agent));
+        assert!(person_role("admin").is_err() && person_role("service").is_err());
+    }
+
+    #[test]
+    fn attempts_are_limited_per_person() {
+        let attempts = Attempts::default();
+        for _ in 0..5 {
+            assert!(attempts.admit("acme/ana", None).is_ok());
+        }
+        let refused = attempts.admit("acme/ana", None).expect_err("limited");
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(attempts.admit("acme/bo", None).is_ok());
+    }
+}
