@@ -62,10 +62,11 @@ pub enum TokenError {
 }
 
 /// The key tokens are signed and checked with; every process of a cluster holds the same one.
+/// During a rotation, previous keys still check tokens they signed (they sign nothing).
 #[derive(Clone)]
 pub struct Keys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    decoding: Vec<DecodingKey>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -80,7 +81,19 @@ impl Keys {
         if secret.len() < MIN_KEY_BYTES {
             return Err(TokenError::ShortKey(secret.len()));
         }
-        Ok(Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) })
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: vec![DecodingKey::from_secret(secret)],
+        })
+    }
+
+    /// Also accepts tokens signed with a previous key, until it is dropped from the settings.
+    pub fn with_previous(mut self, secret: &[u8]) -> Result<Self, TokenError> {
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(TokenError::ShortKey(secret.len()));
+        }
+        self.decoding.push(DecodingKey::from_secret(secret));
+        Ok(self)
     }
 
     /// Signs a new token; returns it with its claims.
@@ -98,12 +111,19 @@ impl Keys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 5;
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|error| match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?
-            .claims;
+        let mut refusal = TokenError::Invalid;
+        let decoded = self.decoding.iter().find_map(|key| {
+            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+                Ok(data) => Some(data.claims),
+                Err(error) => {
+                    if matches!(error.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
+                        refusal = TokenError::Expired;
+                    }
+                    None
+                }
+            }
+        });
+        let claims = decoded.ok_or(refusal)?;
         if !valid_tenant(&claims.tenant) || !valid_subject(&claims.sub) {
             return Err(TokenError::Invalid);
         }
@@ -189,6 +209,18 @@ mod tests {
         let expired =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &keys(KEY).encoding).expect("signed");
         assert_eq!(keys(KEY).verify(&expired), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_previous_key_still_checks_its_tokens_during_a_rotation() {
+        let old = "the old key of the cluster, 32 bytes+";
+        let (token, _) = keys(old).issue(&grant()).expect("issued");
+        assert_eq!(keys(KEY).verify(&token), Err(TokenError::Invalid));
+        let rotated = keys(KEY).with_previous(old.as_bytes()).expect("previous");
+        assert!(rotated.verify(&token).is_ok());
+        let (new, _) = rotated.issue(&grant()).expect("issued");
+        assert!(keys(KEY).verify(&new).is_ok(), "new tokens are signed with the current key");
+        assert!(keys(KEY).with_previous(b"short").is_err());
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub enum TokenCommand {
 pub struct KeyArgs {
     #[arg(skip = std::env::var("SWITCHBOARD_AUTH_KEY").ok())]
     pub auth_key: Option<String>,
+    /// During a rotation, the previous key (`SWITCHBOARD_AUTH_KEY_PREVIOUS`): it still checks
+    /// the tokens it signed, and signs nothing.
+    #[arg(skip = std::env::var("SWITCHBOARD_AUTH_KEY_PREVIOUS").ok())]
+    pub auth_key_previous: Option<String>,
     /// A file holding that secret (surrounding whitespace ignored), e.g. a mounted Secret.
     #[arg(long, env = "SWITCHBOARD_AUTH_KEY_FILE")]
     pub auth_key_file: Option<PathBuf>,
@@ -58,6 +62,7 @@ impl std::fmt::Debug for KeyArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyArgs")
             .field("auth_key", &self.auth_key.as_ref().map(|_| "***"))
+            .field("auth_key_previous", &self.auth_key_previous.as_ref().map(|_| "***"))
             .field("auth_key_file", &self.auth_key_file)
             .finish()
     }
@@ -75,7 +80,13 @@ impl KeyArgs {
             }
             _ => return Ok(None),
         };
-        Ok(Some(Keys::from_secret(&secret).context("SWITCHBOARD_AUTH_KEY")?))
+        let keys = Keys::from_secret(&secret).context("SWITCHBOARD_AUTH_KEY")?;
+        match self.auth_key_previous.as_deref().filter(|previous| !previous.is_empty()) {
+            Some(previous) => {
+                Ok(Some(keys.with_previous(previous.as_bytes()).context("SWITCHBOARD_AUTH_KEY_PREVIOUS")?))
+            }
+            None => Ok(Some(keys)),
+        }
     }
 
     pub fn required(&self) -> anyhow::Result<Keys> {
