@@ -13,6 +13,21 @@ use crate::playbooks::{
 use crate::rules::HandoffReason;
 
 impl Decider {
+    /// The return goes to a person in `queue`, the decision saying `why`.
+    async fn return_to_a_person(
+        &self,
+        turn: &Turn<'_>,
+        mut routed: MessageRouted,
+        queue: &str,
+        why: &str,
+    ) -> Result<(), HandlerError> {
+        routed.action = RouteAction::Queue.into();
+        routed.queue = queue.to_string();
+        routed.reason = format!("{}; {why}", routed.reason);
+        self.hand_off(turn, &mut routed, HandoffReason::MissingKnowledge, true).await?;
+        self.conclude(turn, routed, None).await
+    }
+
     pub(super) async fn open_return(
         &self,
         turn: Turn<'_>,
@@ -24,12 +39,8 @@ impl Decider {
         let classified = turn.classified;
         if !classified.customer_verified {
             // Whose order it is cannot be told: a person checks who they are.
-            routed.action = RouteAction::Queue.into();
-            routed.queue.clone_from(&settings.queue);
-            routed.reason =
-                format!("{}; the customer is not verified, so a human takes the return", routed.reason);
-            self.hand_off(&turn, &mut routed, HandoffReason::MissingKnowledge, true).await?;
-            return self.conclude(&turn, routed, None).await;
+            let why = "the customer is not verified, so a human takes the return";
+            return self.return_to_a_person(&turn, routed, &settings.queue, why).await;
         }
         let order = orders::find(&self.bus, self.directory.pool(), classified)
             .await
@@ -37,12 +48,8 @@ impl Decider {
         let tongue = Tongue::of(conversation_language(classified));
         routed.rule_action = "answer".into();
         let Some(order) = order else {
-            routed.action = RouteAction::Queue.into();
-            routed.queue.clone_from(&settings.queue);
-            routed.reason =
-                format!("{}; no order of this customer to return, so a human takes it", routed.reason);
-            self.hand_off(&turn, &mut routed, HandoffReason::MissingKnowledge, true).await?;
-            return self.conclude(&turn, routed, None).await;
+            let why = "no order of this customer to return, so a human takes it";
+            return self.return_to_a_person(&turn, routed, &settings.queue, why).await;
         };
         let eligibility = returns::eligibility(&settings, &order, turn.at);
         if eligibility != Eligibility::Eligible {
