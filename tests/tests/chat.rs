@@ -140,10 +140,15 @@ async fn a_signed_in_customer_chats_as_themselves_and_a_forged_identity_is_refus
     let backing = Backing::start().await?;
     let mut config = backing.config();
     config.channels.chat_sites = [("shop".to_string(), "*".to_string())].into();
-    config.channels.chat_identity_secrets = [("shop".to_string(), "shop-identity-secret".to_string())].into();
+    config.channels.chat_identity_secrets =
+        [("shop".to_string(), "shop-identity-secret-of-32-bytes-or-more".to_string())].into();
+    let mut short = config.clone();
+    short.channels.chat_identity_secrets = [("shop".to_string(), String::new())].into();
+    let refused = Cluster::start(short).await.err().expect("an empty secret signs for anyone");
+    assert!(format!("{refused:#}").contains("at least 32 bytes"), "{refused:#}");
     let cluster = Cluster::start(config).await?;
     // What the company's server computes, here independently of the project's code.
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"shop-identity-secret")?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"shop-identity-secret-of-32-bytes-or-more")?;
     mac.update(b"cust-42");
     let hash = hex::encode(mac.finalize().into_bytes());
     let shop = "https://shop.example";

@@ -32,6 +32,7 @@ async fn the_http_listener_closes_slow_headers_refuses_past_its_caps_and_rate_li
     config.channels.webhook_secret = Some("whsec-floods".into());
     config.channels.http_limits = switchboard_channels::http::HttpLimits {
         max_connections: 3,
+        max_per_client: 2,
         header_timeout: Duration::from_secs(2),
         per_client_rate: n(1),
         per_client_burst: n(5),
@@ -44,9 +45,9 @@ async fn the_http_listener_closes_slow_headers_refuses_past_its_caps_and_rate_li
     slow.write_all(b"GET /chat/widget.js HTTP/1.1\r\nHost: x\r\n").await?;
     until_closed(&mut slow).await?;
 
-    // Three connections hold every place: a fourth is answered 503 and closed.
+    // Two connections hold this address's places: a third is answered 503 and closed.
     let mut held = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..2 {
         held.push(TcpStream::connect(cluster.http).await?);
     }
     tokio::time::sleep(Duration::from_millis(200)).await; // let the listener accept them
@@ -151,6 +152,7 @@ async fn a_chat_socket_past_its_budget_is_told_to_slow_down_and_then_closed() ->
         socket_rate: n(1),
         socket_burst: n(3),
         strikes: 5,
+        max_sockets_per_client: 2,
         ..Default::default()
     };
     let cluster = Cluster::start(config).await?;
@@ -176,5 +178,23 @@ async fn a_chat_socket_past_its_budget_is_told_to_slow_down_and_then_closed() ->
     .await;
     assert!(slow_down >= 1, "no slow-down frame");
     assert_eq!(closed, Some(1008), "the socket was not closed for policy");
+    drop(socket);
+
+    // Sockets outlive their HTTP connection, so they have a cap per address of their own.
+    let mut open = Vec::new();
+    let mut refused = None;
+    for visitor in 0..4 {
+        let url = format!("ws://{}/chat/ws?site=demo&visitor=v-many-{visitor}", cluster.http);
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => open.push(socket),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                refused = Some(response.status().as_u16());
+                break;
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    assert_eq!(refused, Some(429), "{} sockets were opened", open.len());
+    assert!(open.len() <= 2, "{} sockets were opened", open.len());
     cluster.stop().await
 }

@@ -63,36 +63,64 @@ pub fn verify(stored: Option<&str>, password: &str) -> bool {
     matched && stored.is_some()
 }
 
-/// Sign-in attempts allowed: per person and per client address.
+/// Wrong passwords a person may give in a window before signing in waits.
+const FAILURES_PER_WINDOW: u32 = 5;
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Sign-in attempts allowed: any attempts per client address (checked first, so a client past
+/// its budget costs nobody anything), and wrong passwords per person (so a flood of refused
+/// attempts cannot lock a person out, only wrong guesses at them do).
 pub struct Attempts {
-    people: DefaultKeyedRateLimiter<String>,
     clients: DefaultKeyedRateLimiter<IpAddr>,
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }
 
 impl Default for Attempts {
     fn default() -> Self {
-        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
-        Self { people: RateLimiter::keyed(per_minute(5)), clients: RateLimiter::keyed(per_minute(20)) }
+        let per_minute = Quota::per_minute(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN));
+        Self { clients: RateLimiter::keyed(per_minute), failures: Default::default() }
     }
 }
 
+fn waiting(wait: Duration) -> Status {
+    Status::resource_exhausted(format!("too many sign-in attempts; try again in {} s", wait.as_secs().max(1)))
+}
+
 impl Attempts {
-    /// Counts an attempt; refused with how long to wait when one of the two budgets is spent.
+    /// Whether an attempt for `person` from `client` may be checked now.
     pub fn admit(&self, person: &str, client: Option<IpAddr>) -> Result<(), Status> {
-        let waiting = |wait: Duration| {
-            Status::resource_exhausted(format!(
-                "too many sign-in attempts; try again in {} s",
-                wait.as_secs().max(1)
-            ))
-        };
-        let now = self.people.clock().now();
-        self.people
-            .check_key(&person.to_string())
-            .map_err(|not_until| waiting(not_until.wait_time_from(now)))?;
         if let Some(client) = client {
+            let now = self.clients.clock().now();
             self.clients.check_key(&client).map_err(|not_until| waiting(not_until.wait_time_from(now)))?;
         }
-        Ok(())
+        let failures = self.failures.lock().map_err(|_| Status::internal("sign-in state poisoned"))?;
+        match failures.get(person) {
+            Some((count, since)) if *count >= FAILURES_PER_WINDOW && since.elapsed() < WINDOW => {
+                Err(waiting(WINDOW.saturating_sub(since.elapsed())))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a wrong password for `person`; forgets quiet people and clients as it goes.
+    pub fn failed(&self, person: &str) {
+        let Ok(mut failures) = self.failures.lock() else { return };
+        if failures.len() > 10_000 {
+            failures.retain(|_, (_, since)| since.elapsed() < WINDOW);
+            self.clients.retain_recent();
+        }
+        let entry = failures.entry(person.to_string()).or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= WINDOW {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// A right password clears the person's wrong ones.
+    pub fn succeeded(&self, person: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(person);
+        }
     }
 }
 
@@ -117,13 +145,24 @@ mod tests {
     }
 
     #[test]
-    fn attempts_are_limited_per_person() {
+    fn wrong_passwords_are_limited_per_person_and_refused_attempts_cost_nobody() {
         let attempts = Attempts::default();
+        let attacker: IpAddr = "192.0.2.66".parse().expect("ip");
+        // A client past its own budget is refused before anyone's count moves.
+        for _ in 0..20 {
+            assert!(attempts.admit("acme/ana", Some(attacker)).is_ok());
+        }
+        for _ in 0..50 {
+            assert!(attempts.admit("acme/ana", Some(attacker)).is_err());
+        }
+        assert!(attempts.admit("acme/ana", None).is_ok(), "the refused flood did not lock Ana out");
         for _ in 0..5 {
-            assert!(attempts.admit("acme/ana", None).is_ok());
+            attempts.failed("acme/ana");
         }
         let refused = attempts.admit("acme/ana", None).expect_err("limited");
         assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
         assert!(attempts.admit("acme/bo", None).is_ok());
+        attempts.succeeded("acme/ana");
+        assert!(attempts.admit("acme/ana", None).is_ok());
     }
 }

@@ -24,8 +24,9 @@ use crate::outbound::Network;
 /// What the HTTP listener allows.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
-    /// Open connections at once; more are answered 503 and closed.
+    /// Open connections at once, and from one client; more are answered 503 and closed.
     pub max_connections: usize,
+    pub max_per_client: usize,
     /// Time to send a request's headers, and the longest a kept-alive connection idles.
     pub header_timeout: Duration,
     /// Time to send the body and get the answer.
@@ -41,6 +42,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            max_per_client: 64,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             per_client_rate: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
@@ -54,6 +56,58 @@ impl Default for HttpLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
+/// What limits count a client by: its address, or for IPv6 its /64 (one subscriber's network,
+/// whose addresses are theirs to pick).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let network = u128::from(v6) & (u128::MAX << 64);
+            IpAddr::V6(std::net::Ipv6Addr::from(network))
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Connections per client: a count per client key, given back when a connection ends.
+#[derive(Clone, Default)]
+pub(crate) struct PerClient {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>,
+}
+
+/// A client's place, held while its connection lives.
+pub(crate) struct Place {
+    key: IpAddr,
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>,
+}
+
+impl PerClient {
+    /// A place for `ip` if it holds fewer than `max`.
+    pub fn take(&self, ip: IpAddr, max: usize) -> Option<Place> {
+        let key = client_key(ip);
+        let mut counts = self.counts.lock().ok()?;
+        let count = counts.entry(key).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Place { key, counts: self.counts.clone() })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.lock()
+            && let Some(count) = counts.get_mut(&self.key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
 struct Shared {
     router: Router,
     limits: HttpLimits,
@@ -64,7 +118,9 @@ struct Shared {
 pub async fn serve(listener: TcpListener, router: Router, limits: HttpLimits, shutdown: CancellationToken) {
     let quota = Quota::per_second(limits.per_client_rate).allow_burst(limits.per_client_burst);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let max_per_client = limits.max_per_client.max(1);
     let shared = Arc::new(Shared { router, limits, limiter: RateLimiter::keyed(quota) });
+    let per_client = PerClient::default();
     spawn_pruning(shared.clone(), shutdown.clone());
     loop {
         let (stream, peer) = tokio::select! {
@@ -77,15 +133,16 @@ pub async fn serve(listener: TcpListener, router: Router, limits: HttpLimits, sh
                 }
             },
         };
-        match slots.clone().try_acquire_owned() {
-            Ok(slot) => {
+        let place = per_client.take(peer.ip(), max_per_client);
+        match (slots.clone().try_acquire_owned(), place) {
+            (Ok(slot), Some(place)) => {
                 let (shared, shutdown) = (shared.clone(), shutdown.clone());
                 tokio::spawn(async move {
                     connection(stream, peer, shared, shutdown).await;
-                    drop(slot);
+                    drop((slot, place));
                 });
             }
-            Err(_) => {
+            _ => {
                 tokio::spawn(refuse_busy(stream));
             }
         }
@@ -141,7 +198,7 @@ async fn connection(
 /// Rate-limits, then answers within the request deadline.
 async fn handle(mut request: Request<Body>, peer: SocketAddr, shared: &Shared) -> Response<Body> {
     let client = client_address(peer.ip(), request.headers(), &shared.limits.trusted_proxies);
-    if let Err(not_until) = shared.limiter.check_key(&client) {
+    if let Err(not_until) = shared.limiter.check_key(&client_key(client)) {
         return too_many(not_until.wait_time_from(shared.limiter.clock().now()));
     }
     request.extensions_mut().insert(ClientAddress(client));
@@ -166,14 +223,33 @@ fn client_address(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Network]) 
     if !is_trusted(peer) {
         return peer;
     }
-    let hops = headers
+    let hops: Vec<Option<IpAddr>> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-        .collect::<Vec<_>>();
-    hops.into_iter().rev().find(|hop| !is_trusted(*hop)).unwrap_or(peer)
+        .map(hop_address)
+        .collect();
+    // From the nearest hop outwards: the first untrusted one is the client. A hop that is not an
+    // address ends the walk at the last trusted one (what lies further out cannot be believed).
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        match hop {
+            Some(hop) if is_trusted(hop) => client = hop,
+            Some(hop) => return hop,
+            None => return client,
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` hop: an address, maybe with a port (`1.2.3.4:80`, `[::1]:80`).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    hop.parse::<SocketAddr>().ok().map(|address| address.ip())
 }
 
 #[cfg(test)]
@@ -193,6 +269,29 @@ mod tests {
             "untrusted peer"
         );
         assert_eq!(client_address(ip("10.2.2.2"), &http::HeaderMap::new(), &trusted), ip("10.2.2.2"));
+        let mut ported = http::HeaderMap::new();
+        ported.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.9:4431"));
+        assert_eq!(client_address(ip("10.2.2.2"), &ported, &trusted), ip("203.0.113.9"), "a hop with a port");
+        let mut garbled = http::HeaderMap::new();
+        garbled.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, unknown, 10.1.1.1"));
+        assert_eq!(
+            client_address(ip("10.2.2.2"), &garbled, &trusted),
+            ip("10.1.1.1"),
+            "stops at a garbled hop"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_places_are_given_back() {
+        let ip = |text: &str| text.parse::<IpAddr>().expect("ip");
+        assert_eq!(client_key(ip("2001:db8:1:2:aaaa::1")), client_key(ip("2001:db8:1:2:bbbb::9")));
+        assert_ne!(client_key(ip("2001:db8:1:2::1")), client_key(ip("2001:db8:1:3::1")));
+        assert_eq!(client_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+        let places = PerClient::default();
+        let first = places.take(ip("192.0.2.1"), 1).expect("a place");
+        assert!(places.take(ip("192.0.2.1"), 1).is_none());
+        drop(first);
+        assert!(places.take(ip("192.0.2.1"), 1).is_some());
     }
 
     #[test]

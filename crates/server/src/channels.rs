@@ -74,9 +74,12 @@ pub struct ChannelArgs {
     /// loopback, private, link-local and reserved addresses are refused otherwise.
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_ALLOW", default_value = "")]
     pub outbound_allow: String,
-    /// Open HTTP connections at once; more are answered 503.
+    /// Open HTTP connections at once, and from one client (address, or IPv6 /64); more are
+    /// answered 503.
     #[arg(long, env = "SWITCHBOARD_HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
     pub http_max_connections: usize,
+    #[arg(long, env = "SWITCHBOARD_HTTP_MAX_PER_CLIENT", default_value_t = 64)]
+    pub http_max_per_client: usize,
     /// Seconds to send a request's headers (and the longest a kept-alive connection idles).
     #[arg(long, env = "SWITCHBOARD_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub http_header_timeout_secs: u64,
@@ -194,6 +197,7 @@ impl ChannelArgs {
         );
         Ok(switchboard_channels::http::HttpLimits {
             max_connections: self.http_max_connections,
+            max_per_client: self.http_max_per_client.max(1),
             header_timeout: std::time::Duration::from_secs(self.http_header_timeout_secs),
             request_timeout: std::time::Duration::from_secs(self.http_request_timeout_secs),
             per_client_rate: positive(self.http_rate, "SWITCHBOARD_HTTP_RATE")?,

@@ -201,6 +201,12 @@ impl Config {
         for url in [Some(&self.database_url), self.notifier.smtp_url.as_ref()].into_iter().flatten() {
             text = text.replace(&format!("{url:?}"), &format!("{:?}", redacted(url)));
         }
+        // Webhook URLs may carry a credential in their path or query (chat-app hooks do).
+        let hooks = self.notifier.webhook_url.iter();
+        let hooks = hooks.chain(self.notifier.gateways.values()).chain(self.notifier.teams.values());
+        for url in hooks.filter(|url| !url.is_empty()) {
+            text = text.replace(&format!("{url:?}"), "\"***\"");
+        }
         // A NATS URL's user part may be a token by itself.
         if let (Some(scheme), Some(at)) = (self.nats_url.find("://"), self.nats_url.rfind('@')) {
             let shown = format!("{}***{}", &self.nats_url[..scheme + 3], &self.nats_url[at..]);
@@ -212,6 +218,11 @@ impl Config {
 
 /// A database URL with any password replaced, for logs and errors.
 pub(crate) fn redacted(url: &str) -> String {
+    // A password in the query (`?password=...`) is dropped with the query.
+    if url.contains("password=") {
+        let base = url.split('?').next().unwrap_or_default();
+        return format!("{}?***", redacted(base));
+    }
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
@@ -246,10 +257,14 @@ mod tests {
         config.notifier.signing_secret = Some("sign-abc".into());
         config.notifier.smtp_url = Some("smtps://mailer:smtp-pass@relay".into());
         config.nats_url = "nats://nats-token-0@nats:4222".into();
+        config.notifier.webhook_url = Some("https://hooks.example/services/T000/B000/hook-secret".into());
+        config.notifier.teams.insert("ops".into(), "webhook:https://ops.example/?key=team-key".into());
         config.auth_keys =
             Some(switchboard_auth::Keys::from_secret(b"auth-key-0123456789-0123456789-xyz").expect("key"));
         let dump = config.dump();
         for secret in [
+            "hook-secret",
+            "team-key",
             "nats-token-0",
             "pg-pass",
             "whsec-123",
@@ -262,6 +277,11 @@ mod tests {
             assert!(!dump.contains(secret), "{secret} in {dump}");
         }
         assert!(dump.contains("postgres://u:***@h/db"), "{dump}");
+    }
+
+    #[test]
+    fn hides_passwords_in_the_query_too() {
+        assert_eq!(redacted("postgres://u@h/db?password=secret&sslmode=require"), "postgres://u@h/db?***");
     }
 
     #[test]

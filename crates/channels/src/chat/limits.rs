@@ -20,6 +20,10 @@ pub struct ChatLimits {
     pub ping_every: Duration,
     /// Frames refused for rate in a row before the socket is closed.
     pub strikes: u32,
+    /// Open sockets from one client (address, or IPv6 /64).
+    pub max_sockets_per_client: usize,
+    /// The longest a frame to the widget may take to be written.
+    pub send_timeout: Duration,
 }
 
 impl Default for ChatLimits {
@@ -33,21 +37,24 @@ impl Default for ChatLimits {
             idle: Duration::from_secs(600),
             ping_every: Duration::from_secs(30),
             strikes: 50,
+            max_sockets_per_client: 20,
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// The per-site budgets, shared by every socket.
+/// The per-site budgets and per-client sockets, shared by every socket.
 #[derive(Clone)]
 pub(crate) struct SiteBudgets {
     pub limits: ChatLimits,
     sites: Arc<DefaultKeyedRateLimiter<String>>,
+    pub sockets: crate::http::PerClient,
 }
 
 impl SiteBudgets {
     pub fn new(limits: ChatLimits) -> Self {
         let quota = Quota::per_second(limits.site_rate).allow_burst(limits.site_burst);
-        Self { sites: Arc::new(RateLimiter::keyed(quota)), limits }
+        Self { sites: Arc::new(RateLimiter::keyed(quota)), limits, sockets: Default::default() }
     }
 
     /// A socket's own budget.

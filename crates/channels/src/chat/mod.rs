@@ -49,6 +49,12 @@ impl Chat {
     /// The chat as `config` says (sites, endpoints, credentials, limits). Fails only on a
     /// malformed endpoint; the connections are made on first use.
     pub fn new(deps: Deps, hub: Hub, config: &crate::Config) -> Result<Self, String> {
+        // A short (or empty) secret would let anyone sign an identity.
+        if let Some((site, _)) = config.chat_identity_secrets.iter().find(|(_, secret)| secret.len() < 32) {
+            return Err(format!(
+                "SWITCHBOARD_CHAT_IDENTITY_SECRETS: the secret of site {site:?} needs at least 32 bytes"
+            ));
+        }
         let lazy = |endpoint: &str| switchboard_auth::lazy_channel(endpoint, config.tls.as_ref(), None);
         let credentials = config.credentials.clone();
         Ok(Self {
@@ -127,6 +133,7 @@ fn customer_of(chat: &Chat, connect: &Connect) -> Result<(String, bool), (Status
 async fn connect(
     State(chat): State<Chat>,
     Query(connect): Query<Connect>,
+    client: Option<axum::Extension<crate::http::ClientAddress>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -148,9 +155,21 @@ async fn connect(
         Ok(customer) => customer,
         Err(refused) => return refused.into_response(),
     };
+    // The socket outlives its HTTP connection, so it holds a place of its own per client.
+    let client = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |found| found.0.0);
+    let Some(place) = chat.budgets.sockets.take(client, chat.budgets.limits.max_sockets_per_client) else {
+        let mut refused =
+            (StatusCode::TOO_MANY_REQUESTS, "too many chats open from your address").into_response();
+        refused.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
+        return refused;
+    };
     // Frames are small JSON; anything large is not a chat message.
     upgrade
         .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
         .max_write_buffer_size(1024 * 1024)
-        .on_upgrade(move |socket| session::run(chat, connect.site, (customer_id, verified), socket))
+        .on_upgrade(move |socket| async move {
+            session::run(chat, connect.site, (customer_id, verified), socket).await;
+            drop(place);
+        })
 }

@@ -92,7 +92,10 @@ pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut 
     loop {
         let next = tokio::select! {
             frame = socket.recv() => {
-                idle.as_mut().reset(tokio::time::Instant::now() + limits.idle);
+                // Only what the customer sends counts as activity (pongs and pings do not).
+                if matches!(frame, Some(Ok(Frame::Text(_)))) {
+                    idle.as_mut().reset(tokio::time::Instant::now() + limits.idle);
+                }
                 match frame {
                     Some(Ok(Frame::Text(text))) if session.chat.budgets.admit(&session.site, &budget) => {
                         strikes = 0;
@@ -110,7 +113,7 @@ pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut 
             },
             () = idle.as_mut() => Next::Close("idle"),
             _ = pings.tick() => {
-                if socket.send(Frame::Ping(Bytes::new())).await.is_err() {
+                if !sent(&mut socket, Frame::Ping(Bytes::new()), limits.send_timeout).await {
                     return;
                 }
                 Next::Continue
@@ -129,7 +132,7 @@ pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut 
         };
         for outgoing in std::mem::take(&mut session.out) {
             let Ok(json) = serde_json::to_string(&outgoing) else { continue };
-            if socket.send(Frame::Text(json.into())).await.is_err() {
+            if !sent(&mut socket, Frame::Text(json.into()), limits.send_timeout).await {
                 return;
             }
         }
@@ -150,6 +153,11 @@ pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut 
             return;
         }
     }
+}
+
+/// Writes a frame within `timeout`: a widget that stops reading is let go.
+async fn sent(socket: &mut WebSocket, frame: Frame, timeout: std::time::Duration) -> bool {
+    matches!(tokio::time::timeout(timeout, socket.send(frame)).await, Ok(Ok(())))
 }
 
 impl Session {

@@ -83,6 +83,7 @@ impl Gate {
 
     /// A place for a session from `client`, or why there is none.
     pub fn admit(&self, client: IpAddr) -> Result<Admitted, Busy> {
+        let client = crate::http::client_key(client);
         let slot = self.slots.clone().try_acquire_owned().map_err(|_| Busy::Listener)?;
         let mut counts = self.per_client.lock().map_err(|_| Busy::Listener)?;
         let count = counts.entry(client).or_default();

@@ -52,7 +52,8 @@ pub async fn serve(
                 Ok(Err(error)) => tracing::debug!(%error, "smtp session ended"),
                 Ok(Ok(())) => {}
                 Err(_) => {
-                    let _ = reply(&mut write, "421 4.4.2 session too long; closing").await;
+                    let closing = reply(&mut write, "421 4.4.2 session too long; closing");
+                    let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
                 }
             }
         });

@@ -181,9 +181,6 @@ impl Voice {
             Ok(pin::Checked::Wrong(left)) => {
                 xml(twiml::gather(&format!("That PIN is not right. You can try {left} more times."), here))
             }
-            Ok(pin::Checked::NoPin) => {
-                xml(twiml::gather("There is no PIN on this number's account. How else can I help you?", here))
-            }
             Ok(pin::Checked::Locked) => xml(twiml::dial(
                 "That PIN could not be confirmed. Let me connect you with a person.",
                 self.support_line.as_deref(),

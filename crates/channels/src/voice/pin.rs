@@ -31,8 +31,6 @@ pub enum Checked {
     Wrong(i64),
     /// No more tries: a person takes the call.
     Locked,
-    /// The caller's account has no PIN.
-    NoPin,
 }
 
 /// Keeps an account's PIN hash (an empty one removes it).
@@ -62,36 +60,71 @@ pub async fn project(
     Ok(())
 }
 
-/// Checks `digits` for the caller of `call`, within the limits, and remembers a success.
+/// Checks `digits` for the caller of `call`, within the limits, and remembers a success. The
+/// attempt is counted (under a lock per caller) before the PIN is checked, so simultaneous calls
+/// from one number share its tries; a number without a PIN is answered like a wrong PIN (which
+/// numbers have one is not told).
 pub async fn check(pool: &PgPool, call: &str, caller: &str, digits: &str) -> Result<Checked, sqlx::Error> {
-    let (in_call, in_day) = failures(pool, call, caller).await?;
-    if in_call >= PER_CALL || in_day >= PER_DAY {
+    let Some((stored, attempt, left)) = count_attempt(pool, call, caller).await? else {
         return Ok(Checked::Locked);
+    };
+    let digits_owned = digits.to_string();
+    let matched = tokio::task::spawn_blocking(move || {
+        stored.as_deref().is_some_and(|hash| matches(hash, &digits_owned))
+    })
+    .await
+    .unwrap_or(false);
+    if !matched {
+        return Ok(if left > 0 { Checked::Wrong(left) } else { Checked::Locked });
     }
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM channels.pin_failures WHERE ctid = $1::tid")
+        .bind(&attempt)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO channels.voice_calls (call_sid, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(call)
+    .bind(caller)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Checked::Verified)
+}
+
+/// Counts an attempt as a failure until it proves right: the stored hash, the attempt's row,
+/// and the tries left after it; `None` when no try is left.
+async fn count_attempt(
+    pool: &PgPool,
+    call: &str,
+    caller: &str,
+) -> Result<Option<(Option<String>, String, i64)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pin:' || $1))")
+        .bind(caller)
+        .execute(&mut *tx)
+        .await?;
+    let (in_call, in_day) = failures(&mut tx, call, caller).await?;
+    if in_call >= PER_CALL || in_day >= PER_DAY {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let attempt: String = sqlx::query_scalar(
+        "INSERT INTO channels.pin_failures (customer_id, call_sid) VALUES ($1, $2) RETURNING ctid::text",
+    )
+    .bind(caller)
+    .bind(call)
+    .fetch_one(&mut *tx)
+    .await?;
     let stored: Option<String> =
         sqlx::query_scalar("SELECT pin_hash FROM channels.voice_pins WHERE tenant = $1 AND customer_id = $2")
             .bind(DEFAULT_TENANT)
             .bind(caller)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *tx)
             .await?;
-    let Some(stored) = stored else { return Ok(Checked::NoPin) };
-    if matches(&stored, digits) {
-        sqlx::query(
-            "INSERT INTO channels.voice_calls (call_sid, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(call)
-        .bind(caller)
-        .execute(pool)
-        .await?;
-        return Ok(Checked::Verified);
-    }
-    sqlx::query("INSERT INTO channels.pin_failures (customer_id, call_sid) VALUES ($1, $2)")
-        .bind(caller)
-        .bind(call)
-        .execute(pool)
-        .await?;
-    let left = (PER_CALL - in_call - 1).min(PER_DAY - in_day - 1);
-    Ok(if left > 0 { Checked::Wrong(left) } else { Checked::Locked })
+    tx.commit().await?;
+    Ok(Some((stored, attempt, (PER_CALL - in_call - 1).min(PER_DAY - in_day - 1))))
 }
 
 /// Whether the caller of `call` keyed in their PIN in it.
@@ -105,14 +138,14 @@ pub async fn verified(pool: &PgPool, call: &str, caller: &str) -> Result<bool, s
     .await
 }
 
-async fn failures(pool: &PgPool, call: &str, caller: &str) -> Result<(i64, i64), sqlx::Error> {
+async fn failures(tx: &mut PgConnection, call: &str, caller: &str) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT count(*) FILTER (WHERE call_sid = $2), count(*)
          FROM channels.pin_failures WHERE customer_id = $1 AND at > now() - interval '1 day'",
     )
     .bind(caller)
     .bind(call)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await
 }
 

@@ -69,6 +69,11 @@ impl Decider {
         if let (account::SIM_ACTIVATION, Some(settings)) =
             (state.playbook.as_str(), &playbooks.sim_activation)
         {
+            if !classified.customer_verified {
+                // Verification is per message's channel proof: an unverified turn ends it.
+                self.end_session(state).await?;
+                return Ok(None);
+            }
             return self.sim_answer(settings, state, classified).await.map(Some);
         }
         match (state.playbook.as_str(), &playbooks.lead_qualification, &playbooks.booking) {
