@@ -3,6 +3,8 @@
 //! knowledge search index (indexing, search latency).
 //! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), `SWITCHBOARD_BENCH_MESSAGES` (default 2000),
 //! `SWITCHBOARD_BENCH_ARTICLES` (default 10000).
+//! Then floods the chat, the webhooks and SMTP from loopback on the default limits while a normal
+//! customer chats (see `floods.rs`); `SWITCHBOARD_BENCH_FLOODS=0` skips it.
 
 use std::{
     sync::Arc,
@@ -20,6 +22,7 @@ use switchboard_proto::{
 use switchboard_testkit::{NatsServer, TestDatabase};
 use uuid::Uuid;
 
+mod floods;
 mod path;
 mod search;
 
@@ -50,7 +53,12 @@ async fn main() -> anyhow::Result<()> {
 
     let cluster_db = TestDatabase::create().await?;
     let cluster_nats = NatsServer::start()?;
-    path::measure(&cluster_nats.url(), &cluster_db.url, messages).await
+    path::measure(&cluster_nats.url(), &cluster_db.url, messages).await?;
+    if std::env::var("SWITCHBOARD_BENCH_FLOODS").is_ok_and(|v| v == "0") {
+        println!("floods: skipped (SWITCHBOARD_BENCH_FLOODS=0)");
+        return Ok(());
+    }
+    floods::measure().await
 }
 
 /// Publishes `count` conversations' worth of events (received, classified, routed): 3 per message.
@@ -80,6 +88,7 @@ fn conversation_events(n: usize) -> Vec<anyhow::Result<switchboard_proto::events
         idempotency_key: format!("bench-{n}"),
         starts_conversation: true,
         email: None,
+        customer_verified: false,
     });
     let classified = Body::MessageClassified(MessageClassified {
         conversation_id: conversation_id.clone(),

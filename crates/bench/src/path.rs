@@ -36,7 +36,7 @@ pub(crate) async fn measure(nats_url: &str, database_url: &str, messages: usize)
     let address = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(serve(config, listener, shutdown.clone()));
-    let channel = connect(address).await?;
+    let channel = connect(address, switchboard_auth::Role::Service).await?;
     let bus = Bus::connect(switchboard_bus::Config { url: nats_url.into(), ..Default::default() }).await?;
 
     let started = Instant::now();
@@ -58,14 +58,13 @@ pub(crate) async fn measure(nats_url: &str, database_url: &str, messages: usize)
     Ok(())
 }
 
-/// A channel whose calls carry a service token, as a channel adapter's would.
-async fn connect(address: std::net::SocketAddr) -> anyhow::Result<switchboard_auth::Authorized> {
+/// A channel whose calls carry a token in `role` (a service's, as a channel adapter's would).
+pub(crate) async fn connect(
+    address: std::net::SocketAddr,
+    role: switchboard_auth::Role,
+) -> anyhow::Result<switchboard_auth::Authorized> {
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?;
-    let credentials = switchboard_testkit::credentials(
-        switchboard_bus::DEFAULT_TENANT,
-        switchboard_auth::Role::Service,
-        "bench",
-    );
+    let credentials = switchboard_testkit::credentials(switchboard_bus::DEFAULT_TENANT, role, "bench");
     for _ in 0..200 {
         if let Ok(channel) = endpoint.connect().await {
             return Ok(switchboard_auth::Authorized::new(channel, credentials));

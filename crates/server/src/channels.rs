@@ -114,7 +114,13 @@ pub struct ChannelArgs {
     pub chat_site_rate: u32,
     #[arg(long, env = "SWITCHBOARD_CHAT_SITE_BURST", default_value_t = 1000)]
     pub chat_site_burst: u32,
-    /// Seconds a chat socket may stay silent (pongs count) before it is closed.
+    /// Chat messages per second from one site's sockets together, and the burst above it (the
+    /// frames that make work for the whole cluster; one socket may send one a second, five at once).
+    #[arg(long, env = "SWITCHBOARD_CHAT_SITE_MESSAGE_RATE", default_value_t = 50)]
+    pub chat_site_message_rate: u32,
+    #[arg(long, env = "SWITCHBOARD_CHAT_SITE_MESSAGE_BURST", default_value_t = 200)]
+    pub chat_site_message_burst: u32,
+    /// Seconds a chat socket may stay silent (only the customer's text counts) before it is closed.
     #[arg(long, env = "SWITCHBOARD_CHAT_IDLE_SECS", default_value_t = 600)]
     pub chat_idle_secs: u64,
     /// A fault to inject, for crash tests: `notifier-halt-after-send`.
@@ -181,6 +187,11 @@ impl ChannelArgs {
             socket_burst: positive(self.chat_burst, "SWITCHBOARD_CHAT_BURST")?,
             site_rate: positive(self.chat_site_rate, "SWITCHBOARD_CHAT_SITE_RATE")?,
             site_burst: positive(self.chat_site_burst, "SWITCHBOARD_CHAT_SITE_BURST")?,
+            site_message_rate: positive(self.chat_site_message_rate, "SWITCHBOARD_CHAT_SITE_MESSAGE_RATE")?,
+            site_message_burst: positive(
+                self.chat_site_message_burst,
+                "SWITCHBOARD_CHAT_SITE_MESSAGE_BURST",
+            )?,
             idle: std::time::Duration::from_secs(self.chat_idle_secs),
             ..Default::default()
         })

@@ -47,7 +47,7 @@ pub enum Command {
     Token(crate::token::TokenCommand),
 }
 
-pub use crate::connection::Connection;
+use crate::connection::Connection;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

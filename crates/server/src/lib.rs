@@ -8,7 +8,7 @@ mod channels;
 pub mod classifier;
 pub mod cli;
 mod config;
-mod connection;
+pub mod connection;
 pub mod knowledge;
 mod mount;
 mod replay;

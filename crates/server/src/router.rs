@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use clap::Subcommand;
 use switchboard_router::{Directory, simulate::Report};
 
-use crate::{Config, cli::Connection};
+use crate::{Config, connection::Connection};
 
 #[derive(Debug, Subcommand)]
 pub enum RouterCommand {

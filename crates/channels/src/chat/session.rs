@@ -97,14 +97,26 @@ pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut 
                     idle.as_mut().reset(tokio::time::Instant::now() + limits.idle);
                 }
                 match frame {
-                    Some(Ok(Frame::Text(text))) if session.chat.budgets.admit(&session.site, &budget) => {
-                        strikes = 0;
-                        session.on_frame(text.as_str()).await;
+                    Some(Ok(Frame::Text(text))) => {
+                        // Read once: what is admitted is what is handled.
+                        let frame = serde_json::from_str::<Incoming>(text.as_str());
+                        let message = matches!(frame, Ok(Incoming::Message { .. }));
+                        if session.chat.budgets.admit(&session.site, &budget, message) {
+                            strikes = 0;
+                            session.on_frame(frame).await;
+                            Next::Continue
+                        } else {
+                            strikes += 1;
+                            session.error("too many messages; slow down");
+                            if strikes >= limits.strikes { Next::Close("too many messages") } else { Next::Continue }
+                        }
+                    }
+                    // The widget sends text only: anything else is spent from the budget, unread.
+                    Some(Ok(Frame::Binary(_))) if session.chat.budgets.admit(&session.site, &budget, false) => {
                         Next::Continue
                     }
-                    Some(Ok(Frame::Text(_))) => {
+                    Some(Ok(Frame::Binary(_))) => {
                         strikes += 1;
-                        session.error("too many messages; slow down");
                         if strikes >= limits.strikes { Next::Close("too many messages") } else { Next::Continue }
                     }
                     Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return,
@@ -184,8 +196,8 @@ impl Session {
         }
     }
 
-    async fn on_frame(&mut self, text: &str) {
-        match serde_json::from_str::<Incoming>(text) {
+    async fn on_frame(&mut self, frame: Result<Incoming, serde_json::Error>) {
+        match frame {
             Ok(Incoming::Hello { conversation_id }) => self.hello(conversation_id).await,
             Ok(Incoming::Message { id, text }) => self.message(&id, text).await,
             Ok(Incoming::Typing) => self.typing().await,
