@@ -78,6 +78,8 @@ async fn an_unsigned_webhook_is_refused_before_its_body_is_read() -> anyhow::Res
     let backing = Backing::start().await?;
     let mut config = backing.config();
     config.channels.webhook_secret = Some("whsec-floods".into());
+    config.channels.max_email_bytes = 2 << 20;
+    config.channels.webhook_bytes_in_flight = 3 << 19; // room for one 1 MiB body, not two
     let cluster = Cluster::start(config).await?;
     // Headers promising 500 MB and no signature, and then nothing: the answer comes at once.
     let mut stream = TcpStream::connect(cluster.http).await?;
@@ -95,6 +97,24 @@ async fn an_unsigned_webhook_is_refused_before_its_body_is_read() -> anyhow::Res
     stream.write_all(head.as_bytes()).await?;
     let read = tokio::time::timeout(WAIT, stream.read(&mut first)).await??;
     assert!(String::from_utf8_lossy(&first[..read]).starts_with("HTTP/1.1 413"), "{:?}", &first[..read]);
+
+    // A freshly forged signature passes the header check, so the bodies being read at once are
+    // bounded: while one email body holds the budget, the next is answered 503.
+    let mut holding = TcpStream::connect(cluster.http).await?;
+    let forged = format!("t={},v1={}", chrono::Utc::now().timestamp(), "0".repeat(64));
+    let head = |length: usize| {
+        format!(
+            "POST /email/inbound HTTP/1.1\r\nHost: x\r\nX-Switchboard-Signature: {forged}\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    holding.write_all(head(1 << 20).as_bytes()).await?; // and no body: it holds its room
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the listener read those headers
+    let mut next = TcpStream::connect(cluster.http).await?;
+    next.write_all(head(1 << 20).as_bytes()).await?;
+    let read = tokio::time::timeout(WAIT, next.read(&mut first)).await??;
+    let answer = String::from_utf8_lossy(&first[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    drop(holding);
     cluster.stop().await
 }
 

@@ -66,6 +66,8 @@ pub struct Config {
     pub smtp_limits: email::SmtpLimits,
     /// What a chat socket and a site may send.
     pub chat_limits: chat::ChatLimits,
+    /// Webhook body bytes read at once across requests (signatures are checked after reading).
+    pub webhook_bytes_in_flight: usize,
     /// What those calls carry: a service token of the cluster.
     pub credentials: switchboard_auth::Credentials,
     /// The trust for their TLS, when the endpoints are `https://`.
@@ -92,6 +94,7 @@ impl Default for Config {
             http_limits: http::HttpLimits::default(),
             smtp_limits: email::SmtpLimits::default(),
             chat_limits: chat::ChatLimits::default(),
+            webhook_bytes_in_flight: 32 * 1024 * 1024,
             tls: None,
             batch_size: 500,
         }
@@ -148,7 +151,8 @@ pub async fn start(
             pruning.await;
             Ok(())
         }));
-        let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret })
+        let in_flight = hooks::Hooks::budget(config.webhook_bytes_in_flight / 1024);
+        let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret, in_flight })
             .merge(surveys::routes(surveys))
             .merge(chat::routes(chat))
             .merge(voice::routes(voice));

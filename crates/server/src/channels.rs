@@ -105,6 +105,9 @@ pub struct ChannelArgs {
     /// DATA bytes held in memory across SMTP sessions at once; past it mail is deferred (452).
     #[arg(long, env = "SWITCHBOARD_SMTP_DATA_IN_FLIGHT", default_value_t = 64 * 1024 * 1024)]
     pub smtp_data_in_flight: usize,
+    /// Webhook body bytes read at once across requests; past it a webhook is answered 503.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_BYTES_IN_FLIGHT", default_value_t = 32 * 1024 * 1024)]
+    pub webhook_bytes_in_flight: usize,
     /// Chat frames per second from one socket and its burst; from one site's sockets together.
     #[arg(long, env = "SWITCHBOARD_CHAT_RATE", default_value_t = 5)]
     pub chat_rate: u32,
@@ -167,6 +170,7 @@ impl ChannelArgs {
             support_line: self.support_line.clone().filter(|line| !line.is_empty()),
             http_limits: self.http_limits()?,
             chat_limits: self.chat_limits()?,
+            webhook_bytes_in_flight: self.webhook_bytes_in_flight.max(self.max_email_bytes),
             smtp_limits: switchboard_channels::email::SmtpLimits {
                 max_connections: self.smtp_max_connections.max(1),
                 max_per_client: self.smtp_max_per_client.max(1),

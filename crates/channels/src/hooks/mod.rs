@@ -35,6 +35,23 @@ pub struct Hooks {
     pub inbox: Inbox,
     /// Shared secret of signed webhooks; without one they are refused (503).
     pub secret: Option<String>,
+    /// Body bytes being read at once across webhooks (in KiB permits): a signature header can
+    /// be forged before its body is checked, so what unchecked bodies may hold is bounded.
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// KiB permits for `bytes` of body.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
+}
+
+impl Hooks {
+    /// A budget of `kib_in_flight` KiB of webhook bodies read at once.
+    pub fn budget(kib_in_flight: usize) -> std::sync::Arc<tokio::sync::Semaphore> {
+        std::sync::Arc::new(tokio::sync::Semaphore::new(
+            kib_in_flight.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+        ))
+    }
 }
 
 pub fn routes(hooks: Hooks) -> Router {
@@ -68,6 +85,14 @@ impl Hooks {
         if declared.and_then(|length| length.parse::<usize>().ok()).is_some_and(|length| length > limit) {
             return Err(too_large());
         }
+        // Room for the body as declared (else as large as allowed) among the bodies being read.
+        let room = declared.and_then(|length| length.parse::<usize>().ok()).unwrap_or(limit).min(limit);
+        let Ok(_held) = self.in_flight.clone().try_acquire_many_owned(kib(room)) else {
+            let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "too many webhook bodies in flight; retry");
+            busy.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            return Err(busy);
+        };
         let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
         claimed
             .signs(secret.as_bytes(), &bytes)
