@@ -1,14 +1,11 @@
 //! What the SMTP listener allows: connections in all and per client address, a deadline for a
 //! whole session, and a budget of DATA bytes held in memory across every session at once.
 
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::http::{PerClient, Place};
 
 #[derive(Debug, Clone)]
 pub struct SmtpLimits {
@@ -39,28 +36,14 @@ const UNIT: usize = 1024;
 pub(crate) struct Gate {
     pub limits: SmtpLimits,
     slots: Arc<Semaphore>,
-    per_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    per_client: PerClient,
     data: Arc<Semaphore>,
 }
 
-/// A session's place: held while it runs, given back on drop.
+/// A session's places, in all and for its client: held while it runs, given back on drop.
 pub(crate) struct Admitted {
     _slot: OwnedSemaphorePermit,
-    client: IpAddr,
-    per_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        if let Ok(mut counts) = self.per_client.lock()
-            && let Some(count) = counts.get_mut(&self.client)
-        {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.client);
-            }
-        }
-    }
+    _place: Place,
 }
 
 /// Why a connection was not admitted; the text follows a `421` reply.
@@ -75,7 +58,7 @@ impl Gate {
         let data_units = (limits.data_in_flight / UNIT).clamp(1, Semaphore::MAX_PERMITS);
         Self {
             slots: Arc::new(Semaphore::new(limits.max_connections.max(1))),
-            per_client: Arc::default(),
+            per_client: PerClient::default(),
             data: Arc::new(Semaphore::new(data_units)),
             limits,
         }
@@ -83,15 +66,9 @@ impl Gate {
 
     /// A place for a session from `client`, or why there is none.
     pub fn admit(&self, client: IpAddr) -> Result<Admitted, Busy> {
-        let client = crate::http::client_key(client);
         let slot = self.slots.clone().try_acquire_owned().map_err(|_| Busy::Listener)?;
-        let mut counts = self.per_client.lock().map_err(|_| Busy::Listener)?;
-        let count = counts.entry(client).or_default();
-        if *count >= self.limits.max_per_client {
-            return Err(Busy::Client);
-        }
-        *count += 1;
-        Ok(Admitted { _slot: slot, client, per_client: self.per_client.clone() })
+        let place = self.per_client.take(client, self.limits.max_per_client).ok_or(Busy::Client)?;
+        Ok(Admitted { _slot: slot, _place: place })
     }
 
     /// Room for DATA as it is read.
