@@ -12,6 +12,7 @@ mod peer;
 mod revocations;
 mod rights;
 mod role;
+pub mod secret_hash;
 mod service;
 mod sign_in;
 mod token;

@@ -2,10 +2,6 @@
 //! their PIN (checked against the argon2 hash their account carries). Wrong PINs are limited per
 //! call and per caller per day; past them the caller is handed to a person.
 
-use argon2::{
-    Argon2,
-    password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng},
-};
 use sqlx::{PgConnection, PgPool};
 use switchboard_bus::DEFAULT_TENANT;
 
@@ -16,11 +12,7 @@ pub const PER_DAY: i64 = 5;
 
 /// The PHC string a billing system puts in `AccountUpdated.pin_hash` for `pin`.
 pub fn hash_pin(pin: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(pin.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| e.to_string())
+    switchboard_auth::secret_hash::hash(pin)
 }
 
 /// What a keyed-in PIN led to.
@@ -152,9 +144,7 @@ async fn failures(tx: &mut PgConnection, call: &str, caller: &str) -> Result<(i6
 /// Whether `digits` is the PIN `stored` hashes; a malformed hash matches nothing.
 fn matches(stored: &str, digits: &str) -> bool {
     let valid = (4..=12).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit());
-    valid
-        && PasswordHash::new(stored)
-            .is_ok_and(|hash| Argon2::default().verify_password(digits.as_bytes(), &hash).is_ok())
+    valid && switchboard_auth::secret_hash::matches(stored, digits)
 }
 
 #[cfg(test)]
