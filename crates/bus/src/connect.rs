@@ -11,7 +11,7 @@ use crate::{
 pub const MINIMUM_SERVER_VERSION: &str = "2.10";
 
 pub(crate) async fn connect(config: Config) -> Result<Bus, Error> {
-    let refused = |reason: String| Error::Connect { url: redacted(&config.url), reason };
+    let refused = |reason: String| Error::Connect { url: redacted_url(&config.url), reason };
     let (url, in_url) = without_credentials(&config.url).map_err(refused)?;
     let mut access = config.access.clone();
     if access.user_and_password.is_none() && access.token.is_none() {
@@ -27,7 +27,7 @@ pub(crate) async fn connect(config: Config) -> Result<Bus, Error> {
     let client = options.connect(url.as_str()).await.map_err(|source| refused(source.to_string()))?;
     check_server_version(&client.server_info().version)?;
     let jetstream = jetstream::new(client.clone());
-    jetstream.query_account().await.map_err(|_| Error::NoJetStream { url: redacted(&config.url) })?;
+    jetstream.query_account().await.map_err(|_| Error::NoJetStream { url: redacted_url(&config.url) })?;
     let bus = Bus { client, jetstream, config };
     ensure_streams(&bus).await?;
     tracing::info!(server = %bus.client.server_info().version, "connected to nats");
@@ -96,8 +96,9 @@ fn without_credentials(url: &str) -> Result<(String, Option<UrlCredentials>), St
     Ok((parsed.to_string(), credentials))
 }
 
-/// A URL with any password or token replaced, for errors and logs.
-fn redacted(url: &str) -> String {
+/// A NATS URL with its user part (a password, or a token by itself) replaced, for errors, logs
+/// and printed configurations.
+pub fn redacted_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &url[..scheme + 3], &url[at..]),
         _ => url.to_string(),
@@ -140,9 +141,9 @@ mod tests {
 
     #[test]
     fn urls_in_errors_hide_credentials() {
-        assert_eq!(redacted("nats://user:secret@host:4222"), "nats://***@host:4222");
-        assert_eq!(redacted("nats://s3cr3t-token@host"), "nats://***@host");
-        assert_eq!(redacted("nats://host:4222"), "nats://host:4222");
+        assert_eq!(redacted_url("nats://user:secret@host:4222"), "nats://***@host:4222");
+        assert_eq!(redacted_url("nats://s3cr3t-token@host"), "nats://***@host");
+        assert_eq!(redacted_url("nats://host:4222"), "nats://host:4222");
     }
 
     #[test]

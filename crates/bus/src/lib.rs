@@ -19,7 +19,7 @@ mod trace;
 use std::time::Duration;
 
 pub use async_nats;
-pub use connect::{MINIMUM_SERVER_VERSION, check_server_version};
+pub use connect::{MINIMUM_SERVER_VERSION, check_server_version, redacted_url};
 pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
 pub use envelope::{
     DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, is_aggregate_id, key_id,
@@ -27,7 +27,6 @@ pub use envelope::{
 pub use error::Error;
 pub use follow::{LiveEvents, apply_live};
 pub use publish::{Expected, Published};
-
 pub use trace::{extract_context, inject_context};
 
 /// Stream of domain events.

@@ -182,35 +182,27 @@ impl Config {
     /// passwords in URLs hidden.
     pub fn dump(&self) -> String {
         let mut text = format!("{self:#?}");
-        let secrets = [
-            &self.channels.webhook_secret,
-            &self.channels.survey_secret,
-            &self.channels.twilio_auth_token,
-            &self.notifier.signing_secret,
-            &self.notifier.survey_secret,
-        ];
-        for secret in secrets.into_iter().flatten().filter(|secret| !secret.is_empty()) {
-            text = text.replace(&format!("{secret:?}"), "\"***\"");
-        }
-        for secret in self.channels.chat_identity_secrets.values().filter(|secret| !secret.is_empty()) {
-            text = text.replace(&format!("{secret:?}"), "\"***\"");
-        }
-        for token in self.channels.chat_sites.keys().filter(|token| !token.is_empty()) {
-            text = text.replace(&format!("{token:?}"), "\"***\"");
-        }
-        for url in [Some(&self.database_url), self.notifier.smtp_url.as_ref()].into_iter().flatten() {
-            text = text.replace(&format!("{url:?}"), &format!("{:?}", redacted(url)));
-        }
+        let (channels, notifier) = (&self.channels, &self.notifier);
+        let secrets = [&channels.webhook_secret, &channels.survey_secret, &channels.twilio_auth_token];
+        let secrets =
+            secrets.into_iter().chain([&notifier.signing_secret, &notifier.survey_secret]).flatten();
         // Webhook URLs may carry a credential in their path or query (chat-app hooks do).
-        let hooks = self.notifier.webhook_url.iter();
-        let hooks = hooks.chain(self.notifier.gateways.values()).chain(self.notifier.teams.values());
-        for url in hooks.filter(|url| !url.is_empty()) {
-            text = text.replace(&format!("{url:?}"), "\"***\"");
+        let hooks =
+            notifier.webhook_url.iter().chain(notifier.gateways.values()).chain(notifier.teams.values());
+        let hidden = secrets
+            .chain(channels.chat_identity_secrets.values())
+            .chain(channels.chat_sites.keys())
+            .chain(hooks)
+            .filter(|value| !value.is_empty());
+        for value in hidden {
+            text = text.replace(&format!("{value:?}"), "\"***\"");
         }
-        // A NATS URL's user part may be a token by itself.
-        if let (Some(scheme), Some(at)) = (self.nats_url.find("://"), self.nats_url.rfind('@')) {
-            let shown = format!("{}***{}", &self.nats_url[..scheme + 3], &self.nats_url[at..]);
-            text = text.replace(&format!("{:?}", self.nats_url), &format!("{shown:?}"));
+        let urls = [Some(&self.database_url), notifier.smtp_url.as_ref()].into_iter().flatten();
+        let shown = urls
+            .map(|url| (url, redacted(url)))
+            .chain([(&self.nats_url, switchboard_bus::redacted_url(&self.nats_url))]);
+        for (url, shown) in shown {
+            text = text.replace(&format!("{url:?}"), &format!("{shown:?}"));
         }
         text
     }
