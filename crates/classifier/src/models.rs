@@ -312,10 +312,9 @@ impl Models {
         Ok((report, version))
     }
 
-    /// Records an agent's correction; returns the event's sequence.
     /// Records a correction of a classified message, with that message's own text. Only a
     /// `curator` (who may manage models) may give other text, or correct a message the classifier
-    /// never saw: that adds a training example.
+    /// never saw: that adds a training example. Returns the event's sequence.
     pub async fn submit_feedback(
         &self,
         tenant: &str,

@@ -11,8 +11,8 @@ use crate::domain::{Error, Intake};
 type At = chrono::DateTime<chrono::Utc>;
 
 impl Intake {
-    /// The conversation with its messages in order, once the read model has applied `min_sequence`.
-    /// A conversation of `tenant`; another tenant's is not found.
+    /// The conversation with its messages in order, once the read model has applied `min_sequence`;
+    /// another tenant's conversation is not found.
     pub async fn conversation(
         &self,
         tenant: &str,

@@ -136,6 +136,11 @@ fn outbound_allow(list: &str) -> anyhow::Result<switchboard_channels::outbound::
     Ok(switchboard_channels::outbound::Destinations::allowing(networks("SWITCHBOARD_OUTBOUND_ALLOW", list)?))
 }
 
+/// A rate or burst of the setting `name`, which must be above zero.
+fn positive(value: u32, name: &str) -> anyhow::Result<std::num::NonZeroU32> {
+    std::num::NonZeroU32::new(value).with_context(|| format!("{name} must be above zero"))
+}
+
 /// Networks, comma-separated, from the setting `name`.
 fn networks(name: &str, list: &str) -> anyhow::Result<Vec<switchboard_channels::outbound::Network>> {
     list.split(',')
@@ -182,9 +187,6 @@ impl ChannelArgs {
     }
 
     fn chat_limits(&self) -> anyhow::Result<switchboard_channels::chat::ChatLimits> {
-        let positive = |value: u32, name: &str| {
-            std::num::NonZeroU32::new(value).with_context(|| format!("{name} must be above zero"))
-        };
         anyhow::ensure!(self.chat_idle_secs > 0, "SWITCHBOARD_CHAT_IDLE_SECS must be above zero");
         Ok(switchboard_channels::chat::ChatLimits {
             socket_rate: positive(self.chat_rate, "SWITCHBOARD_CHAT_RATE")?,
@@ -202,9 +204,6 @@ impl ChannelArgs {
     }
 
     fn http_limits(&self) -> anyhow::Result<switchboard_channels::http::HttpLimits> {
-        let positive = |value: u32, name: &str| {
-            std::num::NonZeroU32::new(value).with_context(|| format!("{name} must be above zero"))
-        };
         anyhow::ensure!(self.http_max_connections > 0, "SWITCHBOARD_HTTP_MAX_CONNECTIONS must be above zero");
         anyhow::ensure!(
             self.http_header_timeout_secs > 0 && self.http_request_timeout_secs > 0,

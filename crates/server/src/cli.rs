@@ -120,9 +120,7 @@ impl ServeArgs {
             ..base
         })
     }
-}
 
-impl ServeArgs {
     fn tls(&self) -> anyhow::Result<Option<crate::ServerTls>> {
         let read = |path: &std::path::Path, what: &str| {
             std::fs::read(path).with_context(|| format!("cannot read the TLS {what} {}", path.display()))

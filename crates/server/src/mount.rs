@@ -28,16 +28,13 @@ fn name_of<S: NamedService>(_: &S) -> &'static str {
 /// Adds a started service's gRPC service and tasks; `single_tenant` services refuse callers of
 /// any tenant but the default one.
 macro_rules! add {
-    ($mounted:ident, $service:expr, $start:expr, single_tenant) => {{
+    ($mounted:ident, $service:expr, $start:expr, single_tenant) => {{ add!($mounted, $service, $start, |service| InterceptedService::new(service, default_tenant_only)) }};
+    ($mounted:ident, $service:expr, $start:expr) => {{ add!($mounted, $service, $start, |service| service) }};
+    ($mounted:ident, $service:expr, $start:expr, $wrap:expr) => {{
         let started = $start.await.with_context(|| format!("starting {}", $service.name()))?;
         $mounted.names.push(name_of(&started.service));
-        $mounted.routes.add_service(InterceptedService::new(started.service, default_tenant_only));
-        $mounted.tasks.extend(started.tasks);
-    }};
-    ($mounted:ident, $service:expr, $start:expr) => {{
-        let started = $start.await.with_context(|| format!("starting {}", $service.name()))?;
-        $mounted.names.push(name_of(&started.service));
-        $mounted.routes.add_service(started.service);
+        let wrap = $wrap;
+        $mounted.routes.add_service(wrap(started.service));
         $mounted.tasks.extend(started.tasks);
     }};
 }
