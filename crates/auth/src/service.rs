@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use switchboard_bus::{Bus, Draft, is_aggregate_id};
+use switchboard_bus::{Bus, Draft, Published, is_aggregate_id};
 use switchboard_proto::{
     auth::v1::{
         Identity, IssueTokenRequest, IssuedToken, RevokeTokenRequest, RevokeTokenResponse,
         SetPasswordRequest, SetPasswordResponse, SignInRequest, WhoAmIRequest,
         auth_server::{self, AuthServer},
     },
-    events::v1::{CredentialSet, TokenIssued, TokenRevoked, event::Body},
+    events::v1::{CredentialSet, Event, TokenIssued, TokenRevoked, event::Body},
     time::to_timestamp,
 };
 use tonic::{Request, Response, Status};
@@ -32,6 +32,16 @@ pub struct AuthApi {
 impl AuthApi {
     pub fn server(keys: Keys, bus: Bus, revocations: Revocations) -> AuthServer<Self> {
         AuthServer::new(Self { keys, bus, revocations, attempts: Attempts::default() })
+    }
+
+    /// Publishes an event of this API; `what` names it in the answer when the bus cannot take it.
+    async fn record(&self, draft: Draft, what: &str) -> Result<(Event, Published), Status> {
+        let event = draft.build().map_err(|error| Status::internal(error.to_string()))?;
+        let published = self.bus.publish(&event).await.map_err(|error| {
+            tracing::error!(%error, what, "not recorded");
+            Status::unavailable(format!("the {what} could not be recorded; try again"))
+        })?;
+        Ok((event, published))
     }
 
     /// The password hash last set for a person, if any.
@@ -111,13 +121,7 @@ impl auth_server::Auth for AuthApi {
             issued_by: caller.subject.clone(),
             issued_by_token: caller.token_id.clone(),
         });
-        let event = Draft::new(&caller.tenant, &claims.jti, issued)
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| {
-            tracing::error!(%error, "token issue not recorded");
-            Status::unavailable("the new token could not be recorded; try again")
-        })?;
+        self.record(Draft::new(&caller.tenant, &claims.jti, issued), "new token").await?;
         tracing::info!(
             tenant = caller.tenant, by = caller.subject, token_id = claims.jti, subject = claims.sub,
             role = %role, expires = %claims.expires_at(), "token issued"
@@ -140,14 +144,9 @@ impl auth_server::Auth for AuthApi {
             revoked_by: caller.subject.clone(),
             reason: reason.chars().take(500).collect(),
         });
-        let event = Draft::new(&caller.tenant, &token_id, body)
-            .keyed(format!("token-revoked/{}/{token_id}", caller.tenant))
-            .build()
-            .map_err(|error| Status::invalid_argument(error.to_string()))?;
-        let published = self.bus.publish(&event).await.map_err(|error| {
-            tracing::error!(%error, "revocation not published");
-            Status::unavailable("the revocation could not be recorded; try again")
-        })?;
+        let draft = Draft::new(&caller.tenant, &token_id, body)
+            .keyed(format!("token-revoked/{}/{token_id}", caller.tenant));
+        let (event, published) = self.record(draft, "revocation").await?;
         self.revocations.apply(&event);
         tracing::info!(tenant = caller.tenant, by = caller.subject, "token revocation recorded");
         Ok(Response::new(RevokeTokenResponse { revoked: !already && !published.duplicate }))
@@ -169,13 +168,8 @@ impl auth_server::Auth for AuthApi {
             password_hash: hash_password(&password)?,
             set_by: caller.subject.clone(),
         });
-        let event = Draft::new(&caller.tenant, credential_id(&caller.tenant, &subject), body)
-            .build()
-            .map_err(|error| Status::internal(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| {
-            tracing::error!(%error, "password not recorded");
-            Status::unavailable("the password could not be recorded; try again")
-        })?;
+        let draft = Draft::new(&caller.tenant, credential_id(&caller.tenant, &subject), body);
+        self.record(draft, "password").await?;
         tracing::info!(tenant = caller.tenant, by = caller.subject, subject, role = %role, "password set");
         Ok(Response::new(SetPasswordResponse {}))
     }
