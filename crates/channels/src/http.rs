@@ -211,8 +211,12 @@ async fn handle(mut request: Request<Body>, peer: SocketAddr, shared: &Shared) -
 
 /// 429 with the whole seconds until the client may try again.
 pub(crate) fn too_many(wait: Duration) -> Response<Body> {
+    retry_after((StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down").into_response(), wait)
+}
+
+/// `response` telling the client when to try again, in whole seconds (at least one).
+pub(crate) fn retry_after(mut response: Response<Body>, wait: Duration) -> Response<Body> {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down").into_response();
     response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     response
 }

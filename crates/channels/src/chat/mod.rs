@@ -158,10 +158,9 @@ async fn connect(
     // The socket outlives its HTTP connection, so it holds a place of its own per client.
     let client = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |found| found.0.0);
     let Some(place) = chat.budgets.sockets.take(client, chat.budgets.limits.max_sockets_per_client) else {
-        let mut refused =
+        let refused =
             (StatusCode::TOO_MANY_REQUESTS, "too many chats open from your address").into_response();
-        refused.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
-        return refused;
+        return crate::http::retry_after(refused, std::time::Duration::from_secs(10));
     };
     // Frames are small JSON; anything large is not a chat message.
     upgrade

@@ -88,10 +88,8 @@ impl Hooks {
         // Room for the body as declared (else as large as allowed) among the bodies being read.
         let room = declared.and_then(|length| length.parse::<usize>().ok()).unwrap_or(limit).min(limit);
         let Ok(_held) = self.in_flight.clone().try_acquire_many_owned(kib(room)) else {
-            let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "too many webhook bodies in flight; retry");
-            busy.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
-            return Err(busy);
+            let busy = error(StatusCode::SERVICE_UNAVAILABLE, "too many webhook bodies in flight; retry");
+            return Err(crate::http::retry_after(busy, std::time::Duration::from_secs(1)));
         };
         let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
         claimed
