@@ -151,7 +151,7 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
 
     // Bytes that are no event at all, on a conversation subject.
     bus.publish_raw(
-        "switchboard.events.conversation.garbage".into(),
+        "switchboard.events.conversation.default.garbage".into(),
         Bytes::from_static(b"\xff\x00not protobuf"),
         "garbage-1",
     )

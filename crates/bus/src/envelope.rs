@@ -53,6 +53,7 @@ impl Draft {
     /// The envelope, stamped now with the current trace context.
     pub fn build(self) -> Result<Event, Error> {
         validate_aggregate_id(&self.aggregate_id)?;
+        validate_tenant(&self.tenant)?;
         let event_type = event_type_of(&self.body);
         let id = match (&self.key, &self.cause) {
             (Some(key), _) => key_id(key),
@@ -180,9 +181,10 @@ pub fn event_type_of(body: &Body) -> &'static str {
     }
 }
 
-/// The subject an aggregate's events are published on.
-pub fn event_subject(aggregate: &str, aggregate_id: &str) -> String {
-    format!("{EVENTS_SUBJECT_PREFIX}.{aggregate}.{aggregate_id}")
+/// The subject a tenant's aggregate's events are published on: the tenant is part of it, so two
+/// tenants' aggregates of the same id are two histories.
+pub fn event_subject(aggregate: &str, tenant: &str, aggregate_id: &str) -> String {
+    format!("{EVENTS_SUBJECT_PREFIX}.{aggregate}.{tenant}.{aggregate_id}")
 }
 
 /// Whether `id` can name an aggregate (and so a subject): 1 to 128 letters, digits, '-' and '_'.
@@ -192,6 +194,15 @@ pub fn is_aggregate_id(id: &str) -> bool {
 
 pub(crate) fn validate_aggregate_id(id: &str) -> Result<(), Error> {
     if is_aggregate_id(id) { Ok(()) } else { Err(Error::InvalidAggregateId(id.to_string())) }
+}
+
+/// Whether `tenant` can name a tenant (and so a subject token): 1 to 64 letters, digits, '-' and '_'.
+pub fn is_tenant(tenant: &str) -> bool {
+    tenant.len() <= 64 && is_aggregate_id(tenant)
+}
+
+pub(crate) fn validate_tenant(tenant: &str) -> Result<(), Error> {
+    if is_tenant(tenant) { Ok(()) } else { Err(Error::InvalidTenant(tenant.to_string())) }
 }
 
 /// A UUIDv7 determined by the cause: the cause's timestamp bits, then a name-based hash.

@@ -18,6 +18,8 @@ pub enum Error {
     Conflict { subject: String, expected: Expected },
     #[error("invalid aggregate id {0:?}: use letters, digits, '-' and '_'")]
     InvalidAggregateId(String),
+    #[error("invalid tenant {0:?}: use at most 64 letters, digits, '-' and '_'")]
+    InvalidTenant(String),
     #[error("event {0} has no body")]
     MissingBody(String),
     #[error("no message at stream sequence {0}")]

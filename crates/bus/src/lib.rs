@@ -2,7 +2,7 @@
 //! with bounded redelivery and a dead-letter stream, and W3C trace context on every message.
 //!
 //! Streams (created idempotently at connect):
-//! - `SWITCHBOARD_EVENTS` on `switchboard.events.<aggregate>.<id>`: domain events, the source of truth;
+//! - `SWITCHBOARD_EVENTS` on `switchboard.events.<aggregate>.<tenant>.<id>`: domain events, the source of truth;
 //! - `SWITCHBOARD_INBOUND` on `switchboard.inbound.<channel>`: what channel adapters publish;
 //! - `SWITCHBOARD_DLQ` on `switchboard.dlq.<consumer>`: messages a consumer gave up on, with the reason.
 
@@ -22,7 +22,7 @@ pub use async_nats;
 pub use connect::{MINIMUM_SERVER_VERSION, check_server_version, redacted_url};
 pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
 pub use envelope::{
-    DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, is_aggregate_id, key_id,
+    DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, is_aggregate_id, is_tenant, key_id,
 };
 pub use error::Error;
 pub use follow::{LiveEvents, apply_live};
@@ -37,7 +37,7 @@ pub const INBOUND_STREAM: &str = "SWITCHBOARD_INBOUND";
 pub const DEAD_LETTER_STREAM: &str = "SWITCHBOARD_DLQ";
 /// Subject prefix of inbound messages: `switchboard.inbound.<channel>`.
 pub const INBOUND_SUBJECT_PREFIX: &str = "switchboard.inbound";
-/// Subject prefix of domain events: `switchboard.events.<aggregate>.<id>`.
+/// Subject prefix of domain events: `switchboard.events.<aggregate>.<tenant>.<id>`.
 pub const EVENTS_SUBJECT_PREFIX: &str = "switchboard.events";
 /// Subject prefix of dead letters: `switchboard.dlq.<consumer>`.
 pub const DEAD_LETTER_SUBJECT_PREFIX: &str = "switchboard.dlq";

@@ -13,7 +13,7 @@ use switchboard_proto::events::v1::Event;
 
 use crate::{
     Bus, EVENTS_STREAM, Error,
-    envelope::{event_subject, validate_aggregate_id},
+    envelope::{event_subject, validate_aggregate_id, validate_tenant},
     trace,
 };
 
@@ -53,7 +53,7 @@ impl Bus {
         if event.body.is_none() {
             return Err(Error::MissingBody(event.id.clone()));
         }
-        let subject = event_subject(&event.aggregate, &event.aggregate_id);
+        let subject = event_subject(&event.aggregate, &event.tenant, &event.aggregate_id);
         let mut publish = Publish::build()
             .payload(Bytes::from(event.encode_to_vec()))
             .headers(event_headers(event))
@@ -107,25 +107,33 @@ impl Bus {
     pub async fn last_event_of(
         &self,
         aggregate: &str,
+        tenant: &str,
         aggregate_id: &str,
     ) -> Result<Option<(Event, u64)>, Error> {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
         validate_aggregate_id(aggregate_id)?;
+        validate_tenant(tenant)?;
         let stream = self.events_stream().await?;
-        match stream.get_last_raw_message_by_subject(&event_subject(aggregate, aggregate_id)).await {
+        match stream.get_last_raw_message_by_subject(&event_subject(aggregate, tenant, aggregate_id)).await {
             Ok(message) => Ok(Some((decode_event(&message)?, message.sequence))),
             Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(error) => Err(Error::jetstream("get last message", error)),
         }
     }
 
-    /// Every event of an aggregate with its stream sequence, oldest first: its history, to fold
-    /// into its state before a command (for aggregates of a few dozen events).
-    pub async fn events_of(&self, aggregate: &str, aggregate_id: &str) -> Result<Vec<(Event, u64)>, Error> {
+    /// Every event of a tenant's aggregate with its stream sequence, oldest first: its history,
+    /// to fold into its state before a command (for aggregates of a few dozen events).
+    pub async fn events_of(
+        &self,
+        aggregate: &str,
+        tenant: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<(Event, u64)>, Error> {
         use async_nats::jetstream::stream::DirectGetErrorKind;
         validate_aggregate_id(aggregate_id)?;
+        validate_tenant(tenant)?;
         let stream = self.events_stream().await?;
-        let subject = event_subject(aggregate, aggregate_id);
+        let subject = event_subject(aggregate, tenant, aggregate_id);
         let mut history = Vec::new();
         let mut from = 1;
         loop {

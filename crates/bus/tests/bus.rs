@@ -70,8 +70,33 @@ async fn appends_check_the_aggregate_version() -> anyhow::Result<()> {
     let stale = bus.append(&event("a2"), Expected::Sequence(first.sequence + 7), None).await;
     assert!(matches!(stale, Err(Error::Conflict { .. })));
     let second = bus.append(&event("a2"), Expected::Sequence(first.sequence), None).await?;
-    assert_eq!(bus.last_event_of("article", "a2").await?.map(|(_, seq)| seq), Some(second.sequence));
-    assert_eq!(bus.last_event_of("article", "none").await?, None);
+    assert_eq!(
+        bus.last_event_of("article", "default", "a2").await?.map(|(_, seq)| seq),
+        Some(second.sequence)
+    );
+    assert_eq!(bus.last_event_of("article", "default", "none").await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_tenants_aggregates_of_one_id_are_two_histories() -> anyhow::Result<()> {
+    let server = NatsServer::start()?;
+    let bus = bus(&server).await?;
+    let of = |tenant: &str| {
+        let body = Body::ArticleArchived(ArticleArchived { article_id: "same".into(), version: 1 });
+        Draft::new(tenant, "same", body).build().expect("valid draft")
+    };
+    bus.append(&of("acme"), Expected::Empty, None).await?;
+    bus.append(&of("globex"), Expected::Empty, None).await?;
+    bus.append(&of("globex"), Expected::Sequence(2), None).await?;
+    let tenants_of =
+        |history: Vec<(Event, u64)>| history.into_iter().map(|(e, _)| e.tenant).collect::<Vec<_>>();
+    assert_eq!(tenants_of(bus.events_of("article", "acme", "same").await?), ["acme"]);
+    assert_eq!(tenants_of(bus.events_of("article", "globex", "same").await?), ["globex", "globex"]);
+    assert!(bus.events_of("article", "initech", "same").await?.is_empty());
+    let bad = Draft::new("a.b", "same", Body::ArticleArchived(ArticleArchived::default())).build();
+    assert!(matches!(bad, Err(Error::InvalidTenant(_))), "a tenant that would break subjects");
+    assert!(matches!(bus.events_of("article", "a.*", "same").await, Err(Error::InvalidTenant(_))));
     Ok(())
 }
 

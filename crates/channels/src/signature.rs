@@ -104,20 +104,32 @@ pub fn survey_secret(webhook_secret: &str, signing_secret: Option<&str>) -> Stri
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The token of a survey link: the conversation id and a MAC of it, so that only the customer
-/// who got the link can rate that conversation, with nothing stored to look it up.
-pub fn survey_token(secret: &[u8], conversation_id: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes keys of any length");
-    mac.update(b"survey:");
-    mac.update(conversation_id.as_bytes());
-    format!("{conversation_id}.{}", &hex::encode(mac.finalize().into_bytes())[..32])
+/// The token of a survey link: the tenant, the conversation id and a MAC of both, so that only
+/// the customer who got the link can rate that conversation, with nothing stored to look it up.
+pub fn survey_token(secret: &[u8], tenant: &str, conversation_id: &str) -> String {
+    let named = format!("{tenant}.{conversation_id}");
+    format!("{named}.{}", survey_mac(secret, &named))
 }
 
-/// The conversation a survey token is for, if the token is genuine.
-pub fn survey_conversation(secret: &[u8], token: &str) -> Option<String> {
-    let (conversation_id, _) = token.rsplit_once('.')?;
-    let genuine = survey_token(secret, conversation_id);
-    same(genuine.as_bytes(), token.as_bytes()).then(|| conversation_id.to_string())
+fn survey_mac(secret: &[u8], named: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac takes keys of any length");
+    mac.update(b"survey:");
+    mac.update(named.as_bytes());
+    hex::encode(mac.finalize().into_bytes())[..32].to_string()
+}
+
+/// The tenant and conversation a survey token is for, if the token is genuine. Links sent before
+/// tokens named a tenant (`conversation.mac`) are the default tenant's.
+pub fn survey_conversation(secret: &[u8], token: &str) -> Option<(String, String)> {
+    let (named, _) = token.rsplit_once('.')?;
+    let genuine = format!("{named}.{}", survey_mac(secret, named));
+    if !same(genuine.as_bytes(), token.as_bytes()) {
+        return None;
+    }
+    match named.split_once('.') {
+        Some((tenant, conversation)) => Some((tenant.to_string(), conversation.to_string())),
+        None => Some((switchboard_bus::DEFAULT_TENANT.to_string(), named.to_string())),
+    }
 }
 
 /// Whether two signatures are equal, compared in full (no early exit that timing could reveal).
@@ -148,11 +160,15 @@ mod tests {
 
     #[test]
     fn survey_tokens_name_their_conversation_and_resist_forgery() {
-        let token = survey_token(SECRET, "conv-1");
-        assert_eq!(survey_conversation(SECRET, &token).as_deref(), Some("conv-1"));
+        let token = survey_token(SECRET, "acme", "conv-1");
+        let named = |tenant: &str, conversation: &str| Some((tenant.to_string(), conversation.to_string()));
+        assert_eq!(survey_conversation(SECRET, &token), named("acme", "conv-1"));
         assert_eq!(survey_conversation(b"other", &token), None);
         assert_eq!(survey_conversation(SECRET, &token.replace("conv-1", "conv-2")), None);
+        assert_eq!(survey_conversation(SECRET, &token.replace("acme", "globex")), None);
         assert_eq!(survey_conversation(SECRET, "garbage"), None);
+        let before_tenants = format!("conv-1.{}", survey_mac(SECRET, "conv-1"));
+        assert_eq!(survey_conversation(SECRET, &before_tenants), named("default", "conv-1"));
     }
 
     #[test]

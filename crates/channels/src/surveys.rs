@@ -13,7 +13,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_bus::{DEFAULT_TENANT, Draft, Expected};
+use switchboard_bus::{Draft, Expected};
 use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{SurveyAnswered, SurveySent, event::Body};
 
@@ -36,6 +36,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 /// What is known of a conversation's survey.
 struct Survey {
     sent: SurveySent,
+    tenant: String,
     answered: bool,
     /// The survey subject's last sequence (the append guard).
     last: u64,
@@ -44,20 +45,20 @@ struct Survey {
 impl Surveys {
     async fn find(&self, token: &str) -> Result<Survey, Response> {
         let secret = self.secret.as_deref().unwrap_or_default();
-        let conversation = survey_conversation(secret.as_bytes(), token)
+        let (tenant, conversation) = survey_conversation(secret.as_bytes(), token)
             .filter(|_| !secret.is_empty())
             .ok_or_else(|| error(StatusCode::NOT_FOUND, "unknown survey link"))?;
         let events = self
             .deps
             .bus
-            .events_of("survey", &conversation)
+            .events_of("survey", &tenant, &conversation)
             .await
             .map_err(|bus| error(StatusCode::SERVICE_UNAVAILABLE, format!("try again later: {bus}")))?;
         let mut found: Option<Survey> = None;
         for (event, sequence) in events {
             match (event.body, found.as_mut()) {
                 (Some(Body::SurveySent(sent)), _) => {
-                    found = Some(Survey { sent, answered: false, last: sequence })
+                    found = Some(Survey { sent, tenant: event.tenant, answered: false, last: sequence })
                 }
                 (Some(Body::SurveyAnswered(_)), Some(survey)) => {
                     survey.answered = true;
@@ -122,7 +123,7 @@ async fn answer(
     };
     let appended = async {
         let event =
-            Draft::new(DEFAULT_TENANT, &answered.conversation_id, Body::SurveyAnswered(answered.clone()))
+            Draft::new(&survey.tenant, &answered.conversation_id, Body::SurveyAnswered(answered.clone()))
                 .build()?;
         surveys.deps.bus.append(&event, Expected::Sequence(survey.last), None).await
     }

@@ -25,7 +25,7 @@ impl Intake {
     ) -> Result<AgentReplied, Error> {
         validate(conversation_id, agent_id, text, idempotency_key)?;
         let not_found = || Error::ConversationNotFound(conversation_id.into());
-        let (last, _) = match self.bus().last_event_of("conversation", conversation_id).await {
+        let (last, _) = match self.bus().last_event_of("conversation", tenant, conversation_id).await {
             Ok(found) => found.ok_or_else(not_found)?,
             Err(switchboard_bus::Error::InvalidAggregateId(_)) => return Err(not_found()),
             Err(error) => return Err(error.into()),

@@ -152,7 +152,7 @@ impl Intake {
             return Ok((Uuid::now_v7().to_string(), Expected::Empty));
         };
         let not_found = || Error::ConversationNotFound(id.clone());
-        let (last, sequence) = match self.bus().last_event_of("conversation", id).await {
+        let (last, sequence) = match self.bus().last_event_of("conversation", &submission.tenant, id).await {
             Ok(found) => found.ok_or_else(not_found)?,
             Err(switchboard_bus::Error::InvalidAggregateId(_)) => return Err(not_found()),
             Err(error) => return Err(error.into()),

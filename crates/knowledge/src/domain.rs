@@ -178,14 +178,15 @@ impl Knowledge {
             let article_id = Uuid::now_v7().to_string();
             return Ok(History { article_id, state: ArticleState::default(), expected: Expected::Empty });
         }
-        let events = match self.deps.bus.events_of("article", article_id).await {
-            Err(switchboard_bus::Error::InvalidAggregateId(id)) => {
-                return Err(Error::InvalidArgument(format!(
-                    "article id {id:?}: use up to 128 letters, digits, '-' and '_'"
-                )));
-            }
-            other => other?,
-        };
+        let events =
+            match self.deps.bus.events_of("article", switchboard_bus::DEFAULT_TENANT, article_id).await {
+                Err(switchboard_bus::Error::InvalidAggregateId(id)) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "article id {id:?}: use up to 128 letters, digits, '-' and '_'"
+                    )));
+                }
+                other => other?,
+            };
         let expected = events.last().map_or(Expected::Empty, |(_, sequence)| Expected::Sequence(*sequence));
         let state = ArticleState::fold(events.iter().filter_map(|(event, _)| event.body.as_ref()));
         Ok(History { article_id: article_id.to_string(), state, expected })
@@ -199,7 +200,7 @@ impl Knowledge {
         if translation_of == article_id {
             return Err(Error::InvalidArgument("an article cannot be a translation of itself".into()));
         }
-        match self.deps.bus.last_event_of("article", translation_of).await {
+        match self.deps.bus.last_event_of("article", switchboard_bus::DEFAULT_TENANT, translation_of).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) | Err(switchboard_bus::Error::InvalidAggregateId(_)) => {
                 Err(Error::InvalidArgument(format!("translation_of: there is no article {translation_of:?}")))

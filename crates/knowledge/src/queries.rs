@@ -107,7 +107,12 @@ impl Knowledge {
         if result == DeflectionResult::Unspecified {
             return Err(Error::InvalidArgument("outcome is required: helped or ticket opened".into()));
         }
-        let history = match self.deps.bus.events_of("knowledge-query", deflection_id).await {
+        let history = match self
+            .deps
+            .bus
+            .events_of("knowledge-query", switchboard_bus::DEFAULT_TENANT, deflection_id)
+            .await
+        {
             Err(switchboard_bus::Error::InvalidAggregateId(_)) => Vec::new(),
             other => other?,
         };

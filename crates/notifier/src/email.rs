@@ -22,7 +22,9 @@ pub(crate) struct Thread {
 /// Reads the conversation's messages from the stream (they are there before any reply to them).
 pub(crate) async fn thread_of(bus: &Bus, reply: &ReplyRequested) -> Result<Thread, switchboard_bus::Error> {
     let mut emails = Vec::new();
-    for (event, _) in bus.events_of("conversation", &reply.conversation_id).await? {
+    for (event, _) in
+        bus.events_of("conversation", switchboard_bus::DEFAULT_TENANT, &reply.conversation_id).await?
+    {
         if let Some(Body::MessageReceived(received)) = event.body
             && let Some(email) = received.email
         {

@@ -265,7 +265,11 @@ impl Proactive {
         handled_by: &str,
     ) -> Result<(), Failure> {
         let Some(surveys) = &self.surveys else { return Ok(()) };
-        let token = switchboard_channels::signature::survey_token(surveys.secret.as_bytes(), conversation_id);
+        let token = switchboard_channels::signature::survey_token(
+            surveys.secret.as_bytes(),
+            switchboard_bus::DEFAULT_TENANT,
+            conversation_id,
+        );
         let link = format!("{}/surveys/{token}", surveys.public_url.trim_end_matches('/'));
         let key = format!("survey/{conversation_id}");
         let reply_id = switchboard_bus::key_id(&key).to_string();

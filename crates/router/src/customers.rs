@@ -98,14 +98,16 @@ impl Directory {
     ) -> Result<switchboard_proto::events::v1::ConversationClosed, Error> {
         // From the stream, not the read model: an agent may resolve a conversation the moment
         // it is routed, before the projection has its first message.
-        let first =
-            self.bus.events_of("conversation", conversation_id).await?.into_iter().find_map(|(event, _)| {
-                match event.body {
-                    Some(switchboard_proto::events::v1::event::Body::MessageReceived(m)) => {
-                        Some((m.customer_id, m.channel))
-                    }
-                    _ => None,
+        let first = self
+            .bus
+            .events_of("conversation", switchboard_bus::DEFAULT_TENANT, conversation_id)
+            .await?
+            .into_iter()
+            .find_map(|(event, _)| match event.body {
+                Some(switchboard_proto::events::v1::event::Body::MessageReceived(m)) => {
+                    Some((m.customer_id, m.channel))
                 }
+                _ => None,
             });
         let (customer_id, channel) = first.unwrap_or_default();
         let handled_by = if by_agent { "human" } else { self.handled_by(conversation_id).await? };

@@ -20,7 +20,7 @@ pub async fn decide(
     if !approve && reason.trim().is_empty() {
         return Err(Error::Invalid("a rejection needs a reason for the customer".into()));
     }
-    let history = match bus.events_of("return", return_id).await {
+    let history = match bus.events_of("return", switchboard_bus::DEFAULT_TENANT, return_id).await {
         Err(switchboard_bus::Error::InvalidAggregateId(_)) => Vec::new(),
         other => other?,
     };

@@ -84,7 +84,7 @@ pub async fn start(
     let store =
         Arc::new(RuleStore { active: RwLock::new(Arc::new(initial)), version: watch::Sender::new(0) });
     let (current, live) =
-        bus.follow_last(&format!("switchboard.events.{AGGREGATE}.{DEFAULT_TENANT}")).await?;
+        bus.follow_last(&format!("switchboard.events.{AGGREGATE}.{DEFAULT_TENANT}.{DEFAULT_TENANT}")).await?;
     for (event, _) in &current {
         store.apply(event);
     }
@@ -99,12 +99,12 @@ pub async fn start(
 /// Validates and publishes the next version; returns it.
 pub async fn publish(bus: &Bus, text: &str, source: &str) -> Result<u32, Error> {
     Rules::parse(text).map_err(Error::Rules)?;
-    let history = bus.events_of(AGGREGATE, DEFAULT_TENANT).await?;
+    let history = bus.events_of(AGGREGATE, DEFAULT_TENANT, DEFAULT_TENANT).await?;
     append(bus, &history, text, source).await
 }
 
 async fn publish_if_new(bus: &Bus, text: &str, source: &str) -> Result<(), Error> {
-    let history = bus.events_of(AGGREGATE, DEFAULT_TENANT).await?;
+    let history = bus.events_of(AGGREGATE, DEFAULT_TENANT, DEFAULT_TENANT).await?;
     let digest = digest(text);
     let seen = history.iter().any(|(event, _)| {
         matches!(&event.body, Some(Body::RoutingRulesPublished(p)) if p.digest == digest && p.source == source)

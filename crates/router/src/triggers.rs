@@ -41,7 +41,7 @@ impl Handler<Event> for Triggers {
         };
         let history = self
             .bus
-            .events_of("return", &return_id)
+            .events_of("return", &event.tenant, &return_id)
             .await
             .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         let Some(opened) = history.iter().find_map(|(e, _)| match &e.body {

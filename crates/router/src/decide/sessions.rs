@@ -118,7 +118,11 @@ impl Decider {
             }
             let taken = self
                 .bus
-                .last_event_of("booking", &booking::slot_id(&settings.calendar, start))
+                .last_event_of(
+                    "booking",
+                    switchboard_bus::DEFAULT_TENANT,
+                    &booking::slot_id(&settings.calendar, start),
+                )
                 .await
                 .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
             if taken.is_none() {
@@ -168,7 +172,7 @@ impl Decider {
     async fn session(&self, conversation_id: &str) -> Result<Option<PlaybookProgressed>, HandlerError> {
         let last = self
             .bus
-            .last_event_of("playbook", conversation_id)
+            .last_event_of("playbook", switchboard_bus::DEFAULT_TENANT, conversation_id)
             .await
             .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(last.and_then(|(event, _)| match event.body {

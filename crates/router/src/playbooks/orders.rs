@@ -31,7 +31,7 @@ pub async fn find(bus: &Bus, pool: &PgPool, classified: &MessageClassified) -> R
     }
     for entity in classified.entities.iter().filter(|e| e.kind == "order_number") {
         for number in [&entity.value, &entity.text].into_iter().filter(|n| !n.is_empty()) {
-            let history = match bus.events_of("order", number).await {
+            let history = match bus.events_of("order", switchboard_bus::DEFAULT_TENANT, number).await {
                 Err(switchboard_bus::Error::InvalidAggregateId(_)) => continue,
                 other => other.map_err(|e| e.to_string())?,
             };
