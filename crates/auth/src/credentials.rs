@@ -69,6 +69,18 @@ impl Credentials {
         Self { source: Arc::new(Source::Minted { keys, grant, current: Mutex::new(None) }) }
     }
 
+    /// The same service's credentials acting for `tenant`: a service working on a tenant's event
+    /// calls other services as that tenant. A given token is bound to its own tenant, and
+    /// anonymous credentials to none: both are returned unchanged (the callee decides).
+    pub fn for_tenant(&self, tenant: &str) -> Self {
+        match self.source.as_ref() {
+            Source::Minted { keys, grant, .. } if grant.tenant != tenant => {
+                Self::service(keys.clone(), tenant, &grant.subject)
+            }
+            _ => self.clone(),
+        }
+    }
+
     /// The `authorization` value to send now; none for anonymous credentials.
     pub fn authorization(&self) -> Result<Option<AsciiMetadataValue>, Status> {
         match self.source.as_ref() {
@@ -117,6 +129,15 @@ mod tests {
         assert_eq!(
             (claims.tenant.as_str(), claims.sub.as_str(), claims.role),
             ("acme", "router", Role::Service)
+        );
+        let for_globex = credentials.for_tenant("globex").authorization().expect("minted").expect("a token");
+        let token = for_globex.to_str().expect("ascii").trim_start_matches("Bearer ");
+        let claims = keys.verify(token).expect("valid");
+        assert_eq!((claims.tenant.as_str(), claims.sub.as_str()), ("globex", "router"));
+        let given = Credentials::bearer("abc").expect("a header value");
+        assert_eq!(
+            given.for_tenant("globex").authorization().expect("given"),
+            given.authorization().expect("given")
         );
         assert!(Credentials::bearer("a\nb").is_err());
         assert_eq!(Credentials::default().authorization().expect("anonymous"), None);
