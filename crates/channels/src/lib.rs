@@ -12,6 +12,7 @@ pub mod http;
 pub mod outbound;
 pub mod signature;
 pub mod surveys;
+pub mod tenants;
 pub mod voice;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -25,6 +26,11 @@ pub use email::threads::{ThreadsProjection, ticket_token, tokened_subject};
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "email", sql: include_str!("../migrations/001_email.sql") },
     Migration { version: 2, name: "voice_pins", sql: include_str!("../migrations/002_voice_pins.sql") },
+    Migration {
+        version: 3,
+        name: "voice_call_tenants",
+        sql: include_str!("../migrations/003_voice_call_tenants.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +41,8 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("chat: {0}")]
     Chat(String),
+    #[error("channel tenants: {0}")]
+    Tenants(String),
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +59,9 @@ pub struct Config {
     pub chat_sites: BTreeMap<String, String>,
     /// Per site token, the secret signed-in customers' ids are signed with (identity verification).
     pub chat_identity_secrets: BTreeMap<String, String>,
+    /// Inbound email addresses or domains and voice numbers of the default tenant are all those
+    /// no other tenant names; the other tenants' channel credentials are here, by tenant.
+    pub tenants: BTreeMap<String, tenants::TenantChannels>,
     /// Voice: the telephony account's auth token (voice webhooks are refused without), the
     /// public base URL the provider calls, the line a hand-off dials, and how long a turn waits.
     pub twilio_auth_token: Option<String>,
@@ -75,6 +86,20 @@ pub struct Config {
     pub batch_size: usize,
 }
 
+impl Config {
+    /// Every tenant's channel credentials: the flat settings are the default tenant's.
+    pub fn tenants(&self) -> Result<tenants::Tenants, String> {
+        let default = tenants::TenantChannels {
+            webhook_secret: self.webhook_secret.clone(),
+            chat_sites: self.chat_sites.clone(),
+            chat_identity_secrets: self.chat_identity_secrets.clone(),
+            twilio_auth_token: self.twilio_auth_token.clone(),
+            ..Default::default()
+        };
+        tenants::Tenants::new(default, self.tenants.clone())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -84,6 +109,7 @@ impl Default for Config {
             hostname: "switchboard".into(),
             chat_sites: BTreeMap::new(),
             chat_identity_secrets: BTreeMap::new(),
+            tenants: BTreeMap::new(),
             twilio_auth_token: None,
             public_url: "http://127.0.0.1:8080".into(),
             support_line: None,
@@ -121,7 +147,8 @@ pub async fn start(
 ) -> Result<Started, Error> {
     migrate(&deps.pool, "channels", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let inbox = email::Inbox::new(deps.clone(), config.max_email_bytes);
+    let tenants = config.tenants().map_err(Error::Tenants)?;
+    let inbox = email::Inbox::new(deps.clone(), config.max_email_bytes, tenants.clone());
     let mut tasks = vec![spawn_runner(runner, shutdown.clone())];
     if let Some(listener) = listeners.smtp {
         tracing::info!(address = %listener.local_addr()?, "serving smtp");
@@ -136,11 +163,12 @@ pub async fn start(
         tracing::info!(address = %listener.local_addr()?, "serving http");
         let surveys = surveys::Surveys { deps: deps.clone(), secret: config.survey_secret.clone() };
         let hub = chat::Hub::default();
-        let chat = chat::Chat::new(deps.clone(), hub.clone(), &config).map_err(Error::Chat)?;
+        let chat =
+            chat::Chat::new(deps.clone(), hub.clone(), &config, tenants.clone()).map_err(Error::Chat)?;
         let voice = voice::Voice {
             deps: deps.clone(),
             hub: hub.clone(),
-            auth_token: config.twilio_auth_token.clone(),
+            tenants: tenants.clone(),
             public_url: config.public_url.clone(),
             support_line: config.support_line.clone(),
             reply_wait: config.voice_reply_wait,
@@ -152,7 +180,7 @@ pub async fn start(
             Ok(())
         }));
         let in_flight = hooks::Hooks::budget(config.webhook_bytes_in_flight / 1024);
-        let routes = hooks::routes(hooks::Hooks { deps, inbox, secret: config.webhook_secret, in_flight })
+        let routes = hooks::routes(hooks::Hooks { deps, inbox, tenants, in_flight })
             .merge(surveys::routes(surveys))
             .merge(chat::routes(chat))
             .merge(voice::routes(voice));

@@ -27,6 +27,12 @@ pub struct ChannelArgs {
     /// `{"shop": "..."}`; the widget's data-user-hash is HMAC-SHA256 of the id under it.
     #[arg(long, env = "SWITCHBOARD_CHAT_IDENTITY_SECRETS", hide_env_values = true)]
     pub chat_identity_secrets: Option<String>,
+    /// The other tenants' channel credentials as JSON, by tenant: `webhook_secret` (their
+    /// webhooks post to `/tenants/<tenant>/...`), `chat_sites`, `chat_identity_secrets`, `email`
+    /// (inbound addresses or domains), `voice_numbers`, `twilio_auth_token`. The settings above
+    /// are the default tenant's.
+    #[arg(long, env = "SWITCHBOARD_CHANNEL_TENANTS", hide_env_values = true)]
+    pub channel_tenants: Option<String>,
     /// Intake's gRPC endpoint for the chat; this process when unset.
     #[arg(long, env = "SWITCHBOARD_INTAKE_ENDPOINT")]
     pub intake_endpoint: Option<String>,
@@ -171,6 +177,7 @@ impl ChannelArgs {
                 self.chat_identity_secrets.as_deref(),
             )?,
             twilio_auth_token: self.twilio_auth_token.clone().filter(|token| !token.is_empty()),
+            tenants: channel_tenants(self.channel_tenants.as_deref())?,
             public_url: self.public_url.clone(),
             support_line: self.support_line.clone().filter(|line| !line.is_empty()),
             http_limits: self.http_limits()?,
@@ -256,6 +263,25 @@ impl ChannelArgs {
     }
 }
 
+/// `SWITCHBOARD_CHANNEL_TENANTS`: tenant to its channel credentials. Errors name the setting,
+/// never its (secret) content.
+fn channel_tenants(
+    text: Option<&str>,
+) -> anyhow::Result<BTreeMap<String, switchboard_channels::tenants::TenantChannels>> {
+    match text.map(str::trim).filter(|text| !text.is_empty()) {
+        None => Ok(BTreeMap::new()),
+        Some(text) => serde_json::from_str(text).map_err(|error| {
+            anyhow::anyhow!(
+                "SWITCHBOARD_CHANNEL_TENANTS must be a JSON object of tenant to channel settings \
+                 (webhook_secret, chat_sites, chat_identity_secrets, email, voice_numbers, \
+                 twilio_auth_token); it is not, at line {} column {}",
+                error.line(),
+                error.column()
+            )
+        }),
+    }
+}
+
 /// A JSON object of strings, e.g. `{"warehouse": "email:wh@acme.example"}`.
 fn json_map(name: &str, text: Option<&str>) -> anyhow::Result<BTreeMap<String, String>> {
     match text.map(str::trim).filter(|text| !text.is_empty()) {
@@ -279,5 +305,15 @@ mod tests {
         assert!(json_map("T", None).expect("empty").is_empty());
         let error = json_map("SWITCHBOARD_TEAMS", Some("[1]")).expect_err("not an object").to_string();
         assert!(error.contains("SWITCHBOARD_TEAMS"), "{error}");
+    }
+
+    #[test]
+    fn reads_channel_tenants_and_never_echoes_their_secrets() {
+        let text = r#"{"acme": {"email": ["acme.example"], "webhook_secret": "s3cret-of-acme"}}"#;
+        let tenants = channel_tenants(Some(text)).expect("valid");
+        assert_eq!(tenants["acme"].email, ["acme.example"]);
+        let typo = r#"{"acme": {"webhook_secert": "s3cret-of-acme"}}"#;
+        let error = channel_tenants(Some(typo)).expect_err("unknown field").to_string();
+        assert!(error.contains("SWITCHBOARD_CHANNEL_TENANTS") && !error.contains("s3cret"), "{error}");
     }
 }

@@ -192,6 +192,7 @@ impl Config {
         let hidden = secrets
             .chain(channels.chat_identity_secrets.values())
             .chain(channels.chat_sites.keys())
+            .chain(channels.tenants.values().flat_map(|tenant| tenant.chat_sites.keys()))
             .chain(hooks)
             .filter(|value| !value.is_empty());
         for value in hidden {

@@ -52,12 +52,7 @@ pub(crate) async fn mount(
         let (deps, work) = (deps.clone(), work.clone());
         match service {
             Service::Intake => {
-                add!(
-                    mounted,
-                    service,
-                    switchboard_intake::start(deps, Default::default(), work),
-                    single_tenant
-                )
+                add!(mounted, service, switchboard_intake::start(deps, Default::default(), work))
             }
             Service::Classifier => {
                 add!(mounted, service, switchboard_classifier::start(deps, classifier_config(config), work))

@@ -14,7 +14,7 @@ mod session;
 
 pub use limits::ChatLimits;
 
-use std::collections::BTreeMap;
+use crate::tenants::{Site, Tenants};
 
 use axum::{
     Router,
@@ -35,37 +35,40 @@ pub use hub::Hub;
 pub struct Chat {
     pub deps: Deps,
     pub hub: Hub,
-    /// Site tokens and the origin each may be embedded on (`*`: any).
-    pub sites: BTreeMap<String, String>,
-    /// Per site, the secret a signed-in customer's id is signed with.
-    pub identity_secrets: BTreeMap<String, String>,
-    /// History on reconnect, and suggestions while typing (connected on first use).
-    pub intake: IntakeClient<switchboard_auth::Authorized>,
-    pub knowledge: KnowledgeClient<switchboard_auth::Authorized>,
+    /// Site tokens: whose each is, where it may be embedded, how its customers are signed.
+    pub tenants: Tenants,
+    /// History on reconnect, and suggestions while typing (connected on first use), called as
+    /// the site's tenant.
+    intake: tonic::transport::Channel,
+    knowledge: tonic::transport::Channel,
+    credentials: switchboard_auth::Credentials,
     budgets: limits::SiteBudgets,
 }
 
 impl Chat {
     /// The chat as `config` says (sites, endpoints, credentials, limits). Fails only on a
     /// malformed endpoint; the connections are made on first use.
-    pub fn new(deps: Deps, hub: Hub, config: &crate::Config) -> Result<Self, String> {
-        // A short (or empty) secret would let anyone sign an identity.
-        if let Some((site, _)) = config.chat_identity_secrets.iter().find(|(_, secret)| secret.len() < 32) {
-            return Err(format!(
-                "SWITCHBOARD_CHAT_IDENTITY_SECRETS: the secret of site {site:?} needs at least 32 bytes"
-            ));
-        }
+    pub fn new(deps: Deps, hub: Hub, config: &crate::Config, tenants: Tenants) -> Result<Self, String> {
         let lazy = |endpoint: &str| switchboard_auth::lazy_channel(endpoint, config.tls.as_ref(), None);
-        let credentials = config.credentials.clone();
         Ok(Self {
             deps,
             hub,
-            sites: config.chat_sites.clone(),
-            identity_secrets: config.chat_identity_secrets.clone(),
-            intake: IntakeClient::with_interceptor(lazy(&config.intake_endpoint)?, credentials.clone()),
-            knowledge: KnowledgeClient::with_interceptor(lazy(&config.knowledge_endpoint)?, credentials),
+            tenants,
+            intake: lazy(&config.intake_endpoint)?,
+            knowledge: lazy(&config.knowledge_endpoint)?,
+            credentials: config.credentials.clone(),
             budgets: limits::SiteBudgets::new(config.chat_limits.clone()),
         })
+    }
+
+    /// Intake, called as `tenant`.
+    pub fn intake(&self, tenant: &str) -> IntakeClient<switchboard_auth::Authorized> {
+        IntakeClient::with_interceptor(self.intake.clone(), self.credentials.for_tenant(tenant))
+    }
+
+    /// Knowledge, called as `tenant`.
+    pub fn knowledge(&self, tenant: &str) -> KnowledgeClient<switchboard_auth::Authorized> {
+        KnowledgeClient::with_interceptor(self.knowledge.clone(), self.credentials.for_tenant(tenant))
     }
 }
 
@@ -113,11 +116,11 @@ struct Connect {
 }
 
 /// Who a chat is with: a signed customer (verified), else the anonymous visitor.
-fn customer_of(chat: &Chat, connect: &Connect) -> Result<(String, bool), (StatusCode, &'static str)> {
+fn customer_of(site: &Site<'_>, connect: &Connect) -> Result<(String, bool), (StatusCode, &'static str)> {
     if connect.user.is_empty() {
         return Ok((format!("web:{}:{}", connect.site, connect.visitor), false));
     }
-    let Some(secret) = chat.identity_secrets.get(&connect.site) else {
+    let Some(secret) = site.identity_secret else {
         return Err((StatusCode::BAD_REQUEST, "this site has no identity secret; drop data-user"));
     };
     let valid_user = connect.user.len() <= 256 && !connect.user.contains(char::is_control);
@@ -137,11 +140,11 @@ async fn connect(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Some(allowed) = chat.sites.get(&connect.site) else {
+    let Some(site) = chat.tenants.site(&connect.site) else {
         return (StatusCode::NOT_FOUND, format!("unknown site token {:?}", connect.site)).into_response();
     };
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or_default();
-    if allowed != "*" && allowed != origin {
+    if site.origin != "*" && site.origin != origin {
         return (StatusCode::FORBIDDEN, format!("site {:?} is not embedded on {origin:?}", connect.site))
             .into_response();
     }
@@ -151,10 +154,11 @@ async fn connect(
     if !valid_visitor {
         return (StatusCode::BAD_REQUEST, "visitor: up to 64 letters, digits and '-'").into_response();
     }
-    let (customer_id, verified) = match customer_of(&chat, &connect) {
+    let (customer_id, verified) = match customer_of(&site, &connect) {
         Ok(customer) => customer,
         Err(refused) => return refused.into_response(),
     };
+    let tenant = site.tenant.to_string();
     // The socket outlives its HTTP connection, so it holds a place of its own per client.
     let client = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |found| found.0.0);
     let Some(place) = chat.budgets.sockets.take(client, chat.budgets.limits.max_sockets_per_client) else {
@@ -168,7 +172,8 @@ async fn connect(
         .max_frame_size(64 * 1024)
         .max_write_buffer_size(1024 * 1024)
         .on_upgrade(move |socket| async move {
-            session::run(chat, connect.site, (customer_id, verified), socket).await;
+            let customer = session::Customer { tenant, id: customer_id, verified };
+            session::run(chat, connect.site, customer, socket).await;
             drop(place);
         })
 }

@@ -40,11 +40,19 @@ enum Incoming {
     },
 }
 
+/// Who a chat is with, and whose customer: the site's tenant.
+pub(super) struct Customer {
+    pub tenant: String,
+    pub id: String,
+    /// Signed in on the company's site: told their orders and account.
+    pub verified: bool,
+}
+
 struct Session {
     chat: Chat,
     site: String,
+    tenant: String,
     customer_id: String,
-    /// Signed in on the company's site: told their orders and account.
     verified: bool,
     conversation_id: Option<String>,
     /// How the hub reaches this session.
@@ -69,8 +77,8 @@ enum Next {
     Close(&'static str),
 }
 
-pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut socket: WebSocket) {
-    let (customer_id, verified) = customer;
+pub(super) async fn run(chat: Chat, site: String, customer: Customer, mut socket: WebSocket) {
+    let Customer { tenant, id: customer_id, verified } = customer;
     let (tx, mut inbox) = mpsc::channel(QUEUE);
     let lagged = Arc::new(Notify::new());
     let link = Sender::new(tx, lagged.clone());
@@ -81,6 +89,7 @@ pub(super) async fn run(chat: Chat, site: String, customer: (String, bool), mut 
     let mut session = Session {
         chat,
         site,
+        tenant,
         customer_id,
         verified,
         conversation_id: None,
@@ -254,7 +263,7 @@ impl Session {
         conversation_id: &str,
         min_sequence: u64,
     ) -> Result<switchboard_proto::intake::v1::Conversation, tonic::Status> {
-        let mut intake = self.chat.intake.clone();
+        let mut intake = self.chat.intake(&self.tenant);
         let request = GetConversationRequest { conversation_id: conversation_id.into(), min_sequence };
         Ok(intake.get_conversation(request).await?.into_inner())
     }
@@ -265,13 +274,15 @@ impl Session {
         if !valid_id || text.trim().is_empty() || text.len() > MAX_TEXT || text.contains('\0') {
             return self.error("a message needs an id (letters, digits, '-') and 1 to 32768 bytes of text");
         }
-        let key = format!("chat:{}:{id}", self.customer_id);
+        // Keys deduplicate across the whole inbound stream: two tenants' customers may share an id.
+        let key = format!("chat:{}:{}:{id}", self.tenant, self.customer_id);
         let inbound = InboundMessage {
             channel: Channel::Web.into(),
             customer_id: self.customer_id.clone(),
             text,
             idempotency_key: key.clone(),
             conversation_id: self.conversation_id.clone().unwrap_or_default(),
+            tenant: self.tenant.clone(),
             customer_verified: self.verified,
             ..InboundMessage::default()
         };
@@ -318,7 +329,7 @@ impl Session {
             return;
         }
         let suggested = async {
-            let mut knowledge = self.chat.knowledge.clone();
+            let mut knowledge = self.chat.knowledge(&self.tenant);
             let request = SuggestRequest { prefix, locale: String::new(), limit: 3 };
             knowledge.suggest(request).await.ok()
         }

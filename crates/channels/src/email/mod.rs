@@ -14,6 +14,8 @@ use bytes::Bytes;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 use switchboard_bus::{DEFAULT_TENANT, Draft, INBOUND_SUBJECT_PREFIX};
+
+use crate::tenants::Tenants;
 use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{Channel, EmailMeta, InboundMessage, InboundRefused, event::Body};
 
@@ -46,30 +48,41 @@ pub enum Unavailable {
 pub struct Inbox {
     deps: Deps,
     max_bytes: usize,
+    tenants: Tenants,
 }
 
 impl Inbox {
-    pub fn new(deps: Deps, max_bytes: usize) -> Self {
-        Self { deps, max_bytes }
+    pub fn new(deps: Deps, max_bytes: usize, tenants: Tenants) -> Self {
+        Self { deps, max_bytes, tenants }
+    }
+
+    /// Whose inbound addresses are whose.
+    pub fn tenants(&self) -> &Tenants {
+        &self.tenants
     }
 
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
     }
 
-    /// Reads, threads and publishes `raw` (`envelope` is the SMTP `MAIL FROM`, when there is
-    /// one); an `Err` means nothing was decided: try again later.
-    pub async fn accept(&self, raw: &[u8], envelope: Option<&str>) -> Result<Outcome, Unavailable> {
+    /// Reads, threads and publishes `raw` for `tenant` (`envelope` is the SMTP `MAIL FROM`, when
+    /// there is one); an `Err` means nothing was decided: try again later.
+    pub async fn accept(
+        &self,
+        raw: &[u8],
+        envelope: Option<&str>,
+        tenant: &str,
+    ) -> Result<Outcome, Unavailable> {
         if raw.len() > self.max_bytes {
             let reason = format!("message is {} bytes; at most {} are accepted", raw.len(), self.max_bytes);
-            return self.refuse(raw, reason, envelope).await;
+            return self.refuse(raw, reason, envelope, tenant).await;
         }
         let parsed = match parse::parse(raw, MAX_BODY_BYTES) {
             Ok(parsed) => parsed,
-            Err(refusal) => return self.refuse(raw, refusal.to_string(), envelope).await,
+            Err(refusal) => return self.refuse(raw, refusal.to_string(), envelope, tenant).await,
         };
-        let threading = threads::thread(&self.deps.pool, DEFAULT_TENANT, &parsed.meta).await?;
-        let message = inbound(parsed, threading);
+        let threading = threads::thread(&self.deps.pool, tenant, &parsed.meta).await?;
+        let message = inbound(parsed, threading, tenant);
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.email");
         let published = self
             .deps
@@ -91,10 +104,11 @@ impl Inbox {
         raw: &[u8],
         reason: String,
         sender: Option<&str>,
+        tenant: &str,
     ) -> Result<Outcome, Unavailable> {
         let digest = hex::encode(&Sha256::digest(raw)[..16]);
         let excerpt = raw[..raw.len().min(EXCERPT_BYTES)].to_vec();
-        self.keep(&digest, reason, sender, raw.len(), excerpt).await
+        self.keep(&digest, reason, (sender, tenant), raw.len(), excerpt).await
     }
 
     /// Keeps a refusal of a message that was not kept in full (too large, unsafe line endings).
@@ -103,16 +117,17 @@ impl Inbox {
         size: usize,
         reason: String,
         sender: Option<&str>,
+        tenant: &str,
     ) -> Result<Outcome, Unavailable> {
         let id = uuid::Uuid::now_v7().simple().to_string();
-        self.keep(&id, reason, sender, size, Vec::new()).await
+        self.keep(&id, reason, (sender, tenant), size, Vec::new()).await
     }
 
     async fn keep(
         &self,
         id: &str,
         reason: String,
-        sender: Option<&str>,
+        (sender, tenant): (Option<&str>, &str),
         size: usize,
         excerpt: Vec<u8>,
     ) -> Result<Outcome, Unavailable> {
@@ -124,7 +139,7 @@ impl Inbox {
             excerpt,
             sender: sender.unwrap_or_default().to_string(),
         });
-        let event = Draft::new(DEFAULT_TENANT, id, body).keyed(format!("refused-email/{id}")).build()?;
+        let event = Draft::new(tenant, id, body).keyed(format!("refused-email/{tenant}/{id}")).build()?;
         self.deps.bus.publish(&event).await?;
         tracing::warn!(reason, size, "email refused");
         Ok(Outcome::Refused { reason })
@@ -132,7 +147,7 @@ impl Inbox {
 }
 
 /// The inbound message an email stands for.
-fn inbound(parsed: parse::Parsed, threading: Threading) -> InboundMessage {
+fn inbound(parsed: parse::Parsed, threading: Threading, tenant: &str) -> InboundMessage {
     let parse::Parsed { meta, body } = parsed;
     let (conversation_id, text) = match threading {
         Threading::Continues(id) => (id, if body.trim().is_empty() { meta.subject.clone() } else { body }),
@@ -142,9 +157,9 @@ fn inbound(parsed: parse::Parsed, threading: Threading) -> InboundMessage {
         channel: Channel::Email.into(),
         customer_id: meta.from.clone(),
         text,
-        idempotency_key: idempotency_key(&meta.from, &meta.message_id),
+        idempotency_key: idempotency_key(tenant, &meta.from, &meta.message_id),
         conversation_id,
-        tenant: String::new(),
+        tenant: tenant.to_string(),
         email: Some(meta),
         // A From address proves nothing (DKIM and SPF alignment are not checked yet): the bot
         // tells no account data by email and asks the customer to sign in instead.
@@ -161,9 +176,14 @@ fn with_subject(meta: &EmailMeta, body: &str) -> String {
     if body.trim().is_empty() { subject.to_string() } else { format!("{subject}\n\n{body}") }
 }
 
-/// The key of an email: its sender and Message-ID, hashed to fit every limit (a Message-ID can
-/// be long, and two senders' ids can collide).
-fn idempotency_key(from: &str, message_id: &str) -> String {
-    let digest = Sha256::digest(format!("{from}\0{message_id}").as_bytes());
+/// The key of an email: its tenant, sender and Message-ID, hashed to fit every limit (a
+/// Message-ID can be long, two senders' ids can collide, and one email may reach two companies).
+fn idempotency_key(tenant: &str, from: &str, message_id: &str) -> String {
+    // The default tenant's keys are as they were before tenants, so a resent old email stays a duplicate.
+    let named = match tenant {
+        DEFAULT_TENANT => format!("{from}\0{message_id}"),
+        tenant => format!("{tenant}\0{from}\0{message_id}"),
+    };
+    let digest = Sha256::digest(named.as_bytes());
     format!("email:{}", hex::encode(&digest[..16]))
 }

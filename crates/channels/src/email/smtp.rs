@@ -77,11 +77,13 @@ struct Session<'a> {
     greeted: bool,
     sender: Option<String>,
     recipients: usize,
+    /// The tenant of the first recipient: one message is one tenant's.
+    tenant: Option<String>,
 }
 
 impl<'a> Session<'a> {
     fn new(inbox: &'a Inbox, hostname: &'a str, gate: &'a Gate) -> Self {
-        Self { inbox, hostname, gate, greeted: false, sender: None, recipients: 0 }
+        Self { inbox, hostname, gate, greeted: false, sender: None, recipients: 0, tenant: None }
     }
 
     async fn run(
@@ -107,9 +109,9 @@ impl<'a> Session<'a> {
                 "DATA" => {
                     reply(&mut write, "354 end data with <CR><LF>.<CR><LF>").await?;
                     let data = read_data(&mut read, self.inbox.max_bytes(), self.gate.budget()).await?;
-                    let sender = self.sender.take();
+                    let envelope = (self.sender.take(), self.tenant.take());
                     self.reset();
-                    self.data(data, sender).await
+                    self.data(data, envelope).await
                 }
                 "RSET" => {
                     self.reset();
@@ -161,33 +163,43 @@ impl<'a> Session<'a> {
         if self.sender.is_none() {
             return "503 5.5.1 MAIL FROM first".into();
         }
-        if strip_prefix_ignore_case(argument, "TO:").is_none() {
+        let Some(path) = strip_prefix_ignore_case(argument, "TO:") else {
             return "501 5.5.4 syntax: RCPT TO:<address>".into();
-        }
+        };
         if self.recipients >= MAX_RECIPIENTS {
             return "452 4.5.3 too many recipients".into();
+        }
+        let (address, _) = path_and_parameters(path);
+        let tenant = self.inbox.tenants().email_tenant(&address);
+        match &self.tenant {
+            // RFC 5321: the client sends the refused recipients again in a transaction of their own.
+            Some(taken) if taken != tenant => return "452 4.5.3 one company per message; send again".into(),
+            Some(_) => {}
+            None => self.tenant = Some(tenant.to_string()),
         }
         self.recipients += 1;
         "250 2.1.5 ok".into()
     }
 
-    async fn data(&self, data: Data, sender: Option<String>) -> String {
-        let sender = sender.as_deref();
+    /// The message's outcome; `envelope` is its `MAIL FROM` and its recipients' tenant.
+    async fn data(&self, data: Data, envelope: (Option<String>, Option<String>)) -> String {
+        let sender = envelope.0.as_deref();
+        let tenant = envelope.1.as_deref().unwrap_or(switchboard_bus::DEFAULT_TENANT);
         let outcome = match data {
             Data::TooLarge(size) => {
                 let reason =
                     format!("message is {size} bytes; at most {} are accepted", self.inbox.max_bytes());
-                self.inbox.refuse_unread(size, reason, sender).await
+                self.inbox.refuse_unread(size, reason, sender, tenant).await
             }
             Data::BareLf(size) => {
                 let reason = "message has lines ending in a bare LF; SMTP requires CRLF".to_string();
-                self.inbox.refuse_unread(size, reason, sender).await
+                self.inbox.refuse_unread(size, reason, sender, tenant).await
             }
             Data::Busy(size) => {
                 tracing::warn!(size, "email deferred: the listener holds too much mail at once");
                 return "452 4.3.1 too much mail in progress; try again later".into();
             }
-            Data::Complete(raw, _budget) => self.inbox.accept(&raw, sender).await,
+            Data::Complete(raw, _budget) => self.inbox.accept(&raw, sender, tenant).await,
         };
         match outcome {
             Ok(Outcome::Accepted { message_id, .. }) => format!("250 2.0.0 accepted {message_id}"),
@@ -203,6 +215,7 @@ impl<'a> Session<'a> {
     fn reset(&mut self) {
         self.sender = None;
         self.recipients = 0;
+        self.tenant = None;
     }
 }
 

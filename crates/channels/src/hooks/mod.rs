@@ -15,13 +15,14 @@ use prost::Message as _;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest as _;
-use switchboard_bus::INBOUND_SUBJECT_PREFIX;
+use switchboard_bus::{DEFAULT_TENANT, INBOUND_SUBJECT_PREFIX};
 use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 
 use crate::{
     email::{Inbox, Outcome},
     signature,
+    tenants::Tenants,
 };
 
 /// Channels a generic signed webhook may carry.
@@ -33,8 +34,8 @@ const MAX_HOOK_BYTES: usize = 64 * 1024;
 pub struct Hooks {
     pub deps: Deps,
     pub inbox: Inbox,
-    /// Shared secret of signed webhooks; without one they are refused (503).
-    pub secret: Option<String>,
+    /// Each tenant's webhook secret; a tenant without one takes no webhooks (503).
+    pub tenants: Tenants,
     /// Body bytes being read at once across webhooks (in KiB permits): a signature header can
     /// be forged before its body is checked, so what unchecked bodies may hold is bounded.
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
@@ -54,11 +55,28 @@ impl Hooks {
     }
 }
 
+/// The default tenant's webhooks, and each tenant's under `/tenants/<tenant>/`: the path names
+/// the tenant and its own secret must sign the body.
 pub fn routes(hooks: Hooks) -> Router {
     Router::new()
-        .route("/email/inbound", post(email))
-        .route("/hooks/{channel}", post(message))
+        .route("/email/inbound", post(default_email))
+        .route("/hooks/{channel}", post(default_message))
+        .route("/tenants/{tenant}/email/inbound", post(email))
+        .route("/tenants/{tenant}/hooks/{channel}", post(message))
         .with_state(hooks)
+}
+
+async fn default_email(hooks: State<Hooks>, headers: HeaderMap, body: Body) -> Response {
+    email(hooks, Path(DEFAULT_TENANT.to_string()), headers, body).await
+}
+
+async fn default_message(
+    hooks: State<Hooks>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    message(hooks, Path((DEFAULT_TENANT.to_string(), slug)), headers, body).await
 }
 
 /// An error answer.
@@ -69,11 +87,17 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 impl Hooks {
     /// The body, once its size and signature are checked. A missing, malformed or stale
     /// signature and a declared length over `limit` are refused before any of the body is read.
-    async fn signed_body(&self, headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
-        let Some(secret) = &self.secret else {
+    async fn signed_body(
+        &self,
+        tenant: &str,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<Bytes, Response> {
+        let Some(secret) = self.tenants.webhook_secret(tenant) else {
             return Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "signed webhooks are disabled: set SWITCHBOARD_WEBHOOK_SECRET",
+                "signed webhooks are disabled for this tenant: it has no webhook secret",
             ));
         };
         let too_large =
@@ -100,12 +124,17 @@ impl Hooks {
 }
 
 /// `POST /email/inbound`: one raw RFC 5322 message as the body.
-async fn email(State(hooks): State<Hooks>, headers: HeaderMap, body: Body) -> Response {
-    let raw = match hooks.signed_body(&headers, body, hooks.inbox.max_bytes()).await {
+async fn email(
+    State(hooks): State<Hooks>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let raw = match hooks.signed_body(&tenant, &headers, body, hooks.inbox.max_bytes()).await {
         Ok(raw) => raw,
         Err(response) => return response,
     };
-    match hooks.inbox.accept(&raw, None).await {
+    match hooks.inbox.accept(&raw, None, &tenant).await {
         Ok(Outcome::Accepted { message_id, duplicate }) => {
             (StatusCode::ACCEPTED, Json(json!({ "message_id": message_id, "duplicate": duplicate })))
                 .into_response()
@@ -150,7 +179,7 @@ impl HookMessage {
 /// `POST /hooks/{channel}`: a customer's message from a social or SMS gateway.
 async fn message(
     State(hooks): State<Hooks>,
-    Path(slug): Path<String>,
+    Path((tenant, slug)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -161,7 +190,7 @@ async fn message(
             format!("unknown channel {slug:?}; known: {}", known.join(", ")),
         );
     };
-    let bytes = match hooks.signed_body(&headers, body, MAX_HOOK_BYTES).await {
+    let bytes = match hooks.signed_body(&tenant, &headers, body, MAX_HOOK_BYTES).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
@@ -179,13 +208,18 @@ async fn message(
         text: posted.text,
         idempotency_key: key.clone(),
         conversation_id: posted.conversation_id,
-        tenant: String::new(),
+        tenant: tenant.clone(),
         email: None,
         // A gateway's sender id (a phone number, a handle) can be spoofed: it proves nothing.
         customer_verified: false,
     };
     let subject = format!("{INBOUND_SUBJECT_PREFIX}.{}", channel.slug());
-    let dedup = format!("hook:{}", hex::encode(sha2::Sha256::digest(key.as_bytes())));
+    let dedup = match tenant.as_str() {
+        DEFAULT_TENANT => format!("hook:{}", hex::encode(sha2::Sha256::digest(key.as_bytes()))),
+        tenant => {
+            format!("hook:{}", hex::encode(sha2::Sha256::digest(format!("{tenant}\0{key}").as_bytes())))
+        }
+    };
     match hooks.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &dedup).await {
         Ok(published) => {
             tracing::info!(

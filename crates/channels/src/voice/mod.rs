@@ -28,7 +28,10 @@ use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 use tokio::sync::mpsc;
 
-use crate::chat::{Hub, hub::Outgoing};
+use crate::{
+    chat::{Hub, hub::Outgoing},
+    tenants::Tenants,
+};
 
 const GREETING: &str = "Hello, you are through to our support assistant. For your account details, \
     key in your PIN and press hash at any time. How can I help you today?";
@@ -38,8 +41,8 @@ const AGAIN: &str = "Is there anything else I can help you with?";
 pub struct Voice {
     pub deps: Deps,
     pub hub: Hub,
-    /// The account's auth token: requests are refused without a signature made with it.
-    pub auth_token: Option<String>,
+    /// Whose each dialled number is, and the auth token signing its requests (refused without).
+    pub tenants: Tenants,
     /// The public base URL the telephony provider calls (signatures cover the full URL).
     pub public_url: String,
     /// Where a hand-off dials; without one the caller is promised a call back.
@@ -74,18 +77,20 @@ pub fn twilio_signature(token: &str, url: &str, fields: &[(String, String)]) -> 
 }
 
 impl Voice {
-    /// The form fields, once the signature over them is checked.
+    /// The tenant of the dialled number (`To`) and the form fields, once the signature over them
+    /// is checked with that tenant's auth token.
     fn verified(
         &self,
         path: &str,
         query: Option<&str>,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<Vec<(String, String)>, (StatusCode, &'static str)> {
-        let Some(token) = self.auth_token.as_deref() else {
+    ) -> Result<(String, Fields), (StatusCode, &'static str)> {
+        let fields: Fields = form_urlencoded::parse(body).into_owned().collect();
+        let tenant = self.tenants.voice_tenant(field(&fields, "To"));
+        let Some(token) = self.tenants.twilio_auth_token(tenant) else {
             return Err((StatusCode::SERVICE_UNAVAILABLE, "voice is off: set SWITCHBOARD_TWILIO_AUTH_TOKEN"));
         };
-        let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
         let url = match query {
             Some(query) => format!("{}{path}?{query}", self.public_url.trim_end_matches('/')),
             None => format!("{}{path}", self.public_url.trim_end_matches('/')),
@@ -96,9 +101,12 @@ impl Voice {
         if !same {
             return Err((StatusCode::FORBIDDEN, "missing or invalid X-Twilio-Signature"));
         }
-        Ok(fields)
+        Ok((tenant.to_string(), fields))
     }
 }
+
+/// A form post's fields, in order.
+type Fields = Vec<(String, String)>;
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
@@ -138,8 +146,8 @@ async fn gather(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let fields = match voice.verified("/voice/gather", query.as_deref(), &headers, &body) {
-        Ok(fields) => fields,
+    let (tenant, fields) = match voice.verified("/voice/gather", query.as_deref(), &headers, &body) {
+        Ok(verified) => verified,
         Err(refusal) => return refusal.into_response(),
     };
     let Some(turn) = turn_of(query.as_deref()) else {
@@ -155,12 +163,12 @@ async fn gather(
     let here = next_action(turn.number, &turn.conversation);
     let digits = field(&fields, "Digits").trim_end_matches('#');
     if said.is_empty() && !digits.is_empty() {
-        return voice.pin(call, caller, digits, &here).await;
+        return voice.pin((&tenant, call), caller, digits, &here).await;
     }
     if said.is_empty() {
         return xml(twiml::gather("Sorry, I did not catch that. How can I help?", &here));
     }
-    voice.turn(&turn, call, caller, said).await
+    voice.turn(&turn, (&tenant, call), caller, said).await
 }
 
 fn next_action(number: u32, conversation: &str) -> String {
@@ -173,7 +181,7 @@ fn next_action(number: u32, conversation: &str) -> String {
 
 impl Voice {
     /// A keyed-in PIN: verified for the call, told how many tries are left, or handed over.
-    async fn pin(&self, call: &str, caller: &str, digits: &str, here: &str) -> Response {
+    async fn pin(&self, call: (&str, &str), caller: &str, digits: &str, here: &str) -> Response {
         match pin::check(&self.deps.pool, call, caller, digits).await {
             Ok(pin::Checked::Verified) => {
                 xml(twiml::gather("Thank you, that is right. How can I help you?", here))
@@ -196,7 +204,7 @@ impl Voice {
     }
 
     /// Publishes what the caller said and speaks the bot's reply, or hands the call over.
-    async fn turn(&self, turn: &Turn, call: &str, caller: &str, said: &str) -> Response {
+    async fn turn(&self, turn: &Turn, (tenant, call): (&str, &str), caller: &str, said: &str) -> Response {
         let key = format!("voice:{call}:{}", turn.number);
         let (session, mut heard) = mpsc::channel(16);
         // A turn waits for one reply: falling behind cannot happen, so nobody listens for it.
@@ -206,7 +214,7 @@ impl Voice {
         } else {
             self.hub.join(&turn.conversation, session);
         }
-        let verified = pin::verified(&self.deps.pool, call, caller).await.unwrap_or_else(|error| {
+        let verified = pin::verified(&self.deps.pool, (tenant, call), caller).await.unwrap_or_else(|error| {
             tracing::warn!(%error, "pin state unreadable; the caller counts as unverified");
             false
         });
@@ -216,6 +224,7 @@ impl Voice {
             text: said.into(),
             idempotency_key: key.clone(),
             conversation_id: turn.conversation.clone(),
+            tenant: tenant.to_string(),
             customer_verified: verified,
             ..InboundMessage::default()
         };

@@ -3,7 +3,6 @@
 //! call and per caller per day; past them the caller is handed to a person.
 
 use sqlx::{PgConnection, PgPool};
-use switchboard_bus::DEFAULT_TENANT;
 
 /// Wrong PINs a call may try.
 pub const PER_CALL: i64 = 3;
@@ -56,8 +55,13 @@ pub async fn project(
 /// attempt is counted (under a lock per caller) before the PIN is checked, so simultaneous calls
 /// from one number share its tries; a number without a PIN is answered like a wrong PIN (which
 /// numbers have one is not told).
-pub async fn check(pool: &PgPool, call: &str, caller: &str, digits: &str) -> Result<Checked, sqlx::Error> {
-    let Some((stored, attempt, left)) = count_attempt(pool, call, caller).await? else {
+pub async fn check(
+    pool: &PgPool,
+    (tenant, call): (&str, &str),
+    caller: &str,
+    digits: &str,
+) -> Result<Checked, sqlx::Error> {
+    let Some((stored, attempt, left)) = count_attempt(pool, (tenant, call), caller).await? else {
         return Ok(Checked::Locked);
     };
     let digits_owned = digits.to_string();
@@ -75,10 +79,12 @@ pub async fn check(pool: &PgPool, call: &str, caller: &str, digits: &str) -> Res
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO channels.voice_calls (call_sid, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO channels.voice_calls (call_sid, customer_id, tenant) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
     )
     .bind(call)
     .bind(caller)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -89,7 +95,7 @@ pub async fn check(pool: &PgPool, call: &str, caller: &str, digits: &str) -> Res
 /// and the tries left after it; `None` when no try is left.
 async fn count_attempt(
     pool: &PgPool,
-    call: &str,
+    (tenant, call): (&str, &str),
     caller: &str,
 ) -> Result<Option<(Option<String>, String, i64)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
@@ -111,7 +117,7 @@ async fn count_attempt(
     .await?;
     let stored: Option<String> =
         sqlx::query_scalar("SELECT pin_hash FROM channels.voice_pins WHERE tenant = $1 AND customer_id = $2")
-            .bind(DEFAULT_TENANT)
+            .bind(tenant)
             .bind(caller)
             .fetch_optional(&mut *tx)
             .await?;
@@ -119,13 +125,19 @@ async fn count_attempt(
     Ok(Some((stored, attempt, (PER_CALL - in_call - 1).min(PER_DAY - in_day - 1))))
 }
 
-/// Whether the caller of `call` keyed in their PIN in it.
-pub async fn verified(pool: &PgPool, call: &str, caller: &str) -> Result<bool, sqlx::Error> {
+/// Whether the caller of `call` to `tenant` keyed in their PIN in it.
+pub async fn verified(
+    pool: &PgPool,
+    (tenant, call): (&str, &str),
+    caller: &str,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM channels.voice_calls WHERE call_sid = $1 AND customer_id = $2)",
+        "SELECT EXISTS (SELECT 1 FROM channels.voice_calls
+                         WHERE call_sid = $1 AND customer_id = $2 AND tenant = $3)",
     )
     .bind(call)
     .bind(caller)
+    .bind(tenant)
     .fetch_one(pool)
     .await
 }
