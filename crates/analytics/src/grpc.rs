@@ -1,8 +1,10 @@
-//! The thin tonic adapter: counts, content gaps and deflections from the read model.
+//! The thin tonic adapter: counts, content gaps and deflections from the read model, of the
+//! caller's tenant only.
 
 use std::time::Duration;
 
 use sqlx::{PgPool, Row as _};
+use switchboard_auth::Caller;
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     analytics::v1::{
@@ -38,15 +40,16 @@ impl AnalyticsApi {
         }
     }
 
-    async fn counts(&self, metric: &str, min_sequence: u64) -> Result<Vec<Count>, Error> {
+    async fn counts(&self, tenant: &str, metric: &str, min_sequence: u64) -> Result<Vec<Count>, Error> {
         if !metric.is_empty() && !METRICS.contains(&metric) {
             return Err(Error::UnknownMetric(metric.to_string()));
         }
         self.caught_up(min_sequence).await?;
         let rows = sqlx::query(
             "SELECT metric, channel, intent, value FROM analytics.counts
-             WHERE $1 = '' OR metric = $1 ORDER BY metric, channel, intent",
+             WHERE tenant = $1 AND ($2 = '' OR metric = $2) ORDER BY metric, channel, intent",
         )
+        .bind(tenant)
         .bind(metric)
         .fetch_all(&self.pool)
         .await?;
@@ -68,8 +71,10 @@ impl analytics_server::Analytics for AnalyticsApi {
         &self,
         request: Request<GetCountsRequest>,
     ) -> Result<Response<GetCountsResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let request = request.into_inner();
-        let counts = self.counts(&request.metric, request.min_sequence).await.map_err(|e| to_status(&e))?;
+        let counts =
+            self.counts(&tenant, &request.metric, request.min_sequence).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(GetCountsResponse { counts }))
     }
 
@@ -77,12 +82,13 @@ impl analytics_server::Analytics for AnalyticsApi {
         &self,
         request: Request<ListContentGapsRequest>,
     ) -> Result<Response<ListContentGapsResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let r = request.into_inner();
         let limit = limit_of(r.limit, 20, 200).map_err(|e| to_status(&e))?;
         self.caught_up(r.min_sequence).await.map_err(|e| to_status(&e))?;
         let since = r.since.as_ref().map(|at| to_datetime(Some(at)));
         let language = r.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-        let gaps = knowledge::content_gaps(&self.pool, since, &language, limit as usize)
+        let gaps = knowledge::content_gaps(&self.pool, &tenant, since, &language, limit as usize)
             .await
             .map_err(|e| to_status(&Error::Database(e)))?;
         Ok(Response::new(ListContentGapsResponse { gaps }))
@@ -92,10 +98,11 @@ impl analytics_server::Analytics for AnalyticsApi {
         &self,
         request: Request<ListArticleDeflectionsRequest>,
     ) -> Result<Response<ListArticleDeflectionsResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let r = request.into_inner();
         let limit = limit_of(r.limit, 50, 500).map_err(|e| to_status(&e))?;
         self.caught_up(r.min_sequence).await.map_err(|e| to_status(&e))?;
-        let articles = knowledge::deflections(&self.pool, i64::from(limit))
+        let articles = knowledge::deflections(&self.pool, &tenant, i64::from(limit))
             .await
             .map_err(|e| to_status(&Error::Database(e)))?;
         Ok(Response::new(ListArticleDeflectionsResponse { articles }))

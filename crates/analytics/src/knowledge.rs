@@ -1,5 +1,6 @@
 //! Knowledge queries in the read model, and the two views on them: content gaps (questions
-//! nobody could answer, grouped by similar wording) and deflections per article.
+//! nobody could answer, grouped by similar wording) and deflections per article; each tenant's
+//! apart.
 
 use std::collections::BTreeSet;
 
@@ -26,14 +27,16 @@ pub(crate) fn kind_slug(kind: KnowledgeQueryKind) -> &'static str {
 
 pub(crate) async fn record_query(
     tx: &mut PgConnection,
+    tenant: &str,
     q: &KnowledgeQueried,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let language = q.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
     sqlx::query(
         "INSERT INTO analytics.knowledge_queries (query_id, kind, query, wording, locale, language,
-             result_count, top_score, answered, article_ids, conversation_id, asked_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (query_id) DO NOTHING",
+             result_count, top_score, answered, article_ids, conversation_id, asked_at, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (tenant, query_id) DO NOTHING",
     )
     .bind(&q.query_id)
     .bind(kind_slug(q.kind()))
@@ -47,12 +50,17 @@ pub(crate) async fn record_query(
     .bind(&q.article_ids)
     .bind(&q.conversation_id)
     .bind(at)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-pub(crate) async fn record_outcome(tx: &mut PgConnection, d: &DeflectionRecorded) -> Result<(), sqlx::Error> {
+pub(crate) async fn record_outcome(
+    tx: &mut PgConnection,
+    tenant: &str,
+    d: &DeflectionRecorded,
+) -> Result<(), sqlx::Error> {
     let outcome = match d.result() {
         DeflectionResult::Helped => "helped",
         DeflectionResult::TicketOpened => "ticket_opened",
@@ -60,11 +68,12 @@ pub(crate) async fn record_outcome(tx: &mut PgConnection, d: &DeflectionRecorded
     };
     sqlx::query(
         "UPDATE analytics.knowledge_queries SET outcome = $2, outcome_article = NULLIF($3, '')
-         WHERE query_id = $1",
+         WHERE query_id = $1 AND tenant = $4",
     )
     .bind(&d.query_id)
     .bind(outcome)
     .bind(&d.article_id)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -73,9 +82,11 @@ pub(crate) async fn record_outcome(tx: &mut PgConnection, d: &DeflectionRecorded
 /// Wordings read before merging, at most.
 const MAX_WORDINGS: i64 = 5000;
 
-/// Unanswered questions (suggestions, being half-typed, aside) grouped by similar wording.
+/// A tenant's unanswered questions (suggestions, being half-typed, aside) grouped by similar
+/// wording.
 pub(crate) async fn content_gaps(
     pool: &PgPool,
+    tenant: &str,
     since: Option<DateTime<Utc>>,
     language: &str,
     limit: usize,
@@ -85,12 +96,13 @@ pub(crate) async fn content_gaps(
              array_agg(DISTINCT locale), array_agg(DISTINCT kind), max(asked_at)
          FROM analytics.knowledge_queries
          WHERE NOT answered AND kind <> 'suggest' AND ($1::timestamptz IS NULL OR asked_at >= $1)
-             AND ($2 = '' OR language = $2)
+             AND ($2 = '' OR language = $2) AND tenant = $4
          GROUP BY wording ORDER BY count(*) DESC, wording LIMIT $3",
     )
     .bind(since)
     .bind(language)
     .bind(MAX_WORDINGS)
+    .bind(tenant)
     .fetch_all(pool)
     .await?;
     let keys: Vec<(String, u64)> =
@@ -126,24 +138,31 @@ pub(crate) async fn content_gaps(
     Ok(gaps)
 }
 
-/// Per article: deflections that offered it, and those it led (or was named in) that helped or
-/// ended in a ticket. Most helpful first.
-pub(crate) async fn deflections(pool: &PgPool, limit: i64) -> Result<Vec<ArticleDeflection>, sqlx::Error> {
+/// Per article of a tenant: deflections that offered it, and those it led (or was named in) that
+/// helped or ended in a ticket. Most helpful first.
+pub(crate) async fn deflections(
+    pool: &PgPool,
+    tenant: &str,
+    limit: i64,
+) -> Result<Vec<ArticleDeflection>, sqlx::Error> {
     let rows = sqlx::query(
         "WITH offered AS (
              SELECT unnest(article_ids) AS article_id, count(*) AS offered
-             FROM analytics.knowledge_queries WHERE kind = 'deflect' GROUP BY 1),
+             FROM analytics.knowledge_queries WHERE tenant = $2 AND kind = 'deflect' GROUP BY 1),
          credited AS (
              SELECT COALESCE(outcome_article, article_ids[1]) AS article_id,
                  count(*) FILTER (WHERE outcome = 'helped') AS helped,
                  count(*) FILTER (WHERE outcome = 'ticket_opened') AS tickets
              FROM analytics.knowledge_queries
-             WHERE kind = 'deflect' AND outcome IS NOT NULL AND cardinality(article_ids) > 0 GROUP BY 1)
+             WHERE tenant = $2 AND kind = 'deflect' AND outcome IS NOT NULL
+                 AND cardinality(article_ids) > 0
+             GROUP BY 1)
          SELECT o.article_id, o.offered, COALESCE(c.helped, 0), COALESCE(c.tickets, 0)
          FROM offered o LEFT JOIN credited c USING (article_id)
          ORDER BY 3 DESC, 2 DESC, 1 LIMIT $1",
     )
     .bind(limit)
+    .bind(tenant)
     .fetch_all(pool)
     .await?;
     let count = |row: &sqlx::postgres::PgRow, i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);

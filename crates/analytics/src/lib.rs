@@ -1,7 +1,8 @@
 //! Analytics: counts of messages, classifications, escalations, queued messages, automated
 //! replies and knowledge queries, by channel and intent; the questions the knowledge base could
 //! not answer (content gaps) and deflections per article; projected from every event into
-//! schema `analytics`.
+//! schema `analytics`. Multi-tenant: every row is keyed by its event's tenant, and every call
+//! reads the caller's tenant's figures only.
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "knowledge queries",
         sql: include_str!("../migrations/002_knowledge_queries.sql"),
     },
+    Migration { version: 3, name: "tenancy", sql: include_str!("../migrations/003_tenancy.sql") },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! Counters, summed per batch in memory and written with one statement per batch; and the
-//! knowledge queries with their deflection outcomes, for content gaps.
+//! knowledge queries with their deflection outcomes, for content gaps. Every row is the event's
+//! tenant's: counters are summed per tenant, and no tenant's events touch another's rows.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +35,7 @@ pub const METRICS: &[&str] = &[
 
 pub struct AnalyticsProjection;
 
+/// A counter of one tenant: (metric, channel, intent).
 type Key = (&'static str, &'static str, String);
 
 impl Projection for AnalyticsProjection {
@@ -54,42 +56,45 @@ impl Projection for AnalyticsProjection {
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
-        let mut increments: BTreeMap<Key, i64> = BTreeMap::new();
+        let mut increments: BTreeMap<(String, Key), i64> = BTreeMap::new();
         for applied in events {
-            for key in counted(applied.event.body.as_ref()) {
-                *increments.entry(key).or_default() += 1;
-            }
-            if let Some(Body::SurveyAnswered(answered)) = &applied.event.body {
-                let channel = Channel::try_from(answered.channel).unwrap_or(Channel::Unspecified).slug();
-                let key = ("survey_score_total", channel, answered.handled_by.clone());
-                *increments.entry(key).or_default() += i64::from(answered.score);
+            let tenant = applied.event.tenant.as_str();
+            for (key, by) in increments_of(applied.event.body.as_ref()) {
+                *increments.entry((tenant.to_string(), key)).or_default() += by;
             }
             let at = to_datetime(applied.event.occurred_at.as_ref());
             match &applied.event.body {
-                Some(Body::KnowledgeQueried(queried)) => knowledge::record_query(tx, queried, at).await?,
-                Some(Body::DeflectionRecorded(recorded)) => knowledge::record_outcome(tx, recorded).await?,
+                Some(Body::KnowledgeQueried(queried)) => {
+                    knowledge::record_query(tx, tenant, queried, at).await?
+                }
+                Some(Body::DeflectionRecorded(recorded)) => {
+                    knowledge::record_outcome(tx, tenant, recorded).await?
+                }
                 _ => {}
             }
         }
         if increments.is_empty() {
             return Ok(());
         }
+        let mut tenants = Vec::with_capacity(increments.len());
         let mut metrics = Vec::with_capacity(increments.len());
         let mut channels = Vec::with_capacity(increments.len());
         let mut intents = Vec::with_capacity(increments.len());
         let mut values = Vec::with_capacity(increments.len());
-        for ((metric, channel, intent), value) in increments {
+        for ((tenant, (metric, channel, intent)), value) in increments {
+            tenants.push(tenant);
             metrics.push(metric);
             channels.push(channel);
             intents.push(intent);
             values.push(value);
         }
         sqlx::query(
-            "INSERT INTO analytics.counts (metric, channel, intent, value)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[])
-             ON CONFLICT (metric, channel, intent) DO UPDATE
+            "INSERT INTO analytics.counts (tenant, metric, channel, intent, value)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+             ON CONFLICT (tenant, metric, channel, intent) DO UPDATE
              SET value = analytics.counts.value + EXCLUDED.value",
         )
+        .bind(tenants)
         .bind(metrics)
         .bind(channels)
         .bind(intents)
@@ -98,6 +103,18 @@ impl Projection for AnalyticsProjection {
         .await?;
         Ok(())
     }
+}
+
+/// What an event adds to its tenant's counters: one to each it counts, and a survey's score to
+/// the score total.
+fn increments_of(body: Option<&Body>) -> Vec<(Key, i64)> {
+    let mut increments: Vec<(Key, i64)> = counted(body).into_iter().map(|key| (key, 1)).collect();
+    if let Some(Body::SurveyAnswered(answered)) = body {
+        let channel = Channel::try_from(answered.channel).unwrap_or(Channel::Unspecified).slug();
+        let key = ("survey_score_total", channel, answered.handled_by.clone());
+        increments.push((key, i64::from(answered.score)));
+    }
+    increments
 }
 
 /// The counters an event adds one to.
@@ -152,7 +169,7 @@ fn counted(body: Option<&Body>) -> Vec<Key> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_proto::events::v1::{MessageReceived, MessageRouted};
+    use switchboard_proto::events::v1::{MessageReceived, MessageRouted, SurveyAnswered};
 
     #[test]
     fn counts_messages_by_channel_and_decisions_by_intent() {
@@ -166,5 +183,19 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(counted(Some(&routed)), [("escalations", "web", "human_agent".into())]);
+    }
+
+    #[test]
+    fn a_survey_answer_adds_its_score_to_the_total() {
+        let answered = Body::SurveyAnswered(SurveyAnswered {
+            channel: Channel::Web.into(),
+            kind: "csat".into(),
+            score: 4,
+            handled_by: "bot".into(),
+            ..Default::default()
+        });
+        let increments = increments_of(Some(&answered));
+        assert!(increments.contains(&(("surveys_satisfied", "web", "bot".into()), 1)));
+        assert!(increments.contains(&(("survey_score_total", "web", "bot".into()), 4)));
     }
 }

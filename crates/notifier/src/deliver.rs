@@ -56,7 +56,7 @@ impl Deliverer {
 
     /// The job's outcome: logged before, or from a new attempt (`Err` to try again later).
     async fn outcome(&self, job: &Job, last_chance: bool) -> Result<Outcome, HandlerError> {
-        if let Some(outcome) = self.log.outcome(&job.delivery_id).await.map_err(transient)? {
+        if let Some(outcome) = self.log.outcome(job).await.map_err(transient)? {
             return Ok(outcome);
         }
         let attempts = self.log.start(job).await.map_err(transient)?;
@@ -66,7 +66,7 @@ impl Deliverer {
             Attempt::Refused(reason) => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) if last_chance => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) => {
-                self.log.retry(&job.delivery_id, &reason).await.map_err(transient)?;
+                self.log.retry(job, &reason).await.map_err(transient)?;
                 tracing::info!(
                     delivery_id = job.delivery_id,
                     kind = job.kind(),
@@ -76,7 +76,7 @@ impl Deliverer {
                 return Err(HandlerError::Transient(reason));
             }
         };
-        self.log.finish(&job.delivery_id, &outcome).await.map_err(transient)?;
+        self.log.finish(job, &outcome).await.map_err(transient)?;
         Ok(outcome)
     }
 

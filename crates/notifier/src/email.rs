@@ -19,12 +19,15 @@ pub(crate) struct Thread {
     pub answered: Option<EmailMeta>,
 }
 
-/// Reads the conversation's messages from the stream (they are there before any reply to them).
-pub(crate) async fn thread_of(bus: &Bus, reply: &ReplyRequested) -> Result<Thread, switchboard_bus::Error> {
+/// Reads the `tenant`'s conversation's messages from the stream (they are there before any reply
+/// to them).
+pub(crate) async fn thread_of(
+    bus: &Bus,
+    tenant: &str,
+    reply: &ReplyRequested,
+) -> Result<Thread, switchboard_bus::Error> {
     let mut emails = Vec::new();
-    for (event, _) in
-        bus.events_of("conversation", switchboard_bus::DEFAULT_TENANT, &reply.conversation_id).await?
-    {
+    for (event, _) in bus.events_of("conversation", tenant, &reply.conversation_id).await? {
         if let Some(Body::MessageReceived(received)) = event.body
             && let Some(email) = received.email
         {

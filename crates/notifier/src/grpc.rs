@@ -1,8 +1,9 @@
-//! The thin tonic adapter: deliveries of a conversation, from the read model.
+//! The thin tonic adapter: deliveries of a conversation of the caller's tenant, from the read model.
 
 use std::time::Duration;
 
 use sqlx::{PgPool, Row as _};
+use switchboard_auth::Caller;
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     notifier::v1::{Delivery, ListDeliveriesRequest, ListDeliveriesResponse, notifier_server},
@@ -32,6 +33,7 @@ impl notifier_server::Notifier for NotifierApi {
         &self,
         request: Request<ListDeliveriesRequest>,
     ) -> Result<Response<ListDeliveriesResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let ListDeliveriesRequest { conversation_id, min_sequence } = request.into_inner();
         if conversation_id.is_empty() {
             return Err(Status::invalid_argument("conversation_id is required"));
@@ -42,8 +44,9 @@ impl notifier_server::Notifier for NotifierApi {
         let rows = sqlx::query(
             "SELECT delivery_id, conversation_id, channel, status, destination, attempts, failure_reason, at,
                  kind, target, external_id
-             FROM notifier.deliveries WHERE conversation_id = $1 ORDER BY at, delivery_id",
+             FROM notifier.deliveries WHERE tenant = $1 AND conversation_id = $2 ORDER BY at, delivery_id",
         )
+        .bind(&tenant)
         .bind(&conversation_id)
         .fetch_all(&self.pool)
         .await

@@ -9,11 +9,13 @@ use switchboard_proto::events::v1::{
     Event, MessageRouted, NotificationRequested, Priority, ReplyRequested, RouteAction, event::Body,
 };
 
-use crate::templates::Templates;
+use crate::{templates::Templates, tenancy::tenant_key};
 
-/// One delivery, keyed by `delivery_id` in the log.
+/// One delivery, keyed by `(tenant, delivery_id)` in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Job {
+    /// The tenant of the event that asked: whose conversation, customer and log it is.
+    pub tenant: String,
     pub delivery_id: String,
     /// The event's own id for it: the reply id, the notification id, the routed message id.
     pub source_id: String,
@@ -50,21 +52,24 @@ impl Job {
 }
 
 pub(crate) fn jobs_of(event: &Event, templates: &Templates) -> Vec<Job> {
+    let tenant = event.tenant.as_str();
     match &event.body {
         Some(Body::ReplyRequested(reply)) => vec![Job {
+            tenant: tenant.to_string(),
             delivery_id: reply.reply_id.clone(),
             source_id: reply.reply_id.clone(),
             conversation_id: reply.conversation_id.clone(),
             work: Work::Reply(reply.clone()),
         }],
-        Some(Body::NotificationRequested(notification)) => vec![notice_job(notification)],
-        Some(Body::MessageRouted(routed)) => decision_jobs(routed, templates),
+        Some(Body::NotificationRequested(notification)) => vec![notice_job(tenant, notification)],
+        Some(Body::MessageRouted(routed)) => decision_jobs(tenant, routed, templates),
         _ => Vec::new(),
     }
 }
 
-fn notice_job(notification: &NotificationRequested) -> Job {
+fn notice_job(tenant: &str, notification: &NotificationRequested) -> Job {
     Job {
+        tenant: tenant.to_string(),
         delivery_id: notification.notification_id.clone(),
         source_id: notification.notification_id.clone(),
         conversation_id: notification.conversation_id.clone(),
@@ -76,10 +81,12 @@ fn notice_job(notification: &NotificationRequested) -> Job {
     }
 }
 
-fn decision_jobs(routed: &MessageRouted, templates: &Templates) -> Vec<Job> {
+fn decision_jobs(tenant: &str, routed: &MessageRouted, templates: &Templates) -> Vec<Job> {
     let job = |target: &str, work: Work| Job {
+        tenant: tenant.to_string(),
         // One delivery per decision and target, whatever the redeliveries.
-        delivery_id: key_id(&format!("decision/{}/{target}", routed.message_id)).to_string(),
+        delivery_id: key_id(&tenant_key(tenant, &format!("decision/{}/{target}", routed.message_id)))
+            .to_string(),
         source_id: routed.message_id.clone(),
         conversation_id: routed.conversation_id.clone(),
         work,
@@ -88,7 +95,7 @@ fn decision_jobs(routed: &MessageRouted, templates: &Templates) -> Vec<Job> {
     let notices = routed.notify.iter().map(|target| {
         job(target, Work::Notice { target: target.clone(), subject: subject.clone(), text: text.clone() })
     });
-    let body = decision_body(routed);
+    let body = decision_body(tenant, routed);
     let posts =
         routed.webhooks.iter().map(|url| job(url, Work::Decision { url: url.clone(), body: body.clone() }));
     notices.chain(posts).collect()
@@ -131,9 +138,10 @@ fn team_notice(routed: &MessageRouted, templates: &Templates) -> (String, String
 }
 
 /// The decision as a webhook receives it.
-fn decision_body(routed: &MessageRouted) -> serde_json::Value {
+fn decision_body(tenant: &str, routed: &MessageRouted) -> serde_json::Value {
     json!({
         "type": "routing.message_routed",
+        "tenant": tenant,
         "conversation_id": routed.conversation_id,
         "message_id": routed.message_id,
         "intent": routed.intent,
@@ -190,6 +198,22 @@ mod tests {
         let again = jobs_of(&event, &templates);
         assert_eq!(jobs, again);
         assert_ne!(jobs[0].delivery_id, jobs[1].delivery_id);
+    }
+
+    #[test]
+    fn two_tenants_decisions_of_the_same_message_are_distinct_deliveries() {
+        let templates = Templates::parse(DEFAULT_TEMPLATES).expect("templates");
+        let of = |tenant: &str| {
+            let event = Draft::new(tenant, "m1", Body::MessageRouted(routed())).build().expect("event");
+            jobs_of(&event, &templates)
+        };
+        let (acme, globex) = (of("acme"), of("globex"));
+        assert!(
+            acme.iter().all(|job| job.tenant == "acme") && globex.iter().all(|job| job.tenant == "globex")
+        );
+        assert_ne!(acme[0].delivery_id, globex[0].delivery_id);
+        let Work::Decision { body, .. } = &acme[2].work else { panic!("post last") };
+        assert_eq!(body["tenant"], "acme");
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! (conversation, email, social and SMS gateways), notifications to teams and addresses, and
 //! routing decisions to webhooks. Each delivery is recorded once in `notifier.delivery_log`
 //! before the event that asked is acked, and its outcome is published as an event.
+//!
+//! Multi-tenant: every event is handled for its own tenant (its customers, conversations, log
+//! rows and timers, keyed by tenant first), what it causes is published for that tenant, and
+//! `ListDeliveries` reads the caller's tenant only.
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +20,7 @@ mod reach;
 mod schedule;
 mod send;
 mod templates;
+mod tenancy;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -37,6 +42,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "contact language",
         sql: include_str!("../migrations/004_contact_language.sql"),
     },
+    Migration { version: 5, name: "tenancy", sql: include_str!("../migrations/005_tenancy.sql") },
 ];
 
 /// Durable consumer of what is to be delivered.
@@ -124,7 +130,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of emails, e.g. `Acme Support <support@acme.example>`.
     pub email_from: String,
-    /// `team:NAME` targets: NAME to `email:ADDRESS` or `webhook:URL`.
+    /// `team:NAME` targets: NAME to `email:ADDRESS` or `webhook:URL`. The default tenant's teams
+    /// are named NAME, another tenant's TENANT/NAME.
     pub teams: BTreeMap<String, String>,
     /// Outbound gateways of the social and SMS channels, by channel (`sms`, `social`).
     pub gateways: BTreeMap<String, String>,

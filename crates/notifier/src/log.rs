@@ -1,5 +1,5 @@
 //! The delivery log: what the notifier has done about each delivery, written before the event
-//! that asked is acked. Not a projection: replay leaves it alone.
+//! that asked is acked, keyed by (tenant, delivery id). Not a projection: replay leaves it alone.
 
 use sqlx::{PgPool, Row as _};
 
@@ -22,12 +22,13 @@ impl Log {
     }
 
     /// The outcome logged for a delivery, if it has one.
-    pub(crate) async fn outcome(&self, delivery_id: &str) -> Result<Option<Outcome>, sqlx::Error> {
+    pub(crate) async fn outcome(&self, job: &Job) -> Result<Option<Outcome>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT status, attempts, last_error, destination, external_id
-             FROM notifier.delivery_log WHERE delivery_id = $1",
+             FROM notifier.delivery_log WHERE tenant = $1 AND delivery_id = $2",
         )
-        .bind(delivery_id)
+        .bind(&job.tenant)
+        .bind(&job.delivery_id)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.and_then(|row| {
@@ -44,12 +45,13 @@ impl Log {
     /// Records an attempt starting; returns the attempt number.
     pub(crate) async fn start(&self, job: &Job) -> Result<u32, sqlx::Error> {
         let attempts: i32 = sqlx::query_scalar(
-            "INSERT INTO notifier.delivery_log (delivery_id, conversation_id, status, attempts)
-             VALUES ($1, $2, 'sending', 1)
-             ON CONFLICT (delivery_id) DO UPDATE SET attempts = notifier.delivery_log.attempts + 1,
-                 updated_at = now()
+            "INSERT INTO notifier.delivery_log (tenant, delivery_id, conversation_id, status, attempts)
+             VALUES ($1, $2, $3, 'sending', 1)
+             ON CONFLICT (tenant, delivery_id) DO UPDATE
+                 SET attempts = notifier.delivery_log.attempts + 1, updated_at = now()
              RETURNING attempts",
         )
+        .bind(&job.tenant)
         .bind(&job.delivery_id)
         .bind(&job.conversation_id)
         .fetch_one(&self.pool)
@@ -57,18 +59,20 @@ impl Log {
         Ok(u32::try_from(attempts).unwrap_or(0))
     }
 
-    pub(crate) async fn retry(&self, delivery_id: &str, reason: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn retry(&self, job: &Job, reason: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE notifier.delivery_log SET last_error = $2, updated_at = now() WHERE delivery_id = $1",
+            "UPDATE notifier.delivery_log SET last_error = $3, updated_at = now()
+             WHERE tenant = $1 AND delivery_id = $2",
         )
-        .bind(delivery_id)
+        .bind(&job.tenant)
+        .bind(&job.delivery_id)
         .bind(reason)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    pub(crate) async fn finish(&self, delivery_id: &str, outcome: &Outcome) -> Result<(), sqlx::Error> {
+    pub(crate) async fn finish(&self, job: &Job, outcome: &Outcome) -> Result<(), sqlx::Error> {
         let (status, destination, error, external_id) = match outcome {
             Outcome::Delivered { destination, external_id, .. } => {
                 ("delivered", destination, "", external_id.as_str())
@@ -76,11 +80,12 @@ impl Log {
             Outcome::Failed { destination, reason, .. } => ("failed", destination, reason.as_str(), ""),
         };
         sqlx::query(
-            "UPDATE notifier.delivery_log SET status = $2, destination = $3, last_error = $4,
-                 external_id = $5, updated_at = now()
-             WHERE delivery_id = $1",
+            "UPDATE notifier.delivery_log SET status = $3, destination = $4, last_error = $5,
+                 external_id = $6, updated_at = now()
+             WHERE tenant = $1 AND delivery_id = $2",
         )
-        .bind(delivery_id)
+        .bind(&job.tenant)
+        .bind(&job.delivery_id)
         .bind(status)
         .bind(destination)
         .bind(error)

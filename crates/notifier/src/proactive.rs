@@ -2,13 +2,15 @@
 //! device alerts (a ticket for the repair team and a notice to the customer), outage notices to
 //! the customers affected, a survey after a conversation closes (after a delay, once), and
 //! onboarding sequences (steps after delays, skipped when the customer has done them).
+//! Everything acts for the business event's tenant: its customers, its read model rows, its
+//! timers; what it publishes is that tenant's, under keys that name it.
 
 use std::time::Duration;
 
 use prost::Message as _;
 use serde_json::json;
 use sqlx::PgPool;
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, HandlerError, INBOUND_SUBJECT_PREFIX};
+use switchboard_bus::{Bus, Draft, HandlerError, INBOUND_SUBJECT_PREFIX};
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     events::v1::{
@@ -23,6 +25,7 @@ use crate::{
     reach::{self, Message},
     schedule,
     templates::Templates,
+    tenancy::tenant_key,
 };
 
 /// Surveys after closings; off without a secret to sign their links.
@@ -122,7 +125,8 @@ impl Proactive {
         ];
         let template = format!("order_{status}");
         let key = format!("order/{}/{status}", order.order_id);
-        let message = Message { key, customer_id: &order.customer_id, template: &template, vars: &vars };
+        let customer_id = &order.customer_id;
+        let message = Message { tenant: &event.tenant, key, customer_id, template: &template, vars: &vars };
         reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await
     }
 
@@ -139,13 +143,19 @@ impl Proactive {
             customer_id: alert.customer_id.clone(),
             text: self.templates.render("device_ticket", "en", &vars),
             idempotency_key: format!("device-alert:{}", alert.alert_id),
+            tenant: event.tenant.clone(),
             ..InboundMessage::default()
         };
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.api");
-        let key = format!("device-alert:{}", alert.alert_id);
+        let key = tenant_key(&event.tenant, &ticket.idempotency_key);
         self.bus.publish_raw(subject, ticket.encode_to_vec().into(), &key).await?;
-        let key = format!("device/{}", alert.alert_id);
-        let message = Message { key, customer_id: &alert.customer_id, template: "device_alert", vars: &vars };
+        let message = Message {
+            tenant: &event.tenant,
+            key: format!("device/{}", alert.alert_id),
+            customer_id: &alert.customer_id,
+            template: "device_alert",
+            vars: &vars,
+        };
         reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await
     }
 
@@ -153,13 +163,20 @@ impl Proactive {
     /// not hold up the others (a failure event says who).
     async fn outage(&self, event: &Event, outage: &OutageDeclared) -> Result<(), HandlerError> {
         let status = if outage.status == "resolved" { "resolved" } else { "started" };
-        let customers =
-            self.affected(outage).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let customers = self
+            .affected(&event.tenant, outage)
+            .await
+            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         let vars = [("title", outage.title.as_str()), ("detail", outage.detail.as_str())];
         let template = format!("outage_{status}");
         for customer in &customers {
-            let key = format!("outage/{}/{status}/{customer}", outage.outage_id);
-            let message = Message { key, customer_id: customer, template: &template, vars: &vars };
+            let message = Message {
+                tenant: &event.tenant,
+                key: format!("outage/{}/{status}/{customer}", outage.outage_id),
+                customer_id: customer,
+                template: &template,
+                vars: &vars,
+            };
             match reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await {
                 Ok(()) => {}
                 Err(reach::Error::Unreachable(customer)) => self.unreachable(event, &customer).await?,
@@ -170,12 +187,15 @@ impl Proactive {
         Ok(())
     }
 
-    async fn affected(&self, outage: &OutageDeclared) -> Result<Vec<String>, sqlx::Error> {
+    /// The tenant's customers an outage names or whose attributes match its `affected`.
+    async fn affected(&self, tenant: &str, outage: &OutageDeclared) -> Result<Vec<String>, sqlx::Error> {
         let mut customers = outage.customer_ids.clone();
         if !outage.affected.is_empty() {
             let matching: Vec<String> = sqlx::query_scalar(
-                "SELECT customer_id FROM notifier.customers WHERE attributes @> $1 ORDER BY customer_id",
+                "SELECT customer_id FROM notifier.customers WHERE tenant = $1 AND attributes @> $2
+                 ORDER BY customer_id",
             )
+            .bind(tenant)
             .bind(json!(outage.affected))
             .fetch_all(&self.pool)
             .await?;
@@ -196,8 +216,8 @@ impl Proactive {
             "channel": closed.channel,
             "handled_by": closed.handled_by,
         });
-        schedule::add(&self.pool, &format!("survey/{}", closed.conversation_id), due, "survey", payload)
-            .await?;
+        let key = format!("survey/{}", closed.conversation_id);
+        schedule::add(&self.pool, &event.tenant, &key, due, "survey", payload).await?;
         Ok(())
     }
 
@@ -221,18 +241,25 @@ impl Proactive {
                     "template": step.template,
                     "unless": step.unless,
                 });
-                schedule::add(&self.pool, &key, at + step.after, "onboarding", payload).await?;
+                schedule::add(&self.pool, &event.tenant, &key, at + step.after, "onboarding", payload)
+                    .await?;
             }
         }
         Ok(())
     }
 
-    /// Fires a scheduled row.
-    pub(crate) async fn fire(&self, kind: &str, payload: &serde_json::Value) -> Result<(), Failure> {
+    /// Fires a `tenant`'s scheduled row.
+    pub(crate) async fn fire(
+        &self,
+        tenant: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), Failure> {
         let text = |key: &str| payload[key].as_str().unwrap_or_default().to_string();
         match kind {
             "survey" => {
                 self.send_survey(
+                    tenant,
                     &text("conversation_id"),
                     &text("customer_id"),
                     payload["channel"].as_i64().unwrap_or(0),
@@ -242,6 +269,7 @@ impl Proactive {
             }
             "onboarding" => {
                 self.onboarding_step(
+                    tenant,
                     &text("customer_id"),
                     &text("sequence"),
                     &text("step"),
@@ -259,22 +287,20 @@ impl Proactive {
 
     async fn send_survey(
         &self,
+        tenant: &str,
         conversation_id: &str,
         customer_id: &str,
         channel: i64,
         handled_by: &str,
     ) -> Result<(), Failure> {
         let Some(surveys) = &self.surveys else { return Ok(()) };
-        let token = switchboard_channels::signature::survey_token(
-            surveys.secret.as_bytes(),
-            switchboard_bus::DEFAULT_TENANT,
-            conversation_id,
-        );
+        let token =
+            switchboard_channels::signature::survey_token(surveys.secret.as_bytes(), tenant, conversation_id);
         let link = format!("{}/surveys/{token}", surveys.public_url.trim_end_matches('/'));
-        let key = format!("survey/{conversation_id}");
+        let key = tenant_key(tenant, &format!("survey/{conversation_id}"));
         let reply_id = switchboard_bus::key_id(&key).to_string();
         let channel = i32::try_from(channel).unwrap_or(0);
-        let reach = reach::reach(&self.pool, customer_id).await?;
+        let reach = reach::reach(&self.pool, tenant, customer_id).await?;
         let template = format!("survey_{}", surveys.kind);
         let text = self.templates.render(&template, &reach.language, &[("link", &link)]);
         let body = if channel != Channel::Voice as i32 {
@@ -300,7 +326,7 @@ impl Proactive {
             tracing::info!("no way to survey a finished call without an email address; skipped");
             return Ok(());
         };
-        let ask = Draft::new(DEFAULT_TENANT, &reply_id, body).keyed(key.clone()).build()?;
+        let ask = Draft::new(tenant, &reply_id, body).keyed(key.clone()).build()?;
         self.bus.publish(&ask).await?;
         let sent = SurveySent {
             conversation_id: conversation_id.into(),
@@ -309,7 +335,7 @@ impl Proactive {
             channel,
             customer_id: customer_id.into(),
         };
-        let sent = Draft::new(DEFAULT_TENANT, conversation_id, Body::SurveySent(sent))
+        let sent = Draft::new(tenant, conversation_id, Body::SurveySent(sent))
             .keyed(format!("{key}/sent"))
             .build()?;
         self.bus.publish(&sent).await?;
@@ -319,18 +345,19 @@ impl Proactive {
 
     async fn onboarding_step(
         &self,
+        tenant: &str,
         customer_id: &str,
         sequence: &str,
         step: &str,
         template: &str,
         unless: &str,
     ) -> Result<(), Failure> {
-        let done = !unless.is_empty() && self.has_attribute(customer_id, unless).await?;
+        let done = !unless.is_empty() && self.has_attribute(tenant, customer_id, unless).await?;
         let outcome = if done {
             "skipped"
         } else {
             let key = format!("onboarding/{sequence}/{customer_id}/{step}");
-            let message = Message { key, customer_id, template, vars: &[] };
+            let message = Message { tenant, key, customer_id, template, vars: &[] };
             match reach::tell(&self.pool, &self.bus, &self.templates, None, message).await {
                 Ok(()) => "sent",
                 Err(reach::Error::Unreachable(_)) => "unreachable",
@@ -343,27 +370,33 @@ impl Proactive {
             step: step.into(),
             outcome: outcome.into(),
         };
-        let key = format!("onboarding/{sequence}/{customer_id}/{step}/taken");
-        let event =
-            Draft::new(DEFAULT_TENANT, customer_id, Body::OnboardingStepTaken(taken)).keyed(key).build()?;
+        let key = tenant_key(tenant, &format!("onboarding/{sequence}/{customer_id}/{step}/taken"));
+        let event = Draft::new(tenant, customer_id, Body::OnboardingStepTaken(taken)).keyed(key).build()?;
         self.bus.publish(&event).await?;
         Ok(())
     }
 
-    async fn has_attribute(&self, customer_id: &str, attribute: &str) -> Result<bool, sqlx::Error> {
-        let found: Option<bool> =
-            sqlx::query_scalar("SELECT attributes ? $2 FROM notifier.customers WHERE customer_id = $1")
-                .bind(customer_id)
-                .bind(attribute)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn has_attribute(
+        &self,
+        tenant: &str,
+        customer_id: &str,
+        attribute: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let found: Option<bool> = sqlx::query_scalar(
+            "SELECT attributes ? $3 FROM notifier.customers WHERE tenant = $1 AND customer_id = $2",
+        )
+        .bind(tenant)
+        .bind(customer_id)
+        .bind(attribute)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.unwrap_or(false))
     }
 
     /// Nobody to tell: said as a failure event, once per cause and customer.
     async fn unreachable(&self, event: &Event, customer: &str) -> Result<(), HandlerError> {
-        let delivery_id =
-            switchboard_bus::key_id(&format!("unreachable/{}/{customer}", event.id)).to_string();
+        let key = tenant_key(&event.tenant, &format!("unreachable/{}/{customer}", event.id));
+        let delivery_id = switchboard_bus::key_id(&key).to_string();
         let body = Body::NotificationFailed(NotificationFailed {
             delivery_id: delivery_id.clone(),
             source_id: event.id.clone(),

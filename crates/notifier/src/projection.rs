@@ -1,5 +1,6 @@
 //! Deliveries and failures, per conversation (replies, notifications and decision webhooks), and
 //! what proactive messages need: each customer's latest conversation and profile attributes.
+//! Every row is the event's tenant's, keyed by tenant first.
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
@@ -9,6 +10,7 @@ pub struct NotifierProjection;
 
 /// One row of `notifier.deliveries`.
 struct Row<'a> {
+    tenant: &'a str,
     delivery_id: &'a str,
     conversation_id: &'a str,
     channel: i32,
@@ -54,11 +56,12 @@ impl Projection for NotifierProjection {
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
         for applied in events {
-            let at = to_datetime(applied.event.occurred_at.as_ref());
+            let (tenant, at) =
+                (applied.event.tenant.as_str(), to_datetime(applied.event.occurred_at.as_ref()));
             match &applied.event.body {
-                Some(Body::MessageReceived(received)) => contact(tx, received, at).await?,
-                Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile).await?,
-                Some(Body::MessageClassified(classified)) => language(tx, classified).await?,
+                Some(Body::MessageReceived(received)) => contact(tx, tenant, received, at).await?,
+                Some(Body::CustomerProfileUpdated(profile)) => customer(tx, tenant, profile).await?,
+                Some(Body::MessageClassified(classified)) => language(tx, tenant, classified).await?,
                 _ => {
                     let Some(row) = row_of(applied) else { continue };
                     upsert(tx, &row, at).await?;
@@ -71,6 +74,7 @@ impl Projection for NotifierProjection {
 
 fn row_of(applied: &Applied) -> Option<Row<'_>> {
     let reply = |delivery_id, conversation_id, channel| Row {
+        tenant: applied.event.tenant.as_str(),
         delivery_id,
         conversation_id,
         channel,
@@ -117,16 +121,19 @@ fn row_of(applied: &Applied) -> Option<Row<'_>> {
 /// The conversation a customer last wrote in is where they hear from us unprompted.
 async fn contact(
     tx: &mut PgConnection,
+    tenant: &str,
     received: &switchboard_proto::events::v1::MessageReceived,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO notifier.contacts (customer_id, conversation_id, channel, at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (customer_id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id,
+        "INSERT INTO notifier.contacts (tenant, customer_id, conversation_id, channel, at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant, customer_id) DO UPDATE SET conversation_id = EXCLUDED.conversation_id,
              channel = EXCLUDED.channel, at = EXCLUDED.at
          WHERE notifier.contacts.at <= EXCLUDED.at
              AND notifier.contacts.conversation_id <> EXCLUDED.conversation_id",
     )
+    .bind(tenant)
     .bind(&received.customer_id)
     .bind(&received.conversation_id)
     .bind(received.channel)
@@ -139,6 +146,7 @@ async fn contact(
 /// The language the customer writes in, from their latest conversation.
 async fn language(
     tx: &mut PgConnection,
+    tenant: &str,
     classified: &switchboard_proto::events::v1::MessageClassified,
 ) -> Result<(), sqlx::Error> {
     let language = classified.conversation_language.as_str();
@@ -147,9 +155,10 @@ async fn language(
     }
     // Most messages keep their conversation's language: those rows are left unwritten.
     sqlx::query(
-        "UPDATE notifier.contacts SET language = $3
-         WHERE customer_id = $1 AND conversation_id = $2 AND language <> $3",
+        "UPDATE notifier.contacts SET language = $4
+         WHERE tenant = $1 AND customer_id = $2 AND conversation_id = $3 AND language <> $4",
     )
+    .bind(tenant)
     .bind(&classified.customer_id)
     .bind(&classified.conversation_id)
     .bind(language)
@@ -161,6 +170,7 @@ async fn language(
 /// A profile's attributes, with its tier, plan and country among them.
 async fn customer(
     tx: &mut PgConnection,
+    tenant: &str,
     profile: &switchboard_proto::events::v1::CustomerProfileUpdated,
 ) -> Result<(), sqlx::Error> {
     let mut attributes: serde_json::Map<String, serde_json::Value> =
@@ -171,9 +181,10 @@ async fn customer(
         }
     }
     sqlx::query(
-        "INSERT INTO notifier.customers (customer_id, attributes) VALUES ($1, $2)
-         ON CONFLICT (customer_id) DO UPDATE SET attributes = EXCLUDED.attributes",
+        "INSERT INTO notifier.customers (tenant, customer_id, attributes) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant, customer_id) DO UPDATE SET attributes = EXCLUDED.attributes",
     )
+    .bind(tenant)
     .bind(&profile.customer_id)
     .bind(serde_json::Value::Object(attributes))
     .execute(&mut *tx)
@@ -193,9 +204,9 @@ async fn upsert(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO notifier.deliveries (delivery_id, conversation_id, channel, status, destination,
-             attempts, failure_reason, at, kind, target, external_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (delivery_id) DO UPDATE SET status = EXCLUDED.status,
+             attempts, failure_reason, at, kind, target, external_id, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (tenant, delivery_id) DO UPDATE SET status = EXCLUDED.status,
              destination = EXCLUDED.destination, attempts = EXCLUDED.attempts,
              failure_reason = EXCLUDED.failure_reason, at = EXCLUDED.at, kind = EXCLUDED.kind,
              target = EXCLUDED.target, external_id = EXCLUDED.external_id",
@@ -211,6 +222,7 @@ async fn upsert(
     .bind(row.kind)
     .bind(&row.target)
     .bind(row.external_id)
+    .bind(row.tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())

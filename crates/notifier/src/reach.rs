@@ -3,17 +3,19 @@
 //! `ReplyRequested`, which the reply path delivers and logs once); without one, by email to the
 //! address in their profile (`email` attribute; a `NotificationRequested`). In the language they
 //! last wrote in (else their profile's `language`, else English). Every message is keyed by what
-//! caused it, so the same cause never tells the customer twice.
+//! caused it, so the same cause never tells the customer twice. A customer is a tenant's: the
+//! message goes to that tenant's customer of that id, and its events are that tenant's.
 
 use sqlx::{PgPool, Row as _};
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, key_id};
+use switchboard_bus::{Bus, Draft, key_id};
 use switchboard_proto::events::v1::{Event, NotificationRequested, ReplyRequested, event::Body};
 
-use crate::templates::Templates;
+use crate::{templates::Templates, tenancy::tenant_key};
 
-/// A message for a customer: a template (`<name>` and `<name>_subject`) and its variables.
+/// A message for a tenant's customer: a template (`<name>` and `<name>_subject`) and its variables.
 pub(crate) struct Message<'a> {
-    /// Names the message for good, e.g. `order/12345/shipped`.
+    pub tenant: &'a str,
+    /// Names the message for good within its tenant, e.g. `order/12345/shipped`.
     pub key: String,
     pub customer_id: &'a str,
     pub template: &'a str,
@@ -44,18 +46,22 @@ pub(crate) enum Error {
     Unreachable(String),
 }
 
-pub(crate) async fn reach(pool: &PgPool, customer_id: &str) -> Result<Reach, sqlx::Error> {
+pub(crate) async fn reach(pool: &PgPool, tenant: &str, customer_id: &str) -> Result<Reach, sqlx::Error> {
     // A call is over once it ends: nobody can be told anything on it afterwards.
     let contact = sqlx::query(
-        "SELECT conversation_id, channel, language FROM notifier.contacts WHERE customer_id = $1 AND channel <> $2",
+        "SELECT conversation_id, channel, language FROM notifier.contacts
+         WHERE tenant = $1 AND customer_id = $2 AND channel <> $3",
     )
+    .bind(tenant)
     .bind(customer_id)
     .bind(switchboard_proto::events::v1::Channel::Voice as i32)
     .fetch_optional(pool)
     .await?;
     let profile = sqlx::query(
-        "SELECT attributes->>'email', attributes->>'language' FROM notifier.customers WHERE customer_id = $1",
+        "SELECT attributes->>'email', attributes->>'language' FROM notifier.customers
+         WHERE tenant = $1 AND customer_id = $2",
     )
+    .bind(tenant)
     .bind(customer_id)
     .fetch_optional(pool)
     .await?;
@@ -71,7 +77,8 @@ pub(crate) async fn reach(pool: &PgPool, customer_id: &str) -> Result<Reach, sql
     Ok(Reach { way, language })
 }
 
-/// Publishes `message` for its customer; `cause` links it to what asked, when there is one.
+/// Publishes `message` for its customer; `cause` (of the message's tenant) links it to what
+/// asked, when there is one.
 pub(crate) async fn tell(
     pool: &PgPool,
     bus: &Bus,
@@ -79,8 +86,9 @@ pub(crate) async fn tell(
     cause: Option<&Event>,
     message: Message<'_>,
 ) -> Result<(), Error> {
-    let id = key_id(&message.key).to_string();
-    let Reach { way, language } = reach(pool, message.customer_id).await?;
+    let key = tenant_key(message.tenant, &message.key);
+    let id = key_id(&key).to_string();
+    let Reach { way, language } = reach(pool, message.tenant, message.customer_id).await?;
     let text = templates.render(message.template, &language, message.vars);
     let body = match way {
         Way::Conversation { conversation_id, channel } => Body::ReplyRequested(ReplyRequested {
@@ -103,8 +111,8 @@ pub(crate) async fn tell(
     };
     let draft = match cause {
         Some(cause) => Draft::caused_by(cause, &id, body),
-        None => Draft::new(DEFAULT_TENANT, &id, body),
+        None => Draft::new(message.tenant, &id, body),
     };
-    bus.publish(&draft.keyed(message.key).build()?).await?;
+    bus.publish(&draft.keyed(key).build()?).await?;
     Ok(())
 }

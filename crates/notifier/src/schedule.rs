@@ -2,7 +2,7 @@
 //! earliest due row and wakes early on PostgreSQL `NOTIFY notifier_schedule` (sent with every new
 //! row, by any replica), so nothing polls. Rows are claimed with `FOR UPDATE SKIP LOCKED`: replicas
 //! share the work; a crash before `done_at` is written fires the row again, and what it publishes
-//! is keyed, so that repeat is harmless.
+//! is keyed, so that repeat is harmless. Rows are keyed by (tenant, key) and fire for their tenant.
 
 use std::time::Duration;
 
@@ -17,9 +17,10 @@ const CHANNEL: &str = "notifier_schedule";
 /// Pause after a failed firing before trying again.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Adds a timer once: a key already scheduled is left as it is.
+/// Adds a `tenant`'s timer once: a key the tenant already scheduled is left as it is.
 pub(crate) async fn add(
     pool: &PgPool,
+    tenant: &str,
     key: &str,
     due_at: DateTime<Utc>,
     kind: &str,
@@ -27,9 +28,10 @@ pub(crate) async fn add(
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO notifier.schedule (key, due_at, kind, payload) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO notifier.schedule (tenant, key, due_at, kind, payload) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant, key) DO NOTHING",
     )
+    .bind(tenant)
     .bind(key)
     .bind(due_at)
     .bind(kind)
@@ -83,7 +85,7 @@ async fn fire_due(
     loop {
         let mut tx = pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT key, kind, payload FROM notifier.schedule
+            "SELECT tenant, key, kind, payload FROM notifier.schedule
              WHERE done_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT 50 FOR UPDATE SKIP LOCKED",
         )
         .fetch_all(&mut *tx)
@@ -92,9 +94,10 @@ async fn fire_due(
             return Ok(());
         }
         for row in &rows {
-            let (key, kind): (String, String) = (row.get(0), row.get(1));
-            proactive.fire(&kind, &row.get::<serde_json::Value, _>(2)).await?;
-            sqlx::query("UPDATE notifier.schedule SET done_at = now() WHERE key = $1")
+            let (tenant, key, kind): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+            proactive.fire(&tenant, &kind, &row.get::<serde_json::Value, _>(3)).await?;
+            sqlx::query("UPDATE notifier.schedule SET done_at = now() WHERE tenant = $1 AND key = $2")
+                .bind(&tenant)
                 .bind(&key)
                 .execute(&mut *tx)
                 .await?;

@@ -4,7 +4,10 @@
 //! - a reply on email is mailed through the relay, threaded and in the customer's language;
 //! - a reply on social or SMS is POSTed to that channel's gateway;
 //! - a notice goes to `email:ADDRESS`, `webhook:URL` (or a bare http(s) URL), or `team:NAME`
-//!   looked up in the configured teams.
+//!   looked up in the configured teams: the default tenant's as `NAME`, another tenant's as
+//!   `TENANT/NAME`, so that one tenant's notices never reach another's team.
+//!
+//! What is POSTed names the tenant, so a gateway or receiver serving several tenants can tell.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,7 @@ use crate::{
     email,
     jobs::{Job, Work},
     templates::Templates,
+    tenancy::tenant_key,
 };
 
 pub(crate) struct Transports {
@@ -25,7 +29,8 @@ pub(crate) struct Transports {
     pub post: SignedPost,
     /// Every web, API and voice reply is also POSTed here.
     pub mirror: Option<String>,
-    /// `team:NAME` targets: NAME to an `email:` or `webhook:` target.
+    /// `team:NAME` targets: NAME (the default tenant's) or TENANT/NAME to an `email:` or
+    /// `webhook:` target.
     pub teams: BTreeMap<String, String>,
     /// Gateways of the social and SMS channels, by channel slug.
     pub gateways: BTreeMap<String, String>,
@@ -53,12 +58,12 @@ impl Transports {
                     let reason = format!("no {} gateway configured (SWITCHBOARD_GATEWAYS)", channel.slug());
                     return ("gateway".into(), Attempt::Refused(reason));
                 };
-                ("gateway".into(), self.post.post(url, &job.delivery_id, &reply_body(reply)).await)
+                ("gateway".into(), self.post.post(url, &job.delivery_id, &reply_body(job, reply)).await)
             }
             _ => match &self.mirror {
                 Some(url) => (
                     "conversation+webhook".into(),
-                    self.post.post(url, &job.delivery_id, &reply_body(reply)).await,
+                    self.post.post(url, &job.delivery_id, &reply_body(job, reply)).await,
                 ),
                 None => ("conversation".into(), Attempt::Sent { external_id: String::new() }),
             },
@@ -69,7 +74,7 @@ impl Transports {
         let Some(mailer) = &self.mailer else {
             return Attempt::Refused("no SMTP relay configured (SWITCHBOARD_SMTP_URL)".into());
         };
-        let thread = match email::thread_of(&self.bus, reply).await {
+        let thread = match email::thread_of(&self.bus, &job.tenant, reply).await {
             Ok(thread) => thread,
             Err(error) => return Attempt::Retry(format!("cannot read the conversation: {error}")),
         };
@@ -79,8 +84,8 @@ impl Transports {
     }
 
     async fn notice(&self, job: &Job, target: &str, subject: &str, text: &str) -> (String, Attempt) {
-        let resolved = match target.strip_prefix("team:") {
-            Some(team) => match self.teams.get(team) {
+        let resolved = match target.strip_prefix("team:").map(|team| team_name(&job.tenant, team)) {
+            Some(team) => match self.teams.get(&team) {
                 Some(address) => address.as_str(),
                 None => {
                     return (
@@ -111,6 +116,7 @@ impl Transports {
         if SignedPost::is_valid_url(url) {
             let body = json!({
                 "type": "notification",
+                "tenant": job.tenant,
                 "notification_id": job.source_id,
                 "target": target,
                 "subject": subject,
@@ -126,9 +132,15 @@ impl Transports {
     }
 }
 
-fn reply_body(reply: &ReplyRequested) -> serde_json::Value {
+/// The name a tenant's `team:NAME` is configured under.
+fn team_name(tenant: &str, team: &str) -> String {
+    tenant_key(tenant, team)
+}
+
+fn reply_body(job: &Job, reply: &ReplyRequested) -> serde_json::Value {
     let channel = Channel::try_from(reply.channel).unwrap_or(Channel::Unspecified);
     json!({
+        "tenant": job.tenant,
         "reply_id": reply.reply_id,
         "conversation_id": reply.conversation_id,
         "in_reply_to": reply.in_reply_to,
@@ -138,4 +150,15 @@ fn reply_body(reply: &ReplyRequested) -> serde_json::Value {
         "article_ids": reply.article_ids,
         "language": reply.language,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenants_team_is_looked_up_under_its_tenant() {
+        assert_eq!(team_name(switchboard_bus::DEFAULT_TENANT, "billing"), "billing");
+        assert_eq!(team_name("acme", "billing"), "acme/billing");
+    }
 }

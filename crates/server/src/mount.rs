@@ -74,20 +74,10 @@ pub(crate) async fn mount(
                 )
             }
             Service::Notifier => {
-                add!(
-                    mounted,
-                    service,
-                    switchboard_notifier::start(deps, notifier_config(config), work),
-                    single_tenant
-                )
+                add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))
             }
             Service::Analytics => {
-                add!(
-                    mounted,
-                    service,
-                    switchboard_analytics::start(deps, Default::default(), work),
-                    single_tenant
-                )
+                add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
             }
             Service::Channels => {
                 let listeners = listeners.take().unwrap_or_default();
