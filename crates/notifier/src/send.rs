@@ -20,7 +20,6 @@ use crate::{
     email,
     jobs::{Job, Work},
     templates::Templates,
-    tenancy::tenant_key,
 };
 
 pub(crate) struct Transports {
@@ -134,7 +133,11 @@ impl Transports {
 
 /// The name a tenant's `team:NAME` is configured under.
 fn team_name(tenant: &str, team: &str) -> String {
-    tenant_key(tenant, team)
+    if tenant.is_empty() || tenant == switchboard_bus::DEFAULT_TENANT {
+        team.to_string()
+    } else {
+        format!("{tenant}/{team}")
+    }
 }
 
 fn reply_body(job: &Job, reply: &ReplyRequested) -> serde_json::Value {

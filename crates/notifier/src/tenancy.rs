@@ -6,9 +6,10 @@
 
 use switchboard_bus::DEFAULT_TENANT;
 
-/// `key` scoped to `tenant`.
+/// `key` scoped to `tenant`. The default tenant's keys all start with a word of their kind
+/// (`order/`, `survey/`...), never with `@`: no tenant's key can equal one of them.
 pub(crate) fn tenant_key(tenant: &str, key: &str) -> String {
-    if tenant.is_empty() || tenant == DEFAULT_TENANT { key.to_string() } else { format!("{tenant}/{key}") }
+    if tenant.is_empty() || tenant == DEFAULT_TENANT { key.to_string() } else { format!("@{tenant}/{key}") }
 }
 
 #[cfg(test)]
@@ -20,7 +21,8 @@ mod tests {
         let (acme, globex) =
             (tenant_key("acme", "order/A-1/shipped"), tenant_key("globex", "order/A-1/shipped"));
         assert_ne!(acme, globex);
-        assert_eq!(acme, "acme/order/A-1/shipped");
+        assert_eq!(acme, "@acme/order/A-1/shipped");
+        assert_ne!(tenant_key("order", "A-1/shipped"), tenant_key(DEFAULT_TENANT, "order/A-1/shipped"));
         assert_eq!(tenant_key(DEFAULT_TENANT, "order/A-1/shipped"), "order/A-1/shipped");
         assert_eq!(tenant_key("", "order/A-1/shipped"), "order/A-1/shipped");
     }
