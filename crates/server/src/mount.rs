@@ -71,12 +71,7 @@ pub(crate) async fn mount(
                 )
             }
             Service::Knowledge => {
-                add!(
-                    mounted,
-                    service,
-                    switchboard_knowledge::start(deps, knowledge_config(config), work),
-                    single_tenant
-                )
+                add!(mounted, service, switchboard_knowledge::start(deps, knowledge_config(config), work))
             }
             Service::Notifier => {
                 add!(
