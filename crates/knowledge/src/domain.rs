@@ -1,10 +1,12 @@
 //! The knowledge service's commands on articles: each folds the article's events, decides, and
 //! appends guarded by the article's last sequence. Reads are in `reads`, queries in `queries`.
+//! Every command acts on one tenant's article (`tenant` is always the caller's): its history is
+//! `events_of("article", tenant, id)`, so two tenants' articles of one id never meet.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_bus::{DEFAULT_TENANT, Expected};
+use switchboard_bus::Expected;
 use switchboard_projection::{Deps, wait_for_checkpoint};
 use switchboard_proto::{
     ErrorKind, ServiceError,
@@ -80,6 +82,7 @@ pub struct Knowledge {
 
 /// An article's history: its state and the guard for the next append.
 struct History {
+    tenant: String,
     article_id: String,
     state: ArticleState,
     expected: Expected,
@@ -105,31 +108,46 @@ impl Knowledge {
     }
 
     /// Saves a new version as a draft; returns it and the stream sequence of its event.
-    pub async fn save_draft(&self, article_id: &str, content: Content) -> Result<(Article, u64), Error> {
-        let history = self.history_or_new(article_id).await?;
-        self.check_translation(&history.article_id, &content.translation_of).await?;
+    pub async fn save_draft(
+        &self,
+        tenant: &str,
+        article_id: &str,
+        content: Content,
+    ) -> Result<(Article, u64), Error> {
+        let history = self.history_or_new(tenant, article_id).await?;
+        self.check_translation(tenant, &history.article_id, &content.translation_of).await?;
         let event = article::save_draft(&history.state, &history.article_id, content)?;
         self.append(history, event).await
     }
 
     /// Publishes a new version with `content`.
-    pub async fn publish(&self, article_id: &str, content: Content) -> Result<(Article, u64), Error> {
-        let history = self.history_or_new(article_id).await?;
-        self.check_translation(&history.article_id, &content.translation_of).await?;
+    pub async fn publish(
+        &self,
+        tenant: &str,
+        article_id: &str,
+        content: Content,
+    ) -> Result<(Article, u64), Error> {
+        let history = self.history_or_new(tenant, article_id).await?;
+        self.check_translation(tenant, &history.article_id, &content.translation_of).await?;
         let event = article::publish(&history.state, &history.article_id, content)?;
         self.append(history, event).await
     }
 
     /// Publishes saved draft `version` as it is.
-    pub async fn publish_draft(&self, article_id: &str, version: u32) -> Result<(Article, u64), Error> {
-        let history = self.history(article_id).await?;
+    pub async fn publish_draft(
+        &self,
+        tenant: &str,
+        article_id: &str,
+        version: u32,
+    ) -> Result<(Article, u64), Error> {
+        let history = self.history(tenant, article_id).await?;
         let event = article::publish_draft(&history.state, article_id, version)?;
         self.append(history, event).await
     }
 
     /// Takes the live version out of search; unpublishing twice changes nothing.
-    pub async fn unpublish(&self, article_id: &str) -> Result<u64, Error> {
-        let history = self.history(article_id).await?;
+    pub async fn unpublish(&self, tenant: &str, article_id: &str) -> Result<u64, Error> {
+        let history = self.history(tenant, article_id).await?;
         match article::unpublish(&history.state, article_id)? {
             Some(event) => Ok(self.append(history, event).await?.1),
             None => Ok(self.deps.bus.last_sequence(switchboard_bus::EVENTS_STREAM).await?),
@@ -137,8 +155,8 @@ impl Knowledge {
     }
 
     /// Withdraws an article from search and listings; archiving twice changes nothing.
-    pub async fn archive(&self, article_id: &str) -> Result<u64, Error> {
-        let history = self.history(article_id).await?;
+    pub async fn archive(&self, tenant: &str, article_id: &str) -> Result<u64, Error> {
+        let history = self.history(tenant, article_id).await?;
         match article::archive(&history.state, article_id) {
             Some(event) => Ok(self.append(history, event).await?.1),
             None => Ok(self.deps.bus.last_sequence(switchboard_bus::EVENTS_STREAM).await?),
@@ -157,50 +175,61 @@ impl Knowledge {
 
     async fn append(&self, history: History, body: Body) -> Result<(Article, u64), Error> {
         let returned = returned_article(&history.article_id, &body);
-        let event = switchboard_bus::Draft::new(DEFAULT_TENANT, &history.article_id, body).build()?;
+        let event = switchboard_bus::Draft::new(&history.tenant, &history.article_id, body).build()?;
         let sequence = self.deps.bus.append(&event, history.expected, None).await?.sequence;
-        tracing::info!(article_id = history.article_id, event = event.r#type, "article changed");
+        tracing::info!(
+            tenant = history.tenant,
+            article_id = history.article_id,
+            event = event.r#type,
+            "article changed"
+        );
         Ok((returned, sequence))
     }
 
-    /// An existing article's history.
-    async fn history(&self, article_id: &str) -> Result<History, Error> {
-        let history = self.history_or_new(article_id).await?;
+    /// An existing article's history in `tenant`.
+    async fn history(&self, tenant: &str, article_id: &str) -> Result<History, Error> {
+        let history = self.history_or_new(tenant, article_id).await?;
         if history.expected == Expected::Empty {
             return Err(Error::NotFound(format!("article {article_id}")));
         }
         Ok(history)
     }
 
-    /// The article's history; a new article (with a new id when `article_id` is empty).
-    async fn history_or_new(&self, article_id: &str) -> Result<History, Error> {
+    /// The article's history in `tenant`; a new article (with a new id when `article_id` is empty).
+    async fn history_or_new(&self, tenant: &str, article_id: &str) -> Result<History, Error> {
+        let tenant = tenant.to_string();
         if article_id.is_empty() {
             let article_id = Uuid::now_v7().to_string();
-            return Ok(History { article_id, state: ArticleState::default(), expected: Expected::Empty });
+            let state = ArticleState::default();
+            return Ok(History { tenant, article_id, state, expected: Expected::Empty });
         }
-        let events =
-            match self.deps.bus.events_of("article", switchboard_bus::DEFAULT_TENANT, article_id).await {
-                Err(switchboard_bus::Error::InvalidAggregateId(id)) => {
-                    return Err(Error::InvalidArgument(format!(
-                        "article id {id:?}: use up to 128 letters, digits, '-' and '_'"
-                    )));
-                }
-                other => other?,
-            };
+        let events = match self.deps.bus.events_of("article", &tenant, article_id).await {
+            Err(switchboard_bus::Error::InvalidAggregateId(id)) => {
+                return Err(Error::InvalidArgument(format!(
+                    "article id {id:?}: use up to 128 letters, digits, '-' and '_'"
+                )));
+            }
+            other => other?,
+        };
         let expected = events.last().map_or(Expected::Empty, |(_, sequence)| Expected::Sequence(*sequence));
         let state = ArticleState::fold(events.iter().filter_map(|(event, _)| event.body.as_ref()));
-        Ok(History { article_id: article_id.to_string(), state, expected })
+        Ok(History { tenant, article_id: article_id.to_string(), state, expected })
     }
 
-    /// A translation names another article that exists.
-    async fn check_translation(&self, article_id: &str, translation_of: &str) -> Result<(), Error> {
+    /// A translation names another article of the same tenant that exists.
+    async fn check_translation(
+        &self,
+        tenant: &str,
+        article_id: &str,
+        translation_of: &str,
+    ) -> Result<(), Error> {
         if translation_of.is_empty() {
             return Ok(());
         }
         if translation_of == article_id {
             return Err(Error::InvalidArgument("an article cannot be a translation of itself".into()));
         }
-        match self.deps.bus.last_event_of("article", switchboard_bus::DEFAULT_TENANT, translation_of).await {
+        match self.deps.bus.last_event_of("article", tenant, translation_of).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) | Err(switchboard_bus::Error::InvalidAggregateId(_)) => {
                 Err(Error::InvalidArgument(format!("translation_of: there is no article {translation_of:?}")))

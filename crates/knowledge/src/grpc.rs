@@ -1,7 +1,9 @@
-//! The thin tonic adapter over [`Knowledge`].
+//! The thin tonic adapter over [`Knowledge`]. Every call acts on its caller's tenant (the token's,
+//! which the auth layer put in the request); requests name no tenant.
 
 use std::sync::Arc;
 
+use switchboard_auth::Caller;
 use switchboard_proto::{
     events::v1::DeflectionResult,
     knowledge::v1::{
@@ -47,10 +49,16 @@ fn status(error: Error) -> Status {
     to_status(&error)
 }
 
+/// The caller's tenant and the request's message.
+fn tenant_and<T>(request: Request<T>) -> Result<(String, T), Status> {
+    let tenant = Caller::of(&request)?.tenant;
+    Ok((tenant, request.into_inner()))
+}
+
 #[tonic::async_trait]
 impl knowledge_server::Knowledge for KnowledgeApi {
     async fn save_draft(&self, request: Request<SaveDraftRequest>) -> Result<Response<Article>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let content = Content {
             title: r.title,
             body: r.body,
@@ -60,14 +68,14 @@ impl knowledge_server::Knowledge for KnowledgeApi {
             example_questions: r.example_questions,
             translation_of: r.translation_of,
         };
-        self.settle(self.knowledge.save_draft(&r.article_id, content).await, r.wait).await
+        self.settle(self.knowledge.save_draft(&tenant, &r.article_id, content).await, r.wait).await
     }
 
     async fn publish_article(
         &self,
         request: Request<PublishArticleRequest>,
     ) -> Result<Response<Article>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         if r.draft_version > 0 {
             let has_content = !(r.title.is_empty()
                 && r.body.is_empty()
@@ -80,7 +88,7 @@ impl knowledge_server::Knowledge for KnowledgeApi {
                 return Err(Status::invalid_argument(message));
             }
             return self
-                .settle(self.knowledge.publish_draft(&r.article_id, r.draft_version).await, r.wait)
+                .settle(self.knowledge.publish_draft(&tenant, &r.article_id, r.draft_version).await, r.wait)
                 .await;
         }
         let content = Content {
@@ -92,19 +100,19 @@ impl knowledge_server::Knowledge for KnowledgeApi {
             example_questions: r.example_questions,
             translation_of: r.translation_of,
         };
-        self.settle(self.knowledge.publish(&r.article_id, content).await, r.wait).await
+        self.settle(self.knowledge.publish(&tenant, &r.article_id, content).await, r.wait).await
     }
 
     async fn unpublish_article(
         &self,
         request: Request<UnpublishArticleRequest>,
     ) -> Result<Response<Article>, Status> {
-        let r = request.into_inner();
-        let sequence = self.knowledge.unpublish(&r.article_id).await.map_err(status)?;
+        let (tenant, r) = tenant_and(request)?;
+        let sequence = self.knowledge.unpublish(&tenant, &r.article_id).await.map_err(status)?;
         if r.wait {
             self.knowledge.catch_up(sequence).await.map_err(status)?;
         }
-        let article = self.knowledge.article(&r.article_id, 0).await.map_err(status)?;
+        let article = self.knowledge.article(&tenant, &r.article_id, 0).await.map_err(status)?;
         Ok(Response::new(article))
     }
 
@@ -112,21 +120,22 @@ impl knowledge_server::Knowledge for KnowledgeApi {
         &self,
         request: Request<ArchiveArticleRequest>,
     ) -> Result<Response<ArchiveArticleResponse>, Status> {
-        let id = request.into_inner().article_id;
-        self.knowledge.archive(&id).await.map_err(status)?;
+        let (tenant, r) = tenant_and(request)?;
+        self.knowledge.archive(&tenant, &r.article_id).await.map_err(status)?;
         Ok(Response::new(ArchiveArticleResponse {}))
     }
 
     async fn get_article(&self, request: Request<GetArticleRequest>) -> Result<Response<Article>, Status> {
-        let r = request.into_inner();
-        Ok(Response::new(self.knowledge.article(&r.article_id, r.version).await.map_err(status)?))
+        let (tenant, r) = tenant_and(request)?;
+        Ok(Response::new(self.knowledge.article(&tenant, &r.article_id, r.version).await.map_err(status)?))
     }
 
     async fn list_versions(
         &self,
         request: Request<ListVersionsRequest>,
     ) -> Result<Response<ListVersionsResponse>, Status> {
-        let versions = self.knowledge.versions(&request.into_inner().article_id).await.map_err(status)?;
+        let (tenant, r) = tenant_and(request)?;
+        let versions = self.knowledge.versions(&tenant, &r.article_id).await.map_err(status)?;
         Ok(Response::new(ListVersionsResponse { versions }))
     }
 
@@ -134,14 +143,14 @@ impl knowledge_server::Knowledge for KnowledgeApi {
         &self,
         request: Request<ListArticlesRequest>,
     ) -> Result<Response<ListArticlesResponse>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let (articles, next) =
-            self.knowledge.list(&r.after, r.limit, r.include_archived).await.map_err(status)?;
+            self.knowledge.list(&tenant, &r.after, r.limit, r.include_archived).await.map_err(status)?;
         Ok(Response::new(ListArticlesResponse { articles, next }))
     }
 
     async fn search(&self, request: Request<SearchRequest>) -> Result<Response<SearchResponse>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let query = SearchQuery {
             query: r.query,
             locale: r.locale,
@@ -149,21 +158,21 @@ impl knowledge_server::Knowledge for KnowledgeApi {
             product_area: r.product_area,
             limit: r.limit,
         };
-        let (hits, query_id) = self.knowledge.search(query).await.map_err(status)?;
+        let (hits, query_id) = self.knowledge.search(&tenant, query).await.map_err(status)?;
         Ok(Response::new(SearchResponse { hits, query_id }))
     }
 
     async fn suggest(&self, request: Request<SuggestRequest>) -> Result<Response<SuggestResponse>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let (suggestions, query_id) =
-            self.knowledge.suggest(&r.prefix, &r.locale, r.limit).await.map_err(status)?;
+            self.knowledge.suggest(&tenant, &r.prefix, &r.locale, r.limit).await.map_err(status)?;
         Ok(Response::new(SuggestResponse { suggestions, query_id }))
     }
 
     async fn deflect(&self, request: Request<DeflectRequest>) -> Result<Response<DeflectResponse>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let (articles, confident, deflection_id) =
-            self.knowledge.deflect(&r.text, &r.locale, r.limit).await.map_err(status)?;
+            self.knowledge.deflect(&tenant, &r.text, &r.locale, r.limit).await.map_err(status)?;
         Ok(Response::new(DeflectResponse { deflection_id, articles, confident }))
     }
 
@@ -171,34 +180,34 @@ impl knowledge_server::Knowledge for KnowledgeApi {
         &self,
         request: Request<RecordDeflectionRequest>,
     ) -> Result<Response<RecordDeflectionResponse>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let result = match r.outcome() {
             DeflectionOutcome::Helped => DeflectionResult::Helped,
             DeflectionOutcome::TicketOpened => DeflectionResult::TicketOpened,
             DeflectionOutcome::Unspecified => DeflectionResult::Unspecified,
         };
         self.knowledge
-            .record_deflection(&r.deflection_id, result, &r.article_id, &r.ticket_id)
+            .record_deflection(&tenant, &r.deflection_id, result, &r.article_id, &r.ticket_id)
             .await
             .map_err(status)?;
         Ok(Response::new(RecordDeflectionResponse {}))
     }
 
     async fn answer(&self, request: Request<AnswerRequest>) -> Result<Response<AnswerResponse>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let answer = self
             .knowledge
-            .answer(&r.question, &r.locale, &r.conversation_id, r.min_confidence)
+            .answer(&tenant, &r.question, &r.locale, &r.conversation_id, r.min_confidence)
             .await
             .map_err(status)?;
         Ok(Response::new(answer))
     }
 
     async fn assist(&self, request: Request<AssistRequest>) -> Result<Response<AssistResponse>, Status> {
-        let r = request.into_inner();
+        let (tenant, r) = tenant_and(request)?;
         let (hits, query_id) = self
             .knowledge
-            .assist(&r.messages, &r.locale, r.limit, &r.conversation_id)
+            .assist(&tenant, &r.messages, &r.locale, r.limit, &r.conversation_id)
             .await
             .map_err(status)?;
         Ok(Response::new(AssistResponse { hits, query_id }))

@@ -2,6 +2,10 @@
 //! translations linked), a tantivy search index projected from them, and what is served from it:
 //! search, suggestions, contact-form deflection, cited answers for the bot, articles for agents.
 //! Every query is recorded as an event for analytics' content gaps.
+//!
+//! Multi-tenant throughout: a call acts on its caller's tenant (from the token), articles and
+//! queries are aggregates of that tenant, the read model is keyed on (tenant, article id), and the
+//! index scopes every search to one tenant.
 
 #![forbid(unsafe_code)]
 
@@ -39,6 +43,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "article lifecycle",
         sql: include_str!("../migrations/003_article_lifecycle.sql"),
     },
+    Migration { version: 4, name: "tenants", sql: include_str!("../migrations/004_tenants.sql") },
 ];
 
 #[derive(Debug, Clone)]
@@ -84,6 +89,12 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         service: KnowledgeServer::new(grpc::KnowledgeApi::new(knowledge)),
         tasks: vec![spawn_runner(runner, shutdown), indexer],
     })
+}
+
+/// The tenant an event belongs to; an event without one (written before tenants) is the default
+/// tenant's, as the rows of that time are.
+pub(crate) fn tenant_of(event: &switchboard_proto::events::v1::Event) -> &str {
+    if event.tenant.is_empty() { switchboard_bus::DEFAULT_TENANT } else { &event.tenant }
 }
 
 pub fn projection() -> Arc<KnowledgeProjection> {

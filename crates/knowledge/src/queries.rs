@@ -1,9 +1,10 @@
 //! What the knowledge base serves beyond search: deflection on the contact form, answers for
-//! the bot, articles for agents; and the `KnowledgeQueried` event each one leaves for analytics.
+//! the bot, articles for agents; and the `KnowledgeQueried` event each one leaves for analytics,
+//! an aggregate (`knowledge-query`) of the asking tenant.
 
 use std::collections::HashMap;
 
-use switchboard_bus::{DEFAULT_TENANT, Expected};
+use switchboard_bus::Expected;
 use switchboard_proto::{
     events::v1::{DeflectionRecorded, DeflectionResult, KnowledgeQueried, KnowledgeQueryKind, event::Body},
     knowledge::v1::{AnswerResponse, DeflectedArticle, SearchHit},
@@ -18,6 +19,7 @@ use crate::search::{
 
 /// A query as recorded.
 pub(crate) struct Asked<'a> {
+    tenant: &'a str,
     kind: KnowledgeQueryKind,
     query: &'a str,
     locale: &'a str,
@@ -25,8 +27,8 @@ pub(crate) struct Asked<'a> {
 }
 
 impl<'a> Asked<'a> {
-    pub(crate) fn new(kind: KnowledgeQueryKind, query: &'a str, locale: &'a str) -> Self {
-        Self { kind, query, locale, conversation_id: "" }
+    pub(crate) fn new(tenant: &'a str, kind: KnowledgeQueryKind, query: &'a str, locale: &'a str) -> Self {
+        Self { tenant, kind, query, locale, conversation_id: "" }
     }
 
     fn in_conversation(mut self, conversation_id: &'a str) -> Self {
@@ -54,7 +56,7 @@ impl Knowledge {
             answered,
             conversation_id: asked.conversation_id.to_string(),
         });
-        let published = match switchboard_bus::Draft::new(DEFAULT_TENANT, &query_id, body).build() {
+        let published = match switchboard_bus::Draft::new(asked.tenant, &query_id, body).build() {
             Ok(event) => self.deps.bus.publish(&event).await.map(|_| ()),
             Err(error) => Err(error),
         };
@@ -64,9 +66,10 @@ impl Knowledge {
         query_id
     }
 
-    /// The articles most likely to solve what a customer typed into the contact form.
+    /// The tenant's articles most likely to solve what a customer typed into the contact form.
     pub async fn deflect(
         &self,
+        tenant: &str,
         text: &str,
         locale: &str,
         limit: u32,
@@ -76,7 +79,7 @@ impl Knowledge {
         let limit = limit_of(limit, 3, 10)?;
         let query =
             SearchQuery { query: text.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(&query, limit, true).await?;
+        let hits = self.find(tenant, &query, limit, true).await?;
         let confidences = confidences(&hits);
         let articles: Vec<DeflectedArticle> = hits
             .into_iter()
@@ -91,14 +94,16 @@ impl Knowledge {
         let confident = confidences.first().is_some_and(|top| *top >= self.min_confidence);
         let scored: Vec<(&str, f32)> =
             articles.iter().map(|a| (a.article_id.as_str(), a.confidence)).collect();
-        let asked = Asked::new(KnowledgeQueryKind::Deflect, text, locale);
+        let asked = Asked::new(tenant, KnowledgeQueryKind::Deflect, text, locale);
         let deflection_id = self.record(&asked, &scored, confident).await;
         Ok((articles, confident, deflection_id))
     }
 
-    /// How a deflection ended; recording the same outcome twice changes nothing.
+    /// How one of the tenant's deflections ended (another tenant's is not found); recording the
+    /// same outcome twice changes nothing.
     pub async fn record_deflection(
         &self,
+        tenant: &str,
         deflection_id: &str,
         result: DeflectionResult,
         article_id: &str,
@@ -107,12 +112,7 @@ impl Knowledge {
         if result == DeflectionResult::Unspecified {
             return Err(Error::InvalidArgument("outcome is required: helped or ticket opened".into()));
         }
-        let history = match self
-            .deps
-            .bus
-            .events_of("knowledge-query", switchboard_bus::DEFAULT_TENANT, deflection_id)
-            .await
-        {
+        let history = match self.deps.bus.events_of("knowledge-query", tenant, deflection_id).await {
             Err(switchboard_bus::Error::InvalidAggregateId(_)) => Vec::new(),
             other => other?,
         };
@@ -140,16 +140,17 @@ impl Knowledge {
             article_id: article_id.to_string(),
             ticket_id: ticket_id.to_string(),
         });
-        let event = switchboard_bus::Draft::new(DEFAULT_TENANT, deflection_id, body).build()?;
+        let event = switchboard_bus::Draft::new(tenant, deflection_id, body).build()?;
         let last = history.last().map_or(Expected::Empty, |(_, sequence)| Expected::Sequence(*sequence));
         self.deps.bus.append(&event, last, None).await?;
         Ok(())
     }
 
-    /// The passage that answers `question`, cited, when its confidence reaches `min_confidence`
-    /// (0: the service's threshold).
+    /// The passage of the tenant's articles that answers `question`, cited, when its confidence
+    /// reaches `min_confidence` (0: the service's threshold).
     pub async fn answer(
         &self,
+        tenant: &str,
         question: &str,
         locale: &str,
         conversation_id: &str,
@@ -163,7 +164,7 @@ impl Knowledge {
         let threshold = if min_confidence > 0.0 { min_confidence } else { self.min_confidence };
         let query =
             SearchQuery { query: question.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(&query, 2, true).await?;
+        let hits = self.find(tenant, &query, 2, true).await?;
         let confidence = confidences(&hits).first().copied().unwrap_or(0.0);
         let mut response = AnswerResponse { confidence, ..AnswerResponse::default() };
         match hits.into_iter().next() {
@@ -182,7 +183,7 @@ impl Knowledge {
                         .map_err(|e| Error::Index(e.to_string()))?
                         .map_err(|e| Error::Index(e.to_string()))?;
                 response.answered = true;
-                response.version = self.live_version(&best.article_id).await?;
+                response.version = self.live_version(tenant, &best.article_id).await?;
                 response.article_id = best.article_id;
                 response.title = best.title;
             }
@@ -192,25 +193,29 @@ impl Knowledge {
         } else {
             vec![(response.article_id.as_str(), confidence)]
         };
-        let asked = Asked::new(KnowledgeQueryKind::Answer, question, locale).in_conversation(conversation_id);
+        let asked =
+            Asked::new(tenant, KnowledgeQueryKind::Answer, question, locale).in_conversation(conversation_id);
         response.query_id = self.record(&asked, &found, response.answered).await;
         Ok(response)
     }
 
     /// The version of an article the read model shows (0 if it has not caught up yet).
-    async fn live_version(&self, article_id: &str) -> Result<u32, Error> {
-        let version: Option<i32> =
-            sqlx::query_scalar("SELECT version FROM knowledge.articles WHERE article_id = $1")
-                .bind(article_id)
-                .fetch_optional(self.pool())
-                .await?;
+    async fn live_version(&self, tenant: &str, article_id: &str) -> Result<u32, Error> {
+        let version: Option<i32> = sqlx::query_scalar(
+            "SELECT version FROM knowledge.articles WHERE tenant = $1 AND article_id = $2",
+        )
+        .bind(tenant)
+        .bind(article_id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(version.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
     }
 
-    /// Articles that fit a conversation: its latest message counts fully, the earlier ones
-    /// (up to ten) half.
+    /// The tenant's articles that fit a conversation: its latest message counts fully, the
+    /// earlier ones (up to ten) half.
     pub async fn assist(
         &self,
+        tenant: &str,
         messages: &[String],
         locale: &str,
         limit: u32,
@@ -237,11 +242,12 @@ impl Knowledge {
         let query =
             |text: String| SearchQuery { query: text, locale: locale.to_string(), ..SearchQuery::default() };
         let whole: String = recent.iter().rev().map(|m| m.as_str()).collect::<Vec<_>>().join("\n");
-        let latest_hits = self.find(&query((*latest).clone()), limit * 2, false).await?;
-        let context_hits = self.find(&query(whole.clone()), limit * 2, false).await?;
+        let latest_hits = self.find(tenant, &query((*latest).clone()), limit * 2, false).await?;
+        let context_hits = self.find(tenant, &query(whole.clone()), limit * 2, false).await?;
         let hits = merge(latest_hits, context_hits, limit as usize);
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
-        let asked = Asked::new(KnowledgeQueryKind::Assist, &whole, locale).in_conversation(conversation_id);
+        let asked =
+            Asked::new(tenant, KnowledgeQueryKind::Assist, &whole, locale).in_conversation(conversation_id);
         let query_id = self.record(&asked, &scored, !hits.is_empty()).await;
         Ok((hits, query_id))
     }

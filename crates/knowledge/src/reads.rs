@@ -1,4 +1,5 @@
-//! Reads from the read model: articles, their versions, and pages of articles for export.
+//! Reads from the read model: articles, their versions, and pages of articles for export; each
+//! of one tenant's rows only (another tenant's article is not found).
 
 use sqlx::{AssertSqlSafe, Row as _, postgres::PgRow};
 use switchboard_proto::{
@@ -13,30 +14,37 @@ const ARTICLE_COLUMNS: &str = "article_id, version, title, body, locale, tags, s
     example_questions, translation_of, draft_version, translation_group";
 
 impl Knowledge {
-    /// The current article (`version` 0) or one of its versions, with its translations.
-    pub async fn article(&self, article_id: &str, version: u32) -> Result<Article, Error> {
+    /// The tenant's current article (`version` 0) or one of its versions, with its translations.
+    pub async fn article(&self, tenant: &str, article_id: &str, version: u32) -> Result<Article, Error> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ARTICLE_COLUMNS} FROM knowledge.articles WHERE article_id = $1"
+            "SELECT {ARTICLE_COLUMNS} FROM knowledge.articles WHERE tenant = $1 AND article_id = $2"
         )))
+        .bind(tenant)
         .bind(article_id)
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| Error::NotFound(format!("article {article_id}")))?;
         let mut article = article_of(&row);
-        article.translations = self.translations(article_id, &row.get::<String, _>(11)).await?;
+        article.translations = self.translations(tenant, article_id, &row.get::<String, _>(11)).await?;
         if version != 0 && version != article.version {
-            self.replace_with_version(&mut article, version).await?;
+            self.replace_with_version(tenant, &mut article, version).await?;
         }
         Ok(article)
     }
 
-    async fn replace_with_version(&self, article: &mut Article, version: u32) -> Result<(), Error> {
+    async fn replace_with_version(
+        &self,
+        tenant: &str,
+        article: &mut Article,
+        version: u32,
+    ) -> Result<(), Error> {
         let row = sqlx::query(
             "SELECT title, body, locale, tags, product_area, example_questions, translation_of, published_at
-             FROM knowledge.article_versions WHERE article_id = $1 AND version = $2",
+             FROM knowledge.article_versions WHERE tenant = $3 AND article_id = $1 AND version = $2",
         )
         .bind(&article.article_id)
         .bind(i32::try_from(version).unwrap_or(i32::MAX))
+        .bind(tenant)
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| Error::NotFound(format!("version {version} of article {}", article.article_id)))?;
@@ -51,24 +59,32 @@ impl Knowledge {
         Ok(())
     }
 
-    async fn translations(&self, article_id: &str, group: &str) -> Result<Vec<Translation>, Error> {
+    async fn translations(
+        &self,
+        tenant: &str,
+        article_id: &str,
+        group: &str,
+    ) -> Result<Vec<Translation>, Error> {
         let rows = sqlx::query(
             "SELECT article_id, locale FROM knowledge.articles
-             WHERE translation_group = $1 AND article_id <> $2 AND status <> 'archived' ORDER BY locale",
+             WHERE tenant = $3 AND translation_group = $1 AND article_id <> $2 AND status <> 'archived'
+             ORDER BY locale",
         )
         .bind(group)
         .bind(article_id)
+        .bind(tenant)
         .fetch_all(self.pool())
         .await?;
         Ok(rows.iter().map(|row| Translation { article_id: row.get(0), locale: row.get(1) }).collect())
     }
 
-    /// Every version of an article, oldest first.
-    pub async fn versions(&self, article_id: &str) -> Result<Vec<ArticleVersion>, Error> {
+    /// Every version of the tenant's article, oldest first.
+    pub async fn versions(&self, tenant: &str, article_id: &str) -> Result<Vec<ArticleVersion>, Error> {
         let rows = sqlx::query(
             "SELECT version, title, saved_at, published_at FROM knowledge.article_versions
-             WHERE article_id = $1 ORDER BY version",
+             WHERE tenant = $1 AND article_id = $2 ORDER BY version",
         )
+        .bind(tenant)
         .bind(article_id)
         .fetch_all(self.pool())
         .await?;
@@ -90,9 +106,11 @@ impl Knowledge {
             .collect())
     }
 
-    /// A page of articles in id order, and the id to continue after (empty on the last page).
+    /// A page of the tenant's articles in id order, and the id to continue after (empty on the
+    /// last page).
     pub async fn list(
         &self,
+        tenant: &str,
         after: &str,
         limit: u32,
         include_archived: bool,
@@ -104,11 +122,13 @@ impl Knowledge {
         };
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {ARTICLE_COLUMNS} FROM knowledge.articles
-             WHERE article_id > $1 AND ($2 OR status <> 'archived') ORDER BY article_id LIMIT $3"
+             WHERE tenant = $4 AND article_id > $1 AND ($2 OR status <> 'archived')
+             ORDER BY article_id LIMIT $3"
         )))
         .bind(after)
         .bind(include_archived)
         .bind(i64::from(limit) + 1)
+        .bind(tenant)
         .fetch_all(self.pool())
         .await?;
         let mut articles: Vec<Article> = rows.iter().map(article_of).collect();

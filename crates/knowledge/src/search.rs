@@ -1,5 +1,5 @@
-//! Search and suggestions over published articles (the tantivy index), each recorded as a
-//! `KnowledgeQueried` event.
+//! Search and suggestions over one tenant's published articles (the tantivy index), each search
+//! recorded as a `KnowledgeQueried` event of that tenant.
 
 use switchboard_proto::{
     events::v1::KnowledgeQueryKind,
@@ -27,31 +27,38 @@ pub struct SearchQuery {
 }
 
 impl Knowledge {
-    /// Published articles for the query, best first (relevance in 0..1), and the query's id.
-    pub async fn search(&self, query: SearchQuery) -> Result<(Vec<SearchHit>, String), Error> {
+    /// The tenant's published articles for the query, best first (relevance in 0..1), and the
+    /// query's id.
+    pub async fn search(&self, tenant: &str, query: SearchQuery) -> Result<(Vec<SearchHit>, String), Error> {
         check_query("query", &query.query)?;
         check_locale(&query.locale)?;
         let limit = limit_of(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
-        let hits = self.find(&query, limit, false).await?;
+        let hits = self.find(tenant, &query, limit, false).await?;
         let hits: Vec<SearchHit> = hits.into_iter().map(search_hit).collect();
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
-        let asked = Asked::new(KnowledgeQueryKind::Search, &query.query, &query.locale);
+        let asked = Asked::new(tenant, KnowledgeQueryKind::Search, &query.query, &query.locale);
         let query_id = self.record(&asked, &scored, !hits.is_empty()).await;
         Ok((hits, query_id))
     }
 
-    /// Raw index hits for a checked query; `scored` adds each hit's coverage (for confidence).
+    /// Raw index hits among the tenant's articles for a checked query; `scored` adds each hit's
+    /// coverage (for confidence).
     pub(crate) async fn find(
         &self,
+        tenant: &str,
         query: &SearchQuery,
         limit: u32,
         scored: bool,
     ) -> Result<Vec<IndexHit>, Error> {
         let index = self.index().clone();
-        let query = query.clone();
+        let (tenant, query) = (tenant.to_owned(), query.clone());
         tokio::task::spawn_blocking(move || {
-            let filters =
-                Filters { locale: &query.locale, tags: &query.tags, product_area: &query.product_area };
+            let filters = Filters {
+                tenant: &tenant,
+                locale: &query.locale,
+                tags: &query.tags,
+                product_area: &query.product_area,
+            };
             if scored {
                 index.search_scored(&query.query, &filters, limit as usize)
             } else {
@@ -63,9 +70,11 @@ impl Knowledge {
         .map_err(|e| Error::Index(e.to_string()))
     }
 
-    /// Article titles for what has been typed so far, best first, and the query's id.
+    /// Titles of the tenant's articles for what has been typed so far, best first, and the
+    /// query's id.
     pub async fn suggest(
         &self,
+        tenant: &str,
         typed: &str,
         locale: &str,
         limit: u32,
@@ -79,11 +88,14 @@ impl Knowledge {
         let limit = limit_of(limit, DEFAULT_LIMIT, MAX_SUGGESTIONS)?;
         let suggestions = if typed.chars().any(char::is_alphanumeric) {
             let index = self.index().clone();
-            let (typed, locale) = (typed.to_owned(), locale.to_owned());
-            tokio::task::spawn_blocking(move || index.suggest(&typed, &locale, limit as usize))
-                .await
-                .map_err(|e| Error::Index(e.to_string()))?
-                .map_err(|e| Error::Index(e.to_string()))?
+            let (tenant, typed, locale) = (tenant.to_owned(), typed.to_owned(), locale.to_owned());
+            tokio::task::spawn_blocking(move || {
+                let filters = Filters { tenant: &tenant, locale: &locale, ..Filters::default() };
+                index.suggest(&typed, &filters, limit as usize)
+            })
+            .await
+            .map_err(|e| Error::Index(e.to_string()))?
+            .map_err(|e| Error::Index(e.to_string()))?
         } else {
             Vec::new()
         };

@@ -66,12 +66,7 @@ pub(crate) async fn mount(
                 )
             }
             Service::Knowledge => {
-                add!(
-                    mounted,
-                    service,
-                    switchboard_knowledge::start(deps, knowledge_config(config), work),
-                    single_tenant
-                )
+                add!(mounted, service, switchboard_knowledge::start(deps, knowledge_config(config), work))
             }
             Service::Notifier => {
                 add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))

@@ -1,6 +1,7 @@
 //! Keeps the search index a projection of the article events: an ordered read of
 //! `switchboard.events.article.>` from the index's own checkpoint (stored in its commit), applied
-//! in batches, each committed with the sequence it reached.
+//! in batches, each committed with the sequence it reached. Each event changes its own tenant's
+//! article only.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -57,31 +58,36 @@ impl SharedIndex {
         self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Titles for what has been typed so far, among the articles `filters` allow.
     pub fn suggest(
         &self,
         typed: &str,
-        locale: &str,
+        filters: &Filters<'_>,
         limit: usize,
     ) -> Result<Vec<(String, String)>, IndexError> {
-        self.read().suggest(typed, locale, limit)
+        self.read().suggest_in(typed, filters, limit)
     }
 
     /// Applies a batch of (sequence, event) and commits at the last sequence.
     fn apply(&self, batch: &[(u64, Event)]) -> Result<u64, IndexError> {
         let mut index = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (_, event) in batch {
+            let tenant = crate::tenant_of(event);
             match &event.body {
-                Some(Body::ArticlePublished(published)) => index.upsert(&IndexedArticle {
-                    article_id: published.article_id.clone(),
-                    title: published.title.clone(),
-                    body: published.body.clone(),
-                    locale: published.locale.clone(),
-                    tags: published.tags.clone(),
-                    product_area: published.product_area.clone(),
-                    example_questions: published.example_questions.clone(),
-                })?,
-                Some(Body::ArticleUnpublished(unpublished)) => index.remove(&unpublished.article_id),
-                Some(Body::ArticleArchived(archived)) => index.remove(&archived.article_id),
+                Some(Body::ArticlePublished(published)) => index.upsert_in(
+                    tenant,
+                    &IndexedArticle {
+                        article_id: published.article_id.clone(),
+                        title: published.title.clone(),
+                        body: published.body.clone(),
+                        locale: published.locale.clone(),
+                        tags: published.tags.clone(),
+                        product_area: published.product_area.clone(),
+                        example_questions: published.example_questions.clone(),
+                    },
+                )?,
+                Some(Body::ArticleUnpublished(unpublished)) => index.remove(tenant, &unpublished.article_id),
+                Some(Body::ArticleArchived(archived)) => index.remove(tenant, &archived.article_id),
                 _ => {}
             }
         }

@@ -2,14 +2,21 @@
 //! article is analysed by its own language's rules — stemming for European languages, bigrams
 //! for Chinese, Japanese and Korean — and a query by the rules of the locale it asks in.
 //! Typos are tolerated (edit distance 1, transpositions included) outside CJK text.
+//!
+//! Every document belongs to a tenant: its `tenant` field scopes every search and suggestion (a
+//! `Must` clause), and its `key` (`tenant/article_id`) is what an update or removal deletes by,
+//! so one tenant's article never replaces or removes another tenant's of the same id.
 
 mod cjk;
 mod indexer;
 mod passage;
 mod query;
+#[cfg(test)]
+mod tenant_tests;
 
 use std::path::Path;
 
+use switchboard_bus::DEFAULT_TENANT;
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
@@ -53,8 +60,9 @@ pub fn language_of(locale: &str) -> String {
     locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase()
 }
 
-/// Opens the index kept in `directory`; one written with another schema (an older release) is
-/// emptied, and the indexer rebuilds it from the events.
+/// Opens the index kept in `directory`; one written with another schema (an older release, e.g.
+/// one from before tenants) is emptied, its checkpoint with it, and the indexer rebuilds it from
+/// the events: a mixed index is never served.
 fn open_in(directory: &Path, schema: Schema) -> Result<Index, IndexError> {
     std::fs::create_dir_all(directory).map_err(|e| tantivy::TantivyError::SystemError(e.to_string()))?;
     let open = || -> Result<Index, IndexError> {
@@ -82,6 +90,17 @@ pub fn analyzer_of(locale: &str) -> &'static str {
         "nb" | "nn" => "no",
         other => ANALYZERS.iter().find(|(name, _)| *name == other).map_or("default", |(name, _)| name),
     }
+}
+
+/// The tenant an index call without one acts on: only offline tools (evaluation, benchmarks)
+/// leave it empty; the service always names the caller's tenant.
+fn tenant_or_default(tenant: &str) -> &str {
+    if tenant.is_empty() { DEFAULT_TENANT } else { tenant }
+}
+
+/// What deletes and replaces one tenant's article: `tenant/article_id` (a tenant has no `/`).
+fn article_key(tenant: &str, article_id: &str) -> String {
+    format!("{}/{article_id}", tenant_or_default(tenant))
 }
 
 /// What the index keeps of an article.
@@ -121,6 +140,10 @@ struct TextFields {
 
 struct Fields {
     article_id: Field,
+    /// The article's tenant: every search filters on it.
+    tenant: Field,
+    /// `tenant/article_id`, what updates and removals delete by.
+    key: Field,
     locale: Field,
     /// The locale's primary language subtag in lower case (`zh` for `zh-Hant`).
     language: Field,
@@ -161,6 +184,8 @@ pub enum IndexError {
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let article_id = builder.add_text_field("article_id", STRING | STORED);
+    let tenant = builder.add_text_field("tenant", STRING | STORED);
+    let key = builder.add_text_field("key", STRING);
     let locale = builder.add_text_field("locale", STRING | STORED);
     let language = builder.add_text_field("language", STRING);
     let analyzer = builder.add_text_field("analyzer", STRING);
@@ -185,6 +210,8 @@ fn schema() -> (Schema, Fields) {
         builder.build(),
         Fields {
             article_id,
+            tenant,
+            key,
             locale,
             language,
             analyzer,
@@ -281,13 +308,21 @@ impl ArticleIndex {
             .unwrap_or(TextFields { title: self.fields.title_stored, body: self.fields.title_stored })
     }
 
-    /// Replaces the article's entry (uncommitted until `commit`).
+    /// Replaces the default tenant's article (offline tools, which index one knowledge base).
     pub fn upsert(&mut self, article: &IndexedArticle) -> Result<(), IndexError> {
-        self.remove(&article.article_id);
+        self.upsert_in(DEFAULT_TENANT, article)
+    }
+
+    /// Replaces `tenant`'s entry of the article, and no other tenant's (uncommitted until
+    /// `commit`).
+    pub fn upsert_in(&mut self, tenant: &str, article: &IndexedArticle) -> Result<(), IndexError> {
+        self.remove(tenant, &article.article_id);
         let analyzer = self.analyzer_for(&article.locale);
         let text = self.text_fields(analyzer);
         let mut document = doc!(
             self.fields.article_id => article.article_id.clone(),
+            self.fields.tenant => tenant_or_default(tenant),
+            self.fields.key => article_key(tenant, &article.article_id),
             self.fields.locale => article.locale.clone(),
             self.fields.language => language_of(&article.locale),
             self.fields.analyzer => analyzer,
@@ -307,8 +342,9 @@ impl ArticleIndex {
         Ok(())
     }
 
-    pub fn remove(&mut self, article_id: &str) {
-        self.writer.delete_term(Term::from_field_text(self.fields.article_id, article_id));
+    /// Removes `tenant`'s article; another tenant's of the same id stays.
+    pub fn remove(&mut self, tenant: &str, article_id: &str) {
+        self.writer.delete_term(Term::from_field_text(self.fields.key, &article_key(tenant, article_id)));
     }
 
     /// Makes the changes durable and visible.
@@ -450,7 +486,7 @@ mod tests {
                 "Parcels can be followed with the courier number.",
             ))
             .expect("indexed");
-        index.remove("password");
+        index.remove(DEFAULT_TENANT, "password");
         index.commit().expect("committed");
         assert_eq!(ids(&index.search("courier parcel", &in_locale("en"), 5).expect("search")), ["tracking"]);
         assert!(index.search("password", &in_locale("en"), 5).expect("search").is_empty());

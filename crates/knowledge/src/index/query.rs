@@ -1,4 +1,4 @@
-//! Reading the index: search with filters, as-you-type suggestions.
+//! Reading the index: search with filters, as-you-type suggestions; each within one tenant.
 
 use std::collections::HashSet;
 
@@ -11,11 +11,14 @@ use tantivy::{Searcher, Term};
 
 use super::{
     ArticleIndex, FUZZY_BOOST, FUZZY_MIN_CHARS, IndexError, IndexHit, Ranking, TITLE_BOOST, language_of,
+    tenant_or_default,
 };
 
 /// Which articles a search may return.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Filters<'a> {
+    /// Only this tenant's articles, always; empty: the default tenant's (offline tools only).
+    pub tenant: &'a str,
     /// Only articles in this locale's language, analysed by its rules; empty: every language.
     pub locale: &'a str,
     /// Only articles with all these tags.
@@ -75,13 +78,13 @@ impl ArticleIndex {
         }
     }
 
-    /// Filter clauses that match without adding to the score.
+    /// Filter clauses that match without adding to the score; the tenant's is always there.
     fn filter_clauses(&self, filters: &Filters<'_>) -> Clauses {
         let exact = |field: Field, value: &str| -> (Occur, Box<dyn Query>) {
             let term = TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic);
             (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(term), 0.0)))
         };
-        let mut clauses = Vec::new();
+        let mut clauses = vec![exact(self.fields.tenant, tenant_or_default(filters.tenant))];
         if !filters.locale.is_empty() {
             clauses.push(exact(self.fields.language, &language_of(filters.locale)));
         }
@@ -194,17 +197,28 @@ impl ArticleIndex {
         Ok(if wanted.is_empty() { 0.0 } else { found as f32 / wanted.len() as f32 })
     }
 
-    /// Titles for what a customer has typed so far: earlier words as terms, the last one as a
-    /// prefix (one edit allowed from four letters on) unless the text ends with a space.
+    /// [`suggest_in`](Self::suggest_in) the default tenant's articles (offline tools).
     pub fn suggest(
         &self,
         typed: &str,
         locale: &str,
         limit: usize,
     ) -> Result<Vec<(String, String)>, IndexError> {
+        self.suggest_in(typed, &Filters { locale, ..Filters::default() }, limit)
+    }
+
+    /// Titles of the articles `filters` allow for what a customer has typed so far: earlier
+    /// words as terms, the last one as a prefix (one edit allowed from four letters on) unless
+    /// the text ends with a space.
+    pub fn suggest_in(
+        &self,
+        typed: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, IndexError> {
         let partial = !typed.ends_with(char::is_whitespace);
         let mut clauses: Clauses = Vec::new();
-        for analyzer in self.analyzers(locale) {
+        for analyzer in self.analyzers(filters.locale) {
             let title = self.text_fields(analyzer).title;
             let terms = self.terms_in_order(title, typed)?;
             let Some(last) = terms.last().cloned() else { continue };
@@ -224,7 +238,7 @@ impl ArticleIndex {
         if clauses.is_empty() {
             return Ok(Vec::new());
         }
-        let mut all = self.filter_clauses(&Filters { locale, ..Filters::default() });
+        let mut all = self.filter_clauses(filters);
         all.push((Occur::Must, Box::new(BooleanQuery::new(clauses))));
         let searcher = self.reader.searcher();
         let top =
