@@ -4,12 +4,14 @@
 //! fewest conversations. Every replica folds agent, assignment and routing events; a change
 //! (an agent coming online, capacity freed, a new waiting conversation) assigns at once — no
 //! polling. Assignments append to the agent's `agent-load` subject guarded by its last sequence,
-//! with an id per conversation, so replicas never overbook an agent nor assign twice.
+//! with an id per conversation, so replicas never overbook an agent nor assign twice. Agents and
+//! conversations are per tenant: agent `ana` of one tenant is not `ana` of another, and a
+//! conversation only ever goes to an agent of its own tenant.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected, LiveEvents, apply_live};
+use switchboard_bus::{Bus, Draft, Expected, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::events::v1::{
     AgentUpdated, Channel, ConversationAssigned, ConversationReleased, Event, MessageRouted, RouteAction,
@@ -18,7 +20,10 @@ use switchboard_proto::events::v1::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::Error;
+use crate::{
+    Error,
+    tenancy::{Scoped, scoped, tenant_of},
+};
 
 const SUBJECTS: [&str; 4] = [
     "switchboard.events.agent.>",
@@ -40,6 +45,7 @@ struct Agent {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Waiting {
+    tenant: String,
     conversation_id: String,
     queue: String,
     channel: String,
@@ -48,13 +54,24 @@ struct Waiting {
     strategy: String,
 }
 
+/// A closed conversation still holding an agent.
+#[derive(Debug, Clone, PartialEq)]
+struct Release {
+    tenant: String,
+    conversation_id: String,
+    agent_id: String,
+    /// The closing event's id.
+    closing: String,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    agents: BTreeMap<String, Agent>,
+    /// By (tenant, agent id).
+    agents: BTreeMap<Scoped, Agent>,
     waiting: Vec<Waiting>,
-    assigned: HashMap<String, String>,
-    /// Closed conversations still holding an agent: (conversation, agent, the closing event's id).
-    to_release: Vec<(String, String, String)>,
+    /// (tenant, conversation id) to the agent holding it.
+    assigned: HashMap<Scoped, String>,
+    to_release: Vec<Release>,
 }
 
 pub struct Assigner {
@@ -68,82 +85,50 @@ impl Assigner {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The agent holding a conversation.
-    pub fn agent_of(&self, conversation_id: &str) -> Option<String> {
-        self.lock().assigned.get(conversation_id).cloned()
+    /// The agent of `tenant` holding its conversation.
+    pub fn agent_of(&self, tenant: &str, conversation_id: &str) -> Option<String> {
+        self.lock().assigned.get(&scoped(tenant, conversation_id)).cloned()
     }
 
-    /// Publishes an agent's profile.
-    pub async fn put_agent(&self, agent: AgentUpdated) -> Result<u64, Error> {
+    /// Publishes the profile of an agent of `tenant`.
+    pub async fn put_agent(&self, tenant: &str, agent: AgentUpdated) -> Result<u64, Error> {
         let id = agent.agent_id.clone();
         if !switchboard_bus::is_aggregate_id(&id) {
             return Err(Error::Invalid(format!(
                 "agent id {id:?}: use up to 128 letters, digits, '-' and '_'"
             )));
         }
-        Ok(self
-            .bus
-            .publish(&Draft::new(DEFAULT_TENANT, id, Body::AgentUpdated(agent)).build()?)
-            .await?
-            .sequence)
+        Ok(self.bus.publish(&Draft::new(tenant, id, Body::AgentUpdated(agent)).build()?).await?.sequence)
     }
 
-    /// Frees the agent's capacity held by a conversation.
-    pub async fn release(&self, conversation_id: &str) -> Result<bool, Error> {
-        let Some(agent_id) = self.agent_of(conversation_id) else { return Ok(false) };
+    /// Frees the agent's capacity held by a conversation of `tenant`.
+    pub async fn release(&self, tenant: &str, conversation_id: &str) -> Result<bool, Error> {
+        let Some(agent_id) = self.agent_of(tenant, conversation_id) else { return Ok(false) };
         let body = Body::ConversationReleased(ConversationReleased {
             conversation_id: conversation_id.into(),
             agent_id: agent_id.clone(),
         });
-        self.bus.publish(&Draft::new(DEFAULT_TENANT, agent_id, body).build()?).await?;
+        self.bus.publish(&Draft::new(tenant, agent_id, body).build()?).await?;
         Ok(true)
     }
 
     fn apply(&self, event: &Event, sequence: u64) {
-        let mut state = self.lock();
-        match &event.body {
-            Some(Body::AgentUpdated(profile)) => {
-                state.agents.entry(profile.agent_id.clone()).or_default().profile = profile.clone();
-            }
-            Some(Body::ConversationAssigned(a)) => {
-                let agent = state.agents.entry(a.agent_id.clone()).or_default();
-                agent.active.insert(a.conversation_id.clone(), a.channel.clone());
-                agent.last_assigned = sequence;
-                agent.load_sequence = sequence;
-                state.assigned.insert(a.conversation_id.clone(), a.agent_id.clone());
-                state.waiting.retain(|w| w.conversation_id != a.conversation_id);
-            }
-            Some(Body::ConversationReleased(r)) => {
-                let agent = state.agents.entry(r.agent_id.clone()).or_default();
-                agent.active.remove(&r.conversation_id);
-                agent.load_sequence = sequence;
-                state.assigned.remove(&r.conversation_id);
-                state.to_release.retain(|(conversation, ..)| *conversation != r.conversation_id);
-            }
-            Some(Body::ConversationClosed(closed)) => {
-                state.waiting.retain(|w| w.conversation_id != closed.conversation_id);
-                if let Some(agent) = state.assigned.get(&closed.conversation_id).cloned() {
-                    state.to_release.push((closed.conversation_id.clone(), agent, event.id.clone()));
-                }
-            }
-            Some(Body::MessageRouted(routed)) => wait(&mut state, routed),
-            _ => return,
+        if self.lock().apply(event, sequence) {
+            self.wake.notify_one();
         }
-        drop(state);
-        self.wake.notify_one();
     }
 
     /// Frees the agents of closed conversations: one release per closing, whichever replica.
     async fn release_closed(&self) {
         let closings = std::mem::take(&mut self.lock().to_release);
-        for (conversation_id, agent_id, closing) in closings {
+        for Release { tenant, conversation_id, agent_id, closing } in closings {
             let body = Body::ConversationReleased(ConversationReleased {
                 conversation_id,
                 agent_id: agent_id.clone(),
             });
             let published = async {
-                let event =
-                    Draft::new(DEFAULT_TENANT, agent_id, body).keyed(format!("release/{closing}")).build()?;
+                let key = format!("{tenant}/release/{closing}");
+                let event = Draft::new(&tenant, agent_id, body).keyed(key).build()?;
                 self.bus.publish(&event).await
             }
             .await;
@@ -166,8 +151,8 @@ impl Assigner {
                 strategy: waiting.strategy.clone(),
             });
             let result = async {
-                let key = format!("assign/{}", waiting.conversation_id);
-                let event = Draft::new(DEFAULT_TENANT, agent_id.clone(), body).keyed(key).build()?;
+                let key = format!("{}/assign/{}", waiting.tenant, waiting.conversation_id);
+                let event = Draft::new(&waiting.tenant, agent_id.clone(), body).keyed(key).build()?;
                 let expected = if guard == 0 { Expected::Empty } else { Expected::Sequence(guard) };
                 self.bus.append(&event, expected, None).await
             }
@@ -185,15 +170,17 @@ impl Assigner {
     }
 }
 
-/// A routed message that asks for assignment waits, unless its conversation is held or waiting.
-fn wait(state: &mut State, routed: &MessageRouted) {
+/// A routed message of `tenant` that asks for assignment waits, unless its conversation is held
+/// or waiting.
+fn wait(state: &mut State, tenant: &str, routed: &MessageRouted) {
     let human = routed.action() != RouteAction::AutoReply;
-    let known = state.assigned.contains_key(&routed.conversation_id)
-        || state.waiting.iter().any(|w| w.conversation_id == routed.conversation_id);
+    let known = state.assigned.contains_key(&scoped(tenant, &routed.conversation_id))
+        || state.waiting.iter().any(|w| w.tenant == tenant && w.conversation_id == routed.conversation_id);
     if routed.assignment.is_empty() || !human || known {
         return;
     }
     state.waiting.push(Waiting {
+        tenant: tenant.to_string(),
         conversation_id: routed.conversation_id.clone(),
         queue: routed.queue.clone(),
         channel: Channel::try_from(routed.channel).unwrap_or(Channel::Unspecified).slug().to_string(),
@@ -204,11 +191,53 @@ fn wait(state: &mut State, routed: &MessageRouted) {
 }
 
 impl State {
-    /// Waiting conversations, oldest first, with the agent each goes to and that agent's guard;
-    /// loads planned here count for the ones after.
+    /// Folds an agent, assignment or routing event of its tenant; `false` for other events.
+    fn apply(&mut self, event: &Event, sequence: u64) -> bool {
+        let tenant = tenant_of(event);
+        match &event.body {
+            Some(Body::AgentUpdated(profile)) => {
+                self.agents.entry(scoped(tenant, &profile.agent_id)).or_default().profile = profile.clone();
+            }
+            Some(Body::ConversationAssigned(a)) => {
+                let agent = self.agents.entry(scoped(tenant, &a.agent_id)).or_default();
+                agent.active.insert(a.conversation_id.clone(), a.channel.clone());
+                agent.last_assigned = sequence;
+                agent.load_sequence = sequence;
+                self.assigned.insert(scoped(tenant, &a.conversation_id), a.agent_id.clone());
+                self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != a.conversation_id);
+            }
+            Some(Body::ConversationReleased(r)) => {
+                let agent = self.agents.entry(scoped(tenant, &r.agent_id)).or_default();
+                agent.active.remove(&r.conversation_id);
+                agent.load_sequence = sequence;
+                self.assigned.remove(&scoped(tenant, &r.conversation_id));
+                self.to_release.retain(|release| {
+                    release.tenant != tenant || release.conversation_id != r.conversation_id
+                });
+            }
+            Some(Body::ConversationClosed(closed)) => {
+                let conversation = scoped(tenant, &closed.conversation_id);
+                self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != closed.conversation_id);
+                if let Some(agent_id) = self.assigned.get(&conversation).cloned() {
+                    self.to_release.push(Release {
+                        tenant: tenant.to_string(),
+                        conversation_id: closed.conversation_id.clone(),
+                        agent_id,
+                        closing: event.id.clone(),
+                    });
+                }
+            }
+            Some(Body::MessageRouted(routed)) => wait(self, tenant, routed),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Waiting conversations, oldest first, with the agent of their tenant each goes to and that
+    /// agent's guard; loads planned here count for the ones after.
     fn plan(&self) -> Vec<(Waiting, String, u64)> {
-        let mut planned: HashMap<String, u32> = HashMap::new();
-        let mut taken: Vec<String> = Vec::new();
+        let mut planned: HashMap<&Scoped, u32> = HashMap::new();
+        let mut taken: Vec<&Scoped> = Vec::new();
         let mut plans = Vec::new();
         for waiting in &self.waiting {
             let fits = self.agents.iter().filter(|(id, agent)| {
@@ -222,6 +251,7 @@ impl State {
                         || agent.profile.languages.iter().any(|l| l.eq_ignore_ascii_case(&waiting.language)))
                     && waiting.skills.iter().all(|s| agent.profile.skills.contains(s))
                     && on_channel < capacity
+                    && id.0 == waiting.tenant
                     && !taken.contains(id)
             });
             let chosen = match waiting.strategy.as_str() {
@@ -231,10 +261,10 @@ impl State {
                 _ => fits.min_by_key(|(_, a)| a.last_assigned),
             };
             if let Some((id, agent)) = chosen {
-                *planned.entry(id.clone()).or_default() += 1;
+                *planned.entry(id).or_default() += 1;
                 // One assignment per agent per round: the next needs the guard this one moves.
-                taken.push(id.clone());
-                plans.push((waiting.clone(), id.clone(), agent.load_sequence));
+                taken.push(id);
+                plans.push((waiting.clone(), id.1.clone(), agent.load_sequence));
             }
         }
         plans
@@ -273,7 +303,11 @@ async fn work(assigner: Arc<Assigner>, shutdown: CancellationToken) -> TaskResul
 mod tests {
     use super::*;
 
-    fn agent(id: &str, capacity: u32, last: u64) -> (String, Agent) {
+    fn agent(id: &str, capacity: u32, last: u64) -> (Scoped, Agent) {
+        agent_of("acme", id, capacity, last)
+    }
+
+    fn agent_of(tenant: &str, id: &str, capacity: u32, last: u64) -> (Scoped, Agent) {
         let profile = AgentUpdated {
             agent_id: id.into(),
             available: true,
@@ -282,11 +316,12 @@ mod tests {
             skills: vec![],
             capacity: [("web".to_string(), capacity)].into(),
         };
-        (id.into(), Agent { profile, last_assigned: last, ..Agent::default() })
+        (scoped(tenant, id), Agent { profile, last_assigned: last, ..Agent::default() })
     }
 
     fn waiting(id: &str, strategy: &str) -> Waiting {
         Waiting {
+            tenant: "acme".into(),
             conversation_id: id.into(),
             queue: "billing".into(),
             channel: "web".into(),
@@ -324,5 +359,47 @@ mod tests {
         german.language = "de".into();
         state.waiting = vec![german];
         assert!(state.plan().is_empty(), "nobody speaks German");
+    }
+
+    #[test]
+    fn given_agents_of_one_name_in_two_tenants_when_a_conversation_waits_then_only_its_tenants_agent_takes_it()
+     {
+        let mut state = State::default();
+        state.agents.extend([agent_of("acme", "ana", 1, 0), agent_of("globex", "ana", 1, 9)]);
+        let globex = Waiting { tenant: "globex".into(), ..waiting("c1", "round_robin") };
+        state.waiting = vec![globex];
+        let plans = state.plan();
+        assert_eq!(plans.len(), 1);
+        assert_eq!(plans[0].0.tenant, "globex");
+        let chosen = scoped(&plans[0].0.tenant, &plans[0].1);
+        assert_eq!(chosen, scoped("globex", "ana"), "not acme's ana, though assigned longer ago");
+        state.agents.retain(|(tenant, _), _| tenant == "acme");
+        assert!(state.plan().is_empty(), "acme's agent never takes globex's conversation");
+    }
+
+    #[test]
+    fn given_two_tenants_assigning_one_conversation_id_when_folded_then_each_is_held_by_its_own_agent() {
+        let mut state = State::default();
+        let assigned = |tenant: &str, agent: &str| {
+            let body = Body::ConversationAssigned(ConversationAssigned {
+                conversation_id: "c1".into(),
+                agent_id: agent.into(),
+                queue: "billing".into(),
+                channel: "web".into(),
+                strategy: "round_robin".into(),
+            });
+            Draft::new(tenant, agent, body).build().expect("a valid event")
+        };
+        assert!(state.apply(&assigned("acme", "ana"), 1));
+        assert!(state.apply(&assigned("globex", "ben"), 2));
+        assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("ana"));
+        assert_eq!(state.assigned.get(&scoped("globex", "c1")).map(String::as_str), Some("ben"));
+        let released = Body::ConversationReleased(ConversationReleased {
+            conversation_id: "c1".into(),
+            agent_id: "ana".into(),
+        });
+        state.apply(&Draft::new("acme", "ana", released).build().expect("a valid event"), 3);
+        assert!(!state.assigned.contains_key(&scoped("acme", "c1")));
+        assert!(state.assigned.contains_key(&scoped("globex", "c1")), "globex's stays held");
     }
 }

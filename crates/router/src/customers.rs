@@ -1,11 +1,11 @@
 //! What the rules read besides the message: customer profiles (from `CustomerProfileUpdated`
-//! events) and when the customer's earlier conversations started.
+//! events) and when the customer's earlier conversations started, always within one tenant.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Row as _};
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft};
+use switchboard_bus::{Bus, Draft};
 use switchboard_proto::events::v1::{CustomerProfileUpdated, event::Body};
 
 use crate::{Error, rules::Customer};
@@ -28,13 +28,14 @@ impl Directory {
         &self.pool
     }
 
-    pub async fn customer(&self, customer_id: &str) -> Result<Option<Customer>, sqlx::Error> {
+    pub async fn customer(&self, tenant: &str, customer_id: &str) -> Result<Option<Customer>, sqlx::Error> {
         if customer_id.is_empty() {
             return Ok(None);
         }
         let row = sqlx::query(
-            "SELECT tier, plan, country, attributes FROM router.customers WHERE customer_id = $1",
+            "SELECT tier, plan, country, attributes FROM router.customers WHERE tenant = $1 AND customer_id = $2",
         )
+        .bind(tenant)
         .bind(customer_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -49,6 +50,7 @@ impl Directory {
     /// When the customer's other conversations started, in the last year before `at`.
     pub async fn contacts(
         &self,
+        tenant: &str,
         customer_id: &str,
         conversation_id: &str,
         at: DateTime<Utc>,
@@ -58,8 +60,10 @@ impl Directory {
         }
         sqlx::query_scalar(
             "SELECT started_at FROM router.contacts
-             WHERE customer_id = $1 AND conversation_id <> $2 AND started_at >= $3 AND started_at < $4",
+             WHERE tenant = $1 AND customer_id = $2 AND conversation_id <> $3
+               AND started_at >= $4 AND started_at < $5",
         )
+        .bind(tenant)
         .bind(customer_id)
         .bind(conversation_id)
         .bind(at - Duration::days(HISTORY_DAYS))
@@ -69,19 +73,27 @@ impl Directory {
     }
 
     /// Who a conversation is with and on which channel, to write to them unprompted.
-    pub async fn conversation(&self, conversation_id: &str) -> Result<Option<(String, i32)>, sqlx::Error> {
-        let row = sqlx::query("SELECT customer_id, channel FROM router.contacts WHERE conversation_id = $1")
-            .bind(conversation_id)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn conversation(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+    ) -> Result<Option<(String, i32)>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT customer_id, channel FROM router.contacts WHERE tenant = $1 AND conversation_id = $2",
+        )
+        .bind(tenant)
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|row| (row.get(0), row.get(1))))
     }
 
     /// `human` when any decision in the conversation gave it to a person, else `bot`.
-    pub async fn handled_by(&self, conversation_id: &str) -> Result<&'static str, sqlx::Error> {
+    pub async fn handled_by(&self, tenant: &str, conversation_id: &str) -> Result<&'static str, sqlx::Error> {
         let human: Option<bool> = sqlx::query_scalar(
-            "SELECT bool_or(action <> $2) FROM router.decisions WHERE conversation_id = $1",
+            "SELECT bool_or(action <> $3) FROM router.decisions WHERE tenant = $1 AND conversation_id = $2",
         )
+        .bind(tenant)
         .bind(conversation_id)
         .bind(switchboard_proto::events::v1::RouteAction::AutoReply as i32)
         .fetch_one(&self.pool)
@@ -92,25 +104,23 @@ impl Directory {
     /// The `ConversationClosed` of a conversation, with who it was with and who handled it.
     pub async fn closed(
         &self,
+        tenant: &str,
         conversation_id: &str,
         reason: &str,
         by_agent: bool,
     ) -> Result<switchboard_proto::events::v1::ConversationClosed, Error> {
         // From the stream, not the read model: an agent may resolve a conversation the moment
         // it is routed, before the projection has its first message.
-        let first = self
-            .bus
-            .events_of("conversation", switchboard_bus::DEFAULT_TENANT, conversation_id)
-            .await?
-            .into_iter()
-            .find_map(|(event, _)| match event.body {
+        let first = self.bus.events_of("conversation", tenant, conversation_id).await?.into_iter().find_map(
+            |(event, _)| match event.body {
                 Some(switchboard_proto::events::v1::event::Body::MessageReceived(m)) => {
                     Some((m.customer_id, m.channel))
                 }
                 _ => None,
-            });
+            },
+        );
         let (customer_id, channel) = first.unwrap_or_default();
-        let handled_by = if by_agent { "human" } else { self.handled_by(conversation_id).await? };
+        let handled_by = if by_agent { "human" } else { self.handled_by(tenant, conversation_id).await? };
         Ok(switchboard_proto::events::v1::ConversationClosed {
             conversation_id: conversation_id.into(),
             reason: reason.into(),
@@ -120,8 +130,18 @@ impl Directory {
         })
     }
 
-    /// Publishes a customer's profile; returns the event's stream sequence.
-    pub async fn put(&self, customer_id: &str, customer: Customer) -> Result<u64, Error> {
+    /// Whether `tenant` has a conversation `conversation_id` (from the stream, so one routed a
+    /// moment ago counts); another tenant's conversation of the same id does not.
+    pub async fn conversation_exists(&self, tenant: &str, conversation_id: &str) -> Result<bool, Error> {
+        match self.bus.last_event_of("conversation", tenant, conversation_id).await {
+            Ok(last) => Ok(last.is_some()),
+            Err(switchboard_bus::Error::InvalidAggregateId(_)) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Publishes `tenant`'s customer profile; returns the event's stream sequence.
+    pub async fn put(&self, tenant: &str, customer_id: &str, customer: Customer) -> Result<u64, Error> {
         let valid_id = !customer_id.is_empty()
             && customer_id.len() <= 128
             && customer_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -137,7 +157,7 @@ impl Directory {
             country: customer.country,
             attributes: customer.attributes.into_iter().collect(),
         });
-        let event = Draft::new(DEFAULT_TENANT, customer_id, body).build()?;
+        let event = Draft::new(tenant, customer_id, body).build()?;
         Ok(self.bus.publish(&event).await?.sequence)
     }
 }

@@ -15,20 +15,21 @@ pub struct Context {
 }
 
 impl Context {
-    /// What `rules` can look at: the profile always (conditions and SLA tiers), the earlier
-    /// conversations only when a rule counts them.
+    /// What `rules` can look at, of `tenant`'s customer: the profile always (conditions and SLA
+    /// tiers), the earlier conversations only when a rule counts them.
     pub async fn read(
         directory: &Directory,
+        tenant: &str,
         rules: &Rules,
         classified: &MessageClassified,
         at: DateTime<Utc>,
     ) -> Result<Self, sqlx::Error> {
         let contacts = if rules.reads_previous_contacts() {
-            directory.contacts(&classified.customer_id, &classified.conversation_id, at).await?
+            directory.contacts(tenant, &classified.customer_id, &classified.conversation_id, at).await?
         } else {
             Vec::new()
         };
-        Ok(Self { customer: directory.customer(&classified.customer_id).await?, contacts })
+        Ok(Self { customer: directory.customer(tenant, &classified.customer_id).await?, contacts })
     }
 }
 

@@ -1,9 +1,12 @@
-//! The thin tonic adapter: rule sets, evaluation without side effects, customer profiles.
+//! The thin tonic adapter: rule sets, evaluation without side effects, customer profiles. Every
+//! call acts on its caller's tenant (the token's, never a request field): another tenant's
+//! customers, conversations and returns are not found.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft};
+use switchboard_auth::{Caller, Role};
+use switchboard_bus::{Bus, Draft};
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     events::v1::{AgentUpdated, Feeling, MessageClassified, event::Body},
@@ -53,11 +56,15 @@ impl RouterApi {
         Self { bus, store, directory, checkpoint, timers, assigner }
     }
 
-    /// An agent resolved the conversation: it closes (out of any waiting line, surveys follow).
-    async fn close(&self, conversation_id: &str) -> Result<(), Status> {
-        let closed =
-            self.directory.closed(conversation_id, "resolved by an agent", true).await.map_err(status)?;
-        let event = Draft::new(DEFAULT_TENANT, conversation_id, Body::ConversationClosed(closed))
+    /// An agent resolved the tenant's conversation: it closes (out of any waiting line, surveys
+    /// follow).
+    async fn close(&self, tenant: &str, conversation_id: &str) -> Result<(), Status> {
+        let closed = self
+            .directory
+            .closed(tenant, conversation_id, "resolved by an agent", true)
+            .await
+            .map_err(status)?;
+        let event = Draft::new(tenant, conversation_id, Body::ConversationClosed(closed))
             .build()
             .map_err(|e| status(e.into()))?;
         self.bus.publish(&event).await.map_err(|e| status(e.into()))?;
@@ -76,12 +83,13 @@ impl router_server::Router for RouterApi {
         &self,
         request: Request<PublishRulesRequest>,
     ) -> Result<Response<RulesResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let request = request.into_inner();
-        let version = store::publish(&self.bus, &request.text, "grpc").await.map_err(status)?;
-        if request.wait && !wait_for_checkpoint(&self.store.version(), u64::from(version), WAIT).await {
+        let version = store::publish(&self.bus, &tenant, &request.text, "grpc").await.map_err(status)?;
+        if request.wait && !self.store.wait_for_version(&tenant, version, WAIT).await {
             return Err(status(Error::NotCaughtUp(u64::from(version))));
         }
-        let mut response = rules_response(&self.store.current());
+        let mut response = rules_response(&self.store.current(&tenant));
         if response.version != version {
             // Not waited for: answer with what was published.
             response =
@@ -92,15 +100,17 @@ impl router_server::Router for RouterApi {
 
     async fn list_rules(
         &self,
-        _request: Request<ListRulesRequest>,
+        request: Request<ListRulesRequest>,
     ) -> Result<Response<RulesResponse>, Status> {
-        Ok(Response::new(rules_response(&self.store.current())))
+        let tenant = Caller::of(&request)?.tenant;
+        Ok(Response::new(rules_response(&self.store.current(&tenant))))
     }
 
     async fn evaluate(
         &self,
         request: Request<EvaluateRequest>,
     ) -> Result<Response<EvaluateResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let r = request.into_inner();
         if r.text.trim().is_empty() && r.intent.is_empty() {
             return Err(Status::invalid_argument("give a text, an intent, or both"));
@@ -120,8 +130,8 @@ impl router_server::Router for RouterApi {
             }),
             ..MessageClassified::default()
         };
-        let active = self.store.current();
-        let context = Context::read(&self.directory, &active.rules, &classified, at)
+        let active = self.store.current(&tenant);
+        let context = Context::read(&self.directory, &tenant, &active.rules, &classified, at)
             .await
             .map_err(|e| status(e.into()))?;
         let decision = active.rules.evaluate(&facts_of(&classified, &context, at));
@@ -146,6 +156,7 @@ impl router_server::Router for RouterApi {
         &self,
         request: Request<PutCustomerRequest>,
     ) -> Result<Response<WireCustomer>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let r = request.into_inner();
         let wire = r.customer.ok_or_else(|| Status::invalid_argument("customer is required"))?;
         let customer = Customer {
@@ -154,7 +165,7 @@ impl router_server::Router for RouterApi {
             country: wire.country.clone(),
             attributes: attributes(&wire.attributes),
         };
-        let sequence = self.directory.put(&wire.customer_id, customer).await.map_err(status)?;
+        let sequence = self.directory.put(&tenant, &wire.customer_id, customer).await.map_err(status)?;
         if r.wait && !wait_for_checkpoint(&self.checkpoint, sequence, WAIT).await {
             return Err(status(Error::NotCaughtUp(sequence)));
         }
@@ -165,13 +176,9 @@ impl router_server::Router for RouterApi {
         &self,
         request: Request<RecordAgentActivityRequest>,
     ) -> Result<Response<RecordAgentActivityResponse>, Status> {
-        let caller = switchboard_auth::Caller::of(&request)?;
+        let caller = Caller::of(&request)?;
+        let tenant = caller.tenant.as_str();
         let r = request.into_inner();
-        if caller.role == switchboard_auth::Role::Agent
-            && self.assigner.agent_of(&r.conversation_id).is_some_and(|agent| agent != caller.subject)
-        {
-            return Err(Status::permission_denied("the conversation is assigned to another agent"));
-        }
         let metrics: &[&str] = match r.activity() {
             AgentActivity::Replied | AgentActivity::WaitingOnCustomer => &["first_response", "next_response"],
             AgentActivity::Resolved => &["first_response", "next_response", "resolution"],
@@ -184,24 +191,33 @@ impl router_server::Router for RouterApi {
         if r.conversation_id.is_empty() {
             return Err(Status::invalid_argument("conversation_id is required"));
         }
+        if !self.directory.conversation_exists(tenant, &r.conversation_id).await.map_err(status)? {
+            return Err(status(Error::NotFound(format!("conversation {}", r.conversation_id))));
+        }
+        // Agents act on conversations of their tenant assigned to them (or to nobody yet).
+        if caller.role == Role::Agent
+            && self.assigner.agent_of(tenant, &r.conversation_id).is_some_and(|agent| agent != caller.subject)
+        {
+            return Err(Status::permission_denied("the conversation is assigned to another agent"));
+        }
         let mut met = Vec::new();
         for metric in metrics {
-            if self.timers.met(&r.conversation_id, metric).await.map_err(status)? {
+            if self.timers.met(tenant, &r.conversation_id, metric).await.map_err(status)? {
                 met.push((*metric).to_string());
             }
         }
         match r.activity() {
             AgentActivity::Resolved => {
-                self.assigner.release(&r.conversation_id).await.map_err(status)?;
-                self.close(&r.conversation_id).await?;
+                self.assigner.release(tenant, &r.conversation_id).await.map_err(status)?;
+                self.close(tenant, &r.conversation_id).await?;
             }
             AgentActivity::WaitingOnCustomer => {
-                let rules = &self.store.current().rules;
+                let rules = &self.store.current(tenant).rules;
                 let now = chrono::Utc::now();
-                self.timers.pause(&r.conversation_id, rules, now, metrics).await.map_err(status)?;
+                self.timers.pause(tenant, &r.conversation_id, rules, now, metrics).await.map_err(status)?;
                 if let Some(pending) = rules.pending() {
                     self.timers
-                        .start_pending_close(&r.conversation_id, pending, now)
+                        .start_pending_close(tenant, &r.conversation_id, pending, now)
                         .await
                         .map_err(status)?;
                 }
@@ -215,16 +231,19 @@ impl router_server::Router for RouterApi {
         &self,
         request: Request<DecideReturnRequest>,
     ) -> Result<Response<DecideReturnResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let r = request.into_inner();
-        let status = crate::returns::decide(&self.bus, &r.return_id, r.approve, &r.approver, &r.reason)
-            .await
-            .map_err(status)?;
+        let status =
+            crate::returns::decide(&self.bus, &tenant, &r.return_id, r.approve, &r.approver, &r.reason)
+                .await
+                .map_err(status)?;
         Ok(Response::new(DecideReturnResponse { status: status.into() }))
     }
 
     async fn put_agent(&self, request: Request<AgentUpdated>) -> Result<Response<AgentUpdated>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let agent = request.into_inner();
-        self.assigner.put_agent(agent.clone()).await.map_err(status)?;
+        self.assigner.put_agent(&tenant, agent.clone()).await.map_err(status)?;
         Ok(Response::new(agent))
     }
 
@@ -232,8 +251,9 @@ impl router_server::Router for RouterApi {
         &self,
         request: Request<GetCustomerRequest>,
     ) -> Result<Response<WireCustomer>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
         let id = request.into_inner().customer_id;
-        let customer = self.directory.customer(&id).await.map_err(|e| status(e.into()))?;
+        let customer = self.directory.customer(&tenant, &id).await.map_err(|e| status(e.into()))?;
         let customer = customer.ok_or_else(|| status(Error::NotFound(format!("customer {id}"))))?;
         Ok(Response::new(WireCustomer {
             customer_id: id,

@@ -26,16 +26,18 @@ pub struct Attempt {
     pub article_ids: Vec<String>,
 }
 
-/// The conversation before `message_id`: its turns and automation's attempts, oldest first.
+/// `tenant`'s conversation before `message_id`: its turns and automation's attempts, oldest first.
 pub async fn history(
     pool: &PgPool,
+    tenant: &str,
     conversation_id: &str,
     message_id: &str,
 ) -> Result<(Vec<Turn>, Vec<Attempt>), sqlx::Error> {
     let turns = sqlx::query(
         "SELECT text, sentiment_score, entities FROM router.turns
-         WHERE conversation_id = $1 AND message_id <> $2 ORDER BY at, message_id",
+         WHERE tenant = $1 AND conversation_id = $2 AND message_id <> $3 ORDER BY at, message_id",
     )
+    .bind(tenant)
     .bind(conversation_id)
     .bind(message_id)
     .fetch_all(pool)
@@ -45,8 +47,10 @@ pub async fn history(
     .collect();
     let attempts = sqlx::query(
         "SELECT rule_action, action, article_ids FROM router.decisions
-         WHERE conversation_id = $1 AND message_id <> $2 AND rule_action = 'answer' ORDER BY at, message_id",
+         WHERE tenant = $1 AND conversation_id = $2 AND message_id <> $3 AND rule_action = 'answer'
+         ORDER BY at, message_id",
     )
+    .bind(tenant)
     .bind(conversation_id)
     .bind(message_id)
     .fetch_all(pool)

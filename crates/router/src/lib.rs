@@ -1,8 +1,9 @@
-//! Router: decides what happens to each classified message by a rule set (YAML or JSON,
-//! published as events and followed by every replica): queue, escalate or answer from the
+//! Router: decides what happens to each classified message by its tenant's rule set (YAML or
+//! JSON, published as events and followed by every replica): queue, escalate or answer from the
 //! knowledge base, with priority, tags, notifications and webhooks, and publishes the decision
 //! with the rules that fired and the facts they read. Its read model (schema `router`) keeps
-//! every decision, customer profiles and when customers' conversations started.
+//! every decision, customer profiles and when customers' conversations started, keyed on the
+//! tenant; every gRPC call acts on its caller's tenant.
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ mod decide;
 mod facts;
 mod grpc;
 mod handoff;
+mod knowledge;
 mod pending;
 mod playbooks;
 mod projection;
@@ -20,16 +22,14 @@ pub mod rules;
 pub mod simulate;
 mod sla;
 mod store;
+mod tenancy;
 mod triggers;
 
 use std::sync::Arc;
 
 use switchboard_bus::ConsumerSpec;
 use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runner};
-use switchboard_proto::{
-    ErrorKind, ServiceError, knowledge::v1::knowledge_client::KnowledgeClient,
-    router::v1::router_server::RouterServer,
-};
+use switchboard_proto::{ErrorKind, ServiceError, router::v1::router_server::RouterServer};
 use tokio_util::sync::CancellationToken;
 
 pub use customers::Directory;
@@ -58,6 +58,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 7, name: "accounts", sql: include_str!("../migrations/007_accounts.sql") },
     Migration { version: 8, name: "sim refusals", sql: include_str!("../migrations/008_sim_refusals.sql") },
+    Migration { version: 9, name: "tenant", sql: include_str!("../migrations/009_tenant.sql") },
 ];
 
 /// Durable consumer of classifications.
@@ -110,7 +111,8 @@ pub struct Config {
     /// service's own threshold.
     pub min_answer_confidence: f32,
     pub batch_size: usize,
-    /// What the router's calls to knowledge carry: a service token of the cluster.
+    /// What the router's calls to knowledge carry: a service token of the cluster, acting for
+    /// the tenant of the message being answered.
     pub credentials: switchboard_auth::Credentials,
     /// The trust for knowledge's TLS, when its endpoint is `https://`.
     pub tls: Option<switchboard_auth::PeerTls>,
@@ -172,12 +174,12 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     Ok(Started { service: RouterServer::new(api), tasks })
 }
 
-fn knowledge_client(config: &Config) -> Result<KnowledgeClient<switchboard_auth::Authorized>, Error> {
+fn knowledge_client(config: &Config) -> Result<knowledge::Knowledge, Error> {
     let endpoint = &config.knowledge_endpoint;
     let timeout = Some(std::time::Duration::from_secs(5));
     let channel = switchboard_auth::lazy_channel(endpoint, config.tls.as_ref(), timeout)
         .map_err(|reason| Error::Endpoint { endpoint: endpoint.clone(), reason })?;
-    Ok(KnowledgeClient::with_interceptor(channel, config.credentials.clone()))
+    Ok(knowledge::Knowledge::new(channel, config.credentials.clone()))
 }
 
 pub fn projection() -> Arc<RouterProjection> {

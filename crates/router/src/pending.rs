@@ -1,6 +1,7 @@
 //! Time-based trigger: a conversation waiting on the customer gets a last notice at the
 //! `pending_close` clock's warning and is closed, with a closing message, at its due time.
-//! Event ids derive from the conversation and the due time, so redeliveries send nothing twice.
+//! Event ids derive from the tenant, the conversation and the due time, so redeliveries send
+//! nothing twice. All of it acts on the clock's tenant's conversation.
 
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
 use switchboard_projection::Task;
@@ -10,7 +11,7 @@ use switchboard_proto::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, customers::Directory, sla::PENDING_CLOSE};
+use crate::{Error, customers::Directory, sla::PENDING_CLOSE, tenancy::tenant_of};
 
 const CONSUMER: &str = "router-pending";
 
@@ -49,17 +50,18 @@ impl Handler<Event> for Closer {
             )
         };
         let kind = if closing { "close" } else { "notice" };
-        self.tell(&event, &conversation, text, &format!("pending/{conversation}/{kind}/{}", due.timestamp()))
-            .await?;
+        let tenant = tenant_of(&event);
+        let key = format!("{tenant}/pending/{conversation}/{kind}/{}", due.timestamp());
+        self.tell(&event, &conversation, text, &key).await?;
         if closing {
             let closed = self
                 .directory
-                .closed(&conversation, "no answer from the customer", false)
+                .closed(tenant, &conversation, "no answer from the customer", false)
                 .await
                 .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
             let body = Body::ConversationClosed(closed);
             let closed = Draft::caused_by(&event, conversation.clone(), body)
-                .keyed(format!("pending/{conversation}/closed/{}", due.timestamp()))
+                .keyed(format!("{tenant}/pending/{conversation}/closed/{}", due.timestamp()))
                 .build()
                 .map_err(|error| HandlerError::Permanent(error.to_string()))?;
             self.bus.publish(&closed).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
@@ -70,7 +72,7 @@ impl Handler<Event> for Closer {
 }
 
 impl Closer {
-    /// Writes to the customer of `conversation` on the channel it started on.
+    /// Writes to the customer of the cause's tenant's `conversation` on the channel it started on.
     async fn tell(
         &self,
         cause: &Event,
@@ -80,7 +82,7 @@ impl Closer {
     ) -> Result<(), HandlerError> {
         let Some((customer_id, channel)) = self
             .directory
-            .conversation(conversation)
+            .conversation(tenant_of(cause), conversation)
             .await
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?
         else {

@@ -1,12 +1,16 @@
 //! Every routing decision, by queue; customer profiles and when each customer's conversations
-//! started, for the rules.
+//! started, for the rules. Every row carries its event's tenant and keys on it.
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{
-    events::v1::{CustomerProfileUpdated, MessageClassified, MessageRouted, OrderUpdated, event::Body},
+    events::v1::{
+        CustomerProfileUpdated, MessageClassified, MessageReceived, MessageRouted, OrderUpdated, event::Body,
+    },
     time::to_datetime,
 };
+
+use crate::tenancy::tenant_of;
 
 pub struct RouterProjection;
 
@@ -45,31 +49,23 @@ impl Projection for RouterProjection {
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
         for applied in events {
             let at = to_datetime(applied.event.occurred_at.as_ref());
+            let tenant = tenant_of(&applied.event);
             match &applied.event.body {
-                Some(Body::MessageRouted(routed)) => decision(tx, routed, at).await?,
-                Some(Body::CustomerProfileUpdated(profile)) => customer(tx, profile, at).await?,
-                Some(Body::MessageClassified(classified)) => turn(tx, classified, at).await?,
-                Some(Body::OrderUpdated(order)) => order_updated(tx, order, at).await?,
+                Some(Body::MessageRouted(routed)) => decision(tx, tenant, routed, at).await?,
+                Some(Body::CustomerProfileUpdated(profile)) => customer(tx, tenant, profile, at).await?,
+                Some(Body::MessageClassified(classified)) => turn(tx, tenant, classified, at).await?,
+                Some(Body::OrderUpdated(order)) => order_updated(tx, tenant, order, at).await?,
                 Some(Body::AccountUpdated(account)) => {
-                    crate::playbooks::account::project(tx, account).await?
+                    crate::playbooks::account::project(tx, tenant, account).await?
                 }
                 Some(Body::SimActivated(activated)) => {
-                    crate::playbooks::account::activated(tx, activated).await?
+                    crate::playbooks::account::activated(tx, tenant, activated).await?
                 }
                 Some(Body::SimActivationRefused(refused)) => {
-                    crate::playbooks::account::refused(tx, &applied.event.id, refused, at).await?
+                    crate::playbooks::account::refused(tx, tenant, &applied.event.id, refused, at).await?
                 }
                 Some(Body::MessageReceived(received)) if received.starts_conversation => {
-                    sqlx::query(
-                        "INSERT INTO router.contacts (conversation_id, customer_id, started_at, channel)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id) DO NOTHING",
-                    )
-                    .bind(&received.conversation_id)
-                    .bind(&received.customer_id)
-                    .bind(at)
-                    .bind(received.channel)
-                    .execute(&mut *tx)
-                    .await?;
+                    contact(tx, tenant, received, at).await?
                 }
                 _ => {}
             }
@@ -78,17 +74,38 @@ impl Projection for RouterProjection {
     }
 }
 
+async fn contact(
+    tx: &mut PgConnection,
+    tenant: &str,
+    received: &MessageReceived,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO router.contacts (tenant, conversation_id, customer_id, started_at, channel)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, conversation_id) DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(&received.conversation_id)
+    .bind(&received.customer_id)
+    .bind(at)
+    .bind(received.channel)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn decision(
     tx: &mut PgConnection,
+    tenant: &str,
     routed: &MessageRouted,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO router.decisions
              (message_id, conversation_id, intent, action, queue, priority, rule, at, tags, rules_version,
-              rule_action, article_ids)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (message_id) DO UPDATE SET action = EXCLUDED.action,
+              rule_action, article_ids, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (tenant, message_id) DO UPDATE SET action = EXCLUDED.action,
              queue = EXCLUDED.queue, priority = EXCLUDED.priority, rule = EXCLUDED.rule,
              tags = EXCLUDED.tags, rules_version = EXCLUDED.rules_version,
              rule_action = EXCLUDED.rule_action, article_ids = EXCLUDED.article_ids",
@@ -105,6 +122,7 @@ async fn decision(
     .bind(i32::try_from(routed.rules_version).unwrap_or(i32::MAX))
     .bind(&routed.rule_action)
     .bind(&routed.article_ids)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -112,6 +130,7 @@ async fn decision(
 
 async fn turn(
     tx: &mut PgConnection,
+    tenant: &str,
     classified: &MessageClassified,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -121,8 +140,9 @@ async fn turn(
         .map(|e| serde_json::json!({"kind": e.kind, "text": e.text, "value": e.value}))
         .collect();
     sqlx::query(
-        "INSERT INTO router.turns (message_id, conversation_id, text, intent, sentiment_score, entities, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO router.turns
+             (message_id, conversation_id, text, intent, sentiment_score, entities, at, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, message_id) DO NOTHING",
     )
     .bind(&classified.message_id)
     .bind(&classified.conversation_id)
@@ -131,6 +151,7 @@ async fn turn(
     .bind(classified.feeling.as_ref().map_or(0.0, |f| f.sentiment_score))
     .bind(serde_json::Value::Array(entities))
     .bind(at)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -139,15 +160,16 @@ async fn turn(
 /// Empty fields keep what an earlier event said.
 async fn order_updated(
     tx: &mut PgConnection,
+    tenant: &str,
     order: &OrderUpdated,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
     let status = order.status().as_str_name().trim_start_matches("ORDER_STATUS_").to_lowercase();
     sqlx::query(
         "INSERT INTO router.orders (order_id, customer_id, status, carrier, tracking_number, tracking_url,
-             expected_delivery, summary, updated_at, delivered_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $3 = 'delivered' THEN $9 END)
-         ON CONFLICT (order_id) DO UPDATE SET
+             expected_delivery, summary, updated_at, delivered_at, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $3 = 'delivered' THEN $9 END, $10)
+         ON CONFLICT (tenant, order_id) DO UPDATE SET
              customer_id = COALESCE(NULLIF(EXCLUDED.customer_id, ''), router.orders.customer_id),
              status = CASE WHEN EXCLUDED.status = 'unspecified' THEN router.orders.status ELSE EXCLUDED.status END,
              carrier = COALESCE(NULLIF(EXCLUDED.carrier, ''), router.orders.carrier),
@@ -167,6 +189,7 @@ async fn order_updated(
     .bind(order.expected_delivery.as_ref().map(|t| to_datetime(Some(t))))
     .bind(&order.summary)
     .bind(at)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -174,13 +197,14 @@ async fn order_updated(
 
 async fn customer(
     tx: &mut PgConnection,
+    tenant: &str,
     profile: &CustomerProfileUpdated,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO router.customers (customer_id, tier, plan, country, attributes, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier, plan = EXCLUDED.plan,
+        "INSERT INTO router.customers (customer_id, tier, plan, country, attributes, updated_at, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (tenant, customer_id) DO UPDATE SET tier = EXCLUDED.tier, plan = EXCLUDED.plan,
              country = EXCLUDED.country, attributes = EXCLUDED.attributes, updated_at = EXCLUDED.updated_at",
     )
     .bind(&profile.customer_id)
@@ -189,6 +213,7 @@ async fn customer(
     .bind(&profile.country)
     .bind(serde_json::to_value(&profile.attributes).unwrap_or_default())
     .bind(at)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())

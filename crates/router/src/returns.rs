@@ -1,14 +1,17 @@
 //! A human's decision on an open return (the approval that moves money), appended to the
-//! return's events guarded by its last sequence.
+//! return's events guarded by its last sequence. Returns are the caller's tenant's: another
+//! tenant's return is not found.
 
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected};
+use switchboard_bus::{Bus, Draft, Expected};
 use switchboard_proto::events::v1::{ReturnApproved, ReturnRejected, event::Body};
 
 use crate::Error;
 
-/// Approves or rejects `return_id`; the same decision again changes nothing, another is refused.
+/// Approves or rejects `tenant`'s `return_id`; the same decision again changes nothing, another
+/// is refused.
 pub async fn decide(
     bus: &Bus,
+    tenant: &str,
     return_id: &str,
     approve: bool,
     approver: &str,
@@ -20,7 +23,7 @@ pub async fn decide(
     if !approve && reason.trim().is_empty() {
         return Err(Error::Invalid("a rejection needs a reason for the customer".into()));
     }
-    let history = match bus.events_of("return", switchboard_bus::DEFAULT_TENANT, return_id).await {
+    let history = match bus.events_of("return", tenant, return_id).await {
         Err(switchboard_bus::Error::InvalidAggregateId(_)) => Vec::new(),
         other => other?,
     };
@@ -47,7 +50,7 @@ pub async fn decide(
             reason: reason.into(),
         })
     };
-    let event = Draft::new(DEFAULT_TENANT, return_id, body).build()?;
+    let event = Draft::new(tenant, return_id, body).build()?;
     let last = history.last().map_or(Expected::Empty, |(_, sequence)| Expected::Sequence(*sequence));
     bus.append(&event, last, None).await?;
     tracing::info!(return_id, decision = wanted, "return decided");

@@ -1,12 +1,12 @@
-//! What-if: past classified messages from the event stream through a candidate rule set, without
-//! side effects, compared with the decisions the router made. Customer profiles and contacts are
-//! read from the router's read model as they are now.
+//! What-if: one tenant's past classified messages from the event stream through a candidate rule
+//! set, without side effects, compared with the decisions the router made. Customer profiles and
+//! contacts are read from the tenant's read model as they are now.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use switchboard_bus::Bus;
+use switchboard_bus::{Bus, DEFAULT_TENANT, is_tenant};
 use switchboard_proto::{
     events::v1::{MessageRouted, event::Body},
     time::to_datetime,
@@ -54,17 +54,30 @@ pub struct Example {
     pub to_rule: String,
 }
 
-/// Simulates `candidate` (YAML or JSON) over the messages classified since `since`.
+/// Simulates `candidate` over the default tenant's messages (the command line's, which names
+/// no tenant); see [`simulate_for`].
 pub async fn simulate(
     bus: &Bus,
     directory: &Directory,
     candidate: &str,
     since: Option<DateTime<Utc>>,
 ) -> Result<Report, Error> {
+    simulate_for(bus, directory, DEFAULT_TENANT, candidate, since).await
+}
+
+/// Simulates `candidate` (YAML or JSON) over `tenant`'s messages classified since `since`.
+pub async fn simulate_for(
+    bus: &Bus,
+    directory: &Directory,
+    tenant: &str,
+    candidate: &str,
+    since: Option<DateTime<Utc>>,
+) -> Result<Report, Error> {
+    let (classifications, decisions) = subjects_of(tenant)?;
     let rules = Rules::parse(candidate).map_err(Error::Rules)?;
-    let classified = bus.read_events("switchboard.events.classification.>", since).await?;
+    let classified = bus.read_events(&classifications, since).await?;
     let decided: BTreeMap<String, MessageRouted> = bus
-        .read_events("switchboard.events.routing.>", since)
+        .read_events(&decisions, since)
         .await?
         .into_iter()
         .filter_map(|(event, _)| match event.body {
@@ -86,7 +99,7 @@ pub async fn simulate(
         let Some(actual) = decided.get(&message.message_id) else { continue };
         report.compared += 1;
         let at = to_datetime(event.occurred_at.as_ref());
-        let context = Context::read(directory, &rules, message, at).await?;
+        let context = Context::read(directory, tenant, &rules, message, at).await?;
         let decision = rules.evaluate(&facts_of(message, &context, at));
         let candidate = routed_for(message, &decision, 0);
         report.queues.entry(actual.queue.clone()).or_default().now += 1;
@@ -110,6 +123,18 @@ pub async fn simulate(
     Ok(report)
 }
 
+/// The subjects of `tenant`'s classified messages and of its decisions (a tenant that is not a
+/// plain subject token, such as `*`, is refused rather than read as a wildcard).
+fn subjects_of(tenant: &str) -> Result<(String, String), Error> {
+    if !is_tenant(tenant) {
+        return Err(Error::Invalid(format!("tenant {tenant:?}: use up to 64 letters, digits, '-' and '_'")));
+    }
+    Ok((
+        format!("switchboard.events.classification.{tenant}.>"),
+        format!("switchboard.events.routing.{tenant}.>"),
+    ))
+}
+
 /// `action/queue/priority` as the rule decided it (an answer that fell back counts as answer).
 fn outcome(routed: &MessageRouted) -> String {
     let action = if routed.rule_action.is_empty() {
@@ -124,4 +149,19 @@ fn outcome(routed: &MessageRouted) -> String {
     };
     let priority = routed.priority().as_str_name().trim_start_matches("PRIORITY_").to_lowercase();
     format!("{action}/{}/{priority}", routed.queue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_simulation_reads_only_its_tenants_subjects() {
+        let (classified, decided) = subjects_of("acme").expect("a tenant");
+        assert_eq!(classified, "switchboard.events.classification.acme.>");
+        assert_eq!(decided, "switchboard.events.routing.acme.>");
+        for not_a_tenant in ["*", ">", "acme.globex", ""] {
+            assert!(subjects_of(not_a_tenant).is_err(), "{not_a_tenant:?}");
+        }
+    }
 }

@@ -2,13 +2,14 @@
 //! until the next warning or due time — no polling — then publishes `SlaWarning` or
 //! `SlaBreached`. The events are the durable state: after a restart the fold gives the same
 //! timers, and a deadline passed while down fires at once. Event ids derive from the target,
-//! so replicas firing together publish one event.
+//! so replicas firing together publish one event. Targets are per tenant's conversation: the
+//! fold keys on (tenant, conversation), and what fires is published for that tenant.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, LiveEvents, apply_live};
+use switchboard_bus::{Bus, Draft, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::{
     events::v1::{
@@ -22,13 +23,14 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Error,
     rules::{Pending, Rules},
+    tenancy::{Scoped, scoped, tenant_of},
 };
 
 /// The metric of the clock that closes conversations waiting on the customer.
 pub const PENDING_CLOSE: &str = "pending_close";
 
-fn key(conversation: &str, metric: &str) -> Key {
-    (conversation.to_string(), metric.to_string())
+fn key(tenant: &str, conversation: &str, metric: &str) -> Key {
+    (tenant.to_string(), conversation.to_string(), metric.to_string())
 }
 
 const SUBJECT: &str = "switchboard.events.sla.>";
@@ -43,7 +45,8 @@ struct Running {
     warned: bool,
 }
 
-type Key = (String, String);
+/// (tenant, conversation, metric).
+type Key = (String, String, String);
 
 /// The fold of the `sla` events.
 #[derive(Debug, Default)]
@@ -52,10 +55,59 @@ struct State {
     /// Targets ever started (first response and resolution start once per conversation).
     started: HashSet<Key>,
     /// Next-response targets started per conversation (their ids count).
-    next_responses: HashMap<String, u32>,
+    next_responses: HashMap<Scoped, u32>,
     /// Conversations an agent has answered (next-response targets apply).
-    answered: HashSet<String>,
-    paused: HashMap<String, Vec<PausedTarget>>,
+    answered: HashSet<Scoped>,
+    paused: HashMap<Scoped, Vec<PausedTarget>>,
+}
+
+impl State {
+    /// Folds an `sla` event of its tenant; `false` for other events.
+    fn apply(&mut self, event: &Event) -> bool {
+        let tenant = tenant_of(event);
+        match &event.body {
+            Some(Body::SlaStarted(s)) => {
+                let k = key(tenant, &s.conversation_id, &s.metric);
+                let conversation = scoped(tenant, &s.conversation_id);
+                if s.metric == "next_response" && !self.running.contains_key(&k) {
+                    *self.next_responses.entry(conversation.clone()).or_default() += 1;
+                }
+                self.started.insert(k.clone());
+                self.paused.remove(&conversation);
+                let target = Running {
+                    policy: s.policy.clone(),
+                    due: to_datetime(s.due_at.as_ref()),
+                    warn: to_datetime(s.warn_at.as_ref()),
+                    warned: false,
+                };
+                self.running.entry(k).or_insert(target);
+            }
+            Some(Body::SlaWarning(w)) => {
+                if let Some(target) = self.running.get_mut(&key(tenant, &w.conversation_id, &w.metric)) {
+                    target.warned = true;
+                }
+            }
+            Some(Body::SlaBreached(b)) => {
+                self.running.remove(&key(tenant, &b.conversation_id, &b.metric));
+            }
+            Some(Body::SlaMet(m)) => {
+                self.running.remove(&key(tenant, &m.conversation_id, &m.metric));
+                if m.metric == "first_response" || m.metric == "next_response" {
+                    self.answered.insert(scoped(tenant, &m.conversation_id));
+                }
+            }
+            Some(Body::SlaPaused(p)) => {
+                self.running
+                    .retain(|(of, conversation, _), _| of != tenant || *conversation != p.conversation_id);
+                self.paused.insert(scoped(tenant, &p.conversation_id), p.targets.clone());
+            }
+            Some(Body::SlaResumed(r)) => {
+                self.paused.remove(&scoped(tenant, &r.conversation_id));
+            }
+            _ => return false,
+        }
+        true
+    }
 }
 
 pub struct Timers {
@@ -68,33 +120,35 @@ pub struct Timers {
 const ONCE: [&str; 2] = ["first_response", "resolution"];
 
 impl Timers {
-    /// Whether the conversation's `metric` target runs.
-    pub fn is_running(&self, conversation_id: &str, metric: &str) -> bool {
-        self.lock().running.contains_key(&key(conversation_id, metric))
+    /// Whether the tenant's conversation's `metric` target runs.
+    pub fn is_running(&self, tenant: &str, conversation_id: &str, metric: &str) -> bool {
+        self.lock().running.contains_key(&key(tenant, conversation_id, metric))
     }
 
     /// Whether a target should start now: first response and resolution once per conversation,
     /// a next response once an agent has answered and none runs.
-    pub fn should_start(&self, conversation_id: &str, metric: &str) -> bool {
+    pub fn should_start(&self, tenant: &str, conversation_id: &str, metric: &str) -> bool {
         let state = self.lock();
-        let k = key(conversation_id, metric);
+        let k = key(tenant, conversation_id, metric);
         if state.running.contains_key(&k) {
             return false;
         }
         if ONCE.contains(&metric) {
             !state.started.contains(&k)
         } else {
-            state.answered.contains(conversation_id)
+            state.answered.contains(&scoped(tenant, conversation_id))
         }
     }
 
-    /// Starts a target (one `SlaStarted` per target, whoever publishes).
+    /// Starts a target of the cause's tenant (one `SlaStarted` per target, whoever publishes).
     pub async fn start_target(&self, started: SlaStarted, cause: &Event) -> Result<(), Error> {
-        if !self.should_start(&started.conversation_id, &started.metric) {
+        let tenant = tenant_of(cause);
+        if !self.should_start(tenant, &started.conversation_id, &started.metric) {
             return Ok(());
         }
-        let round = self.lock().next_responses.get(&started.conversation_id).copied().unwrap_or(0);
-        let id = format!("sla-start/{}/{}/{round}", started.conversation_id, started.metric);
+        let conversation = scoped(tenant, &started.conversation_id);
+        let round = self.lock().next_responses.get(&conversation).copied().unwrap_or(0);
+        let id = format!("{tenant}/sla-start/{}/{}/{round}", started.conversation_id, started.metric);
         let conversation = started.conversation_id.clone();
         let event = Draft::caused_by(cause, conversation, Body::SlaStarted(started)).keyed(id).build()?;
         self.bus.publish(&event).await?;
@@ -102,12 +156,12 @@ impl Timers {
     }
 
     /// Marks a running target met; nothing for a target not running.
-    pub async fn met(&self, conversation_id: &str, metric: &str) -> Result<bool, Error> {
-        if !self.is_running(conversation_id, metric) {
+    pub async fn met(&self, tenant: &str, conversation_id: &str, metric: &str) -> Result<bool, Error> {
+        if !self.is_running(tenant, conversation_id, metric) {
             return Ok(false);
         }
         let body = Body::SlaMet(SlaMet { conversation_id: conversation_id.into(), metric: metric.into() });
-        self.bus.publish(&Draft::new(DEFAULT_TENANT, conversation_id, body).build()?).await?;
+        self.bus.publish(&Draft::new(tenant, conversation_id, body).build()?).await?;
         Ok(true)
     }
 
@@ -115,6 +169,7 @@ impl Timers {
     /// `except` lists targets just met (their `SlaMet` may not be folded yet).
     pub async fn pause(
         &self,
+        tenant: &str,
         conversation_id: &str,
         rules: &Rules,
         now: DateTime<Utc>,
@@ -124,10 +179,10 @@ impl Timers {
             .lock()
             .running
             .iter()
-            .filter(|((conversation, metric), _)| {
-                conversation == conversation_id && !except.contains(&metric.as_str())
+            .filter(|((of, conversation, metric), _)| {
+                of == tenant && conversation == conversation_id && !except.contains(&metric.as_str())
             })
-            .map(|((_, metric), target)| {
+            .map(|((_, _, metric), target)| {
                 let calendar = rules
                     .sla_named(&target.policy)
                     .and_then(|policy| policy.calendar.as_deref())
@@ -148,11 +203,12 @@ impl Timers {
         }
         let metrics = targets.iter().map(|t| t.metric.clone()).collect();
         let body = Body::SlaPaused(SlaPaused { conversation_id: conversation_id.into(), targets });
-        self.bus.publish(&Draft::new(DEFAULT_TENANT, conversation_id, body).build()?).await?;
+        self.bus.publish(&Draft::new(tenant, conversation_id, body).build()?).await?;
         Ok(metrics)
     }
 
-    /// Starts the paused targets again from `now` with the time they had left.
+    /// Starts the paused targets of the cause's tenant's conversation again from `now` with the
+    /// time they had left.
     pub async fn resume(
         &self,
         conversation_id: &str,
@@ -160,7 +216,8 @@ impl Timers {
         now: DateTime<Utc>,
         cause: &Event,
     ) -> Result<(), Error> {
-        let Some(paused) = self.lock().paused.get(conversation_id).cloned() else { return Ok(()) };
+        let conversation = scoped(tenant_of(cause), conversation_id);
+        let Some(paused) = self.lock().paused.get(&conversation).cloned() else { return Ok(()) };
         let body = Body::SlaResumed(SlaResumed { conversation_id: conversation_id.into() });
         self.bus.publish(&Draft::caused_by(cause, conversation_id, body).build()?).await?;
         for target in paused {
@@ -185,11 +242,12 @@ impl Timers {
     /// `pending_close`: the warning is the last notice, the due time the close).
     pub async fn start_pending_close(
         &self,
+        tenant: &str,
         conversation_id: &str,
         pending: Pending,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        if self.is_running(conversation_id, PENDING_CLOSE) {
+        if self.is_running(tenant, conversation_id, PENDING_CLOSE) {
             return Ok(());
         }
         let due = now + pending.close_after;
@@ -200,14 +258,12 @@ impl Timers {
             due_at: Some(to_timestamp(due)),
             warn_at: Some(to_timestamp(due - pending.last_notice_before)),
         };
-        self.bus
-            .publish(&Draft::new(DEFAULT_TENANT, conversation_id, Body::SlaStarted(started)).build()?)
-            .await?;
+        self.bus.publish(&Draft::new(tenant, conversation_id, Body::SlaStarted(started)).build()?).await?;
         Ok(())
     }
 
-    pub fn is_paused(&self, conversation_id: &str) -> bool {
-        self.lock().paused.contains_key(conversation_id)
+    pub fn is_paused(&self, tenant: &str, conversation_id: &str) -> bool {
+        self.lock().paused.contains_key(&scoped(tenant, conversation_id))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -215,48 +271,9 @@ impl Timers {
     }
 
     fn apply(&self, event: &Event) {
-        let mut state = self.lock();
-        match &event.body {
-            Some(Body::SlaStarted(s)) => {
-                let k = key(&s.conversation_id, &s.metric);
-                if s.metric == "next_response" && !state.running.contains_key(&k) {
-                    *state.next_responses.entry(s.conversation_id.clone()).or_default() += 1;
-                }
-                state.started.insert(k.clone());
-                state.paused.remove(&s.conversation_id);
-                let target = Running {
-                    policy: s.policy.clone(),
-                    due: to_datetime(s.due_at.as_ref()),
-                    warn: to_datetime(s.warn_at.as_ref()),
-                    warned: false,
-                };
-                state.running.entry(k).or_insert(target);
-            }
-            Some(Body::SlaWarning(w)) => {
-                if let Some(target) = state.running.get_mut(&key(&w.conversation_id, &w.metric)) {
-                    target.warned = true;
-                }
-            }
-            Some(Body::SlaBreached(b)) => {
-                state.running.remove(&key(&b.conversation_id, &b.metric));
-            }
-            Some(Body::SlaMet(m)) => {
-                state.running.remove(&key(&m.conversation_id, &m.metric));
-                if m.metric == "first_response" || m.metric == "next_response" {
-                    state.answered.insert(m.conversation_id.clone());
-                }
-            }
-            Some(Body::SlaPaused(p)) => {
-                state.running.retain(|(conversation, _), _| *conversation != p.conversation_id);
-                state.paused.insert(p.conversation_id.clone(), p.targets.clone());
-            }
-            Some(Body::SlaResumed(r)) => {
-                state.paused.remove(&r.conversation_id);
-            }
-            _ => return,
+        if self.lock().apply(event) {
+            self.wake.notify_one();
         }
-        drop(state);
-        self.wake.notify_one();
     }
 
     /// The next moment something is due, if anything runs.
@@ -273,7 +290,7 @@ impl Timers {
             .filter(|(_, t)| t.due <= now || (!t.warned && t.warn <= now))
             .map(|(k, t)| (k.clone(), t.clone()))
             .collect();
-        for ((conversation, metric), target) in due {
+        for ((tenant, conversation, metric), target) in due {
             let breached = target.due <= now;
             let (kind, body) = if breached {
                 let body = SlaBreached {
@@ -290,16 +307,22 @@ impl Timers {
                 };
                 ("warning", Body::SlaWarning(body))
             };
-            let id = format!("sla/{conversation}/{metric}/{kind}/{}", target.due.timestamp());
-            match self.publish_once(&conversation, body, &id).await {
+            let id = format!("{tenant}/sla/{conversation}/{metric}/{kind}/{}", target.due.timestamp());
+            match self.publish_once(&tenant, &conversation, body, &id).await {
                 Ok(()) => tracing::info!(metric, kind, "sla timer fired"),
                 Err(error) => tracing::warn!(metric, kind, %error, "sla event not published; retrying"),
             }
         }
     }
 
-    async fn publish_once(&self, conversation: &str, body: Body, id: &str) -> Result<(), Error> {
-        let event = Draft::new(DEFAULT_TENANT, conversation, body).keyed(id).build()?;
+    async fn publish_once(
+        &self,
+        tenant: &str,
+        conversation: &str,
+        body: Body,
+        id: &str,
+    ) -> Result<(), Error> {
+        let event = Draft::new(tenant, conversation, body).keyed(id).build()?;
         self.bus.publish(&event).await?;
         Ok(())
     }
@@ -341,5 +364,51 @@ async fn clock(timers: Arc<Timers>, shutdown: CancellationToken) -> TaskResult {
             () = tokio::time::sleep(sleep) => {}
             () = timers.wake.notified() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sla_event(tenant: &str, body: Body) -> Event {
+        Draft::new(tenant, "c-1", body).build().expect("a valid event")
+    }
+
+    fn started(tenant: &str, metric: &str) -> Event {
+        let at = Utc::now() + chrono::Duration::hours(1);
+        let body = Body::SlaStarted(SlaStarted {
+            conversation_id: "c-1".into(),
+            policy: "standard".into(),
+            metric: metric.into(),
+            due_at: Some(to_timestamp(at)),
+            warn_at: Some(to_timestamp(at)),
+        });
+        sla_event(tenant, body)
+    }
+
+    #[test]
+    fn given_two_tenants_timing_one_conversation_id_when_one_meets_and_pauses_then_the_other_runs_on() {
+        let mut state = State::default();
+        for tenant in ["acme", "globex"] {
+            assert!(state.apply(&started(tenant, "first_response")));
+            assert!(state.apply(&started(tenant, "resolution")));
+        }
+        let met = SlaMet { conversation_id: "c-1".into(), metric: "first_response".into() };
+        state.apply(&sla_event("acme", Body::SlaMet(met)));
+        state.apply(&sla_event(
+            "acme",
+            Body::SlaPaused(SlaPaused { conversation_id: "c-1".into(), targets: vec![] }),
+        ));
+        assert!(state.answered.contains(&scoped("acme", "c-1")));
+        assert!(!state.answered.contains(&scoped("globex", "c-1")));
+        assert!(state.paused.contains_key(&scoped("acme", "c-1")));
+        assert!(!state.paused.contains_key(&scoped("globex", "c-1")));
+        let running: Vec<&Key> = state.running.keys().collect();
+        assert_eq!(
+            running,
+            [&key("globex", "c-1", "first_response"), &key("globex", "c-1", "resolution")],
+            "acme's targets stopped, globex's run on"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Triggers on return decisions: an approved return sends the refund confirmation to the
-//! customer and a notice to the warehouse; a rejected one tells the customer why. Event ids
-//! derive from the return, so redeliveries send nothing twice.
+//! customer and a notice to the warehouse; a rejected one tells the customer why, all for the
+//! return's tenant. Event ids derive from the tenant and the return, so redeliveries send
+//! nothing twice.
 
 use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
@@ -10,7 +11,7 @@ use switchboard_proto::events::v1::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, playbooks::returns, store::RuleStore};
+use crate::{Error, playbooks::returns, store::RuleStore, tenancy::tenant_of};
 
 pub const CONSUMER: &str = "router-returns";
 
@@ -41,7 +42,7 @@ impl Handler<Event> for Triggers {
         };
         let history = self
             .bus
-            .events_of("return", &event.tenant, &return_id)
+            .events_of("return", tenant_of(&event), &return_id)
             .await
             .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         let Some(opened) = history.iter().find_map(|(e, _)| match &e.body {
@@ -66,7 +67,8 @@ impl Handler<Event> for Triggers {
 
 impl Triggers {
     async fn reply(&self, cause: &Event, opened: &ReturnOpened, text: String) -> Result<(), HandlerError> {
-        let reply_id = key_id(&format!("refund-reply/{}", opened.return_id)).to_string();
+        let tenant = tenant_of(cause);
+        let reply_id = key_id(&format!("{tenant}/refund-reply/{}", opened.return_id)).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
             reply_id: reply_id.clone(),
             conversation_id: opened.conversation_id.clone(),
@@ -82,16 +84,17 @@ impl Triggers {
     }
 
     async fn notify_warehouse(&self, cause: &Event, opened: &ReturnOpened) -> Result<(), HandlerError> {
+        let tenant = tenant_of(cause);
         let target = self
             .rules
-            .current()
+            .current(tenant)
             .rules
             .playbooks()
             .returns
             .as_ref()
             .map_or_else(|| "team:warehouse".to_string(), |settings| settings.warehouse.clone());
         let (subject, text) = returns::warehouse_notice(&opened.order_id, &opened.return_id);
-        let notification_id = key_id(&format!("warehouse/{}", opened.return_id)).to_string();
+        let notification_id = key_id(&format!("{tenant}/warehouse/{}", opened.return_id)).to_string();
         let body = Body::NotificationRequested(NotificationRequested {
             notification_id: notification_id.clone(),
             target,
@@ -103,7 +106,7 @@ impl Triggers {
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
-        // The aggregate id is itself derived from the return, so it keys the event too.
+        // The aggregate id is itself derived from the tenant and the return, so it keys the event too.
         let event = Draft::caused_by(cause, aggregate_id, body)
             .keyed(aggregate_id)
             .build()

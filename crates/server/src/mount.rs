@@ -58,12 +58,7 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_classifier::start(deps, classifier_config(config), work))
             }
             Service::Router => {
-                add!(
-                    mounted,
-                    service,
-                    switchboard_router::start(deps, router_config(config, local)?, work),
-                    single_tenant
-                )
+                add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work))
             }
             Service::Knowledge => {
                 add!(mounted, service, switchboard_knowledge::start(deps, knowledge_config(config), work))

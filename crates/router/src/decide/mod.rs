@@ -12,7 +12,7 @@ use switchboard_proto::{
         Channel, Event, MessageClassified, MessageRouted, Priority as WirePriority, ReplyRequested,
         RouteAction, SlaStarted, event::Body,
     },
-    knowledge::v1::{AnswerRequest, knowledge_client::KnowledgeClient},
+    knowledge::v1::AnswerRequest,
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -26,10 +26,12 @@ use crate::{
     customers::Directory,
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
+    knowledge::Knowledge,
     playbooks::{Playbook, Tongue, account, after_hours, identity, orders, password_reset},
     rules::{Action, Decision, HandoffReason, Priority, Rules},
     sla::Timers,
     store::RuleStore,
+    tenancy::tenant_of,
 };
 
 /// Characters of a message asked as the question at most (knowledge takes up to 1000).
@@ -51,7 +53,7 @@ pub(crate) struct Decider {
     bus: Bus,
     rules: Arc<RuleStore>,
     directory: Directory,
-    knowledge: KnowledgeClient<switchboard_auth::Authorized>,
+    knowledge: Knowledge,
     min_answer_confidence: f32,
     /// The router projection's checkpoint: hand-offs wait for it to hold the conversation so far.
     checkpoint: watch::Receiver<u64>,
@@ -69,7 +71,7 @@ impl Decider {
         bus: Bus,
         rules: Arc<RuleStore>,
         directory: Directory,
-        knowledge: KnowledgeClient<switchboard_auth::Authorized>,
+        knowledge: Knowledge,
         min_answer_confidence: f32,
         checkpoint: watch::Receiver<u64>,
         timers: Arc<Timers>,
@@ -85,9 +87,13 @@ impl Decider {
         Ok(())
     }
 
-    /// The knowledge base's cited answer in the conversation's language, if it has one.
-    async fn answer(&self, classified: &MessageClassified) -> Result<Option<Answer>, tonic::Status> {
-        let mut knowledge = self.knowledge.clone();
+    /// `tenant`'s knowledge base's cited answer in the conversation's language, if it has one.
+    async fn answer(
+        &self,
+        tenant: &str,
+        classified: &MessageClassified,
+    ) -> Result<Option<Answer>, tonic::Status> {
+        let mut knowledge = self.knowledge.client_for(tenant);
         let request = AnswerRequest {
             question: classified.text.chars().take(MAX_QUESTION_CHARS).collect(),
             locale: conversation_language(classified).to_string(),
@@ -105,6 +111,7 @@ impl Decider {
     /// The rule's playbook: an order's status, the password-reset path, or a cited answer.
     async fn resolve(
         &self,
+        tenant: &str,
         classified: &MessageClassified,
         rules: &Rules,
         playbook: Playbook,
@@ -116,15 +123,15 @@ impl Decider {
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
             Playbook::Faq | Playbook::LeadQualification | Playbook::Returns | Playbook::Booking => {
-                self.answer(classified).await
+                self.answer(tenant, classified).await
             }
             Playbook::SimActivation if !classified.customer_verified => Ok(verify_first()),
-            Playbook::SimActivation => self.answer(classified).await,
+            Playbook::SimActivation => self.answer(tenant, classified).await,
             Playbook::AccountBalance | Playbook::DataUsage if !classified.customer_verified => {
                 Ok(verify_first())
             }
             Playbook::AccountBalance | Playbook::DataUsage => {
-                let found = account::find(self.directory.pool(), &classified.customer_id)
+                let found = account::find(self.directory.pool(), tenant, &classified.customer_id)
                     .await
                     .map_err(|error| tonic::Status::unavailable(format!("router read model: {error}")))?;
                 // Without an account a person takes it (the reply would be a guess).
@@ -143,14 +150,14 @@ impl Decider {
                 .as_ref()
                 .map(|settings| Answer { article_ids: Vec::new(), text: password_reset(settings, tongue) })),
             // How tracking works, from the knowledge base, but no one's order (else a person).
-            Playbook::OrderStatus if !classified.customer_verified => self.answer(classified).await,
+            Playbook::OrderStatus if !classified.customer_verified => self.answer(tenant, classified).await,
             Playbook::OrderStatus => {
-                match orders::find(&self.bus, self.directory.pool(), classified).await {
+                match orders::find(&self.bus, self.directory.pool(), tenant, classified).await {
                     Ok(Some(order)) => {
                         Ok(Some(Answer { article_ids: Vec::new(), text: orders::reply(&order, tongue) }))
                     }
                     // No order to tell: the knowledge base may still answer how tracking works.
-                    Ok(None) => self.answer(classified).await,
+                    Ok(None) => self.answer(tenant, classified).await,
                     Err(error) => Err(tonic::Status::unavailable(format!("router read model: {error}"))),
                 }
             }
@@ -172,17 +179,18 @@ impl Handler<Event> for Decider {
             return Ok(());
         };
         let at = switchboard_proto::time::to_datetime(event.occurred_at.as_ref());
-        let active = self.rules.current();
-        let context = Context::read(&self.directory, &active.rules, classified, at)
+        let tenant = tenant_of(&event);
+        let active = self.rules.current(tenant);
+        let context = Context::read(&self.directory, tenant, &active.rules, classified, at)
             .await
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
         // The customer wrote: a conversation pending on them no longer closes.
         self.timers
-            .met(&classified.conversation_id, crate::sla::PENDING_CLOSE)
+            .met(tenant, &classified.conversation_id, crate::sla::PENDING_CLOSE)
             .await
             .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
-        if self.timers.is_paused(&classified.conversation_id) {
+        if self.timers.is_paused(tenant, &classified.conversation_id) {
             // The customer answered: targets paused while waiting on them count again.
             self.timers
                 .resume(&classified.conversation_id, &active.rules, at, &event)
@@ -190,9 +198,17 @@ impl Handler<Event> for Decider {
                 .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         }
         let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
-        let turn =
-            Turn { event: &event, delivery, classified, decision: &decision, rules: &active.rules, tier, at };
-        if let Some(step) = self.playbook_step(classified, &decision, &active.rules, at).await? {
+        let turn = Turn {
+            event: &event,
+            tenant,
+            delivery,
+            classified,
+            decision: &decision,
+            rules: &active.rules,
+            tier,
+            at,
+        };
+        if let Some(step) = self.playbook_step(tenant, classified, &decision, &active.rules, at).await? {
             return self.follow(step, turn, routed_for(classified, &decision, active.version)).await;
         }
         if decision.rule.then.action == Some(Action::Answer)
@@ -206,7 +222,7 @@ impl Handler<Event> for Decider {
         let mut after_hours_reply = None;
         if decision.rule.then.action == Some(Action::Answer) {
             let playbook = decision.rule.then.playbook.unwrap_or_default();
-            match self.resolve(classified, &active.rules, playbook).await {
+            match self.resolve(tenant, classified, &active.rules, playbook).await {
                 Ok(Some(answer)) => {
                     routed.article_ids.clone_from(&answer.article_ids);
                     reply = Some(answer);
@@ -264,7 +280,8 @@ impl Decider {
             (Vec::new(), Vec::new())
         } else {
             self.caught_up(turn.delivery, classified).await;
-            handoff::history(self.directory.pool(), &classified.conversation_id, &classified.message_id)
+            let (pool, tenant) = (self.directory.pool(), turn.tenant);
+            handoff::history(pool, tenant, &classified.conversation_id, &classified.message_id)
                 .await
                 .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?
         };
@@ -337,6 +354,8 @@ impl Decider {
 /// One message being decided, and what it is decided with.
 struct Turn<'a> {
     event: &'a Event,
+    /// The event's tenant: everything the decision reads and writes is that tenant's.
+    tenant: &'a str,
     delivery: &'a Delivery,
     classified: &'a MessageClassified,
     decision: &'a Decision<'a>,

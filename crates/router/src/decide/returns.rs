@@ -42,7 +42,7 @@ impl Decider {
             let why = "the customer is not verified, so a human takes the return";
             return self.return_to_a_person(&turn, routed, &settings.queue, why).await;
         }
-        let order = orders::find(&self.bus, self.directory.pool(), classified)
+        let order = orders::find(&self.bus, self.directory.pool(), turn.tenant, classified)
             .await
             .map_err(|error| HandlerError::Unavailable(format!("orders: {error}")))?;
         let tongue = Tongue::of(conversation_language(classified));
@@ -60,7 +60,7 @@ impl Decider {
             return self.conclude(&turn, routed, Some(Answer { article_ids: Vec::new(), text })).await;
         }
         // One return per asking message, whatever the redeliveries.
-        let key = format!("return/{}", classified.message_id);
+        let key = format!("{}/return/{}", turn.tenant, classified.message_id);
         let return_id = format!("R-{}", &key_id(&key).simple().to_string()[..10]);
         let opened = ReturnOpened {
             return_id: return_id.clone(),

@@ -1,9 +1,9 @@
 //! Multi-turn playbooks: a conversation with a playbook under way goes on with it (unless the
 //! customer asks for a human, which ends it); a rule may start one. The state is the last
-//! `PlaybookProgressed` of the conversation.
+//! `PlaybookProgressed` of the tenant's conversation; booking slots are the tenant's own.
 
 use chrono::{DateTime, Utc};
-use switchboard_bus::{DEFAULT_TENANT, Draft, Expected, HandlerError};
+use switchboard_bus::{Draft, Expected, HandlerError};
 use switchboard_proto::events::v1::{
     BookingConfirmed, MessageClassified, MessageRouted, PlaybookProgressed, Priority as WirePriority,
     RouteAction, event::Body,
@@ -18,6 +18,7 @@ impl Decider {
     /// The playbook step this message takes, if a playbook is under way or the rule starts one.
     pub(super) async fn playbook_step(
         &self,
+        tenant: &str,
         classified: &MessageClassified,
         decision: &Decision<'_>,
         rules: &Rules,
@@ -33,12 +34,12 @@ impl Decider {
         }
         let conversation = &classified.conversation_id;
         let customer_asked = decision.rule.then.handoff == Some(HandoffReason::CustomerAsked);
-        if let Some(state) = self.session(conversation).await? {
+        if let Some(state) = self.session(tenant, conversation).await? {
             if customer_asked {
-                self.end_session(state).await?;
+                self.end_session(tenant, state).await?;
                 return Ok(None);
             }
-            return self.continue_session(state, classified, rules, at).await;
+            return self.continue_session(tenant, state, classified, rules, at).await;
         }
         if decision.rule.then.action != Some(Action::Answer) {
             return Ok(None);
@@ -47,7 +48,7 @@ impl Decider {
             Some(Playbook::LeadQualification) => {
                 Ok(rules.playbooks().lead_qualification.as_ref().map(|s| leads::start(s, conversation)))
             }
-            Some(Playbook::Booking) => self.booking_offer(rules, conversation, at, 0).await,
+            Some(Playbook::Booking) => self.booking_offer(tenant, rules, conversation, at, 0).await,
             // An unverified customer is told how to be verified instead (see `resolve`).
             Some(Playbook::SimActivation) if classified.customer_verified => {
                 Ok(rules.playbooks().sim_activation.as_ref().map(|_| account::start(conversation)))
@@ -60,6 +61,7 @@ impl Decider {
     /// set no longer has it.
     async fn continue_session(
         &self,
+        tenant: &str,
         state: PlaybookProgressed,
         classified: &MessageClassified,
         rules: &Rules,
@@ -71,30 +73,30 @@ impl Decider {
         {
             if !classified.customer_verified {
                 // Verification is per message's channel proof: an unverified turn ends it.
-                self.end_session(state).await?;
+                self.end_session(tenant, state).await?;
                 return Ok(None);
             }
-            return self.sim_answer(settings, state, classified).await.map(Some);
+            return self.sim_answer(tenant, settings, state, classified).await.map(Some);
         }
         match (state.playbook.as_str(), &playbooks.lead_qualification, &playbooks.booking) {
             (leads::NAME, Some(settings), _) => Ok(Some(leads::answer(settings, state, &classified.text))),
             (booking::NAME, _, Some(settings)) => {
                 let Some(calendar) = rules.calendar(&settings.calendar) else {
-                    self.end_session(state).await?;
+                    self.end_session(tenant, state).await?;
                     return Ok(None);
                 };
                 let Some(start) = booking::chosen(&state, &classified.text) else {
                     return Ok(Some(booking::missed(settings, state)));
                 };
-                if self.book(settings, classified, start).await? {
+                if self.book(tenant, settings, classified, start).await? {
                     Ok(Some(booking::confirmed(settings, calendar, state, start)))
                 } else {
                     // Taken meanwhile by another conversation: a fresh offer.
-                    self.booking_offer(rules, &classified.conversation_id, at, state.misses).await
+                    self.booking_offer(tenant, rules, &classified.conversation_id, at, state.misses).await
                 }
             }
             _ => {
-                self.end_session(state).await?;
+                self.end_session(tenant, state).await?;
                 Ok(None)
             }
         }
@@ -103,6 +105,7 @@ impl Decider {
     /// The next free slots, or a hand-off when none is free in the next four weeks.
     async fn booking_offer(
         &self,
+        tenant: &str,
         rules: &Rules,
         conversation_id: &str,
         at: DateTime<Utc>,
@@ -118,11 +121,7 @@ impl Decider {
             }
             let taken = self
                 .bus
-                .last_event_of(
-                    "booking",
-                    switchboard_bus::DEFAULT_TENANT,
-                    &booking::slot_id(&settings.calendar, start),
-                )
+                .last_event_of("booking", tenant, &booking::slot_id(&settings.calendar, start))
                 .await
                 .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
             if taken.is_none() {
@@ -141,9 +140,10 @@ impl Decider {
         Ok(Some(booking::offer(settings, calendar, conversation_id, &free, misses)))
     }
 
-    /// Books the slot unless another conversation has; `false` when taken.
+    /// Books the tenant's slot unless another of its conversations has; `false` when taken.
     async fn book(
         &self,
+        tenant: &str,
         settings: &booking::Settings,
         classified: &MessageClassified,
         start: DateTime<Utc>,
@@ -158,7 +158,7 @@ impl Decider {
             start: Some(to_timestamp(start)),
             end: Some(to_timestamp(end)),
         });
-        let event = Draft::new(DEFAULT_TENANT, slot_id, body)
+        let event = Draft::new(tenant, slot_id, body)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
         match self.bus.append(&event, Expected::Empty, None).await {
@@ -168,11 +168,15 @@ impl Decider {
         }
     }
 
-    /// The conversation's playbook state, if one is under way.
-    async fn session(&self, conversation_id: &str) -> Result<Option<PlaybookProgressed>, HandlerError> {
+    /// The tenant's conversation's playbook state, if one is under way.
+    async fn session(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+    ) -> Result<Option<PlaybookProgressed>, HandlerError> {
         let last = self
             .bus
-            .last_event_of("playbook", switchboard_bus::DEFAULT_TENANT, conversation_id)
+            .last_event_of("playbook", tenant, conversation_id)
             .await
             .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(last.and_then(|(event, _)| match event.body {
@@ -181,11 +185,11 @@ impl Decider {
         }))
     }
 
-    async fn end_session(&self, mut state: PlaybookProgressed) -> Result<(), HandlerError> {
+    async fn end_session(&self, tenant: &str, mut state: PlaybookProgressed) -> Result<(), HandlerError> {
         state.done = true;
         state.asking.clear();
         let conversation = state.conversation_id.clone();
-        let event = Draft::new(DEFAULT_TENANT, conversation, Body::PlaybookProgressed(state))
+        let event = Draft::new(tenant, conversation, Body::PlaybookProgressed(state))
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
         self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;

@@ -3,7 +3,7 @@
 //! whatever the conversation or call), and activating the SIM (`SimActivated`, once per
 //! conversation) when the digits match.
 
-use switchboard_bus::{DEFAULT_TENANT, Draft, HandlerError};
+use switchboard_bus::{Draft, HandlerError};
 use switchboard_proto::events::v1::{
     MessageClassified, PlaybookProgressed, SimActivated, SimActivationRefused, event::Body,
 };
@@ -15,15 +15,15 @@ use crate::playbooks::{
 };
 
 impl Decider {
-    /// Counts a wrong answer against the customer, whatever the conversation.
-    async fn sim_refused(&self, classified: &MessageClassified) -> Result<(), HandlerError> {
+    /// Counts a wrong answer against the tenant's customer, whatever the conversation.
+    async fn sim_refused(&self, tenant: &str, classified: &MessageClassified) -> Result<(), HandlerError> {
         let body = Body::SimActivationRefused(SimActivationRefused {
             customer_id: classified.customer_id.clone(),
             conversation_id: classified.conversation_id.clone(),
         });
         let aggregate = switchboard_bus::key_id(&format!("account/{}", classified.customer_id)).to_string();
-        let event = Draft::new(DEFAULT_TENANT, aggregate, body)
-            .keyed(format!("sim-refused/{}", classified.message_id))
+        let event = Draft::new(tenant, aggregate, body)
+            .keyed(format!("{tenant}/sim-refused/{}", classified.message_id))
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
         self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
@@ -32,6 +32,7 @@ impl Decider {
 
     pub(super) async fn sim_answer(
         &self,
+        tenant: &str,
         settings: &SimSettings,
         mut state: PlaybookProgressed,
         classified: &MessageClassified,
@@ -39,8 +40,9 @@ impl Decider {
         let unavailable =
             |error: sqlx::Error| HandlerError::Unavailable(format!("router read model: {error}"));
         let pool = self.directory.pool();
-        let found = account::find(pool, &classified.customer_id).await.map_err(unavailable)?;
-        let refusals = account::recent_refusals(pool, &classified.customer_id).await.map_err(unavailable)?;
+        let found = account::find(pool, tenant, &classified.customer_id).await.map_err(unavailable)?;
+        let refusals =
+            account::recent_refusals(pool, tenant, &classified.customer_id).await.map_err(unavailable)?;
         if refusals >= account::MAX_REFUSALS_PER_DAY {
             tracing::warn!("sim activation locked after too many wrong digits today");
             return Ok(Step::HandOff { state, queue: settings.queue.clone() });
@@ -53,7 +55,7 @@ impl Decider {
         match account::confirm(settings, found.as_ref(), state.clone(), &classified.text) {
             Confirmation::Step(step) => {
                 if found.is_some() {
-                    self.sim_refused(classified).await?;
+                    self.sim_refused(tenant, classified).await?;
                 }
                 Ok(step)
             }
@@ -67,8 +69,8 @@ impl Decider {
                 // Customer ids (phone numbers) need not be valid aggregate ids: a key stands in.
                 let aggregate =
                     switchboard_bus::key_id(&format!("account/{}", classified.customer_id)).to_string();
-                let event = Draft::new(DEFAULT_TENANT, aggregate, body)
-                    .keyed(format!("sim-activated/{}", classified.conversation_id))
+                let event = Draft::new(tenant, aggregate, body)
+                    .keyed(format!("{tenant}/sim-activated/{}", classified.conversation_id))
                     .build()
                     .map_err(|error| HandlerError::Permanent(error.to_string()))?;
                 self.bus

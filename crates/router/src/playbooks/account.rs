@@ -1,7 +1,7 @@
 //! Telecom self-service, for voice and chat: the balance and due date (`account_balance`), data
 //! used this period (`data_usage`), and SIM activation (`sim_activation`, multi-turn: the customer
 //! confirms the SIM's last four digits, then the SIM is activated by a `SimActivated` event).
-//! Accounts come from `AccountUpdated` events of the billing and provisioning systems.
+//! Accounts come from `AccountUpdated` events of the billing and provisioning systems, per tenant.
 
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool, Row as _};
@@ -36,12 +36,16 @@ pub struct Account {
     pub sim_status: String,
 }
 
-pub async fn project(tx: &mut PgConnection, account: &AccountUpdated) -> Result<(), sqlx::Error> {
+pub async fn project(
+    tx: &mut PgConnection,
+    tenant: &str,
+    account: &AccountUpdated,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO router.accounts (customer_id, plan, balance_minor, currency, due_date, data_used_mb,
-             data_allowance_mb, sim_last4, sim_status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (customer_id) DO UPDATE SET plan = EXCLUDED.plan, balance_minor = EXCLUDED.balance_minor,
+             data_allowance_mb, sim_last4, sim_status, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (tenant, customer_id) DO UPDATE SET plan = EXCLUDED.plan, balance_minor = EXCLUDED.balance_minor,
              currency = EXCLUDED.currency, due_date = EXCLUDED.due_date, data_used_mb = EXCLUDED.data_used_mb,
              data_allowance_mb = EXCLUDED.data_allowance_mb, sim_last4 = EXCLUDED.sim_last4,
              sim_status = EXCLUDED.sim_status",
@@ -55,13 +59,19 @@ pub async fn project(tx: &mut PgConnection, account: &AccountUpdated) -> Result<
     .bind(i64::try_from(account.data_allowance_mb).unwrap_or(i64::MAX))
     .bind(&account.sim_last4)
     .bind(&account.sim_status)
+    .bind(tenant)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-pub async fn activated(tx: &mut PgConnection, activated: &SimActivated) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE router.accounts SET sim_status = 'active' WHERE customer_id = $1")
+pub async fn activated(
+    tx: &mut PgConnection,
+    tenant: &str,
+    activated: &SimActivated,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE router.accounts SET sim_status = 'active' WHERE tenant = $1 AND customer_id = $2")
+        .bind(tenant)
         .bind(&activated.customer_id)
         .execute(&mut *tx)
         .await?;
@@ -70,13 +80,16 @@ pub async fn activated(tx: &mut PgConnection, activated: &SimActivated) -> Resul
 
 pub async fn refused(
     tx: &mut PgConnection,
+    tenant: &str,
     event_id: &str,
     refused: &SimActivationRefused,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO router.sim_refusals (event_id, customer_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO router.sim_refusals (tenant, event_id, customer_id, at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant, event_id) DO NOTHING",
     )
+    .bind(tenant)
     .bind(event_id)
     .bind(&refused.customer_id)
     .bind(at)
@@ -86,20 +99,23 @@ pub async fn refused(
 }
 
 /// Wrong digits the customer gave in the last day.
-pub async fn recent_refusals(pool: &PgPool, customer_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn recent_refusals(pool: &PgPool, tenant: &str, customer_id: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT count(*) FROM router.sim_refusals WHERE customer_id = $1 AND at > now() - interval '1 day'",
+        "SELECT count(*) FROM router.sim_refusals
+         WHERE tenant = $1 AND customer_id = $2 AND at > now() - interval '1 day'",
     )
+    .bind(tenant)
     .bind(customer_id)
     .fetch_one(pool)
     .await
 }
 
-pub async fn find(pool: &PgPool, customer_id: &str) -> Result<Option<Account>, sqlx::Error> {
+pub async fn find(pool: &PgPool, tenant: &str, customer_id: &str) -> Result<Option<Account>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT plan, balance_minor, currency, due_date, data_used_mb, data_allowance_mb, sim_last4, sim_status
-         FROM router.accounts WHERE customer_id = $1",
+         FROM router.accounts WHERE tenant = $1 AND customer_id = $2",
     )
+    .bind(tenant)
     .bind(customer_id)
     .fetch_optional(pool)
     .await?;

@@ -24,14 +24,20 @@ pub struct Order {
 
 /// The order the message is about: a number it names that belongs to the customer (folded from
 /// the order's own events, so an update published a moment ago counts), else the customer's
-/// most recent order in the read model. Orders of other customers are never told.
-pub async fn find(bus: &Bus, pool: &PgPool, classified: &MessageClassified) -> Result<Option<Order>, String> {
+/// most recent order in the read model. Orders of other customers, and of other tenants, are
+/// never told.
+pub async fn find(
+    bus: &Bus,
+    pool: &PgPool,
+    tenant: &str,
+    classified: &MessageClassified,
+) -> Result<Option<Order>, String> {
     if classified.customer_id.is_empty() {
         return Ok(None);
     }
     for entity in classified.entities.iter().filter(|e| e.kind == "order_number") {
         for number in [&entity.value, &entity.text].into_iter().filter(|n| !n.is_empty()) {
-            let history = match bus.events_of("order", switchboard_bus::DEFAULT_TENANT, number).await {
+            let history = match bus.events_of("order", tenant, number).await {
                 Err(switchboard_bus::Error::InvalidAggregateId(_)) => continue,
                 other => other.map_err(|e| e.to_string())?,
             };
@@ -40,7 +46,7 @@ pub async fn find(bus: &Bus, pool: &PgPool, classified: &MessageClassified) -> R
             }
         }
     }
-    latest(pool, classified).await.map_err(|e| e.to_string())
+    latest(pool, tenant, classified).await.map_err(|e| e.to_string())
 }
 
 /// An order as its `OrderUpdated` events leave it, and its customer.
@@ -85,11 +91,16 @@ fn fold<'a>(events: impl Iterator<Item = &'a Event>) -> Option<(String, Order)> 
 }
 
 /// The customer's most recent order in the read model.
-async fn latest(pool: &PgPool, classified: &MessageClassified) -> Result<Option<Order>, sqlx::Error> {
+async fn latest(
+    pool: &PgPool,
+    tenant: &str,
+    classified: &MessageClassified,
+) -> Result<Option<Order>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT order_id, status, carrier, tracking_number, tracking_url, expected_delivery, delivered_at
-         FROM router.orders WHERE customer_id = $1 ORDER BY updated_at DESC LIMIT 1",
+         FROM router.orders WHERE tenant = $1 AND customer_id = $2 ORDER BY updated_at DESC LIMIT 1",
     )
+    .bind(tenant)
     .bind(&classified.customer_id)
     .fetch_optional(pool)
     .await?;
