@@ -90,7 +90,7 @@ async fn a_vip_invoice_question_lands_in_billing_at_high_priority_and_rules_chan
     std::fs::write(&candidate, BILLING_TO_FINANCE)?;
     let plain = submit(&cluster, message("cust-2", "Where is my order 5?", "plain-1")).await?;
     routed(&backing, &plain.conversation_id).await?;
-    let report = simulate(&config, &candidate, None).await?;
+    let report = simulate(&config, ("default", &candidate), None).await?;
     assert_eq!(report.compared, 2, "{report:?}");
     assert_eq!(report.changed, 2, "{report:?}");
     assert_eq!(report.changes.get("queue/billing/high -> queue/finance/high"), Some(&1), "{report:?}");

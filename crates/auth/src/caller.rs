@@ -55,25 +55,6 @@ impl Caller {
         }
         Err(Status::permission_denied(format!("agent_id {field:?} is not this token's subject")))
     }
-
-    /// Refuses callers of any tenant but `served`, for services whose read models hold one
-    /// tenant only.
-    pub fn only_tenant(&self, served: &str) -> Result<(), Status> {
-        if self.tenant == served {
-            return Ok(());
-        }
-        Err(Status::failed_precondition(format!(
-            "this service holds tenant {served:?} only so far; tenant {:?} has no data here",
-            self.tenant
-        )))
-    }
-}
-
-/// An interceptor for services whose read models hold the default tenant only: every other
-/// tenant's call is refused before it reaches them.
-pub fn default_tenant_only(request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-    Caller::of(&request)?.only_tenant(switchboard_bus::DEFAULT_TENANT)?;
-    Ok(request)
 }
 
 #[cfg(test)]
@@ -100,10 +81,6 @@ mod tests {
         assert_eq!(
             caller().agent_for("bob").expect_err("impersonation").code(),
             tonic::Code::PermissionDenied
-        );
-        assert_eq!(
-            caller().only_tenant("default").expect_err("other").code(),
-            tonic::Code::FailedPrecondition
         );
     }
 

@@ -17,7 +17,7 @@ mod service;
 mod sign_in;
 mod token;
 
-pub use caller::{Caller, default_tenant_only};
+pub use caller::Caller;
 pub use credentials::Credentials;
 
 /// A client channel that sends [`Credentials`] with every call.

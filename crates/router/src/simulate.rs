@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use switchboard_bus::{Bus, DEFAULT_TENANT, is_tenant};
+use switchboard_bus::{Bus, is_tenant};
 use switchboard_proto::{
     events::v1::{MessageRouted, event::Body},
     time::to_datetime,
@@ -52,17 +52,6 @@ pub struct Example {
     pub to: String,
     pub from_rule: String,
     pub to_rule: String,
-}
-
-/// Simulates `candidate` over the default tenant's messages (the command line's, which names
-/// no tenant); see [`simulate_for`].
-pub async fn simulate(
-    bus: &Bus,
-    directory: &Directory,
-    candidate: &str,
-    since: Option<DateTime<Utc>>,
-) -> Result<Report, Error> {
-    simulate_for(bus, directory, DEFAULT_TENANT, candidate, since).await
 }
 
 /// Simulates `candidate` (YAML or JSON) over `tenant`'s messages classified since `since`.

@@ -3,13 +3,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use switchboard_auth::default_tenant_only;
 use switchboard_projection::{Deps, Task};
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    server::NamedService,
-    service::{RoutesBuilder, interceptor::InterceptedService},
-};
+use tonic::{server::NamedService, service::RoutesBuilder};
 
 use crate::{Config, Service};
 
@@ -25,16 +21,12 @@ fn name_of<S: NamedService>(_: &S) -> &'static str {
     S::NAME
 }
 
-/// Adds a started service's gRPC service and tasks; `single_tenant` services refuse callers of
-/// any tenant but the default one.
+/// Adds a started service's gRPC service and tasks.
 macro_rules! add {
-    ($mounted:ident, $service:expr, $start:expr, single_tenant) => {{ add!($mounted, $service, $start, |service| InterceptedService::new(service, default_tenant_only)) }};
-    ($mounted:ident, $service:expr, $start:expr) => {{ add!($mounted, $service, $start, |service| service) }};
-    ($mounted:ident, $service:expr, $start:expr, $wrap:expr) => {{
+    ($mounted:ident, $service:expr, $start:expr) => {{
         let started = $start.await.with_context(|| format!("starting {}", $service.name()))?;
         $mounted.names.push(name_of(&started.service));
-        let wrap = $wrap;
-        $mounted.routes.add_service(wrap(started.service));
+        $mounted.routes.add_service(started.service);
         $mounted.tasks.extend(started.tasks);
     }};
 }

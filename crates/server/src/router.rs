@@ -23,16 +23,20 @@ pub enum RouterCommand {
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Whose messages and read model to replay: one tenant's at a time.
+        #[arg(long, default_value = switchboard_bus::DEFAULT_TENANT)]
+        tenant: String,
         #[command(flatten)]
         connection: Connection,
     },
 }
 
 pub async fn run(command: RouterCommand) -> anyhow::Result<()> {
-    let RouterCommand::Simulate { rules, since, json, connection } = command;
+    let RouterCommand::Simulate { rules, since, json, tenant, connection } = command;
+    anyhow::ensure!(switchboard_bus::is_tenant(&tenant), "--tenant: 1 to 64 letters, digits, '-' and '_'");
     let since = since.as_deref().map(|text| ago(text, Utc::now())).transpose()?;
     let config = connection.config(Config::default())?;
-    let report = simulate(&config, &rules, since).await?;
+    let report = simulate(&config, (&tenant, &rules), since).await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -41,13 +45,18 @@ pub async fn run(command: RouterCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Simulates the rule set in `path` against the stream and read model `config` names.
-pub async fn simulate(config: &Config, path: &Path, since: Option<DateTime<Utc>>) -> anyhow::Result<Report> {
+/// Simulates the rule set in `path` over `tenant`'s messages, against the stream and read model
+/// `config` names.
+pub async fn simulate(
+    config: &Config,
+    (tenant, path): (&str, &Path),
+    since: Option<DateTime<Utc>>,
+) -> anyhow::Result<Report> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let deps = crate::connect(config).await?;
     switchboard_router::migrate_schema(&deps.pool).await?;
     let directory = Directory::new(deps.pool.clone(), deps.bus.clone());
-    let report = switchboard_router::simulate::simulate(&deps.bus, &directory, &text, since)
+    let report = switchboard_router::simulate::simulate_for(&deps.bus, &directory, tenant, &text, since)
         .await
         .with_context(|| format!("{}", path.display()))?;
     deps.pool.close().await;
