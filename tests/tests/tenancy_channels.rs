@@ -51,13 +51,21 @@ async fn received_in(
     tenant: &str,
     wanted: impl Fn(&MessageReceived) -> bool,
 ) -> anyhow::Result<MessageReceived> {
+    Ok(received_at(bus, tenant, wanted).await?.0)
+}
+
+/// [`received_in`], with the event's stream sequence (for reads that must see it).
+async fn received_at(
+    bus: &Bus,
+    tenant: &str,
+    wanted: impl Fn(&MessageReceived) -> bool,
+) -> anyhow::Result<(MessageReceived, u64)> {
     let filter = format!("switchboard.events.conversation.{tenant}.>");
-    let (received, _) = wait_for_event(bus, &filter, |event| match &event.body {
+    wait_for_event(bus, &filter, |event| match &event.body {
         Some(Body::MessageReceived(m)) if event.tenant == tenant && wanted(m) => Some(m.clone()),
         _ => None,
     })
-    .await?;
-    Ok(received)
+    .await
 }
 
 fn sms(customer: &str, text: &str, message_id: &str) -> Vec<u8> {
@@ -82,7 +90,7 @@ async fn a_webhook_is_the_tenant_its_path_names_and_that_tenants_secret_signs() 
     assert_eq!((status, answer["duplicate"].as_bool()), (202, Some(false)), "one id, two tenants: {answer}");
 
     // Then each lands in its own tenant.
-    let at_acme = received_in(&bus, "acme", |m| m.text == "Hi acme").await?;
+    let (at_acme, sequence) = received_at(&bus, "acme", |m| m.text == "Hi acme").await?;
     let at_default = received_in(&bus, "default", |m| m.customer_id == "+15557").await?;
     assert_ne!(at_acme.conversation_id, at_default.conversation_id);
 
@@ -98,7 +106,8 @@ async fn a_webhook_is_the_tenant_its_path_names_and_that_tenants_secret_signs() 
     assert_eq!(status, 503, "globex takes no webhooks");
 
     // And a conversation is only found by its own tenant.
-    let get = GetConversationRequest { conversation_id: at_acme.conversation_id.clone(), min_sequence: 0 };
+    let get =
+        GetConversationRequest { conversation_id: at_acme.conversation_id.clone(), min_sequence: sequence };
     let mut as_default = IntakeClient::new(cluster.channel().await?);
     let hidden = as_default.get_conversation(get.clone()).await.expect_err("another tenant's");
     assert_eq!(hidden.code(), tonic::Code::NotFound);

@@ -43,6 +43,8 @@ pub enum Error {
     Chat(String),
     #[error("channel tenants: {0}")]
     Tenants(String),
+    #[error("email sender verification: {0}")]
+    SenderDns(String),
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +77,9 @@ pub struct Config {
     pub http_limits: http::HttpLimits,
     /// What the SMTP listener allows: connections, session deadline, DATA in memory.
     pub smtp_limits: email::SmtpLimits,
+    /// How email senders are verified (DKIM, SPF): the DNS asked (the system resolver by
+    /// default), the deadline of one email's checks, whether SPF counts.
+    pub sender_verification: email::SenderVerification,
     /// What a chat socket and a site may send.
     pub chat_limits: chat::ChatLimits,
     /// Webhook body bytes read at once across requests (signatures are checked after reading).
@@ -119,6 +124,7 @@ impl Default for Config {
             credentials: switchboard_auth::Credentials::default(),
             http_limits: http::HttpLimits::default(),
             smtp_limits: email::SmtpLimits::default(),
+            sender_verification: email::SenderVerification::default(),
             chat_limits: chat::ChatLimits::default(),
             webhook_bytes_in_flight: 32 * 1024 * 1024,
             tls: None,
@@ -148,7 +154,9 @@ pub async fn start(
     migrate(&deps.pool, "channels", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let tenants = config.tenants().map_err(Error::Tenants)?;
-    let inbox = email::Inbox::new(deps.clone(), config.max_email_bytes, tenants.clone());
+    let senders =
+        email::SenderAuth::new(&config.sender_verification, &config.hostname).map_err(Error::SenderDns)?;
+    let inbox = email::Inbox::new(deps.clone(), config.max_email_bytes, tenants.clone(), senders);
     let mut tasks = vec![spawn_runner(runner, shutdown.clone())];
     if let Some(listener) = listeners.smtp {
         tracing::info!(address = %listener.local_addr()?, "serving smtp");

@@ -108,6 +108,10 @@ pub struct ChannelArgs {
     /// Seconds an SMTP session may last in all.
     #[arg(long, env = "SWITCHBOARD_SMTP_SESSION_SECS", default_value_t = 600)]
     pub smtp_session_secs: u64,
+    /// Whether SPF of the SMTP client can verify an email's sender (besides DKIM). Set `false`
+    /// behind a relay MTA whose address is in the SPF record of a domain whose mail it forwards.
+    #[arg(long, env = "SWITCHBOARD_EMAIL_SPF", default_value_t = true, action = clap::ArgAction::Set)]
+    pub email_spf: bool,
     /// DATA bytes held in memory across SMTP sessions at once; past it mail is deferred (452).
     #[arg(long, env = "SWITCHBOARD_SMTP_DATA_IN_FLIGHT", default_value_t = 64 * 1024 * 1024)]
     pub smtp_data_in_flight: usize,
@@ -188,6 +192,10 @@ impl ChannelArgs {
                 max_per_client: self.smtp_max_per_client.max(1),
                 session_deadline: std::time::Duration::from_secs(self.smtp_session_secs.max(1)),
                 data_in_flight: self.smtp_data_in_flight.max(self.max_email_bytes),
+            },
+            sender_verification: switchboard_channels::email::SenderVerification {
+                spf: self.email_spf,
+                ..Default::default()
             },
             ..Default::default()
         })

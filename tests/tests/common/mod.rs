@@ -52,6 +52,7 @@ impl Backing {
                 outbound_allow: loopback_allowed(),
                 ..Default::default()
             },
+            channels: offline_email_senders(),
             ..Config::default()
         }
     }
@@ -60,6 +61,14 @@ impl Backing {
         let config = switchboard_bus::Config { url: self.nats.url(), ..Default::default() };
         Ok(Bus::connect(config).await?)
     }
+}
+
+/// Email sender checks (DKIM, SPF) that ask no DNS server: tests never need the internet; a
+/// test gives the records it needs in `sender_verification.dns`.
+pub fn offline_email_senders() -> switchboard_channels::Config {
+    let mut channels = switchboard_channels::Config::default();
+    channels.sender_verification.dns = switchboard_channels::email::SenderDns::Records(Default::default());
+    channels
 }
 
 /// The tests' webhook receivers listen on loopback, which outbound webhooks may not reach unless allowed.

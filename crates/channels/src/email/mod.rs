@@ -1,14 +1,17 @@
 //! Email in: a raw message from the SMTP listener or the inbound-parse webhook is read, threaded
 //! and published on `switchboard.inbound.email` (`Nats-Msg-Id` = its Message-ID), or refused
 //! with a reason and kept as an `InboundRefused` event. Either way it is on the stream before the
-//! sender hears back, so nothing is lost.
+//! sender hears back, so nothing is lost. Its sender is verified when DKIM or SPF authenticates
+//! the From domain ([`sender`]); that only decides `customer_verified`, never whether it is taken.
 
 mod limits;
 pub mod parse;
+pub mod sender;
 pub mod smtp;
 pub mod threads;
 
 pub use limits::SmtpLimits;
+pub use sender::{SenderAuth, SenderCheck, SenderDns, SenderVerification, SmtpClient};
 
 use bytes::Bytes;
 use prost::Message as _;
@@ -49,11 +52,12 @@ pub struct Inbox {
     deps: Deps,
     max_bytes: usize,
     tenants: Tenants,
+    senders: SenderAuth,
 }
 
 impl Inbox {
-    pub fn new(deps: Deps, max_bytes: usize, tenants: Tenants) -> Self {
-        Self { deps, max_bytes, tenants }
+    pub fn new(deps: Deps, max_bytes: usize, tenants: Tenants, senders: SenderAuth) -> Self {
+        Self { deps, max_bytes, tenants, senders }
     }
 
     /// Whose inbound addresses are whose.
@@ -65,14 +69,15 @@ impl Inbox {
         self.max_bytes
     }
 
-    /// Reads, threads and publishes `raw` for `tenant` (`envelope` is the SMTP `MAIL FROM`, when
-    /// there is one); an `Err` means nothing was decided: try again later.
+    /// Reads, checks the sender of, threads and publishes `raw` for `tenant` (`smtp` is the SMTP
+    /// client and envelope, when it came over SMTP); an `Err` means nothing was decided: try again later.
     pub async fn accept(
         &self,
         raw: &[u8],
-        envelope: Option<&str>,
+        smtp: Option<&SmtpClient>,
         tenant: &str,
     ) -> Result<Outcome, Unavailable> {
+        let envelope = smtp.map(|client| client.mail_from.as_str());
         if raw.len() > self.max_bytes {
             let reason = format!("message is {} bytes; at most {} are accepted", raw.len(), self.max_bytes);
             return self.refuse(raw, reason, envelope, tenant).await;
@@ -81,8 +86,9 @@ impl Inbox {
             Ok(parsed) => parsed,
             Err(refusal) => return self.refuse(raw, refusal.to_string(), envelope, tenant).await,
         };
+        let check = self.senders.check(raw, &parsed.meta.from, smtp).await;
         let threading = threads::thread(&self.deps.pool, tenant, &parsed.meta).await?;
-        let message = inbound(parsed, threading, tenant);
+        let message = inbound(parsed, threading, tenant, check.verified());
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.email");
         let published = self
             .deps
@@ -92,6 +98,9 @@ impl Inbox {
         tracing::info!(
             duplicate = published.duplicate,
             attachments = message.email.as_ref().map_or(0, |e| e.attachments.len()),
+            dkim = check.dkim.as_str(),
+            spf = check.spf.as_str(),
+            aligned = check.aligned,
             "email accepted"
         );
         let message_id = message.email.map(|email| email.message_id).unwrap_or_default();
@@ -146,8 +155,8 @@ impl Inbox {
     }
 }
 
-/// The inbound message an email stands for.
-fn inbound(parsed: parse::Parsed, threading: Threading, tenant: &str) -> InboundMessage {
+/// The inbound message an email stands for; `verified` when its From domain is authenticated.
+fn inbound(parsed: parse::Parsed, threading: Threading, tenant: &str, verified: bool) -> InboundMessage {
     let parse::Parsed { meta, body } = parsed;
     let (conversation_id, text) = match threading {
         Threading::Continues(id) => (id, if body.trim().is_empty() { meta.subject.clone() } else { body }),
@@ -161,9 +170,9 @@ fn inbound(parsed: parse::Parsed, threading: Threading, tenant: &str) -> Inbound
         conversation_id,
         tenant: tenant.to_string(),
         email: Some(meta),
-        // A From address proves nothing (DKIM and SPF alignment are not checked yet): the bot
-        // tells no account data by email and asks the customer to sign in instead.
-        customer_verified: false,
+        // A From address alone proves nothing: unless DKIM or SPF authenticated its domain, the
+        // bot tells no account data by email and asks the customer to sign in instead.
+        customer_verified: verified,
     }
 }
 

@@ -3,7 +3,7 @@
 //! stream; a refused one gets a `5xx` with the reason, so the sending MTA bounces it clearly.
 //! Connections, sessions and DATA held in memory are bounded ([`SmtpLimits`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use tokio::{
     io::{
@@ -15,7 +15,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Inbox, Outcome,
+    Inbox, Outcome, SmtpClient,
     limits::{Budget, Busy, Gate, SmtpLimits},
 };
 
@@ -47,7 +47,7 @@ pub async fn serve(
                 Ok(admitted) => admitted,
                 Err(busy) => return refuse(&mut write, busy).await,
             };
-            let session = Session::new(&inbox, &hostname, &gate).run(read, &mut write);
+            let session = Session::new(&inbox, &hostname, &gate, peer.ip()).run(read, &mut write);
             match tokio::time::timeout(gate.limits.session_deadline, session).await {
                 Ok(Err(error)) => tracing::debug!(%error, "smtp session ended"),
                 Ok(Ok(())) => {}
@@ -74,6 +74,9 @@ struct Session<'a> {
     inbox: &'a Inbox,
     hostname: &'a str,
     gate: &'a Gate,
+    /// The client's address and the name it gave in `EHLO`/`HELO`: what SPF checks.
+    peer: IpAddr,
+    helo: String,
     greeted: bool,
     sender: Option<String>,
     recipients: usize,
@@ -82,8 +85,9 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(inbox: &'a Inbox, hostname: &'a str, gate: &'a Gate) -> Self {
-        Self { inbox, hostname, gate, greeted: false, sender: None, recipients: 0, tenant: None }
+    fn new(inbox: &'a Inbox, hostname: &'a str, gate: &'a Gate, peer: IpAddr) -> Self {
+        let helo = String::new();
+        Self { inbox, hostname, gate, peer, helo, greeted: false, sender: None, recipients: 0, tenant: None }
     }
 
     async fn run(
@@ -101,8 +105,8 @@ impl<'a> Session<'a> {
             };
             let (verb, argument) = line.split_once(' ').unwrap_or((line.as_str(), ""));
             let answer = match verb.to_ascii_uppercase().as_str() {
-                "EHLO" => self.ehlo(),
-                "HELO" => self.helo(),
+                "EHLO" => self.ehlo(argument),
+                "HELO" => self.helo(argument),
                 "MAIL" => self.mail(argument),
                 "RCPT" => self.rcpt(argument),
                 "DATA" if self.recipients == 0 => "503 5.5.1 RCPT TO first".to_string(),
@@ -129,17 +133,21 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn ehlo(&mut self) -> String {
-        self.greeted = true;
-        self.reset();
+    fn ehlo(&mut self, name: &str) -> String {
+        self.greet(name);
         let size = self.inbox.max_bytes();
         format!("250-{}\r\n250-SIZE {size}\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8", self.hostname)
     }
 
-    fn helo(&mut self) -> String {
-        self.greeted = true;
-        self.reset();
+    fn helo(&mut self, name: &str) -> String {
+        self.greet(name);
         format!("250 {}", self.hostname)
+    }
+
+    fn greet(&mut self, name: &str) {
+        self.greeted = true;
+        self.helo = name.trim().to_lowercase();
+        self.reset();
     }
 
     fn mail(&mut self, argument: &str) -> String {
@@ -199,7 +207,14 @@ impl<'a> Session<'a> {
                 tracing::warn!(size, "email deferred: the listener holds too much mail at once");
                 return "452 4.3.1 too much mail in progress; try again later".into();
             }
-            Data::Complete(raw, _budget) => self.inbox.accept(&raw, sender, tenant).await,
+            Data::Complete(raw, _budget) => {
+                let client = SmtpClient {
+                    ip: self.peer,
+                    helo: self.helo.clone(),
+                    mail_from: sender.unwrap_or_default().to_string(),
+                };
+                self.inbox.accept(&raw, Some(&client), tenant).await
+            }
         };
         match outcome {
             Ok(Outcome::Accepted { message_id, .. }) => format!("250 2.0.0 accepted {message_id}"),
