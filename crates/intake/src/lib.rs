@@ -22,11 +22,10 @@ pub use agent::AgentReplied;
 pub use domain::{Error, Intake, MAX_TEXT_BYTES, Submission, Submitted};
 pub use projection::IntakeProjection;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "conversations",
-    sql: include_str!("../migrations/001_conversations.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
+    Migration { version: 2, name: "tenant keys", sql: include_str!("../migrations/002_tenant_keys.sql") },
+];
 
 /// Durable consumer of inbound channel messages.
 pub const INBOUND_CONSUMER: &str = "intake-inbound";

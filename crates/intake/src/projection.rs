@@ -16,6 +16,8 @@ use switchboard_proto::{
 };
 
 type At = chrono::DateTime<chrono::Utc>;
+/// A row's key: its tenant, then its id.
+type Key = (String, String);
 
 /// Projects conversation, classification, routing and delivery events into schema `intake`.
 pub struct IntakeProjection;
@@ -50,17 +52,15 @@ impl Projection for IntakeProjection {
 }
 
 struct NewConversation {
-    tenant: String,
     customer_id: String,
     channel: i32,
     at: At,
 }
 
-/// A message row; `tenant` is `None` for bot replies, which take their conversation's.
 struct NewMessage {
     message_id: String,
     conversation_id: String,
-    tenant: Option<String>,
+    tenant: String,
     author: Author,
     text: String,
     idempotency_key: Option<String>,
@@ -71,51 +71,53 @@ struct NewMessage {
 /// The rows one batch writes.
 #[derive(Default)]
 struct Batch {
-    conversations: BTreeMap<String, NewConversation>,
+    conversations: BTreeMap<Key, NewConversation>,
     messages: Vec<NewMessage>,
-    classifications: BTreeMap<String, MessageClassified>,
-    routings: BTreeMap<String, MessageRouted>,
+    classifications: BTreeMap<Key, MessageClassified>,
+    routings: BTreeMap<Key, MessageRouted>,
     /// The last status each conversation reached in the batch, and the latest time of a change.
-    statuses: BTreeMap<String, (ConversationStatus, At)>,
+    statuses: BTreeMap<Key, (ConversationStatus, At)>,
 }
 
 impl Batch {
     fn fold(&mut self, applied: &Applied) {
         let at = to_datetime(applied.event.occurred_at.as_ref());
         let sequence = i64::try_from(applied.sequence).unwrap_or(i64::MAX);
+        let tenant = match applied.event.tenant.as_str() {
+            "" => switchboard_bus::DEFAULT_TENANT,
+            tenant => tenant,
+        };
+        let key = |id: &str| (tenant.to_string(), id.to_string());
         match &applied.event.body {
             Some(Body::MessageReceived(received)) => {
-                self.conversations.entry(received.conversation_id.clone()).or_insert_with(|| {
-                    NewConversation {
-                        tenant: applied.event.tenant.clone(),
-                        customer_id: received.customer_id.clone(),
-                        channel: received.channel,
-                        at,
-                    }
+                self.conversations.entry(key(&received.conversation_id)).or_insert_with(|| NewConversation {
+                    customer_id: received.customer_id.clone(),
+                    channel: received.channel,
+                    at,
                 });
                 self.messages.push(NewMessage {
                     message_id: received.message_id.clone(),
                     conversation_id: received.conversation_id.clone(),
-                    tenant: Some(applied.event.tenant.clone()),
+                    tenant: tenant.to_string(),
                     author: Author::Customer,
                     text: received.text.clone(),
                     idempotency_key: Some(received.idempotency_key.clone()),
                     at,
                     sequence,
                 });
-                self.status(&received.conversation_id, ConversationStatus::Open, at);
+                self.status(key(&received.conversation_id), ConversationStatus::Open, at);
             }
             Some(Body::MessageClassified(classified)) => {
-                self.classifications.insert(classified.message_id.clone(), classified.clone());
+                self.classifications.insert(key(&classified.message_id), classified.clone());
             }
             Some(Body::MessageRouted(routed)) => {
-                self.routings.insert(routed.message_id.clone(), routed.clone());
+                self.routings.insert(key(&routed.message_id), routed.clone());
                 match routed.action() {
                     RouteAction::Escalate => {
-                        self.status(&routed.conversation_id, ConversationStatus::Escalated, at)
+                        self.status(key(&routed.conversation_id), ConversationStatus::Escalated, at)
                     }
                     RouteAction::Queue => {
-                        self.status(&routed.conversation_id, ConversationStatus::Queued, at)
+                        self.status(key(&routed.conversation_id), ConversationStatus::Queued, at)
                     }
                     RouteAction::AutoReply | RouteAction::Unspecified => {}
                 }
@@ -124,21 +126,21 @@ impl Batch {
                 self.messages.push(NewMessage {
                     message_id: delivered.reply_id.clone(),
                     conversation_id: delivered.conversation_id.clone(),
-                    tenant: None,
+                    tenant: tenant.to_string(),
                     author: if delivered.author.starts_with("agent:") { Author::Agent } else { Author::Bot },
                     text: delivered.text.clone(),
                     idempotency_key: None,
                     at,
                     sequence,
                 });
-                self.status(&delivered.conversation_id, ConversationStatus::Answered, at);
+                self.status(key(&delivered.conversation_id), ConversationStatus::Answered, at);
             }
             Some(Body::ConversationClosed(closed)) => {
-                self.status(&closed.conversation_id, ConversationStatus::Closed, at)
+                self.status(key(&closed.conversation_id), ConversationStatus::Closed, at)
             }
             // A reply that could not be delivered leaves the conversation to a human.
             Some(Body::DeliveryFailed(failed)) => {
-                self.status(&failed.conversation_id, ConversationStatus::Queued, at)
+                self.status(key(&failed.conversation_id), ConversationStatus::Queued, at)
             }
             _ => {}
         }
@@ -146,8 +148,8 @@ impl Batch {
 
     /// A closed conversation stays closed until the customer writes (the closing notice's
     /// delivery does not reopen it).
-    fn status(&mut self, conversation_id: &str, status: ConversationStatus, at: At) {
-        let entry = self.statuses.entry(conversation_id.to_string()).or_insert((status, at));
+    fn status(&mut self, conversation: Key, status: ConversationStatus, at: At) {
+        let entry = self.statuses.entry(conversation).or_insert((status, at));
         let keep_closed = entry.0 == ConversationStatus::Closed && status == ConversationStatus::Answered;
         *entry = (if keep_closed { entry.0 } else { status }, entry.1.max(at));
     }
@@ -163,7 +165,7 @@ impl Batch {
 
 async fn insert_conversations(
     tx: &mut PgConnection,
-    rows: &BTreeMap<String, NewConversation>,
+    rows: &BTreeMap<Key, NewConversation>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -174,10 +176,10 @@ async fn insert_conversations(
          SELECT id, tenant, customer, channel, $5, at, at
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int[], $6::timestamptz[])
              AS t(id, tenant, customer, channel, at)
-         ON CONFLICT (conversation_id) DO NOTHING",
+         ON CONFLICT (tenant, conversation_id) DO NOTHING",
     )
-    .bind(rows.keys().collect::<Vec<_>>())
-    .bind(rows.values().map(|c| c.tenant.as_str()).collect::<Vec<_>>())
+    .bind(rows.keys().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
+    .bind(rows.keys().map(|(tenant, _)| tenant.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|c| c.customer_id.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|c| c.channel).collect::<Vec<_>>())
     .bind(ConversationStatus::Open as i32)
@@ -187,7 +189,7 @@ async fn insert_conversations(
     Ok(())
 }
 
-/// Inserts messages; a bot reply takes its conversation's tenant and is dropped without one.
+/// Inserts messages; a reply to a conversation this tenant does not have is dropped.
 async fn insert_messages(tx: &mut PgConnection, rows: &[NewMessage]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -195,17 +197,16 @@ async fn insert_messages(tx: &mut PgConnection, rows: &[NewMessage]) -> Result<(
     sqlx::query(
         "INSERT INTO intake.messages
              (message_id, conversation_id, tenant, author, text, idempotency_key, at, sequence)
-         SELECT m.id, m.conversation, COALESCE(m.tenant, c.tenant), m.author, m.text, m.key, m.at, m.seq
+         SELECT m.id, m.conversation, m.tenant, m.author, m.text, m.key, m.at, m.seq
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
                      $7::timestamptz[], $8::bigint[])
              AS m(id, conversation, tenant, author, text, key, at, seq)
-         LEFT JOIN intake.conversations c ON c.conversation_id = m.conversation
-         WHERE COALESCE(m.tenant, c.tenant) IS NOT NULL
+         JOIN intake.conversations c ON c.tenant = m.tenant AND c.conversation_id = m.conversation
          ON CONFLICT DO NOTHING",
     )
     .bind(rows.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|m| m.conversation_id.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|m| m.tenant.as_deref()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|m| m.tenant.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|m| m.author as i32).collect::<Vec<_>>())
     .bind(rows.iter().map(|m| m.text.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|m| m.idempotency_key.as_deref()).collect::<Vec<_>>())
@@ -218,23 +219,24 @@ async fn insert_messages(tx: &mut PgConnection, rows: &[NewMessage]) -> Result<(
 
 async fn upsert_classifications(
     tx: &mut PgConnection,
-    rows: &BTreeMap<String, MessageClassified>,
+    rows: &BTreeMap<Key, MessageClassified>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO intake.classifications (message_id, intent, confidence, language, model_version)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::real[], $4::text[], $5::text[])
-         ON CONFLICT (message_id) DO UPDATE SET intent = EXCLUDED.intent,
+        "INSERT INTO intake.classifications (message_id, intent, confidence, language, model_version, tenant)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::real[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (tenant, message_id) DO UPDATE SET intent = EXCLUDED.intent,
              confidence = EXCLUDED.confidence, language = EXCLUDED.language,
              model_version = EXCLUDED.model_version",
     )
-    .bind(rows.keys().collect::<Vec<_>>())
+    .bind(rows.keys().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|c| c.intent.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|c| c.confidence).collect::<Vec<_>>())
     .bind(rows.values().map(|c| c.language.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|c| c.model_version.as_str()).collect::<Vec<_>>())
+    .bind(rows.keys().map(|(tenant, _)| tenant.as_str()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -242,23 +244,25 @@ async fn upsert_classifications(
 
 async fn upsert_routings(
     tx: &mut PgConnection,
-    rows: &BTreeMap<String, MessageRouted>,
+    rows: &BTreeMap<Key, MessageRouted>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO intake.routings (message_id, action, queue, priority, rule, reason)
-         SELECT * FROM UNNEST($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[])
-         ON CONFLICT (message_id) DO UPDATE SET action = EXCLUDED.action, queue = EXCLUDED.queue,
+        "INSERT INTO intake.routings (message_id, action, queue, priority, rule, reason, tenant)
+         SELECT * FROM UNNEST($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[],
+                              $7::text[])
+         ON CONFLICT (tenant, message_id) DO UPDATE SET action = EXCLUDED.action, queue = EXCLUDED.queue,
              priority = EXCLUDED.priority, rule = EXCLUDED.rule, reason = EXCLUDED.reason",
     )
-    .bind(rows.keys().collect::<Vec<_>>())
+    .bind(rows.keys().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|r| r.action).collect::<Vec<_>>())
     .bind(rows.values().map(|r| r.queue.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|r| r.priority).collect::<Vec<_>>())
     .bind(rows.values().map(|r| r.rule.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|r| r.reason.as_str()).collect::<Vec<_>>())
+    .bind(rows.keys().map(|(tenant, _)| tenant.as_str()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -266,7 +270,7 @@ async fn upsert_routings(
 
 async fn update_statuses(
     tx: &mut PgConnection,
-    rows: &BTreeMap<String, (ConversationStatus, At)>,
+    rows: &BTreeMap<Key, (ConversationStatus, At)>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -275,14 +279,15 @@ async fn update_statuses(
         "UPDATE intake.conversations c
          SET status = CASE WHEN c.status = $4 AND s.status = $5 THEN c.status ELSE s.status END,
              updated_at = GREATEST(c.updated_at, s.at)
-         FROM UNNEST($1::text[], $2::int[], $3::timestamptz[]) AS s(id, status, at)
-         WHERE c.conversation_id = s.id",
+         FROM UNNEST($1::text[], $2::int[], $3::timestamptz[], $6::text[]) AS s(id, status, at, tenant)
+         WHERE c.tenant = s.tenant AND c.conversation_id = s.id",
     )
-    .bind(rows.keys().collect::<Vec<_>>())
+    .bind(rows.keys().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|(status, _)| *status as i32).collect::<Vec<_>>())
     .bind(rows.values().map(|(_, at)| *at).collect::<Vec<_>>())
     .bind(ConversationStatus::Closed as i32)
     .bind(ConversationStatus::Answered as i32)
+    .bind(rows.keys().map(|(tenant, _)| tenant.as_str()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -48,8 +48,8 @@ impl Intake {
                     c.intent, c.confidence, c.language, c.model_version,
                     r.action, r.queue, r.priority, r.rule, r.reason
              FROM intake.messages m
-             LEFT JOIN intake.classifications c ON c.message_id = m.message_id
-             LEFT JOIN intake.routings r ON r.message_id = m.message_id
+             LEFT JOIN intake.classifications c ON c.tenant = m.tenant AND c.message_id = m.message_id
+             LEFT JOIN intake.routings r ON r.tenant = m.tenant AND r.message_id = m.message_id
              WHERE m.conversation_id = $1 AND m.tenant = $2 ORDER BY m.sequence",
         )
         .bind(conversation_id)
