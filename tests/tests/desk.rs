@@ -135,7 +135,7 @@ async fn agents_list_page_and_claim_their_tenants_conversations() -> anyhow::Res
         assignee: "unassigned".into(),
         ..caught_up.clone()
     };
-    assert_eq!(ids(&list(&mut ana, escalated_unassigned).await?.0), [escalated_id.clone()]);
+    assert_eq!(ids(&list(&mut ana, escalated_unassigned).await?.0), std::slice::from_ref(&escalated_id));
     let email = ListConversationsRequest { channel: Channel::Email.into(), ..caught_up.clone() };
     assert_eq!(count(&list(&mut ana, email).await?), 0);
     let at_risk = ListConversationsRequest { sla_at_risk_minutes: Some(60), ..caught_up.clone() };
@@ -166,7 +166,7 @@ async fn agents_list_page_and_claim_their_tenants_conversations() -> anyhow::Res
         ..Default::default()
     };
     let (rows, _) = list(&mut winner_desk, mine).await?;
-    assert_eq!(ids(&rows), [escalated_id.clone()]);
+    assert_eq!(ids(&rows), std::slice::from_ref(&escalated_id));
     assert_eq!(
         (rows[0].status(), rows[0].assignee.as_str()),
         (ConversationStatus::Assigned, winner.agent_id.as_str())

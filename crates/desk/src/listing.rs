@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn sorts_by_due_time_then_priority_then_age_with_no_due_time_last() {
-        let mut keys = vec![
+        let mut keys = [
             key(None, 4, 1, "no-sla-urgent"),
             key(Some(200), 1, 1, "later"),
             key(Some(100), 2, 5, "soon-normal-new"),
