@@ -22,6 +22,7 @@ const TABLES: &[(Service, &[&str])] = &[
     (Service::Knowledge, &["knowledge.articles", "knowledge.article_versions"]),
     (Service::Notifier, &["notifier.deliveries"]),
     (Service::Analytics, &["analytics.counts", "analytics.knowledge_queries"]),
+    (Service::Desk, &["desk.conversations"]),
 ];
 
 /// Each table's rows as sorted JSON, and each checkpoint.

@@ -61,6 +61,7 @@ async fn reflection_lists_the_services_in_v1_and_v1alpha() -> anyhow::Result<()>
         "switchboard.knowledge.v1.Knowledge",
         "switchboard.notifier.v1.Notifier",
         "switchboard.analytics.v1.Analytics",
+        "switchboard.desk.v1.Desk",
     ];
     let v1 = list_v1(&cluster).await?;
     let v1alpha = list_v1alpha(&cluster).await?;

@@ -52,6 +52,8 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/switchboard.analytics.v1.Analytics/GetCounts", Right::ReadAnalytics),
     ("/switchboard.analytics.v1.Analytics/ListContentGaps", Right::ReadAnalytics),
     ("/switchboard.analytics.v1.Analytics/ListArticleDeflections", Right::ReadAnalytics),
+    ("/switchboard.desk.v1.Desk/ListConversations", Right::ReadDesk),
+    ("/switchboard.desk.v1.Desk/Claim", Right::ClaimConversations),
 ];
 
 /// Services answered without a token: health (probes) and reflection (tools such as grpcurl).

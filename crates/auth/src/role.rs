@@ -41,10 +41,14 @@ pub enum Right {
     ReadAnalytics,
     ReadDeliveries,
     ManageTokens,
+    /// The desk's list of conversations to work.
+    ReadDesk,
+    /// Take a conversation for oneself.
+    ClaimConversations,
 }
 
 impl Right {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::Identify,
         Self::SubmitMessages,
         Self::ReadConversations,
@@ -64,6 +68,8 @@ impl Right {
         Self::ReadAnalytics,
         Self::ReadDeliveries,
         Self::ManageTokens,
+        Self::ReadDesk,
+        Self::ClaimConversations,
     ];
 
     /// The right's name in answers and docs, e.g. `conversations.read`.
@@ -88,6 +94,8 @@ impl Right {
             Self::ReadAnalytics => "analytics.read",
             Self::ReadDeliveries => "deliveries.read",
             Self::ManageTokens => "tokens.manage",
+            Self::ReadDesk => "desk.read",
+            Self::ClaimConversations => "conversations.claim",
         }
     }
 }
@@ -111,6 +119,8 @@ const AGENT: &[Right] = &[
     Right::UseKnowledge,
     Right::Classify,
     Right::CorrectIntents,
+    Right::ReadDesk,
+    Right::ClaimConversations,
 ];
 
 /// A supervisor's rights beyond an agent's.
@@ -183,6 +193,10 @@ mod tests {
         }
         assert!(Role::Agent.grants(ReplyToCustomers) && !Role::Agent.grants(WriteRules));
         assert!(!Role::Agent.grants(SubmitMessages), "agents reply, they do not pose as customers");
+        for right in [ReadDesk, ClaimConversations] {
+            assert!(Role::Agent.grants(right) && Role::Supervisor.grants(right) && Role::Admin.grants(right));
+            assert!(!Role::Service.grants(right), "the desk is for people, not systems");
+        }
         for right in [WriteRules, DecideReturns, ReadAnalytics, ReplyToCustomers] {
             assert!(Role::Supervisor.grants(right), "supervisor lacks {}", right.name());
         }

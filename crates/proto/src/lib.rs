@@ -59,6 +59,12 @@ pub mod analytics {
     }
 }
 
+pub mod desk {
+    pub mod v1 {
+        tonic::include_proto!("switchboard.desk.v1");
+    }
+}
+
 impl events::v1::Channel {
     /// Lower-case name used in subjects and metrics, e.g. `web`.
     pub fn slug(self) -> &'static str {

@@ -25,9 +25,10 @@ use crate::{
     tenancy::{Scoped, scoped, tenant_of},
 };
 
-const SUBJECTS: [&str; 4] = [
+const SUBJECTS: [&str; 5] = [
     "switchboard.events.agent.>",
     "switchboard.events.agent-load.>",
+    "switchboard.events.claim.>",
     "switchboard.events.routing.>",
     "switchboard.events.conversation-lifecycle.>",
 ];
@@ -206,6 +207,12 @@ impl State {
                 self.assigned.insert(scoped(tenant, &a.conversation_id), a.agent_id.clone());
                 self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != a.conversation_id);
             }
+            Some(Body::ConversationClaimed(c)) => {
+                // An agent took it from the desk: it waits no more, and its closing releases them.
+                // (A claim does not count against the agent's capacity yet.)
+                self.assigned.insert(scoped(tenant, &c.conversation_id), c.agent_id.clone());
+                self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != c.conversation_id);
+            }
             Some(Body::ConversationReleased(r)) => {
                 let agent = self.agents.entry(scoped(tenant, &r.agent_id)).or_default();
                 agent.active.remove(&r.conversation_id);
@@ -302,6 +309,7 @@ async fn work(assigner: Arc<Assigner>, shutdown: CancellationToken) -> TaskResul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_proto::events::v1::ConversationClaimed;
 
     fn agent(id: &str, capacity: u32, last: u64) -> (Scoped, Agent) {
         agent_of("acme", id, capacity, last)
@@ -401,5 +409,18 @@ mod tests {
         state.apply(&Draft::new("acme", "ana", released).build().expect("a valid event"), 3);
         assert!(!state.assigned.contains_key(&scoped("acme", "c1")));
         assert!(state.assigned.contains_key(&scoped("globex", "c1")), "globex's stays held");
+    }
+
+    #[test]
+    fn given_a_waiting_conversation_when_an_agent_claims_it_then_it_waits_no_more_and_is_held() {
+        let mut state = State { waiting: vec![waiting("c1", "round_robin")], ..State::default() };
+        state.agents.extend([agent("ana", 1, 0)]);
+        let claimed = Body::ConversationClaimed(ConversationClaimed {
+            conversation_id: "c1".into(),
+            agent_id: "bob".into(),
+        });
+        assert!(state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 1));
+        assert!(state.plan().is_empty(), "a claimed conversation is not assigned again");
+        assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("bob"));
     }
 }

@@ -25,7 +25,7 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Drop a service's read model and rebuild it from the event stream (stop the service first).
     Replay {
-        /// intake, classifier, router, knowledge, notifier or analytics.
+        /// intake, classifier, router, knowledge, notifier, analytics, desk or channels.
         service: Service,
         #[command(flatten)]
         connection: Connection,

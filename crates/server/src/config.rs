@@ -11,17 +11,19 @@ pub enum Service {
     Knowledge,
     Notifier,
     Analytics,
+    Desk,
     Channels,
 }
 
 impl Service {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Intake,
         Self::Classifier,
         Self::Router,
         Self::Knowledge,
         Self::Notifier,
         Self::Analytics,
+        Self::Desk,
         Self::Channels,
     ];
 
@@ -33,6 +35,7 @@ impl Service {
             Self::Knowledge => "knowledge",
             Self::Notifier => "notifier",
             Self::Analytics => "analytics",
+            Self::Desk => "desk",
             Self::Channels => "channels",
         }
     }
@@ -234,7 +237,7 @@ mod tests {
 
     #[test]
     fn parses_service_lists() {
-        assert_eq!(Service::parse_list("all").map(|s| s.len()), Ok(7));
+        assert_eq!(Service::parse_list("all").map(|s| s.len()), Ok(8));
         assert_eq!(Service::parse_list("intake, router,intake"), Ok(vec![Service::Intake, Service::Router]));
         let error = Service::parse_list("intake,fax").expect_err("unknown");
         assert!(error.contains("unknown service \"fax\""), "{error}");

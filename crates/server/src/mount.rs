@@ -61,6 +61,9 @@ pub(crate) async fn mount(
             Service::Analytics => {
                 add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
             }
+            Service::Desk => {
+                add!(mounted, service, switchboard_desk::start(deps, Default::default(), work))
+            }
             Service::Channels => {
                 let listeners = listeners.take().unwrap_or_default();
                 let here = own_endpoint(config, local);

@@ -75,6 +75,10 @@ async fn project(config: &Config, service: Service, mode: Mode) -> anyhow::Resul
             switchboard_analytics::migrate_schema(&pool).await?;
             run_with(deps, switchboard_analytics::projection(), mode).await?
         }
+        Service::Desk => {
+            switchboard_desk::migrate_schema(&pool).await?;
+            run_with(deps, switchboard_desk::projection(), mode).await?
+        }
         Service::Channels => {
             switchboard_channels::migrate_schema(&pool).await?;
             run_with(deps, switchboard_channels::projection(), mode).await?

@@ -1,0 +1,172 @@
+//! Claiming a conversation. The decision is a pure function of what the stream says about the
+//! conversation; the append is guarded by the `claim` aggregate's last sequence, so of two
+//! simultaneous claims exactly one is stored and the other learns who won.
+
+use sqlx::PgPool;
+use switchboard_bus::{Bus, Draft, Expected};
+use switchboard_proto::events::v1::{ConversationClaimed, Event, event::Body};
+
+use crate::{Error, store};
+
+/// The aggregate of claims, id = conversation id.
+pub const CLAIM: &str = "claim";
+
+/// What the stream (and, for the router's assignments, the read model) says about a conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Sequence of its last customer message; `None`: the tenant has no such conversation.
+    pub last_message: Option<u64>,
+    /// Sequence of its last closing.
+    pub last_closed: Option<u64>,
+    /// The last claim: who, at which sequence.
+    pub last_claim: Option<(String, u64)>,
+    /// The agent the read model says holds it (the router assigns too).
+    pub assignee: Option<String>,
+}
+
+/// What to do about a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The caller holds it already.
+    AlreadyHeld,
+    /// Append a claim, expecting the claim aggregate as it was read.
+    Append(Expected),
+}
+
+/// Whether `agent` may claim the conversation `id` given `facts`. A claim holds until the
+/// conversation closes; a closed one cannot be claimed until the customer writes again.
+pub fn decide(id: &str, agent: &str, facts: &Facts) -> Result<Decision, Error> {
+    let Some(last_message) = facts.last_message else { return Err(Error::NotFound(id.to_string())) };
+    let closed_at = facts.last_closed.unwrap_or(0);
+    if closed_at > last_message {
+        return Err(Error::Resolved(id.to_string()));
+    }
+    let expected = match &facts.last_claim {
+        Some((holder, at)) if *at > closed_at => return held(id, agent, holder),
+        Some((_, at)) => Expected::Sequence(*at),
+        None => Expected::Empty,
+    };
+    match &facts.assignee {
+        Some(holder) if !holder.is_empty() => held(id, agent, holder),
+        _ => Ok(Decision::Append(expected)),
+    }
+}
+
+fn held(id: &str, agent: &str, holder: &str) -> Result<Decision, Error> {
+    if holder == agent {
+        Ok(Decision::AlreadyHeld)
+    } else {
+        Err(Error::HeldBy { conversation: id.to_string(), agent: holder.to_string() })
+    }
+}
+
+/// What a claim did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    pub sequence: u64,
+    pub already_held: bool,
+}
+
+/// Claims the tenant's conversation `id` for `agent`.
+pub async fn claim(bus: &Bus, pool: &PgPool, tenant: &str, id: &str, agent: &str) -> Result<Claimed, Error> {
+    if !switchboard_bus::is_aggregate_id(id) {
+        return Err(Error::InvalidArgument(format!("conversation_id {id:?} is not a conversation id")));
+    }
+    let facts = facts_of(bus, pool, tenant, id).await?;
+    let expected = match decide(id, agent, &facts)? {
+        Decision::AlreadyHeld => {
+            let sequence = facts.last_claim.map_or(0, |(_, at)| at);
+            return Ok(Claimed { sequence, already_held: true });
+        }
+        Decision::Append(expected) => expected,
+    };
+    let body =
+        Body::ConversationClaimed(ConversationClaimed { conversation_id: id.into(), agent_id: agent.into() });
+    let event = Draft::new(tenant, id, body).build()?;
+    match bus.append(&event, expected, None).await {
+        Ok(published) => {
+            tracing::info!(
+                tenant,
+                conversation_id = id,
+                sequence = published.sequence,
+                "conversation claimed"
+            );
+            Ok(Claimed { sequence: published.sequence, already_held: false })
+        }
+        Err(switchboard_bus::Error::Conflict { .. }) => lost_the_race(bus, tenant, id, agent).await,
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Another claim landed between the read and the append: whoever made it holds the conversation.
+async fn lost_the_race(bus: &Bus, tenant: &str, id: &str, agent: &str) -> Result<Claimed, Error> {
+    match bus.last_event_of(CLAIM, tenant, id).await?.and_then(|(event, at)| Some((claimant_of(&event)?, at)))
+    {
+        Some((holder, sequence)) if holder == agent => Ok(Claimed { sequence, already_held: true }),
+        Some((holder, _)) => Err(Error::HeldBy { conversation: id.to_string(), agent: holder }),
+        None => Err(Error::Busy(id.to_string())),
+    }
+}
+
+async fn facts_of(bus: &Bus, pool: &PgPool, tenant: &str, id: &str) -> Result<Facts, Error> {
+    let sequence_of = |last: Option<(Event, u64)>| last.map(|(_, at)| at);
+    let last_claim = bus.last_event_of(CLAIM, tenant, id).await?;
+    let mut connection = pool.acquire().await?;
+    let row = store::load(&mut connection, tenant, id).await?;
+    Ok(Facts {
+        last_message: sequence_of(bus.last_event_of("conversation", tenant, id).await?),
+        last_closed: sequence_of(bus.last_event_of("conversation-lifecycle", tenant, id).await?),
+        last_claim: last_claim.and_then(|(event, at)| Some((claimant_of(&event)?, at))),
+        // Closed rows keep no holder worth naming.
+        assignee: row.filter(|c| !c.closed).map(|c| c.assignee),
+    })
+}
+
+fn claimant_of(event: &Event) -> Option<String> {
+    match &event.body {
+        Some(Body::ConversationClaimed(claimed)) => Some(claimed.agent_id.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> Facts {
+        Facts { last_message: Some(10), ..Facts::default() }
+    }
+
+    #[test]
+    fn the_first_claim_expects_no_claim_before_it() {
+        assert_eq!(decide("c", "ana", &open()).ok(), Some(Decision::Append(Expected::Empty)));
+    }
+
+    #[test]
+    fn a_held_conversation_names_its_holder_and_is_idempotent_for_them() {
+        let held = Facts { last_claim: Some(("bob".into(), 12)), ..open() };
+        let refused = decide("c", "ana", &held).expect_err("bob has it");
+        assert!(refused.to_string().contains("\"bob\""), "{refused}");
+        assert_eq!(decide("c", "bob", &held).ok(), Some(Decision::AlreadyHeld));
+        let assigned = Facts { assignee: Some("carl".into()), ..open() };
+        assert!(matches!(decide("c", "ana", &assigned), Err(Error::HeldBy { agent, .. }) if agent == "carl"));
+    }
+
+    #[test]
+    fn unknown_and_resolved_conversations_are_refused() {
+        assert!(matches!(decide("c", "ana", &Facts::default()), Err(Error::NotFound(_))));
+        let closed = Facts { last_closed: Some(11), ..open() };
+        assert!(matches!(decide("c", "ana", &closed), Err(Error::Resolved(_))));
+    }
+
+    #[test]
+    fn a_claim_before_the_conversation_closed_and_reopened_no_longer_holds() {
+        let reopened = Facts {
+            last_message: Some(20),
+            last_closed: Some(15),
+            last_claim: Some(("bob".into(), 12)),
+            assignee: None,
+        };
+        assert_eq!(decide("c", "ana", &reopened).ok(), Some(Decision::Append(Expected::Sequence(12))));
+    }
+}

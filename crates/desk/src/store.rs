@@ -1,0 +1,179 @@
+//! The SQL edge: a folded conversation in and out of `desk.conversations`, and the listing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool, Row as _, postgres::PgRow};
+
+use crate::{
+    conversation::{Conversation, Routed, Target},
+    listing::{Assignee, Query, SortKey},
+};
+
+const COLUMNS: &str =
+    "tenant, conversation_id, customer_id, channel, routed, paused, closed, queue, priority,
+     assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence";
+
+/// The tenant's conversation, if the desk has seen it.
+pub async fn load(
+    tx: &mut PgConnection,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<Conversation>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM desk.conversations WHERE tenant = $1 AND conversation_id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(&mut *tx).await?;
+    row.map(|row| conversation_of(&row)).transpose()
+}
+
+pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO desk.conversations (tenant, conversation_id, customer_id, channel, status, routed,
+             paused, closed, queue, priority, assignee, preview, sla_targets, sla_due_at, sla_breached,
+             handoff_reason, language, created_at, updated_at, sequence)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         ON CONFLICT (tenant, conversation_id) DO UPDATE SET
+             customer_id = EXCLUDED.customer_id, channel = EXCLUDED.channel, status = EXCLUDED.status,
+             routed = EXCLUDED.routed, paused = EXCLUDED.paused, closed = EXCLUDED.closed,
+             queue = EXCLUDED.queue, priority = EXCLUDED.priority, assignee = EXCLUDED.assignee,
+             preview = EXCLUDED.preview, sla_targets = EXCLUDED.sla_targets,
+             sla_due_at = EXCLUDED.sla_due_at, sla_breached = EXCLUDED.sla_breached,
+             handoff_reason = EXCLUDED.handoff_reason, language = EXCLUDED.language,
+             updated_at = EXCLUDED.updated_at, sequence = EXCLUDED.sequence",
+    )
+    .bind(&c.tenant)
+    .bind(&c.conversation_id)
+    .bind(&c.customer_id)
+    .bind(c.channel)
+    .bind(c.status().as_str())
+    .bind(c.routed.as_str())
+    .bind(c.paused)
+    .bind(c.closed)
+    .bind(&c.queue)
+    .bind(c.priority)
+    .bind(&c.assignee)
+    .bind(&c.preview)
+    .bind(targets_to_json(&c.sla))
+    .bind(c.sla_due_at())
+    .bind(c.sla_breached())
+    .bind(&c.handoff_reason)
+    .bind(&c.language)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .bind(i64::try_from(c.sequence).unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// One page of the tenant's conversations (`page_size + 1` rows, to tell whether more follow).
+pub async fn list(pool: &PgPool, tenant: &str, query: &Query) -> Result<Vec<Conversation>, sqlx::Error> {
+    let (assignee_filter, assignee) = match &query.assignee {
+        Assignee::Anyone => (false, String::new()),
+        Assignee::Unassigned => (true, String::new()),
+        Assignee::Agent(agent) => (true, agent.clone()),
+    };
+    let after = query.after.as_ref();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM desk.conversations
+         WHERE tenant = $1
+           AND ($2::text IS NULL OR queue = $2)
+           AND ($3::text IS NULL OR status = $3)
+           AND (NOT $4 OR assignee = $5)
+           AND ($6::integer IS NULL OR channel = $6)
+           AND ($7::integer IS NULL OR priority = $7)
+           AND ($8::text IS NULL OR lower(language) = $8 OR lower(split_part(language, '-', 1)) = $8)
+           AND ($9::timestamptz IS NULL OR sla_breached OR sla_due_at <= $9)
+           AND (NOT $10 OR (COALESCE(sla_due_at, 'infinity'::timestamptz), -priority, created_at, conversation_id)
+                > (COALESCE($11::timestamptz, 'infinity'::timestamptz), -$12::integer, $13::timestamptz, $14::text))
+         ORDER BY COALESCE(sla_due_at, 'infinity'::timestamptz), -priority, created_at, conversation_id
+         LIMIT $15"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(&query.queue)
+        .bind(query.status.map(|status| status.as_str()))
+        .bind(assignee_filter)
+        .bind(assignee)
+        .bind(query.channel)
+        .bind(query.priority)
+        .bind(&query.language)
+        .bind(query.due_before)
+        .bind(after.is_some())
+        .bind(after.and_then(|key| key.sla_due_at))
+        .bind(after.map_or(0, |key| key.priority))
+        .bind(after.map(|key| key.created_at))
+        .bind(after.map(|key| key.conversation_id.clone()))
+        .bind(i64::from(query.page_size) + 1)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(conversation_of).collect()
+}
+
+/// Where a stored conversation sorts.
+pub fn sort_key_of(c: &Conversation) -> SortKey {
+    SortKey {
+        sla_due_at: c.sla_due_at(),
+        priority: c.priority,
+        created_at: c.created_at,
+        conversation_id: c.conversation_id.clone(),
+    }
+}
+
+fn conversation_of(row: &PgRow) -> Result<Conversation, sqlx::Error> {
+    Ok(Conversation {
+        tenant: row.try_get("tenant")?,
+        conversation_id: row.try_get("conversation_id")?,
+        customer_id: row.try_get("customer_id")?,
+        channel: row.try_get("channel")?,
+        routed: Routed::parse(row.try_get("routed")?),
+        paused: row.try_get("paused")?,
+        closed: row.try_get("closed")?,
+        queue: row.try_get("queue")?,
+        priority: row.try_get("priority")?,
+        assignee: row.try_get("assignee")?,
+        preview: row.try_get("preview")?,
+        sla: targets_from_json(&row.try_get::<Value, _>("sla_targets")?),
+        handoff_reason: row.try_get("handoff_reason")?,
+        language: row.try_get("language")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        sequence: u64::try_from(row.try_get::<i64, _>("sequence")?).unwrap_or(0),
+    })
+}
+
+fn targets_to_json(targets: &BTreeMap<String, Target>) -> Value {
+    let entries = targets.iter().map(|(metric, target)| {
+        (metric.clone(), json!({"due_at": target.due_at.to_rfc3339(), "breached": target.breached}))
+    });
+    Value::Object(entries.collect())
+}
+
+/// What [`targets_to_json`] wrote; an entry that does not read back is dropped.
+fn targets_from_json(value: &Value) -> BTreeMap<String, Target> {
+    let Some(entries) = value.as_object() else { return BTreeMap::new() };
+    entries
+        .iter()
+        .filter_map(|(metric, target)| {
+            let due_at =
+                DateTime::parse_from_rfc3339(target.get("due_at")?.as_str()?).ok()?.with_timezone(&Utc);
+            let breached = target.get("breached")?.as_bool()?;
+            Some((metric.clone(), Target { due_at, breached }))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sla_targets_round_trip_through_json() {
+        let due_at = DateTime::from_timestamp(1_700_000_000, 123_000).expect("a time");
+        let targets = BTreeMap::from([
+            ("first_response".to_string(), Target { due_at, breached: true }),
+            ("resolution".to_string(), Target { due_at, breached: false }),
+        ]);
+        assert_eq!(targets_from_json(&targets_to_json(&targets)), targets);
+    }
+}
