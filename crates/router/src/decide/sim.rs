@@ -1,6 +1,6 @@
 //! The SIM activation playbook's turns that touch the world: reading the account, counting
-//! wrong digits per customer (`SimActivationRefused`; after five in a day a person takes over,
-//! whatever the conversation or call), and activating the SIM (`SimActivated`, once per
+//! wrong digits per customer from the stream (`SimActivationRefused`; after five in a day a person
+//! takes over, whatever the conversation or call), and activating the SIM (`SimActivated`, once per
 //! conversation) when the digits match.
 
 use switchboard_bus::{Draft, HandlerError};
@@ -30,6 +30,23 @@ impl Decider {
         Ok(())
     }
 
+    /// Wrong digits the customer gave in the last day, read from the stream (not the read model,
+    /// which may lag: a quick guesser must not get past the limit before it catches up).
+    async fn refusals_today(&self, tenant: &str, customer_id: &str) -> Result<i64, HandlerError> {
+        let aggregate = switchboard_bus::key_id(&format!("account/{customer_id}")).to_string();
+        let history = self
+            .bus
+            .events_of("account", tenant, &aggregate)
+            .await
+            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let since = chrono::Utc::now() - chrono::Duration::days(1);
+        let today = history.iter().filter(|(event, _)| {
+            matches!(event.body, Some(Body::SimActivationRefused(_)))
+                && switchboard_proto::time::to_datetime(event.occurred_at.as_ref()) > since
+        });
+        Ok(i64::try_from(today.count()).unwrap_or(i64::MAX))
+    }
+
     pub(super) async fn sim_answer(
         &self,
         tenant: &str,
@@ -41,8 +58,7 @@ impl Decider {
             |error: sqlx::Error| HandlerError::Unavailable(format!("router read model: {error}"));
         let pool = self.directory.pool();
         let found = account::find(pool, tenant, &classified.customer_id).await.map_err(unavailable)?;
-        let refusals =
-            account::recent_refusals(pool, tenant, &classified.customer_id).await.map_err(unavailable)?;
+        let refusals = self.refusals_today(tenant, &classified.customer_id).await?;
         if refusals >= account::MAX_REFUSALS_PER_DAY {
             tracing::warn!("sim activation locked after too many wrong digits today");
             return Ok(Step::HandOff { state, queue: settings.queue.clone() });

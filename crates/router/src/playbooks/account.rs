@@ -98,18 +98,6 @@ pub async fn refused(
     Ok(())
 }
 
-/// Wrong digits the customer gave in the last day.
-pub async fn recent_refusals(pool: &PgPool, tenant: &str, customer_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM router.sim_refusals
-         WHERE tenant = $1 AND customer_id = $2 AND at > now() - interval '1 day'",
-    )
-    .bind(tenant)
-    .bind(customer_id)
-    .fetch_one(pool)
-    .await
-}
-
 pub async fn find(pool: &PgPool, tenant: &str, customer_id: &str) -> Result<Option<Account>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT plan, balance_minor, currency, due_date, data_used_mb, data_allowance_mb, sim_last4, sim_status
