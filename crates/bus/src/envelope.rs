@@ -198,6 +198,12 @@ pub(crate) fn validate_aggregate_id(id: &str) -> Result<(), Error> {
     if is_aggregate_id(id) { Ok(()) } else { Err(Error::InvalidAggregateId(id.to_string())) }
 }
 
+/// The tenant an event belongs to: an event without one (written before tenants) is the default
+/// tenant's, as the rows of that time are.
+pub fn tenant_of(event: &Event) -> &str {
+    if event.tenant.is_empty() { DEFAULT_TENANT } else { &event.tenant }
+}
+
 /// Whether `tenant` can name a tenant (and so a subject token): 1 to 64 letters, digits, '-' and '_'.
 pub fn is_tenant(tenant: &str) -> bool {
     tenant.len() <= 64 && is_aggregate_id(tenant)

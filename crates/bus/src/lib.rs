@@ -23,6 +23,7 @@ pub use connect::{MINIMUM_SERVER_VERSION, check_server_version, redacted_url};
 pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
 pub use envelope::{
     DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, is_aggregate_id, is_tenant, key_id,
+    tenant_of,
 };
 pub use error::Error;
 pub use follow::{LiveEvents, apply_live};

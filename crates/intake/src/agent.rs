@@ -1,7 +1,7 @@
 //! Agents' replies: published as `ReplyRequested` with `author` = `agent:<id>`, so they reach the
 //! customer on the conversation's channel through the notifier like any reply, once per key.
 
-use switchboard_bus::{DEFAULT_TENANT, Draft, key_id};
+use switchboard_bus::{Draft, key_id, tenant_of};
 use switchboard_proto::events::v1::{ReplyRequested, event::Body};
 
 use crate::domain::{Error, Intake, MAX_TEXT_BYTES};
@@ -31,7 +31,7 @@ impl Intake {
             Err(error) => return Err(error.into()),
         };
         let Some(Body::MessageReceived(received)) = &last.body else { return Err(not_found()) };
-        let owner = if last.tenant.is_empty() { DEFAULT_TENANT } else { last.tenant.as_str() };
+        let owner = tenant_of(&last);
         if owner != tenant {
             return Err(not_found());
         }

@@ -83,10 +83,7 @@ impl Batch {
     fn fold(&mut self, applied: &Applied) {
         let at = to_datetime(applied.event.occurred_at.as_ref());
         let sequence = i64::try_from(applied.sequence).unwrap_or(i64::MAX);
-        let tenant = match applied.event.tenant.as_str() {
-            "" => switchboard_bus::DEFAULT_TENANT,
-            tenant => tenant,
-        };
+        let tenant = switchboard_bus::tenant_of(&applied.event);
         let key = |id: &str| (tenant.to_string(), id.to_string());
         match &applied.event.body {
             Some(Body::MessageReceived(received)) => {

@@ -91,11 +91,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     })
 }
 
-/// The tenant an event belongs to; an event without one (written before tenants) is the default
-/// tenant's, as the rows of that time are.
-pub(crate) fn tenant_of(event: &switchboard_proto::events::v1::Event) -> &str {
-    if event.tenant.is_empty() { switchboard_bus::DEFAULT_TENANT } else { &event.tenant }
-}
+pub(crate) use switchboard_bus::tenant_of;
 
 pub fn projection() -> Arc<KnowledgeProjection> {
     Arc::new(KnowledgeProjection)

@@ -2,14 +2,7 @@
 //! timers, agents) is keyed on it, never on a bare id: customer `c-1` of one tenant is not
 //! customer `c-1` of another.
 
-use switchboard_bus::DEFAULT_TENANT;
-use switchboard_proto::events::v1::Event;
-
-/// The tenant an event belongs to (events written before tenants existed are the default
-/// tenant's).
-pub fn tenant_of(event: &Event) -> &str {
-    if event.tenant.is_empty() { DEFAULT_TENANT } else { &event.tenant }
-}
+pub use switchboard_bus::tenant_of;
 
 /// An id within one tenant: (tenant, id).
 pub type Scoped = (String, String);
@@ -21,6 +14,8 @@ pub fn scoped(tenant: &str, id: &str) -> Scoped {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_bus::DEFAULT_TENANT;
+    use switchboard_proto::events::v1::Event;
 
     #[test]
     fn an_event_without_a_tenant_is_the_default_tenants() {
