@@ -53,7 +53,23 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/switchboard.analytics.v1.Analytics/ListContentGaps", Right::ReadAnalytics),
     ("/switchboard.analytics.v1.Analytics/ListArticleDeflections", Right::ReadAnalytics),
     ("/switchboard.desk.v1.Desk/ListConversations", Right::ReadDesk),
+    ("/switchboard.desk.v1.Desk/GetConversation", Right::ReadDesk),
     ("/switchboard.desk.v1.Desk/Claim", Right::ClaimConversations),
+    ("/switchboard.desk.v1.Desk/Assign", Right::AssignConversations),
+    ("/switchboard.desk.v1.Desk/Transfer", Right::ClaimConversations),
+    ("/switchboard.desk.v1.Desk/Unassign", Right::ClaimConversations),
+    ("/switchboard.desk.v1.Desk/Reply", Right::ReplyToCustomers),
+    ("/switchboard.desk.v1.Desk/AddNote", Right::ClaimConversations),
+    ("/switchboard.desk.v1.Desk/SetStatus", Right::ClaimConversations),
+    ("/switchboard.desk.v1.Desk/SaveMacro", Right::ManageMacros),
+    ("/switchboard.desk.v1.Desk/ListMacros", Right::ReadDesk),
+    ("/switchboard.desk.v1.Desk/DeleteMacro", Right::ManageMacros),
+    ("/switchboard.desk.v1.Desk/ApplyMacro", Right::ReplyToCustomers),
+    ("/switchboard.desk.v1.Desk/ListApprovals", Right::DecideReturns),
+    ("/switchboard.desk.v1.Desk/DecideApproval", Right::DecideReturns),
+    ("/switchboard.desk.v1.Desk/WatchInbox", Right::ReadDesk),
+    ("/switchboard.desk.v1.Desk/SetPresence", Right::ClaimConversations),
+    ("/switchboard.desk.v1.Desk/GetOverview", Right::ReadDesk),
 ];
 
 /// Services answered without a token: health (probes) and reflection (tools such as grpcurl).

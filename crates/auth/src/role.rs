@@ -43,12 +43,16 @@ pub enum Right {
     ManageTokens,
     /// The desk's list of conversations to work.
     ReadDesk,
-    /// Take a conversation for oneself.
+    /// Work conversations: claim, transfer or release one's own, notes, status, presence.
     ClaimConversations,
+    /// Give conversations to agents, and take them from others.
+    AssignConversations,
+    /// Create, change and delete macros.
+    ManageMacros,
 }
 
 impl Right {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 23] = [
         Self::Identify,
         Self::SubmitMessages,
         Self::ReadConversations,
@@ -70,6 +74,8 @@ impl Right {
         Self::ManageTokens,
         Self::ReadDesk,
         Self::ClaimConversations,
+        Self::AssignConversations,
+        Self::ManageMacros,
     ];
 
     /// The right's name in answers and docs, e.g. `conversations.read`.
@@ -96,6 +102,8 @@ impl Right {
             Self::ManageTokens => "tokens.manage",
             Self::ReadDesk => "desk.read",
             Self::ClaimConversations => "conversations.claim",
+            Self::AssignConversations => "conversations.assign",
+            Self::ManageMacros => "macros.manage",
         }
     }
 }
@@ -126,6 +134,8 @@ const AGENT: &[Right] = &[
 /// A supervisor's rights beyond an agent's.
 const SUPERVISOR: &[Right] = &[
     Right::DecideReturns,
+    Right::AssignConversations,
+    Right::ManageMacros,
     Right::ManageAgents,
     Right::ReadRules,
     Right::WriteRules,
@@ -196,6 +206,9 @@ mod tests {
         for right in [ReadDesk, ClaimConversations] {
             assert!(Role::Agent.grants(right) && Role::Supervisor.grants(right) && Role::Admin.grants(right));
             assert!(!Role::Service.grants(right), "the desk is for people, not systems");
+        }
+        for right in [AssignConversations, ManageMacros] {
+            assert!(!Role::Agent.grants(right) && Role::Supervisor.grants(right), "{}", right.name());
         }
         for right in [WriteRules, DecideReturns, ReadAnalytics, ReplyToCustomers] {
             assert!(Role::Supervisor.grants(right), "supervisor lacks {}", right.name());

@@ -6,8 +6,13 @@ use switchboard_auth::Caller;
 use switchboard_projection::{Deps, wait_for_checkpoint};
 use switchboard_proto::{
     desk::v1::{
-        ClaimRequest, ClaimResponse, Conversation as WireConversation, ListConversationsRequest,
-        ListConversationsResponse, desk_server,
+        AddNoteRequest, AddNoteResponse, Agent, ApplyMacroRequest, ApplyMacroResponse, AssignRequest,
+        AssignmentResponse, ClaimRequest, ClaimResponse, Conversation as WireConversation, ConversationView,
+        DecideApprovalRequest, DecideApprovalResponse, DeleteMacroRequest, DeleteMacroResponse,
+        GetConversationRequest, GetOverviewRequest, InboxChange, ListApprovalsRequest, ListApprovalsResponse,
+        ListConversationsRequest, ListConversationsResponse, ListMacrosRequest, ListMacrosResponse, Macro,
+        Overview, ReplyRequest, ReplyResponse, SaveMacroRequest, SetPresenceRequest, SetStatusRequest,
+        SetStatusResponse, TransferRequest, UnassignRequest, WatchInboxRequest, desk_server,
     },
     time::to_timestamp,
     to_status,
@@ -98,5 +103,105 @@ impl desk_server::Desk for DeskApi {
             sequence: claimed.sequence,
             already_held: claimed.already_held,
         }))
+    }
+
+    async fn get_conversation(
+        &self,
+        _request: Request<GetConversationRequest>,
+    ) -> Result<Response<ConversationView>, Status> {
+        Err(Status::unimplemented("GetConversation: not built yet"))
+    }
+
+    async fn assign(&self, _request: Request<AssignRequest>) -> Result<Response<AssignmentResponse>, Status> {
+        Err(Status::unimplemented("Assign: not built yet"))
+    }
+
+    async fn transfer(
+        &self,
+        _request: Request<TransferRequest>,
+    ) -> Result<Response<AssignmentResponse>, Status> {
+        Err(Status::unimplemented("Transfer: not built yet"))
+    }
+
+    async fn unassign(
+        &self,
+        _request: Request<UnassignRequest>,
+    ) -> Result<Response<AssignmentResponse>, Status> {
+        Err(Status::unimplemented("Unassign: not built yet"))
+    }
+
+    async fn reply(&self, _request: Request<ReplyRequest>) -> Result<Response<ReplyResponse>, Status> {
+        Err(Status::unimplemented("Reply: not built yet"))
+    }
+
+    async fn add_note(&self, _request: Request<AddNoteRequest>) -> Result<Response<AddNoteResponse>, Status> {
+        Err(Status::unimplemented("AddNote: not built yet"))
+    }
+
+    async fn set_status(
+        &self,
+        _request: Request<SetStatusRequest>,
+    ) -> Result<Response<SetStatusResponse>, Status> {
+        Err(Status::unimplemented("SetStatus: not built yet"))
+    }
+
+    async fn save_macro(&self, _request: Request<SaveMacroRequest>) -> Result<Response<Macro>, Status> {
+        Err(Status::unimplemented("SaveMacro: not built yet"))
+    }
+
+    async fn list_macros(
+        &self,
+        _request: Request<ListMacrosRequest>,
+    ) -> Result<Response<ListMacrosResponse>, Status> {
+        Err(Status::unimplemented("ListMacros: not built yet"))
+    }
+
+    async fn delete_macro(
+        &self,
+        _request: Request<DeleteMacroRequest>,
+    ) -> Result<Response<DeleteMacroResponse>, Status> {
+        Err(Status::unimplemented("DeleteMacro: not built yet"))
+    }
+
+    async fn apply_macro(
+        &self,
+        _request: Request<ApplyMacroRequest>,
+    ) -> Result<Response<ApplyMacroResponse>, Status> {
+        Err(Status::unimplemented("ApplyMacro: not built yet"))
+    }
+
+    async fn list_approvals(
+        &self,
+        _request: Request<ListApprovalsRequest>,
+    ) -> Result<Response<ListApprovalsResponse>, Status> {
+        Err(Status::unimplemented("ListApprovals: not built yet"))
+    }
+
+    async fn decide_approval(
+        &self,
+        _request: Request<DecideApprovalRequest>,
+    ) -> Result<Response<DecideApprovalResponse>, Status> {
+        Err(Status::unimplemented("DecideApproval: not built yet"))
+    }
+
+    type WatchInboxStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<InboxChange, Status>> + Send>>;
+
+    async fn watch_inbox(
+        &self,
+        _request: Request<WatchInboxRequest>,
+    ) -> Result<Response<Self::WatchInboxStream>, Status> {
+        Err(Status::unimplemented("WatchInbox: not built yet"))
+    }
+
+    async fn set_presence(&self, _request: Request<SetPresenceRequest>) -> Result<Response<Agent>, Status> {
+        Err(Status::unimplemented("SetPresence: not built yet"))
+    }
+
+    async fn get_overview(
+        &self,
+        _request: Request<GetOverviewRequest>,
+    ) -> Result<Response<Overview>, Status> {
+        Err(Status::unimplemented("GetOverview: not built yet"))
     }
 }
