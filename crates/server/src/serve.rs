@@ -59,7 +59,7 @@ pub async fn serve_with(
     reporter.set_service_status("", ServingStatus::NotServing).await;
     let work = CancellationToken::new();
     let (revocations, following) = switchboard_auth::Revocations::follow(&deps.bus, work.clone()).await?;
-    let mut mounted = mount(&config, &deps, local, Some(channels), &work).await?;
+    let mut mounted = mount(&config, &deps, local, Some(channels), &work, &shutdown).await?;
     mounted.tasks.push(tokio::spawn(async move {
         following.await;
         Ok(())
