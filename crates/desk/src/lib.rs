@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod apply;
 mod claim;
 pub mod conversation;
 pub mod details;
