@@ -341,3 +341,29 @@ async fn a_macro_answers_in_the_customer_s_language_with_their_name_and_order() 
     assert!(refused.message().contains("{{article_link}}"), "{refused:?}");
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_conversation_only_the_bot_handled_is_closed_as_the_bot_s_once_quiet() -> anyhow::Result<()> {
+    use switchboard_proto::desk::v1::ConversationStatus;
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.bot_idle_close = Some(std::time::Duration::from_secs(1));
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+    publish_tracking_article_with(&cluster).await?;
+    let answered =
+        cluster.intake().await?.submit_message(message("lee", "Where is my order?", "lee-1")).await?;
+    let id = answered.into_inner().conversation_id;
+    let (closed, at) =
+        wait_for_event(&bus, "switchboard.events.conversation-lifecycle.>", |event| match &event.body {
+            Some(Body::ConversationClosed(closed)) if closed.conversation_id == id => Some(closed.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!((closed.reason.as_str(), closed.handled_by.as_str()), ("idle", "bot"));
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let seen = view(&mut ana, &id, at).await?;
+    assert_eq!(seen.conversation.as_ref().map(|c| c.status()), Some(ConversationStatus::Resolved));
+    assert!(seen.entries.iter().any(|e| e.event == "resolved" && e.text == "idle"), "{:?}", seen.entries);
+    cluster.stop().await
+}

@@ -94,6 +94,10 @@ pub struct ServeArgs {
     /// Lowest confidence (0..1) at which knowledge answers the bot and deflects confidently.
     #[arg(long, env = "SWITCHBOARD_ANSWER_CONFIDENCE", default_value_t = switchboard_knowledge::DEFAULT_MIN_CONFIDENCE)]
     pub answer_confidence: f32,
+    /// Seconds a conversation only the bot has handled may stay quiet before it is closed as
+    /// resolved by the bot (its survey goes out); 0: never.
+    #[arg(long, env = "SWITCHBOARD_BOT_IDLE_CLOSE_SECS", default_value_t = 86_400)]
+    pub bot_idle_close_secs: u64,
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
@@ -122,6 +126,8 @@ impl ServeArgs {
             index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
             answer_confidence: checked_confidence(self.answer_confidence)?,
+            bot_idle_close: (self.bot_idle_close_secs > 0)
+                .then(|| Duration::from_secs(self.bot_idle_close_secs)),
             ..base
         })
     }
