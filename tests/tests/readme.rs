@@ -58,15 +58,13 @@ struct Walkthrough {
 impl Walkthrough {
     fn parse(commands: &[String]) -> anyhow::Result<Self> {
         let calls = |rpc: &str| commands.iter().filter(|c| c.contains(rpc)).cloned().collect::<Vec<_>>();
-        let (submits, reads, desks) = (
-            calls("Intake/SubmitMessage"),
-            calls("Intake/GetConversation"),
-            calls("Desk/ListConversations"),
-        );
+        let (submits, reads, desks) =
+            (calls("Intake/SubmitMessage"), calls("Intake/GetConversation"), calls("Desk/ListConversations"));
         let [export, services, ..] = commands else { anyhow::bail!("too few commands: {commands:?}") };
         anyhow::ensure!(export.starts_with("export SWITCHBOARD_TOKEN=$(cat .local/admin.token)"), "{export}");
         anyhow::ensure!(services.ends_with(" list"), "the second command lists the services: {services}");
-        let ([ask, escalate], [read], [desk]) = (submits.as_slice(), reads.as_slice(), desks.as_slice()) else {
+        let ([ask, escalate], [read], [desk]) = (submits.as_slice(), reads.as_slice(), desks.as_slice())
+        else {
             anyhow::bail!("expected two submits, one read and one desk list: {commands:?}")
         };
         anyhow::ensure!(commands.len() == 6, "six commands: {commands:?}");
@@ -140,11 +138,88 @@ async fn run_until(command: &str, token: &str, ready: impl Fn(&str) -> bool) -> 
     .with_context(|| format!("waiting for {command}"))?
 }
 
+/// What the README's prose says a command shows: its words (whitespace aside), and what the
+/// command's output must then hold.
+struct Claim {
+    says: &'static str,
+    shows: &'static str,
+}
+
+const fn claim(says: &'static str, shows: &'static str) -> Claim {
+    Claim { says, shows }
+}
+
+/// `GetConversation` once the bot has answered.
+const ANSWERED: &[Claim] = &[
+    claim("intent `order_status`", r#""intent": "order_status""#),
+    claim("the built-in model's version `builtin-…`", r#""modelVersion": "builtin-"#),
+    claim("language `en`", r#""language": "en""#),
+    claim("rule `order-status`", r#""rule": "order-status""#),
+    claim("action `ROUTE_ACTION_AUTO_REPLY`", r#""action": "ROUTE_ACTION_AUTO_REPLY""#),
+    claim(
+        "reason `rule order-status matched: intent order_status at confidence …`",
+        r#""reason": "rule order-status matched: intent order_status at confidence "#,
+    ),
+    claim("the bot's answer (`AUTHOR_BOT`)", r#""author": "AUTHOR_BOT""#),
+    claim(
+        r#""Your order 12345 has shipped with DHL. Follow it here: https://tracking.demo.example/JD0146000062.""#,
+        r#""text": "Your order 12345 has shipped with DHL. Follow it here: https://tracking.demo.example/JD0146000062.""#,
+    ),
+    claim(
+        "The conversation is `CONVERSATION_STATUS_ANSWERED`",
+        r#""status": "CONVERSATION_STATUS_ANSWERED""#,
+    ),
+];
+
+/// `GetConversation` after "I want to talk to a real person".
+const ESCALATED: &[Claim] = &[
+    claim("shows `ROUTE_ACTION_ESCALATE`", r#""action": "ROUTE_ACTION_ESCALATE""#),
+    claim("by rule `customer-asks-for-a-human`", r#""rule": "customer-asks-for-a-human""#),
+    claim("the conversation `CONVERSATION_STATUS_ESCALATED`", r#""status": "CONVERSATION_STATUS_ESCALATED""#),
+];
+
+/// The desk's `ListConversations` of escalated conversations.
+const LISTED: &[Claim] = &[
+    claim("in queue `general`", r#""queue": "general""#),
+    claim("at `PRIORITY_HIGH`", r#""priority": "PRIORITY_HIGH""#),
+    claim("the last message as its preview", r#""preview": "I want to talk to a real person""#),
+    claim("the hand-off reason `customer_asked`", r#""handoffReason": "customer_asked""#),
+];
+
+/// Whitespace as one space, so that prose wrapped anywhere reads the same.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Each claim is in the README's prose and holds for `output`.
+fn check(readme: &str, claims: &[Claim], output: &str) {
+    for Claim { says, shows } in claims {
+        assert!(readme.contains(says), "the README no longer says {says:?}: update this test with it");
+        assert!(output.contains(shows), "the README says {says:?}, but the product shows: {output}");
+    }
+}
+
+/// The question the README says the chat widget answers (`answers "…"` in its paragraph).
+fn widget_question(readme: &str) -> anyhow::Result<String> {
+    let paragraph = readme
+        .split("\n\n")
+        .find(|paragraph| paragraph.contains("/chat/demo"))
+        .context("the README does not point at the chat demo")?;
+    let question = flat(paragraph)
+        .split("answers \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_string);
+    question.context("the README does not say which question the widget answers")
+}
+
 #[tokio::test]
 async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     let readme = read("README.md")?;
     let steps = Walkthrough::parse(&walkthrough(&readme)?)?;
-    let (demo, agent) = make_run_seeds(&read("Makefile")?)?;
+    let makefile = read("Makefile")?;
+    let (demo, agent) = make_run_seeds(&makefile)?;
+    let prose = flat(&readme);
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let token = switchboard_testkit::token("default", switchboard_auth::Role::Admin, "make-run");
@@ -169,29 +244,68 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
 
     let (ok, services) = run(&here(&steps.services), &token).await?;
     assert!(ok && services.contains("switchboard.intake.v1.Intake"), "{services}");
+    assert!(services.contains("switchboard.desk.v1.Desk"), "{services}");
 
+    // Submit, and the same again: a duplicate of the same conversation; no token: refused.
     let (ok, asked) = run(&here(&steps.ask), &token).await?;
     assert!(ok, "{asked}");
     let asked: serde_json::Value = serde_json::from_str(&asked)?;
     let conversation = asked["conversationId"].as_str().context("a conversationId")?.to_string();
     let (_, again) = run(&here(&steps.ask), &token).await?;
-    assert!(again.contains("\"duplicate\": true") && again.contains(&conversation), "{again}");
-    let anonymous = here(&steps.ask).replace("-H \"authorization: Bearer $SWITCHBOARD_TOKEN\"", "");
+    assert!(prose.contains(r#"answers `"duplicate": true` with the same conversation"#));
+    assert!(again.contains(r#""duplicate": true"#) && again.contains(&conversation), "{again}");
+    let anonymous = here(&steps.ask).replace(r#"-H "authorization: Bearer $SWITCHBOARD_TOKEN""#, "");
     let (ok, refused) = run(&anonymous, &token).await?;
+    assert!(prose.contains("Without the header a call answers `Unauthenticated`"));
     assert!(!ok && refused.contains("Unauthenticated"), "{refused}");
 
+    // Get: the bot's answer and why.
     let ours = |command: &str| here(command).replace("<conversationId from above>", &conversation);
     let shown = run_until(&ours(&steps.read), &token, |shown| shown.contains("AUTHOR_BOT")).await?;
-    println!("{shown}");
+    check(&prose, ANSWERED, &shown);
 
+    // Escalate: the decision, and the desk's list of those waiting for a person.
     let (ok, escalated) = run(&ours(&steps.escalate), &token).await?;
     assert!(ok && escalated.contains(&conversation), "{escalated}");
+    let reread =
+        run_until(&ours(&steps.read), &token, |shown| shown.contains("ROUTE_ACTION_ESCALATE")).await?;
+    check(&prose, ESCALATED, &reread);
     let listed = run_until(&here(&steps.desk), &token, |listed| listed.contains(&conversation)).await?;
-    println!("{listed}");
+    check(&prose, LISTED, &listed);
 
+    // The widget's visitor is anonymous: the README's question, unverified, is answered from the
+    // articles, and no order is told.
+    let question = widget_question(&readme)?;
+    let visitor = here(&steps.ask)
+        .replace(r#""customer_verified": true,"#, "")
+        .replace("Where is my order 12345?", &question)
+        .replace("demo-1", "widget-1");
+    let (ok, visited) = run(&visitor, &token).await?;
+    assert!(ok, "{visited}");
+    let visited: serde_json::Value = serde_json::from_str(&visited)?;
+    let visit = visited["conversationId"].as_str().context("a conversationId")?;
+    let read_visit = here(&steps.read).replace("<conversationId from above>", visit);
+    let answer = run_until(&read_visit, &token, |shown| shown.contains(r#""routing""#)).await?;
+    assert!(
+        answer.contains("AUTHOR_BOT") && answer.contains("Tracking your order"),
+        "{question:?}: {answer}"
+    );
+    assert!(!answer.contains("12345"), "{answer}");
+
+    // The demo agent signs in with the password `make run` made.
+    for said in
+        [format!("`{agent}`"), format!("`.local/{agent}.password`"), "http://127.0.0.1:8080/console".into()]
+    {
+        assert!(prose.contains(&said), "the README does not say {said}");
+    }
+    assert!(makefile.contains("/console as $(DEMO_AGENT)"), "make run prints how to sign in");
     let mut auth = AuthClient::new(common::connect(cluster.address, None).await?);
     let signed_in = auth
-        .sign_in(SignInRequest { tenant: "default".into(), subject: agent.clone(), password: password.into() })
+        .sign_in(SignInRequest {
+            tenant: "default".into(),
+            subject: agent.clone(),
+            password: password.into(),
+        })
         .await?
         .into_inner();
     assert_eq!(signed_in.identity.map(|who| who.role), Some("agent".to_string()));

@@ -60,7 +60,8 @@ pub(crate) fn decide(known: Option<&OrderUpdated>, update: &OrderUpdated) -> Res
         return Err(Error::Invalid(format!("order status {} is not one of the known ones", update.status)));
     }
     let url = &update.tracking_url;
-    if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+    let linked = url.starts_with("https://") || url.starts_with("http://");
+    if !url.is_empty() && !linked {
         return Err(Error::Invalid(format!("tracking_url {url:?}: give an http or https link")));
     }
     let id = &update.order_id;
@@ -123,7 +124,9 @@ mod tests {
     fn a_new_order_needs_its_customer_and_status() {
         assert!(given(&[], &shipped()).expect("a whole order"));
         let anonymous = OrderUpdated { customer_id: String::new(), ..shipped() };
-        assert!(given(&[], &anonymous).expect_err("no customer").to_string().contains("give its customer_id"));
+        assert!(
+            given(&[], &anonymous).expect_err("no customer").to_string().contains("give its customer_id")
+        );
         let vague = OrderUpdated { status: 0, ..shipped() };
         assert!(given(&[], &vague).expect_err("no status").to_string().contains("give its status"));
     }
@@ -160,7 +163,10 @@ mod tests {
             (OrderUpdated { tracking_url: "javascript:alert(1)".into(), ..shipped() }, "http or https"),
         ] {
             let refused = given(&[], &update).expect_err(reason);
-            assert!(matches!(refused, Error::Invalid(_)) && refused.to_string().contains(reason), "{refused}");
+            assert!(
+                matches!(refused, Error::Invalid(_)) && refused.to_string().contains(reason),
+                "{refused}"
+            );
         }
     }
 }

@@ -42,7 +42,10 @@ pub async fn run(command: AgentCommand) -> anyhow::Result<()> {
 pub async fn set_password(api: &ApiArgs, subject: &str, role: &str, password: String) -> anyhow::Result<()> {
     let mut client = AuthClient::new(api.connect().await?);
     let request = SetPasswordRequest { subject: subject.into(), role: role.into(), password };
-    client.set_password(request).await.map_err(|status| anyhow::anyhow!("the password was not set: {}", status.message()))?;
+    client
+        .set_password(request)
+        .await
+        .map_err(|status| anyhow::anyhow!("the password was not set: {}", status.message()))?;
     Ok(())
 }
 
@@ -52,7 +55,10 @@ fn first_line(mut input: impl std::io::BufRead) -> anyhow::Result<String> {
     input.read_line(&mut line).context("cannot read the password from standard input")?;
     let password = line.strip_suffix('\n').unwrap_or(&line);
     let password = password.strip_suffix('\r').unwrap_or(password);
-    anyhow::ensure!(!password.is_empty(), "no password: give it on standard input or in SWITCHBOARD_PASSWORD");
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password: give it on standard input or in SWITCHBOARD_PASSWORD"
+    );
     Ok(password.to_string())
 }
 

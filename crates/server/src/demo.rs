@@ -88,7 +88,8 @@ pub struct SeedReport {
 pub async fn run(command: DemoCommand) -> anyhow::Result<()> {
     let DemoCommand::Seed { dir, api } = command;
     let report = seed(&dir, &api).await?;
-    let said = |what: &str, counts: Counts| format!("{} {what} ({} unchanged)", counts.published, counts.unchanged);
+    let said =
+        |what: &str, counts: Counts| format!("{} {what} ({} unchanged)", counts.published, counts.unchanged);
     println!(
         "seeded {}, {}, {}",
         said("articles", report.articles),
@@ -161,7 +162,9 @@ async fn update_orders(file: &Path, api: &ApiArgs) -> anyhow::Result<Counts> {
     let updates = orders
         .into_iter()
         .enumerate()
-        .map(|(number, line)| order_update(line).with_context(|| format!("{}:{}", file.display(), number + 1)))
+        .map(|(number, line)| {
+            order_update(line).with_context(|| format!("{}:{}", file.display(), number + 1))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut client = RouterClient::new(api.connect().await?);
     let mut counts = Counts::default();
@@ -210,9 +213,7 @@ fn order_status(name: &str) -> anyhow::Result<OrderStatus> {
     }
     OrderStatus::from_str_name(&format!("ORDER_STATUS_{}", name.to_ascii_uppercase()))
         .filter(|status| *status != OrderStatus::Unspecified)
-        .with_context(|| {
-            format!("status {name:?}: give placed, paid, shipped, delivered or cancelled")
-        })
+        .with_context(|| format!("status {name:?}: give placed, paid, shipped, delivered or cancelled"))
 }
 
 /// A date (midnight UTC) or an RFC 3339 time.
@@ -264,9 +265,10 @@ mod tests {
 
     #[test]
     fn a_customer_line_reads_with_its_attributes() {
-        let customer: CustomerLine =
-            serde_json::from_str(r#"{"customer_id": "c-42", "tier": "gold", "attributes": {"email": "a@b.example"}}"#)
-                .expect("a valid line");
+        let customer: CustomerLine = serde_json::from_str(
+            r#"{"customer_id": "c-42", "tier": "gold", "attributes": {"email": "a@b.example"}}"#,
+        )
+        .expect("a valid line");
         assert_eq!(customer.attributes["email"], "a@b.example");
         assert!(customer.plan.is_empty());
     }
