@@ -1,6 +1,6 @@
-//! The thin tonic adapter: rule sets, evaluation without side effects, customer profiles. Every
-//! call acts on its caller's tenant (the token's, never a request field): another tenant's
-//! customers, conversations and returns are not found.
+//! The thin tonic adapter: rule sets, evaluation without side effects, customer profiles and
+//! orders. Every call acts on its caller's tenant (the token's, never a request field): another
+//! tenant's customers, orders, conversations and returns are not found.
 
 use std::sync::Arc;
 use std::time::Duration;
