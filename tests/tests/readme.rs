@@ -213,6 +213,45 @@ fn widget_question(readme: &str) -> anyhow::Result<String> {
     question.context("the README does not say which question the widget answers")
 }
 
+/// Loads the demo data and the demo agent as `make run` does (the functions its `demo seed` and
+/// `agent password` lines run), then waits until the shipped order's notice is requested: it
+/// tells the customer by email, as they have no conversation yet. A person tries the README long
+/// after, so waiting keeps the notice out of the walkthrough's conversation, as it is then.
+async fn seed_like_make_run(
+    backing: &Backing,
+    api: &switchboard_server::api::ApiArgs,
+    (demo, agent, password): (&std::path::Path, &str, &str),
+) -> anyhow::Result<()> {
+    let seeded = switchboard_server::demo::seed(demo, api).await?;
+    anyhow::ensure!(
+        seeded.articles.published > 0 && seeded.customers.published > 0 && seeded.orders.published > 0,
+        "the demo data was not all published: {seeded:?}"
+    );
+    switchboard_server::agent::set_password(api, agent, "agent", password.into()).await?;
+    let bus = backing.bus().await?;
+    wait_for_event(&bus, "switchboard.events.notification.>", |event| match &event.body {
+        Some(Body::NotificationRequested(notice)) if notice.text.contains("12345") => Some(()),
+        _ => None,
+    })
+    .await?;
+    Ok(())
+}
+
+/// What the bot tells an anonymous visitor (the chat widget's, not verified) who asks `question`
+/// with the README's first command.
+async fn anonymous_answer(ask: &str, question: &str, read: &str, token: &str) -> anyhow::Result<String> {
+    let visitor = ask
+        .replace(r#""customer_verified": true,"#, "")
+        .replace("Where is my order 12345?", question)
+        .replace("demo-1", "widget-1");
+    let (ok, asked) = run(&visitor, token).await?;
+    anyhow::ensure!(ok, "{asked}");
+    let asked: serde_json::Value = serde_json::from_str(&asked)?;
+    let conversation = asked["conversationId"].as_str().context("a conversationId")?;
+    let read = read.replace("<conversationId from above>", conversation);
+    run_until(&read, token, |shown| shown.contains(r#""routing""#)).await
+}
+
 #[tokio::test]
 async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     let readme = read("README.md")?;
@@ -227,19 +266,8 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
         endpoint: format!("http://{}", cluster.address),
         token: Some(token.clone()),
     };
-    let seeded = switchboard_server::demo::seed(&demo, &api).await?;
-    assert!(seeded.articles.published > 0 && seeded.customers.published > 0 && seeded.orders.published > 0);
     let password = "a demo password made per machine";
-    switchboard_server::agent::set_password(&api, &agent, "agent", password.into()).await?;
-    // Seeding the shipped order tells its customer by email (they have no conversation yet). A
-    // person tries the README long after; waiting here keeps the notice out of the walkthrough's
-    // conversation, as it is then.
-    let bus = backing.bus().await?;
-    wait_for_event(&bus, "switchboard.events.notification.>", |event| match &event.body {
-        Some(Body::NotificationRequested(notice)) if notice.text.contains("12345") => Some(()),
-        _ => None,
-    })
-    .await?;
+    seed_like_make_run(&backing, &api, (&demo, &agent, password)).await?;
     let here = |command: &str| command.replace("127.0.0.1:50051", &cluster.address.to_string());
 
     let (ok, services) = run(&here(&steps.services), &token).await?;
@@ -273,19 +301,9 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     let listed = run_until(&here(&steps.desk), &token, |listed| listed.contains(&conversation)).await?;
     check(&prose, LISTED, &listed);
 
-    // The widget's visitor is anonymous: the README's question, unverified, is answered from the
-    // articles, and no order is told.
+    // The widget's question, asked anonymously: answered from the articles, no order told.
     let question = widget_question(&readme)?;
-    let visitor = here(&steps.ask)
-        .replace(r#""customer_verified": true,"#, "")
-        .replace("Where is my order 12345?", &question)
-        .replace("demo-1", "widget-1");
-    let (ok, visited) = run(&visitor, &token).await?;
-    assert!(ok, "{visited}");
-    let visited: serde_json::Value = serde_json::from_str(&visited)?;
-    let visit = visited["conversationId"].as_str().context("a conversationId")?;
-    let read_visit = here(&steps.read).replace("<conversationId from above>", visit);
-    let answer = run_until(&read_visit, &token, |shown| shown.contains(r#""routing""#)).await?;
+    let answer = anonymous_answer(&here(&steps.ask), &question, &here(&steps.read), &token).await?;
     assert!(
         answer.contains("AUTHOR_BOT") && answer.contains("Tracking your order"),
         "{question:?}: {answer}"
@@ -293,9 +311,9 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     assert!(!answer.contains("12345"), "{answer}");
 
     // The demo agent signs in with the password `make run` made.
-    for said in
-        [format!("`{agent}`"), format!("`.local/{agent}.password`"), "http://127.0.0.1:8080/console".into()]
-    {
+    let said =
+        [format!("`{agent}`"), format!("`.local/{agent}.password`"), "http://127.0.0.1:8080/console".into()];
+    for said in said {
         assert!(prose.contains(&said), "the README does not say {said}");
     }
     assert!(makefile.contains("/console as $(DEMO_AGENT)"), "make run prints how to sign in");
