@@ -223,9 +223,10 @@ async fn seed_like_make_run(
     (demo, agent, password): (&std::path::Path, &str, &str),
 ) -> anyhow::Result<()> {
     let seeded = switchboard_server::demo::seed(demo, api).await?;
+    // The README: "six help articles, the customer `c-42`, and their order `12345`".
     anyhow::ensure!(
-        seeded.articles.published > 0 && seeded.customers.published > 0 && seeded.orders.published > 0,
-        "the demo data was not all published: {seeded:?}"
+        seeded.articles.published == 6 && seeded.customers.published == 1 && seeded.orders.published == 1,
+        "the demo data is not what the README says: {seeded:?}"
     );
     switchboard_server::agent::set_password(api, agent, "agent", password.into()).await?;
     let bus = backing.bus().await?;
@@ -259,6 +260,7 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     let makefile = read("Makefile")?;
     let (demo, agent) = make_run_seeds(&makefile)?;
     let prose = flat(&readme);
+    assert!(prose.contains("six help articles, the customer `c-42`, and their order `12345`"));
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let token = switchboard_testkit::token("default", switchboard_auth::Role::Admin, "make-run");
