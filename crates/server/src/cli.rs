@@ -1,4 +1,5 @@
-//! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`.
+//! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`, `token`, `agent`,
+//! `demo`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -45,6 +46,13 @@ pub enum Command {
     /// Tokens for the API: issue, revoke, and make a signing key.
     #[command(subcommand)]
     Token(crate::token::TokenCommand),
+    /// People who sign in: set an agent's or supervisor's password.
+    #[command(subcommand)]
+    Agent(crate::agent::AgentCommand),
+    /// Load a directory of articles, customer profiles and orders through the API (`make run`'s
+    /// demo data).
+    #[command(subcommand)]
+    Demo(crate::demo::DemoCommand),
 }
 
 use crate::connection::Connection;
@@ -175,6 +183,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Knowledge(command) => crate::knowledge::run(command).await,
         Command::Router(command) => crate::router::run(command).await,
         Command::Token(command) => crate::token::run(command).await,
+        Command::Agent(command) => crate::agent::run(command).await,
+        Command::Demo(command) => crate::demo::run(command).await,
         Command::Classifier(command) => {
             tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
         }
