@@ -250,7 +250,8 @@ async fn anonymous_answer(ask: &str, question: &str, read: &str, token: &str) ->
     let asked: serde_json::Value = serde_json::from_str(&asked)?;
     let conversation = asked["conversationId"].as_str().context("a conversationId")?;
     let read = read.replace("<conversationId from above>", conversation);
-    run_until(&read, token, |shown| shown.contains(r#""routing""#)).await
+    // The bot's answer follows the routing decision: wait for it, not for the decision.
+    run_until(&read, token, |shown| shown.contains("AUTHOR_BOT")).await
 }
 
 #[tokio::test]
