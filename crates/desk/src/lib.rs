@@ -20,11 +20,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use projection::DeskProjection;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "conversations",
-    sql: include_str!("../migrations/001_conversations.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
+    Migration {
+        version: 20,
+        name: "listing_indexes",
+        sql: include_str!("../migrations/020_listing_indexes.sql"),
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
