@@ -146,8 +146,10 @@ async fn describe(pool: &PgPool) -> anyhow::Result<()> {
     let show = |rows: Vec<(String, i64)>| {
         rows.iter().map(|(name, count)| format!("{name} {count}")).collect::<Vec<_>>().join(", ")
     };
-    let tenants = counts("SELECT tenant, count(*) FROM desk.conversations GROUP BY 1 ORDER BY 2 DESC").await?;
-    let statuses = counts("SELECT status, count(*) FROM desk.conversations GROUP BY 1 ORDER BY 2 DESC").await?;
+    let tenants =
+        counts("SELECT tenant, count(*) FROM desk.conversations GROUP BY 1 ORDER BY 2 DESC").await?;
+    let statuses =
+        counts("SELECT status, count(*) FROM desk.conversations GROUP BY 1 ORDER BY 2 DESC").await?;
     let (none, breached, soon, later): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE sla_due_at IS NULL),
                 count(*) FILTER (WHERE sla_breached),

@@ -59,7 +59,8 @@ async fn main() -> anyhow::Result<()> {
     }
     if parts.contains(&"path") {
         let (cluster_db, cluster_nats) = (TestDatabase::create().await?, NatsServer::start()?);
-        path::measure(&cluster_nats.url(), &cluster_db.url, size("SWITCHBOARD_BENCH_MESSAGES", 2_000)).await?;
+        path::measure(&cluster_nats.url(), &cluster_db.url, size("SWITCHBOARD_BENCH_MESSAGES", 2_000))
+            .await?;
     }
     if parts.contains(&"desk") {
         let conversations = size("SWITCHBOARD_BENCH_CONVERSATIONS", 100_000);

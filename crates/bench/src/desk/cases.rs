@@ -64,12 +64,21 @@ pub(crate) async fn cases(channel: &tonic::transport::Channel) -> anyhow::Result
     ];
     Ok(vec![
         Case { name: "default inbox", calls: all(vec![ListConversationsRequest::default()]) },
-        Case { name: "assignee=me", calls: all(agents.iter().map(|_| request().with_assignee("me")).collect()) },
+        Case {
+            name: "assignee=me",
+            calls: all(agents.iter().map(|_| request().with_assignee("me")).collect()),
+        },
         Case {
             name: "unassigned + queue",
-            calls: all(QUEUES.iter().map(|(queue, _)| request().with_assignee("unassigned").in_queue(queue)).collect()),
+            calls: all(QUEUES
+                .iter()
+                .map(|(queue, _)| request().with_assignee("unassigned").in_queue(queue))
+                .collect()),
         },
-        Case { name: "status", calls: all(statuses.iter().map(|status| request().with_status(*status)).collect()) },
+        Case {
+            name: "status",
+            calls: all(statuses.iter().map(|status| request().with_status(*status)).collect()),
+        },
         Case {
             name: "sla at risk",
             calls: all([15, 30, 60].iter().map(|minutes| request().at_risk_within(*minutes)).collect()),
@@ -169,11 +178,8 @@ pub(crate) fn report(timed: &[Timed], conversations: usize, target: Duration) {
     }
     let mut all: Vec<Duration> = timed.iter().flat_map(|case| case.latencies.iter().copied()).collect();
     all.sort();
-    let worst = timed
-        .iter()
-        .map(|case| (percentile(&case.latencies, 0.99), case.name))
-        .max()
-        .unwrap_or_default();
+    let worst =
+        timed.iter().map(|case| (percentile(&case.latencies, 0.99), case.name)).max().unwrap_or_default();
     println!(
         "desk list all cases: {} calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; worst case p99 {:.2} ms ({})",
         all.len(),

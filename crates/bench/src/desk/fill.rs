@@ -232,7 +232,8 @@ impl Script<'_> {
         let (agent, taken) = self.taken(start)?;
         let replied = self.answered(&agent, &route, start, first_due, taken)?;
         let solved = replied + Duration::minutes(5 + self.rng.below(600) as i64);
-        let body = Body::SlaMet(SlaMet { conversation_id: self.conversation_id.clone(), metric: RESOLUTION.into() });
+        let body =
+            Body::SlaMet(SlaMet { conversation_id: self.conversation_id.clone(), metric: RESOLUTION.into() });
         self.on_conversation(body, solved)?;
         self.closed(solved, "human", Some(&agent))
     }
@@ -271,7 +272,8 @@ impl Script<'_> {
             });
             self.emit(&agent, body, at)?;
         } else {
-            let body = Body::ConversationClaimed(ConversationClaimed { conversation_id, agent_id: agent.clone() });
+            let body =
+                Body::ConversationClaimed(ConversationClaimed { conversation_id, agent_id: agent.clone() });
             self.on_conversation(body, at)?;
         }
         Ok((agent, at))
@@ -387,7 +389,9 @@ impl Script<'_> {
         let priority = match (escalated, queue) {
             (true, _) => *self.rng.weighted(&[(Priority::Urgent, 30), (Priority::High, 70)]),
             (false, "vip") => Priority::High,
-            (false, _) => *self.rng.weighted(&[(Priority::Low, 20), (Priority::Normal, 70), (Priority::High, 10)]),
+            (false, _) => {
+                *self.rng.weighted(&[(Priority::Low, 20), (Priority::Normal, 70), (Priority::High, 10)])
+            }
         };
         let (action, handoff) = if escalated {
             (RouteAction::Escalate, Some(*self.rng.pick(&HANDOFF_REASONS)))
