@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
     Migration { version: 2, name: "timeline", sql: include_str!("../migrations/002_timeline.sql") },
     Migration { version: 3, name: "changes", sql: include_str!("../migrations/003_changes.sql") },
+    Migration {
+        version: 20,
+        name: "listing_indexes",
+        sql: include_str!("../migrations/020_listing_indexes.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
