@@ -13,8 +13,8 @@ use switchboard_proto::{
         ListApprovalsRequest, ListApprovalsResponse, ListConversationsRequest, ListConversationsResponse,
         ListMacrosRequest, ListMacrosResponse, Macro, Overview, RecordAgentActivityRequest,
         RecordAgentActivityResponse, ReplyRequest, ReplyResponse, SaveMacroRequest, SetPresenceRequest,
-        SetStatusRequest, SetStatusResponse, TransferRequest, UnassignRequest, WatchInboxRequest,
-        desk_server,
+        SetStatusRequest, SetStatusResponse, StatusChange, TransferRequest, UnassignRequest,
+        WatchInboxRequest, desk_server,
     },
     events::v1::AgentUpdated,
     time::to_timestamp,
@@ -32,7 +32,7 @@ use crate::{
     macro_calls,
     people::People,
     returns::{self, Asked},
-    store,
+    status, store,
     view::Views,
     work,
 };
@@ -178,6 +178,7 @@ impl desk_server::Desk for DeskApi {
                 let sent =
                     work::reply(&self.deps.bus, &caller, &c, &r.text, &r.article_ids, &r.idempotency_key)
                         .await?;
+                status::answered(&self.people, &caller.tenant, &c.conversation_id).await?;
                 Ok(ReplyResponse { reply_id: sent.id, sequence: sent.sequence })
             }
             .await,
@@ -199,9 +200,10 @@ impl desk_server::Desk for DeskApi {
 
     async fn set_status(
         &self,
-        _request: Request<SetStatusRequest>,
+        request: Request<SetStatusRequest>,
     ) -> Result<Response<SetStatusResponse>, Status> {
-        Err(Status::unimplemented("SetStatus: not built yet"))
+        let caller = Caller::of(&request)?;
+        answer(status::set_status(&self.people, &caller, request.get_ref()).await)
     }
 
     async fn save_macro(&self, request: Request<SaveMacroRequest>) -> Result<Response<Macro>, Status> {
@@ -262,8 +264,19 @@ impl desk_server::Desk for DeskApi {
             if r.article_id.is_empty() { String::new() } else { self.views.article_link(&r.article_id) };
         answer(
             async {
-                let (response, _stored, _conversation) =
+                let (mut response, stored, c) =
                     apply::apply(&self.deps.bus, &self.deps.pool, &caller, &r, link).await?;
+                status::answered(&self.people, &caller.tenant, &c.conversation_id).await?;
+                let change = status::change_named(&stored.body.set_status);
+                if change != StatusChange::Unspecified {
+                    let request = SetStatusRequest {
+                        conversation_id: c.conversation_id.clone(),
+                        status: change.into(),
+                        reason: format!("macro {}", stored.body.macro_id),
+                    };
+                    let set = status::set_status(&self.people, &caller, &request).await?;
+                    (response.status, response.sequence) = (set.status, set.sequence.max(response.sequence));
+                }
                 Ok(response)
             }
             .await,

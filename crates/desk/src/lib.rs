@@ -26,6 +26,7 @@ mod projection;
 mod records;
 mod returns;
 mod sla;
+mod status;
 mod store;
 mod tenancy;
 pub mod timeline;

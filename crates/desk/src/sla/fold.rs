@@ -116,7 +116,9 @@ impl Clocks {
             }
             Some(Body::SlaResumed(_)) => {
                 if let (Some(paused), Some(wrote)) = (self.paused.take(), &self.wrote) {
-                    let (targets, from) = (paused.targets, wrote.at);
+                    // From when the customer wrote, or when a person took it off waiting.
+                    let from = wrote.at.max(to_datetime(event.occurred_at.as_ref()));
+                    let targets = paused.targets;
                     self.resuming = Some(Resuming { targets, from, decision: wrote.decision.clone() });
                 }
             }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use switchboard_bus::{Bus, Draft, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::{
-    events::v1::{Event, SlaBreached, SlaMet, SlaPaused, SlaWarning, event::Body},
+    events::v1::{Event, SlaBreached, SlaMet, SlaPaused, SlaResumed, SlaWarning, event::Body},
     time::to_timestamp,
 };
 use tokio::sync::Notify;
@@ -89,6 +89,23 @@ impl Timers {
         let body = Body::SlaPaused(SlaPaused { conversation_id: conversation_id.into(), targets });
         self.bus.publish(&Draft::new(tenant, conversation_id, body).build()?).await?;
         Ok(metrics)
+    }
+
+    /// A person took the conversation off waiting on the customer: its paused targets run again
+    /// for the time they had left, and the clock that would close it stops. `false` when it was
+    /// not waiting.
+    pub async fn resume(&self, tenant: &str, conversation_id: &str) -> Result<bool, Error> {
+        let clocks = self.clocks(tenant, conversation_id);
+        if !clocks.is_paused() {
+            return Ok(false);
+        }
+        if clocks.running.contains_key(PENDING_CLOSE) {
+            let met = SlaMet { conversation_id: conversation_id.into(), metric: PENDING_CLOSE.into() };
+            self.bus.publish(&Draft::new(tenant, conversation_id, Body::SlaMet(met)).build()?).await?;
+        }
+        let body = Body::SlaResumed(SlaResumed { conversation_id: conversation_id.into() });
+        self.bus.publish(&Draft::new(tenant, conversation_id, body).build()?).await?;
+        Ok(true)
     }
 
     fn apply(&self, event: &Event, sequence: u64) {
