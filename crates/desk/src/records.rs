@@ -331,7 +331,7 @@ pub async fn macros(pool: &PgPool, tenant: &str) -> Result<Vec<StoredMacro>, sql
     .fetch_all(pool)
     .await?;
     let mut macros: Vec<StoredMacro> = rows.iter().filter_map(|row| macro_of(row).ok().flatten()).collect();
-    macros.sort_by(|a, b| a.body.name.to_lowercase().cmp(&b.body.name.to_lowercase()));
+    macros.sort_by_key(|m| m.body.name.to_lowercase());
     Ok(macros)
 }
 

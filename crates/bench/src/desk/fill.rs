@@ -127,7 +127,7 @@ impl Iterator for Conversations {
             customer_id: format!("cus-{}", self.rng.below(customers)),
             conversation_id: Uuid::now_v7().to_string(),
             channel: *self.rng.weighted(&CHANNELS),
-            language: *self.rng.weighted(&LANGUAGES),
+            language: self.rng.weighted::<&str>(&LANGUAGES),
             tenant,
             rng: &mut self.rng,
             now: self.now,
