@@ -116,8 +116,13 @@ impl Clocks {
             }
             Some(Body::SlaResumed(_)) => {
                 if let (Some(paused), Some(wrote)) = (self.paused.take(), &self.wrote) {
-                    // From when the customer wrote, or when a person took it off waiting.
-                    let from = wrote.at.max(to_datetime(event.occurred_at.as_ref()));
+                    // From when the customer wrote after the pause, else from when a person
+                    // took it off waiting.
+                    let from = if wrote.sequence > paused.sequence {
+                        wrote.at
+                    } else {
+                        to_datetime(event.occurred_at.as_ref())
+                    };
                     let targets = paused.targets;
                     self.resuming = Some(Resuming { targets, from, decision: wrote.decision.clone() });
                 }

@@ -182,3 +182,29 @@ fn given_two_tenants_with_one_conversation_id_then_each_has_its_own_clocks() {
     let globex_clocks = &state.clocks[&scoped("globex", C)];
     assert_eq!(plan("globex", C, globex_clocks).len(), 2, "globex's still to start");
 }
+
+#[test]
+fn given_targets_paused_when_a_person_resumes_then_they_run_from_then_with_the_time_left() {
+    let mut history = vec![event("d1", T0, routed(RouteAction::Queue, Some(policy())))];
+    history.extend(published(&when_planned(&given(&history)), T0));
+    history.push(met("first_response"));
+    let left = given(&history).clocks[&scoped("acme", C)]
+        .to_pause(DateTime::from_timestamp(T0 + 3600, 0).expect("a time"), &[]);
+    history.push(event(
+        "p",
+        T0 + 3600,
+        Body::SlaPaused(SlaPaused { conversation_id: C.into(), targets: left }),
+    ));
+    history.push(event("r", T0 + 5000, Body::SlaResumed(SlaResumed { conversation_id: C.into() })));
+    let planned = when_planned(&given(&history));
+    let resolution = planned.iter().find_map(|p| match &p.body {
+        Body::SlaStarted(started) if started.metric == "resolution" => Some(started.clone()),
+        _ => None,
+    });
+    let due = resolution.expect("resolution runs again").due_at;
+    assert_eq!(
+        to_datetime(due.as_ref()).timestamp(),
+        T0 + 5000 + 86_400 - 3600,
+        "from the resume, not the last message"
+    );
+}
