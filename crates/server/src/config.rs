@@ -117,6 +117,8 @@ pub struct Config {
     pub knowledge_endpoint: Option<String>,
     /// Intake endpoint for the chat (history on reconnect); this process's own listener when unset.
     pub intake_endpoint: Option<String>,
+    /// The endpoint the web console calls (Desk, Auth); this process's own listener when unset.
+    pub desk_endpoint: Option<String>,
     /// The channels' HTTP listener (webhooks); none when unset.
     pub http_addr: Option<SocketAddr>,
     /// The channels' SMTP listener (inbound email); none when unset.
@@ -151,6 +153,7 @@ impl Default for Config {
             rules_file: None,
             knowledge_endpoint: None,
             intake_endpoint: None,
+            desk_endpoint: None,
             http_addr: None,
             smtp_addr: None,
             channels: switchboard_channels::Config::default(),
