@@ -14,9 +14,16 @@ import type { Conversation, Entry, View, Written } from './types.js';
 
 /** Why the last claim was refused, shown until another conversation opens. */
 let refusal = '';
+/** The open conversation as last known (from its view, the list or a change of one's own). */
+let known: Conversation | null = null;
 
 function row(): Conversation | null {
-  return state.view?.conversation ?? state.rows.find((found) => found.conversation_id === state.selected) ?? null;
+  const listed = state.rows.find((found) => found.conversation_id === state.selected);
+  const fresh = state.view?.conversation ?? listed ?? null;
+  if (fresh && (!known || known.conversation_id !== fresh.conversation_id || BigInt(fresh.sequence) >= BigInt(known.sequence))) {
+    known = fresh;
+  }
+  return known?.conversation_id === state.selected ? known : null;
 }
 
 /** Opens a conversation: its row at once, then the whole view. */
@@ -71,8 +78,10 @@ export async function claim(): Promise<void> {
   const id = state.selected;
   if (!id) return;
   try {
-    const claimed = await call<Written & { already_held: boolean }>('POST', `conversations/${encodeURIComponent(id)}/claim`, {});
+    const claimed = await call<Written & { already_held: boolean; agent_id: string }>('POST', `conversations/${encodeURIComponent(id)}/claim`, {});
     refusal = '';
+    // The claim's answer is the desk's word on who holds it, whatever the list still says.
+    if (known?.conversation_id === id) known = { ...known, assignee: claimed.agent_id, status: 'assigned', sequence: claimed.sequence };
     notify(claimed.already_held ? t('claim.already') : t('claim.done'));
     await changed(claimed.sequence);
   } catch (error) {
@@ -155,11 +164,14 @@ export function render(): void {
   const place = document.querySelector<HTMLElement>('#conversation');
   const current = row();
   if (!place || !current) {
-    if (place && state.viewError) show(place, h('p', { class: 'error' }, state.viewError));
+    if (place && state.viewError && state.selected) show(place, h('p', { class: 'error' }, state.viewError));
     return;
   }
   const view = state.view;
   const reply = composer(current.conversation_id, view?.macros ?? [], current.language, (sequence) => void changed(sequence));
+  // Redrawing moves the reply box; whoever is typing in it keeps typing.
+  const typing = document.activeElement instanceof HTMLTextAreaElement && reply.contains(document.activeElement) ? document.activeElement : null;
+  const [from, to] = [typing?.selectionStart ?? 0, typing?.selectionEnd ?? 0];
   show(
     place,
     header(current),
@@ -176,6 +188,7 @@ export function render(): void {
       h('aside', { class: 'panels' }, handoffPanel(view?.handoff ?? null), customerPanel(view?.customer ?? null), slaPanel(view?.sla_timers ?? []), suggestionsPanel(view?.suggestions ?? [], insert), routingPanel(view?.routing ?? null)),
     ),
   );
-  const entries = place.querySelector('.entries');
-  entries?.lastElementChild?.scrollIntoView({ block: 'nearest' });
+  typing?.focus();
+  typing?.setSelectionRange(from, to);
+  place.querySelector('.entries')?.lastElementChild?.scrollIntoView({ block: 'nearest' });
 }

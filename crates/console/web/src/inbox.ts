@@ -13,6 +13,12 @@ import type { Conversation, Overview, Page } from './types.js';
 const STATUSES = ['', 'escalated', 'queued', 'assigned', 'pending', 'open', 'resolved'];
 
 let currentView: InboxView = 'mine';
+let rowsLoaded: () => void = () => {};
+
+/** What follows a new list (the open conversation may only now be known). */
+export function onRowsLoaded(then: () => void): void {
+  rowsLoaded = then;
+}
 
 function subject(): string {
   return me()?.subject ?? '';
@@ -81,6 +87,7 @@ export async function loadRows(more = false): Promise<void> {
     state.rows = more ? [...state.rows, ...shown] : shown;
     state.cursor = page.next_cursor;
     renderRows();
+    rowsLoaded();
   } catch (error) {
     show(list, h('p', { class: 'error' }, describe(error)));
   }

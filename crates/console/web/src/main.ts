@@ -2,10 +2,10 @@
 // changes (or, where the server cannot stream them, by polling).
 
 import { call, forgetSession, may, me, onSignedOut, session } from './api.js';
-import { openConversation, reload } from './conversation.js';
+import { openConversation, reload, render as renderConversation } from './conversation.js';
 import { find, h, show } from './dom.js';
 import { initLocale, named, switchLocale, t } from './i18n.js';
-import { applyRow, inboxShown, inboxView, loadOverview, loadRows, renderInbox } from './inbox.js';
+import { applyRow, inboxShown, inboxView, loadOverview, loadRows, onRowsLoaded, renderInbox } from './inbox.js';
 import { listen } from './keys.js';
 import { watch, type LiveState, type Watch } from './live.js';
 import { current, go } from './route.js';
@@ -120,6 +120,7 @@ function signOut(why = ''): void {
 function boot(): void {
   initLocale();
   listen();
+  onRowsLoaded(renderConversation);
   onSignedOut(() => signOut(t('signIn.expired')));
   window.addEventListener('hashchange', () => session() && route());
   if (!session()) return signIn(app(), start);

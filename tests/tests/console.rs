@@ -1,0 +1,230 @@
+//! The agent console (/console) in a real browser (headless Chromium, driven by
+//! tests/browser/console.cjs through playwright-core), on a real cluster: agents sign in with
+//! the passwords an admin set, work what the chat widget escalated, and race for a conversation.
+//! Screenshots are kept under the target directory (the path is printed).
+
+mod common;
+
+use std::{path::PathBuf, process::Stdio};
+
+use anyhow::{Context as _, bail};
+use common::{Backing, Cluster, WAIT, message, submit, wait_for_event};
+use switchboard_auth::Role;
+use switchboard_proto::{
+    auth::v1::{SetPasswordRequest, auth_client::AuthClient},
+    desk::v1::{ListConversationsRequest, Macro, SaveMacroRequest, desk_client::DeskClient},
+    events::v1::event::Body,
+};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// The browser script, talked to line by line.
+struct Browser {
+    process: tokio::process::Child,
+    to: tokio::process::ChildStdin,
+    from: Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Browser {
+    fn start(scenario: &str, cluster: &Cluster, given: &serde_json::Value) -> anyhow::Result<Self> {
+        let shots = screenshots(scenario)?;
+        let mut process = tokio::process::Command::new("node")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console.cjs"))
+            .arg(scenario)
+            .arg(format!("http://{}", cluster.http))
+            .env(
+                "NODE_PATH",
+                std::env::var("SWITCHBOARD_NODE_PATH").context("run `make env` (SWITCHBOARD_NODE_PATH)")?,
+            )
+            .env("SWITCHBOARD_CONSOLE_TEST", given.to_string())
+            .env("SWITCHBOARD_SCREENSHOTS", shots)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("node")?;
+        let to = process.stdin.take().context("stdin")?;
+        let from = BufReader::new(process.stdout.take().context("stdout")?).lines();
+        Ok(Self { process, to, from })
+    }
+
+    /// The next line the script says.
+    async fn next(&mut self) -> anyhow::Result<String> {
+        let line = tokio::time::timeout(WAIT * 2, self.from.next_line())
+            .await
+            .context("the browser said nothing")??
+            .context("the browser script ended early")?;
+        eprintln!("browser: {line}");
+        Ok(line)
+    }
+
+    /// The rest of the next line, which must start with `step`.
+    async fn expect(&mut self, step: &str) -> anyhow::Result<String> {
+        let line = self.next().await?;
+        match line.strip_prefix(step) {
+            Some(rest) => Ok(rest.trim_start().to_string()),
+            None => bail!("expected {step}, the browser said {line:?}"),
+        }
+    }
+
+    async fn go(&mut self) -> anyhow::Result<()> {
+        Ok(self.to.write_all(b"go\n").await?)
+    }
+
+    async fn finish(mut self) -> anyhow::Result<()> {
+        self.expect("DONE").await?;
+        let status = tokio::time::timeout(WAIT, self.process.wait()).await??;
+        if !status.success() {
+            bail!("the browser script failed: {status}");
+        }
+        Ok(())
+    }
+}
+
+/// Where a scenario's screenshots go: the target directory's scratch space, printed.
+fn screenshots(scenario: &str) -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots").join(scenario);
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("screenshots of {scenario}: {}", dir.display());
+    Ok(dir)
+}
+
+/// Agents sign in with passwords an admin sets.
+async fn set_passwords(cluster: &Cluster, agents: &[&str]) -> anyhow::Result<()> {
+    let mut auth = AuthClient::new(cluster.channel().await?);
+    for agent in agents {
+        let request =
+            SetPasswordRequest { subject: (*agent).into(), role: "agent".into(), password: PASSWORD.into() };
+        auth.set_password(request).await?;
+    }
+    Ok(())
+}
+
+fn agent(id: &str, locale: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "password": PASSWORD, "locale": locale})
+}
+
+#[tokio::test]
+async fn two_agents_claim_one_conversation_and_the_one_too_late_sees_who_has_it() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    set_passwords(&cluster, &["ana", "bob"]).await?;
+    let asked = submit(&cluster, message("cus-race", "Please let me talk to a real person", "race-1")).await?;
+    let conversation = asked.conversation_id;
+    let ((), routed) = wait_for_event(&bus, "switchboard.events.routing.>", |event| {
+        matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == conversation).then_some(())
+    })
+    .await?;
+    let mut desk = DeskClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
+    let listed = ListConversationsRequest { assignee: "unassigned".into(), min_sequence: routed, ..Default::default() };
+    let rows = desk.list_conversations(listed).await?.into_inner().conversations;
+    assert!(rows.iter().any(|row| row.conversation_id == conversation), "on the desk: {rows:?}");
+
+    let given = serde_json::json!({
+        "agents": [agent("ana", "en-US"), agent("bob", "zh-TW")],
+        "conversation": conversation,
+    });
+    let mut browser = Browser::start("race", &cluster, &given)?;
+    assert_eq!(browser.expect("LANGUAGES").await?, "en zh-Hant", "each browser's language");
+    let (first, second) = (browser.next().await?, browser.next().await?);
+    let (holder, refused) = match (first.split_once(' '), second.split_once(' ')) {
+        (Some(("HOLDS", holder)), Some(("REFUSED", refused))) => (holder.to_string(), refused.to_string()),
+        (Some(("REFUSED", refused)), Some(("HOLDS", holder))) => (holder.to_string(), refused.to_string()),
+        _ => bail!("exactly one agent holds it: {first:?}, {second:?}"),
+    };
+    let (loser, why) = refused.split_once(' ').context("who was refused, and why")?;
+    assert!(why.contains(&format!("agent \\\"{holder}\\\"")), "the refusal names who has it: {why}");
+    let in_own_language = if loser == "bob" { "無法認領" } else { "You cannot claim it" };
+    assert!(why.contains(in_own_language), "{why}");
+    browser.finish().await?;
+
+    let claims: Vec<String> = common::events(&bus, "switchboard.events.claim.>")
+        .await?
+        .into_iter()
+        .filter_map(|event| match event.body {
+            Some(Body::ConversationClaimed(claimed)) if claimed.conversation_id == conversation => {
+                Some(claimed.agent_id)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(claims, [holder], "one claim stored, the holder's");
+    cluster.stop().await
+}
+
+/// What the customer asks (Traditional Chinese: a person, please; my order has not come), the
+/// macro's text in their language, and their thanks.
+const ASK: &str = "我想找真人客服，我的訂單還沒到";
+const MACRO_ZH: &str = "您好，我是{{agent_name}}。您的訂單已經在路上了。";
+const REPLY_ZH: &str = "您的訂單已經在路上了";
+const THANKS: &str = "謝謝您的幫忙";
+
+async fn save_macro(cluster: &Cluster) -> anyhow::Result<String> {
+    let saved = Macro {
+        macro_id: "order-on-its-way".into(),
+        name: "Order on its way".into(),
+        texts: [
+            ("en".to_string(), "Hello, this is {{agent_name}}. Your order is on its way.".to_string()),
+            ("zh-Hant".to_string(), MACRO_ZH.to_string()),
+        ]
+        .into(),
+        default_locale: "en".into(),
+        ..Default::default()
+    };
+    let mut desk = DeskClient::new(cluster.channel().await?);
+    let request = SaveMacroRequest { r#macro: Some(saved), expected_version: 0 };
+    Ok(desk.save_macro(request).await?.into_inner().macro_id)
+}
+
+#[tokio::test]
+async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_language_and_resolves_it()
+-> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("demo".to_string(), "*".to_string())].into();
+    config.channels.survey_secret = Some("console-survey-secret".into());
+    config.notifier.survey_secret = Some("console-survey-secret".into());
+    config.notifier.survey_delay = std::time::Duration::from_secs(1);
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+    set_passwords(&cluster, &["ana"]).await?;
+    let macro_id = save_macro(&cluster).await?;
+
+    let given = serde_json::json!({
+        "agents": [agent("ana", "zh-TW")],
+        "ask": ASK, "macro": macro_id, "reply": REPLY_ZH, "thanks": THANKS,
+    });
+    let mut browser = Browser::start("handoff", &cluster, &given)?;
+    assert_eq!(browser.expect("SIGNED-IN").await?, "登出", "the console speaks the browser's language");
+    let conversation = browser.expect("HANDOFF").await?;
+    let packet = browser.expect("PACKET").await?;
+    assert!(packet.contains("客戶要求真人服務"), "the hand-off's reason: {packet}");
+    let preview = browser.expect("MACRO").await?;
+    assert!(preview.contains(REPLY_ZH), "the macro in the customer's language: {preview}");
+    browser.expect("REPLIED").await?;
+    browser.expect("LIVE").await?;
+    browser.expect("RESOLVED").await?;
+
+    // The agent's reply went out in Traditional Chinese, as ana's; the survey follows the close.
+    let (reply, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.conversation_id == conversation && r.author == "agent:ana" => {
+            Some(r.text.clone())
+        }
+        _ => None,
+    })
+    .await?;
+    assert!(reply.contains(REPLY_ZH), "{reply}");
+    let survey = switchboard_bus::key_id(&format!("survey/{conversation}")).to_string();
+    wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::ReplyDelivered(d)) if d.reply_id == survey => Some(()),
+        _ => None,
+    })
+    .await?;
+    browser.go().await?;
+    let shown: Vec<String> = serde_json::from_str(&browser.expect("WIDGET").await?)?;
+    assert!(shown.iter().any(|m| m.starts_with("agent: ") && m.contains(REPLY_ZH)), "{shown:?}");
+    browser.finish().await?;
+    cluster.stop().await
+}
