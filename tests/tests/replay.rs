@@ -22,7 +22,17 @@ const TABLES: &[(Service, &[&str])] = &[
     (Service::Knowledge, &["knowledge.articles", "knowledge.article_versions"]),
     (Service::Notifier, &["notifier.deliveries"]),
     (Service::Analytics, &["analytics.counts", "analytics.knowledge_queries"]),
-    (Service::Desk, &["desk.conversations"]),
+    (
+        Service::Desk,
+        &[
+            "desk.conversations",
+            "desk.entries",
+            "desk.details",
+            "desk.customers",
+            "desk.orders",
+            "desk.macros",
+        ],
+    ),
 ];
 
 /// Each table's rows as sorted JSON, and each checkpoint.
@@ -44,6 +54,34 @@ async fn snapshot(pool: &PgPool) -> anyhow::Result<Vec<String>> {
     Ok(rows)
 }
 
+/// A customer's profile and order, and a macro, for the desk's read model.
+async fn desk_traffic(cluster: &Cluster, bus: &switchboard_bus::Bus) -> anyhow::Result<()> {
+    use switchboard_proto::{
+        desk::v1::{Macro, SaveMacroRequest, desk_client::DeskClient},
+        events::v1::{OrderStatus, OrderUpdated},
+        router::v1::{Customer, PutCustomerRequest, router_client::RouterClient},
+    };
+    let customer = Customer { customer_id: "c-1".into(), tier: "gold".into(), ..Customer::default() };
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.put_customer(PutCustomerRequest { customer: Some(customer), wait: true }).await?;
+    let order = OrderUpdated {
+        order_id: "42".into(),
+        customer_id: "c-1".into(),
+        status: OrderStatus::Shipped.into(),
+        ..OrderUpdated::default()
+    };
+    bus.publish(&switchboard_bus::Draft::new("default", "42", Body::OrderUpdated(order)).build()?).await?;
+    let greeting = Macro {
+        macro_id: "greeting".into(),
+        name: "Greeting".into(),
+        texts: [("en".to_string(), "Hello {{customer_name}}".to_string())].into(),
+        ..Macro::default()
+    };
+    let mut desk = DeskClient::new(cluster.channel().await?);
+    desk.save_macro(SaveMacroRequest { r#macro: Some(greeting), expected_version: 0 }).await?;
+    Ok(())
+}
+
 async fn traffic(cluster: &Cluster, bus: &switchboard_bus::Bus) -> anyhow::Result<()> {
     let mut knowledge = KnowledgeClient::new(cluster.channel().await?);
     let article = |id: &str, title: &str, body: &str| PublishArticleRequest {
@@ -59,6 +97,7 @@ async fn traffic(cluster: &Cluster, bus: &switchboard_bus::Bus) -> anyhow::Resul
         .await?;
     knowledge.publish_article(article("old", "An old article", "About order history.")).await?;
     knowledge.archive_article(ArchiveArticleRequest { article_id: "old".into() }).await?;
+    desk_traffic(cluster, bus).await?;
     let answered = submit(cluster, message("c-1", "Where is my order 42?", "r-1")).await?;
     submit(cluster, message("c-2", "I want a human", "r-2")).await?;
     submit(cluster, message("c-3", "pricing for 10 seats", "r-3")).await?;

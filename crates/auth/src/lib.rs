@@ -24,7 +24,7 @@ pub use credentials::Credentials;
 pub type Authorized<T = tonic::transport::Channel> =
     tonic::service::interceptor::InterceptedService<T, Credentials>;
 pub use guard::Guard;
-pub use peer::{PeerTls, lazy_channel};
+pub use peer::{PeerTls, TenantPeer, lazy_channel};
 pub use revocations::Revocations;
 pub use rights::{Access, OPEN_RPCS, RIGHTS, access_of};
 pub use role::{Right, Role};

@@ -32,3 +32,31 @@ pub fn lazy_channel(
     }
     Ok(endpoint.connect_lazy())
 }
+
+/// Another service of the cluster, called on behalf of each tenant in turn: the channel, and the
+/// cluster's service credentials acting for each tenant met so far (a minted token is reused
+/// until it renews).
+pub struct TenantPeer {
+    channel: Channel,
+    credentials: crate::Credentials,
+    by_tenant: std::sync::Mutex<std::collections::HashMap<String, crate::Credentials>>,
+}
+
+impl TenantPeer {
+    pub fn new(channel: Channel, credentials: crate::Credentials) -> Self {
+        Self { channel, credentials, by_tenant: std::sync::Mutex::default() }
+    }
+
+    /// The channel and the credentials that act as `tenant`, for a generated client's
+    /// `with_interceptor`.
+    pub fn for_tenant(&self, tenant: &str) -> (Channel, crate::Credentials) {
+        let credentials = self
+            .by_tenant
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tenant.to_string())
+            .or_insert_with(|| self.credentials.for_tenant(tenant))
+            .clone();
+        (self.channel.clone(), credentials)
+    }
+}

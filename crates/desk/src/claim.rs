@@ -16,8 +16,10 @@ pub const CLAIM: &str = "claim";
 pub struct Facts {
     /// Sequence of its last customer message; `None`: the tenant has no such conversation.
     pub last_message: Option<u64>,
-    /// Sequence of its last closing.
+    /// Sequence of its last closing, or of its reopening when a person reopened it since.
     pub last_closed: Option<u64>,
+    /// A person reopened it after its last closing.
+    pub reopened: bool,
     /// The last claim: who, at which sequence.
     pub last_claim: Option<(String, u64)>,
     /// The agent the read model says holds it (the router assigns too).
@@ -38,7 +40,7 @@ pub enum Decision {
 pub fn decide(id: &str, agent: &str, facts: &Facts) -> Result<Decision, Error> {
     let Some(last_message) = facts.last_message else { return Err(Error::NotFound(id.to_string())) };
     let closed_at = facts.last_closed.unwrap_or(0);
-    if closed_at > last_message {
+    if closed_at > last_message && !facts.reopened {
         return Err(Error::Resolved(id.to_string()));
     }
     let expected = match &facts.last_claim {
@@ -111,11 +113,16 @@ async fn lost_the_race(bus: &Bus, tenant: &str, id: &str, agent: &str) -> Result
 async fn facts_of(bus: &Bus, pool: &PgPool, tenant: &str, id: &str) -> Result<Facts, Error> {
     let sequence_of = |last: Option<(Event, u64)>| last.map(|(_, at)| at);
     let last_claim = bus.last_event_of(CLAIM, tenant, id).await?;
+    // Claims made before a reopening held the conversation before; they hold nothing now.
+    let lifecycle = bus.last_event_of("conversation-lifecycle", tenant, id).await?;
+    let reopened =
+        matches!(lifecycle.as_ref().and_then(|(e, _)| e.body.as_ref()), Some(Body::ConversationReopened(_)));
     let mut connection = pool.acquire().await?;
     let row = store::load(&mut connection, tenant, id).await?;
     Ok(Facts {
         last_message: sequence_of(bus.last_event_of("conversation", tenant, id).await?),
-        last_closed: sequence_of(bus.last_event_of("conversation-lifecycle", tenant, id).await?),
+        last_closed: sequence_of(lifecycle),
+        reopened,
         last_claim: last_claim.and_then(|(event, at)| Some((claimant_of(&event)?, at))),
         // Closed rows keep no holder worth naming.
         assignee: row.filter(|c| !c.closed).map(|c| c.assignee),
@@ -160,12 +167,24 @@ mod tests {
     }
 
     #[test]
+    fn a_conversation_a_person_reopened_can_be_claimed_again() {
+        let reopened = Facts {
+            last_message: Some(10),
+            last_closed: Some(14),
+            reopened: true,
+            last_claim: Some(("bob".into(), 12)),
+            ..Facts::default()
+        };
+        assert_eq!(decide("c", "ana", &reopened).ok(), Some(Decision::Append(Expected::Sequence(12))));
+    }
+
+    #[test]
     fn a_claim_before_the_conversation_closed_and_reopened_no_longer_holds() {
         let reopened = Facts {
             last_message: Some(20),
             last_closed: Some(15),
             last_claim: Some(("bob".into(), 12)),
-            assignee: None,
+            ..Facts::default()
         };
         assert_eq!(decide("c", "ana", &reopened).ok(), Some(Decision::Append(Expected::Sequence(12))));
     }

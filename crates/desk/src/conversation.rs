@@ -158,6 +158,7 @@ pub fn conversation_of(body: &Body) -> Option<&str> {
         Body::ConversationReleased(e) => &e.conversation_id,
         Body::ConversationClaimed(e) => &e.conversation_id,
         Body::ConversationClosed(e) => &e.conversation_id,
+        Body::ConversationReopened(e) => &e.conversation_id,
         Body::SlaStarted(e) => &e.conversation_id,
         Body::SlaBreached(e) => &e.conversation_id,
         Body::SlaMet(e) => &e.conversation_id,
@@ -211,6 +212,14 @@ fn fold(c: &mut Conversation, body: &Body) -> bool {
             c.closed = true;
             c.paused = false;
             c.sla.clear();
+        }
+        Body::ConversationReopened(_) => {
+            // A person opened it again: it waits for people, whoever held it keeps it.
+            c.closed = false;
+            c.paused = false;
+            if c.routed == Routed::Bot {
+                c.routed = Routed::Queued;
+            }
         }
         Body::SlaStarted(started) if started.metric != PENDING_CLOSE => {
             let target = Target { due_at: to_datetime(started.due_at.as_ref()), breached: false };

@@ -201,3 +201,16 @@ fn an_event_folded_twice_changes_nothing() {
     let again = apply(Some(once.clone()), &event(claimed("bob")), 2);
     assert_eq!(again, Some(once));
 }
+
+#[test]
+fn a_person_reopens_a_resolved_conversation_into_the_people_s_queue() {
+    let reopened = Body::ConversationReopened(switchboard_proto::events::v1::ConversationReopened {
+        conversation_id: C.into(),
+        author: "agent:ana".into(),
+        reason: String::new(),
+    });
+    // Automation had resolved it: reopened, it waits for people.
+    assert_eq!(status(vec![received("hi"), closed(), reopened.clone()]), Status::Queued);
+    let escalated = vec![received("a person"), routed(RouteAction::Escalate, "asked"), closed(), reopened];
+    assert_eq!(status(escalated), Status::Escalated);
+}

@@ -24,8 +24,15 @@ use crate::{
     Error, claim,
     conversation::Conversation,
     listing::{Query, wire_status},
-    store,
+    macro_calls, store,
+    view::Views,
+    work,
 };
+
+/// Answers with `result`, its error mapped to a status.
+fn answer<T>(result: Result<T, Error>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(|e| to_status(&e))
+}
 
 /// How long a read waits for a requested sequence.
 const READ_WAIT: Duration = Duration::from_secs(5);
@@ -33,11 +40,20 @@ const READ_WAIT: Duration = Duration::from_secs(5);
 pub struct DeskApi {
     deps: Deps,
     checkpoint: watch::Receiver<u64>,
+    views: Views,
 }
 
 impl DeskApi {
-    pub(crate) fn new(deps: Deps, checkpoint: watch::Receiver<u64>) -> Self {
-        Self { deps, checkpoint }
+    pub(crate) fn new(deps: Deps, checkpoint: watch::Receiver<u64>, views: Views) -> Self {
+        Self { deps, checkpoint, views }
+    }
+
+    async fn caught_up(&self, sequence: u64) -> Result<(), Error> {
+        if wait_for_checkpoint(&self.checkpoint, sequence, READ_WAIT).await {
+            Ok(())
+        } else {
+            Err(Error::NotCaughtUp(sequence))
+        }
     }
 
     async fn list(
@@ -46,9 +62,7 @@ impl DeskApi {
         request: &ListConversationsRequest,
     ) -> Result<ListConversationsResponse, Error> {
         let query = Query::of(request, &caller.subject, chrono::Utc::now())?;
-        if !wait_for_checkpoint(&self.checkpoint, request.min_sequence, READ_WAIT).await {
-            return Err(Error::NotCaughtUp(request.min_sequence));
-        }
+        self.caught_up(request.min_sequence).await?;
         let mut rows = store::list(&self.deps.pool, &caller.tenant, &query).await?;
         let more = rows.len() > query.page_size as usize;
         rows.truncate(query.page_size as usize);
@@ -60,7 +74,7 @@ impl DeskApi {
     }
 }
 
-fn wire(c: &Conversation) -> WireConversation {
+pub(crate) fn wire(c: &Conversation) -> WireConversation {
     WireConversation {
         conversation_id: c.conversation_id.clone(),
         customer_id: c.customer_id.clone(),
@@ -107,9 +121,17 @@ impl desk_server::Desk for DeskApi {
 
     async fn get_conversation(
         &self,
-        _request: Request<GetConversationRequest>,
+        request: Request<GetConversationRequest>,
     ) -> Result<Response<ConversationView>, Status> {
-        Err(Status::unimplemented("GetConversation: not built yet"))
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        answer(
+            async {
+                self.caught_up(r.min_sequence).await?;
+                self.views.view(&caller.tenant, &r.conversation_id).await
+            }
+            .await,
+        )
     }
 
     async fn assign(&self, _request: Request<AssignRequest>) -> Result<Response<AssignmentResponse>, Status> {
@@ -130,12 +152,32 @@ impl desk_server::Desk for DeskApi {
         Err(Status::unimplemented("Unassign: not built yet"))
     }
 
-    async fn reply(&self, _request: Request<ReplyRequest>) -> Result<Response<ReplyResponse>, Status> {
-        Err(Status::unimplemented("Reply: not built yet"))
+    async fn reply(&self, request: Request<ReplyRequest>) -> Result<Response<ReplyResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        answer(
+            async {
+                let c = work::conversation(&self.deps.pool, &caller.tenant, &r.conversation_id).await?;
+                let sent =
+                    work::reply(&self.deps.bus, &caller, &c, &r.text, &r.article_ids, &r.idempotency_key)
+                        .await?;
+                Ok(ReplyResponse { reply_id: sent.id, sequence: sent.sequence })
+            }
+            .await,
+        )
     }
 
-    async fn add_note(&self, _request: Request<AddNoteRequest>) -> Result<Response<AddNoteResponse>, Status> {
-        Err(Status::unimplemented("AddNote: not built yet"))
+    async fn add_note(&self, request: Request<AddNoteRequest>) -> Result<Response<AddNoteResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        answer(
+            async {
+                let c = work::conversation(&self.deps.pool, &caller.tenant, &r.conversation_id).await?;
+                let noted = work::add_note(&self.deps.bus, &caller, &c, &r.text).await?;
+                Ok(AddNoteResponse { note_id: noted.id, sequence: noted.sequence })
+            }
+            .await,
+        )
     }
 
     async fn set_status(
@@ -145,22 +187,52 @@ impl desk_server::Desk for DeskApi {
         Err(Status::unimplemented("SetStatus: not built yet"))
     }
 
-    async fn save_macro(&self, _request: Request<SaveMacroRequest>) -> Result<Response<Macro>, Status> {
-        Err(Status::unimplemented("SaveMacro: not built yet"))
+    async fn save_macro(&self, request: Request<SaveMacroRequest>) -> Result<Response<Macro>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let wire_macro = r.r#macro.unwrap_or_default();
+        answer(
+            async {
+                let saved = macro_calls::save(
+                    &self.deps.bus,
+                    &caller.tenant,
+                    &caller.subject,
+                    &wire_macro,
+                    r.expected_version,
+                )
+                .await?;
+                Ok(macro_calls::wire(&saved))
+            }
+            .await,
+        )
     }
 
     async fn list_macros(
         &self,
-        _request: Request<ListMacrosRequest>,
+        request: Request<ListMacrosRequest>,
     ) -> Result<Response<ListMacrosResponse>, Status> {
-        Err(Status::unimplemented("ListMacros: not built yet"))
+        let caller = Caller::of(&request)?;
+        let language = request.into_inner().language;
+        answer(
+            async {
+                let macros = macro_calls::list(&self.deps.pool, &caller.tenant, &language).await?;
+                Ok(ListMacrosResponse { macros: macros.iter().map(macro_calls::wire).collect() })
+            }
+            .await,
+        )
     }
 
     async fn delete_macro(
         &self,
-        _request: Request<DeleteMacroRequest>,
+        request: Request<DeleteMacroRequest>,
     ) -> Result<Response<DeleteMacroResponse>, Status> {
-        Err(Status::unimplemented("DeleteMacro: not built yet"))
+        let caller = Caller::of(&request)?;
+        let id = request.into_inner().macro_id;
+        answer(
+            macro_calls::delete(&self.deps.bus, &caller.tenant, &caller.subject, &id)
+                .await
+                .map(|_| DeleteMacroResponse {}),
+        )
     }
 
     async fn apply_macro(

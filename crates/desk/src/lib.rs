@@ -7,10 +7,17 @@
 
 mod claim;
 pub mod conversation;
+pub mod details;
 mod grpc;
 pub mod listing;
+mod macro_calls;
+pub mod macros;
 mod projection;
+mod records;
 mod store;
+pub mod timeline;
+mod view;
+mod work;
 
 use std::sync::Arc;
 
@@ -20,11 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use projection::DeskProjection;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "conversations",
-    sql: include_str!("../migrations/001_conversations.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
+    Migration { version: 2, name: "timeline", sql: include_str!("../migrations/002_timeline.sql") },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,6 +42,18 @@ pub enum Error {
     Resolved(String),
     #[error("conversation {conversation:?} is held by agent {agent:?}")]
     HeldBy { conversation: String, agent: String },
+    #[error("conversation {0:?} is not resolved")]
+    NotResolved(String),
+    #[error("macro {0:?} not found")]
+    MacroNotFound(String),
+    /// An edit that started from an older version.
+    #[error("{0}")]
+    Stale(String),
+    /// A macro placeholder without a value in this conversation.
+    #[error("{0}")]
+    Unfillable(String),
+    #[error("knowledge endpoint {endpoint:?}: {reason}")]
+    Endpoint { endpoint: String, reason: String },
     #[error("conversation {0:?} is being claimed; try again")]
     Busy(String),
     #[error("the desk has not reached sequence {0} yet; try again")]
@@ -52,8 +70,13 @@ impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Self::NotFound(_) => ErrorKind::NotFound,
-            Self::Resolved(_) | Self::HeldBy { .. } => ErrorKind::FailedPrecondition,
+            Self::NotFound(_) | Self::MacroNotFound(_) => ErrorKind::NotFound,
+            Self::Resolved(_)
+            | Self::HeldBy { .. }
+            | Self::NotResolved(_)
+            | Self::Stale(_)
+            | Self::Unfillable(_) => ErrorKind::FailedPrecondition,
+            Self::Endpoint { .. } => ErrorKind::Internal,
             Self::Busy(_) | Self::NotCaughtUp(_) => ErrorKind::Unavailable,
             Self::Projection(_) | Self::Bus(_) | Self::Database(_) => ErrorKind::Internal,
         }
@@ -63,11 +86,27 @@ impl ServiceError for Error {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub batch_size: usize,
+    /// Where the knowledge service answers gRPC (for suggested articles).
+    pub knowledge_endpoint: String,
+    /// What the desk's calls to knowledge carry: a service token of the cluster, acting for the
+    /// tenant of the conversation viewed.
+    pub credentials: switchboard_auth::Credentials,
+    /// The trust for knowledge's TLS, when its endpoint is `https://`.
+    pub tls: Option<switchboard_auth::PeerTls>,
+    /// Links to articles in replies and suggestions, `{id}` replaced by the article id; empty:
+    /// none (macros with `{{article_link}}` are refused).
+    pub article_url: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { batch_size: 500 }
+        Self {
+            batch_size: 500,
+            knowledge_endpoint: "http://127.0.0.1:50051".into(),
+            credentials: switchboard_auth::Credentials::default(),
+            tls: None,
+            article_url: String::new(),
+        }
     }
 }
 
@@ -79,9 +118,22 @@ pub struct Started {
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "desk", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
+    let views = views(&deps, &config)?;
     Ok(Started {
-        service: DeskServer::new(grpc::DeskApi::new(deps, runner.checkpoint())),
+        service: DeskServer::new(grpc::DeskApi::new(deps, runner.checkpoint(), views)),
         tasks: vec![spawn_runner(runner, shutdown)],
+    })
+}
+
+fn views(deps: &Deps, config: &Config) -> Result<view::Views, Error> {
+    let endpoint = &config.knowledge_endpoint;
+    let timeout = Some(std::time::Duration::from_secs(3));
+    let channel = switchboard_auth::lazy_channel(endpoint, config.tls.as_ref(), timeout)
+        .map_err(|reason| Error::Endpoint { endpoint: endpoint.clone(), reason })?;
+    Ok(view::Views {
+        pool: deps.pool.clone(),
+        knowledge: switchboard_auth::TenantPeer::new(channel, config.credentials.clone()),
+        article_url: config.article_url.clone(),
     })
 }
 

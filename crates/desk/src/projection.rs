@@ -1,19 +1,37 @@
-//! Folds each batch into the conversations it touches: each is loaded once, folded with
-//! [`conversation::apply`], and stored once.
+//! Folds each batch into the conversations it touches: each row (and its details) is loaded
+//! once, folded with [`conversation::apply`] and [`details::apply`], and stored once. Timeline
+//! entries, customers, orders and macros are written as their events come.
 
 use std::collections::BTreeMap;
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
+use switchboard_proto::{events::v1::event::Body, time::to_datetime};
 
 use crate::{
     conversation::{self, Conversation},
-    store,
+    details::{self, Details},
+    macro_calls, records, store, timeline,
 };
 
-/// Aggregates whose events say something about a conversation on the desk.
-const AGGREGATES: [&str; 7] =
-    ["conversation", "routing", "reply", "agent-load", "claim", "conversation-lifecycle", "sla"];
+/// Aggregates whose events say something to the desk.
+const AGGREGATES: [&str; 13] = [
+    "conversation",
+    "classification",
+    "routing",
+    "reply",
+    "delivery",
+    "agent-load",
+    "claim",
+    "conversation-lifecycle",
+    "sla",
+    "note",
+    "customer",
+    "order",
+    "macro",
+];
+
+type Key = (String, String);
 
 pub struct DeskProjection;
 
@@ -31,25 +49,61 @@ impl Projection for DeskProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["desk.conversations"]
+        &[
+            "desk.conversations",
+            "desk.entries",
+            "desk.details",
+            "desk.customers",
+            "desk.orders",
+            "desk.macros",
+        ]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
-        let mut touched: BTreeMap<(String, String), Option<Conversation>> = BTreeMap::new();
+        let mut touched: BTreeMap<Key, Option<Conversation>> = BTreeMap::new();
+        let mut touched_details: BTreeMap<Key, Details> = BTreeMap::new();
         for applied in events {
-            let Some(id) = applied.event.body.as_ref().and_then(conversation::conversation_of) else {
-                continue;
-            };
-            let key = (applied.event.tenant.clone(), id.to_string());
+            let (event, tenant) = (&applied.event, applied.event.tenant.as_str());
+            let Some(body) = event.body.as_ref() else { continue };
+            if let Some(change) = timeline::changes_of(event, applied.sequence) {
+                records::record(tx, tenant, &change).await?;
+            }
+            directory(tx, applied).await?;
+            let Some(id) = conversation::conversation_of(body) else { continue };
+            let key = (tenant.to_string(), id.to_string());
             let state = match touched.remove(&key) {
                 Some(state) => state,
                 None => store::load(tx, &key.0, &key.1).await?,
             };
-            touched.insert(key, conversation::apply(state, &applied.event, applied.sequence));
+            touched.insert(key.clone(), conversation::apply(state, event, applied.sequence));
+            let mut folded = match touched_details.remove(&key) {
+                Some(folded) => folded,
+                None => records::load_details(tx, &key.0, &key.1).await?.unwrap_or_default(),
+            };
+            details::apply(&mut folded, body);
+            touched_details.insert(key, folded);
         }
         for conversation in touched.into_values().flatten() {
             store::save(tx, &conversation).await?;
         }
+        for ((tenant, id), folded) in touched_details {
+            records::save_details(tx, &tenant, &id, &folded).await?;
+        }
         Ok(())
+    }
+}
+
+/// Customers, orders and macros, as their last event says.
+async fn directory(tx: &mut PgConnection, applied: &Applied) -> Result<(), sqlx::Error> {
+    let (event, tenant) = (&applied.event, applied.event.tenant.as_str());
+    let at = to_datetime(event.occurred_at.as_ref());
+    match event.body.as_ref() {
+        Some(Body::CustomerProfileUpdated(profile)) => records::put_customer(tx, tenant, profile).await,
+        Some(Body::OrderUpdated(order)) => records::put_order(tx, tenant, order, at).await,
+        Some(body @ (Body::MacroSaved(_) | Body::MacroDeleted(_))) => match macro_calls::stored(body, at) {
+            Some(stored) => records::put_macro(tx, tenant, &stored, applied.sequence).await,
+            None => Ok(()),
+        },
+        _ => Ok(()),
     }
 }

@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// The knowledge service for the router; this process when unset.
     #[arg(long, env = "SWITCHBOARD_KNOWLEDGE_ENDPOINT")]
     pub knowledge_endpoint: Option<String>,
+    /// Links to knowledge base articles in agents' replies and suggestions, `{id}` replaced by
+    /// the article id, e.g. `https://help.example.com/articles/{id}`.
+    #[arg(long, env = "SWITCHBOARD_ARTICLE_URL", default_value = "")]
+    pub article_url: String,
     #[command(flatten)]
     pub channels: crate::channels::ChannelArgs,
     /// The sentence encoder directory (`make encoder`), for intent models with a full head.
@@ -108,6 +112,7 @@ impl ServeArgs {
             tls: self.tls()?,
             rules_file: self.rules.clone(),
             knowledge_endpoint: self.knowledge_endpoint.clone(),
+            article_url: self.article_url.clone(),
             http_addr: Some(self.channels.http_addr),
             smtp_addr: Some(self.channels.smtp_addr),
             channels: self.channels.channels()?,

@@ -115,6 +115,8 @@ pub struct Config {
     pub rules_file: Option<PathBuf>,
     /// Knowledge endpoint for the router; this process's own listener when unset.
     pub knowledge_endpoint: Option<String>,
+    /// Article links for the desk (`{id}` replaced); empty: none.
+    pub article_url: String,
     /// Intake endpoint for the chat (history on reconnect); this process's own listener when unset.
     pub intake_endpoint: Option<String>,
     /// The endpoint the web console calls (Desk, Auth); this process's own listener when unset.
@@ -152,6 +154,7 @@ impl Default for Config {
             stream_replicas: 1,
             rules_file: None,
             knowledge_endpoint: None,
+            article_url: String::new(),
             intake_endpoint: None,
             desk_endpoint: None,
             http_addr: None,

@@ -62,7 +62,7 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
             }
             Service::Desk => {
-                add!(mounted, service, switchboard_desk::start(deps, Default::default(), work))
+                add!(mounted, service, switchboard_desk::start(deps, desk_config(config, local)?, work))
             }
             Service::Channels => {
                 let listeners = listeners.take().unwrap_or_default();
@@ -103,6 +103,16 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
         knowledge_endpoint,
         credentials,
         tls,
+        ..Default::default()
+    })
+}
+
+fn desk_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboard_desk::Config> {
+    Ok(switchboard_desk::Config {
+        knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or_else(|| own_endpoint(config, local)),
+        credentials: service_credentials(config, "desk")?,
+        tls: config.tls.as_ref().map(crate::ServerTls::peer),
+        article_url: config.article_url.clone(),
         ..Default::default()
     })
 }

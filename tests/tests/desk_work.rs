@@ -1,0 +1,206 @@
+//! Working a conversation on the desk, on a real cluster: the desk's view (timeline with
+//! classifications, the hand-off packet, the customer card, suggested articles), internal notes,
+//! replies as the agent who holds it, and macros with versions.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Api, Backing, Cluster, message, publish_tracking_article_with, wait_for_event};
+use switchboard_auth::Role;
+use switchboard_bus::Draft;
+use switchboard_proto::{
+    desk::v1::{
+        AddNoteRequest, ClaimRequest, ConversationView, DeleteMacroRequest, EntryKind,
+        GetConversationRequest, ListMacrosRequest, Macro, MacroActions, ReplyRequest, SaveMacroRequest,
+        StatusChange, desk_client::DeskClient,
+    },
+    events::v1::{OrderStatus, OrderUpdated, event::Body},
+    router::v1::{Customer, PutCustomerRequest, router_client::RouterClient},
+};
+use tonic::Code;
+
+const TENANT: &str = "default";
+
+async fn desk(cluster: &Cluster, role: Role, subject: &str) -> anyhow::Result<DeskClient<Api>> {
+    Ok(DeskClient::new(cluster.channel_as(TENANT, role, subject).await?))
+}
+
+async fn view(desk: &mut DeskClient<Api>, id: &str, min_sequence: u64) -> anyhow::Result<ConversationView> {
+    let request = GetConversationRequest { conversation_id: id.into(), min_sequence };
+    Ok(desk.get_conversation(request).await?.into_inner())
+}
+
+/// Pat (a gold customer with order 12345 shipped) asks for a person; returns the conversation
+/// id and the sequence of the routing decision.
+async fn pat_asks_for_a_person(
+    cluster: &Cluster,
+    bus: &switchboard_bus::Bus,
+) -> anyhow::Result<(String, u64)> {
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let customer = Customer {
+        customer_id: "pat".into(),
+        tier: "gold".into(),
+        attributes: HashMap::from([("name".to_string(), "Pat Lee".to_string())]),
+        ..Customer::default()
+    };
+    router.put_customer(PutCustomerRequest { customer: Some(customer), wait: true }).await?;
+    let order = OrderUpdated {
+        order_id: "12345".into(),
+        customer_id: "pat".into(),
+        status: OrderStatus::Shipped.into(),
+        carrier: "DHL".into(),
+        ..OrderUpdated::default()
+    };
+    bus.publish(&Draft::new(TENANT, "12345", Body::OrderUpdated(order)).build()?).await?;
+    let text = "Where is my order? I want to talk to a real person";
+    let submitted = cluster.intake().await?.submit_message(message("pat", text, "pat-1")).await?.into_inner();
+    let id = submitted.conversation_id;
+    let (_, routed_at) = wait_for_event(bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(routed)) if routed.conversation_id == id => Some(()),
+        _ => None,
+    })
+    .await?;
+    Ok((id, routed_at))
+}
+
+#[tokio::test]
+async fn an_agent_sees_the_whole_conversation_notes_it_and_replies_once_they_hold_it() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    publish_tracking_article_with(&cluster).await?;
+    let (id, routed_at) = pat_asks_for_a_person(&cluster, &bus).await?;
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+
+    let seen = view(&mut ana, &id, routed_at).await?;
+    let customer = &seen.entries[0];
+    assert_eq!((customer.kind(), customer.author.as_str()), (EntryKind::Customer, "customer:pat"));
+    let classified = customer.classification.as_ref().expect("classified before it was routed");
+    assert!(!classified.intent.is_empty() && !classified.language.is_empty(), "{classified:?}");
+    assert!(
+        seen.entries.iter().any(|e| e.kind() == EntryKind::Event && e.event == "routed"),
+        "{:?}",
+        seen.entries
+    );
+    let routing = seen.routing.as_ref().expect("the hand-off decision");
+    assert_eq!(routing.rule, "customer-asks-for-a-human");
+    assert!(seen.handoff.as_ref().is_some_and(|packet| !packet.reason.is_empty()), "{:?}", seen.handoff);
+    let card = seen.customer.as_ref().expect("a customer card");
+    assert_eq!((card.name.as_str(), card.tier.as_str(), card.verified), ("Pat Lee", "gold", false));
+    assert_eq!(card.orders.len(), 1);
+    assert_eq!((card.orders[0].order_id.as_str(), card.orders[0].status.as_str()), ("12345", "shipped"));
+    assert_eq!(
+        seen.suggestions.first().map(|s| s.article_id.as_str()),
+        Some("track-your-order"),
+        "{:?}",
+        seen.suggestions
+    );
+
+    // A note is for people: on the timeline, never requested as a reply.
+    let noted = ana
+        .add_note(AddNoteRequest { conversation_id: id.clone(), text: "Gold customer, be quick".into() })
+        .await?;
+    let noted = noted.into_inner();
+    let seen = view(&mut ana, &id, noted.sequence).await?;
+    let note = seen.entries.iter().find(|e| e.kind() == EntryKind::Note).expect("the note");
+    assert_eq!((note.author.as_str(), note.text.as_str()), ("agent:ana", "Gold customer, be quick"));
+    let empty = AddNoteRequest { conversation_id: id.clone(), text: " ".into() };
+    assert_eq!(ana.add_note(empty).await.expect_err("empty").code(), Code::InvalidArgument);
+
+    // Bob holds it: Ana may not answer, Bob may, once per key.
+    let mut bob = desk(&cluster, Role::Agent, "bob").await?;
+    let claimed = bob.claim(ClaimRequest { conversation_id: id.clone() }).await?.into_inner();
+    let reply = |text: &str| ReplyRequest {
+        conversation_id: id.clone(),
+        text: text.into(),
+        idempotency_key: "r-1".into(),
+        ..ReplyRequest::default()
+    };
+    view(&mut ana, &id, claimed.sequence).await?;
+    let refused = ana.reply(reply("Hello from Ana")).await.expect_err("Bob holds it");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("\"bob\""), "{refused:?}");
+    let sent = bob.reply(reply("Hi Pat, your parcel is with DHL.")).await?.into_inner();
+    let again = bob.reply(reply("Hi Pat, your parcel is with DHL.")).await?.into_inner();
+    assert_eq!(sent.reply_id, again.reply_id, "one reply per key");
+    let (author, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.reply_id == sent.reply_id => Some(r.author.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(author, "agent:bob");
+    let seen = view(&mut bob, &id, sent.sequence).await?;
+    let answer = seen.entries.iter().find(|e| e.kind() == EntryKind::Agent).expect("Bob's reply");
+    assert_eq!((answer.author.as_str(), answer.id.as_str()), ("agent:bob", sent.reply_id.as_str()));
+
+    // Another tenant's agent finds nothing.
+    let mut stranger = DeskClient::new(cluster.channel_as("globex", Role::Agent, "ana").await?);
+    let hidden =
+        stranger.get_conversation(GetConversationRequest { conversation_id: id.clone(), min_sequence: 0 });
+    assert_eq!(hidden.await.expect_err("not theirs").code(), Code::NotFound);
+    cluster.stop().await
+}
+
+fn shipping_macro() -> Macro {
+    Macro {
+        macro_id: "shipping-update".into(),
+        name: "Shipping update".into(),
+        texts: HashMap::from([
+            ("en".to_string(), "Hi {{customer_name}}, order {{order_id}} is on its way.".to_string()),
+            ("zh-Hant".to_string(), "{{customer_name}} 您好，訂單 {{order_id}} 已寄出。".to_string()),
+        ]),
+        default_locale: "en".into(),
+        actions: Some(MacroActions { status: StatusChange::Pending.into(), ..MacroActions::default() }),
+        ..Macro::default()
+    }
+}
+
+#[tokio::test]
+async fn supervisors_keep_macros_with_versions_and_agents_list_them() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut sue = desk(&cluster, Role::Supervisor, "sue").await?;
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let save = |m: Macro, expected_version: u32| SaveMacroRequest { r#macro: Some(m), expected_version };
+
+    let denied = ana.save_macro(save(shipping_macro(), 0)).await.expect_err("agents do not edit macros");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let first = sue.save_macro(save(shipping_macro(), 0)).await?.into_inner();
+    assert_eq!((first.version, first.updated_by.as_str()), (1, "sue"));
+    let stale = sue.save_macro(save(shipping_macro(), 0)).await.expect_err("edited from version 0");
+    assert_eq!(stale.code(), Code::FailedPrecondition);
+    assert!(stale.message().contains("at version 1"), "{stale:?}");
+    let renamed = Macro { name: "Order shipped".into(), ..shipping_macro() };
+    assert_eq!(sue.save_macro(save(renamed, 1)).await?.into_inner().version, 2);
+    let unknown = Macro {
+        texts: HashMap::from([("en".to_string(), "Hi {{nickname}}".to_string())]),
+        ..shipping_macro()
+    };
+    let refused = sue.save_macro(save(unknown, 2)).await.expect_err("unknown placeholder");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().contains("{{nickname}}"), "{refused:?}");
+
+    // Agents list them (the projection follows the stream).
+    let listed = tokio::time::timeout(common::WAIT, async {
+        loop {
+            let macros =
+                ana.list_macros(ListMacrosRequest { language: "zh-TW".into() }).await?.into_inner().macros;
+            if macros.first().is_some_and(|m| m.version == 2) {
+                return anyhow::Ok(macros);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await??;
+    assert_eq!((listed[0].name.as_str(), listed[0].texts.len()), ("Order shipped", 2));
+    let german = ana.list_macros(ListMacrosRequest { language: "de".into() }).await?.into_inner().macros;
+    assert!(german.is_empty(), "no German text: {german:?}");
+
+    let delete = || DeleteMacroRequest { macro_id: "shipping-update".into() };
+    sue.delete_macro(delete()).await?;
+    assert_eq!(sue.delete_macro(delete()).await.expect_err("gone").code(), Code::NotFound);
+    // A deleted macro's id starts again from version 0, its versions still counting.
+    assert_eq!(sue.save_macro(save(shipping_macro(), 0)).await?.into_inner().version, 4);
+    cluster.stop().await
+}
