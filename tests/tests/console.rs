@@ -111,14 +111,19 @@ async fn two_agents_claim_one_conversation_and_the_one_too_late_sees_who_has_it(
     let cluster = Cluster::start(backing.config()).await?;
     let bus = backing.bus().await?;
     set_passwords(&cluster, &["ana", "bob"]).await?;
-    let asked = submit(&cluster, message("cus-race", "Please let me talk to a real person", "race-1")).await?;
+    let asked =
+        submit(&cluster, message("cus-race", "Please let me talk to a real person", "race-1")).await?;
     let conversation = asked.conversation_id;
     let ((), routed) = wait_for_event(&bus, "switchboard.events.routing.>", |event| {
         matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == conversation).then_some(())
     })
     .await?;
     let mut desk = DeskClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
-    let listed = ListConversationsRequest { assignee: "unassigned".into(), min_sequence: routed, ..Default::default() };
+    let listed = ListConversationsRequest {
+        assignee: "unassigned".into(),
+        min_sequence: routed,
+        ..Default::default()
+    };
     let rows = desk.list_conversations(listed).await?.into_inner().conversations;
     assert!(rows.iter().any(|row| row.conversation_id == conversation), "on the desk: {rows:?}");
 
