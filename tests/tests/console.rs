@@ -233,3 +233,52 @@ async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_langua
     browser.finish().await?;
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn the_console_is_served_with_its_policy_and_its_api_asks_for_a_token_and_explains_refusals()
+-> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    set_passwords(&cluster, &["ana"]).await?;
+    let base = format!("http://{}/console", cluster.http);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+
+    let bare = client.get(&base).send().await?;
+    assert_eq!(bare.status().as_u16(), 308);
+    assert_eq!(bare.headers()["location"], "/console/");
+    let page = client.get(format!("{base}/")).send().await?;
+    assert!(page.headers()["content-security-policy"].to_str()?.contains("default-src 'self'"));
+    assert!(page.text().await?.contains("js/main.js"));
+    let script = client.get(format!("{base}/js/main.js")).send().await?;
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(client.get(format!("{base}/js/nothing.js")).send().await?.status().as_u16(), 404);
+
+    // Without a token, nothing; a wrong password, the same answer as an unknown person.
+    let listed = client.get(format!("{base}/api/conversations")).send().await?;
+    assert_eq!(listed.status().as_u16(), 401);
+    let body: serde_json::Value = listed.json().await?;
+    assert_eq!(body["code"], "unauthenticated");
+    let sign_in = |password: &str| {
+        let form = serde_json::json!({"tenant": "default", "subject": "ana", "password": password});
+        client.post(format!("{base}/api/sign-in")).json(&form).send()
+    };
+    assert_eq!(sign_in("not her password at all").await?.status().as_u16(), 401);
+    let signed_in: serde_json::Value = sign_in(PASSWORD).await?.json().await?;
+    assert_eq!(
+        (&signed_in["identity"]["subject"], &signed_in["identity"]["role"]),
+        (&"ana".into(), &"agent".into())
+    );
+    let token = signed_in["token"].as_str().context("a token")?;
+
+    // The API decides rights: an agent reads the desk but cannot decide returns.
+    let get = |path: &str| client.get(format!("{base}/api/{path}")).bearer_auth(token).send();
+    assert_eq!(get("conversations?assignee=me").await?.status().as_u16(), 200);
+    let refused = get("conversations?status=closed").await?;
+    assert_eq!(refused.status().as_u16(), 400);
+    let said: serde_json::Value = refused.json().await?;
+    assert!(said["message"].as_str().unwrap_or_default().contains("open, queued, escalated"), "{said}");
+    assert_eq!(get("approvals").await?.status().as_u16(), 403);
+    let missing = get("conversations/no-such-conversation").await?;
+    assert_eq!(missing.status().as_u16(), 404);
+    cluster.stop().await
+}

@@ -53,9 +53,14 @@ pub async fn index() -> Response {
     file("index.html")
 }
 
+/// Whether `path` names something inside the embedded directory: no parent steps, no absolute
+/// or empty parts.
+fn inside(path: &str) -> bool {
+    !path.split('/').any(|part| part.is_empty() || part == "." || part == "..")
+}
+
 pub async fn asset(Path(path): Path<String>) -> Response {
-    // Names inside the embedded directory only: no parent steps, no absolute paths.
-    if path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+    if !inside(&path) {
         return (StatusCode::NOT_FOUND, "no such file in the console").into_response();
     }
     file(&path)
@@ -72,6 +77,10 @@ mod tests {
         assert!(page.contains("js/main.js"), "{page}");
         assert!(DIST.get_file("js/main.js").is_some(), "the TypeScript was compiled");
         assert_eq!(content_type("js/main.js"), "text/javascript; charset=utf-8");
-        assert_eq!(file("../Cargo.toml").status(), StatusCode::NOT_FOUND);
+        assert_eq!(file("js/nothing.js").status(), StatusCode::NOT_FOUND);
+        assert!(inside("js/main.js"));
+        for outside in ["../Cargo.toml", "js/../../x", "/etc/passwd", "js//main.js", "./index.html"] {
+            assert!(!inside(outside), "{outside}");
+        }
     }
 }
