@@ -30,9 +30,6 @@ run: env build ## Run all services on 127.0.0.1:50051 with the demo articles, ch
 	(umask 077; echo "$$token" > .local/admin.token); \
 	export SWITCHBOARD_TOKEN=$$token; \
 	$(BIN) knowledge import deploy/demo/articles.jsonl || exit 1; \
-	[ -s .local/demo-agent.password ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(12))' > .local/demo-agent.password); \
-	$(BIN) token password --subject demo-agent --role supervisor < .local/demo-agent.password || exit 1; \
-	echo "the agent console is on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/console: organisation default, agent ID demo-agent, password $$(cat .local/demo-agent.password) (kept in .local/demo-agent.password)"; \
 	echo "an admin token (30 days) is in .local/admin.token: export SWITCHBOARD_TOKEN=\$$(cat .local/admin.token)"; \
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525} (replies by email land in .local/mail/box/new); Ctrl-C stops it"; \
 	wait $$server

@@ -1,7 +1,6 @@
-//! `switchboard token issue|revoke|password|key`: tokens for the API. Issuing signs offline with
-//! the cluster key; revoking and setting a person's password go through the API (an admin's
-//! `SWITCHBOARD_TOKEN`), so every replica learns of it from the bus. The flags and the last line
-//! of `issue` are a contract.
+//! `switchboard token issue|revoke|key`: tokens for the API. Issuing signs offline with the
+//! cluster key; revoking goes through the API (an admin's `SWITCHBOARD_TOKEN`), so every replica
+//! learns of it from the bus. The flags and the last line of `issue` are a contract.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -9,7 +8,7 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use clap::{Args, Subcommand};
 use switchboard_auth::{DEFAULT_TTL, Grant, Keys, Role};
-use switchboard_proto::auth::v1::{RevokeTokenRequest, SetPasswordRequest, auth_client::AuthClient};
+use switchboard_proto::auth::v1::{RevokeTokenRequest, auth_client::AuthClient};
 
 use crate::api::ApiArgs;
 
@@ -37,19 +36,6 @@ pub enum TokenCommand {
         id: String,
         #[arg(long, default_value = "")]
         reason: String,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
-    /// Set the password an agent or supervisor signs in to the console with, through the API
-    /// (needs an admin's SWITCHBOARD_TOKEN). The password is the first line of standard input,
-    /// never a flag (argv is visible to every user of the machine).
-    Password {
-        /// The agent's id (letters, digits, '-', '_').
-        #[arg(long)]
-        subject: String,
-        /// agent or supervisor.
-        #[arg(long, default_value = "agent")]
-        role: String,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -125,15 +111,6 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
             let revoked = client.revoke_token(RevokeTokenRequest { token_id: id.clone(), reason }).await?;
             let what = if revoked.into_inner().revoked { "revoked" } else { "was already revoked" };
             println!("token {id} {what}");
-            Ok(())
-        }
-        TokenCommand::Password { subject, role, api } => {
-            let mut password = String::new();
-            std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
-            let password = password.trim_end_matches(['\r', '\n']).to_string();
-            let mut client = AuthClient::new(api.connect().await?);
-            client.set_password(SetPasswordRequest { subject: subject.clone(), role, password }).await?;
-            println!("password set for {subject}");
             Ok(())
         }
         TokenCommand::Key => {
