@@ -204,3 +204,55 @@ async fn supervisors_keep_macros_with_versions_and_agents_list_them() -> anyhow:
     assert_eq!(sue.save_macro(save(shipping_macro(), 0)).await?.into_inner().version, 4);
     cluster.stop().await
 }
+
+/// The next change on `stream`, within the wait.
+async fn next_change(
+    stream: &mut tonic::Streaming<switchboard_proto::desk::v1::InboxChange>,
+) -> anyhow::Result<switchboard_proto::desk::v1::InboxChange> {
+    let change = tokio::time::timeout(common::WAIT, stream.message()).await??;
+    change.ok_or_else(|| anyhow::anyhow!("the inbox stream ended"))
+}
+
+#[tokio::test]
+async fn the_inbox_streams_changes_as_they_happen_and_resumes_after_a_reconnect() -> anyhow::Result<()> {
+    use switchboard_proto::desk::v1::{ChangeKind, WatchInboxRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let mut bob = desk(&cluster, Role::Agent, "bob").await?;
+    let mut anas = ana.watch_inbox(WatchInboxRequest { after_sequence: 0 }).await?.into_inner();
+    let mut bobs = bob.watch_inbox(WatchInboxRequest { after_sequence: 0 }).await?.into_inner();
+
+    let (id, _) = pat_asks_for_a_person(&cluster, &bus).await?;
+    let new = next_change(&mut anas).await?;
+    assert_eq!(
+        (new.kind(), new.conversation.as_ref().map(|c| c.conversation_id.as_str())),
+        (ChangeKind::New, Some(id.as_str()))
+    );
+    assert_eq!(next_change(&mut bobs).await?.kind(), ChangeKind::New);
+
+    bob.claim(ClaimRequest { conversation_id: id.clone() }).await?;
+    assert_eq!(next_change(&mut bobs).await?.kind(), ChangeKind::AssignedToMe);
+    let taken = next_change(&mut anas).await?;
+    assert_eq!(taken.kind(), ChangeKind::Updated, "it left Ana's unassigned view");
+    assert_eq!(taken.conversation.as_ref().map(|c| c.assignee.as_str()), Some("bob"));
+
+    // Ana goes away; Pat writes again; Ana comes back from where she was.
+    drop(anas);
+    let mut again = message("pat", "Hello? Anyone there?", "pat-2");
+    again.conversation_id = Some(id.clone());
+    cluster.intake().await?.submit_message(again).await?;
+    let replied = next_change(&mut bobs).await?;
+    assert_eq!(replied.kind(), ChangeKind::CustomerReplied);
+    assert!(replied.conversation.as_ref().is_some_and(|c| c.preview == "Hello? Anyone there?"));
+    let mut resumed =
+        ana.watch_inbox(WatchInboxRequest { after_sequence: taken.sequence }).await?.into_inner();
+    let missed = next_change(&mut resumed).await?;
+    assert_eq!(
+        (missed.kind(), missed.sequence),
+        (ChangeKind::Updated, replied.sequence),
+        "Bob's customer, for Ana"
+    );
+    cluster.stop().await
+}

@@ -75,6 +75,46 @@ impl Status {
     }
 }
 
+/// What the last event folded in changed, for the people watching their inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Change {
+    /// It came to people (routed to a queue, or reopened).
+    New,
+    /// Someone took it or was given it.
+    Assigned,
+    CustomerReplied,
+    SlaWarning,
+    SlaBreached,
+    #[default]
+    Updated,
+}
+
+impl Change {
+    pub const ALL: [Self; 6] = [
+        Self::New,
+        Self::Assigned,
+        Self::CustomerReplied,
+        Self::SlaWarning,
+        Self::SlaBreached,
+        Self::Updated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Assigned => "assigned",
+            Self::CustomerReplied => "customer_replied",
+            Self::SlaWarning => "sla_warning",
+            Self::SlaBreached => "sla_breached",
+            Self::Updated => "updated",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        Self::ALL.into_iter().find(|change| change.as_str() == text).unwrap_or_default()
+    }
+}
+
 /// An SLA target not met yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
@@ -108,6 +148,8 @@ pub struct Conversation {
     pub updated_at: DateTime<Utc>,
     /// Stream sequence of the last event folded in.
     pub sequence: u64,
+    /// What that event changed.
+    pub last_change: Change,
 }
 
 impl Conversation {
@@ -161,6 +203,7 @@ pub fn conversation_of(body: &Body) -> Option<&str> {
         Body::ConversationReopened(e) => &e.conversation_id,
         Body::SlaStarted(e) => &e.conversation_id,
         Body::SlaBreached(e) => &e.conversation_id,
+        Body::SlaWarning(e) => &e.conversation_id,
         Body::SlaMet(e) => &e.conversation_id,
         Body::SlaPaused(e) => &e.conversation_id,
         Body::SlaResumed(e) => &e.conversation_id,
@@ -182,9 +225,11 @@ pub fn apply(state: Option<Conversation>, event: &Event, sequence: u64) -> Optio
     if sequence <= conversation.sequence {
         return Some(conversation);
     }
+    let waited_for_people = conversation.routed != Routed::Bot && !conversation.closed;
     if fold(&mut conversation, body) {
         conversation.updated_at = at;
         conversation.sequence = sequence;
+        conversation.last_change = change_of(body, waited_for_people, &conversation);
     }
     Some(conversation)
 }
@@ -238,9 +283,24 @@ fn fold(c: &mut Conversation, body: &Body) -> bool {
             c.sla.retain(|_, target| target.breached);
         }
         Body::SlaResumed(_) => c.paused = false,
+        // Nothing to keep but the change itself, for the inbox.
+        Body::SlaWarning(_) => {}
         _ => return false,
     }
     true
+}
+
+/// What `body` changed, for the inbox: a conversation reaching people is new to them.
+fn change_of(body: &Body, waited_for_people: bool, now: &Conversation) -> Change {
+    let reaches_people = !waited_for_people && now.routed != Routed::Bot && !now.closed;
+    match body {
+        Body::MessageRouted(_) | Body::ConversationReopened(_) if reaches_people => Change::New,
+        Body::ConversationAssigned(_) | Body::ConversationClaimed(_) => Change::Assigned,
+        Body::MessageReceived(_) => Change::CustomerReplied,
+        Body::SlaWarning(_) => Change::SlaWarning,
+        Body::SlaBreached(_) => Change::SlaBreached,
+        _ => Change::Updated,
+    }
 }
 
 fn routed_to(c: &mut Conversation, routed: &MessageRouted) {

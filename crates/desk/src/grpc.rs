@@ -18,11 +18,13 @@ use switchboard_proto::{
     to_status,
 };
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
     Error, claim,
     conversation::Conversation,
+    inbox,
     listing::{Query, wire_status},
     macro_calls, store,
     view::Views,
@@ -41,11 +43,18 @@ pub struct DeskApi {
     deps: Deps,
     checkpoint: watch::Receiver<u64>,
     views: Views,
+    /// Ends the inbox streams when the service stops (a server waits for open streams).
+    shutdown: CancellationToken,
 }
 
 impl DeskApi {
-    pub(crate) fn new(deps: Deps, checkpoint: watch::Receiver<u64>, views: Views) -> Self {
-        Self { deps, checkpoint, views }
+    pub(crate) fn new(
+        deps: Deps,
+        checkpoint: watch::Receiver<u64>,
+        views: Views,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self { deps, checkpoint, views, shutdown }
     }
 
     async fn caught_up(&self, sequence: u64) -> Result<(), Error> {
@@ -261,9 +270,20 @@ impl desk_server::Desk for DeskApi {
 
     async fn watch_inbox(
         &self,
-        _request: Request<WatchInboxRequest>,
+        request: Request<WatchInboxRequest>,
     ) -> Result<Response<Self::WatchInboxStream>, Status> {
-        Err(Status::unimplemented("WatchInbox: not built yet"))
+        let caller = Caller::of(&request)?;
+        let after = request.into_inner().after_sequence;
+        let changes = inbox::watch(
+            self.deps.pool.clone(),
+            self.checkpoint.clone(),
+            self.shutdown.clone(),
+            caller,
+            after,
+        )
+        .await
+        .map_err(|e| to_status(&Error::from(e)))?;
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(changes))))
     }
 
     async fn set_presence(&self, _request: Request<SetPresenceRequest>) -> Result<Response<Agent>, Status> {

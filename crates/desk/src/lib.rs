@@ -9,6 +9,7 @@ mod claim;
 pub mod conversation;
 pub mod details;
 mod grpc;
+mod inbox;
 pub mod listing;
 mod macro_calls;
 pub mod macros;
@@ -30,6 +31,7 @@ pub use projection::DeskProjection;
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
     Migration { version: 2, name: "timeline", sql: include_str!("../migrations/002_timeline.sql") },
+    Migration { version: 3, name: "changes", sql: include_str!("../migrations/003_changes.sql") },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,9 @@ pub struct Config {
     /// Links to articles in replies and suggestions, `{id}` replaced by the article id; empty:
     /// none (macros with `{{article_link}}` are refused).
     pub article_url: String,
+    /// Cancelled when the server stops taking calls: open `WatchInbox` streams end then (as
+    /// they do when the service stops), so that the server's graceful stop does not wait on them.
+    pub streams_end: CancellationToken,
 }
 
 impl Default for Config {
@@ -106,6 +111,7 @@ impl Default for Config {
             credentials: switchboard_auth::Credentials::default(),
             tls: None,
             article_url: String::new(),
+            streams_end: CancellationToken::new(),
         }
     }
 }
@@ -119,10 +125,15 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "desk", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let views = views(&deps, &config)?;
-    Ok(Started {
-        service: DeskServer::new(grpc::DeskApi::new(deps, runner.checkpoint(), views)),
-        tasks: vec![spawn_runner(runner, shutdown)],
-    })
+    let streams_end = config.streams_end.child_token();
+    let stopped = shutdown.clone();
+    let ending = streams_end.clone();
+    tokio::spawn(async move {
+        stopped.cancelled().await;
+        ending.cancel();
+    });
+    let api = grpc::DeskApi::new(deps, runner.checkpoint(), views, streams_end);
+    Ok(Started { service: DeskServer::new(api), tasks: vec![spawn_runner(runner, shutdown)] })
 }
 
 fn views(deps: &Deps, config: &Config) -> Result<view::Views, Error> {

@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool, Row as _, postgres::PgRow};
 
 use crate::{
-    conversation::{Conversation, Routed, Target},
+    conversation::{Change, Conversation, Routed, Target},
     listing::{Assignee, Query, SortKey},
 };
 
 const COLUMNS: &str =
     "tenant, conversation_id, customer_id, channel, routed, paused, closed, queue, priority,
-     assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence";
+     assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence, last_change";
 
 /// The tenant's conversation, if the desk has seen it.
 pub async fn load(
@@ -26,12 +26,41 @@ pub async fn load(
     row.map(|row| conversation_of(&row)).transpose()
 }
 
+/// The tenant's conversations changed after stream `sequence`, in stream order (at most `limit`).
+pub async fn changed_after(
+    pool: &PgPool,
+    tenant: &str,
+    sequence: u64,
+    limit: i64,
+) -> Result<Vec<Conversation>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM desk.conversations WHERE tenant = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(i64::try_from(sequence).unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(conversation_of).collect()
+}
+
+/// The tenant's last stream sequence on the desk (0: none).
+pub async fn last_sequence(pool: &PgPool, tenant: &str) -> Result<u64, sqlx::Error> {
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT max(sequence) FROM desk.conversations WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_one(pool)
+            .await?;
+    Ok(last.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+}
+
 pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO desk.conversations (tenant, conversation_id, customer_id, channel, status, routed,
              paused, closed, queue, priority, assignee, preview, sla_targets, sla_due_at, sla_breached,
-             handoff_reason, language, created_at, updated_at, sequence)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+             handoff_reason, language, created_at, updated_at, sequence, last_change)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          ON CONFLICT (tenant, conversation_id) DO UPDATE SET
              customer_id = EXCLUDED.customer_id, channel = EXCLUDED.channel, status = EXCLUDED.status,
              routed = EXCLUDED.routed, paused = EXCLUDED.paused, closed = EXCLUDED.closed,
@@ -39,7 +68,8 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
              preview = EXCLUDED.preview, sla_targets = EXCLUDED.sla_targets,
              sla_due_at = EXCLUDED.sla_due_at, sla_breached = EXCLUDED.sla_breached,
              handoff_reason = EXCLUDED.handoff_reason, language = EXCLUDED.language,
-             updated_at = EXCLUDED.updated_at, sequence = EXCLUDED.sequence",
+             updated_at = EXCLUDED.updated_at, sequence = EXCLUDED.sequence,
+             last_change = EXCLUDED.last_change",
     )
     .bind(&c.tenant)
     .bind(&c.conversation_id)
@@ -61,6 +91,7 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
     .bind(c.created_at)
     .bind(c.updated_at)
     .bind(i64::try_from(c.sequence).unwrap_or(i64::MAX))
+    .bind(c.last_change.as_str())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -139,6 +170,7 @@ fn conversation_of(row: &PgRow) -> Result<Conversation, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         sequence: u64::try_from(row.try_get::<i64, _>("sequence")?).unwrap_or(0),
+        last_change: Change::parse(row.try_get("last_change")?),
     })
 }
 

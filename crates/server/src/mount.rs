@@ -38,6 +38,7 @@ pub(crate) async fn mount(
     local: SocketAddr,
     mut listeners: Option<switchboard_channels::Listeners>,
     work: &CancellationToken,
+    serving: &CancellationToken,
 ) -> anyhow::Result<Mounted> {
     let mut mounted = Mounted::default();
     for &service in &config.services {
@@ -62,7 +63,11 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
             }
             Service::Desk => {
-                add!(mounted, service, switchboard_desk::start(deps, desk_config(config, local)?, work))
+                add!(
+                    mounted,
+                    service,
+                    switchboard_desk::start(deps, desk_config(config, local, serving)?, work)
+                )
             }
             Service::Channels => {
                 let listeners = listeners.take().unwrap_or_default();
@@ -107,8 +112,15 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
     })
 }
 
-fn desk_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboard_desk::Config> {
+/// `serving` is cancelled when the listener stops taking calls: the desk's streams end then, or
+/// the server would wait for them.
+fn desk_config(
+    config: &Config,
+    local: SocketAddr,
+    serving: &CancellationToken,
+) -> anyhow::Result<switchboard_desk::Config> {
     Ok(switchboard_desk::Config {
+        streams_end: serving.clone(),
         knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or_else(|| own_endpoint(config, local)),
         credentials: service_credentials(config, "desk")?,
         tls: config.tls.as_ref().map(crate::ServerTls::peer),

@@ -61,7 +61,7 @@ pub async fn serve_with(
     let work = CancellationToken::new();
     let (revocations, following) = switchboard_auth::Revocations::follow(&deps.bus, work.clone()).await?;
     let channels = with_console(channels, &config, local, &shutdown)?;
-    let mut mounted = mount(&config, &deps, local, Some(channels), &work).await?;
+    let mut mounted = mount(&config, &deps, local, Some(channels), &work, &shutdown).await?;
     mounted.tasks.push(tokio::spawn(async move {
         following.await;
         Ok(())
