@@ -101,6 +101,24 @@ async fn set_passwords(cluster: &Cluster, agents: &[&str]) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Waits until the desk lists `conversation` as routed and waiting for a person.
+async fn desk_has_routed(cluster: &Cluster, backing: &Backing, conversation: &str) -> anyhow::Result<()> {
+    let bus = backing.bus().await?;
+    let ((), routed) = wait_for_event(&bus, "switchboard.events.routing.>", |event| {
+        matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == conversation).then_some(())
+    })
+    .await?;
+    let mut desk = DeskClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
+    let listed = ListConversationsRequest {
+        assignee: "unassigned".into(),
+        min_sequence: routed,
+        ..Default::default()
+    };
+    let rows = desk.list_conversations(listed).await?.into_inner().conversations;
+    anyhow::ensure!(rows.iter().any(|row| row.conversation_id == conversation), "not on the desk: {rows:?}");
+    Ok(())
+}
+
 fn agent(id: &str, locale: &str) -> serde_json::Value {
     serde_json::json!({"id": id, "password": PASSWORD, "locale": locale})
 }
@@ -114,18 +132,7 @@ async fn two_agents_claim_one_conversation_and_the_one_too_late_sees_who_has_it(
     let asked =
         submit(&cluster, message("cus-race", "Please let me talk to a real person", "race-1")).await?;
     let conversation = asked.conversation_id;
-    let ((), routed) = wait_for_event(&bus, "switchboard.events.routing.>", |event| {
-        matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == conversation).then_some(())
-    })
-    .await?;
-    let mut desk = DeskClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
-    let listed = ListConversationsRequest {
-        assignee: "unassigned".into(),
-        min_sequence: routed,
-        ..Default::default()
-    };
-    let rows = desk.list_conversations(listed).await?.into_inner().conversations;
-    assert!(rows.iter().any(|row| row.conversation_id == conversation), "on the desk: {rows:?}");
+    desk_has_routed(&cluster, &backing, &conversation).await?;
 
     let given = serde_json::json!({
         "agents": [agent("ana", "en-US"), agent("bob", "zh-TW")],
@@ -280,5 +287,92 @@ async fn the_console_is_served_with_its_policy_and_its_api_asks_for_a_token_and_
     assert_eq!(get("approvals").await?.status().as_u16(), 403);
     let missing = get("conversations/no-such-conversation").await?;
     assert_eq!(missing.status().as_u16(), 404);
+    cluster.stop().await
+}
+
+/// Server-sent events as they arrive: (id, event, data) of each whole one.
+struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    async fn open(base: &str, token: &str, last_event_id: Option<&str>) -> anyhow::Result<Self> {
+        let mut request = reqwest::Client::new().get(format!("{base}/api/changes")).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await?;
+        anyhow::ensure!(response.status().is_success(), "changes: {}", response.status());
+        Ok(Self { response, buffer: String::new() })
+    }
+
+    /// The next change: its id (the stream sequence) and the conversation it is about.
+    async fn next_change(&mut self) -> anyhow::Result<(u64, String)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    frame.lines().find_map(|line| line.strip_prefix(name).map(|v| v.trim().to_string()))
+                };
+                if field("event:").as_deref() != Some("change") {
+                    continue;
+                }
+                let id = field("id:").context("a change has an id")?.parse()?;
+                let data: serde_json::Value = serde_json::from_str(&field("data:").context("data")?)?;
+                let conversation = data["conversation"]["conversation_id"].as_str().unwrap_or_default();
+                return Ok((id, conversation.to_string()));
+            }
+            let chunk =
+                tokio::time::timeout(WAIT, self.response.chunk()).await.context("no change came")??;
+            let chunk = chunk.context("the stream ended")?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Changes until one about `conversation`; returns its id and every id seen.
+    async fn until(&mut self, conversation: &str) -> anyhow::Result<(u64, Vec<(u64, String)>)> {
+        let mut seen = Vec::new();
+        loop {
+            let (id, about) = self.next_change().await?;
+            seen.push((id, about.clone()));
+            if about == conversation {
+                return Ok((id, seen));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn live_changes_resume_after_the_last_one_a_reconnecting_browser_saw() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    set_passwords(&cluster, &["ana"]).await?;
+    let base = format!("http://{}/console", cluster.http);
+    let form = serde_json::json!({"tenant": "default", "subject": "ana", "password": PASSWORD});
+    let signed_in: serde_json::Value =
+        reqwest::Client::new().post(format!("{base}/api/sign-in")).json(&form).send().await?.json().await?;
+    let token = signed_in["token"].as_str().context("a token")?.to_string();
+
+    let mut live = Events::open(&base, &token, None).await?;
+    let first = submit(&cluster, message("cus-live-1", "I need a real person", "live-1")).await?;
+    let (seen, _) = live.until(&first.conversation_id).await?;
+    drop(live);
+
+    // While the browser is away another customer asks; after reconnecting it hears of that one,
+    // and of nothing it had already seen.
+    let second = submit(&cluster, message("cus-live-2", "A real person, please", "live-2")).await?;
+    desk_has_routed(&cluster, &backing, &second.conversation_id).await?;
+    let mut resumed = Events::open(&base, &token, Some(&seen.to_string())).await?;
+    let (_, changes) = resumed.until(&second.conversation_id).await?;
+    assert!(changes.iter().all(|(id, _)| *id > seen), "only what came after {seen}: {changes:?}");
+
+    let bad = reqwest::Client::new()
+        .get(format!("{base}/api/changes"))
+        .bearer_auth(&token)
+        .header("last-event-id", "yesterday")
+        .send()
+        .await?;
+    assert_eq!(bad.status().as_u16(), 400);
     cluster.stop().await
 }

@@ -84,6 +84,8 @@ function changed(change: Change): void {
 }
 
 function liveState(now: LiveState): void {
+  // Whatever changed before the stream (re)connected from now is read once more.
+  if (now === 'live' && state.live !== 'live') poll();
   state.live = now;
   const badge = document.querySelector<HTMLElement>('header.top .live');
   if (badge) {
