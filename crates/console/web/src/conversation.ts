@@ -99,11 +99,12 @@ export function resolve(): Promise<void> {
 function actions(current: Conversation): HTMLElement {
   const mine = current.assignee !== '' && current.assignee === me()?.subject;
   const closed = current.status === 'resolved';
+  const heldByOther = current.assignee !== '' && !mine;
   const button = (action: string, label: string, run: () => void): HTMLElement => h('button', { 'data-action': action, onclick: run }, label);
   return h(
     'div',
     { class: 'actions' },
-    !mine && !closed ? button('claim', t('action.claim'), () => void claim()) : null,
+    !mine && !heldByOther && !closed ? button('claim', t('action.claim'), () => void claim()) : null,
     mine && !closed ? button('release', t('action.release'), () => void act('unassign', {}, t('action.released'))) : null,
     !closed ? button('transfer', t('action.transfer'), () => toggleTransfer()) : null,
     !closed && current.status !== 'pending' ? button('pending', t('action.pending'), () => void act('status', { status: 'pending' }, t('status.done.pending'))) : null,
@@ -143,6 +144,7 @@ function header(current: Conversation): HTMLElement {
 }
 
 function author(entry: Entry): string {
+  if (entry.kind === 'event') return named('event', entry.id);
   if (entry.kind === 'bot') return t('entry.bot');
   if (entry.kind === 'note') return t('entry.note', { author: entry.author.replace(/^agent:/, '') });
   return entry.author.replace(/^(customer|agent):/, '') || named('entry', entry.kind);
