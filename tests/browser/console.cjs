@@ -58,10 +58,28 @@ async function race(browser) {
   }
 }
 
+// A supervisor writes a macro in two languages.
+async function writeMacro(browser, supervisor) {
+  const page = await signIn(browser, supervisor);
+  await page.click('a.tab[href="#/macros"]');
+  await page.fill('input[name=macro_id]', given.macro);
+  await page.fill('input[name=name]', 'Order on its way');
+  await page.locator('.macro-text textarea').first().fill(given.texts.en);
+  await page.click('[data-action=add-text]');
+  const chinese = page.locator('.macro-text').nth(1);
+  await chinese.locator('input[name=locale]').fill('zh-Hant');
+  await chinese.locator('textarea').fill(given.texts['zh-Hant']);
+  await page.click('[data-action=save-macro]');
+  await page.waitForSelector(`li[data-macro="${given.macro}"]`);
+  await shot(page, 'handoff-macro');
+  say('MACRO-SAVED');
+}
+
 // A customer chats and asks for a person; an agent, signed in already, sees it arrive, claims
-// it, reads the packet, answers with a macro, sees the customer's answer live and resolves.
+// it, reads the packet, answers with the macro, sees the customer's answer live and resolves.
 async function handoff(browser) {
-  const [ana] = given.agents;
+  const [ana, sam] = given.agents;
+  await writeMacro(browser, sam);
   const console_ = await signIn(browser, ana);
   await console_.click('a.view[data-view=unassigned]');
   say(`SIGNED-IN ${await console_.locator('[data-action=sign-out]').textContent()}`);

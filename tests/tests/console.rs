@@ -12,7 +12,7 @@ use common::{Backing, Cluster, WAIT, message, submit, wait_for_event};
 use switchboard_auth::Role;
 use switchboard_proto::{
     auth::v1::{SetPasswordRequest, auth_client::AuthClient},
-    desk::v1::{ListConversationsRequest, Macro, SaveMacroRequest, desk_client::DeskClient},
+    desk::v1::{ListConversationsRequest, ListMacrosRequest, desk_client::DeskClient},
     events::v1::event::Body,
 };
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
@@ -92,12 +92,16 @@ fn screenshots(scenario: &str) -> anyhow::Result<PathBuf> {
 
 /// Agents sign in with passwords an admin sets.
 async fn set_passwords(cluster: &Cluster, agents: &[&str]) -> anyhow::Result<()> {
-    let mut auth = AuthClient::new(cluster.channel().await?);
     for agent in agents {
-        let request =
-            SetPasswordRequest { subject: (*agent).into(), role: "agent".into(), password: PASSWORD.into() };
-        auth.set_password(request).await?;
+        set_password(cluster, agent, "agent").await?;
     }
+    Ok(())
+}
+
+async fn set_password(cluster: &Cluster, subject: &str, role: &str) -> anyhow::Result<()> {
+    let request =
+        SetPasswordRequest { subject: subject.into(), role: role.into(), password: PASSWORD.into() };
+    AuthClient::new(cluster.channel().await?).set_password(request).await?;
     Ok(())
 }
 
@@ -169,26 +173,10 @@ async fn two_agents_claim_one_conversation_and_the_one_too_late_sees_who_has_it(
 /// What the customer asks (Traditional Chinese: a person, please; my order has not come), the
 /// macro's text in their language, and their thanks.
 const ASK: &str = "我想找真人客服，我的訂單還沒到";
+const MACRO_EN: &str = "Hello, this is {{agent_name}}. Your order is on its way.";
 const MACRO_ZH: &str = "您好，我是{{agent_name}}。您的訂單已經在路上了。";
 const REPLY_ZH: &str = "您的訂單已經在路上了";
 const THANKS: &str = "謝謝您的幫忙";
-
-async fn save_macro(cluster: &Cluster) -> anyhow::Result<String> {
-    let saved = Macro {
-        macro_id: "order-on-its-way".into(),
-        name: "Order on its way".into(),
-        texts: [
-            ("en".to_string(), "Hello, this is {{agent_name}}. Your order is on its way.".to_string()),
-            ("zh-Hant".to_string(), MACRO_ZH.to_string()),
-        ]
-        .into(),
-        default_locale: "en".into(),
-        ..Default::default()
-    };
-    let mut desk = DeskClient::new(cluster.channel().await?);
-    let request = SaveMacroRequest { r#macro: Some(saved), expected_version: 0 };
-    Ok(desk.save_macro(request).await?.into_inner().macro_id)
-}
 
 #[tokio::test]
 async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_language_and_resolves_it()
@@ -202,13 +190,23 @@ async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_langua
     let cluster = Cluster::start(config).await?;
     let bus = backing.bus().await?;
     set_passwords(&cluster, &["ana"]).await?;
-    let macro_id = save_macro(&cluster).await?;
+    set_password(&cluster, "sam", "supervisor").await?;
 
     let given = serde_json::json!({
-        "agents": [agent("ana", "zh-TW")],
-        "ask": ASK, "macro": macro_id, "reply": REPLY_ZH, "thanks": THANKS,
+        "agents": [agent("ana", "zh-TW"), agent("sam", "en-US")],
+        "macro": "order-on-its-way", "texts": {"en": MACRO_EN, "zh-Hant": MACRO_ZH},
+        "ask": ASK, "reply": REPLY_ZH, "thanks": THANKS,
     });
     let mut browser = Browser::start("handoff", &cluster, &given)?;
+    browser.expect("MACRO-SAVED").await?;
+    let mut desk = DeskClient::new(cluster.channel().await?);
+    let macros = desk.list_macros(ListMacrosRequest::default()).await?.into_inner().macros;
+    let saved = macros.iter().find(|m| m.macro_id == "order-on-its-way").context("the macro was saved")?;
+    assert_eq!((saved.version, saved.updated_by.as_str()), (1, "sam"));
+    assert_eq!(
+        (saved.texts.get("zh-Hant").map(String::as_str), saved.default_locale.as_str()),
+        (Some(MACRO_ZH), "en")
+    );
     assert_eq!(browser.expect("SIGNED-IN").await?, "登出", "the console speaks the browser's language");
     let conversation = browser.expect("HANDOFF").await?;
     let packet = browser.expect("PACKET").await?;

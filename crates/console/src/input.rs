@@ -10,7 +10,7 @@ use switchboard_proto::{
 use crate::{error::ApiError, json::from_slug};
 
 /// An enum value by its JSON name; empty is unspecified (0), an unknown name a clear refusal.
-fn named<E: Into<i32>>(
+pub fn named<E: Into<i32>>(
     field: &str,
     name: &str,
     prefix: &str,

@@ -13,6 +13,7 @@ mod error;
 mod input;
 pub mod json;
 mod live;
+mod macros;
 
 use axum::{
     Router,
@@ -52,6 +53,7 @@ pub fn routes(config: &Config, shutdown: CancellationToken) -> Result<Router, St
         .route(&conversation("status"), post(actions::status))
         .route(&conversation("macro"), post(actions::apply_macro))
         .route("/console/api/macros", get(api::macros))
+        .route("/console/api/macros/{id}", put(macros::save).delete(macros::delete))
         .route("/console/api/approvals", get(api::approvals))
         .route("/console/api/approvals/{id}", post(actions::decide))
         .route("/console/api/presence", put(actions::presence))

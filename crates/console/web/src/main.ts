@@ -11,6 +11,7 @@ import { watch, type LiveState, type Watch } from './live.js';
 import { current, go } from './route.js';
 import { signIn } from './signin.js';
 import { describe, notify, state } from './state.js';
+import { renderMacros } from './macros.js';
 import { renderSupervisor } from './supervisor.js';
 import type { Agent, Change } from './types.js';
 
@@ -47,7 +48,7 @@ function topBar(): HTMLElement {
     'header',
     { class: 'top' },
     h('strong', { class: 'brand' }, t('app.name')),
-    h('nav', {}, tab(`#/inbox/${encodeURIComponent(inboxView())}`, t('nav.inbox'), screen === 'inbox'), may('conversations.assign') ? tab('#/supervisor', t('nav.supervisor'), screen === 'supervisor') : null),
+    h('nav', {}, tab(`#/inbox/${encodeURIComponent(inboxView())}`, t('nav.inbox'), screen === 'inbox'), may('conversations.assign') ? tab('#/supervisor', t('nav.supervisor'), screen === 'supervisor') : null, may('macros.manage') ? tab('#/macros', t('nav.macros'), screen === 'macros') : null),
     h('span', { class: `live ${state.live}`, 'data-live': state.live, title: t(`live.${state.live}`) }, t(`live.${state.live}`)),
     presenceSelect(),
     h('button', { class: 'link', 'data-action': 'language', onclick: () => { switchLocale(); route(true); } }, t('app.otherLanguage')),
@@ -63,9 +64,9 @@ function route(redraw = false): void {
   if (!root.querySelector('header.top') || redraw) show(root, h('div', { id: 'notices' }), topBar(), h('main', { id: 'screen' }));
   else root.querySelector('header.top')?.replaceWith(topBar());
   const screen = find(root, '#screen');
-  if (where.screen === 'supervisor') {
+  if (where.screen !== 'inbox') {
     state.selected = null;
-    void renderSupervisor(screen);
+    void (where.screen === 'supervisor' ? renderSupervisor(screen) : renderMacros(screen));
     return;
   }
   if (redraw || !inboxShown() || where.view !== inboxView()) renderInbox(screen, where.view);
@@ -99,7 +100,9 @@ function liveState(now: LiveState): void {
 
 /** Without live changes: read again what is shown. */
 function poll(): void {
-  if (current().screen === 'supervisor') return void renderSupervisor(find(app(), '#screen'));
+  const screen = current().screen;
+  if (screen === 'supervisor') return void renderSupervisor(find(app(), '#screen'));
+  if (screen === 'macros') return; // an edit in progress is not redrawn
   void loadRows();
   void loadOverview();
   if (state.selected) void reload();

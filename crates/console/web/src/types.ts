@@ -134,12 +134,24 @@ export interface Suggestion {
   score: number;
 }
 
+export interface MacroActions {
+  /** `unspecified`: leaves the status as it is. */
+  status: string;
+  add_tags: string[];
+  queue: string;
+  /** `unspecified`: leaves the priority as it is. */
+  priority: string;
+}
+
 export interface Macro {
   macro_id: string;
   name: string;
   texts: Record<string, string>;
   default_locale: string;
+  actions: MacroActions;
   version: number;
+  updated_at: string | null;
+  updated_by: string;
 }
 
 export interface View {
