@@ -5,6 +5,8 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard/target
 BIN := $(CARGO_TARGET_DIR)/debug/switchboard
 WITH_ENV := set -a && . .local/env && set +a &&
+# The agent `make run` seeds; its password is made once per machine and kept in .local/.
+DEMO_AGENT := demo-agent
 
 .DEFAULT_GOAL := help
 .PHONY: help run test build env lint fmt bench eval encoder tools down k8s
@@ -19,7 +21,8 @@ build: ## Build the switchboard binary
 	cargo build --bin switchboard
 
 # Outbound email goes to a local aiosmtpd that keeps it in .local/mail (unless SWITCHBOARD_SMTP_URL is set).
-run: env build ## Run all services on 127.0.0.1:50051 with the demo articles, chat and email
+# The demo data (articles, the customer c-42 and their order 12345) goes in through the API.
+run: env build ## Run all services on 127.0.0.1:50051 with the demo data (deploy/demo), a demo agent, chat and email
 	@$(WITH_ENV) mkdir -p .local/mail; \
 	PYTHONPATH=.local/py python3 -m aiosmtpd -n -l 127.0.0.1:2526 -c aiosmtpd.handlers.Mailbox .local/mail/box & sink=$$!; \
 	export SWITCHBOARD_SMTP_URL=$${SWITCHBOARD_SMTP_URL:-smtp://127.0.0.1:2526}; \
@@ -28,9 +31,12 @@ run: env build ## Run all services on 127.0.0.1:50051 with the demo articles, ch
 	token=$$($(BIN) token issue --tenant default --role admin --subject make-run --ttl 30d | tail -n1); \
 	[ -n "$$token" ] || exit 1; \
 	(umask 077; echo "$$token" > .local/admin.token); \
-	export SWITCHBOARD_TOKEN=$$token; \
-	$(BIN) knowledge import deploy/demo/articles.jsonl || exit 1; \
+	export SWITCHBOARD_TOKEN=$$token SWITCHBOARD_ENDPOINT=$${SWITCHBOARD_ENDPOINT:-http://$${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}}; \
+	$(BIN) demo seed deploy/demo || exit 1; \
+	[ -s .local/$(DEMO_AGENT).password ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > .local/$(DEMO_AGENT).password); \
+	$(BIN) agent password --subject $(DEMO_AGENT) < .local/$(DEMO_AGENT).password || exit 1; \
 	echo "an admin token (30 days) is in .local/admin.token: export SWITCHBOARD_TOKEN=\$$(cat .local/admin.token)"; \
+	echo "sign in to the console at http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/console as $(DEMO_AGENT) (tenant default) with the password in .local/$(DEMO_AGENT).password"; \
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525} (replies by email land in .local/mail/box/new); Ctrl-C stops it"; \
 	wait $$server
 

@@ -256,3 +256,114 @@ async fn the_inbox_streams_changes_as_they_happen_and_resumes_after_a_reconnect(
     );
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_macro_answers_in_the_customer_s_language_with_their_name_and_order() -> anyhow::Result<()> {
+    use switchboard_proto::desk::v1::ApplyMacroRequest;
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let customer = Customer {
+        customer_id: "mei".into(),
+        attributes: HashMap::from([("name".to_string(), "陳美".to_string())]),
+        ..Customer::default()
+    };
+    router.put_customer(PutCustomerRequest { customer: Some(customer), wait: true }).await?;
+    let text = "我想找真人客服，我的訂單 12345 到底在哪裡？";
+    let id = cluster
+        .intake()
+        .await?
+        .submit_message(message("mei", text, "mei-1"))
+        .await?
+        .into_inner()
+        .conversation_id;
+    let (language, _) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(routed)) if routed.conversation_id == id => Some(routed.language.clone()),
+        _ => None,
+    })
+    .await?;
+    assert!(language.starts_with("zh"), "{language}");
+
+    let mut sue = desk(&cluster, Role::Supervisor, "sue").await?;
+    sue.save_macro(SaveMacroRequest { r#macro: Some(shipping_macro()), expected_version: 0 }).await?;
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let claimed = ana.claim(ClaimRequest { conversation_id: id.clone() }).await?.into_inner();
+    view(&mut ana, &id, claimed.sequence).await?;
+    let apply = ApplyMacroRequest {
+        conversation_id: id.clone(),
+        macro_id: "shipping-update".into(),
+        idempotency_key: "k-1".into(),
+        ..ApplyMacroRequest::default()
+    };
+    let applied = tokio::time::timeout(common::WAIT, async {
+        loop {
+            match ana.apply_macro(apply.clone()).await {
+                Ok(applied) => return anyhow::Ok(applied.into_inner()),
+                // The desk has not projected the new macro yet.
+                Err(status) if status.code() == Code::NotFound => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                Err(status) => anyhow::bail!("{status:?}"),
+            }
+        }
+    })
+    .await??;
+    assert_eq!(applied.locale, "zh-Hant");
+    assert_eq!(applied.text, "陳美 您好，訂單 12345 已寄出。");
+    let (sent, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.reply_id == applied.reply_id => {
+            Some((r.text.clone(), r.author.clone()))
+        }
+        _ => None,
+    })
+    .await?;
+    assert_eq!(sent, (applied.text.clone(), "agent:ana".to_string()));
+
+    // A placeholder the conversation cannot fill refuses to send a reply with a hole in it.
+    let needs_a_link = Macro {
+        macro_id: "see-article".into(),
+        name: "See the article".into(),
+        texts: HashMap::from([("en".to_string(), "Please read {{article_link}}".to_string())]),
+        ..Macro::default()
+    };
+    sue.save_macro(SaveMacroRequest { r#macro: Some(needs_a_link), expected_version: 0 }).await?;
+    let link = ApplyMacroRequest { macro_id: "see-article".into(), idempotency_key: "k-2".into(), ..apply };
+    let refused = loop {
+        match ana.apply_macro(link.clone()).await {
+            Err(status) if status.code() == Code::NotFound => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            other => break other.expect_err("no article link configured"),
+        }
+    };
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("{{article_link}}"), "{refused:?}");
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn a_conversation_only_the_bot_handled_is_closed_as_the_bot_s_once_quiet() -> anyhow::Result<()> {
+    use switchboard_proto::desk::v1::ConversationStatus;
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.bot_idle_close = Some(std::time::Duration::from_secs(1));
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+    publish_tracking_article_with(&cluster).await?;
+    let answered =
+        cluster.intake().await?.submit_message(message("lee", "Where is my order?", "lee-1")).await?;
+    let id = answered.into_inner().conversation_id;
+    let (closed, at) =
+        wait_for_event(&bus, "switchboard.events.conversation-lifecycle.>", |event| match &event.body {
+            Some(Body::ConversationClosed(closed)) if closed.conversation_id == id => Some(closed.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!((closed.reason.as_str(), closed.handled_by.as_str()), ("idle", "bot"));
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let seen = view(&mut ana, &id, at).await?;
+    assert_eq!(seen.conversation.as_ref().map(|c| c.status()), Some(ConversationStatus::Resolved));
+    assert!(seen.entries.iter().any(|e| e.event == "resolved" && e.text == "idle"), "{:?}", seen.entries);
+    cluster.stop().await
+}

@@ -32,6 +32,7 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/switchboard.router.v1.Router/Evaluate", Right::ReadRules),
     ("/switchboard.router.v1.Router/PutCustomer", Right::WriteCustomers),
     ("/switchboard.router.v1.Router/GetCustomer", Right::ReadCustomers),
+    ("/switchboard.router.v1.Router/UpdateOrder", Right::WriteCustomers),
     ("/switchboard.router.v1.Router/RecordAgentActivity", Right::RecordWork),
     ("/switchboard.router.v1.Router/DecideReturn", Right::DecideReturns),
     ("/switchboard.router.v1.Router/PutAgent", Right::ManageAgents),

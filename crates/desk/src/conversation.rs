@@ -201,6 +201,7 @@ pub fn conversation_of(body: &Body) -> Option<&str> {
         Body::ConversationClaimed(e) => &e.conversation_id,
         Body::ConversationClosed(e) => &e.conversation_id,
         Body::ConversationReopened(e) => &e.conversation_id,
+        Body::ConversationUpdated(e) => &e.conversation_id,
         Body::SlaStarted(e) => &e.conversation_id,
         Body::SlaBreached(e) => &e.conversation_id,
         Body::SlaWarning(e) => &e.conversation_id,
@@ -283,6 +284,8 @@ fn fold(c: &mut Conversation, body: &Body) -> bool {
             c.sla.retain(|_, target| target.breached);
         }
         Body::SlaResumed(_) => c.paused = false,
+        Body::ConversationUpdated(updated) if updated.priority != 0 => c.priority = updated.priority,
+        Body::ConversationUpdated(_) => {}
         // Nothing to keep but the change itself, for the inbox.
         Body::SlaWarning(_) => {}
         _ => return false,

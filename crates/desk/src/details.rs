@@ -69,6 +69,7 @@ pub fn apply(d: &mut Details, body: &Body) -> bool {
             d.close_reason.clone_from(&c.reason);
             d.timers.values_mut().for_each(|timer| timer.paused = false);
         }
+        Body::ConversationUpdated(updated) => d.tags.extend(updated.add_tags.iter().cloned()),
         Body::ConversationReopened(_) => {
             d.closed_by.clear();
             d.close_reason.clear();

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    Error, claim,
+    Error, apply, claim,
     conversation::Conversation,
     inbox,
     listing::{Query, wire_status},
@@ -246,9 +246,20 @@ impl desk_server::Desk for DeskApi {
 
     async fn apply_macro(
         &self,
-        _request: Request<ApplyMacroRequest>,
+        request: Request<ApplyMacroRequest>,
     ) -> Result<Response<ApplyMacroResponse>, Status> {
-        Err(Status::unimplemented("ApplyMacro: not built yet"))
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let link =
+            if r.article_id.is_empty() { String::new() } else { self.views.article_link(&r.article_id) };
+        answer(
+            async {
+                let (response, _stored, _conversation) =
+                    apply::apply(&self.deps.bus, &self.deps.pool, &caller, &r, link).await?;
+                Ok(response)
+            }
+            .await,
+        )
     }
 
     async fn list_approvals(

@@ -5,10 +5,12 @@
 
 #![forbid(unsafe_code)]
 
+mod apply;
 mod claim;
 pub mod conversation;
 pub mod details;
 mod grpc;
+mod idle;
 mod inbox;
 pub mod listing;
 mod macro_calls;
@@ -101,6 +103,9 @@ pub struct Config {
     /// Cancelled when the server stops taking calls: open `WatchInbox` streams end then (as
     /// they do when the service stops), so that the server's graceful stop does not wait on them.
     pub streams_end: CancellationToken,
+    /// How long a conversation only the bot has handled may stay quiet before it is closed as
+    /// resolved by the bot; `None`: never.
+    pub bot_idle_close: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -112,6 +117,7 @@ impl Default for Config {
             tls: None,
             article_url: String::new(),
             streams_end: CancellationToken::new(),
+            bot_idle_close: Some(std::time::Duration::from_secs(24 * 3600)),
         }
     }
 }
@@ -125,15 +131,26 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "desk", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let views = views(&deps, &config)?;
+    let mut tasks = vec![];
+    if let Some(idle) = config.bot_idle_close {
+        let (bus, pool, stop) = (deps.bus.clone(), deps.pool.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move { idle::run(bus, pool, idle, stop).await.map_err(Into::into) }));
+    }
+    let streams_end = streams_end(&config, &shutdown);
+    let api = grpc::DeskApi::new(deps, runner.checkpoint(), views, streams_end);
+    tasks.push(spawn_runner(runner, shutdown));
+    Ok(Started { service: DeskServer::new(api), tasks })
+}
+
+/// Ends the inbox streams when the server stops taking calls or the service stops.
+fn streams_end(config: &Config, shutdown: &CancellationToken) -> CancellationToken {
     let streams_end = config.streams_end.child_token();
-    let stopped = shutdown.clone();
-    let ending = streams_end.clone();
+    let (stopped, ending) = (shutdown.clone(), streams_end.clone());
     tokio::spawn(async move {
         stopped.cancelled().await;
         ending.cancel();
     });
-    let api = grpc::DeskApi::new(deps, runner.checkpoint(), views, streams_end);
-    Ok(Started { service: DeskServer::new(api), tasks: vec![spawn_runner(runner, shutdown)] })
+    streams_end
 }
 
 fn views(deps: &Deps, config: &Config) -> Result<view::Views, Error> {

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// Aggregates whose events say something to the desk.
-const AGGREGATES: [&str; 13] = [
+const AGGREGATES: [&str; 14] = [
     "conversation",
     "classification",
     "routing",
@@ -29,6 +29,7 @@ const AGGREGATES: [&str; 13] = [
     "customer",
     "order",
     "macro",
+    "conversation-update",
 ];
 
 type Key = (String, String);

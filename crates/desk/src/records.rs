@@ -384,3 +384,19 @@ pub async fn earlier(
     }
     Ok(earlier)
 }
+
+/// The tenant's macro `id`, unless deleted.
+pub async fn macro_by_id(pool: &PgPool, tenant: &str, id: &str) -> Result<Option<StoredMacro>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT body, version, deleted, updated_at FROM desk.macros
+         WHERE tenant = $1 AND macro_id = $2 AND NOT deleted",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some(row) => macro_of(&row)?,
+        None => None,
+    })
+}

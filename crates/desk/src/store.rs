@@ -45,6 +45,21 @@ pub async fn changed_after(
     rows.iter().map(conversation_of).collect()
 }
 
+/// Open conversations (every tenant's) only the bot has had, untouched since `before`.
+pub async fn idle_bot_conversations(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Conversation>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM desk.conversations
+         WHERE NOT closed AND NOT paused AND routed = '' AND assignee = '' AND updated_at <= $1
+         ORDER BY updated_at LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before).bind(limit).fetch_all(pool).await?;
+    rows.iter().map(conversation_of).collect()
+}
+
 /// The tenant's last stream sequence on the desk (0: none).
 pub async fn last_sequence(pool: &PgPool, tenant: &str) -> Result<u64, sqlx::Error> {
     let last: Option<i64> =

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use switchboard_proto::{
-    events::v1::{Event, MessageClassified, MessageRouted, RouteAction, event::Body},
+    events::v1::{Event, MessageClassified, MessageRouted, Priority, RouteAction, event::Body},
     time::to_datetime,
 };
 
@@ -129,6 +129,18 @@ pub fn changes_of(event: &Event, sequence: u64) -> Option<Change> {
         Body::ConversationClosed(c) => happened(&c.conversation_id, "resolved", c.reason.clone()),
         Body::ConversationReopened(r) => {
             happened(&r.conversation_id, "reopened", format!("{} {}", r.author, r.reason).trim().to_string())
+        }
+        Body::ConversationUpdated(u) => {
+            let priority = Priority::try_from(u.priority).ok().filter(|p| *p != Priority::Unspecified);
+            let mut said: Vec<String> = u.add_tags.iter().map(|tag| format!("#{tag}")).collect();
+            said.extend(priority.map(|p| {
+                format!("priority {}", p.as_str_name().trim_start_matches("PRIORITY_").to_lowercase())
+            }));
+            happened(
+                &u.conversation_id,
+                "updated",
+                format!("{} {}", u.author, said.join(" ")).trim().to_string(),
+            )
         }
         Body::SlaBreached(b) => happened(&b.conversation_id, "sla_breached", b.metric.clone()),
         Body::SlaWarning(w) => happened(&w.conversation_id, "sla_warning", w.metric.clone()),

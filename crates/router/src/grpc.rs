@@ -1,6 +1,6 @@
-//! The thin tonic adapter: rule sets, evaluation without side effects, customer profiles. Every
-//! call acts on its caller's tenant (the token's, never a request field): another tenant's
-//! customers, conversations and returns are not found.
+//! The thin tonic adapter: rule sets, evaluation without side effects, customer profiles and
+//! orders. Every call acts on its caller's tenant (the token's, never a request field): another
+//! tenant's customers, orders, conversations and returns are not found.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use switchboard_proto::{
         AgentActivity, Customer as WireCustomer, DecideReturnRequest, DecideReturnResponse, EvaluateRequest,
         EvaluateResponse, GetCustomerRequest, ListRulesRequest, PublishRulesRequest, PutCustomerRequest,
         RecordAgentActivityRequest, RecordAgentActivityResponse, Rule as WireRule, RulesResponse,
-        router_server,
+        UpdateOrderRequest, UpdateOrderResponse, router_server,
     },
     time::to_datetime,
     to_status,
@@ -261,6 +261,26 @@ impl router_server::Router for RouterApi {
             plan: customer.plan,
             country: customer.country,
             attributes: customer.attributes.into_iter().collect(),
+        }))
+    }
+
+    async fn update_order(
+        &self,
+        request: Request<UpdateOrderRequest>,
+    ) -> Result<Response<UpdateOrderResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let r = request.into_inner();
+        let order = r.order.ok_or_else(|| Status::invalid_argument("order is required"))?;
+        let published = crate::order_updates::update(&self.bus, &tenant, order).await.map_err(status)?;
+        if let Some(sequence) = published
+            && r.wait
+            && !wait_for_checkpoint(&self.checkpoint, sequence, WAIT).await
+        {
+            return Err(status(Error::NotCaughtUp(sequence)));
+        }
+        Ok(Response::new(UpdateOrderResponse {
+            changed: published.is_some(),
+            sequence: published.unwrap_or_default(),
         }))
     }
 }

@@ -14,6 +14,7 @@ mod facts;
 mod grpc;
 mod handoff;
 mod knowledge;
+mod order_updates;
 mod pending;
 mod playbooks;
 mod projection;

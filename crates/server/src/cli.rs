@@ -1,4 +1,5 @@
-//! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`.
+//! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`, `token`, `agent`,
+//! `demo`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -45,6 +46,13 @@ pub enum Command {
     /// Tokens for the API: issue, revoke, and make a signing key.
     #[command(subcommand)]
     Token(crate::token::TokenCommand),
+    /// People who sign in: set an agent's or supervisor's password.
+    #[command(subcommand)]
+    Agent(crate::agent::AgentCommand),
+    /// Load a directory of articles, customer profiles and orders through the API (`make run`'s
+    /// demo data).
+    #[command(subcommand)]
+    Demo(crate::demo::DemoCommand),
 }
 
 use crate::connection::Connection;
@@ -94,6 +102,10 @@ pub struct ServeArgs {
     /// Lowest confidence (0..1) at which knowledge answers the bot and deflects confidently.
     #[arg(long, env = "SWITCHBOARD_ANSWER_CONFIDENCE", default_value_t = switchboard_knowledge::DEFAULT_MIN_CONFIDENCE)]
     pub answer_confidence: f32,
+    /// Seconds a conversation only the bot has handled may stay quiet before it is closed as
+    /// resolved by the bot (its survey goes out); 0: never.
+    #[arg(long, env = "SWITCHBOARD_BOT_IDLE_CLOSE_SECS", default_value_t = 86_400)]
+    pub bot_idle_close_secs: u64,
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
@@ -123,6 +135,8 @@ impl ServeArgs {
             index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
             answer_confidence: checked_confidence(self.answer_confidence)?,
+            bot_idle_close: (self.bot_idle_close_secs > 0)
+                .then(|| Duration::from_secs(self.bot_idle_close_secs)),
             ..base
         })
     }
@@ -170,6 +184,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Knowledge(command) => crate::knowledge::run(command).await,
         Command::Router(command) => crate::router::run(command).await,
         Command::Token(command) => crate::token::run(command).await,
+        Command::Agent(command) => crate::agent::run(command).await,
+        Command::Demo(command) => crate::demo::run(command).await,
         Command::Classifier(command) => {
             tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
         }

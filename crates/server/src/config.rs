@@ -133,6 +133,8 @@ pub struct Config {
     pub index_dir: Option<PathBuf>,
     /// Lowest confidence at which knowledge answers and deflects confidently.
     pub answer_confidence: f32,
+    /// The desk closes bot-only conversations this long quiet; `None`: never.
+    pub bot_idle_close: Option<Duration>,
     pub ack_wait: Duration,
     pub max_deliver: i64,
     /// How long shutdown waits for in-flight work.
@@ -164,6 +166,7 @@ impl Default for Config {
             encoder_dir: None,
             index_dir: None,
             answer_confidence: switchboard_knowledge::DEFAULT_MIN_CONFIDENCE,
+            bot_idle_close: Some(Duration::from_secs(24 * 3600)),
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             shutdown_grace: Duration::from_secs(20),

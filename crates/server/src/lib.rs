@@ -3,12 +3,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod api;
 mod channels;
 pub mod classifier;
 pub mod cli;
 mod config;
 pub mod connection;
+pub mod demo;
 pub mod knowledge;
 mod mount;
 mod replay;

@@ -121,6 +121,7 @@ fn desk_config(
 ) -> anyhow::Result<switchboard_desk::Config> {
     Ok(switchboard_desk::Config {
         streams_end: serving.clone(),
+        bot_idle_close: config.bot_idle_close,
         knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or_else(|| own_endpoint(config, local)),
         credentials: service_credentials(config, "desk")?,
         tls: config.tls.as_ref().map(crate::ServerTls::peer),
