@@ -66,6 +66,7 @@ fn entry(entry: &Entry) -> Value {
         "classification": entry.classification.as_ref().map(classification),
         "article_ids": entry.article_ids,
         "delivery": entry.delivery,
+        "event": entry.event,
     })
 }
 

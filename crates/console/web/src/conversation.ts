@@ -144,7 +144,7 @@ function header(current: Conversation): HTMLElement {
 }
 
 function author(entry: Entry): string {
-  if (entry.kind === 'event') return named('event', entry.id);
+  if (entry.kind === 'event') return named('event', entry.event);
   if (entry.kind === 'bot') return t('entry.bot');
   if (entry.kind === 'note') return t('entry.note', { author: entry.author.replace(/^agent:/, '') });
   return entry.author.replace(/^(customer|agent):/, '') || named('entry', entry.kind);

@@ -225,6 +225,7 @@ export const en = {
   'event.reopened': 'Reopened',
   'event.sla_warning': 'SLA warning',
   'event.sla_breached': 'SLA breached',
+  'event.updated': 'Updated',
 };
 
 export type Key = keyof typeof en;
@@ -453,4 +454,5 @@ export const zhHant: Record<Key, string> = {
   'event.reopened': '已重新開啟',
   'event.sla_warning': 'SLA 即將逾期',
   'event.sla_breached': '已逾 SLA',
+  'event.updated': '已更新',
 };

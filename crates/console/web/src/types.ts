@@ -64,6 +64,8 @@ export interface Entry {
   classification: Classification | null;
   article_ids: string[];
   delivery: string;
+  /** Events: what happened (`routed`, `claimed`, `resolved`, ...); `text` holds its particulars. */
+  event: string;
 }
 
 export interface Routing {
