@@ -13,7 +13,7 @@ use std::{
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 /// What the build reads: a change to any of them builds the console again.
-const SOURCES: &[&str] = &["package.json", "package-lock.json", "tsconfig.json", "src", "static"];
+const SOURCES: &[&str] = &["package.json", "package-lock.json", "tsconfig.json", "src", "static", "test"];
 
 fn main() -> Result<()> {
     // Read at run time: a target directory shared by two checkouts must build each one's own.

@@ -95,8 +95,9 @@ async function handoff(browser) {
   const row = `li.row[data-id="${conversation}"]`;
   await console_.waitForSelector(row);
   await shot(console_, 'handoff-inbox');
-  await console_.click(row);
-  await console_.click('[data-action=claim]');
+  await console_.locator('body').press('j'); // the next conversation: the only one waiting
+  await console_.waitForSelector(`${row}.selected`);
+  await console_.locator('body').press('c'); // claim
   await console_.waitForSelector(`.conversation-header[data-assignee="${ana.id}"]`);
   const packet = await console_.locator('[data-panel=handoff]').textContent();
   say(`PACKET ${JSON.stringify(packet)}`);

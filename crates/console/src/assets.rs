@@ -70,6 +70,18 @@ pub async fn asset(Path(path): Path<String>) -> Response {
 mod tests {
     use super::*;
 
+    /// The browser-side logic (order of rows, live frames, routes, languages, macros) is tested
+    /// on Node's test runner against the modules just built (crates/console/web/test).
+    #[test]
+    fn the_browser_logic_passes_its_node_tests() {
+        let web = std::path::Path::new(env!("OUT_DIR")).join("web");
+        let ran = std::process::Command::new("node").args(["--test", "test/"]).current_dir(&web).output();
+        let output = ran.expect("node, which built the console");
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{said}{}", String::from_utf8_lossy(&output.stderr));
+        assert!(said.contains("# fail 0"), "{said}");
+    }
+
     #[test]
     fn the_built_console_is_embedded_with_its_scripts() {
         let index = DIST.get_file("index.html").expect("index.html built");
