@@ -17,6 +17,8 @@ interface Composer {
   macros: HTMLElement;
   articles: Set<string>;
   mode: Mode;
+  /** The macro chosen, kept while live updates redraw the list. */
+  chosenMacro: string;
 }
 
 let open: Composer | null = null;
@@ -59,7 +61,7 @@ function build(conversationId: string, after: (sequence: string) => void): Compo
   const text = h('textarea', { name: 'reply', rows: 4, 'aria-label': t('composer.reply') });
   const macros = h('div', { class: 'macros' });
   const element = h('section', { class: 'composer', 'data-mode': 'reply' });
-  const composer: Composer = { conversationId, element, text, macros, articles: new Set(), mode: 'reply' };
+  const composer: Composer = { conversationId, element, text, macros, articles: new Set(), mode: 'reply', chosenMacro: '' };
   const tab = (mode: Mode, label: string): HTMLElement =>
     h('button', { type: 'button', class: 'tab', 'data-tab': mode, onclick: () => setMode(composer, mode) }, label);
   text.addEventListener('keydown', (event) => {
@@ -91,9 +93,10 @@ function renderMacros(composer: Composer, macros: Macro[], language: string, aft
     show(composer.macros);
     return;
   }
-  const select = h('select', { name: 'macro', 'aria-label': t('composer.macro') }, macros.map((saved) => h('option', { value: saved.macro_id }, saved.name)));
+  const select = h('select', { name: 'macro', 'aria-label': t('composer.macro') }, macros.map((saved) => h('option', { value: saved.macro_id, selected: saved.macro_id === composer.chosenMacro }, saved.name)));
   const preview = h('p', { class: 'macro-preview' });
   const previewOf = (): void => {
+    composer.chosenMacro = select.value;
     const chosen = macros.find((saved) => saved.macro_id === select.value);
     preview.textContent = chosen ? macroText(chosen, language) : '';
   };
