@@ -32,6 +32,7 @@ export async function openConversation(id: string): Promise<void> {
     state.view = null;
     state.viewError = '';
     refusal = '';
+    transferring = null;
   }
   state.selected = id;
   markSelected();
@@ -114,10 +115,15 @@ function actions(current: Conversation): HTMLElement {
   );
 }
 
-let transferShown = false;
+/** The transfer form while it is open (kept across redraws, so nothing typed is lost). */
+let transferring: HTMLElement | null = null;
 
 function toggleTransfer(): void {
-  transferShown = !transferShown;
+  const current = row();
+  transferring = transferring || !current ? null : transferForm(current, (sequence) => {
+    transferring = null;
+    void changed(sequence);
+  });
   render();
 }
 
@@ -139,7 +145,7 @@ function header(current: Conversation): HTMLElement {
     ),
     actions(current),
     refusal ? h('p', { class: 'error refusal', role: 'alert', 'data-refusal': '' }, refusal) : null,
-    transferShown ? transferForm(current, (sequence) => { transferShown = false; void changed(sequence); }) : null,
+    transferring,
   );
 }
 
