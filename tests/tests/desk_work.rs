@@ -367,3 +367,57 @@ async fn a_conversation_only_the_bot_handled_is_closed_as_the_bot_s_once_quiet()
     assert!(seen.entries.iter().any(|e| e.event == "resolved" && e.text == "idle"), "{:?}", seen.entries);
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_person_sets_a_conversation_pending_open_resolved_and_reopened() -> anyhow::Result<()> {
+    use switchboard_proto::desk::v1::{ConversationStatus, SetStatusRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let (id, _) = pat_asks_for_a_person(&cluster, &bus).await?;
+    let mut bob = desk(&cluster, Role::Agent, "bob").await?;
+    let claimed = bob.claim(ClaimRequest { conversation_id: id.clone() }).await?.into_inner();
+    view(&mut bob, &id, claimed.sequence).await?;
+    let set = |status: StatusChange| SetStatusRequest {
+        conversation_id: id.clone(),
+        status: status.into(),
+        reason: String::new(),
+    };
+    let status_of = |seen: &ConversationView| seen.conversation.as_ref().map(|c| c.status());
+
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let refused = ana.set_status(set(StatusChange::Resolved)).await.expect_err("Bob holds it");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let unknown = bob.set_status(set(StatusChange::Unspecified)).await.expect_err("no status");
+    assert_eq!(unknown.code(), Code::InvalidArgument);
+
+    let pending = bob.set_status(set(StatusChange::Pending)).await?.into_inner();
+    assert_eq!(pending.status(), ConversationStatus::Pending);
+    assert_eq!(status_of(&view(&mut bob, &id, pending.sequence).await?), Some(ConversationStatus::Pending));
+    let open = bob.set_status(set(StatusChange::Open)).await?.into_inner();
+    assert_eq!(status_of(&view(&mut bob, &id, open.sequence).await?), Some(ConversationStatus::Assigned));
+
+    let resolved = bob.set_status(set(StatusChange::Resolved)).await?.into_inner();
+    assert_eq!(resolved.status(), ConversationStatus::Resolved);
+    let (closed, _) =
+        wait_for_event(&bus, "switchboard.events.conversation-lifecycle.>", |event| match &event.body {
+            Some(Body::ConversationClosed(closed)) if closed.conversation_id == id => Some(closed.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!(closed.handled_by, "human");
+    let seen = view(&mut bob, &id, resolved.sequence).await?;
+    assert_eq!(status_of(&seen), Some(ConversationStatus::Resolved));
+    assert_eq!(
+        bob.set_status(set(StatusChange::Pending)).await.expect_err("resolved").code(),
+        Code::FailedPrecondition
+    );
+
+    let reopened = ana.set_status(set(StatusChange::Reopened)).await?.into_inner();
+    let seen = view(&mut ana, &id, reopened.sequence).await?;
+    assert_eq!(status_of(&seen), Some(ConversationStatus::Escalated), "back in the queue, nobody holds it");
+    assert!(seen.entries.iter().any(|e| e.event == "reopened"), "{:?}", seen.entries);
+    let again = ana.claim(ClaimRequest { conversation_id: id.clone() }).await?.into_inner();
+    assert_eq!(again.agent_id, "ana", "a reopened conversation can be claimed anew");
+    cluster.stop().await
+}

@@ -15,6 +15,7 @@ use switchboard_bus::{Bus, Draft};
 use switchboard_channels::tenants::TenantChannels;
 use switchboard_proto::{
     analytics::v1::{GetCountsRequest, analytics_client::AnalyticsClient},
+    desk::v1::{AgentActivity, RecordAgentActivityRequest, desk_client::DeskClient},
     events::v1::{Channel, OrderStatus, OrderUpdated, event::Body},
     intake::v1::{
         GetConversationRequest, SendAgentReplyRequest, SubmitMessageRequest, intake_client::IntakeClient,
@@ -25,8 +26,7 @@ use switchboard_proto::{
     },
     notifier::v1::{ListDeliveriesRequest, notifier_client::NotifierClient},
     router::v1::{
-        AgentActivity, Customer, GetCustomerRequest, PublishRulesRequest, PutCustomerRequest,
-        RecordAgentActivityRequest, router_client::RouterClient,
+        Customer, GetCustomerRequest, PublishRulesRequest, PutCustomerRequest, router_client::RouterClient,
     },
 };
 use tonic::Code;
@@ -236,7 +236,7 @@ async fn each_token_changes_only_its_own(cluster: &Cluster, acme: &str) -> anyho
     assert_eq!(refused.code(), Code::NotFound);
     let resolve =
         RecordAgentActivityRequest { conversation_id: acme.into(), activity: AgentActivity::Resolved.into() };
-    let refused = RouterClient::new(globex.clone()).record_agent_activity(resolve).await.expect_err("acme's");
+    let refused = DeskClient::new(globex.clone()).record_agent_activity(resolve).await.expect_err("acme's");
     assert_eq!(refused.code(), Code::NotFound);
     let archive = ArchiveArticleRequest { article_id: "gift-wrapping".into() };
     let refused = KnowledgeClient::new(globex).archive_article(archive).await.expect_err("acme's");

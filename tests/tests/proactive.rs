@@ -13,14 +13,12 @@ use common::{
 use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, key_id};
 use switchboard_proto::{
     analytics::v1::{GetCountsRequest, analytics_client::AnalyticsClient},
+    desk::v1::{AgentActivity, RecordAgentActivityRequest, desk_client::DeskClient},
     events::v1::{
         DeviceAlertRaised, Event, MessageRouted, OrderStatus, OrderUpdated, OutageDeclared, ReplyDelivered,
         event::Body,
     },
-    router::v1::{
-        AgentActivity, Customer, PublishRulesRequest, PutCustomerRequest, RecordAgentActivityRequest,
-        router_client::RouterClient,
-    },
+    router::v1::{Customer, PublishRulesRequest, PutCustomerRequest, router_client::RouterClient},
 };
 
 const SECRET: &str = "whsec-proactive-tests";
@@ -321,6 +319,7 @@ async fn a_closed_conversation_gets_one_survey_and_its_rating_reaches_analytics(
     let cluster = Cluster::start(config).await?;
     let bus = backing.bus().await?;
     let mut router = RouterClient::new(cluster.channel().await?);
+    let mut desk = DeskClient::new(cluster.channel().await?);
     let rules = format!("pending: {{close_after: 2s, last_notice_before: 1s}}\n{PASSWORD_RULES}");
     router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
     let activity = |conversation_id: &str, activity: AgentActivity| RecordAgentActivityRequest {
@@ -335,8 +334,8 @@ async fn a_closed_conversation_gets_one_survey_and_its_rating_reaches_analytics(
             .then_some(())
     })
     .await?;
-    router.record_agent_activity(activity(&human.conversation_id, AgentActivity::Resolved)).await?;
-    router.record_agent_activity(activity(&human.conversation_id, AgentActivity::Resolved)).await?;
+    desk.record_agent_activity(activity(&human.conversation_id, AgentActivity::Resolved)).await?;
+    desk.record_agent_activity(activity(&human.conversation_id, AgentActivity::Resolved)).await?;
     let link = survey_link(&bus, &human.conversation_id).await?;
     let page = reqwest::get(&link).await?;
     assert_eq!(page.status().as_u16(), 200);
@@ -349,7 +348,7 @@ async fn a_closed_conversation_gets_one_survey_and_its_rating_reaches_analytics(
     // The bot handled this one; it closes after waiting on the customer.
     let bot = submit(&cluster, message("c-b", "I forgot my password", "b-1")).await?;
     reply_delivered(&bus, &format!("reply/{}", bot.message_id)).await?;
-    router.record_agent_activity(activity(&bot.conversation_id, AgentActivity::WaitingOnCustomer)).await?;
+    desk.record_agent_activity(activity(&bot.conversation_id, AgentActivity::WaitingOnCustomer)).await?;
     let bot_link = survey_link(&bus, &bot.conversation_id).await?;
     assert_eq!(rate(&bot_link, 2).await?, 201);
 
@@ -385,7 +384,7 @@ async fn an_nps_survey_asks_zero_to_ten_and_counts_promoters() -> anyhow::Result
     config.notifier.survey_kind = switchboard_notifier::SurveyKind::Nps;
     let cluster = Cluster::start(config).await?;
     let bus = backing.bus().await?;
-    let mut router = RouterClient::new(cluster.channel().await?);
+    let mut desk = DeskClient::new(cluster.channel().await?);
     let sent = submit(&cluster, message("c-n", "My invoice is wrong", "n-1")).await?;
     wait_for_event(&bus, "switchboard.events.routing.>", |event| {
         matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == sent.conversation_id)
@@ -396,7 +395,7 @@ async fn an_nps_survey_asks_zero_to_ten_and_counts_promoters() -> anyhow::Result
         conversation_id: sent.conversation_id.clone(),
         activity: AgentActivity::Resolved.into(),
     };
-    router.record_agent_activity(resolved).await?;
+    desk.record_agent_activity(resolved).await?;
     let link = survey_link(&bus, &sent.conversation_id).await?;
     let page = reqwest::get(&link).await?.text().await?;
     assert!(

@@ -9,18 +9,20 @@ use common::{Api, Backing, Cluster, message, submit, wait_for_event};
 use switchboard_auth::Role;
 use switchboard_bus::{Bus, Draft};
 use switchboard_proto::{
+    desk::v1::{AgentActivity, DecideReturnRequest, RecordAgentActivityRequest, desk_client::DeskClient},
     events::v1::{
         AgentUpdated, Channel, MessageReceived, MessageRouted, OrderStatus, OrderUpdated, RouteAction,
         event::Body,
     },
     router::v1::{
-        AgentActivity, Customer, DecideReturnRequest, EvaluateRequest, GetCustomerRequest, ListRulesRequest,
-        PublishRulesRequest, PutCustomerRequest, RecordAgentActivityRequest, router_client::RouterClient,
+        Customer, EvaluateRequest, GetCustomerRequest, ListRulesRequest, PublishRulesRequest,
+        PutCustomerRequest, router_client::RouterClient,
     },
 };
 use tonic::Code;
 
 type Router = RouterClient<Api>;
+type Desk = DeskClient<Api>;
 
 /// Order questions are answered from the order; gold customers and everything else queue.
 const ACME_RULES: &str = r#"
@@ -70,8 +72,15 @@ impl World {
         Ok(Self { _backing: backing, cluster, bus, acme, globex, default })
     }
 
-    async fn as_agent(&self, tenant: &str, agent: &str) -> anyhow::Result<Router> {
-        Ok(RouterClient::new(self.cluster.channel_as(tenant, Role::Agent, agent).await?))
+    /// The desk as `tenant`'s agent.
+    async fn as_agent(&self, tenant: &str, agent: &str) -> anyhow::Result<Desk> {
+        Ok(DeskClient::new(self.cluster.channel_as(tenant, Role::Agent, agent).await?))
+    }
+
+    /// The desk as `tenant`'s admin.
+    async fn desk(&self, tenant: &str) -> anyhow::Result<Desk> {
+        let admin = format!("{tenant}-admin");
+        Ok(DeskClient::new(self.cluster.channel_as(tenant, Role::Admin, &admin).await?))
     }
 
     /// A customer's message of `tenant` as intake publishes it.
@@ -276,7 +285,7 @@ async fn an_order_number_of_two_tenants_is_told_to_each_tenants_customer_as_its_
 async fn messages_route_by_their_tenants_rules_and_go_only_to_their_tenants_agents(
     world: &mut World,
 ) -> anyhow::Result<()> {
-    world.acme.put_agent(agent("ana")).await?;
+    world.desk("acme").await?.put_agent(agent("ana")).await?;
     world.receive("globex", "conv-2", "m-globex-2", "c-2", "I have a question about my invoice").await?;
     let globex = world.routed("globex", "m-globex-2").await?;
     assert_eq!(
@@ -294,7 +303,7 @@ async fn messages_route_by_their_tenants_rules_and_go_only_to_their_tenants_agen
     let globex_load = common::events(&world.bus, "switchboard.events.agent-load.globex.>").await?;
     assert!(globex_load.is_empty(), "globex's conversation went to an acme agent: {globex_load:?}");
 
-    world.globex.put_agent(agent("ana")).await?;
+    world.desk("globex").await?.put_agent(agent("ana")).await?;
     assert_eq!(world.assigned("globex", "conv-2").await?, "ana", "globex's own ana");
 
     world.receive("globex", "conv-globex", "m-globex-3", "c-3", "Anyone there?").await?;
@@ -344,6 +353,7 @@ async fn a_return_is_decided_only_by_its_own_tenant(world: &mut World) -> anyhow
         message_id: "m-acme-1".into(),
         channel: Channel::Web.into(),
         reason: "too small".into(),
+        ..ReturnOpened::default()
     };
     world.bus.publish(&Draft::new("acme", "R-1", Body::ReturnOpened(opened)).build()?).await?;
     let approve = DecideReturnRequest {
@@ -352,9 +362,10 @@ async fn a_return_is_decided_only_by_its_own_tenant(world: &mut World) -> anyhow
         approver: "lead".into(),
         ..DecideReturnRequest::default()
     };
-    let refused = world.globex.decide_return(approve.clone()).await.expect_err("acme's return");
+    let refused =
+        world.desk("globex").await?.decide_return(approve.clone()).await.expect_err("acme's return");
     assert_eq!(refused.code(), Code::NotFound);
-    assert_eq!(world.acme.decide_return(approve).await?.into_inner().status, "approved");
+    assert_eq!(world.desk("acme").await?.decide_return(approve).await?.into_inner().status, "approved");
     let (notice, _) =
         wait_for_event(&world.bus, "switchboard.events.notification.acme.>", |event| match &event.body {
             Some(Body::NotificationRequested(n)) if n.text.contains("R-1") => Some(n.clone()),

@@ -33,9 +33,6 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/switchboard.router.v1.Router/PutCustomer", Right::WriteCustomers),
     ("/switchboard.router.v1.Router/GetCustomer", Right::ReadCustomers),
     ("/switchboard.router.v1.Router/UpdateOrder", Right::WriteCustomers),
-    ("/switchboard.router.v1.Router/RecordAgentActivity", Right::RecordWork),
-    ("/switchboard.router.v1.Router/DecideReturn", Right::DecideReturns),
-    ("/switchboard.router.v1.Router/PutAgent", Right::ManageAgents),
     ("/switchboard.knowledge.v1.Knowledge/SaveDraft", Right::WriteArticles),
     ("/switchboard.knowledge.v1.Knowledge/PublishArticle", Right::WriteArticles),
     ("/switchboard.knowledge.v1.Knowledge/UnpublishArticle", Right::WriteArticles),
@@ -71,6 +68,9 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/switchboard.desk.v1.Desk/WatchInbox", Right::ReadDesk),
     ("/switchboard.desk.v1.Desk/SetPresence", Right::ClaimConversations),
     ("/switchboard.desk.v1.Desk/GetOverview", Right::ReadDesk),
+    ("/switchboard.desk.v1.Desk/PutAgent", Right::ManageAgents),
+    ("/switchboard.desk.v1.Desk/RecordAgentActivity", Right::RecordWork),
+    ("/switchboard.desk.v1.Desk/DecideReturn", Right::DecideReturns),
 ];
 
 /// Services answered without a token: health (probes) and reflection (tools such as grpcurl).

@@ -1,17 +1,20 @@
 //! `make bench`: measures, on a fresh nats-server and database, how fast projections apply events
 //! and how fast the whole cluster takes a message from submission to a routing decision; and the
-//! knowledge search index (indexing, search latency).
+//! knowledge search index (indexing, search latency); and the agent desk's `ListConversations`
+//! over 100,000 conversations (see `desk.rs`).
 //! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), `SWITCHBOARD_BENCH_MESSAGES` (default 2000),
-//! `SWITCHBOARD_BENCH_ARTICLES` (default 10000).
+//! `SWITCHBOARD_BENCH_ARTICLES` (default 10000), `SWITCHBOARD_BENCH_CONVERSATIONS` (default
+//! 100000) and `SWITCHBOARD_BENCH_DESK_CALLS` (calls per listing case, default 500).
 //! Then floods the chat, the webhooks and SMTP from loopback on the default limits while a normal
 //! customer chats (see `floods.rs`); `SWITCHBOARD_BENCH_FLOODS=0` skips it.
+//! `SWITCHBOARD_BENCH_ONLY` (e.g. `desk` or `search,path`) runs only the parts it names.
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use futures::{StreamExt as _, stream};
 use switchboard_bus::{Bus, Draft};
 use switchboard_projection::{Projection, catch_up};
@@ -22,24 +25,63 @@ use switchboard_proto::{
 use switchboard_testkit::{NatsServer, TestDatabase};
 use uuid::Uuid;
 
+mod desk;
 mod floods;
 mod path;
 mod search;
+mod seeded;
+
+/// The parts of the benchmark, in the order they run.
+const PARTS: [&str; 5] = ["search", "projections", "path", "desk", "floods"];
 
 fn size(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The parts `SWITCHBOARD_BENCH_ONLY` names (all when unset); an unknown name is an error.
+fn parts() -> anyhow::Result<Vec<&'static str>> {
+    let Ok(only) = std::env::var("SWITCHBOARD_BENCH_ONLY") else { return Ok(PARTS.to_vec()) };
+    let named: Vec<&str> = only.split(',').map(str::trim).filter(|name| !name.is_empty()).collect();
+    if let Some(unknown) = named.iter().find(|name| !PARTS.contains(name)) {
+        bail!("SWITCHBOARD_BENCH_ONLY: no part {unknown:?}; the parts are {}", PARTS.join(", "));
+    }
+    Ok(PARTS.into_iter().filter(|part| named.contains(part)).collect())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let events = size("SWITCHBOARD_BENCH_EVENTS", 60_000);
-    let messages = size("SWITCHBOARD_BENCH_MESSAGES", 2_000);
-    search::measure(size("SWITCHBOARD_BENCH_ARTICLES", 10_000), 1_000)?;
+    let parts = parts()?;
+    if parts.contains(&"search") {
+        search::measure(size("SWITCHBOARD_BENCH_ARTICLES", 10_000), 1_000)?;
+    }
+    if parts.contains(&"projections") {
+        projections(size("SWITCHBOARD_BENCH_EVENTS", 60_000)).await?;
+    }
+    if parts.contains(&"path") {
+        let (cluster_db, cluster_nats) = (TestDatabase::create().await?, NatsServer::start()?);
+        path::measure(&cluster_nats.url(), &cluster_db.url, size("SWITCHBOARD_BENCH_MESSAGES", 2_000))
+            .await?;
+    }
+    if parts.contains(&"desk") {
+        let conversations = size("SWITCHBOARD_BENCH_CONVERSATIONS", 100_000);
+        desk::measure(conversations, size("SWITCHBOARD_BENCH_DESK_CALLS", 500)).await?;
+    }
+    if !parts.contains(&"floods") {
+        return Ok(());
+    }
+    if std::env::var("SWITCHBOARD_BENCH_FLOODS").is_ok_and(|v| v == "0") {
+        println!("floods: skipped (SWITCHBOARD_BENCH_FLOODS=0)");
+        return Ok(());
+    }
+    floods::measure().await
+}
+
+/// The intake and analytics projections' throughput over `events` events.
+async fn projections(events: usize) -> anyhow::Result<()> {
     let nats = NatsServer::start()?;
     let database = TestDatabase::create().await?;
     let bus = Bus::connect(switchboard_bus::Config { url: nats.url(), ..Default::default() }).await?;
     let pool = database.pool().await?;
-
     let published = publish_conversations(&bus, events / 3).await?;
     println!(
         "published {} events ({:.0} events/s, pipelined)",
@@ -49,16 +91,7 @@ async fn main() -> anyhow::Result<()> {
     switchboard_intake::migrate_schema(&pool).await?;
     switchboard_analytics::migrate_schema(&pool).await?;
     project("intake", &bus, &pool, switchboard_intake::projection(), 500).await?;
-    project("analytics", &bus, &pool, switchboard_analytics::projection(), 1000).await?;
-
-    let cluster_db = TestDatabase::create().await?;
-    let cluster_nats = NatsServer::start()?;
-    path::measure(&cluster_nats.url(), &cluster_db.url, messages).await?;
-    if std::env::var("SWITCHBOARD_BENCH_FLOODS").is_ok_and(|v| v == "0") {
-        println!("floods: skipped (SWITCHBOARD_BENCH_FLOODS=0)");
-        return Ok(());
-    }
-    floods::measure().await
+    project("analytics", &bus, &pool, switchboard_analytics::projection(), 1000).await
 }
 
 /// Publishes `count` conversations' worth of events (received, classified, routed): 3 per message.

@@ -63,11 +63,16 @@ pub(crate) async fn connect(
     address: std::net::SocketAddr,
     role: switchboard_auth::Role,
 ) -> anyhow::Result<switchboard_auth::Authorized> {
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?;
     let credentials = switchboard_testkit::credentials(switchboard_bus::DEFAULT_TENANT, role, "bench");
+    Ok(switchboard_auth::Authorized::new(channel(address).await?, credentials))
+}
+
+/// A connection to the cluster at `address`, once it serves.
+pub(crate) async fn channel(address: std::net::SocketAddr) -> anyhow::Result<tonic::transport::Channel> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?;
     for _ in 0..200 {
         if let Ok(channel) = endpoint.connect().await {
-            return Ok(switchboard_auth::Authorized::new(channel, credentials));
+            return Ok(channel);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use switchboard_knowledge::index::{ArticleIndex, Filters, IndexedArticle};
 
+use crate::seeded::Seeded;
+
 const WORDS: &[&str] = &[
     "order",
     "refund",
@@ -58,16 +60,12 @@ const WORDS: &[&str] = &[
     "error",
 ];
 
-/// A deterministic word stream (SplitMix64).
-struct Words(u64);
+/// A deterministic word stream.
+struct Words(Seeded);
 
 impl Words {
     fn next(&mut self) -> &'static str {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        WORDS[((z ^ (z >> 31)) % WORDS.len() as u64) as usize]
+        *self.0.pick(WORDS)
     }
 
     fn sentence(&mut self, n: usize) -> String {
@@ -75,14 +73,14 @@ impl Words {
     }
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
     sorted.get(rank - 1).copied().unwrap_or_default()
 }
 
 pub fn measure(articles: usize, queries: usize) -> anyhow::Result<()> {
     let directory = std::env::temp_dir().join(format!("switchboard-bench-index-{}", std::process::id()));
-    let mut words = Words(7);
+    let mut words = Words(Seeded::new(7));
     let started = Instant::now();
     let mut index = ArticleIndex::open(Some(&directory))?;
     for i in 0..articles {

@@ -8,12 +8,15 @@ use switchboard_proto::{
     desk::v1::{
         AddNoteRequest, AddNoteResponse, Agent, ApplyMacroRequest, ApplyMacroResponse, AssignRequest,
         AssignmentResponse, ClaimRequest, ClaimResponse, Conversation as WireConversation, ConversationView,
-        DecideApprovalRequest, DecideApprovalResponse, DeleteMacroRequest, DeleteMacroResponse,
-        GetConversationRequest, GetOverviewRequest, InboxChange, ListApprovalsRequest, ListApprovalsResponse,
-        ListConversationsRequest, ListConversationsResponse, ListMacrosRequest, ListMacrosResponse, Macro,
-        Overview, ReplyRequest, ReplyResponse, SaveMacroRequest, SetPresenceRequest, SetStatusRequest,
-        SetStatusResponse, TransferRequest, UnassignRequest, WatchInboxRequest, desk_server,
+        DecideApprovalRequest, DecideApprovalResponse, DecideReturnRequest, DecideReturnResponse,
+        DeleteMacroRequest, DeleteMacroResponse, GetConversationRequest, GetOverviewRequest, InboxChange,
+        ListApprovalsRequest, ListApprovalsResponse, ListConversationsRequest, ListConversationsResponse,
+        ListMacrosRequest, ListMacrosResponse, Macro, Overview, RecordAgentActivityRequest,
+        RecordAgentActivityResponse, ReplyRequest, ReplyResponse, SaveMacroRequest, SetPresenceRequest,
+        SetStatusRequest, SetStatusResponse, StatusChange, TransferRequest, UnassignRequest,
+        WatchInboxRequest, desk_server,
     },
+    events::v1::AgentUpdated,
     time::to_timestamp,
     to_status,
 };
@@ -26,7 +29,10 @@ use crate::{
     conversation::Conversation,
     inbox,
     listing::{Query, wire_status},
-    macro_calls, store,
+    macro_calls,
+    people::People,
+    returns::{self, Asked},
+    status, store,
     view::Views,
     work,
 };
@@ -43,6 +49,7 @@ pub struct DeskApi {
     deps: Deps,
     checkpoint: watch::Receiver<u64>,
     views: Views,
+    people: People,
     /// Ends the inbox streams when the service stops (a server waits for open streams).
     shutdown: CancellationToken,
 }
@@ -52,9 +59,10 @@ impl DeskApi {
         deps: Deps,
         checkpoint: watch::Receiver<u64>,
         views: Views,
+        people: People,
         shutdown: CancellationToken,
     ) -> Self {
-        Self { deps, checkpoint, views, shutdown }
+        Self { deps, checkpoint, views, people, shutdown }
     }
 
     async fn caught_up(&self, sequence: u64) -> Result<(), Error> {
@@ -170,6 +178,7 @@ impl desk_server::Desk for DeskApi {
                 let sent =
                     work::reply(&self.deps.bus, &caller, &c, &r.text, &r.article_ids, &r.idempotency_key)
                         .await?;
+                status::answered(&self.people, &caller.tenant, &c.conversation_id).await?;
                 Ok(ReplyResponse { reply_id: sent.id, sequence: sent.sequence })
             }
             .await,
@@ -191,9 +200,10 @@ impl desk_server::Desk for DeskApi {
 
     async fn set_status(
         &self,
-        _request: Request<SetStatusRequest>,
+        request: Request<SetStatusRequest>,
     ) -> Result<Response<SetStatusResponse>, Status> {
-        Err(Status::unimplemented("SetStatus: not built yet"))
+        let caller = Caller::of(&request)?;
+        answer(status::set_status(&self.people, &caller, request.get_ref()).await)
     }
 
     async fn save_macro(&self, request: Request<SaveMacroRequest>) -> Result<Response<Macro>, Status> {
@@ -254,8 +264,19 @@ impl desk_server::Desk for DeskApi {
             if r.article_id.is_empty() { String::new() } else { self.views.article_link(&r.article_id) };
         answer(
             async {
-                let (response, _stored, _conversation) =
+                let (mut response, stored, c) =
                     apply::apply(&self.deps.bus, &self.deps.pool, &caller, &r, link).await?;
+                status::answered(&self.people, &caller.tenant, &c.conversation_id).await?;
+                let change = status::change_named(&stored.body.set_status);
+                if change != StatusChange::Unspecified {
+                    let request = SetStatusRequest {
+                        conversation_id: c.conversation_id.clone(),
+                        status: change.into(),
+                        reason: format!("macro {}", stored.body.macro_id),
+                    };
+                    let set = status::set_status(&self.people, &caller, &request).await?;
+                    (response.status, response.sequence) = (set.status, set.sequence.max(response.sequence));
+                }
                 Ok(response)
             }
             .await,
@@ -306,5 +327,36 @@ impl desk_server::Desk for DeskApi {
         _request: Request<GetOverviewRequest>,
     ) -> Result<Response<Overview>, Status> {
         Err(Status::unimplemented("GetOverview: not built yet"))
+    }
+
+    async fn put_agent(&self, request: Request<AgentUpdated>) -> Result<Response<AgentUpdated>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let agent = request.into_inner();
+        self.people.assigner.put_agent(&tenant, agent.clone()).await.map_err(|e| to_status(&e))?;
+        Ok(Response::new(agent))
+    }
+
+    async fn record_agent_activity(
+        &self,
+        request: Request<RecordAgentActivityRequest>,
+    ) -> Result<Response<RecordAgentActivityResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let met =
+            self.people.record(&caller, &r.conversation_id, r.activity()).await.map_err(|e| to_status(&e))?;
+        Ok(Response::new(RecordAgentActivityResponse { met }))
+    }
+
+    async fn decide_return(
+        &self,
+        request: Request<DecideReturnRequest>,
+    ) -> Result<Response<DecideReturnResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let r = request.into_inner();
+        let asked =
+            Asked { return_id: &r.return_id, approve: r.approve, approver: &r.approver, reason: &r.reason };
+        let verdict =
+            returns::decide_return(&self.deps.bus, &tenant, &asked).await.map_err(|e| to_status(&e))?;
+        Ok(Response::new(DecideReturnResponse { status: verdict.as_str().into() }))
     }
 }

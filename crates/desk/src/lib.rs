@@ -1,12 +1,17 @@
 //! The agent desk: the conversations people work, projected from the events into schema
 //! `desk` (status, queue, priority, assignee, preview, SLA due time, hand-off reason), listed
 //! most urgent first; and claiming one, guarded so that of two simultaneous claims one wins.
+//! The work of people lives here too: agents and assignment, SLA timers, closing what waits on
+//! the customer, and the human decision on returns ([`people`]).
 //! Multi-tenant: rows key on (tenant, conversation id) and every call acts on the caller's tenant.
 
 #![forbid(unsafe_code)]
 
+mod activity;
 mod apply;
+mod assign;
 mod claim;
+mod closing;
 pub mod conversation;
 pub mod details;
 mod grpc;
@@ -15,9 +20,15 @@ mod inbox;
 pub mod listing;
 mod macro_calls;
 pub mod macros;
+mod pending;
+mod people;
 mod projection;
 mod records;
+mod returns;
+mod sla;
+mod status;
 mod store;
+mod tenancy;
 pub mod timeline;
 mod view;
 mod work;
@@ -34,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
     Migration { version: 2, name: "timeline", sql: include_str!("../migrations/002_timeline.sql") },
     Migration { version: 3, name: "changes", sql: include_str!("../migrations/003_changes.sql") },
+    Migration {
+        version: 20,
+        name: "listing_indexes",
+        sql: include_str!("../migrations/020_listing_indexes.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +78,14 @@ pub enum Error {
     Busy(String),
     #[error("the desk has not reached sequence {0} yet; try again")]
     NotCaughtUp(u64),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("return {0:?} not found")]
+    UnknownReturn(String),
+    #[error("{what} is already {}", verdict.as_str())]
+    AlreadyDecided { what: String, verdict: returns::Verdict },
+    #[error("{0} changed at the same moment; try again")]
+    Contended(String),
     #[error(transparent)]
     Projection(#[from] switchboard_projection::Error),
     #[error("bus: {0}")]
@@ -74,14 +98,16 @@ impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Self::NotFound(_) | Self::MacroNotFound(_) => ErrorKind::NotFound,
+            Self::NotFound(_) | Self::MacroNotFound(_) | Self::UnknownReturn(_) => ErrorKind::NotFound,
+            Self::PermissionDenied(_) => ErrorKind::PermissionDenied,
             Self::Resolved(_)
             | Self::HeldBy { .. }
             | Self::NotResolved(_)
             | Self::Stale(_)
-            | Self::Unfillable(_) => ErrorKind::FailedPrecondition,
+            | Self::Unfillable(_)
+            | Self::AlreadyDecided { .. } => ErrorKind::FailedPrecondition,
             Self::Endpoint { .. } => ErrorKind::Internal,
-            Self::Busy(_) | Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            Self::Busy(_) | Self::NotCaughtUp(_) | Self::Contended(_) => ErrorKind::Unavailable,
             Self::Projection(_) | Self::Bus(_) | Self::Database(_) => ErrorKind::Internal,
         }
     }
@@ -131,13 +157,13 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "desk", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     let views = views(&deps, &config)?;
-    let mut tasks = vec![];
+    let (people, mut tasks) = people::People::start(&deps, &shutdown).await?;
     if let Some(idle) = config.bot_idle_close {
         let (bus, pool, stop) = (deps.bus.clone(), deps.pool.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move { idle::run(bus, pool, idle, stop).await.map_err(Into::into) }));
     }
     let streams_end = streams_end(&config, &shutdown);
-    let api = grpc::DeskApi::new(deps, runner.checkpoint(), views, streams_end);
+    let api = grpc::DeskApi::new(deps, runner.checkpoint(), views, people, streams_end);
     tasks.push(spawn_runner(runner, shutdown));
     Ok(Started { service: DeskServer::new(api), tasks })
 }

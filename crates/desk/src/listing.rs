@@ -31,7 +31,7 @@ pub struct Query {
     pub priority: Option<i32>,
     /// Lower case; matches the language or its primary subtag.
     pub language: Option<String>,
-    /// Due before this instant, or breached.
+    /// Due by this instant; breached targets are (they keep the due time they missed).
     pub due_before: Option<DateTime<Utc>>,
     pub page_size: u32,
     pub after: Option<SortKey>,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool, Row as _, postgres::PgRow};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row as _, postgres::PgRow};
 
 use crate::{
     conversation::{Change, Conversation, Routed, Target},
@@ -112,48 +112,74 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
     Ok(())
 }
 
+/// The listing's order, as the `conversations_by_*` indexes hold it after their equality columns.
+const SORT_KEY: &str =
+    "COALESCE(sla_due_at, 'infinity'::timestamptz), -priority, created_at, conversation_id";
+
 /// One page of the tenant's conversations (`page_size + 1` rows, to tell whether more follow).
+///
+/// The statement names only the filters set, each as a plain comparison, so that each shape is
+/// planned for itself and reads a page in order from the index that leads with its filter (see
+/// migration 020), starting at the cursor; a statement with every filter optional (`$n IS NULL
+/// OR ...`) can use none of them once PostgreSQL caches its generic plan.
 pub async fn list(pool: &PgPool, tenant: &str, query: &Query) -> Result<Vec<Conversation>, sqlx::Error> {
-    let (assignee_filter, assignee) = match &query.assignee {
-        Assignee::Anyone => (false, String::new()),
-        Assignee::Unassigned => (true, String::new()),
-        Assignee::Agent(agent) => (true, agent.clone()),
-    };
-    let after = query.after.as_ref();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM desk.conversations
-         WHERE tenant = $1
-           AND ($2::text IS NULL OR queue = $2)
-           AND ($3::text IS NULL OR status = $3)
-           AND (NOT $4 OR assignee = $5)
-           AND ($6::integer IS NULL OR channel = $6)
-           AND ($7::integer IS NULL OR priority = $7)
-           AND ($8::text IS NULL OR lower(language) = $8 OR lower(split_part(language, '-', 1)) = $8)
-           AND ($9::timestamptz IS NULL OR sla_breached OR sla_due_at <= $9)
-           AND (NOT $10 OR (COALESCE(sla_due_at, 'infinity'::timestamptz), -priority, created_at, conversation_id)
-                > (COALESCE($11::timestamptz, 'infinity'::timestamptz), -$12::integer, $13::timestamptz, $14::text))
-         ORDER BY COALESCE(sla_due_at, 'infinity'::timestamptz), -priority, created_at, conversation_id
-         LIMIT $15"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant)
-        .bind(&query.queue)
-        .bind(query.status.map(|status| status.as_str()))
-        .bind(assignee_filter)
-        .bind(assignee)
-        .bind(query.channel)
-        .bind(query.priority)
-        .bind(&query.language)
-        .bind(query.due_before)
-        .bind(after.is_some())
-        .bind(after.and_then(|key| key.sla_due_at))
-        .bind(after.map_or(0, |key| key.priority))
-        .bind(after.map(|key| key.created_at))
-        .bind(after.map(|key| key.conversation_id.clone()))
-        .bind(i64::from(query.page_size) + 1)
-        .fetch_all(pool)
-        .await?;
+    let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM desk.conversations WHERE tenant = "));
+    sql.push_bind(tenant);
+    push_filters(&mut sql, query);
+    if let Some(after) = &query.after {
+        sql.push(format!(" AND ({SORT_KEY}) > (COALESCE("));
+        sql.push_bind(after.sla_due_at).push("::timestamptz, 'infinity'::timestamptz), ");
+        sql.push_bind(after.priority.saturating_neg()).push(", ");
+        sql.push_bind(after.created_at).push(", ");
+        sql.push_bind(after.conversation_id.as_str()).push(")");
+    }
+    sql.push(format!(" ORDER BY {SORT_KEY} LIMIT "));
+    sql.push_bind(i64::from(query.page_size) + 1);
+    let rows = sql.build().fetch_all(pool).await?;
     rows.iter().map(conversation_of).collect()
+}
+
+/// `AND` one comparison per filter set.
+fn push_filters(sql: &mut QueryBuilder<Postgres>, query: &Query) {
+    if let Some(queue) = &query.queue {
+        sql.push(" AND queue = ").push_bind(queue.as_str());
+    }
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status.as_str());
+    }
+    match &query.assignee {
+        Assignee::Anyone => {}
+        Assignee::Unassigned => {
+            sql.push(" AND assignee = ''");
+        }
+        Assignee::Agent(agent) => {
+            sql.push(" AND assignee = ").push_bind(agent.as_str());
+        }
+    }
+    if let Some(channel) = query.channel {
+        sql.push(" AND channel = ").push_bind(channel);
+    }
+    if let Some(priority) = query.priority {
+        sql.push(" AND priority = ").push_bind(priority);
+    }
+    if let Some(language) = &query.language {
+        push_language(sql, language);
+    }
+    if let Some(due_before) = query.due_before {
+        // A missed target keeps the due time it missed, which has passed; so "due before" takes
+        // in the breached ones, and reads as a range of the sort's first column.
+        sql.push(" AND COALESCE(sla_due_at, 'infinity'::timestamptz) <= ").push_bind(due_before);
+    }
+}
+
+/// `en` matches `en` and `en-GB`; `en-gb` matches `en-GB` only. Either way the primary subtag
+/// is compared, as the language index holds it; a whole tag is compared too.
+fn push_language(sql: &mut QueryBuilder<Postgres>, language: &str) {
+    let primary = language.split('-').next().unwrap_or(language);
+    sql.push(" AND lower(split_part(language, '-', 1)) = ").push_bind(primary);
+    if primary != language {
+        sql.push(" AND lower(language) = ").push_bind(language);
+    }
 }
 
 /// Where a stored conversation sorts.

@@ -8,6 +8,8 @@ pub enum ErrorKind {
     InvalidArgument,
     NotFound,
     AlreadyExists,
+    /// The caller may do this in general, but not to this (an agent and another's conversation).
+    PermissionDenied,
     FailedPrecondition,
     Unavailable,
     Internal,
@@ -24,6 +26,7 @@ pub fn to_status(error: &impl ServiceError) -> Status {
         ErrorKind::InvalidArgument => Code::InvalidArgument,
         ErrorKind::NotFound => Code::NotFound,
         ErrorKind::AlreadyExists => Code::AlreadyExists,
+        ErrorKind::PermissionDenied => Code::PermissionDenied,
         ErrorKind::FailedPrecondition => Code::FailedPrecondition,
         ErrorKind::Unavailable => Code::Unavailable,
         ErrorKind::Internal => Code::Internal,

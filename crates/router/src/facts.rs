@@ -86,5 +86,7 @@ pub fn routed_for(classified: &MessageClassified, decision: &Decision<'_>, versi
         collected: Default::default(),
         skills: then.skills.clone(),
         language: conversation_language(classified).to_string(),
+        sla: None,
+        pending: None,
     }
 }

@@ -1,20 +1,19 @@
 //! The thin tonic adapter: rule sets, evaluation without side effects, customer profiles and
 //! orders. Every call acts on its caller's tenant (the token's, never a request field): another
-//! tenant's customers, orders, conversations and returns are not found.
+//! tenant's customers and orders are not found.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_auth::{Caller, Role};
-use switchboard_bus::{Bus, Draft};
+use switchboard_auth::Caller;
+use switchboard_bus::Bus;
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
-    events::v1::{AgentUpdated, Feeling, MessageClassified, event::Body},
+    events::v1::{Feeling, MessageClassified},
     router::v1::{
-        AgentActivity, Customer as WireCustomer, DecideReturnRequest, DecideReturnResponse, EvaluateRequest,
-        EvaluateResponse, GetCustomerRequest, ListRulesRequest, PublishRulesRequest, PutCustomerRequest,
-        RecordAgentActivityRequest, RecordAgentActivityResponse, Rule as WireRule, RulesResponse,
-        UpdateOrderRequest, UpdateOrderResponse, router_server,
+        Customer as WireCustomer, EvaluateRequest, EvaluateResponse, GetCustomerRequest, ListRulesRequest,
+        PublishRulesRequest, PutCustomerRequest, Rule as WireRule, RulesResponse, UpdateOrderRequest,
+        UpdateOrderResponse, router_server,
     },
     time::to_datetime,
     to_status,
@@ -24,11 +23,9 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     Error,
-    assign::Assigner,
     customers::{Directory, attributes},
     facts::{Context, facts_of, routed_for},
     rules::{Customer, Rule, When},
-    sla::Timers,
     store::{self, ActiveRules, RuleStore},
 };
 
@@ -40,8 +37,6 @@ pub struct RouterApi {
     store: Arc<RuleStore>,
     directory: Directory,
     checkpoint: watch::Receiver<u64>,
-    timers: Arc<Timers>,
-    assigner: Arc<Assigner>,
 }
 
 impl RouterApi {
@@ -50,26 +45,8 @@ impl RouterApi {
         store: Arc<RuleStore>,
         directory: Directory,
         checkpoint: watch::Receiver<u64>,
-        timers: Arc<Timers>,
-        assigner: Arc<Assigner>,
     ) -> Self {
-        Self { bus, store, directory, checkpoint, timers, assigner }
-    }
-
-    /// An agent resolved the tenant's conversation: it closes (out of any waiting line, surveys
-    /// follow).
-    async fn close(&self, tenant: &str, conversation_id: &str) -> Result<(), Status> {
-        let closed = self
-            .directory
-            .closed(tenant, conversation_id, "resolved by an agent", true)
-            .await
-            .map_err(status)?;
-        let event = Draft::new(tenant, conversation_id, Body::ConversationClosed(closed))
-            .build()
-            .map_err(|e| status(e.into()))?;
-        self.bus.publish(&event).await.map_err(|e| status(e.into()))?;
-        tracing::info!("conversation resolved by an agent");
-        Ok(())
+        Self { bus, store, directory, checkpoint }
     }
 }
 
@@ -170,81 +147,6 @@ impl router_server::Router for RouterApi {
             return Err(status(Error::NotCaughtUp(sequence)));
         }
         Ok(Response::new(wire))
-    }
-
-    async fn record_agent_activity(
-        &self,
-        request: Request<RecordAgentActivityRequest>,
-    ) -> Result<Response<RecordAgentActivityResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let tenant = caller.tenant.as_str();
-        let r = request.into_inner();
-        let metrics: &[&str] = match r.activity() {
-            AgentActivity::Replied | AgentActivity::WaitingOnCustomer => &["first_response", "next_response"],
-            AgentActivity::Resolved => &["first_response", "next_response", "resolution"],
-            AgentActivity::Unspecified => {
-                return Err(Status::invalid_argument(
-                    "activity is required: replied, resolved or waiting_on_customer",
-                ));
-            }
-        };
-        if r.conversation_id.is_empty() {
-            return Err(Status::invalid_argument("conversation_id is required"));
-        }
-        if !self.directory.conversation_exists(tenant, &r.conversation_id).await.map_err(status)? {
-            return Err(status(Error::NotFound(format!("conversation {}", r.conversation_id))));
-        }
-        // Agents act on conversations of their tenant assigned to them (or to nobody yet).
-        if caller.role == Role::Agent
-            && self.assigner.agent_of(tenant, &r.conversation_id).is_some_and(|agent| agent != caller.subject)
-        {
-            return Err(Status::permission_denied("the conversation is assigned to another agent"));
-        }
-        let mut met = Vec::new();
-        for metric in metrics {
-            if self.timers.met(tenant, &r.conversation_id, metric).await.map_err(status)? {
-                met.push((*metric).to_string());
-            }
-        }
-        match r.activity() {
-            AgentActivity::Resolved => {
-                self.assigner.release(tenant, &r.conversation_id).await.map_err(status)?;
-                self.close(tenant, &r.conversation_id).await?;
-            }
-            AgentActivity::WaitingOnCustomer => {
-                let rules = &self.store.current(tenant).rules;
-                let now = chrono::Utc::now();
-                self.timers.pause(tenant, &r.conversation_id, rules, now, metrics).await.map_err(status)?;
-                if let Some(pending) = rules.pending() {
-                    self.timers
-                        .start_pending_close(tenant, &r.conversation_id, pending, now)
-                        .await
-                        .map_err(status)?;
-                }
-            }
-            _ => {}
-        }
-        Ok(Response::new(RecordAgentActivityResponse { met }))
-    }
-
-    async fn decide_return(
-        &self,
-        request: Request<DecideReturnRequest>,
-    ) -> Result<Response<DecideReturnResponse>, Status> {
-        let tenant = Caller::of(&request)?.tenant;
-        let r = request.into_inner();
-        let status =
-            crate::returns::decide(&self.bus, &tenant, &r.return_id, r.approve, &r.approver, &r.reason)
-                .await
-                .map_err(status)?;
-        Ok(Response::new(DecideReturnResponse { status: status.into() }))
-    }
-
-    async fn put_agent(&self, request: Request<AgentUpdated>) -> Result<Response<AgentUpdated>, Status> {
-        let tenant = Caller::of(&request)?.tenant;
-        let agent = request.into_inner();
-        self.assigner.put_agent(&tenant, agent.clone()).await.map_err(status)?;
-        Ok(Response::new(agent))
     }
 
     async fn get_customer(

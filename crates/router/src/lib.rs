@@ -1,13 +1,14 @@
 //! Router: decides what happens to each classified message by its tenant's rule set (YAML or
 //! JSON, published as events and followed by every replica): queue, escalate or answer from the
-//! knowledge base, with priority, tags, notifications and webhooks, and publishes the decision
-//! with the rules that fired and the facts they read. Its read model (schema `router`) keeps
+//! knowledge base (the bot's playbooks), with priority, tags, notifications and webhooks, and
+//! publishes the decision with the rules that fired and the facts they read, and, when a person
+//! takes it, the SLA policy that covers it. What people then do (assignment, SLA timers,
+//! closing what waits on the customer, approving returns) is the desk's. Its read model (schema `router`) keeps
 //! every decision, customer profiles and when customers' conversations started, keyed on the
 //! tenant; every gRPC call acts on its caller's tenant.
 
 #![forbid(unsafe_code)]
 
-mod assign;
 mod customers;
 mod decide;
 mod facts;
@@ -15,16 +16,11 @@ mod grpc;
 mod handoff;
 mod knowledge;
 mod order_updates;
-mod pending;
 mod playbooks;
 mod projection;
-mod returns;
 pub mod rules;
 pub mod simulate;
-mod sla;
 mod store;
-mod tenancy;
-mod triggers;
 
 use std::sync::Arc;
 
@@ -149,10 +145,6 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.classification.>", decide::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
     let directory = customers::Directory::new(deps.pool.clone(), deps.bus.clone());
-    let (timers, timer_tasks) = sla::start(&deps.bus, shutdown.clone()).await?;
-    let return_triggers = triggers::spawn(deps.bus.clone(), store.clone(), shutdown.clone()).await?;
-    let (assigner, assign_tasks) = assign::start(&deps.bus, shutdown.clone()).await?;
-    let pending_closer = pending::spawn(deps.bus.clone(), directory.clone(), shutdown.clone()).await?;
     let decider = decide::Decider::new(
         deps.bus.clone(),
         store.clone(),
@@ -160,18 +152,13 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         knowledge,
         config.min_answer_confidence,
         checkpoint.clone(),
-        timers.clone(),
     );
-    let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint, timers, assigner);
-    let mut tasks = vec![
+    let api = grpc::RouterApi::new(deps.bus.clone(), store, directory, checkpoint);
+    let tasks = vec![
         follower,
         spawn_runner(runner, shutdown.clone()),
         decide::spawn(deps.bus, consumer, decider, shutdown),
     ];
-    tasks.extend(timer_tasks);
-    tasks.push(return_triggers);
-    tasks.push(pending_closer);
-    tasks.extend(assign_tasks);
     Ok(Started { service: RouterServer::new(api), tasks })
 }
 

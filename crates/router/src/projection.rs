@@ -10,7 +10,7 @@ use switchboard_proto::{
     time::to_datetime,
 };
 
-use crate::tenancy::tenant_of;
+use switchboard_bus::tenant_of;
 
 pub struct RouterProjection;
 

@@ -9,13 +9,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
-use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected, apply_live};
+use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected, apply_live, tenant_of};
 use switchboard_projection::Task;
 use switchboard_proto::events::v1::{Event, RoutingRulesPublished, event::Body};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, rules::Rules, tenancy::tenant_of};
+use crate::{Error, rules::Rules};
 
 const AGGREGATE: &str = "routing-rules";
 /// Every tenant's rule sets.

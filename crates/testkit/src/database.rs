@@ -15,11 +15,8 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates it on `SWITCHBOARD_TEST_DATABASE_URL` (an admin connection), default the local server.
     pub async fn create() -> anyhow::Result<Self> {
-        let admin_url =
-            std::env::var("SWITCHBOARD_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.into());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .with_context(|| format!("cannot reach the test PostgreSQL at {admin_url}; run `make test`"))?;
+        let admin_url = admin_url();
+        let mut admin = admin(&admin_url).await?;
         drop_stale(&mut admin).await?;
         let stamp = chrono_free_stamp();
         let name = format!("sbtest_{stamp}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -31,6 +28,25 @@ impl TestDatabase {
     pub async fn pool(&self) -> anyhow::Result<PgPool> {
         Ok(PgPool::connect(&self.url).await?)
     }
+
+    /// Drops the database now (closing connections still open to it), rather than leaving it
+    /// for the next run's clean-up a day later: for large ones, such as the benchmarks'.
+    pub async fn drop_database(self) -> anyhow::Result<()> {
+        let mut admin = admin(&admin_url()).await?;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await?;
+        Ok(())
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.into())
+}
+
+async fn admin(admin_url: &str) -> anyhow::Result<PgConnection> {
+    PgConnection::connect(admin_url)
+        .await
+        .with_context(|| format!("cannot reach the test PostgreSQL at {admin_url}; run `make test`"))
 }
 
 async fn drop_stale(admin: &mut PgConnection) -> anyhow::Result<()> {

@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use chrono::{DateTime, Utc};
-use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
+use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process, tenant_of};
 use switchboard_projection::{Task, wait_for_checkpoint};
-use switchboard_proto::time::to_timestamp;
 use switchboard_proto::{
     events::v1::{
         Channel, Event, MessageClassified, MessageRouted, Priority as WirePriority, ReplyRequested,
-        RouteAction, SlaStarted, event::Body,
+        RouteAction, event::Body,
     },
     knowledge::v1::AnswerRequest,
 };
@@ -28,10 +27,8 @@ use crate::{
     handoff,
     knowledge::Knowledge,
     playbooks::{Playbook, Tongue, account, after_hours, identity, orders, password_reset},
-    rules::{Action, Decision, HandoffReason, Priority, Rules},
-    sla::Timers,
+    rules::{Action, Decision, HandoffReason, Rules},
     store::RuleStore,
-    tenancy::tenant_of,
 };
 
 /// Characters of a message asked as the question at most (knowledge takes up to 1000).
@@ -57,7 +54,6 @@ pub(crate) struct Decider {
     min_answer_confidence: f32,
     /// The router projection's checkpoint: hand-offs wait for it to hold the conversation so far.
     checkpoint: watch::Receiver<u64>,
-    timers: Arc<Timers>,
 }
 
 /// An answer found in the knowledge base.
@@ -74,9 +70,8 @@ impl Decider {
         knowledge: Knowledge,
         min_answer_confidence: f32,
         checkpoint: watch::Receiver<u64>,
-        timers: Arc<Timers>,
     ) -> Self {
-        Self { bus, rules, directory, knowledge, min_answer_confidence, checkpoint, timers }
+        Self { bus, rules, directory, knowledge, min_answer_confidence, checkpoint }
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
@@ -185,18 +180,6 @@ impl Handler<Event> for Decider {
             .await
             .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
-        // The customer wrote: a conversation pending on them no longer closes.
-        self.timers
-            .met(tenant, &classified.conversation_id, crate::sla::PENDING_CLOSE)
-            .await
-            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
-        if self.timers.is_paused(tenant, &classified.conversation_id) {
-            // The customer answered: targets paused while waiting on them count again.
-            self.timers
-                .resume(&classified.conversation_id, &active.rules, at, &event)
-                .await
-                .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
-        }
         let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
         let turn = Turn {
             event: &event,
@@ -294,16 +277,18 @@ impl Decider {
         Ok(())
     }
 
-    /// Starts SLA targets when a human takes it, then publishes the decision and the reply.
+    /// Names the SLA policy when a human takes it (the desk starts its targets) and the rule
+    /// set's `pending`, then publishes the decision and the reply.
     async fn conclude(
         &self,
         turn: &Turn<'_>,
-        routed: MessageRouted,
+        mut routed: MessageRouted,
         reply: Option<Answer>,
     ) -> Result<(), HandlerError> {
         if routed.action() != RouteAction::AutoReply {
-            self.start_slas(turn, turn.decision.priority).await?;
+            routed.sla = turn.rules.sla_on_the_wire(turn.decision.priority, turn.tier);
         }
+        routed.pending = turn.rules.pending_on_the_wire();
         tracing::info!(
             message_id = turn.classified.message_id,
             rule = routed.rule,
@@ -315,37 +300,6 @@ impl Decider {
         if let Some(answer) = reply {
             let requested = reply_request(turn.classified, answer);
             self.publish(turn.event, &requested.reply_id.clone(), Body::ReplyRequested(requested)).await?;
-        }
-        Ok(())
-    }
-}
-
-impl Decider {
-    /// Starts the targets of the SLA policy covering a conversation a human takes.
-    async fn start_slas(&self, turn: &Turn<'_>, priority: Priority) -> Result<(), HandlerError> {
-        let (rules, classified, at, cause) = (turn.rules, turn.classified, turn.at, turn.event);
-        let Some(policy) = rules.sla_for(priority, turn.tier) else { return Ok(()) };
-        let calendar = policy.calendar.as_deref().and_then(|name| rules.calendar(name));
-        let targets = [
-            ("first_response", policy.first_response),
-            ("next_response", policy.next_response),
-            ("resolution", policy.resolution),
-        ];
-        for (metric, target) in targets {
-            let Some((due, warn)) = target.and_then(|target| policy.deadline(target, at, calendar)) else {
-                continue;
-            };
-            let started = SlaStarted {
-                conversation_id: classified.conversation_id.clone(),
-                policy: policy.name.clone(),
-                metric: metric.to_string(),
-                due_at: Some(to_timestamp(due)),
-                warn_at: Some(to_timestamp(warn)),
-            };
-            self.timers
-                .start_target(started, cause)
-                .await
-                .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         }
         Ok(())
     }

@@ -70,6 +70,8 @@ impl Decider {
             message_id: classified.message_id.clone(),
             channel: Channel::try_from(classified.channel).unwrap_or(Channel::Unspecified).into(),
             reason: classified.text.chars().take(500).collect(),
+            warehouse: settings.warehouse.clone(),
+            ..ReturnOpened::default()
         };
         let event = Draft::caused_by(turn.event, return_id.clone(), Body::ReturnOpened(opened))
             .keyed(key)

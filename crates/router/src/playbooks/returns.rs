@@ -1,7 +1,7 @@
 //! Returns and refunds: the order is checked against the return policy (delivered, within the
 //! window); an eligible return is opened at once, but the refund — the step that moves money —
-//! waits for a human's approval. Approval triggers the refund confirmation to the customer and
-//! a notice to the warehouse.
+//! waits for a human's approval on the desk, which then confirms the refund to the customer
+//! and tells the warehouse (the return names who).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -87,20 +87,6 @@ pub fn refused(order: &Order, eligibility: &Eligibility, settings: &Settings, to
         ),
         (_, _) => format!("订单 {id} 尚未送达，暂不能退货。如需人工协助，请回复「人工」。"),
     }
-}
-
-pub fn refund_confirmation(order_id: &str, return_id: &str) -> String {
-    format!(
-        "Good news: your return {return_id} for order {order_id} is approved. Your refund is on its way to your \
-         original payment method."
-    )
-}
-
-pub fn warehouse_notice(order_id: &str, return_id: &str) -> (String, String) {
-    (
-        format!("Return {return_id} approved"),
-        format!("Return {return_id} for order {order_id} is approved: expect the parcel and restock it."),
-    )
 }
 
 #[cfg(test)]

@@ -6,14 +6,16 @@
 //! decides action, queue, priority and assignment, and evaluation stops. The last rule has no
 //! conditions and does not continue, so every message is decided.
 
-mod calendar;
 mod evaluate;
 mod sla;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use switchboard_proto::events::v1::{Priority as WirePriority, RouteAction};
+use switchboard_calendar as calendar;
+use switchboard_proto::events::v1::{
+    PendingPolicy, Priority as WirePriority, RouteAction, SlaPolicy as WireSlaPolicy,
+};
 
 pub use calendar::Calendar;
 
@@ -289,17 +291,23 @@ impl Rules {
         self.rules.iter().any(|rule| rule.when.previous_contacts.is_some())
     }
 
-    pub fn pending(&self) -> Option<Pending> {
-        self.pending
-    }
-
-    pub fn sla_named(&self, name: &str) -> Option<&SlaPolicy> {
-        self.slas.iter().find(|policy| policy.name == name)
-    }
-
     /// The first SLA policy covering a decision of `priority` for a customer of `tier`.
     pub fn sla_for(&self, priority: Priority, tier: &str) -> Option<&SlaPolicy> {
         self.slas.iter().find(|policy| policy.covers(priority, tier))
+    }
+
+    /// [`Self::sla_for`] as it travels on the decision, its calendar written out.
+    pub fn sla_on_the_wire(&self, priority: Priority, tier: &str) -> Option<WireSlaPolicy> {
+        let policy = self.sla_for(priority, tier)?;
+        Some(policy.wire(policy.calendar.as_deref().and_then(|name| self.calendar(name))))
+    }
+
+    /// [`Self::pending`] as it travels on a decision.
+    pub fn pending_on_the_wire(&self) -> Option<PendingPolicy> {
+        self.pending.map(|pending| PendingPolicy {
+            close_after_seconds: pending.close_after.num_seconds(),
+            last_notice_before_seconds: pending.last_notice_before.num_seconds(),
+        })
     }
 }
 

@@ -1,9 +1,11 @@
 //! Service-level policies in the rule set: targets for the first response and the resolution,
 //! optionally on a business-hours calendar, chosen by the decision's priority and the
-//! customer's tier (the first policy that matches).
+//! customer's tier (the first policy that matches). The chosen policy travels on the decision
+//! ([`SlaPolicy::wire`]); the desk starts and times its targets.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::Deserialize;
+use switchboard_proto::events::v1::{BusinessHours, SlaPolicy as WireSlaPolicy};
 
 use super::{Calendar, Priority};
 
@@ -73,20 +75,25 @@ impl SlaPolicy {
             && (self.when.tier.is_empty() || self.when.tier.iter().any(|t| t.eq_ignore_ascii_case(tier)))
     }
 
-    /// When a target of `target` started at `at` is due, and when to warn: `warn_before` (a
-    /// fifth of the target when unset) ahead, never before `at`.
-    pub fn deadline(
-        &self,
-        target: Duration,
-        at: DateTime<Utc>,
-        calendar: Option<&Calendar>,
-    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let due = match calendar {
-            Some(calendar) => calendar.add_open_time(at, target)?,
-            None => at + target,
-        };
-        let warn = due - self.warn_before.unwrap_or(target / 5);
-        Some((due, warn.max(at)))
+    /// The policy as it travels on a decision, with its calendar written out.
+    pub fn wire(&self, calendar: Option<&Calendar>) -> WireSlaPolicy {
+        let seconds = |target: Option<Duration>| target.map_or(0, |t| t.num_seconds());
+        WireSlaPolicy {
+            name: self.name.clone(),
+            first_response_seconds: seconds(self.first_response),
+            next_response_seconds: seconds(self.next_response),
+            resolution_seconds: seconds(self.resolution),
+            warn_before_seconds: seconds(self.warn_before),
+            calendar: self.calendar.as_ref().zip(calendar).map(|(name, calendar)| {
+                let spec = calendar.spec();
+                BusinessHours {
+                    name: name.clone(),
+                    timezone: spec.timezone.clone(),
+                    hours: spec.hours.clone().into_iter().collect(),
+                    holidays: spec.holidays.clone(),
+                }
+            }),
+        }
     }
 }
 
@@ -109,7 +116,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_deadlines() {
+    fn durations_and_the_policy_as_it_travels() {
         assert_eq!(parse_duration("30m"), Ok(Duration::minutes(30)));
         assert!(parse_duration("30 minutes").is_err());
         let spec = Spec {
@@ -124,8 +131,11 @@ mod tests {
         let policy = SlaPolicy::new(&spec, |_| false).expect("valid");
         assert!(policy.covers(Priority::High, "VIP"));
         assert!(!policy.covers(Priority::Normal, "vip"));
-        let at = Utc::now();
-        let (due, warn) = policy.deadline(Duration::minutes(10), at, None).expect("due");
-        assert_eq!((due - at, due - warn), (Duration::minutes(10), Duration::minutes(2)));
+        let wire = policy.wire(None);
+        assert_eq!(
+            (wire.name.as_str(), wire.first_response_seconds, wire.resolution_seconds),
+            ("vip", 600, 0)
+        );
+        assert!(wire.calendar.is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! Event ids derive from the tenant, the conversation and the due time, so redeliveries send
 //! nothing twice. All of it acts on the clock's tenant's conversation.
 
+use sqlx::PgPool;
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
 use switchboard_projection::Task;
 use switchboard_proto::{
@@ -11,14 +12,16 @@ use switchboard_proto::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, customers::Directory, sla::PENDING_CLOSE, tenancy::tenant_of};
+use crate::{Error, closing, sla::PENDING_CLOSE, tenancy::tenant_of};
 
+/// Named when the router ran it: the durable consumer keeps its place in the stream across the
+/// move, so no notice is sent twice after an upgrade.
 const CONSUMER: &str = "router-pending";
 
-pub async fn spawn(bus: Bus, directory: Directory, shutdown: CancellationToken) -> Result<Task, Error> {
+pub async fn spawn(bus: Bus, pool: PgPool, shutdown: CancellationToken) -> Result<Task, Error> {
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.sla.>", 8);
     let consumer = bus.durable_consumer(&spec).await?;
-    let closer = Closer { bus: bus.clone(), directory };
+    let closer = Closer { bus: bus.clone(), pool };
     Ok(tokio::spawn(async move {
         process(&bus, &consumer, CONSUMER, &closer, 8, &shutdown).await.map_err(Into::into)
     }))
@@ -26,7 +29,11 @@ pub async fn spawn(bus: Bus, directory: Directory, shutdown: CancellationToken) 
 
 struct Closer {
     bus: Bus,
-    directory: Directory,
+    pool: PgPool,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Unavailable(error.to_string())
 }
 
 impl Handler<Event> for Closer {
@@ -54,17 +61,15 @@ impl Handler<Event> for Closer {
         let key = format!("{tenant}/pending/{conversation}/{kind}/{}", due.timestamp());
         self.tell(&event, &conversation, text, &key).await?;
         if closing {
-            let closed = self
-                .directory
-                .closed(tenant, &conversation, "no answer from the customer", false)
+            let reason = "no answer from the customer";
+            let closed = closing::closed(&self.bus, &self.pool, tenant, &conversation, reason, false)
                 .await
-                .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
-            let body = Body::ConversationClosed(closed);
-            let closed = Draft::caused_by(&event, conversation.clone(), body)
+                .map_err(unavailable)?;
+            let closed = Draft::caused_by(&event, conversation.clone(), Body::ConversationClosed(closed))
                 .keyed(format!("{tenant}/pending/{conversation}/closed/{}", due.timestamp()))
                 .build()
                 .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-            self.bus.publish(&closed).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+            self.bus.publish(&closed).await.map_err(unavailable)?;
             tracing::info!("conversation closed after waiting on the customer");
         }
         Ok(())
@@ -80,32 +85,26 @@ impl Closer {
         text: String,
         key: &str,
     ) -> Result<(), HandlerError> {
-        let Some((customer_id, channel)) = self
-            .directory
-            .conversation(tenant_of(cause), conversation)
-            .await
-            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?
-        else {
-            tracing::warn!("pending conversation unknown to the read model; no notice sent");
+        let contact =
+            closing::contact(&self.bus, tenant_of(cause), conversation).await.map_err(unavailable)?;
+        let Some((customer_id, channel)) = contact else {
+            tracing::warn!("pending conversation has no customer message; no notice sent");
             return Ok(());
         };
         let reply_id = key_id(key).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
             reply_id: reply_id.clone(),
             conversation_id: conversation.to_string(),
-            in_reply_to: String::new(),
             customer_id,
             channel,
             text,
-            article_ids: Vec::new(),
-            language: String::new(),
-            author: String::new(),
+            ..ReplyRequested::default()
         });
         let event = Draft::caused_by(cause, reply_id, body)
             .keyed(key)
             .build()
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        self.bus.publish(&event).await.map_err(unavailable)?;
         Ok(())
     }
 }

@@ -1,9 +1,8 @@
 //! Triggers on return decisions: an approved return sends the refund confirmation to the
-//! customer and a notice to the warehouse; a rejected one tells the customer why, all for the
-//! return's tenant. Event ids derive from the tenant and the return, so redeliveries send
-//! nothing twice.
+//! customer and a notice to the warehouse the return names; a rejected one tells the customer
+//! why, all for the return's tenant. Event ids derive from the tenant and the return, so
+//! redeliveries send nothing twice.
 
-use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
 use switchboard_projection::Task;
 use switchboard_proto::events::v1::{
@@ -11,18 +10,19 @@ use switchboard_proto::events::v1::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, playbooks::returns, store::RuleStore, tenancy::tenant_of};
+use crate::{Error, tenancy::tenant_of};
 
+/// Named when the router ran it: the durable consumer keeps its place in the stream across the
+/// move, so no confirmation is sent twice after an upgrade.
 pub const CONSUMER: &str = "router-returns";
 
-pub async fn spawn(
-    bus: Bus,
-    rules: std::sync::Arc<RuleStore>,
-    shutdown: CancellationToken,
-) -> Result<Task, Error> {
+/// Who hears of an approved return that names no one (returns opened before they did).
+const WAREHOUSE: &str = "team:warehouse";
+
+pub async fn spawn(bus: Bus, shutdown: CancellationToken) -> Result<Task, Error> {
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.return.>", 8);
-    let consumer: PullConsumer = bus.durable_consumer(&spec).await?;
-    let triggers = Triggers { bus: bus.clone(), rules };
+    let consumer = bus.durable_consumer(&spec).await?;
+    let triggers = Triggers { bus: bus.clone() };
     Ok(tokio::spawn(async move {
         process(&bus, &consumer, CONSUMER, &triggers, 8, &shutdown).await.map_err(Into::into)
     }))
@@ -30,7 +30,20 @@ pub async fn spawn(
 
 struct Triggers {
     bus: Bus,
-    rules: std::sync::Arc<RuleStore>,
+}
+
+pub fn refund_confirmation(order_id: &str, return_id: &str) -> String {
+    format!(
+        "Good news: your return {return_id} for order {order_id} is approved. Your refund is on its way to your \
+         original payment method."
+    )
+}
+
+pub fn warehouse_notice(order_id: &str, return_id: &str) -> (String, String) {
+    (
+        format!("Return {return_id} approved"),
+        format!("Return {return_id} for order {order_id} is approved: expect the parcel and restock it."),
+    )
 }
 
 impl Handler<Event> for Triggers {
@@ -40,19 +53,14 @@ impl Handler<Event> for Triggers {
             Some(Body::ReturnRejected(r)) => (r.return_id.clone(), false, r.reason.clone()),
             _ => return Ok(()),
         };
-        let history = self
-            .bus
-            .events_of("return", tenant_of(&event), &return_id)
+        let state = super::load(&self.bus, tenant_of(&event), &return_id)
             .await
             .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
-        let Some(opened) = history.iter().find_map(|(e, _)| match &e.body {
-            Some(Body::ReturnOpened(opened)) => Some(opened.clone()),
-            _ => None,
-        }) else {
+        let Some(opened) = state.opened else {
             return Err(HandlerError::Permanent(format!("return {return_id} was never opened")));
         };
         let text = if approved {
-            returns::refund_confirmation(&opened.order_id, &return_id)
+            refund_confirmation(&opened.order_id, &return_id)
         } else {
             format!("Your return {return_id} for order {} was not approved: {why}", opened.order_id)
         };
@@ -76,24 +84,16 @@ impl Triggers {
             customer_id: opened.customer_id.clone(),
             channel: opened.channel,
             text,
-            article_ids: Vec::new(),
-            language: String::new(),
-            author: String::new(),
+            ..ReplyRequested::default()
         });
         self.publish(cause, &reply_id, body).await
     }
 
     async fn notify_warehouse(&self, cause: &Event, opened: &ReturnOpened) -> Result<(), HandlerError> {
         let tenant = tenant_of(cause);
-        let target = self
-            .rules
-            .current(tenant)
-            .rules
-            .playbooks()
-            .returns
-            .as_ref()
-            .map_or_else(|| "team:warehouse".to_string(), |settings| settings.warehouse.clone());
-        let (subject, text) = returns::warehouse_notice(&opened.order_id, &opened.return_id);
+        let target =
+            if opened.warehouse.is_empty() { WAREHOUSE.to_string() } else { opened.warehouse.clone() };
+        let (subject, text) = warehouse_notice(&opened.order_id, &opened.return_id);
         let notification_id = key_id(&format!("{tenant}/warehouse/{}", opened.return_id)).to_string();
         let body = Body::NotificationRequested(NotificationRequested {
             notification_id: notification_id.clone(),

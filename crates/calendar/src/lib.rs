@@ -1,4 +1,8 @@
-//! Business-hours calendars: opening hours per weekday in a time zone, and holidays.
+//! Business-hours calendars: opening hours per weekday in a time zone, and holidays. The
+//! router reads them in its rule set (business-hours conditions, after-hours replies, booking
+//! slots); SLA targets count their open time, which the desk times.
+
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,17 +12,19 @@ use serde::Deserialize;
 
 /// As written in the rule set: `timezone: Europe/Berlin`, `hours: {mon-fri: "09:00-17:00",
 /// sat: "10:00-13:00, 14:00-16:00"}`, `holidays: ["2026-12-25"]`. Days not given are closed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Spec {
-    timezone: String,
-    hours: BTreeMap<String, String>,
+pub struct Spec {
+    pub timezone: String,
+    pub hours: BTreeMap<String, String>,
     #[serde(default)]
-    holidays: Vec<String>,
+    pub holidays: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calendar {
+    /// As written, so the calendar can travel (on an SLA policy) and be read again.
+    spec: Spec,
     zone: Tz,
     /// Open intervals per weekday, Monday first.
     week: [Vec<(NaiveTime, NaiveTime)>; 7],
@@ -28,7 +34,7 @@ pub struct Calendar {
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 impl Calendar {
-    pub(crate) fn new(spec: &Spec) -> Result<Self, String> {
+    pub fn new(spec: &Spec) -> Result<Self, String> {
         let zone: Tz = spec.timezone.parse().map_err(|_| format!("unknown time zone {:?}", spec.timezone))?;
         let mut week: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
         for (days, hours) in &spec.hours {
@@ -45,7 +51,12 @@ impl Calendar {
                     .map_err(|_| format!("holiday {day:?} is not YYYY-MM-DD"))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { zone, week, holidays })
+        Ok(Self { spec: spec.clone(), zone, week, holidays })
+    }
+
+    /// The calendar as written.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
     }
 
     /// When it next opens at or after `at` (`at` itself when open); `None` when it never opens in

@@ -1,0 +1,166 @@
+//! Assignment as a pure fold: agents (profile, the conversations they hold and on which
+//! channel, when they were last given one), conversations waiting for an agent, who holds what,
+//! and closed conversations still holding someone. [`State::plan`] says which waiting
+//! conversation goes to whom: an available agent who works the queue, speaks the conversation's
+//! language, has the rule's skills and free capacity on the channel; `round_robin` picks the one
+//! assigned longest ago, `least_loaded` the one with the fewest conversations. Agents and
+//! conversations are per tenant: agent `ana` of one tenant is not `ana` of another.
+
+use std::collections::{BTreeMap, HashMap};
+
+use switchboard_proto::events::v1::{AgentUpdated, Channel, Event, MessageRouted, RouteAction, event::Body};
+
+use crate::tenancy::{Scoped, scoped, tenant_of};
+
+#[derive(Debug, Clone, Default)]
+pub struct Agent {
+    pub profile: AgentUpdated,
+    /// Conversations held, with their channel.
+    pub active: BTreeMap<String, String>,
+    /// Stream sequence of the last assignment (round robin order).
+    pub last_assigned: u64,
+    /// Last sequence on the agent's `agent-load` subject (the append guard).
+    pub load_sequence: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub tenant: String,
+    pub conversation_id: String,
+    pub queue: String,
+    pub channel: String,
+    pub language: String,
+    pub skills: Vec<String>,
+    pub strategy: String,
+}
+
+/// A closed conversation still holding an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub tenant: String,
+    pub conversation_id: String,
+    pub agent_id: String,
+    /// The closing event's id.
+    pub closing: String,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    /// By (tenant, agent id).
+    pub agents: BTreeMap<Scoped, Agent>,
+    pub waiting: Vec<Waiting>,
+    /// (tenant, conversation id) to the agent holding it.
+    pub assigned: HashMap<Scoped, String>,
+    pub to_release: Vec<Release>,
+}
+
+/// A routed message of `tenant` that asks for assignment waits, unless its conversation is held
+/// or waiting.
+fn wait(state: &mut State, tenant: &str, routed: &MessageRouted) {
+    let human = routed.action() != RouteAction::AutoReply;
+    let known = state.assigned.contains_key(&scoped(tenant, &routed.conversation_id))
+        || state.waiting.iter().any(|w| w.tenant == tenant && w.conversation_id == routed.conversation_id);
+    if routed.assignment.is_empty() || !human || known {
+        return;
+    }
+    state.waiting.push(Waiting {
+        tenant: tenant.to_string(),
+        conversation_id: routed.conversation_id.clone(),
+        queue: routed.queue.clone(),
+        channel: Channel::try_from(routed.channel).unwrap_or(Channel::Unspecified).slug().to_string(),
+        language: routed.language.split('-').next().unwrap_or_default().to_ascii_lowercase(),
+        skills: routed.skills.clone(),
+        strategy: routed.assignment.clone(),
+    });
+}
+
+impl State {
+    /// Folds an agent, assignment or routing event of its tenant; `false` for other events.
+    pub fn apply(&mut self, event: &Event, sequence: u64) -> bool {
+        let tenant = tenant_of(event);
+        match &event.body {
+            Some(Body::AgentUpdated(profile)) => {
+                self.agents.entry(scoped(tenant, &profile.agent_id)).or_default().profile = profile.clone();
+            }
+            Some(Body::ConversationAssigned(a)) => {
+                let agent = self.agents.entry(scoped(tenant, &a.agent_id)).or_default();
+                agent.active.insert(a.conversation_id.clone(), a.channel.clone());
+                agent.last_assigned = sequence;
+                agent.load_sequence = sequence;
+                self.assigned.insert(scoped(tenant, &a.conversation_id), a.agent_id.clone());
+                self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != a.conversation_id);
+            }
+            Some(Body::ConversationClaimed(c)) => {
+                // An agent took it from the desk: it waits no more, and its closing releases them.
+                // (A claim does not count against the agent's capacity yet.)
+                self.assigned.insert(scoped(tenant, &c.conversation_id), c.agent_id.clone());
+                self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != c.conversation_id);
+            }
+            Some(Body::ConversationReleased(r)) => {
+                let agent = self.agents.entry(scoped(tenant, &r.agent_id)).or_default();
+                agent.active.remove(&r.conversation_id);
+                agent.load_sequence = sequence;
+                self.assigned.remove(&scoped(tenant, &r.conversation_id));
+                self.to_release.retain(|release| {
+                    release.tenant != tenant || release.conversation_id != r.conversation_id
+                });
+            }
+            Some(Body::ConversationClosed(closed)) => {
+                let conversation = scoped(tenant, &closed.conversation_id);
+                self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != closed.conversation_id);
+                if let Some(agent_id) = self.assigned.get(&conversation).cloned() {
+                    self.to_release.push(Release {
+                        tenant: tenant.to_string(),
+                        conversation_id: closed.conversation_id.clone(),
+                        agent_id,
+                        closing: event.id.clone(),
+                    });
+                }
+            }
+            Some(Body::MessageRouted(routed)) => wait(self, tenant, routed),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Waiting conversations, oldest first, with the agent of their tenant each goes to and that
+    /// agent's guard; loads planned here count for the ones after.
+    pub fn plan(&self) -> Vec<(Waiting, String, u64)> {
+        let mut planned: HashMap<&Scoped, u32> = HashMap::new();
+        let mut taken: Vec<&Scoped> = Vec::new();
+        let mut plans = Vec::new();
+        for waiting in &self.waiting {
+            let fits = self.agents.iter().filter(|(id, agent)| {
+                let on_channel = agent.active.values().filter(|c| **c == waiting.channel).count() as u32
+                    + planned.get(*id).copied().unwrap_or(0);
+                let capacity = agent.profile.capacity.get(&waiting.channel).copied().unwrap_or(0);
+                agent.profile.available
+                    && agent.profile.queues.contains(&waiting.queue)
+                    && (agent.profile.languages.is_empty()
+                        || waiting.language.is_empty()
+                        || agent.profile.languages.iter().any(|l| l.eq_ignore_ascii_case(&waiting.language)))
+                    && waiting.skills.iter().all(|s| agent.profile.skills.contains(s))
+                    && on_channel < capacity
+                    && id.0 == waiting.tenant
+                    && !taken.contains(id)
+            });
+            let chosen = match waiting.strategy.as_str() {
+                "least_loaded" => fits.min_by_key(|(id, a)| {
+                    (a.active.len() as u32 + planned.get(*id).copied().unwrap_or(0), a.last_assigned)
+                }),
+                _ => fits.min_by_key(|(_, a)| a.last_assigned),
+            };
+            if let Some((id, agent)) = chosen {
+                *planned.entry(id).or_default() += 1;
+                // One assignment per agent per round: the next needs the guard this one moves.
+                taken.push(id);
+                plans.push((waiting.clone(), id.1.clone(), agent.load_sequence));
+            }
+        }
+        plans
+    }
+}
+
+#[cfg(test)]
+#[path = "fold_tests.rs"]
+mod tests;

@@ -1,0 +1,114 @@
+//! Given agents and events, when the plan is asked, then conversations go to these agents.
+
+use switchboard_bus::Draft;
+use switchboard_proto::events::v1::{ConversationAssigned, ConversationClaimed, ConversationReleased};
+
+use super::*;
+
+fn agent(id: &str, capacity: u32, last: u64) -> (Scoped, Agent) {
+    agent_of("acme", id, capacity, last)
+}
+
+fn agent_of(tenant: &str, id: &str, capacity: u32, last: u64) -> (Scoped, Agent) {
+    let profile = AgentUpdated {
+        agent_id: id.into(),
+        available: true,
+        queues: vec!["billing".into()],
+        languages: vec!["en".into()],
+        skills: vec![],
+        capacity: [("web".to_string(), capacity)].into(),
+    };
+    (scoped(tenant, id), Agent { profile, last_assigned: last, ..Agent::default() })
+}
+
+fn waiting(id: &str, strategy: &str) -> Waiting {
+    Waiting {
+        tenant: "acme".into(),
+        conversation_id: id.into(),
+        queue: "billing".into(),
+        channel: "web".into(),
+        language: "en".into(),
+        skills: vec![],
+        strategy: strategy.into(),
+    }
+}
+
+#[test]
+fn round_robin_takes_the_agent_assigned_longest_ago_and_capacity_holds() {
+    let mut state = State::default();
+    state.agents.extend([agent("a", 1, 5), agent("b", 1, 2)]);
+    state.waiting =
+        vec![waiting("c1", "round_robin"), waiting("c2", "round_robin"), waiting("c3", "round_robin")];
+    let plans: Vec<(String, String)> =
+        state.plan().into_iter().map(|(w, a, _)| (w.conversation_id, a)).collect();
+    assert_eq!(plans, [("c1".to_string(), "b".to_string()), ("c2".to_string(), "a".to_string())], "c3 waits");
+}
+
+#[test]
+fn least_loaded_language_and_skills_are_respected() {
+    let mut state = State::default();
+    let (a, mut busy) = agent("busy", 3, 0);
+    busy.active.insert("x".into(), "web".into());
+    state.agents.insert(a, busy);
+    state.agents.extend([agent("idle", 3, 9)]);
+    state.waiting = vec![waiting("c1", "least_loaded")];
+    assert_eq!(state.plan()[0].1, "idle");
+    let mut german = waiting("c2", "least_loaded");
+    german.language = "de".into();
+    state.waiting = vec![german];
+    assert!(state.plan().is_empty(), "nobody speaks German");
+}
+
+#[test]
+fn given_agents_of_one_name_in_two_tenants_when_a_conversation_waits_then_only_its_tenants_agent_takes_it() {
+    let mut state = State::default();
+    state.agents.extend([agent_of("acme", "ana", 1, 0), agent_of("globex", "ana", 1, 9)]);
+    let globex = Waiting { tenant: "globex".into(), ..waiting("c1", "round_robin") };
+    state.waiting = vec![globex];
+    let plans = state.plan();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].0.tenant, "globex");
+    let chosen = scoped(&plans[0].0.tenant, &plans[0].1);
+    assert_eq!(chosen, scoped("globex", "ana"), "not acme's ana, though assigned longer ago");
+    state.agents.retain(|(tenant, _), _| tenant == "acme");
+    assert!(state.plan().is_empty(), "acme's agent never takes globex's conversation");
+}
+
+#[test]
+fn given_two_tenants_assigning_one_conversation_id_when_folded_then_each_is_held_by_its_own_agent() {
+    let mut state = State::default();
+    let assigned = |tenant: &str, agent: &str| {
+        let body = Body::ConversationAssigned(ConversationAssigned {
+            conversation_id: "c1".into(),
+            agent_id: agent.into(),
+            queue: "billing".into(),
+            channel: "web".into(),
+            strategy: "round_robin".into(),
+        });
+        Draft::new(tenant, agent, body).build().expect("a valid event")
+    };
+    assert!(state.apply(&assigned("acme", "ana"), 1));
+    assert!(state.apply(&assigned("globex", "ben"), 2));
+    assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("ana"));
+    assert_eq!(state.assigned.get(&scoped("globex", "c1")).map(String::as_str), Some("ben"));
+    let released = Body::ConversationReleased(ConversationReleased {
+        conversation_id: "c1".into(),
+        agent_id: "ana".into(),
+    });
+    state.apply(&Draft::new("acme", "ana", released).build().expect("a valid event"), 3);
+    assert!(!state.assigned.contains_key(&scoped("acme", "c1")));
+    assert!(state.assigned.contains_key(&scoped("globex", "c1")), "globex's stays held");
+}
+
+#[test]
+fn given_a_waiting_conversation_when_an_agent_claims_it_then_it_waits_no_more_and_is_held() {
+    let mut state = State { waiting: vec![waiting("c1", "round_robin")], ..State::default() };
+    state.agents.extend([agent("ana", 1, 0)]);
+    let claimed = Body::ConversationClaimed(ConversationClaimed {
+        conversation_id: "c1".into(),
+        agent_id: "bob".into(),
+    });
+    assert!(state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 1));
+    assert!(state.plan().is_empty(), "a claimed conversation is not assigned again");
+    assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("bob"));
+}

@@ -1,0 +1,155 @@
+//! Assignment: conversations a rule asks to assign wait for an available agent ([`fold`] decides
+//! who). Every replica folds agent, assignment and routing events; a change
+//! (an agent coming online, capacity freed, a new waiting conversation) assigns at once — no
+//! polling. Assignments append to the agent's `agent-load` subject guarded by its last sequence,
+//! with an id per conversation, so replicas never overbook an agent nor assign twice. Agents and
+//! conversations are per tenant: agent `ana` of one tenant is not `ana` of another, and a
+//! conversation only ever goes to an agent of its own tenant.
+
+mod fold;
+
+use std::sync::{Arc, Mutex};
+
+use switchboard_bus::{Bus, Draft, Expected, LiveEvents, apply_live};
+use switchboard_projection::{Task, TaskResult};
+use switchboard_proto::events::v1::{
+    AgentUpdated, ConversationAssigned, ConversationReleased, Event, event::Body,
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use fold::{Release, State};
+
+use crate::{Error, tenancy::scoped};
+
+const SUBJECTS: [&str; 5] = [
+    "switchboard.events.agent.>",
+    "switchboard.events.agent-load.>",
+    "switchboard.events.claim.>",
+    "switchboard.events.routing.>",
+    "switchboard.events.conversation-lifecycle.>",
+];
+
+pub struct Assigner {
+    bus: Bus,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+impl Assigner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The agent of `tenant` holding its conversation.
+    pub fn agent_of(&self, tenant: &str, conversation_id: &str) -> Option<String> {
+        self.lock().assigned.get(&scoped(tenant, conversation_id)).cloned()
+    }
+
+    /// Publishes the profile of an agent of `tenant`.
+    pub async fn put_agent(&self, tenant: &str, agent: AgentUpdated) -> Result<u64, Error> {
+        let id = agent.agent_id.clone();
+        if !switchboard_bus::is_aggregate_id(&id) {
+            return Err(Error::InvalidArgument(format!(
+                "agent id {id:?}: use up to 128 letters, digits, '-' and '_'"
+            )));
+        }
+        Ok(self.bus.publish(&Draft::new(tenant, id, Body::AgentUpdated(agent)).build()?).await?.sequence)
+    }
+
+    /// Frees the agent's capacity held by a conversation of `tenant`.
+    pub async fn release(&self, tenant: &str, conversation_id: &str) -> Result<bool, Error> {
+        let Some(agent_id) = self.agent_of(tenant, conversation_id) else { return Ok(false) };
+        let body = Body::ConversationReleased(ConversationReleased {
+            conversation_id: conversation_id.into(),
+            agent_id: agent_id.clone(),
+        });
+        self.bus.publish(&Draft::new(tenant, agent_id, body).build()?).await?;
+        Ok(true)
+    }
+
+    fn apply(&self, event: &Event, sequence: u64) {
+        if self.lock().apply(event, sequence) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Frees the agents of closed conversations: one release per closing, whichever replica.
+    async fn release_closed(&self) {
+        let closings = std::mem::take(&mut self.lock().to_release);
+        for Release { tenant, conversation_id, agent_id, closing } in closings {
+            let body = Body::ConversationReleased(ConversationReleased {
+                conversation_id,
+                agent_id: agent_id.clone(),
+            });
+            let published = async {
+                let key = format!("{tenant}/release/{closing}");
+                let event = Draft::new(&tenant, agent_id, body).keyed(key).build()?;
+                self.bus.publish(&event).await
+            }
+            .await;
+            if let Err(error) = published {
+                tracing::warn!(%error, "release of a closed conversation not published; the next closing retries");
+            }
+        }
+    }
+
+    /// Assigns what can be assigned now.
+    async fn assign(&self) {
+        self.release_closed().await;
+        let plans = self.lock().plan();
+        for (waiting, agent_id, guard) in plans {
+            let body = Body::ConversationAssigned(ConversationAssigned {
+                conversation_id: waiting.conversation_id.clone(),
+                agent_id: agent_id.clone(),
+                queue: waiting.queue.clone(),
+                channel: waiting.channel.clone(),
+                strategy: waiting.strategy.clone(),
+            });
+            let result = async {
+                let key = format!("{}/assign/{}", waiting.tenant, waiting.conversation_id);
+                let event = Draft::new(&waiting.tenant, agent_id.clone(), body).keyed(key).build()?;
+                let expected = if guard == 0 { Expected::Empty } else { Expected::Sequence(guard) };
+                self.bus.append(&event, expected, None).await
+            }
+            .await;
+            match result {
+                Ok(published) if !published.duplicate => {
+                    tracing::info!(queue = waiting.queue, "conversation assigned")
+                }
+                Ok(_) => {}
+                // Another replica changed the agent's load first; the fold brings it and wakes us.
+                Err(switchboard_bus::Error::Conflict { .. }) => {}
+                Err(error) => tracing::warn!(%error, "assignment not published"),
+            }
+        }
+    }
+}
+
+/// Folds what exists, then follows changes and assigns on each.
+pub async fn start(bus: &Bus, shutdown: CancellationToken) -> Result<(Arc<Assigner>, Vec<Task>), Error> {
+    let (history, live) = bus.read_then_follow(&SUBJECTS).await?;
+    let assigner =
+        Arc::new(Assigner { bus: bus.clone(), state: Mutex::new(State::default()), wake: Notify::new() });
+    for (event, sequence) in &history {
+        assigner.apply(event, *sequence);
+    }
+    let follower = tokio::spawn(follow(assigner.clone(), live, shutdown.clone()));
+    let worker = tokio::spawn(work(assigner.clone(), shutdown));
+    Ok((assigner, vec![follower, worker]))
+}
+
+async fn follow(assigner: Arc<Assigner>, live: LiveEvents, shutdown: CancellationToken) -> TaskResult {
+    apply_live(live, shutdown, "assignment", |event, sequence| assigner.apply(event, sequence)).await;
+    Ok(())
+}
+
+async fn work(assigner: Arc<Assigner>, shutdown: CancellationToken) -> TaskResult {
+    loop {
+        assigner.assign().await;
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = assigner.wake.notified() => {}
+        }
+    }
+}
