@@ -24,6 +24,9 @@ async function open(browser, locale) {
   const context = await browser.newContext({ locale, viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
   page.setDefaultTimeout(60000);
+  // What the pages themselves report, for a failure's diagnosis (stderr: the test shows it).
+  page.on('pageerror', (error) => console.error(`page error (${locale}): ${error.message}`));
+  page.on('console', (message) => message.type() === 'error' && console.error(`page console (${locale}): ${message.text()}`));
   pages.push(page);
   return page;
 }

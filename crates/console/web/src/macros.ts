@@ -45,7 +45,7 @@ function textRows(texts: Record<string, string>): { element: HTMLElement; read: 
 
 function editor(saved: Macro, root: HTMLElement): HTMLElement {
   const fresh = saved.version === 0;
-  const id = h('input', { name: 'macro_id', value: saved.macro_id, required: true, readonly: !fresh, pattern: '[A-Za-z0-9_-]+' });
+  const id = h('input', { name: 'macro_id', value: saved.macro_id, required: true, readonly: !fresh, pattern: '[A-Za-z0-9_\\-]+' });
   const name = h('input', { name: 'name', value: saved.name, required: true });
   const locale = h('input', { name: 'default_locale', value: saved.default_locale, size: 8 });
   const texts = textRows(saved.texts);
@@ -61,7 +61,7 @@ function editor(saved: Macro, root: HTMLElement): HTMLElement {
     try {
       const stored = await call<Macro>('PUT', `macros/${encodeURIComponent(id.value.trim())}`, body);
       notify(t('macros.saved', { version: stored.version }));
-      await renderMacros(root, stored.macro_id);
+      await renderMacros(root, stored.macro_id, { saved: stored });
     } catch (error) {
       said.textContent = describe(error);
     }
@@ -71,7 +71,7 @@ function editor(saved: Macro, root: HTMLElement): HTMLElement {
     try {
       await call('DELETE', `macros/${encodeURIComponent(saved.macro_id)}`);
       notify(t('macros.deleted'));
-      await renderMacros(root, null);
+      await renderMacros(root, null, { deleted: saved.macro_id });
     } catch (error) {
       said.textContent = describe(error);
     }
@@ -96,11 +96,26 @@ function editor(saved: Macro, root: HTMLElement): HTMLElement {
   );
 }
 
+/** One's own last change, which the list (read from the desk's read model) may not show yet. */
+interface Written {
+  saved?: Macro;
+  deleted?: string;
+}
+
+/** `listed` as it is once `written` is in it. */
+export function withWritten(listed: Macro[], written: Written): Macro[] {
+  const { saved, deleted } = written;
+  const others = listed.filter((found) => found.macro_id !== deleted && found.macro_id !== saved?.macro_id);
+  const shown = listed.find((found) => found.macro_id === saved?.macro_id);
+  const newest = saved && (!shown || shown.version < saved.version) ? saved : shown;
+  return newest ? [...others, newest].sort((a, b) => a.name.localeCompare(b.name)) : others;
+}
+
 /** The macros screen, with `chosen` open in the editor (null: a new one). */
-export async function renderMacros(root: HTMLElement, chosen: string | null = null): Promise<void> {
+export async function renderMacros(root: HTMLElement, chosen: string | null = null, written: Written = {}): Promise<void> {
   let macros: Macro[];
   try {
-    macros = (await call<{ macros: Macro[] }>('GET', 'macros')).macros;
+    macros = withWritten((await call<{ macros: Macro[] }>('GET', 'macros')).macros, written);
   } catch (error) {
     show(root, h('p', { class: 'error' }, describe(error)));
     return;

@@ -10,6 +10,7 @@ import { pick, t, setLocale } from '../dist/js/i18n.js';
 import { en, zhHant } from '../dist/js/strings.js';
 import { macroText } from '../dist/js/composer.js';
 import { relative } from '../dist/js/format.js';
+import { withWritten } from '../dist/js/macros.js';
 
 globalThis.document = { documentElement: {} }; // setLocale marks the page's language
 
@@ -80,4 +81,13 @@ test('a macro previews in the conversation’s language, its primary language, e
   assert.equal(macroText(saved, 'zh-Hant'), '您好');
   assert.equal(macroText(saved, 'zh-Hans'), '你好');
   assert.equal(macroText(saved, 'de'), 'Hello');
+});
+
+test('one\u2019s own save or delete shows before the desk\u2019s list catches up', () => {
+  const macro = (id, name, version) => ({ macro_id: id, name, version, texts: {}, default_locale: 'en' });
+  const listed = [macro('b', 'Billing', 1), macro('a', 'Apology', 2)];
+  assert.deepEqual(withWritten(listed, { saved: macro('c', 'Closing', 1) }).map((m) => m.macro_id), ['a', 'b', 'c']);
+  assert.equal(withWritten(listed, { saved: macro('a', 'Apology', 3) })[0].version, 3, 'the newer version');
+  assert.equal(withWritten(listed, { saved: macro('a', 'Apology', 1) })[0].version, 2, 'not an older one');
+  assert.deepEqual(withWritten(listed, { deleted: 'b' }).map((m) => m.macro_id), ['a']);
 });
