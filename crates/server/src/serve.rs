@@ -32,6 +32,7 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: Cancellation
     let channels = switchboard_channels::Listeners {
         http: bind(config.http_addr, "http").await?,
         smtp: bind(config.smtp_addr, "smtp").await?,
+        ..Default::default()
     };
     Box::pin(serve_with(config, listener, channels, shutdown)).await
 }
@@ -59,6 +60,7 @@ pub async fn serve_with(
     reporter.set_service_status("", ServingStatus::NotServing).await;
     let work = CancellationToken::new();
     let (revocations, following) = switchboard_auth::Revocations::follow(&deps.bus, work.clone()).await?;
+    let channels = with_console(channels, &config, local, &shutdown)?;
     let mut mounted = mount(&config, &deps, local, Some(channels), &work, &shutdown).await?;
     mounted.tasks.push(tokio::spawn(async move {
         following.await;
@@ -95,6 +97,24 @@ pub async fn serve_with(
     deps.pool.close().await;
     tracing::info!("stopped");
     failure.map_or(Ok(()), Err)
+}
+
+/// The web console on the channels' HTTP listener. It calls the desk's endpoint (this process
+/// unless configured) as the signed-in person; its live streams end as soon as shutdown begins,
+/// so that neither listener waits on them.
+fn with_console(
+    mut channels: switchboard_channels::Listeners,
+    config: &Config,
+    local: std::net::SocketAddr,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<switchboard_channels::Listeners> {
+    let console = switchboard_console::Config {
+        endpoint: config.desk_endpoint.clone().unwrap_or_else(|| crate::mount::own_endpoint(config, local)),
+        tls: config.tls.as_ref().map(crate::ServerTls::peer),
+    };
+    let routes = switchboard_console::routes(&console, shutdown.clone()).map_err(anyhow::Error::msg)?;
+    channels.routes = channels.routes.merge(routes);
+    Ok(channels)
 }
 
 /// The accepted connections, with `TCP_NODELAY`: a unary answer is written as headers, data and

@@ -101,7 +101,8 @@ impl Cluster {
         let (http_address, smtp_address) = (http.local_addr()?, smtp.local_addr()?);
         config.notifier.public_url = format!("http://{http_address}");
         config.channels.public_url = format!("http://{http_address}");
-        let channels = switchboard_channels::Listeners { http: Some(http), smtp: Some(smtp) };
+        let channels =
+            switchboard_channels::Listeners { http: Some(http), smtp: Some(smtp), ..Default::default() };
         let tls = config.tls.as_ref().map(switchboard_server::ServerTls::peer);
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve_with(config, listener, channels, shutdown.clone()));

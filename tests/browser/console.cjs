@@ -1,0 +1,154 @@
+// Drives the agent console (/console) and the chat widget's demo page in headless Chromium
+// (Debian's, through playwright-core) for tests/tests/console.rs.
+// Usage: node console.cjs SCENARIO BASE_URL, with SWITCHBOARD_CONSOLE_TEST (JSON: agents and
+// their passwords, the conversation or the macro) and SWITCHBOARD_SCREENSHOTS (a directory).
+// It reports on stdout, one line per step, and waits for a line on stdin where the test acts.
+'use strict';
+const { chromium } = require('playwright-core');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const next = async () => (await lines.next()).value;
+const say = (line) => console.log(line);
+const [scenario, base] = process.argv.slice(2);
+const given = JSON.parse(process.env.SWITCHBOARD_CONSOLE_TEST || '{}');
+const pages = [];
+
+async function shot(page, name) {
+  const dir = process.env.SWITCHBOARD_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+async function open(browser, locale) {
+  const context = await browser.newContext({ locale, viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(60000);
+  // What the pages themselves report, for a failure's diagnosis (stderr: the test shows it).
+  page.on('pageerror', (error) => console.error(`page error (${locale}): ${error.message}`));
+  page.on('console', (message) => message.type() === 'error' && console.error(`page console (${locale}): ${message.text()}`));
+  pages.push(page);
+  return page;
+}
+
+/** Signs `agent` in on a fresh console page; the browser's language picks the console's. */
+async function signIn(browser, agent) {
+  const page = await open(browser, agent.locale);
+  await page.goto(`${base}/console`);
+  await page.fill('input[name=tenant]', 'default');
+  await page.fill('input[name=subject]', agent.id);
+  await page.fill('input[name=password]', agent.password);
+  await page.press('input[name=password]', 'Enter');
+  await page.waitForSelector('header.top .who');
+  return page;
+}
+
+// Two agents claim one conversation at once: one has it, the other is told who does.
+async function race(browser) {
+  const [ana, bob] = given.agents;
+  const [first, second] = await Promise.all([signIn(browser, ana), signIn(browser, bob)]);
+  say(`LANGUAGES ${await first.locator('html').getAttribute('lang')} ${await second.locator('html').getAttribute('lang')}`);
+  const target = `${base}/console/#/inbox/unassigned/${given.conversation}`;
+  await Promise.all([first.goto(target), second.goto(target)]);
+  await Promise.all([first, second].map((page) => page.waitForSelector('[data-action=claim]')));
+  await Promise.all([first.click('[data-action=claim]'), second.click('[data-action=claim]')]);
+  for (const [page, agent] of [[first, ana], [second, bob]]) {
+    await page.waitForSelector(`.conversation-header[data-assignee="${agent.id}"], [data-refusal]`);
+    const refusal = page.locator('[data-refusal]');
+    if (await refusal.count()) say(`REFUSED ${agent.id} ${JSON.stringify(await refusal.textContent())}`);
+    else say(`HOLDS ${agent.id}`);
+    await shot(page, `race-${agent.id}`);
+  }
+}
+
+// A supervisor writes a macro in two languages.
+async function writeMacro(browser, supervisor) {
+  const page = await signIn(browser, supervisor);
+  await page.click('a.tab[href="#/macros"]');
+  await page.fill('input[name=macro_id]', given.macro);
+  await page.fill('input[name=name]', 'Order on its way');
+  await page.locator('.macro-text textarea').first().fill(given.texts.en);
+  await page.click('[data-action=add-text]');
+  const chinese = page.locator('.macro-text').nth(1);
+  await chinese.locator('input[name=locale]').fill('zh-Hant');
+  await chinese.locator('textarea').fill(given.texts['zh-Hant']);
+  await page.click('[data-action=save-macro]');
+  await page.waitForSelector(`li[data-macro="${given.macro}"]`);
+  await shot(page, 'handoff-macro');
+  say('MACRO-SAVED');
+}
+
+// A customer chats and asks for a person; an agent, signed in already, sees it arrive, claims
+// it, reads the packet, answers with the macro, sees the customer's answer live and resolves.
+async function handoff(browser) {
+  const [ana, sam] = given.agents;
+  await writeMacro(browser, sam);
+  const console_ = await signIn(browser, ana);
+  await console_.click('a.view[data-view=unassigned]');
+  say(`SIGNED-IN ${await console_.locator('[data-action=sign-out]').textContent()}`);
+  const widget = await open(browser, 'zh-TW');
+  await widget.goto(`${base}/chat/demo`);
+  await widget.waitForSelector('.sb-chat[data-connected=true]');
+  await widget.fill('.sb-input', given.ask);
+  await widget.press('.sb-input', 'Enter');
+  await widget.waitForSelector('.sb-system');
+  const conversation = await widget.evaluate(() => JSON.parse(localStorage.getItem('switchboard-chat:demo')).conversation);
+  say(`HANDOFF ${conversation}`);
+
+  const row = `li.row[data-id="${conversation}"]`;
+  await console_.waitForSelector(row);
+  await shot(console_, 'handoff-inbox');
+  await console_.locator('body').press('j'); // the next conversation: the only one waiting
+  await console_.waitForSelector(`${row}.selected`);
+  await console_.locator('body').press('c'); // claim
+  await console_.waitForSelector(`.conversation-header[data-assignee="${ana.id}"]`);
+  const packet = await console_.locator('[data-panel=handoff]').textContent();
+  say(`PACKET ${JSON.stringify(packet)}`);
+
+  await console_.selectOption('select[name=macro]', given.macro);
+  say(`MACRO ${JSON.stringify(await console_.locator('.macro-preview').textContent())}`);
+  await console_.click('[data-action=apply-macro]');
+  await widget.waitForSelector(`.sb-message[data-author=agent]:has-text(${JSON.stringify(given.reply)})`);
+  say('REPLIED');
+
+  await widget.fill('.sb-input', given.thanks);
+  await widget.press('.sb-input', 'Enter');
+  await console_.waitForSelector(`.entry[data-kind=customer]:has-text(${JSON.stringify(given.thanks)})`);
+  say('LIVE');
+  await shot(console_, 'handoff-conversation');
+
+  await console_.locator('body').press('e'); // the shortcut for resolve
+  await console_.waitForSelector('.conversation-header[data-status=resolved]');
+  say('RESOLVED');
+  await shot(console_, 'handoff-resolved');
+  await next();
+  await widget.waitForSelector('.sb-message:has-text("http")');
+  await shot(widget, 'handoff-widget');
+  const shown = await widget.locator('.sb-message').evaluateAll((all) => all.map((m) => m.getAttribute('data-author') + ': ' + m.textContent));
+  say(`WIDGET ${JSON.stringify(shown)}`);
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    await { race, handoff }[scenario](browser);
+    say('DONE');
+  } catch (error) {
+    for (const [i, page] of pages.entries()) {
+      console.error(`page ${i} (${page.url()}):`, await page.locator('body').innerText().catch(() => '(none)'));
+      await shot(page, `failed-${scenario}-${i}`).catch(() => {});
+    }
+    throw error;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => process.exit(0), (error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,376 @@
+//! The agent console (/console) in a real browser (headless Chromium, driven by
+//! tests/browser/console.cjs through playwright-core), on a real cluster: agents sign in with
+//! the passwords an admin set, work what the chat widget escalated, and race for a conversation.
+//! Screenshots are kept under the target directory (the path is printed).
+
+mod common;
+
+use std::{path::PathBuf, process::Stdio};
+
+use anyhow::{Context as _, bail};
+use common::{Backing, Cluster, WAIT, message, submit, wait_for_event};
+use switchboard_auth::Role;
+use switchboard_proto::{
+    auth::v1::{SetPasswordRequest, auth_client::AuthClient},
+    desk::v1::{ListConversationsRequest, ListMacrosRequest, desk_client::DeskClient},
+    events::v1::event::Body,
+};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// The browser script, talked to line by line.
+struct Browser {
+    process: tokio::process::Child,
+    to: tokio::process::ChildStdin,
+    from: Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Browser {
+    fn start(scenario: &str, cluster: &Cluster, given: &serde_json::Value) -> anyhow::Result<Self> {
+        let shots = screenshots(scenario)?;
+        let mut process = tokio::process::Command::new("node")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/console.cjs"))
+            .arg(scenario)
+            .arg(format!("http://{}", cluster.http))
+            .env(
+                "NODE_PATH",
+                std::env::var("SWITCHBOARD_NODE_PATH").context("run `make env` (SWITCHBOARD_NODE_PATH)")?,
+            )
+            .env("SWITCHBOARD_CONSOLE_TEST", given.to_string())
+            .env("SWITCHBOARD_SCREENSHOTS", shots)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("node")?;
+        let to = process.stdin.take().context("stdin")?;
+        let from = BufReader::new(process.stdout.take().context("stdout")?).lines();
+        Ok(Self { process, to, from })
+    }
+
+    /// The next line the script says.
+    async fn next(&mut self) -> anyhow::Result<String> {
+        let line = tokio::time::timeout(WAIT * 2, self.from.next_line())
+            .await
+            .context("the browser said nothing")??
+            .context("the browser script ended early")?;
+        eprintln!("browser: {line}");
+        Ok(line)
+    }
+
+    /// The rest of the next line, which must start with `step`.
+    async fn expect(&mut self, step: &str) -> anyhow::Result<String> {
+        let line = self.next().await?;
+        match line.strip_prefix(step) {
+            Some(rest) => Ok(rest.trim_start().to_string()),
+            None => bail!("expected {step}, the browser said {line:?}"),
+        }
+    }
+
+    async fn go(&mut self) -> anyhow::Result<()> {
+        Ok(self.to.write_all(b"go\n").await?)
+    }
+
+    async fn finish(mut self) -> anyhow::Result<()> {
+        self.expect("DONE").await?;
+        let status = tokio::time::timeout(WAIT, self.process.wait()).await??;
+        if !status.success() {
+            bail!("the browser script failed: {status}");
+        }
+        Ok(())
+    }
+}
+
+/// Where a scenario's screenshots go: the target directory's scratch space, printed.
+fn screenshots(scenario: &str) -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots").join(scenario);
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("screenshots of {scenario}: {}", dir.display());
+    Ok(dir)
+}
+
+/// Agents sign in with passwords an admin sets.
+async fn set_passwords(cluster: &Cluster, agents: &[&str]) -> anyhow::Result<()> {
+    for agent in agents {
+        set_password(cluster, agent, "agent").await?;
+    }
+    Ok(())
+}
+
+async fn set_password(cluster: &Cluster, subject: &str, role: &str) -> anyhow::Result<()> {
+    let request =
+        SetPasswordRequest { subject: subject.into(), role: role.into(), password: PASSWORD.into() };
+    AuthClient::new(cluster.channel().await?).set_password(request).await?;
+    Ok(())
+}
+
+/// Waits until the desk lists `conversation` as routed and waiting for a person.
+async fn desk_has_routed(cluster: &Cluster, backing: &Backing, conversation: &str) -> anyhow::Result<()> {
+    let bus = backing.bus().await?;
+    let ((), routed) = wait_for_event(&bus, "switchboard.events.routing.>", |event| {
+        matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == conversation).then_some(())
+    })
+    .await?;
+    let mut desk = DeskClient::new(cluster.channel_as("default", Role::Agent, "ana").await?);
+    let listed = ListConversationsRequest {
+        assignee: "unassigned".into(),
+        min_sequence: routed,
+        ..Default::default()
+    };
+    let rows = desk.list_conversations(listed).await?.into_inner().conversations;
+    anyhow::ensure!(rows.iter().any(|row| row.conversation_id == conversation), "not on the desk: {rows:?}");
+    Ok(())
+}
+
+fn agent(id: &str, locale: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "password": PASSWORD, "locale": locale})
+}
+
+#[tokio::test]
+async fn two_agents_claim_one_conversation_and_the_one_too_late_sees_who_has_it() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    set_passwords(&cluster, &["ana", "bob"]).await?;
+    let asked =
+        submit(&cluster, message("cus-race", "Please let me talk to a real person", "race-1")).await?;
+    let conversation = asked.conversation_id;
+    desk_has_routed(&cluster, &backing, &conversation).await?;
+
+    let given = serde_json::json!({
+        "agents": [agent("ana", "en-US"), agent("bob", "zh-TW")],
+        "conversation": conversation,
+    });
+    let mut browser = Browser::start("race", &cluster, &given)?;
+    assert_eq!(browser.expect("LANGUAGES").await?, "en zh-Hant", "each browser's language");
+    let (first, second) = (browser.next().await?, browser.next().await?);
+    let (holder, refused) = match (first.split_once(' '), second.split_once(' ')) {
+        (Some(("HOLDS", holder)), Some(("REFUSED", refused))) => (holder.to_string(), refused.to_string()),
+        (Some(("REFUSED", refused)), Some(("HOLDS", holder))) => (holder.to_string(), refused.to_string()),
+        _ => bail!("exactly one agent holds it: {first:?}, {second:?}"),
+    };
+    let (loser, why) = refused.split_once(' ').context("who was refused, and why")?;
+    assert!(why.contains(&format!("agent \\\"{holder}\\\"")), "the refusal names who has it: {why}");
+    let in_own_language = if loser == "bob" { "無法認領" } else { "You cannot claim it" };
+    assert!(why.contains(in_own_language), "{why}");
+    browser.finish().await?;
+
+    let claims: Vec<String> = common::events(&bus, "switchboard.events.claim.>")
+        .await?
+        .into_iter()
+        .filter_map(|event| match event.body {
+            Some(Body::ConversationClaimed(claimed)) if claimed.conversation_id == conversation => {
+                Some(claimed.agent_id)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(claims, [holder], "one claim stored, the holder's");
+    cluster.stop().await
+}
+
+/// What the customer asks (Traditional Chinese: a person, please; my order has not come), the
+/// macro's text in their language, and their thanks.
+const ASK: &str = "我想找真人客服，我的訂單還沒到";
+const MACRO_EN: &str = "Hello, this is {{agent_name}}. Your order is on its way.";
+const MACRO_ZH: &str = "您好，我是{{agent_name}}。您的訂單已經在路上了。";
+const REPLY_ZH: &str = "您的訂單已經在路上了";
+const THANKS: &str = "謝謝您的幫忙";
+
+#[tokio::test]
+async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_language_and_resolves_it()
+-> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("demo".to_string(), "*".to_string())].into();
+    config.channels.survey_secret = Some("console-survey-secret".into());
+    config.notifier.survey_secret = Some("console-survey-secret".into());
+    config.notifier.survey_delay = std::time::Duration::from_secs(1);
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+    set_passwords(&cluster, &["ana"]).await?;
+    set_password(&cluster, "sam", "supervisor").await?;
+
+    let given = serde_json::json!({
+        "agents": [agent("ana", "zh-TW"), agent("sam", "en-US")],
+        "macro": "order-on-its-way", "texts": {"en": MACRO_EN, "zh-Hant": MACRO_ZH},
+        "ask": ASK, "reply": REPLY_ZH, "thanks": THANKS,
+    });
+    let mut browser = Browser::start("handoff", &cluster, &given)?;
+    browser.expect("MACRO-SAVED").await?;
+    let mut desk = DeskClient::new(cluster.channel().await?);
+    let macros = desk.list_macros(ListMacrosRequest::default()).await?.into_inner().macros;
+    let saved = macros.iter().find(|m| m.macro_id == "order-on-its-way").context("the macro was saved")?;
+    assert_eq!((saved.version, saved.updated_by.as_str()), (1, "sam"));
+    assert_eq!(
+        (saved.texts.get("zh-Hant").map(String::as_str), saved.default_locale.as_str()),
+        (Some(MACRO_ZH), "en")
+    );
+    assert_eq!(browser.expect("SIGNED-IN").await?, "登出", "the console speaks the browser's language");
+    let conversation = browser.expect("HANDOFF").await?;
+    let packet = browser.expect("PACKET").await?;
+    assert!(packet.contains("客戶要求真人服務"), "the hand-off's reason: {packet}");
+    let preview = browser.expect("MACRO").await?;
+    assert!(preview.contains(REPLY_ZH), "the macro in the customer's language: {preview}");
+    browser.expect("REPLIED").await?;
+    browser.expect("LIVE").await?;
+    browser.expect("RESOLVED").await?;
+
+    // The agent's reply went out in Traditional Chinese, as ana's; the survey follows the close.
+    let (reply, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.conversation_id == conversation && r.author == "agent:ana" => {
+            Some(r.text.clone())
+        }
+        _ => None,
+    })
+    .await?;
+    assert!(reply.contains(REPLY_ZH), "{reply}");
+    let survey = switchboard_bus::key_id(&format!("survey/{conversation}")).to_string();
+    wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::ReplyDelivered(d)) if d.reply_id == survey => Some(()),
+        _ => None,
+    })
+    .await?;
+    browser.go().await?;
+    let shown: Vec<String> = serde_json::from_str(&browser.expect("WIDGET").await?)?;
+    assert!(shown.iter().any(|m| m.starts_with("agent: ") && m.contains(REPLY_ZH)), "{shown:?}");
+    browser.finish().await?;
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn the_console_is_served_with_its_policy_and_its_api_asks_for_a_token_and_explains_refusals()
+-> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    set_passwords(&cluster, &["ana"]).await?;
+    let base = format!("http://{}/console", cluster.http);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+
+    let bare = client.get(&base).send().await?;
+    assert_eq!(bare.status().as_u16(), 308);
+    assert_eq!(bare.headers()["location"], "/console/");
+    let page = client.get(format!("{base}/")).send().await?;
+    assert!(page.headers()["content-security-policy"].to_str()?.contains("default-src 'self'"));
+    assert!(page.text().await?.contains("js/main.js"));
+    let script = client.get(format!("{base}/js/main.js")).send().await?;
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(client.get(format!("{base}/js/nothing.js")).send().await?.status().as_u16(), 404);
+
+    // Without a token, nothing; a wrong password, the same answer as an unknown person.
+    let listed = client.get(format!("{base}/api/conversations")).send().await?;
+    assert_eq!(listed.status().as_u16(), 401);
+    let body: serde_json::Value = listed.json().await?;
+    assert_eq!(body["code"], "unauthenticated");
+    let sign_in = |password: &str| {
+        let form = serde_json::json!({"tenant": "default", "subject": "ana", "password": password});
+        client.post(format!("{base}/api/sign-in")).json(&form).send()
+    };
+    assert_eq!(sign_in("not her password at all").await?.status().as_u16(), 401);
+    let signed_in: serde_json::Value = sign_in(PASSWORD).await?.json().await?;
+    assert_eq!(
+        (&signed_in["identity"]["subject"], &signed_in["identity"]["role"]),
+        (&"ana".into(), &"agent".into())
+    );
+    let token = signed_in["token"].as_str().context("a token")?;
+
+    // The API decides rights: an agent reads the desk but cannot decide returns.
+    let get = |path: &str| client.get(format!("{base}/api/{path}")).bearer_auth(token).send();
+    assert_eq!(get("conversations?assignee=me").await?.status().as_u16(), 200);
+    let refused = get("conversations?status=closed").await?;
+    assert_eq!(refused.status().as_u16(), 400);
+    let said: serde_json::Value = refused.json().await?;
+    assert!(said["message"].as_str().unwrap_or_default().contains("open, queued, escalated"), "{said}");
+    assert_eq!(get("approvals").await?.status().as_u16(), 403);
+    let missing = get("conversations/no-such-conversation").await?;
+    assert_eq!(missing.status().as_u16(), 404);
+    cluster.stop().await
+}
+
+/// Server-sent events as they arrive: (id, event, data) of each whole one.
+struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    async fn open(base: &str, token: &str, last_event_id: Option<&str>) -> anyhow::Result<Self> {
+        let mut request = reqwest::Client::new().get(format!("{base}/api/changes")).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await?;
+        anyhow::ensure!(response.status().is_success(), "changes: {}", response.status());
+        Ok(Self { response, buffer: String::new() })
+    }
+
+    /// The next change: its id (the stream sequence) and the conversation it is about.
+    async fn next_change(&mut self) -> anyhow::Result<(u64, String)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    frame.lines().find_map(|line| line.strip_prefix(name).map(|v| v.trim().to_string()))
+                };
+                if field("event:").as_deref() != Some("change") {
+                    continue;
+                }
+                let id = field("id:").context("a change has an id")?.parse()?;
+                let data: serde_json::Value = serde_json::from_str(&field("data:").context("data")?)?;
+                let conversation = data["conversation"]["conversation_id"].as_str().unwrap_or_default();
+                return Ok((id, conversation.to_string()));
+            }
+            let chunk =
+                tokio::time::timeout(WAIT, self.response.chunk()).await.context("no change came")??;
+            let chunk = chunk.context("the stream ended")?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Changes until one about `conversation`; returns its id and every id seen.
+    async fn until(&mut self, conversation: &str) -> anyhow::Result<(u64, Vec<(u64, String)>)> {
+        let mut seen = Vec::new();
+        loop {
+            let (id, about) = self.next_change().await?;
+            seen.push((id, about.clone()));
+            if about == conversation {
+                return Ok((id, seen));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn live_changes_resume_after_the_last_one_a_reconnecting_browser_saw() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    set_passwords(&cluster, &["ana"]).await?;
+    let base = format!("http://{}/console", cluster.http);
+    let form = serde_json::json!({"tenant": "default", "subject": "ana", "password": PASSWORD});
+    let signed_in: serde_json::Value =
+        reqwest::Client::new().post(format!("{base}/api/sign-in")).json(&form).send().await?.json().await?;
+    let token = signed_in["token"].as_str().context("a token")?.to_string();
+
+    let mut live = Events::open(&base, &token, None).await?;
+    let first = submit(&cluster, message("cus-live-1", "I need a real person", "live-1")).await?;
+    let (seen, _) = live.until(&first.conversation_id).await?;
+    drop(live);
+
+    // While the browser is away another customer asks; after reconnecting it hears of that one,
+    // and of nothing it had already seen.
+    let second = submit(&cluster, message("cus-live-2", "A real person, please", "live-2")).await?;
+    desk_has_routed(&cluster, &backing, &second.conversation_id).await?;
+    let mut resumed = Events::open(&base, &token, Some(&seen.to_string())).await?;
+    let (_, changes) = resumed.until(&second.conversation_id).await?;
+    assert!(changes.iter().all(|(id, _)| *id > seen), "only what came after {seen}: {changes:?}");
+
+    let bad = reqwest::Client::new()
+        .get(format!("{base}/api/changes"))
+        .bearer_auth(&token)
+        .header("last-event-id", "yesterday")
+        .send()
+        .await?;
+    assert_eq!(bad.status().as_u16(), 400);
+    cluster.stop().await
+}
