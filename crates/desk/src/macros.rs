@@ -48,6 +48,10 @@ pub fn checked(wire: &Macro) -> Result<MacroSaved, Error> {
         (locale, _) => return Err(invalid(format!("default_locale {locale:?} has no text"))),
     };
     let actions = wire.actions.clone().unwrap_or_default();
+    if !actions.queue.trim().is_empty() {
+        // Moving the queue goes through Transfer, which is not built yet: refused, not ignored.
+        return Err(invalid("a macro cannot move the queue yet; transfer the conversation instead".into()));
+    }
     Ok(MacroSaved {
         macro_id: wire.macro_id.clone(),
         name: name.to_string(),
@@ -208,6 +212,13 @@ mod tests {
             (wire(&[("en", "x"), ("de", "y")], ""), "default_locale is required"),
             (wire(&[("en", "x")], "fr"), "\"fr\" has no text"),
             (wire(&[("e n", "x")], ""), "not a language tag"),
+            (
+                Macro {
+                    actions: Some(MacroActions { queue: "billing".into(), ..Default::default() }),
+                    ..wire(&[("en", "x")], "")
+                },
+                "cannot move the queue",
+            ),
         ] {
             let error = checked(&bad).expect_err(expected).to_string();
             assert!(error.contains(expected), "{error}");
