@@ -224,6 +224,32 @@ fn sort_key(c: &Conversation) -> SortKey {
     }
 }
 
+/// The tenant's conversations folded from every event on the stream, once the desk has applied
+/// them all and nothing new came for a moment.
+async fn settled_fold(bus: &Bus, desk: &mut DeskClient<Api>) -> anyhow::Result<Vec<Conversation>> {
+    let mut seen = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let events = common::events(bus, "switchboard.events.>").await?;
+        if events.len() == seen {
+            let last = bus.last_sequence(switchboard_bus::EVENTS_STREAM).await?;
+            let caught_up =
+                ListConversationsRequest { min_sequence: last, page_size: 1, ..Default::default() };
+            desk.list_conversations(caught_up).await?;
+            let mut folded: std::collections::BTreeMap<(String, String), Option<Conversation>> =
+                Default::default();
+            for (i, event) in events.iter().enumerate() {
+                let Some(id) = event.body.as_ref().and_then(conversation::conversation_of) else { continue };
+                let key = (event.tenant.clone(), id.to_string());
+                let state = folded.remove(&key).flatten();
+                folded.insert(key, conversation::apply(state, event, i as u64 + 1));
+            }
+            return Ok(folded.into_values().flatten().filter(|c| c.tenant == TENANT).collect());
+        }
+        seen = events.len();
+    }
+}
+
 /// Every page of `request`, `page_size` rows at a time; the ids in the order listed.
 async fn walk(
     desk: &mut DeskClient<Api>,
@@ -251,10 +277,14 @@ async fn every_filter_pages_exactly_the_folded_conversations_in_order() -> anyho
         Cluster::start(switchboard_server::Config { services: vec![Service::Desk], ..backing.config() })
             .await?;
     let now = Utc::now().duration_trunc(Duration::seconds(1))?;
-    let (folded, last) = publish(&backing.bus().await?, now).await?;
+    let bus = backing.bus().await?;
+    let (_, last) = publish(&bus, now).await?;
     let mut desk = DeskClient::new(cluster.channel_as(TENANT, Role::Agent, "ana").await?);
     let caught_up = ListConversationsRequest { min_sequence: last, page_size: 1, ..Default::default() };
     desk.list_conversations(caught_up).await?;
+    // The desk's own people's side answers some of these events (SLA targets already due are
+    // breached): the expectation folds the whole stream as it stands, once it has settled.
+    let folded = settled_fold(&bus, &mut desk).await?;
 
     let mut ordered = folded;
     ordered.sort_by_key(sort_key);
