@@ -102,10 +102,10 @@ fn conversation_events(tenant: &str, n: usize, now: DateTime<Utc>) -> anyhow::Re
         }
         _ => {}
     }
-    if n % 11 == 0 {
+    if n.is_multiple_of(11) {
         let closed = ConversationClosed { conversation_id: id.clone(), ..Default::default() };
         emit(&id, Body::ConversationClosed(closed), created)?;
-    } else if n % 13 == 0 {
+    } else if n.is_multiple_of(13) {
         emit(&id, Body::SlaPaused(SlaPaused { conversation_id: id.clone(), targets: vec![] }), created)?;
     }
     Ok(events)

@@ -61,8 +61,8 @@ impl Iterator for Conversations {
         let mut script = Script {
             customer_id: format!("cus-{}", self.rng.below(customers)),
             conversation_id: Uuid::now_v7().to_string(),
-            channel: *self.rng.weighted(&CHANNELS),
-            language: *self.rng.weighted(&LANGUAGES),
+            channel: self.rng.weighted(&CHANNELS),
+            language: self.rng.weighted(&LANGUAGES),
             tenant,
             rng: &mut self.rng,
             now: self.now,
@@ -94,7 +94,7 @@ struct Script<'a> {
 
 impl Script<'_> {
     fn play(&mut self) -> anyhow::Result<()> {
-        match *self.rng.weighted(&FATES) {
+        match self.rng.weighted(&FATES) {
             Fate::WithTheBot => {
                 let start = self.recent();
                 self.with_the_bot(start)
@@ -320,16 +320,16 @@ impl Script<'_> {
 
     /// Escalations are urgent or high; queued messages mostly normal; the VIP queue high.
     fn route(&mut self, escalated: bool) -> Route {
-        let queue = *self.rng.weighted(&QUEUES);
+        let queue = self.rng.weighted(&QUEUES);
         let priority = match (escalated, queue) {
-            (true, _) => *self.rng.weighted(&[(Priority::Urgent, 30), (Priority::High, 70)]),
+            (true, _) => self.rng.weighted(&[(Priority::Urgent, 30), (Priority::High, 70)]),
             (false, "vip") => Priority::High,
             (false, _) => {
-                *self.rng.weighted(&[(Priority::Low, 20), (Priority::Normal, 70), (Priority::High, 10)])
+                self.rng.weighted(&[(Priority::Low, 20), (Priority::Normal, 70), (Priority::High, 10)])
             }
         };
         let (action, handoff) = if escalated {
-            (RouteAction::Escalate, Some(*self.rng.pick(&HANDOFF_REASONS)))
+            (RouteAction::Escalate, Some(self.rng.pick(&HANDOFF_REASONS)))
         } else {
             (RouteAction::Queue, None)
         };
@@ -393,7 +393,7 @@ impl Script<'_> {
 
     /// One of `texts`, with an order number filled in.
     fn text(&mut self, texts: &[&str]) -> String {
-        let text = *self.rng.pick(texts);
+        let text = self.rng.pick(texts);
         text.replace("{order}", &(100_000 + self.rng.below(900_000)).to_string())
     }
 
