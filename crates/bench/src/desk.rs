@@ -3,10 +3,12 @@
 //!
 //! The read model is filled through the product's own path (see `fill.rs`): the conversations'
 //! events are published on the bus, and the desk service, mounted as `switchboard serve` mounts
-//! it, projects them; the fill is timed (publishing, then projecting). Then the agents' usual
-//! listings (`cases.rs`) are called through the real gRPC server with agents' tokens, warmed up,
-//! then `SWITCHBOARD_BENCH_DESK_CALLS` calls per case one at a time, timed at the client. The
-//! database is dropped at the end (`SWITCHBOARD_BENCH_KEEP_DATABASE=1` keeps it to look into).
+//! it, projects them; the fill is timed (publishing, then projecting). Where the PostgreSQL
+//! server runs without autovacuum, the bench does its work meanwhile (`upkeep.rs`). Then the
+//! agents' usual listings (`cases.rs`) are called through the real gRPC server with agents'
+//! tokens, warmed up, then `SWITCHBOARD_BENCH_DESK_CALLS` calls per case one at a time, timed at
+//! the client. The database is dropped at the end (`SWITCHBOARD_BENCH_KEEP_DATABASE=1` keeps it
+//! to look into).
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 mod cases;
 mod fill;
+mod mix;
 mod texts;
+mod upkeep;
 
 /// What the desk promises: p99 of `ListConversations` within this.
 const TARGET: Duration = Duration::from_millis(20);
@@ -70,9 +74,27 @@ async fn measure_on(
     let address = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(serve(config(nats, database), listener, shutdown.clone()));
+    let pool = database.pool().await?;
+    let measured = project_and_list(address, &pool, (events, last_sequence), publishing, calls).await;
+    pool.close().await;
+    shutdown.cancel();
+    server.await??;
+    measured.map(|timed| cases::report(&timed, conversations, TARGET))
+}
+
+/// Waits for the desk to project the `(count, last sequence)` events, describes the read model,
+/// then times the cases.
+async fn project_and_list(
+    address: std::net::SocketAddr,
+    pool: &PgPool,
+    (events, last_sequence): (usize, u64),
+    publishing: Duration,
+    calls: usize,
+) -> anyhow::Result<Vec<cases::Timed>> {
     let channel = crate::path::channel(address).await?;
+    let mut upkeep = upkeep::Upkeep::new(pool.clone()).await?;
     let projecting = Instant::now();
-    caught_up(&channel, last_sequence).await?;
+    caught_up(&channel, last_sequence, &mut upkeep).await?;
     let projected = projecting.elapsed();
     println!(
         "desk fill: the desk service projected them in {:.1} s ({:.0} events/s); fill {:.1} s in all",
@@ -80,14 +102,11 @@ async fn measure_on(
         events as f64 / projected.as_secs_f64(),
         (publishing + projected).as_secs_f64(),
     );
-    describe(&database.pool().await?).await?;
-
-    let cases = cases::cases(&channel).await?;
-    let timed = cases::run(cases, WARM_UP, calls).await?;
-    shutdown.cancel();
-    server.await??;
-    cases::report(&timed, conversations, TARGET);
-    Ok(())
+    upkeep.finish().await?;
+    println!("desk fill: {}", upkeep.describe());
+    describe(pool).await?;
+    let mut cases = cases::cases(&channel).await?;
+    cases::run(&mut cases, WARM_UP, calls).await
 }
 
 /// The desk alone, as `switchboard serve` mounts it (`SWITCHBOARD_SERVICES=desk`).
@@ -124,15 +143,20 @@ async fn publish_in_order(bus: &Bus, events: anyhow::Result<Vec<Event>>) -> anyh
     Ok((events.len(), last))
 }
 
-/// Waits until the desk has projected `sequence`, by the read-your-writes wait of the API.
-async fn caught_up(channel: &tonic::transport::Channel, sequence: u64) -> anyhow::Result<()> {
-    let credentials = switchboard_testkit::credentials(fill::TENANTS[0].name, Role::Agent, "bench");
+/// Waits until the desk has projected `sequence`, by the read-your-writes wait of the API;
+/// meanwhile does autovacuum's work where the server does not.
+async fn caught_up(
+    channel: &tonic::transport::Channel,
+    sequence: u64,
+    upkeep: &mut upkeep::Upkeep,
+) -> anyhow::Result<()> {
+    let credentials = switchboard_testkit::credentials(mix::TENANTS[0].name, Role::Agent, "bench");
     let mut desk = DeskClient::new(switchboard_auth::Authorized::new(channel.clone(), credentials));
     for _ in 0..CATCH_UP_READS {
         let request = ListConversationsRequest { min_sequence: sequence, page_size: 1, ..Default::default() };
         match desk.list_conversations(request).await {
             Ok(_) => return Ok(()),
-            Err(status) if status.code() == tonic::Code::Unavailable => {}
+            Err(status) if status.code() == tonic::Code::Unavailable => upkeep.tick().await?,
             Err(status) => return Err(status.into()),
         }
     }
@@ -163,6 +187,12 @@ async fn describe(pool: &PgPool) -> anyhow::Result<()> {
     println!(
         "desk read model: SLA none {none}, breached {breached}, due within 30 min {soon}, due later {later}"
     );
-    pool.close().await;
+    let (table, indexes): (String, String) = sqlx::query_as(
+        "SELECT pg_size_pretty(pg_table_size('desk.conversations')),
+                pg_size_pretty(pg_indexes_size('desk.conversations'))",
+    )
+    .fetch_one(pool)
+    .await?;
+    println!("desk read model: table {table}, indexes {indexes}");
     Ok(())
 }

@@ -65,7 +65,7 @@ struct Words(Seeded);
 
 impl Words {
     fn next(&mut self) -> &'static str {
-        self.0.pick::<&str>(WORDS)
+        self.0.pick(WORDS)
     }
 
     fn sentence(&mut self, n: usize) -> String {

@@ -27,20 +27,20 @@ impl Seeded {
     }
 
     /// One of `items`, each as likely as its weight.
-    pub(crate) fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+    pub(crate) fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
         let total: u32 = items.iter().map(|(_, weight)| weight).sum();
         let mut left = self.below(total as usize) as u32;
-        for (item, weight) in items {
-            if left < *weight {
+        for &(item, weight) in items {
+            if left < weight {
                 return item;
             }
             left -= weight;
         }
-        &items[items.len() - 1].0
+        items[items.len() - 1].0
     }
 
     /// One of `items`, all equally likely.
-    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
 }

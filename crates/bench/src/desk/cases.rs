@@ -6,12 +6,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use switchboard_auth::{Authorized, Role};
-use switchboard_proto::desk::v1::{
-    ConversationStatus, ListConversationsRequest, ListConversationsResponse, desk_client::DeskClient,
+use switchboard_proto::{
+    desk::v1::{
+        ConversationStatus, ListConversationsRequest, ListConversationsResponse, desk_client::DeskClient,
+    },
+    events::v1::{Channel, Priority},
 };
 
-use super::fill::{LANGUAGES, QUEUES, TENANTS, agent};
+use super::mix::{LANGUAGES, QUEUES, TENANTS, agent};
 use crate::search::percentile;
+
+const CHANNELS: [Channel; 6] =
+    [Channel::Web, Channel::Email, Channel::Voice, Channel::Sms, Channel::Social, Channel::Api];
+const PRIORITIES: [Priority; 4] = [Priority::Urgent, Priority::High, Priority::Normal, Priority::Low];
 
 /// Pages walked before the deep-paging case's page: its page is the 20th.
 const DEEP_PAGE: usize = 20;
@@ -84,6 +91,14 @@ pub(crate) async fn cases(channel: &tonic::transport::Channel) -> anyhow::Result
             calls: all([15, 30, 60].iter().map(|minutes| request().at_risk_within(*minutes)).collect()),
         },
         Case {
+            name: "channel",
+            calls: all(CHANNELS.iter().map(|channel| request().on_channel(*channel)).collect()),
+        },
+        Case {
+            name: "priority",
+            calls: all(PRIORITIES.iter().map(|priority| request().with_priority(*priority)).collect()),
+        },
+        Case {
             name: "language",
             calls: all(LANGUAGES.iter().map(|(language, _)| request().in_language(language)).collect()),
         },
@@ -133,17 +148,17 @@ async fn cursor_before_page(
 }
 
 /// Runs each case: `warm_up` calls untimed, then `calls` calls one at a time.
-pub(crate) async fn run(cases: Vec<Case>, warm_up: usize, calls: usize) -> anyhow::Result<Vec<Timed>> {
+pub(crate) async fn run(cases: &mut [Case], warm_up: usize, calls: usize) -> anyhow::Result<Vec<Timed>> {
     let mut timed = Vec::with_capacity(cases.len());
-    for mut case in cases {
+    for case in cases {
         for n in 0..warm_up {
-            call(&mut case, n).await?;
+            call(case, n).await?;
         }
         let mut latencies = Vec::with_capacity(calls);
         let mut rows = 0;
         for n in 0..calls {
             let started = Instant::now();
-            let page = call(&mut case, n).await?;
+            let page = call(case, n).await?;
             latencies.push(started.elapsed());
             rows += page.conversations.len();
         }
@@ -163,11 +178,15 @@ async fn call(case: &mut Case, n: usize) -> anyhow::Result<ListConversationsResp
 
 /// Prints each case and all together; whether the worst p99 is within `target`.
 pub(crate) fn report(timed: &[Timed], conversations: usize, target: Duration) {
+    println!(
+        "desk list (each case: its requests in turn, one call at a time, after {} warm-up calls):",
+        super::WARM_UP
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     for case in timed {
         let calls = case.latencies.len().max(1);
         println!(
-            "desk list {:<20} {} calls, {:.1} rows/page: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            "  {:<20} {} calls, {:.1} rows/page: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             format!("{}:", case.name),
             case.latencies.len(),
             case.rows as f64 / calls as f64,
@@ -181,7 +200,7 @@ pub(crate) fn report(timed: &[Timed], conversations: usize, target: Duration) {
     let worst =
         timed.iter().map(|case| (percentile(&case.latencies, 0.99), case.name)).max().unwrap_or_default();
     println!(
-        "desk list all cases: {} calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; worst case p99 {:.2} ms ({})",
+        "  all cases: {} calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; worst case p99 {:.2} ms ({})",
         all.len(),
         ms(percentile(&all, 0.5)),
         ms(percentile(&all, 0.99)),
@@ -208,6 +227,8 @@ trait Filters {
     fn with_status(self, status: ConversationStatus) -> Self;
     fn at_risk_within(self, minutes: u32) -> Self;
     fn in_language(self, language: &str) -> Self;
+    fn on_channel(self, channel: Channel) -> Self;
+    fn with_priority(self, priority: Priority) -> Self;
 }
 
 impl Filters for ListConversationsRequest {
@@ -229,5 +250,13 @@ impl Filters for ListConversationsRequest {
 
     fn in_language(self, language: &str) -> Self {
         Self { language: language.into(), ..self }
+    }
+
+    fn on_channel(self, channel: Channel) -> Self {
+        Self { channel: channel.into(), ..self }
+    }
+
+    fn with_priority(self, priority: Priority) -> Self {
+        Self { priority: priority.into(), ..self }
     }
 }

@@ -23,82 +23,17 @@ use switchboard_proto::{
 };
 use uuid::Uuid;
 
-use super::texts;
+use super::{
+    mix::{
+        CHANNELS, FATES, Fate, HANDOFF_REASONS, LANGUAGES, QUEUES, Tenant, agent, channel_slug, draw_tenant,
+        first_response_target, resolution_target,
+    },
+    texts,
+};
 use crate::seeded::Seeded;
-
-pub(crate) struct Tenant {
-    pub name: &'static str,
-    /// Share of the conversations, in per mille.
-    pub share: u32,
-    pub agents: usize,
-}
-
-pub(crate) static TENANTS: [Tenant; 4] = [
-    Tenant { name: "acme", share: 800, agents: 100 },
-    Tenant { name: "globex", share: 120, agents: 16 },
-    Tenant { name: "initech", share: 60, agents: 8 },
-    Tenant { name: "umbrella", share: 20, agents: 4 },
-];
-
-pub(crate) const QUEUES: [(&str, u32); 6] =
-    [("general", 35), ("billing", 20), ("returns", 15), ("technical", 15), ("sales", 10), ("vip", 5)];
-
-pub(crate) const LANGUAGES: [(&str, u32); 9] = [
-    ("en", 45),
-    ("en-GB", 10),
-    ("de", 12),
-    ("fr", 8),
-    ("es", 8),
-    ("nl", 5),
-    ("zh-TW", 6),
-    ("ja", 3),
-    ("pt-BR", 3),
-];
-
-const CHANNELS: [(Channel, u32); 6] = [
-    (Channel::Web, 40),
-    (Channel::Email, 30),
-    (Channel::Voice, 10),
-    (Channel::Sms, 8),
-    (Channel::Social, 7),
-    (Channel::Api, 5),
-];
-
-const HANDOFF_REASONS: [&str; 5] =
-    ["customer_asked", "negative_sentiment", "missing_knowledge", "low_confidence", "policy"];
 
 const FIRST_RESPONSE: &str = "first_response";
 const RESOLUTION: &str = "resolution";
-
-/// The agent ids of a tenant: `agent-001`, ...
-pub(crate) fn agent(n: usize) -> String {
-    format!("agent-{:03}", n + 1)
-}
-
-/// Where a conversation ends up.
-#[derive(Debug, Clone, Copy)]
-enum Fate {
-    /// The bot answered; nobody else is involved yet.
-    WithTheBot,
-    Queued,
-    Escalated,
-    Assigned,
-    /// An agent answered and waits on the customer.
-    Pending,
-    Resolved,
-    /// Resolved, then the customer wrote again: back in a queue.
-    Reopened,
-}
-
-const FATES: [(Fate, u32); 7] = [
-    (Fate::Resolved, 60),
-    (Fate::WithTheBot, 8),
-    (Fate::Queued, 11),
-    (Fate::Escalated, 5),
-    (Fate::Assigned, 9),
-    (Fate::Pending, 5),
-    (Fate::Reopened, 2),
-];
 
 /// The conversations' events, one conversation at a time, in the order the product publishes them.
 pub(crate) struct Conversations {
@@ -126,8 +61,8 @@ impl Iterator for Conversations {
         let mut script = Script {
             customer_id: format!("cus-{}", self.rng.below(customers)),
             conversation_id: Uuid::now_v7().to_string(),
-            channel: *self.rng.weighted(&CHANNELS),
-            language: self.rng.weighted::<&str>(&LANGUAGES),
+            channel: self.rng.weighted(&CHANNELS),
+            language: self.rng.weighted(&LANGUAGES),
             tenant,
             rng: &mut self.rng,
             now: self.now,
@@ -159,7 +94,7 @@ struct Script<'a> {
 
 impl Script<'_> {
     fn play(&mut self) -> anyhow::Result<()> {
-        match *self.rng.weighted(&FATES) {
+        match self.rng.weighted(&FATES) {
             Fate::WithTheBot => {
                 let start = self.recent();
                 self.with_the_bot(start)
@@ -385,16 +320,16 @@ impl Script<'_> {
 
     /// Escalations are urgent or high; queued messages mostly normal; the VIP queue high.
     fn route(&mut self, escalated: bool) -> Route {
-        let queue = *self.rng.weighted(&QUEUES);
+        let queue = self.rng.weighted(&QUEUES);
         let priority = match (escalated, queue) {
-            (true, _) => *self.rng.weighted(&[(Priority::Urgent, 30), (Priority::High, 70)]),
+            (true, _) => self.rng.weighted(&[(Priority::Urgent, 30), (Priority::High, 70)]),
             (false, "vip") => Priority::High,
             (false, _) => {
-                *self.rng.weighted(&[(Priority::Low, 20), (Priority::Normal, 70), (Priority::High, 10)])
+                self.rng.weighted(&[(Priority::Low, 20), (Priority::Normal, 70), (Priority::High, 10)])
             }
         };
         let (action, handoff) = if escalated {
-            (RouteAction::Escalate, Some(*self.rng.pick(&HANDOFF_REASONS)))
+            (RouteAction::Escalate, Some(self.rng.pick(&HANDOFF_REASONS)))
         } else {
             (RouteAction::Queue, None)
         };
@@ -458,7 +393,7 @@ impl Script<'_> {
 
     /// One of `texts`, with an order number filled in.
     fn text(&mut self, texts: &[&str]) -> String {
-        let text = *self.rng.pick(texts);
+        let text = self.rng.pick(texts);
         text.replace("{order}", &(100_000 + self.rng.below(900_000)).to_string())
     }
 
@@ -475,46 +410,5 @@ impl Script<'_> {
     /// When a resolved conversation started: in the last 60 days.
     fn past(&mut self) -> DateTime<Utc> {
         self.now - Duration::minutes((2 * 24 * 60 + self.rng.below(58 * 24 * 60)) as i64)
-    }
-}
-
-/// A tenant, each as likely as its share.
-fn draw_tenant(rng: &mut Seeded) -> &'static Tenant {
-    let mut left = rng.below(1000) as u32;
-    for tenant in &TENANTS {
-        if left < tenant.share {
-            return tenant;
-        }
-        left -= tenant.share;
-    }
-    &TENANTS[0]
-}
-
-fn first_response_target(priority: Priority) -> Duration {
-    match priority {
-        Priority::Urgent => Duration::minutes(15),
-        Priority::High => Duration::hours(1),
-        Priority::Low => Duration::hours(8),
-        Priority::Normal | Priority::Unspecified => Duration::hours(4),
-    }
-}
-
-fn resolution_target(priority: Priority) -> Duration {
-    match priority {
-        Priority::Urgent => Duration::hours(4),
-        Priority::High => Duration::hours(8),
-        Priority::Low => Duration::hours(72),
-        Priority::Normal | Priority::Unspecified => Duration::hours(24),
-    }
-}
-
-fn channel_slug(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Email => "email",
-        Channel::Voice => "voice",
-        Channel::Social => "social",
-        Channel::Api => "api",
-        Channel::Sms => "sms",
-        Channel::Web | Channel::Unspecified => "web",
     }
 }
