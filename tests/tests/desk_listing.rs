@@ -88,7 +88,11 @@ fn conversation_events(tenant: &str, n: usize, now: DateTime<Utc>) -> anyhow::Re
         }
         _ => emit(&id, Body::SlaStarted(sla("first_response", DUE_IN[n / 7 % DUE_IN.len()])), created)?,
     }
-    let claimed = |agent: &str| ConversationClaimed { conversation_id: id.clone(), agent_id: agent.into() };
+    let claimed = |agent: &str| ConversationClaimed {
+        conversation_id: id.clone(),
+        agent_id: agent.into(),
+        ..ConversationClaimed::default()
+    };
     match n % 9 {
         0 | 1 => emit(&id, Body::ConversationClaimed(claimed("ana")), created)?,
         2 => emit(&id, Body::ConversationClaimed(claimed("bob")), created)?,

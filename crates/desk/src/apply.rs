@@ -78,8 +78,8 @@ pub fn rendered(
     Ok((render(text, values)?, locale))
 }
 
-/// Renders and sends the macro, then applies its tags and priority. The status and queue
-/// actions are the caller's to apply (they go through `SetStatus` and `Transfer`).
+/// Renders and sends the macro, then applies its tags and priority. The queue and status
+/// actions are the caller's to apply (they go through `Transfer` and `SetStatus`).
 pub async fn apply(
     bus: &Bus,
     pool: &PgPool,

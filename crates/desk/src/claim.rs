@@ -1,12 +1,14 @@
 //! Claiming a conversation. The decision is a pure function of what the stream says about the
 //! conversation; the append is guarded by the `claim` aggregate's last sequence, so of two
-//! simultaneous claims exactly one is stored and the other learns who won.
+//! simultaneous claims exactly one is stored and the other learns who won. The `claim`
+//! aggregate holds every change of hands made on the desk (claims and transfers, see
+//! [`crate::handover`]), so every such change races on the same guard.
 
 use sqlx::PgPool;
 use switchboard_bus::{Bus, Draft, Expected};
-use switchboard_proto::events::v1::{ConversationClaimed, Event, event::Body};
+use switchboard_proto::events::v1::{Channel, ConversationClaimed, Event, event::Body};
 
-use crate::{Error, store};
+use crate::{Error, assign::Assigner, handover, store};
 
 /// The aggregate of claims, id = conversation id.
 pub const CLAIM: &str = "claim";
@@ -20,10 +22,40 @@ pub struct Facts {
     pub last_closed: Option<u64>,
     /// A person reopened it after its last closing.
     pub reopened: bool,
-    /// The last claim: who, at which sequence.
+    /// The last change of hands on the desk: who holds it since (empty: nobody), at which
+    /// sequence.
     pub last_claim: Option<(String, u64)>,
-    /// The agent the read model says holds it (the router assigns too).
+    /// The agent the read model says holds it (automatic assignment gives conversations too).
     pub assignee: Option<String>,
+    /// The sequence the read model's row is at: its assignee only counts when it is newer than
+    /// the last change of hands.
+    pub row_sequence: u64,
+    /// The conversation's channel slug and queue, as the read model has them.
+    pub channel: String,
+    pub queue: String,
+}
+
+impl Facts {
+    /// Whether the conversation is closed (and not reopened by a person since).
+    pub fn closed(&self) -> bool {
+        let closed_at = self.last_closed.unwrap_or(0);
+        self.last_message.is_some_and(|message| closed_at > message) && !self.reopened
+    }
+
+    /// Who holds the conversation now, and the guard of the next change of hands.
+    pub fn holder(&self) -> (Option<&str>, Expected) {
+        let closed_at = self.last_closed.unwrap_or(0);
+        let read_model = self.assignee.as_deref().filter(|holder| !holder.is_empty());
+        match &self.last_claim {
+            Some((holder, at)) if *at > closed_at => {
+                let newer = read_model.filter(|_| self.row_sequence > *at);
+                let holder = Some(holder.as_str()).filter(|h| !h.is_empty()).or(newer);
+                (holder, Expected::Sequence(*at))
+            }
+            Some((_, at)) => (read_model, Expected::Sequence(*at)),
+            None => (read_model, Expected::Empty),
+        }
+    }
 }
 
 /// What to do about a claim.
@@ -38,19 +70,15 @@ pub enum Decision {
 /// Whether `agent` may claim the conversation `id` given `facts`. A claim holds until the
 /// conversation closes; a closed one cannot be claimed until the customer writes again.
 pub fn decide(id: &str, agent: &str, facts: &Facts) -> Result<Decision, Error> {
-    let Some(last_message) = facts.last_message else { return Err(Error::NotFound(id.to_string())) };
-    let closed_at = facts.last_closed.unwrap_or(0);
-    if closed_at > last_message && !facts.reopened {
+    if facts.last_message.is_none() {
+        return Err(Error::NotFound(id.to_string()));
+    }
+    if facts.closed() {
         return Err(Error::Resolved(id.to_string()));
     }
-    let expected = match &facts.last_claim {
-        Some((holder, at)) if *at > closed_at => return held(id, agent, holder),
-        Some((_, at)) => Expected::Sequence(*at),
-        None => Expected::Empty,
-    };
-    match &facts.assignee {
-        Some(holder) if !holder.is_empty() => held(id, agent, holder),
-        _ => Ok(Decision::Append(expected)),
+    match facts.holder() {
+        (Some(holder), _) => held(id, agent, holder),
+        (None, expected) => Ok(Decision::Append(expected)),
     }
 }
 
@@ -69,8 +97,15 @@ pub struct Claimed {
     pub already_held: bool,
 }
 
-/// Claims the tenant's conversation `id` for `agent`.
-pub async fn claim(bus: &Bus, pool: &PgPool, tenant: &str, id: &str, agent: &str) -> Result<Claimed, Error> {
+/// Claims the tenant's conversation `id` for `agent`, if they are available and have room.
+pub async fn claim(
+    bus: &Bus,
+    pool: &PgPool,
+    assigner: &Assigner,
+    tenant: &str,
+    id: &str,
+    agent: &str,
+) -> Result<Claimed, Error> {
     if !switchboard_bus::is_aggregate_id(id) {
         return Err(Error::InvalidArgument(format!("conversation_id {id:?} is not a conversation id")));
     }
@@ -82,8 +117,12 @@ pub async fn claim(bus: &Bus, pool: &PgPool, tenant: &str, id: &str, agent: &str
         }
         Decision::Append(expected) => expected,
     };
-    let body =
-        Body::ConversationClaimed(ConversationClaimed { conversation_id: id.into(), agent_id: agent.into() });
+    handover::may_take(agent, assigner.agent(tenant, agent).as_ref(), &facts.channel, true)?;
+    let body = Body::ConversationClaimed(ConversationClaimed {
+        conversation_id: id.into(),
+        agent_id: agent.into(),
+        channel: facts.channel.clone(),
+    });
     let event = Draft::new(tenant, id, body).build()?;
     match bus.append(&event, expected, None).await {
         Ok(published) => {
@@ -100,17 +139,20 @@ pub async fn claim(bus: &Bus, pool: &PgPool, tenant: &str, id: &str, agent: &str
     }
 }
 
-/// Another claim landed between the read and the append: whoever made it holds the conversation.
+/// Another change of hands landed between the read and the append: whoever it gave the
+/// conversation to holds it.
 async fn lost_the_race(bus: &Bus, tenant: &str, id: &str, agent: &str) -> Result<Claimed, Error> {
-    match bus.last_event_of(CLAIM, tenant, id).await?.and_then(|(event, at)| Some((claimant_of(&event)?, at)))
-    {
+    match bus.last_event_of(CLAIM, tenant, id).await?.and_then(|(event, at)| Some((holder_of(&event)?, at))) {
         Some((holder, sequence)) if holder == agent => Ok(Claimed { sequence, already_held: true }),
-        Some((holder, _)) => Err(Error::HeldBy { conversation: id.to_string(), agent: holder }),
-        None => Err(Error::Busy(id.to_string())),
+        Some((holder, _)) if !holder.is_empty() => {
+            Err(Error::HeldBy { conversation: id.to_string(), agent: holder })
+        }
+        _ => Err(Error::Busy(id.to_string())),
     }
 }
 
-async fn facts_of(bus: &Bus, pool: &PgPool, tenant: &str, id: &str) -> Result<Facts, Error> {
+/// What the stream and the read model say about the tenant's conversation `id`.
+pub async fn facts_of(bus: &Bus, pool: &PgPool, tenant: &str, id: &str) -> Result<Facts, Error> {
     let sequence_of = |last: Option<(Event, u64)>| last.map(|(_, at)| at);
     let last_claim = bus.last_event_of(CLAIM, tenant, id).await?;
     // Claims made before a reopening held the conversation before; they hold nothing now.
@@ -123,15 +165,25 @@ async fn facts_of(bus: &Bus, pool: &PgPool, tenant: &str, id: &str) -> Result<Fa
         last_message: sequence_of(bus.last_event_of("conversation", tenant, id).await?),
         last_closed: sequence_of(lifecycle),
         reopened,
-        last_claim: last_claim.and_then(|(event, at)| Some((claimant_of(&event)?, at))),
+        last_claim: last_claim.and_then(|(event, at)| Some((holder_of(&event)?, at))),
+        row_sequence: row.as_ref().map_or(0, |c| c.sequence),
+        channel: row.as_ref().map(|c| channel_slug(c.channel)).unwrap_or_default(),
+        queue: row.as_ref().map(|c| c.queue.clone()).unwrap_or_default(),
         // Closed rows keep no holder worth naming.
         assignee: row.filter(|c| !c.closed).map(|c| c.assignee),
     })
 }
 
-fn claimant_of(event: &Event) -> Option<String> {
+/// The slug of an `events.v1.Channel` value (`web`, `email`, ...).
+pub fn channel_slug(channel: i32) -> String {
+    Channel::try_from(channel).unwrap_or(Channel::Unspecified).slug().to_string()
+}
+
+/// Who a change of hands left holding the conversation (empty: nobody).
+fn holder_of(event: &Event) -> Option<String> {
     match &event.body {
         Some(Body::ConversationClaimed(claimed)) => Some(claimed.agent_id.clone()),
+        Some(Body::ConversationTransferred(moved)) => Some(moved.to_agent.clone()),
         _ => None,
     }
 }

@@ -150,6 +150,8 @@ pub struct Conversation {
     pub sequence: u64,
     /// What that event changed.
     pub last_change: Change,
+    /// Since when it waits for a person (with people, held by nobody); `None`: it does not.
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 impl Conversation {
@@ -199,6 +201,7 @@ pub fn conversation_of(body: &Body) -> Option<&str> {
         Body::ConversationAssigned(e) => &e.conversation_id,
         Body::ConversationReleased(e) => &e.conversation_id,
         Body::ConversationClaimed(e) => &e.conversation_id,
+        Body::ConversationTransferred(e) => &e.conversation_id,
         Body::ConversationClosed(e) => &e.conversation_id,
         Body::ConversationReopened(e) => &e.conversation_id,
         Body::ConversationUpdated(e) => &e.conversation_id,
@@ -231,6 +234,9 @@ pub fn apply(state: Option<Conversation>, event: &Event, sequence: u64) -> Optio
         conversation.updated_at = at;
         conversation.sequence = sequence;
         conversation.last_change = change_of(body, waited_for_people, &conversation);
+        let waits =
+            conversation.routed != Routed::Bot && !conversation.closed && conversation.assignee.is_empty();
+        conversation.waiting_since = if waits { conversation.waiting_since.or(Some(at)) } else { None };
     }
     Some(conversation)
 }
@@ -254,6 +260,15 @@ fn fold(c: &mut Conversation, body: &Body) -> bool {
         }
         Body::ConversationReleased(released) if released.agent_id == c.assignee => c.assignee.clear(),
         Body::ConversationClaimed(claimed) => c.assignee.clone_from(&claimed.agent_id),
+        Body::ConversationTransferred(moved) => {
+            c.assignee.clone_from(&moved.to_agent);
+            if !moved.queue.is_empty() {
+                c.queue.clone_from(&moved.queue);
+            }
+            if c.routed == Routed::Bot {
+                c.routed = Routed::Queued;
+            }
+        }
         Body::ConversationClosed(_) => {
             c.closed = true;
             c.paused = false;
@@ -299,6 +314,8 @@ fn change_of(body: &Body, waited_for_people: bool, now: &Conversation) -> Change
     match body {
         Body::MessageRouted(_) | Body::ConversationReopened(_) if reaches_people => Change::New,
         Body::ConversationAssigned(_) | Body::ConversationClaimed(_) => Change::Assigned,
+        Body::ConversationTransferred(moved) if !moved.to_agent.is_empty() => Change::Assigned,
+        Body::ConversationTransferred(_) => Change::New,
         Body::MessageReceived(_) => Change::CustomerReplied,
         Body::SlaWarning(_) => Change::SlaWarning,
         Body::SlaBreached(_) => Change::SlaBreached,

@@ -58,7 +58,11 @@ fn sla_started(metric: &str, due_seconds: i64) -> Body {
 }
 
 fn claimed(agent: &str) -> Body {
-    Body::ConversationClaimed(ConversationClaimed { conversation_id: C.into(), agent_id: agent.into() })
+    Body::ConversationClaimed(ConversationClaimed {
+        conversation_id: C.into(),
+        agent_id: agent.into(),
+        ..ConversationClaimed::default()
+    })
 }
 
 fn closed() -> Body {

@@ -25,12 +25,13 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    Error, apply, claim,
+    Error, apply, approvals, claim,
     conversation::Conversation,
     inbox,
     listing::{Query, wire_status},
-    macro_calls,
+    macro_calls, moves, overview,
     people::People,
+    presence,
     returns::{self, Asked},
     status, store,
     view::Views,
@@ -125,7 +126,8 @@ impl desk_server::Desk for DeskApi {
     async fn claim(&self, request: Request<ClaimRequest>) -> Result<Response<ClaimResponse>, Status> {
         let caller = Caller::of(&request)?;
         let id = request.into_inner().conversation_id;
-        let claimed = claim::claim(&self.deps.bus, &self.deps.pool, &caller.tenant, &id, &caller.subject)
+        let (bus, pool, assigner) = (&self.deps.bus, &self.deps.pool, &self.people.assigner);
+        let claimed = claim::claim(bus, pool, assigner, &caller.tenant, &id, &caller.subject)
             .await
             .map_err(|e| to_status(&e))?;
         Ok(Response::new(ClaimResponse {
@@ -151,22 +153,25 @@ impl desk_server::Desk for DeskApi {
         )
     }
 
-    async fn assign(&self, _request: Request<AssignRequest>) -> Result<Response<AssignmentResponse>, Status> {
-        Err(Status::unimplemented("Assign: not built yet"))
+    async fn assign(&self, request: Request<AssignRequest>) -> Result<Response<AssignmentResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        answer(moves::assign(&self.people, &caller, request.get_ref()).await)
     }
 
     async fn transfer(
         &self,
-        _request: Request<TransferRequest>,
+        request: Request<TransferRequest>,
     ) -> Result<Response<AssignmentResponse>, Status> {
-        Err(Status::unimplemented("Transfer: not built yet"))
+        let caller = Caller::of(&request)?;
+        answer(moves::transfer(&self.people, &caller, request.get_ref()).await)
     }
 
     async fn unassign(
         &self,
-        _request: Request<UnassignRequest>,
+        request: Request<UnassignRequest>,
     ) -> Result<Response<AssignmentResponse>, Status> {
-        Err(Status::unimplemented("Unassign: not built yet"))
+        let caller = Caller::of(&request)?;
+        answer(moves::unassign(&self.people, &caller, request.get_ref()).await)
     }
 
     async fn reply(&self, request: Request<ReplyRequest>) -> Result<Response<ReplyResponse>, Status> {
@@ -267,6 +272,17 @@ impl desk_server::Desk for DeskApi {
                 let (mut response, stored, c) =
                     apply::apply(&self.deps.bus, &self.deps.pool, &caller, &r, link).await?;
                 status::answered(&self.people, &caller.tenant, &c.conversation_id).await?;
+                if !stored.body.queue.is_empty() && stored.body.queue != c.queue {
+                    let note = format!("macro {}", stored.body.name);
+                    let to_queue = TransferRequest {
+                        conversation_id: c.conversation_id.clone(),
+                        queue: stored.body.queue.clone(),
+                        agent_id: String::new(),
+                        note,
+                    };
+                    let moved = moves::transfer(&self.people, &caller, &to_queue).await?;
+                    response.sequence = response.sequence.max(moved.sequence);
+                }
                 let change = status::change_named(&stored.body.set_status);
                 if change != StatusChange::Unspecified {
                     let request = SetStatusRequest {
@@ -285,16 +301,30 @@ impl desk_server::Desk for DeskApi {
 
     async fn list_approvals(
         &self,
-        _request: Request<ListApprovalsRequest>,
+        request: Request<ListApprovalsRequest>,
     ) -> Result<Response<ListApprovalsResponse>, Status> {
-        Err(Status::unimplemented("ListApprovals: not built yet"))
+        let caller = Caller::of(&request)?;
+        let kind = request.into_inner().kind;
+        let approvals = approvals::waiting(&self.deps.pool, &caller.tenant, &kind).await;
+        answer(approvals.map(|approvals| ListApprovalsResponse { approvals }))
     }
 
     async fn decide_approval(
         &self,
-        _request: Request<DecideApprovalRequest>,
+        request: Request<DecideApprovalRequest>,
     ) -> Result<Response<DecideApprovalResponse>, Status> {
-        Err(Status::unimplemented("DecideApproval: not built yet"))
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        answer(
+            async {
+                let return_id = approvals::return_of(&r.approval_id)?;
+                let approver = caller.subject.as_str();
+                let asked = Asked { return_id, approve: r.approve, approver, reason: &r.reason };
+                let verdict = returns::decide_return(&self.deps.bus, &caller.tenant, &asked).await?;
+                Ok(DecideApprovalResponse { status: verdict.as_str().into() })
+            }
+            .await,
+        )
     }
 
     type WatchInboxStream =
@@ -318,15 +348,26 @@ impl desk_server::Desk for DeskApi {
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(changes))))
     }
 
-    async fn set_presence(&self, _request: Request<SetPresenceRequest>) -> Result<Response<Agent>, Status> {
-        Err(Status::unimplemented("SetPresence: not built yet"))
+    async fn set_presence(&self, request: Request<SetPresenceRequest>) -> Result<Response<Agent>, Status> {
+        let caller = Caller::of(&request)?;
+        answer(presence::set(&self.people, &caller, request.get_ref().presence()).await)
     }
 
-    async fn get_overview(
-        &self,
-        _request: Request<GetOverviewRequest>,
-    ) -> Result<Response<Overview>, Status> {
-        Err(Status::unimplemented("GetOverview: not built yet"))
+    async fn get_overview(&self, request: Request<GetOverviewRequest>) -> Result<Response<Overview>, Status> {
+        let caller = Caller::of(&request)?;
+        let minutes = request.get_ref().sla_at_risk_minutes;
+        answer(
+            async {
+                let (pool, tenant) = (&self.deps.pool, caller.tenant.as_str());
+                let mut seen =
+                    overview::queues(pool, tenant, &caller.subject, minutes, chrono::Utc::now()).await?;
+                let agents = self.people.assigner.agents_of(tenant);
+                seen.agents = agents.iter().map(|(id, agent)| overview::wire_agent(id, agent)).collect();
+                seen.pending_approvals = approvals::waiting_count(pool, tenant).await?;
+                Ok(seen)
+            }
+            .await,
+        )
     }
 
     async fn put_agent(&self, request: Request<AgentUpdated>) -> Result<Response<AgentUpdated>, Status> {

@@ -9,19 +9,24 @@
 
 mod activity;
 mod apply;
+mod approvals;
 mod assign;
 mod claim;
 mod closing;
 pub mod conversation;
 pub mod details;
 mod grpc;
+mod handover;
 mod idle;
 mod inbox;
 pub mod listing;
 mod macro_calls;
 pub mod macros;
+mod moves;
+mod overview;
 mod pending;
 mod people;
+mod presence;
 mod projection;
 mod records;
 mod returns;
@@ -45,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
     Migration { version: 2, name: "timeline", sql: include_str!("../migrations/002_timeline.sql") },
     Migration { version: 3, name: "changes", sql: include_str!("../migrations/003_changes.sql") },
+    Migration {
+        version: 4,
+        name: "waiting_and_approvals",
+        sql: include_str!("../migrations/004_waiting_and_approvals.sql"),
+    },
     Migration {
         version: 20,
         name: "listing_indexes",
@@ -86,6 +96,10 @@ pub enum Error {
     AlreadyDecided { what: String, verdict: returns::Verdict },
     #[error("{0} changed at the same moment; try again")]
     Contended(String),
+    #[error("agent {agent:?} is {why}: they take no conversations now")]
+    Unavailable { agent: String, why: String },
+    #[error("agent {agent:?} holds as many {channel} conversations as they can ({capacity})")]
+    AtCapacity { agent: String, channel: String, capacity: u32 },
     #[error(transparent)]
     Projection(#[from] switchboard_projection::Error),
     #[error("bus: {0}")]
@@ -105,7 +119,9 @@ impl ServiceError for Error {
             | Self::NotResolved(_)
             | Self::Stale(_)
             | Self::Unfillable(_)
-            | Self::AlreadyDecided { .. } => ErrorKind::FailedPrecondition,
+            | Self::AlreadyDecided { .. }
+            | Self::Unavailable { .. }
+            | Self::AtCapacity { .. } => ErrorKind::FailedPrecondition,
             Self::Endpoint { .. } => ErrorKind::Internal,
             Self::Busy(_) | Self::NotCaughtUp(_) | Self::Contended(_) => ErrorKind::Unavailable,
             Self::Projection(_) | Self::Bus(_) | Self::Database(_) => ErrorKind::Internal,
@@ -132,6 +148,9 @@ pub struct Config {
     /// How long a conversation only the bot has handled may stay quiet before it is closed as
     /// resolved by the bot; `None`: never.
     pub bot_idle_close: Option<std::time::Duration>,
+    /// How long an agent may stay offline before the conversations they hold go back to their
+    /// queues.
+    pub offline_grace: std::time::Duration,
 }
 
 impl Default for Config {
@@ -144,6 +163,7 @@ impl Default for Config {
             article_url: String::new(),
             streams_end: CancellationToken::new(),
             bot_idle_close: Some(std::time::Duration::from_secs(24 * 3600)),
+            offline_grace: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -162,6 +182,8 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         let (bus, pool, stop) = (deps.bus.clone(), deps.pool.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move { idle::run(bus, pool, idle, stop).await.map_err(Into::into) }));
     }
+    let gone = presence::release_the_gone(people.clone(), config.offline_grace, shutdown.clone());
+    tasks.push(tokio::spawn(gone));
     let streams_end = streams_end(&config, &shutdown);
     let api = grpc::DeskApi::new(deps, runner.checkpoint(), views, people, streams_end);
     tasks.push(spawn_runner(runner, shutdown));

@@ -48,9 +48,8 @@ pub fn checked(wire: &Macro) -> Result<MacroSaved, Error> {
         (locale, _) => return Err(invalid(format!("default_locale {locale:?} has no text"))),
     };
     let actions = wire.actions.clone().unwrap_or_default();
-    if !actions.queue.trim().is_empty() {
-        // Moving the queue goes through Transfer, which is not built yet: refused, not ignored.
-        return Err(invalid("a macro cannot move the queue yet; transfer the conversation instead".into()));
+    if actions.queue.chars().count() > 128 || actions.queue.chars().any(char::is_control) {
+        return Err(invalid("actions.queue: at most 128 characters, no control characters".into()));
     }
     Ok(MacroSaved {
         macro_id: wire.macro_id.clone(),
@@ -214,10 +213,10 @@ mod tests {
             (wire(&[("e n", "x")], ""), "not a language tag"),
             (
                 Macro {
-                    actions: Some(MacroActions { queue: "billing".into(), ..Default::default() }),
+                    actions: Some(MacroActions { queue: "bill\ning".into(), ..Default::default() }),
                     ..wire(&[("en", "x")], "")
                 },
-                "cannot move the queue",
+                "actions.queue",
             ),
         ] {
             let error = checked(&bad).expect_err(expected).to_string();

@@ -9,13 +9,14 @@ use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{events::v1::event::Body, time::to_datetime};
 
 use crate::{
+    approvals,
     conversation::{self, Conversation},
     details::{self, Details},
     macro_calls, records, store, timeline,
 };
 
 /// Aggregates whose events say something to the desk.
-const AGGREGATES: [&str; 14] = [
+const AGGREGATES: [&str; 15] = [
     "conversation",
     "classification",
     "routing",
@@ -30,6 +31,7 @@ const AGGREGATES: [&str; 14] = [
     "order",
     "macro",
     "conversation-update",
+    "return",
 ];
 
 type Key = (String, String);
@@ -57,6 +59,7 @@ impl Projection for DeskProjection {
             "desk.customers",
             "desk.orders",
             "desk.macros",
+            "desk.approvals",
         ]
     }
 
@@ -101,6 +104,9 @@ async fn directory(tx: &mut PgConnection, applied: &Applied) -> Result<(), sqlx:
     match event.body.as_ref() {
         Some(Body::CustomerProfileUpdated(profile)) => records::put_customer(tx, tenant, profile).await,
         Some(Body::OrderUpdated(order)) => records::put_order(tx, tenant, order, at).await,
+        Some(body @ (Body::ReturnOpened(_) | Body::ReturnApproved(_) | Body::ReturnRejected(_))) => {
+            approvals::record(tx, tenant, body, at, applied.sequence).await
+        }
         Some(body @ (Body::MacroSaved(_) | Body::MacroDeleted(_))) => match macro_calls::stored(body, at) {
             Some(stored) => records::put_macro(tx, tenant, &stored, applied.sequence).await,
             None => Ok(()),

@@ -13,7 +13,7 @@ use crate::{
 
 const COLUMNS: &str =
     "tenant, conversation_id, customer_id, channel, routed, paused, closed, queue, priority,
-     assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence, last_change";
+     assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since";
 
 /// The tenant's conversation, if the desk has seen it.
 pub async fn load(
@@ -60,6 +60,15 @@ pub async fn idle_bot_conversations(
     rows.iter().map(conversation_of).collect()
 }
 
+/// Whether a conversation of the tenant is (or was) in `queue`.
+pub async fn has_queue(pool: &PgPool, tenant: &str, queue: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM desk.conversations WHERE tenant = $1 AND queue = $2)")
+        .bind(tenant)
+        .bind(queue)
+        .fetch_one(pool)
+        .await
+}
+
 /// The tenant's last stream sequence on the desk (0: none).
 pub async fn last_sequence(pool: &PgPool, tenant: &str) -> Result<u64, sqlx::Error> {
     let last: Option<i64> =
@@ -74,8 +83,9 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
     sqlx::query(
         "INSERT INTO desk.conversations (tenant, conversation_id, customer_id, channel, status, routed,
              paused, closed, queue, priority, assignee, preview, sla_targets, sla_due_at, sla_breached,
-             handoff_reason, language, created_at, updated_at, sequence, last_change)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+             handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+             $22)
          ON CONFLICT (tenant, conversation_id) DO UPDATE SET
              customer_id = EXCLUDED.customer_id, channel = EXCLUDED.channel, status = EXCLUDED.status,
              routed = EXCLUDED.routed, paused = EXCLUDED.paused, closed = EXCLUDED.closed,
@@ -84,7 +94,7 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
              sla_due_at = EXCLUDED.sla_due_at, sla_breached = EXCLUDED.sla_breached,
              handoff_reason = EXCLUDED.handoff_reason, language = EXCLUDED.language,
              updated_at = EXCLUDED.updated_at, sequence = EXCLUDED.sequence,
-             last_change = EXCLUDED.last_change",
+             last_change = EXCLUDED.last_change, waiting_since = EXCLUDED.waiting_since",
     )
     .bind(&c.tenant)
     .bind(&c.conversation_id)
@@ -107,6 +117,7 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
     .bind(c.updated_at)
     .bind(i64::try_from(c.sequence).unwrap_or(i64::MAX))
     .bind(c.last_change.as_str())
+    .bind(c.waiting_since)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -212,6 +223,7 @@ fn conversation_of(row: &PgRow) -> Result<Conversation, sqlx::Error> {
         updated_at: row.try_get("updated_at")?,
         sequence: u64::try_from(row.try_get::<i64, _>("sequence")?).unwrap_or(0),
         last_change: Change::parse(row.try_get("last_change")?),
+        waiting_since: row.try_get("waiting_since")?,
     })
 }
 

@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use switchboard_proto::{
-    events::v1::{Event, MessageClassified, MessageRouted, Priority, RouteAction, event::Body},
+    events::v1::{
+        ConversationTransferred, Event, MessageClassified, MessageRouted, Priority, RouteAction, event::Body,
+    },
     time::to_datetime,
 };
 
@@ -124,6 +126,7 @@ pub fn changes_of(event: &Event, sequence: u64) -> Option<Change> {
         }
         Body::MessageRouted(r) => routed(r).and_then(|text| happened(&r.conversation_id, "routed", text)),
         Body::ConversationClaimed(c) => happened(&c.conversation_id, "claimed", c.agent_id.clone()),
+        Body::ConversationTransferred(t) => happened(&t.conversation_id, "transferred", transferred(t)),
         Body::ConversationAssigned(a) => happened(&a.conversation_id, "assigned", a.agent_id.clone()),
         Body::ConversationReleased(r) => happened(&r.conversation_id, "released", r.agent_id.clone()),
         Body::ConversationClosed(c) => happened(&c.conversation_id, "resolved", c.reason.clone()),
@@ -154,6 +157,17 @@ fn routed(r: &MessageRouted) -> Option<String> {
         RouteAction::Queue | RouteAction::Escalate => Some(format!("{}: {}", r.queue, r.reason)),
         RouteAction::AutoReply | RouteAction::Unspecified => None,
     }
+}
+
+fn transferred(t: &ConversationTransferred) -> String {
+    let to = if t.to_agent.is_empty() {
+        format!("queue {}", t.queue)
+    } else {
+        format!("{} ({})", t.to_agent, t.queue)
+    };
+    let from = if t.from_agent.is_empty() { String::new() } else { format!(" from {}", t.from_agent) };
+    let note = if t.note.is_empty() { String::new() } else { format!(": {}", t.note) };
+    format!("to {to}{from} by {}{note}", t.by)
 }
 
 fn classification_of(c: &MessageClassified) -> Value {

@@ -106,6 +106,10 @@ pub struct ServeArgs {
     /// resolved by the bot (its survey goes out); 0: never.
     #[arg(long, env = "SWITCHBOARD_BOT_IDLE_CLOSE_SECS", default_value_t = 86_400)]
     pub bot_idle_close_secs: u64,
+    /// Seconds an agent may stay offline before the conversations they hold go back to their
+    /// queues.
+    #[arg(long, env = "SWITCHBOARD_DESK_OFFLINE_GRACE_SECS", default_value_t = 300)]
+    pub desk_offline_grace_secs: u64,
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
@@ -137,6 +141,7 @@ impl ServeArgs {
             answer_confidence: checked_confidence(self.answer_confidence)?,
             bot_idle_close: (self.bot_idle_close_secs > 0)
                 .then(|| Duration::from_secs(self.bot_idle_close_secs)),
+            desk_offline_grace: Duration::from_secs(self.desk_offline_grace_secs),
             ..base
         })
     }

@@ -135,6 +135,8 @@ pub struct Config {
     pub answer_confidence: f32,
     /// The desk closes bot-only conversations this long quiet; `None`: never.
     pub bot_idle_close: Option<Duration>,
+    /// How long an agent may stay offline before their conversations go back to their queues.
+    pub desk_offline_grace: Duration,
     pub ack_wait: Duration,
     pub max_deliver: i64,
     /// How long shutdown waits for in-flight work.
@@ -167,6 +169,7 @@ impl Default for Config {
             index_dir: None,
             answer_confidence: switchboard_knowledge::DEFAULT_MIN_CONFIDENCE,
             bot_idle_close: Some(Duration::from_secs(24 * 3600)),
+            desk_offline_grace: Duration::from_secs(300),
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             shutdown_grace: Duration::from_secs(20),

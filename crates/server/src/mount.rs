@@ -122,6 +122,7 @@ fn desk_config(
     Ok(switchboard_desk::Config {
         streams_end: serving.clone(),
         bot_idle_close: config.bot_idle_close,
+        offline_grace: config.desk_offline_grace,
         knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or_else(|| own_endpoint(config, local)),
         credentials: service_credentials(config, "desk")?,
         tls: config.tls.as_ref().map(crate::ServerTls::peer),

@@ -207,8 +207,12 @@ impl Script<'_> {
             });
             self.emit(&agent, body, at)?;
         } else {
-            let body =
-                Body::ConversationClaimed(ConversationClaimed { conversation_id, agent_id: agent.clone() });
+            let channel = channel_slug(self.channel).into();
+            let body = Body::ConversationClaimed(ConversationClaimed {
+                conversation_id,
+                agent_id: agent.clone(),
+                channel,
+            });
             self.on_conversation(body, at)?;
         }
         Ok((agent, at))

@@ -8,7 +8,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use switchboard_proto::events::v1::{AgentUpdated, Channel, Event, MessageRouted, RouteAction, event::Body};
+use chrono::{DateTime, Utc};
+use switchboard_proto::{
+    events::v1::{
+        AgentUpdated, Channel, ConversationTransferred, Event, MessageRouted, RouteAction, event::Body,
+    },
+    time::to_datetime,
+};
 
 use crate::tenancy::{Scoped, scoped, tenant_of};
 
@@ -21,6 +27,56 @@ pub struct Agent {
     pub last_assigned: u64,
     /// Last sequence on the agent's `agent-load` subject (the append guard).
     pub load_sequence: u64,
+    /// What the agent last said of themself, and since when; `None`: never said.
+    pub presence: Option<(Presence, DateTime<Utc>)>,
+}
+
+/// An agent's presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Online,
+    Away,
+    Offline,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Away => "away",
+            Self::Offline => "offline",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Online, Self::Away, Self::Offline].into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+impl Agent {
+    /// Takes conversations: online, or, having never said, as the profile says.
+    pub fn available(&self) -> bool {
+        match self.presence {
+            Some((presence, _)) => presence == Presence::Online,
+            None => self.profile.available,
+        }
+    }
+
+    /// Whether anything is known of the agent (a profile or a presence).
+    pub fn known(&self) -> bool {
+        !self.profile.agent_id.is_empty() || self.presence.is_some()
+    }
+
+    /// Conversations held on `channel`.
+    pub fn load_on(&self, channel: &str) -> u32 {
+        self.active.values().filter(|c| *c == channel).count() as u32
+    }
+
+    /// Conversations at once on `channel`; `None`: no limit (the profile sets no capacity).
+    pub fn capacity_on(&self, channel: &str) -> Option<u32> {
+        let capacity = &self.profile.capacity;
+        (!capacity.is_empty()).then(|| capacity.get(channel).copied().unwrap_or(0))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +108,9 @@ pub struct State {
     /// (tenant, conversation id) to the agent holding it.
     pub assigned: HashMap<Scoped, String>,
     pub to_release: Vec<Release>,
+    /// (tenant, conversation id) to the assignment its routing asked for, so that a
+    /// conversation sent back to a queue waits for an agent there again.
+    pub asked: HashMap<Scoped, Waiting>,
 }
 
 /// A routed message of `tenant` that asks for assignment waits, unless its conversation is held
@@ -60,10 +119,10 @@ fn wait(state: &mut State, tenant: &str, routed: &MessageRouted) {
     let human = routed.action() != RouteAction::AutoReply;
     let known = state.assigned.contains_key(&scoped(tenant, &routed.conversation_id))
         || state.waiting.iter().any(|w| w.tenant == tenant && w.conversation_id == routed.conversation_id);
-    if routed.assignment.is_empty() || !human || known {
+    if routed.assignment.is_empty() || !human {
         return;
     }
-    state.waiting.push(Waiting {
+    let waiting = Waiting {
         tenant: tenant.to_string(),
         conversation_id: routed.conversation_id.clone(),
         queue: routed.queue.clone(),
@@ -71,7 +130,11 @@ fn wait(state: &mut State, tenant: &str, routed: &MessageRouted) {
         language: routed.language.split('-').next().unwrap_or_default().to_ascii_lowercase(),
         skills: routed.skills.clone(),
         strategy: routed.assignment.clone(),
-    });
+    };
+    state.asked.insert(scoped(tenant, &routed.conversation_id), waiting.clone());
+    if !known {
+        state.waiting.push(waiting);
+    }
 }
 
 impl State {
@@ -91,10 +154,21 @@ impl State {
                 self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != a.conversation_id);
             }
             Some(Body::ConversationClaimed(c)) => {
-                // An agent took it from the desk: it waits no more, and its closing releases them.
-                // (A claim does not count against the agent's capacity yet.)
+                // An agent took it from the desk: it waits no more, it counts against their
+                // capacity, and its closing releases them.
+                self.agents
+                    .entry(scoped(tenant, &c.agent_id))
+                    .or_default()
+                    .active
+                    .insert(c.conversation_id.clone(), c.channel.clone());
                 self.assigned.insert(scoped(tenant, &c.conversation_id), c.agent_id.clone());
                 self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != c.conversation_id);
+            }
+            Some(Body::ConversationTransferred(t)) => self.transferred(tenant, t),
+            Some(Body::AgentPresenceChanged(p)) => {
+                let at = to_datetime(event.occurred_at.as_ref());
+                let agent = self.agents.entry(scoped(tenant, &p.agent_id)).or_default();
+                agent.presence = Presence::parse(&p.presence).map(|presence| (presence, at));
             }
             Some(Body::ConversationReleased(r)) => {
                 let agent = self.agents.entry(scoped(tenant, &r.agent_id)).or_default();
@@ -107,6 +181,7 @@ impl State {
             }
             Some(Body::ConversationClosed(closed)) => {
                 let conversation = scoped(tenant, &closed.conversation_id);
+                self.asked.remove(&conversation);
                 self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != closed.conversation_id);
                 if let Some(agent_id) = self.assigned.get(&conversation).cloned() {
                     self.to_release.push(Release {
@@ -123,6 +198,24 @@ impl State {
         true
     }
 
+    /// A conversation changed hands: its old holder's capacity frees, the new one's counts; sent
+    /// back to a queue, it waits for an agent there if its routing asked for assignment.
+    fn transferred(&mut self, tenant: &str, t: &ConversationTransferred) {
+        let conversation = scoped(tenant, &t.conversation_id);
+        if let Some(old) = self.assigned.remove(&conversation) {
+            self.agents.entry(scoped(tenant, &old)).or_default().active.remove(&t.conversation_id);
+        }
+        self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != t.conversation_id);
+        if !t.to_agent.is_empty() {
+            let agent = self.agents.entry(scoped(tenant, &t.to_agent)).or_default();
+            agent.active.insert(t.conversation_id.clone(), t.channel.clone());
+            self.assigned.insert(conversation, t.to_agent.clone());
+        } else if let Some(asked) = self.asked.get(&conversation) {
+            let queue = if t.queue.is_empty() { asked.queue.clone() } else { t.queue.clone() };
+            self.waiting.push(Waiting { queue, ..asked.clone() });
+        }
+    }
+
     /// Waiting conversations, oldest first, with the agent of their tenant each goes to and that
     /// agent's guard; loads planned here count for the ones after.
     pub fn plan(&self) -> Vec<(Waiting, String, u64)> {
@@ -134,7 +227,7 @@ impl State {
                 let on_channel = agent.active.values().filter(|c| **c == waiting.channel).count() as u32
                     + planned.get(*id).copied().unwrap_or(0);
                 let capacity = agent.profile.capacity.get(&waiting.channel).copied().unwrap_or(0);
-                agent.profile.available
+                agent.available()
                     && agent.profile.queues.contains(&waiting.queue)
                     && (agent.profile.languages.is_empty()
                         || waiting.language.is_empty()

@@ -1,7 +1,9 @@
 //! Given agents and events, when the plan is asked, then conversations go to these agents.
 
 use switchboard_bus::Draft;
-use switchboard_proto::events::v1::{ConversationAssigned, ConversationClaimed, ConversationReleased};
+use switchboard_proto::events::v1::{
+    AgentPresenceChanged, ConversationAssigned, ConversationClaimed, ConversationReleased,
+};
 
 use super::*;
 
@@ -107,8 +109,88 @@ fn given_a_waiting_conversation_when_an_agent_claims_it_then_it_waits_no_more_an
     let claimed = Body::ConversationClaimed(ConversationClaimed {
         conversation_id: "c1".into(),
         agent_id: "bob".into(),
+        channel: "web".into(),
     });
     assert!(state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 1));
     assert!(state.plan().is_empty(), "a claimed conversation is not assigned again");
     assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("bob"));
+}
+
+#[test]
+fn given_a_claim_when_folded_then_it_counts_against_the_claimants_capacity() {
+    let mut state = State { waiting: vec![waiting("c2", "round_robin")], ..State::default() };
+    state.agents.extend([agent("ana", 1, 0)]);
+    let claimed = Body::ConversationClaimed(ConversationClaimed {
+        conversation_id: "c1".into(),
+        agent_id: "ana".into(),
+        channel: "web".into(),
+    });
+    state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 1);
+    assert!(state.plan().is_empty(), "ana's one web seat is taken by her claim");
+}
+
+fn transferred(from: &str, to: &str, queue: &str) -> Event {
+    let body = Body::ConversationTransferred(ConversationTransferred {
+        conversation_id: "c1".into(),
+        from_agent: from.into(),
+        to_agent: to.into(),
+        queue: queue.into(),
+        channel: "web".into(),
+        by: "agent:sue".into(),
+        note: String::new(),
+    });
+    Draft::new("acme", "c1", body).build().expect("a valid event")
+}
+
+fn routed_for_assignment() -> Event {
+    let body = Body::MessageRouted(MessageRouted {
+        conversation_id: "c1".into(),
+        action: RouteAction::Queue.into(),
+        queue: "billing".into(),
+        channel: Channel::Web.into(),
+        language: "en".into(),
+        assignment: "round_robin".into(),
+        ..MessageRouted::default()
+    });
+    Draft::new("acme", "c1", body).build().expect("a valid event")
+}
+
+#[test]
+fn given_a_held_conversation_when_transferred_then_capacity_moves_with_it() {
+    let mut state = State::default();
+    state.agents.extend([agent("ana", 1, 0), agent("bob", 1, 0)]);
+    state.apply(&transferred("", "ana", "billing"), 1);
+    assert_eq!(state.agents[&scoped("acme", "ana")].load_on("web"), 1);
+    state.apply(&transferred("ana", "bob", "billing"), 2);
+    assert_eq!(state.agents[&scoped("acme", "ana")].load_on("web"), 0);
+    assert_eq!(state.agents[&scoped("acme", "bob")].load_on("web"), 1);
+    assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("bob"));
+}
+
+#[test]
+fn given_a_conversation_routed_for_assignment_when_sent_back_to_a_queue_then_it_waits_there_again() {
+    let mut state = State::default();
+    state.apply(&routed_for_assignment(), 1);
+    state.apply(&transferred("", "ana", "billing"), 2);
+    assert!(state.waiting.is_empty(), "ana has it");
+    state.apply(&transferred("ana", "", "returns"), 3);
+    assert_eq!(state.waiting.iter().map(|w| w.queue.as_str()).collect::<Vec<_>>(), ["returns"]);
+    assert!(!state.assigned.contains_key(&scoped("acme", "c1")));
+}
+
+#[test]
+fn given_agents_who_went_away_or_offline_then_they_are_given_nothing() {
+    let mut state = State { waiting: vec![waiting("c1", "round_robin")], ..State::default() };
+    state.agents.extend([agent("ana", 1, 0)]);
+    let presence = |said: &str| {
+        let body = Body::AgentPresenceChanged(AgentPresenceChanged {
+            agent_id: "ana".into(),
+            presence: said.into(),
+        });
+        Draft::new("acme", "ana", body).build().expect("a valid event")
+    };
+    state.apply(&presence("away"), 1);
+    assert!(state.plan().is_empty(), "ana is away");
+    state.apply(&presence("online"), 2);
+    assert_eq!(state.plan().len(), 1);
 }

@@ -8,12 +8,15 @@
 
 mod fold;
 
+pub use fold::{Agent, Presence};
+
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use switchboard_bus::{Bus, Draft, Expected, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::events::v1::{
-    AgentUpdated, ConversationAssigned, ConversationReleased, Event, event::Body,
+    AgentPresenceChanged, AgentUpdated, ConversationAssigned, ConversationReleased, Event, event::Body,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -22,8 +25,9 @@ use fold::{Release, State};
 
 use crate::{Error, tenancy::scoped};
 
-const SUBJECTS: [&str; 5] = [
+const SUBJECTS: [&str; 6] = [
     "switchboard.events.agent.>",
+    "switchboard.events.agent-presence.>",
     "switchboard.events.agent-load.>",
     "switchboard.events.claim.>",
     "switchboard.events.routing.>",
@@ -44,6 +48,56 @@ impl Assigner {
     /// The agent of `tenant` holding its conversation.
     pub fn agent_of(&self, tenant: &str, conversation_id: &str) -> Option<String> {
         self.lock().assigned.get(&scoped(tenant, conversation_id)).cloned()
+    }
+
+    /// The agent `agent_id` of `tenant` as the desk knows them.
+    pub fn agent(&self, tenant: &str, agent_id: &str) -> Option<Agent> {
+        self.lock().agents.get(&scoped(tenant, agent_id)).cloned()
+    }
+
+    /// The agents of `tenant` the desk knows (a profile or a presence), by id.
+    pub fn agents_of(&self, tenant: &str) -> Vec<(String, Agent)> {
+        let state = self.lock();
+        let agents = state.agents.iter().filter(|((t, _), agent)| t == tenant && agent.known());
+        agents.map(|((_, id), agent)| (id.clone(), agent.clone())).collect()
+    }
+
+    /// Whether an agent of `tenant` works `queue`.
+    pub fn works_queue(&self, tenant: &str, queue: &str) -> bool {
+        let state = self.lock();
+        state
+            .agents
+            .iter()
+            .any(|((t, _), agent)| t == tenant && agent.profile.queues.iter().any(|q| q == queue))
+    }
+
+    /// Conversations held by agents offline since `grace` before `now`: (tenant, agent,
+    /// conversation).
+    pub fn held_while_offline(
+        &self,
+        now: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Vec<(String, String, String)> {
+        let state = self.lock();
+        let gone = |agent: &Agent| matches!(agent.presence, Some((Presence::Offline, since)) if since + grace <= now);
+        let agents = state.agents.iter().filter(|(_, agent)| gone(agent));
+        agents
+            .flat_map(|((tenant, id), agent)| {
+                agent.active.keys().map(|conversation| (tenant.clone(), id.clone(), conversation.clone()))
+            })
+            .collect()
+    }
+
+    /// Publishes the presence of an agent of `tenant`; the stream sequence.
+    pub async fn set_presence(&self, tenant: &str, agent_id: &str, presence: Presence) -> Result<u64, Error> {
+        if !switchboard_bus::is_aggregate_id(agent_id) {
+            return Err(Error::InvalidArgument(format!("agent id {agent_id:?} cannot have a presence")));
+        }
+        let body = Body::AgentPresenceChanged(AgentPresenceChanged {
+            agent_id: agent_id.into(),
+            presence: presence.as_str().into(),
+        });
+        Ok(self.bus.publish(&Draft::new(tenant, agent_id, body).build()?).await?.sequence)
     }
 
     /// Publishes the profile of an agent of `tenant`.
