@@ -283,3 +283,29 @@ async fn a_return_waits_in_the_approvals_with_its_facts_until_a_supervisor_decid
     }
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_breach_raises_the_priority_and_moves_the_conversation_as_the_policy_says() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "slas:\n  - name: fast\n    first_response: 3s\n    on_breach: {priority: urgent, queue: escalations}\n\
+                 rules:\n  - name: everything-else\n    then: {action: queue, queue: general, priority: normal}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    let mut sue = desk(&cluster, Role::Supervisor, "sue").await?;
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let submitted = submit(&cluster, message("kim", "Please call me about my contract", "b-1")).await?;
+    let id = submitted.conversation_id;
+    row_where(&mut sue, &id, |c| c.queue == "general").await?;
+    ana.claim(ClaimRequest { conversation_id: id.clone() }).await?;
+
+    let breached = row_where(&mut sue, &id, |c| c.queue == "escalations").await?;
+    assert_eq!(breached.priority(), switchboard_proto::events::v1::Priority::Urgent);
+    assert!(breached.assignee.is_empty(), "someone else takes it: {breached:?}");
+    assert!(breached.sla_breached);
+    let view =
+        sue.get_conversation(GetConversationRequest { conversation_id: id.clone(), min_sequence: 0 }).await?;
+    let tags = &view.get_ref().tags;
+    assert!(tags.contains(&"sla-breached".to_string()), "{tags:?}");
+    cluster.stop().await
+}

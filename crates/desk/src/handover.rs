@@ -56,6 +56,8 @@ pub struct Move {
     /// `agent:<id>`, or `desk`.
     pub by: String,
     pub note: String,
+    /// The queue comes from the rule set (a breach's), not from a person: it need not be known.
+    pub queue_from_rules: bool,
 }
 
 /// What to do about a move.
@@ -133,6 +135,7 @@ pub async fn hand_over(
         may_take(&moved.to_agent, assigner.agent(tenant, &moved.to_agent).as_ref(), &moved.channel, by_self)?;
     }
     let known_queue = moved.queue == facts.queue
+        || asked.queue_from_rules
         || assigner.works_queue(tenant, &moved.queue)
         || store::has_queue(pool, tenant, &moved.queue).await?;
     if !known_queue {

@@ -28,7 +28,13 @@ fn ana(capacity: u32) -> Agent {
 }
 
 fn to(agent: &str, queue: &str) -> Move {
-    Move { to_agent: agent.into(), queue: queue.into(), by: "agent:sue".into(), note: "VIP".into() }
+    Move {
+        to_agent: agent.into(),
+        queue: queue.into(),
+        by: "agent:sue".into(),
+        note: "VIP".into(),
+        ..Move::default()
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod activity;
 mod apply;
 mod approvals;
 mod assign;
+mod breach;
 mod claim;
 mod closing;
 pub mod conversation;

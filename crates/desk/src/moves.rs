@@ -61,6 +61,7 @@ pub async fn transfer(
         queue: r.queue.trim().to_string(),
         by: by(caller),
         note: r.note.clone(),
+        queue_from_rules: false,
     };
     let moved = move_as(people, caller, &r.conversation_id, &asked, |holder| may_act(caller, holder)).await?;
     Ok(answer(&r.conversation_id, moved))

@@ -10,7 +10,7 @@ use switchboard_bus::Bus;
 use switchboard_projection::{Deps, Task};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, assign, pending, returns, sla};
+use crate::{Error, assign, breach, pending, returns, sla};
 
 #[derive(Clone)]
 pub struct People {
@@ -24,12 +24,14 @@ impl People {
     /// Folds what the stream holds, then follows it: timers, assignment, the pending closer and
     /// the return triggers.
     pub async fn start(deps: &Deps, shutdown: &CancellationToken) -> Result<(Self, Vec<Task>), Error> {
-        let (timers, mut tasks) = sla::start(&deps.bus, shutdown.clone()).await?;
+        let (breaches, breached) = tokio::sync::mpsc::unbounded_channel();
+        let (timers, mut tasks) = sla::start(&deps.bus, breaches, shutdown.clone()).await?;
         let (assigner, assign_tasks) = assign::start(&deps.bus, shutdown.clone()).await?;
         tasks.extend(assign_tasks);
         tasks.push(pending::spawn(deps.bus.clone(), deps.pool.clone(), shutdown.clone()).await?);
         tasks.push(returns::triggers::spawn(deps.bus.clone(), shutdown.clone()).await?);
         let people = Self { bus: deps.bus.clone(), pool: deps.pool.clone(), timers, assigner };
+        tasks.push(tokio::spawn(breach::act(people.clone(), breached, shutdown.clone())));
         Ok((people, tasks))
     }
 }

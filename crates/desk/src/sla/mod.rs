@@ -19,7 +19,7 @@ use switchboard_proto::{
     events::v1::{Event, SlaBreached, SlaMet, SlaPaused, SlaResumed, SlaWarning, event::Body},
     time::to_timestamp,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 pub use fold::{Clocks, PENDING_CLOSE};
@@ -27,6 +27,7 @@ use fold::{Planned, State, plan};
 
 use crate::{
     Error,
+    breach::Breach,
     tenancy::{Scoped, scoped},
 };
 
@@ -40,6 +41,8 @@ pub struct Timers {
     bus: Bus,
     state: Mutex<Fold>,
     wake: Notify,
+    /// Where breaches whose policy says what a breach does are told (see [`crate::breach`]).
+    breaches: mpsc::UnboundedSender<Breach>,
 }
 
 /// The fold, and what the edge keeps beside it.
@@ -171,9 +174,31 @@ impl Timers {
             };
             let id = format!("{tenant}/sla/{conversation}/{metric}/{kind}/{}", target.due.timestamp());
             match self.publish_once(&tenant, &conversation, body, &id).await {
+                Ok(()) if breached => {
+                    tracing::info!(metric, kind, "sla timer fired");
+                    self.tell_breach(&tenant, &conversation, id);
+                }
                 Ok(()) => tracing::info!(metric, kind, "sla timer fired"),
                 Err(error) => tracing::warn!(metric, kind, %error, "sla event not published; retrying"),
             }
+        }
+    }
+
+    /// Tells the breach's actions, when the conversation's policy has some.
+    fn tell_breach(&self, tenant: &str, conversation: &str, key: String) {
+        let policy = self.clocks(tenant, conversation).policy;
+        let Some(policy) = policy.filter(|p| p.breach_priority != 0 || !p.breach_queue.is_empty()) else {
+            return;
+        };
+        let breach = Breach {
+            tenant: tenant.to_string(),
+            conversation_id: conversation.to_string(),
+            priority: policy.breach_priority,
+            queue: policy.breach_queue,
+            key,
+        };
+        if self.breaches.send(breach).is_err() {
+            tracing::warn!("sla breach actions not taken: the desk is stopping");
         }
     }
 
@@ -192,10 +217,14 @@ impl Timers {
 
 /// Folds the `sla` and `routing` events so far, then follows new ones, publishes what the fold
 /// plans and runs the clock.
-pub async fn start(bus: &Bus, shutdown: CancellationToken) -> Result<(Arc<Timers>, Vec<Task>), Error> {
+pub async fn start(
+    bus: &Bus,
+    breaches: mpsc::UnboundedSender<Breach>,
+    shutdown: CancellationToken,
+) -> Result<(Arc<Timers>, Vec<Task>), Error> {
     let (history, live) = bus.read_then_follow(&SUBJECTS).await?;
-    let timers =
-        Arc::new(Timers { bus: bus.clone(), state: Mutex::new(Fold::default()), wake: Notify::new() });
+    let state = Mutex::new(Fold::default());
+    let timers = Arc::new(Timers { bus: bus.clone(), state, wake: Notify::new(), breaches });
     for (event, sequence) in &history {
         timers.apply(event, *sequence);
     }

@@ -20,6 +20,18 @@ pub(crate) struct Spec {
     resolution: Option<String>,
     calendar: Option<String>,
     warn_before: Option<String>,
+    #[serde(default)]
+    on_breach: OnBreach,
+}
+
+/// What a breach of any of a policy's targets does to the conversation.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnBreach {
+    /// Raise the priority to this (never lower it).
+    pub priority: Option<Priority>,
+    /// Move it to this queue, unassigned.
+    pub queue: Option<String>,
 }
 
 /// Which conversations a policy covers; every list given must hold.
@@ -43,6 +55,7 @@ pub struct SlaPolicy {
     /// Business hours the targets count; around the clock when unset.
     pub calendar: Option<String>,
     pub warn_before: Option<Duration>,
+    pub on_breach: OnBreach,
 }
 
 impl SlaPolicy {
@@ -58,7 +71,11 @@ impl SlaPolicy {
             resolution: duration("resolution", &spec.resolution)?,
             calendar: spec.calendar.clone(),
             warn_before: duration("warn_before", &spec.warn_before)?,
+            on_breach: spec.on_breach.clone(),
         };
+        if policy.on_breach.queue.as_deref().is_some_and(|q| q.trim().is_empty() || q.chars().count() > 128) {
+            return Err("on_breach.queue: a queue name of 1 to 128 characters".into());
+        }
         if policy.first_response.is_none() && policy.next_response.is_none() && policy.resolution.is_none() {
             return Err("give first_response, next_response, resolution or some of them".into());
         }
@@ -84,6 +101,8 @@ impl SlaPolicy {
             next_response_seconds: seconds(self.next_response),
             resolution_seconds: seconds(self.resolution),
             warn_before_seconds: seconds(self.warn_before),
+            breach_priority: self.on_breach.priority.map_or(0, |p| p.wire().into()),
+            breach_queue: self.on_breach.queue.clone().unwrap_or_default(),
             calendar: self.calendar.as_ref().zip(calendar).map(|(name, calendar)| {
                 let spec = calendar.spec();
                 BusinessHours {
@@ -114,6 +133,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_proto::events::v1::Priority as WirePriority;
 
     #[test]
     fn durations_and_the_policy_as_it_travels() {
@@ -127,6 +147,7 @@ mod tests {
             resolution: None,
             calendar: None,
             warn_before: None,
+            on_breach: OnBreach { priority: Some(Priority::Urgent), queue: Some("escalations".into()) },
         };
         let policy = SlaPolicy::new(&spec, |_| false).expect("valid");
         assert!(policy.covers(Priority::High, "VIP"));
@@ -137,5 +158,11 @@ mod tests {
             ("vip", 600, 0)
         );
         assert!(wire.calendar.is_none());
+        assert_eq!(
+            (wire.breach_priority(), wire.breach_queue.as_str()),
+            (WirePriority::Urgent, "escalations")
+        );
+        let nowhere = Spec { on_breach: OnBreach { priority: None, queue: Some(" ".into()) }, ..spec };
+        assert!(SlaPolicy::new(&nowhere, |_| false).is_err_and(|e| e.contains("on_breach.queue")));
     }
 }
