@@ -99,7 +99,11 @@ async fn conversations_change_hands_within_capacity_and_presence_and_the_supervi
     row_where(&mut sue, &first, |c| c.assignee == "ana").await?;
     let full = ana.claim(ClaimRequest { conversation_id: second.clone() }).await.expect_err("ana is full");
     assert_eq!(full.code(), Code::FailedPrecondition);
-    assert!(full.message().contains("as many web conversations as they can (1)"), "{}", full.message());
+    assert!(
+        full.message().contains("no room for another web conversation (capacity 1)"),
+        "{}",
+        full.message()
+    );
     let unknown = sue.assign(AssignRequest { conversation_id: second.clone(), agent_id: "zed".into() }).await;
     assert_eq!(unknown.expect_err("zed is unknown").code(), Code::InvalidArgument);
     let not_theirs =
@@ -131,10 +135,19 @@ async fn conversations_change_hands_within_capacity_and_presence_and_the_supervi
     assert!(said.contains("bob") && said.contains("from ana") && said.contains("refund over 500"), "{said}");
     let refused = bob.unassign(UnassignRequest { conversation_id: second.clone() }).await.expect_err("ana's");
     assert_eq!(refused.code(), Code::PermissionDenied);
+    let third = asks_for_a_person(&cluster, &mut sue, "max").await?.conversation_id;
+    let given = ana.transfer(transfer(&third, "", "bob", "")).await.expect_err("agents do not assign");
+    assert_eq!(given.code(), Code::PermissionDenied, "{given:?}");
 
     // Then: bob sends it to the vip queue; nobody holds it there and it waits since then.
     let nowhere = bob.transfer(transfer(&first, "nowhere", "", "")).await.expect_err("an unknown queue");
     assert!(nowhere.code() == Code::InvalidArgument && nowhere.message().contains("nowhere"), "{nowhere:?}");
+    let kept = bob.transfer(transfer(&first, "vip", "bob", "")).await?.into_inner();
+    assert_eq!(
+        (kept.agent_id.as_str(), kept.queue.as_str()),
+        ("bob", "vip"),
+        "bob is full, and keeps his own"
+    );
     let to_vip = bob.transfer(transfer(&first, "vip", "", "VIP customer")).await?.into_inner();
     assert_eq!((to_vip.agent_id.as_str(), to_vip.queue.as_str()), ("", "vip"));
     row_where(&mut sue, &first, |c| c.assignee.is_empty() && c.queue == "vip").await?;
@@ -144,7 +157,7 @@ async fn conversations_change_hands_within_capacity_and_presence_and_the_supervi
     assert!(vip.oldest_waiting_since.is_some());
     let ana_seen = overview.agents.iter().find(|a| a.agent_id == "ana").expect("ana");
     assert_eq!((ana_seen.load, ana_seen.capacity, ana_seen.presence()), (1, 1, Presence::Online));
-    assert_eq!((overview.all, overview.unassigned, overview.mine), (2, 1, 0));
+    assert_eq!((overview.all, overview.unassigned, overview.mine), (3, 2, 0));
     let mine = ana.get_overview(GetOverviewRequest::default()).await?.into_inner();
     assert_eq!(mine.mine, 1, "ana holds the second");
 
@@ -156,6 +169,12 @@ async fn conversations_change_hands_within_capacity_and_presence_and_the_supervi
         actions: Some(MacroActions { queue: "vip".into(), ..MacroActions::default() }),
         ..Macro::default()
     };
+    let misspelt = Macro {
+        actions: Some(MacroActions { queue: "vpi".into(), ..MacroActions::default() }),
+        ..to_vip.clone()
+    };
+    let refused = sue.save_macro(SaveMacroRequest { r#macro: Some(misspelt), expected_version: 0 }).await;
+    assert_eq!(refused.expect_err("an unknown queue").code(), Code::InvalidArgument);
     sue.save_macro(SaveMacroRequest { r#macro: Some(to_vip), expected_version: 0 }).await?;
     let apply = ApplyMacroRequest {
         conversation_id: second.clone(),

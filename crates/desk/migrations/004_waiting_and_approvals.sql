@@ -18,3 +18,8 @@ CREATE TABLE desk.approvals (
     PRIMARY KEY (tenant, approval_id)
 );
 CREATE INDEX approvals_waiting ON desk.approvals (tenant, requested_at) WHERE decision = '';
+
+-- The new columns and table are folded from the whole stream: the desk's read model is rebuilt
+-- once (the projection starts again from the first event when its checkpoint is gone).
+TRUNCATE desk.conversations, desk.entries, desk.details, desk.customers, desk.orders, desk.macros;
+DELETE FROM desk.projection_checkpoints WHERE projection = 'desk-projection';

@@ -33,6 +33,9 @@ pub struct Facts {
     /// The conversation's channel slug and queue, as the read model has them.
     pub channel: String,
     pub queue: String,
+    /// The agent the desk's live assignment fold says holds it (it follows the stream closer
+    /// than the read model), when the rest names nobody.
+    pub live_holder: Option<String>,
 }
 
 impl Facts {
@@ -52,8 +55,8 @@ impl Facts {
                 let holder = Some(holder.as_str()).filter(|h| !h.is_empty()).or(newer);
                 (holder, Expected::Sequence(*at))
             }
-            Some((_, at)) => (read_model, Expected::Sequence(*at)),
-            None => (read_model, Expected::Empty),
+            Some((_, at)) => (read_model.or(self.live_holder.as_deref()), Expected::Sequence(*at)),
+            None => (read_model.or(self.live_holder.as_deref()), Expected::Empty),
         }
     }
 }
@@ -109,7 +112,7 @@ pub async fn claim(
     if !switchboard_bus::is_aggregate_id(id) {
         return Err(Error::InvalidArgument(format!("conversation_id {id:?} is not a conversation id")));
     }
-    let facts = facts_of(bus, pool, tenant, id).await?;
+    let facts = facts_of(bus, pool, assigner, tenant, id).await?;
     let expected = match decide(id, agent, &facts)? {
         Decision::AlreadyHeld => {
             let sequence = facts.last_claim.map_or(0, |(_, at)| at);
@@ -147,12 +150,19 @@ async fn lost_the_race(bus: &Bus, tenant: &str, id: &str, agent: &str) -> Result
         Some((holder, _)) if !holder.is_empty() => {
             Err(Error::HeldBy { conversation: id.to_string(), agent: holder })
         }
-        _ => Err(Error::Busy(id.to_string())),
+        Some(_) => Err(Error::Contended(format!("conversation {id:?}"))),
+        None => Err(Error::Busy(id.to_string())),
     }
 }
 
 /// What the stream and the read model say about the tenant's conversation `id`.
-pub async fn facts_of(bus: &Bus, pool: &PgPool, tenant: &str, id: &str) -> Result<Facts, Error> {
+pub async fn facts_of(
+    bus: &Bus,
+    pool: &PgPool,
+    assigner: &Assigner,
+    tenant: &str,
+    id: &str,
+) -> Result<Facts, Error> {
     let sequence_of = |last: Option<(Event, u64)>| last.map(|(_, at)| at);
     let last_claim = bus.last_event_of(CLAIM, tenant, id).await?;
     // Claims made before a reopening held the conversation before; they hold nothing now.
@@ -161,14 +171,30 @@ pub async fn facts_of(bus: &Bus, pool: &PgPool, tenant: &str, id: &str) -> Resul
         matches!(lifecycle.as_ref().and_then(|(e, _)| e.body.as_ref()), Some(Body::ConversationReopened(_)));
     let mut connection = pool.acquire().await?;
     let row = store::load(&mut connection, tenant, id).await?;
+    let message = bus.last_event_of("conversation", tenant, id).await?;
+    // The channel from the stream (the read model may not have the conversation yet); the queue
+    // from the read model, else from the last routing decision.
+    let channel = match message.as_ref().and_then(|(e, _)| e.body.as_ref()) {
+        Some(Body::MessageReceived(received)) => channel_slug(received.channel),
+        _ => String::new(),
+    };
+    let queue = match &row {
+        Some(c) => c.queue.clone(),
+        None => match bus.last_event_of("routing", tenant, id).await?.and_then(|(e, _)| e.body) {
+            Some(Body::MessageRouted(routed)) => routed.queue,
+            _ => String::new(),
+        },
+    };
+    let last_message = sequence_of(message);
     Ok(Facts {
-        last_message: sequence_of(bus.last_event_of("conversation", tenant, id).await?),
+        last_message,
+        live_holder: assigner.agent_of(tenant, id),
         last_closed: sequence_of(lifecycle),
         reopened,
         last_claim: last_claim.and_then(|(event, at)| Some((holder_of(&event)?, at))),
         row_sequence: row.as_ref().map_or(0, |c| c.sequence),
-        channel: row.as_ref().map(|c| channel_slug(c.channel)).unwrap_or_default(),
-        queue: row.as_ref().map(|c| c.queue.clone()).unwrap_or_default(),
+        channel,
+        queue,
         // Closed rows keep no holder worth naming.
         assignee: row.filter(|c| !c.closed).map(|c| c.assignee),
     })

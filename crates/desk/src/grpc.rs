@@ -27,7 +27,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     Error, apply, approvals, claim,
     conversation::Conversation,
-    inbox,
+    handover, inbox,
     listing::{Query, wire_status},
     macro_calls, moves, overview,
     people::People,
@@ -217,6 +217,11 @@ impl desk_server::Desk for DeskApi {
         let wire_macro = r.r#macro.unwrap_or_default();
         answer(
             async {
+                let queue = wire_macro.actions.as_ref().map(|a| a.queue.trim()).unwrap_or_default();
+                if !queue.is_empty() {
+                    handover::known_queue(&self.deps.pool, &self.people.assigner, &caller.tenant, queue)
+                        .await?;
+                }
                 let saved = macro_calls::save(
                     &self.deps.bus,
                     &caller.tenant,

@@ -121,7 +121,7 @@ pub async fn hand_over(
     if !switchboard_bus::is_aggregate_id(id) {
         return Err(Error::NotFound(id.to_string()));
     }
-    let facts = claim::facts_of(bus, pool, tenant, id).await?;
+    let facts = claim::facts_of(bus, pool, assigner, tenant, id).await?;
     allowed(facts.holder().0)?;
     let (moved, expected) = match decide(id, &facts, asked)? {
         Decision::Nothing { holder, queue } => {
@@ -130,19 +130,12 @@ pub async fn hand_over(
         }
         Decision::Append(moved, expected) => (moved, expected),
     };
-    if !moved.to_agent.is_empty() {
+    if !moved.to_agent.is_empty() && moved.to_agent != moved.from_agent {
         let by_self = asked.by == format!("agent:{}", moved.to_agent);
         may_take(&moved.to_agent, assigner.agent(tenant, &moved.to_agent).as_ref(), &moved.channel, by_self)?;
     }
-    let known_queue = moved.queue == facts.queue
-        || asked.queue_from_rules
-        || assigner.works_queue(tenant, &moved.queue)
-        || store::has_queue(pool, tenant, &moved.queue).await?;
-    if !known_queue {
-        return Err(Error::InvalidArgument(format!(
-            "queue {:?} is unknown: no agent works it and no conversation is in it",
-            moved.queue
-        )));
+    if moved.queue != facts.queue && !asked.queue_from_rules {
+        known_queue(pool, assigner, tenant, &moved.queue).await?;
     }
     let (holder, queue) = (moved.to_agent.clone(), moved.queue.clone());
     let event = Draft::new(tenant, id, Body::ConversationTransferred(moved)).build()?;
@@ -154,6 +147,17 @@ pub async fn hand_over(
         Err(switchboard_bus::Error::Conflict { .. }) => Err(Error::Contended(format!("conversation {id:?}"))),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Refuses a queue of the tenant that no agent works and no conversation is in (a misspelling
+/// would leave conversations where nobody looks).
+pub async fn known_queue(pool: &PgPool, assigner: &Assigner, tenant: &str, queue: &str) -> Result<(), Error> {
+    if assigner.works_queue(tenant, queue) || store::has_queue(pool, tenant, queue).await? {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "queue {queue:?} is unknown: no agent works it and no conversation is in it"
+    )))
 }
 
 #[cfg(test)]

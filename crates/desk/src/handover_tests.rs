@@ -96,7 +96,7 @@ fn an_agent_with_room_takes_one_and_one_at_capacity_is_refused_with_the_figures(
     let mut full = ana(1);
     full.active.insert("c-9".into(), "web".into());
     let refused = may_take("ana", Some(&full), "web", true).expect_err("at capacity");
-    assert!(refused.to_string().contains("(1)"), "{refused}");
+    assert!(refused.to_string().contains("no room for another web conversation (capacity 1)"), "{refused}");
     let refused = may_take("ana", Some(&ana(1)), "email", false).expect_err("no email capacity");
     assert!(matches!(refused, Error::AtCapacity { capacity: 0, .. }), "{refused}");
 }

@@ -99,7 +99,7 @@ pub enum Error {
     Contended(String),
     #[error("agent {agent:?} is {why}: they take no conversations now")]
     Unavailable { agent: String, why: String },
-    #[error("agent {agent:?} holds as many {channel} conversations as they can ({capacity})")]
+    #[error("agent {agent:?} has no room for another {channel} conversation (capacity {capacity})")]
     AtCapacity { agent: String, channel: String, capacity: u32 },
     #[error(transparent)]
     Projection(#[from] switchboard_projection::Error),

@@ -2,7 +2,7 @@
 //! `Transfer` (to a queue or an agent, with a note) and `Unassign` (back to its queue). Each
 //! checks its request and who may ask, then goes through [`crate::handover`].
 
-use switchboard_auth::Caller;
+use switchboard_auth::{Caller, Role};
 use switchboard_proto::desk::v1::{AssignRequest, AssignmentResponse, TransferRequest, UnassignRequest};
 
 use crate::{
@@ -63,7 +63,17 @@ pub async fn transfer(
         note: r.note.clone(),
         queue_from_rules: false,
     };
-    let moved = move_as(people, caller, &r.conversation_id, &asked, |holder| may_act(caller, holder)).await?;
+    let gives_away = !asked.to_agent.is_empty() && asked.to_agent != caller.subject;
+    let allowed = |holder: Option<&str>| {
+        may_act(caller, holder)?;
+        if gives_away && caller.role == Role::Agent && holder != Some(caller.subject.as_str()) {
+            return Err(Error::PermissionDenied(
+                "an agent hands over only what they hold; a supervisor assigns the rest".into(),
+            ));
+        }
+        Ok(())
+    };
+    let moved = move_as(people, caller, &r.conversation_id, &asked, allowed).await?;
     Ok(answer(&r.conversation_id, moved))
 }
 

@@ -63,9 +63,13 @@ pub async fn release_the_gone(people: People, grace: Duration, shutdown: Cancell
 
 async fn send_back(people: &People, tenant: &str, agent: &str, conversation: &str) {
     let asked = Move { by: "desk".into(), note: format!("{agent} went offline"), ..Move::default() };
+    let still_offline = || {
+        let now = people.assigner.agent(tenant, agent).and_then(|a| a.presence).map(|(presence, _)| presence);
+        now == Some(Presence::Offline)
+    };
     let still_theirs = |holder: Option<&str>| match holder {
-        Some(holder) if holder == agent => Ok(()),
-        _ => Err(Error::Stale(format!("{conversation} changed hands"))),
+        Some(holder) if holder == agent && still_offline() => Ok(()),
+        _ => Err(Error::Stale(format!("{conversation} changed hands, or {agent} came back"))),
     };
     let moved = handover::hand_over(
         &people.bus,

@@ -88,6 +88,9 @@ pub struct Waiting {
     pub language: String,
     pub skills: Vec<String>,
     pub strategy: String,
+    /// Stream sequence of what made it wait (its routing, or its return to a queue): each
+    /// wait is assigned once, and a later wait again.
+    pub since: u64,
 }
 
 /// A closed conversation still holding an agent.
@@ -115,7 +118,7 @@ pub struct State {
 
 /// A routed message of `tenant` that asks for assignment waits, unless its conversation is held
 /// or waiting.
-fn wait(state: &mut State, tenant: &str, routed: &MessageRouted) {
+fn wait(state: &mut State, tenant: &str, routed: &MessageRouted, sequence: u64) {
     let human = routed.action() != RouteAction::AutoReply;
     let known = state.assigned.contains_key(&scoped(tenant, &routed.conversation_id))
         || state.waiting.iter().any(|w| w.tenant == tenant && w.conversation_id == routed.conversation_id);
@@ -130,6 +133,7 @@ fn wait(state: &mut State, tenant: &str, routed: &MessageRouted) {
         language: routed.language.split('-').next().unwrap_or_default().to_ascii_lowercase(),
         skills: routed.skills.clone(),
         strategy: routed.assignment.clone(),
+        since: sequence,
     };
     state.asked.insert(scoped(tenant, &routed.conversation_id), waiting.clone());
     if !known {
@@ -150,7 +154,7 @@ impl State {
                 agent.active.insert(a.conversation_id.clone(), a.channel.clone());
                 agent.last_assigned = sequence;
                 agent.load_sequence = sequence;
-                self.assigned.insert(scoped(tenant, &a.conversation_id), a.agent_id.clone());
+                self.hold(tenant, &a.conversation_id, &a.agent_id);
                 self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != a.conversation_id);
             }
             Some(Body::ConversationClaimed(c)) => {
@@ -161,10 +165,10 @@ impl State {
                     .or_default()
                     .active
                     .insert(c.conversation_id.clone(), c.channel.clone());
-                self.assigned.insert(scoped(tenant, &c.conversation_id), c.agent_id.clone());
+                self.hold(tenant, &c.conversation_id, &c.agent_id);
                 self.waiting.retain(|w| w.tenant != tenant || w.conversation_id != c.conversation_id);
             }
-            Some(Body::ConversationTransferred(t)) => self.transferred(tenant, t),
+            Some(Body::ConversationTransferred(t)) => self.transferred(tenant, t, sequence),
             Some(Body::AgentPresenceChanged(p)) => {
                 let at = to_datetime(event.occurred_at.as_ref());
                 let agent = self.agents.entry(scoped(tenant, &p.agent_id)).or_default();
@@ -174,9 +178,15 @@ impl State {
                 let agent = self.agents.entry(scoped(tenant, &r.agent_id)).or_default();
                 agent.active.remove(&r.conversation_id);
                 agent.load_sequence = sequence;
-                self.assigned.remove(&scoped(tenant, &r.conversation_id));
+                // A late release of someone who no longer holds it frees only their seat.
+                let conversation = scoped(tenant, &r.conversation_id);
+                if self.assigned.get(&conversation) == Some(&r.agent_id) {
+                    self.assigned.remove(&conversation);
+                }
                 self.to_release.retain(|release| {
-                    release.tenant != tenant || release.conversation_id != r.conversation_id
+                    release.tenant != tenant
+                        || release.conversation_id != r.conversation_id
+                        || release.agent_id != r.agent_id
                 });
             }
             Some(Body::ConversationClosed(closed)) => {
@@ -192,15 +202,23 @@ impl State {
                     });
                 }
             }
-            Some(Body::MessageRouted(routed)) => wait(self, tenant, routed),
+            Some(Body::MessageRouted(routed)) => wait(self, tenant, routed, sequence),
             _ => return false,
         }
         true
     }
 
+    /// `agent_id` holds the conversation now: whoever held it before gets their seat back.
+    fn hold(&mut self, tenant: &str, conversation_id: &str, agent_id: &str) {
+        let before = self.assigned.insert(scoped(tenant, conversation_id), agent_id.to_string());
+        if let Some(before) = before.filter(|before| before != agent_id) {
+            self.agents.entry(scoped(tenant, &before)).or_default().active.remove(conversation_id);
+        }
+    }
+
     /// A conversation changed hands: its old holder's capacity frees, the new one's counts; sent
     /// back to a queue, it waits for an agent there if its routing asked for assignment.
-    fn transferred(&mut self, tenant: &str, t: &ConversationTransferred) {
+    fn transferred(&mut self, tenant: &str, t: &ConversationTransferred, sequence: u64) {
         let conversation = scoped(tenant, &t.conversation_id);
         if let Some(old) = self.assigned.remove(&conversation) {
             self.agents.entry(scoped(tenant, &old)).or_default().active.remove(&t.conversation_id);
@@ -212,7 +230,7 @@ impl State {
             self.assigned.insert(conversation, t.to_agent.clone());
         } else if let Some(asked) = self.asked.get(&conversation) {
             let queue = if t.queue.is_empty() { asked.queue.clone() } else { t.queue.clone() };
-            self.waiting.push(Waiting { queue, ..asked.clone() });
+            self.waiting.push(Waiting { queue, since: sequence, ..asked.clone() });
         }
     }
 

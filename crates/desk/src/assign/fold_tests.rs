@@ -32,6 +32,7 @@ fn waiting(id: &str, strategy: &str) -> Waiting {
         language: "en".into(),
         skills: vec![],
         strategy: strategy.into(),
+        since: 0,
     }
 }
 
@@ -193,4 +194,51 @@ fn given_agents_who_went_away_or_offline_then_they_are_given_nothing() {
     assert!(state.plan().is_empty(), "ana is away");
     state.apply(&presence("online"), 2);
     assert_eq!(state.plan().len(), 1);
+}
+
+fn assigned_to(agent: &str) -> Event {
+    let body = Body::ConversationAssigned(ConversationAssigned {
+        conversation_id: "c1".into(),
+        agent_id: agent.into(),
+        queue: "billing".into(),
+        channel: "web".into(),
+        strategy: "round_robin".into(),
+    });
+    Draft::new("acme", agent, body).build().expect("a valid event")
+}
+
+#[test]
+fn given_an_assigned_conversation_when_another_agent_claims_it_then_the_first_gets_their_seat_back() {
+    let mut state = State::default();
+    state.agents.extend([agent("ana", 1, 0), agent("bob", 1, 0)]);
+    state.apply(&assigned_to("bob"), 1);
+    let claimed = Body::ConversationClaimed(ConversationClaimed {
+        conversation_id: "c1".into(),
+        agent_id: "ana".into(),
+        channel: "web".into(),
+    });
+    state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 2);
+    assert_eq!(state.agents[&scoped("acme", "bob")].load_on("web"), 0, "bob's seat is free again");
+    assert_eq!(state.agents[&scoped("acme", "ana")].load_on("web"), 1);
+    // A late release naming bob leaves ana holding it.
+    let released = Body::ConversationReleased(ConversationReleased {
+        conversation_id: "c1".into(),
+        agent_id: "bob".into(),
+    });
+    state.apply(&Draft::new("acme", "bob", released).build().expect("a valid event"), 3);
+    assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("ana"));
+}
+
+#[test]
+fn given_a_conversation_back_in_a_queue_then_its_new_wait_is_told_apart_from_the_first() {
+    let mut state = State::default();
+    state.apply(&routed_for_assignment(), 1);
+    assert_eq!(state.waiting[0].since, 1);
+    state.apply(&assigned_to("ana"), 2);
+    state.apply(&transferred("ana", "", "billing"), 5);
+    assert_eq!(
+        state.waiting.iter().map(|w| w.since).collect::<Vec<_>>(),
+        [5],
+        "a second assignment has its own key"
+    );
 }

@@ -161,7 +161,7 @@ impl Assigner {
                 strategy: waiting.strategy.clone(),
             });
             let result = async {
-                let key = format!("{}/assign/{}", waiting.tenant, waiting.conversation_id);
+                let key = format!("{}/assign/{}/{}", waiting.tenant, waiting.conversation_id, waiting.since);
                 let event = Draft::new(&waiting.tenant, agent_id.clone(), body).keyed(key).build()?;
                 let expected = if guard == 0 { Expected::Empty } else { Expected::Sequence(guard) };
                 self.bus.append(&event, expected, None).await
