@@ -25,6 +25,7 @@ pub const METRICS: &[&str] = &[
     "deflections_helped",
     "deflections_ticket_opened",
     "conversations_closed",
+    "conversations_reopened",
     "surveys_sent",
     "surveys_answered",
     "surveys_satisfied",
@@ -144,6 +145,11 @@ fn counted(body: Option<&Body>) -> Vec<Key> {
         // Closings and surveys count by who handled the conversation (`bot` or `human`) in the
         // intent column: containment and bot CSAT against human CSAT.
         Body::ConversationClosed(c) => vec![("conversations_closed", slug(c.channel), c.handled_by.clone())],
+        // Reopenings count by who had handled the closing they undid (a customer's comes with
+        // it; a person's names nobody): a bot's closing reopened was not contained.
+        Body::ConversationReopened(r) => {
+            vec![("conversations_reopened", slug(r.channel), r.handled_by.clone())]
+        }
         Body::SurveySent(s) => vec![("surveys_sent", slug(s.channel), s.handled_by.clone())],
         Body::SurveyAnswered(a) => {
             let mut keys = vec![("surveys_answered", slug(a.channel), a.handled_by.clone())];

@@ -274,6 +274,8 @@ fn fold(c: &mut Conversation, body: &Body) -> bool {
             c.paused = false;
             c.sla.clear();
         }
+        // The customer's message reopened it already (and it starts over with the bot).
+        Body::ConversationReopened(reopened) if reopened.by_customer => {}
         Body::ConversationReopened(_) => {
             // A person opened it again: it waits for people, whoever held it keeps it.
             c.closed = false;

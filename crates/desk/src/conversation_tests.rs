@@ -211,7 +211,7 @@ fn a_person_reopens_a_resolved_conversation_into_the_people_s_queue() {
     let reopened = Body::ConversationReopened(switchboard_proto::events::v1::ConversationReopened {
         conversation_id: C.into(),
         author: "agent:ana".into(),
-        reason: String::new(),
+        ..Default::default()
     });
     // Automation had resolved it: reopened, it waits for people.
     assert_eq!(status(vec![received("hi"), closed(), reopened.clone()]), Status::Queued);

@@ -110,6 +110,10 @@ pub async fn reopen(bus: &Bus, caller: &Caller, c: &Conversation, reason: &str) 
         conversation_id: c.conversation_id.clone(),
         author: format!("agent:{}", caller.subject),
         reason: reason.trim().chars().take(500).collect(),
+        by_customer: false,
+        channel: c.channel,
+        // As the closing said it: people took part once it went to them.
+        handled_by: if c.routed == crate::conversation::Routed::Bot { "bot" } else { "human" }.into(),
     });
     let published = bus.publish(&Draft::new(&caller.tenant, &c.conversation_id, body).build()?).await?;
     Ok(published.sequence)

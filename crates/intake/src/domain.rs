@@ -7,8 +7,10 @@ use switchboard_bus::{Bus, DEFAULT_TENANT, Draft, Expected};
 use switchboard_projection::{Deps, wait_for_checkpoint};
 use switchboard_proto::{
     ErrorKind, ServiceError,
-    events::v1::{Channel, EmailMeta, MessageReceived, event::Body},
+    events::v1::{Channel, ConversationClosed, EmailMeta, MessageReceived, event::Body},
 };
+
+use crate::reopening::{Continuation, continuation, reopened_by};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -79,11 +81,17 @@ pub struct Intake {
     deps: Deps,
     checkpoint: watch::Receiver<u64>,
     read_wait: Duration,
+    reopen_window: Duration,
 }
 
 impl Intake {
-    pub fn new(deps: Deps, checkpoint: watch::Receiver<u64>, read_wait: Duration) -> Self {
-        Self { deps, checkpoint, read_wait }
+    pub fn new(
+        deps: Deps,
+        checkpoint: watch::Receiver<u64>,
+        read_wait: Duration,
+        reopen_window: Duration,
+    ) -> Self {
+        Self { deps, checkpoint, read_wait, reopen_window }
     }
 
     pub(crate) fn pool(&self) -> &sqlx::PgPool {
@@ -102,12 +110,16 @@ impl Intake {
         }
         let message_id = Uuid::now_v7().to_string();
         for _ in 0..APPEND_ATTEMPTS {
-            let (conversation_id, expected) = self.position(&submission).await?;
-            let event = message_event(&submission, &conversation_id, &message_id)?;
+            let (conversation_id, expected, continuation) = self.position(&submission).await?;
+            let starts = submission.conversation_id.is_none() || continuation == Continuation::StartsAnew;
+            let event = message_event(&submission, &conversation_id, &message_id, starts)?;
             let dedup_key = dedup_key(&submission.tenant, &submission.idempotency_key);
             match self.bus().append(&event, expected, Some(&dedup_key)).await {
                 Ok(published) if published.duplicate => return self.original(published.sequence).await,
                 Ok(published) => {
+                    if let Continuation::Reopens(closed) = &continuation {
+                        self.count_reopening(&submission, closed, &message_id).await;
+                    }
                     tracing::info!(
                         conversation_id,
                         message_id,
@@ -146,10 +158,26 @@ impl Intake {
         }))
     }
 
-    /// The conversation to append to, and the version it must be at.
-    async fn position(&self, submission: &Submission) -> Result<(String, Expected), Error> {
+    /// Publishes that the customer's message reopened the conversation (keyed on the message:
+    /// once). The message is in either way; a reopening not published is only not counted.
+    async fn count_reopening(&self, submission: &Submission, closed: &ConversationClosed, message_id: &str) {
+        let body = Body::ConversationReopened(reopened_by(&submission.customer_id, closed));
+        let key = format!("{}/reopened-by/{message_id}", submission.tenant);
+        let published = async {
+            let event = Draft::new(&submission.tenant, &closed.conversation_id, body).keyed(key).build()?;
+            self.bus().publish(&event).await
+        }
+        .await;
+        if let Err(error) = published {
+            tracing::warn!(%error, "a customer's reopening was not recorded");
+        }
+    }
+
+    /// The conversation to append to, the version it must be at, and what the message does to
+    /// it (a closed one reopens within the window; later a new one starts).
+    async fn position(&self, submission: &Submission) -> Result<(String, Expected, Continuation), Error> {
         let Some(id) = &submission.conversation_id else {
-            return Ok((Uuid::now_v7().to_string(), Expected::Empty));
+            return Ok((Uuid::now_v7().to_string(), Expected::Empty, Continuation::Joins));
         };
         let not_found = || Error::ConversationNotFound(id.clone());
         let (last, sequence) = match self.bus().last_event_of("conversation", &submission.tenant, id).await {
@@ -164,7 +192,13 @@ impl Intake {
         if last.tenant != submission.tenant || owner != submission.customer_id {
             return Err(Error::ForeignConversation(id.clone()));
         }
-        Ok((id.clone(), Expected::Sequence(sequence)))
+        let lifecycle = self.bus().last_event_of("conversation-lifecycle", &submission.tenant, id).await?;
+        let continuation =
+            continuation(lifecycle.as_ref().map(|(event, _)| event), chrono::Utc::now(), self.reopen_window);
+        if continuation == Continuation::StartsAnew {
+            return Ok((Uuid::now_v7().to_string(), Expected::Empty, continuation));
+        }
+        Ok((id.clone(), Expected::Sequence(sequence), continuation))
     }
 
     /// The ids of the message first published under a duplicate key.
@@ -234,6 +268,7 @@ fn message_event(
     submission: &Submission,
     conversation_id: &str,
     message_id: &str,
+    starts_conversation: bool,
 ) -> Result<switchboard_proto::events::v1::Event, Error> {
     let body = Body::MessageReceived(MessageReceived {
         conversation_id: conversation_id.into(),
@@ -242,7 +277,7 @@ fn message_event(
         channel: submission.channel.into(),
         text: submission.text.clone(),
         idempotency_key: submission.idempotency_key.clone(),
-        starts_conversation: submission.conversation_id.is_none(),
+        starts_conversation,
         email: submission.email.clone(),
         customer_verified: submission.customer_verified,
     });

@@ -9,6 +9,7 @@ mod domain;
 mod grpc;
 mod inbound;
 mod projection;
+mod reopening;
 mod view;
 
 use std::{sync::Arc, time::Duration};
@@ -36,11 +37,17 @@ pub struct Config {
     pub batch_size: usize,
     /// How long `GetConversation` waits for the read model to reach a requested sequence.
     pub read_wait: Duration,
+    /// How long after a conversation closed a customer's message reopens it; later, the message
+    /// starts a new conversation.
+    pub reopen_window: Duration,
 }
+
+/// The reopen window when none is configured: a week.
+pub const DEFAULT_REOPEN_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Default for Config {
     fn default() -> Self {
-        Self { batch_size: 500, read_wait: Duration::from_secs(5) }
+        Self { batch_size: 500, read_wait: Duration::from_secs(5), reopen_window: DEFAULT_REOPEN_WINDOW }
     }
 }
 
@@ -55,7 +62,8 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "intake", MIGRATIONS).await?;
     let projection = Arc::new(IntakeProjection);
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection, config.batch_size).await?;
-    let intake = Arc::new(Intake::new(deps.clone(), runner.checkpoint(), config.read_wait));
+    let intake =
+        Arc::new(Intake::new(deps.clone(), runner.checkpoint(), config.read_wait, config.reopen_window));
     let spec = ConsumerSpec {
         stream: INBOUND_STREAM,
         durable: INBOUND_CONSUMER.into(),

@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// queues.
     #[arg(long, env = "SWITCHBOARD_DESK_OFFLINE_GRACE_SECS", default_value_t = 300)]
     pub desk_offline_grace_secs: u64,
+    /// Seconds after a conversation closed during which a customer's message reopens it (and
+    /// counts as a reopen); later, the message starts a new conversation.
+    #[arg(long, env = "SWITCHBOARD_REOPEN_WINDOW_SECS", default_value_t = 7 * 24 * 3600)]
+    pub reopen_window_secs: u64,
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
@@ -142,6 +146,7 @@ impl ServeArgs {
             bot_idle_close: (self.bot_idle_close_secs > 0)
                 .then(|| Duration::from_secs(self.bot_idle_close_secs)),
             desk_offline_grace: Duration::from_secs(self.desk_offline_grace_secs),
+            reopen_window: Duration::from_secs(self.reopen_window_secs),
             ..base
         })
     }

@@ -137,6 +137,8 @@ pub struct Config {
     pub bot_idle_close: Option<Duration>,
     /// How long an agent may stay offline before their conversations go back to their queues.
     pub desk_offline_grace: Duration,
+    /// How long after a conversation closed a customer's message reopens it (later: a new one).
+    pub reopen_window: Duration,
     pub ack_wait: Duration,
     pub max_deliver: i64,
     /// How long shutdown waits for in-flight work.
@@ -170,6 +172,7 @@ impl Default for Config {
             answer_confidence: switchboard_knowledge::DEFAULT_MIN_CONFIDENCE,
             bot_idle_close: Some(Duration::from_secs(24 * 3600)),
             desk_offline_grace: Duration::from_secs(300),
+            reopen_window: switchboard_intake::DEFAULT_REOPEN_WINDOW,
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             shutdown_grace: Duration::from_secs(20),

@@ -45,7 +45,11 @@ pub(crate) async fn mount(
         let (deps, work) = (deps.clone(), work.clone());
         match service {
             Service::Intake => {
-                add!(mounted, service, switchboard_intake::start(deps, Default::default(), work))
+                let intake = switchboard_intake::Config {
+                    reopen_window: config.reopen_window,
+                    ..switchboard_intake::Config::default()
+                };
+                add!(mounted, service, switchboard_intake::start(deps, intake, work))
             }
             Service::Classifier => {
                 add!(mounted, service, switchboard_classifier::start(deps, classifier_config(config), work))

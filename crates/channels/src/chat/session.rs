@@ -295,8 +295,10 @@ impl Session {
                 return;
             }
             self.starting = true;
-            self.chat.hub.await_key(&key, self.link.clone());
         }
+        // Told the conversation the message lands in: a new one when the old closed longer ago
+        // than the reopen window.
+        self.chat.hub.await_key(&key, self.link.clone());
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.web");
         match self.chat.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &key).await {
             Ok(_) => self.say(Outgoing::Typing { author: "bot".into() }),

@@ -174,7 +174,9 @@ impl Timers {
             };
             let id = format!("{tenant}/sla/{conversation}/{metric}/{kind}/{}", target.due.timestamp());
             match self.publish_once(&tenant, &conversation, body, &id).await {
-                Ok(()) if breached => {
+                // The closing clock of a conversation waiting on the customer is no target: its
+                // "breach" closes the conversation, and calls for no breach actions.
+                Ok(()) if breached && metric != PENDING_CLOSE => {
                     tracing::info!(metric, kind, "sla timer fired");
                     self.tell_breach(&tenant, &conversation, id);
                 }
