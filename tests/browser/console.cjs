@@ -111,7 +111,18 @@ async function handoff(browser) {
   await widget.waitForSelector(`.sb-message[data-author=agent]:has-text(${JSON.stringify(given.reply)})`);
   say('REPLIED');
 
+  // Typing shows both ways: the customer's in the console, the agent's in the chat.
+  // (The widget tells typing at most every two seconds; the customer's first message was typed
+  // just before.)
+  await widget.waitForTimeout(2500);
   await widget.fill('.sb-input', given.thanks);
+  await console_.waitForSelector('p.typing[data-typing=customer]');
+  say(`CUSTOMER-TYPING ${JSON.stringify(await console_.locator('p.typing').textContent())}`);
+  await console_.fill('textarea[name=reply]', '…');
+  await widget.waitForSelector('.sb-typing[data-author=agent]');
+  say('AGENT-TYPING');
+  await console_.fill('textarea[name=reply]', '');
+  await console_.press('textarea[name=reply]', 'Escape'); // out of the box: shortcuts work again
   await widget.press('.sb-input', 'Enter');
   await console_.waitForSelector(`.entry[data-kind=customer]:has-text(${JSON.stringify(given.thanks)})`);
   say('LIVE');

@@ -214,6 +214,9 @@ async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_langua
     let preview = browser.expect("MACRO").await?;
     assert!(preview.contains(REPLY_ZH), "the macro in the customer's language: {preview}");
     browser.expect("REPLIED").await?;
+    let typing = browser.expect("CUSTOMER-TYPING").await?;
+    assert_eq!(typing, "\"顧客正在輸入…\"", "ana's console says it in her language");
+    browser.expect("AGENT-TYPING").await?;
     browser.expect("LIVE").await?;
     browser.expect("RESOLVED").await?;
 
@@ -285,6 +288,30 @@ async fn the_console_is_served_with_its_policy_and_its_api_asks_for_a_token_and_
     assert_eq!(get("approvals").await?.status().as_u16(), 403);
     let missing = get("conversations/no-such-conversation").await?;
     assert_eq!(missing.status().as_u16(), 404);
+    assert_eq!(get("conversations/no-such-conversation/typing").await?.status().as_u16(), 404);
+
+    // The customer typing arrives as an event `typing`; an agent's typing is a POST.
+    let asked = submit(&cluster, message("kim", "Please let me talk to a person", "typing-1")).await?;
+    let path = format!("conversations/{}/typing", asked.conversation_id);
+    let mut typing = loop {
+        let response = get(&path).await?;
+        if response.status().is_success() {
+            break response;
+        }
+        anyhow::ensure!(response.status().as_u16() == 404, "typing: {}", response.status());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let bus = backing.bus().await?;
+    let subject = format!("{}.{}", switchboard_bus::TYPING_SUBJECT_PREFIX, asked.conversation_id);
+    bus.client().publish(subject, r#"{"author":"customer"}"#.into()).await?;
+    let mut said = String::new();
+    while !said.contains("\n\n") {
+        let chunk = tokio::time::timeout(WAIT, typing.chunk()).await.context("no typing came")??;
+        said.push_str(&String::from_utf8_lossy(&chunk.context("the stream ended")?));
+    }
+    assert!(said.contains("event: typing") && said.contains(r#""author":"customer""#), "{said}");
+    let signalled = client.post(format!("{base}/api/{path}")).bearer_auth(token).send().await?;
+    assert_eq!(signalled.status().as_u16(), 200);
     cluster.stop().await
 }
 

@@ -328,3 +328,32 @@ async fn a_breach_raises_the_priority_and_moves_the_conversation_as_the_policy_s
     assert!(tags.contains(&"sla-breached".to_string()), "{tags:?}");
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn the_customer_typing_reaches_the_person_watching_and_an_agent_typing_reaches_the_chat()
+-> anyhow::Result<()> {
+    use futures::StreamExt as _;
+    use switchboard_proto::desk::v1::{SignalTypingRequest, WatchTypingRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let mut ana = desk(&cluster, Role::Agent, "ana").await?;
+    let id = asks_for_a_person(&cluster, &mut ana, "kim").await?.conversation_id;
+    let subject = format!("{}.{id}", switchboard_bus::TYPING_SUBJECT_PREFIX);
+    let mut chat_side = bus.client().subscribe(subject.clone()).await?;
+
+    let mut signals =
+        ana.watch_typing(WatchTypingRequest { conversation_id: id.clone() }).await?.into_inner();
+    // The watch is subscribed once the call answered; an agent's own signal is not passed back.
+    ana.signal_typing(SignalTypingRequest { conversation_id: id.clone() }).await?;
+    let told = tokio::time::timeout(Duration::from_secs(10), chat_side.next()).await?.expect("a signal");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&told.payload)?["author"], "agent");
+    bus.client().publish(subject, r#"{"author":"customer"}"#.into()).await?;
+    let signal = tokio::time::timeout(Duration::from_secs(10), signals.next()).await?.expect("a signal")?;
+    assert_eq!(signal.author, "customer");
+
+    let mut other = DeskClient::new(cluster.channel_as("globex", Role::Agent, "gus").await?);
+    let foreign = other.watch_typing(WatchTypingRequest { conversation_id: id.clone() }).await;
+    assert_eq!(foreign.map(|_| ()).expect_err("another tenant's").code(), Code::NotFound);
+    cluster.stop().await
+}

@@ -23,7 +23,12 @@ fn to(conversation_id: &str, text: &str, key: &str) -> SubmitMessageRequest {
 }
 
 /// A supervisor resolves the conversation; returns once it is closed on the stream.
-async fn resolve(cluster: &Cluster, bus: &switchboard_bus::Bus, id: &str, closings: usize) -> anyhow::Result<()> {
+async fn resolve(
+    cluster: &Cluster,
+    bus: &switchboard_bus::Bus,
+    id: &str,
+    closings: usize,
+) -> anyhow::Result<()> {
     let mut desk = DeskClient::new(cluster.channel_as(TENANT, Role::Supervisor, "sue").await?);
     let request = SetStatusRequest {
         conversation_id: id.into(),
@@ -64,14 +69,14 @@ async fn a_customer_reopens_within_the_window_and_starts_anew_after_it() -> anyh
     // Within the window: the same conversation, reopened by the customer, counted.
     let again = submit(&cluster, to(&id, "It is still wrong", "k-2")).await?;
     assert_eq!(again.conversation_id, id, "the same conversation opens again");
-    let (reopened, at) = wait_for_event(&bus, "switchboard.events.conversation-lifecycle.>", |event| {
-        match &event.body {
+    let (reopened, at) =
+        wait_for_event(&bus, "switchboard.events.conversation-lifecycle.>", |event| match &event.body {
             Some(Body::ConversationReopened(r)) if r.conversation_id == id => Some(r.clone()),
             _ => None,
-        }
-    })
-    .await?;
-    let expected = ConversationReopened { by_customer: true, author: "customer:kim".into(), ..reopened.clone() };
+        })
+        .await?;
+    let expected =
+        ConversationReopened { by_customer: true, author: "customer:kim".into(), ..reopened.clone() };
     assert_eq!(reopened, expected);
     assert!(!reopened.handled_by.is_empty(), "the closing it undid says who handled it");
     let mut analytics = AnalyticsClient::new(cluster.channel_as(TENANT, Role::Supervisor, "sue").await?);

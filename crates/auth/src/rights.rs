@@ -66,6 +66,8 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/switchboard.desk.v1.Desk/ListApprovals", Right::DecideReturns),
     ("/switchboard.desk.v1.Desk/DecideApproval", Right::DecideReturns),
     ("/switchboard.desk.v1.Desk/WatchInbox", Right::ReadDesk),
+    ("/switchboard.desk.v1.Desk/WatchTyping", Right::ReadDesk),
+    ("/switchboard.desk.v1.Desk/SignalTyping", Right::ReplyToCustomers),
     ("/switchboard.desk.v1.Desk/SetPresence", Right::ClaimConversations),
     ("/switchboard.desk.v1.Desk/GetOverview", Right::ReadDesk),
     ("/switchboard.desk.v1.Desk/PutAgent", Right::ManageAgents),

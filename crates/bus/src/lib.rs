@@ -32,6 +32,9 @@ pub use trace::{extract_context, inject_context};
 
 /// Stream of domain events.
 pub const EVENTS_STREAM: &str = "SWITCHBOARD_EVENTS";
+/// Typing signals, on core NATS (not kept): `switchboard.typing.<conversation id>`, a JSON body
+/// `{"author": "customer" | "agent" | "bot"}`.
+pub const TYPING_SUBJECT_PREFIX: &str = "switchboard.typing";
 /// Stream of inbound channel messages.
 pub const INBOUND_STREAM: &str = "SWITCHBOARD_INBOUND";
 /// Stream of dead letters.

@@ -58,7 +58,10 @@ pub fn routes(config: &Config, shutdown: CancellationToken) -> Result<Router, St
         .route("/console/api/approvals/{id}", post(actions::decide))
         .route("/console/api/presence", put(actions::presence))
         .with_state(backend);
-    let changes = Router::new().route("/console/api/changes", get(live::changes)).with_state(live);
+    let changes = Router::new()
+        .route("/console/api/changes", get(live::changes))
+        .route(&conversation("typing"), get(live::typing).post(live::signal_typing))
+        .with_state(live);
     let files = Router::new()
         .route("/console", get(assets::bare))
         .route("/console/", get(assets::index))

@@ -6,12 +6,12 @@
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    extract::State,
+    extract::{Path, State},
     response::sse::{Event, KeepAlive, Sse},
 };
 use futures::{Stream, StreamExt as _};
 use http::HeaderMap;
-use switchboard_proto::desk::v1::{InboxChange, WatchInboxRequest};
+use switchboard_proto::desk::v1::{InboxChange, SignalTypingRequest, WatchInboxRequest, WatchTypingRequest};
 use tokio_util::sync::CancellationToken;
 
 use crate::{backend::Bearer, error::ApiError, input, json};
@@ -61,4 +61,37 @@ fn event(change: &InboxChange) -> Event {
 fn failure(error: &ApiError) -> Event {
     let data = serde_json::json!({"code": error.code, "message": error.message}).to_string();
     Event::default().event("error").data(data)
+}
+
+/// `/console/api/conversations/{id}/typing`: the customer typing, as SSE events `typing`
+/// (`{"author": "customer", "at": …}`); not resumable (a signal missed is gone).
+pub async fn typing(
+    State(live): State<Live>,
+    bearer: Bearer,
+    Path(conversation_id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let request = WatchTypingRequest { conversation_id };
+    let signals = live.backend.desk_stream(&bearer).watch_typing(request).await?.into_inner();
+    let events = signals
+        .take_while(|item| std::future::ready(item.is_ok()))
+        .filter_map(|item| std::future::ready(item.ok()))
+        .map(|signal| {
+            let at = signal.at.map(|at| switchboard_proto::time::to_datetime(Some(&at)).to_rfc3339());
+            let data = serde_json::json!({"author": signal.author, "at": at}).to_string();
+            Ok(Event::default().event("typing").data(data))
+        })
+        .take_until(live.shutdown.cancelled_owned());
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// `POST /console/api/conversations/{id}/typing`: the agent is typing (the customer's chat
+/// shows it).
+pub async fn signal_typing(
+    State(live): State<Live>,
+    bearer: Bearer,
+    Path(conversation_id): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let request = SignalTypingRequest { conversation_id };
+    live.backend.desk(&bearer).signal_typing(request).await?;
+    Ok(axum::Json(serde_json::json!({})))
 }

@@ -13,8 +13,8 @@ use switchboard_proto::{
         ListApprovalsRequest, ListApprovalsResponse, ListConversationsRequest, ListConversationsResponse,
         ListMacrosRequest, ListMacrosResponse, Macro, Overview, RecordAgentActivityRequest,
         RecordAgentActivityResponse, ReplyRequest, ReplyResponse, SaveMacroRequest, SetPresenceRequest,
-        SetStatusRequest, SetStatusResponse, StatusChange, TransferRequest, UnassignRequest,
-        WatchInboxRequest, desk_server,
+        SetStatusRequest, SetStatusResponse, SignalTypingRequest, SignalTypingResponse, StatusChange,
+        TransferRequest, TypingSignal, UnassignRequest, WatchInboxRequest, WatchTypingRequest, desk_server,
     },
     events::v1::AgentUpdated,
     time::to_timestamp,
@@ -33,7 +33,7 @@ use crate::{
     people::People,
     presence,
     returns::{self, Asked},
-    status, store,
+    status, store, typing,
     view::Views,
     work,
 };
@@ -351,6 +351,34 @@ impl desk_server::Desk for DeskApi {
         .await
         .map_err(|e| to_status(&Error::from(e)))?;
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(changes))))
+    }
+
+    type WatchTypingStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<TypingSignal, Status>> + Send>>;
+
+    async fn watch_typing(
+        &self,
+        request: Request<WatchTypingRequest>,
+    ) -> Result<Response<Self::WatchTypingStream>, Status> {
+        let caller = Caller::of(&request)?;
+        let id = request.into_inner().conversation_id;
+        let signals = typing::watch(&self.deps.bus, &self.deps.pool, &caller, &id, self.shutdown.clone())
+            .await
+            .map_err(|e| to_status(&e))?;
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(signals))))
+    }
+
+    async fn signal_typing(
+        &self,
+        request: Request<SignalTypingRequest>,
+    ) -> Result<Response<SignalTypingResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let id = request.into_inner().conversation_id;
+        answer(
+            typing::signal(&self.deps.bus, &self.deps.pool, &caller, &id)
+                .await
+                .map(|()| SignalTypingResponse {}),
+        )
     }
 
     async fn set_presence(&self, request: Request<SetPresenceRequest>) -> Result<Response<Agent>, Status> {

@@ -36,6 +36,7 @@ mod status;
 mod store;
 mod tenancy;
 pub mod timeline;
+mod typing;
 mod view;
 mod work;
 

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Core NATS subjects of typing signals: `switchboard.typing.<conversation>`, JSON `{"author"}`.
-pub const TYPING_PREFIX: &str = "switchboard.typing";
+pub const TYPING_PREFIX: &str = switchboard_bus::TYPING_SUBJECT_PREFIX;
 
 /// What a chat session is told.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,6 +6,7 @@ import { call, idempotencyKey } from './api.js';
 import { h, show } from './dom.js';
 import { t } from './i18n.js';
 import { describe, notify } from './state.js';
+import { typed } from './typing.js';
 import type { Macro, Written } from './types.js';
 
 type Mode = 'reply' | 'note';
@@ -64,6 +65,9 @@ function build(conversationId: string, after: (sequence: string) => void): Compo
   const composer: Composer = { conversationId, element, text, macros, articles: new Set(), mode: 'reply', chosenMacro: '' };
   const tab = (mode: Mode, label: string): HTMLElement =>
     h('button', { type: 'button', class: 'tab', 'data-tab': mode, onclick: () => setMode(composer, mode) }, label);
+  text.addEventListener('input', () => {
+    if (composer.mode === 'reply') typed(conversationId);
+  });
   text.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) void send(composer, after);
     if (event.key === 'Escape') text.blur();

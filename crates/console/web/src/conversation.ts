@@ -10,6 +10,7 @@ import { applyRow, loadRows, markSelected } from './inbox.js';
 import { customerPanel, handoffPanel, routingPanel, slaPanel, suggestionsPanel } from './panels.js';
 import { describe, notify, state } from './state.js';
 import { transferForm } from './transfer.js';
+import { typingLine, watchTyping } from './typing.js';
 import type { Conversation, Entry, View, Written } from './types.js';
 
 /** Why the last claim was refused, shown until another conversation opens. */
@@ -35,6 +36,7 @@ export async function openConversation(id: string): Promise<void> {
     transferring = null;
   }
   state.selected = id;
+  watchTyping(id);
   markSelected();
   render();
   await reload();
@@ -191,6 +193,7 @@ export function render(): void {
         { class: 'thread' },
         state.viewError ? h('p', { class: 'error' }, state.viewError) : null,
         view ? h('ol', { class: 'entries' }, view.entries.map(entryItem)) : h('p', { class: 'muted' }, current.preview),
+        typingLine(),
         reply,
       ),
       h('aside', { class: 'panels' }, handoffPanel(view?.handoff ?? null), customerPanel(view?.customer ?? null), slaPanel(view?.sla_timers ?? []), suggestionsPanel(view?.suggestions ?? [], insert), routingPanel(view?.routing ?? null)),
