@@ -238,6 +238,7 @@ async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_langua
     browser.go().await?;
     let shown: Vec<String> = serde_json::from_str(&browser.expect("WIDGET").await?)?;
     assert!(shown.iter().any(|m| m.starts_with("agent: ") && m.contains(REPLY_ZH)), "{shown:?}");
+    assert!(shown.iter().any(|m| m.contains("您對本次服務滿意嗎")), "the survey in Traditional script: {shown:?}");
     browser.finish().await?;
     cluster.stop().await
 }

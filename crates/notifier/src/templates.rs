@@ -99,17 +99,31 @@ impl Templates {
         &self.sequences
     }
 
-    /// `name` in `locale` (or its language, or English) with `variables` filled in.
+    /// `name` in `locale` (or its script's text, its language, or English) with `variables`
+    /// filled in.
     pub fn render(&self, name: &str, locale: &str, variables: &[(&str, &str)]) -> String {
         let Some(locales) = self.templates.get(name) else { return String::new() };
         let language = locale.split(['-', '_']).next().unwrap_or_default().to_lowercase();
-        let text = locales.get(locale).or_else(|| locales.get(&language)).or_else(|| locales.get("en"));
+        let text = locales
+            .get(locale)
+            .or_else(|| script_of(locale).and_then(|script| locales.get(script)))
+            .or_else(|| locales.get(&language))
+            .or_else(|| locales.get("en"));
         let mut rendered = text.cloned().unwrap_or_default();
         for (variable, value) in variables.iter().chain(&[("brand", self.brand.as_str())]) {
             rendered = rendered.replace(&format!("{{{variable}}}"), value);
         }
         rendered
     }
+}
+
+/// The script-qualified locale a locale's text is written in, where the script matters:
+/// Chinese of Taiwan, Hong Kong and Macau, or marked `Hant`, is written in Traditional script.
+fn script_of(locale: &str) -> Option<&'static str> {
+    let parts: Vec<String> = locale.split(['-', '_']).map(str::to_ascii_lowercase).collect();
+    let traditional = parts.first().is_some_and(|language| language == "zh")
+        && parts.iter().skip(1).any(|part| matches!(part.as_str(), "hant" | "tw" | "hk" | "mo"));
+    traditional.then_some("zh-Hant")
 }
 
 #[cfg(test)]
@@ -126,6 +140,20 @@ mod tests {
         let fallback = templates.render("email_reply", "sw", &vars);
         assert!(fallback.starts_with("Hello Ana,"), "{fallback}");
         assert!(templates.render("email_reply", "zh-CN", &vars).contains("工单号为 SB-1"));
+    }
+
+    #[test]
+    fn chinese_of_taiwan_and_hong_kong_is_written_in_traditional_script() {
+        let templates = Templates::parse(DEFAULT_TEMPLATES).expect("bundled templates parse");
+        let link = [("link", "https://x.example/s")];
+        for locale in ["zh-TW", "zh-Hant", "zh-HK", "zh_tw", "zh-Hant-TW"] {
+            let survey = templates.render("survey_csat", locale, &link);
+            assert!(survey.starts_with("您對本次服務滿意嗎"), "{locale}: {survey}");
+        }
+        for locale in ["zh", "zh-CN", "zh-Hans", "zh-SG"] {
+            let survey = templates.render("survey_csat", locale, &link);
+            assert!(survey.starts_with("您对本次服务满意吗"), "{locale}: {survey}");
+        }
     }
 
     #[test]
