@@ -7,6 +7,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/switchboard
 WITH_ENV := set -a && . .local/env && set +a &&
 # The agent `make run` seeds; its password is made once per machine and kept in .local/.
 DEMO_AGENT := demo-agent
+DEMO_AGENT_EMAIL := demo-agent@example.com
 
 .DEFAULT_GOAL := help
 .PHONY: help run test build env lint fmt bench eval encoder tools down k8s
@@ -34,9 +35,9 @@ run: env build ## Run all services on 127.0.0.1:50051 with the demo data (deploy
 	export SWITCHBOARD_TOKEN=$$token SWITCHBOARD_ENDPOINT=$${SWITCHBOARD_ENDPOINT:-http://$${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}}; \
 	$(BIN) demo seed deploy/demo || exit 1; \
 	[ -s .local/$(DEMO_AGENT).password ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > .local/$(DEMO_AGENT).password); \
-	$(BIN) agent password --subject $(DEMO_AGENT) < .local/$(DEMO_AGENT).password || exit 1; \
+	$(BIN) agent password --subject $(DEMO_AGENT) --email $(DEMO_AGENT_EMAIL) < .local/$(DEMO_AGENT).password || exit 1; \
 	echo "an admin token (30 days) is in .local/admin.token: export SWITCHBOARD_TOKEN=\$$(cat .local/admin.token)"; \
-	echo "sign in to the console at http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/console as $(DEMO_AGENT) (tenant default) with the password in .local/$(DEMO_AGENT).password"; \
+	echo "sign in to the console at http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/console as $(DEMO_AGENT) or $(DEMO_AGENT_EMAIL) (tenant default) with the password in .local/$(DEMO_AGENT).password"; \
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525} (replies by email land in .local/mail/box/new); Ctrl-C stops it"; \
 	wait $$server
 

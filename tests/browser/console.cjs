@@ -36,7 +36,7 @@ async function signIn(browser, agent) {
   const page = await open(browser, agent.locale);
   await page.goto(`${base}/console`);
   await page.fill('input[name=tenant]', 'default');
-  await page.fill('input[name=subject]', agent.id);
+  await page.fill('input[name=subject]', agent.login ?? agent.id); // an email, or the agent ID
   await page.fill('input[name=password]', agent.password);
   await page.press('input[name=password]', 'Enter');
   await page.waitForSelector('header.top .who');

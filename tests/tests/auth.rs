@@ -252,6 +252,7 @@ async fn an_agent_signs_in_with_the_password_an_admin_set_and_guessing_is_limite
         subject: "ana".into(),
         role: "agent".into(),
         password: password.into(),
+        email: String::new(),
     };
     let short = admin.set_password(set("short")).await.expect_err("too short");
     assert_eq!(short.code(), Code::InvalidArgument);
@@ -292,5 +293,51 @@ async fn an_agent_signs_in_with_the_password_an_admin_set_and_guessing_is_limite
     }
     let limited = anonymous.sign_in(sign_in("second password 2")).await.expect_err("limited");
     assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
+    cluster.stop().await
+}
+
+#[tokio::test]
+async fn people_sign_in_with_their_email_which_is_one_persons_and_stops_working_once_changed()
+-> anyhow::Result<()> {
+    use switchboard_proto::auth::v1::{SetPasswordRequest, SignInRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut admin = AuthClient::new(cluster.channel().await?);
+    let set = |subject: &str, email: &str| SetPasswordRequest {
+        subject: subject.into(),
+        role: "supervisor".into(),
+        password: "a long enough password".into(),
+        email: email.into(),
+    };
+    admin.set_password(set("sue", "Sue.Lee@Acme.example")).await?;
+    let mut anonymous = AuthClient::new(bare(&cluster).await?);
+    let sign_in = |name: &str| SignInRequest {
+        tenant: "default".into(),
+        subject: name.into(),
+        password: "a long enough password".into(),
+    };
+    let issued = anonymous.sign_in(sign_in("sue.lee@acme.example")).await?.into_inner();
+    let identity = issued.identity.unwrap_or_default();
+    assert_eq!(
+        (identity.subject.as_str(), identity.role.as_str()),
+        ("sue", "supervisor"),
+        "the email names sue"
+    );
+    anonymous.sign_in(sign_in("sue")).await?;
+
+    let bad = admin.set_password(set("tom", "not an address")).await.expect_err("not an email");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let taken = admin.set_password(set("tom", "sue.lee@acme.example")).await.expect_err("sue's");
+    assert_eq!(taken.code(), Code::AlreadyExists, "{taken:?}");
+    // A new password without an email keeps the email; a new email frees the old one.
+    admin.set_password(set("sue", "")).await?;
+    anonymous.sign_in(sign_in("Sue.Lee@acme.example")).await?;
+    admin.set_password(set("sue", "sue@acme.example")).await?;
+    let old = anonymous.sign_in(sign_in("sue.lee@acme.example")).await.expect_err("given up");
+    assert_eq!(old.code(), Code::Unauthenticated);
+    anonymous.sign_in(sign_in("sue@acme.example")).await?;
+    admin.set_password(set("tom", "sue.lee@acme.example")).await?;
+    let tom = anonymous.sign_in(sign_in("sue.lee@acme.example")).await?.into_inner();
+    assert_eq!(tom.identity.unwrap_or_default().subject, "tom", "the freed email is tom's now");
     cluster.stop().await
 }

@@ -99,8 +99,12 @@ async fn set_passwords(cluster: &Cluster, agents: &[&str]) -> anyhow::Result<()>
 }
 
 async fn set_password(cluster: &Cluster, subject: &str, role: &str) -> anyhow::Result<()> {
-    let request =
-        SetPasswordRequest { subject: subject.into(), role: role.into(), password: PASSWORD.into() };
+    let request = SetPasswordRequest {
+        subject: subject.into(),
+        role: role.into(),
+        password: PASSWORD.into(),
+        ..Default::default()
+    };
     AuthClient::new(cluster.channel().await?).set_password(request).await?;
     Ok(())
 }
@@ -189,11 +193,20 @@ async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_langua
     config.notifier.survey_delay = std::time::Duration::from_secs(1);
     let cluster = Cluster::start(config).await?;
     let bus = backing.bus().await?;
-    set_passwords(&cluster, &["ana"]).await?;
+    // Ana signs in with her email.
+    let ana = SetPasswordRequest {
+        subject: "ana".into(),
+        role: "agent".into(),
+        password: PASSWORD.into(),
+        email: "ana@acme.example".into(),
+    };
+    AuthClient::new(cluster.channel().await?).set_password(ana).await?;
     set_password(&cluster, "sam", "supervisor").await?;
 
+    let mut ana = agent("ana", "zh-TW");
+    ana["login"] = "Ana@Acme.example".into();
     let given = serde_json::json!({
-        "agents": [agent("ana", "zh-TW"), agent("sam", "en-US")],
+        "agents": [ana, agent("sam", "en-US")],
         "macro": "order-on-its-way", "texts": {"en": MACRO_EN, "zh-Hant": MACRO_ZH},
         "ask": ASK, "reply": REPLY_ZH, "thanks": THANKS,
     });
@@ -238,7 +251,10 @@ async fn an_agent_answers_an_escalated_chat_with_a_macro_in_the_customers_langua
     browser.go().await?;
     let shown: Vec<String> = serde_json::from_str(&browser.expect("WIDGET").await?)?;
     assert!(shown.iter().any(|m| m.starts_with("agent: ") && m.contains(REPLY_ZH)), "{shown:?}");
-    assert!(shown.iter().any(|m| m.contains("您對本次服務滿意嗎")), "the survey in Traditional script: {shown:?}");
+    assert!(
+        shown.iter().any(|m| m.contains("您對本次服務滿意嗎")),
+        "the survey in Traditional script: {shown:?}"
+    );
     browser.finish().await?;
     cluster.stop().await
 }

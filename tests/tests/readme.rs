@@ -80,7 +80,13 @@ impl Walkthrough {
 
 /// What `make run` seeds, from its recipe: the directory of `demo seed` and the agent whose
 /// password `agent password` sets.
-fn make_run_seeds(makefile: &str) -> anyhow::Result<(PathBuf, String)> {
+/// The demo agent `make run` seeds: its id and email.
+struct DemoAgent {
+    id: String,
+    email: String,
+}
+
+fn make_run_seeds(makefile: &str) -> anyhow::Result<(PathBuf, DemoAgent)> {
     let recipe = makefile.split("\nrun:").nth(1).context("the Makefile has no run target")?;
     let recipe = recipe.split("\n\n").next().unwrap_or_default();
     let dir = recipe
@@ -89,14 +95,18 @@ fn make_run_seeds(makefile: &str) -> anyhow::Result<(PathBuf, String)> {
         .and_then(|rest| rest.split_whitespace().next())
         .context("make run does not call `switchboard demo seed DIR`")?;
     anyhow::ensure!(
-        recipe.contains("$(BIN) agent password --subject $(DEMO_AGENT)"),
-        "make run does not set the demo agent's password"
+        recipe.contains("$(BIN) agent password --subject $(DEMO_AGENT) --email $(DEMO_AGENT_EMAIL)"),
+        "make run does not set the demo agent's password and email"
     );
-    let agent = makefile
-        .lines()
-        .find_map(|line| line.strip_prefix("DEMO_AGENT := "))
-        .context("the Makefile names no DEMO_AGENT")?;
-    Ok((root().join(dir), agent.trim().to_string()))
+    let variable = |name: &str| {
+        let prefix = format!("{name} := ");
+        makefile.lines().find_map(|line| line.strip_prefix(&prefix).map(|value| value.trim().to_string()))
+    };
+    let agent = DemoAgent {
+        id: variable("DEMO_AGENT").context("the Makefile names no DEMO_AGENT")?,
+        email: variable("DEMO_AGENT_EMAIL").context("the Makefile names no DEMO_AGENT_EMAIL")?,
+    };
+    Ok((root().join(dir), agent))
 }
 
 fn grpcurl() -> anyhow::Result<PathBuf> {
@@ -220,7 +230,7 @@ fn widget_question(readme: &str) -> anyhow::Result<String> {
 async fn seed_like_make_run(
     backing: &Backing,
     api: &switchboard_server::api::ApiArgs,
-    (demo, agent, password): (&std::path::Path, &str, &str),
+    (demo, agent, password): (&std::path::Path, &DemoAgent, &str),
 ) -> anyhow::Result<()> {
     let seeded = switchboard_server::demo::seed(demo, api).await?;
     // The README: "six help articles, the customer `c-42`, and their order `12345`".
@@ -228,7 +238,8 @@ async fn seed_like_make_run(
         seeded.articles.published == 6 && seeded.customers.published == 1 && seeded.orders.published == 1,
         "the demo data is not what the README says: {seeded:?}"
     );
-    switchboard_server::agent::set_password(api, agent, "agent", password.into()).await?;
+    let person = switchboard_server::agent::Person { subject: &agent.id, role: "agent", email: &agent.email };
+    switchboard_server::agent::set_password(api, &person, password.into()).await?;
     let bus = backing.bus().await?;
     wait_for_event(&bus, "switchboard.events.notification.>", |event| match &event.body {
         Some(Body::NotificationRequested(notice)) if notice.text.contains("12345") => Some(()),
@@ -314,17 +325,24 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     assert!(!answer.contains("12345"), "{answer}");
 
     // The demo agent signs in with the password `make run` made.
-    let said =
-        [format!("`{agent}`"), format!("`.local/{agent}.password`"), "http://127.0.0.1:8080/console".into()];
+    let said = [
+        format!("`{}`", agent.id),
+        format!("`{}`", agent.email),
+        format!("`.local/{}.password`", agent.id),
+        "http://127.0.0.1:8080/console".into(),
+    ];
     for said in said {
         assert!(prose.contains(&said), "the README does not say {said}");
     }
-    assert!(makefile.contains("/console as $(DEMO_AGENT)"), "make run prints how to sign in");
+    assert!(
+        makefile.contains("/console as $(DEMO_AGENT) or $(DEMO_AGENT_EMAIL)"),
+        "make run prints how to sign in"
+    );
     let mut auth = AuthClient::new(common::connect(cluster.address, None).await?);
     let signed_in = auth
         .sign_in(SignInRequest {
             tenant: "default".into(),
-            subject: agent.clone(),
+            subject: agent.email.clone(),
             password: password.into(),
         })
         .await?

@@ -16,7 +16,9 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     Caller, DEFAULT_TTL, Grant, Keys, Revocations, Role, TokenError,
-    sign_in::{Attempts, SIGNED_IN_TTL, credential_id, hash_password, person_role, verify},
+    sign_in::{
+        Attempts, SIGNED_IN_TTL, credential_id, email_key, email_login, hash_password, person_role, verify,
+    },
     valid_tenant,
 };
 
@@ -44,24 +46,57 @@ impl AuthApi {
         Ok((event, published))
     }
 
-    /// The password hash last set for a person, if any.
-    async fn stored_hash(&self, tenant: &str, subject: &str) -> Result<Option<(String, Role)>, Status> {
+    /// The credential last kept under `key` (a person's id, or [`email_key`]), if any.
+    async fn credential(&self, tenant: &str, key: &str) -> Result<Option<CredentialSet>, Status> {
         if !switchboard_bus::is_tenant(tenant) {
             return Ok(None);
         }
-        let found =
-            self.bus.last_event_of("credential", tenant, &credential_id(tenant, subject)).await.map_err(
-                |error| {
-                    tracing::error!(%error, "credentials unreadable");
-                    Status::unavailable("sign-in is unavailable; try again")
-                },
-            )?;
+        let found = self.bus.last_event_of("credential", tenant, &credential_id(tenant, key)).await.map_err(
+            |error| {
+                tracing::error!(%error, "credentials unreadable");
+                Status::unavailable("sign-in is unavailable; try again")
+            },
+        )?;
         Ok(found.and_then(|(event, _)| match event.body {
-            Some(Body::CredentialSet(set)) if event.tenant == tenant && set.subject == subject => {
-                set.role.parse().ok().map(|role| (set.password_hash, role))
-            }
+            Some(Body::CredentialSet(set)) if event.tenant == tenant => Some(set),
             _ => None,
         }))
+    }
+
+    /// The password hash last set for a person, if any.
+    async fn stored_hash(&self, tenant: &str, subject: &str) -> Result<Option<(String, Role)>, Status> {
+        let set = self.credential(tenant, subject).await?.filter(|set| set.subject == subject);
+        Ok(set.and_then(|set| set.role.parse().ok().map(|role| (set.password_hash, role))))
+    }
+
+    /// The person a sign-in name names: an email set with a password names its person; anything
+    /// else is taken as the person's id.
+    async fn person_named(&self, tenant: &str, name: &str) -> Result<Option<String>, Status> {
+        if !name.contains('@') {
+            return Ok(is_aggregate_id(name).then(|| name.to_string()));
+        }
+        let Ok(email) = email_login(name) else { return Ok(None) };
+        let alias = self.credential(tenant, &email_key(&email)).await?;
+        Ok(alias.map(|alias| alias.subject).filter(|subject| !subject.is_empty()))
+    }
+
+    /// Keeps `email` as `subject`'s sign-in name, unless it is another person's.
+    async fn keep_email(&self, tenant: &str, subject: &str, email: &str, by: &str) -> Result<(), Status> {
+        let taken = |set: &CredentialSet| !set.subject.is_empty() && set.subject != subject;
+        if let Some(other) = self.credential(tenant, &email_key(email)).await?.filter(taken) {
+            return Err(Status::already_exists(format!(
+                "{email} is the sign-in of {:?} already",
+                other.subject
+            )));
+        }
+        let alias = Body::CredentialSet(CredentialSet {
+            subject: subject.into(),
+            email: email.into(),
+            set_by: by.into(),
+            ..CredentialSet::default()
+        });
+        self.record(Draft::new(tenant, credential_id(tenant, &email_key(email)), alias), "email").await?;
+        Ok(())
     }
 }
 
@@ -162,16 +197,35 @@ impl auth_server::Auth for AuthApi {
         request: Request<SetPasswordRequest>,
     ) -> Result<Response<SetPasswordResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let SetPasswordRequest { subject, role, password } = request.into_inner();
+        let SetPasswordRequest { subject, role, password, email } = request.into_inner();
         let role = person_role(&role)?;
         if !is_aggregate_id(&subject) {
             return Err(Status::invalid_argument("subject: the agent's id (letters, digits, '-', '_')"));
         }
+        let password_hash = hash_password(&password)?;
+        let before =
+            self.credential(&caller.tenant, &subject).await?.map(|set| set.email).unwrap_or_default();
+        let email = match email.trim() {
+            // None given: the one set before stays.
+            "" => before.clone(),
+            given => email_login(given)?,
+        };
+        if !email.is_empty() {
+            self.keep_email(&caller.tenant, &subject, &email, &caller.subject).await?;
+        }
+        if !before.is_empty() && before != email {
+            // The email given up signs nobody in any more (and is free for someone else).
+            let freed =
+                Body::CredentialSet(CredentialSet { email: before.clone(), ..CredentialSet::default() });
+            let draft = Draft::new(&caller.tenant, credential_id(&caller.tenant, &email_key(&before)), freed);
+            self.record(draft, "email").await?;
+        }
         let body = Body::CredentialSet(CredentialSet {
             subject: subject.clone(),
             role: role.name().into(),
-            password_hash: hash_password(&password)?,
+            password_hash,
             set_by: caller.subject.clone(),
+            email,
         });
         let draft = Draft::new(&caller.tenant, credential_id(&caller.tenant, &subject), body);
         self.record(draft, "password").await?;
@@ -181,14 +235,18 @@ impl auth_server::Auth for AuthApi {
 
     async fn sign_in(&self, request: Request<SignInRequest>) -> Result<Response<IssuedToken>, Status> {
         let client = request.remote_addr().map(|address| address.ip());
-        let SignInRequest { tenant, subject, password } = request.into_inner();
+        let SignInRequest { tenant, subject: name, password } = request.into_inner();
         let refused = || Status::unauthenticated("wrong tenant, subject or password");
-        if !valid_tenant(&tenant) || !is_aggregate_id(&subject) || password.len() > 1024 {
+        if !valid_tenant(&tenant) || name.len() > 254 || password.len() > 1024 {
             return Err(refused());
         }
-        let person = format!("{tenant}/{subject}");
+        let found = self.person_named(&tenant, &name).await?;
+        // Whoever the name turns out to be, the attempt counts against it (an email that names
+        // nobody counts against itself).
+        let person = format!("{tenant}/{}", found.as_deref().unwrap_or(name.as_str()));
         self.attempts.admit(&person, client)?;
-        let stored = self.stored_hash(&tenant, &subject).await?;
+        let subject = found.unwrap_or_default();
+        let stored = if subject.is_empty() { None } else { self.stored_hash(&tenant, &subject).await? };
         let hash = stored.as_ref().map(|(hash, _)| hash.clone());
         // argon2 takes tens of milliseconds of CPU: off the async workers.
         let matched = tokio::task::spawn_blocking(move || verify(hash.as_deref(), &password))

@@ -25,6 +25,28 @@ pub fn credential_id(tenant: &str, subject: &str) -> String {
     switchboard_bus::key_id(&format!("credential/{tenant}/{subject}")).to_string()
 }
 
+/// An email a person signs in with, in the one form it is kept in (lower case), or why not.
+pub fn email_login(text: &str) -> Result<String, Status> {
+    let email = text.trim().to_lowercase();
+    let well_formed = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.')
+        });
+    if well_formed {
+        Ok(email)
+    } else {
+        Err(Status::invalid_argument(format!(
+            "email {text:?} is not an email address such as ana@example.com"
+        )))
+    }
+}
+
+/// The credential key an email is kept under (beside the person's own).
+pub fn email_key(email: &str) -> String {
+    format!("email:{email}")
+}
+
 /// The roles a password may be set for: people, not systems or owners.
 pub fn person_role(role: &str) -> Result<Role, Status> {
     match role.parse::<Role>().map_err(Status::invalid_argument)? {
@@ -117,6 +139,16 @@ impl Attempts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_email_login_is_kept_in_lower_case_and_must_look_like_an_address() {
+        assert_eq!(email_login(" Ana@Example.COM ").ok().as_deref(), Some("ana@example.com"));
+        for bad in ["ana", "@example.com", "ana@example", "ana@@example.com", "a na@example.com", "ana@.com"]
+        {
+            assert!(email_login(bad).is_err(), "{bad}");
+        }
+        assert_ne!(credential_id("t", &email_key("ana@example.com")), credential_id("t", "ana"));
+    }
 
     #[test]
     fn a_password_verifies_against_its_hash_only() {

@@ -1,4 +1,4 @@
-//! `switchboard agent password --subject S [--role agent|supervisor]`: sets the password a
+//! `switchboard agent password --subject S [--role agent|supervisor] [--email E]`: sets the password a
 //! person signs in with (the console, `Auth/SignIn`), through `Auth/SetPassword` with an admin's
 //! `SWITCHBOARD_TOKEN`, for the token's tenant. The password comes from `SWITCHBOARD_PASSWORD` or
 //! the first line of standard input, never from argv (visible to every user of the machine).
@@ -20,28 +20,47 @@ pub enum AgentCommand {
         /// agent or supervisor.
         #[arg(long, default_value = "agent")]
         role: String,
+        /// The email the person may sign in with instead of their id (kept when not given).
+        #[arg(long, default_value = "")]
+        email: String,
         #[command(flatten)]
         api: ApiArgs,
     },
 }
 
 pub async fn run(command: AgentCommand) -> anyhow::Result<()> {
-    let AgentCommand::Password { subject, role, api } = command;
+    let AgentCommand::Password { subject, role, email, api } = command;
     let from_env = std::env::var("SWITCHBOARD_PASSWORD").ok();
     let password = match from_env.filter(|password| !password.is_empty()) {
         Some(password) => password,
         None => first_line(std::io::stdin().lock())?,
     };
-    set_password(&api, &subject, &role, password).await?;
-    println!("password set for {role} {subject}");
+    set_password(&api, &Person { subject: &subject, role: &role, email: &email }, password).await?;
+    match email.as_str() {
+        "" => println!("password set for {role} {subject}"),
+        email => println!("password set for {role} {subject}, who signs in as {subject} or {email}"),
+    }
     Ok(())
 }
 
-/// Sets `subject`'s password through the API; the server checks its length (12 to 128
-/// characters) and the role.
-pub async fn set_password(api: &ApiArgs, subject: &str, role: &str, password: String) -> anyhow::Result<()> {
+/// Who a password is for.
+pub struct Person<'a> {
+    pub subject: &'a str,
+    pub role: &'a str,
+    /// Empty: keep the one set before.
+    pub email: &'a str,
+}
+
+/// Sets a person's password through the API; the server checks its length (12 to 128
+/// characters), the role and the email.
+pub async fn set_password(api: &ApiArgs, person: &Person<'_>, password: String) -> anyhow::Result<()> {
     let mut client = AuthClient::new(api.connect().await?);
-    let request = SetPasswordRequest { subject: subject.into(), role: role.into(), password };
+    let request = SetPasswordRequest {
+        subject: person.subject.into(),
+        role: person.role.into(),
+        password,
+        email: person.email.into(),
+    };
     client
         .set_password(request)
         .await
