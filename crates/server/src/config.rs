@@ -250,6 +250,20 @@ pub(crate) fn redacted(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The Kubernetes manifests run every service: one Deployment each, named for it.
+    #[test]
+    fn every_service_has_its_deployment_in_k8s() {
+        let manifests = include_str!("../../../k8s/base/services.yaml");
+        for service in Service::ALL {
+            let name = service.name();
+            let deployment = format!("kind: Deployment\nmetadata:\n  name: {name}\n");
+            let runs = format!("- name: SWITCHBOARD_SERVICES\n              value: {name}\n");
+            assert!(manifests.contains(&deployment) && manifests.contains(&runs), "k8s runs no {name}");
+        }
+        let config = include_str!("../../../k8s/base/config.yaml");
+        assert!(config.contains("SWITCHBOARD_DESK_ENDPOINT: http://desk."), "the console's API");
+    }
+
     #[test]
     fn parses_service_lists() {
         assert_eq!(Service::parse_list("all").map(|s| s.len()), Ok(8));
