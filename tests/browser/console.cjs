@@ -139,6 +139,43 @@ async function handoff(browser) {
   say(`WIDGET ${JSON.stringify(shown)}`);
 }
 
+// A supervisor's view: an agent comes online; the supervisor sees the queue waiting, the agent
+// with their presence and load, the return waiting for approval; assigns the conversation to the
+// agent from its transfer form, and approves the return.
+async function supervise(browser) {
+  const [ana, sam] = given.agents;
+  const agent = await signIn(browser, ana);
+  await agent.selectOption('select[name=presence]', 'online');
+  await agent.waitForSelector('.notice[role=status]:has-text("Online")');
+  say('ONLINE');
+  const page = await signIn(browser, sam);
+  await page.click('a.tab[href="#/supervisor"]');
+  const queueRow = page.locator('.supervisor tr', { hasText: given.queue });
+  await queueRow.first().waitFor();
+  say(`QUEUE ${JSON.stringify(await queueRow.first().innerText())}`);
+  const agentRow = page.locator('.supervisor tr', { hasText: ana.id });
+  await agentRow.first().waitFor();
+  say(`AGENT ${JSON.stringify(await agentRow.first().innerText())}`);
+  const approval = page.locator(`li[data-approval="${given.approval}"]`);
+  await approval.waitFor();
+  say(`APPROVAL ${JSON.stringify(await approval.innerText())}`);
+  await shot(page, 'supervise-overview');
+
+  await page.goto(`${base}/console/#/inbox/all/${given.conversation}`);
+  await page.click('[data-action=transfer]');
+  await page.fill('form.transfer input[name=agent_id]', ana.id);
+  await page.click('form.transfer [data-action=assign]');
+  await page.waitForSelector(`.conversation-header[data-assignee="${ana.id}"]`);
+  say('ASSIGNED');
+  await shot(page, 'supervise-assigned');
+
+  await page.click('a.tab[href="#/supervisor"]');
+  await page.locator(`li[data-approval="${given.approval}"] button.primary`).click();
+  await page.waitForSelector(`li[data-approval="${given.approval}"]`, { state: 'detached' });
+  say('APPROVED');
+  await shot(page, 'supervise-approved');
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium',
@@ -146,7 +183,7 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    await { race, handoff }[scenario](browser);
+    await { race, handoff, supervise }[scenario](browser);
     say('DONE');
   } catch (error) {
     for (const [i, page] of pages.entries()) {

@@ -418,3 +418,84 @@ async fn live_changes_resume_after_the_last_one_a_reconnecting_browser_saw() -> 
     assert_eq!(bad.status().as_u16(), 400);
     cluster.stop().await
 }
+
+#[tokio::test]
+async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_and_approves_a_return()
+-> anyhow::Result<()> {
+    use switchboard_proto::{
+        events::v1::{AgentUpdated, OrderStatus, OrderUpdated},
+        router::v1::{PublishRulesRequest, router_client::RouterClient},
+    };
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let rules = "playbooks:\n  returns: {window_days: 30, queue: returns}\n\
+                 rules:\n  - name: returns\n    when: {keywords: [return]}\n    then: {action: answer, playbook: returns, queue: returns}\n\
+                 \x20 - name: people\n    when: {keywords: [person]}\n    then: {action: escalate, queue: general}\n\
+                 \x20 - name: everything-else\n    then: {action: queue, queue: general}\n";
+    RouterClient::new(cluster.channel().await?)
+        .publish_rules(PublishRulesRequest { text: rules.into(), wait: true })
+        .await?;
+    let mut desk = DeskClient::new(cluster.channel_as("default", Role::Supervisor, "sam").await?);
+    let ana = AgentUpdated {
+        agent_id: "ana".into(),
+        queues: vec!["general".into()],
+        capacity: [("web".to_string(), 2)].into(),
+        ..AgentUpdated::default()
+    };
+    desk.put_agent(ana).await?;
+    set_passwords(&cluster, &["ana"]).await?;
+    set_password(&cluster, "sam", "supervisor").await?;
+
+    let asked = submit(&cluster, message("kim", "Please let me talk to a person", "sup-1")).await?;
+    desk_has_routed(&cluster, &backing, &asked.conversation_id).await?;
+    let delivered = OrderUpdated {
+        order_id: "12345".into(),
+        customer_id: "c-r".into(),
+        status: OrderStatus::Delivered.into(),
+        ..OrderUpdated::default()
+    };
+    bus.publish(&switchboard_bus::Draft::new("default", "12345", Body::OrderUpdated(delivered)).build()?)
+        .await?;
+    let returning = common::verified_message("c-r", "I want to return order 12345, it is broken", "sup-2");
+    let returning = submit(&cluster, returning).await?;
+    let (return_id, _) = wait_for_event(&bus, "switchboard.events.return.>", |event| match &event.body {
+        Some(Body::ReturnOpened(o)) if o.conversation_id == returning.conversation_id => {
+            Some(o.return_id.clone())
+        }
+        _ => None,
+    })
+    .await?;
+
+    let given = serde_json::json!({
+        "agents": [agent("ana", "en-US"), agent("sam", "en-US")],
+        "queue": "general", "conversation": asked.conversation_id, "approval": format!("return:{return_id}"),
+    });
+    let mut browser = Browser::start("supervise", &cluster, &given)?;
+    browser.expect("ONLINE").await?;
+    let queue = browser.expect("QUEUE").await?;
+    assert!(queue.contains("general") && queue.contains("\\t1\\t"), "one waits in general: {queue}");
+    let agent_row = browser.expect("AGENT").await?;
+    assert!(
+        agent_row.contains("Online") && agent_row.contains("0 / 2"),
+        "ana, online, none of two: {agent_row}"
+    );
+    let approval = browser.expect("APPROVAL").await?;
+    assert!(
+        approval.contains("c-r") && approval.contains("12345") && approval.contains("broken"),
+        "{approval}"
+    );
+    browser.expect("ASSIGNED").await?;
+    browser.expect("APPROVED").await?;
+    browser.finish().await?;
+
+    let listed = ListConversationsRequest { assignee: "ana".into(), ..Default::default() };
+    let rows = desk.list_conversations(listed).await?.into_inner().conversations;
+    assert!(rows.iter().any(|row| row.conversation_id == asked.conversation_id), "ana has it: {rows:?}");
+    wait_for_event(&bus, "switchboard.events.return.>", |event| match &event.body {
+        Some(Body::ReturnApproved(a)) if a.return_id == return_id && a.approver == "sam" => Some(()),
+        _ => None,
+    })
+    .await?;
+    cluster.stop().await
+}
