@@ -250,6 +250,18 @@ pub(crate) fn redacted(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// What the image copies from the build stage's checkout exists in the checkout.
+    #[test]
+    fn the_image_copies_files_that_exist() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dockerfile = include_str!("../../../deploy/Dockerfile");
+        let copied = dockerfile.lines().filter_map(|line| line.strip_prefix("COPY --from=build /src/"));
+        for source in copied.filter_map(|rest| rest.split_whitespace().next()) {
+            let from_checkout = !source.starts_with("target/");
+            assert!(!from_checkout || root.join(source).exists(), "the image copies {source}, which is not there");
+        }
+    }
+
     /// The Kubernetes manifests run every service: one Deployment each, named for it.
     #[test]
     fn every_service_has_its_deployment_in_k8s() {
