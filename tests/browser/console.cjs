@@ -139,15 +139,13 @@ async function handoff(browser) {
   say(`WIDGET ${JSON.stringify(shown)}`);
 }
 
-// A supervisor's view: an agent comes online; the supervisor sees the queue waiting, the agent
-// with their presence and load, the return waiting for approval; assigns the conversation to the
-// agent from its transfer form, and approves the return.
+// A supervisor's view: an agent signs in (and so comes online); the supervisor sees the queue
+// waiting, the agent with their presence and load, the return waiting for approval; assigns the
+// conversation to the agent from its transfer form, and approves the return; the agent signs out
+// (and so goes offline).
 async function supervise(browser) {
   const [ana, sam] = given.agents;
   const agent = await signIn(browser, ana);
-  await agent.selectOption('select[name=presence]', 'online');
-  await agent.waitForSelector('.notice[role=status]:has-text("Online")');
-  say('ONLINE');
   const page = await signIn(browser, sam);
   await page.click('a.tab[href="#/supervisor"]');
   const queueRow = page.locator('.supervisor tr', { hasText: given.queue });
@@ -174,6 +172,21 @@ async function supervise(browser) {
   await page.waitForSelector(`li[data-approval="${given.approval}"]`, { state: 'detached' });
   say('APPROVED');
   await shot(page, 'supervise-approved');
+
+  await agent.click('[data-action=sign-out]');
+  await agent.waitForSelector('input[name=password]');
+  for (let tries = 0; ; tries += 1) {
+    await page.reload(); // the overview as it is now (the session survives a reload)
+    const row = page.locator('.supervisor tr', { hasText: ana.id }).first();
+    await row.waitFor();
+    const text = await row.innerText();
+    if (text.includes('Offline')) {
+      say(`SIGNED-OUT ${JSON.stringify(text)}`);
+      break;
+    }
+    if (tries > 50) throw new Error(`ana is still ${text}`);
+    await page.waitForTimeout(200);
+  }
 }
 
 async function main() {

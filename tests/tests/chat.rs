@@ -50,7 +50,7 @@ async fn a_customer_chats_with_the_bot_asks_for_a_person_and_gets_the_agents_rep
     assert!(answer.starts_with("ANSWER ") && answer.contains("tracking link"), "{answer}");
     let conversation_id = next().await?.strip_prefix("HANDOFF ").context("hand-off")?.to_string();
 
-    let typing = format!("switchboard.typing.{conversation_id}");
+    let typing = switchboard_bus::typing_subject(switchboard_bus::DEFAULT_TENANT, &conversation_id);
     bus.client().publish(typing, r#"{"author":"agent"}"#.into()).await?;
     to_browser.write_all(b"go\n").await?;
     assert_eq!(next().await?, "TYPING");

@@ -319,7 +319,7 @@ async fn the_console_is_served_with_its_policy_and_its_api_asks_for_a_token_and_
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     let bus = backing.bus().await?;
-    let subject = format!("{}.{}", switchboard_bus::TYPING_SUBJECT_PREFIX, asked.conversation_id);
+    let subject = switchboard_bus::typing_subject("default", &asked.conversation_id);
     bus.client().publish(subject, r#"{"author":"customer"}"#.into()).await?;
     let mut said = String::new();
     while !said.contains("\n\n") {
@@ -472,10 +472,10 @@ async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_an
         "queue": "general", "conversation": asked.conversation_id, "approval": format!("return:{return_id}"),
     });
     let mut browser = Browser::start("supervise", &cluster, &given)?;
-    browser.expect("ONLINE").await?;
     let queue = browser.expect("QUEUE").await?;
     assert!(queue.contains("general") && queue.contains("\\t1\\t"), "one waits in general: {queue}");
     let agent_row = browser.expect("AGENT").await?;
+    // Her profile says nothing of availability: signing in made her online.
     assert!(
         agent_row.contains("Online") && agent_row.contains("0 / 2"),
         "ana, online, none of two: {agent_row}"
@@ -487,6 +487,8 @@ async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_an
     );
     browser.expect("ASSIGNED").await?;
     browser.expect("APPROVED").await?;
+    let signed_out = browser.expect("SIGNED-OUT").await?;
+    assert!(signed_out.contains("Offline"), "signing out is going offline: {signed_out}");
     browser.finish().await?;
 
     let listed = ListConversationsRequest { assignee: "ana".into(), ..Default::default() };

@@ -339,7 +339,7 @@ async fn the_customer_typing_reaches_the_person_watching_and_an_agent_typing_rea
     let bus = backing.bus().await?;
     let mut ana = desk(&cluster, Role::Agent, "ana").await?;
     let id = asks_for_a_person(&cluster, &mut ana, "kim").await?.conversation_id;
-    let subject = format!("{}.{id}", switchboard_bus::TYPING_SUBJECT_PREFIX);
+    let subject = switchboard_bus::typing_subject(TENANT, &id);
     let mut chat_side = bus.client().subscribe(subject.clone()).await?;
 
     let mut signals =

@@ -88,12 +88,23 @@ async fn a_customer_reopens_within_the_window_and_starts_anew_after_it() -> anyh
     assert_eq!(counts.iter().map(|c| c.value).sum::<u64>(), 1, "{counts:?}");
     let duplicate = submit(&cluster, to(&id, "It is still wrong", "k-2")).await?;
     assert!(duplicate.duplicate && duplicate.conversation_id == id);
+    submit(&cluster, to(&id, "Hello?", "k-2b")).await?;
+    let reopenings = common::events(&bus, "switchboard.events.conversation-lifecycle.>").await?;
+    let reopenings = reopenings
+        .iter()
+        .filter(|e| matches!(&e.body, Some(Body::ConversationReopened(r)) if r.conversation_id == id));
+    assert_eq!(reopenings.count(), 1, "one closing, one reopening, however many messages and retries");
 
     // After the window: a new conversation starts.
     resolve(&cluster, &bus, &id, 2).await?;
     tokio::time::sleep(WINDOW + Duration::from_millis(500)).await;
     let later = submit(&cluster, to(&id, "Another question about my plan", "k-3")).await?;
     assert_ne!(later.conversation_id, id, "a case closed long ago stays closed");
+    let next = submit(&cluster, to(&id, "Also, my address changed", "k-4")).await?;
+    assert_eq!(
+        next.conversation_id, later.conversation_id,
+        "the old thread's messages land in one new conversation"
+    );
     let (starts, _) = wait_for_event(&bus, "switchboard.events.conversation.>", |event| match &event.body {
         Some(Body::MessageReceived(m)) if m.message_id == later.message_id => Some(m.starts_conversation),
         _ => None,

@@ -145,8 +145,8 @@ fn counted(body: Option<&Body>) -> Vec<Key> {
         // Closings and surveys count by who handled the conversation (`bot` or `human`) in the
         // intent column: containment and bot CSAT against human CSAT.
         Body::ConversationClosed(c) => vec![("conversations_closed", slug(c.channel), c.handled_by.clone())],
-        // Reopenings count by who had handled the closing they undid (a customer's comes with
-        // it; a person's names nobody): a bot's closing reopened was not contained.
+        // Reopenings count by who had handled the closing they undid (`bot` or `human`): a bot's
+        // closing reopened was not contained.
         Body::ConversationReopened(r) => {
             vec![("conversations_reopened", slug(r.channel), r.handled_by.clone())]
         }

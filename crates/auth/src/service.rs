@@ -213,7 +213,12 @@ impl auth_server::Auth for AuthApi {
         if !email.is_empty() {
             self.keep_email(&caller.tenant, &subject, &email, &caller.subject).await?;
         }
-        if !before.is_empty() && before != email {
+        let still_theirs =
+            |alias: &Option<CredentialSet>| alias.as_ref().is_some_and(|set| set.subject == subject);
+        if !before.is_empty()
+            && before != email
+            && still_theirs(&self.credential(&caller.tenant, &email_key(&before)).await?)
+        {
             // The email given up signs nobody in any more (and is free for someone else).
             let freed =
                 Body::CredentialSet(CredentialSet { email: before.clone(), ..CredentialSet::default() });
@@ -240,13 +245,16 @@ impl auth_server::Auth for AuthApi {
         if !valid_tenant(&tenant) || name.len() > 254 || password.len() > 1024 {
             return Err(refused());
         }
+        self.attempts.admit_client(client)?;
         let found = self.person_named(&tenant, &name).await?;
         // Whoever the name turns out to be, the attempt counts against it (an email that names
         // nobody counts against itself).
         let person = format!("{tenant}/{}", found.as_deref().unwrap_or(name.as_str()));
-        self.attempts.admit(&person, client)?;
+        self.attempts.admit_person(&person)?;
         let subject = found.unwrap_or_default();
-        let stored = if subject.is_empty() { None } else { self.stored_hash(&tenant, &subject).await? };
+        // Nobody found still reads a credential (none can be kept under an empty id), so that a
+        // known email and an unknown one take the same work.
+        let stored = self.stored_hash(&tenant, &subject).await?;
         let hash = stored.as_ref().map(|(hash, _)| hash.clone());
         // argon2 takes tens of milliseconds of CPU: off the async workers.
         let matched = tokio::task::spawn_blocking(move || verify(hash.as_deref(), &password))

@@ -99,12 +99,24 @@ fn waiting(wait: Duration) -> Status {
 }
 
 impl Attempts {
-    /// Whether an attempt for `person` from `client` may be checked now.
+    /// Whether an attempt for `person` from `client` may be checked now (both checks at once).
+    #[cfg(test)]
     pub fn admit(&self, person: &str, client: Option<IpAddr>) -> Result<(), Status> {
+        self.admit_client(client)?;
+        self.admit_person(person)
+    }
+
+    /// Whether `client` may make an attempt now (counted as one).
+    pub fn admit_client(&self, client: Option<IpAddr>) -> Result<(), Status> {
         if let Some(client) = client {
             let now = self.clients.clock().now();
             self.clients.check_key(&client).map_err(|not_until| waiting(not_until.wait_time_from(now)))?;
         }
+        Ok(())
+    }
+
+    /// Whether `person` may be tried now (not after too many wrong passwords).
+    pub fn admit_person(&self, person: &str) -> Result<(), Status> {
         let failures = self.failures.lock().map_err(|_| Status::internal("sign-in state poisoned"))?;
         match failures.get(person) {
             Some((count, since)) if *count >= FAILURES_PER_WINDOW && since.elapsed() < WINDOW => {

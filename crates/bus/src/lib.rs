@@ -32,9 +32,22 @@ pub use trace::{extract_context, inject_context};
 
 /// Stream of domain events.
 pub const EVENTS_STREAM: &str = "SWITCHBOARD_EVENTS";
-/// Typing signals, on core NATS (not kept): `switchboard.typing.<conversation id>`, a JSON body
-/// `{"author": "customer" | "agent" | "bot"}`.
+/// Typing signals, on core NATS (not kept): `switchboard.typing.<tenant>.<conversation id>`, a
+/// JSON body `{"author": "customer" | "agent" | "bot"}`.
 pub const TYPING_SUBJECT_PREFIX: &str = "switchboard.typing";
+
+/// The subject of typing in the tenant's conversation.
+pub fn typing_subject(tenant: &str, conversation_id: &str) -> String {
+    format!("{TYPING_SUBJECT_PREFIX}.{tenant}.{conversation_id}")
+}
+
+/// The (tenant, conversation id) a typing subject is about.
+pub fn typing_conversation(subject: &str) -> Option<(&str, &str)> {
+    let rest = subject.strip_prefix(TYPING_SUBJECT_PREFIX)?.strip_prefix('.')?;
+    let (tenant, conversation) = rest.split_once('.')?;
+    (!tenant.is_empty() && !conversation.is_empty() && !conversation.contains('.'))
+        .then_some((tenant, conversation))
+}
 /// Stream of inbound channel messages.
 pub const INBOUND_STREAM: &str = "SWITCHBOARD_INBOUND";
 /// Stream of dead letters.
@@ -149,5 +162,19 @@ impl Bus {
     /// Sends everything buffered (acks included) to the server.
     pub async fn flush(&self) -> Result<(), Error> {
         self.client.flush().await.map_err(|source| Error::jetstream("flush", source))
+    }
+}
+
+#[cfg(test)]
+mod typing_tests {
+    use super::*;
+
+    #[test]
+    fn a_typing_subject_names_its_tenant_and_conversation() {
+        let subject = typing_subject("acme", "c-1");
+        assert_eq!(subject, "switchboard.typing.acme.c-1");
+        assert_eq!(typing_conversation(&subject), Some(("acme", "c-1")));
+        assert_eq!(typing_conversation("switchboard.typing.c-1"), None, "no tenant, no conversation");
+        assert_eq!(typing_conversation("switchboard.typing.acme.c.1"), None);
     }
 }

@@ -1,7 +1,9 @@
 //! What an SLA breach does when the conversation's policy says (the rule set's `on_breach`):
 //! raise its priority (never lower it), and move it to a queue, unassigned, for someone else to
 //! take. Every replica's timers may tell the same breach: the priority change is keyed on the
-//! breach, and a move to the queue it is already in is nothing.
+//! breach, and a move to the queue it is already in is nothing. The actions follow the breach
+//! in memory: a desk that stops between publishing a breach and acting on it does not act on it
+//! after a restart (the breach itself is kept and shown).
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -76,12 +78,14 @@ async fn act_on(people: &People, breach: &Breach) -> Result<(), Error> {
             queue_from_rules: true,
             ..Move::default()
         };
-        let moved =
-            handover::hand_over(&people.bus, &people.pool, &people.assigner, tenant, id, &asked, |_| Ok(()))
-                .await;
-        match moved {
-            Ok(_) | Err(Error::Contended(_) | Error::Resolved(_)) => {}
-            Err(error) => return Err(error),
+        // Another change of hands at the same moment: read again and move it still.
+        for attempt in 1..=3 {
+            let (bus, pool, assigner) = (&people.bus, &people.pool, &people.assigner);
+            match handover::hand_over(bus, pool, assigner, tenant, id, &asked, |_| Ok(())).await {
+                Ok(_) | Err(Error::Resolved(_)) => break,
+                Err(Error::Contended(_)) if attempt < 3 => continue,
+                Err(error) => return Err(error),
+            }
         }
     }
     tracing::info!(tenant, conversation_id = id, "sla breach actions taken");

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use sqlx::PgPool;
 use switchboard_auth::Caller;
-use switchboard_bus::{Bus, TYPING_SUBJECT_PREFIX};
+use switchboard_bus::{Bus, typing_subject};
 use switchboard_proto::{desk::v1::TypingSignal, time::to_timestamp};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,10 +21,6 @@ pub fn customer_typing(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|value| value["author"] == "customer")
 }
 
-fn subject(conversation_id: &str) -> String {
-    format!("{TYPING_SUBJECT_PREFIX}.{conversation_id}")
-}
-
 /// Streams the customer's typing in the caller's tenant's conversation until the watcher goes
 /// away or `streams_end`.
 pub async fn watch(
@@ -35,12 +31,15 @@ pub async fn watch(
     streams_end: CancellationToken,
 ) -> Result<mpsc::Receiver<Result<TypingSignal, Status>>, Error> {
     let c = work::conversation(pool, &caller.tenant, conversation_id).await?;
-    let mut signals = bus.client().subscribe(subject(&c.conversation_id)).await.map_err(|error| {
-        Error::Bus(switchboard_bus::Error::JetStream {
-            operation: "typing subscribe",
-            source: Box::new(error),
-        })
-    })?;
+    let mut signals =
+        bus.client().subscribe(typing_subject(&caller.tenant, &c.conversation_id)).await.map_err(
+            |error| {
+                Error::Bus(switchboard_bus::Error::JetStream {
+                    operation: "typing subscribe",
+                    source: Box::new(error),
+                })
+            },
+        )?;
     let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
         loop {
@@ -66,8 +65,8 @@ pub async fn watch(
 pub async fn signal(bus: &Bus, pool: &PgPool, caller: &Caller, conversation_id: &str) -> Result<(), Error> {
     let c = work::conversation(pool, &caller.tenant, conversation_id).await?;
     work::may_work(caller, &c)?;
-    let publish =
-        bus.client().publish(subject(&c.conversation_id), Bytes::from_static(br#"{"author":"agent"}"#));
+    let subject = typing_subject(&caller.tenant, &c.conversation_id);
+    let publish = bus.client().publish(subject, Bytes::from_static(br#"{"author":"agent"}"#));
     // A lost typing signal is harmless (the reply itself follows): logged, not refused.
     match tokio::time::timeout(Duration::from_secs(2), publish).await {
         Ok(Ok(())) => {}

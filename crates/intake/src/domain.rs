@@ -10,7 +10,7 @@ use switchboard_proto::{
     events::v1::{Channel, ConversationClosed, EmailMeta, MessageReceived, event::Body},
 };
 
-use crate::reopening::{Continuation, continuation, reopened_by};
+use crate::reopening::{Continuation, continuation, continued_id, reopened_by};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -106,19 +106,24 @@ impl Intake {
     pub async fn submit(&self, mut submission: Submission) -> Result<Submitted, Error> {
         validate(&mut submission)?;
         if let Some(known) = self.known_message(&submission).await? {
+            self.recount_reopening(&submission, &known).await?;
             return Ok(known);
         }
         let message_id = Uuid::now_v7().to_string();
         for _ in 0..APPEND_ATTEMPTS {
             let (conversation_id, expected, continuation) = self.position(&submission).await?;
-            let starts = submission.conversation_id.is_none() || continuation == Continuation::StartsAnew;
+            let starts = expected == Expected::Empty;
             let event = message_event(&submission, &conversation_id, &message_id, starts)?;
             let dedup_key = dedup_key(&submission.tenant, &submission.idempotency_key);
             match self.bus().append(&event, expected, Some(&dedup_key)).await {
-                Ok(published) if published.duplicate => return self.original(published.sequence).await,
+                Ok(published) if published.duplicate => {
+                    let original = self.original(published.sequence).await?;
+                    self.recount_reopening(&submission, &original).await?;
+                    return Ok(original);
+                }
                 Ok(published) => {
-                    if let Continuation::Reopens(closed) = &continuation {
-                        self.count_reopening(&submission, closed, &message_id).await;
+                    if let Continuation::Reopens { closed, closing } = &continuation {
+                        self.count_reopening(&submission, closed, closing).await;
                     }
                     tracing::info!(
                         conversation_id,
@@ -158,11 +163,12 @@ impl Intake {
         }))
     }
 
-    /// Publishes that the customer's message reopened the conversation (keyed on the message:
-    /// once). The message is in either way; a reopening not published is only not counted.
-    async fn count_reopening(&self, submission: &Submission, closed: &ConversationClosed, message_id: &str) {
+    /// Publishes that the customer's message reopened the conversation, once per closing
+    /// (keyed on it). The message is in either way; a reopening not published is only not
+    /// counted, and a retry of the message publishes it ([`Self::recount_reopening`]).
+    async fn count_reopening(&self, submission: &Submission, closed: &ConversationClosed, closing: &str) {
         let body = Body::ConversationReopened(reopened_by(&submission.customer_id, closed));
-        let key = format!("{}/reopened-by/{message_id}", submission.tenant);
+        let key = format!("{}/reopened/{closing}", submission.tenant);
         let published = async {
             let event = Draft::new(&submission.tenant, &closed.conversation_id, body).keyed(key).build()?;
             self.bus().publish(&event).await
@@ -173,8 +179,23 @@ impl Intake {
         }
     }
 
+    /// A retried message that had reopened its conversation: the reopening is published if it
+    /// was not (the conversation is still closed by the closing the message came after).
+    async fn recount_reopening(&self, submission: &Submission, recorded: &Submitted) -> Result<(), Error> {
+        let tenant = &submission.tenant;
+        let lifecycle =
+            self.bus().last_event_of("conversation-lifecycle", tenant, &recorded.conversation_id).await?;
+        if let Some((event, closed_at)) = lifecycle
+            && let Some(Body::ConversationClosed(closed)) = &event.body
+            && closed_at < recorded.sequence
+        {
+            self.count_reopening(submission, closed, &event.id).await;
+        }
+        Ok(())
+    }
+
     /// The conversation to append to, the version it must be at, and what the message does to
-    /// it (a closed one reopens within the window; later a new one starts).
+    /// it (a closed one reopens within the window; later the conversation that continues it).
     async fn position(&self, submission: &Submission) -> Result<(String, Expected, Continuation), Error> {
         let Some(id) = &submission.conversation_id else {
             return Ok((Uuid::now_v7().to_string(), Expected::Empty, Continuation::Joins));
@@ -192,13 +213,31 @@ impl Intake {
         if last.tenant != submission.tenant || owner != submission.customer_id {
             return Err(Error::ForeignConversation(id.clone()));
         }
-        let lifecycle = self.bus().last_event_of("conversation-lifecycle", &submission.tenant, id).await?;
-        let continuation =
-            continuation(lifecycle.as_ref().map(|(event, _)| event), chrono::Utc::now(), self.reopen_window);
-        if continuation == Continuation::StartsAnew {
-            return Ok((Uuid::now_v7().to_string(), Expected::Empty, continuation));
+        self.continue_from(&submission.tenant, id.clone(), sequence).await
+    }
+
+    /// Follows closings older than the window to the conversations that continue them (a few
+    /// hops at most: each continuation is a conversation of its own).
+    async fn continue_from(
+        &self,
+        tenant: &str,
+        mut id: String,
+        mut sequence: u64,
+    ) -> Result<(String, Expected, Continuation), Error> {
+        for _ in 0..8 {
+            let lifecycle = self.bus().last_event_of("conversation-lifecycle", tenant, &id).await?;
+            let last = lifecycle.as_ref().map(|(event, _)| event);
+            let closing = match continuation(last, chrono::Utc::now(), self.reopen_window) {
+                Continuation::StartsAnew { closing } => closing,
+                joins_or_reopens => return Ok((id, Expected::Sequence(sequence), joins_or_reopens)),
+            };
+            id = continued_id(tenant, &id, &closing);
+            match self.bus().last_event_of("conversation", tenant, &id).await? {
+                Some((_, at)) => sequence = at,
+                None => return Ok((id, Expected::Empty, Continuation::StartsAnew { closing })),
+            }
         }
-        Ok((id.clone(), Expected::Sequence(sequence), continuation))
+        Err(Error::Busy(id))
     }
 
     /// The ids of the message first published under a duplicate key.

@@ -16,10 +16,12 @@ use switchboard_proto::{
 pub enum Continuation {
     /// The conversation is open: the message joins it.
     Joins,
-    /// It closed within the window: the message joins and reopens it.
-    Reopens(ConversationClosed),
-    /// It closed longer ago than the window: the message starts a new conversation.
-    StartsAnew,
+    /// It closed within the window: the message joins and reopens it. `closing` is the closing
+    /// event's id (a closing is reopened once, however many messages come).
+    Reopens { closed: ConversationClosed, closing: String },
+    /// It closed longer ago than the window: the message goes to the conversation that continues
+    /// it, [`continued_id`], which the first such message starts.
+    StartsAnew { closing: String },
 }
 
 /// Where a message goes, given the conversation's last lifecycle event (closed or reopened).
@@ -28,11 +30,19 @@ pub fn continuation(last_lifecycle: Option<&Event>, now: DateTime<Utc>, window: 
     let Some(Body::ConversationClosed(closed)) = &event.body else { return Continuation::Joins };
     let closed_at = to_datetime(event.occurred_at.as_ref());
     let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let closing = event.id.clone();
     if now.signed_duration_since(closed_at) <= window {
-        Continuation::Reopens(closed.clone())
+        Continuation::Reopens { closed: closed.clone(), closing }
     } else {
-        Continuation::StartsAnew
+        Continuation::StartsAnew { closing }
     }
+}
+
+/// The conversation that continues `conversation_id` after its closing `closing`: the same for
+/// every message that comes after the window (so they all land in one new conversation, retries
+/// and several replicas included).
+pub fn continued_id(tenant: &str, conversation_id: &str, closing: &str) -> String {
+    switchboard_bus::key_id(&format!("{tenant}/continued/{conversation_id}/{closing}")).to_string()
 }
 
 /// The reopening a customer's message made.
@@ -79,10 +89,22 @@ mod tests {
     fn given_a_closing_within_the_window_then_the_message_reopens_and_beyond_it_starts_anew() {
         let now = Utc::now();
         let recent = closed_at(now - chrono::Duration::days(2));
-        let Continuation::Reopens(closed) = continuation(Some(&recent), now, WEEK) else { panic!("reopens") };
+        let Continuation::Reopens { closed, closing } = continuation(Some(&recent), now, WEEK) else {
+            panic!("reopens")
+        };
+        assert_eq!(closing, recent.id);
         let reopened = reopened_by("pat", &closed);
         assert!(reopened.by_customer && reopened.author == "customer:pat" && reopened.handled_by == "bot");
         let old = closed_at(now - chrono::Duration::days(8));
-        assert_eq!(continuation(Some(&old), now, WEEK), Continuation::StartsAnew);
+        assert_eq!(continuation(Some(&old), now, WEEK), Continuation::StartsAnew { closing: old.id.clone() });
+    }
+
+    #[test]
+    fn every_message_after_the_window_goes_to_one_continuation_per_closing() {
+        let first = continued_id("acme", "c", "closing-1");
+        assert_eq!(first, continued_id("acme", "c", "closing-1"));
+        assert_ne!(first, continued_id("acme", "c", "closing-2"));
+        assert_ne!(first, continued_id("globex", "c", "closing-1"));
+        assert!(switchboard_bus::is_aggregate_id(&first));
     }
 }

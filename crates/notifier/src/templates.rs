@@ -121,8 +121,13 @@ impl Templates {
 /// Chinese of Taiwan, Hong Kong and Macau, or marked `Hant`, is written in Traditional script.
 fn script_of(locale: &str) -> Option<&'static str> {
     let parts: Vec<String> = locale.split(['-', '_']).map(str::to_ascii_lowercase).collect();
+    // An explicit script wins over the region (`zh-Hans-HK` is Simplified).
+    let explicit = parts.iter().skip(1).find(|part| matches!(part.as_str(), "hans" | "hant"));
     let traditional = parts.first().is_some_and(|language| language == "zh")
-        && parts.iter().skip(1).any(|part| matches!(part.as_str(), "hant" | "tw" | "hk" | "mo"));
+        && match explicit {
+            Some(script) => script == "hant",
+            None => parts.iter().skip(1).any(|part| matches!(part.as_str(), "tw" | "hk" | "mo")),
+        };
     traditional.then_some("zh-Hant")
 }
 
@@ -150,7 +155,7 @@ mod tests {
             let survey = templates.render("survey_csat", locale, &link);
             assert!(survey.starts_with("您對本次服務滿意嗎"), "{locale}: {survey}");
         }
-        for locale in ["zh", "zh-CN", "zh-Hans", "zh-SG"] {
+        for locale in ["zh", "zh-CN", "zh-Hans", "zh-SG", "zh-Hans-HK"] {
             let survey = templates.render("survey_csat", locale, &link);
             assert!(survey.starts_with("您对本次服务满意吗"), "{locale}: {survey}");
         }

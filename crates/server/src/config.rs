@@ -258,7 +258,10 @@ mod tests {
         let copied = dockerfile.lines().filter_map(|line| line.strip_prefix("COPY --from=build /src/"));
         for source in copied.filter_map(|rest| rest.split_whitespace().next()) {
             let from_checkout = !source.starts_with("target/");
-            assert!(!from_checkout || root.join(source).exists(), "the image copies {source}, which is not there");
+            assert!(
+                !from_checkout || root.join(source).exists(),
+                "the image copies {source}, which is not there"
+            );
         }
     }
 

@@ -1,5 +1,5 @@
 //! The live hub: one feed of conversation, routing and delivery events (and of typing signals on
-//! core NATS `switchboard.typing.<conversation>`) for every chat session and voice turn of this
+//! core NATS `switchboard.typing.<tenant>.<conversation>`) for every chat session and voice turn of this
 //! process, dispatched to the sessions of each conversation.
 
 use std::{
@@ -14,7 +14,7 @@ use switchboard_proto::events::v1::{Event, RouteAction, event::Body};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-/// Core NATS subjects of typing signals: `switchboard.typing.<conversation>`, JSON `{"author"}`.
+/// Core NATS subjects of typing signals: `switchboard.typing.<tenant>.<conversation>`, JSON `{"author"}`.
 pub const TYPING_PREFIX: &str = switchboard_bus::TYPING_SUBJECT_PREFIX;
 
 /// What a chat session is told.
@@ -192,7 +192,7 @@ pub async fn run(hub: Hub, bus: Bus, shutdown: CancellationToken) -> switchboard
                 None => return Ok(()),
             },
             Some(signal) = typing.next() => {
-                let conversation = signal.subject.as_str().strip_prefix(TYPING_PREFIX).unwrap_or_default().trim_start_matches('.');
+                let Some((_, conversation)) = switchboard_bus::typing_conversation(signal.subject.as_str()) else { continue };
                 let author = serde_json::from_slice::<serde_json::Value>(&signal.payload)
                     .ok()
                     .and_then(|v| v["author"].as_str().map(str::to_string))

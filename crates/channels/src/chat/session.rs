@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::{
     Chat,
-    hub::{Article, Outgoing, Sender, TYPING_PREFIX, handoff_under_way},
+    hub::{Article, Outgoing, Sender, handoff_under_way},
 };
 
 /// Longest chat message, in bytes (intake's limit).
@@ -315,7 +315,7 @@ impl Session {
 
     async fn typing(&self) {
         let Some(conversation_id) = &self.conversation_id else { return };
-        let subject = format!("{TYPING_PREFIX}.{conversation_id}");
+        let subject = switchboard_bus::typing_subject(&self.tenant, conversation_id);
         let _ = self
             .chat
             .deps

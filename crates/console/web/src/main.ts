@@ -13,6 +13,7 @@ import { signIn } from './signin.js';
 import { describe, notify, state } from './state.js';
 import { renderMacros } from './macros.js';
 import { renderSupervisor } from './supervisor.js';
+import { stopTyping } from './typing.js';
 import type { Agent, Change } from './types.js';
 
 const POLL_MS = 15000;
@@ -66,12 +67,16 @@ function route(redraw = false): void {
   const screen = find(root, '#screen');
   if (where.screen !== 'inbox') {
     state.selected = null;
+    stopTyping();
     void (where.screen === 'supervisor' ? renderSupervisor(screen) : renderMacros(screen));
     return;
   }
   if (redraw || !inboxShown() || where.view !== inboxView()) renderInbox(screen, where.view);
   if (where.conversation) void openConversation(where.conversation);
-  else state.selected = null;
+  else {
+    state.selected = null;
+    stopTyping();
+  }
 }
 
 /** A change from the desk: the lists move, the counts follow, the open conversation reloads. */
@@ -117,6 +122,10 @@ function start(): void {
 function signOut(why = ''): void {
   live?.stop();
   clearInterval(polling);
+  // Signing out on purpose is going offline (the conversations held go back to their queues
+  // after the desk's grace period); an expired session cannot say so.
+  if (!why) void call('PUT', 'presence', { presence: 'offline' }).catch(() => undefined);
+  stopTyping();
   forgetSession();
   location.hash = '';
   signIn(app(), start, why);

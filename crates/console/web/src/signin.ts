@@ -29,7 +29,10 @@ export function signIn(root: HTMLElement, done: () => void, why = ''): void {
     said.textContent = '';
     try {
       const form = { tenant: tenant.value, subject: subject.value, password: password.value };
-      keepSession(await call<Session>('POST', 'sign-in', form));
+      const signedIn = await call<Session>('POST', 'sign-in', form);
+      keepSession(signedIn);
+      // An agent who signs in is there to work: online, so conversations come to them.
+      if (signedIn.identity.role === 'agent') await call('PUT', 'presence', { presence: 'online' }).catch(() => undefined);
       done();
     } catch (error) {
       said.textContent = refusal(error);

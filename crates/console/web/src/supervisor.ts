@@ -31,9 +31,13 @@ function atRisk(found: Conversation[]): HTMLElement {
   return table([t('supervisor.customer'), t('supervisor.queue'), t('supervisor.assignee'), t('supervisor.sla')], rows);
 }
 
+/** Approvals decided here: the list may not know yet (it is read from the desk's read model). */
+const decided = new Set<string>();
+
 async function decide(approval: Approval, approve: boolean, reason: string, root: HTMLElement): Promise<void> {
   try {
     await call('POST', `approvals/${encodeURIComponent(approval.approval_id)}`, { approve, reason });
+    decided.add(approval.approval_id);
     notify(approve ? t('approval.approved') : t('approval.rejected'));
     await renderSupervisor(root);
   } catch (error) {
@@ -54,7 +58,8 @@ function approvals(found: Approval[], root: HTMLElement): HTMLElement {
       h('button', { onclick: () => void decide(approval, false, reason.value, root) }, t('approval.reject')),
     );
   };
-  return found.length ? h('ul', { class: 'approvals' }, found.map(item)) : h('p', { class: 'muted' }, t('approval.none'));
+  const waiting = found.filter((approval) => !decided.has(approval.approval_id));
+  return waiting.length ? h('ul', { class: 'approvals' }, waiting.map(item)) : h('p', { class: 'muted' }, t('approval.none'));
 }
 
 /** A section that shows its data, or why it cannot. */

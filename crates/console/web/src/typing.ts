@@ -52,11 +52,17 @@ async function follow(id: string, signal: AbortSignal): Promise<void> {
   }
 }
 
+/** Stops following the customer's typing (signed out, or no conversation open). */
+export function stopTyping(): void {
+  watching?.aborter.abort();
+  watching = null;
+  hidden();
+}
+
 /** Follows the customer's typing in conversation `id` (and stops following the last one). */
 export function watchTyping(id: string): void {
   if (watching?.id === id) return;
-  watching?.aborter.abort();
-  hidden();
+  stopTyping();
   const mine = { id, aborter: new AbortController() };
   watching = mine;
   void (async () => {
@@ -67,8 +73,13 @@ export function watchTyping(id: string): void {
         delay = 1000;
       } catch (error) {
         const status = (error as { status?: number }).status;
-        // Not allowed, gone, or not built on this server: no typing line, nothing else lost.
-        if (watching !== mine || status === 401 || status === 403 || status === 404 || status === 501) return;
+        if (watching !== mine) return;
+        // Not allowed, gone, or not built on this server: no typing line, nothing else lost
+        // (opening the conversation again tries again).
+        if (status === 401 || status === 403 || status === 404 || status === 501) {
+          watching = null;
+          return;
+        }
       }
       await new Promise((resume) => setTimeout(resume, delay));
       delay = Math.min(delay * 2, 15000);
