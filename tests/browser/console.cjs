@@ -165,6 +165,15 @@ async function supervise(browser) {
   await page.click('form.transfer [data-action=assign]');
   await page.waitForSelector(`.conversation-header[data-assignee="${ana.id}"]`);
   say('ASSIGNED');
+
+  // An internal note, then a suggested article's passage into the reply with one click.
+  await page.click('.composer [data-tab=note]');
+  await page.fill('textarea[name=reply]', given.note);
+  await page.click('.composer [data-action=send]');
+  await page.waitForSelector(`.entry[data-kind=note]:has-text(${JSON.stringify(given.note)})`);
+  say('NOTED');
+  await page.click(`[data-article="${given.article}"] [data-insert=passage]`);
+  say(`INSERTED ${JSON.stringify(await page.inputValue('textarea[name=reply]'))}`);
   await shot(page, 'supervise-assigned');
 
   await page.click('a.tab[href="#/supervisor"]');

@@ -447,7 +447,8 @@ async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_an
     set_passwords(&cluster, &["ana"]).await?;
     set_password(&cluster, "sam", "supervisor").await?;
 
-    let asked = submit(&cluster, message("kim", "Please let me talk to a person", "sup-1")).await?;
+    let article = common::publish_tracking_article_with(&cluster).await?;
+    let asked = submit(&cluster, message("kim", "Where is my order? Please let me talk to a person", "sup-1")).await?;
     desk_has_routed(&cluster, &backing, &asked.conversation_id).await?;
     let delivered = OrderUpdated {
         order_id: "12345".into(),
@@ -470,6 +471,7 @@ async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_an
     let given = serde_json::json!({
         "agents": [agent("ana", "en-US"), agent("sam", "en-US")],
         "queue": "general", "conversation": asked.conversation_id, "approval": format!("return:{return_id}"),
+        "note": "Kim called twice about this one", "article": article,
     });
     let mut browser = Browser::start("supervise", &cluster, &given)?;
     let queue = browser.expect("QUEUE").await?;
@@ -486,6 +488,9 @@ async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_an
         "{approval}"
     );
     browser.expect("ASSIGNED").await?;
+    browser.expect("NOTED").await?;
+    let inserted = browser.expect("INSERTED").await?;
+    assert!(inserted.contains("Follow the tracking link"), "the suggested passage, in one click: {inserted}");
     browser.expect("APPROVED").await?;
     let signed_out = browser.expect("SIGNED-OUT").await?;
     assert!(signed_out.contains("Offline"), "signing out is going offline: {signed_out}");
