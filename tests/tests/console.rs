@@ -448,7 +448,9 @@ async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_an
     set_password(&cluster, "sam", "supervisor").await?;
 
     let article = common::publish_tracking_article_with(&cluster).await?;
-    let asked = submit(&cluster, message("kim", "Where is my order? Please let me talk to a person", "sup-1")).await?;
+    let asked =
+        submit(&cluster, message("kim", "Where is my order? Please let me talk to a person", "sup-1"))
+            .await?;
     desk_has_routed(&cluster, &backing, &asked.conversation_id).await?;
     let delivered = OrderUpdated {
         order_id: "12345".into(),
