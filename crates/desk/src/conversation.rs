@@ -152,6 +152,9 @@ pub struct Conversation {
     pub last_change: Change,
     /// Since when it waits for a person (with people, held by nobody); `None`: it does not.
     pub waiting_since: Option<DateTime<Utc>>,
+    /// Stream sequence at which it last came to people (a `New` change), so that a watcher who
+    /// has not seen that is told it is new even when something else changed since.
+    pub arrived_at: u64,
 }
 
 impl Conversation {
@@ -234,6 +237,9 @@ pub fn apply(state: Option<Conversation>, event: &Event, sequence: u64) -> Optio
         conversation.updated_at = at;
         conversation.sequence = sequence;
         conversation.last_change = change_of(body, waited_for_people, &conversation);
+        if conversation.last_change == Change::New {
+            conversation.arrived_at = sequence;
+        }
         let waits =
             conversation.routed != Routed::Bot && !conversation.closed && conversation.assignee.is_empty();
         conversation.waiting_since = if waits { conversation.waiting_since.or(Some(at)) } else { None };

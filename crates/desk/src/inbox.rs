@@ -29,9 +29,17 @@ const POLL: Duration = Duration::from_millis(500);
 /// as such: assigned to them, their customer replied, an SLA warning or breach on what they hold
 /// or what waits unassigned (supervisors: on everything). To others it is an update. What only
 /// automation has handled is nobody's news.
-pub fn change_for(caller: &Caller, c: &Conversation) -> Option<ChangeKind> {
+///
+/// `seen` is the last stream sequence the watcher was sent: a conversation that came to people
+/// after it and still waits for one is new to them, whatever changed since (a bot's reply in the
+/// same moment does not hide it).
+pub fn change_for(caller: &Caller, c: &Conversation, seen: u64) -> Option<ChangeKind> {
     if c.status() == ConversationStatus::Open && c.assignee.is_empty() {
         return None;
+    }
+    let waits = c.assignee.is_empty() && !c.closed;
+    if waits && c.arrived_at > seen && c.last_change != Change::New {
+        return Some(ChangeKind::New);
     }
     let concerned = c.assignee == caller.subject || c.assignee.is_empty() || caller.role != Role::Agent;
     Some(match c.last_change {
@@ -85,8 +93,9 @@ async fn follow(
             }
         };
         for c in &rows {
+            let seen = after;
             after = after.max(c.sequence);
-            let Some(kind) = change_for(&caller, c) else { continue };
+            let Some(kind) = change_for(&caller, c, seen) else { continue };
             let change = InboxChange { kind: kind.into(), conversation: Some(wire(c)), sequence: c.sequence };
             if sender.send(Ok(change)).await.is_err() {
                 return;
@@ -124,23 +133,48 @@ mod tests {
     #[test]
     fn a_hand_off_is_new_to_every_agent_and_a_claim_is_news_to_its_claimer_only() {
         let ana = person(Role::Agent, "ana");
-        assert_eq!(change_for(&ana, &waiting(Change::New)), Some(ChangeKind::New));
+        assert_eq!(change_for(&ana, &waiting(Change::New), 0), Some(ChangeKind::New));
         let claimed = Conversation { assignee: "ana".into(), ..waiting(Change::Assigned) };
-        assert_eq!(change_for(&ana, &claimed), Some(ChangeKind::AssignedToMe));
+        assert_eq!(change_for(&ana, &claimed, 0), Some(ChangeKind::AssignedToMe));
         let bob = person(Role::Agent, "bob");
-        assert_eq!(change_for(&bob, &claimed), Some(ChangeKind::Updated), "it leaves Bob's unassigned view");
+        assert_eq!(
+            change_for(&bob, &claimed, 0),
+            Some(ChangeKind::Updated),
+            "it leaves Bob's unassigned view"
+        );
         let replied = Conversation { assignee: "ana".into(), ..waiting(Change::CustomerReplied) };
-        assert_eq!(change_for(&bob, &replied), Some(ChangeKind::Updated), "Ana's customer is not Bob's news");
-        assert_eq!(change_for(&person(Role::Supervisor, "sue"), &replied), Some(ChangeKind::CustomerReplied));
+        assert_eq!(
+            change_for(&bob, &replied, 0),
+            Some(ChangeKind::Updated),
+            "Ana's customer is not Bob's news"
+        );
+        assert_eq!(
+            change_for(&person(Role::Supervisor, "sue"), &replied, 0),
+            Some(ChangeKind::CustomerReplied)
+        );
     }
 
     #[test]
     fn warnings_reach_the_holder_and_supervisors_and_the_bot_s_chats_nobody() {
         let warned = Conversation { assignee: "ana".into(), ..waiting(Change::SlaWarning) };
-        assert_eq!(change_for(&person(Role::Agent, "ana"), &warned), Some(ChangeKind::SlaWarning));
-        assert_eq!(change_for(&person(Role::Supervisor, "sue"), &warned), Some(ChangeKind::SlaWarning));
-        assert_eq!(change_for(&person(Role::Agent, "bob"), &warned), Some(ChangeKind::Updated));
+        assert_eq!(change_for(&person(Role::Agent, "ana"), &warned, 0), Some(ChangeKind::SlaWarning));
+        assert_eq!(change_for(&person(Role::Supervisor, "sue"), &warned, 0), Some(ChangeKind::SlaWarning));
+        assert_eq!(change_for(&person(Role::Agent, "bob"), &warned, 0), Some(ChangeKind::Updated));
         let bot_chat = Conversation { last_change: Change::CustomerReplied, ..Conversation::default() };
-        assert_eq!(change_for(&person(Role::Supervisor, "sue"), &bot_chat), None);
+        assert_eq!(change_for(&person(Role::Supervisor, "sue"), &bot_chat, 0), None);
+    }
+
+    #[test]
+    fn a_hand_off_the_watcher_has_not_seen_is_new_even_when_something_changed_since() {
+        let ana = person(Role::Agent, "ana");
+        let replied_since = Conversation { arrived_at: 7, sequence: 8, ..waiting(Change::Updated) };
+        assert_eq!(
+            change_for(&ana, &replied_since, 6),
+            Some(ChangeKind::New),
+            "the bot's reply came with it"
+        );
+        assert_eq!(change_for(&ana, &replied_since, 7), Some(ChangeKind::Updated), "seen already");
+        let claimed = Conversation { assignee: "bob".into(), arrived_at: 7, ..waiting(Change::Assigned) };
+        assert_eq!(change_for(&ana, &claimed, 6), Some(ChangeKind::Updated), "taken before Ana saw it");
     }
 }

@@ -57,6 +57,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "waiting_and_approvals",
         sql: include_str!("../migrations/004_waiting_and_approvals.sql"),
     },
+    Migration { version: 5, name: "arrived_at", sql: include_str!("../migrations/005_arrived_at.sql") },
     Migration {
         version: 20,
         name: "listing_indexes",
