@@ -39,6 +39,20 @@ export function frames(buffer: string): [Frame[], string] {
   return [found, rest];
 }
 
+/** Reads an event stream's frames as they arrive, giving each to `each`, until it ends. */
+export async function readFrames(response: Response, each: (frame: Frame) => void): Promise<void> {
+  if (!response.ok || !response.body) throw await failure(response);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    const [found, rest] = frames(buffer + value);
+    buffer = rest;
+    found.forEach(each);
+  }
+}
+
 /** Follows the caller's changes until stopped; `state` tells how the connection is. */
 export function watch(onChange: (change: Change) => void, state: (now: LiveState) => void): Watch {
   let lastId = '';
@@ -50,21 +64,14 @@ export function watch(onChange: (change: Change) => void, state: (now: LiveState
     const headers: Record<string, string> = { ...authorization(), accept: 'text/event-stream' };
     if (lastId) headers['last-event-id'] = lastId;
     const response = await fetch('api/changes', { headers, signal: aborter.signal });
-    if (!response.ok || !response.body) throw await failure(response);
-    state('live');
-    delay = 1000;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      const [found, rest] = frames(buffer + value);
-      buffer = rest;
-      for (const frame of found) {
-        if (frame.id) lastId = frame.id;
-        if (frame.event === 'change') onChange(JSON.parse(frame.data) as Change);
-      }
+    if (response.ok && response.body) {
+      state('live');
+      delay = 1000;
     }
+    await readFrames(response, (frame) => {
+      if (frame.id) lastId = frame.id;
+      if (frame.event === 'change') onChange(JSON.parse(frame.data) as Change);
+    });
   };
 
   const loop = async (): Promise<void> => {

@@ -2,10 +2,10 @@
 // (the API's server-sent events, read with fetch so that the token goes in a header), and the
 // agent typing a reply tells the customer's chat, at most every few seconds.
 
-import { authorization, call, failure } from './api.js';
+import { authorization, call } from './api.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
-import { frames } from './live.js';
+import { readFrames } from './live.js';
 
 /** How long the line stays after the customer's last keystroke signal. */
 const SHOWN_MS = 6000;
@@ -40,16 +40,9 @@ function hidden(): void {
 async function follow(id: string, signal: AbortSignal): Promise<void> {
   const headers = { ...authorization(), accept: 'text/event-stream' };
   const response = await fetch(`api/conversations/${encodeURIComponent(id)}/typing`, { headers, signal });
-  if (!response.ok || !response.body) throw await failure(response);
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    const [found, rest] = frames(buffer + value);
-    buffer = rest;
-    if (found.some((frame) => frame.event === 'typing')) shown();
-  }
+  await readFrames(response, (frame) => {
+    if (frame.event === 'typing') shown();
+  });
 }
 
 /** Stops following the customer's typing (signed out, or no conversation open). */

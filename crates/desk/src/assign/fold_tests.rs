@@ -103,16 +103,21 @@ fn given_two_tenants_assigning_one_conversation_id_when_folded_then_each_is_held
     assert!(state.assigned.contains_key(&scoped("globex", "c1")), "globex's stays held");
 }
 
+/// `agent` claims acme's web conversation `c1`.
+fn claimed_by(agent: &str) -> Event {
+    let claimed = Body::ConversationClaimed(ConversationClaimed {
+        conversation_id: "c1".into(),
+        agent_id: agent.into(),
+        channel: "web".into(),
+    });
+    Draft::new("acme", "c1", claimed).build().expect("a valid event")
+}
+
 #[test]
 fn given_a_waiting_conversation_when_an_agent_claims_it_then_it_waits_no_more_and_is_held() {
     let mut state = State { waiting: vec![waiting("c1", "round_robin")], ..State::default() };
     state.agents.extend([agent("ana", 1, 0)]);
-    let claimed = Body::ConversationClaimed(ConversationClaimed {
-        conversation_id: "c1".into(),
-        agent_id: "bob".into(),
-        channel: "web".into(),
-    });
-    assert!(state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 1));
+    assert!(state.apply(&claimed_by("bob"), 1));
     assert!(state.plan().is_empty(), "a claimed conversation is not assigned again");
     assert_eq!(state.assigned.get(&scoped("acme", "c1")).map(String::as_str), Some("bob"));
 }
@@ -121,12 +126,7 @@ fn given_a_waiting_conversation_when_an_agent_claims_it_then_it_waits_no_more_an
 fn given_a_claim_when_folded_then_it_counts_against_the_claimants_capacity() {
     let mut state = State { waiting: vec![waiting("c2", "round_robin")], ..State::default() };
     state.agents.extend([agent("ana", 1, 0)]);
-    let claimed = Body::ConversationClaimed(ConversationClaimed {
-        conversation_id: "c1".into(),
-        agent_id: "ana".into(),
-        channel: "web".into(),
-    });
-    state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 1);
+    state.apply(&claimed_by("ana"), 1);
     assert!(state.plan().is_empty(), "ana's one web seat is taken by her claim");
 }
 
@@ -212,12 +212,7 @@ fn given_an_assigned_conversation_when_another_agent_claims_it_then_the_first_ge
     let mut state = State::default();
     state.agents.extend([agent("ana", 1, 0), agent("bob", 1, 0)]);
     state.apply(&assigned_to("bob"), 1);
-    let claimed = Body::ConversationClaimed(ConversationClaimed {
-        conversation_id: "c1".into(),
-        agent_id: "ana".into(),
-        channel: "web".into(),
-    });
-    state.apply(&Draft::new("acme", "c1", claimed).build().expect("a valid event"), 2);
+    state.apply(&claimed_by("ana"), 2);
     assert_eq!(state.agents[&scoped("acme", "bob")].load_on("web"), 0, "bob's seat is free again");
     assert_eq!(state.agents[&scoped("acme", "ana")].load_on("web"), 1);
     // A late release naming bob leaves ana holding it.
