@@ -104,6 +104,9 @@ async fn conversations_change_hands_within_capacity_and_presence_and_the_supervi
         "{}",
         full.message()
     );
+    let mut gil = DeskClient::new(cluster.channel_as("globex", Role::Supervisor, "gil").await?);
+    let foreign = gil.transfer(transfer(&second, "general", "", "")).await.expect_err("not globex's");
+    assert_eq!(foreign.code(), Code::NotFound, "{foreign:?}");
     let unknown = sue.assign(AssignRequest { conversation_id: second.clone(), agent_id: "zed".into() }).await;
     assert_eq!(unknown.expect_err("zed is unknown").code(), Code::InvalidArgument);
     let not_theirs =
@@ -276,6 +279,14 @@ async fn a_return_waits_in_the_approvals_with_its_facts_until_a_supervisor_decid
     assert_eq!(waiting.facts.get("order_id").map(String::as_str), Some("12345"));
     assert!(waiting.facts.get("reason").is_some_and(|r| r.contains("broken")), "{:?}", waiting.facts);
     assert_eq!(sue.get_overview(GetOverviewRequest::default()).await?.into_inner().pending_approvals, 1);
+    // Another tenant's supervisor sees none of it and decides nothing of it.
+    let mut gil = DeskClient::new(cluster.channel_as("globex", Role::Supervisor, "gil").await?);
+    assert!(gil.list_approvals(ListApprovalsRequest::default()).await?.into_inner().approvals.is_empty());
+    let theirs = gil.get_overview(GetOverviewRequest::default()).await?.into_inner();
+    assert_eq!((theirs.pending_approvals, theirs.queues.len(), theirs.agents.len()), (0, 0, 0));
+    let foreign =
+        DecideApprovalRequest { approval_id: approval_id.clone(), approve: true, reason: String::new() };
+    assert_eq!(gil.decide_approval(foreign).await.expect_err("not globex's").code(), Code::NotFound);
     let mut ana = desk(&cluster, Role::Agent, "ana").await?;
     let denied = ana.list_approvals(ListApprovalsRequest::default()).await.expect_err("agents do not decide");
     assert_eq!(denied.code(), Code::PermissionDenied);
