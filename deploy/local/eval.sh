@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${SWITCHBOARD_DATA_DIR:-../shared/data}
 bin=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}/release/switchboard
+bench=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}/release/switchboard-bench
 out=.local/eval
 mkdir -p "$out"
 banking=$data/banking77
@@ -80,8 +81,10 @@ for ranking in product baseline; do
   "$bin" knowledge eval --articles "$out/kb-articles.jsonl" --queries "$out/kb-queries.jsonl" --locale en --json "${flags[@]}"
 done
 
-# Example questions: ten utterances per intent (seeded) become the article's example questions
-# and leave the queries; the same articles without them are measured on the same queries.
+# The knowledge set behind the hybrid figures and the containment harness, split once (seed 7)
+# before anything was tuned: per intent, ten utterances become the article's example questions,
+# thirty are validation (the blend, the confidence and the threshold are fitted on them and on
+# nothing else), and the rest are the held-out test questions every reported figure comes from.
 python3 - "$out" <<'PY'
 import collections, json, random, sys
 out = sys.argv[1]
@@ -90,18 +93,31 @@ queries = [json.loads(line) for line in open(f"{out}/kb-queries.jsonl", encoding
 by_intent = collections.defaultdict(list)
 for query in queries:
     by_intent[query["relevant"][0]].append(query)
-rng, kept = random.Random(42), []
+rng, validation, test = random.Random(7), [], []
 for article in articles:
-    group = by_intent[article["id"]]
+    group = sorted(by_intent[article["id"]], key=lambda q: q["query"])
     rng.shuffle(group)
     article["example_questions"] = [q["query"] for q in group[:10]]
-    kept += group[10:]
-with open(f"{out}/kb-articles-questions.jsonl", "w", encoding="utf-8") as file:
-    file.writelines(json.dumps(article) + "\n" for article in articles)
-with open(f"{out}/kb-queries-rest.jsonl", "w", encoding="utf-8") as file:
-    file.writelines(json.dumps(query) + "\n" for query in kept)
+    validation += group[10:40]
+    test += group[40:]
+for name, rows in (("kb-set-articles", articles), ("kb-set-validation", validation), ("kb-set-test", test)):
+    with open(f"{out}/{name}.jsonl", "w", encoding="utf-8") as file:
+        file.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 PY
-for articles in kb-articles kb-articles-questions; do
-  printf 'knowledge search (%s, held-out queries): ' "$articles"
-  "$bin" knowledge eval --articles "$out/$articles.jsonl" --queries "$out/kb-queries-rest.jsonl" --locale en --json
+set_flags=(--articles "$out/kb-set-articles.jsonl" --locale en --json)
+printf 'knowledge calibration (validation questions): '
+"$bin" knowledge calibrate "${set_flags[@]}" --queries "$out/kb-set-validation.jsonl" "${encoder[@]}"
+printf 'knowledge search, lexical (held-out test questions): '
+"$bin" knowledge eval "${set_flags[@]}" --queries "$out/kb-set-test.jsonl"
+printf 'knowledge search, hybrid  (held-out test questions): '
+"$bin" knowledge eval "${set_flags[@]}" --queries "$out/kb-set-test.jsonl" "${encoder[@]}"
+
+# Containment: the same articles and held-out test questions through a running cluster (every
+# service in one process, real nats-server and PostgreSQL), lexical and hybrid.
+for mode in lexical hybrid; do
+  env_flags=(SWITCHBOARD_CONTAINMENT_ARTICLES="$out/kb-set-articles.jsonl"
+    SWITCHBOARD_CONTAINMENT_QUESTIONS="$out/kb-set-test.jsonl"
+    SWITCHBOARD_CONTAINMENT_PERSON=contact_human_agent SWITCHBOARD_BENCH_ONLY=containment)
+  [[ $mode == hybrid ]] && env_flags+=(SWITCHBOARD_ENCODER_DIR=.local/models/all-minilm-l6-v2)
+  env -u SWITCHBOARD_ENCODER_DIR "${env_flags[@]}" "$bench" 2> "$out/containment-$mode.log"
 done

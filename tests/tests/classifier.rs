@@ -323,25 +323,11 @@ async fn a_conversation_keeps_the_language_it_started_in() -> anyhow::Result<()>
     cluster.stop().await
 }
 
-/// The sentence encoder `make encoder` fetches (or `SWITCHBOARD_ENCODER_DIR`).
-fn encoder_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir =
-        std::env::var_os("SWITCHBOARD_ENCODER_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/models/all-minilm-l6-v2")
-        });
-    anyhow::ensure!(
-        dir.join("model.safetensors").exists(),
-        "no sentence encoder at {}: run `make encoder`",
-        dir.display()
-    );
-    Ok(dir)
-}
-
 #[tokio::test]
 async fn a_full_model_with_sentence_embeddings_is_trained_and_serves() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
     let mut config = backing.config();
-    config.encoder_dir = Some(encoder_dir()?);
+    config.encoder_dir = Some(common::encoder_dir()?);
     let cluster = Cluster::start(config).await?;
     let mut client = classifier(&cluster).await?;
     let request = TrainRequest {

@@ -323,12 +323,12 @@ async fn a_spoofed_from_address_is_told_no_order_and_asked_to_sign_in() -> anyho
     assert_eq!(smtp_send(cluster.smtp, "ana@example.com", "support@acme.example", &order_mail).await?.0, 250);
     let asked = received(&backing, "<spoof-1@evil.example>").await?;
     assert!(!asked.customer_verified);
-    let (routed, _) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
-        Some(Body::MessageRouted(r)) if r.message_id == asked.message_id => Some(r.clone()),
+    let (told, _) = wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.conversation_id == asked.conversation_id => Some(r.text.clone()),
         _ => None,
     })
     .await?;
-    assert_ne!(routed.action(), switchboard_proto::events::v1::RouteAction::AutoReply, "{routed:?}");
+    assert!(told.contains("sign in") && !told.contains("DHL") && !told.contains("track.example"), "{told}");
 
     let balance_mail =
         email("ana@example.com", "Balance", "<spoof-2@evil.example>", "", "What is my balance?");

@@ -77,3 +77,60 @@ async fn a_shop_reports_orders_and_only_news_is_published() -> anyhow::Result<()
     assert!(acme.update_order(shipped("1001", "c-9")).await?.into_inner().changed);
     cluster.stop().await
 }
+
+/// The bot's reply to `text` from `customer` (verified or not), with the routing reason.
+async fn bot_reply(
+    cluster: &Cluster,
+    bus: &switchboard_bus::Bus,
+    request: switchboard_proto::intake::v1::SubmitMessageRequest,
+) -> anyhow::Result<(switchboard_proto::events::v1::MessageRouted, String)> {
+    let conversation_id = common::submit(cluster, request).await?.conversation_id;
+    let (routed, _) =
+        common::wait_for_event(bus, "switchboard.events.routing.>", |event| match &event.body {
+            Some(Body::MessageRouted(r)) if r.conversation_id == conversation_id => Some(r.clone()),
+            _ => None,
+        })
+        .await?;
+    let (text, _) = common::wait_for_event(bus, "switchboard.events.>", |event| match &event.body {
+        Some(Body::ReplyRequested(r)) if r.conversation_id == conversation_id => Some(r.text.clone()),
+        _ => None,
+    })
+    .await?;
+    Ok((routed, text))
+}
+
+#[tokio::test]
+async fn an_order_the_shop_never_reported_is_said_not_found_never_a_dead_end() -> anyhow::Result<()> {
+    use switchboard_proto::events::v1::RouteAction;
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let mut shop = RouterClient::new(cluster.channel_as("default", Role::Service, "shop").await?);
+    shop.update_order(shipped("1001", "c-known")).await?;
+
+    // No knowledge base at all: a verified customer's unknown number is said not found.
+    let asked = common::verified_message("c-new", "Where is my order 12345?", "nf-1");
+    let (routed, text) = bot_reply(&cluster, &bus, asked).await?;
+    assert_eq!(routed.action(), RouteAction::AutoReply, "{routed:?}");
+    assert!(text.contains("can't find an order numbered 12345"), "{text}");
+    assert!(text.contains("ask for a person"), "{text}");
+
+    // A customer with an order, asking about another number: that number, not their latest.
+    let asked = common::verified_message("c-known", "Where is my order 99999?", "nf-2");
+    let (_, text) = bot_reply(&cluster, &bus, asked).await?;
+    assert!(text.contains("99999") && !text.contains("1001"), "{text}");
+
+    // No number and no order: asked for the number.
+    let asked = common::verified_message("c-none", "Where is my order?", "nf-3");
+    let (routed, text) = bot_reply(&cluster, &bus, asked).await?;
+    assert_eq!(routed.action(), RouteAction::AutoReply, "{routed:?}");
+    assert!(text.contains("What is the order number?"), "{text}");
+
+    // Not verified, nothing in the knowledge base: the way to be verified, not a hand-off.
+    let asked = common::message("c-anon", "Where is my order 12345?", "nf-4");
+    let (routed, text) = bot_reply(&cluster, &bus, asked).await?;
+    assert_eq!(routed.action(), RouteAction::AutoReply, "{routed:?}");
+    assert!(!routed.reason.contains("no confident answer"), "{}", routed.reason);
+    assert!(text.contains("sign in"), "{text}");
+    cluster.stop().await
+}

@@ -309,8 +309,11 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     // Escalate: the decision, and the desk's list of those waiting for a person.
     let (ok, escalated) = run(&ours(&steps.escalate), &token).await?;
     assert!(ok && escalated.contains(&conversation), "{escalated}");
-    let reread =
-        run_until(&ours(&steps.read), &token, |shown| shown.contains("ROUTE_ACTION_ESCALATE")).await?;
+    // The decision and the conversation's status are projected from two events: wait for both.
+    let reread = run_until(&ours(&steps.read), &token, |shown| {
+        shown.contains("ROUTE_ACTION_ESCALATE") && shown.contains("CONVERSATION_STATUS_ESCALATED")
+    })
+    .await?;
     check(&prose, ESCALATED, &reread);
     let listed = run_until(&here(&steps.desk), &token, |listed| listed.contains(&conversation)).await?;
     check(&prose, LISTED, &listed);

@@ -165,7 +165,11 @@ async fn ticket_tenants(bus: &Bus, idempotency_key: &str) -> anyhow::Result<Vec<
                     tenants.push(ticket.tenant);
                 }
             }
-            Err(error) if error.kind() == DirectGetErrorKind::NotFound => return Ok(tenants),
+            // In the order the notifier handled them, which the two tenants' alerts do not fix.
+            Err(error) if error.kind() == DirectGetErrorKind::NotFound => {
+                tenants.sort();
+                return Ok(tenants);
+            }
             Err(error) => return Err(error.into()),
         }
     }

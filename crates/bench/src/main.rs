@@ -8,6 +8,8 @@
 //! Then floods the chat, the webhooks and SMTP from loopback on the default limits while a normal
 //! customer chats (see `floods.rs`); `SWITCHBOARD_BENCH_FLOODS=0` skips it.
 //! `SWITCHBOARD_BENCH_ONLY` (e.g. `desk` or `search,path`) runs only the parts it names.
+//! `SWITCHBOARD_BENCH_ONLY=containment` runs the containment harness `make eval` uses (see
+//! `containment.rs`); it is not a part of `make bench`.
 
 use std::{
     sync::Arc,
@@ -25,6 +27,7 @@ use switchboard_proto::{
 use switchboard_testkit::{NatsServer, TestDatabase};
 use uuid::Uuid;
 
+mod containment;
 mod desk;
 mod floods;
 mod path;
@@ -33,6 +36,8 @@ mod seeded;
 
 /// The parts of the benchmark, in the order they run.
 const PARTS: [&str; 5] = ["search", "projections", "path", "desk", "floods"];
+/// Parts run only when named.
+const NAMED_ONLY: [&str; 1] = ["containment"];
 
 fn size(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -42,15 +47,23 @@ fn size(name: &str, default: usize) -> usize {
 fn parts() -> anyhow::Result<Vec<&'static str>> {
     let Ok(only) = std::env::var("SWITCHBOARD_BENCH_ONLY") else { return Ok(PARTS.to_vec()) };
     let named: Vec<&str> = only.split(',').map(str::trim).filter(|name| !name.is_empty()).collect();
-    if let Some(unknown) = named.iter().find(|name| !PARTS.contains(name)) {
-        bail!("SWITCHBOARD_BENCH_ONLY: no part {unknown:?}; the parts are {}", PARTS.join(", "));
+    let known = PARTS.iter().chain(&NAMED_ONLY);
+    if let Some(unknown) = named.iter().find(|name| !known.clone().any(|part| part == *name)) {
+        bail!(
+            "SWITCHBOARD_BENCH_ONLY: no part {unknown:?}; the parts are {}, {}",
+            PARTS.join(", "),
+            NAMED_ONLY.join(", ")
+        );
     }
-    Ok(PARTS.into_iter().filter(|part| named.contains(part)).collect())
+    Ok(PARTS.into_iter().chain(NAMED_ONLY).filter(|part| named.contains(part)).collect())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let parts = parts()?;
+    if parts.contains(&"containment") {
+        containment::measure().await?;
+    }
     if parts.contains(&"search") {
         search::measure(size("SWITCHBOARD_BENCH_ARTICLES", 10_000), 1_000)?;
     }

@@ -76,8 +76,9 @@ pub struct Knowledge {
     checkpoint: watch::Receiver<u64>,
     index: Arc<SharedIndex>,
     read_wait: Duration,
-    /// Lowest confidence `Answer` and `Deflect` stand behind, unless the caller asks otherwise.
-    pub(crate) min_confidence: f32,
+    /// Lowest confidence `Answer` and `Deflect` stand behind, unless the caller asks otherwise;
+    /// `None`: the threshold calibrated for the search's mode.
+    min_confidence: Option<f32>,
 }
 
 /// An article's history: its state and the guard for the next append.
@@ -94,13 +95,25 @@ impl Knowledge {
         checkpoint: watch::Receiver<u64>,
         index: Arc<SharedIndex>,
         read_wait: Duration,
-        min_confidence: f32,
+        min_confidence: Option<f32>,
     ) -> Self {
         Self { deps, checkpoint, index, read_wait, min_confidence }
     }
 
     pub(crate) fn index(&self) -> &Arc<SharedIndex> {
         &self.index
+    }
+
+    /// The confidence answers in `locale` need: the configured one, or the calibrated one of
+    /// the search mode that serves the locale.
+    pub(crate) fn threshold_for(&self, locale: &str) -> f32 {
+        self.min_confidence.unwrap_or_else(|| {
+            if self.index.hybrid_for(locale) {
+                crate::HYBRID_MIN_CONFIDENCE
+            } else {
+                crate::DEFAULT_MIN_CONFIDENCE
+            }
+        })
     }
 
     pub(crate) fn pool(&self) -> &sqlx::PgPool {

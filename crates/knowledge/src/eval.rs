@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::DEFAULT_MIN_CONFIDENCE;
 use crate::index::{ArticleIndex, Filters, IndexError};
-use crate::queries::confidences;
+use crate::{DEFAULT_MIN_CONFIDENCE, HYBRID_MIN_CONFIDENCE};
 
 /// A query and the ids of the articles that answer it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,17 +19,20 @@ pub struct LabelledQuery {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SearchReport {
+    /// `hybrid` (BM25 fused with the encoder's similarity) or `lexical`.
+    pub mode: &'static str,
     pub n: usize,
     pub recall_at_1: f64,
     pub recall_at_5: f64,
     pub mrr_at_10: f64,
     pub p50_us: f64,
     pub p99_us: f64,
-    /// `Answer` at the service's default threshold: the share of queries answered, and the
-    /// share of those answered from a relevant article.
+    /// `Answer` at the mode's default threshold: the share of queries answered, the share of
+    /// those answered from a relevant article, and wrong answers as a share of all queries.
     pub answer_threshold: f32,
     pub answered: f64,
     pub answer_precision: f64,
+    pub answered_wrong: f64,
     /// The same at other thresholds, to choose one.
     pub answer_curve: Vec<AnswerPoint>,
 }
@@ -43,7 +45,7 @@ pub struct AnswerPoint {
 }
 
 /// Thresholds the answer curve is measured at.
-const CURVE: [f32; 9] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7];
+const CURVE: [f32; 13] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
 
 pub fn evaluate(
     index: &ArticleIndex,
@@ -60,10 +62,8 @@ pub fn evaluate(
         let hits = index.search_scored(&labelled.query, &Filters { locale, ..Filters::default() }, 10)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e6);
         let ranked: Vec<&str> = hits.iter().map(|hit| hit.article_id.as_str()).collect();
-        if let (Some(confidence), Some(top)) =
-            (confidences(&hits[..hits.len().min(2)]).first(), ranked.first())
-        {
-            tops.push((*confidence, relevant.contains(top)));
+        if let (Some(first), Some(top)) = (hits.first(), ranked.first()) {
+            tops.push((first.confidence, relevant.contains(top)));
         } else {
             tops.push((0.0, false));
         }
@@ -86,11 +86,15 @@ pub fn evaluate(
             precision: if answered.is_empty() { 0.0 } else { right / answered.len() as f64 },
         }
     };
-    let default = at(DEFAULT_MIN_CONFIDENCE);
+    let hybrid = index.hybrid_for(locale);
+    let threshold = if hybrid { HYBRID_MIN_CONFIDENCE } else { DEFAULT_MIN_CONFIDENCE };
+    let default = at(threshold);
     Ok(SearchReport {
-        answer_threshold: DEFAULT_MIN_CONFIDENCE,
+        mode: if hybrid { "hybrid" } else { "lexical" },
+        answer_threshold: threshold,
         answered: default.answered,
         answer_precision: default.precision,
+        answered_wrong: default.answered * (1.0 - default.precision),
         answer_curve: CURVE.iter().map(|t| at(*t)).collect(),
         n: queries.len(),
         recall_at_1: at_1 / n,

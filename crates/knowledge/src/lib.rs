@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod article;
+pub mod calibrate;
 mod domain;
 pub mod eval;
 mod grpc;
@@ -53,12 +54,18 @@ pub struct Config {
     pub index_dir: Option<std::path::PathBuf>,
     /// How long a publish with `wait` waits for the read model.
     pub read_wait: Duration,
-    /// Lowest confidence (0..1) at which `Answer` answers and `Deflect` is confident.
-    pub min_confidence: f32,
+    /// Lowest confidence (0..1) at which `Answer` answers and `Deflect` is confident; `None`:
+    /// [`DEFAULT_MIN_CONFIDENCE`] for lexical searches, [`HYBRID_MIN_CONFIDENCE`] for hybrid ones.
+    pub min_confidence: Option<f32>,
+    /// The sentence encoder (all-MiniLM-L6-v2); without it search is lexical only.
+    pub encoder_dir: Option<std::path::PathBuf>,
 }
 
 /// Chosen on the Bitext evaluation set (`make eval`): see docs/KNOWLEDGE.md.
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.6;
+/// The calibrated hybrid confidence at which wrong answers stayed at or under 2% of the
+/// validation questions (`switchboard knowledge calibrate`; docs/KNOWLEDGE.md).
+pub const HYBRID_MIN_CONFIDENCE: f32 = 0.85;
 
 impl Default for Config {
     fn default() -> Self {
@@ -66,7 +73,8 @@ impl Default for Config {
             batch_size: 500,
             index_dir: None,
             read_wait: Duration::from_secs(5),
-            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            min_confidence: None,
+            encoder_dir: None,
         }
     }
 }
@@ -80,7 +88,8 @@ pub struct Started {
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "knowledge", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let (index, indexer) = index::spawn_indexer(&deps.bus, config.index_dir, shutdown.clone())
+    let encoder = load_encoder(config.encoder_dir).await?;
+    let (index, indexer) = index::spawn_indexer(&deps.bus, config.index_dir, encoder, shutdown.clone())
         .await
         .map_err(|e| Error::Index(e.to_string()))?;
     let knowledge =
@@ -92,6 +101,24 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
 }
 
 pub(crate) use switchboard_bus::tenant_of;
+
+/// The encoder in `directory`, or none (said at start: search is then lexical only). A directory
+/// that does not hold a loadable encoder is an error, not a silent downgrade.
+async fn load_encoder(
+    directory: Option<std::path::PathBuf>,
+) -> Result<Option<Arc<switchboard_nlu::embed::SentenceEncoder>>, Error> {
+    let Some(directory) = directory else {
+        tracing::warn!("knowledge search is lexical only: no sentence encoder (SWITCHBOARD_ENCODER_DIR)");
+        return Ok(None);
+    };
+    let encoder =
+        tokio::task::spawn_blocking(move || switchboard_nlu::embed::SentenceEncoder::load(&directory))
+            .await
+            .map_err(|e| Error::Index(e.to_string()))?
+            .map_err(|e| Error::Index(e.to_string()))?;
+    tracing::info!("knowledge search is hybrid: BM25 fused with sentence embeddings");
+    Ok(Some(Arc::new(encoder)))
+}
 
 pub fn projection() -> Arc<KnowledgeProjection> {
     Arc::new(KnowledgeProjection)

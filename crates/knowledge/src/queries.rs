@@ -13,9 +13,7 @@ use uuid::Uuid;
 
 use crate::domain::{Error, Knowledge};
 use crate::index::IndexHit;
-use crate::search::{
-    MAX_QUERY_CHARS, SearchQuery, check_locale, check_query, limit_of, relevance, search_hit,
-};
+use crate::search::{MAX_QUERY_CHARS, SearchQuery, check_locale, check_query, limit_of, search_hit};
 
 /// A query as recorded.
 pub(crate) struct Asked<'a> {
@@ -80,7 +78,7 @@ impl Knowledge {
         let query =
             SearchQuery { query: text.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
         let hits = self.find(tenant, &query, limit, true).await?;
-        let confidences = confidences(&hits);
+        let confidences: Vec<f32> = hits.iter().map(|hit| hit.confidence).collect();
         let articles: Vec<DeflectedArticle> = hits
             .into_iter()
             .zip(&confidences)
@@ -91,7 +89,7 @@ impl Knowledge {
                 confidence: *confidence,
             })
             .collect();
-        let confident = confidences.first().is_some_and(|top| *top >= self.min_confidence);
+        let confident = confidences.first().is_some_and(|top| *top >= self.threshold_for(locale));
         let scored: Vec<(&str, f32)> =
             articles.iter().map(|a| (a.article_id.as_str(), a.confidence)).collect();
         let asked = Asked::new(tenant, KnowledgeQueryKind::Deflect, text, locale);
@@ -161,11 +159,11 @@ impl Knowledge {
         if !(0.0..=1.0).contains(&min_confidence) {
             return Err(Error::InvalidArgument("min_confidence is between 0 and 1".into()));
         }
-        let threshold = if min_confidence > 0.0 { min_confidence } else { self.min_confidence };
+        let threshold = if min_confidence > 0.0 { min_confidence } else { self.threshold_for(locale) };
         let query =
             SearchQuery { query: question.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
         let hits = self.find(tenant, &query, 2, true).await?;
-        let confidence = confidences(&hits).first().copied().unwrap_or(0.0);
+        let confidence = hits.first().map_or(0.0, |hit| hit.confidence);
         let mut response = AnswerResponse { confidence, ..AnswerResponse::default() };
         match hits.into_iter().next() {
             None => response.reason = "no article matches the question".into(),
@@ -258,7 +256,7 @@ fn merge(latest: Vec<IndexHit>, context: Vec<IndexHit>, limit: usize) -> Vec<Sea
     let mut merged: HashMap<String, (f32, IndexHit)> = HashMap::new();
     for (weight, hits) in [(1.0, latest), (0.5, context)] {
         for hit in hits {
-            let score = weight * hit.score;
+            let score = weight * hit.relevance;
             merged
                 .entry(hit.article_id.clone())
                 .and_modify(|(total, _)| *total += score)
@@ -267,46 +265,15 @@ fn merge(latest: Vec<IndexHit>, context: Vec<IndexHit>, limit: usize) -> Vec<Sea
     }
     let mut ranked: Vec<(f32, IndexHit)> = merged.into_values().collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.article_id.cmp(&b.1.article_id)));
-    ranked.into_iter().take(limit).map(|(score, hit)| search_hit(IndexHit { score, ..hit })).collect()
-}
-
-/// How sure each hit answers the query, 0..1: mostly how much of the query it covers (which
-/// does not depend on the size of the knowledge base, as BM25 does), then its relevance, scaled
-/// by its lead over the next hit.
-pub fn confidences(hits: &[IndexHit]) -> Vec<f32> {
-    hits.iter()
-        .enumerate()
-        .map(|(i, hit)| {
-            let runner_up = hits.get(i + 1).map_or(0.0, |next| next.score);
-            confidence(hit.score, hit.coverage, runner_up)
-        })
-        .collect()
-}
-
-/// See [`confidences`]; `score` and `runner_up` are BM25 scores.
-pub fn confidence(score: f32, coverage: f32, runner_up: f32) -> f32 {
-    if score <= 0.0 {
-        return 0.0;
-    }
-    let lead = ((score - runner_up) / score).clamp(0.0, 1.0);
-    (0.6 * coverage.clamp(0.0, 1.0) + 0.4 * relevance(score)) * (0.7 + 0.3 * lead)
+    ranked.into_iter().take(limit).map(|(relevance, hit)| search_hit(IndexHit { relevance, ..hit })).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hit(id: &str, score: f32) -> IndexHit {
-        IndexHit { article_id: id.into(), score, coverage: 1.0, ..IndexHit::default() }
-    }
-
-    #[test]
-    fn confidence_grows_with_relevance_coverage_and_lead() {
-        assert_eq!(confidence(0.0, 1.0, 0.0), 0.0);
-        assert!(confidence(20.0, 1.0, 0.0) > confidence(20.0, 0.3, 0.0));
-        assert!(confidence(20.0, 1.0, 2.0) > confidence(20.0, 1.0, 19.0));
-        assert!(confidence(20.0, 1.0, 0.0) > confidence(3.0, 1.0, 0.0));
-        assert!(confidence(1000.0, 1.0, 0.0) <= 1.0);
+    fn hit(id: &str, relevance: f32) -> IndexHit {
+        IndexHit { article_id: id.into(), relevance, coverage: 1.0, ..IndexHit::default() }
     }
 
     #[test]

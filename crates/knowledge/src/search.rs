@@ -110,7 +110,7 @@ impl Knowledge {
 
 pub(crate) fn search_hit(hit: IndexHit) -> SearchHit {
     SearchHit {
-        score: relevance(hit.score),
+        score: hit.relevance,
         article_id: hit.article_id,
         title: hit.title,
         snippet: hit.snippet,
@@ -126,14 +126,6 @@ pub(crate) fn limit_of(requested: u32, default: u32, max: u32) -> Result<u32, Er
         limit => Ok(limit),
     }
 }
-
-/// BM25 scores are unbounded; callers compare against thresholds in 0..1.
-pub(crate) fn relevance(score: f32) -> f32 {
-    1.0 - (-score / RELEVANCE_SCALE).exp()
-}
-
-/// A BM25 score of this size maps to a relevance of about 0.63.
-const RELEVANCE_SCALE: f32 = 5.0;
 
 /// Refuses texts that are too long or have no letters or digits to search for.
 pub(crate) fn check_query(what: &str, query: &str) -> Result<(), Error> {
@@ -162,12 +154,5 @@ mod tests {
         assert!(check_query("query", "退貨").is_ok());
         assert!(check_locale("").is_ok());
         assert!(check_locale("tlh").is_err());
-    }
-
-    #[test]
-    fn relevance_stays_between_zero_and_one() {
-        assert_eq!(relevance(0.0), 0.0);
-        assert!(relevance(5.0) > 0.6 && relevance(5.0) < 0.7);
-        assert!(relevance(1000.0) <= 1.0);
     }
 }

@@ -99,9 +99,10 @@ pub struct ServeArgs {
     /// The knowledge search index directory (kept across restarts); in memory when unset.
     #[arg(long, env = "SWITCHBOARD_INDEX_DIR")]
     pub index_dir: Option<PathBuf>,
-    /// Lowest confidence (0..1) at which knowledge answers the bot and deflects confidently.
-    #[arg(long, env = "SWITCHBOARD_ANSWER_CONFIDENCE", default_value_t = switchboard_knowledge::DEFAULT_MIN_CONFIDENCE)]
-    pub answer_confidence: f32,
+    /// Lowest confidence (0..1) at which knowledge answers the bot and deflects confidently;
+    /// unset: each search mode's calibrated threshold (docs/KNOWLEDGE.md).
+    #[arg(long, env = "SWITCHBOARD_ANSWER_CONFIDENCE")]
+    pub answer_confidence: Option<f32>,
     /// Seconds a conversation only the bot has handled may stay quiet before it is closed as
     /// resolved by the bot (its survey goes out); 0: never.
     #[arg(long, env = "SWITCHBOARD_BOT_IDLE_CLOSE_SECS", default_value_t = 86_400)]
@@ -142,7 +143,7 @@ impl ServeArgs {
             encoder_dir: self.encoder_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             ack_wait: Duration::from_secs(self.ack_wait_secs.max(1)),
-            answer_confidence: checked_confidence(self.answer_confidence)?,
+            answer_confidence: self.answer_confidence.map(checked_confidence).transpose()?,
             bot_idle_close: (self.bot_idle_close_secs > 0)
                 .then(|| Duration::from_secs(self.bot_idle_close_secs)),
             desk_offline_grace: Duration::from_secs(self.desk_offline_grace_secs),

@@ -132,7 +132,7 @@ pub struct Config {
     /// The knowledge search index directory; in memory (rebuilt at every start) when unset.
     pub index_dir: Option<PathBuf>,
     /// Lowest confidence at which knowledge answers and deflects confidently.
-    pub answer_confidence: f32,
+    pub answer_confidence: Option<f32>,
     /// The desk closes bot-only conversations this long quiet; `None`: never.
     pub bot_idle_close: Option<Duration>,
     /// How long an agent may stay offline before their conversations go back to their queues.
@@ -169,7 +169,7 @@ impl Default for Config {
             notifier: switchboard_notifier::Config::default(),
             encoder_dir: None,
             index_dir: None,
-            answer_confidence: switchboard_knowledge::DEFAULT_MIN_CONFIDENCE,
+            answer_confidence: None,
             bot_idle_close: Some(Duration::from_secs(24 * 3600)),
             desk_offline_grace: Duration::from_secs(300),
             reopen_window: switchboard_intake::DEFAULT_REOPEN_WINDOW,

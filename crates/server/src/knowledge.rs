@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_auth::Authorized;
 use switchboard_knowledge::eval::{LabelledQuery, evaluate};
 use switchboard_knowledge::index::{ArticleIndex, IndexedArticle, Ranking};
+use switchboard_nlu::embed::SentenceEncoder;
 use switchboard_proto::knowledge::v1::{
     Article, ArticleStatus, GetArticleRequest, ListArticlesRequest, PublishArticleRequest,
     knowledge_client::KnowledgeClient,
@@ -40,6 +41,9 @@ pub enum KnowledgeCommand {
     /// Index articles (JSON lines: id, title, body, locale, tags) and measure search on labelled
     /// queries (JSON lines: query, relevant).
     Eval(EvalArgs),
+    /// Fit the hybrid blend and its answer threshold on labelled validation queries (needs
+    /// --encoder); prints one JSON object.
+    Calibrate(EvalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +58,9 @@ pub struct EvalArgs {
     /// Plain BM25 over lowercased words instead of the product's ranking, for comparison.
     #[arg(long)]
     pub baseline: bool,
+    /// The sentence encoder directory (`make encoder`): hybrid search; lexical without it.
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
     /// Print one JSON object: recall_at_1, recall_at_5, mrr_at_10, p50_us, p99_us, n.
     #[arg(long)]
     pub json: bool,
@@ -104,6 +111,9 @@ pub async fn run(command: KnowledgeCommand) -> anyhow::Result<()> {
             }
         }
         KnowledgeCommand::Eval(args) => tokio::task::spawn_blocking(move || eval_command(&args)).await?,
+        KnowledgeCommand::Calibrate(args) => {
+            tokio::task::spawn_blocking(move || calibrate_command(&args)).await?
+        }
     }
 }
 
@@ -210,13 +220,15 @@ pub(crate) fn lines<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result
         .collect()
 }
 
-fn eval_command(args: &EvalArgs) -> anyhow::Result<()> {
+/// The articles of `args` in an index of their own, and the labelled queries.
+fn indexed(args: &EvalArgs) -> anyhow::Result<(ArticleIndex, Vec<LabelledQuery>)> {
     let articles: Vec<ArticleLine> = lines(&args.articles)?;
     let queries: Vec<QueryLine> = lines(&args.queries)?;
     anyhow::ensure!(!articles.is_empty(), "{}: no articles", args.articles.display());
     anyhow::ensure!(!queries.is_empty(), "{}: no queries", args.queries.display());
     let ranking = if args.baseline { Ranking::Plain } else { Ranking::Full };
-    let mut index = ArticleIndex::open_with(None, ranking)?;
+    let encoder = args.encoder.as_deref().map(SentenceEncoder::load).transpose()?.map(std::sync::Arc::new);
+    let mut index = ArticleIndex::open_hybrid(None, ranking, encoder)?;
     for article in articles {
         anyhow::ensure!(!article.title.trim().is_empty(), "article {} has no title", article.id);
         index.upsert(&IndexedArticle {
@@ -227,11 +239,25 @@ fn eval_command(args: &EvalArgs) -> anyhow::Result<()> {
             tags: article.tags,
             product_area: article.product_area,
             example_questions: article.example_questions,
+            vectors: None,
         })?;
     }
     index.commit()?;
-    let queries: Vec<LabelledQuery> =
+    let queries =
         queries.into_iter().map(|q| LabelledQuery { query: q.query, relevant: q.relevant }).collect();
+    Ok((index, queries))
+}
+
+fn calibrate_command(args: &EvalArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.encoder.is_some(), "calibrate needs --encoder (the hybrid blend is what it fits)");
+    let (index, queries) = indexed(args)?;
+    let calibration = switchboard_knowledge::calibrate::calibrate(&index, &queries, &args.locale)?;
+    println!("{}", serde_json::to_string(&calibration)?);
+    Ok(())
+}
+
+fn eval_command(args: &EvalArgs) -> anyhow::Result<()> {
+    let (index, queries) = indexed(args)?;
     let report = evaluate(&index, &queries, &args.locale)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -156,6 +156,7 @@ fn knowledge_config(config: &Config) -> switchboard_knowledge::Config {
     switchboard_knowledge::Config {
         index_dir: config.index_dir.clone(),
         min_confidence: config.answer_confidence,
+        encoder_dir: config.encoder_dir.clone(),
         ..Default::default()
     }
 }

@@ -422,3 +422,17 @@ pub async fn cluster_with_mail(
     adjust(&mut config);
     Ok((Cluster::start(config).await?, sink))
 }
+
+/// The sentence encoder `make encoder` fetches (or `SWITCHBOARD_ENCODER_DIR`).
+pub fn encoder_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir =
+        std::env::var_os("SWITCHBOARD_ENCODER_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/models/all-minilm-l6-v2")
+        });
+    anyhow::ensure!(
+        dir.join("model.safetensors").exists(),
+        "no sentence encoder at {}: run `make encoder`",
+        dir.display()
+    );
+    Ok(dir)
+}

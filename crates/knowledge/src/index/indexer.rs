@@ -14,7 +14,8 @@ use switchboard_proto::events::v1::{Event, event::Body};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle};
+use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle, Ranking, dense};
+use switchboard_nlu::embed::SentenceEncoder;
 
 const SUBJECT: &str = "switchboard.events.article.>";
 const BATCH: usize = 500;
@@ -23,6 +24,8 @@ const BATCH: usize = 500;
 pub struct SharedIndex {
     index: RwLock<ArticleIndex>,
     checkpoint: watch::Sender<u64>,
+    /// The index's encoder, to embed published articles before taking the write lock.
+    encoder: Option<Arc<SentenceEncoder>>,
 }
 
 impl SharedIndex {
@@ -58,6 +61,18 @@ impl SharedIndex {
         self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The article with its embeddings, when this index embeds its language.
+    fn embedded(&self, mut article: IndexedArticle) -> Result<IndexedArticle, IndexError> {
+        if let Some(encoder) = &self.encoder
+            && self.hybrid_for(&article.locale)
+        {
+            let texts = dense::texts_of(&article);
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            article.vectors = Some(encoder.embed(&refs)?.concat());
+        }
+        Ok(article)
+    }
+
     /// Titles for what has been typed so far, among the articles `filters` allow.
     pub fn suggest(
         &self,
@@ -68,24 +83,39 @@ impl SharedIndex {
         self.read().suggest_in(typed, filters, limit)
     }
 
-    /// Applies a batch of (sequence, event) and commits at the last sequence.
+    /// Whether searches in `locale` are hybrid.
+    pub fn hybrid_for(&self, locale: &str) -> bool {
+        self.read().hybrid_for(locale)
+    }
+
+    /// Applies a batch of (sequence, event) and commits at the last sequence. Published articles
+    /// are embedded first, so searches wait for the write lock only as long as tantivy writes.
     fn apply(&self, batch: &[(u64, Event)]) -> Result<u64, IndexError> {
+        let mut published = Vec::new();
+        for (_, event) in batch {
+            if let Some(Body::ArticlePublished(article)) = &event.body {
+                published.push(self.embedded(IndexedArticle {
+                    article_id: article.article_id.clone(),
+                    title: article.title.clone(),
+                    body: article.body.clone(),
+                    locale: article.locale.clone(),
+                    tags: article.tags.clone(),
+                    product_area: article.product_area.clone(),
+                    example_questions: article.example_questions.clone(),
+                    vectors: None,
+                })?);
+            }
+        }
+        let mut published = published.into_iter();
         let mut index = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (_, event) in batch {
             let tenant = crate::tenant_of(event);
             match &event.body {
-                Some(Body::ArticlePublished(published)) => index.upsert_in(
-                    tenant,
-                    &IndexedArticle {
-                        article_id: published.article_id.clone(),
-                        title: published.title.clone(),
-                        body: published.body.clone(),
-                        locale: published.locale.clone(),
-                        tags: published.tags.clone(),
-                        product_area: published.product_area.clone(),
-                        example_questions: published.example_questions.clone(),
-                    },
-                )?,
+                Some(Body::ArticlePublished(_)) => {
+                    if let Some(article) = published.next() {
+                        index.upsert_in(tenant, &article)?;
+                    }
+                }
                 Some(Body::ArticleUnpublished(unpublished)) => index.remove(tenant, &unpublished.article_id),
                 Some(Body::ArticleArchived(archived)) => index.remove(tenant, &archived.article_id),
                 _ => {}
@@ -105,18 +135,23 @@ pub enum IndexerError {
     Consumer(String),
 }
 
-/// Opens the index (in `directory`, or in memory, rebuilt from the stream at every start) and
-/// starts following the article events.
+/// Opens the index (in `directory`, or in memory, rebuilt from the stream at every start),
+/// hybrid with an encoder, and starts following the article events.
 pub async fn spawn_indexer(
     bus: &Bus,
     directory: Option<PathBuf>,
+    encoder: Option<Arc<SentenceEncoder>>,
     shutdown: CancellationToken,
 ) -> Result<(Arc<SharedIndex>, Task), IndexerError> {
-    let index = tokio::task::spawn_blocking(move || ArticleIndex::open(directory.as_deref()))
-        .await
-        .map_err(|e| IndexerError::Consumer(e.to_string()))??;
+    let opening = encoder.clone();
+    let index = tokio::task::spawn_blocking(move || {
+        ArticleIndex::open_hybrid(directory.as_deref(), Ranking::Full, opening)
+    })
+    .await
+    .map_err(|e| IndexerError::Consumer(e.to_string()))??;
     let start = index.checkpoint()?;
-    let shared = Arc::new(SharedIndex { index: RwLock::new(index), checkpoint: watch::Sender::new(start) });
+    let shared =
+        Arc::new(SharedIndex { index: RwLock::new(index), checkpoint: watch::Sender::new(start), encoder });
     let stream =
         bus.jetstream().get_stream(EVENTS_STREAM).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
     let config = OrderedConfig {

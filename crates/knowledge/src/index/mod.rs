@@ -8,15 +8,20 @@
 //! so one tenant's article never replaces or removes another tenant's of the same id.
 
 mod cjk;
+pub mod dense;
+mod hybrid;
 mod indexer;
 mod passage;
 mod query;
+mod score;
 #[cfg(test)]
 mod tenant_tests;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use switchboard_bus::DEFAULT_TENANT;
+use switchboard_nlu::embed::SentenceEncoder;
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
@@ -25,9 +30,11 @@ use tantivy::tokenizer::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
 
 pub use cjk::CjkBigramTokenizer;
+pub use hybrid::{Blend, Candidate, HYBRID_BLEND, HitScores, rank};
 pub use indexer::{SharedIndex, spawn_indexer};
 pub use passage::best_passage;
 pub use query::Filters;
+pub use score::{lexical_confidence, relevance};
 
 /// Analyzers, by name; `default` takes locales without one of their own.
 const ANALYZERS: &[(&str, Option<Language>)] = &[
@@ -114,6 +121,9 @@ pub struct IndexedArticle {
     pub product_area: String,
     /// Indexed with the title: customers' wording of what the article answers.
     pub example_questions: Vec<String>,
+    /// The embeddings of [`dense::texts_of`], concatenated, when computed before indexing (the
+    /// indexer embeds outside the index's lock); a hybrid index embeds what comes without.
+    pub vectors: Option<Vec<f32>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -123,8 +133,13 @@ pub struct IndexHit {
     pub locale: String,
     /// Best passage, matched words in `<b>`.
     pub snippet: String,
-    /// BM25, unbounded.
+    /// BM25, unbounded (0 for an article only dense retrieval found).
     pub score: f32,
+    /// What the hits are ranked by, 0..1: BM25 mapped to 0..1 in a lexical index, the blend of
+    /// similarity and lexical confidence in a hybrid one.
+    pub relevance: f32,
+    /// How sure the hit answers the query, 0..1; only from `search_scored`, 0 otherwise.
+    pub confidence: f32,
     /// Share of the query's terms the article contains (title, questions or body), 0..1; only
     /// from `search_scored`, 0 otherwise.
     pub coverage: f32,
@@ -152,6 +167,9 @@ struct Fields {
     product_area: Field,
     title_stored: Field,
     questions_stored: Field,
+    /// The article's embeddings (half precision) and the encoder that made them.
+    vectors: Field,
+    encoder: Field,
     text: Vec<(&'static str, TextFields)>,
 }
 
@@ -161,6 +179,9 @@ pub struct ArticleIndex {
     writer: IndexWriter,
     fields: Fields,
     ranking: Ranking,
+    /// Present: searches are hybrid (BM25 fused with dense retrieval); absent: lexical only.
+    encoder: Option<Arc<SentenceEncoder>>,
+    dense: dense::DenseStore,
 }
 
 /// `Plain` is the baseline the product is measured against: BM25 over lowercased words, no
@@ -179,6 +200,8 @@ pub enum IndexError {
     Directory(#[from] tantivy::directory::error::OpenDirectoryError),
     #[error("query: {0}")]
     Query(#[from] tantivy::query::QueryParserError),
+    #[error("sentence encoder: {0}")]
+    Encoder(#[from] switchboard_nlu::embed::EncoderError),
 }
 
 fn schema() -> (Schema, Fields) {
@@ -193,6 +216,8 @@ fn schema() -> (Schema, Fields) {
     let product_area = builder.add_text_field("product_area", STRING | STORED);
     let title_stored = builder.add_text_field("title", STORED);
     let questions_stored = builder.add_text_field("questions", STORED);
+    let vectors = builder.add_bytes_field("vectors", STORED);
+    let encoder = builder.add_text_field("encoder", STRING | STORED);
     let text = ANALYZERS
         .iter()
         .map(|(name, _)| {
@@ -219,6 +244,8 @@ fn schema() -> (Schema, Fields) {
             product_area,
             title_stored,
             questions_stored,
+            vectors,
+            encoder,
             text,
         },
     )
@@ -280,6 +307,34 @@ impl ArticleIndex {
     }
 
     pub fn open_with(directory: Option<&Path>, ranking: Ranking) -> Result<Self, IndexError> {
+        Self::open_hybrid(directory, ranking, None)
+    }
+
+    /// With an encoder, searches are hybrid; an index whose articles were embedded by another
+    /// encoder, or not at all, is emptied and rebuilt from the events (as for a new schema).
+    pub fn open_hybrid(
+        directory: Option<&Path>,
+        ranking: Ranking,
+        encoder: Option<Arc<SentenceEncoder>>,
+    ) -> Result<Self, IndexError> {
+        let (opened, current) = Self::open_once(directory, ranking, encoder.clone())?;
+        match directory {
+            Some(directory) if !current => {
+                tracing::info!("search index embedded by another encoder; rebuilding it from the events");
+                drop(opened);
+                std::fs::remove_dir_all(directory)
+                    .map_err(|e| tantivy::TantivyError::SystemError(e.to_string()))?;
+                Ok(Self::open_once(Some(directory), ranking, encoder)?.0)
+            }
+            _ => Ok(opened),
+        }
+    }
+
+    fn open_once(
+        directory: Option<&Path>,
+        ranking: Ranking,
+        encoder: Option<Arc<SentenceEncoder>>,
+    ) -> Result<(Self, bool), IndexError> {
         let (schema, fields) = schema();
         let index = match directory {
             Some(directory) => open_in(directory, schema)?,
@@ -288,7 +343,20 @@ impl ArticleIndex {
         register_analyzers(&index);
         let writer = index.writer(WRITER_BYTES)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, reader, writer, fields, ranking })
+        let dense = dense::DenseStore::new(encoder.as_ref());
+        let mut opened = Self { index, reader, writer, fields, ranking, encoder, dense };
+        let current = opened.load_vectors()?;
+        Ok((opened, current))
+    }
+
+    /// Whether searches fuse dense retrieval with BM25.
+    pub fn is_hybrid(&self) -> bool {
+        self.encoder.is_some()
+    }
+
+    /// The encoder, for embedding outside the index's lock.
+    pub fn encoder(&self) -> Option<Arc<SentenceEncoder>> {
+        self.encoder.clone()
     }
 
     fn analyzer_for(&self, locale: &str) -> &'static str {
@@ -338,6 +406,17 @@ impl ArticleIndex {
             document.add_text(text.title, question);
             document.add_text(self.fields.questions_stored, question);
         }
+        if let Some(vectors) = self.vectors_of(article)? {
+            document.add_bytes(self.fields.vectors, &dense::to_bytes(&vectors));
+            document.add_text(self.fields.encoder, dense::encoder_id(self.encoder.as_deref()));
+            let stored = dense::ArticleVectors {
+                language: language_of(&article.locale),
+                tags: article.tags.clone(),
+                product_area: article.product_area.clone(),
+                vectors,
+            };
+            self.dense.insert(tenant, &article.article_id, stored);
+        }
         self.writer.add_document(document)?;
         Ok(())
     }
@@ -345,6 +424,7 @@ impl ArticleIndex {
     /// Removes `tenant`'s article; another tenant's of the same id stays.
     pub fn remove(&mut self, tenant: &str, article_id: &str) {
         self.writer.delete_term(Term::from_field_text(self.fields.key, &article_key(tenant, article_id)));
+        self.dense.remove(tenant, article_id);
     }
 
     /// Makes the changes durable and visible.
@@ -388,6 +468,7 @@ mod tests {
             tags: vec![],
             product_area: String::new(),
             example_questions: vec![],
+            vectors: None,
         }
     }
 

@@ -10,8 +10,8 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, Term};
 
 use super::{
-    ArticleIndex, FUZZY_BOOST, FUZZY_MIN_CHARS, IndexError, IndexHit, Ranking, TITLE_BOOST, language_of,
-    tenant_or_default,
+    ArticleIndex, FUZZY_BOOST, FUZZY_MIN_CHARS, HYBRID_BLEND, IndexError, IndexHit, Ranking, TITLE_BOOST,
+    language_of, lexical_confidence, relevance, tenant_or_default,
 };
 
 /// Which articles a search may return.
@@ -97,19 +97,36 @@ impl ArticleIndex {
         clauses
     }
 
-    /// Articles for `query`, best first (`coverage` left at 0).
+    /// Articles for `query`, best first: hybrid where the encoder reads the locale's language,
+    /// lexical elsewhere (where `coverage` and `confidence` are left at 0).
     pub fn search(
         &self,
         query: &str,
         filters: &Filters<'_>,
         limit: usize,
     ) -> Result<Vec<IndexHit>, IndexError> {
+        if self.hybrid_for(filters.locale) {
+            return self.search_hybrid(query, filters, limit, &HYBRID_BLEND);
+        }
         self.search_with(query, filters, limit, false)
     }
 
-    /// As [`search`](Self::search), with each hit's `coverage` of the query, which confidence
-    /// needs (it reads each hit's text, so plain searches skip it).
+    /// As [`search`](Self::search), with each hit's `coverage` of the query and `confidence`
+    /// (it reads each hit's text, so plain searches skip it).
     pub fn search_scored(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+    ) -> Result<Vec<IndexHit>, IndexError> {
+        if self.hybrid_for(filters.locale) {
+            return self.search_hybrid(query, filters, limit, &HYBRID_BLEND);
+        }
+        self.search_with(query, filters, limit, true)
+    }
+
+    /// The lexical search alone, whatever the index.
+    pub fn search_lexical(
         &self,
         query: &str,
         filters: &Filters<'_>,
@@ -118,7 +135,7 @@ impl ArticleIndex {
         self.search_with(query, filters, limit, true)
     }
 
-    fn search_with(
+    pub(super) fn search_with(
         &self,
         query: &str,
         filters: &Filters<'_>,
@@ -139,12 +156,15 @@ impl ArticleIndex {
         let tantivy_query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let top = searcher.search(&tantivy_query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let runners_up: Vec<f32> = top.iter().skip(1).map(|(score, _)| *score).collect();
         let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        for (i, (score, address)) in top.into_iter().enumerate() {
             let document: TantivyDocument = searcher.doc(address)?;
             let mut hit = self.hit(&searcher, &tantivy_query, &document, score);
             if scored {
                 hit.coverage = self.coverage(&document, &hit, query)?;
+                let runner_up = runners_up.get(i).copied().unwrap_or(0.0);
+                hit.confidence = lexical_confidence(score, hit.coverage, runner_up);
             }
             hits.push(hit);
         }
@@ -175,7 +195,9 @@ impl ArticleIndex {
             locale,
             snippet,
             score,
+            relevance: relevance(score),
             coverage: 0.0,
+            confidence: 0.0,
             body,
         }
     }

@@ -26,7 +26,7 @@ use crate::{
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
     knowledge::Knowledge,
-    playbooks::{Playbook, Tongue, account, after_hours, identity, orders, password_reset},
+    playbooks::{Playbook, Tongue, account, after_hours, identity, orders, orders::Lookup, password_reset},
     rules::{Action, Decision, HandoffReason, Rules},
     store::RuleStore,
 };
@@ -144,15 +144,22 @@ impl Decider {
                 .password_reset
                 .as_ref()
                 .map(|settings| Answer { article_ids: Vec::new(), text: password_reset(settings, tongue) })),
-            // How tracking works, from the knowledge base, but no one's order (else a person).
-            Playbook::OrderStatus if !classified.customer_verified => self.answer(tenant, classified).await,
+            // How tracking works, from the knowledge base, but no one's order: else the way to be
+            // verified (never a dead end).
+            Playbook::OrderStatus if !classified.customer_verified => {
+                Ok(self.answer(tenant, classified).await?.or_else(verify_first))
+            }
             Playbook::OrderStatus => {
+                let said = |text: String| Ok(Some(Answer { article_ids: Vec::new(), text }));
                 match orders::find(&self.bus, self.directory.pool(), tenant, classified).await {
-                    Ok(Some(order)) => {
-                        Ok(Some(Answer { article_ids: Vec::new(), text: orders::reply(&order, tongue) }))
-                    }
-                    // No order to tell: the knowledge base may still answer how tracking works.
-                    Ok(None) => self.answer(tenant, classified).await,
+                    Ok(Lookup::Found(order)) => said(orders::reply(&order, tongue)),
+                    Ok(Lookup::Unknown(number)) => said(orders::not_found(Some(&number), tongue)),
+                    // No order to tell: the knowledge base may answer how tracking works; else
+                    // the customer is asked for the number.
+                    Ok(Lookup::NoOrder) => match self.answer(tenant, classified).await? {
+                        Some(answer) => Ok(Some(answer)),
+                        None => said(orders::not_found(None, tongue)),
+                    },
                     Err(error) => Err(tonic::Status::unavailable(format!("router read model: {error}"))),
                 }
             }

@@ -47,7 +47,7 @@ impl Decider {
             .map_err(|error| HandlerError::Unavailable(format!("orders: {error}")))?;
         let tongue = Tongue::of(conversation_language(classified));
         routed.rule_action = "answer".into();
-        let Some(order) = order else {
+        let orders::Lookup::Found(order) = order else {
             let why = "no order of this customer to return, so a human takes it";
             return self.return_to_a_person(&turn, routed, &settings.queue, why).await;
         };

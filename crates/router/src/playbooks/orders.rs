@@ -22,6 +22,17 @@ pub struct Order {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// What an order lookup found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    Found(Order),
+    /// The message names this number, and the customer has no order of that number (the shop
+    /// never told of it, or it is someone else's: the two are not told apart).
+    Unknown(String),
+    /// No number named, and no order on record for the customer.
+    NoOrder,
+}
+
 /// The order the message is about: a number it names that belongs to the customer (folded from
 /// the order's own events, so an update published a moment ago counts), else the customer's
 /// most recent order in the read model. Orders of other customers, and of other tenants, are
@@ -31,22 +42,62 @@ pub async fn find(
     pool: &PgPool,
     tenant: &str,
     classified: &MessageClassified,
-) -> Result<Option<Order>, String> {
+) -> Result<Lookup, String> {
     if classified.customer_id.is_empty() {
-        return Ok(None);
+        return Ok(Lookup::NoOrder);
     }
+    let mut named = None;
     for entity in classified.entities.iter().filter(|e| e.kind == "order_number") {
         for number in [&entity.value, &entity.text].into_iter().filter(|n| !n.is_empty()) {
+            named.get_or_insert_with(|| number.clone());
             let history = match bus.events_of("order", tenant, number).await {
                 Err(switchboard_bus::Error::InvalidAggregateId(_)) => continue,
                 other => other.map_err(|e| e.to_string())?,
             };
-            if let Some((customer, order)) = fold(history.iter().map(|(event, _)| event)) {
-                return Ok((customer == classified.customer_id).then_some(order));
+            if let Some((customer, order)) = fold(history.iter().map(|(event, _)| event))
+                && customer == classified.customer_id
+            {
+                return Ok(Lookup::Found(order));
             }
         }
     }
-    latest(pool, tenant, classified).await.map_err(|e| e.to_string())
+    if let Some(number) = named {
+        return Ok(Lookup::Unknown(number));
+    }
+    let latest = latest(pool, tenant, classified).await.map_err(|e| e.to_string())?;
+    Ok(latest.map_or(Lookup::NoOrder, Lookup::Found))
+}
+
+/// The customer's order cannot be found: say so, ask them to check the number (or give one),
+/// and name the way to a person.
+pub fn not_found(number: Option<&str>, tongue: Tongue) -> String {
+    match (tongue, number) {
+        (Tongue::English, Some(number)) => format!(
+            "I can't find an order numbered {number}. Please check the number (it is in your order \
+             confirmation email) and send it again, or ask for a person and they will look into it."
+        ),
+        (Tongue::English, None) => "I can't see an order on your account. What is the order number? It \
+             is in your order confirmation email. Or ask for a person and they will look into it."
+            .into(),
+        (Tongue::Simplified, Some(number)) => {
+            format!(
+                "我找不到编号为 {number} 的订单。请核对订单号（见订单确认邮件）后再发一次，或者要求转人工，由客服为您查询。"
+            )
+        }
+        (Tongue::Simplified, None) => {
+            "我在您的账户中没有找到订单。请告诉我订单号（见订单确认邮件），或者要求转人工，由客服为您查询。"
+                .into()
+        }
+        (Tongue::Traditional, Some(number)) => {
+            format!(
+                "我找不到編號為 {number} 的訂單。請核對訂單號（見訂單確認郵件）後再發一次，或者要求轉人工，由客服為您查詢。"
+            )
+        }
+        (Tongue::Traditional, None) => {
+            "我在您的帳戶中沒有找到訂單。請告訴我訂單號（見訂單確認郵件），或者要求轉人工，由客服為您查詢。"
+                .into()
+        }
+    }
 }
 
 /// An order as its `OrderUpdated` events leave it, and its customer.
