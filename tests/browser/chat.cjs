@@ -53,6 +53,16 @@ async function main() {
     const shown = await page.locator('.sb-message').evaluateAll((all) => all.map((m) => m.getAttribute('data-author') + ': ' + m.textContent));
     say('MESSAGES ' + JSON.stringify(shown));
     if (process.env.SWITCHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.SWITCHBOARD_SCREENSHOT });
+
+    // Another visitor asks for a person in Chinese: the hand-off notice is in Chinese.
+    const visitor = await (await browser.newContext()).newPage();
+    await visitor.goto(process.argv[2]);
+    await visitor.waitForSelector('.sb-chat[data-connected=true]');
+    await visitor.fill('.sb-input', '我想找真人客服');
+    await visitor.press('.sb-input', 'Enter');
+    const notice = await visitor.locator('.sb-system').first();
+    await notice.waitFor();
+    say('CHINESE HANDOFF ' + JSON.stringify(await notice.textContent()));
     say('DONE');
   } catch (error) {
     console.error('chat as shown:', await page.locator('.sb-chat').textContent().catch(() => '(none)'));

@@ -14,6 +14,8 @@ use switchboard_proto::events::v1::{Event, RouteAction, event::Body};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::notices::{Handoff, handoff_text};
+
 /// Core NATS subjects of typing signals: `switchboard.typing.<tenant>.<conversation>`, JSON `{"author"}`.
 pub const TYPING_PREFIX: &str = switchboard_bus::TYPING_SUBJECT_PREFIX;
 
@@ -150,27 +152,24 @@ impl Hub {
             Some(Body::MessageRouted(r))
                 if matches!(r.action(), RouteAction::Queue | RouteAction::Escalate) =>
             {
-                self.tell(&r.conversation_id, &handoff(&r.queue, r.expected_response.is_none()));
+                self.tell(&r.conversation_id, &handoff(&r.queue, r.expected_response.is_none(), &r.language));
             }
             _ => {}
         }
     }
 }
 
-/// The notice that a person takes over (now, or when the team is back).
-pub fn handoff(queue: &str, open: bool) -> Outgoing {
-    let text = if open {
-        "A person from our team will take over here. You can keep writing; we will answer in this chat."
-    } else {
-        "A person from our team will answer here when we are open again. You can keep writing."
-    };
-    Outgoing::Handoff { queue: queue.into(), text: text.into(), open }
+/// The notice that a person takes over (now, or when the team is back), in the conversation's
+/// language.
+pub fn handoff(queue: &str, open: bool, language: &str) -> Outgoing {
+    let notice = if open { Handoff::Now } else { Handoff::WhenOpen };
+    Outgoing::Handoff { queue: queue.into(), text: handoff_text(notice, language).into(), open }
 }
 
 /// The hand-off notice for a conversation resumed while it waits for a person (whether the team
-/// is open is not known there).
-pub fn handoff_under_way(queue: &str) -> Outgoing {
-    let text = "A person from our team takes this conversation over. You can keep writing here.";
+/// is open is not known there), in the conversation's language.
+pub fn handoff_under_way(queue: &str, language: &str) -> Outgoing {
+    let text = handoff_text(Handoff::UnderWay, language);
     Outgoing::Handoff { queue: queue.into(), text: text.into(), open: true }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod hub;
 mod limits;
+pub mod notices;
 mod session;
 
 pub use limits::ChatLimits;

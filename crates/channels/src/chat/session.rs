@@ -253,7 +253,13 @@ impl Session {
         if matches!(conversation.status(), ConversationStatus::Queued | ConversationStatus::Escalated) {
             let queue =
                 conversation.messages.iter().rev().find_map(|m| m.routing.as_ref().map(|r| r.queue.clone()));
-            self.say(handoff_under_way(&queue.unwrap_or_default()));
+            let language = conversation
+                .messages
+                .iter()
+                .rev()
+                .find_map(|m| m.classification.as_ref().map(|c| c.language.clone()))
+                .unwrap_or_default();
+            self.say(handoff_under_way(&queue.unwrap_or_default(), &language));
         }
     }
 
