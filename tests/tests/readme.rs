@@ -274,7 +274,14 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     let prose = flat(&readme);
     assert!(prose.contains("six help articles, the customer `c-42`, and their order `12345`"));
     let backing = Backing::start().await?;
-    let cluster = Cluster::start(backing.config()).await?;
+    // As `make run` serves it: with the sentence encoder (hybrid knowledge search).
+    assert!(
+        makefile.contains("SWITCHBOARD_ENCODER_DIR-.local/models/all-minilm-l6-v2"),
+        "make run's encoder"
+    );
+    let mut config = backing.config();
+    config.encoder_dir = Some(common::encoder_dir()?);
+    let cluster = Cluster::start(config).await?;
     let token = switchboard_testkit::token("default", switchboard_auth::Role::Admin, "make-run");
     let api = switchboard_server::api::ApiArgs {
         endpoint: format!("http://{}", cluster.address),
