@@ -24,6 +24,7 @@ use switchboard_bus::{Bus, EVENTS_STREAM};
 use switchboard_proto::events::v1::{Channel, Event, MessageRouted, RouteAction, event::Body};
 use switchboard_proto::intake::v1::SubmitMessageRequest;
 use switchboard_proto::knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient};
+use switchboard_server::knowledge::ArticleLine;
 use switchboard_server::{Config, Service, serve};
 use switchboard_testkit::{NatsServer, TestDatabase};
 use tokio_util::sync::CancellationToken;
@@ -34,17 +35,6 @@ use crate::path::connect;
 /// The harness's routing rules: a person for who asks for one, else the knowledge base; an
 /// answer that is not confident falls back to the `general` queue.
 const RULES: &str = include_str!("../containment-rules.yaml");
-
-#[derive(Deserialize)]
-struct ArticleLine {
-    id: String,
-    title: String,
-    body: String,
-    #[serde(default)]
-    locale: String,
-    #[serde(default)]
-    example_questions: Vec<String>,
-}
 
 #[derive(Deserialize)]
 struct Question {
@@ -62,14 +52,10 @@ enum Outcome {
     HandedOver,
 }
 
+/// The JSON lines of the file `variable` names (`switchboard knowledge`'s reader).
 fn lines<T: for<'de> Deserialize<'de>>(variable: &str) -> anyhow::Result<Vec<T>> {
     let path = PathBuf::from(std::env::var(variable).with_context(|| format!("{variable} is not set"))?);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| serde_json::from_str(line).with_context(|| format!("{}:{}", path.display(), n + 1)))
-        .collect()
+    switchboard_server::knowledge::lines(&path)
 }
 
 pub(crate) async fn measure() -> anyhow::Result<()> {
@@ -118,7 +104,10 @@ async fn publish(
             title: article.title.clone(),
             body: article.body.clone(),
             locale: article.locale.clone(),
+            tags: article.tags.clone(),
+            product_area: article.product_area.clone(),
             example_questions: article.example_questions.clone(),
+            translation_of: article.translation_of.clone(),
             wait: true,
             ..Default::default()
         };

@@ -13,7 +13,6 @@ mod processor;
 mod projection;
 mod understanding;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,15 +81,16 @@ impl ServiceError for Error {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub batch_size: usize,
-    /// The all-MiniLM-L6-v2 directory; models with a full head need it.
-    pub encoder_dir: Option<PathBuf>,
+    /// The sentence encoder (all-MiniLM-L6-v2, loaded once per process); models with a full
+    /// head need it.
+    pub encoder: Option<Arc<SentenceEncoder>>,
     /// How long a read waits for the read model to reach a given sequence.
     pub read_wait: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { batch_size: 500, encoder_dir: None, read_wait: Duration::from_secs(5) }
+        Self { batch_size: 500, encoder: None, read_wait: Duration::from_secs(5) }
     }
 }
 
@@ -107,8 +107,8 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let builtin = tokio::task::spawn_blocking(Understanding::builtin);
     let builtin = Arc::new(builtin.await.map_err(|_| Error::Interrupted)??);
     tracing::info!(model_version = builtin.version(), "built-in intent model ready");
-    let encoder = load_encoder(config.encoder_dir).await?;
-    let models = Arc::new(Models::new(deps.clone(), builtin, encoder, runner.checkpoint(), config.read_wait));
+    let models =
+        Arc::new(Models::new(deps.clone(), builtin, config.encoder, runner.checkpoint(), config.read_wait));
     let follower = activations::follow(&deps.bus, models.clone(), shutdown.clone()).await?;
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.conversation.>", processor::CONCURRENCY);
     let consumer = deps.bus.durable_consumer(&spec).await?;
@@ -118,16 +118,6 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
         processor::spawn(deps.bus, consumer, models.clone(), shutdown),
     ];
     Ok(Started { service: ClassifierServer::new(grpc::ClassifierApi::new(models)), tasks })
-}
-
-async fn load_encoder(directory: Option<PathBuf>) -> Result<Option<Arc<SentenceEncoder>>, Error> {
-    let Some(directory) = directory else { return Ok(None) };
-    let encoder = tokio::task::spawn_blocking(move || SentenceEncoder::load(&directory))
-        .await
-        .map_err(|_| Error::Interrupted)?
-        .map_err(|e| Error::Encoder(e.to_string()))?;
-    tracing::info!(dimensions = encoder.dimensions(), "sentence encoder loaded");
-    Ok(Some(Arc::new(encoder)))
 }
 
 pub fn projection() -> Arc<ClassifierProjection> {

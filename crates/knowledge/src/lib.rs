@@ -57,8 +57,9 @@ pub struct Config {
     /// Lowest confidence (0..1) at which `Answer` answers and `Deflect` is confident; `None`:
     /// [`DEFAULT_MIN_CONFIDENCE`] for lexical searches, [`HYBRID_MIN_CONFIDENCE`] for hybrid ones.
     pub min_confidence: Option<f32>,
-    /// The sentence encoder (all-MiniLM-L6-v2); without it search is lexical only.
-    pub encoder_dir: Option<std::path::PathBuf>,
+    /// The sentence encoder (all-MiniLM-L6-v2, loaded once per process); without it search is
+    /// lexical only.
+    pub encoder: Option<Arc<switchboard_nlu::embed::SentenceEncoder>>,
 }
 
 /// Chosen on the Bitext evaluation set (`make eval`): see docs/KNOWLEDGE.md.
@@ -74,7 +75,7 @@ impl Default for Config {
             index_dir: None,
             read_wait: Duration::from_secs(5),
             min_confidence: None,
-            encoder_dir: None,
+            encoder: None,
         }
     }
 }
@@ -88,10 +89,16 @@ pub struct Started {
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "knowledge", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let encoder = load_encoder(config.encoder_dir).await?;
-    let (index, indexer) = index::spawn_indexer(&deps.bus, config.index_dir, encoder, shutdown.clone())
-        .await
-        .map_err(|e| Error::Index(e.to_string()))?;
+    match config.encoder {
+        Some(_) => tracing::info!("knowledge search is hybrid: BM25 fused with sentence embeddings"),
+        None => {
+            tracing::warn!("knowledge search is lexical only: no sentence encoder (SWITCHBOARD_ENCODER_DIR)")
+        }
+    }
+    let (index, indexer) =
+        index::spawn_indexer(&deps.bus, config.index_dir, config.encoder, shutdown.clone())
+            .await
+            .map_err(|e| Error::Index(e.to_string()))?;
     let knowledge =
         Arc::new(Knowledge::new(deps, runner.checkpoint(), index, config.read_wait, config.min_confidence));
     Ok(Started {
@@ -101,24 +108,6 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
 }
 
 pub(crate) use switchboard_bus::tenant_of;
-
-/// The encoder in `directory`, or none (said at start: search is then lexical only). A directory
-/// that does not hold a loadable encoder is an error, not a silent downgrade.
-async fn load_encoder(
-    directory: Option<std::path::PathBuf>,
-) -> Result<Option<Arc<switchboard_nlu::embed::SentenceEncoder>>, Error> {
-    let Some(directory) = directory else {
-        tracing::warn!("knowledge search is lexical only: no sentence encoder (SWITCHBOARD_ENCODER_DIR)");
-        return Ok(None);
-    };
-    let encoder =
-        tokio::task::spawn_blocking(move || switchboard_nlu::embed::SentenceEncoder::load(&directory))
-            .await
-            .map_err(|e| Error::Index(e.to_string()))?
-            .map_err(|e| Error::Index(e.to_string()))?;
-    tracing::info!("knowledge search is hybrid: BM25 fused with sentence embeddings");
-    Ok(Some(Arc::new(encoder)))
-}
 
 pub fn projection() -> Arc<KnowledgeProjection> {
     Arc::new(KnowledgeProjection)

@@ -207,7 +207,7 @@ pub async fn export(api: &ApiArgs, include_archived: bool) -> anyhow::Result<Str
 }
 
 /// Each non-empty line parsed as `T`; a bad line is named with its number.
-pub(crate) fn lines<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
+pub fn lines<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let text =
         String::from_utf8(text).map_err(|e| anyhow::anyhow!("{}: invalid UTF-8: {e}", path.display()))?;

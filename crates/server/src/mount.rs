@@ -1,8 +1,10 @@
 //! Starting the enabled services and mounting their gRPC services on one router.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use switchboard_nlu::embed::SentenceEncoder;
 use switchboard_projection::{Deps, Task};
 use tokio_util::sync::CancellationToken;
 use tonic::{server::NamedService, service::RoutesBuilder};
@@ -41,6 +43,7 @@ pub(crate) async fn mount(
     serving: &CancellationToken,
 ) -> anyhow::Result<Mounted> {
     let mut mounted = Mounted::default();
+    let encoder = load_encoder(config).await?;
     for &service in &config.services {
         let (deps, work) = (deps.clone(), work.clone());
         match service {
@@ -52,13 +55,18 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_intake::start(deps, intake, work))
             }
             Service::Classifier => {
-                add!(mounted, service, switchboard_classifier::start(deps, classifier_config(config), work))
+                let classifier = switchboard_classifier::Config {
+                    encoder: encoder.clone(),
+                    ..switchboard_classifier::Config::default()
+                };
+                add!(mounted, service, switchboard_classifier::start(deps, classifier, work))
             }
             Service::Router => {
                 add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work))
             }
             Service::Knowledge => {
-                add!(mounted, service, switchboard_knowledge::start(deps, knowledge_config(config), work))
+                let knowledge = knowledge_config(config, encoder.clone());
+                add!(mounted, service, switchboard_knowledge::start(deps, knowledge, work))
             }
             Service::Notifier => {
                 add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))
@@ -152,17 +160,26 @@ fn service_credentials(config: &Config, subject: &str) -> anyhow::Result<switchb
     Ok(switchboard_auth::Credentials::service(keys, switchboard_bus::DEFAULT_TENANT, subject))
 }
 
-fn knowledge_config(config: &Config) -> switchboard_knowledge::Config {
+/// The sentence encoder, loaded once for the services of this process that use it (the
+/// classifier's full-head models, knowledge's hybrid search); none when unset or unused. A
+/// directory that holds no loadable encoder is an error, not a silent downgrade.
+async fn load_encoder(config: &Config) -> anyhow::Result<Option<Arc<SentenceEncoder>>> {
+    let used = config.services.iter().any(|s| matches!(s, Service::Classifier | Service::Knowledge));
+    let Some(directory) = config.encoder_dir.clone().filter(|_| used) else { return Ok(None) };
+    let encoder = tokio::task::spawn_blocking(move || SentenceEncoder::load(&directory))
+        .await?
+        .context("loading the sentence encoder")?;
+    tracing::info!(dimensions = encoder.dimensions(), "sentence encoder loaded");
+    Ok(Some(Arc::new(encoder)))
+}
+
+fn knowledge_config(config: &Config, encoder: Option<Arc<SentenceEncoder>>) -> switchboard_knowledge::Config {
     switchboard_knowledge::Config {
         index_dir: config.index_dir.clone(),
         min_confidence: config.answer_confidence,
-        encoder_dir: config.encoder_dir.clone(),
+        encoder,
         ..Default::default()
     }
-}
-
-fn classifier_config(config: &Config) -> switchboard_classifier::Config {
-    switchboard_classifier::Config { encoder_dir: config.encoder_dir.clone(), ..Default::default() }
 }
 
 fn notifier_config(config: &Config) -> switchboard_notifier::Config {

@@ -1,8 +1,8 @@
 //! Dense retrieval: each published article is embedded by the sentence encoder (title, example
 //! questions, body paragraphs; one vector each), the vectors are stored with the article's
 //! document in the index (half precision) and kept in memory by tenant; an article's similarity
-//! to a question is the best cosine among its vectors. Brute force: a tenant's knowledge base is
-//! thousands of articles, not millions.
+//! to a question is the mean of the two best cosines among its vectors. Brute force: a tenant's
+//! knowledge base is thousands of articles, not millions.
 
 use std::collections::HashMap;
 use std::sync::Arc;

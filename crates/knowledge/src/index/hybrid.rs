@@ -39,7 +39,7 @@ impl ArticleIndex {
 
     /// The vectors to store with `article`: given, or computed here; none for a lexical index
     /// or a language the encoder does not read.
-    pub(super) fn vectors_of(&self, article: &IndexedArticle) -> Result<Option<Vec<f32>>, IndexError> {
+    pub(crate) fn vectors_of(&self, article: &IndexedArticle) -> Result<Option<Vec<f32>>, IndexError> {
         match (&self.encoder, &article.vectors) {
             (Some(_), Some(vectors)) => Ok(Some(vectors.clone())),
             (Some(encoder), None) if embeds(&article.locale) => {

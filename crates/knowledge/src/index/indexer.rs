@@ -14,7 +14,7 @@ use switchboard_proto::events::v1::{Event, event::Body};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle, Ranking, dense};
+use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle, Ranking};
 use switchboard_nlu::embed::SentenceEncoder;
 
 const SUBJECT: &str = "switchboard.events.article.>";
@@ -24,8 +24,6 @@ const BATCH: usize = 500;
 pub struct SharedIndex {
     index: RwLock<ArticleIndex>,
     checkpoint: watch::Sender<u64>,
-    /// The index's encoder, to embed published articles before taking the write lock.
-    encoder: Option<Arc<SentenceEncoder>>,
 }
 
 impl SharedIndex {
@@ -61,15 +59,10 @@ impl SharedIndex {
         self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The article with its embeddings, when this index embeds its language.
+    /// The article with its embeddings, when this index embeds its language (under the read
+    /// lock: searches go on meanwhile; this indexer is the only writer).
     fn embedded(&self, mut article: IndexedArticle) -> Result<IndexedArticle, IndexError> {
-        if let Some(encoder) = &self.encoder
-            && self.hybrid_for(&article.locale)
-        {
-            let texts = dense::texts_of(&article);
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            article.vectors = Some(encoder.embed(&refs)?.concat());
-        }
+        article.vectors = self.read().vectors_of(&article)?;
         Ok(article)
     }
 
@@ -143,15 +136,13 @@ pub async fn spawn_indexer(
     encoder: Option<Arc<SentenceEncoder>>,
     shutdown: CancellationToken,
 ) -> Result<(Arc<SharedIndex>, Task), IndexerError> {
-    let opening = encoder.clone();
     let index = tokio::task::spawn_blocking(move || {
-        ArticleIndex::open_hybrid(directory.as_deref(), Ranking::Full, opening)
+        ArticleIndex::open_hybrid(directory.as_deref(), Ranking::Full, encoder)
     })
     .await
     .map_err(|e| IndexerError::Consumer(e.to_string()))??;
     let start = index.checkpoint()?;
-    let shared =
-        Arc::new(SharedIndex { index: RwLock::new(index), checkpoint: watch::Sender::new(start), encoder });
+    let shared = Arc::new(SharedIndex { index: RwLock::new(index), checkpoint: watch::Sender::new(start) });
     let stream =
         bus.jetstream().get_stream(EVENTS_STREAM).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
     let config = OrderedConfig {

@@ -122,7 +122,7 @@ pub struct IndexedArticle {
     /// Indexed with the title: customers' wording of what the article answers.
     pub example_questions: Vec<String>,
     /// The embeddings of [`dense::texts_of`], concatenated, when computed before indexing (the
-    /// indexer embeds outside the index's lock); a hybrid index embeds what comes without.
+    /// indexer embeds outside the write lock); a hybrid index embeds what comes without.
     pub vectors: Option<Vec<f32>>,
 }
 
@@ -352,11 +352,6 @@ impl ArticleIndex {
     /// Whether searches fuse dense retrieval with BM25.
     pub fn is_hybrid(&self) -> bool {
         self.encoder.is_some()
-    }
-
-    /// The encoder, for embedding outside the index's lock.
-    pub fn encoder(&self) -> Option<Arc<SentenceEncoder>> {
-        self.encoder.clone()
     }
 
     fn analyzer_for(&self, locale: &str) -> &'static str {

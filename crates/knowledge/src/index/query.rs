@@ -125,16 +125,6 @@ impl ArticleIndex {
         self.search_with(query, filters, limit, true)
     }
 
-    /// The lexical search alone, whatever the index.
-    pub fn search_lexical(
-        &self,
-        query: &str,
-        filters: &Filters<'_>,
-        limit: usize,
-    ) -> Result<Vec<IndexHit>, IndexError> {
-        self.search_with(query, filters, limit, true)
-    }
-
     pub(super) fn search_with(
         &self,
         query: &str,

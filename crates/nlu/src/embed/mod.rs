@@ -35,6 +35,15 @@ pub struct SentenceEncoder {
     dimensions: usize,
 }
 
+impl std::fmt::Debug for SentenceEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentenceEncoder")
+            .field("name", &ENCODER_NAME)
+            .field("dimensions", &self.dimensions)
+            .finish()
+    }
+}
+
 impl SentenceEncoder {
     pub fn load(directory: &Path) -> Result<Self, EncoderError> {
         let read = |name: &str| {
