@@ -37,7 +37,8 @@ run: env encoder build ## Run all services on 127.0.0.1:50051 with the demo data
 	$(BIN) demo seed deploy/demo || exit 1; \
 	[ -s .local/$(DEMO_AGENT).password ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > .local/$(DEMO_AGENT).password); \
 	$(BIN) agent password --subject $(DEMO_AGENT) --email $(DEMO_AGENT_EMAIL) < .local/$(DEMO_AGENT).password || exit 1; \
-	echo "an admin token (30 days) is in .local/admin.token: export SWITCHBOARD_TOKEN=\$$(cat .local/admin.token)"; \
+	echo "admin token of the default tenant (30 days; also in .local/admin.token):"; echo "$$token"; \
+	echo "use it with: export SWITCHBOARD_TOKEN=\$$(cat .local/admin.token)"; \
 	echo "sign in to the console at http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/console as $(DEMO_AGENT) or $(DEMO_AGENT_EMAIL) (tenant default) with the password in .local/$(DEMO_AGENT).password"; \
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525} (replies by email land in .local/mail/box/new); Ctrl-C stops it"; \
 	wait $$server

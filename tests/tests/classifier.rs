@@ -353,3 +353,63 @@ async fn a_full_model_with_sentence_embeddings_is_trained_and_serves() -> anyhow
     assert!(evaluation.accuracy > 0.99, "{evaluation:?}");
     cluster.stop().await
 }
+
+/// Two tenants may use the same conversation and message ids: each conversation keeps the language
+/// it started in within its own tenant, and each message keeps its own classification row.
+#[tokio::test]
+async fn tenants_with_the_same_conversation_and_message_ids_keep_their_own() -> anyhow::Result<()> {
+    use switchboard_bus::Draft;
+    use switchboard_proto::events::v1::MessageReceived;
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let wrote = |tenant: &str, text: &str| -> anyhow::Result<switchboard_proto::events::v1::Event> {
+        let body = Body::MessageReceived(MessageReceived {
+            conversation_id: "c-shared".into(),
+            message_id: "m-shared".into(),
+            customer_id: "cust-1".into(),
+            channel: switchboard_proto::events::v1::Channel::Web.into(),
+            text: text.into(),
+            starts_conversation: true,
+            ..Default::default()
+        });
+        Ok(Draft::new(tenant, "c-shared", body).build()?)
+    };
+    let classified_for = |tenant: &'static str| {
+        let bus = bus.clone();
+        async move {
+            wait_for_event(&bus, "switchboard.events.classification.>", move |event| match &event.body {
+                Some(Body::MessageClassified(c)) if event.tenant == tenant => Some(c.clone()),
+                _ => None,
+            })
+            .await
+        }
+    };
+    let german = "Guten Tag, ich habe vor zwei Wochen eine Lampe bestellt und sie ist immer noch nicht da";
+    bus.publish(&wrote("acme", german)?).await?;
+    let (acme, sequence) = classified_for("acme").await?;
+    assert_eq!(acme.conversation_language, "de", "{acme:?}");
+    // Acme's classification is in the read model before globex's message is read.
+    classifier(&cluster)
+        .await?
+        .list_models(ListModelsRequest { tenant: String::new(), min_sequence: sequence })
+        .await?;
+
+    let english = "Hello, I ordered a lamp two weeks ago and it has still not arrived";
+    bus.publish(&wrote("globex", english)?).await?;
+    let (globex, sequence) = classified_for("globex").await?;
+    assert_eq!(globex.conversation_language, "en", "not acme's conversation's language: {globex:?}");
+    classifier(&cluster)
+        .await?
+        .list_models(ListModelsRequest { tenant: String::new(), min_sequence: sequence })
+        .await?;
+    let database = sqlx::PgPool::connect(&backing.database.url).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT tenant, language FROM classifier.classifications WHERE message_id = 'm-shared' ORDER BY tenant",
+    )
+    .fetch_all(&database)
+    .await?;
+    let expected = [("acme", "de"), ("globex", "en")].map(|(t, l)| (t.to_string(), l.to_string()));
+    assert_eq!(rows, expected);
+    cluster.stop().await
+}

@@ -118,6 +118,96 @@ async fn an_unsigned_webhook_is_refused_before_its_body_is_read() -> anyhow::Res
     cluster.stop().await
 }
 
+/// A site (tenant) past its rate of signed webhooks is answered 429 with `Retry-After`, while
+/// another site's are still taken; forged requests spend no site's budget.
+#[tokio::test]
+async fn a_site_past_its_webhook_rate_gets_429_and_other_sites_do_not() -> anyhow::Result<()> {
+    use common::peers::post_signed;
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.webhook_secret = Some("whsec-floods".into());
+    let acme = switchboard_channels::tenants::TenantChannels {
+        webhook_secret: Some("whsec-acme-floods-0123456789abcdef0123".into()),
+        ..Default::default()
+    };
+    config.channels.tenants = std::collections::BTreeMap::from([("acme".to_string(), acme)]);
+    config.channels.http_limits = switchboard_channels::http::HttpLimits {
+        per_client_rate: n(1000),
+        per_client_burst: n(1000),
+        per_site_rate: n(1),
+        per_site_burst: n(3),
+        ..Default::default()
+    };
+    let cluster = Cluster::start(config).await?;
+    let body = |i: usize| {
+        serde_json::json!({"customer_id": "c-1", "text": "Where is my parcel?", "message_id": format!("m-{i}")})
+            .to_string()
+            .into_bytes()
+    };
+    let default_site = format!("http://{}/hooks/sms", cluster.http);
+    // Forged requests first: refused as unsigned, and they spend nothing.
+    for i in 0..5 {
+        let (status, _) = post_signed(&default_site, Some("not-the-secret"), body(i)).await?;
+        assert_eq!(status, 401);
+    }
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(post_signed(&default_site, Some("whsec-floods"), body(i)).await?.0);
+    }
+    assert_eq!(&statuses[..3], [202, 202, 202], "the burst is taken: {statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let acme_site = format!("http://{}/tenants/acme/hooks/sms", cluster.http);
+    let (status, _) =
+        post_signed(&acme_site, Some("whsec-acme-floods-0123456789abcdef0123"), body(0)).await?;
+    assert_eq!(status, 202, "another site keeps its own budget");
+    let response = reqwest::Client::new()
+        .post(&default_site)
+        .header(
+            "X-Switchboard-Signature",
+            common::peers::sign("whsec-floods", chrono::Utc::now().timestamp(), &body(9)),
+        )
+        .body(body(9))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"), "{:?}", response.headers());
+    cluster.stop().await
+}
+
+/// A body sent too slowly gets 408 once the request deadline passes, and a kept-alive connection
+/// left idle is closed at the header deadline.
+#[tokio::test]
+async fn a_slow_body_gets_408_and_an_idle_kept_alive_connection_is_closed() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.webhook_secret = Some("whsec-floods".into());
+    config.channels.http_limits = switchboard_channels::http::HttpLimits {
+        header_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let cluster = Cluster::start(config).await?;
+    let mut stream = TcpStream::connect(cluster.http).await?;
+    let signature = common::peers::sign("whsec-floods", chrono::Utc::now().timestamp(), b"{}");
+    let head = format!(
+        "POST /hooks/sms HTTP/1.1\r\nHost: x\r\nX-Switchboard-Signature: {signature}\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await?; // one byte of the hundred promised, then nothing
+    let mut first = vec![0; 64];
+    let read = tokio::time::timeout(WAIT, stream.read(&mut first)).await??;
+    assert!(String::from_utf8_lossy(&first[..read]).starts_with("HTTP/1.1 408"), "{:?}", &first[..read]);
+
+    let mut kept = TcpStream::connect(cluster.http).await?;
+    kept.write_all(b"GET /chat/widget.js HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n").await?;
+    let answer = until_closed(&mut kept).await?;
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "answered, then closed once idle: {:?}",
+        &answer[..40.min(answer.len())]
+    );
+    cluster.stop().await
+}
+
 /// An SMTP conversation's next reply line.
 async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> anyhow::Result<String> {
     let mut line = String::new();

@@ -131,6 +131,64 @@ async fn notices_reach_teams_by_email_and_signed_webhooks_and_decisions_reach_ru
     cluster.stop().await
 }
 
+/// A webhook URL's path and query are often its secret (a chat tool's incoming-webhook token): the
+/// delivery's events, `ListDeliveries` and `Router/Evaluate` show where it goes, never them.
+#[tokio::test]
+async fn webhook_secrets_in_paths_never_show_in_deliveries_events_or_answers() -> anyhow::Result<()> {
+    use switchboard_auth::Role;
+    use switchboard_proto::{
+        notifier::v1::{ListDeliveriesRequest, notifier_client::NotifierClient},
+        router::v1::EvaluateRequest,
+    };
+    let backing = Backing::start().await?;
+    let (url, inbox) = receiver().await?;
+    let mut config = backing.config();
+    config.notifier.signing_secret = Some(SECRET.into());
+    let cluster = Cluster::start(config).await?;
+    let hook = format!("{url}/decisions/T0/B0/s3cr3t-path?token=s3cr3t-query");
+    let rules = NOTIFYING_RULES.replace("WEBHOOK/decisions", &hook).replace(
+        r#"notify: ["team:billing", "email:lead@acme.example"]"#,
+        r#"notify: ["webhook:URL/teams/s3cr3t-team"]"#.replace("URL", &url).as_str(),
+    );
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
+    let sent = submit(&cluster, message("cust-1", "Please send me the invoice for March", "inv-1")).await?;
+    received(&inbox, "/decisions/T0/B0/s3cr3t-path", |r| r.json()["conversation_id"] == sent.conversation_id)
+        .await?;
+    received(&inbox, "/teams/s3cr3t-team", |r| r.json()["conversation_id"] == sent.conversation_id).await?;
+
+    let origin = format!("webhook:{url}/…");
+    let bus = backing.bus().await?;
+    let mut shown = Vec::new();
+    while shown.len() < 2 {
+        let (target, _) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+            Some(Body::NotificationDelivered(d))
+                if d.conversation_id == sent.conversation_id && !shown.contains(&d.target) =>
+            {
+                Some(d.target.clone())
+            }
+            _ => None,
+        })
+        .await?;
+        shown.push(target);
+    }
+    assert_eq!(shown, [origin.clone(), origin.clone()], "the events show the origin only");
+
+    let supervisor = cluster.channel_as(DEFAULT_TENANT, Role::Supervisor, "sam").await?;
+    let request = ListDeliveriesRequest { conversation_id: sent.conversation_id.clone(), min_sequence: 0 };
+    let listed = NotifierClient::new(supervisor.clone()).list_deliveries(request).await?.into_inner();
+    let targets: Vec<&str> = listed.deliveries.iter().map(|d| d.target.as_str()).collect();
+    assert!(targets.iter().filter(|t| **t == origin).count() == 2, "{targets:?}");
+    assert!(!format!("{listed:?}").contains("s3cr3t"), "{listed:?}");
+
+    let evaluate =
+        EvaluateRequest { text: "Please send me the invoice".into(), ..EvaluateRequest::default() };
+    let evaluated = RouterClient::new(supervisor).evaluate(evaluate).await?.into_inner();
+    assert_eq!(evaluated.webhooks, [format!("{url}/…")]);
+    assert!(!format!("{evaluated:?}").contains("s3cr3t"), "{evaluated:?}");
+    cluster.stop().await
+}
+
 async fn delivered_to(backing: &Backing, target: &str) -> anyhow::Result<NotificationDelivered> {
     let bus = backing.bus().await?;
     let (found, _) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {

@@ -129,6 +129,35 @@ mod tests {
         assert!(stale.is_empty(), "rights for RPCs that do not exist: {stale:?}");
     }
 
+    /// docs/SECURITY.md's table of rights, as the code grants them.
+    fn rights_table() -> String {
+        use crate::Role;
+        let mut table = String::from(
+            "| right | RPCs | service | agent | supervisor | admin |\n|---|---|---|---|---|---|\n",
+        );
+        for right in Right::ALL {
+            let rpcs: Vec<&str> = RIGHTS
+                .iter()
+                .filter(|(_, r)| *r == right)
+                .filter_map(|(path, _)| path.rsplit('.').next())
+                .collect();
+            if rpcs.is_empty() {
+                continue;
+            }
+            let marks: Vec<&str> =
+                Role::ALL.iter().map(|role| if role.grants(right) { "✓" } else { "" }).collect();
+            table += &format!("| `{}` | {} | {} |\n", right.name(), rpcs.join(", "), marks.join(" | "));
+        }
+        table + "| (none: no token) | Auth/SignIn, health, reflection | | | | |\n"
+    }
+
+    #[test]
+    fn the_security_guide_shows_every_rpc_under_the_right_the_code_requires() {
+        let guide = include_str!("../../../docs/SECURITY.md");
+        let table = rights_table();
+        assert!(guide.contains(&table), "docs/SECURITY.md's table of rights must read:\n{table}");
+    }
+
     #[test]
     fn health_and_reflection_are_open_and_unknown_paths_are_not() {
         assert_eq!(access_of("/grpc.health.v1.Health/Check"), Some(Access::Open));

@@ -105,6 +105,21 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
+/// A webhook URL as logs, events and API answers show it: scheme, host and port only. Its path
+/// or query is often the secret itself (a chat tool's incoming-webhook token), and user and
+/// password may be in it too. Something that does not parse as a URL is not shown at all.
+pub fn shown_webhook(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else { return "(not a URL)".into() };
+    let host = parsed.host_str().unwrap_or_default();
+    let port = parsed.port().map(|port| format!(":{port}")).unwrap_or_default();
+    let hidden = if parsed.path().trim_start_matches('/').is_empty() && parsed.query().is_none() {
+        ""
+    } else {
+        "/…"
+    };
+    format!("{}://{host}{port}{hidden}", parsed.scheme())
+}
+
 /// Creates the streams, or brings their limits and replicas to the configured ones.
 async fn ensure_streams(bus: &Bus) -> Result<(), Error> {
     let config = &bus.config;
@@ -144,6 +159,16 @@ mod tests {
         assert_eq!(redacted_url("nats://user:secret@host:4222"), "nats://***@host:4222");
         assert_eq!(redacted_url("nats://s3cr3t-token@host"), "nats://***@host");
         assert_eq!(redacted_url("nats://host:4222"), "nats://host:4222");
+    }
+
+    #[test]
+    fn webhooks_show_only_where_they_go() {
+        let slack = "https://hooks.example.com/services/T000/B000/XXXXsecret?token=abc";
+        assert_eq!(shown_webhook(slack), "https://hooks.example.com/…");
+        assert_eq!(shown_webhook("http://ana:pw@10.0.0.1:8080/hook"), "http://10.0.0.1:8080/…");
+        assert_eq!(shown_webhook("https://crm.example"), "https://crm.example");
+        assert_eq!(shown_webhook("https://crm.example/?k=s3cr3t"), "https://crm.example/…");
+        assert_eq!(shown_webhook("not a url with s3cr3t"), "(not a URL)");
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct HttpLimits {
     /// Requests per second from one client address, and the burst allowed above it.
     pub per_client_rate: NonZeroU32,
     pub per_client_burst: NonZeroU32,
+    /// Signed webhook requests per second for one site (a tenant's webhooks and inbound email
+    /// posts together), and the burst above it: one tenant's flood cannot take the listener.
+    pub per_site_rate: NonZeroU32,
+    pub per_site_burst: NonZeroU32,
     /// Proxies whose `X-Forwarded-For` is believed (e.g. the load balancer's network).
     pub trusted_proxies: Vec<Network>,
 }
@@ -47,6 +51,8 @@ impl Default for HttpLimits {
             request_timeout: Duration::from_secs(30),
             per_client_rate: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
             per_client_burst: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
+            per_site_rate: NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN),
+            per_site_burst: NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
             trusted_proxies: Vec::new(),
         }
     }

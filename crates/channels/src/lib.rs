@@ -191,7 +191,8 @@ pub async fn start(
             Ok(())
         }));
         let in_flight = hooks::Hooks::budget(config.webhook_bytes_in_flight / 1024);
-        let routes = hooks::routes(hooks::Hooks { deps, inbox, tenants, in_flight })
+        let per_site = hooks::Hooks::per_site(&config.http_limits);
+        let routes = hooks::routes(hooks::Hooks { deps, inbox, tenants, in_flight, per_site })
             .merge(surveys::routes(surveys))
             .merge(chat::routes(chat))
             .merge(voice::routes(voice))

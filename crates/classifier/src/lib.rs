@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/001_classifications.sql"),
     },
     Migration { version: 2, name: "models", sql: include_str!("../migrations/002_models.sql") },
+    Migration { version: 3, name: "tenant keys", sql: include_str!("../migrations/003_tenant_keys.sql") },
 ];
 
 /// Durable consumer of received messages.

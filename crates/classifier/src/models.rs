@@ -103,13 +103,15 @@ impl Models {
     /// message's, when reliable) if there is none yet.
     pub async fn conversation_language(
         &self,
+        tenant: &str,
         conversation_id: &str,
         current: Option<&str>,
     ) -> Result<Option<String>, Error> {
         let pinned: Option<(String,)> = sqlx::query_as(
             "SELECT language FROM classifier.classifications
-             WHERE conversation_id = $1 AND language_reliable ORDER BY at, message_id LIMIT 1",
+             WHERE tenant = $1 AND conversation_id = $2 AND language_reliable ORDER BY at, message_id LIMIT 1",
         )
+        .bind(tenant_of(tenant))
         .bind(conversation_id)
         .fetch_optional(&self.deps.pool)
         .await?;

@@ -38,7 +38,8 @@ impl Handler<Event> for Classify {
         let reading = self.models.read(&event.tenant, &received.text).await;
         let reading = reading.map_err(|error| HandlerError::Transient(error.to_string()))?;
         let current = reading.language_reliable.then_some(reading.language.as_str());
-        let pinned = self.models.conversation_language(&received.conversation_id, current).await;
+        let pinned =
+            self.models.conversation_language(&event.tenant, &received.conversation_id, current).await;
         let pinned = pinned.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         let conversation_language = pinned.unwrap_or_else(|| reading.language.clone());
         let mut classified = classification(reading, received);

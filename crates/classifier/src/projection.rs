@@ -2,6 +2,7 @@
 //! which is active, and agents' corrections.
 
 use sqlx::PgConnection;
+use switchboard_bus::tenant_of;
 use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{events::v1::event::Body, time::to_datetime};
 
@@ -43,7 +44,7 @@ impl Projection for ClassifierProjection {
                              (message_id, conversation_id, intent, confidence, language, model_version, at, tenant, text,
                               language_reliable)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                         ON CONFLICT (message_id) DO UPDATE SET intent = EXCLUDED.intent,
+                         ON CONFLICT (tenant, message_id) DO UPDATE SET intent = EXCLUDED.intent,
                              confidence = EXCLUDED.confidence, language = EXCLUDED.language,
                              model_version = EXCLUDED.model_version, at = EXCLUDED.at",
                     )
@@ -54,7 +55,7 @@ impl Projection for ClassifierProjection {
                     .bind(&classified.language)
                     .bind(&classified.model_version)
                     .bind(at)
-                    .bind(&event.tenant)
+                    .bind(tenant_of(event))
                     .bind(&classified.text)
                     .bind(classified.language_reliable)
                     .execute(&mut *tx)
@@ -64,10 +65,10 @@ impl Projection for ClassifierProjection {
                     sqlx::query(
                         "INSERT INTO classifier.models (model_id, tenant, labels, training_examples,
                              feedback_examples, encoder, bytes, trained_at, sequence)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (model_id) DO NOTHING",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant, model_id) DO NOTHING",
                     )
                     .bind(&trained.model_id)
-                    .bind(&event.tenant)
+                    .bind(tenant_of(event))
                     .bind(&trained.labels)
                     .bind(trained.training_examples as i32)
                     .bind(trained.feedback_examples as i32)
@@ -84,7 +85,7 @@ impl Projection for ClassifierProjection {
                          ON CONFLICT (tenant) DO UPDATE SET model_id = EXCLUDED.model_id,
                              activated_at = EXCLUDED.activated_at",
                     )
-                    .bind(&event.tenant)
+                    .bind(tenant_of(event))
                     .bind(&activated.model_id)
                     .bind(at)
                     .execute(&mut *tx)
@@ -94,11 +95,11 @@ impl Projection for ClassifierProjection {
                     sqlx::query(
                         "INSERT INTO classifier.feedback (message_id, tenant, text, intent, agent_id, at)
                          VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (message_id) DO UPDATE SET text = EXCLUDED.text, intent = EXCLUDED.intent,
+                         ON CONFLICT (tenant, message_id) DO UPDATE SET text = EXCLUDED.text, intent = EXCLUDED.intent,
                              agent_id = EXCLUDED.agent_id, at = EXCLUDED.at",
                     )
                     .bind(&corrected.message_id)
-                    .bind(&event.tenant)
+                    .bind(tenant_of(event))
                     .bind(&corrected.text)
                     .bind(&corrected.intent)
                     .bind(&corrected.agent_id)

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::index::{ArticleIndex, Filters, IndexError};
+use crate::clarify::{HYBRID_FLOOR, LEXICAL_FLOOR, MAX_ALTERNATIVES, alternatives};
+use crate::index::{ArticleIndex, Filters, IndexError, IndexHit};
 use crate::{DEFAULT_MIN_CONFIDENCE, HYBRID_MIN_CONFIDENCE};
 
 /// A query and the ids of the articles that answer it.
@@ -35,6 +36,31 @@ pub struct SearchReport {
     pub answered_wrong: f64,
     /// The same at other thresholds, to choose one.
     pub answer_curve: Vec<AnswerPoint>,
+    /// Unanswered at the default threshold: how often the bot would ask the customer to choose
+    /// between alternatives, at the mode's floor and at others.
+    pub clarify: ClarifyPoint,
+    pub clarify_curve: Vec<ClarifyPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClarifyPoint {
+    pub floor: f32,
+    /// Share of all queries asked to choose.
+    pub asked: f64,
+    /// Share of those asked whose relevant article is among the alternatives.
+    pub right_among: f64,
+}
+
+/// Floors the clarifying curve is measured at.
+const FLOORS: [f32; 9] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7];
+
+/// One query's outcome: its top hit's confidence, whether that hit is relevant, the relevance of
+/// the first hits, and where the first relevant hit ranks.
+struct Outcome {
+    confidence: f32,
+    right: bool,
+    hits: Vec<IndexHit>,
+    relevant_at: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,19 +80,19 @@ pub fn evaluate(
 ) -> Result<SearchReport, IndexError> {
     let (mut at_1, mut at_5, mut reciprocal) = (0.0, 0.0, 0.0);
     let mut latencies = Vec::with_capacity(queries.len());
-    // Per query: the top hit's confidence and whether that hit is relevant.
-    let mut tops: Vec<(f32, bool)> = Vec::with_capacity(queries.len());
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(queries.len());
     for labelled in queries {
         let relevant: HashSet<&str> = labelled.relevant.iter().map(String::as_str).collect();
         let started = Instant::now();
         let hits = index.search_scored(&labelled.query, &Filters { locale, ..Filters::default() }, 10)?;
         latencies.push(started.elapsed().as_secs_f64() * 1e6);
         let ranked: Vec<&str> = hits.iter().map(|hit| hit.article_id.as_str()).collect();
-        if let (Some(first), Some(top)) = (hits.first(), ranked.first()) {
-            tops.push((first.confidence, relevant.contains(top)));
-        } else {
-            tops.push((0.0, false));
-        }
+        outcomes.push(Outcome {
+            confidence: hits.first().map_or(0.0, |hit| hit.confidence),
+            right: ranked.first().is_some_and(|top| relevant.contains(top)),
+            relevant_at: ranked.iter().position(|id| relevant.contains(id)),
+            hits: hits.iter().take(MAX_ALTERNATIVES as usize).cloned().collect(),
+        });
         let found_in = |k: usize| ranked.iter().take(k).filter(|id| relevant.contains(*id)).count() as f64;
         let wanted = relevant.len().max(1) as f64;
         at_1 += found_in(1) / wanted;
@@ -78,7 +104,7 @@ pub fn evaluate(
     let n = queries.len().max(1) as f64;
     let at = |threshold: f32| {
         let answered: Vec<bool> =
-            tops.iter().filter(|(c, _)| *c >= threshold).map(|(_, right)| *right).collect();
+            outcomes.iter().filter(|o| o.confidence >= threshold).map(|o| o.right).collect();
         let right = answered.iter().filter(|right| **right).count() as f64;
         AnswerPoint {
             threshold,
@@ -89,6 +115,7 @@ pub fn evaluate(
     let hybrid = index.hybrid_for(locale);
     let threshold = if hybrid { HYBRID_MIN_CONFIDENCE } else { DEFAULT_MIN_CONFIDENCE };
     let default = at(threshold);
+    let clarify_at = |floor: f32| clarify_point(&outcomes, threshold, floor, n);
     Ok(SearchReport {
         mode: if hybrid { "hybrid" } else { "lexical" },
         answer_threshold: threshold,
@@ -96,6 +123,8 @@ pub fn evaluate(
         answer_precision: default.precision,
         answered_wrong: default.answered * (1.0 - default.precision),
         answer_curve: CURVE.iter().map(|t| at(*t)).collect(),
+        clarify: clarify_at(if hybrid { HYBRID_FLOOR } else { LEXICAL_FLOOR }),
+        clarify_curve: FLOORS.iter().map(|f| clarify_at(*f)).collect(),
         n: queries.len(),
         recall_at_1: at_1 / n,
         recall_at_5: at_5 / n,
@@ -103,6 +132,20 @@ pub fn evaluate(
         p50_us: percentile(&latencies, 0.5),
         p99_us: percentile(&latencies, 0.99),
     })
+}
+
+/// Of the queries not answered at `threshold`: the share asked to choose, and how often rightly.
+fn clarify_point(outcomes: &[Outcome], threshold: f32, floor: f32, n: f64) -> ClarifyPoint {
+    let (mut asked, mut right_among) = (0usize, 0usize);
+    for outcome in outcomes.iter().filter(|o| o.confidence < threshold) {
+        let offered = alternatives(&outcome.hits, floor, MAX_ALTERNATIVES as usize).len();
+        if offered > 0 {
+            asked += 1;
+            right_among += usize::from(outcome.relevant_at.is_some_and(|at| at < offered));
+        }
+    }
+    let right_among = if asked == 0 { 0.0 } else { right_among as f64 / asked as f64 };
+    ClarifyPoint { floor, asked: asked as f64 / n, right_among }
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

@@ -11,6 +11,7 @@
 
 mod article;
 pub mod calibrate;
+pub mod clarify;
 mod domain;
 pub mod eval;
 mod grpc;

@@ -63,7 +63,8 @@ impl notifier_server::Notifier for NotifierApi {
                 failure_reason: row.get(6),
                 at: Some(to_timestamp(row.get(7))),
                 kind: row.get(8),
-                target: row.get(9),
+                // Deliveries logged before targets were shown by origin only hold whole URLs.
+                target: crate::jobs::shown_target(row.get(9)),
                 external_id: row.get(10),
             })
             .collect();

@@ -123,7 +123,8 @@ impl router_server::Router for RouterApi {
             tags: routed.tags,
             inputs: routed.inputs,
             notify: routed.notify,
-            webhooks: routed.webhooks,
+            // Where decisions go, never the secret in the path (the rule set's author has it).
+            webhooks: routed.webhooks.iter().map(|url| switchboard_bus::shown_webhook(url)).collect(),
             rules_version: routed.rules_version,
             assignment: routed.assignment,
         }))

@@ -100,6 +100,12 @@ pub struct ChannelArgs {
     pub http_rate: u32,
     #[arg(long, env = "SWITCHBOARD_HTTP_BURST", default_value_t = 60)]
     pub http_burst: u32,
+    /// Signed webhook requests per second for one tenant (webhooks and inbound email posts
+    /// together), and the burst above it; 429 past them.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_SITE_RATE", default_value_t = 100)]
+    pub webhook_site_rate: u32,
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_SITE_BURST", default_value_t = 200)]
+    pub webhook_site_burst: u32,
     /// Proxies whose X-Forwarded-For names the client, comma-separated networks.
     #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
@@ -234,6 +240,8 @@ impl ChannelArgs {
             request_timeout: std::time::Duration::from_secs(self.http_request_timeout_secs),
             per_client_rate: positive(self.http_rate, "SWITCHBOARD_HTTP_RATE")?,
             per_client_burst: positive(self.http_burst, "SWITCHBOARD_HTTP_BURST")?,
+            per_site_rate: positive(self.webhook_site_rate, "SWITCHBOARD_WEBHOOK_SITE_RATE")?,
+            per_site_burst: positive(self.webhook_site_burst, "SWITCHBOARD_WEBHOOK_SITE_BURST")?,
             trusted_proxies: networks("SWITCHBOARD_TRUSTED_PROXIES", &self.trusted_proxies)?,
         })
     }

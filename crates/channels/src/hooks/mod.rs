@@ -39,6 +39,8 @@ pub struct Hooks {
     /// Body bytes being read at once across webhooks (in KiB permits): a signature header can
     /// be forged before its body is checked, so what unchecked bodies may hold is bounded.
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Signed requests per tenant (see [`crate::http::HttpLimits::per_site_rate`]).
+    pub per_site: std::sync::Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 /// KiB permits for `bytes` of body.
@@ -47,6 +49,14 @@ fn kib(bytes: usize) -> u32 {
 }
 
 impl Hooks {
+    /// Each site's (tenant's) rate of signed requests.
+    pub fn per_site(
+        limits: &crate::http::HttpLimits,
+    ) -> std::sync::Arc<governor::DefaultKeyedRateLimiter<String>> {
+        let quota = governor::Quota::per_second(limits.per_site_rate).allow_burst(limits.per_site_burst);
+        std::sync::Arc::new(governor::RateLimiter::keyed(quota))
+    }
+
     /// A budget of `kib_in_flight` KiB of webhook bodies read at once.
     pub fn budget(kib_in_flight: usize) -> std::sync::Arc<tokio::sync::Semaphore> {
         std::sync::Arc::new(tokio::sync::Semaphore::new(
@@ -119,6 +129,11 @@ impl Hooks {
         claimed
             .signs(secret.as_bytes(), &bytes)
             .map_err(|refusal| error(StatusCode::UNAUTHORIZED, refusal.to_string()))?;
+        // Counted once signed, so that forged requests cannot spend a tenant's budget.
+        if let Err(not_until) = self.per_site.check_key(&tenant.to_string()) {
+            use governor::clock::Clock as _;
+            return Err(crate::http::too_many(not_until.wait_time_from(self.per_site.clock().now())));
+        }
         Ok(bytes)
     }
 }
