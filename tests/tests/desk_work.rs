@@ -202,6 +202,28 @@ async fn supervisors_keep_macros_with_versions_and_agents_list_them() -> anyhow:
     assert_eq!(sue.delete_macro(delete()).await.expect_err("gone").code(), Code::NotFound);
     // A deleted macro's id starts again from version 0, its versions still counting.
     assert_eq!(sue.save_macro(save(shipping_macro(), 0)).await?.into_inner().version, 4);
+
+    // Another tenant's macro of the same id is its own: its versions start at 1, and each
+    // tenant's agents list only their own.
+    let mut gus = DeskClient::new(cluster.channel_as("globex", Role::Supervisor, "gus").await?);
+    let theirs = Macro { name: "Globex shipping".into(), ..shipping_macro() };
+    assert_eq!(gus.save_macro(save(theirs, 0)).await?.into_inner().version, 1);
+    let mut gil = DeskClient::new(cluster.channel_as("globex", Role::Agent, "gil").await?);
+    let listed_by = |language: &str| ListMacrosRequest { language: language.into() };
+    let names = |macros: Vec<Macro>| macros.into_iter().map(|m| (m.name, m.version)).collect::<Vec<_>>();
+    let globex_names = tokio::time::timeout(common::WAIT, async {
+        loop {
+            let macros = gil.list_macros(listed_by("en")).await?.into_inner().macros;
+            if !macros.is_empty() {
+                return anyhow::Ok(names(macros));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await??;
+    assert_eq!(globex_names, [("Globex shipping".to_string(), 1)]);
+    let ours = names(ana.list_macros(listed_by("en")).await?.into_inner().macros);
+    assert!(ours.iter().all(|(name, _)| name != "Globex shipping"), "{ours:?}");
     cluster.stop().await
 }
 

@@ -308,3 +308,39 @@ async fn a_chat_socket_past_its_budget_is_told_to_slow_down_and_then_closed() ->
     assert!(open.len() <= 2, "{} sockets were opened", open.len());
     cluster.stop().await
 }
+
+/// The server pings a chat socket, and closes one whose customer sends nothing (pongs are not
+/// activity) once the idle deadline passes, saying why.
+#[tokio::test]
+async fn a_silent_chat_socket_is_pinged_then_closed_as_idle() -> anyhow::Result<()> {
+    use tokio_tungstenite::tungstenite::Message;
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("demo".to_string(), "*".to_string())].into();
+    config.channels.chat_limits = switchboard_channels::chat::ChatLimits {
+        idle: Duration::from_secs(2),
+        ping_every: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let cluster = Cluster::start(config).await?;
+    let url = format!("ws://{}/chat/ws?site=demo&visitor=v-silent", cluster.http);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut pings, mut closed) = (0, None);
+    tokio::time::timeout(WAIT, async {
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(Message::Ping(_)) => pings += 1,
+                Ok(Message::Close(frame)) => {
+                    closed = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    })
+    .await?;
+    assert!(pings >= 1, "no ping before the close");
+    assert_eq!(closed, Some((1008, "idle".to_string())));
+    cluster.stop().await
+}

@@ -61,10 +61,12 @@ async fn cluster(backing: &Backing) -> anyhow::Result<Cluster> {
     let acme = TenantChannels {
         chat_sites: [("acme-shop".to_string(), "*".to_string())].into(),
         chat_identity_secrets: [("acme-shop".to_string(), IDENTITY_SECRET.to_string())].into(),
+        email: vec!["support@acme.example".into()],
         ..Default::default()
     };
     let globex = TenantChannels {
         chat_sites: [("globex-shop".to_string(), "*".to_string())].into(),
+        email: vec!["support@globex.example".into()],
         ..Default::default()
     };
     config.channels.tenants = [("acme".to_string(), acme), ("globex".to_string(), globex)].into();
@@ -184,12 +186,42 @@ async fn two_tenants_with_the_same_ids_each_see_and_change_only_their_own() -> a
     assert!(told.contains("DHL") && !told.contains("UPS"), "{told}");
     let _ = socket.close(None).await;
 
+    // And by email: the same sender and Message-ID to each tenant's address is each tenant's
+    // message, answered from that tenant's own article.
+    for tenant in TENANTS {
+        each_tenant_answers_its_own_email(&cluster, &bus, tenant).await?;
+    }
+
     // And every read of one tenant's token is of its own data only.
     let (acme_conversation, globex_conversation) = (&conversations[0].1, &conversations[1].1);
     each_token_reads_only_its_own(&cluster, acme_conversation, globex_conversation).await?;
     each_token_changes_only_its_own(&cluster, acme_conversation).await?;
     analytics_never_mixes_the_two(&cluster, &bus).await?;
     cluster.stop().await
+}
+
+async fn each_tenant_answers_its_own_email(cluster: &Cluster, bus: &Bus, tenant: &str) -> anyhow::Result<()> {
+    let to = format!("support@{tenant}.example");
+    let raw = format!(
+        "From: pat@customer.example\r\nTo: {to}\r\nSubject: Shipping\r\nMessage-ID: <same@customer.example>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nHow long does shipping take?\r\n"
+    );
+    let (code, _) =
+        common::peers::smtp_send(cluster.smtp, "pat@customer.example", &to, raw.as_bytes()).await?;
+    assert_eq!(code, 250, "{tenant}");
+    let filter = format!("switchboard.events.conversation.{tenant}.>");
+    let (message_id, _) = wait_for_event(bus, &filter, |event| match &event.body {
+        Some(Body::MessageReceived(m)) if m.channel() == Channel::Email => Some(m.message_id.clone()),
+        _ => None,
+    })
+    .await?;
+    let answer = reply_in(bus, tenant, &message_id).await?;
+    let other = if tenant == "acme" { "globex" } else { "acme" };
+    assert!(
+        answer.contains(shipping_days(tenant)) && !answer.contains(shipping_days(other)),
+        "{tenant}: {answer}"
+    );
+    Ok(())
 }
 
 async fn each_token_reads_only_its_own(cluster: &Cluster, acme: &str, globex: &str) -> anyhow::Result<()> {
@@ -250,11 +282,12 @@ async fn each_token_changes_only_its_own(cluster: &Cluster, acme: &str) -> anyho
     Ok(())
 }
 
-/// Messages counted per tenant once analytics has every event so far: acme had three (two on
-/// the API, one on the widget), globex two, the default tenant none.
+/// Messages counted per tenant once analytics has every event so far: acme had four (two on
+/// the API, one on the widget, one by email), globex three (two on the API, one by email), the
+/// default tenant none.
 async fn analytics_never_mixes_the_two(cluster: &Cluster, bus: &Bus) -> anyhow::Result<()> {
     let now = bus.last_sequence(switchboard_bus::EVENTS_STREAM).await?;
-    for (tenant, expected) in [("acme", 3), ("globex", 2), ("default", 0)] {
+    for (tenant, expected) in [("acme", 4), ("globex", 3), ("default", 0)] {
         let supervisor = cluster.channel_as(tenant, Role::Supervisor, "sam").await?;
         let request = GetCountsRequest { metric: "messages".into(), min_sequence: now };
         let counts = AnalyticsClient::new(supervisor).get_counts(request).await?.into_inner().counts;

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Backing, Cluster};
+use switchboard_proto::events::v1::event::Body;
 use switchboard_proto::knowledge::v1::{
     ArchiveArticleRequest, PublishArticleRequest, SearchRequest, SearchResponse, SuggestRequest,
     knowledge_client::KnowledgeClient,
@@ -88,6 +89,28 @@ async fn traditional_chinese_questions_find_traditional_chinese_articles() -> an
     assert!(client.suggest(suggest("?!", "en")).await?.into_inner().suggestions.is_empty());
     let refused = client.suggest(SuggestRequest { limit: 100, ..suggest("ret", "en") }).await;
     assert_eq!(refused.err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
+
+    // Suggestions come a keystroke at a time: none becomes a durable event (the question finally
+    // asked does). The search after them is recorded, so every earlier record is in by then.
+    let bus = backing.bus().await?;
+    search(&mut client, "returns marker after the suggestions", "en").await?;
+    common::wait_for_event(&bus, "switchboard.events.knowledge-query.>", |event| match &event.body {
+        Some(Body::KnowledgeQueried(q)) if q.query == "returns marker after the suggestions" => Some(()),
+        _ => None,
+    })
+    .await?;
+    let recorded: Vec<String> = common::events(&bus, "switchboard.events.knowledge-query.>")
+        .await?
+        .into_iter()
+        .filter_map(|event| match event.body {
+            Some(Body::KnowledgeQueried(q)) => Some(q.query),
+            _ => None,
+        })
+        .collect();
+    for typed in ["如何申", "Returning an it", "?!", "ret"] {
+        assert!(!recorded.iter().any(|q| q == typed), "suggestion {typed:?} recorded: {recorded:?}");
+    }
+    assert!(recorded.iter().any(|q| q == "密碼忘了"), "searches are recorded: {recorded:?}");
     cluster.stop().await
 }
 

@@ -159,18 +159,21 @@ async fn webhook_secrets_in_paths_never_show_in_deliveries_events_or_answers() -
 
     let origin = format!("webhook:{url}/…");
     let bus = backing.bus().await?;
-    let mut shown = Vec::new();
-    while shown.len() < 2 {
-        let (target, _) = wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
-            Some(Body::NotificationDelivered(d))
-                if d.conversation_id == sent.conversation_id && !shown.contains(&d.target) =>
-            {
-                Some(d.target.clone())
-            }
-            _ => None,
-        })
-        .await?;
-        shown.push(target);
+    // The decision's POST and the team notice: two deliveries, each shown by its origin.
+    let (mut deliveries, mut shown) = (Vec::new(), Vec::new());
+    while deliveries.len() < 2 {
+        let (delivered, _) =
+            wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+                Some(Body::NotificationDelivered(d))
+                    if d.conversation_id == sent.conversation_id && !deliveries.contains(&d.delivery_id) =>
+                {
+                    Some(d.clone())
+                }
+                _ => None,
+            })
+            .await?;
+        deliveries.push(delivered.delivery_id);
+        shown.push(delivered.target);
     }
     assert_eq!(shown, [origin.clone(), origin.clone()], "the events show the origin only");
 
@@ -185,6 +188,7 @@ async fn webhook_secrets_in_paths_never_show_in_deliveries_events_or_answers() -
         EvaluateRequest { text: "Please send me the invoice".into(), ..EvaluateRequest::default() };
     let evaluated = RouterClient::new(supervisor).evaluate(evaluate).await?.into_inner();
     assert_eq!(evaluated.webhooks, [format!("{url}/…")]);
+    assert_eq!(evaluated.notify, [origin]);
     assert!(!format!("{evaluated:?}").contains("s3cr3t"), "{evaluated:?}");
     cluster.stop().await
 }

@@ -120,6 +120,15 @@ pub fn shown_webhook(url: &str) -> String {
     format!("{}://{host}{port}{hidden}", parsed.scheme())
 }
 
+/// A notification target as events and API answers show it: a `webhook:` target by its origin
+/// only (see [`shown_webhook`]), any other (`team:`, `email:`) as it is.
+pub fn shown_target(target: &str) -> String {
+    match target.strip_prefix("webhook:") {
+        Some(url) => format!("webhook:{}", shown_webhook(url)),
+        None => target.to_string(),
+    }
+}
+
 /// Creates the streams, or brings their limits and replicas to the configured ones.
 async fn ensure_streams(bus: &Bus) -> Result<(), Error> {
     let config = &bus.config;
@@ -169,6 +178,11 @@ mod tests {
         assert_eq!(shown_webhook("https://crm.example"), "https://crm.example");
         assert_eq!(shown_webhook("https://crm.example/?k=s3cr3t"), "https://crm.example/…");
         assert_eq!(shown_webhook("not a url with s3cr3t"), "(not a URL)");
+        assert_eq!(
+            shown_target("webhook:https://hooks.example.com/T/s3cr3t"),
+            "webhook:https://hooks.example.com/…"
+        );
+        assert_eq!(shown_target("team:billing"), "team:billing");
     }
 
     #[test]

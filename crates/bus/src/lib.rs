@@ -19,7 +19,7 @@ mod trace;
 use std::time::Duration;
 
 pub use async_nats;
-pub use connect::{MINIMUM_SERVER_VERSION, check_server_version, redacted_url, shown_webhook};
+pub use connect::{MINIMUM_SERVER_VERSION, check_server_version, redacted_url, shown_target, shown_webhook};
 pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
 pub use envelope::{
     DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, is_aggregate_id, is_tenant, key_id,

@@ -64,7 +64,7 @@ impl notifier_server::Notifier for NotifierApi {
                 at: Some(to_timestamp(row.get(7))),
                 kind: row.get(8),
                 // Deliveries logged before targets were shown by origin only hold whole URLs.
-                target: crate::jobs::shown_target(row.get(9)),
+                target: switchboard_bus::shown_target(row.get(9)),
                 external_id: row.get(10),
             })
             .collect();

@@ -4,7 +4,7 @@
 //! - `MessageRouted`: a notice to each `notify` target and the decision to each `webhook`.
 
 use serde_json::json;
-use switchboard_bus::{key_id, shown_webhook};
+use switchboard_bus::{key_id, shown_target, shown_webhook};
 use switchboard_proto::events::v1::{
     Event, MessageRouted, NotificationRequested, Priority, ReplyRequested, RouteAction, event::Body,
 };
@@ -42,23 +42,14 @@ impl Job {
         }
     }
 
-    /// Where it goes, as the delivery's events and `ListDeliveries` show it (see
-    /// [`shown_target`]).
+    /// Where it goes, as the delivery's events and `ListDeliveries` show it (a webhook by its
+    /// origin only).
     pub(crate) fn target(&self) -> String {
         match &self.work {
             Work::Reply(reply) => format!("customer:{}", reply.customer_id),
             Work::Notice { target, .. } => shown_target(target),
             Work::Decision { url, .. } => format!("webhook:{}", shown_webhook(url)),
         }
-    }
-}
-
-/// A delivery target as events and API answers show it: a webhook by its origin only, since its
-/// path or query is often a secret.
-pub(crate) fn shown_target(target: &str) -> String {
-    match target.strip_prefix("webhook:") {
-        Some(url) => format!("webhook:{}", shown_webhook(url)),
-        None => target.to_string(),
     }
 }
 

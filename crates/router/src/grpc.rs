@@ -122,8 +122,9 @@ impl router_server::Router for RouterApi {
             priority: routed.priority,
             tags: routed.tags,
             inputs: routed.inputs,
-            notify: routed.notify,
-            // Where decisions go, never the secret in the path (the rule set's author has it).
+            // Where decisions and notices go, never the secret in a webhook's path (the rule
+            // set's author has it).
+            notify: routed.notify.iter().map(|target| switchboard_bus::shown_target(target)).collect(),
             webhooks: routed.webhooks.iter().map(|url| switchboard_bus::shown_webhook(url)).collect(),
             rules_version: routed.rules_version,
             assignment: routed.assignment,

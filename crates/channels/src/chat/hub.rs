@@ -203,3 +203,35 @@ pub async fn run(hub: Hub, bus: Bus, shutdown: CancellationToken) -> switchboard
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: usize) -> Outgoing {
+        Outgoing::Message { id: format!("m-{n}"), author: "bot".into(), text: "hello".into() }
+    }
+
+    /// A session's queue is bounded: past it nothing more is held for it, and it is told it fell
+    /// behind (it re-reads its conversation); a closed session leaves the hub.
+    #[tokio::test]
+    async fn a_slow_session_is_told_it_fell_behind_instead_of_buffering_without_bound() {
+        let hub = Hub::default();
+        let (tx, mut rx) = mpsc::channel(2);
+        let lagged = Arc::new(Notify::new());
+        hub.join("c-1", Sender::new(tx, lagged.clone()));
+        for n in 0..10 {
+            hub.tell("c-1", &message(n));
+        }
+        let told = tokio::time::timeout(std::time::Duration::from_secs(1), lagged.notified()).await;
+        assert!(told.is_ok(), "the session was not told it fell behind");
+        let mut held = 0;
+        while rx.try_recv().is_ok() {
+            held += 1;
+        }
+        assert_eq!(held, 2, "only the queue's room is held");
+        drop(rx);
+        hub.tell("c-1", &message(11));
+        assert!(!hub.lock().conversations.contains_key("c-1"), "a closed session stays in the hub");
+    }
+}
