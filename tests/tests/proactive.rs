@@ -416,3 +416,108 @@ async fn an_nps_survey_asks_zero_to_ten_and_counts_promoters() -> anyhow::Result
     assert_eq!(counts.iter().filter(|c| c.intent == "human").map(|c| c.value).sum::<u64>(), 1);
     cluster.stop().await
 }
+
+/// The company's systems report outages, device alerts and accounts through the API with a
+/// `service` token: each lands in the token's tenant only, reaches that tenant's customers, and a
+/// malformed report is refused with the reason.
+#[tokio::test]
+async fn outages_device_alerts_and_accounts_come_in_through_the_api_for_the_token_s_tenant()
+-> anyhow::Result<()> {
+    use switchboard_auth::Role;
+    use switchboard_proto::{
+        events::v1::AccountUpdated,
+        intake::v1::intake_client::IntakeClient,
+        notifier::v1::{DeclareOutageRequest, RaiseDeviceAlertRequest, notifier_client::NotifierClient},
+        router::v1::UpdateAccountRequest,
+    };
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    for tenant in ["acme", "globex"] {
+        let service = cluster.channel_as(tenant, Role::Service, "systems").await?;
+        put_customer(&mut RouterClient::new(service.clone()), "c-1", &[("region", "north")]).await?;
+        let sent = IntakeClient::new(service).submit_message(message("c-1", "Hello there", "hello")).await?;
+        let conversation = sent.into_inner().conversation_id;
+        wait_for_event(&bus, "switchboard.events.routing.>", |event| {
+            matches!(&event.body, Some(Body::MessageRouted(r)) if r.conversation_id == conversation)
+                .then_some(())
+        })
+        .await?;
+    }
+    let acme = cluster.channel_as("acme", Role::Service, "systems").await?;
+    let mut notifier = NotifierClient::new(acme.clone());
+
+    let outage = |status: &str| OutageDeclared {
+        outage_id: "out-1".into(),
+        title: "Power cut in the north".into(),
+        affected: [("region".to_string(), "north".to_string())].into(),
+        status: status.into(),
+        ..Default::default()
+    };
+    let refused = notifier
+        .declare_outage(DeclareOutageRequest { outage: Some(outage("over")) })
+        .await
+        .expect_err("an unknown status");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("started or resolved"), "{refused:?}");
+    notifier.declare_outage(DeclareOutageRequest { outage: Some(outage("started")) }).await?;
+    let told = |tenant: &'static str, words: &'static str| {
+        let bus = bus.clone();
+        async move {
+            let filter = format!("switchboard.events.reply.{tenant}.>");
+            wait_for_event(&bus, &filter, move |event| match &event.body {
+                Some(Body::ReplyRequested(r)) if r.customer_id == "c-1" && r.text.contains(words) => Some(()),
+                _ => None,
+            })
+            .await
+        }
+    };
+    told("acme", "Power cut in the north").await?;
+
+    let alert = DeviceAlertRaised {
+        alert_id: "alert-1".into(),
+        device_id: "INV-7".into(),
+        customer_id: "c-1".into(),
+        device_kind: "solar inverter".into(),
+        problem: "output dropped to 40% of the expected".into(),
+    };
+    let unnamed = DeviceAlertRaised { device_id: String::new(), ..alert.clone() };
+    let refused = notifier
+        .raise_device_alert(RaiseDeviceAlertRequest { alert: Some(unnamed) })
+        .await
+        .expect_err("no device id");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    notifier.raise_device_alert(RaiseDeviceAlertRequest { alert: Some(alert) }).await?;
+    told("acme", "INV-7").await?;
+
+    let account = AccountUpdated {
+        customer_id: "c-1".into(),
+        plan: "Unlimited".into(),
+        currency: "EUR".into(),
+        balance_minor: 4200,
+        ..Default::default()
+    };
+    let mut router = RouterClient::new(acme);
+    let with_pin = AccountUpdated { pin_hash: "1234".into(), ..account.clone() };
+    let request =
+        |account| UpdateAccountRequest { account_id: "acct-1".into(), account: Some(account), wait: true };
+    let refused = router.update_account(request(with_pin)).await.expect_err("a PIN, not its hash");
+    assert!(refused.message().contains("never the PIN"), "{refused:?}");
+    router.update_account(request(account)).await?;
+
+    // Globex, with the same customer in the same region, heard of none of it.
+    settled(&bus).await?;
+    let globex = events(&bus, "switchboard.events.>")
+        .await?
+        .into_iter()
+        .filter(|event| event.tenant == "globex")
+        .filter(|event| {
+            matches!(
+                &event.body,
+                Some(Body::OutageDeclared(_) | Body::DeviceAlertRaised(_) | Body::AccountUpdated(_))
+            ) || matches!(&event.body, Some(Body::ReplyRequested(r)) if r.text.contains("Power cut") || r.text.contains("INV-7"))
+        })
+        .count();
+    assert_eq!(globex, 0, "globex got acme's reports");
+    cluster.stop().await
+}

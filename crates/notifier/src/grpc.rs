@@ -1,4 +1,5 @@
-//! The thin tonic adapter: deliveries of a conversation of the caller's tenant, from the read model.
+//! The thin tonic adapter: deliveries of a conversation of the caller's tenant, from the read
+//! model; outages and device alerts the company's systems report for the caller's tenant.
 
 use std::time::Duration;
 
@@ -6,7 +7,10 @@ use sqlx::{PgPool, Row as _};
 use switchboard_auth::Caller;
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
-    notifier::v1::{Delivery, ListDeliveriesRequest, ListDeliveriesResponse, notifier_server},
+    notifier::v1::{
+        DeclareOutageRequest, Delivery, ListDeliveriesRequest, ListDeliveriesResponse, Published,
+        RaiseDeviceAlertRequest, notifier_server,
+    },
     time::to_timestamp,
     to_status,
 };
@@ -17,18 +21,43 @@ use tonic::{Request, Response, Status};
 const READ_WAIT: Duration = Duration::from_secs(5);
 
 pub struct NotifierApi {
+    bus: switchboard_bus::Bus,
     pool: PgPool,
     checkpoint: watch::Receiver<u64>,
 }
 
 impl NotifierApi {
-    pub(crate) fn new(pool: PgPool, checkpoint: watch::Receiver<u64>) -> Self {
-        Self { pool, checkpoint }
+    pub(crate) fn new(bus: switchboard_bus::Bus, pool: PgPool, checkpoint: watch::Receiver<u64>) -> Self {
+        Self { bus, pool, checkpoint }
     }
 }
 
 #[tonic::async_trait]
 impl notifier_server::Notifier for NotifierApi {
+    async fn declare_outage(
+        &self,
+        request: Request<DeclareOutageRequest>,
+    ) -> Result<Response<Published>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let outage =
+            request.into_inner().outage.ok_or_else(|| Status::invalid_argument("outage is required"))?;
+        let sequence =
+            crate::reports::declare_outage(&self.bus, &tenant, outage).await.map_err(|e| to_status(&e))?;
+        Ok(Response::new(Published { sequence }))
+    }
+
+    async fn raise_device_alert(
+        &self,
+        request: Request<RaiseDeviceAlertRequest>,
+    ) -> Result<Response<Published>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let alert =
+            request.into_inner().alert.ok_or_else(|| Status::invalid_argument("alert is required"))?;
+        let sequence =
+            crate::reports::raise_device_alert(&self.bus, &tenant, alert).await.map_err(|e| to_status(&e))?;
+        Ok(Response::new(Published { sequence }))
+    }
+
     async fn list_deliveries(
         &self,
         request: Request<ListDeliveriesRequest>,

@@ -17,6 +17,7 @@ mod log;
 mod proactive;
 mod projection;
 mod reach;
+mod reports;
 mod schedule;
 mod send;
 mod templates;
@@ -62,6 +63,8 @@ const SUBJECTS: [&str; 8] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}: a webhook URL there is not an http(s) URL")]
     WebhookUrl(&'static str),
     #[error(transparent)]
@@ -81,8 +84,10 @@ pub enum Error {
 impl ServiceError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::WebhookUrl(_) | Self::Outbound(_) | Self::Templates(_) => ErrorKind::InvalidArgument,
-            Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            Self::Invalid(_) | Self::WebhookUrl(_) | Self::Outbound(_) | Self::Templates(_) => {
+                ErrorKind::InvalidArgument
+            }
+            Self::NotCaughtUp(_) | Self::Bus(_) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
@@ -178,7 +183,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let transports = transports(&deps, &config)?;
     migrate(&deps.pool, "notifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let api = grpc::NotifierApi::new(deps.pool.clone(), runner.checkpoint());
+    let api = grpc::NotifierApi::new(deps.bus.clone(), deps.pool.clone(), runner.checkpoint());
     let spec = ConsumerSpec {
         filter_subjects: SUBJECTS.iter().map(|s| (*s).to_string()).collect(),
         ..ConsumerSpec::events(CONSUMER, SUBJECTS[0], deliver::CONCURRENCY)

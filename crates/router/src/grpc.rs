@@ -12,8 +12,8 @@ use switchboard_proto::{
     events::v1::{Feeling, MessageClassified},
     router::v1::{
         Customer as WireCustomer, EvaluateRequest, EvaluateResponse, GetCustomerRequest, ListRulesRequest,
-        PublishRulesRequest, PutCustomerRequest, Rule as WireRule, RulesResponse, UpdateOrderRequest,
-        UpdateOrderResponse, router_server,
+        PublishRulesRequest, PutCustomerRequest, Rule as WireRule, RulesResponse, UpdateAccountRequest,
+        UpdateAccountResponse, UpdateOrderRequest, UpdateOrderResponse, router_server,
     },
     time::to_datetime,
     to_status,
@@ -186,6 +186,22 @@ impl router_server::Router for RouterApi {
             changed: published.is_some(),
             sequence: published.unwrap_or_default(),
         }))
+    }
+
+    async fn update_account(
+        &self,
+        request: Request<UpdateAccountRequest>,
+    ) -> Result<Response<UpdateAccountResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let r = request.into_inner();
+        let account = r.account.ok_or_else(|| Status::invalid_argument("account is required"))?;
+        let sequence = crate::account_updates::update(&self.bus, &tenant, &r.account_id, account)
+            .await
+            .map_err(status)?;
+        if r.wait && !wait_for_checkpoint(&self.checkpoint, sequence, WAIT).await {
+            return Err(status(Error::NotCaughtUp(sequence)));
+        }
+        Ok(Response::new(UpdateAccountResponse { sequence }))
     }
 }
 

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod account_updates;
 mod customers;
 mod decide;
 mod facts;
