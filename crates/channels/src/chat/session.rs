@@ -162,10 +162,13 @@ pub(super) async fn run(chat: Chat, site: String, customer: Customer, mut socket
             let close = axum::extract::ws::CloseFrame { code: 1008, reason: reason.into() };
             let _ = socket.send(Frame::Close(Some(close))).await;
             // Read on until the widget answers the close (briefly): dropping a socket with
-            // unread frames resets it, and the close would be lost.
+            // unread frames resets it, and the close would be lost. Bounded in frames too: a
+            // flooder that keeps writing must not keep this socket's reader busy for seconds.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                let mut unread = AFTER_CLOSE_FRAMES;
                 while let Some(Ok(frame)) = socket.recv().await {
-                    if matches!(frame, Frame::Close(_)) {
+                    unread -= 1;
+                    if matches!(frame, Frame::Close(_)) || unread == 0 {
                         break;
                     }
                 }
@@ -175,6 +178,9 @@ pub(super) async fn run(chat: Chat, site: String, customer: Customer, mut socket
         }
     }
 }
+
+/// Frames read at most, after a policy close, while waiting for the widget's close answer.
+const AFTER_CLOSE_FRAMES: u32 = 64;
 
 /// Writes a frame within `timeout`: a widget that stops reading is let go.
 async fn sent(socket: &mut WebSocket, frame: Frame, timeout: std::time::Duration) -> bool {
