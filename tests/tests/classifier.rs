@@ -16,6 +16,13 @@ use switchboard_proto::{
 };
 use tonic::Code;
 
+/// Waits until the classifier's read model holds the stream up to `sequence`.
+async fn classified_up_to(cluster: &Cluster, sequence: u64) -> anyhow::Result<()> {
+    let request = ListModelsRequest { tenant: String::new(), min_sequence: sequence };
+    classifier(cluster).await?.list_models(request).await?;
+    Ok(())
+}
+
 async fn classifier(cluster: &Cluster) -> anyhow::Result<ClassifierClient<common::Api>> {
     Ok(ClassifierClient::new(cluster.channel().await?))
 }
@@ -309,10 +316,7 @@ async fn a_conversation_keeps_the_language_it_started_in() -> anyhow::Result<()>
     let (reading, sequence) = classified(first.conversation_id.clone(), 1).await?;
     assert!(reading.language_reliable && reading.conversation_language == "en", "{reading:?}");
     // The first classification is in the read model before the next message is read.
-    classifier(&cluster)
-        .await?
-        .list_models(ListModelsRequest { tenant: String::new(), min_sequence: sequence })
-        .await?;
+    classified_up_to(&cluster, sequence).await?;
 
     let mut short = message("c-l", "ok merci", "l-2");
     short.conversation_id = Some(first.conversation_id.clone());
@@ -390,19 +394,13 @@ async fn tenants_with_the_same_conversation_and_message_ids_keep_their_own() -> 
     let (acme, sequence) = classified_for("acme").await?;
     assert_eq!(acme.conversation_language, "de", "{acme:?}");
     // Acme's classification is in the read model before globex's message is read.
-    classifier(&cluster)
-        .await?
-        .list_models(ListModelsRequest { tenant: String::new(), min_sequence: sequence })
-        .await?;
+    classified_up_to(&cluster, sequence).await?;
 
     let english = "Hello, I ordered a lamp two weeks ago and it has still not arrived";
     bus.publish(&wrote("globex", english)?).await?;
     let (globex, sequence) = classified_for("globex").await?;
     assert_eq!(globex.conversation_language, "en", "not acme's conversation's language: {globex:?}");
-    classifier(&cluster)
-        .await?
-        .list_models(ListModelsRequest { tenant: String::new(), min_sequence: sequence })
-        .await?;
+    classified_up_to(&cluster, sequence).await?;
     let database = sqlx::PgPool::connect(&backing.database.url).await?;
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT tenant, language FROM classifier.classifications WHERE message_id = 'm-shared' ORDER BY tenant",

@@ -118,6 +118,9 @@ async fn an_unsigned_webhook_is_refused_before_its_body_is_read() -> anyhow::Res
     cluster.stop().await
 }
 
+/// The webhook secret of a second site (tenant), acme.
+const ACME_SECRET: &str = "whsec-acme-floods-0123456789abcdef0123";
+
 /// A site (tenant) past its rate of signed webhooks is answered 429 with `Retry-After`, while
 /// another site's are still taken; forged requests spend no site's budget.
 #[tokio::test]
@@ -127,7 +130,7 @@ async fn a_site_past_its_webhook_rate_gets_429_and_other_sites_do_not() -> anyho
     let mut config = backing.config();
     config.channels.webhook_secret = Some("whsec-floods".into());
     let acme = switchboard_channels::tenants::TenantChannels {
-        webhook_secret: Some("whsec-acme-floods-0123456789abcdef0123".into()),
+        webhook_secret: Some(ACME_SECRET.into()),
         ..Default::default()
     };
     config.channels.tenants = std::collections::BTreeMap::from([("acme".to_string(), acme)]);
@@ -157,8 +160,7 @@ async fn a_site_past_its_webhook_rate_gets_429_and_other_sites_do_not() -> anyho
     assert_eq!(&statuses[..3], [202, 202, 202], "the burst is taken: {statuses:?}");
     assert!(statuses.contains(&429), "{statuses:?}");
     let acme_site = format!("http://{}/tenants/acme/hooks/sms", cluster.http);
-    let (status, _) =
-        post_signed(&acme_site, Some("whsec-acme-floods-0123456789abcdef0123"), body(0)).await?;
+    let (status, _) = post_signed(&acme_site, Some(ACME_SECRET), body(0)).await?;
     assert_eq!(status, 202, "another site keeps its own budget");
     let response = reqwest::Client::new()
         .post(&default_site)

@@ -204,8 +204,8 @@ async fn connection(
 /// Rate-limits, then answers within the request deadline.
 async fn handle(mut request: Request<Body>, peer: SocketAddr, shared: &Shared) -> Response<Body> {
     let client = client_address(peer.ip(), request.headers(), &shared.limits.trusted_proxies);
-    if let Err(not_until) = shared.limiter.check_key(&client_key(client)) {
-        return too_many(not_until.wait_time_from(shared.limiter.clock().now()));
+    if let Some(refused) = over_rate(&shared.limiter, &client_key(client)) {
+        return refused;
     }
     request.extensions_mut().insert(ClientAddress(client));
     match tokio::time::timeout(shared.limits.request_timeout, shared.router.clone().oneshot(request)).await {
@@ -213,6 +213,15 @@ async fn handle(mut request: Request<Body>, peer: SocketAddr, shared: &Shared) -
         Ok(Err(never)) => match never {},
         Err(_) => (StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response(),
     }
+}
+
+/// The 429 that says when `key` may try again, if `limiter` refuses it now.
+pub(crate) fn over_rate<K: Clone + std::hash::Hash + Eq>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Option<Response<Body>> {
+    let not_until = limiter.check_key(key).err()?;
+    Some(too_many(not_until.wait_time_from(limiter.clock().now())))
 }
 
 /// 429 with the whole seconds until the client may try again.

@@ -23,8 +23,13 @@ pub const HYBRID_FLOOR: f32 = 0.4;
 /// The hits to offer, best first: at most `max`, each at least `floor` relevant; none when fewer
 /// than two are. `hits` are ranked best first and the best was not confident enough.
 pub fn alternatives(hits: &[IndexHit], floor: f32, max: usize) -> &[IndexHit] {
-    let relevant = hits.iter().take(max).take_while(|hit| hit.relevance >= floor).count();
-    if relevant < MIN_ALTERNATIVES { &[] } else { &hits[..relevant] }
+    &hits[..offered(hits.iter().map(|hit| hit.relevance), floor, max)]
+}
+
+/// How many of the best hits, given their relevances best first, [`alternatives`] offers.
+pub fn offered(relevances: impl IntoIterator<Item = f32>, floor: f32, max: usize) -> usize {
+    let relevant = relevances.into_iter().take(max).take_while(|relevance| *relevance >= floor).count();
+    if relevant < MIN_ALTERNATIVES { 0 } else { relevant }
 }
 
 #[cfg(test)]

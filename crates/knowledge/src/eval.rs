@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::clarify::{HYBRID_FLOOR, LEXICAL_FLOOR, MAX_ALTERNATIVES, alternatives};
-use crate::index::{ArticleIndex, Filters, IndexError, IndexHit};
+use crate::clarify::{HYBRID_FLOOR, LEXICAL_FLOOR, MAX_ALTERNATIVES, offered};
+use crate::index::{ArticleIndex, Filters, IndexError};
 use crate::{DEFAULT_MIN_CONFIDENCE, HYBRID_MIN_CONFIDENCE};
 
 /// A query and the ids of the articles that answer it.
@@ -59,7 +59,7 @@ const FLOORS: [f32; 9] = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7];
 struct Outcome {
     confidence: f32,
     right: bool,
-    hits: Vec<IndexHit>,
+    relevances: Vec<f32>,
     relevant_at: Option<usize>,
 }
 
@@ -91,7 +91,7 @@ pub fn evaluate(
             confidence: hits.first().map_or(0.0, |hit| hit.confidence),
             right: ranked.first().is_some_and(|top| relevant.contains(top)),
             relevant_at: ranked.iter().position(|id| relevant.contains(id)),
-            hits: hits.iter().take(MAX_ALTERNATIVES as usize).cloned().collect(),
+            relevances: hits.iter().take(MAX_ALTERNATIVES as usize).map(|hit| hit.relevance).collect(),
         });
         let found_in = |k: usize| ranked.iter().take(k).filter(|id| relevant.contains(*id)).count() as f64;
         let wanted = relevant.len().max(1) as f64;
@@ -138,10 +138,10 @@ pub fn evaluate(
 fn clarify_point(outcomes: &[Outcome], threshold: f32, floor: f32, n: f64) -> ClarifyPoint {
     let (mut asked, mut right_among) = (0usize, 0usize);
     for outcome in outcomes.iter().filter(|o| o.confidence < threshold) {
-        let offered = alternatives(&outcome.hits, floor, MAX_ALTERNATIVES as usize).len();
-        if offered > 0 {
+        let options = offered(outcome.relevances.iter().copied(), floor, MAX_ALTERNATIVES as usize);
+        if options > 0 {
             asked += 1;
-            right_among += usize::from(outcome.relevant_at.is_some_and(|at| at < offered));
+            right_among += usize::from(outcome.relevant_at.is_some_and(|at| at < options));
         }
     }
     let right_among = if asked == 0 { 0.0 } else { right_among as f64 / asked as f64 };

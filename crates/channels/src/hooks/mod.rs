@@ -130,11 +130,10 @@ impl Hooks {
             .signs(secret.as_bytes(), &bytes)
             .map_err(|refusal| error(StatusCode::UNAUTHORIZED, refusal.to_string()))?;
         // Counted once signed, so that forged requests cannot spend a tenant's budget.
-        if let Err(not_until) = self.per_site.check_key(&tenant.to_string()) {
-            use governor::clock::Clock as _;
-            return Err(crate::http::too_many(not_until.wait_time_from(self.per_site.clock().now())));
+        match crate::http::over_rate(&self.per_site, &tenant.to_string()) {
+            Some(refused) => Err(refused),
+            None => Ok(bytes),
         }
-        Ok(bytes)
     }
 }
 
