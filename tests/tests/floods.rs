@@ -311,6 +311,74 @@ async fn a_chat_socket_past_its_budget_is_told_to_slow_down_and_then_closed() ->
     cluster.stop().await
 }
 
+/// A host flooding a site through several sockets is held to its own budget, so the site's
+/// budget is left for its other customers: one on another address is let in at once.
+#[tokio::test]
+async fn a_host_flooding_a_site_leaves_the_sites_budget_to_its_other_customers() -> anyhow::Result<()> {
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest as _};
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("demo".to_string(), "*".to_string())].into();
+    config.channels.chat_limits = switchboard_channels::chat::ChatLimits {
+        client_message_rate: n(1),
+        client_message_burst: n(3),
+        site_message_rate: n(1),
+        site_message_burst: n(10),
+        ..Default::default()
+    };
+    let cluster = Cluster::start(config).await?;
+    let message = |id: String| {
+        Message::text(serde_json::json!({"type": "message", "id": id, "text": "flood"}).to_string())
+    };
+    // Given four sockets from 127.0.0.1, each sending five messages (its own burst): twenty
+    let mut flooders = Vec::new();
+    for socket in 0..4 {
+        let url = format!("ws://{}/chat/ws?site=demo&visitor=v-flood-{socket}", cluster.http);
+        let (mut flooder, _) = tokio_tungstenite::connect_async(url).await?;
+        for n in 0..5 {
+            flooder.send(message(format!("f-{socket}-{n}"))).await?;
+        }
+        flooders.push(flooder);
+    }
+    // when a customer of the same site writes from another address, 127.0.0.2
+    let stream = tokio::net::TcpSocket::new_v4()?;
+    stream.bind("127.0.0.2:0".parse()?)?;
+    let stream = stream.connect(cluster.http).await?;
+    let request =
+        format!("ws://{}/chat/ws?site=demo&visitor=v-customer", cluster.http).into_client_request()?;
+    let (mut customer, _) = tokio_tungstenite::client_async(request, stream).await?;
+    customer.send(message("c-1".into())).await?;
+    // then the customer's message is taken (the bot starts typing), not refused
+    let first = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(frame)) = customer.next().await {
+            if let Message::Text(text) = frame
+                && (text.contains("typing") || text.contains("error"))
+            {
+                return text.to_string();
+            }
+        }
+        String::new()
+    })
+    .await?;
+    assert!(first.contains("typing"), "the customer was answered {first:?}");
+    // and the flooding host was let in three times (its client's burst) of twenty.
+    let (mut slow_down, answered_by) = (0, tokio::time::Instant::now() + Duration::from_secs(3));
+    for flooder in &mut flooders {
+        let _ = tokio::time::timeout_at(answered_by, async {
+            while let Some(Ok(frame)) = flooder.next().await {
+                if let Message::Text(text) = frame
+                    && text.contains("slow down")
+                {
+                    slow_down += 1;
+                }
+            }
+        })
+        .await;
+    }
+    assert!((15..=17).contains(&slow_down), "{slow_down} of the flood's 20 messages were refused");
+    cluster.stop().await
+}
+
 /// The server pings a chat socket, and closes one whose customer sends nothing (pongs are not
 /// activity) once the idle deadline passes, saying why.
 #[tokio::test]

@@ -4,8 +4,9 @@
 //! Two phases of `FLOOD` seconds. All-out: chat sockets send frames as fast as they can and
 //! reconnect when closed; webhooks are posted unsigned and with bad signatures, and some declare
 //! 500 MB bodies; SMTP connections, more than an address may hold, send garbage and dribble
-//! commands. Paced: chat sockets only, each sending at the per-socket limit, so that every frame
-//! is let in (the most the limits admit). In both, every second a customer opens a new chat, asks
+//! commands. Paced: chat sockets only, each address's sockets together sending messages at its
+//! client limit and each socket within its own, so that every message is let in (the most the
+//! limits admit from these hosts). In both, every second a customer opens a new chat, asks
 //! "Where is my order?" and times the bot's answer: one customer on the flooded site, one on
 //! another site. Counts are what the clients observed.
 //!
@@ -40,6 +41,8 @@ use tokio_util::sync::CancellationToken;
 
 const FLOOD: Duration = Duration::from_secs(10);
 const CHAT_FLOODERS: usize = 50;
+/// The addresses the chat flooders share (127.0.1.1-4).
+const CHAT_FLOODER_ADDRESSES: usize = 4;
 const HOOK_FLOODERS: usize = 32;
 const HUGE_FLOODERS: usize = 4;
 const SMTP_FLOODERS: usize = 40;
@@ -125,7 +128,7 @@ struct Cluster {
 enum Phase {
     /// Chat, webhooks and SMTP, each as fast as it goes.
     AllOut,
-    /// Chat only, each socket at the per-socket limit.
+    /// Chat only, each address at its client limit.
     Paced,
 }
 
@@ -137,10 +140,14 @@ impl Phase {
         }
     }
 
-    /// The pause between a chat flooder's frames.
+    /// The pause between a chat flooder's messages: paced, the sockets of one address together
+    /// send at its client's message rate, and none faster than a socket's own.
     fn chat_pause(self) -> Option<Duration> {
-        let per_socket = switchboard_channels::chat::ChatLimits::default().socket_rate.get();
-        (self == Phase::Paced).then(|| Duration::from_secs(1) / per_socket)
+        let limits = switchboard_channels::chat::ChatLimits::default();
+        let sockets_per_address = u32::try_from(CHAT_FLOODERS.div_ceil(CHAT_FLOODER_ADDRESSES)).unwrap_or(1);
+        let per_address = Duration::from_secs(1) * sockets_per_address / limits.client_message_rate.get();
+        let per_socket = Duration::from_secs(1) / limits.message_rate.get();
+        (self == Phase::Paced).then_some(per_address.max(per_socket))
     }
 }
 
@@ -330,7 +337,8 @@ fn chat_message(id: &str, text: &str) -> Message {
 }
 
 async fn chat_flooder(http: SocketAddr, phase: Phase, index: usize, end: Instant, tally: Arc<Tally>) {
-    let (address, visitor) = (flooder_address(index % 4), format!("flood-{}-{index}", phase.name()));
+    let (address, visitor) =
+        (flooder_address(index % CHAT_FLOODER_ADDRESSES), format!("flood-{}-{index}", phase.name()));
     let mut sent = 0u64;
     while Instant::now() < end {
         match open_chat(http, FLOODED_SITE, &visitor, address).await {
@@ -472,7 +480,8 @@ fn report(phase: Phase, tally: &Tally, flooded: &[Outcome], other: &[Outcome]) -
     match phase.chat_pause() {
         None => println!("{name} flood: {} s of chat, webhook and SMTP floods at once", FLOOD.as_secs()),
         Some(pause) => println!(
-            "{name} flood: {} s of chat only, each socket sending a frame every {} ms (its limit)",
+            "{name} flood: {} s of chat only, each socket sending a message every {} ms (together, each \
+             address's sockets at its client limit)",
             FLOOD.as_secs(),
             pause.as_millis()
         ),
@@ -489,7 +498,8 @@ fn report(phase: Phase, tally: &Tally, flooded: &[Outcome], other: &[Outcome]) -
 
 fn chat_report(name: &str, tally: &Tally) {
     println!(
-        "{name} chat flood ({CHAT_FLOODERS} flooders from 4 addresses, site {FLOODED_SITE}): handshakes {} ({})",
+        "{name} chat flood ({CHAT_FLOODERS} flooders from {CHAT_FLOODER_ADDRESSES} addresses, site \
+         {FLOODED_SITE}): handshakes {} ({})",
         tally.chat_handshakes.total(),
         tally.chat_handshakes.show(&[101, 429, 503])
     );

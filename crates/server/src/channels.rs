@@ -132,6 +132,16 @@ pub struct ChannelArgs {
     pub chat_rate: u32,
     #[arg(long, env = "SWITCHBOARD_CHAT_BURST", default_value_t = 20)]
     pub chat_burst: u32,
+    /// Chat frames per second from one client address's sockets together (IPv6: one /64), and
+    /// its burst; messages per second from it, and their burst.
+    #[arg(long, env = "SWITCHBOARD_CHAT_CLIENT_RATE", default_value_t = 20)]
+    pub chat_client_rate: u32,
+    #[arg(long, env = "SWITCHBOARD_CHAT_CLIENT_BURST", default_value_t = 100)]
+    pub chat_client_burst: u32,
+    #[arg(long, env = "SWITCHBOARD_CHAT_CLIENT_MESSAGE_RATE", default_value_t = 5)]
+    pub chat_client_message_rate: u32,
+    #[arg(long, env = "SWITCHBOARD_CHAT_CLIENT_MESSAGE_BURST", default_value_t = 20)]
+    pub chat_client_message_burst: u32,
     #[arg(long, env = "SWITCHBOARD_CHAT_SITE_RATE", default_value_t = 200)]
     pub chat_site_rate: u32,
     #[arg(long, env = "SWITCHBOARD_CHAT_SITE_BURST", default_value_t = 1000)]
@@ -215,6 +225,16 @@ impl ChannelArgs {
         Ok(switchboard_channels::chat::ChatLimits {
             socket_rate: positive(self.chat_rate, "SWITCHBOARD_CHAT_RATE")?,
             socket_burst: positive(self.chat_burst, "SWITCHBOARD_CHAT_BURST")?,
+            client_rate: positive(self.chat_client_rate, "SWITCHBOARD_CHAT_CLIENT_RATE")?,
+            client_burst: positive(self.chat_client_burst, "SWITCHBOARD_CHAT_CLIENT_BURST")?,
+            client_message_rate: positive(
+                self.chat_client_message_rate,
+                "SWITCHBOARD_CHAT_CLIENT_MESSAGE_RATE",
+            )?,
+            client_message_burst: positive(
+                self.chat_client_message_burst,
+                "SWITCHBOARD_CHAT_CLIENT_MESSAGE_BURST",
+            )?,
             site_rate: positive(self.chat_site_rate, "SWITCHBOARD_CHAT_SITE_RATE")?,
             site_burst: positive(self.chat_site_burst, "SWITCHBOARD_CHAT_SITE_BURST")?,
             site_message_rate: positive(self.chat_site_message_rate, "SWITCHBOARD_CHAT_SITE_MESSAGE_RATE")?,

@@ -174,7 +174,7 @@ async fn connect(
         .max_write_buffer_size(1024 * 1024)
         .on_upgrade(move |socket| async move {
             let customer = session::Customer { tenant, id: customer_id, verified };
-            session::run(chat, connect.site, customer, socket).await;
+            session::run(chat, connect.site, customer, client, socket).await;
             drop(place);
         })
 }

@@ -5,7 +5,7 @@ use axum::extract::ws::{Message as Frame, WebSocket};
 use bytes::Bytes;
 use prost::Message as _;
 use serde::Deserialize;
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 use switchboard_bus::INBOUND_SUBJECT_PREFIX;
 use switchboard_proto::{
     events::v1::{Channel, InboundMessage},
@@ -77,13 +77,13 @@ enum Next {
     Close(&'static str),
 }
 
-pub(super) async fn run(chat: Chat, site: String, customer: Customer, mut socket: WebSocket) {
+pub(super) async fn run(chat: Chat, site: String, customer: Customer, client: IpAddr, mut socket: WebSocket) {
     let Customer { tenant, id: customer_id, verified } = customer;
     let (tx, mut inbox) = mpsc::channel(QUEUE);
     let lagged = Arc::new(Notify::new());
     let link = Sender::new(tx, lagged.clone());
     let limits = chat.budgets.limits.clone();
-    let budget = chat.budgets.socket();
+    let budget = chat.budgets.socket(client);
     let (mut strikes, mut idle) = (0u32, Box::pin(tokio::time::sleep(limits.idle)));
     let mut pings = tokio::time::interval(limits.ping_every);
     let mut session = Session {
