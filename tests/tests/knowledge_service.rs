@@ -178,6 +178,8 @@ async fn bad_input_gets_a_clear_error() -> anyhow::Result<()> {
         "no words",
     );
     invalid(client.assist(AssistRequest::default()).await.map(|_| ()), "no words");
+    let too_many = AnswerRequest { question: "refund".into(), max_alternatives: 4, ..Default::default() };
+    invalid(client.answer(too_many).await.map(|_| ()), "max_alternatives is at most 3");
     let unknown = RecordDeflectionRequest {
         deflection_id: "nope".into(),
         outcome: DeflectionOutcome::Helped.into(),
@@ -353,4 +355,80 @@ async fn a_replay_rebuilds_the_same_index() -> anyhow::Result<()> {
     cluster.stop().await?;
     std::fs::remove_dir_all(&directory)?;
     Ok(())
+}
+
+/// Unsure, `Answer` offers the relevant articles, each with the passage for the question, its
+/// version and tags; only when asked for, and never fewer than two.
+#[tokio::test]
+async fn unsure_answers_offer_the_relevant_articles_when_asked() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut client = KnowledgeClient::new(cluster.channel().await?);
+    let tagged = |id, title, body, tag: &str| PublishArticleRequest {
+        tags: vec![tag.into()],
+        ..publish(id, title, body)
+    };
+    client
+        .publish_article(tagged(
+            "recover-password",
+            "Recover a forgotten password",
+            "# Forgot it?\n\nUse the forgot password link on the sign-in page.\n\n# Other\n\nOpening hours are 9 to 5.",
+            "intent:password_recovery",
+        ))
+        .await?;
+    client
+        .publish_article(tagged(
+            "change-password",
+            "Change your password",
+            "Open Settings, then Security.",
+            "account",
+        ))
+        .await?;
+    // Other topics, as a real knowledge base has (BM25 relevance depends on how many articles
+    // share a word).
+    for (n, topic) in [
+        "Shipping costs",
+        "Gift cards",
+        "Opening hours",
+        "Loyalty points",
+        "Store locations",
+        "Invoice copies",
+        "Payment methods",
+        "Delivery times",
+        "Warranty",
+        "Size guide",
+        "Newsletter",
+        "Student discount",
+    ]
+    .iter()
+    .enumerate()
+    {
+        client.publish_article(publish(&format!("topic-{n}"), topic, &format!("All about {topic}."))).await?;
+    }
+    let unsure = |max_alternatives| AnswerRequest {
+        question: "password problem".into(),
+        locale: "en".into(),
+        min_confidence: 0.99,
+        max_alternatives,
+        ..Default::default()
+    };
+    let offered = client.answer(unsure(3)).await?.into_inner();
+    assert!(!offered.answered, "{offered:?}");
+    let ids: Vec<&str> = offered.alternatives.iter().map(|a| a.article_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "the two password articles, no other: {ids:?}");
+    assert!(ids.contains(&"recover-password") && ids.contains(&"change-password"), "{ids:?}");
+    let recover = offered.alternatives.iter().find(|a| a.article_id == "recover-password").expect("offered");
+    assert_eq!(
+        (recover.version, recover.tags.as_slice()),
+        (1, ["intent:password_recovery".to_string()].as_slice())
+    );
+    assert!(
+        recover.passage.contains("forgot password link") && !recover.passage.contains("Opening"),
+        "{recover:?}"
+    );
+    assert!(recover.relevance > 0.0 && recover.title == "Recover a forgotten password");
+    assert!(client.answer(unsure(0)).await?.into_inner().alternatives.is_empty(), "not asked for");
+    let one = client.answer(unsure(1)).await?.into_inner();
+    assert!(one.alternatives.is_empty(), "one article is no choice: {one:?}");
+    cluster.stop().await
 }

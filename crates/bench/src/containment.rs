@@ -3,7 +3,9 @@
 //! this process, on a fresh nats-server and database; held-out customer questions submitted over
 //! gRPC, one conversation each. Each routing decision is one of: answered from a right article
 //! (contained), answered from another article (wrong), handed to a person. A question that asks
-//! for a person is handled right when it is handed over.
+//! for a person is handled right when it is handed over. When the bot asks which article the
+//! customer means instead, the harness answers as a customer would: the number of the right
+//! article when it is offered, else "none of these"; the answer's decision is the outcome.
 //!
 //! Inputs (JSON lines, as `make eval` writes them): `SWITCHBOARD_CONTAINMENT_ARTICLES` (id, title,
 //! body, locale, example_questions) and `SWITCHBOARD_CONTAINMENT_QUESTIONS` (query, relevant);
@@ -48,6 +50,8 @@ struct Question {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Contained,
+    /// Answered from the right article once the customer chose it among those offered.
+    ContainedAfterAsking,
     Wrong,
     HandedOver,
 }
@@ -119,30 +123,40 @@ async fn publish(
 /// Submits every question as a new conversation and reads the routing decisions: each
 /// question's outcome, by position.
 async fn submit_and_watch(bus: &Bus, intake: Intake, questions: &[Question]) -> anyhow::Result<Vec<Outcome>> {
-    let watcher = decisions(bus).await?;
-    let submitted: Vec<anyhow::Result<String>> = stream::iter(questions.iter().enumerate())
-        .map(|(n, question)| {
-            let mut intake = intake.clone();
-            let request = SubmitMessageRequest {
-                channel: Channel::Web.into(),
-                customer_id: format!("containment-{n}"),
-                text: question.query.clone(),
-                idempotency_key: format!("containment-{n}"),
-                ..Default::default()
-            };
-            async move { Ok(intake.submit_message(request).await?.into_inner().message_id) }
-        })
-        .buffered(16)
-        .collect()
-        .await;
-    let message_ids: Vec<String> = submitted.into_iter().collect::<anyhow::Result<_>>()?;
-    let decided = read_decisions(watcher, &message_ids.iter().collect()).await?;
+    let mut watcher = decisions(bus).await?;
+    let first: Vec<Said> = questions
+        .iter()
+        .enumerate()
+        .map(|(n, question)| Said { n, text: question.query.clone(), conversation_id: None })
+        .collect();
+    let message_ids = say(&intake, &first).await?;
+    let decided = read_decisions(&mut watcher, &message_ids.iter().collect()).await?;
+    let decision_of = |id: &String| decided.get(id).context("a question has no decision");
+    // The bot's questions, answered as the customer would.
+    let mut answers = Vec::new();
+    for ((n, id), question) in message_ids.iter().enumerate().zip(questions) {
+        if let Some(text) = choice(decision_of(id)?, &question.relevant) {
+            answers.push(Said { n, text, conversation_id: Some(decision_of(id)?.conversation_id.clone()) });
+        }
+    }
+    let answer_ids = say(&intake, &answers).await?;
+    let answered = read_decisions(&mut watcher, &answer_ids.iter().collect()).await?;
+    let mut after_asking: HashMap<usize, &MessageRouted> = HashMap::new();
+    for (said, id) in answers.iter().zip(&answer_ids) {
+        after_asking.insert(said.n, answered.get(id).context("an answer has no decision")?);
+    }
     let mut outcomes = Vec::with_capacity(questions.len());
     let mut dump = String::new();
-    for (id, question) in message_ids.iter().zip(questions) {
-        let routed = decided.get(id).context("a question has no decision")?;
+    for ((n, id), question) in message_ids.iter().enumerate().zip(questions) {
         let relevant: HashSet<&String> = question.relevant.iter().collect();
+        let (routed, asked) = match after_asking.get(&n) {
+            Some(routed) => (*routed, true),
+            None => (decision_of(id)?, false),
+        };
         let outcome = match (routed.action(), routed.article_ids.first()) {
+            (RouteAction::AutoReply, Some(article)) if relevant.contains(article) && asked => {
+                Outcome::ContainedAfterAsking
+            }
             (RouteAction::AutoReply, Some(article)) if relevant.contains(article) => Outcome::Contained,
             (RouteAction::AutoReply, _) => Outcome::Wrong,
             _ => Outcome::HandedOver,
@@ -159,6 +173,51 @@ async fn submit_and_watch(bus: &Bus, intake: Intake, questions: &[Question]) -> 
         std::fs::write(&path, dump).with_context(|| format!("cannot write {path}"))?;
     }
     Ok(outcomes)
+}
+
+/// A customer's message: question `n`'s, or its answer to the bot in `conversation_id`.
+struct Said {
+    n: usize,
+    text: String,
+    conversation_id: Option<String>,
+}
+
+/// Submits each message (sixteen at a time); their message ids, in order.
+async fn say(intake: &Intake, messages: &[Said]) -> anyhow::Result<Vec<String>> {
+    let submitted: Vec<anyhow::Result<String>> = stream::iter(messages)
+        .map(|said| {
+            let mut intake = intake.clone();
+            let key = match &said.conversation_id {
+                None => format!("containment-{}", said.n),
+                Some(_) => format!("containment-{}-choice", said.n),
+            };
+            let request = SubmitMessageRequest {
+                channel: Channel::Web.into(),
+                customer_id: format!("containment-{}", said.n),
+                text: said.text.clone(),
+                idempotency_key: key,
+                conversation_id: said.conversation_id.clone(),
+                ..Default::default()
+            };
+            async move { Ok(intake.submit_message(request).await?.into_inner().message_id) }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    submitted.into_iter().collect()
+}
+
+/// When `routed` asks which article the customer means: the number of a `relevant` one offered,
+/// else the number of "none of these" (after the articles).
+fn choice(routed: &MessageRouted, relevant: &[String]) -> Option<String> {
+    let asking = routed.action() == RouteAction::AutoReply && routed.article_ids.is_empty();
+    let offered: Vec<&String> =
+        (1..).map_while(|n| routed.collected.get(&format!("option.{n}.article"))).collect();
+    if !asking || offered.is_empty() {
+        return None;
+    }
+    let right = offered.iter().position(|article| relevant.contains(article));
+    Some(right.map_or(offered.len() + 1, |at| at + 1).to_string())
 }
 
 type Decisions = HashMap<String, MessageRouted>;
@@ -179,7 +238,7 @@ async fn decisions(bus: &Bus) -> anyhow::Result<Ordered> {
 }
 
 /// Reads until every wanted message has its routing decision.
-async fn read_decisions(mut messages: Ordered, wanted: &HashSet<&String>) -> anyhow::Result<Decisions> {
+async fn read_decisions(messages: &mut Ordered, wanted: &HashSet<&String>) -> anyhow::Result<Decisions> {
     let mut decided = Decisions::new();
     while decided.len() < wanted.len() {
         let Some(message) = tokio::time::timeout(Duration::from_secs(120), messages.next()).await? else {
@@ -212,14 +271,21 @@ fn report(questions: &[Question], outcomes: &[Outcome], person: &str, search: &s
         };
         let (n, persons) = (rows.len(), rows.iter().filter(|(asks, _)| *asks).count());
         // Answering who asked for a person, from any article, is a wrong answer.
-        let wrong =
-            count(Outcome::Wrong, false) + count(Outcome::Wrong, true) + count(Outcome::Contained, true);
+        let wrong = count(Outcome::Wrong, false)
+            + count(Outcome::Wrong, true)
+            + count(Outcome::Contained, true)
+            + count(Outcome::ContainedAfterAsking, true);
+        let (at_once, after_asking) =
+            (count(Outcome::Contained, false), count(Outcome::ContainedAfterAsking, false));
         println!(
             "containment ({search} search, {language}): {n} questions through the cluster in {:.1} s: \
-             contained {:.1}% (answered from the right article), answered wrongly {:.1}%, \
+             contained {:.1}% (answered from the right article: {:.1}% at once, {:.1}% once the customer \
+             chose it among the articles the bot offered), answered wrongly {:.1}%, \
              handed to a person {:.1}%; {persons} asked for a person, {} of them handed over",
             elapsed.as_secs_f64(),
-            share(count(Outcome::Contained, false), n),
+            share(at_once + after_asking, n),
+            share(at_once, n),
+            share(after_asking, n),
             share(wrong, n),
             share(count(Outcome::HandedOver, false) + count(Outcome::HandedOver, true), n),
             count(Outcome::HandedOver, true),

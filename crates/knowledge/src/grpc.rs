@@ -197,7 +197,16 @@ impl knowledge_server::Knowledge for KnowledgeApi {
         let (tenant, r) = tenant_and(request)?;
         let answer = self
             .knowledge
-            .answer(&tenant, &r.question, &r.locale, &r.conversation_id, r.min_confidence)
+            .answer(
+                &tenant,
+                &crate::queries::AnswerAsked {
+                    question: &r.question,
+                    locale: &r.locale,
+                    conversation_id: &r.conversation_id,
+                    min_confidence: r.min_confidence,
+                    max_alternatives: r.max_alternatives,
+                },
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(answer))

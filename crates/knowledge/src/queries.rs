@@ -7,13 +7,26 @@ use std::collections::HashMap;
 use switchboard_bus::Expected;
 use switchboard_proto::{
     events::v1::{DeflectionRecorded, DeflectionResult, KnowledgeQueried, KnowledgeQueryKind, event::Body},
-    knowledge::v1::{AnswerResponse, DeflectedArticle, SearchHit},
+    knowledge::v1::{Alternative, AnswerResponse, DeflectedArticle, SearchHit},
 };
 use uuid::Uuid;
 
+use crate::clarify::{HYBRID_FLOOR, LEXICAL_FLOOR, MAX_ALTERNATIVES, alternatives};
 use crate::domain::{Error, Knowledge};
 use crate::index::IndexHit;
 use crate::search::{MAX_QUERY_CHARS, SearchQuery, check_locale, check_query, limit_of, search_hit};
+
+/// An `Answer` request's question and how it is to be answered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnswerAsked<'a> {
+    pub question: &'a str,
+    pub locale: &'a str,
+    pub conversation_id: &'a str,
+    /// Lowest confidence to answer at, 0..1; 0: the service's threshold.
+    pub min_confidence: f32,
+    /// Without an answer, offer at most this many articles (0: none).
+    pub max_alternatives: u32,
+}
 
 /// A query as recorded.
 pub(crate) struct Asked<'a> {
@@ -145,45 +158,39 @@ impl Knowledge {
     }
 
     /// The passage of the tenant's articles that answers `question`, cited, when its confidence
-    /// reaches `min_confidence` (0: the service's threshold).
-    pub async fn answer(
-        &self,
-        tenant: &str,
-        question: &str,
-        locale: &str,
-        conversation_id: &str,
-        min_confidence: f32,
-    ) -> Result<AnswerResponse, Error> {
+    /// reaches `asked.min_confidence` (0: the service's threshold); else, when asked for, the
+    /// relevant articles the customer may choose between.
+    pub async fn answer(&self, tenant: &str, asked: &AnswerAsked<'_>) -> Result<AnswerResponse, Error> {
+        let AnswerAsked { question, locale, conversation_id, min_confidence, max_alternatives } = *asked;
         check_query("question", question)?;
         check_locale(locale)?;
         if !(0.0..=1.0).contains(&min_confidence) {
             return Err(Error::InvalidArgument("min_confidence is between 0 and 1".into()));
         }
+        if max_alternatives > MAX_ALTERNATIVES {
+            return Err(Error::InvalidArgument(format!("max_alternatives is at most {MAX_ALTERNATIVES}")));
+        }
         let threshold = if min_confidence > 0.0 { min_confidence } else { self.threshold_for(locale) };
         let query =
             SearchQuery { query: question.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(tenant, &query, 2, true).await?;
+        let hits = self.find(tenant, &query, max_alternatives.max(2), true).await?;
         let confidence = hits.first().map_or(0.0, |hit| hit.confidence);
         let mut response = AnswerResponse { confidence, ..AnswerResponse::default() };
-        match hits.into_iter().next() {
+        match hits.first() {
             None => response.reason = "no article matches the question".into(),
             Some(_) if confidence < threshold => {
                 response.reason =
                     format!("the best article's confidence {confidence:.2} is below {threshold:.2}");
+                let floor = if self.index().hybrid_for(locale) { HYBRID_FLOOR } else { LEXICAL_FLOOR };
+                let offered = alternatives(&hits, floor, max_alternatives as usize);
+                response.alternatives = self.offer(tenant, question, offered).await?;
             }
             Some(best) => {
-                let index = self.index().clone();
-                let (question_text, best_locale, body) =
-                    (question.to_string(), best.locale.clone(), best.body.clone());
-                response.passage =
-                    tokio::task::spawn_blocking(move || index.passage(&best_locale, &question_text, &body))
-                        .await
-                        .map_err(|e| Error::Index(e.to_string()))?
-                        .map_err(|e| Error::Index(e.to_string()))?;
+                response.passage = self.passage(question, best).await?;
                 response.answered = true;
                 response.version = self.live_version(tenant, &best.article_id).await?;
-                response.article_id = best.article_id;
-                response.title = best.title;
+                response.article_id.clone_from(&best.article_id);
+                response.title.clone_from(&best.title);
             }
         }
         let found: Vec<(&str, f32)> = if response.article_id.is_empty() {
@@ -195,6 +202,50 @@ impl Knowledge {
             Asked::new(tenant, KnowledgeQueryKind::Answer, question, locale).in_conversation(conversation_id);
         response.query_id = self.record(&asked, &found, response.answered).await;
         Ok(response)
+    }
+
+    /// The passage of `hit`'s article that best answers `question`.
+    async fn passage(&self, question: &str, hit: &IndexHit) -> Result<String, Error> {
+        let index = self.index().clone();
+        let (question, locale, body) = (question.to_string(), hit.locale.clone(), hit.body.clone());
+        tokio::task::spawn_blocking(move || index.passage(&locale, &question, &body))
+            .await
+            .map_err(|e| Error::Index(e.to_string()))?
+            .map_err(|e| Error::Index(e.to_string()))
+    }
+
+    /// The articles of `hits` to offer, each with its passage, live version and tags.
+    async fn offer(
+        &self,
+        tenant: &str,
+        question: &str,
+        hits: &[IndexHit],
+    ) -> Result<Vec<Alternative>, Error> {
+        let mut offered = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let live: Option<(i32, Vec<String>)> = sqlx::query_as(
+                "SELECT version, tags FROM knowledge.articles WHERE tenant = $1 AND article_id = $2",
+            )
+            .bind(tenant)
+            .bind(&hit.article_id)
+            .fetch_optional(self.pool())
+            .await?;
+            // Archived since it was indexed: not worth offering.
+            let Some((version, tags)) = live else { continue };
+            offered.push(Alternative {
+                article_id: hit.article_id.clone(),
+                title: hit.title.clone(),
+                passage: self.passage(question, hit).await?,
+                version: u32::try_from(version).unwrap_or(0),
+                relevance: hit.relevance,
+                tags,
+            });
+        }
+        // Fewer than two left is no choice.
+        if offered.len() < 2 {
+            offered.clear();
+        }
+        Ok(offered)
     }
 
     /// The version of an article the read model shows (0 if it has not caught up yet).

@@ -135,6 +135,7 @@ fn outcome_event(job: &Job, outcome: Outcome) -> Body {
                 attempts,
                 external_id,
                 author: reply.author.clone(),
+                options: reply.options.clone(),
             })
         }
         (Work::Reply(reply), Outcome::Failed { attempts, reason, .. }) => {

@@ -31,6 +31,9 @@ pub enum Outgoing {
         id: String,
         author: String,
         text: String,
+        /// Answers the customer may pick with one tap (sent back as the message's text).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        options: Vec<String>,
     },
     Typing {
         author: String,
@@ -140,13 +143,18 @@ impl Hub {
                     id: m.message_id.clone(),
                     author: "customer".into(),
                     text: m.text.clone(),
+                    options: Vec::new(),
                 };
                 self.tell(&m.conversation_id, &message);
             }
             Some(Body::ReplyDelivered(d)) => {
                 let author = if d.author.starts_with("agent:") { "agent" } else { "bot" };
-                let message =
-                    Outgoing::Message { id: d.reply_id.clone(), author: author.into(), text: d.text.clone() };
+                let message = Outgoing::Message {
+                    id: d.reply_id.clone(),
+                    author: author.into(),
+                    text: d.text.clone(),
+                    options: d.options.clone(),
+                };
                 self.tell(&d.conversation_id, &message);
             }
             Some(Body::MessageRouted(r))
@@ -209,7 +217,12 @@ mod tests {
     use super::*;
 
     fn message(n: usize) -> Outgoing {
-        Outgoing::Message { id: format!("m-{n}"), author: "bot".into(), text: "hello".into() }
+        Outgoing::Message {
+            id: format!("m-{n}"),
+            author: "bot".into(),
+            text: "hello".into(),
+            options: Vec::new(),
+        }
     }
 
     /// A session's queue is bounded: past it nothing more is held for it, and it is told it fell

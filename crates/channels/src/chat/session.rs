@@ -254,6 +254,7 @@ impl Session {
                 id: message.message_id.clone(),
                 author: author.into(),
                 text: message.text.clone(),
+                options: Vec::new(),
             });
         }
         if matches!(conversation.status(), ConversationStatus::Queued | ConversationStatus::Escalated) {

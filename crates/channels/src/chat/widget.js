@@ -37,6 +37,8 @@
     '.sb-message[data-author=customer]{align-self:flex-end;background:#d8e8ff}' +
     '.sb-message[data-author=bot]{background:#f1f1f4}.sb-message[data-author=agent]{background:#e3f6e3}' +
     '.sb-system{font-size:12px;color:#555;text-align:center}.sb-typing{font-size:12px;color:#777;padding:0 .6rem;min-height:1.2em}' +
+    '.sb-options{display:flex;flex-wrap:wrap;gap:.3rem;align-self:flex-start}' +
+    '.sb-option{border:1px solid #235;background:#fff;color:#235;border-radius:1rem;padding:.25rem .7rem;font:inherit;cursor:pointer}' +
     '.sb-suggestions{padding:0 .6rem}.sb-suggestion{display:block;font-size:12px;color:#235;margin:.2rem 0}' +
     '.sb-form{display:flex;border-top:1px solid #dde}.sb-input{flex:1;border:0;padding:.6rem;font:inherit}' +
     '.sb-send{border:0;background:#234;color:#fff;padding:0 1rem;border-radius:0 0 .75rem 0}';
@@ -76,6 +78,25 @@
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { typingLine.textContent = ''; typingLine.removeAttribute('data-author'); }, 8000);
   }
+  // Quick replies: each sends its text as the customer's message; any message clears them.
+  function showOptions(options) {
+    clearOptions();
+    var row = document.createElement('div');
+    row.className = 'sb-options';
+    options.forEach(function (option) {
+      var button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'sb-option';
+      button.textContent = option;
+      button.addEventListener('click', function () { sendText(option); });
+      row.appendChild(button);
+    });
+    log.appendChild(row);
+    log.scrollTop = log.scrollHeight;
+  }
+  function clearOptions() {
+    Array.prototype.forEach.call(log.querySelectorAll('.sb-options'), function (row) { row.remove(); });
+  }
   function send(frame) {
     if (socket && socket.readyState === 1) { socket.send(JSON.stringify(frame)); return true; }
     return false;
@@ -84,7 +105,9 @@
     if (frame.type === 'welcome') { state.conversation = frame.conversation_id; save(); }
     else if (frame.type === 'message') {
       if (frame.author !== 'customer') { typingLine.textContent = ''; typingLine.removeAttribute('data-author'); }
+      var fresh = !shown[frame.id];
       add('sb-message', frame.author, frame.text, frame.id);
+      if (fresh && frame.options && frame.options.length) showOptions(frame.options);
     }
     else if (frame.type === 'typing') showTyping(frame.author);
     else if (frame.type === 'handoff') add('sb-system', '', frame.text, 'handoff:' + frame.queue);
@@ -125,6 +148,7 @@
     var frame = { type: 'message', id: id(), text: text };
     if (!send(frame)) pending.push(frame);
     suggestions.innerHTML = '';
+    clearOptions();
   }
   root.querySelector('.sb-form').addEventListener('submit', function (event) {
     event.preventDefault();

@@ -11,11 +11,12 @@ use switchboard_proto::{
         Channel, Event, MessageClassified, MessageRouted, Priority as WirePriority, ReplyRequested,
         RouteAction, event::Body,
     },
-    knowledge::v1::AnswerRequest,
+    knowledge::v1::{Alternative, AnswerRequest},
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+mod asking;
 mod returns;
 mod sessions;
 mod sim;
@@ -26,7 +27,9 @@ use crate::{
     facts::{Context, conversation_language, facts_of, routed_for},
     handoff,
     knowledge::Knowledge,
-    playbooks::{Playbook, Tongue, account, after_hours, identity, orders, orders::Lookup, password_reset},
+    playbooks::{
+        Playbook, Tongue, account, after_hours, clarify, identity, orders, orders::Lookup, password_reset,
+    },
     rules::{Action, Decision, HandoffReason, Rules},
     store::RuleStore,
 };
@@ -56,10 +59,42 @@ pub(crate) struct Decider {
     checkpoint: watch::Receiver<u64>,
 }
 
-/// An answer found in the knowledge base.
+/// A reply of the bot: an answer found in the knowledge base, or a playbook's text.
 struct Answer {
     article_ids: Vec<String>,
     text: String,
+    /// Quick replies the customer may pick.
+    options: Vec<String>,
+}
+
+impl Answer {
+    /// A reply that cites no article.
+    fn said(text: String) -> Self {
+        Self { article_ids: Vec::new(), text, options: Vec::new() }
+    }
+}
+
+/// What a question found: an answer, articles to ask the customer to choose between, or nothing.
+enum Found {
+    Answer(Answer),
+    Choose(Vec<Alternative>),
+    Nothing,
+}
+
+impl Found {
+    /// The answer, if there is one (a playbook that cannot ask takes only that).
+    fn answer(self) -> Option<Answer> {
+        match self {
+            Found::Answer(answer) => Some(answer),
+            Found::Choose(_) | Found::Nothing => None,
+        }
+    }
+}
+
+impl From<Option<Answer>> for Found {
+    fn from(answer: Option<Answer>) -> Self {
+        answer.map_or(Found::Nothing, Found::Answer)
+    }
 }
 
 impl Decider {
@@ -82,25 +117,32 @@ impl Decider {
         Ok(())
     }
 
-    /// `tenant`'s knowledge base's cited answer in the conversation's language, if it has one.
+    /// `tenant`'s knowledge base's cited answer in the conversation's language, if it has one;
+    /// else up to `offer` relevant articles to ask about.
     async fn answer(
         &self,
         tenant: &str,
         classified: &MessageClassified,
-    ) -> Result<Option<Answer>, tonic::Status> {
+        offer: u32,
+    ) -> Result<Found, tonic::Status> {
         let mut knowledge = self.knowledge.client_for(tenant);
         let request = AnswerRequest {
             question: classified.text.chars().take(MAX_QUESTION_CHARS).collect(),
             locale: conversation_language(classified).to_string(),
             conversation_id: classified.conversation_id.clone(),
             min_confidence: self.min_answer_confidence,
+            max_alternatives: offer,
         };
         let answer = knowledge.answer(request).await?.into_inner();
         if !answer.answered {
-            return Ok(None);
+            return Ok(if answer.alternatives.len() >= 2 {
+                Found::Choose(answer.alternatives)
+            } else {
+                Found::Nothing
+            });
         }
         let text = format!("{}\n\n({})", answer.passage.trim(), answer.title);
-        Ok(Some(Answer { article_ids: vec![answer.article_id], text }))
+        Ok(Found::Answer(Answer { article_ids: vec![answer.article_id], text, options: Vec::new() }))
     }
 
     /// The rule's playbook: an order's status, the password-reset path, or a cited answer.
@@ -110,54 +152,56 @@ impl Decider {
         classified: &MessageClassified,
         rules: &Rules,
         playbook: Playbook,
-    ) -> Result<Option<Answer>, tonic::Status> {
+    ) -> Result<Found, tonic::Status> {
         let tongue = Tongue::of(conversation_language(classified));
+        // Articles to ask about when unsure, where asking is on.
+        let offer = if rules.playbooks().clarify.ask { clarify::MAX_OPTIONS } else { 0 };
         let channel = Channel::try_from(classified.channel).unwrap_or(Channel::Unspecified);
-        let verify_first =
-            || Some(Answer { article_ids: Vec::new(), text: identity::verify_first(channel, tongue) });
+        let verify_first = || Some(Answer::said(identity::verify_first(channel, tongue)));
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
             Playbook::Faq | Playbook::LeadQualification | Playbook::Returns | Playbook::Booking => {
-                self.answer(tenant, classified).await
+                self.answer(tenant, classified, offer).await
             }
-            Playbook::SimActivation if !classified.customer_verified => Ok(verify_first()),
-            Playbook::SimActivation => self.answer(tenant, classified).await,
+            Playbook::SimActivation if !classified.customer_verified => Ok(verify_first().into()),
+            Playbook::SimActivation => self.answer(tenant, classified, offer).await,
             Playbook::AccountBalance | Playbook::DataUsage if !classified.customer_verified => {
-                Ok(verify_first())
+                Ok(verify_first().into())
             }
             Playbook::AccountBalance | Playbook::DataUsage => {
                 let found = account::find(self.directory.pool(), tenant, &classified.customer_id)
                     .await
                     .map_err(|error| tonic::Status::unavailable(format!("router read model: {error}")))?;
                 // Without an account a person takes it (the reply would be a guess).
-                Ok(found.map(|account| {
+                Ok(Found::from(found.map(|account| {
                     let text = if playbook == Playbook::DataUsage {
                         account::usage_reply(&account)
                     } else {
                         account::balance_reply(&account)
                     };
-                    Answer { article_ids: Vec::new(), text }
-                }))
+                    Answer::said(text)
+                })))
             }
             Playbook::PasswordReset => Ok(rules
                 .playbooks()
                 .password_reset
                 .as_ref()
-                .map(|settings| Answer { article_ids: Vec::new(), text: password_reset(settings, tongue) })),
+                .map(|settings| Answer::said(password_reset(settings, tongue)))
+                .into()),
             // How tracking works, from the knowledge base, but no one's order: else the way to be
             // verified (never a dead end).
             Playbook::OrderStatus if !classified.customer_verified => {
-                Ok(self.answer(tenant, classified).await?.or_else(verify_first))
+                Ok(self.answer(tenant, classified, 0).await?.answer().or_else(verify_first).into())
             }
             Playbook::OrderStatus => {
-                let said = |text: String| Ok(Some(Answer { article_ids: Vec::new(), text }));
+                let said = |text: String| Ok(Found::Answer(Answer::said(text)));
                 match orders::find(&self.bus, self.directory.pool(), tenant, classified).await {
                     Ok(Lookup::Found(order)) => said(orders::reply(&order, tongue)),
                     Ok(Lookup::Unknown(number)) => said(orders::not_found(Some(&number), tongue)),
                     // No order to tell: the knowledge base may answer how tracking works; else
                     // the customer is asked for the number.
-                    Ok(Lookup::NoOrder) => match self.answer(tenant, classified).await? {
-                        Some(answer) => Ok(Some(answer)),
+                    Ok(Lookup::NoOrder) => match self.answer(tenant, classified, 0).await?.answer() {
+                        Some(answer) => Ok(Found::Answer(answer)),
                         None => said(orders::not_found(None, tongue)),
                     },
                     Err(error) => Err(tonic::Status::unavailable(format!("router read model: {error}"))),
@@ -198,7 +242,20 @@ impl Handler<Event> for Decider {
             tier,
             at,
         };
-        if let Some(step) = self.playbook_step(tenant, classified, &decision, &active.rules, at).await? {
+        let customer_asked = decision.rule.then.handoff == Some(HandoffReason::CustomerAsked);
+        let under_way = match self.under_way(tenant, classified, &active.rules).await? {
+            // An answer to the bot's question, unless the customer asks for a person instead.
+            Some(state) if state.playbook == clarify::NAME && !customer_asked => {
+                let routed = routed_for(classified, &decision, active.version);
+                if self.take_choice(&turn, state, routed).await? {
+                    return Ok(());
+                }
+                None
+            }
+            other => other,
+        };
+        let step = self.playbook_step(tenant, classified, &decision, &active.rules, (at, under_way)).await?;
+        if let Some(step) = step {
             return self.follow(step, turn, routed_for(classified, &decision, active.version)).await;
         }
         if decision.rule.then.action == Some(Action::Answer)
@@ -213,11 +270,16 @@ impl Handler<Event> for Decider {
         if decision.rule.then.action == Some(Action::Answer) {
             let playbook = decision.rule.then.playbook.unwrap_or_default();
             match self.resolve(tenant, classified, &active.rules, playbook).await {
-                Ok(Some(answer)) => {
+                Ok(Found::Answer(answer)) => {
                     routed.article_ids.clone_from(&answer.article_ids);
                     reply = Some(answer);
                 }
-                Ok(None) => fall_back(&mut routed, "the knowledge base has no confident answer".into()),
+                Ok(Found::Choose(alternatives)) => {
+                    return self.ask_to_choose(&turn, routed, alternatives).await;
+                }
+                Ok(Found::Nothing) => {
+                    fall_back(&mut routed, "the knowledge base has no confident answer".into())
+                }
                 Err(status) if status.code() == tonic::Code::InvalidArgument => {
                     fall_back(
                         &mut routed,
@@ -244,7 +306,7 @@ impl Handler<Event> for Decider {
                 opens.map(|at| calendar.local_label(at)).as_deref(),
                 Tongue::of(conversation_language(classified)),
             );
-            after_hours_reply = Some(Answer { article_ids: Vec::new(), text });
+            after_hours_reply = Some(Answer::said(text));
         }
         if reply.is_none() {
             let reason = handoff::reason(&decision, classified, answer_failed);
@@ -344,5 +406,6 @@ fn reply_request(classified: &MessageClassified, answer: Answer) -> ReplyRequest
         article_ids: answer.article_ids,
         language: classified.language.clone(),
         author: String::new(),
+        options: answer.options,
     }
 }

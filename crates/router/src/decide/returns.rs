@@ -57,7 +57,7 @@ impl Decider {
             routed.reason =
                 format!("{}; order {} is not returnable under the policy", routed.reason, order.order_id);
             let text = returns::refused(&order, &eligibility, &settings, tongue);
-            return self.conclude(&turn, routed, Some(Answer { article_ids: Vec::new(), text })).await;
+            return self.conclude(&turn, routed, Some(Answer::said(text))).await;
         }
         // One return per asking message, whatever the redeliveries.
         let key = format!("{}/return/{}", turn.tenant, classified.message_id);
@@ -86,6 +86,6 @@ impl Decider {
             format!("{}; return {return_id} opened, the refund waits for approval", routed.reason);
         self.hand_off(&turn, &mut routed, HandoffReason::Policy, false).await?;
         let text = returns::opened(&order.order_id, &return_id, tongue);
-        self.conclude(&turn, routed, Some(Answer { article_ids: Vec::new(), text })).await
+        self.conclude(&turn, routed, Some(Answer::said(text))).await
     }
 }

@@ -15,26 +15,37 @@ use crate::playbooks::{Playbook, Step, account, booking, leads};
 use crate::rules::{Action, Decision, HandoffReason, Rules};
 
 impl Decider {
-    /// The playbook step this message takes, if a playbook is under way or the rule starts one.
+    /// The playbook under way in the tenant's conversation, if one can be: none is without a
+    /// multi-turn playbook or clarifying questions configured, nor in a new conversation.
+    pub(super) async fn under_way(
+        &self,
+        tenant: &str,
+        classified: &MessageClassified,
+        rules: &Rules,
+    ) -> Result<Option<PlaybookProgressed>, HandlerError> {
+        let playbooks = rules.playbooks();
+        let configured = playbooks.lead_qualification.is_some()
+            || playbooks.booking.is_some()
+            || playbooks.sim_activation.is_some()
+            || playbooks.clarify.ask;
+        if !configured || classified.starts_conversation {
+            return Ok(None);
+        }
+        self.session(tenant, &classified.conversation_id).await
+    }
+
+    /// The playbook step this message takes, if a playbook is `under_way` or the rule starts one.
     pub(super) async fn playbook_step(
         &self,
         tenant: &str,
         classified: &MessageClassified,
         decision: &Decision<'_>,
         rules: &Rules,
-        at: DateTime<Utc>,
+        (at, under_way): (DateTime<Utc>, Option<PlaybookProgressed>),
     ) -> Result<Option<Step>, HandlerError> {
-        let playbooks = rules.playbooks();
-        if playbooks.lead_qualification.is_none()
-            && playbooks.booking.is_none()
-            && playbooks.sim_activation.is_none()
-        {
-            // No multi-turn playbook configured: no conversation can be in one.
-            return Ok(None);
-        }
         let conversation = &classified.conversation_id;
         let customer_asked = decision.rule.then.handoff == Some(HandoffReason::CustomerAsked);
-        if let Some(state) = self.session(tenant, conversation).await? {
+        if let Some(state) = under_way {
             if customer_asked {
                 self.end_session(tenant, state).await?;
                 return Ok(None);
@@ -185,7 +196,11 @@ impl Decider {
         }))
     }
 
-    async fn end_session(&self, tenant: &str, mut state: PlaybookProgressed) -> Result<(), HandlerError> {
+    pub(super) async fn end_session(
+        &self,
+        tenant: &str,
+        mut state: PlaybookProgressed,
+    ) -> Result<(), HandlerError> {
         state.done = true;
         state.asking.clear();
         let conversation = state.conversation_id.clone();
@@ -249,7 +264,7 @@ impl Decider {
                 .build()
                 .map_err(|error| HandlerError::Permanent(error.to_string()))?;
         self.bus.publish(&progressed).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
-        let reply = reply.map(|text| Answer { article_ids: Vec::new(), text });
+        let reply = reply.map(Answer::said);
         self.conclude(&turn, routed, reply).await
     }
 }

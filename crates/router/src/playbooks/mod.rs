@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod booking;
+pub mod clarify;
 pub mod identity;
 pub mod leads;
 pub mod orders;
@@ -77,6 +78,9 @@ pub struct Settings {
     pub booking: Option<booking::Settings>,
     #[serde(default)]
     pub sim_activation: Option<account::SimSettings>,
+    /// Asking which article the customer means when no answer is confident (on by default).
+    #[serde(default)]
+    pub clarify: clarify::Settings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
