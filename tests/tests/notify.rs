@@ -160,9 +160,9 @@ async fn webhook_secrets_in_paths_never_show_in_deliveries_events_or_answers() -
     let origin = format!("webhook:{url}/…");
     let bus = backing.bus().await?;
     // The decision's POST and the team notice: two deliveries, each shown by its origin.
-    let (mut deliveries, mut shown) = (Vec::new(), Vec::new());
+    let (mut deliveries, mut shown, mut last) = (Vec::new(), Vec::new(), 0);
     while deliveries.len() < 2 {
-        let (delivered, _) =
+        let (delivered, sequence) =
             wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
                 Some(Body::NotificationDelivered(d))
                     if d.conversation_id == sent.conversation_id && !deliveries.contains(&d.delivery_id) =>
@@ -174,11 +174,13 @@ async fn webhook_secrets_in_paths_never_show_in_deliveries_events_or_answers() -
             .await?;
         deliveries.push(delivered.delivery_id);
         shown.push(delivered.target);
+        last = last.max(sequence);
     }
     assert_eq!(shown, [origin.clone(), origin.clone()], "the events show the origin only");
 
     let supervisor = cluster.channel_as(DEFAULT_TENANT, Role::Supervisor, "sam").await?;
-    let request = ListDeliveriesRequest { conversation_id: sent.conversation_id.clone(), min_sequence: 0 };
+    // Listed once the notifier's read model holds both deliveries.
+    let request = ListDeliveriesRequest { conversation_id: sent.conversation_id.clone(), min_sequence: last };
     let listed = NotifierClient::new(supervisor.clone()).list_deliveries(request).await?.into_inner();
     let targets: Vec<&str> = listed.deliveries.iter().map(|d| d.target.as_str()).collect();
     assert!(targets.iter().filter(|t| **t == origin).count() == 2, "{targets:?}");
