@@ -1,6 +1,6 @@
 //! Asking which article the customer means, and taking the answer (see `playbooks::clarify`).
 
-use switchboard_bus::{Draft, HandlerError};
+use switchboard_bus::HandlerError;
 use switchboard_proto::{
     events::v1::{IntentCorrected, MessageRouted, PlaybookProgressed, RouteAction, event::Body},
     knowledge::v1::Alternative,
@@ -103,12 +103,8 @@ impl Decider {
     }
 
     async fn publish_state(&self, turn: &Turn<'_>, state: PlaybookProgressed) -> Result<(), HandlerError> {
-        let event =
-            Draft::caused_by(turn.event, state.conversation_id.clone(), Body::PlaybookProgressed(state))
-                .build()
-                .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
-        Ok(())
+        let conversation_id = state.conversation_id.clone();
+        self.publish(turn.event, &conversation_id, Body::PlaybookProgressed(state)).await
     }
 
     /// The intent of the article the customer chose, as feedback for the next training of the
@@ -129,12 +125,7 @@ impl Decider {
             previous_intent: question.intent.clone(),
             agent_id: CHOSEN_BY.into(),
         };
-        let event =
-            Draft::caused_by(turn.event, question.message_id.clone(), Body::IntentCorrected(corrected))
-                .build()
-                .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
-        Ok(())
+        self.publish(turn.event, &question.message_id, Body::IntentCorrected(corrected)).await
     }
 }
 

@@ -259,11 +259,8 @@ impl Decider {
                 (state, None)
             }
         };
-        let progressed =
-            Draft::caused_by(turn.event, state.conversation_id.clone(), Body::PlaybookProgressed(state))
-                .build()
-                .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&progressed).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let conversation_id = state.conversation_id.clone();
+        self.publish(turn.event, &conversation_id, Body::PlaybookProgressed(state)).await?;
         let reply = reply.map(Answer::said);
         self.conclude(&turn, routed, reply).await
     }
