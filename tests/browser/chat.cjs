@@ -54,15 +54,24 @@ async function main() {
     say('MESSAGES ' + JSON.stringify(shown));
     if (process.env.SWITCHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.SWITCHBOARD_SCREENSHOT });
 
-    // Another visitor asks for a person in Chinese: the hand-off notice is in Chinese.
+    // Another visitor, on a German page, asks for a person in Chinese: the widget speaks the
+    // page's German until the customer writes, then Chinese, and the hand-off notice is Chinese.
     const visitor = await (await browser.newContext()).newPage();
-    await visitor.goto(process.argv[2]);
+    visitor.on('pageerror', (error) => console.error('visitor page error:', error));
+    await visitor.goto(process.argv[2] + '?lang=de');
     await visitor.waitForSelector('.sb-chat[data-connected=true]');
+    const labels = () => visitor.evaluate(() => ({
+      title: document.querySelector('.sb-title').textContent,
+      placeholder: document.querySelector('.sb-input').placeholder,
+      send: document.querySelector('.sb-send').textContent,
+    }));
+    say('PAGE LABELS ' + JSON.stringify(await labels()));
     await visitor.fill('.sb-input', '我想找真人客服');
     await visitor.press('.sb-input', 'Enter');
     const notice = await visitor.locator('.sb-system').first();
     await notice.waitFor();
     say('CHINESE HANDOFF ' + JSON.stringify(await notice.textContent()));
+    say('CUSTOMER LABELS ' + JSON.stringify(await labels()));
     say('DONE');
   } catch (error) {
     console.error('chat as shown:', await page.locator('.sb-chat').textContent().catch(() => '(none)'));

@@ -81,10 +81,23 @@ async fn a_customer_chats_with_the_bot_asks_for_a_person_and_gets_the_agents_rep
     assert_eq!(customers.len(), 3, "{shown:?}");
     assert_eq!(shown.len(), 6, "{shown:?}");
     assert_eq!(shown.first().map(String::as_str), Some("customer: How can I track my order?"));
-    // A customer who writes Chinese is told in Chinese that a person takes over.
+    // On a German page the widget speaks German; a customer who writes Chinese is told in
+    // Chinese that a person takes over, and the widget's own strings follow.
+    let labels = |line: String, prefix: &str| -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::from_str(line.strip_prefix(prefix).context("labels")?)?)
+    };
+    let page = labels(next().await?, "PAGE LABELS ")?;
+    let german = |key: &str| switchboard_phrases::say("de", &format!("widget.{key}"), &[]);
+    assert_eq!(
+        page,
+        serde_json::json!({"title": german("title"), "placeholder": german("placeholder"), "send": german("send")})
+    );
     let chinese = next().await?;
     let notice: String = serde_json::from_str(chinese.strip_prefix("CHINESE HANDOFF ").context("notice")?)?;
     assert!(notice.contains("工作人员") || notice.contains("工作人員"), "{notice}");
+    let customer = labels(next().await?, "CUSTOMER LABELS ")?;
+    let titles = ["zh-Hans", "zh-Hant"].map(|tag| switchboard_phrases::say(tag, "widget.title", &[]));
+    assert!(titles.iter().any(|title| customer["title"] == title.as_str()), "{customer}");
     assert_eq!(next().await?, "DONE");
     let received = common::events(&bus, "switchboard.events.conversation.>").await?;
     let asked: Vec<(String, String)> = received

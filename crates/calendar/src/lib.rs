@@ -21,6 +21,16 @@ pub struct Spec {
     pub holidays: Vec<String>,
 }
 
+/// A moment in a calendar's zone: weekday 1 (Monday) to 7, `YYYY-MM-DD`, `HH:MM` and the zone's
+/// IANA name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalTime {
+    pub weekday: u32,
+    pub date: String,
+    pub time: String,
+    pub zone: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calendar {
     /// As written, so the calendar can travel (on an SLA policy) and be read again.
@@ -146,9 +156,15 @@ impl Calendar {
         total
     }
 
-    /// `at` in the calendar's local time, e.g. `Thu 3 Dec 09:00 (Europe/Berlin)`.
-    pub fn local_label(&self, at: DateTime<Utc>) -> String {
-        format!("{} ({})", at.with_timezone(&self.zone).format("%a %-d %b %H:%M"), self.zone.name())
+    /// `at` in the calendar's local time, in parts a reply words in its own language.
+    pub fn local_time(&self, at: DateTime<Utc>) -> LocalTime {
+        let local = at.with_timezone(&self.zone);
+        LocalTime {
+            weekday: local.weekday().number_from_monday(),
+            date: local.format("%Y-%m-%d").to_string(),
+            time: local.format("%H:%M").to_string(),
+            zone: self.zone.name().to_string(),
+        }
     }
 
     /// Whether `at` falls within opening hours (local time, holidays closed).

@@ -4,6 +4,7 @@
 //! so two answers racing cannot both land), carrying who handled the conversation from the
 //! `SurveySent` before it.
 
+use axum::http::{HeaderMap, header};
 use axum::{
     Json, Router,
     extract::{Path, State},
@@ -14,6 +15,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_bus::{Draft, Expected};
+use switchboard_phrases::{say, served};
 use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{SurveyAnswered, SurveySent, event::Body};
 
@@ -71,12 +73,28 @@ impl Surveys {
     }
 }
 
-async fn page(State(surveys): State<Surveys>, Path(token): Path<String>) -> Response {
+/// The survey's page in the language it was sent in: its scale, or thanks once answered. A link
+/// that names no survey gets a page in the browser's language saying so.
+async fn page(State(surveys): State<Surveys>, Path(token): Path<String>, headers: HeaderMap) -> Response {
     match surveys.find(&token).await {
-        Ok(survey) if survey.answered => Html(PAGE.replace("{body}", THANKS)).into_response(),
-        Ok(survey) => Html(PAGE.replace("{body}", &Scale::of(&survey.sent.kind).page())).into_response(),
+        Ok(survey) if survey.answered => Html(thanks(&survey.sent.language)).into_response(),
+        Ok(survey) => {
+            let language = &survey.sent.language;
+            Html(page_in(language, &Scale::of(&survey.sent.kind).page(language))).into_response()
+        }
+        Err(response) if response.status() == StatusCode::NOT_FOUND => {
+            let language = browser_language(&headers);
+            let body = format!("<p>{}</p>", say(language, "survey.unknown_link", &[]));
+            (StatusCode::NOT_FOUND, Html(page_in(language, &body))).into_response()
+        }
         Err(response) => response,
     }
+}
+
+/// The first language the browser asks for (`Accept-Language`), else none.
+fn browser_language(headers: &HeaderMap) -> &str {
+    let accepted = headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    accepted.split([',', ';']).next().unwrap_or("").trim()
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,46 +159,71 @@ async fn answer(
 }
 
 const PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>How did we do?</title>
+<html lang="{lang}" dir="{dir}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title>
 <style>body{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}
 button{font-size:1.2rem;width:3rem;height:3rem;margin:.2rem}textarea{width:100%;margin-top:1rem}</style>
 </head><body>{body}</body></html>"#;
 
-const THANKS: &str = "<h1>Thank you!</h1><p>Your rating helps us help you.</p>";
+/// The page around `body`, in `language` (a served tag; its title is the CSAT question).
+fn page_in(language: &str, body: &str) -> String {
+    let tag = served(language);
+    let dir = if matches!(tag, "ar" | "he") { "rtl" } else { "ltr" };
+    PAGE.replace("{lang}", tag)
+        .replace("{dir}", dir)
+        .replace("{title}", &escaped(&say(tag, "survey.csat_question", &[])))
+        .replace("{body}", body)
+}
+
+fn thanks(language: &str) -> String {
+    let body = format!(
+        "<h1>{}</h1><p>{}</p>",
+        escaped(&say(language, "survey.thanks_title", &[])),
+        escaped(&say(language, "survey.thanks", &[]))
+    );
+    page_in(language, &body)
+}
+
+/// Text for HTML: `<`, `>`, `&` and quotes escaped.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
 
 /// A survey's scale: CSAT 1 (poor) to 5 (great), NPS 0 (not at all likely) to 10 (extremely).
 struct Scale {
     low: u32,
     high: u32,
-    question: &'static str,
-    legend: &'static str,
+    /// The phrases' `survey.<kind>_question` and `_legend`.
+    kind: &'static str,
 }
 
 impl Scale {
     fn of(kind: &str) -> Self {
         if kind == "nps" {
-            Self {
-                low: 0,
-                high: 10,
-                question: "How likely are you to recommend us to a friend?",
-                legend: "0 is not at all likely, 10 is extremely likely.",
-            }
+            Self { low: 0, high: 10, kind: "nps" }
         } else {
-            Self { low: 1, high: 5, question: "How did we do?", legend: "1 is poor, 5 is great." }
+            Self { low: 1, high: 5, kind: "csat" }
         }
     }
 
-    fn page(&self) -> String {
+    fn page(&self, language: &str) -> String {
         let buttons: String = (self.low..=self.high).map(|n| format!("<button>{n}</button>")).collect();
+        let text = |key: &str| escaped(&say(language, &format!("survey.{}_{key}", self.kind), &[]));
+        let said = |key: &str| serde_json::to_string(&say(language, key, &[])).unwrap_or_default();
+        let form = SCALE_FORM
+            .replace("{comment}", &escaped(&say(language, "survey.comment", &[])))
+            .replace("{thanks}", &said("survey.thanks_title"))
+            .replace("{rated_already}", &said("survey.rated_already"))
+            .replace("{try_later}", &said("survey.try_later"));
         format!(
-            "<h1>{}</h1>\n<p>{}</p>\n<div id=\"scale\">{buttons}</div>\n{SCALE_FORM}",
-            self.question, self.legend
+            "<h1>{}</h1>\n<p>{}</p>\n<div id=\"scale\">{buttons}</div>\n{form}",
+            text("question"),
+            text("legend")
         )
     }
 }
 
-const SCALE_FORM: &str = r#"<textarea id="comment" rows="3" placeholder="Anything to add? (optional)"></textarea>
+const SCALE_FORM: &str = r#"<textarea id="comment" rows="3" placeholder="{comment}"></textarea>
 <p id="said" role="status"></p>
 <script>
 for (const button of document.querySelectorAll('#scale button')) {
@@ -188,7 +231,8 @@ for (const button of document.querySelectorAll('#scale button')) {
     const body = JSON.stringify({score: Number(button.textContent), comment: document.getElementById('comment').value});
     const answer = await fetch(location.pathname, {method: 'POST', headers: {'Content-Type': 'application/json'}, body});
     const said = await answer.json();
-    document.getElementById('said').textContent = answer.ok ? 'Thank you!' : said.error;
+    document.getElementById('said').textContent =
+      answer.ok ? {thanks} : answer.status === 409 ? {rated_already} : answer.status >= 500 ? {try_later} : said.error;
   };
 }
 </script>"#;

@@ -17,14 +17,33 @@ pub async fn exists(bus: &Bus, tenant: &str, conversation_id: &str) -> Result<bo
     }
 }
 
-/// The conversation's customer and channel, as its first message gave them (from the stream:
-/// an agent may resolve a conversation before the desk's read model has it).
-pub async fn contact(bus: &Bus, tenant: &str, conversation_id: &str) -> Result<Option<(String, i32)>, Error> {
+/// Who a conversation is with: the customer and channel of its first message, and the language
+/// its messages were routed in (empty before any was).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Contact {
+    pub customer_id: String,
+    pub channel: i32,
+    pub language: String,
+}
+
+/// The conversation's contact, from the stream (an agent may resolve a conversation before the
+/// desk's read model has it); `None` before its first message.
+pub async fn contact(bus: &Bus, tenant: &str, conversation_id: &str) -> Result<Option<Contact>, Error> {
     let history = bus.events_of("conversation", tenant, conversation_id).await?;
-    Ok(history.into_iter().find_map(|(event, _)| match event.body {
-        Some(Body::MessageReceived(m)) => Some((m.customer_id, m.channel)),
-        _ => None,
-    }))
+    let mut found: Option<Contact> = None;
+    for (event, _) in history {
+        match (event.body, &mut found) {
+            (Some(Body::MessageReceived(m)), None) => {
+                found =
+                    Some(Contact { customer_id: m.customer_id, channel: m.channel, ..Contact::default() });
+            }
+            (Some(Body::MessageRouted(r)), Some(contact)) if !r.language.is_empty() => {
+                contact.language = r.language
+            }
+            _ => {}
+        }
+    }
+    Ok(found)
 }
 
 /// The `ConversationClosed` of a conversation, with who it was with and who handled it: `human`
@@ -37,7 +56,8 @@ pub async fn closed(
     reason: &str,
     by_agent: bool,
 ) -> Result<ConversationClosed, Error> {
-    let (customer_id, channel) = contact(bus, tenant, conversation_id).await?.unwrap_or_default();
+    let Contact { customer_id, channel, .. } =
+        contact(bus, tenant, conversation_id).await?.unwrap_or_default();
     let human = by_agent || {
         let mut connection = pool.acquire().await?;
         let row = store::load(&mut connection, tenant, conversation_id).await?;

@@ -3,8 +3,10 @@
 //! Event ids derive from the tenant, the conversation and the due time, so redeliveries send
 //! nothing twice. All of it acts on the clock's tenant's conversation.
 
+use chrono::Datelike as _;
 use sqlx::PgPool;
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
+use switchboard_phrases::{say, when};
 use switchboard_projection::Task;
 use switchboard_proto::{
     events::v1::{Event, ReplyRequested, event::Body},
@@ -48,18 +50,10 @@ impl Handler<Event> for Closer {
             _ => return Ok(()),
         };
         let due = to_datetime(due.as_ref());
-        let text = if closing {
-            "We have closed this conversation as we did not hear back from you. Write to us any time and we will pick it up again.".to_string()
-        } else {
-            format!(
-                "We are still waiting for your answer. If we do not hear from you, this conversation closes on {} (UTC).",
-                due.format("%a %-d %b %H:%M")
-            )
-        };
         let kind = if closing { "close" } else { "notice" };
         let tenant = tenant_of(&event);
         let key = format!("{tenant}/pending/{conversation}/{kind}/{}", due.timestamp());
-        self.tell(&event, &conversation, text, &key).await?;
+        self.tell(&event, &conversation, &Notice { closing, due }, &key).await?;
         if closing {
             let reason = "no answer from the customer";
             let closed = closing::closed(&self.bus, &self.pool, tenant, &conversation, reason, false)
@@ -77,17 +71,18 @@ impl Handler<Event> for Closer {
 }
 
 impl Closer {
-    /// Writes to the customer of the cause's tenant's `conversation` on the channel it started on.
+    /// Writes the notice to the customer of the cause's tenant's `conversation` on the channel it
+    /// started on, in the conversation's language.
     async fn tell(
         &self,
         cause: &Event,
         conversation: &str,
-        text: String,
+        notice: &Notice,
         key: &str,
     ) -> Result<(), HandlerError> {
         let contact =
             closing::contact(&self.bus, tenant_of(cause), conversation).await.map_err(unavailable)?;
-        let Some((customer_id, channel)) = contact else {
+        let Some(contact) = contact else {
             tracing::warn!("pending conversation has no customer message; no notice sent");
             return Ok(());
         };
@@ -95,9 +90,10 @@ impl Closer {
         let body = Body::ReplyRequested(ReplyRequested {
             reply_id: reply_id.clone(),
             conversation_id: conversation.to_string(),
-            customer_id,
-            channel,
-            text,
+            customer_id: contact.customer_id,
+            channel: contact.channel,
+            text: notice.text(&contact.language),
+            language: contact.language,
             ..ReplyRequested::default()
         });
         let event = Draft::caused_by(cause, reply_id, body)
@@ -106,5 +102,22 @@ impl Closer {
             .map_err(|error| HandlerError::Permanent(error.to_string()))?;
         self.bus.publish(&event).await.map_err(unavailable)?;
         Ok(())
+    }
+}
+
+/// The last notice before a pending conversation closes, or the closing message.
+struct Notice {
+    closing: bool,
+    due: chrono::DateTime<chrono::Utc>,
+}
+
+impl Notice {
+    fn text(&self, language: &str) -> String {
+        if self.closing {
+            return say(language, "pending.closed", &[]);
+        }
+        let (date, time) = (self.due.format("%Y-%m-%d").to_string(), self.due.format("%H:%M").to_string());
+        let due = when(language, self.due.weekday().number_from_monday(), &date, &time, "UTC");
+        say(language, "pending.warning", &[("due", &due)])
     }
 }

@@ -136,6 +136,7 @@ fn outcome_event(job: &Job, outcome: Outcome) -> Body {
                 external_id,
                 author: reply.author.clone(),
                 options: reply.options.clone(),
+                language: reply.language.clone(),
             })
         }
         (Work::Reply(reply), Outcome::Failed { attempts, reason, .. }) => {

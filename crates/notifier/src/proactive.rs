@@ -303,6 +303,7 @@ impl Proactive {
         let reach = reach::reach(&self.pool, tenant, customer_id).await?;
         let template = format!("survey_{}", surveys.kind);
         let text = self.templates.render(&template, &reach.language, &[("link", &link)]);
+        let language = reach.language.clone();
         let body = if channel != Channel::Voice as i32 {
             Body::ReplyRequested(ReplyRequested {
                 reply_id: reply_id.clone(),
@@ -334,6 +335,7 @@ impl Proactive {
             handled_by: handled_by.into(),
             channel,
             customer_id: customer_id.into(),
+            language,
         };
         let sent = Draft::new(tenant, conversation_id, Body::SurveySent(sent))
             .keyed(format!("{key}/sent"))

@@ -161,6 +161,22 @@ mod tests {
         }
     }
 
+    /// Templates that go to staff, in the operators' language.
+    const STAFF: &[&str] = &["team_notice", "team_notice_subject", "device_ticket"];
+
+    #[test]
+    fn every_customer_template_is_written_in_every_language_the_classifier_detects() {
+        let templates = Templates::parse(DEFAULT_TEMPLATES).expect("bundled templates parse");
+        for (name, locales) in templates.templates.iter().filter(|(name, _)| !STAFF.contains(&name.as_str()))
+        {
+            for tag in switchboard_nlu::language::supported() {
+                let key = if tag == "zh-Hans" { "zh" } else { tag };
+                let text = locales.get(key).unwrap_or_else(|| panic!("{name} has no {tag} text"));
+                assert!(tag == "en" || *text != locales["en"], "{name} in {tag} is left in English");
+            }
+        }
+    }
+
     #[test]
     fn refuses_templates_without_the_required_texts() {
         let error = Templates::parse("brand: X\ntemplates:\n  email_reply:\n    de: x\n").expect_err("no en");

@@ -34,6 +34,9 @@ pub enum Outgoing {
         /// Answers the customer may pick with one tap (sent back as the message's text).
         #[serde(skip_serializing_if = "Vec::is_empty")]
         options: Vec<String>,
+        /// The conversation's language (BCP 47) where known: the widget's own strings follow it.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        language: String,
     },
     Typing {
         author: String,
@@ -43,12 +46,18 @@ pub enum Outgoing {
         queue: String,
         text: String,
         open: bool,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        language: String,
     },
     Suggestions {
         articles: Vec<Article>,
     },
     Error {
         message: String,
+        /// What the widget words in the customer's language: `slow_down`, `not_sent`,
+        /// `starting_anew`, `wait`; empty for errors only a developer meets.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        code: String,
     },
 }
 
@@ -144,6 +153,7 @@ impl Hub {
                     author: "customer".into(),
                     text: m.text.clone(),
                     options: Vec::new(),
+                    language: String::new(),
                 };
                 self.tell(&m.conversation_id, &message);
             }
@@ -154,6 +164,7 @@ impl Hub {
                     author: author.into(),
                     text: d.text.clone(),
                     options: d.options.clone(),
+                    language: d.language.clone(),
                 };
                 self.tell(&d.conversation_id, &message);
             }
@@ -171,14 +182,19 @@ impl Hub {
 /// language.
 pub fn handoff(queue: &str, open: bool, language: &str) -> Outgoing {
     let notice = if open { Handoff::Now } else { Handoff::WhenOpen };
-    Outgoing::Handoff { queue: queue.into(), text: handoff_text(notice, language).into(), open }
+    Outgoing::Handoff {
+        queue: queue.into(),
+        text: handoff_text(notice, language),
+        open,
+        language: language.into(),
+    }
 }
 
 /// The hand-off notice for a conversation resumed while it waits for a person (whether the team
 /// is open is not known there), in the conversation's language.
 pub fn handoff_under_way(queue: &str, language: &str) -> Outgoing {
     let text = handoff_text(Handoff::UnderWay, language);
-    Outgoing::Handoff { queue: queue.into(), text: text.into(), open: true }
+    Outgoing::Handoff { queue: queue.into(), text, open: true, language: language.into() }
 }
 
 /// Follows the live events and typing signals until `shutdown`.
@@ -222,6 +238,7 @@ mod tests {
             author: "bot".into(),
             text: "hello".into(),
             options: Vec::new(),
+            language: String::new(),
         }
     }
 

@@ -15,6 +15,9 @@ mod session;
 
 pub use limits::ChatLimits;
 
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
 use crate::tenants::{Site, Tenants};
 
 use axum::{
@@ -97,12 +100,30 @@ pub fn routes(chat: Chat) -> Router {
 const WIDGET: &str = include_str!("widget.js");
 const DEMO: &str = include_str!("demo.html");
 
+/// The widget with its strings in every language served (`widget.*` phrases), made once.
+static WIDGET_WITH_PHRASES: LazyLock<String> = LazyLock::new(|| {
+    let phrases: BTreeMap<&str, BTreeMap<String, String>> = switchboard_phrases::languages()
+        .into_iter()
+        .map(|tag| (tag, switchboard_phrases::section(tag, "widget.")))
+        .collect();
+    let json = serde_json::to_string(&phrases).unwrap_or_else(|_| "{}".into());
+    WIDGET.replacen("/*PHRASES*/{}", &json, 1)
+});
+
 async fn widget() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], WIDGET).into_response()
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], WIDGET_WITH_PHRASES.as_str()).into_response()
 }
 
-async fn demo() -> Html<&'static str> {
-    Html(DEMO)
+#[derive(Debug, Deserialize)]
+struct DemoPage {
+    /// The page's language (`?lang=de`), to try the widget in it; English by default.
+    #[serde(default)]
+    lang: String,
+}
+
+async fn demo(Query(page): Query<DemoPage>) -> Html<String> {
+    let lang = switchboard_phrases::served(&page.lang);
+    Html(DEMO.replacen("<html lang=\"en\">", &format!("<html lang=\"{lang}\">"), 1))
 }
 
 #[derive(Debug, Deserialize)]

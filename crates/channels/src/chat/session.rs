@@ -116,7 +116,7 @@ pub(super) async fn run(chat: Chat, site: String, customer: Customer, client: Ip
                             Next::Continue
                         } else {
                             strikes += 1;
-                            session.error("too many messages; slow down");
+                            session.customer_error("slow_down", "too many messages; slow down");
                             if strikes >= limits.strikes { Next::Close("too many messages") } else { Next::Continue }
                         }
                     }
@@ -193,7 +193,12 @@ impl Session {
     }
 
     fn error(&mut self, message: impl Into<String>) {
-        self.say(Outgoing::Error { message: message.into() });
+        self.say(Outgoing::Error { message: message.into(), code: String::new() });
+    }
+
+    /// An error the widget words for the customer, in their language, by its `code`.
+    fn customer_error(&mut self, code: &str, message: &str) {
+        self.say(Outgoing::Error { message: message.into(), code: code.into() });
     }
 
     /// What the hub sends; the welcome also releases the messages held for it.
@@ -232,7 +237,7 @@ impl Session {
             Ok(conversation) if conversation.customer_id == self.customer_id => {}
             Ok(_) => return self.error("this conversation belongs to someone else"),
             Err(status) if status.code() == tonic::Code::NotFound => {
-                return self.error("conversation not found; starting anew");
+                return self.customer_error("starting_anew", "conversation not found; starting anew");
             }
             Err(status) => return self.error(format!("history unavailable: {}", status.message())),
         }
@@ -255,16 +260,18 @@ impl Session {
                 author: author.into(),
                 text: message.text.clone(),
                 options: Vec::new(),
+                language: String::new(),
             });
         }
         if matches!(conversation.status(), ConversationStatus::Queued | ConversationStatus::Escalated) {
             let queue =
                 conversation.messages.iter().rev().find_map(|m| m.routing.as_ref().map(|r| r.queue.clone()));
+            // The conversation's language: the first its messages were detected in.
             let language = conversation
                 .messages
                 .iter()
-                .rev()
-                .find_map(|m| m.classification.as_ref().map(|c| c.language.clone()))
+                .filter_map(|m| m.classification.as_ref().map(|c| c.language.clone()))
+                .find(|tag| !tag.is_empty() && tag != "und")
                 .unwrap_or_default();
             self.say(handoff_under_way(&queue.unwrap_or_default(), &language));
         }
@@ -302,7 +309,8 @@ impl Session {
         if self.conversation_id.is_none() {
             if self.starting {
                 if self.held.len() >= HELD {
-                    return self.error("wait for the conversation to start before sending more");
+                    return self
+                        .customer_error("wait", "wait for the conversation to start before sending more");
                 }
                 self.held.push((id.to_string(), inbound.text));
                 return;
@@ -321,7 +329,7 @@ impl Session {
                     // Nothing started: the next message starts the conversation.
                     self.starting = false;
                 }
-                self.error("your message could not be sent; please try again");
+                self.customer_error("not_sent", "your message could not be sent; please try again");
             }
         }
     }

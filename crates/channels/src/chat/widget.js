@@ -6,6 +6,7 @@
 // A signed-in customer: add data-user="CUSTOMER-ID" data-user-hash="HEX HMAC-SHA256 of the id
 // under the site's identity secret" (computed by the company's server, never in the page's code);
 // the bot then tells that customer their orders and account.
+// Its own strings follow data-lang (else the page's lang), then the language the customer writes in.
 (function () {
   'use strict';
   var script = document.currentScript || document.querySelector('script[data-site]');
@@ -13,6 +14,18 @@
   var site = script.getAttribute('data-site') || '';
   var user = script.getAttribute('data-user') || '';
   var userHash = script.getAttribute('data-user-hash') || '';
+  // The widget's strings by language, filled in by the server; tags as the bot's replies use them.
+  var PHRASES = /*PHRASES*/{};
+  // A BCP 47 tag's served language: Chinese by script, others by their primary language.
+  var served = function (tag) {
+    var parts = String(tag || '').toLowerCase().split(/[-_]/);
+    var wanted = parts[0] === 'zh'
+      ? (parts.some(function (p) { return ['hant', 'tw', 'hk', 'mo'].indexOf(p) >= 0; }) ? 'zh-Hant' : 'zh-Hans')
+      : parts[0];
+    return PHRASES[wanted] ? wanted : '';
+  };
+  var language = served(script.getAttribute('data-lang')) || served(document.documentElement.lang) || 'en';
+  var t = function (key) { return (PHRASES[language] || {})[key] || (PHRASES.en || {})[key] || key; };
   var base = new URL(script.src, location.href);
   var wsUrl = (base.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + base.host + '/chat/ws';
   var storeKey = 'switchboard-chat:' + site + (user ? ':' + user : '');
@@ -49,15 +62,32 @@
   var root = document.createElement('div');
   root.className = 'sb-chat';
   root.setAttribute('role', 'complementary');
-  root.innerHTML = '<div class="sb-head"><span>Chat with us</span><span class="sb-status" aria-live="polite">connecting…</span></div>' +
+  root.innerHTML = '<div class="sb-head"><span class="sb-title"></span><span class="sb-status" aria-live="polite"></span></div>' +
     '<div class="sb-log" aria-live="polite"></div><div class="sb-typing"></div><div class="sb-suggestions"></div>' +
-    '<form class="sb-form"><input class="sb-input" aria-label="Your message" placeholder="Type your question…" autocomplete="off">' +
-    '<button class="sb-send" type="submit">Send</button></form>';
+    '<form class="sb-form"><input class="sb-input" autocomplete="off">' +
+    '<button class="sb-send" type="submit"></button></form>';
   var log = root.querySelector('.sb-log');
   var typingLine = root.querySelector('.sb-typing');
   var suggestions = root.querySelector('.sb-suggestions');
   var input = root.querySelector('.sb-input');
   var status = root.querySelector('.sb-status');
+  var statusKey = 'connecting';
+  // Words every string in the current language (again when the customer's language is known).
+  function label() {
+    root.setAttribute('lang', language);
+    root.setAttribute('dir', ['ar', 'he'].indexOf(language) >= 0 ? 'rtl' : 'ltr');
+    root.querySelector('.sb-title').textContent = t('title');
+    input.setAttribute('aria-label', t('input_label'));
+    input.placeholder = t('placeholder');
+    root.querySelector('.sb-send').textContent = t('send');
+    status.textContent = t(statusKey);
+  }
+  function setStatus(key) { statusKey = key; status.textContent = t(key); }
+  function follow(tag) {
+    var next = served(tag);
+    if (next && next !== language) { language = next; label(); }
+  }
+  label();
   var shown = {};
   var pending = [];
   var socket = null, paused = false, delay = 1000, typingTimer = null, suggestTimer = null, lastTyping = 0;
@@ -74,7 +104,7 @@
   }
   function showTyping(author) {
     typingLine.setAttribute('data-author', author);
-    typingLine.textContent = author === 'agent' ? 'An agent is typing…' : 'The assistant is typing…';
+    typingLine.textContent = t(author === 'agent' ? 'agent_typing' : 'bot_typing');
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { typingLine.textContent = ''; typingLine.removeAttribute('data-author'); }, 8000);
   }
@@ -104,13 +134,17 @@
   function onFrame(frame) {
     if (frame.type === 'welcome') { state.conversation = frame.conversation_id; save(); }
     else if (frame.type === 'message') {
+      if (frame.language) follow(frame.language);
       if (frame.author !== 'customer') { typingLine.textContent = ''; typingLine.removeAttribute('data-author'); }
       var fresh = !shown[frame.id];
       add('sb-message', frame.author, frame.text, frame.id);
       if (fresh && frame.options && frame.options.length) showOptions(frame.options);
     }
     else if (frame.type === 'typing') showTyping(frame.author);
-    else if (frame.type === 'handoff') add('sb-system', '', frame.text, 'handoff:' + frame.queue);
+    else if (frame.type === 'handoff') {
+      if (frame.language) follow(frame.language);
+      add('sb-system', '', frame.text, 'handoff:' + frame.queue);
+    }
     else if (frame.type === 'suggestions') {
       suggestions.innerHTML = '';
       frame.articles.forEach(function (article) {
@@ -120,7 +154,7 @@
         suggestions.appendChild(item);
       });
     }
-    else if (frame.type === 'error') add('sb-system', '', frame.text || frame.message);
+    else if (frame.type === 'error') add('sb-system', '', frame.code ? t(frame.code) : frame.message);
   }
   function connect() {
     if (paused) return;
@@ -129,7 +163,7 @@
     socket = new WebSocket(url);
     socket.onopen = function () {
       delay = 1000;
-      status.textContent = 'online';
+      setStatus('online');
       root.setAttribute('data-connected', 'true');
       send({ type: 'hello', conversation_id: state.conversation });
       while (pending.length) send(pending.shift());
@@ -137,7 +171,7 @@
     socket.onmessage = function (event) { try { onFrame(JSON.parse(event.data)); } catch (e) { /* not ours */ } };
     socket.onclose = function () {
       root.setAttribute('data-connected', 'false');
-      status.textContent = paused ? 'offline' : 'reconnecting…';
+      setStatus(paused ? 'offline' : 'reconnecting');
       if (!paused) setTimeout(connect, delay);
       delay = Math.min(delay * 2, 15000);
     };

@@ -4,13 +4,14 @@
 //! redeliveries send nothing twice.
 
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
+use switchboard_phrases::say;
 use switchboard_projection::Task;
 use switchboard_proto::events::v1::{
     Event, NotificationRequested, ReplyRequested, ReturnOpened, event::Body,
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, tenancy::tenant_of};
+use crate::{Error, closing, tenancy::tenant_of};
 
 /// Named when the router ran it: the durable consumer keeps its place in the stream across the
 /// move, so no confirmation is sent twice after an upgrade.
@@ -32,11 +33,13 @@ struct Triggers {
     bus: Bus,
 }
 
-pub fn refund_confirmation(order_id: &str, return_id: &str) -> String {
-    format!(
-        "Good news: your return {return_id} for order {order_id} is approved. Your refund is on its way to your \
-         original payment method."
-    )
+/// What the customer is told of the decision, in the conversation's language.
+pub fn decision_text(opened: &ReturnOpened, rejected_because: Option<&str>, language: &str) -> String {
+    let ids = [("order_id", opened.order_id.as_str()), ("return_id", opened.return_id.as_str())];
+    match rejected_because {
+        None => say(language, "return.approved", &ids),
+        Some(why) => say(language, "return.rejected", &[ids[0], ids[1], ("why", why)]),
+    }
 }
 
 pub fn warehouse_notice(order_id: &str, return_id: &str) -> (String, String) {
@@ -59,12 +62,7 @@ impl Handler<Event> for Triggers {
         let Some(opened) = state.opened else {
             return Err(HandlerError::Permanent(format!("return {return_id} was never opened")));
         };
-        let text = if approved {
-            refund_confirmation(&opened.order_id, &return_id)
-        } else {
-            format!("Your return {return_id} for order {} was not approved: {why}", opened.order_id)
-        };
-        self.reply(&event, &opened, text).await?;
+        self.reply(&event, &opened, (!approved).then_some(why.as_str())).await?;
         if approved {
             self.notify_warehouse(&event, &opened).await?;
         }
@@ -74,8 +72,17 @@ impl Handler<Event> for Triggers {
 }
 
 impl Triggers {
-    async fn reply(&self, cause: &Event, opened: &ReturnOpened, text: String) -> Result<(), HandlerError> {
+    async fn reply(
+        &self,
+        cause: &Event,
+        opened: &ReturnOpened,
+        rejected_because: Option<&str>,
+    ) -> Result<(), HandlerError> {
         let tenant = tenant_of(cause);
+        let contact = closing::contact(&self.bus, tenant, &opened.conversation_id)
+            .await
+            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let language = contact.map(|contact| contact.language).unwrap_or_default();
         let reply_id = key_id(&format!("{tenant}/refund-reply/{}", opened.return_id)).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
             reply_id: reply_id.clone(),
@@ -83,7 +90,8 @@ impl Triggers {
             in_reply_to: opened.message_id.clone(),
             customer_id: opened.customer_id.clone(),
             channel: opened.channel,
-            text,
+            text: decision_text(opened, rejected_because, &language),
+            language,
             ..ReplyRequested::default()
         });
         self.publish(cause, &reply_id, body).await

@@ -28,7 +28,7 @@ use crate::{
     handoff,
     knowledge::Knowledge,
     playbooks::{
-        Playbook, Tongue, account, after_hours, clarify, identity, orders, orders::Lookup, password_reset,
+        Playbook, account, after_hours, clarify, identity, local_time, orders, orders::Lookup, password_reset,
     },
     rules::{Action, Decision, HandoffReason, Rules},
     store::RuleStore,
@@ -153,11 +153,11 @@ impl Decider {
         rules: &Rules,
         playbook: Playbook,
     ) -> Result<Found, tonic::Status> {
-        let tongue = Tongue::of(conversation_language(classified));
+        let language = conversation_language(classified);
         // Articles to ask about when unsure, where asking is on.
         let offer = if rules.playbooks().clarify.ask { clarify::MAX_OPTIONS } else { 0 };
         let channel = Channel::try_from(classified.channel).unwrap_or(Channel::Unspecified);
-        let verify_first = || Some(Answer::said(identity::verify_first(channel, tongue)));
+        let verify_first = || Some(Answer::said(identity::verify_first(channel, language)));
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
             Playbook::Faq | Playbook::LeadQualification | Playbook::Returns | Playbook::Booking => {
@@ -175,9 +175,9 @@ impl Decider {
                 // Without an account a person takes it (the reply would be a guess).
                 Ok(Found::from(found.map(|account| {
                     let text = if playbook == Playbook::DataUsage {
-                        account::usage_reply(&account)
+                        account::usage_reply(&account, language)
                     } else {
-                        account::balance_reply(&account)
+                        account::balance_reply(&account, language)
                     };
                     Answer::said(text)
                 })))
@@ -186,7 +186,7 @@ impl Decider {
                 .playbooks()
                 .password_reset
                 .as_ref()
-                .map(|settings| Answer::said(password_reset(settings, tongue)))
+                .map(|settings| Answer::said(password_reset(settings, language)))
                 .into()),
             // How tracking works, from the knowledge base, but no one's order: else the way to be
             // verified (never a dead end).
@@ -196,13 +196,13 @@ impl Decider {
             Playbook::OrderStatus => {
                 let said = |text: String| Ok(Found::Answer(Answer::said(text)));
                 match orders::find(&self.bus, self.directory.pool(), tenant, classified).await {
-                    Ok(Lookup::Found(order)) => said(orders::reply(&order, tongue)),
-                    Ok(Lookup::Unknown(number)) => said(orders::not_found(Some(&number), tongue)),
+                    Ok(Lookup::Found(order)) => said(orders::reply(&order, language)),
+                    Ok(Lookup::Unknown(number)) => said(orders::not_found(Some(&number), language)),
                     // No order to tell: the knowledge base may answer how tracking works; else
                     // the customer is asked for the number.
                     Ok(Lookup::NoOrder) => match self.answer(tenant, classified, 0).await?.answer() {
                         Some(answer) => Ok(Found::Answer(answer)),
-                        None => said(orders::not_found(None, tongue)),
+                        None => said(orders::not_found(None, language)),
                     },
                     Err(error) => Err(tonic::Status::unavailable(format!("router read model: {error}"))),
                 }
@@ -302,10 +302,8 @@ impl Handler<Event> for Decider {
         {
             let opens = calendar.next_open(at);
             routed.expected_response = opens.map(switchboard_proto::time::to_timestamp);
-            let text = after_hours(
-                opens.map(|at| calendar.local_label(at)).as_deref(),
-                Tongue::of(conversation_language(classified)),
-            );
+            let language = conversation_language(classified);
+            let text = after_hours(opens.map(|at| local_time(calendar, at, language)).as_deref(), language);
             after_hours_reply = Some(Answer::said(text));
         }
         if reply.is_none() {
@@ -404,7 +402,7 @@ fn reply_request(classified: &MessageClassified, answer: Answer) -> ReplyRequest
         channel: classified.channel,
         text: answer.text,
         article_ids: answer.article_ids,
-        language: classified.language.clone(),
+        language: conversation_language(classified).to_string(),
         author: String::new(),
         options: answer.options,
     }

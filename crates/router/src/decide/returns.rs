@@ -7,7 +7,7 @@ use switchboard_proto::events::v1::{Channel, MessageRouted, ReturnOpened, RouteA
 use super::{Answer, Decider, Turn};
 use crate::facts::conversation_language;
 use crate::playbooks::{
-    Tongue, orders,
+    orders,
     returns::{self, Eligibility},
 };
 use crate::rules::HandoffReason;
@@ -45,7 +45,7 @@ impl Decider {
         let order = orders::find(&self.bus, self.directory.pool(), turn.tenant, classified)
             .await
             .map_err(|error| HandlerError::Unavailable(format!("orders: {error}")))?;
-        let tongue = Tongue::of(conversation_language(classified));
+        let language = conversation_language(classified);
         routed.rule_action = "answer".into();
         let orders::Lookup::Found(order) = order else {
             let why = "no order of this customer to return, so a human takes it";
@@ -56,7 +56,7 @@ impl Decider {
             routed.action = RouteAction::AutoReply.into();
             routed.reason =
                 format!("{}; order {} is not returnable under the policy", routed.reason, order.order_id);
-            let text = returns::refused(&order, &eligibility, &settings, tongue);
+            let text = returns::refused(&order, &eligibility, &settings, language);
             return self.conclude(&turn, routed, Some(Answer::said(text))).await;
         }
         // One return per asking message, whatever the redeliveries.
@@ -85,7 +85,7 @@ impl Decider {
         routed.reason =
             format!("{}; return {return_id} opened, the refund waits for approval", routed.reason);
         self.hand_off(&turn, &mut routed, HandoffReason::Policy, false).await?;
-        let text = returns::opened(&order.order_id, &return_id, tongue);
+        let text = returns::opened(&order.order_id, &return_id, language);
         self.conclude(&turn, routed, Some(Answer::said(text))).await
     }
 }

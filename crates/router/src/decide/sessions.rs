@@ -11,6 +11,7 @@ use switchboard_proto::events::v1::{
 use switchboard_proto::time::to_timestamp;
 
 use super::{Answer, Decider, Turn};
+use crate::facts::conversation_language;
 use crate::playbooks::{Playbook, Step, account, booking, leads};
 use crate::rules::{Action, Decision, HandoffReason, Rules};
 
@@ -44,6 +45,7 @@ impl Decider {
         (at, under_way): (DateTime<Utc>, Option<PlaybookProgressed>),
     ) -> Result<Option<Step>, HandlerError> {
         let conversation = &classified.conversation_id;
+        let language = conversation_language(classified);
         let customer_asked = decision.rule.then.handoff == Some(HandoffReason::CustomerAsked);
         if let Some(state) = under_way {
             if customer_asked {
@@ -59,10 +61,10 @@ impl Decider {
             Some(Playbook::LeadQualification) => {
                 Ok(rules.playbooks().lead_qualification.as_ref().map(|s| leads::start(s, conversation)))
             }
-            Some(Playbook::Booking) => self.booking_offer(tenant, rules, conversation, at, 0).await,
+            Some(Playbook::Booking) => self.booking_offer(tenant, rules, conversation, at, 0, language).await,
             // An unverified customer is told how to be verified instead (see `resolve`).
             Some(Playbook::SimActivation) if classified.customer_verified => {
-                Ok(rules.playbooks().sim_activation.as_ref().map(|_| account::start(conversation)))
+                Ok(rules.playbooks().sim_activation.as_ref().map(|_| account::start(conversation, language)))
             }
             _ => Ok(None),
         }
@@ -79,6 +81,7 @@ impl Decider {
         at: DateTime<Utc>,
     ) -> Result<Option<Step>, HandlerError> {
         let playbooks = rules.playbooks();
+        let language = conversation_language(classified);
         if let (account::SIM_ACTIVATION, Some(settings)) =
             (state.playbook.as_str(), &playbooks.sim_activation)
         {
@@ -90,20 +93,23 @@ impl Decider {
             return self.sim_answer(tenant, settings, state, classified).await.map(Some);
         }
         match (state.playbook.as_str(), &playbooks.lead_qualification, &playbooks.booking) {
-            (leads::NAME, Some(settings), _) => Ok(Some(leads::answer(settings, state, &classified.text))),
+            (leads::NAME, Some(settings), _) => {
+                Ok(Some(leads::answer(settings, state, &classified.text, language)))
+            }
             (booking::NAME, _, Some(settings)) => {
                 let Some(calendar) = rules.calendar(&settings.calendar) else {
                     self.end_session(tenant, state).await?;
                     return Ok(None);
                 };
                 let Some(start) = booking::chosen(&state, &classified.text) else {
-                    return Ok(Some(booking::missed(settings, state)));
+                    return Ok(Some(booking::missed(settings, state, language)));
                 };
                 if self.book(tenant, settings, classified, start).await? {
-                    Ok(Some(booking::confirmed(settings, calendar, state, start)))
+                    Ok(Some(booking::confirmed(settings, calendar, state, start, language)))
                 } else {
                     // Taken meanwhile by another conversation: a fresh offer.
-                    self.booking_offer(tenant, rules, &classified.conversation_id, at, state.misses).await
+                    self.booking_offer(tenant, rules, &classified.conversation_id, at, state.misses, language)
+                        .await
                 }
             }
             _ => {
@@ -121,6 +127,7 @@ impl Decider {
         conversation_id: &str,
         at: DateTime<Utc>,
         misses: u32,
+        language: &str,
     ) -> Result<Option<Step>, HandlerError> {
         let Some(settings) = rules.playbooks().booking.as_ref() else { return Ok(None) };
         let Some(calendar) = rules.calendar(&settings.calendar) else { return Ok(None) };
@@ -148,7 +155,7 @@ impl Decider {
             };
             return Ok(Some(Step::HandOff { state, queue: settings.queue.clone() }));
         }
-        Ok(Some(booking::offer(settings, calendar, conversation_id, &free, misses)))
+        Ok(Some(booking::offer(settings, calendar, conversation_id, &free, misses, language)))
     }
 
     /// Books the tenant's slot unless another of its conversations has; `false` when taken.

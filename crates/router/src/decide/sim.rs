@@ -4,6 +4,7 @@
 //! conversation) when the digits match.
 
 use switchboard_bus::{Draft, HandlerError};
+use switchboard_phrases::say;
 use switchboard_proto::events::v1::{
     MessageClassified, PlaybookProgressed, SimActivated, SimActivationRefused, event::Body,
 };
@@ -63,19 +64,20 @@ impl Decider {
             tracing::warn!("sim activation locked after too many wrong digits today");
             return Ok(Step::HandOff { state, queue: settings.queue.clone() });
         }
+        let language = crate::facts::conversation_language(classified);
         let done = |mut state: PlaybookProgressed, reply: String| {
             state.done = true;
             state.asking.clear();
             Step::Done { reply, state, handover: None }
         };
-        match account::confirm(settings, found.as_ref(), state.clone(), &classified.text) {
+        match account::confirm(settings, found.as_ref(), state.clone(), &classified.text, language) {
             Confirmation::Step(step) => {
                 if found.is_some() {
                     self.sim_refused(tenant, classified).await?;
                 }
                 Ok(step)
             }
-            Confirmation::AlreadyActive => Ok(done(state, "Your SIM is already active.".into())),
+            Confirmation::AlreadyActive => Ok(done(state, say(language, "sim.already_active", &[]))),
             Confirmation::Activate(last4) => {
                 let body = Body::SimActivated(SimActivated {
                     customer_id: classified.customer_id.clone(),
@@ -95,7 +97,7 @@ impl Decider {
                     .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
                 tracing::info!("sim activated");
                 state.collected.insert("sim_last4".into(), last4.clone());
-                Ok(done(state, account::activated_reply(&last4)))
+                Ok(done(state, account::activated_reply(&last4, language)))
             }
         }
     }

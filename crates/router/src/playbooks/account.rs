@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool, Row as _};
+use switchboard_phrases::say;
 use switchboard_proto::events::v1::{AccountUpdated, PlaybookProgressed, SimActivated, SimActivationRefused};
 
 use super::Step;
@@ -127,40 +128,30 @@ fn gigabytes(mb: i64) -> String {
     format!("{:.1} GB", mb as f64 / 1024.0)
 }
 
-pub fn balance_reply(account: &Account) -> String {
+pub fn balance_reply(account: &Account, language: &str) -> String {
+    let plan = ("plan", account.plan.as_str());
     if account.balance_minor <= 0 {
-        return format!("You owe nothing at the moment. Your plan is {}.", account.plan);
+        return say(language, "account.owes_nothing", &[plan]);
     }
-    format!(
-        "Your balance is {}, due on {}. Your plan is {}.",
-        money(account.balance_minor, &account.currency),
-        account.due_date,
-        account.plan
-    )
+    let money = money(account.balance_minor, &account.currency);
+    say(language, "account.balance", &[("money", &money), ("date", &account.due_date), plan])
 }
 
-pub fn usage_reply(account: &Account) -> String {
+pub fn usage_reply(account: &Account, language: &str) -> String {
     let left = (account.data_allowance_mb - account.data_used_mb).max(0);
-    format!(
-        "You have used {} of your {} of data this period; {} are left.",
-        gigabytes(account.data_used_mb),
-        gigabytes(account.data_allowance_mb),
-        gigabytes(left)
-    )
+    let (used, allowance) = (gigabytes(account.data_used_mb), gigabytes(account.data_allowance_mb));
+    say(language, "account.usage", &[("used", &used), ("allowance", &allowance), ("left", &gigabytes(left))])
 }
 
 /// Starts an activation: asks for the SIM's last four digits.
-pub fn start(conversation_id: &str) -> Step {
+pub fn start(conversation_id: &str, language: &str) -> Step {
     let state = PlaybookProgressed {
         conversation_id: conversation_id.into(),
         playbook: SIM_ACTIVATION.into(),
         asking: "sim_last4".into(),
         ..PlaybookProgressed::default()
     };
-    Step::Ask {
-        reply: "To activate your SIM, please tell me the last four digits of the SIM card number.".into(),
-        state,
-    }
+    Step::Ask { reply: say(language, "sim.ask", &[]), state }
 }
 
 /// What the customer's answer means for the activation.
@@ -176,6 +167,7 @@ pub fn confirm(
     account: Option<&Account>,
     mut state: PlaybookProgressed,
     said: &str,
+    language: &str,
 ) -> Confirmation {
     let Some(account) = account else {
         return Confirmation::Step(Step::HandOff { state, queue: settings.queue.clone() });
@@ -190,12 +182,12 @@ pub fn confirm(
     if state.misses > MAX_MISSES {
         return Confirmation::Step(Step::HandOff { state, queue: settings.queue.clone() });
     }
-    let reply = "Those digits do not match the SIM on your account. Please say the last four digits of the number printed on the SIM card.".into();
+    let reply = say(language, "sim.mismatch", &[]);
     Confirmation::Step(Step::Ask { reply, state })
 }
 
-pub fn activated_reply(last4: &str) -> String {
-    format!("Thank you. Your SIM ending in {last4} is now active; it can take a few minutes to connect.")
+pub fn activated_reply(last4: &str, language: &str) -> String {
+    say(language, "sim.activated", &[("last4", last4)])
 }
 
 /// The digits in what was said or typed: `1 2 3 4`, `1234` and `one two three four` alike.
@@ -233,11 +225,11 @@ mod tests {
     #[test]
     fn tells_the_balance_and_the_data_left() {
         assert_eq!(
-            balance_reply(&account()),
+            balance_reply(&account(), "en"),
             "Your balance is 42.50 EUR, due on 2026-12-15. Your plan is Unlimited Talk 10 GB."
         );
         assert_eq!(
-            usage_reply(&account()),
+            usage_reply(&account(), "en"),
             "You have used 3.2 GB of your 10.0 GB of data this period; 6.8 GB are left."
         );
     }
@@ -252,24 +244,29 @@ mod tests {
     #[test]
     fn activates_on_the_right_digits_and_hands_off_after_misses() {
         let settings = SimSettings { queue: "mobile".into() };
-        let Step::Ask { state, .. } = start("c1") else { panic!("asks first") };
+        let Step::Ask { state, .. } = start("c1", "en") else { panic!("asks first") };
         assert!(
-            matches!(confirm(&settings, Some(&account()), state.clone(), "four eight two one"), Confirmation::Activate(d) if d == "4821")
+            matches!(confirm(&settings, Some(&account()), state.clone(), "four eight two one", "en"), Confirmation::Activate(d) if d == "4821")
         );
-        let Confirmation::Step(Step::Ask { state, .. }) = confirm(&settings, Some(&account()), state, "1111")
+        let Confirmation::Step(Step::Ask { state, .. }) =
+            confirm(&settings, Some(&account()), state, "1111", "en")
         else {
             panic!("asks again")
         };
-        let Confirmation::Step(Step::Ask { state, .. }) = confirm(&settings, Some(&account()), state, "2222")
+        let Confirmation::Step(Step::Ask { state, .. }) =
+            confirm(&settings, Some(&account()), state, "2222", "en")
         else {
             panic!("asks again")
         };
         assert!(matches!(
-            confirm(&settings, Some(&account()), state, "3333"),
+            confirm(&settings, Some(&account()), state, "3333", "en"),
             Confirmation::Step(Step::HandOff { .. })
         ));
         let active = Account { sim_status: "active".into(), ..account() };
-        let Step::Ask { state, .. } = start("c1") else { panic!("asks first") };
-        assert!(matches!(confirm(&settings, Some(&active), state, "4821"), Confirmation::AlreadyActive));
+        let Step::Ask { state, .. } = start("c1", "en") else { panic!("asks first") };
+        assert!(matches!(
+            confirm(&settings, Some(&active), state, "4821", "en"),
+            Confirmation::AlreadyActive
+        ));
     }
 }

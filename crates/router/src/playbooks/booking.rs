@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Duration, DurationRound as _, Utc};
 use serde::Deserialize;
+use switchboard_phrases::say;
 use switchboard_proto::events::v1::PlaybookProgressed;
 
-use super::Step;
+use super::{Step, local_time};
 use crate::rules::Calendar;
 
 pub const NAME: &str = "booking";
@@ -24,8 +25,9 @@ pub struct Settings {
     pub offer: u32,
     /// Where the conversation goes when the customer cannot pick.
     pub queue: String,
-    /// What is booked, e.g. `a call with an installer`.
-    #[serde(default = "appointment")]
+    /// What is booked, e.g. `a call with an installer`, in the tenant's words; by default "an
+    /// appointment" in the customer's language.
+    #[serde(default)]
     pub what: String,
 }
 
@@ -37,11 +39,12 @@ fn three() -> u32 {
     3
 }
 
-fn appointment() -> String {
-    "an appointment".into()
-}
-
 impl Settings {
+    /// What is booked, in the tenant's words or else in the customer's language.
+    fn what(&self, language: &str) -> String {
+        if self.what.is_empty() { say(language, "booking.appointment", &[]) } else { self.what.clone() }
+    }
+
     pub fn validate(&self, has_calendar: impl Fn(&str) -> bool) -> Result<(), String> {
         if !crate::rules::is_queue_name(&self.queue) {
             return Err("booking.queue: letters, digits, '-' or '_'".into());
@@ -97,6 +100,7 @@ pub fn offer(
     conversation_id: &str,
     slots: &[DateTime<Utc>],
     misses: u32,
+    language: &str,
 ) -> Step {
     let mut state = PlaybookProgressed {
         conversation_id: conversation_id.to_string(),
@@ -105,12 +109,12 @@ pub fn offer(
         misses,
         ..PlaybookProgressed::default()
     };
-    let mut lines = vec![format!("I can offer {} at:", settings.what)];
+    let mut lines = vec![say(language, "booking.offer", &[("what", &settings.what(language))])];
     for (index, start) in slots.iter().enumerate() {
         state.collected.insert(format!("offer.{}", index + 1), start.to_rfc3339());
-        lines.push(format!("{}) {}", index + 1, calendar.local_label(*start)));
+        lines.push(format!("{}) {}", index + 1, local_time(calendar, *start, language)));
     }
-    lines.push("Reply with the number of the time that suits you.".into());
+    lines.push(say(language, "booking.pick", &[]));
     Step::Ask { reply: lines.join("\n"), state }
 }
 
@@ -126,14 +130,14 @@ pub fn chosen(state: &PlaybookProgressed, text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// What to do with an answer that picks nothing: ask again, or hand off after two.
-pub fn missed(settings: &Settings, mut state: PlaybookProgressed) -> Step {
+pub fn missed(settings: &Settings, mut state: PlaybookProgressed, language: &str) -> Step {
     state.misses += 1;
     if state.misses >= MAX_MISSES {
         state.done = true;
         return Step::HandOff { state, queue: settings.queue.clone() };
     }
     let count = state.collected.len();
-    Step::Ask { reply: format!("Sorry, please reply with a number from 1 to {count}."), state }
+    Step::Ask { reply: say(language, "booking.missed", &[("count", &count.to_string())]), state }
 }
 
 /// Booked: the confirmation.
@@ -142,13 +146,14 @@ pub fn confirmed(
     calendar: &Calendar,
     mut state: PlaybookProgressed,
     start: DateTime<Utc>,
+    language: &str,
 ) -> Step {
     state.done = true;
     state.asking.clear();
     state.collected.retain(|key, _| !key.starts_with("offer."));
     state.collected.insert("booked".into(), start.to_rfc3339());
-    let reply =
-        format!("You are booked for {} on {}. See you then!", settings.what, calendar.local_label(start));
+    let when = local_time(calendar, start, language);
+    let reply = say(language, "booking.confirmed", &[("what", &settings.what(language)), ("when", &when)]);
     Step::Done { reply, state, handover: None }
 }
 
@@ -164,7 +169,7 @@ mod tests {
             slot_minutes: 30,
             offer: 3,
             queue: "bookings".into(),
-            what: appointment(),
+            what: String::new(),
         }
     }
 
@@ -181,13 +186,18 @@ mod tests {
         let tuesday = Utc.with_ymd_and_hms(2026, 12, 8, 9, 0, 0).single().expect("time");
         let slots = candidates(&settings(), &calendar(), friday_night, 3);
         assert_eq!(slots, [monday(9, 0), monday(9, 30), tuesday], "an hour a day: two slots on Monday");
-        let Step::Ask { reply, state } = offer(&settings(), &calendar(), "c", &slots, 0) else {
+        let Step::Ask { reply, state } = offer(&settings(), &calendar(), "c", &slots, 0, "en") else {
             panic!("an offer")
         };
-        assert!(reply.contains("1) Mon 7 Dec 09:00 (UTC)"), "{reply}");
+        assert!(reply.starts_with("I can offer an appointment at:"), "{reply}");
+        assert!(reply.contains("1) Monday 2026-12-07 09:00 (UTC)"), "{reply}");
         assert_eq!(chosen(&state, "number 2 please"), Some(monday(9, 30)));
         assert_eq!(chosen(&state, "the third"), Some(tuesday));
         assert_eq!(chosen(&state, "7"), None);
-        assert!(matches!(missed(&settings(), state), Step::Ask { .. }));
+        assert!(matches!(missed(&settings(), state.clone(), "en"), Step::Ask { .. }));
+        let Step::Done { reply, .. } = confirmed(&settings(), &calendar(), state, tuesday, "de") else {
+            panic!("booked")
+        };
+        assert!(reply.contains("2026-12-08 09:00") && !reply.contains("appointment"), "{reply}");
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use switchboard_phrases::{languages, say};
 use switchboard_proto::events::v1::PlaybookProgressed;
 
 pub const NAME: &str = "clarify";
@@ -142,10 +143,9 @@ pub fn intent_of(tags: &[String]) -> String {
 /// The question in `language`: the text (titles numbered, then "none of these") and the quick
 /// replies (the titles, then "none of these").
 pub fn prompt(language: &str, titles: &[&str]) -> (String, Vec<String>) {
-    let (_, intro, none) = row(language);
     let mut options: Vec<String> = titles.iter().map(|title| (*title).to_string()).collect();
-    options.push((*none).to_string());
-    let mut text = (*intro).to_string();
+    options.push(say(language, "clarify.none", &[]));
+    let mut text = say(language, "clarify.question", &[]);
     for (n, option) in options.iter().enumerate() {
         text.push_str(&format!("\n{}. {option}", n + 1));
     }
@@ -175,8 +175,9 @@ pub fn choice(text: &str, titles: &[&str]) -> Choice {
     if let Some(at) = titles.iter().position(|title| normalized(title) == without_number) {
         return Choice::Article(at);
     }
-    let none = TEXTS.iter().any(|(_, _, label)| normalized(label) == without_number)
-        || NONE_WORDS.contains(&without_number);
+    let none =
+        languages().into_iter().any(|tag| normalized(&say(tag, "clarify.none", &[])) == without_number)
+            || NONE_WORDS.contains(&without_number);
     if none { Choice::NoneOfThese } else { Choice::Other }
 }
 
@@ -202,57 +203,6 @@ fn number_of(said: &str) -> Option<usize> {
 /// Other ways to say none fits.
 const NONE_WORDS: &[&str] =
     &["none", "neither", "no", "nope", "nothing", "not these", "都不是", "都不对", "都不對"];
-
-/// (language tag, the question's first line, "none of these"), one row per language the
-/// classifier detects.
-const TEXTS: &[(&str, &str, &str)] = &[
-    ("en", "I am not sure which of these you mean. Reply with its number:", "None of these"),
-    ("es", "No estoy seguro de a cuál de estos te refieres. Responde con su número:", "Ninguno de estos"),
-    (
-        "fr",
-        "Je ne suis pas sûr duquel de ces sujets vous parlez. Répondez avec son numéro :",
-        "Aucun de ceux-ci",
-    ),
-    (
-        "de",
-        "Ich bin nicht sicher, welches dieser Themen Sie meinen. Antworten Sie mit seiner Nummer:",
-        "Keines davon",
-    ),
-    ("pt", "Não tenho certeza de qual destes você quer dizer. Responda com o número:", "Nenhum destes"),
-    ("it", "Non sono sicuro di quale di questi intendi. Rispondi con il suo numero:", "Nessuno di questi"),
-    ("nl", "Ik weet niet zeker welke van deze je bedoelt. Antwoord met het nummer:", "Geen van deze"),
-    ("tr", "Bunlardan hangisini kastettiğinizden emin değilim. Numarasıyla yanıtlayın:", "Hiçbiri"),
-    (
-        "vi",
-        "Tôi chưa chắc bạn muốn hỏi mục nào dưới đây. Hãy trả lời bằng số của mục đó:",
-        "Không phải các mục trên",
-    ),
-    ("id", "Saya kurang yakin mana yang Anda maksud. Balas dengan nomornya:", "Tidak ada yang sesuai"),
-    ("ru", "Не уверен, что именно из этого вы имеете в виду. Ответьте номером:", "Ничего из этого"),
-    ("zh-Hans", "我不太确定您指的是以下哪一项，请回复对应的编号：", "以上都不是"),
-    ("zh-Hant", "我不太確定您指的是以下哪一項，請回覆對應的編號：", "以上皆非"),
-    ("ja", "次のうちどれのことか確認させてください。番号でお答えください：", "どれでもない"),
-    ("ko", "다음 중 어떤 것을 말씀하시는지 확실하지 않습니다. 번호로 답해 주세요:", "해당 없음"),
-    ("th", "ไม่แน่ใจว่าคุณหมายถึงข้อใด กรุณาตอบด้วยหมายเลข:", "ไม่มีข้อใดตรง"),
-    ("ar", "لست متأكدًا أيّ هذه تقصد. يُرجى الرد برقمه:", "لا شيء مما سبق"),
-    ("hi", "मुझे पक्का नहीं है कि आपका मतलब इनमें से किससे है। कृपया उसका नंबर लिखकर जवाब दें:", "इनमें से कोई नहीं"),
-    ("he", "אני לא בטוח לאיזה מאלה התכוונת. השב עם המספר שלו:", "אף אחד מאלה"),
-    ("el", "Δεν είμαι σίγουρος ποιο από αυτά εννοείτε. Απαντήστε με τον αριθμό του:", "Κανένα από αυτά"),
-];
-
-/// The row for a BCP 47 tag: its Chinese script (`zh-TW`, `zh-HK`, `zh-Hant` Traditional, other
-/// `zh` Simplified), else its primary language, else English.
-fn row(language: &str) -> &'static (&'static str, &'static str, &'static str) {
-    let lower = language.to_ascii_lowercase();
-    let mut parts = lower.split(['-', '_']);
-    let primary = parts.next().unwrap_or_default();
-    let wanted = if primary == "zh" {
-        if parts.any(|part| matches!(part, "hant" | "tw" | "hk" | "mo")) { "zh-Hant" } else { "zh-Hans" }
-    } else {
-        primary
-    };
-    TEXTS.iter().find(|(tag, ..)| *tag == wanted).unwrap_or(&TEXTS[0])
-}
 
 #[cfg(test)]
 mod tests {
@@ -330,13 +280,10 @@ mod tests {
     }
 
     #[test]
-    fn every_language_the_classifier_detects_has_the_question() {
-        for tag in switchboard_nlu::language::supported() {
-            assert!(TEXTS.iter().any(|(served, ..)| *served == tag), "no clarifying question in {tag}");
-        }
-        let english = &TEXTS[0];
-        for (tag, intro, none) in &TEXTS[1..] {
-            assert!(*intro != english.1 && *none != english.2, "{tag} is left in English");
+    fn none_of_these_is_understood_in_every_language() {
+        for tag in languages() {
+            let (_, options) = prompt(tag, &TITLES);
+            assert_eq!(choice(&options[3], &TITLES), Choice::NoneOfThese, "{tag}");
         }
     }
 }

@@ -5,26 +5,12 @@
 
 use switchboard_proto::events::v1::Channel;
 
-use super::Tongue;
+use switchboard_phrases::say;
 
-/// What an unverified customer asking about their account is told.
-pub fn verify_first(channel: Channel, tongue: Tongue) -> String {
-    let voice = channel == Channel::Voice;
-    match (tongue, voice) {
-        (Tongue::English, true) => "For your security I need to check it is you first: key in your account \
-             PIN and press hash, then ask again. Or say \"agent\" and a person will help you."
-            .into(),
-        (Tongue::English, false) => "To tell you about your orders or your account I need to know it is \
-             you: please sign in on our website and ask in the chat there. Or ask for a person and they \
-             will check and help you."
-            .into(),
-        (Tongue::Simplified, _) => {
-            "为了保护您的账户，我需要先确认您的身份：请登录我们的网站，在那里的聊天窗口中询问；或者要求转人工，由客服为您核实。".into()
-        }
-        (Tongue::Traditional, _) => {
-            "為了保護您的帳戶，我需要先確認您的身分：請登入我們的網站，在那裡的聊天視窗中詢問；或者要求轉人工，由客服為您核實。".into()
-        }
-    }
+/// What an unverified customer asking about their account is told, in the conversation's language.
+pub fn verify_first(channel: Channel, language: &str) -> String {
+    let key = if channel == Channel::Voice { "verify_first.voice" } else { "verify_first.written" };
+    say(language, key, &[])
 }
 
 #[cfg(test)]
@@ -33,8 +19,8 @@ mod tests {
 
     #[test]
     fn the_safe_answer_names_the_way_to_be_verified_on_the_channel() {
-        assert!(verify_first(Channel::Email, Tongue::English).contains("sign in"));
-        assert!(verify_first(Channel::Voice, Tongue::English).contains("agent"));
-        assert!(verify_first(Channel::Web, Tongue::Simplified).contains("登录"));
+        assert!(verify_first(Channel::Email, "en").contains("sign in"));
+        assert!(verify_first(Channel::Voice, "en").contains("agent"));
+        assert!(verify_first(Channel::Web, "zh-Hans").contains("登录"));
     }
 }

@@ -3,6 +3,7 @@
 //! to sales. Two answers in a row that do not fit hand off to a human at once.
 
 use serde::Deserialize;
+use switchboard_phrases::say;
 use switchboard_proto::events::v1::PlaybookProgressed;
 
 use super::Step;
@@ -17,13 +18,10 @@ pub struct Settings {
     /// Where qualified leads go.
     pub queue: String,
     pub slots: Vec<Slot>,
-    /// What the customer is told once every answer is in.
-    #[serde(default = "thanks")]
+    /// What the customer is told once every answer is in, in the tenant's words; by default a
+    /// thank-you in the customer's language.
+    #[serde(default)]
     pub done_reply: String,
-}
-
-fn thanks() -> String {
-    "Thank you! A member of our sales team will get back to you shortly.".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -84,7 +82,7 @@ pub fn start(settings: &Settings, conversation_id: &str) -> Step {
 }
 
 /// Takes `text` as the answer to the slot asked, then asks the next one or finishes.
-pub fn answer(settings: &Settings, mut state: PlaybookProgressed, text: &str) -> Step {
+pub fn answer(settings: &Settings, mut state: PlaybookProgressed, text: &str, language: &str) -> Step {
     let Some(index) = settings.slots.iter().position(|slot| slot.name == state.asking) else {
         // The rule set changed under the conversation: start over.
         return start(settings, &state.conversation_id);
@@ -96,7 +94,7 @@ pub fn answer(settings: &Settings, mut state: PlaybookProgressed, text: &str) ->
             state.done = true;
             return Step::HandOff { state, queue: settings.queue.clone() };
         }
-        return Step::Ask { reply: format!("{} {}", hint(slot), slot.question), state };
+        return Step::Ask { reply: format!("{} {}", hint(slot, language), slot.question), state };
     };
     state.collected.insert(slot.name.clone(), value);
     state.misses = 0;
@@ -109,7 +107,12 @@ pub fn answer(settings: &Settings, mut state: PlaybookProgressed, text: &str) ->
             state.asking.clear();
             state.done = true;
             let handover = Some((settings.queue.clone(), "qualified-lead".to_string()));
-            Step::Done { reply: settings.done_reply.clone(), state, handover }
+            let reply = if settings.done_reply.is_empty() {
+                say(language, "leads.thanks", &[])
+            } else {
+                settings.done_reply.clone()
+            };
+            Step::Done { reply, state, handover }
         }
     }
 }
@@ -141,11 +144,11 @@ fn number(text: &str) -> Option<String> {
     digits.parse::<f64>().ok().map(|_| digits)
 }
 
-fn hint(slot: &Slot) -> String {
+fn hint(slot: &Slot, language: &str) -> String {
     match slot.kind {
-        Kind::Number => "Sorry, I need a number there.".into(),
-        Kind::Option => format!("Sorry, please answer one of: {}.", slot.options.join(", ")),
-        Kind::Text => "Sorry, I did not get that.".into(),
+        Kind::Number => say(language, "leads.need_number", &[]),
+        Kind::Option => say(language, "leads.need_option", &[("options", &slot.options.join(", "))]),
+        Kind::Text => say(language, "leads.not_understood", &[]),
     }
 }
 
@@ -170,7 +173,7 @@ mod tests {
                     options: vec!["south".into(), "east".into(), "west".into(), "north".into()],
                 },
             ],
-            done_reply: thanks(),
+            done_reply: String::new(),
         }
     }
 
@@ -184,10 +187,11 @@ mod tests {
     fn given_answers_that_fit_when_each_is_given_then_the_lead_is_qualified() {
         let settings = solar();
         let asked = start(&settings, "c");
-        let after_kwh = answer(&settings, state(asked), "about 3,500 kWh I think");
+        let after_kwh = answer(&settings, state(asked), "about 3,500 kWh I think", "en");
         let Step::Ask { reply, state: after_kwh } = after_kwh else { panic!("asks the next slot") };
         assert_eq!(reply, "Which way does your roof face?");
-        let Step::Done { state: done, .. } = answer(&settings, after_kwh, "It faces South mostly") else {
+        let Step::Done { state: done, .. } = answer(&settings, after_kwh, "It faces South mostly", "en")
+        else {
             panic!("qualified");
         };
         assert!(done.done);
@@ -199,11 +203,11 @@ mod tests {
     fn given_answers_that_do_not_fit_when_repeated_then_a_human_takes_over() {
         let settings = solar();
         let asked = state(start(&settings, "c"));
-        let Step::Ask { reply, state: once } = answer(&settings, asked, "no idea") else {
+        let Step::Ask { reply, state: once } = answer(&settings, asked, "no idea", "en") else {
             panic!("asks again")
         };
         assert!(reply.starts_with("Sorry, I need a number there."), "{reply}");
-        assert!(matches!(answer(&settings, once, "really no idea"), Step::HandOff { .. }));
+        assert!(matches!(answer(&settings, once, "really no idea", "en"), Step::HandOff { .. }));
     }
 
     #[test]

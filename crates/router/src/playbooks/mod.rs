@@ -12,7 +12,10 @@ pub mod leads;
 pub mod orders;
 pub mod returns;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use switchboard_calendar::Calendar;
+use switchboard_phrases::say;
 use switchboard_proto::events::v1::PlaybookProgressed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -90,62 +93,24 @@ pub struct PasswordReset {
     pub url: String,
 }
 
-/// Whether replies go out in Chinese (Simplified or Traditional) or English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tongue {
-    English,
-    Simplified,
-    Traditional,
-}
-
-impl Tongue {
-    pub fn of(language: &str) -> Self {
-        match language {
-            tag if tag.eq_ignore_ascii_case("zh-Hant")
-                || tag.starts_with("zh-TW")
-                || tag.starts_with("zh-HK") =>
-            {
-                Self::Traditional
-            }
-            tag if tag.starts_with("zh") => Self::Simplified,
-            _ => Self::English,
-        }
+/// The after-hours reply in the conversation's language: closed now, and when an agent answers
+/// (`opens`, a local time).
+pub fn after_hours(opens: Option<&str>, language: &str) -> String {
+    match opens {
+        Some(opens) => say(language, "after_hours.opens", &[("opens", opens)]),
+        None => say(language, "after_hours.later", &[]),
     }
 }
 
-/// The after-hours reply: closed now, and when an agent answers.
-pub fn after_hours(opens: Option<&str>, tongue: Tongue) -> String {
-    match (tongue, opens) {
-        (Tongue::English, Some(opens)) => format!(
-            "Thank you for your message. We are closed right now; an agent will reply from {opens}."
-        ),
-        (Tongue::English, None) => {
-            "Thank you for your message. We are closed right now; an agent will reply as soon as we open again.".into()
-        }
-        (Tongue::Simplified, Some(opens)) => format!("感谢您的留言。我们目前不在服务时间，客服将于 {opens} 起回复您。"),
-        (Tongue::Simplified, None) => "感谢您的留言。我们目前不在服务时间，客服上班后会尽快回复您。".into(),
-        (Tongue::Traditional, Some(opens)) => format!("感謝您的留言。我們目前不在服務時間，客服將於 {opens} 起回覆您。"),
-        (Tongue::Traditional, None) => "感謝您的留言。我們目前不在服務時間，客服上班後會盡快回覆您。".into(),
-    }
+/// `at` in the calendar's local time, as the language writes it.
+pub fn local_time(calendar: &Calendar, at: DateTime<Utc>, language: &str) -> String {
+    let local = calendar.local_time(at);
+    switchboard_phrases::when(language, local.weekday, &local.date, &local.time, &local.zone)
 }
 
 /// The password-reset reply: the self-service path, and the promise never to ask for it.
-pub fn password_reset(settings: &PasswordReset, tongue: Tongue) -> String {
-    match tongue {
-        Tongue::English => format!(
-            "You can reset your password yourself at {}: enter your email address and follow the link we send you. \
-             We will never ask you for your password.",
-            settings.url
-        ),
-        Tongue::Simplified => format!(
-            "您可以在 {} 自行重设密码：输入电子邮箱，然后点击我们发送的链接。我们绝不会向您索要密码。",
-            settings.url
-        ),
-        Tongue::Traditional => format!(
-            "您可以在 {} 自行重設密碼：輸入電子郵件，然後點選我們寄出的連結。我們絕不會向您索取密碼。",
-            settings.url
-        ),
-    }
+pub fn password_reset(settings: &PasswordReset, language: &str) -> String {
+    say(language, "password_reset", &[("url", &settings.url)])
 }
 
 #[cfg(test)]
@@ -154,11 +119,12 @@ mod tests {
 
     #[test]
     fn replies_follow_the_conversation_language() {
-        assert_eq!(Tongue::of("zh-Hant"), Tongue::Traditional);
-        assert_eq!(Tongue::of("zh-Hans"), Tongue::Simplified);
-        assert_eq!(Tongue::of("de"), Tongue::English);
         let reset = PasswordReset { url: "https://shop.example/reset".into() };
-        let text = password_reset(&reset, Tongue::English);
+        let text = password_reset(&reset, "en");
         assert!(text.contains("https://shop.example/reset") && text.contains("never ask"), "{text}");
+        let text = password_reset(&reset, "zh-TW");
+        assert!(text.contains("https://shop.example/reset") && text.contains("密碼"), "{text}");
+        assert!(after_hours(Some("Monday"), "de").contains("Monday"));
+        assert_ne!(after_hours(None, "de"), after_hours(None, "en"));
     }
 }

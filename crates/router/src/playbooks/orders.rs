@@ -9,7 +9,7 @@ use switchboard_proto::{
     time::to_datetime,
 };
 
-use super::Tongue;
+use switchboard_phrases::{join, say};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Order {
@@ -70,33 +70,10 @@ pub async fn find(
 
 /// The customer's order cannot be found: say so, ask them to check the number (or give one),
 /// and name the way to a person.
-pub fn not_found(number: Option<&str>, tongue: Tongue) -> String {
-    match (tongue, number) {
-        (Tongue::English, Some(number)) => format!(
-            "I can't find an order numbered {number}. Please check the number (it is in your order \
-             confirmation email) and send it again, or ask for a person and they will look into it."
-        ),
-        (Tongue::English, None) => "I can't see an order on your account. What is the order number? It \
-             is in your order confirmation email. Or ask for a person and they will look into it."
-            .into(),
-        (Tongue::Simplified, Some(number)) => {
-            format!(
-                "我找不到编号为 {number} 的订单。请核对订单号（见订单确认邮件）后再发一次，或者要求转人工，由客服为您查询。"
-            )
-        }
-        (Tongue::Simplified, None) => {
-            "我在您的账户中没有找到订单。请告诉我订单号（见订单确认邮件），或者要求转人工，由客服为您查询。"
-                .into()
-        }
-        (Tongue::Traditional, Some(number)) => {
-            format!(
-                "我找不到編號為 {number} 的訂單。請核對訂單號（見訂單確認郵件）後再發一次，或者要求轉人工，由客服為您查詢。"
-            )
-        }
-        (Tongue::Traditional, None) => {
-            "我在您的帳戶中沒有找到訂單。請告訴我訂單號（見訂單確認郵件），或者要求轉人工，由客服為您查詢。"
-                .into()
-        }
+pub fn not_found(number: Option<&str>, language: &str) -> String {
+    match number {
+        Some(number) => say(language, "order.not_found", &[("number", number)]),
+        None => say(language, "order.none", &[]),
     }
 }
 
@@ -167,79 +144,33 @@ async fn latest(
 }
 
 /// Where the order is, in the conversation's language.
-pub fn reply(order: &Order, tongue: Tongue) -> String {
-    let expected = order.expected_delivery.map(|at| at.format("%Y-%m-%d").to_string());
-    let tracking = match (order.tracking_url.is_empty(), order.tracking_number.is_empty()) {
-        (false, _) => order.tracking_url.clone(),
-        (true, false) => order.tracking_number.clone(),
-        (true, true) => String::new(),
+/// Where the order is, in the conversation's language: its status, then how to follow a shipped
+/// order and when a paid or shipped one is expected.
+pub fn reply(order: &Order, language: &str) -> String {
+    let id = order.order_id.as_str();
+    let carrier = if order.carrier.is_empty() {
+        say(language, "order.the_carrier", &[])
+    } else {
+        order.carrier.clone()
     };
-    let id = &order.order_id;
-    match tongue {
-        Tongue::English => {
-            let mut text = match order.status.as_str() {
-                "placed" => format!("Your order {id} is placed and waiting for payment."),
-                "paid" => format!("Your order {id} is paid and being prepared for shipping."),
-                "shipped" => {
-                    format!("Your order {id} has shipped with {}.", or(&order.carrier, "the carrier"))
-                }
-                "delivered" => format!("Your order {id} has been delivered."),
-                "cancelled" => format!("Your order {id} was cancelled."),
-                _ => format!("Your order {id} is being processed."),
-            };
-            if order.status == "shipped" && !tracking.is_empty() {
-                text.push_str(&format!(" Follow it here: {tracking}."));
-            }
-            if let (Some(day), true) = (&expected, matches!(order.status.as_str(), "paid" | "shipped")) {
-                text.push_str(&format!(" Expected delivery: {day}."));
-            }
-            text
-        }
-        Tongue::Simplified | Tongue::Traditional => {
-            let traditional = tongue == Tongue::Traditional;
-            let mut text = match order.status.as_str() {
-                "placed" => format!("您的订单 {id} 已下单，等待付款。"),
-                "paid" => format!("您的订单 {id} 已付款，正在准备发货。"),
-                "shipped" => format!("您的订单 {id} 已由 {} 发货。", or(&order.carrier, "承运商")),
-                "delivered" => format!("您的订单 {id} 已送达。"),
-                "cancelled" => format!("您的订单 {id} 已取消。"),
-                _ => format!("您的订单 {id} 正在处理中。"),
-            };
-            if order.status == "shipped" && !tracking.is_empty() {
-                text.push_str(&format!("物流追踪：{tracking}。"));
-            }
-            if let (Some(day), true) = (&expected, matches!(order.status.as_str(), "paid" | "shipped")) {
-                text.push_str(&format!("预计送达：{day}。"));
-            }
-            if traditional { to_traditional(&text) } else { text }
-        }
+    let status = match order.status.as_str() {
+        "placed" => "order.placed",
+        "paid" => "order.paid",
+        "shipped" => "order.shipped",
+        "delivered" => "order.delivered",
+        "cancelled" => "order.cancelled",
+        _ => "order.processing",
+    };
+    let mut sentences = vec![say(language, status, &[("id", id), ("carrier", &carrier)])];
+    let tracking = if order.tracking_url.is_empty() { &order.tracking_number } else { &order.tracking_url };
+    if order.status == "shipped" && !tracking.is_empty() {
+        sentences.push(say(language, "order.tracking", &[("tracking", tracking)]));
     }
-}
-
-fn or<'a>(value: &'a str, fallback: &'a str) -> &'a str {
-    if value.is_empty() { fallback } else { value }
-}
-
-/// The few characters of these replies that differ in Traditional script.
-fn to_traditional(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '订' => '訂',
-            '单' => '單',
-            '货' => '貨',
-            '备' => '備',
-            '发' => '發',
-            '运' => '運',
-            '达' => '達',
-            '处' => '處',
-            '预' => '預',
-            '计' => '計',
-            '踪' => '蹤',
-            '准' => '準',
-            '经' => '經',
-            c => c,
-        })
-        .collect()
+    let expected = order.expected_delivery.map(|at| at.format("%Y-%m-%d").to_string());
+    if let (Some(day), true) = (&expected, matches!(order.status.as_str(), "paid" | "shipped")) {
+        sentences.push(say(language, "order.expected", &[("day", day)]));
+    }
+    join(language, &sentences)
 }
 
 #[cfg(test)]
@@ -260,13 +191,15 @@ mod tests {
 
     #[test]
     fn a_shipped_order_is_told_with_its_carrier_and_tracking() {
-        assert_eq!(
-            reply(&shipped(), Tongue::English),
-            "Your order 12345 has shipped with DHL. Follow it here: JD0002."
-        );
-        assert_eq!(
-            reply(&shipped(), Tongue::Traditional),
-            "您的訂單 12345 已由 DHL 發貨。物流追蹤：JD0002。"
-        );
+        assert_eq!(reply(&shipped(), "en"), "Your order 12345 has shipped with DHL. Follow it here: JD0002.");
+        let chinese = reply(&shipped(), "zh-Hant");
+        assert!(["12345", "DHL", "JD0002", "訂單"].iter().all(|part| chinese.contains(part)), "{chinese}");
+    }
+
+    #[test]
+    fn an_unknown_order_asks_to_check_the_number_in_the_customers_language() {
+        assert!(not_found(Some("999"), "en").contains("can't find an order numbered 999"));
+        let german = not_found(Some("999"), "de-AT");
+        assert!(german.contains("999") && german != not_found(Some("999"), "en"), "{german}");
     }
 }

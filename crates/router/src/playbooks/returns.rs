@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
+use switchboard_phrases::say;
 
-use super::Tongue;
 use super::orders::Order;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -56,36 +56,19 @@ pub fn eligibility(settings: &Settings, order: &Order, now: DateTime<Utc>) -> El
     }
 }
 
-pub fn opened(order_id: &str, return_id: &str, tongue: Tongue) -> String {
-    match tongue {
-        Tongue::English => format!(
-            "I have opened return {return_id} for order {order_id}. A colleague approves the refund; \
-             you will get a confirmation as soon as it is approved."
-        ),
-        _ => format!(
-            "已为订单 {order_id} 创建退货申请 {return_id}。退款需同事审核，审核通过后我们会立即通知您。"
-        ),
-    }
+pub fn opened(order_id: &str, return_id: &str, language: &str) -> String {
+    say(language, "return.opened", &[("order_id", order_id), ("return_id", return_id)])
 }
 
-pub fn refused(order: &Order, eligibility: &Eligibility, settings: &Settings, tongue: Tongue) -> String {
-    let id = &order.order_id;
-    match (eligibility, tongue) {
-        (Eligibility::TooLate { delivered }, Tongue::English) => format!(
-            "Order {id} was delivered on {}, more than {} days ago, so it can no longer be returned under our policy. \
-             Reply \"agent\" if you would like a colleague to look at it.",
-            delivered.format("%Y-%m-%d"),
-            settings.window_days
-        ),
-        (_, Tongue::English) => format!(
-            "Order {id} has not been delivered yet, so it cannot be returned; you can cancel it or refuse the parcel. \
-             Reply \"agent\" if you would like a colleague to help."
-        ),
-        (Eligibility::TooLate { .. }, _) => format!(
-            "订单 {id} 已超过 {} 天退货期限，无法退货。如需人工协助，请回复「人工」。",
-            settings.window_days
-        ),
-        (_, _) => format!("订单 {id} 尚未送达，暂不能退货。如需人工协助，请回复「人工」。"),
+pub fn refused(order: &Order, eligibility: &Eligibility, settings: &Settings, language: &str) -> String {
+    let id = order.order_id.as_str();
+    match eligibility {
+        Eligibility::TooLate { delivered } => {
+            let date = delivered.format("%Y-%m-%d").to_string();
+            let days = settings.window_days.to_string();
+            say(language, "return.too_late", &[("id", id), ("date", &date), ("days", &days)])
+        }
+        _ => say(language, "return.not_delivered", &[("id", id)]),
     }
 }
 
