@@ -31,6 +31,23 @@ pub struct LocalTime {
     pub zone: String,
 }
 
+impl LocalTime {
+    /// `at` in UTC.
+    pub fn utc(at: DateTime<Utc>) -> Self {
+        Self::in_zone(at, Tz::UTC)
+    }
+
+    fn in_zone(at: DateTime<Utc>, zone: Tz) -> Self {
+        let local = at.with_timezone(&zone);
+        Self {
+            weekday: local.weekday().number_from_monday(),
+            date: local.format("%Y-%m-%d").to_string(),
+            time: local.format("%H:%M").to_string(),
+            zone: zone.name().to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calendar {
     /// As written, so the calendar can travel (on an SLA policy) and be read again.
@@ -158,13 +175,7 @@ impl Calendar {
 
     /// `at` in the calendar's local time, in parts a reply words in its own language.
     pub fn local_time(&self, at: DateTime<Utc>) -> LocalTime {
-        let local = at.with_timezone(&self.zone);
-        LocalTime {
-            weekday: local.weekday().number_from_monday(),
-            date: local.format("%Y-%m-%d").to_string(),
-            time: local.format("%H:%M").to_string(),
-            zone: self.zone.name().to_string(),
-        }
+        LocalTime::in_zone(at, self.zone)
     }
 
     /// Whether `at` falls within opening hours (local time, holidays closed).

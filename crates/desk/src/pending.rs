@@ -3,9 +3,9 @@
 //! Event ids derive from the tenant, the conversation and the due time, so redeliveries send
 //! nothing twice. All of it acts on the clock's tenant's conversation.
 
-use chrono::Datelike as _;
 use sqlx::PgPool;
 use switchboard_bus::{Bus, ConsumerSpec, Delivery, Draft, Handler, HandlerError, key_id, process};
+use switchboard_calendar::LocalTime;
 use switchboard_phrases::{say, when};
 use switchboard_projection::Task;
 use switchboard_proto::{
@@ -116,8 +116,7 @@ impl Notice {
         if self.closing {
             return say(language, "pending.closed", &[]);
         }
-        let (date, time) = (self.due.format("%Y-%m-%d").to_string(), self.due.format("%H:%M").to_string());
-        let due = when(language, self.due.weekday().number_from_monday(), &date, &time, "UTC");
+        let due = when(language, &LocalTime::utc(self.due));
         say(language, "pending.warning", &[("due", &due)])
     }
 }

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use switchboard_calendar::LocalTime;
+
 /// (tag, file) for every language served, English first.
 const FILES: &[(&str, &str)] = &[
     ("en", include_str!("../data/en.yaml")),
@@ -62,11 +64,6 @@ pub fn served(language: &str) -> &'static str {
     FILES.iter().map(|(tag, _)| *tag).find(|tag| *tag == wanted).unwrap_or("en")
 }
 
-/// Whether `language` has texts of its own (else it is answered in English).
-pub fn is_served(language: &str) -> bool {
-    served(language) != "en" || language.to_ascii_lowercase().split(['-', '_']).next() == Some("en")
-}
-
 /// The text `key` in `language`, with each `{name}` replaced by its value in `vars`. A key missing
 /// in the language falls back to English, and a key missing in English is returned as it is.
 pub fn say(language: &str, key: &str, vars: &[(&str, &str)]) -> String {
@@ -95,10 +92,10 @@ pub fn join(language: &str, sentences: &[String]) -> String {
     sentences.join(&say(language, "join", &[]))
 }
 
-/// A local time as the language writes it; `weekday` is 1 (Monday) to 7.
-pub fn when(language: &str, weekday: u32, date: &str, time: &str, zone: &str) -> String {
-    let day = say(language, &format!("weekday.{weekday}"), &[]);
-    say(language, "when", &[("weekday", &day), ("date", date), ("time", time), ("zone", zone)])
+/// A local time as the language writes it.
+pub fn when(language: &str, at: &LocalTime) -> String {
+    let day = say(language, &format!("weekday.{}", at.weekday), &[]);
+    say(language, "when", &[("weekday", &day), ("date", &at.date), ("time", &at.time), ("zone", &at.zone)])
 }
 
 fn table(tag: &str) -> Option<&'static Table> {

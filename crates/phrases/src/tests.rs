@@ -36,7 +36,6 @@ fn every_language_has_every_text() {
 fn every_language_the_classifier_detects_is_served() {
     for tag in switchboard_nlu::language::supported() {
         assert_eq!(served(tag), tag, "{tag} has no texts");
-        assert!(is_served(tag));
     }
 }
 
@@ -57,7 +56,6 @@ fn a_tag_is_served_by_its_script_or_its_language_else_english() {
     ] {
         assert_eq!(served(tag), expected, "{tag}");
     }
-    assert!(!is_served("sv") && !is_served("und") && is_served("en-GB"));
 }
 
 #[test]
@@ -73,11 +71,14 @@ fn sentences_and_times_follow_the_language() {
     let parts = ["A.".to_string(), "B.".to_string()];
     assert_eq!(join("en", &parts), "A. B.");
     assert_eq!(join("zh-Hans", &parts), "A.B.");
-    assert_eq!(
-        when("en", 1, "2026-12-07", "09:00", "Europe/Berlin"),
-        "Monday 2026-12-07 09:00 (Europe/Berlin)"
-    );
-    let chinese = when("zh-Hant", 7, "2026-12-13", "09:00", "Asia/Taipei");
+    let at = |weekday: u32, date: &str, zone: &str| LocalTime {
+        weekday,
+        date: date.into(),
+        time: "09:00".into(),
+        zone: zone.into(),
+    };
+    assert_eq!(when("en", &at(1, "2026-12-07", "Europe/Berlin")), "Monday 2026-12-07 09:00 (Europe/Berlin)");
+    let chinese = when("zh-Hant", &at(7, "2026-12-13", "Asia/Taipei"));
     assert!(chinese.contains("2026-12-13") && chinese.contains("日"), "{chinese}");
 }
 

@@ -104,8 +104,7 @@ pub fn after_hours(opens: Option<&str>, language: &str) -> String {
 
 /// `at` in the calendar's local time, as the language writes it.
 pub fn local_time(calendar: &Calendar, at: DateTime<Utc>, language: &str) -> String {
-    let local = calendar.local_time(at);
-    switchboard_phrases::when(language, local.weekday, &local.date, &local.time, &local.zone)
+    switchboard_phrases::when(language, &calendar.local_time(at))
 }
 
 /// The password-reset reply: the self-service path, and the promise never to ask for it.
