@@ -64,6 +64,7 @@ async function main() {
       title: document.querySelector('.sb-title').textContent,
       placeholder: document.querySelector('.sb-input').placeholder,
       send: document.querySelector('.sb-send').textContent,
+      dir: document.querySelector('.sb-chat').getAttribute('dir'),
     }));
     say('PAGE LABELS ' + JSON.stringify(await labels()));
     await visitor.fill('.sb-input', '我想找真人客服');

@@ -90,7 +90,12 @@ async fn a_customer_chats_with_the_bot_asks_for_a_person_and_gets_the_agents_rep
     let german = |key: &str| switchboard_phrases::say("de", &format!("widget.{key}"), &[]);
     assert_eq!(
         page,
-        serde_json::json!({"title": german("title"), "placeholder": german("placeholder"), "send": german("send")})
+        serde_json::json!({
+            "title": german("title"),
+            "placeholder": german("placeholder"),
+            "send": german("send"),
+            "dir": "ltr",
+        })
     );
     let chinese = next().await?;
     let notice: String = serde_json::from_str(chinese.strip_prefix("CHINESE HANDOFF ").context("notice")?)?;

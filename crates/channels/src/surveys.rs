@@ -15,7 +15,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_bus::{Draft, Expected};
-use switchboard_phrases::{say, served};
+use switchboard_phrases::{direction, say, served};
 use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{SurveyAnswered, SurveySent, event::Body};
 
@@ -168,9 +168,8 @@ button{font-size:1.2rem;width:3rem;height:3rem;margin:.2rem}textarea{width:100%;
 /// The page around `body`, in `language` (a served tag; its title is the CSAT question).
 fn page_in(language: &str, body: &str) -> String {
     let tag = served(language);
-    let dir = if matches!(tag, "ar" | "he") { "rtl" } else { "ltr" };
     PAGE.replace("{lang}", tag)
-        .replace("{dir}", dir)
+        .replace("{dir}", direction(tag))
         .replace("{title}", &escaped(&say(tag, "survey.csat_question", &[])))
         .replace("{body}", body)
 }

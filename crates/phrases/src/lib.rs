@@ -64,6 +64,11 @@ pub fn served(language: &str) -> &'static str {
     FILES.iter().map(|(tag, _)| *tag).find(|tag| *tag == wanted).unwrap_or("en")
 }
 
+/// How `language` is written: `rtl` (Arabic, Hebrew) or `ltr`, as HTML's `dir` takes it.
+pub fn direction(language: &str) -> &'static str {
+    if matches!(served(language), "ar" | "he") { "rtl" } else { "ltr" }
+}
+
 /// The text `key` in `language`, with each `{name}` replaced by its value in `vars`. A key missing
 /// in the language falls back to English, and a key missing in English is returned as it is.
 pub fn say(language: &str, key: &str, vars: &[(&str, &str)]) -> String {

@@ -59,6 +59,11 @@ fn a_tag_is_served_by_its_script_or_its_language_else_english() {
 }
 
 #[test]
+fn arabic_and_hebrew_are_written_right_to_left() {
+    assert_eq!(["ar", "he-IL", "en", "zh-TW", "sv"].map(direction), ["rtl", "rtl", "ltr", "ltr", "ltr"]);
+}
+
+#[test]
 fn a_text_takes_its_values_and_falls_back_to_english() {
     let text = say("de", "order.shipped", &[("id", "12345"), ("carrier", "DHL")]);
     assert!(text.contains("12345") && text.contains("DHL") && !text.contains('{'), "{text}");

@@ -100,11 +100,16 @@ pub fn routes(chat: Chat) -> Router {
 const WIDGET: &str = include_str!("widget.js");
 const DEMO: &str = include_str!("demo.html");
 
-/// The widget with its strings in every language served (`widget.*` phrases), made once.
+/// The widget with its strings in every language served (`widget.*` phrases, and `direction`),
+/// made once.
 static WIDGET_WITH_PHRASES: LazyLock<String> = LazyLock::new(|| {
     let phrases: BTreeMap<&str, BTreeMap<String, String>> = switchboard_phrases::languages()
         .into_iter()
-        .map(|tag| (tag, switchboard_phrases::section(tag, "widget.")))
+        .map(|tag| {
+            let mut strings = switchboard_phrases::section(tag, "widget.");
+            strings.insert("direction".into(), switchboard_phrases::direction(tag).into());
+            (tag, strings)
+        })
         .collect();
     let json = serde_json::to_string(&phrases).unwrap_or_else(|_| "{}".into());
     WIDGET.replacen("/*PHRASES*/{}", &json, 1)

@@ -75,7 +75,7 @@
   // Words every string in the current language (again when the customer's language is known).
   function label() {
     root.setAttribute('lang', language);
-    root.setAttribute('dir', ['ar', 'he'].indexOf(language) >= 0 ? 'rtl' : 'ltr');
+    root.setAttribute('dir', t('direction'));
     root.querySelector('.sb-title').textContent = t('title');
     input.setAttribute('aria-label', t('input_label'));
     input.placeholder = t('placeholder');
