@@ -3,8 +3,7 @@
 
 mod common;
 
-use chrono::Timelike as _;
-use common::{Backing, Cluster, message, submit, wait_for_event};
+use common::{Backing, Cluster, closed_now_rules, message, submit, wait_for_event};
 use switchboard_proto::{
     events::v1::event::Body,
     router::v1::{PublishRulesRequest, router_client::RouterClient},
@@ -50,22 +49,7 @@ fn every_language_detected_is_asked_in_and_detected_as_itself() {
 async fn a_customer_who_writes_in_any_language_served_gets_the_reply_in_it() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
-    // Open one hour a day, starting two hours from now: closed whenever the test runs.
-    let opens = (chrono::Utc::now().hour() + 2) % 24;
-    let rules = format!(
-        r#"
-calendars:
-  default: {{timezone: UTC, hours: {{mon-sun: "{opens:02}:00-{close:02}:00"}}}}
-rules:
-  - name: after-hours
-    when: {{business_hours: closed}}
-    then: {{after_hours_reply: true}}
-    continue: true
-  - name: everything-else
-    then: {{action: queue, queue: general}}
-"#,
-        close = opens + 1
-    );
+    let (opens, rules) = closed_now_rules();
     let mut router = RouterClient::new(cluster.channel().await?);
     router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
     let mut sent = Vec::new();

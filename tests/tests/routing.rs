@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backing, Cluster, message, submit, verified_message, wait_for_event};
+use common::{Backing, Cluster, closed_now_rules, message, submit, verified_message, wait_for_event};
 use switchboard_proto::{
     events::v1::{MessageRouted, Priority, RouteAction, event::Body},
     router::v1::{
@@ -274,26 +274,10 @@ async fn reply_to(backing: &Backing, message_id: &str) -> anyhow::Result<String>
 
 #[tokio::test]
 async fn a_message_outside_business_hours_gets_the_after_hours_reply() -> anyhow::Result<()> {
-    use chrono::Timelike as _;
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let mut router = RouterClient::new(cluster.channel().await?);
-    // Open one hour a day, starting two hours from now: closed whenever the test runs.
-    let opens = (chrono::Utc::now().hour() + 2) % 24;
-    let rules = format!(
-        r#"
-calendars:
-  default: {{timezone: UTC, hours: {{mon-sun: "{opens:02}:00-{close:02}:00"}}}}
-rules:
-  - name: after-hours
-    when: {{business_hours: closed}}
-    then: {{tags: [after-hours], after_hours_reply: true}}
-    continue: true
-  - name: everything-else
-    then: {{action: queue, queue: general}}
-"#,
-        close = opens + 1
-    );
+    let (opens, rules) = closed_now_rules();
     router.publish_rules(PublishRulesRequest { text: rules, wait: true }).await?;
     let sent =
         submit(&cluster, message("c-night", "Can someone call me back about my contract?", "n-1")).await?;

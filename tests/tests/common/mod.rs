@@ -411,6 +411,29 @@ rules:
     then: {action: queue, queue: general}
 "#;
 
+/// Rules under which every message gets the after-hours reply (tagged `after-hours`) and then
+/// waits in `general`, with the hour (UTC) their calendar opens: one hour a day, starting two
+/// hours from now, so it is closed whenever a test runs.
+pub fn closed_now_rules() -> (u32, String) {
+    use chrono::Timelike as _;
+    let opens = (chrono::Utc::now().hour() + 2) % 24;
+    let rules = format!(
+        r#"
+calendars:
+  default: {{timezone: UTC, hours: {{mon-sun: "{opens:02}:00-{close:02}:00"}}}}
+rules:
+  - name: after-hours
+    when: {{business_hours: closed}}
+    then: {{tags: [after-hours], after_hours_reply: true}}
+    continue: true
+  - name: everything-else
+    then: {{action: queue, queue: general}}
+"#,
+        close = opens + 1
+    );
+    (opens, rules)
+}
+
 /// A cluster whose notifier mails through a fresh SMTP server (aiosmtpd), `adjust`ed first.
 pub async fn cluster_with_mail(
     backing: &Backing,

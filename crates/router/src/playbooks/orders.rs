@@ -143,7 +143,6 @@ async fn latest(
     }))
 }
 
-/// Where the order is, in the conversation's language.
 /// Where the order is, in the conversation's language: its status, then how to follow a shipped
 /// order and when a paid or shipped one is expected.
 pub fn reply(order: &Order, language: &str) -> String {
