@@ -52,6 +52,8 @@ run banking77-ngram "$banking/train.csv" "$banking/test.csv" --label-column cate
 run banking77-full "$banking/train.csv" "$banking/test.csv" --label-column category "${encoder[@]}"
 run banking77-10shot "$banking/train.csv" "$banking/test.csv" --label-column category --per-label 10 "${encoder[@]}"
 run bitext-ngram "$out/bitext-train.csv" "$out/bitext-test.csv"
+echo "built-in model on its held-out messages (crates/classifier/data/intents-eval), per language:"
+"$bin" classifier builtin
 echo "entities on the Bitext annotations (order_id, invoice_id, refund_amount):"
 "$bin" classifier entities --data "$bitext"
 

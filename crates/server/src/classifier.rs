@@ -27,6 +27,15 @@ pub enum ClassifierCommand {
     Eval(EvalArgs),
     /// Measure entity extraction on a CSV with span annotations (the Bitext layout).
     Entities(EntitiesArgs),
+    /// Measure the built-in model on its held-out messages, per language.
+    Builtin(BuiltinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuiltinArgs {
+    /// Print one JSON object per language.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -98,7 +107,28 @@ pub fn run(command: ClassifierCommand) -> anyhow::Result<()> {
         ClassifierCommand::Train(args) => train_command(&args),
         ClassifierCommand::Eval(args) => eval_command(&args),
         ClassifierCommand::Entities(args) => entities_command(&args),
+        ClassifierCommand::Builtin(args) => builtin_command(&args),
     }
+}
+
+fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {
+    let understanding = switchboard_classifier::Understanding::builtin()?;
+    for score in switchboard_classifier::score_builtin(&understanding) {
+        if args.json {
+            println!("{}", serde_json::to_string(&score)?);
+        } else {
+            println!(
+                "{:<8} n {:>3}  accuracy {:.3}  answered wrongly {:.3}  handed off {:.3}  top intent {:.3}",
+                score.language,
+                score.n,
+                score.accuracy,
+                score.answered_wrongly,
+                score.handed_off,
+                score.top_intent
+            );
+        }
+    }
+    Ok(())
 }
 
 fn columns(args: &ColumnArgs) -> Columns {
