@@ -134,9 +134,21 @@ async fn an_agents_reply_reaches_the_conversation_once_as_the_agents() -> anyhow
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let bus = backing.bus().await?;
-    let sent = submit(&cluster, message("c-9", "My invoice is wrong", "ag-1")).await?;
+    let sent =
+        submit(&cluster, message("c-9", "Meine Rechnung ist falsch, bitte korrigieren Sie sie", "ag-1"))
+            .await?;
     let agent = |subject: &'static str| cluster.channel_as("default", switchboard_auth::Role::Agent, subject);
     let mut intake = IntakeClient::new(agent("ana").await?);
+    // The agent answers a conversation already read: its language is known.
+    let (_, classified) =
+        wait_for_event(&bus, "switchboard.events.classification.>", |event| match &event.body {
+            Some(Body::MessageClassified(c)) if c.message_id == sent.message_id => Some(()),
+            _ => None,
+        })
+        .await?;
+    let request =
+        GetConversationRequest { conversation_id: sent.conversation_id.clone(), min_sequence: classified };
+    assert_eq!(intake.get_conversation(request).await?.into_inner().language, "de");
     let reply = |key: &str| SendAgentReplyRequest {
         conversation_id: sent.conversation_id.clone(),
         agent_id: "ana".into(),
@@ -153,6 +165,10 @@ async fn an_agents_reply_reaches_the_conversation_once_as_the_agents() -> anyhow
         })
         .await?;
     assert_eq!(delivered.author, "agent:ana");
+    assert_eq!(
+        delivered.language, "de",
+        "the channel wraps the agent's reply in the conversation's language"
+    );
     let request =
         GetConversationRequest { conversation_id: sent.conversation_id.clone(), min_sequence: sequence };
     let conversation = intake.get_conversation(request).await?.into_inner();

@@ -170,6 +170,7 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
             starts_conversation: true,
             email: None,
             customer_verified: false,
+            language: String::new(),
         }),
     )
     .build()?;

@@ -119,7 +119,7 @@ async fn a_caller_checks_balance_and_usage_activates_a_sim_and_reaches_a_person(
     let (status, greeting) = call.post("/voice/incoming", &greeting_fields, true).await?;
     assert_eq!(status, 200);
     assert!(
-        greeting.contains("<Gather input=\"dtmf speech\" finishOnKey=\"#\"")
+        greeting.contains("<Gather input=\"dtmf speech\" language=\"en-US\" finishOnKey=\"#\"")
             && greeting.contains("How can I help"),
         "{greeting}"
     );
@@ -219,6 +219,83 @@ async fn after_hours_a_caller_and_a_texter_hear_when_we_open_and_nobody_is_diall
         common::peers::received(&received, "/sms", |r| r.json()["customer_id"] == "+15550111").await?;
     let said = reply.json()["text"].as_str().unwrap_or_default().to_string();
     assert!(said.contains("We are closed right now") && said.contains(&format!("{opens:02}:00")), "{said}");
+    cluster.stop().await
+}
+
+const GERMAN_LINE_RULES: &str = r#"
+rules:
+  - name: billing
+    when: {intents: [billing_invoice]}
+    then: {action: answer, playbook: account_balance, queue: billing}
+  - name: everything-else
+    then: {action: queue, queue: mobile}
+"#;
+
+#[tokio::test]
+async fn a_number_for_german_callers_greets_hears_and_answers_them_in_german() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.twilio_auth_token = Some(TOKEN.into());
+    config.channels.support_line = Some("+15550199".into());
+    let cluster = Cluster::start(config).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: GERMAN_LINE_RULES.into(), wait: true }).await?;
+    let bus = backing.bus().await?;
+    let account = AccountUpdated {
+        customer_id: CALLER.into(),
+        plan: "Flex 10".into(),
+        balance_minor: 1999,
+        currency: "EUR".into(),
+        due_date: "2026-12-15".into(),
+        pin_hash: switchboard_channels::voice::pin::hash_pin("2468").map_err(anyhow::Error::msg)?,
+        ..AccountUpdated::default()
+    };
+    bus.publish(&Draft::new(DEFAULT_TENANT, "p15550100", Body::AccountUpdated(account)).build()?).await?;
+    let german = |key: &str| switchboard_phrases::say("de", key, &[]);
+
+    // The number's webhook names its language; every turn after carries it on.
+    let mut call = Call { base: format!("http://{}", cluster.http), sid: "CA0101", next: String::new() };
+    let (status, greeting) =
+        call.post("/voice/incoming?lang=de-DE", &[("CallSid", "CA0101"), ("From", CALLER)], true).await?;
+    assert_eq!(status, 200, "{greeting}");
+    assert!(greeting.contains("<Gather input=\"dtmf speech\" language=\"de-DE\""), "{greeting}");
+    assert!(greeting.contains(&german("voice.greeting")), "{greeting}");
+    assert!(
+        greeting.contains(&format!("<Say language=\"de-DE\">{}</Say>", german("voice.silence"))),
+        "{greeting}"
+    );
+    call.next = "/voice/gather?turn=1&lang=de-DE".into();
+    let wrong = call.key_in("1357").await?;
+    let tries = switchboard_phrases::say("de", "voice.pin_wrong", &[("left", "2")]);
+    assert!(wrong.contains(&tries) && wrong.contains("lang=de-DE"), "{wrong}");
+    let right = call.key_in("2468").await?;
+    assert!(right.contains(&german("voice.pin_right")), "{right}");
+
+    // One word is too little to tell a language by; the line's language is believed.
+    let answered = call.say("Rechnung").await?;
+    let (classified, _) =
+        wait_for_event(&bus, "switchboard.events.classification.>", |event| match &event.body {
+            Some(Body::MessageClassified(c)) if c.customer_id == CALLER => Some(c.clone()),
+            _ => None,
+        })
+        .await?;
+    assert_eq!((classified.language.as_str(), classified.language_reliable), ("de", true));
+    assert_eq!(classified.conversation_language, "de");
+    let balance = switchboard_phrases::say(
+        "de",
+        "account.balance",
+        &[("money", "19.99 EUR"), ("date", "2026-12-15"), ("plan", "Flex 10")],
+    );
+    assert!(answered.contains(&format!("<Say language=\"de-DE\">{balance}")), "{answered}");
+    assert!(answered.contains(&german("voice.anything_else")), "{answered}");
+
+    // A tag that is not a language is refused; one without texts of its own is held in English.
+    let (status, _) =
+        call.post("/voice/incoming?lang=%3Cx%3E", &[("CallSid", "CA0102"), ("From", CALLER)], true).await?;
+    assert_eq!(status, 400);
+    let (_, polish) =
+        call.post("/voice/incoming?lang=pl-PL", &[("CallSid", "CA0103"), ("From", CALLER)], true).await?;
+    assert!(polish.contains("language=\"en-US\"") && polish.contains("How can I help"), "{polish}");
     cluster.stop().await
 }
 

@@ -135,6 +135,7 @@ fn conversation_events(n: usize) -> Vec<anyhow::Result<switchboard_proto::events
         starts_conversation: true,
         email: None,
         customer_verified: false,
+        language: String::new(),
     });
     let classified = Body::MessageClassified(MessageClassified {
         conversation_id: conversation_id.clone(),
@@ -195,6 +196,7 @@ pub(crate) fn request(n: usize) -> SubmitMessageRequest {
         conversation_id: None,
         tenant: String::new(),
         customer_verified: false,
+        language: String::new(),
     }
 }
 

@@ -36,7 +36,8 @@ impl Handler<Event> for Classify {
             return Ok(());
         };
         let reading = self.models.read(&event.tenant, &received.text).await;
-        let reading = reading.map_err(|error| HandlerError::Transient(error.to_string()))?;
+        let mut reading = reading.map_err(|error| HandlerError::Transient(error.to_string()))?;
+        believe_the_channel(&mut reading, &received.language);
         let current = reading.language_reliable.then_some(reading.language.as_str());
         let pinned =
             self.models.conversation_language(&event.tenant, &received.conversation_id, current).await;
@@ -56,6 +57,19 @@ impl Handler<Event> for Classify {
         let event = draft.build().map_err(|error| HandlerError::Permanent(error.to_string()))?;
         self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
         Ok(())
+    }
+}
+
+/// A channel that knows the customer's language (a phone line's, an app's locale) is believed
+/// over a text too short to tell; a reliable detection stands, so a customer who writes in
+/// another language is answered in it.
+fn believe_the_channel(reading: &mut Reading, channel_language: &str) {
+    if reading.language_reliable {
+        return;
+    }
+    if let Some(tag) = switchboard_nlu::language::tag_of(channel_language) {
+        reading.language = tag.to_string();
+        reading.language_reliable = true;
     }
 }
 

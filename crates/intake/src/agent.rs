@@ -1,5 +1,6 @@
 //! Agents' replies: published as `ReplyRequested` with `author` = `agent:<id>`, so they reach the
-//! customer on the conversation's channel through the notifier like any reply, once per key.
+//! customer on the conversation's channel through the notifier like any reply, once per key,
+//! marked with the conversation's language for the channel's templates.
 
 use switchboard_bus::{Draft, key_id, tenant_of};
 use switchboard_proto::events::v1::{ReplyRequested, event::Body};
@@ -35,6 +36,7 @@ impl Intake {
         if owner != tenant {
             return Err(not_found());
         }
+        let language = self.language_of(tenant, conversation_id).await?;
         // Per agent: another agent's reply with the same key is not taken for a duplicate.
         let key = format!("agent-reply/{conversation_id}/{agent_id}/{idempotency_key}");
         let reply_id = key_id(&key).to_string();
@@ -45,12 +47,27 @@ impl Intake {
             channel: received.channel,
             text: text.trim().into(),
             author: format!("agent:{agent_id}"),
+            language,
             ..ReplyRequested::default()
         });
         let event = Draft::new(tenant, &reply_id, body).keyed(key).build()?;
         let published = self.bus().publish(&event).await?;
         tracing::info!(conversation_id, duplicate = published.duplicate, "agent reply requested");
         Ok(AgentReplied { reply_id, duplicate: published.duplicate })
+    }
+}
+
+impl Intake {
+    /// The conversation's language as the read model has it; empty until it is classified.
+    async fn language_of(&self, tenant: &str, conversation_id: &str) -> Result<String, Error> {
+        let language: Option<String> = sqlx::query_scalar(
+            "SELECT language FROM intake.conversations WHERE tenant = $1 AND conversation_id = $2",
+        )
+        .bind(tenant)
+        .bind(conversation_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(language.unwrap_or_default())
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Submission {
     pub email: Option<EmailMeta>,
     /// The channel or caller proved who the customer is.
     pub customer_verified: bool,
+    /// The language the channel knows the customer uses (BCP 47); empty when it does not.
+    pub language: String,
 }
 
 /// Where a submitted message went.
@@ -297,6 +299,10 @@ fn validate(submission: &mut Submission) -> Result<(), Error> {
     if submission.idempotency_key.is_empty() || submission.idempotency_key.len() > MAX_KEY_BYTES {
         return invalid("idempotency_key is required, at most 256 bytes");
     }
+    let tag = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if submission.language.len() > 35 || !submission.language.chars().all(tag) {
+        return invalid("language must be a BCP 47 tag such as de or pt-BR, or empty");
+    }
     if submission.conversation_id.as_deref() == Some("") {
         submission.conversation_id = None;
     }
@@ -319,6 +325,7 @@ fn message_event(
         starts_conversation,
         email: submission.email.clone(),
         customer_verified: submission.customer_verified,
+        language: submission.language.clone(),
     });
     Ok(Draft::new(&submission.tenant, conversation_id, body).build()?)
 }
@@ -343,6 +350,7 @@ mod tests {
             conversation_id: Some(String::new()),
             email: None,
             customer_verified: false,
+            language: String::new(),
         }
     }
 
@@ -357,13 +365,14 @@ mod tests {
     #[test]
     fn refuses_bad_input_with_a_reason() {
         type Spoil = fn(&mut Submission);
-        let cases: [(Spoil, &str); 6] = [
+        let cases: [(Spoil, &str); 7] = [
             (|s| s.text = "a\0b".into(), "NUL"),
             (|s| s.channel = Channel::Unspecified, "channel"),
             (|s| s.text = "  ".into(), "text is empty"),
             (|s| s.text = "x".repeat(MAX_TEXT_BYTES + 1), "at most"),
             (|s| s.idempotency_key.clear(), "idempotency_key"),
             (|s| s.tenant = "a.b".into(), "tenant"),
+            (|s| s.language = "de DE".into(), "language"),
         ];
         for (spoil, expected) in cases {
             let mut given = submission();

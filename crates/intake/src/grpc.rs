@@ -44,6 +44,7 @@ impl intake_server::Intake for IntakeApi {
             conversation_id: request.conversation_id,
             email: None,
             customer_verified: request.customer_verified,
+            language: request.language,
         };
         let submitted = self.intake.submit(submission).await.map_err(|e| to_status(&e))?;
         Ok(Response::new(SubmitMessageResponse {

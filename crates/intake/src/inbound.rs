@@ -78,5 +78,6 @@ fn submission(message: InboundMessage, delivery: &Delivery) -> Result<Submission
         conversation_id: Some(message.conversation_id),
         email: message.email,
         customer_verified: message.customer_verified,
+        language: message.language,
     })
 }

@@ -26,6 +26,11 @@ pub use projection::IntakeProjection;
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },
     Migration { version: 2, name: "tenant keys", sql: include_str!("../migrations/002_tenant_keys.sql") },
+    Migration {
+        version: 3,
+        name: "conversation language",
+        sql: include_str!("../migrations/003_conversation_language.sql"),
+    },
 ];
 
 /// Durable consumer of inbound channel messages.

@@ -77,6 +77,8 @@ struct Batch {
     routings: BTreeMap<Key, MessageRouted>,
     /// The last status each conversation reached in the batch, and the latest time of a change.
     statuses: BTreeMap<Key, (ConversationStatus, At)>,
+    /// Each conversation's language, as its latest classification in the batch gives it.
+    languages: BTreeMap<Key, String>,
 }
 
 impl Batch {
@@ -106,6 +108,10 @@ impl Batch {
             }
             Some(Body::MessageClassified(classified)) => {
                 self.classifications.insert(key(&classified.message_id), classified.clone());
+                let language = &classified.conversation_language;
+                if !language.is_empty() && language != "und" {
+                    self.languages.insert(key(&classified.conversation_id), language.clone());
+                }
             }
             Some(Body::MessageRouted(routed)) => {
                 self.routings.insert(key(&routed.message_id), routed.clone());
@@ -155,6 +161,7 @@ impl Batch {
         insert_conversations(tx, &self.conversations).await?;
         insert_messages(tx, &self.messages).await?;
         upsert_classifications(tx, &self.classifications).await?;
+        update_languages(tx, &self.languages).await?;
         upsert_routings(tx, &self.routings).await?;
         update_statuses(tx, &self.statuses).await
     }
@@ -234,6 +241,24 @@ async fn upsert_classifications(
     .bind(rows.values().map(|c| c.language.as_str()).collect::<Vec<_>>())
     .bind(rows.values().map(|c| c.model_version.as_str()).collect::<Vec<_>>())
     .bind(rows.keys().map(|(tenant, _)| tenant.as_str()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn update_languages(tx: &mut PgConnection, rows: &BTreeMap<Key, String>) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Most classifications keep their conversation's language: those rows are left unwritten.
+    sqlx::query(
+        "UPDATE intake.conversations c SET language = t.language
+         FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(tenant, id, language)
+         WHERE c.tenant = t.tenant AND c.conversation_id = t.id AND c.language <> t.language",
+    )
+    .bind(rows.keys().map(|(tenant, _)| tenant.as_str()).collect::<Vec<_>>())
+    .bind(rows.keys().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
+    .bind(rows.values().map(String::as_str).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())

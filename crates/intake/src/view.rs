@@ -21,7 +21,7 @@ impl Intake {
     ) -> Result<Conversation, Error> {
         self.catch_up(min_sequence).await?;
         let row = sqlx::query(
-            "SELECT conversation_id, tenant, customer_id, channel, status, created_at, updated_at
+            "SELECT conversation_id, tenant, customer_id, channel, status, created_at, updated_at, language
              FROM intake.conversations WHERE conversation_id = $1 AND tenant = $2",
         )
         .bind(id)
@@ -39,6 +39,7 @@ impl Intake {
             messages,
             created_at: Some(to_timestamp(row.get::<At, _>(5))),
             updated_at: Some(to_timestamp(row.get::<At, _>(6))),
+            language: row.get(7),
         })
     }
 

@@ -43,6 +43,22 @@ pub fn supported() -> Vec<&'static str> {
     tags
 }
 
+/// The tag `detect` would give for a BCP 47 tag a channel names (`de-DE` → `de`, `zh-TW` →
+/// `zh-Hant`, `zh-CN` → `zh-Hans`); `None` for a language not detected.
+pub fn tag_of(bcp47: &str) -> Option<&'static str> {
+    let lower = bcp47.to_ascii_lowercase();
+    let mut parts = lower.split(['-', '_']);
+    let primary = parts.next().unwrap_or_default();
+    let wanted = match primary {
+        "zh" if parts.any(|part| matches!(part, "hant" | "tw" | "hk" | "mo")) => "zh-Hant",
+        "zh" => "zh-Hans",
+        // Hebrew's older code, still sent by some systems.
+        "iw" => "he",
+        primary => primary,
+    };
+    supported().into_iter().find(|tag| *tag == wanted)
+}
+
 #[derive(Default)]
 struct Scripts {
     han: usize,
@@ -240,4 +256,21 @@ pub fn chinese_variant(text: &str) -> &'static str {
     let simplified = text.chars().filter(|c| variants.simplified.contains(c)).count();
     let traditional = text.chars().filter(|c| variants.traditional.contains(c)).count();
     if traditional > simplified { "zh-Hant" } else { "zh-Hans" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_detected_tag_of_a_channels_locale() {
+        assert_eq!(tag_of("de-DE"), Some("de"));
+        assert_eq!(tag_of("zh-TW"), Some("zh-Hant"));
+        assert_eq!(tag_of("zh-Hant-HK"), Some("zh-Hant"));
+        assert_eq!(tag_of("zh-CN"), Some("zh-Hans"));
+        assert_eq!(tag_of("pt_BR"), Some("pt"));
+        assert_eq!(tag_of("iw-IL"), Some("he"));
+        assert_eq!(tag_of("pl-PL"), None);
+        assert_eq!(tag_of(""), None);
+    }
 }

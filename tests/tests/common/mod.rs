@@ -199,6 +199,7 @@ pub fn message(customer: &str, text: &str, key: &str) -> SubmitMessageRequest {
         conversation_id: None,
         tenant: String::new(),
         customer_verified: false,
+        language: String::new(),
     }
 }
 

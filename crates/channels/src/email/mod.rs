@@ -173,6 +173,7 @@ fn inbound(parsed: parse::Parsed, threading: Threading, tenant: &str, verified: 
         // A From address alone proves nothing: unless DKIM or SPF authenticated its domain, the
         // bot tells no account data by email and asks the customer to sign in instead.
         customer_verified: verified,
+        language: String::new(),
     }
 }
 

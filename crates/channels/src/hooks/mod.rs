@@ -226,6 +226,7 @@ async fn message(
         email: None,
         // A gateway's sender id (a phone number, a handle) can be spoofed: it proves nothing.
         customer_verified: false,
+        language: String::new(),
     };
     let subject = format!("{INBOUND_SUBJECT_PREFIX}.{}", channel.slug());
     let dedup = match tenant.as_str() {

@@ -4,8 +4,11 @@
 //! message; the caller's number is the customer id), and the bot's reply is spoken back with the
 //! next `<Gather>`. A hand-off, or no reply in time, dials the support line. Requests must carry a
 //! valid `X-Twilio-Signature`. A caller ID proves nothing: keying in the account's PIN (`Digits`,
-//! ended by `#`) verifies the caller for the call, and only then is account data told.
+//! ended by `#`) verifies the caller for the call, and only then is account data told. The call
+//! is held in the language its number names (`?lang=de-DE` on the number's webhook; English
+//! without one): the caller is greeted, heard and answered in it.
 
+mod language;
 pub mod pin;
 mod twiml;
 
@@ -33,9 +36,7 @@ use crate::{
     tenants::Tenants,
 };
 
-const GREETING: &str = "Hello, you are through to our support assistant. For your account details, \
-    key in your PIN and press hash at any time. How can I help you today?";
-const AGAIN: &str = "Is there anything else I can help you with?";
+pub use language::CallLanguage;
 
 #[derive(Clone)]
 pub struct Voice {
@@ -121,23 +122,32 @@ async fn incoming(
     if let Err(refusal) = voice.verified("/voice/incoming", query.as_deref(), &headers, &body) {
         return refusal.into_response();
     }
-    xml(twiml::gather(GREETING, "/voice/gather?turn=1"))
+    let Some(call) = CallLanguage::named(field(&query_pairs(query.as_deref()), "lang")) else {
+        return (StatusCode::BAD_REQUEST, "lang must be a language tag such as de or de-DE").into_response();
+    };
+    xml(twiml::gather(&call.say("greeting"), &call, &call, &next_action(1, "", &call)))
 }
 
-/// Where the caller is in the call: which turn, and the conversation once there is one.
+fn query_pairs(query: Option<&str>) -> Fields {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+/// Where the caller is in the call: which turn, the conversation once there is one, and the
+/// call's language.
 struct Turn {
     number: u32,
     conversation: String,
+    language: CallLanguage,
 }
 
 fn turn_of(query: Option<&str>) -> Option<Turn> {
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let pairs = query_pairs(query);
     let number = field(&pairs, "turn").parse().ok().filter(|n| (1..=200).contains(n))?;
     let conversation = field(&pairs, "conversation").to_string();
     let valid =
         conversation.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && conversation.len() <= 64;
-    valid.then_some(Turn { number, conversation })
+    let language = CallLanguage::named(field(&pairs, "lang"))?;
+    valid.then_some(Turn { number, conversation, language })
 }
 
 async fn gather(
@@ -151,7 +161,10 @@ async fn gather(
         Err(refusal) => return refusal.into_response(),
     };
     let Some(turn) = turn_of(query.as_deref()) else {
-        return (StatusCode::BAD_REQUEST, "turn (1-200) and conversation (an id) are expected in the query")
+        return (
+            StatusCode::BAD_REQUEST,
+            "turn (1-200), conversation (an id) and lang (a language tag) are expected in the query",
+        )
             .into_response();
     };
     let (call, caller, said) =
@@ -160,45 +173,45 @@ async fn gather(
     if !call_ok || caller.is_empty() || caller.len() > 64 {
         return (StatusCode::BAD_REQUEST, "CallSid and From are required").into_response();
     }
-    let here = next_action(turn.number, &turn.conversation);
     let digits = field(&fields, "Digits").trim_end_matches('#');
     if said.is_empty() && !digits.is_empty() {
-        return voice.pin((&tenant, call), caller, digits, &here).await;
+        return voice.pin((&tenant, call), caller, digits, &turn).await;
     }
     if said.is_empty() {
-        return xml(twiml::gather("Sorry, I did not catch that. How can I help?", &here));
+        let here = next_action(turn.number, &turn.conversation, &turn.language);
+        let language = &turn.language;
+        return xml(twiml::gather(&language.say("not_caught"), language, language, &here));
     }
     voice.turn(&turn, (&tenant, call), caller, said).await
 }
 
-fn next_action(number: u32, conversation: &str) -> String {
+fn next_action(number: u32, conversation: &str, language: &CallLanguage) -> String {
+    let lang = &language.locale;
     if conversation.is_empty() {
-        format!("/voice/gather?turn={number}")
+        format!("/voice/gather?turn={number}&lang={lang}")
     } else {
-        format!("/voice/gather?turn={number}&conversation={conversation}")
+        format!("/voice/gather?turn={number}&conversation={conversation}&lang={lang}")
     }
 }
 
 impl Voice {
     /// A keyed-in PIN: verified for the call, told how many tries are left, or handed over.
-    async fn pin(&self, call: (&str, &str), caller: &str, digits: &str, here: &str) -> Response {
+    async fn pin(&self, call: (&str, &str), caller: &str, digits: &str, turn: &Turn) -> Response {
+        let language = &turn.language;
+        let here = next_action(turn.number, &turn.conversation, language);
+        let listen = |text: String| xml(twiml::gather(&text, language, language, &here));
+        let line = self.support_line.as_deref();
         match pin::check(&self.deps.pool, call, caller, digits).await {
-            Ok(pin::Checked::Verified) => {
-                xml(twiml::gather("Thank you, that is right. How can I help you?", here))
-            }
-            Ok(pin::Checked::Wrong(left)) => {
-                xml(twiml::gather(&format!("That PIN is not right. You can try {left} more times."), here))
-            }
-            Ok(pin::Checked::Locked) => xml(twiml::dial(
-                "That PIN could not be confirmed. Let me connect you with a person.",
-                self.support_line.as_deref(),
+            Ok(pin::Checked::Verified) => listen(language.say("pin_right")),
+            Ok(pin::Checked::Wrong(left)) => listen(switchboard_phrases::say(
+                language.tag,
+                "voice.pin_wrong",
+                &[("left", &left.to_string())],
             )),
+            Ok(pin::Checked::Locked) => xml(twiml::dial(&language.say("pin_locked"), language, line)),
             Err(error) => {
                 tracing::warn!(%error, "pin check failed");
-                xml(twiml::dial(
-                    "Sorry, something went wrong on our side. Let me connect you with a person.",
-                    self.support_line.as_deref(),
-                ))
+                xml(twiml::dial(&language.say("our_side"), language, line))
             }
         }
     }
@@ -226,40 +239,49 @@ impl Voice {
             conversation_id: turn.conversation.clone(),
             tenant: tenant.to_string(),
             customer_verified: verified,
+            language: turn.language.tag.to_string(),
             ..InboundMessage::default()
         };
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.voice");
+        let language = &turn.language;
         match self.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &key).await {
             Ok(published) if published.duplicate => {
-                return xml(twiml::gather(
-                    "Sorry, could you say that again?",
-                    &next_action(turn.number + 1, &turn.conversation),
-                ));
+                let next = next_action(turn.number + 1, &turn.conversation, language);
+                return xml(twiml::gather(&language.say("say_again"), language, language, &next));
             }
             Ok(_) => {}
             Err(error) => {
                 tracing::warn!(%error, "voice turn not taken");
-                return xml(twiml::dial(
-                    "Sorry, something went wrong on our side. Let me connect you with a person.",
-                    self.support_line.as_deref(),
-                ));
+                return xml(twiml::dial(&language.say("our_side"), language, self.support_line.as_deref()));
             }
         }
-        match listen(&mut heard, turn.conversation.clone(), self.reply_wait).await {
-            Heard::Reply { text, conversation } => {
-                let next = next_action(turn.number + 1, &conversation);
-                xml(twiml::gather(&format!("{text} {AGAIN}"), &next))
+        let heard = listen(&mut heard, turn.conversation.clone(), self.reply_wait).await;
+        self.answer(heard, turn)
+    }
+
+    /// What the caller hears after their turn: the reply (in its own language, should the
+    /// customer have spoken another) and the question whether there is more, or a hand-over.
+    fn answer(&self, heard: Heard, turn: &Turn) -> Response {
+        let language = &turn.language;
+        match heard {
+            Heard::Reply { text, conversation, language: replied_in } => {
+                let spoken = CallLanguage::named(&replied_in).unwrap_or_default();
+                let spoken = if replied_in.is_empty() { language.clone() } else { spoken };
+                let more = spoken.say("anything_else");
+                let text = switchboard_phrases::join(spoken.tag, &[text, more]);
+                let next = next_action(turn.number + 1, &conversation, language);
+                xml(twiml::gather(&text, &spoken, language, &next))
             }
             Heard::HandOff { text, open } => {
                 // Outside business hours nobody can take the call: the caller hears when we open
                 // and is promised a call back.
                 let line = if open { self.support_line.as_deref() } else { None };
-                xml(twiml::dial(text.as_deref().unwrap_or("Let me connect you with a person."), line))
+                let text = text.unwrap_or_else(|| language.say("connecting"));
+                xml(twiml::dial(&text, language, line))
             }
             Heard::Nothing => {
                 tracing::warn!("no reply in time; the call goes to a person");
-                let sorry = "Sorry, this is taking longer than it should. Let me connect you with a person.";
-                xml(twiml::dial(sorry, self.support_line.as_deref()))
+                xml(twiml::dial(&language.say("too_long"), language, self.support_line.as_deref()))
             }
         }
     }
@@ -267,7 +289,7 @@ impl Voice {
 
 /// What a turn led to.
 enum Heard {
-    Reply { text: String, conversation: String },
+    Reply { text: String, conversation: String, language: String },
     HandOff { text: Option<String>, open: bool },
     Nothing,
 }
@@ -283,10 +305,10 @@ async fn listen(heard: &mut mpsc::Receiver<Outgoing>, mut conversation: String, 
         };
         match tokio::time::timeout_at(until, heard.recv()).await {
             Ok(Some(Outgoing::Welcome { conversation_id })) => conversation = conversation_id,
-            Ok(Some(Outgoing::Message { author, text, .. })) if author != "customer" => {
+            Ok(Some(Outgoing::Message { author, text, language, .. })) if author != "customer" => {
                 return match handoff {
                     Some(open) => Heard::HandOff { text: Some(text), open },
-                    None => Heard::Reply { text, conversation },
+                    None => Heard::Reply { text, conversation, language },
                 };
             }
             Ok(Some(Outgoing::Handoff { open, .. })) => handoff = Some(open),
@@ -324,8 +346,10 @@ mod tests {
     fn reads_the_turn_from_the_query() {
         assert!(
             turn_of(Some("turn=2&conversation=0193-ab"))
-                .is_some_and(|t| t.number == 2 && t.conversation == "0193-ab")
+                .is_some_and(|t| t.number == 2 && t.conversation == "0193-ab" && t.language.tag == "en")
         );
+        assert!(turn_of(Some("turn=1&lang=de-DE")).is_some_and(|t| t.language.locale == "de-DE"));
+        assert!(turn_of(Some("turn=1&lang=de%20DE")).is_none());
         assert!(turn_of(Some("turn=0")).is_none());
         assert!(turn_of(Some("turn=1&conversation=a%20b")).is_none());
         assert!(turn_of(None).is_none());
