@@ -75,3 +75,87 @@ async fn a_customer_who_writes_in_any_language_served_gets_the_reply_in_it() -> 
     }
     cluster.stop().await
 }
+
+const ANSWER_RULES: &str = "rules:\n  - name: answer\n    then: {action: answer, queue: general}\n";
+
+/// Publishes `rules` and waits until the router decides by them.
+async fn decide_by(cluster: &Cluster, rules: &str) -> anyhow::Result<()> {
+    let mut router = RouterClient::new(cluster.channel().await?);
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_an_article_in_the_customers_language_the_bot_hands_off_or_answers_from_another_as_configured()
+-> anyhow::Result<()> {
+    use switchboard_proto::{
+        events::v1::RouteAction,
+        knowledge::v1::{PublishArticleRequest, knowledge_client::KnowledgeClient},
+    };
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let returns = PublishArticleRequest {
+        article_id: "returns".into(),
+        title: "Returning an item".into(),
+        body: "You can return any item within 30 days. Start the return under Orders in your account, \
+               print the label and drop the parcel at a post office. The refund reaches your card within \
+               five days of our receiving it."
+            .into(),
+        locale: "en".into(),
+        tags: vec!["intent:return_refund".into()],
+        wait: true,
+        ..PublishArticleRequest::default()
+    };
+    KnowledgeClient::new(cluster.channel().await?).publish_article(returns).await?;
+    let decided = |message_id: String| {
+        let bus = bus.clone();
+        async move {
+            wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+                Some(Body::MessageRouted(r)) if r.message_id == message_id => Some(r.clone()),
+                _ => None,
+            })
+            .await
+        }
+    };
+
+    // Off (the default): nothing in Spanish answers, so a person takes the question.
+    decide_by(&cluster, ANSWER_RULES).await?;
+    let asked = "Quiero devolver un producto y recuperar mi dinero, ¿cómo lo hago?";
+    let sent = submit(&cluster, message("c-es-1", asked, "es-return-1")).await?;
+    let (routed, _) = decided(sent.message_id).await?;
+    assert_eq!(routed.action(), RouteAction::Queue, "{routed:?}");
+
+    // On: the English article on the same intent answers, after a sentence in Spanish saying so.
+    decide_by(
+        &cluster,
+        &format!("playbooks:\n  other_languages: {{answer: true, from: [en]}}\n{ANSWER_RULES}"),
+    )
+    .await?;
+    let sent = submit(&cluster, message("c-es-2", asked, "es-return-2")).await?;
+    let (routed, _) = decided(sent.message_id.clone()).await?;
+    assert_eq!(routed.action(), RouteAction::AutoReply, "{routed:?}");
+    let ((text, language), _) =
+        wait_for_event(&bus, "switchboard.events.reply.>", |event| match &event.body {
+            Some(Body::ReplyRequested(r)) if r.in_reply_to == sent.message_id => {
+                Some((r.text.clone(), r.language.clone()))
+            }
+            _ => None,
+        })
+        .await?;
+    let notice = switchboard_phrases::say("es", "knowledge.other_language", &[("language", "English")]);
+    assert_eq!(language, "es");
+    assert!(text.starts_with(&notice) && text.contains("(Returning an item)"), "{text}");
+
+    // A rule set that names no language to answer from is refused with the reason.
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let refused = router
+        .publish_rules(PublishRulesRequest {
+            text: format!("playbooks:\n  other_languages: {{answer: true, from: []}}\n{ANSWER_RULES}"),
+            wait: true,
+        })
+        .await
+        .expect_err("no language to answer from");
+    assert!(refused.message().contains("other_languages"), "{}", refused.message());
+    cluster.stop().await
+}

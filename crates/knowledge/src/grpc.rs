@@ -205,6 +205,8 @@ impl knowledge_server::Knowledge for KnowledgeApi {
                     conversation_id: &r.conversation_id,
                     min_confidence: r.min_confidence,
                     max_alternatives: r.max_alternatives,
+                    intent: &r.intent,
+                    other_locales: &r.other_locales,
                 },
             )
             .await

@@ -17,6 +17,7 @@ pub mod eval;
 mod grpc;
 pub mod index;
 pub mod locale;
+mod other_language;
 mod projection;
 pub mod queries;
 mod reads;

@@ -26,6 +26,11 @@ pub struct AnswerAsked<'a> {
     pub min_confidence: f32,
     /// Without an answer, offer at most this many articles (0: none).
     pub max_alternatives: u32,
+    /// The classifier's intent, when sure: with `other_locales`, the article tagged with it
+    /// answers from another language when nothing in `locale` answers or fits.
+    pub intent: &'a str,
+    /// Languages answers may come from besides `locale`, in order.
+    pub other_locales: &'a [String],
 }
 
 /// A query as recorded.
@@ -161,9 +166,10 @@ impl Knowledge {
     /// reaches `asked.min_confidence` (0: the service's threshold); else, when asked for, the
     /// relevant articles the customer may choose between.
     pub async fn answer(&self, tenant: &str, asked: &AnswerAsked<'_>) -> Result<AnswerResponse, Error> {
-        let AnswerAsked { question, locale, conversation_id, min_confidence, max_alternatives } = *asked;
+        let AnswerAsked { question, locale, conversation_id, min_confidence, max_alternatives, .. } = *asked;
         check_query("question", question)?;
         check_locale(locale)?;
+        check_other_languages(asked)?;
         if !(0.0..=1.0).contains(&min_confidence) {
             return Err(Error::InvalidArgument("min_confidence is between 0 and 1".into()));
         }
@@ -191,7 +197,13 @@ impl Knowledge {
                 response.version = self.live_version(tenant, &best.article_id).await?;
                 response.article_id.clone_from(&best.article_id);
                 response.title.clone_from(&best.title);
+                response.locale.clone_from(&best.locale);
             }
+        }
+        let nothing_fits = !response.answered && response.alternatives.is_empty();
+        if nothing_fits && !asked.intent.is_empty() && !asked.other_locales.is_empty() {
+            let wanted = (asked.intent, locale, asked.other_locales);
+            self.answer_in_other_language(tenant, wanted, &mut response).await?;
         }
         let found: Vec<(&str, f32)> = if response.article_id.is_empty() {
             Vec::new()
@@ -317,6 +329,18 @@ fn merge(latest: Vec<IndexHit>, context: Vec<IndexHit>, limit: usize) -> Vec<Sea
     let mut ranked: Vec<(f32, IndexHit)> = merged.into_values().collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.article_id.cmp(&b.1.article_id)));
     ranked.into_iter().take(limit).map(|(relevance, hit)| search_hit(IndexHit { relevance, ..hit })).collect()
+}
+
+/// The intent and the other languages of an `Answer`, checked.
+fn check_other_languages(asked: &AnswerAsked<'_>) -> Result<(), Error> {
+    crate::other_language::check_intent(asked.intent)?;
+    if asked.other_locales.len() > crate::other_language::MAX_OTHER_LOCALES {
+        return Err(Error::InvalidArgument(format!(
+            "other_locales has at most {} languages",
+            crate::other_language::MAX_OTHER_LOCALES
+        )));
+    }
+    asked.other_locales.iter().try_for_each(|tag| check_locale(tag))
 }
 
 #[cfg(test)]

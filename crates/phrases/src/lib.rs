@@ -64,6 +64,41 @@ pub fn served(language: &str) -> &'static str {
     FILES.iter().map(|(tag, _)| *tag).find(|tag| *tag == wanted).unwrap_or("en")
 }
 
+/// Each served language's name as its speakers write it.
+const ENDONYMS: &[(&str, &str)] = &[
+    ("en", "English"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+    ("pt", "Português"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+    ("ru", "Русский"),
+    ("ar", "العربية"),
+    ("hi", "हिन्दी"),
+    ("tr", "Türkçe"),
+    ("vi", "Tiếng Việt"),
+    ("th", "ไทย"),
+    ("id", "Bahasa Indonesia"),
+    ("ja", "日本語"),
+    ("ko", "한국어"),
+    ("zh-Hans", "简体中文"),
+    ("zh-Hant", "繁體中文"),
+    ("he", "עברית"),
+    ("el", "Ελληνικά"),
+];
+
+/// The name of the language of `locale` as its speakers write it (`de-AT` → `Deutsch`); the
+/// tag itself for a language not served.
+pub fn endonym(locale: &str) -> &str {
+    let primary = locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    let tag = served(locale);
+    if tag.split('-').next() != Some(primary.as_str()) {
+        return locale;
+    }
+    ENDONYMS.iter().find(|(served, _)| *served == tag).map_or(locale, |(_, name)| name)
+}
+
 /// How `language` is written: `rtl` (Arabic, Hebrew) or `ltr`, as HTML's `dir` takes it.
 pub fn direction(language: &str) -> &'static str {
     if matches!(served(language), "ar" | "he") { "rtl" } else { "ltr" }

@@ -94,3 +94,13 @@ fn a_section_is_every_text_under_its_prefix() {
     assert!(widget.contains_key("send") && !widget.contains_key("widget.send"));
     assert_ne!(widget["send"], "Send");
 }
+
+#[test]
+fn every_language_served_has_its_own_name() {
+    for tag in languages() {
+        assert_ne!(endonym(tag), tag, "{tag} has no name");
+    }
+    assert_eq!(endonym("de-AT"), "Deutsch");
+    assert_eq!(endonym("zh-TW"), "繁體中文");
+    assert_eq!(endonym("pl-PL"), "pl-PL");
+}

@@ -28,7 +28,8 @@ use crate::{
     handoff,
     knowledge::Knowledge,
     playbooks::{
-        Playbook, account, after_hours, clarify, identity, local_time, orders, orders::Lookup, password_reset,
+        Playbook, account, after_hours, clarify, identity, in_other_language, local_time, orders,
+        orders::Lookup, password_reset,
     },
     rules::{Action, Decision, HandoffReason, Rules},
     store::RuleStore,
@@ -118,20 +119,26 @@ impl Decider {
     }
 
     /// `tenant`'s knowledge base's cited answer in the conversation's language, if it has one;
-    /// else up to `offer` relevant articles to ask about.
+    /// else up to `offer` relevant articles to ask about; else, where the rules allow it, the
+    /// answer from another language's article on the same (sure) intent, said to be so.
     async fn answer(
         &self,
         tenant: &str,
         classified: &MessageClassified,
         offer: u32,
+        rules: &Rules,
     ) -> Result<Found, tonic::Status> {
         let mut knowledge = self.knowledge.client_for(tenant);
+        let language = conversation_language(classified);
+        let sure_intent = if classified.out_of_scope { "" } else { classified.intent.as_str() };
         let request = AnswerRequest {
             question: classified.text.chars().take(MAX_QUESTION_CHARS).collect(),
-            locale: conversation_language(classified).to_string(),
+            locale: language.to_string(),
             conversation_id: classified.conversation_id.clone(),
             min_confidence: self.min_answer_confidence,
             max_alternatives: offer,
+            intent: sure_intent.to_string(),
+            other_locales: rules.playbooks().other_languages.allowed().to_vec(),
         };
         let answer = knowledge.answer(request).await?.into_inner();
         if !answer.answered {
@@ -141,7 +148,10 @@ impl Decider {
                 Found::Nothing
             });
         }
-        let text = format!("{}\n\n({})", answer.passage.trim(), answer.title);
+        let mut text = format!("{}\n\n({})", answer.passage.trim(), answer.title);
+        if answered_elsewhere(&answer.locale, language) {
+            text = in_other_language(&text, &answer.locale, language);
+        }
         Ok(Found::Answer(Answer { article_ids: vec![answer.article_id], text, options: Vec::new() }))
     }
 
@@ -161,10 +171,10 @@ impl Decider {
         match playbook {
             // Multi-turn playbooks are taken before a single answer is looked for.
             Playbook::Faq | Playbook::LeadQualification | Playbook::Returns | Playbook::Booking => {
-                self.answer(tenant, classified, offer).await
+                self.answer(tenant, classified, offer, rules).await
             }
             Playbook::SimActivation if !classified.customer_verified => Ok(verify_first().into()),
-            Playbook::SimActivation => self.answer(tenant, classified, offer).await,
+            Playbook::SimActivation => self.answer(tenant, classified, offer, rules).await,
             Playbook::AccountBalance | Playbook::DataUsage if !classified.customer_verified => {
                 Ok(verify_first().into())
             }
@@ -191,7 +201,7 @@ impl Decider {
             // How tracking works, from the knowledge base, but no one's order: else the way to be
             // verified (never a dead end).
             Playbook::OrderStatus if !classified.customer_verified => {
-                Ok(self.answer(tenant, classified, 0).await?.answer().or_else(verify_first).into())
+                Ok(self.answer(tenant, classified, 0, rules).await?.answer().or_else(verify_first).into())
             }
             Playbook::OrderStatus => {
                 let said = |text: String| Ok(Found::Answer(Answer::said(text)));
@@ -200,7 +210,7 @@ impl Decider {
                     Ok(Lookup::Unknown(number)) => said(orders::not_found(Some(&number), language)),
                     // No order to tell: the knowledge base may answer how tracking works; else
                     // the customer is asked for the number.
-                    Ok(Lookup::NoOrder) => match self.answer(tenant, classified, 0).await?.answer() {
+                    Ok(Lookup::NoOrder) => match self.answer(tenant, classified, 0, rules).await?.answer() {
                         Some(answer) => Ok(Found::Answer(answer)),
                         None => said(orders::not_found(None, language)),
                     },
@@ -386,6 +396,16 @@ struct Turn<'a> {
 }
 
 /// Automation could not answer: the message waits for a human in the rule's queue.
+/// Whether the article that answered is in another language than the conversation's (a
+/// language the bot serves: an undetermined one searched every language).
+fn answered_elsewhere(article_locale: &str, conversation_language: &str) -> bool {
+    let primary = |tag: &str| tag.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    let served = switchboard_phrases::served(conversation_language);
+    !article_locale.is_empty()
+        && primary(served) == primary(conversation_language)
+        && primary(article_locale) != primary(conversation_language)
+}
+
 fn fall_back(routed: &mut MessageRouted, why: String) {
     routed.action = RouteAction::Queue.into();
     routed.reason = format!("{}; {why}, so a human takes it", routed.reason);

@@ -84,6 +84,62 @@ pub struct Settings {
     /// Asking which article the customer means when no answer is confident (on by default).
     #[serde(default)]
     pub clarify: clarify::Settings,
+    /// Answering from another language's article when none in the customer's fits (off).
+    #[serde(default)]
+    pub other_languages: OtherLanguages,
+}
+
+/// `playbooks: other_languages:`. When nothing in the customer's language answers or fits, the
+/// article tagged `intent:<name>` with the classifier's (sure) intent answers from the first of
+/// `from` that has one, after a sentence in the customer's language saying so; off, a person
+/// takes the question as before.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherLanguages {
+    #[serde(default)]
+    pub answer: bool,
+    /// Languages to answer from, in order (BCP 47; English by default).
+    #[serde(default = "english")]
+    pub from: Vec<String>,
+}
+
+fn english() -> Vec<String> {
+    vec!["en".into()]
+}
+
+impl Default for OtherLanguages {
+    fn default() -> Self {
+        Self { answer: false, from: english() }
+    }
+}
+
+impl OtherLanguages {
+    /// The languages an answer may come from besides the customer's: none when off.
+    pub fn allowed(&self) -> &[String] {
+        if self.answer { &self.from } else { &[] }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let tag = |t: &String| {
+            (1..=35).contains(&t.len())
+                && t.split('-').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        };
+        if self.answer && self.from.is_empty() {
+            return Err("playbooks.other_languages.from names no language to answer from".into());
+        }
+        if self.from.len() > 5 || !self.from.iter().all(tag) {
+            return Err("playbooks.other_languages.from is up to 5 language tags such as en or pt-BR".into());
+        }
+        Ok(())
+    }
+}
+
+/// The answer from another language's article: a sentence in the customer's language saying
+/// which language it is in, then the cited answer.
+pub fn in_other_language(answer: &str, article_locale: &str, language: &str) -> String {
+    let name = switchboard_phrases::endonym(article_locale);
+    let notice = say(language, "knowledge.other_language", &[("language", name)]);
+    format!("{notice}\n\n{answer}")
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -125,5 +181,21 @@ mod tests {
         assert!(text.contains("https://shop.example/reset") && text.contains("密碼"), "{text}");
         assert!(after_hours(Some("Monday"), "de").contains("Monday"));
         assert_ne!(after_hours(None, "de"), after_hours(None, "en"));
+    }
+
+    #[test]
+    fn answers_from_another_language_only_when_allowed_and_say_so() {
+        let off = OtherLanguages::default();
+        assert!(off.allowed().is_empty() && off.check().is_ok());
+        let on = OtherLanguages { answer: true, from: vec!["en".into(), "pt-BR".into()] };
+        assert_eq!(on.allowed(), ["en", "pt-BR"]);
+        assert!(OtherLanguages { answer: true, from: Vec::new() }.check().is_err());
+        assert!(OtherLanguages { answer: true, from: vec!["en us".into()] }.check().is_err());
+        let text = in_other_language("Answer.\n\n(Returns)", "en-GB", "de");
+        assert!(
+            text.starts_with(&say("de", "knowledge.other_language", &[("language", "English")])),
+            "{text}"
+        );
+        assert!(text.ends_with("(Returns)"), "{text}");
     }
 }

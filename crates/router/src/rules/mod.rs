@@ -337,6 +337,7 @@ fn validate(
     let Some((last, earlier)) = rules.split_last() else {
         return Err((None, "the rule list is empty; end it with a rule without conditions".into()));
     };
+    playbooks.other_languages.check().map_err(|message| (None, message))?;
     for (index, rule) in rules.iter().enumerate() {
         validate_rule(rule, calendars, playbooks).map_err(|message| (Some(rule.name.clone()), message))?;
         if rules[..index].iter().any(|other| other.name == rule.name) {
