@@ -194,8 +194,13 @@ async fn analytics_counts_messages_and_decisions_by_channel_and_intent() -> anyh
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let bus = backing.bus().await?;
-    for (index, text) in
-        ["I want a human", "Can I talk to an agent?", "What does it cost? pricing please"].iter().enumerate()
+    for (index, text) in [
+        "I want a human",
+        "Can I talk to an agent?",
+        "Could you send us a quote for 40 seats for our company?",
+    ]
+    .iter()
+    .enumerate()
     {
         submit(&cluster, message("c-6", text, &format!("k-6-{index}"))).await?;
     }

@@ -1,10 +1,15 @@
 //! The built-in model measured on held-out messages (`data/intents-eval`): written by other
 //! hands than the training examples, before anything was tuned, and never trained on or used
 //! to choose anything. `switchboard classifier builtin` and `make eval` print these figures.
+//! Choices are made on the training examples alone, by cross-validation
+//! (`switchboard classifier builtin --cross-validate K`).
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
+use switchboard_nlu::intent::{Example, TrainConfig, train};
 
-use crate::understanding::Understanding;
+use crate::understanding::{BuiltinError, Understanding, builtin_examples_by_language};
 
 /// (language, JSON lines of `{"text", "label", "language"}`).
 const HELD_OUT: &[(&str, &str)] = &[
@@ -45,35 +50,99 @@ pub struct LanguageScore {
     pub top_intent: f64,
 }
 
-/// One score per language, in the order above.
-pub fn score_builtin(understanding: &Understanding) -> Vec<LanguageScore> {
-    HELD_OUT.iter().map(|(language, data)| score(understanding, language, data)).collect()
+/// Counts of outcomes, added up over messages.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    n: usize,
+    right: usize,
+    wrong: usize,
+    handed: usize,
+    top: usize,
 }
 
-fn score(understanding: &Understanding, language: &'static str, data: &str) -> LanguageScore {
-    let rows: Vec<(String, String)> = data
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|row| Some((row["text"].as_str()?.to_owned(), row["label"].as_str()?.to_owned())))
-        .collect();
-    let (mut right, mut wrong, mut handed, mut top) = (0, 0, 0, 0);
-    for (text, label) in &rows {
+impl Tally {
+    fn of(understanding: &Understanding, text: &str, label: &str) -> Self {
         let reading = understanding.read(text, None);
         let best = reading.alternatives.first().map(|a| a.intent.as_str());
-        right += usize::from(reading.intent == *label);
-        wrong += usize::from(!reading.out_of_scope && reading.intent != *label);
-        handed += usize::from(reading.out_of_scope && reading.intent != *label);
-        top += usize::from(reading.intent == *label || (reading.out_of_scope && best == Some(label)));
+        Self {
+            n: 1,
+            right: usize::from(reading.intent == label),
+            wrong: usize::from(!reading.out_of_scope && reading.intent != label),
+            handed: usize::from(reading.out_of_scope && reading.intent != label),
+            top: usize::from(reading.intent == label || (reading.out_of_scope && best == Some(label))),
+        }
     }
-    let share = |count: usize| count as f64 / rows.len().max(1) as f64;
-    LanguageScore {
-        language,
-        n: rows.len(),
-        accuracy: share(right),
-        answered_wrongly: share(wrong),
-        handed_off: share(handed),
-        top_intent: share(top),
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            n: self.n + other.n,
+            right: self.right + other.right,
+            wrong: self.wrong + other.wrong,
+            handed: self.handed + other.handed,
+            top: self.top + other.top,
+        }
     }
+
+    fn score(self, language: &'static str) -> LanguageScore {
+        let share = |count: usize| count as f64 / self.n.max(1) as f64;
+        LanguageScore {
+            language,
+            n: self.n,
+            accuracy: share(self.right),
+            answered_wrongly: share(self.wrong),
+            handed_off: share(self.handed),
+            top_intent: share(self.top),
+        }
+    }
+}
+
+/// One score per language, in the order above.
+pub fn score_builtin(understanding: &Understanding) -> Vec<LanguageScore> {
+    HELD_OUT
+        .iter()
+        .map(|(language, data)| {
+            let rows = data
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .filter_map(|row| {
+                    Some(Tally::of(understanding, row["text"].as_str()?, row["label"].as_str()?))
+                });
+            rows.fold(Tally::default(), Tally::add).score(language)
+        })
+        .collect()
+}
+
+/// K-fold cross-validation of the built-in model's training on its own examples, per language:
+/// each example is scored once, by a model trained without it (folds stratified by language and
+/// label). Choices are made on these figures; the held-out messages play no part.
+pub fn cross_validate(folds: usize, config: &TrainConfig) -> Result<Vec<LanguageScore>, BuiltinError> {
+    let examples = builtin_examples_by_language()?;
+    let folds = folds.max(2);
+    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let fold_of: Vec<usize> = examples
+        .iter()
+        .map(|(language, example)| {
+            let count = seen.entry((language, example.label.as_str())).or_default();
+            *count += 1;
+            *count % folds
+        })
+        .collect();
+    let mut tallies: BTreeMap<&'static str, Tally> = BTreeMap::new();
+    for fold in 0..folds {
+        let in_fold = |f: &usize| *f == fold;
+        let training: Vec<Example> =
+            examples.iter().zip(&fold_of).filter(|(_, f)| !in_fold(f)).map(|((_, e), _)| e.clone()).collect();
+        let understanding = Understanding::new(train(&training, None, config)?, format!("fold-{fold}"));
+        for ((language, example), _) in examples.iter().zip(&fold_of).filter(|(_, f)| in_fold(f)) {
+            let tally = Tally::of(&understanding, &example.text, &example.label);
+            let entry = tallies.entry(language).or_default();
+            *entry = entry.add(tally);
+        }
+    }
+    Ok(HELD_OUT
+        .iter()
+        .filter_map(|(language, _)| tallies.get(language).map(|tally| tally.score(language)))
+        .collect())
 }
 
 #[cfg(test)]

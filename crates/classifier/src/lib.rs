@@ -23,10 +23,12 @@ use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runne
 use switchboard_proto::{ErrorKind, ServiceError, classifier::v1::classifier_server::ClassifierServer};
 use tokio_util::sync::CancellationToken;
 
-pub use heldout::{LanguageScore, score_builtin};
+pub use heldout::{LanguageScore, cross_validate, score_builtin};
 pub use models::{ModelRecord, Models, TrainOrder};
 pub use projection::ClassifierProjection;
-pub use understanding::{BuiltinError, OUT_OF_SCOPE, Reading, Understanding, builtin_examples};
+pub use understanding::{
+    BuiltinError, OUT_OF_SCOPE, Reading, Understanding, builtin_config, builtin_examples,
+};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {

@@ -46,6 +46,16 @@ pub enum BuiltinError {
 
 /// The labelled examples the built-in model learns from.
 pub fn builtin_examples() -> Result<Vec<Example>, BuiltinError> {
+    Ok(builtin_examples_by_language()?.into_iter().map(|(_, example)| example).collect())
+}
+
+/// How the built-in model is trained.
+pub fn builtin_config() -> TrainConfig {
+    TrainConfig { oos_label: Some(OUT_OF_SCOPE.into()), ..TrainConfig::default() }
+}
+
+/// [`builtin_examples`], each with the language it was written in.
+pub fn builtin_examples_by_language() -> Result<Vec<(&'static str, Example)>, BuiltinError> {
     let mut examples = Vec::new();
     for (language, data) in BUILTIN_DATA {
         for (index, line) in data.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
@@ -55,7 +65,7 @@ pub fn builtin_examples() -> Result<Vec<Example>, BuiltinError> {
             let (Some(text), Some(label)) = (field("text"), field("label")) else {
                 return Err(error("needs text and label".into()));
             };
-            examples.push(Example { text, label });
+            examples.push((*language, Example { text, label }));
         }
     }
     Ok(examples)
@@ -84,8 +94,7 @@ impl Understanding {
     /// Trains the built-in model (about a second); its version names the data it learnt.
     pub fn builtin() -> Result<Self, BuiltinError> {
         let examples = builtin_examples()?;
-        let config = TrainConfig { oos_label: Some(OUT_OF_SCOPE.into()), ..TrainConfig::default() };
-        let model = train(&examples, None, &config)?;
+        let model = train(&examples, None, &builtin_config())?;
         let digest = examples.iter().fold(0xcbf2_9ce4_8422_2325_u64, |state, e| {
             e.text
                 .bytes()

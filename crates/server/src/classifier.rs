@@ -33,6 +33,10 @@ pub enum ClassifierCommand {
 
 #[derive(Debug, Args)]
 pub struct BuiltinArgs {
+    /// Instead of the held-out messages, cross-validate on the training examples in K folds
+    /// (what choices are made by).
+    #[arg(long, value_name = "K")]
+    pub cross_validate: Option<usize>,
     /// Print one JSON object per language.
     #[arg(long)]
     pub json: bool,
@@ -112,8 +116,13 @@ pub fn run(command: ClassifierCommand) -> anyhow::Result<()> {
 }
 
 fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {
-    let understanding = switchboard_classifier::Understanding::builtin()?;
-    for score in switchboard_classifier::score_builtin(&understanding) {
+    let scores = match args.cross_validate {
+        Some(folds) => {
+            switchboard_classifier::cross_validate(folds, &switchboard_classifier::builtin_config())?
+        }
+        None => switchboard_classifier::score_builtin(&switchboard_classifier::Understanding::builtin()?),
+    };
+    for score in scores {
         if args.json {
             println!("{}", serde_json::to_string(&score)?);
         } else {

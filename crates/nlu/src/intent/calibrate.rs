@@ -3,19 +3,17 @@
 //!
 //! A threshold maximises the utility of the answers it lets through: +1 for a right one,
 //! `-wrong_cost` for a wrong one (an out-of-scope message answered counts as wrong), 0 for a
-//! hand-off. Labels predicted at least `MIN_PER_LABEL` times get their own threshold. With fewer
-//! than `MIN_EMPIRICAL` validation answers, the threshold is the break-even probability instead.
+//! hand-off. Labels predicted at least `min_per_label` times get their own threshold. With fewer
+//! than `min_empirical` validation answers, the threshold is the break-even probability instead.
 
 use std::collections::HashMap;
 
 use super::linear::softmax;
 use super::{Example, train::TrainConfig};
 
-const MIN_PER_LABEL: usize = 30;
-/// Below this many validation answers the empirical cut is noise (one confident mistake moves it
-/// to the top); the decision threshold of calibrated probabilities is used instead: answering
-/// pays when `p - wrong_cost * (1 - p) > 0`.
-const MIN_EMPIRICAL: usize = 500;
+// Below `TrainConfig::min_empirical` validation answers the empirical cut is noise (one
+// confident mistake moves it to the top); the decision threshold of calibrated probabilities is
+// used instead: answering pays when `p - wrong_cost * (1 - p) > 0`.
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calibration {
@@ -58,11 +56,11 @@ pub fn fit(
         })
         .collect();
     let all: Vec<&Outcome> = outcomes.iter().collect();
-    let threshold = threshold(&all, config.wrong_cost);
+    let threshold = threshold(&all, config);
     let mut label_thresholds = HashMap::new();
     for (index, label) in labels.iter().enumerate() {
         let group: Vec<&Outcome> = outcomes.iter().filter(|o| o.label == index && o.answerable).collect();
-        if group.len() >= MIN_PER_LABEL {
+        if group.len() >= config.min_per_label {
             label_thresholds.insert(label.clone(), threshold_of(&group, config.wrong_cost));
         }
     }
@@ -133,12 +131,12 @@ fn temperature(logits: &[Vec<f32>], truth: &[usize]) -> f32 {
         .0
 }
 
-fn threshold(outcomes: &[&Outcome], wrong_cost: f32) -> f32 {
+fn threshold(outcomes: &[&Outcome], config: &TrainConfig) -> f32 {
     let answerable: Vec<&Outcome> = outcomes.iter().copied().filter(|o| o.answerable).collect();
-    if answerable.len() < MIN_EMPIRICAL {
-        return wrong_cost / (1.0 + wrong_cost);
+    if answerable.len() < config.min_empirical {
+        return config.wrong_cost / (1.0 + config.wrong_cost);
     }
-    threshold_of(&answerable, wrong_cost)
+    threshold_of(&answerable, config.wrong_cost)
 }
 
 /// Lowest confidence accepted by the best cut of `outcomes` sorted by confidence.

@@ -13,11 +13,17 @@ pub struct FeatureConfig {
     pub char_ngrams: (usize, usize),
     /// Weight of the character group relative to the word group (each is L2-normalised).
     pub char_weight: f32,
+    /// Word n-grams read a run of a script written without spaces (Chinese, Japanese, Thai) and
+    /// a Hangul word as its overlapping character pairs, as word units. Without it (models
+    /// trained before it) such a run is one word, so the word group of those texts is mostly
+    /// empty.
+    #[serde(default)]
+    pub cjk_bigrams: bool,
 }
 
 impl Default for FeatureConfig {
     fn default() -> Self {
-        Self { word_ngrams: (1, 2), char_ngrams: (1, 5), char_weight: 1.0 }
+        Self { word_ngrams: (1, 2), char_ngrams: (1, 5), char_weight: 1.0, cjk_bigrams: true }
     }
 }
 
@@ -74,13 +80,32 @@ fn flush(words: &mut Vec<String>, current: &mut String) {
     current.clear();
 }
 
+/// The units word n-grams are made of: the words, with each run of a script written without
+/// spaces (and each Hangul word) read as its overlapping character pairs when `cjk_bigrams`.
+fn word_units(words: &[String], cjk_bigrams: bool) -> Vec<String> {
+    if !cjk_bigrams {
+        return words.to_vec();
+    }
+    let mut units = Vec::with_capacity(words.len());
+    for word in words {
+        let chars: Vec<char> = word.chars().collect();
+        if chars.len() < 3 || !chars.first().is_some_and(|c| is_cjk(*c)) {
+            units.push(word.clone());
+            continue;
+        }
+        units.extend(chars.windows(2).map(|pair| pair.iter().collect::<String>()));
+    }
+    units
+}
+
 /// Word n-gram hashes and character n-gram hashes of `text`, with repeats.
 pub fn grams(text: &str, config: &FeatureConfig) -> (Vec<Gram>, Vec<Gram>) {
     let words = words(text);
+    let units = word_units(&words, config.cjk_bigrams);
     let mut word_grams = Vec::new();
     let (low, high) = config.word_ngrams;
     for n in low.max(1)..=high {
-        for window in words.windows(n) {
+        for window in units.windows(n) {
             word_grams.push(Gram(hash(WORD_SEED, window.iter().map(String::as_str))));
         }
     }
@@ -167,11 +192,31 @@ mod tests {
 
     #[test]
     fn character_grams_cover_chinese() {
-        let config = FeatureConfig { word_ngrams: (1, 1), char_ngrams: (1, 2), char_weight: 1.0 };
+        let config =
+            FeatureConfig { word_ngrams: (1, 1), char_ngrams: (1, 2), char_weight: 1.0, cjk_bigrams: false };
         let (words, chars) = grams("退款", &config);
         assert_eq!(words.len(), 1);
         // 退, 款, " 退", "退款", "款 "
         assert_eq!(chars.len(), 5);
+    }
+
+    #[test]
+    fn runs_without_spaces_are_read_as_character_pairs_for_word_grams() {
+        let words: Vec<String> = ["我要退款", "ok", "退款"].map(String::from).to_vec();
+        assert_eq!(word_units(&words, true), ["我要", "要退", "退款", "ok", "退款"]);
+        assert_eq!(word_units(&words, false), words);
+        let pairs = FeatureConfig { word_ngrams: (1, 1), ..FeatureConfig::default() };
+        let runs = FeatureConfig { cjk_bigrams: false, ..pairs.clone() };
+        // The character grams are the same either way; only the word units differ.
+        assert_eq!(grams("我要退款", &pairs).1, grams("我要退款", &runs).1);
+        assert_eq!(grams("我要退款", &pairs).0.len(), 3);
+    }
+
+    #[test]
+    fn models_trained_before_character_pairs_keep_reading_runs_whole() {
+        let stored = r#"{"word_ngrams":[1,2],"char_ngrams":[1,5],"char_weight":1.0}"#;
+        let config: FeatureConfig = serde_json::from_str(stored).expect("an older model's settings");
+        assert!(!config.cjk_bigrams);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct TrainConfig {
     pub oos_label: Option<String>,
     /// Cost of a wrong automated answer relative to the value of a right one; sets thresholds.
     pub wrong_cost: f32,
+    /// Validation answers needed before the empirical cut replaces the break-even threshold.
+    pub min_empirical: usize,
+    /// Validation predictions of a label needed for it to get a threshold of its own.
+    pub min_per_label: usize,
 }
 
 impl Default for TrainConfig {
@@ -39,6 +43,8 @@ impl Default for TrainConfig {
             seed: 42,
             oos_label: None,
             wrong_cost: 2.0,
+            min_empirical: 500,
+            min_per_label: 30,
         }
     }
 }
