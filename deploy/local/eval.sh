@@ -54,6 +54,8 @@ run banking77-10shot "$banking/train.csv" "$banking/test.csv" --label-column cat
 run bitext-ngram "$out/bitext-train.csv" "$out/bitext-test.csv"
 echo "built-in model on its held-out messages (crates/classifier/data/intents-eval), per language:"
 "$bin" classifier builtin
+echo "sentiment and urgency on their held-out messages (crates/nlu/data/sentiment/heldout*.jsonl):"
+"$bin" classifier sentiment
 echo "entities on the Bitext annotations (order_id, invoice_id, refund_amount):"
 "$bin" classifier entities --data "$bitext"
 

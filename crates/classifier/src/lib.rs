@@ -112,6 +112,13 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     let builtin = tokio::task::spawn_blocking(Understanding::builtin);
     let builtin = Arc::new(builtin.await.map_err(|_| Error::Interrupted)??);
     tracing::info!(model_version = builtin.version(), "built-in intent model ready");
+    match tokio::task::spawn_blocking(switchboard_nlu::sentiment::warm).await {
+        Ok(Ok(())) => tracing::info!("sentiment and urgency heads ready"),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "sentiment and urgency heads did not train; the lexicon reads alone")
+        }
+        Err(_) => return Err(Error::Interrupted),
+    }
     let models =
         Arc::new(Models::new(deps.clone(), builtin, config.encoder, runner.checkpoint(), config.read_wait));
     let follower = activations::follow(&deps.bus, models.clone(), shutdown.clone()).await?;

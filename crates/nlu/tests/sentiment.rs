@@ -1,64 +1,57 @@
-//! Sentiment and urgency measured on the labelled sets written for them (English, Simplified and
-//! Traditional Chinese): `labelled.jsonl` (221 messages; the lexicon was revised after a first
-//! measurement on it, so its figures are optimistic) and `heldout.jsonl` (70 messages written
-//! afterwards and never used to change the lexicon). Prints the figures; fails under the floors.
+//! Sentiment and urgency measured on the messages written for them (English, Simplified and
+//! Traditional Chinese). The trained heads learn from `train-en.jsonl` and `train-zh.jsonl`
+//! (`labelled.jsonl`, on which the lexicon was revised, follows older labelling and is left out);
+//! the held-out sets (`heldout*.jsonl`) were written by other hands and are
+//! never used to choose anything. Prints the figures; fails only under regression floors well
+//! below them (the published figures are in docs/CLASSIFIER.md and `make eval`).
 
-use switchboard_nlu::sentiment::read;
-
-struct Labelled {
-    text: String,
-    language: String,
-    sentiment: String,
-    urgency: String,
-}
-
-fn parse(data: &str) -> Vec<Labelled> {
-    data.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).expect("labelled line is JSON");
-            let field = |name: &str| value[name].as_str().expect("string field").to_owned();
-            Labelled {
-                text: field("text"),
-                language: field("language"),
-                sentiment: field("sentiment"),
-                urgency: field("urgency"),
-            }
-        })
-        .collect()
-}
-
-fn accuracy(rows: &[&Labelled], right: impl Fn(&Labelled) -> bool) -> f64 {
-    rows.iter().filter(|row| right(row)).count() as f64 / rows.len().max(1) as f64
-}
-
-fn measure(set: &str, rows: &[Labelled], floors: &[(&str, f64, f64)]) {
-    for &(group, floor_sentiment, floor_urgency) in floors {
-        let picked: Vec<&Labelled> = rows.iter().filter(|r| r.language.starts_with(group)).collect();
-        let sentiment = accuracy(&picked, |r| read(&r.text).sentiment.as_str() == r.sentiment);
-        let urgency = accuracy(&picked, |r| read(&r.text).urgency.as_str() == r.urgency);
-        let urgent_or_not = accuracy(&picked, |r| {
-            let high = |u: &str| u == "high" || u == "critical";
-            high(read(&r.text).urgency.as_str()) == high(&r.urgency)
-        });
-        println!(
-            "{set} {group}: n {} sentiment accuracy {sentiment:.3} urgency accuracy {urgency:.3} urgent-or-not {urgent_or_not:.3}",
-            picked.len()
-        );
-        assert!(sentiment >= floor_sentiment, "{group} sentiment {sentiment:.3}");
-        assert!(urgency >= floor_urgency, "{group} urgency {urgency:.3}");
-    }
-}
+use switchboard_nlu::sentiment::{
+    read, read_lexicon,
+    trained::{HELD_OUT, TRUST, Trust, accuracy, cross_validate, labelled, parse},
+};
 
 #[test]
-fn sentiment_and_urgency_are_measured_on_english_and_chinese() {
-    let rows = parse(include_str!("../data/sentiment/labelled.jsonl"));
-    assert!(rows.len() >= 200, "the set has {} messages", rows.len());
-    measure("labelled", &rows, &[("en", 0.90, 0.90), ("zh", 0.90, 0.90)]);
+fn the_training_messages_are_labelled_with_known_values() {
+    let rows = labelled();
+    assert!(rows.len() >= 1_200, "{} training messages", rows.len());
+    for row in &rows {
+        assert!(["negative", "neutral", "positive"].contains(&row.sentiment.as_str()), "{}", row.text);
+        assert!(["low", "normal", "high", "critical"].contains(&row.urgency.as_str()), "{}", row.text);
+        assert!(["en", "zh-Hans", "zh-Hant"].contains(&row.language.as_str()), "{}", row.text);
+    }
+    let held: Vec<String> = HELD_OUT.iter().flat_map(|data| parse(data)).map(|row| row.text).collect();
+    assert!(held.len() >= 400, "{} held-out messages", held.len());
+    assert!(rows.iter().all(|row| !held.contains(&row.text)), "a held-out message is trained on");
 }
 
 #[test]
 fn sentiment_and_urgency_are_measured_on_held_out_messages() {
-    let rows = parse(include_str!("../data/sentiment/heldout.jsonl"));
-    measure("held-out", &rows, &[("en", 0.55, 0.55), ("zh", 0.60, 0.50)]);
+    let rows: Vec<_> = HELD_OUT.iter().flat_map(|data| parse(data)).collect();
+    for group in ["en", "zh"] {
+        let (n, sentiment, urgency) = accuracy(&rows, group, |_, row| read(&row.text));
+        let (_, lexicon_sentiment, lexicon_urgency) =
+            accuracy(&rows, group, |_, row| read_lexicon(&row.text));
+        println!(
+            "held-out {group}: n {n} sentiment {sentiment:.3} urgency {urgency:.3} \
+             (lexicon alone: {lexicon_sentiment:.3} / {lexicon_urgency:.3})"
+        );
+        assert!(sentiment >= 0.6 && urgency >= 0.5, "{group}: {sentiment:.3} / {urgency:.3}");
+    }
+}
+
+#[test]
+fn the_trust_in_the_heads_is_chosen_by_cross_validation_on_the_training_messages() {
+    let lexicon_alone = Trust { sentiment: 2.0, urgency: 2.0, lexicon_high: false };
+    let figures = cross_validate(5, &[TRUST, lexicon_alone]).expect("the heads train");
+    for (trust, group, (n, sentiment, urgency)) in &figures {
+        println!("5-fold {trust:?} {group}: n {n} sentiment {sentiment:.3} urgency {urgency:.3}");
+    }
+    assert_eq!(figures.len(), 4);
+    // The chosen combination reads the training messages better than the lexicon alone.
+    for group in ["en", "zh"] {
+        let of =
+            |trust: Trust| figures.iter().find(|(t, g, _)| *t == trust && *g == group).map(|(_, _, f)| *f);
+        let (chosen, alone) = (of(TRUST).expect("measured"), of(lexicon_alone).expect("measured"));
+        assert!(chosen.1 > alone.1 && chosen.2 > alone.2, "{group}: {chosen:?} against {alone:?}");
+    }
 }

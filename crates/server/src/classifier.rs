@@ -29,6 +29,19 @@ pub enum ClassifierCommand {
     Entities(EntitiesArgs),
     /// Measure the built-in model on its held-out messages, per language.
     Builtin(BuiltinArgs),
+    /// Measure sentiment and urgency on their held-out messages (English, Chinese).
+    Sentiment(SentimentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SentimentArgs {
+    /// Instead of the held-out messages, cross-validate on the training messages in K folds at
+    /// several trusts in the trained heads (what the trust was chosen by).
+    #[arg(long, value_name = "K")]
+    pub cross_validate: Option<usize>,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -112,7 +125,58 @@ pub fn run(command: ClassifierCommand) -> anyhow::Result<()> {
         ClassifierCommand::Eval(args) => eval_command(&args),
         ClassifierCommand::Entities(args) => entities_command(&args),
         ClassifierCommand::Builtin(args) => builtin_command(&args),
+        ClassifierCommand::Sentiment(args) => sentiment_command(&args),
     }
+}
+
+fn sentiment_command(args: &SentimentArgs) -> anyhow::Result<()> {
+    use switchboard_nlu::sentiment::{self, trained};
+    let print = |set: &str,
+                 trust: Option<trained::Trust>,
+                 group: &str,
+                 (n, sentiment, urgency): (usize, f64, f64)| {
+        let trust = trust.map(|t| (t.sentiment, t.urgency, t.lexicon_high));
+        if args.json {
+            let line = json!({"set": set, "trust": trust, "language": group, "n": n, "sentiment_accuracy": sentiment, "urgency_accuracy": urgency});
+            println!("{line}");
+        } else {
+            let trust = trust.map(|(s, u, high)| {
+                format!(" trust {s:.1}/{u:.1}{}", if high { " +lexicon high" } else { "" })
+            });
+            println!(
+                "{set}{} {group:<3} n {n:>4}  sentiment {sentiment:.3}  urgency {urgency:.3}",
+                trust.unwrap_or_default()
+            );
+        }
+    };
+    if let Some(folds) = args.cross_validate {
+        let trust = |sentiment, urgency, lexicon_high| trained::Trust { sentiment, urgency, lexicon_high };
+        let compared = [
+            trust(0.0, 0.0, false),
+            trust(0.5, 0.5, false),
+            trust(0.7, 0.7, false),
+            trust(2.0, 2.0, false),
+            trust(0.5, 0.0, true),
+            trained::TRUST,
+        ];
+        for (trust, group, figures) in trained::cross_validate(folds, &compared)? {
+            print("cross-validated", Some(trust), group, figures);
+        }
+        return Ok(());
+    }
+    sentiment::warm().map_err(anyhow::Error::msg)?;
+    let current: Vec<_> =
+        [trained::HELD_OUT_EN, trained::HELD_OUT_ZH].iter().flat_map(|d| trained::parse(d)).collect();
+    let older = trained::parse(trained::HELD_OUT_2024);
+    for (set, rows) in [("held-out (400, current labels)", &current), ("held-out (70, older labels)", &older)]
+    {
+        for group in ["en", "zh"] {
+            print(set, None, group, trained::accuracy(rows, group, |_, row| sentiment::read(&row.text)));
+            let lexicon = trained::accuracy(rows, group, |_, row| sentiment::read_lexicon(&row.text));
+            print(&format!("{set}, lexicon alone"), None, group, lexicon);
+        }
+    }
+    Ok(())
 }
 
 fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {

@@ -1,8 +1,10 @@
-//! Sentiment (a score in -1..1 and a label) and urgency (low, normal, high, critical) from
-//! lexicons with rules, in English and Chinese (Simplified and Traditional). Negation flips a
-//! cue that follows it closely; intensifiers, capitals and exclamation marks strengthen.
+//! Sentiment (a score in -1..1 and a label) and urgency (low, normal, high, critical), in English
+//! and Chinese (Simplified and Traditional): trained n-gram heads ([`trained`]) with lexicons and
+//! rules beside them. In the lexicon, negation flips a cue that follows it closely; intensifiers,
+//! capitals and exclamation marks strengthen.
 
 mod lexicon;
+pub mod trained;
 
 use serde::Serialize;
 
@@ -54,7 +56,23 @@ pub struct Feeling {
 /// Scores at or beyond this magnitude are labelled negative or positive.
 const LABEL_AT: f32 = 0.25;
 
+/// The trained heads' reading where they are sure, the lexicon's elsewhere (and alone should the
+/// heads not train).
 pub fn read(text: &str) -> Feeling {
+    let lexicon = read_lexicon(text);
+    match trained::heads() {
+        Ok(heads) => heads.read(text, lexicon),
+        Err(_) => lexicon,
+    }
+}
+
+/// Trains the heads now rather than at the first message; says why if they cannot train.
+pub fn warm() -> Result<(), String> {
+    trained::heads().map(|_| ()).map_err(|error| error.to_string())
+}
+
+/// The lexicon's reading alone.
+pub fn read_lexicon(text: &str) -> Feeling {
     let lower = text.to_lowercase();
     let mut score = score(text, &lower);
     let urgency = urgency(text, &lower, score);
@@ -161,22 +179,25 @@ mod tests {
 
     #[test]
     fn negation_flips_and_sarcasm_is_caught() {
-        assert_eq!(read("Thank you so much, that was really helpful!").sentiment, Sentiment::Positive);
-        assert_eq!(read("I am not happy with this service").sentiment, Sentiment::Negative);
-        assert_eq!(read("not bad at all, works fine").sentiment, Sentiment::Positive);
-        assert_eq!(read("Great, another delay. Thanks for nothing.").sentiment, Sentiment::Negative);
-        assert_eq!(read("Where is my order 55821?").sentiment, Sentiment::Neutral);
-        assert_eq!(read("我对这次服务很不满意").sentiment, Sentiment::Negative);
-        assert_eq!(read("謝謝你們，服務很好").sentiment, Sentiment::Positive);
+        assert_eq!(
+            read_lexicon("Thank you so much, that was really helpful!").sentiment,
+            Sentiment::Positive
+        );
+        assert_eq!(read_lexicon("I am not happy with this service").sentiment, Sentiment::Negative);
+        assert_eq!(read_lexicon("not bad at all, works fine").sentiment, Sentiment::Positive);
+        assert_eq!(read_lexicon("Great, another delay. Thanks for nothing.").sentiment, Sentiment::Negative);
+        assert_eq!(read_lexicon("Where is my order 55821?").sentiment, Sentiment::Neutral);
+        assert_eq!(read_lexicon("我对这次服务很不满意").sentiment, Sentiment::Negative);
+        assert_eq!(read_lexicon("謝謝你們，服務很好").sentiment, Sentiment::Positive);
     }
 
     #[test]
     fn urgency_follows_stakes_and_time() {
-        assert_eq!(read("Someone hacked my account and made purchases").urgency, Urgency::Critical);
-        assert_eq!(read("I need the invoice today for an audit").urgency, Urgency::High);
-        assert_eq!(read("How do I change my billing address?").urgency, Urgency::Normal);
-        assert_eq!(read("No rush, just a suggestion for the app").urgency, Urgency::Low);
-        assert_eq!(read("我的信用卡被盗刷了！").urgency, Urgency::Critical);
-        assert_eq!(read("請盡快處理，今天一定要收到").urgency, Urgency::High);
+        assert_eq!(read_lexicon("Someone hacked my account and made purchases").urgency, Urgency::Critical);
+        assert_eq!(read_lexicon("I need the invoice today for an audit").urgency, Urgency::High);
+        assert_eq!(read_lexicon("How do I change my billing address?").urgency, Urgency::Normal);
+        assert_eq!(read_lexicon("No rush, just a suggestion for the app").urgency, Urgency::Low);
+        assert_eq!(read_lexicon("我的信用卡被盗刷了！").urgency, Urgency::Critical);
+        assert_eq!(read_lexicon("請盡快處理，今天一定要收到").urgency, Urgency::High);
     }
 }
