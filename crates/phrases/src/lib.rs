@@ -52,6 +52,12 @@ pub fn languages() -> Vec<&'static str> {
 /// The served tag for a BCP 47 tag (`pt-BR` → `pt`, `zh-TW` → `zh-Hant`), English when the
 /// language is not served.
 pub fn served(language: &str) -> &'static str {
+    served_as_named(language).unwrap_or("en")
+}
+
+/// The served tag for a BCP 47 tag when its own language is served (`de-AT` → `de`); `None`
+/// when [`served`] would fall back to English for another language.
+pub fn served_as_named(language: &str) -> Option<&'static str> {
     let lower = language.to_ascii_lowercase();
     let mut parts = lower.split(['-', '_']);
     let primary = parts.next().unwrap_or_default();
@@ -61,7 +67,7 @@ pub fn served(language: &str) -> &'static str {
     } else {
         primary
     };
-    FILES.iter().map(|(tag, _)| *tag).find(|tag| *tag == wanted).unwrap_or("en")
+    FILES.iter().map(|(tag, _)| *tag).find(|tag| *tag == wanted)
 }
 
 /// Each served language's name as its speakers write it.
@@ -91,11 +97,7 @@ const ENDONYMS: &[(&str, &str)] = &[
 /// The name of the language of `locale` as its speakers write it (`de-AT` → `Deutsch`); the
 /// tag itself for a language not served.
 pub fn endonym(locale: &str) -> &str {
-    let primary = locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-    let tag = served(locale);
-    if tag.split('-').next() != Some(primary.as_str()) {
-        return locale;
-    }
+    let Some(tag) = served_as_named(locale) else { return locale };
     ENDONYMS.iter().find(|(served, _)| *served == tag).map_or(locale, |(_, name)| name)
 }
 

@@ -42,11 +42,9 @@ impl CallLanguage {
         if !tag_like {
             return None;
         }
-        let tag = switchboard_phrases::served(lang);
-        let primary = lang.split('-').next().unwrap_or_default().to_ascii_lowercase();
-        if tag.split('-').next() != Some(primary.as_str()) {
+        let Some(tag) = switchboard_phrases::served_as_named(lang) else {
             return Some(Self::default());
-        }
+        };
         let usual = || LOCALES.iter().find(|(t, _)| *t == tag).map_or("en-US", |(_, l)| l);
         let locale = if has_region(lang) { lang.to_string() } else { usual().to_string() };
         Some(Self { tag, locale })

@@ -400,9 +400,8 @@ struct Turn<'a> {
 /// language the bot serves: an undetermined one searched every language).
 fn answered_elsewhere(article_locale: &str, conversation_language: &str) -> bool {
     let primary = |tag: &str| tag.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-    let served = switchboard_phrases::served(conversation_language);
     !article_locale.is_empty()
-        && primary(served) == primary(conversation_language)
+        && switchboard_phrases::served_as_named(conversation_language).is_some()
         && primary(article_locale) != primary(conversation_language)
 }
 
