@@ -189,7 +189,7 @@ impl Bus {
     }
 
     async fn dead_letter(&self, delivery: &Delivery, consumer: &str, reason: &str) -> Result<(), Error> {
-        let mut headers = delivery.headers().cloned().unwrap_or_default();
+        let mut headers = letter_headers(delivery.headers());
         headers.insert("Switchboard-Dlq-Reason", header_safe(reason).as_str());
         headers.insert("Switchboard-Dlq-Consumer", consumer);
         headers.insert("Switchboard-Dlq-Subject", delivery.subject());
@@ -207,6 +207,25 @@ impl Bus {
         tracing::warn!(consumer, sequence = delivery.stream_sequence, reason, "message dead-lettered");
         delivery.ack_with(AckKind::Term).await
     }
+}
+
+/// The original's headers that describe it, for its dead letter. Headers the server acts on
+/// (`Nats-*`: expected sequences, rollups, the message id) are left behind: copied onto the
+/// dead-letter subject they would get the letter refused or deduplicated away. The original's
+/// `Nats-Msg-Id` is kept as `Switchboard-Dlq-Msg-Id`.
+const NATS_MSG_ID: &str = "Nats-Msg-Id";
+
+fn letter_headers(original: Option<&HeaderMap>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, values) in original.into_iter().flat_map(HeaderMap::iter) {
+        let name: &str = name.as_ref();
+        if name.eq_ignore_ascii_case(NATS_MSG_ID) {
+            values.iter().for_each(|value| headers.append("Switchboard-Dlq-Msg-Id", value.as_str()));
+        } else if !name.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("nats-")) {
+            values.iter().for_each(|value| headers.append(name, value.as_str()));
+        }
+    }
+    headers
 }
 
 /// Delay before the n-th redelivery: 200 ms doubling, at most 30 s.
@@ -333,6 +352,22 @@ mod tests {
         assert_eq!(backoff(1), Duration::from_millis(200));
         assert_eq!(backoff(2), Duration::from_millis(400));
         assert!(backoff(100) <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_what_describes_the_original_and_none_of_the_servers_instructions() {
+        let mut original = HeaderMap::new();
+        original.insert("Nats-Msg-Id", "event-7");
+        original.insert("Nats-Expected-Last-Subject-Sequence", "41");
+        original.insert("nats-expected-stream", "SWITCHBOARD_EVENTS");
+        original.insert("Nats-Rollup", "sub");
+        original.insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        let letter = letter_headers(Some(&original));
+        let mut names: Vec<String> = letter.iter().map(|(name, _)| name.to_string()).collect();
+        names.sort();
+        assert_eq!(names, ["Switchboard-Dlq-Msg-Id", "traceparent"]);
+        assert_eq!(letter.get("Switchboard-Dlq-Msg-Id").map(|v| v.as_str()), Some("event-7"));
+        assert!(letter_headers(None).is_empty());
     }
 
     #[test]

@@ -190,6 +190,72 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
     Ok(())
 }
 
+/// An event appended under a version check keeps its `Nats-Expected-*` header in the stream;
+/// its dead letter must not carry it (the server would refuse the letter, stalling the consumer
+/// on that event for good), and carries the original's message id under its own name.
+#[tokio::test]
+async fn a_poison_event_appended_under_a_version_check_is_dead_lettered_and_the_rest_flow()
+-> anyhow::Result<()> {
+    switchboard_testkit::init_tracing();
+    let server = NatsServer::start()?;
+    let bus = bus(&server).await?;
+    bus.publish(&event("ok-1")).await?;
+    bus.publish(&event("ok-2")).await?;
+    let first = bus.append(&event("poison"), Expected::Empty, None).await?;
+    let second_poison = event("poison");
+    bus.append(&second_poison, Expected::Sequence(first.sequence), None).await?;
+    bus.publish(&event("ok-3")).await?;
+    let spec = ConsumerSpec {
+        stream: EVENTS_STREAM,
+        durable: "versioned".into(),
+        filter_subjects: vec!["switchboard.events.article.>".into()],
+        max_ack_pending: 1,
+    };
+    let consumer = bus.durable_consumer(&spec).await?;
+    let handler = Picky {
+        handled: Arc::default(),
+        flaky_tries: Arc::default(),
+        count: Arc::new(tokio::sync::watch::channel(0).0),
+    };
+    let mut handled_count = handler.count.subscribe();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let (bus, handler, shutdown) = (bus.clone(), handler.clone(), shutdown.clone());
+        async move { process(&bus, &consumer, "versioned", &handler, 1, &shutdown).await }
+    });
+    let waited =
+        tokio::time::timeout(Duration::from_secs(30), handled_count.wait_for(|count| *count == 3)).await;
+    shutdown.cancel();
+    running.await??;
+    waited??;
+    let handled = handler.handled.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    assert_eq!(handled, ["ok-1", "ok-2", "ok-3"]);
+    let letters = letter_headers(&bus, 2).await?;
+    for headers in &letters {
+        let names: Vec<String> = headers.iter().map(|(name, _)| name.to_string()).collect();
+        assert!(!names.iter().any(|n| n.to_ascii_lowercase().starts_with("nats-expected")), "{names:?}");
+    }
+    let original = |headers: &async_nats::HeaderMap| {
+        headers.get("Switchboard-Dlq-Msg-Id").map(|value| value.to_string()).unwrap_or_default()
+    };
+    assert_eq!(original(&letters[1]), second_poison.id, "the original's id, kept under another name");
+    Ok(())
+}
+
+/// The headers of the first `count` dead letters.
+async fn letter_headers(bus: &Bus, count: usize) -> anyhow::Result<Vec<async_nats::HeaderMap>> {
+    let stream = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
+        .await?;
+    let mut messages = consumer.messages().await?.take(count);
+    let mut letters = Vec::new();
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(30), messages.next()).await? {
+        letters.push(message?.headers.clone().unwrap_or_default());
+    }
+    Ok(letters)
+}
+
 /// The first `count` dead letters: (reason, deliveries).
 async fn dead_letters(bus: &Bus, count: usize) -> anyhow::Result<Vec<(String, String)>> {
     let stream = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await?;
