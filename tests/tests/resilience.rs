@@ -214,3 +214,48 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
     );
     cluster.stop().await
 }
+
+/// Makes the test database read-only for new sessions (as a failover to a standby does), or
+/// writable again, and ends every other session on it so that the services reconnect to that.
+async fn set_read_only(backing: &Backing, read_only: bool) -> anyhow::Result<()> {
+    let pool = backing.database.pool().await?;
+    let mut connection = pool.acquire().await?;
+    sqlx::query("SET default_transaction_read_only = off").execute(&mut *connection).await?;
+    let setting = if read_only { "on" } else { "off" };
+    let name = &backing.database.name;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET default_transaction_read_only = {setting}"
+    )))
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut *connection)
+    .await?;
+    drop(connection);
+    pool.close().await;
+    Ok(())
+}
+
+/// A database that turns read-only (SQLSTATE 25006, as after a failover) refuses nothing of the
+/// events' own: the consumers hold them until it takes writes again, and none is dead-lettered.
+#[tokio::test]
+async fn a_read_only_database_holds_events_and_dead_letters_none() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    publish_inbound(&bus, 0..5).await?;
+    wait_routed(&bus, 5).await?;
+
+    set_read_only(&backing, true).await?;
+    publish_inbound(&bus, 5..25).await?;
+    // Long enough for every consumer to have tried (and, before, to have given up).
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    set_read_only(&backing, false).await?;
+
+    wait_routed(&bus, 25).await?;
+    assert_eq!(bus.last_sequence(switchboard_bus::DEAD_LETTER_STREAM).await?, 0, "nothing dead-lettered");
+    cluster.stop().await
+}

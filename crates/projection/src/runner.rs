@@ -277,7 +277,7 @@ impl<P: Projection> Runner<P> {
         loop {
             match self.transact(events).await {
                 Ok(()) => return Outcome::Applied,
-                Err(error) if !is_outage(&error) => return Outcome::Rejected(error),
+                Err(error) if is_refusal(&error) => return Outcome::Rejected(error),
                 Err(error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "database unavailable; holding batch");
                 }
@@ -442,17 +442,23 @@ async fn save_checkpoint<P: Projection>(
     Ok(())
 }
 
-/// True for failures of the database's availability rather than of the data.
+/// True for failures of the database's availability rather than of the data: anything
+/// [`is_refusal`] does not blame on the data waits for the database instead of dropping it.
 pub fn is_outage(error: &sqlx::Error) -> bool {
+    !is_refusal(error)
+}
+
+/// True when the database refused the data itself: SQLSTATE class 22 (data exception, such as a
+/// NUL in text) or 23 (integrity constraint violation), or a row the data refers to is missing.
+/// No retry mends these, so the event is the one to set aside. Everything else (connections,
+/// a failover to a read-only standby, 25006; lock timeouts, 55P03; resources, 53; system errors,
+/// 58 and XX; protocol and decode errors) is the database's trouble or ours, not the event's.
+pub fn is_refusal(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(database) => database
-            .code()
-            .is_some_and(|code| ["08", "53", "57", "40"].iter().any(|class| code.starts_with(class))),
+        sqlx::Error::Database(database) => {
+            database.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
+        }
+        sqlx::Error::RowNotFound => true,
         _ => false,
     }
 }
@@ -464,3 +470,22 @@ fn bus_error(operation: &'static str, source: impl std::error::Error + Send + Sy
 #[derive(Debug, thiserror::Error)]
 #[error("the consumer's message stream ended")]
 struct ConsumerClosed;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_data_is_refused_and_the_rest_waits() {
+        assert!(is_refusal(&sqlx::Error::RowNotFound));
+        let waits = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Protocol("unexpected message".into()),
+            sqlx::Error::Decode("bad column".into()),
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        ];
+        for error in &waits {
+            assert!(is_outage(error) && !is_refusal(error), "{error}");
+        }
+    }
+}
