@@ -19,7 +19,7 @@ const ENCODER_LANGUAGES: &[&str] = &["en"];
 const CANDIDATES: usize = 10;
 
 /// A hit before fusion: its cosine similarity to the question and its lexical confidence (0 when
-/// BM25 did not find it).
+/// BM25 did not find it; such a hit holds its article id alone until it is among the results).
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub hit: IndexHit,
@@ -81,7 +81,8 @@ impl ArticleIndex {
         Ok(current)
     }
 
-    /// The question's candidates from both retrievers, unranked.
+    /// The question's candidates from both retrievers, unranked; those only the dense retriever
+    /// found hold their article id alone (see [`Candidate`]).
     pub fn candidates(&self, query: &str, filters: &Filters<'_>) -> Result<Vec<Candidate>, IndexError> {
         let lexical = self.search_with(query, filters, CANDIDATES, true)?;
         let Some(encoder) = self.encoder.as_ref().filter(|_| embeds(filters.locale)) else {
@@ -98,9 +99,8 @@ impl ArticleIndex {
             if candidates.iter().any(|c| c.hit.article_id == article_id) {
                 continue;
             }
-            if let Some(hit) = self.hit_of(filters.tenant, &article_id)? {
-                candidates.push(Candidate { hit, similarity, lexical: 0.0 });
-            }
+            let hit = IndexHit { article_id, ..IndexHit::default() };
+            candidates.push(Candidate { hit, similarity, lexical: 0.0 });
         }
         Ok(candidates)
     }
@@ -115,15 +115,18 @@ impl ArticleIndex {
         blend: &Blend,
     ) -> Result<Vec<IndexHit>, IndexError> {
         let ranked = rank(self.candidates(query, filters)?, blend);
-        Ok(ranked
-            .into_iter()
-            .take(limit)
-            .map(|(scores, hit)| IndexHit {
+        let mut hits = Vec::with_capacity(limit.min(ranked.len()));
+        for (scores, hit) in ranked.into_iter().take(limit) {
+            // Only results are read from the store: a candidate BM25 did not find holds its id.
+            let hit =
+                if scores.lexical > 0.0 { Some(hit) } else { self.hit_of(filters.tenant, &hit.article_id)? };
+            hits.extend(hit.map(|hit| IndexHit {
                 relevance: scores.fused,
                 confidence: blend.confidence(&scores),
                 ..hit
-            })
-            .collect())
+            }));
+        }
+        Ok(hits)
     }
 
     /// The tenant's indexed article as a hit with no query behind it (its snippet the body's

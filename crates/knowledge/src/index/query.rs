@@ -148,9 +148,10 @@ impl ArticleIndex {
         let top = searcher.search(&tantivy_query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         let runners_up: Vec<f32> = top.iter().skip(1).map(|(score, _)| *score).collect();
         let mut hits = Vec::with_capacity(top.len());
+        let mut snippets = Snippets::default();
         for (i, (score, address)) in top.into_iter().enumerate() {
             let document: TantivyDocument = searcher.doc(address)?;
-            let mut hit = self.hit(&searcher, &tantivy_query, &document, score);
+            let mut hit = self.hit((&searcher, &tantivy_query, &mut snippets), &document, score);
             if scored {
                 hit.coverage = self.coverage(&document, &hit, query)?;
                 let runner_up = runners_up.get(i).copied().unwrap_or(0.0);
@@ -163,8 +164,7 @@ impl ArticleIndex {
 
     fn hit(
         &self,
-        searcher: &Searcher,
-        tantivy_query: &dyn Query,
+        (searcher, tantivy_query, snippets): (&Searcher, &dyn Query, &mut Snippets),
         document: &TantivyDocument,
         score: f32,
     ) -> IndexHit {
@@ -176,9 +176,7 @@ impl ArticleIndex {
         let analyzer = self.analyzer_for(&locale);
         let body_field = self.text_fields(analyzer).body;
         let body = first(body_field);
-        let snippet = SnippetGenerator::create(searcher, tantivy_query, body_field)
-            .map(|generator| generator.snippet_from_doc(document).to_html())
-            .unwrap_or_default();
+        let snippet = snippets.of(searcher, tantivy_query, body_field, document);
         IndexHit {
             article_id: first(self.fields.article_id),
             title: first(self.fields.title_stored),
@@ -278,5 +276,33 @@ impl ArticleIndex {
             terms.push(token.text.clone());
         }
         Ok(terms)
+    }
+}
+
+/// One search's snippet generators, one per body field its hits are in: making one reads the
+/// query's terms' statistics, so hits of one language share it.
+#[derive(Default)]
+struct Snippets(Vec<(Field, Option<SnippetGenerator>)>);
+
+impl Snippets {
+    fn of(
+        &mut self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        field: Field,
+        document: &TantivyDocument,
+    ) -> String {
+        let index = match self.0.iter().position(|(made_for, _)| *made_for == field) {
+            Some(index) => index,
+            None => {
+                self.0.push((field, SnippetGenerator::create(searcher, query, field).ok()));
+                self.0.len() - 1
+            }
+        };
+        self.0[index]
+            .1
+            .as_ref()
+            .map(|generator| generator.snippet_from_doc(document).to_html())
+            .unwrap_or_default()
     }
 }
