@@ -129,14 +129,16 @@ impl Delivery {
 }
 
 impl Bus {
-    /// Creates the durable consumer, or returns it as it is if it exists.
+    /// Creates the durable consumer, or brings an existing one to `spec` and the bus's settings
+    /// (subjects, `ack_wait`, `max_ack_pending`): it keeps its place in the stream and where it
+    /// started from, so nothing it has acknowledged is handed over again.
     pub async fn durable_consumer(&self, spec: &ConsumerSpec) -> Result<PullConsumer, Error> {
         let stream = self
             .jetstream
             .get_stream_no_info(spec.stream)
             .await
             .map_err(|source| Error::jetstream("get stream", source))?;
-        let config = pull::Config {
+        let mut config = pull::Config {
             durable_name: Some(spec.durable.clone()),
             filter_subjects: spec.filter_subjects.clone(),
             ack_policy: AckPolicy::Explicit,
@@ -146,10 +148,13 @@ impl Bus {
             max_ack_pending: i64::try_from(spec.max_ack_pending.max(1)).unwrap_or(i64::MAX),
             ..Default::default()
         };
+        if let Ok(existing) = stream.consumer_info(&spec.durable).await {
+            config.deliver_policy = existing.config.deliver_policy;
+        }
         stream
-            .get_or_create_consumer(&spec.durable, config)
+            .create_consumer(config)
             .await
-            .map_err(|source| Error::jetstream("create consumer", source))
+            .map_err(|source| Error::jetstream("create or update consumer", source))
     }
 
     /// Settles a message the way `disposition` says; repeated failures end in the dead-letter stream.

@@ -9,6 +9,7 @@ use std::{
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::StreamExt as _;
+use prost::Message as _;
 use switchboard_bus::{
     Bus, Config, ConsumerSpec, DEAD_LETTER_STREAM, Delivery, Draft, EVENTS_STREAM, Error, Expected, Handler,
     HandlerError, process,
@@ -254,6 +255,48 @@ async fn letter_headers(bus: &Bus, count: usize) -> anyhow::Result<Vec<async_nat
         letters.push(message?.headers.clone().unwrap_or_default());
     }
     Ok(letters)
+}
+
+/// A durable consumer started again with other settings (a newer release's subjects, another
+/// `ack_wait` or `max_ack_pending`) takes them, and keeps its place in the stream.
+#[tokio::test]
+async fn a_durable_consumer_takes_the_settings_it_is_started_with_and_keeps_its_place() -> anyhow::Result<()>
+{
+    let server = NatsServer::start()?;
+    let old =
+        Bus::connect(Config { url: server.url(), ack_wait: Duration::from_secs(2), ..Config::default() })
+            .await?;
+    let articles = "switchboard.events.article.>".to_string();
+    let spec = |filters: Vec<String>, max_ack_pending| ConsumerSpec {
+        stream: EVENTS_STREAM,
+        durable: "evolving".into(),
+        filter_subjects: filters,
+        max_ack_pending,
+    };
+    old.publish(&event("seen-before")).await?;
+    let consumer = old.durable_consumer(&spec(vec![articles.clone()], 1)).await?;
+    let mut batch = consumer.fetch().max_messages(1).messages().await?;
+    let first =
+        batch.next().await.ok_or_else(|| anyhow::anyhow!("no message"))?.map_err(anyhow::Error::msg)?;
+    first.ack().await.map_err(anyhow::Error::msg)?;
+
+    let new =
+        Bus::connect(Config { url: server.url(), ack_wait: Duration::from_secs(7), ..Config::default() })
+            .await?;
+    let conversations = "switchboard.events.conversation.>".to_string();
+    let mut consumer = new.durable_consumer(&spec(vec![articles.clone(), conversations.clone()], 8)).await?;
+    let info = consumer.info().await?.config.clone();
+    assert_eq!(info.filter_subjects, [articles, conversations]);
+    assert_eq!((info.ack_wait, info.max_ack_pending), (Duration::from_secs(7), 8));
+
+    let body = Body::ArticleArchived(ArticleArchived { article_id: "after".into(), version: 1 });
+    new.publish(&Draft::new("", "after", body).build()?).await?;
+    let mut batch = consumer.fetch().max_messages(1).messages().await?;
+    let next =
+        batch.next().await.ok_or_else(|| anyhow::anyhow!("no message"))?.map_err(anyhow::Error::msg)?;
+    let next = Event::decode(next.payload.clone())?;
+    assert_eq!(next.aggregate_id, "after", "what was acknowledged is not handed over again");
+    Ok(())
 }
 
 /// The first `count` dead letters: (reason, deliveries).
