@@ -215,9 +215,9 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
     cluster.stop().await
 }
 
-/// Makes the test database read-only for new sessions (as a failover to a standby does), or
-/// writable again, and ends every other session on it so that the services reconnect to that.
-async fn set_read_only(backing: &Backing, read_only: bool) -> anyhow::Result<()> {
+/// Ends every other session on the test database, as a restart of PostgreSQL does, and makes
+/// the new ones read-only (as after a failover to a standby) or writable.
+async fn end_sessions(backing: &Backing, read_only: bool) -> anyhow::Result<()> {
     let pool = backing.database.pool().await?;
     let mut connection = pool.acquire().await?;
     sqlx::query("SET default_transaction_read_only = off").execute(&mut *connection).await?;
@@ -249,13 +249,35 @@ async fn a_read_only_database_holds_events_and_dead_letters_none() -> anyhow::Re
     publish_inbound(&bus, 0..5).await?;
     wait_routed(&bus, 5).await?;
 
-    set_read_only(&backing, true).await?;
+    end_sessions(&backing, true).await?;
     publish_inbound(&bus, 5..25).await?;
     // Long enough for every consumer to have tried (and, before, to have given up).
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    set_read_only(&backing, false).await?;
+    end_sessions(&backing, false).await?;
 
     wait_routed(&bus, 25).await?;
     assert_eq!(bus.last_sequence(switchboard_bus::DEAD_LETTER_STREAM).await?, 0, "nothing dead-lettered");
     cluster.stop().await
+}
+
+/// A standby replica keeps waiting through lost database sessions (as when PostgreSQL restarts),
+/// and takes over when the writer dies: the messages after it are all decided.
+#[tokio::test]
+async fn a_standby_replica_outlives_lost_database_sessions_and_takes_over() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let bus = backing.bus().await?;
+    let writer = Node::start(backing.config()).await?;
+    let standby = Node::start(backing.config()).await?;
+    publish_inbound(&bus, 0..5).await?;
+    wait_routed(&bus, 5).await?;
+
+    end_sessions(&backing, false).await?;
+    // Long enough for the standby to have polled its lost session (every second) a few times.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    writer.crash();
+    publish_inbound(&bus, 5..15).await?;
+    wait_routed(&bus, 15).await?;
+    assert_eq!(bus.last_sequence(switchboard_bus::DEAD_LETTER_STREAM).await?, 0, "nothing dead-lettered");
+    standby.crash();
+    Ok(())
 }

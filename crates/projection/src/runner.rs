@@ -104,10 +104,7 @@ impl<P: Projection> Runner<P> {
         let Some(writer) = self.writer_lock(&shutdown).await? else {
             return Ok(());
         };
-        let result = match self.refresh_checkpoint().await {
-            Ok(()) => self.consume(&shutdown, false).await,
-            Err(error) => Err(error),
-        };
+        let result = self.consume(&shutdown, false).await;
         // The lock belongs to the session: a connection returned to the pool would keep it.
         if let Err(error) = sqlx::Connection::close(writer.detach()).await {
             tracing::warn!(projection = self.projection.name(), %error, "closing the writer connection failed");
@@ -115,18 +112,23 @@ impl<P: Projection> Runner<P> {
         result
     }
 
-    /// Waits to be the projection's one writer; meanwhile follows the writer's checkpoint, so
-    /// reads that wait for a sequence work on a standby replica too. `None` if shut down first.
+    /// Waits to be the projection's one writer, with the checkpoint as it stands then;
+    /// meanwhile follows the writer's checkpoint, so reads that wait for a sequence work on a
+    /// standby replica too. The database's trouble (lost sessions, a restart) is waited out.
+    /// `None` if shut down first.
     async fn writer_lock(
         &self,
         shutdown: &CancellationToken,
     ) -> Result<Option<PoolConnection<Postgres>>, Error> {
-        let mut connection = self.pool.acquire().await?;
         loop {
-            if try_lock(&mut connection, &*self.projection).await? {
-                return Ok(Some(connection));
+            match self.try_to_write().await {
+                Ok(Some(connection)) => return Ok(Some(connection)),
+                Ok(None) => {}
+                Err(error) if is_outage(&error) => {
+                    tracing::warn!(projection = self.projection.name(), %error, "database unavailable; standing by");
+                }
+                Err(error) => return Err(error.into()),
             }
-            self.refresh_checkpoint().await?;
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(None),
                 () = tokio::time::sleep(STANDBY_POLL) => {}
@@ -134,11 +136,24 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    /// Reloads the checkpoint (another replica may have moved it while this one waited).
-    async fn refresh_checkpoint(&self) -> Result<(), Error> {
-        let checkpoint = load_checkpoint(&self.pool, &*self.projection).await?;
-        self.checkpoint.send_replace(checkpoint);
-        Ok(())
+    /// One try for the writer lock, on a session of its own from the pool (a lost one is not
+    /// tried again); the checkpoint is read either way.
+    async fn try_to_write(&self) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        let writes = try_lock(&mut connection, &*self.projection).await?;
+        match load_checkpoint(&self.pool, &*self.projection).await {
+            Ok(checkpoint) => {
+                self.checkpoint.send_replace(checkpoint);
+                Ok(writes.then_some(connection))
+            }
+            Err(error) => {
+                if writes {
+                    // The lock belongs to the session: back in the pool it would be kept.
+                    let _ = sqlx::Connection::close(connection.detach()).await;
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Reads the stream in order from the checkpoint on; with `until_caught_up`, returns once
@@ -389,7 +404,7 @@ async fn reset<P: Projection>(pool: &PgPool, projection: &P) -> Result<(), Error
     Ok(())
 }
 
-async fn load_checkpoint<P: Projection>(pool: &PgPool, projection: &P) -> Result<u64, Error> {
+async fn load_checkpoint<P: Projection>(pool: &PgPool, projection: &P) -> Result<u64, sqlx::Error> {
     let sequence: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT sequence FROM {}.projection_checkpoints WHERE projection = $1",
         projection.schema()
