@@ -139,6 +139,31 @@ impl Handler<Event> for Picky {
     }
 }
 
+/// Runs [`Picky`] on the article events, one at a time, through the durable consumer `durable`.
+async fn run_picky(
+    bus: &Bus,
+    durable: &'static str,
+) -> anyhow::Result<(Picky, tokio::task::JoinHandle<Result<(), Error>>, CancellationToken)> {
+    let spec = ConsumerSpec {
+        stream: EVENTS_STREAM,
+        durable: durable.into(),
+        filter_subjects: vec!["switchboard.events.article.>".into()],
+        max_ack_pending: 1,
+    };
+    let consumer = bus.durable_consumer(&spec).await?;
+    let handler = Picky {
+        handled: Arc::default(),
+        flaky_tries: Arc::default(),
+        count: Arc::new(tokio::sync::watch::channel(0).0),
+    };
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let (bus, handler, shutdown) = (bus.clone(), handler.clone(), shutdown.clone());
+        async move { process(&bus, &consumer, durable, &handler, 1, &shutdown).await }
+    });
+    Ok((handler, running, shutdown))
+}
+
 #[tokio::test]
 async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_the_rest_flow()
 -> anyhow::Result<()> {
@@ -154,24 +179,8 @@ async fn failing_messages_go_to_the_dead_letter_stream_with_their_reason_while_t
     for article in ["ok-1", "bad", "poison", "flaky", "ok-2"] {
         bus.publish(&event(article)).await?;
     }
-    let spec = ConsumerSpec {
-        stream: EVENTS_STREAM,
-        durable: "picky".into(),
-        filter_subjects: vec!["switchboard.events.article.>".into()],
-        max_ack_pending: 1,
-    };
-    let consumer = bus.durable_consumer(&spec).await?;
-    let handler = Picky {
-        handled: Arc::default(),
-        flaky_tries: Arc::default(),
-        count: Arc::new(tokio::sync::watch::channel(0).0),
-    };
+    let (handler, running, shutdown) = run_picky(&bus, "picky").await?;
     let mut handled_count = handler.count.subscribe();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn({
-        let (bus, handler, shutdown) = (bus.clone(), handler.clone(), shutdown.clone());
-        async move { process(&bus, &consumer, "picky", &handler, 1, &shutdown).await }
-    });
 
     let letters = dead_letters(&bus, 2).await?;
     tokio::time::timeout(Duration::from_secs(30), handled_count.wait_for(|count| *count == 3)).await??;
@@ -206,24 +215,8 @@ async fn a_poison_event_appended_under_a_version_check_is_dead_lettered_and_the_
     let second_poison = event("poison");
     bus.append(&second_poison, Expected::Sequence(first.sequence), None).await?;
     bus.publish(&event("ok-3")).await?;
-    let spec = ConsumerSpec {
-        stream: EVENTS_STREAM,
-        durable: "versioned".into(),
-        filter_subjects: vec!["switchboard.events.article.>".into()],
-        max_ack_pending: 1,
-    };
-    let consumer = bus.durable_consumer(&spec).await?;
-    let handler = Picky {
-        handled: Arc::default(),
-        flaky_tries: Arc::default(),
-        count: Arc::new(tokio::sync::watch::channel(0).0),
-    };
+    let (handler, running, shutdown) = run_picky(&bus, "versioned").await?;
     let mut handled_count = handler.count.subscribe();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn({
-        let (bus, handler, shutdown) = (bus.clone(), handler.clone(), shutdown.clone());
-        async move { process(&bus, &consumer, "versioned", &handler, 1, &shutdown).await }
-    });
     let waited =
         tokio::time::timeout(Duration::from_secs(30), handled_count.wait_for(|count| *count == 3)).await;
     shutdown.cancel();
@@ -301,20 +294,14 @@ async fn a_durable_consumer_takes_the_settings_it_is_started_with_and_keeps_its_
 
 /// The first `count` dead letters: (reason, deliveries).
 async fn dead_letters(bus: &Bus, count: usize) -> anyhow::Result<Vec<(String, String)>> {
-    let stream = bus.jetstream().get_stream(DEAD_LETTER_STREAM).await?;
-    let consumer = stream
-        .create_consumer(OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
-        .await?;
-    let mut messages = consumer.messages().await?.take(count);
-    let mut letters = Vec::new();
-    while let Some(message) = tokio::time::timeout(Duration::from_secs(30), messages.next()).await? {
-        let message = message?;
-        let header = |name| {
-            message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.to_string()).unwrap_or_default()
-        };
-        letters.push((header("Switchboard-Dlq-Reason"), header("Switchboard-Dlq-Deliveries")));
-    }
-    Ok(letters)
+    let header = |headers: &async_nats::HeaderMap, name: &str| {
+        headers.get(name).map(|value| value.to_string()).unwrap_or_default()
+    };
+    Ok(letter_headers(bus, count)
+        .await?
+        .iter()
+        .map(|h| (header(h, "Switchboard-Dlq-Reason"), header(h, "Switchboard-Dlq-Deliveries")))
+        .collect())
 }
 
 #[tokio::test]
