@@ -180,6 +180,9 @@ async fn bad_input_gets_a_clear_error() -> anyhow::Result<()> {
     invalid(client.assist(AssistRequest::default()).await.map(|_| ()), "no words");
     let too_many = AnswerRequest { question: "refund".into(), max_alternatives: 4, ..Default::default() };
     invalid(client.answer(too_many).await.map(|_| ()), "max_alternatives is at most 3");
+    let long_key =
+        AnswerRequest { question: "refund".into(), request_key: "k".repeat(201), ..Default::default() };
+    invalid(client.answer(long_key).await.map(|_| ()), "request_key is at most 200 characters");
     let unknown = RecordDeflectionRequest {
         deflection_id: "nope".into(),
         outcome: DeflectionOutcome::Helped.into(),

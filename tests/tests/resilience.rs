@@ -281,3 +281,59 @@ async fn a_standby_replica_outlives_lost_database_sessions_and_takes_over() -> a
     standby.crash();
     Ok(())
 }
+
+/// A classified message decided again (delivered again after the bus's duplicate window, or
+/// after a failure past the knowledge call) records its knowledge query once: the router names
+/// the asking by the message, so analytics count one question, not one per try.
+#[tokio::test]
+async fn a_message_decided_again_records_its_knowledge_query_once() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    common::publish_tracking_article_with(&cluster).await?;
+    let sent = submit(&cluster, message("c-1", "Where is my order?", "asked-once")).await?;
+    let (classified, _) = wait_for_event(&bus, "switchboard.events.classification.>", |event| {
+        matches!(&event.body, Some(Body::MessageClassified(c)) if c.message_id == sent.message_id)
+            .then(|| event.clone())
+    })
+    .await?;
+    let queries = |bus: &switchboard_bus::Bus| {
+        let conversation = sent.conversation_id.clone();
+        let bus = bus.clone();
+        async move {
+            let all = events(&bus, "switchboard.events.knowledge-query.>").await?;
+            anyhow::Ok(
+                all.into_iter()
+                    .filter(|e| matches!(&e.body, Some(Body::KnowledgeQueried(q)) if q.conversation_id == conversation))
+                    .count(),
+            )
+        }
+    };
+    wait_for_event(&bus, "switchboard.events.routing.>", |event| {
+        matches!(&event.body, Some(Body::MessageRouted(r)) if r.message_id == sent.message_id).then_some(())
+    })
+    .await?;
+    assert_eq!(queries(&bus).await?, 1);
+
+    // The same event once more, under a message id the bus has not seen.
+    let subject =
+        switchboard_bus::event_subject(&classified.aggregate, &classified.tenant, &classified.aggregate_id);
+    let again = bus.publish_raw(subject, Bytes::from(classified.encode_to_vec()), "decided-again").await?;
+    wait_handled(&bus, "router", again.sequence).await?; // the router's durable consumer
+    assert_eq!(queries(&bus).await?, 1, "one knowledge query for one message");
+    cluster.stop().await
+}
+
+/// Waits until the durable consumer `name` has acknowledged the stream up to `sequence`.
+async fn wait_handled(bus: &switchboard_bus::Bus, name: &str, sequence: u64) -> anyhow::Result<()> {
+    let stream = bus.jetstream().get_stream(switchboard_bus::EVENTS_STREAM).await?;
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let info = stream.consumer_info(name).await?;
+        if info.ack_floor.stream_sequence >= sequence {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{name} never handled {sequence}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -207,6 +207,7 @@ impl knowledge_server::Knowledge for KnowledgeApi {
                     max_alternatives: r.max_alternatives,
                     intent: &r.intent,
                     other_locales: &r.other_locales,
+                    request_key: &r.request_key,
                 },
             )
             .await

@@ -31,7 +31,12 @@ pub struct AnswerAsked<'a> {
     pub intent: &'a str,
     /// Languages answers may come from besides `locale`, in order.
     pub other_locales: &'a [String],
+    /// Names the asking: asked again under the same key, the query is recorded once.
+    pub request_key: &'a str,
 }
+
+/// Characters of a request key at most.
+const MAX_REQUEST_KEY: usize = 200;
 
 /// A query as recorded.
 pub(crate) struct Asked<'a> {
@@ -40,11 +45,18 @@ pub(crate) struct Asked<'a> {
     query: &'a str,
     locale: &'a str,
     conversation_id: &'a str,
+    /// Names the asking; empty: a query of its own.
+    key: &'a str,
 }
 
 impl<'a> Asked<'a> {
     pub(crate) fn new(tenant: &'a str, kind: KnowledgeQueryKind, query: &'a str, locale: &'a str) -> Self {
-        Self { tenant, kind, query, locale, conversation_id: "" }
+        Self { tenant, kind, query, locale, conversation_id: "", key: "" }
+    }
+
+    fn keyed(mut self, key: &'a str) -> Self {
+        self.key = key;
+        self
     }
 
     fn in_conversation(mut self, conversation_id: &'a str) -> Self {
@@ -57,10 +69,13 @@ impl<'a> Asked<'a> {
 const ASSIST_MESSAGES: usize = 10;
 
 impl Knowledge {
-    /// Records a query and what it found; returns its id. A bus failure is logged, not
-    /// returned: the asker still gets the results.
+    /// Records a query and what it found; returns its id, derived from the asking's key when
+    /// it has one (recorded again, the same event: JetStream keeps one, analytics count one). A
+    /// bus failure is logged, not returned: the asker still gets the results.
     pub(crate) async fn record(&self, asked: &Asked<'_>, found: &[(&str, f32)], answered: bool) -> String {
-        let query_id = Uuid::now_v7().to_string();
+        let key = (!asked.key.is_empty())
+            .then(|| format!("{}/knowledge-query/{}/{}", asked.tenant, asked.kind.as_str_name(), asked.key));
+        let query_id = key.as_deref().map_or_else(Uuid::now_v7, switchboard_bus::key_id).to_string();
         let body = Body::KnowledgeQueried(KnowledgeQueried {
             query_id: query_id.clone(),
             kind: asked.kind.into(),
@@ -72,7 +87,11 @@ impl Knowledge {
             answered,
             conversation_id: asked.conversation_id.to_string(),
         });
-        let published = match switchboard_bus::Draft::new(asked.tenant, &query_id, body).build() {
+        let mut draft = switchboard_bus::Draft::new(asked.tenant, &query_id, body);
+        if let Some(key) = key {
+            draft = draft.keyed(key);
+        }
+        let published = match draft.build() {
             Ok(event) => self.deps.bus.publish(&event).await.map(|_| ()),
             Err(error) => Err(error),
         };
@@ -170,6 +189,11 @@ impl Knowledge {
         check_query("question", question)?;
         check_locale(locale)?;
         check_other_languages(asked)?;
+        if asked.request_key.chars().count() > MAX_REQUEST_KEY {
+            return Err(Error::InvalidArgument(format!(
+                "request_key is at most {MAX_REQUEST_KEY} characters"
+            )));
+        }
         if !(0.0..=1.0).contains(&min_confidence) {
             return Err(Error::InvalidArgument("min_confidence is between 0 and 1".into()));
         }
@@ -210,8 +234,9 @@ impl Knowledge {
         } else {
             vec![(response.article_id.as_str(), confidence)]
         };
-        let asked =
-            Asked::new(tenant, KnowledgeQueryKind::Answer, question, locale).in_conversation(conversation_id);
+        let asked = Asked::new(tenant, KnowledgeQueryKind::Answer, question, locale)
+            .in_conversation(conversation_id)
+            .keyed(asked.request_key);
         response.query_id = self.record(&asked, &found, response.answered).await;
         Ok(response)
     }

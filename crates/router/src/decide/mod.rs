@@ -139,6 +139,8 @@ impl Decider {
             max_alternatives: offer,
             intent: sure_intent.to_string(),
             other_locales: rules.playbooks().other_languages.allowed().to_vec(),
+            // A message decided again (redelivered) is one question to the knowledge base.
+            request_key: classified.message_id.clone(),
         };
         let answer = knowledge.answer(request).await?.into_inner();
         if !answer.answered {
