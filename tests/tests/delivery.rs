@@ -188,3 +188,97 @@ async fn an_agents_reply_reaches_the_conversation_once_as_the_agents() -> anyhow
     assert!(refused.message().contains("agent_id"), "{}", refused.message());
     cluster.stop().await
 }
+
+/// Ends every other session on the database, the new ones read-only or writable again.
+async fn database_read_only(database_url: &str, read_only: bool) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(database_url).await?;
+    let mut connection = pool.acquire().await?;
+    sqlx::query("SET default_transaction_read_only = off").execute(&mut *connection).await?;
+    let setting = if read_only { "on" } else { "off" };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{}\" SET default_transaction_read_only = {setting}",
+        database_url.rsplit('/').next().unwrap_or_default()
+    )))
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut *connection)
+    .await?;
+    drop(connection);
+    pool.close().await;
+    Ok(())
+}
+
+/// The database turns read-only while the webhook takes the reply, so the notifier cannot log
+/// that it was sent (and stays so for longer than the bus's ack timer): the reply is posted
+/// once all the same, and logged once the database takes writes again.
+#[tokio::test]
+async fn a_reply_sent_whose_outcome_cannot_be_logged_yet_is_not_sent_again() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let database_url = backing.database.url.clone();
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route(
+            "/replies",
+            post(
+                |State((seen, url)): State<(Seen, String)>, Json(body): Json<serde_json::Value>| async move {
+                    let first = seen.lock().map(|mut seen| {
+                        seen.push((String::new(), body));
+                        seen.len() == 1
+                    });
+                    if first.unwrap_or(false) && database_read_only(&url, true).await.is_err() {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    StatusCode::OK
+                },
+            ),
+        )
+        .with_state((seen.clone(), database_url.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/replies", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let cluster = Cluster::start(switchboard_server::Config {
+        notifier: switchboard_notifier::Config {
+            webhook_url: Some(url),
+            outbound_allow: common::loopback_allowed(),
+            ..Default::default()
+        },
+        ..backing.config()
+    })
+    .await?;
+    let bus = backing.bus().await?;
+    common::publish_tracking_article(cluster.address).await?;
+    let submitted = submit(&cluster, message("c-1", "Where is my order 5?", "w-1")).await?;
+
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while seen.lock().map_err(|_| anyhow::anyhow!("lock"))?.is_empty() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the reply was never posted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Past the test bus's 2 s ack timer: a redelivery would come while the first run waits.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    database_read_only(&database_url, false).await?;
+    wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::ReplyDelivered(d)) if d.conversation_id == submitted.conversation_id => Some(()),
+        _ => None,
+    })
+    .await?;
+    let mut notifier = NotifierClient::new(cluster.channel().await?);
+    let list = ListDeliveriesRequest { conversation_id: submitted.conversation_id.clone(), min_sequence: 0 };
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let deliveries = notifier.list_deliveries(list.clone()).await?.into_inner().deliveries;
+        if deliveries.first().is_some_and(|d| d.status == "delivered") {
+            assert_eq!(deliveries[0].attempts, 1, "{deliveries:?}");
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "never logged: {deliveries:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let posts = seen.lock().map_err(|_| anyhow::anyhow!("lock"))?.len();
+    assert_eq!(posts, 1, "the reply was posted once");
+    cluster.stop().await
+}

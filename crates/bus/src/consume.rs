@@ -313,7 +313,8 @@ where
     };
     let mut delay = Duration::from_millis(200).min(hold_limit(bus));
     loop {
-        let disposition = match handler.handle(message.clone(), delivery).await {
+        let handled = leased(delivery, hold_limit(bus), handler.handle(message.clone(), delivery)).await;
+        let disposition = match handled {
             Ok(()) => Disposition::Ack,
             Err(HandlerError::Transient(reason)) => Disposition::Retry(reason),
             Err(HandlerError::Permanent(reason)) => Disposition::DeadLetter(reason),
@@ -327,6 +328,24 @@ where
             }
         };
         return bus.settle(delivery, name, disposition).await;
+    }
+}
+
+/// Runs `work` on `delivery`, telling the server every `every` that it is still in hand: a
+/// handler may take longer than the ack timer (a slow send), and a redelivery meanwhile would
+/// run it twice at once. A progress ack that fails is logged; the work goes on.
+async fn leased<F: Future>(delivery: &Delivery, every: Duration, work: F) -> F::Output {
+    let mut work = std::pin::pin!(work);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = ticks.tick() => {
+                if let Err(error) = delivery.ack_with(AckKind::Progress).await {
+                    tracing::warn!(sequence = delivery.stream_sequence, %error, "progress ack failed");
+                }
+            }
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Redelivery after a crash: a logged outcome is republished (same derived event id, so the bus
 //! drops the copy) and nothing is sent again; a delivery logged as `sending` (the crash came
-//! mid-request) is sent again under the same `Idempotency-Key` or Message-ID.
+//! mid-request) is sent again under the same `Idempotency-Key` or Message-ID. Short of a crash a
+//! send is never repeated: its outcome is held until the database takes it (the bus keeps the
+//! message leased meanwhile).
 
 use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
@@ -76,8 +78,25 @@ impl Deliverer {
                 return Err(HandlerError::Transient(reason));
             }
         };
-        self.log.finish(job, &outcome).await.map_err(transient)?;
+        self.log_sent(job, &outcome).await?;
         Ok(outcome)
+    }
+
+    /// Logs the outcome of a send made, waiting out the database's trouble: the handler must not
+    /// end before it is logged, or the next run would find `sending` and send again.
+    async fn log_sent(&self, job: &Job, outcome: &Outcome) -> Result<(), HandlerError> {
+        let mut delay = std::time::Duration::from_millis(200);
+        loop {
+            match self.log.finish(job, outcome).await {
+                Ok(()) => return Ok(()),
+                Err(error) if is_outage(&error) => {
+                    tracing::warn!(delivery_id = job.delivery_id, %error, "sent; holding its outcome until it is logged");
+                }
+                Err(error) => return Err(HandlerError::Transient(error.to_string())),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+        }
     }
 
     async fn publish(&self, cause: &Event, job: &Job, outcome: Outcome) -> Result<(), HandlerError> {
