@@ -406,3 +406,46 @@ async fn a_conversation_pending_on_the_customer_gets_a_last_notice_then_closes_u
     );
     cluster.stop().await
 }
+
+/// The same activity recorded twice at once (a client retrying, two tabs) meets and pauses the
+/// targets once: the SLA events derive their ids from the target they end, so the copy is
+/// dropped by the bus instead of counted twice.
+#[tokio::test]
+async fn an_activity_recorded_twice_at_once_meets_and_pauses_the_targets_once() -> anyhow::Result<()> {
+    use switchboard_proto::desk::v1::{AgentActivity, RecordAgentActivityRequest};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let mut router = RouterClient::new(cluster.channel().await?);
+    let rules = "slas:\n  - name: standard\n    first_response: 1h\n    resolution: 1d\n\
+                 rules:\n  - name: everything-else\n    then: {action: queue, queue: general}\n";
+    router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
+    let bus = backing.bus().await?;
+    let first = submit(&cluster, message("c-t", "My contract renewal looks wrong", "t-1")).await?;
+    routed(&backing, &first.conversation_id).await?;
+    wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaStarted(s))
+            if s.conversation_id == first.conversation_id && s.metric == "resolution" =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    let waiting = RecordAgentActivityRequest {
+        conversation_id: first.conversation_id.clone(),
+        activity: AgentActivity::WaitingOnCustomer.into(),
+    };
+    let (mut one, mut two) =
+        (DeskClient::new(cluster.channel().await?), DeskClient::new(cluster.channel().await?));
+    let (a, b) =
+        tokio::join!(one.record_agent_activity(waiting.clone()), two.record_agent_activity(waiting.clone()));
+    let (a, b) = (a?.into_inner(), b?.into_inner());
+    assert!(a.met == ["first_response"] || b.met == ["first_response"], "{a:?} {b:?}");
+
+    let all = common::events(&bus, "switchboard.events.sla.>").await?;
+    let count = |kind: &str| {
+        all.iter().filter(|e| e.aggregate_id == first.conversation_id && e.r#type == kind).count()
+    };
+    assert_eq!((count("sla.sla_met"), count("sla.sla_paused")), (1, 1));
+    cluster.stop().await
+}

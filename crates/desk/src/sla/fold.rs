@@ -80,6 +80,8 @@ pub struct Clocks {
     /// Sequence of an agent's first answer (next-response targets apply to messages after it).
     answered_at: Option<u64>,
     paused: Option<Paused>,
+    /// Sequence of the last `SlaResumed` (a pause after it is another pause).
+    resumed_at: u64,
     /// Sequence of the last start of the closing clock.
     closing_started_at: u64,
     resuming: Option<Resuming>,
@@ -115,6 +117,7 @@ impl Clocks {
                 self.paused = Some(Paused { id, sequence, at, targets: paused.targets.clone() });
             }
             Some(Body::SlaResumed(_)) => {
+                self.resumed_at = sequence;
                 if let (Some(paused), Some(wrote)) = (self.paused.take(), &self.wrote) {
                     // From when the customer wrote after the pause, else from when a person
                     // took it off waiting.
@@ -171,6 +174,16 @@ impl Clocks {
 
     pub fn is_paused(&self) -> bool {
         self.paused.is_some()
+    }
+
+    /// What names the next pause: the last resume before it (0: none yet).
+    pub fn resumed_at(&self) -> u64 {
+        self.resumed_at
+    }
+
+    /// The id of the `SlaPaused` the conversation waits under, when it waits.
+    pub fn paused_id(&self) -> Option<&str> {
+        self.paused.as_ref().map(|paused| paused.id.as_str())
     }
 
     /// The policy named `name`, if the conversation's decisions carried it.

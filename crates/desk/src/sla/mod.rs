@@ -4,7 +4,8 @@
 //! time — no polling — then publishes `SlaWarning` or `SlaBreached`. The events are the durable
 //! state: after a restart the fold gives the same clocks, and a deadline passed while down fires
 //! at once. Event ids derive from the target or the cause, so replicas acting together publish
-//! one event. Targets are per tenant's conversation.
+//! one event, and so do calls made twice at once (a met target by the start it ends, a pause by
+//! the resume before it, a resume by the pause it ends). Targets are per tenant's conversation.
 
 mod fold;
 mod policy;
@@ -65,12 +66,24 @@ impl Timers {
 
     /// Marks a running target met; nothing for a target not running.
     pub async fn met(&self, tenant: &str, conversation_id: &str, metric: &str) -> Result<bool, Error> {
-        if !self.clocks(tenant, conversation_id).running.contains_key(metric) {
+        let Some(since) = self.clocks(tenant, conversation_id).running.get(metric).map(|t| t.since) else {
             return Ok(false);
-        }
-        let body = Body::SlaMet(SlaMet { conversation_id: conversation_id.into(), metric: metric.into() });
-        self.bus.publish(&Draft::new(tenant, conversation_id, body).build()?).await?;
+        };
+        self.publish_met(tenant, conversation_id, metric, since).await?;
         Ok(true)
+    }
+
+    /// Publishes the running target `metric` (started at `since`) met, under an id of that target.
+    async fn publish_met(
+        &self,
+        tenant: &str,
+        conversation_id: &str,
+        metric: &str,
+        since: u64,
+    ) -> Result<(), Error> {
+        let body = Body::SlaMet(SlaMet { conversation_id: conversation_id.into(), metric: metric.into() });
+        let key = format!("{tenant}/sla/{conversation_id}/{metric}/met/{since}");
+        self.publish_once(tenant, conversation_id, body, &key).await
     }
 
     /// The conversation waits on the customer: its running targets stop, keeping the open time
@@ -90,7 +103,8 @@ impl Timers {
         let targets = clocks.to_pause(now, except);
         let metrics = targets.iter().map(|t| t.metric.clone()).collect();
         let body = Body::SlaPaused(SlaPaused { conversation_id: conversation_id.into(), targets });
-        self.bus.publish(&Draft::new(tenant, conversation_id, body).build()?).await?;
+        let key = format!("{tenant}/sla/{conversation_id}/paused/after/{}", clocks.resumed_at());
+        self.publish_once(tenant, conversation_id, body, &key).await?;
         Ok(metrics)
     }
 
@@ -99,15 +113,15 @@ impl Timers {
     /// not waiting.
     pub async fn resume(&self, tenant: &str, conversation_id: &str) -> Result<bool, Error> {
         let clocks = self.clocks(tenant, conversation_id);
-        if !clocks.is_paused() {
+        let Some(paused_id) = clocks.paused_id() else {
             return Ok(false);
-        }
-        if clocks.running.contains_key(PENDING_CLOSE) {
-            let met = SlaMet { conversation_id: conversation_id.into(), metric: PENDING_CLOSE.into() };
-            self.bus.publish(&Draft::new(tenant, conversation_id, Body::SlaMet(met)).build()?).await?;
+        };
+        if let Some(closing) = clocks.running.get(PENDING_CLOSE) {
+            self.publish_met(tenant, conversation_id, PENDING_CLOSE, closing.since).await?;
         }
         let body = Body::SlaResumed(SlaResumed { conversation_id: conversation_id.into() });
-        self.bus.publish(&Draft::new(tenant, conversation_id, body).build()?).await?;
+        let key = format!("{tenant}/sla/{conversation_id}/resumed/{paused_id}");
+        self.publish_once(tenant, conversation_id, body, &key).await?;
         Ok(true)
     }
 
