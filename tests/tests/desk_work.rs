@@ -293,12 +293,11 @@ async fn the_inbox_streams_changes_as_they_happen_and_resumes_after_a_reconnect(
     assert!(replied.conversation.as_ref().is_some_and(|c| c.preview == "Hello? Anyone there?"));
     let mut resumed =
         ana.watch_inbox(WatchInboxRequest { after_sequence: taken.sequence }).await?.into_inner();
+    // A row is sent as it stands after its latest change: the SLA events that follow Pat's
+    // message may already be in it, so the update may carry a later sequence.
     let missed = change_where(&mut resumed, &id, |c| c.sequence >= replied.sequence).await?;
-    assert_eq!(
-        (missed.kind(), missed.sequence),
-        (ChangeKind::Updated, replied.sequence),
-        "Bob's customer, for Ana"
-    );
+    assert_eq!(missed.kind(), ChangeKind::Updated, "Bob's customer, for Ana");
+    assert!(missed.conversation.as_ref().is_some_and(|c| c.preview == "Hello? Anyone there?"), "{missed:?}");
     cluster.stop().await
 }
 
