@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/002_knowledge_queries.sql"),
     },
     Migration { version: 3, name: "tenancy", sql: include_str!("../migrations/003_tenancy.sql") },
+    Migration {
+        version: 4,
+        name: "counted events",
+        sql: include_str!("../migrations/004_counted_events.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! Counters, summed per batch in memory and written with one statement per batch; and the
 //! knowledge queries with their deflection outcomes, for content gaps. Every row is the event's
-//! tenant's: counters are summed per tenant, and no tenant's events touch another's rows.
+//! tenant's: counters are summed per tenant, and no tenant's events touch another's rows. Each
+//! event counts once by its id (`analytics.counted_events`), however often the stream holds it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
@@ -53,12 +54,14 @@ impl Projection for AnalyticsProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["analytics.counts", "analytics.knowledge_queries"]
+        &["analytics.counts", "analytics.knowledge_queries", "analytics.counted_events"]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
+        let mut new = first_seen(tx, events).await?;
         let mut increments: BTreeMap<(String, Key), i64> = BTreeMap::new();
-        for applied in events {
+        // Taken out as counted: a copy later in the same batch is not new.
+        for applied in events.iter().filter(|applied| new.remove(&applied.event.id)) {
             let tenant = applied.event.tenant.as_str();
             for (key, by) in increments_of(applied.event.body.as_ref()) {
                 *increments.entry((tenant.to_string(), key)).or_default() += by;
@@ -104,6 +107,32 @@ impl Projection for AnalyticsProjection {
         .await?;
         Ok(())
     }
+}
+
+/// The ids of `events` that count something and were not counted before, now recorded as counted.
+async fn first_seen(tx: &mut PgConnection, events: &[Applied]) -> Result<HashSet<String>, sqlx::Error> {
+    let counting = events.iter().filter(|applied| counts(applied.event.body.as_ref()));
+    let (tenants, ids): (Vec<&str>, Vec<&str>) =
+        counting.map(|applied| (applied.event.tenant.as_str(), applied.event.id.as_str())).unzip();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    sqlx::query_scalar(
+        "INSERT INTO analytics.counted_events (tenant, event_id)
+         SELECT * FROM UNNEST($1::text[], $2::text[])
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(tenants)
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map(|ids: Vec<String>| ids.into_iter().collect())
+}
+
+/// Whether an event changes anything analytics keeps.
+fn counts(body: Option<&Body>) -> bool {
+    matches!(body, Some(Body::KnowledgeQueried(_) | Body::DeflectionRecorded(_)))
+        || !increments_of(body).is_empty()
 }
 
 /// What an event adds to its tenant's counters: one to each it counts, and a survey's score to
