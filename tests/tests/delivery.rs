@@ -50,10 +50,8 @@ async fn receiver(status: StatusCode) -> anyhow::Result<(String, Seen)> {
     Ok((url, seen))
 }
 
-#[tokio::test]
-async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()> {
-    let (url, seen) = receiver(StatusCode::OK).await?;
-    let backing = Backing::start().await?;
+/// A cluster whose notifier posts replies to `url`, with the tracking article published.
+async fn webhook_cluster(backing: &Backing, url: String) -> anyhow::Result<(Cluster, switchboard_bus::Bus)> {
     let cluster = Cluster::start(switchboard_server::Config {
         notifier: switchboard_notifier::Config {
             webhook_url: Some(url),
@@ -63,8 +61,15 @@ async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()
         ..backing.config()
     })
     .await?;
-    let bus = backing.bus().await?;
     common::publish_tracking_article(cluster.address).await?;
+    Ok((cluster, backing.bus().await?))
+}
+
+#[tokio::test]
+async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()> {
+    let (url, seen) = receiver(StatusCode::OK).await?;
+    let backing = Backing::start().await?;
+    let (cluster, bus) = webhook_cluster(&backing, url).await?;
     let submitted = submit(&cluster, message("c-1", "Where is my order 5?", "w-1")).await?;
     let (reply_id, sequence) =
         wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
@@ -98,17 +103,7 @@ async fn an_automated_reply_is_posted_to_the_webhook_once() -> anyhow::Result<()
 async fn a_refused_reply_becomes_a_failure_event_and_a_human_takes_over() -> anyhow::Result<()> {
     let (url, seen) = receiver(StatusCode::BAD_REQUEST).await?;
     let backing = Backing::start().await?;
-    let cluster = Cluster::start(switchboard_server::Config {
-        notifier: switchboard_notifier::Config {
-            webhook_url: Some(url),
-            outbound_allow: common::loopback_allowed(),
-            ..Default::default()
-        },
-        ..backing.config()
-    })
-    .await?;
-    let bus = backing.bus().await?;
-    common::publish_tracking_article(cluster.address).await?;
+    let (cluster, bus) = webhook_cluster(&backing, url).await?;
     let submitted = submit(&cluster, message("c-2", "Where is my order 6?", "w-2")).await?;
     let (reason, sequence) =
         wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
@@ -189,29 +184,6 @@ async fn an_agents_reply_reaches_the_conversation_once_as_the_agents() -> anyhow
     cluster.stop().await
 }
 
-/// Ends every other session on the database, the new ones read-only or writable again.
-async fn database_read_only(database_url: &str, read_only: bool) -> anyhow::Result<()> {
-    let pool = sqlx::PgPool::connect(database_url).await?;
-    let mut connection = pool.acquire().await?;
-    sqlx::query("SET default_transaction_read_only = off").execute(&mut *connection).await?;
-    let setting = if read_only { "on" } else { "off" };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE \"{}\" SET default_transaction_read_only = {setting}",
-        database_url.rsplit('/').next().unwrap_or_default()
-    )))
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .execute(&mut *connection)
-    .await?;
-    drop(connection);
-    pool.close().await;
-    Ok(())
-}
-
 /// The database turns read-only while the webhook takes the reply, so the notifier cannot log
 /// that it was sent (and stays so for longer than the bus's ack timer): the reply is posted
 /// once all the same, and logged once the database takes writes again.
@@ -229,7 +201,7 @@ async fn a_reply_sent_whose_outcome_cannot_be_logged_yet_is_not_sent_again() -> 
                         seen.push((String::new(), body));
                         seen.len() == 1
                     });
-                    if first.unwrap_or(false) && database_read_only(&url, true).await.is_err() {
+                    if first.unwrap_or(false) && common::end_sessions(&url, true).await.is_err() {
                         return StatusCode::INTERNAL_SERVER_ERROR;
                     }
                     StatusCode::OK
@@ -240,17 +212,7 @@ async fn a_reply_sent_whose_outcome_cannot_be_logged_yet_is_not_sent_again() -> 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/replies", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let cluster = Cluster::start(switchboard_server::Config {
-        notifier: switchboard_notifier::Config {
-            webhook_url: Some(url),
-            outbound_allow: common::loopback_allowed(),
-            ..Default::default()
-        },
-        ..backing.config()
-    })
-    .await?;
-    let bus = backing.bus().await?;
-    common::publish_tracking_article(cluster.address).await?;
+    let (cluster, bus) = webhook_cluster(&backing, url).await?;
     let submitted = submit(&cluster, message("c-1", "Where is my order 5?", "w-1")).await?;
 
     let deadline = tokio::time::Instant::now() + common::WAIT;
@@ -260,7 +222,7 @@ async fn a_reply_sent_whose_outcome_cannot_be_logged_yet_is_not_sent_again() -> 
     }
     // Past the test bus's 2 s ack timer: a redelivery would come while the first run waits.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    database_read_only(&database_url, false).await?;
+    common::end_sessions(&database_url, false).await?;
     wait_for_event(&bus, "switchboard.events.delivery.>", |event| match &event.body {
         Some(Body::ReplyDelivered(d)) if d.conversation_id == submitted.conversation_id => Some(()),
         _ => None,

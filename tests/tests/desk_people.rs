@@ -277,6 +277,26 @@ async fn conversations_go_to_available_agents_by_capacity_and_waiting_ones_are_a
     cluster.stop().await
 }
 
+/// A conversation `(customer, key)` starts, queued, and its resolution target runs.
+async fn with_targets(
+    cluster: &Cluster,
+    backing: &Backing,
+    (customer, key): (&str, &str),
+) -> anyhow::Result<switchboard_proto::intake::v1::SubmitMessageResponse> {
+    let first = submit(cluster, message(customer, "My contract renewal looks wrong", key)).await?;
+    routed(backing, &first.conversation_id).await?;
+    wait_for_event(&backing.bus().await?, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaStarted(s))
+            if s.conversation_id == first.conversation_id && s.metric == "resolution" =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    Ok(first)
+}
+
 #[tokio::test]
 async fn targets_pause_while_waiting_on_the_customer_and_a_next_response_starts_when_they_write()
 -> anyhow::Result<()> {
@@ -301,17 +321,7 @@ async fn targets_pause_while_waiting_on_the_customer_and_a_next_response_starts_
             )
         }
     };
-    let first = submit(&cluster, message("c-w", "My contract renewal looks wrong", "w-1")).await?;
-    routed(&backing, &first.conversation_id).await?;
-    wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
-        Some(Body::SlaStarted(s))
-            if s.conversation_id == first.conversation_id && s.metric == "resolution" =>
-        {
-            Some(())
-        }
-        _ => None,
-    })
-    .await?;
+    let first = with_targets(&cluster, &backing, ("c-w", "w-1")).await?;
     let waiting = RecordAgentActivityRequest {
         conversation_id: first.conversation_id.clone(),
         activity: AgentActivity::WaitingOnCustomer.into(),
@@ -420,17 +430,7 @@ async fn an_activity_recorded_twice_at_once_meets_and_pauses_the_targets_once() 
                  rules:\n  - name: everything-else\n    then: {action: queue, queue: general}\n";
     router.publish_rules(PublishRulesRequest { text: rules.into(), wait: true }).await?;
     let bus = backing.bus().await?;
-    let first = submit(&cluster, message("c-t", "My contract renewal looks wrong", "t-1")).await?;
-    routed(&backing, &first.conversation_id).await?;
-    wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
-        Some(Body::SlaStarted(s))
-            if s.conversation_id == first.conversation_id && s.metric == "resolution" =>
-        {
-            Some(())
-        }
-        _ => None,
-    })
-    .await?;
+    let first = with_targets(&cluster, &backing, ("c-t", "t-1")).await?;
     let waiting = RecordAgentActivityRequest {
         conversation_id: first.conversation_id.clone(),
         activity: AgentActivity::WaitingOnCustomer.into(),

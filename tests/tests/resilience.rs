@@ -215,30 +215,6 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
     cluster.stop().await
 }
 
-/// Ends every other session on the test database, as a restart of PostgreSQL does, and makes
-/// the new ones read-only (as after a failover to a standby) or writable.
-async fn end_sessions(backing: &Backing, read_only: bool) -> anyhow::Result<()> {
-    let pool = backing.database.pool().await?;
-    let mut connection = pool.acquire().await?;
-    sqlx::query("SET default_transaction_read_only = off").execute(&mut *connection).await?;
-    let setting = if read_only { "on" } else { "off" };
-    let name = &backing.database.name;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {name} SET default_transaction_read_only = {setting}"
-    )))
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .execute(&mut *connection)
-    .await?;
-    drop(connection);
-    pool.close().await;
-    Ok(())
-}
-
 /// A database that turns read-only (SQLSTATE 25006, as after a failover) refuses nothing of the
 /// events' own: the consumers hold them until it takes writes again, and none is dead-lettered.
 #[tokio::test]
@@ -249,11 +225,11 @@ async fn a_read_only_database_holds_events_and_dead_letters_none() -> anyhow::Re
     publish_inbound(&bus, 0..5).await?;
     wait_routed(&bus, 5).await?;
 
-    end_sessions(&backing, true).await?;
+    common::end_sessions(&backing.database.url, true).await?;
     publish_inbound(&bus, 5..25).await?;
     // Long enough for every consumer to have tried (and, before, to have given up).
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    end_sessions(&backing, false).await?;
+    common::end_sessions(&backing.database.url, false).await?;
 
     wait_routed(&bus, 25).await?;
     assert_eq!(bus.last_sequence(switchboard_bus::DEAD_LETTER_STREAM).await?, 0, "nothing dead-lettered");
@@ -271,7 +247,7 @@ async fn a_standby_replica_outlives_lost_database_sessions_and_takes_over() -> a
     publish_inbound(&bus, 0..5).await?;
     wait_routed(&bus, 5).await?;
 
-    end_sessions(&backing, false).await?;
+    common::end_sessions(&backing.database.url, false).await?;
     // Long enough for the standby to have polled its lost session (every second) a few times.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     writer.crash();

@@ -460,3 +460,27 @@ pub fn encoder_dir() -> anyhow::Result<std::path::PathBuf> {
     );
     Ok(dir)
 }
+
+/// Ends every other session on the database at `database_url`, as a restart of PostgreSQL does,
+/// and makes the new ones read-only (as after a failover to a standby) or writable.
+pub async fn end_sessions(database_url: &str, read_only: bool) -> anyhow::Result<()> {
+    let pool = sqlx::PgPool::connect(database_url).await?;
+    let mut connection = pool.acquire().await?;
+    sqlx::query("SET default_transaction_read_only = off").execute(&mut *connection).await?;
+    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&mut *connection).await?;
+    let setting = if read_only { "on" } else { "off" };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE \"{name}\" SET default_transaction_read_only = {setting}"
+    )))
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut *connection)
+    .await?;
+    drop(connection);
+    pool.close().await;
+    Ok(())
+}
