@@ -313,3 +313,29 @@ async fn wait_handled(bus: &switchboard_bus::Bus, name: &str, sequence: u64) -> 
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// A writer's checkpoint row exists from the moment it takes the writer lock, before any event:
+/// every transaction locks that row (`FOR UPDATE`), which serialises two replicas that both
+/// believe they write (one lost its lock session) and lets the second skip what the first
+/// applied; a missing row would lock nothing.
+#[tokio::test]
+async fn a_writer_holds_its_checkpoint_row_before_any_event() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let pool = backing.database.pool().await?;
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let rows: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM intake.projection_checkpoints WHERE projection = 'intake-projection'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if rows == 1 {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no checkpoint row for the writer");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    pool.close().await;
+    cluster.stop().await
+}

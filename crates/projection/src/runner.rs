@@ -141,7 +141,13 @@ impl<P: Projection> Runner<P> {
     async fn try_to_write(&self) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
         let mut connection = self.pool.acquire().await?;
         let writes = try_lock(&mut connection, &*self.projection).await?;
-        match load_checkpoint(&self.pool, &*self.projection).await {
+        let checkpoint = async {
+            if writes {
+                create_checkpoint(&self.pool, &*self.projection).await?;
+            }
+            load_checkpoint(&self.pool, &*self.projection).await
+        };
+        match checkpoint.await {
             Ok(checkpoint) => {
                 self.checkpoint.send_replace(checkpoint);
                 Ok(writes.then_some(connection))
@@ -413,6 +419,20 @@ async fn load_checkpoint<P: Projection>(pool: &PgPool, projection: &P) -> Result
     .fetch_optional(pool)
     .await?;
     Ok(sequence.map_or(0, |sequence| u64::try_from(sequence).unwrap_or(0)))
+}
+
+/// Creates the projection's checkpoint row (at 0) if it has none, so that every transaction's
+/// `FOR UPDATE` locks it, even before the first commit.
+async fn create_checkpoint<P: Projection>(pool: &PgPool, projection: &P) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {}.projection_checkpoints (projection, sequence) VALUES ($1, 0)
+         ON CONFLICT (projection) DO NOTHING",
+        projection.schema()
+    )))
+    .bind(projection.name())
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// The stored checkpoint, locked until the transaction ends.
