@@ -58,12 +58,18 @@ impl Projection for AnalyticsProjection {
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
-        let mut new = first_seen(tx, events).await?;
+        // What each event would change, worked out once; those that change nothing are left out.
+        let effects: Vec<(&Applied, Vec<(Key, i64)>)> = events
+            .iter()
+            .map(|applied| (applied, increments_of(applied.event.body.as_ref())))
+            .filter(|(applied, increments)| !increments.is_empty() || records(applied.event.body.as_ref()))
+            .collect();
+        let mut new = first_seen(tx, effects.iter().map(|(applied, _)| *applied)).await?;
         let mut increments: BTreeMap<(String, Key), i64> = BTreeMap::new();
         // Taken out as counted: a copy later in the same batch is not new.
-        for applied in events.iter().filter(|applied| new.remove(&applied.event.id)) {
+        for (applied, adds) in effects.into_iter().filter(|(applied, _)| new.remove(&applied.event.id)) {
             let tenant = applied.event.tenant.as_str();
-            for (key, by) in increments_of(applied.event.body.as_ref()) {
+            for (key, by) in adds {
                 *increments.entry((tenant.to_string(), key)).or_default() += by;
             }
             let at = to_datetime(applied.event.occurred_at.as_ref());
@@ -109,11 +115,13 @@ impl Projection for AnalyticsProjection {
     }
 }
 
-/// The ids of `events` that count something and were not counted before, now recorded as counted.
-async fn first_seen(tx: &mut PgConnection, events: &[Applied]) -> Result<HashSet<String>, sqlx::Error> {
-    let counting = events.iter().filter(|applied| counts(applied.event.body.as_ref()));
+/// The ids of `events` not counted before, now recorded as counted.
+async fn first_seen(
+    tx: &mut PgConnection,
+    events: impl Iterator<Item = &Applied>,
+) -> Result<HashSet<String>, sqlx::Error> {
     let (tenants, ids): (Vec<&str>, Vec<&str>) =
-        counting.map(|applied| (applied.event.tenant.as_str(), applied.event.id.as_str())).unzip();
+        events.map(|applied| (applied.event.tenant.as_str(), applied.event.id.as_str())).unzip();
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -129,10 +137,9 @@ async fn first_seen(tx: &mut PgConnection, events: &[Applied]) -> Result<HashSet
     .map(|ids: Vec<String>| ids.into_iter().collect())
 }
 
-/// Whether an event changes anything analytics keeps.
-fn counts(body: Option<&Body>) -> bool {
+/// Whether an event is recorded beyond the counters (knowledge queries and their outcomes).
+fn records(body: Option<&Body>) -> bool {
     matches!(body, Some(Body::KnowledgeQueried(_) | Body::DeflectionRecorded(_)))
-        || !increments_of(body).is_empty()
 }
 
 /// What an event adds to its tenant's counters: one to each it counts, and a survey's score to
