@@ -182,25 +182,18 @@ impl TenantVectors {
             .iter()
             .map(|slot| slot.as_ref().is_some_and(|(_, article)| allowed(article)))
             .collect();
-        let mut best_two = vec![(f32::MIN, f32::MIN); self.articles.len()];
+        let mut best_two = vec![BestTwo::default(); self.articles.len()];
         let vectors = self.codes.chunks_exact(self.dimensions).zip(&self.scales).zip(&self.owners);
         for ((codes, scale), &slot) in vectors {
-            if !open[slot] {
-                continue;
-            }
-            let cosine = dot_codes(codes, &query_codes) as f32 * scale * query_scale;
-            let (first, second) = &mut best_two[slot];
-            if cosine > *first {
-                (*first, *second) = (cosine, *first);
-            } else if cosine > *second {
-                *second = cosine;
+            if open[slot] {
+                best_two[slot].keep(dot_codes(codes, &query_codes) as f32 * scale * query_scale);
             }
         }
         best_two
             .into_iter()
             .enumerate()
             .filter(|(slot, _)| open[*slot])
-            .map(|(slot, (first, second))| (slot, mean_of_best_two([first, second].into_iter())))
+            .map(|(slot, best)| (slot, best.mean()))
             .collect()
     }
 }
@@ -254,16 +247,38 @@ fn best_cosine(query: &[f32], vectors: &[f32], dimensions: usize) -> f32 {
 }
 
 fn mean_of_best_two(cosines: impl Iterator<Item = f32>) -> f32 {
-    let (mut first, mut second) = (f32::MIN, f32::MIN);
-    for cosine in cosines {
-        if cosine > first {
-            (first, second) = (cosine, first);
-        } else if cosine > second {
-            second = cosine;
+    let mut best = BestTwo::default();
+    cosines.for_each(|cosine| best.keep(cosine));
+    best.mean()
+}
+
+/// The two highest cosines seen of an article's vectors.
+#[derive(Debug, Clone, Copy)]
+struct BestTwo {
+    first: f32,
+    second: f32,
+}
+
+impl Default for BestTwo {
+    fn default() -> Self {
+        Self { first: f32::MIN, second: f32::MIN }
+    }
+}
+
+impl BestTwo {
+    fn keep(&mut self, cosine: f32) {
+        if cosine > self.first {
+            (self.first, self.second) = (cosine, self.first);
+        } else if cosine > self.second {
+            self.second = cosine;
         }
     }
-    let score = if second == f32::MIN { first } else { (first + second) / 2.0 };
-    score.max(0.0)
+
+    /// Their mean (the highest alone for one vector), at least 0.
+    fn mean(self) -> f32 {
+        let score = if self.second == f32::MIN { self.first } else { (self.first + self.second) / 2.0 };
+        score.max(0.0)
+    }
 }
 
 /// The dot product, in eight independent lanes so that the compiler vectorises it (a single
