@@ -4,6 +4,7 @@
 mod common;
 
 use anyhow::Context as _;
+use sqlx::Connection as _;
 
 use std::collections::{HashMap, HashSet};
 
@@ -213,6 +214,87 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_while_the_rest_flow_o
         "{refusal}"
     );
     cluster.stop().await
+}
+
+/// A message the database refuses to read by (a NUL in its customer id, SQLSTATE 22021) can never
+/// be decided: the router sets it aside in the dead letters instead of holding it for good, and
+/// the messages after it are decided.
+#[tokio::test]
+async fn a_message_the_database_refuses_is_dead_lettered_by_the_router_not_held() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let received = MessageReceived {
+        conversation_id: "nul-customer".into(),
+        message_id: "nul-customer-message".into(),
+        customer_id: "c-\u{0}-2".into(),
+        channel: Channel::Api.into(),
+        text: "I want a human".into(),
+        idempotency_key: "nul-customer".into(),
+        starts_conversation: true,
+        ..Default::default()
+    };
+    bus.publish(&Draft::new("", "nul-customer", Body::MessageReceived(received)).build()?).await?;
+    let after = submit(&cluster, message("c-3", "I want a human", "after-nul")).await?;
+
+    let letter = common::dead_letter(&bus, "router").await?;
+    assert!(letter.reason.contains("refused the data"), "{}", letter.reason);
+    wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(routed)) if routed.message_id == after.message_id => Some(()),
+        _ => None,
+    })
+    .await?;
+    cluster.stop().await
+}
+
+/// Projection writers hold their locks on sessions of their own: a process with a pool of two
+/// connections still takes, decides and shows a message (before, its seven writers' lock
+/// sessions came from the pool and left handlers none).
+#[tokio::test]
+async fn a_process_with_a_small_pool_still_decides_its_messages() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.database.pool_size = 2;
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+    let submitted = submit(&cluster, message("c-1", "I want a human", "small-pool")).await?;
+    let (_, sequence) = wait_for_event(&bus, "switchboard.events.routing.>", |event| match &event.body {
+        Some(Body::MessageRouted(routed)) if routed.message_id == submitted.message_id => Some(()),
+        _ => None,
+    })
+    .await?;
+    let request =
+        GetConversationRequest { conversation_id: submitted.conversation_id, min_sequence: sequence };
+    let conversation = cluster.intake().await?.get_conversation(request).await?.into_inner();
+    assert!(conversation.messages[0].routing.is_some(), "{conversation:#?}");
+    cluster.stop().await
+}
+
+/// Every session of a process's pool carries the statement and lock timeouts: a statement that
+/// waits on a lock past its limit fails (SQLSTATE 55P03, which handlers wait out and try again)
+/// instead of holding its connection for good.
+#[tokio::test]
+async fn the_pools_sessions_give_up_on_a_lock_held_too_long() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.database.lock_timeout = std::time::Duration::from_millis(300);
+    config.database.statement_timeout = std::time::Duration::from_secs(20);
+    let deps = switchboard_server::connect(&config).await?;
+    let shown: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(&deps.pool).await?;
+    assert_eq!(shown, "20s");
+    sqlx::query("CREATE TABLE held (id INT)").execute(&deps.pool).await?;
+    let mut holder = sqlx::PgConnection::connect(&config.database_url).await?;
+    let mut holding = sqlx::Connection::begin(&mut holder).await?;
+    sqlx::query("LOCK TABLE held IN ACCESS EXCLUSIVE MODE").execute(&mut *holding).await?;
+    let waited = sqlx::query("SELECT count(*) FROM held").execute(&deps.pool).await;
+    let code = match &waited {
+        Err(sqlx::Error::Database(error)) => error.code().map(|code| code.to_string()),
+        _ => None,
+    };
+    assert_eq!(code.as_deref(), Some("55P03"), "{waited:?}");
+    assert!(switchboard_bus::is_outage(&waited.expect_err("a lock timeout")), "a lock timeout is waited out");
+    holding.rollback().await?;
+    Ok(())
 }
 
 /// A database that turns read-only (SQLSTATE 25006, as after a failover) refuses nothing of the

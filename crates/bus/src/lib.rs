@@ -12,6 +12,7 @@ mod connect;
 mod consume;
 mod envelope;
 mod error;
+mod failure;
 mod follow;
 mod publish;
 mod trace;
@@ -26,6 +27,7 @@ pub use envelope::{
     tenant_of,
 };
 pub use error::Error;
+pub use failure::{is_outage, is_refusal};
 pub use follow::{LiveEvents, apply_live};
 pub use publish::{Expected, Published};
 pub use trace::{extract_context, inject_context};

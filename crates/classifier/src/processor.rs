@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
 
-use crate::{CONSUMER, Reading, models::Models};
+use crate::{CONSUMER, Error, Reading, models::Models};
 
 /// Messages handled at once.
 pub(crate) const CONCURRENCY: usize = 64;
@@ -36,12 +36,12 @@ impl Handler<Event> for Classify {
             return Ok(());
         };
         let reading = self.models.read(&event.tenant, &received.text).await;
-        let mut reading = reading.map_err(|error| HandlerError::Transient(error.to_string()))?;
+        let mut reading = reading?;
         believe_the_channel(&mut reading, &received.language);
         let current = reading.language_reliable.then_some(reading.language.as_str());
         let pinned =
             self.models.conversation_language(&event.tenant, &received.conversation_id, current).await;
-        let pinned = pinned.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let pinned = pinned?;
         let conversation_language = pinned.unwrap_or_else(|| reading.language.clone());
         let mut classified = classification(reading, received);
         classified.conversation_language = conversation_language;
@@ -54,9 +54,21 @@ impl Handler<Event> for Classify {
             "message classified"
         );
         let draft = Draft::caused_by(&event, &received.message_id, Body::MessageClassified(classified));
-        let event = draft.build().map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let event = draft.build()?;
+        self.bus.publish(&event).await?;
         Ok(())
+    }
+}
+
+/// The database and the bus by the consumers' one map; the rest (the encoder, a model) is
+/// tried again, then set aside.
+impl From<Error> for HandlerError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Database(error) => error.into(),
+            Error::Bus(error) => error.into(),
+            other => HandlerError::Transient(other.to_string()),
+        }
     }
 }
 

@@ -132,6 +132,23 @@ impl ServiceError for Error {
     }
 }
 
+/// The consumers' map: the database and the bus by `switchboard_bus`'s; a race or a lagging read
+/// model is tried again; anything else is the message's own and set aside.
+impl From<Error> for switchboard_bus::HandlerError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Database(error) => error.into(),
+            Error::Bus(error) => error.into(),
+            Error::Busy(_)
+            | Error::NotCaughtUp(_)
+            | Error::Contended(_)
+            | Error::Projection(_)
+            | Error::Endpoint { .. } => Self::Transient(error.to_string()),
+            other => Self::Permanent(other.to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub batch_size: usize,

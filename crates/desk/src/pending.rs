@@ -34,10 +34,6 @@ struct Closer {
     pool: PgPool,
 }
 
-fn unavailable(error: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Unavailable(error.to_string())
-}
-
 impl Handler<Event> for Closer {
     async fn handle(&self, event: Event, _delivery: &Delivery) -> Result<(), HandlerError> {
         let (conversation, due, closing) = match &event.body {
@@ -56,14 +52,11 @@ impl Handler<Event> for Closer {
         self.tell(&event, &conversation, &Notice { closing, due }, &key).await?;
         if closing {
             let reason = "no answer from the customer";
-            let closed = closing::closed(&self.bus, &self.pool, tenant, &conversation, reason, false)
-                .await
-                .map_err(unavailable)?;
+            let closed = closing::closed(&self.bus, &self.pool, tenant, &conversation, reason, false).await?;
             let closed = Draft::caused_by(&event, conversation.clone(), Body::ConversationClosed(closed))
                 .keyed(format!("{tenant}/pending/{conversation}/closed/{}", due.timestamp()))
-                .build()
-                .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-            self.bus.publish(&closed).await.map_err(unavailable)?;
+                .build()?;
+            self.bus.publish(&closed).await?;
             tracing::info!("conversation closed after waiting on the customer");
         }
         Ok(())
@@ -80,8 +73,7 @@ impl Closer {
         notice: &Notice,
         key: &str,
     ) -> Result<(), HandlerError> {
-        let contact =
-            closing::contact(&self.bus, tenant_of(cause), conversation).await.map_err(unavailable)?;
+        let contact = closing::contact(&self.bus, tenant_of(cause), conversation).await?;
         let Some(contact) = contact else {
             tracing::warn!("pending conversation has no customer message; no notice sent");
             return Ok(());
@@ -96,11 +88,8 @@ impl Closer {
             language: contact.language,
             ..ReplyRequested::default()
         });
-        let event = Draft::caused_by(cause, reply_id, body)
-            .keyed(key)
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(unavailable)?;
+        let event = Draft::caused_by(cause, reply_id, body).keyed(key).build()?;
+        self.bus.publish(&event).await?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, Delivery, Handler, HandlerError, INBOUND_SUBJECT_PREFIX, process};
-use switchboard_projection::{Task, is_outage};
+use switchboard_projection::Task;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 use tokio_util::sync::CancellationToken;
 
@@ -37,11 +37,9 @@ impl Handler<InboundMessage> for InboundHandler {
         let submission = submission(message, delivery)?;
         match self.intake.submit(submission).await {
             Ok(_) => Ok(()),
-            Err(error @ Error::Bus(_)) => Err(HandlerError::Unavailable(error.to_string())),
-            Err(Error::Database(error)) if is_outage(&error) => {
-                Err(HandlerError::Unavailable(error.to_string()))
-            }
-            Err(error @ (Error::Database(_) | Error::Busy(_) | Error::Projection(_))) => {
+            Err(Error::Bus(error)) => Err(error.into()),
+            Err(Error::Database(error)) => Err(error.into()),
+            Err(error @ (Error::Busy(_) | Error::Projection(_))) => {
                 Err(HandlerError::Transient(error.to_string()))
             }
             Err(error) => Err(HandlerError::Permanent(format!("refused: {error}"))),

@@ -58,17 +58,17 @@ impl Deliverer {
 
     /// The job's outcome: logged before, or from a new attempt (`Err` to try again later).
     async fn outcome(&self, job: &Job, last_chance: bool) -> Result<Outcome, HandlerError> {
-        if let Some(outcome) = self.log.outcome(job).await.map_err(transient)? {
+        if let Some(outcome) = self.log.outcome(job).await? {
             return Ok(outcome);
         }
-        let attempts = self.log.start(job).await.map_err(transient)?;
+        let attempts = self.log.start(job).await?;
         let (destination, attempt) = self.transports.deliver(job).await;
         let outcome = match attempt {
             Attempt::Sent { external_id } => Outcome::Delivered { attempts, destination, external_id },
             Attempt::Refused(reason) => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) if last_chance => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) => {
-                self.log.retry(job, &reason).await.map_err(transient)?;
+                self.log.retry(job, &reason).await?;
                 tracing::info!(
                     delivery_id = job.delivery_id,
                     kind = job.kind(),
@@ -92,7 +92,7 @@ impl Deliverer {
                 Err(error) if is_outage(&error) => {
                     tracing::warn!(delivery_id = job.delivery_id, %error, "sent; holding its outcome until it is logged");
                 }
-                Err(error) => return Err(HandlerError::Transient(error.to_string())),
+                Err(error) => return Err(error.into()),
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(std::time::Duration::from_secs(5));
@@ -101,10 +101,8 @@ impl Deliverer {
 
     async fn publish(&self, cause: &Event, job: &Job, outcome: Outcome) -> Result<(), HandlerError> {
         let body = outcome_event(job, outcome);
-        let event = Draft::caused_by(cause, &job.delivery_id, body)
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.deps.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let event = Draft::caused_by(cause, &job.delivery_id, body).build()?;
+        self.deps.bus.publish(&event).await?;
         Ok(())
     }
 }
@@ -185,14 +183,5 @@ fn outcome_event(job: &Job, outcome: Outcome) -> Body {
             attempts,
             reason,
         }),
-    }
-}
-
-/// A database failure: held until the database is back if it is down, else retried.
-fn transient(error: sqlx::Error) -> HandlerError {
-    if is_outage(&error) {
-        HandlerError::Unavailable(error.to_string())
-    } else {
-        HandlerError::Transient(error.to_string())
     }
 }

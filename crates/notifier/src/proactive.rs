@@ -163,10 +163,7 @@ impl Proactive {
     /// not hold up the others (a failure event says who).
     async fn outage(&self, event: &Event, outage: &OutageDeclared) -> Result<(), HandlerError> {
         let status = if outage.status == "resolved" { "resolved" } else { "started" };
-        let customers = self
-            .affected(&event.tenant, outage)
-            .await
-            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let customers = self.affected(&event.tenant, outage).await?;
         let vars = [("title", outage.title.as_str()), ("detail", outage.detail.as_str())];
         let template = format!("outage_{status}");
         for customer in &customers {
@@ -406,10 +403,8 @@ impl Proactive {
             reason: reach::Error::Unreachable(customer.into()).to_string(),
             ..NotificationFailed::default()
         });
-        let failed = Draft::caused_by(event, &delivery_id, body)
-            .build()
-            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        self.bus.publish(&failed).await.map_err(|e| HandlerError::Unavailable(e.to_string()))?;
+        let failed = Draft::caused_by(event, &delivery_id, body).build()?;
+        self.bus.publish(&failed).await?;
         tracing::warn!(event_type = event.r#type, "customer unreachable; failure recorded");
         Ok(())
     }

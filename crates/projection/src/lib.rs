@@ -10,7 +10,8 @@ mod migrate;
 mod runner;
 
 pub use migrate::{Migration, migrate};
-pub use runner::{Applied, Projection, ReplayReport, Runner, catch_up, is_outage, replay};
+pub use runner::{Applied, Projection, ReplayReport, Runner, catch_up, replay};
+pub use switchboard_bus::{is_outage, is_refusal};
 
 /// What every service is built on: the bus and its database.
 #[derive(Clone)]

@@ -1,4 +1,5 @@
-//! Per-schema migrations, recorded in `<schema>.schema_migrations`, applied under an advisory lock.
+//! Per-schema migrations, recorded in `<schema>.schema_migrations`, applied under an advisory lock
+//! and without the pool's statement and lock timeouts.
 
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -15,6 +16,8 @@ pub struct Migration {
 /// Creates the schema with its bookkeeping tables and applies the migrations not yet applied.
 pub async fn migrate(pool: &PgPool, schema: &str, migrations: &[Migration]) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
+    // A migration may rewrite a large table, or wait for another process's: no limit applies.
+    sqlx::raw_sql("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0").execute(&mut *tx).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(schema).execute(&mut *tx).await?;
     let setup = format!(
         "CREATE SCHEMA IF NOT EXISTS {schema};

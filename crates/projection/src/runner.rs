@@ -15,8 +15,8 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt;
 use prost::Message as _;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, pool::PoolConnection};
-use switchboard_bus::{Bus, Delivery, Disposition, EVENTS_STREAM};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, PgConnection, PgPool};
+use switchboard_bus::{Bus, Delivery, Disposition, EVENTS_STREAM, is_outage, is_refusal};
 use switchboard_proto::events::v1::Event;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -105,8 +105,7 @@ impl<P: Projection> Runner<P> {
             return Ok(());
         };
         let result = self.consume(&shutdown, false).await;
-        // The lock belongs to the session: a connection returned to the pool would keep it.
-        if let Err(error) = sqlx::Connection::close(writer.detach()).await {
+        if let Err(error) = writer.close().await {
             tracing::warn!(projection = self.projection.name(), %error, "closing the writer connection failed");
         }
         result
@@ -116,14 +115,12 @@ impl<P: Projection> Runner<P> {
     /// meanwhile follows the writer's checkpoint, so reads that wait for a sequence work on a
     /// standby replica too. The database's trouble (lost sessions, a restart) is waited out.
     /// `None` if shut down first.
-    async fn writer_lock(
-        &self,
-        shutdown: &CancellationToken,
-    ) -> Result<Option<PoolConnection<Postgres>>, Error> {
+    async fn writer_lock(&self, shutdown: &CancellationToken) -> Result<Option<PgConnection>, Error> {
+        let mut session = None;
         loop {
-            match self.try_to_write().await {
-                Ok(Some(connection)) => return Ok(Some(connection)),
-                Ok(None) => {}
+            match self.try_to_write(&mut session).await {
+                Ok(true) => return Ok(session),
+                Ok(false) => {}
                 Err(error) if is_outage(&error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "database unavailable; standing by");
                 }
@@ -136,30 +133,29 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    /// One try for the writer lock, on a session of its own from the pool (a lost one is not
-    /// tried again); the checkpoint is read either way.
-    async fn try_to_write(&self) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
-        let mut connection = self.pool.acquire().await?;
-        let writes = try_lock(&mut connection, &*self.projection).await?;
-        let checkpoint = async {
+    /// One try for the writer lock on `session`, a session of its own (opened when there is
+    /// none; dropped on an error, as it may be lost); the checkpoint is read either way.
+    async fn try_to_write(&self, session: &mut Option<PgConnection>) -> Result<bool, sqlx::Error> {
+        let tried = async {
+            let connection = match session {
+                Some(connection) => connection,
+                None => session.insert(lock_session(&self.pool).await?),
+            };
+            let writes = try_lock(connection, &*self.projection).await?;
             if writes {
                 create_checkpoint(&self.pool, &*self.projection).await?;
             }
-            load_checkpoint(&self.pool, &*self.projection).await
+            let checkpoint = load_checkpoint(&self.pool, &*self.projection).await?;
+            self.checkpoint.send_replace(checkpoint);
+            Ok(writes)
         };
-        match checkpoint.await {
-            Ok(checkpoint) => {
-                self.checkpoint.send_replace(checkpoint);
-                Ok(writes.then_some(connection))
-            }
-            Err(error) => {
-                if writes {
-                    // The lock belongs to the session: back in the pool it would be kept.
-                    let _ = sqlx::Connection::close(connection.detach()).await;
-                }
-                Err(error)
-            }
+        let tried = tried.await;
+        if tried.is_err()
+            && let Some(lost) = session.take()
+        {
+            let _ = lost.close().await;
         }
+        tried
     }
 
     /// Reads the stream in order from the checkpoint on; with `until_caught_up`, returns once
@@ -367,11 +363,8 @@ pub async fn catch_up<P: Projection>(
 
 /// The projection's writer lock, held while the returned connection lives; an error if a
 /// running service holds it.
-async fn idle_writer<P: Projection>(
-    pool: &PgPool,
-    projection: &P,
-) -> Result<PoolConnection<Postgres>, Error> {
-    let mut writer = pool.acquire().await?;
+async fn idle_writer<P: Projection>(pool: &PgPool, projection: &P) -> Result<PgConnection, Error> {
+    let mut writer = lock_session(pool).await?;
     if !try_lock(&mut writer, projection).await? {
         return Err(Error::ReplayWhileRunning { projection: projection.name().to_string() });
     }
@@ -448,6 +441,12 @@ async fn lock_checkpoint<P: Projection>(tx: &mut PgConnection, projection: &P) -
 }
 
 /// Takes the projection's writer lock if free; it is held as long as `connection` lives.
+/// A session for a writer lock, outside the pool: the lock is the session's for as long as the
+/// writer runs, and must neither take a handler's connection nor go back to the pool with it.
+async fn lock_session(pool: &PgPool) -> Result<PgConnection, sqlx::Error> {
+    pool.connect_options().connect().await
+}
+
 async fn try_lock<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
         .bind(lock_key(projection))
@@ -477,27 +476,6 @@ async fn save_checkpoint<P: Projection>(
     Ok(())
 }
 
-/// True for failures of the database's availability rather than of the data: anything
-/// [`is_refusal`] does not blame on the data waits for the database instead of dropping it.
-pub fn is_outage(error: &sqlx::Error) -> bool {
-    !is_refusal(error)
-}
-
-/// True when the database refused the data itself: SQLSTATE class 22 (data exception, such as a
-/// NUL in text) or 23 (integrity constraint violation), or a row the data refers to is missing.
-/// No retry mends these, so the event is the one to set aside. Everything else (connections,
-/// a failover to a read-only standby, 25006; lock timeouts, 55P03; resources, 53; system errors,
-/// 58 and XX; protocol and decode errors) is the database's trouble or ours, not the event's.
-pub fn is_refusal(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(database) => {
-            database.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
-        }
-        sqlx::Error::RowNotFound => true,
-        _ => false,
-    }
-}
-
 fn bus_error(operation: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Bus(switchboard_bus::Error::JetStream { operation, source: Box::new(source) })
 }
@@ -505,22 +483,3 @@ fn bus_error(operation: &'static str, source: impl std::error::Error + Send + Sy
 #[derive(Debug, thiserror::Error)]
 #[error("the consumer's message stream ended")]
 struct ConsumerClosed;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_data_is_refused_and_the_rest_waits() {
-        assert!(is_refusal(&sqlx::Error::RowNotFound));
-        let waits = [
-            sqlx::Error::PoolTimedOut,
-            sqlx::Error::Protocol("unexpected message".into()),
-            sqlx::Error::Decode("bad column".into()),
-            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
-        ];
-        for error in &waits {
-            assert!(is_outage(error) && !is_refusal(error), "{error}");
-        }
-    }
-}

@@ -106,6 +106,8 @@ pub struct Config {
     pub tls: Option<ServerTls>,
     pub nats_url: String,
     pub database_url: String,
+    /// Pool size and statement and lock timeouts.
+    pub database: crate::connection::DatabaseLimits,
     /// NATS credentials and TLS.
     pub nats_access: switchboard_bus::Access,
     pub inbound_retention: switchboard_bus::Retention,
@@ -154,6 +156,7 @@ impl Default for Config {
             tls: None,
             nats_url: "nats://127.0.0.1:4222".into(),
             database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
+            database: crate::connection::DatabaseLimits::default(),
             nats_access: switchboard_bus::Access::default(),
             inbound_retention: switchboard_bus::Config::default().inbound_retention,
             dead_letter_retention: switchboard_bus::Config::default().dead_letter_retention,

@@ -21,7 +21,56 @@ pub struct Connection {
     )]
     pub database_url: String,
     #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
     pub nats: NatsArgs,
+}
+
+/// How much of PostgreSQL a process may hold, and for how long.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Connections for handlers and reads (projection writers hold sessions of their own).
+    #[arg(long, env = "SWITCHBOARD_DATABASE_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
+    /// Seconds a statement may run before PostgreSQL cancels it (its work is then tried again).
+    #[arg(long, env = "SWITCHBOARD_DATABASE_STATEMENT_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub database_statement_timeout_secs: u64,
+    /// Seconds a statement may wait for a lock before PostgreSQL gives up (tried again).
+    #[arg(long, env = "SWITCHBOARD_DATABASE_LOCK_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub database_lock_timeout_secs: u64,
+}
+
+impl DatabaseArgs {
+    fn limits(&self) -> DatabaseLimits {
+        DatabaseLimits {
+            pool_size: self.database_pool_size,
+            statement_timeout: Duration::from_secs(self.database_statement_timeout_secs),
+            lock_timeout: Duration::from_secs(self.database_lock_timeout_secs),
+        }
+    }
+}
+
+/// How much of PostgreSQL a process may hold, and for how long: a statement or a lock wait past
+/// its limit fails (the database's trouble: the work waits and is tried again), so no handler
+/// holds a connection for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseLimits {
+    pub pool_size: u32,
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
+}
+
+impl Default for DatabaseLimits {
+    fn default() -> Self {
+        Self {
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(30),
+            lock_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// NATS credentials, TLS and stream limits.
@@ -93,6 +142,7 @@ impl Connection {
         Ok(Config {
             nats_url: self.nats_url.clone(),
             database_url: self.database_url.clone(),
+            database: self.database.limits(),
             nats_access: self.nats.access()?,
             inbound_retention: NatsArgs::retention(
                 self.nats.inbound_max_age_days,

@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match run(cli).await {
+    match Box::pin(run(cli)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "switchboard failed");

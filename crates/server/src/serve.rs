@@ -1,10 +1,13 @@
 //! `switchboard serve`: connect, start services, serve gRPC with health and reflection, and
 //! shut down in order (stop accepting calls, let consumers finish and ack, flush the bus).
 
-use std::time::Duration;
+use std::{str::FromStr as _, time::Duration};
 
 use anyhow::Context as _;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 use switchboard_bus::Bus;
 use switchboard_projection::{Deps, Task, TaskResult};
 use tokio::{net::TcpListener, task::JoinSet};
@@ -12,18 +15,29 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::{Config, config::redacted, mount::mount};
+use crate::{Config, config::redacted, connection::DatabaseLimits, mount::mount};
 
 /// Connects to NATS (refusing servers older than 2.10) and PostgreSQL.
 pub async fn connect(config: &Config) -> anyhow::Result<Deps> {
     let bus = Bus::connect(config.bus()).await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&config.database_url)
+    let pool = pool(&config.database_url, config.database)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redacted(&config.database_url)))?;
     Ok(Deps { bus, pool })
+}
+
+/// A pool whose every session carries the statement and lock timeouts.
+async fn pool(url: &str, limits: DatabaseLimits) -> Result<PgPool, sqlx::Error> {
+    let millis = |limit: Duration| format!("{}ms", limit.as_millis());
+    let options = PgConnectOptions::from_str(url)?.options([
+        ("statement_timeout", millis(limits.statement_timeout)),
+        ("lock_timeout", millis(limits.lock_timeout)),
+    ]);
+    PgPoolOptions::new()
+        .max_connections(limits.pool_size)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
 }
 
 /// Runs the configured services on `listener` until `shutdown` is cancelled or a service fails;

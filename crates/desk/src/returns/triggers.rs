@@ -56,9 +56,7 @@ impl Handler<Event> for Triggers {
             Some(Body::ReturnRejected(r)) => (r.return_id.clone(), false, r.reason.clone()),
             _ => return Ok(()),
         };
-        let state = super::load(&self.bus, tenant_of(&event), &return_id)
-            .await
-            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let state = super::load(&self.bus, tenant_of(&event), &return_id).await?;
         let Some(opened) = state.opened else {
             return Err(HandlerError::Permanent(format!("return {return_id} was never opened")));
         };
@@ -79,9 +77,7 @@ impl Triggers {
         rejected_because: Option<&str>,
     ) -> Result<(), HandlerError> {
         let tenant = tenant_of(cause);
-        let contact = closing::contact(&self.bus, tenant, &opened.conversation_id)
-            .await
-            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let contact = closing::contact(&self.bus, tenant, &opened.conversation_id).await?;
         let language = contact.map(|contact| contact.language).unwrap_or_default();
         let reply_id = key_id(&format!("{tenant}/refund-reply/{}", opened.return_id)).to_string();
         let body = Body::ReplyRequested(ReplyRequested {
@@ -115,11 +111,8 @@ impl Triggers {
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
         // The aggregate id is itself derived from the tenant and the return, so it keys the event too.
-        let event = Draft::caused_by(cause, aggregate_id, body)
-            .keyed(aggregate_id)
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let event = Draft::caused_by(cause, aggregate_id, body).keyed(aggregate_id).build()?;
+        self.bus.publish(&event).await?;
         Ok(())
     }
 }

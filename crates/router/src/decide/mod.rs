@@ -111,10 +111,8 @@ impl Decider {
     }
 
     async fn publish(&self, cause: &Event, aggregate_id: &str, body: Body) -> Result<(), HandlerError> {
-        let event = Draft::caused_by(cause, aggregate_id, body)
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let event = Draft::caused_by(cause, aggregate_id, body).build()?;
+        self.bus.publish(&event).await?;
         Ok(())
     }
 
@@ -239,9 +237,7 @@ impl Handler<Event> for Decider {
         let at = switchboard_proto::time::to_datetime(event.occurred_at.as_ref());
         let tenant = tenant_of(&event);
         let active = self.rules.current(tenant);
-        let context = Context::read(&self.directory, tenant, &active.rules, classified, at)
-            .await
-            .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?;
+        let context = Context::read(&self.directory, tenant, &active.rules, classified, at).await?;
         let decision = active.rules.evaluate(&facts_of(classified, &context, at));
         let tier = context.customer.as_ref().map_or("", |c| c.tier.as_str());
         let turn = Turn {
@@ -343,9 +339,7 @@ impl Decider {
         } else {
             self.caught_up(turn.delivery, classified).await;
             let (pool, tenant) = (self.directory.pool(), turn.tenant);
-            handoff::history(pool, tenant, &classified.conversation_id, &classified.message_id)
-                .await
-                .map_err(|error| HandlerError::Unavailable(format!("router read model: {error}")))?
+            handoff::history(pool, tenant, &classified.conversation_id, &classified.message_id).await?
         };
         if answer_failed && attempts.iter().any(|attempt| !attempt.answered) {
             routed.action = RouteAction::Escalate.into();

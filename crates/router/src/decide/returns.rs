@@ -42,9 +42,7 @@ impl Decider {
             let why = "the customer is not verified, so a human takes the return";
             return self.return_to_a_person(&turn, routed, &settings.queue, why).await;
         }
-        let order = orders::find(&self.bus, self.directory.pool(), turn.tenant, classified)
-            .await
-            .map_err(|error| HandlerError::Unavailable(format!("orders: {error}")))?;
+        let order = orders::find(&self.bus, self.directory.pool(), turn.tenant, classified).await?;
         let language = conversation_language(classified);
         routed.rule_action = "answer".into();
         let orders::Lookup::Found(order) = order else {
@@ -72,11 +70,9 @@ impl Decider {
             reason: classified.text.chars().take(500).collect(),
             warehouse: settings.warehouse.clone(),
         };
-        let event = Draft::caused_by(turn.event, return_id.clone(), Body::ReturnOpened(opened))
-            .keyed(key)
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let event =
+            Draft::caused_by(turn.event, return_id.clone(), Body::ReturnOpened(opened)).keyed(key).build()?;
+        self.bus.publish(&event).await?;
         routed.action = RouteAction::Queue.into();
         routed.queue.clone_from(&settings.queue);
         routed.tags.push("return-approval".into());

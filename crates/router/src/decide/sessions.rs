@@ -140,8 +140,7 @@ impl Decider {
             let taken = self
                 .bus
                 .last_event_of("booking", tenant, &booking::slot_id(&settings.calendar, start))
-                .await
-                .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+                .await?;
             if taken.is_none() {
                 free.push(start);
             }
@@ -176,9 +175,7 @@ impl Decider {
             start: Some(to_timestamp(start)),
             end: Some(to_timestamp(end)),
         });
-        let event = Draft::new(tenant, slot_id, body)
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
+        let event = Draft::new(tenant, slot_id, body).build()?;
         match self.bus.append(&event, Expected::Empty, None).await {
             Ok(_) => Ok(true),
             Err(switchboard_bus::Error::Conflict { .. }) => Ok(false),
@@ -192,11 +189,7 @@ impl Decider {
         tenant: &str,
         conversation_id: &str,
     ) -> Result<Option<PlaybookProgressed>, HandlerError> {
-        let last = self
-            .bus
-            .last_event_of("playbook", tenant, conversation_id)
-            .await
-            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let last = self.bus.last_event_of("playbook", tenant, conversation_id).await?;
         Ok(last.and_then(|(event, _)| match event.body {
             Some(Body::PlaybookProgressed(state)) if !state.done => Some(state),
             _ => None,
@@ -211,10 +204,8 @@ impl Decider {
         state.done = true;
         state.asking.clear();
         let conversation = state.conversation_id.clone();
-        let event = Draft::new(tenant, conversation, Body::PlaybookProgressed(state))
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let event = Draft::new(tenant, conversation, Body::PlaybookProgressed(state)).build()?;
+        self.bus.publish(&event).await?;
         Ok(())
     }
 

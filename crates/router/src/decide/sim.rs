@@ -25,9 +25,8 @@ impl Decider {
         let aggregate = switchboard_bus::key_id(&format!("account/{}", classified.customer_id)).to_string();
         let event = Draft::new(tenant, aggregate, body)
             .keyed(format!("{tenant}/sim-refused/{}", classified.message_id))
-            .build()
-            .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-        self.bus.publish(&event).await.map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+            .build()?;
+        self.bus.publish(&event).await?;
         Ok(())
     }
 
@@ -35,11 +34,7 @@ impl Decider {
     /// which may lag: a quick guesser must not get past the limit before it catches up).
     async fn refusals_today(&self, tenant: &str, customer_id: &str) -> Result<i64, HandlerError> {
         let aggregate = switchboard_bus::key_id(&format!("account/{customer_id}")).to_string();
-        let history = self
-            .bus
-            .events_of("account", tenant, &aggregate)
-            .await
-            .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+        let history = self.bus.events_of("account", tenant, &aggregate).await?;
         let since = chrono::Utc::now() - chrono::Duration::days(1);
         let today = history.iter().filter(|(event, _)| {
             matches!(event.body, Some(Body::SimActivationRefused(_)))
@@ -55,10 +50,8 @@ impl Decider {
         mut state: PlaybookProgressed,
         classified: &MessageClassified,
     ) -> Result<Step, HandlerError> {
-        let unavailable =
-            |error: sqlx::Error| HandlerError::Unavailable(format!("router read model: {error}"));
         let pool = self.directory.pool();
-        let found = account::find(pool, tenant, &classified.customer_id).await.map_err(unavailable)?;
+        let found = account::find(pool, tenant, &classified.customer_id).await?;
         let refusals = self.refusals_today(tenant, &classified.customer_id).await?;
         if refusals >= account::MAX_REFUSALS_PER_DAY {
             tracing::warn!("sim activation locked after too many wrong digits today");
@@ -89,12 +82,8 @@ impl Decider {
                     switchboard_bus::key_id(&format!("account/{}", classified.customer_id)).to_string();
                 let event = Draft::new(tenant, aggregate, body)
                     .keyed(format!("{tenant}/sim-activated/{}", classified.conversation_id))
-                    .build()
-                    .map_err(|error| HandlerError::Permanent(error.to_string()))?;
-                self.bus
-                    .publish(&event)
-                    .await
-                    .map_err(|error| HandlerError::Unavailable(error.to_string()))?;
+                    .build()?;
+                self.bus.publish(&event).await?;
                 tracing::info!("sim activated");
                 state.collected.insert("sim_last4".into(), last4.clone());
                 Ok(done(state, account::activated_reply(&last4, language)))

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row as _};
-use switchboard_bus::Bus;
+use switchboard_bus::{Bus, HandlerError};
 use switchboard_proto::{
     events::v1::{Event, MessageClassified, OrderStatus, event::Body},
     time::to_datetime,
@@ -42,7 +42,7 @@ pub async fn find(
     pool: &PgPool,
     tenant: &str,
     classified: &MessageClassified,
-) -> Result<Lookup, String> {
+) -> Result<Lookup, HandlerError> {
     if classified.customer_id.is_empty() {
         return Ok(Lookup::NoOrder);
     }
@@ -52,7 +52,7 @@ pub async fn find(
             named.get_or_insert_with(|| number.clone());
             let history = match bus.events_of("order", tenant, number).await {
                 Err(switchboard_bus::Error::InvalidAggregateId(_)) => continue,
-                other => other.map_err(|e| e.to_string())?,
+                other => other?,
             };
             if let Some((customer, order)) = fold(history.iter().map(|(event, _)| event))
                 && customer == classified.customer_id
@@ -64,7 +64,7 @@ pub async fn find(
     if let Some(number) = named {
         return Ok(Lookup::Unknown(number));
     }
-    let latest = latest(pool, tenant, classified).await.map_err(|e| e.to_string())?;
+    let latest = latest(pool, tenant, classified).await?;
     Ok(latest.map_or(Lookup::NoOrder, Lookup::Found))
 }
 
