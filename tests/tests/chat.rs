@@ -9,7 +9,10 @@ use std::process::Stdio;
 
 use anyhow::{Context as _, bail};
 use common::{Backing, Cluster, WAIT, publish_tracking_article, wait_for_event};
-use switchboard_proto::{events::v1::event::Body, intake::v1::SendAgentReplyRequest};
+use switchboard_proto::{
+    events::v1::{OrderUpdated, event::Body},
+    intake::v1::SendAgentReplyRequest,
+};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
 #[tokio::test]
@@ -124,6 +127,66 @@ async fn a_customer_chats_with_the_bot_asks_for_a_person_and_gets_the_agents_rep
     if !status.success() {
         bail!("the browser script failed: {status}");
     }
+    cluster.stop().await
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame whose `type` is one of `types`.
+async fn frame_of(socket: &mut Socket, types: &[&str]) -> anyhow::Result<serde_json::Value> {
+    use futures::StreamExt as _;
+    tokio::time::timeout(WAIT, async {
+        while let Some(frame) = socket.next().await {
+            let tokio_tungstenite::tungstenite::Message::Text(text) = frame? else { continue };
+            let frame: serde_json::Value = serde_json::from_str(text.as_str())?;
+            if types.iter().any(|wanted| frame["type"] == *wanted) {
+                return Ok(frame);
+            }
+        }
+        bail!("the chat closed")
+    })
+    .await
+    .with_context(|| format!("no {types:?} frame within {WAIT:?}"))?
+}
+
+/// A widget that comes back after a quiet spell, when the stream's last event is of an aggregate
+/// intake does not project (an order update), resumes its conversation: it is welcomed back to
+/// it, and its next message lands in it (before, the re-sync waited for a sequence intake never
+/// reaches, failed, and the next message started a new conversation).
+#[tokio::test]
+async fn a_widget_back_after_a_quiet_spell_resumes_its_conversation() -> anyhow::Result<()> {
+    use futures::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.channels.chat_sites = [("demo".to_string(), "*".to_string())].into();
+    let cluster = Cluster::start(config).await?;
+    let bus = backing.bus().await?;
+    let url = format!("ws://{}/chat/ws?site=demo&visitor=v-quiet", cluster.http);
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await?;
+    socket.send(Message::text(r#"{"type":"message","id":"m-1","text":"I want a human"}"#)).await?;
+    let welcome = frame_of(&mut socket, &["welcome"]).await?;
+    let conversation_id = welcome["conversation_id"].as_str().context("conversation id")?.to_string();
+    frame_of(&mut socket, &["handoff"]).await?;
+    let _ = socket.close(None).await;
+    let update =
+        OrderUpdated { order_id: "quiet-1".into(), customer_id: "c-quiet".into(), ..Default::default() };
+    bus.publish(&switchboard_bus::Draft::new("", "quiet-1", Body::OrderUpdated(update)).build()?).await?;
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await?;
+    let hello = serde_json::json!({ "type": "hello", "conversation_id": conversation_id });
+    socket.send(Message::text(hello.to_string())).await?;
+    let back = frame_of(&mut socket, &["welcome", "error"]).await?;
+    assert_eq!(back, serde_json::json!({ "type": "welcome", "conversation_id": conversation_id }));
+    socket.send(Message::text(r#"{"type":"message","id":"m-2","text":"one more thing"}"#)).await?;
+    let (landed, _) = wait_for_event(&bus, "switchboard.events.conversation.>", |event| match &event.body {
+        Some(Body::MessageReceived(m)) if m.text == "one more thing" => Some(m.conversation_id.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(landed, conversation_id);
+    let _ = socket.close(None).await;
     cluster.stop().await
 }
 

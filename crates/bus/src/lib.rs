@@ -34,6 +34,10 @@ pub use trace::{extract_context, inject_context};
 
 /// Stream of domain events.
 pub const EVENTS_STREAM: &str = "SWITCHBOARD_EVENTS";
+/// The aggregates a conversation's view is made of (intake's read model projects them): a reader
+/// of that view waits for their last sequence, [`Bus::last_sequence_of`].
+pub const CONVERSATION_VIEW: [&str; 5] =
+    ["conversation", "classification", "routing", "delivery", "conversation-lifecycle"];
 /// Typing signals, on core NATS (not kept): `switchboard.typing.<tenant>.<conversation id>`, a
 /// JSON body `{"author": "customer" | "agent" | "bot"}`.
 pub const TYPING_SUBJECT_PREFIX: &str = "switchboard.typing";

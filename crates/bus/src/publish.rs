@@ -121,6 +121,24 @@ impl Bus {
         }
     }
 
+    /// The stream sequence of the last event of `tenant` on any of `aggregates`, 0 when there is
+    /// none: what a read of a projection of those aggregates waits for to see all there is now
+    /// (the whole stream's last sequence may be another aggregate's, which it never reaches).
+    pub async fn last_sequence_of(&self, aggregates: &[&str], tenant: &str) -> Result<u64, Error> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        validate_tenant(tenant)?;
+        let stream = self.events_stream().await?;
+        let mut last = 0;
+        for aggregate in aggregates {
+            match stream.get_last_raw_message_by_subject(&event_subject(aggregate, tenant, ">")).await {
+                Ok(message) => last = last.max(message.sequence),
+                Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+                Err(error) => return Err(Error::jetstream("get last message", error)),
+            }
+        }
+        Ok(last)
+    }
+
     /// Every event of a tenant's aggregate with its stream sequence, oldest first: its history,
     /// to fold into its state before a command (for aggregates of a few dozen events).
     pub async fn events_of(

@@ -32,7 +32,7 @@ impl Projection for IntakeProjection {
     }
 
     fn subjects(&self) -> Vec<String> {
-        ["conversation", "classification", "routing", "delivery", "conversation-lifecycle"]
+        switchboard_bus::CONVERSATION_VIEW
             .iter()
             .map(|aggregate| format!("switchboard.events.{aggregate}.>"))
             .collect()

@@ -128,6 +128,22 @@ impl Hub {
         routes.pending.insert(key.to_string(), session);
     }
 
+    /// Takes a session that ended out of the hub: its conversation is forgotten once no session
+    /// of it is left, and a key it waited on is dropped. (A conversation that is quiet for good
+    /// would otherwise be held until the process ends.)
+    pub fn leave(&self, conversation_id: Option<&str>, session: &Sender) {
+        let mut routes = self.lock();
+        if let Some(id) = conversation_id
+            && let Some(sessions) = routes.conversations.get_mut(id)
+        {
+            sessions.retain(|known| !known.tx.same_channel(&session.tx));
+            if sessions.is_empty() {
+                routes.conversations.remove(id);
+            }
+        }
+        routes.pending.retain(|_, waiting| !waiting.tx.same_channel(&session.tx));
+    }
+
     /// Sends to every live session of a conversation; closed ones are dropped.
     pub fn tell(&self, conversation_id: &str, outgoing: &Outgoing) {
         let mut routes = self.lock();
@@ -263,5 +279,27 @@ mod tests {
         drop(rx);
         hub.tell("c-1", &message(11));
         assert!(!hub.lock().conversations.contains_key("c-1"), "a closed session stays in the hub");
+    }
+
+    /// A session that ends leaves the hub with whatever it held: nothing of a quiet
+    /// conversation stays behind it.
+    #[test]
+    fn a_session_that_ends_leaves_nothing_behind() {
+        let hub = Hub::default();
+        let (tx, _rx) = mpsc::channel(2);
+        let (other, _other_rx) = mpsc::channel(2);
+        let (session, staying) = (Sender::new(tx, Arc::default()), Sender::new(other, Arc::default()));
+        hub.join("c-1", session.clone());
+        hub.join("c-2", session.clone());
+        hub.join("c-2", staying);
+        hub.await_key("key-1", session.clone());
+
+        hub.leave(Some("c-1"), &session);
+        hub.leave(Some("c-2"), &session);
+
+        let routes = hub.lock();
+        assert!(!routes.conversations.contains_key("c-1"));
+        assert_eq!(routes.conversations.get("c-2").map(Vec::len), Some(1), "the other session stays");
+        assert!(routes.pending.is_empty());
     }
 }

@@ -187,6 +187,13 @@ async fn sent(socket: &mut WebSocket, frame: Frame, timeout: std::time::Duration
     matches!(tokio::time::timeout(timeout, socket.send(frame)).await, Ok(Ok(())))
 }
 
+/// However the socket ended, the session leaves the hub.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.chat.hub.leave(self.conversation_id.as_deref(), &self.link);
+    }
+}
+
 impl Session {
     fn say(&mut self, outgoing: Outgoing) {
         self.out.push(outgoing);
@@ -242,7 +249,12 @@ impl Session {
             Err(status) => return self.error(format!("history unavailable: {}", status.message())),
         }
         self.chat.hub.join(&conversation_id, self.link.clone());
-        let now = self.chat.deps.bus.last_sequence(switchboard_bus::EVENTS_STREAM).await.unwrap_or(0);
+        // Everything of the tenant's conversations until now: what came before joining.
+        let view = self.chat.deps.bus.last_sequence_of(&switchboard_bus::CONVERSATION_VIEW, &self.tenant);
+        let now = match view.await {
+            Ok(sequence) => sequence,
+            Err(error) => return self.error(format!("history unavailable: {error}")),
+        };
         let conversation = match self.history(&conversation_id, now).await {
             Ok(conversation) => conversation,
             Err(status) => return self.error(format!("history unavailable: {}", status.message())),
