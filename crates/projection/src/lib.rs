@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 mod migrate;
 mod runner;
 
@@ -57,4 +58,7 @@ pub enum Error {
          stop it before replaying"
     )]
     ReplayWhileRunning { projection: String },
+    /// This runner's writer epoch is no longer the checkpoint's: another replica writes now.
+    #[error("another replica took over writing the {projection} projection")]
+    Superseded { projection: String },
 }

@@ -25,7 +25,9 @@ pub async fn migrate(pool: &PgPool, schema: &str, migrations: &[Migration]) -> R
              version BIGINT PRIMARY KEY, name TEXT NOT NULL,
              applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
          CREATE TABLE IF NOT EXISTS {schema}.projection_checkpoints (
-             projection TEXT PRIMARY KEY, sequence BIGINT NOT NULL);"
+             projection TEXT PRIMARY KEY, sequence BIGINT NOT NULL);
+         ALTER TABLE {schema}.projection_checkpoints
+             ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;"
     );
     sqlx::raw_sql(AssertSqlSafe(setup)).execute(&mut *tx).await?;
     let applied: Vec<i64> =

@@ -4,7 +4,7 @@ use std::{
     future::Future,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -15,13 +15,16 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt;
 use prost::Message as _;
-use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 use switchboard_bus::{Bus, Delivery, Disposition, EVENTS_STREAM, is_outage, is_refusal};
 use switchboard_proto::events::v1::Event;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::Error;
+use crate::{
+    Error,
+    checkpoint::{self, lock_session, try_lock},
+};
 
 /// How often a standby replica tries for the writer lock and reads the writer's checkpoint.
 const STANDBY_POLL: Duration = Duration::from_secs(1);
@@ -65,6 +68,9 @@ pub struct Runner<P> {
     batch_size: usize,
     checkpoint: watch::Sender<u64>,
     applied: AtomicU64,
+    /// The epoch this runner claimed when it became the writer (0: none); a transaction that
+    /// finds another in the checkpoint row writes nothing.
+    epoch: AtomicI64,
 }
 
 /// What a replay did.
@@ -78,12 +84,14 @@ enum Outcome {
     Applied,
     Rejected(sqlx::Error),
     Interrupted,
+    /// Another replica claimed the writer's epoch since this one did.
+    Superseded,
 }
 
 impl<P: Projection> Runner<P> {
     /// Reads the checkpoint; the schema must be migrated.
     pub async fn start(bus: Bus, pool: PgPool, projection: Arc<P>, batch_size: usize) -> Result<Self, Error> {
-        let checkpoint = load_checkpoint(&pool, &*projection).await?;
+        let checkpoint = checkpoint::load(&pool, &*projection).await?;
         Ok(Self {
             projection,
             bus,
@@ -91,6 +99,7 @@ impl<P: Projection> Runner<P> {
             batch_size: batch_size.max(1),
             checkpoint: watch::channel(checkpoint).0,
             applied: AtomicU64::new(0),
+            epoch: AtomicI64::new(0),
         })
     }
 
@@ -100,15 +109,33 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Applies events until `shutdown`; the batch in hand is committed first.
+    /// A writer that another replica superseded stands by again.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let Some(writer) = self.writer_lock(&shutdown).await? else {
-            return Ok(());
-        };
-        let result = self.consume(&shutdown, false).await;
-        if let Err(error) = writer.close().await {
-            tracing::warn!(projection = self.projection.name(), %error, "closing the writer connection failed");
+        loop {
+            let Some(writer) = self.writer_lock(&shutdown).await? else {
+                return Ok(());
+            };
+            let result = self.consume(&shutdown, false).await;
+            if let Err(error) = writer.close().await {
+                tracing::warn!(projection = self.projection.name(), %error, "closing the writer connection failed");
+            }
+            match result {
+                Err(Error::Superseded { .. }) => {
+                    tracing::warn!(
+                        projection = self.projection.name(),
+                        "another replica writes now; standing by"
+                    );
+                }
+                other => return other,
+            }
         }
-        result
+    }
+
+    /// Becomes the writer of record: the next epoch is this runner's.
+    async fn claim(&self) -> Result<(), sqlx::Error> {
+        let epoch = checkpoint::claim(&self.pool, &*self.projection).await?;
+        self.epoch.store(epoch, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Waits to be the projection's one writer, with the checkpoint as it stands then;
@@ -143,9 +170,9 @@ impl<P: Projection> Runner<P> {
             };
             let writes = try_lock(connection, &*self.projection).await?;
             if writes {
-                create_checkpoint(&self.pool, &*self.projection).await?;
+                self.claim().await?;
             }
-            let checkpoint = load_checkpoint(&self.pool, &*self.projection).await?;
+            let checkpoint = checkpoint::load(&self.pool, &*self.projection).await?;
             self.checkpoint.send_replace(checkpoint);
             Ok(writes)
         };
@@ -251,6 +278,7 @@ impl<P: Projection> Runner<P> {
         }
         match self.transact_patiently(events, shutdown).await {
             Outcome::Applied | Outcome::Interrupted => Ok(()),
+            Outcome::Superseded => Err(self.superseded()),
             Outcome::Rejected(_) if events.len() > 1 => {
                 for (delivery, event) in deliveries.iter().zip(events) {
                     if shutdown.is_cancelled() {
@@ -272,17 +300,26 @@ impl<P: Projection> Runner<P> {
     ) -> Result<(), Error> {
         match self.transact_patiently(std::slice::from_ref(event), shutdown).await {
             Outcome::Applied | Outcome::Interrupted => Ok(()),
+            Outcome::Superseded => Err(self.superseded()),
             Outcome::Rejected(error) => self.reject(delivery, event.sequence, &error).await,
         }
     }
 
+    fn superseded(&self) -> Error {
+        Error::Superseded { projection: self.projection.name().to_string() }
+    }
+
     /// Dead-letters an event the read model refuses, and moves the checkpoint past it.
     async fn reject(&self, delivery: &Delivery, sequence: u64, error: &sqlx::Error) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        let (_, epoch) = checkpoint::lock(&mut tx, &*self.projection).await?;
+        if epoch != self.epoch.load(Ordering::Relaxed) {
+            return Err(self.superseded());
+        }
         let reason = format!("projection {} refused the event: {error}", self.projection.name());
         let disposition = Disposition::DeadLetter(reason);
         self.bus.settle(delivery, self.projection.name(), disposition).await?;
-        let mut tx = self.pool.begin().await?;
-        save_checkpoint(&mut tx, &*self.projection, sequence).await?;
+        checkpoint::save(&mut tx, &*self.projection, sequence).await?;
         tx.commit().await?;
         self.advance(sequence);
         Ok(())
@@ -293,7 +330,8 @@ impl<P: Projection> Runner<P> {
         let mut delay = Duration::from_millis(200);
         loop {
             match self.transact(events).await {
-                Ok(()) => return Outcome::Applied,
+                Ok(true) => return Outcome::Applied,
+                Ok(false) => return Outcome::Superseded,
                 Err(error) if is_refusal(&error) => return Outcome::Rejected(error),
                 Err(error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "database unavailable; holding batch");
@@ -307,20 +345,24 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Applies the events after the stored checkpoint, which is locked for the transaction,
-    /// and stores the new checkpoint with them.
-    async fn transact(&self, events: &[Applied]) -> Result<(), sqlx::Error> {
+    /// and stores the new checkpoint with them; `false` (nothing written) when the checkpoint
+    /// names another writer's epoch.
+    async fn transact(&self, events: &[Applied]) -> Result<bool, sqlx::Error> {
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
         let mut tx = self.pool.begin().await?;
-        let stored = lock_checkpoint(&mut tx, &*self.projection).await?;
+        let (stored, epoch) = checkpoint::lock(&mut tx, &*self.projection).await?;
+        if epoch != self.epoch.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
         let start = events.partition_point(|applied| applied.sequence <= stored);
         if start < events.len() {
             self.projection.apply(&mut tx, &events[start..]).await?;
-            save_checkpoint(&mut tx, &*self.projection, last).await?;
+            checkpoint::save(&mut tx, &*self.projection, last).await?;
         }
         tx.commit().await?;
         self.advance(last.max(stored));
         self.applied.fetch_add((events.len() - start) as u64, Ordering::Relaxed);
-        Ok(())
+        Ok(true)
     }
 
     fn advance(&self, sequence: u64) {
@@ -378,6 +420,7 @@ async fn catch_up_locked<P: Projection>(
     batch_size: usize,
 ) -> Result<ReplayReport, Error> {
     let runner = Runner::start(bus, pool, projection, batch_size).await?;
+    runner.claim().await?;
     runner.consume(&CancellationToken::new(), true).await?;
     let report = ReplayReport {
         events: runner.applied.load(Ordering::Relaxed),
@@ -400,79 +443,6 @@ async fn reset<P: Projection>(pool: &PgPool, projection: &P) -> Result<(), Error
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
-}
-
-async fn load_checkpoint<P: Projection>(pool: &PgPool, projection: &P) -> Result<u64, sqlx::Error> {
-    let sequence: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT sequence FROM {}.projection_checkpoints WHERE projection = $1",
-        projection.schema()
-    )))
-    .bind(projection.name())
-    .fetch_optional(pool)
-    .await?;
-    Ok(sequence.map_or(0, |sequence| u64::try_from(sequence).unwrap_or(0)))
-}
-
-/// Creates the projection's checkpoint row (at 0) if it has none, so that every transaction's
-/// `FOR UPDATE` locks it, even before the first commit.
-async fn create_checkpoint<P: Projection>(pool: &PgPool, projection: &P) -> Result<(), sqlx::Error> {
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO {}.projection_checkpoints (projection, sequence) VALUES ($1, 0)
-         ON CONFLICT (projection) DO NOTHING",
-        projection.schema()
-    )))
-    .bind(projection.name())
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// The stored checkpoint, locked until the transaction ends.
-async fn lock_checkpoint<P: Projection>(tx: &mut PgConnection, projection: &P) -> Result<u64, sqlx::Error> {
-    let sequence: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT sequence FROM {}.projection_checkpoints WHERE projection = $1 FOR UPDATE",
-        projection.schema()
-    )))
-    .bind(projection.name())
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(sequence.map_or(0, |sequence| u64::try_from(sequence).unwrap_or(0)))
-}
-
-/// Takes the projection's writer lock if free; it is held as long as `connection` lives.
-/// A session for a writer lock, outside the pool: the lock is the session's for as long as the
-/// writer runs, and must neither take a handler's connection nor go back to the pool with it.
-async fn lock_session(pool: &PgPool) -> Result<PgConnection, sqlx::Error> {
-    pool.connect_options().connect().await
-}
-
-async fn try_lock<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-        .bind(lock_key(projection))
-        .fetch_one(connection)
-        .await
-}
-
-fn lock_key<P: Projection>(projection: &P) -> String {
-    format!("switchboard-projection:{}", projection.name())
-}
-
-async fn save_checkpoint<P: Projection>(
-    tx: &mut PgConnection,
-    projection: &P,
-    sequence: u64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO {schema}.projection_checkpoints (projection, sequence) VALUES ($1, $2)
-         ON CONFLICT (projection) DO UPDATE
-         SET sequence = GREATEST({schema}.projection_checkpoints.sequence, EXCLUDED.sequence)",
-        schema = projection.schema()
-    )))
-    .bind(projection.name())
-    .bind(i64::try_from(sequence).unwrap_or(i64::MAX))
-    .execute(tx)
-    .await?;
     Ok(())
 }
 
