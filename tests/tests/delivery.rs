@@ -244,3 +244,44 @@ async fn a_reply_sent_whose_outcome_cannot_be_logged_yet_is_not_sent_again() -> 
     assert_eq!(posts, 1, "the reply was posted once");
     cluster.stop().await
 }
+
+/// A handler stopped past its lease (SIGSTOP, a long pause) is overtaken: the server hands its
+/// message on, and the later delivery's count is written in the log as the work's lease. When
+/// the first runs again it finds that lease and neither sends nor logs. Given the log naming a
+/// later delivery (count 1000) as holder of a reply, no delivery of this message may send it;
+/// with no holder finishing, the message ends in the dead letters after its deliveries
+/// (before, the first delivery posted it again: attempts 2).
+#[tokio::test]
+async fn a_reply_a_later_delivery_holds_is_not_sent_by_an_earlier_one() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let (url, seen) = receiver(StatusCode::OK).await?;
+    let (cluster, bus) = webhook_cluster(&backing, url).await?;
+    let pool = sqlx::PgPool::connect(&backing.database.url).await?;
+    sqlx::query(
+        "INSERT INTO notifier.delivery_log (tenant, delivery_id, conversation_id, status, attempts, lease)
+         VALUES ('default', 'r-held', 'c-held', 'sending', 1, 1000)",
+    )
+    .execute(&pool)
+    .await?;
+    let request = |reply_id: &str| switchboard_proto::events::v1::ReplyRequested {
+        reply_id: reply_id.into(),
+        conversation_id: "c-held".into(),
+        customer_id: "c-1".into(),
+        channel: switchboard_proto::events::v1::Channel::Api.into(),
+        text: format!("reply {reply_id}"),
+        ..Default::default()
+    };
+    let held = switchboard_bus::Draft::new("", "c-held", Body::ReplyRequested(request("r-held"))).build()?;
+    bus.publish(&held).await?;
+
+    let letter = common::dead_letter(&bus, switchboard_notifier::CONSUMER).await?;
+    assert!(letter.reason.contains("without being acknowledged"), "{}", letter.reason);
+    let posted: Vec<_> = seen.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+    assert!(posted.iter().all(|(key, _)| key != "r-held"), "sent by an overtaken delivery: {posted:?}");
+    let attempts: i32 =
+        sqlx::query_scalar("SELECT attempts FROM notifier.delivery_log WHERE delivery_id = 'r-held'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(attempts, 1, "no attempt was started under an older lease");
+    cluster.stop().await
+}

@@ -59,6 +59,11 @@ pub enum HandlerError {
     /// until it is back; this never counts toward dead-lettering.
     #[error("{0}")]
     Unavailable(String),
+    /// A later delivery of the message holds its work now (this handler was stopped past its
+    /// lease, and the server handed the message on): neither acked nor refused here, it is left
+    /// to that delivery.
+    #[error("{0}")]
+    Superseded(String),
 }
 
 /// What to do with a delivered message.
@@ -325,6 +330,10 @@ where
                 }
                 delay = (delay * 2).min(hold_limit(bus));
                 continue;
+            }
+            Err(HandlerError::Superseded(reason)) => {
+                tracing::info!(consumer = name, sequence = delivery.stream_sequence, %reason, "a later delivery holds the message; leaving it");
+                return Ok(());
             }
         };
         return bus.settle(delivery, name, disposition).await;

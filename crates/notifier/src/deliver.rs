@@ -5,7 +5,8 @@
 //! drops the copy) and nothing is sent again; a delivery logged as `sending` (the crash came
 //! mid-request) is sent again under the same `Idempotency-Key` or Message-ID. Short of a crash a
 //! send is never repeated: its outcome is held until the database takes it (the bus keeps the
-//! message leased meanwhile).
+//! message leased meanwhile), and an attempt is fenced by its message's delivery count, so a
+//! handler overtaken while stopped leaves the work to the later delivery ([`Lease`]).
 
 use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     CONSUMER, Failpoint,
     jobs::{Job, Work, jobs_of},
-    log::{Log, Outcome},
+    log::{Lease, Log, Outcome},
     proactive::Proactive,
     send::Transports,
 };
@@ -57,18 +58,22 @@ impl Deliverer {
     }
 
     /// The job's outcome: logged before, or from a new attempt (`Err` to try again later).
-    async fn outcome(&self, job: &Job, last_chance: bool) -> Result<Outcome, HandlerError> {
+    async fn outcome(&self, job: &Job, last_chance: bool, lease: Lease) -> Result<Outcome, HandlerError> {
         if let Some(outcome) = self.log.outcome(job).await? {
             return Ok(outcome);
         }
-        let attempts = self.log.start(job).await?;
-        let (destination, attempt) = self.transports.deliver(job).await;
+        let Some(attempts) = self.log.start(job, lease).await? else {
+            return Err(superseded(job));
+        };
+        let (destination, attempt) = self.send(job).await;
         let outcome = match attempt {
             Attempt::Sent { external_id } => Outcome::Delivered { attempts, destination, external_id },
             Attempt::Refused(reason) => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) if last_chance => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) => {
-                self.log.retry(job, &reason).await?;
+                if !self.log.retry(job, lease, &reason).await? {
+                    return Err(superseded(job));
+                }
                 tracing::info!(
                     delivery_id = job.delivery_id,
                     kind = job.kind(),
@@ -78,17 +83,28 @@ impl Deliverer {
                 return Err(HandlerError::Transient(reason));
             }
         };
-        self.log_sent(job, &outcome).await?;
+        self.log_sent(job, lease, &outcome).await?;
         Ok(outcome)
+    }
+
+    /// One send, cut short past the send timeout (it may still have arrived: it is tried again
+    /// under the same `Idempotency-Key` or Message-ID, which the receiver can deduplicate by).
+    async fn send(&self, job: &Job) -> (String, Attempt) {
+        let limit = self.transports.send_timeout;
+        match tokio::time::timeout(limit, self.transports.deliver(job)).await {
+            Ok(sent) => sent,
+            Err(_) => (job.target(), Attempt::Retry(format!("no answer within {limit:?}"))),
+        }
     }
 
     /// Logs the outcome of a send made, waiting out the database's trouble: the handler must not
     /// end before it is logged, or the next run would find `sending` and send again.
-    async fn log_sent(&self, job: &Job, outcome: &Outcome) -> Result<(), HandlerError> {
+    async fn log_sent(&self, job: &Job, lease: Lease, outcome: &Outcome) -> Result<(), HandlerError> {
         let mut delay = std::time::Duration::from_millis(200);
         loop {
-            match self.log.finish(job, outcome).await {
-                Ok(()) => return Ok(()),
+            match self.log.finish(job, lease, outcome).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => return Err(superseded(job)),
                 Err(error) if is_outage(&error) => {
                     tracing::warn!(delivery_id = job.delivery_id, %error, "sent; holding its outcome until it is logged");
                 }
@@ -97,6 +113,13 @@ impl Deliverer {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(std::time::Duration::from_secs(5));
         }
+    }
+
+    /// The fencing token of work done for `delivery`: its delivery count, fresh for ten ack
+    /// timers (the server hands a message on within one).
+    fn lease(&self, delivery: &Delivery) -> Lease {
+        let expiry = self.deps.bus.config().ack_wait * 10;
+        Lease { count: delivery.deliveries, expiry }
     }
 
     async fn publish(&self, cause: &Event, job: &Job, outcome: Outcome) -> Result<(), HandlerError> {
@@ -112,7 +135,7 @@ impl Handler<Event> for Deliverer {
         let last_chance = delivery.deliveries >= self.deps.bus.config().max_deliver;
         self.proactive.handle(&event, delivery.stream_sequence, last_chance).await?;
         for job in jobs_of(&event, &self.transports.templates) {
-            let outcome = self.outcome(&job, last_chance).await?;
+            let outcome = self.outcome(&job, last_chance, self.lease(delivery)).await?;
             match &outcome {
                 Outcome::Failed { reason, .. } => {
                     tracing::warn!(
@@ -137,6 +160,10 @@ impl Handler<Event> for Deliverer {
         }
         Ok(())
     }
+}
+
+fn superseded(job: &Job) -> HandlerError {
+    HandlerError::Superseded(format!("a later delivery of the message holds delivery {}", job.delivery_id))
 }
 
 fn outcome_event(job: &Job, outcome: Outcome) -> Body {

@@ -44,6 +44,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/004_contact_language.sql"),
     },
     Migration { version: 5, name: "tenancy", sql: include_str!("../migrations/005_tenancy.sql") },
+    Migration { version: 6, name: "lease", sql: include_str!("../migrations/006_lease.sql") },
 ];
 
 /// Durable consumer of what is to be delivered.
@@ -128,7 +129,9 @@ pub struct Config {
     pub signing_secret: Option<String>,
     /// Signs survey links; surveys are off without it.
     pub survey_secret: Option<String>,
-    pub webhook_timeout: Duration,
+    /// The longest one send may take (a webhook POST, an SMTP exchange), and at most half the
+    /// ack timer. A send cut short is tried again under the same key.
+    pub send_timeout: Duration,
     /// Private networks outbound webhooks may reach besides public addresses (none by default).
     pub outbound_allow: switchboard_channels::outbound::Destinations,
     /// SMTP relay for email, e.g. `smtp://127.0.0.1:2525`; email deliveries fail without it.
@@ -157,7 +160,7 @@ impl Default for Config {
             webhook_url: None,
             signing_secret: None,
             survey_secret: None,
-            webhook_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(10),
             outbound_allow: switchboard_channels::outbound::Destinations::default(),
             smtp_url: None,
             email_from: "Switchboard Support <support@switchboard.localhost>".into(),
@@ -214,23 +217,22 @@ fn transports(deps: &Deps, config: &Config) -> Result<send::Transports, Error> {
     if config.gateways.values().any(|url| !SignedPost::is_valid_url(url)) {
         return Err(Error::WebhookUrl("SWITCHBOARD_GATEWAYS"));
     }
+    // A send ends well inside the ack timer (the message is leased meanwhile besides).
+    let send_timeout = config.send_timeout.min(deps.bus.config().ack_wait / 2);
     let mailer = match config.smtp_url.as_deref().filter(|url| !url.is_empty()) {
-        Some(url) => Some(Mailer::new(url, &config.email_from)?),
+        Some(url) => Some(Mailer::new(url, &config.email_from, send_timeout)?),
         None => None,
     };
     let templates = Templates::parse(config.templates.as_deref().unwrap_or(DEFAULT_TEMPLATES))?;
     Ok(send::Transports {
         bus: deps.bus.clone(),
         mailer,
-        post: SignedPost::new(
-            config.signing_secret.as_deref(),
-            config.webhook_timeout,
-            config.outbound_allow.clone(),
-        )?,
+        post: SignedPost::new(config.signing_secret.as_deref(), send_timeout, config.outbound_allow.clone())?,
         mirror,
         teams: config.teams.clone(),
         gateways: config.gateways.clone(),
         templates,
+        send_timeout,
     })
 }
 

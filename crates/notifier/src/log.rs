@@ -12,6 +12,15 @@ pub(crate) enum Outcome {
     Failed { attempts: u32, destination: String, reason: String },
 }
 
+/// The fencing token of an attempt: the JetStream delivery count of the message that started
+/// it (the server counts up each time it hands the message on), and how long a lease stays
+/// fresh (a consumer made anew counts from 1 again).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lease {
+    pub count: i64,
+    pub expiry: std::time::Duration,
+}
+
 pub(crate) struct Log {
     pool: PgPool,
 }
@@ -42,47 +51,62 @@ impl Log {
         }))
     }
 
-    /// Records an attempt starting; returns the attempt number.
-    pub(crate) async fn start(&self, job: &Job) -> Result<u32, sqlx::Error> {
-        let attempts: i32 = sqlx::query_scalar(
-            "INSERT INTO notifier.delivery_log (tenant, delivery_id, conversation_id, status, attempts)
-             VALUES ($1, $2, $3, 'sending', 1)
+    /// Records an attempt starting under `lease` (the delivery count of the message in hand);
+    /// returns the attempt number, or `None` when a later delivery of the message holds the
+    /// work (its lease is higher and still fresh: this handler was stopped past its own).
+    pub(crate) async fn start(&self, job: &Job, lease: Lease) -> Result<Option<u32>, sqlx::Error> {
+        let attempts: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO notifier.delivery_log (tenant, delivery_id, conversation_id, status, attempts, lease)
+             VALUES ($1, $2, $3, 'sending', 1, $4)
              ON CONFLICT (tenant, delivery_id) DO UPDATE
-                 SET attempts = notifier.delivery_log.attempts + 1, updated_at = now()
+                 SET attempts = notifier.delivery_log.attempts + 1, lease = EXCLUDED.lease, updated_at = now()
+                 WHERE notifier.delivery_log.lease <= EXCLUDED.lease
+                    OR notifier.delivery_log.updated_at < now() - make_interval(secs => $5)
              RETURNING attempts",
         )
         .bind(&job.tenant)
         .bind(&job.delivery_id)
         .bind(&job.conversation_id)
-        .fetch_one(&self.pool)
+        .bind(lease.count)
+        .bind(lease.expiry.as_secs_f64())
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(u32::try_from(attempts).unwrap_or(0))
+        Ok(attempts.map(|attempts| u32::try_from(attempts).unwrap_or(0)))
     }
 
-    pub(crate) async fn retry(&self, job: &Job, reason: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    /// Notes why an attempt will be tried again; `false` when a later delivery holds the work.
+    pub(crate) async fn retry(&self, job: &Job, lease: Lease, reason: &str) -> Result<bool, sqlx::Error> {
+        let updated = sqlx::query(
             "UPDATE notifier.delivery_log SET last_error = $3, updated_at = now()
-             WHERE tenant = $1 AND delivery_id = $2",
+             WHERE tenant = $1 AND delivery_id = $2 AND lease = $4",
         )
         .bind(&job.tenant)
         .bind(&job.delivery_id)
         .bind(reason)
+        .bind(lease.count)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(updated.rows_affected() > 0)
     }
 
-    pub(crate) async fn finish(&self, job: &Job, outcome: &Outcome) -> Result<(), sqlx::Error> {
+    /// Logs how the attempt under `lease` ended; `false` (nothing logged) when a later delivery
+    /// holds the work, which logs its own.
+    pub(crate) async fn finish(
+        &self,
+        job: &Job,
+        lease: Lease,
+        outcome: &Outcome,
+    ) -> Result<bool, sqlx::Error> {
         let (status, destination, error, external_id) = match outcome {
             Outcome::Delivered { destination, external_id, .. } => {
                 ("delivered", destination, "", external_id.as_str())
             }
             Outcome::Failed { destination, reason, .. } => ("failed", destination, reason.as_str(), ""),
         };
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE notifier.delivery_log SET status = $3, destination = $4, last_error = $5,
                  external_id = $6, updated_at = now()
-             WHERE tenant = $1 AND delivery_id = $2",
+             WHERE tenant = $1 AND delivery_id = $2 AND lease = $7",
         )
         .bind(&job.tenant)
         .bind(&job.delivery_id)
@@ -90,8 +114,9 @@ impl Log {
         .bind(destination)
         .bind(error)
         .bind(external_id)
+        .bind(lease.count)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(updated.rows_affected() > 0)
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Transports {
     /// Gateways of the social and SMS channels, by channel slug.
     pub gateways: BTreeMap<String, String>,
     pub templates: Templates,
+    /// The longest one send may take.
+    pub send_timeout: std::time::Duration,
 }
 
 impl Transports {

@@ -29,10 +29,11 @@ pub struct Mailer {
 
 impl Mailer {
     /// `url` as lettre reads it: `smtp://host:port` (plain), `smtp://host:587?tls=required`
-    /// (STARTTLS), `smtps://user:password@host` (TLS).
-    pub fn new(url: &str, from: &str) -> Result<Self, Error> {
+    /// (STARTTLS), `smtps://user:password@host` (TLS); each step of a send waits at most `timeout`.
+    pub fn new(url: &str, from: &str, timeout: std::time::Duration) -> Result<Self, Error> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|error| Error::SmtpUrl { url: redact(url), reason: error.to_string() })?
+            .timeout(Some(timeout))
             .build();
         let from = from.parse::<Mailbox>().map_err(|_| Error::From(from.into()))?;
         Ok(Self { transport, from })
@@ -90,11 +91,13 @@ fn redact(url: &str) -> String {
 mod tests {
     use super::*;
 
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
     // The relay's connection pool lives on the tokio runtime.
     #[tokio::test]
     async fn builds_threaded_messages() {
-        let mailer =
-            Mailer::new("smtp://127.0.0.1:2525", "Acme Support <support@acme.example>").expect("mailer");
+        let mailer = Mailer::new("smtp://127.0.0.1:2525", "Acme Support <support@acme.example>", TIMEOUT)
+            .expect("mailer");
         assert_eq!(mailer.message_id("r1"), "<r1@acme.example>");
         let email = OutgoingEmail {
             to: "ana@example.com".into(),
@@ -114,8 +117,9 @@ mod tests {
 
     #[tokio::test]
     async fn bad_settings_are_explained_without_secrets() {
-        let error = Mailer::new("gopher://u:secret@h", "a@b.example").err().expect("refused").to_string();
+        let error =
+            Mailer::new("gopher://u:secret@h", "a@b.example", TIMEOUT).err().expect("refused").to_string();
         assert!(!error.contains("secret"), "{error}");
-        assert!(Mailer::new("smtp://h:25", "no address").is_err());
+        assert!(Mailer::new("smtp://h:25", "no address", TIMEOUT).is_err());
     }
 }
