@@ -172,6 +172,15 @@ impl Clocks {
         self.running.entry(started.metric.clone()).or_insert(target);
     }
 
+    /// Holds nothing that folding on from a fresh start would not give back: a conversation only
+    /// the bot has answered, whose pending policy is its tenant's latest (`tenant_pending`).
+    /// Such clocks are not kept (most conversations are the bot's alone).
+    fn is_idle(&self, tenant_pending: Option<PendingPolicy>) -> bool {
+        let bot_only = self.wrote.as_ref().is_none_or(|wrote| !wrote.human);
+        let rest = Clocks { wrote: None, pending: None, ..self.clone() };
+        bot_only && self.pending == tenant_pending && rest == Clocks::default()
+    }
+
     pub fn is_paused(&self) -> bool {
         self.paused.is_some()
     }
@@ -302,10 +311,14 @@ fn started(conversation: &str, policy: &str, metric: &str, due: DateTime<Utc>, w
     })
 }
 
-/// Every tenant's conversations' clocks.
+/// Every tenant's conversations' clocks, but those idle (see [`Clocks::is_idle`]): memory holds
+/// the conversations people work on, not every conversation there ever was.
 #[derive(Debug, Default)]
 pub struct State {
     pub clocks: BTreeMap<Scoped, Clocks>,
+    /// Each tenant's pending policy as its latest decision named it: what a conversation's
+    /// clocks start from when they were not kept.
+    pending: BTreeMap<String, PendingPolicy>,
 }
 
 impl State {
@@ -321,8 +334,21 @@ impl State {
             Body::SlaResumed(e) => &e.conversation_id,
             _ => return None,
         };
-        let key = scoped(tenant_of(event), conversation);
-        self.clocks.entry(key.clone()).or_default().apply(event, sequence).then_some(key)
+        let tenant = tenant_of(event);
+        if let Some(Body::MessageRouted(MessageRouted { pending: Some(pending), .. })) = &event.body {
+            self.pending.insert(tenant.to_string(), *pending);
+        }
+        let tenant_pending = self.pending.get(tenant).copied();
+        let key = scoped(tenant, conversation);
+        let clocks = self
+            .clocks
+            .entry(key.clone())
+            .or_insert_with(|| Clocks { pending: tenant_pending, ..Clocks::default() });
+        let applied = clocks.apply(event, sequence);
+        if clocks.is_idle(tenant_pending) {
+            self.clocks.remove(&key);
+        }
+        applied.then_some(key)
     }
 
     /// The next moment a warning or a due time comes, if anything runs.

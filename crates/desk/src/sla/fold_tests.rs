@@ -208,3 +208,29 @@ fn given_targets_paused_when_a_person_resumes_then_they_run_from_then_with_the_t
         "from the resume, not the last message"
     );
 }
+
+#[test]
+fn given_conversations_only_the_bot_answered_then_no_clocks_are_kept_for_them() {
+    let answered = |id: &str, conversation: &str| {
+        let mut body = routed(RouteAction::AutoReply, None);
+        if let Body::MessageRouted(routed) = &mut body {
+            routed.conversation_id = conversation.into();
+        }
+        event(id, T0, body)
+    };
+    let state = given(&[answered("d1", "bot-1"), answered("d2", "bot-2"), answered("d3", "bot-1")]);
+    assert!(state.clocks.is_empty(), "{:?}", state.clocks.keys());
+
+    let taken = event("d4", T0 + 60, routed(RouteAction::Queue, Some(policy())));
+    let state = given(&[answered("d1", C), taken.clone()]);
+    assert_eq!(state.clocks.len(), 1, "a conversation a person takes is kept");
+    assert_eq!(when_planned(&state), when_planned(&given(&[taken])), "the bot's turns before change nothing");
+}
+
+#[test]
+fn given_a_bot_only_conversation_not_kept_when_a_person_sets_it_waiting_then_the_closing_clock_starts() {
+    let answered = event("d1", T0, routed(RouteAction::AutoReply, None));
+    let paused = SlaPaused { conversation_id: C.into(), targets: Vec::new() };
+    let state = given(&[answered, event("p1", T0 + 60, Body::SlaPaused(paused))]);
+    assert_eq!(metrics(&when_planned(&state)), ["start pending_close"]);
+}
