@@ -174,10 +174,18 @@ export function render(): void {
   const place = document.querySelector<HTMLElement>('#conversation');
   const current = row();
   if (!place || !current) {
-    if (place && state.viewError && state.selected) show(place, h('p', { class: 'error' }, state.viewError));
+    if (place && state.viewError && state.selected) {
+      delete place.dataset['drawn'];
+      show(place, h('p', { class: 'error' }, state.viewError));
+    }
     return;
   }
   const view = state.view;
+  // The same conversation drawn again keeps the nodes shown, so a click on one of its buttons
+  // lands even while changes stream in (a redraw mid-click would swallow it).
+  const drawn = JSON.stringify([current, view, state.viewError, refusal, transferring !== null, me()?.subject, document.documentElement.lang]);
+  if (place.dataset['drawn'] === drawn && place.firstElementChild) return;
+  place.dataset['drawn'] = drawn;
   const reply = composer(current.conversation_id, view?.macros ?? [], current.language, (sequence) => void changed(sequence));
   // Redrawing moves the reply box; whoever is typing in it keeps typing.
   const typing = document.activeElement instanceof HTMLTextAreaElement && reply.contains(document.activeElement) ? document.activeElement : null;
