@@ -10,7 +10,7 @@ DEMO_AGENT := demo-agent
 DEMO_AGENT_EMAIL := demo-agent@example.com
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build env lint fmt bench eval encoder tools down k8s
+.PHONY: help run test build env lint fmt bench eval encoder tools down k8s fuzz fuzz-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,11 +43,40 @@ run: env encoder build ## Run all services on 127.0.0.1:50051 with the demo data
 	echo "switchboard is serving gRPC on $${SWITCHBOARD_GRPC_ADDR:-127.0.0.1:50051}, the chat demo on http://$${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}/chat/demo and SMTP on $${SWITCHBOARD_SMTP_ADDR:-127.0.0.1:2525} (replies by email land in .local/mail/box/new); Ctrl-C stops it"; \
 	wait $$server
 
-test: env encoder ## Run all tests against real NATS and PostgreSQL (fetches the sentence encoder)
+test: env encoder ## Run all tests against real NATS and PostgreSQL (fetches the sentence encoder), then a short run of each fuzz target
 	@$(WITH_ENV) cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee .local/test.log; \
 	status=$${PIPESTATUS[0]}; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' .local/test.log; \
-	exit $$status
+	[ $$status -eq 0 ] || exit $$status; \
+	$(MAKE) --no-print-directory fuzz-check
+
+# Fuzzing: cargo-fuzz (libFuzzer) on the stable toolchain, so without sanitizers (`-s none`); the
+# instrumented build has a target directory of its own. The tool is installed once per machine.
+CARGO_FUZZ := $(HOME)/.cache/switchboard/cargo-fuzz/bin/cargo-fuzz
+FUZZ_TARGETS := mime smtp webhook rules dataset envelope
+FUZZ_RUNS ?= 10000000
+FUZZ_CHECK_RUNS ?= 20000
+FUZZ_RUN = $(CARGO_FUZZ) run -O -s none --target-dir $(CARGO_TARGET_DIR)/fuzz
+
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --version 0.13.2 --locked --root $(HOME)/.cache/switchboard/cargo-fuzz
+
+fuzz: $(CARGO_FUZZ) ## Fuzz each target (FUZZ_TARGETS) for FUZZ_RUNS executions (10 million); what it finds new goes to fuzz/corpus
+	@for target in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$target, $(FUZZ_RUNS) runs"; \
+	  $(FUZZ_RUN) $$target fuzz/corpus/$$target -- -runs=$(FUZZ_RUNS) -print_final_stats=1 2>&1 \
+	    | grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done|==|SUMMARY|.*(panicked|deadly signal|Test unit written))' ; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
+	done
+
+fuzz-check: $(CARGO_FUZZ) ## A short run of each fuzz target over its corpus (FUZZ_CHECK_RUNS executions), leaving the corpus as it is
+	@scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+	for target in $(FUZZ_TARGETS); do \
+	  mkdir -p "$$scratch/$$target"; \
+	  $(FUZZ_RUN) $$target "$$scratch/$$target" fuzz/corpus/$$target -- -runs=$(FUZZ_CHECK_RUNS) 2> "$$scratch/$$target.log" \
+	    || { tail -n 40 "$$scratch/$$target.log"; echo "fuzz-check: $$target failed (the input is in fuzz/artifacts/$$target)"; exit 1; }; \
+	  echo "fuzz-check: $$target, $(FUZZ_CHECK_RUNS) runs after its corpus: no crash"; \
+	done
 
 lint: ## Check formatting and clippy (warnings are errors)
 	cargo fmt --all -- --check

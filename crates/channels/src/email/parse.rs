@@ -132,8 +132,11 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
+/// A message id as `<id>`: what it holds besides brackets, control characters and spaces (an id
+/// has none; a bare CR in one would end a line of the SMTP reply or of a reply's headers).
 fn bracketed(id: &str) -> String {
-    format!("<{}>", id.trim().trim_start_matches('<').trim_end_matches('>'))
+    let visible: String = id.chars().filter(|c| !c.is_control() && !c.is_whitespace()).collect();
+    format!("<{}>", visible.trim_start_matches('<').trim_end_matches('>'))
 }
 
 /// A stable id for a message without one, so that a resend is still recognised.
@@ -263,5 +266,16 @@ mod tests {
         let parsed = parse(raw.as_bytes(), 51).expect("parsed");
         assert_eq!(parsed.body.len(), 50);
         assert!(parsed.meta.truncated);
+    }
+
+    /// Found by fuzzing (fuzz/corpus/smtp): a Message-ID with a bare CR and control characters
+    /// came back whole, and the SMTP listener's `250 accepted <id>` reply split in two.
+    #[test]
+    fn message_ids_keep_no_control_characters() {
+        let raw = b"From: ana@example.com\r\nMessage-ID: <t: hi\r\x01\x00b.x .com>\r\nIn-Reply-To: <a\x07b@c>\r\n\r\nhello\r\n";
+        let parsed = parse(raw, 1000).expect("parsed");
+        for id in [&parsed.meta.message_id, &parsed.meta.in_reply_to] {
+            assert!(!id.chars().any(|c| c.is_control() || c.is_whitespace()), "{id:?}");
+        }
     }
 }

@@ -15,9 +15,10 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Inbox, Outcome, SmtpClient,
+    Inbox, Outcome, SmtpClient, Unavailable,
     limits::{Budget, Busy, Gate, SmtpLimits},
 };
+use crate::tenants::Tenants;
 
 /// Longest command line (RFC 5321 says 512 with the CRLF; some clients send more).
 const MAX_LINE: usize = 4096;
@@ -70,8 +71,75 @@ async fn refuse(write: &mut (impl AsyncWrite + Unpin), busy: Busy) {
 }
 
 /// One connection's state.
-struct Session<'a> {
-    inbox: &'a Inbox,
+/// Where a session's messages go: the [`Inbox`] in service; anything that takes mail elsewhere
+/// (the fuzzer of the dialogue, which must not need a bus).
+pub trait Mailroom: Sync {
+    /// The largest message taken, in bytes.
+    fn max_bytes(&self) -> usize;
+    /// Whose inbound addresses are whose.
+    fn tenants(&self) -> &Tenants;
+    /// Takes a whole message (see [`Inbox::accept`]).
+    fn accept(
+        &self,
+        raw: &[u8],
+        smtp: Option<&SmtpClient>,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
+    /// Keeps the refusal of a message that was not read whole (see [`Inbox::refuse_unread`]).
+    fn refuse_unread(
+        &self,
+        size: usize,
+        reason: String,
+        sender: Option<&str>,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
+}
+
+impl Mailroom for Inbox {
+    fn max_bytes(&self) -> usize {
+        Inbox::max_bytes(self)
+    }
+
+    fn tenants(&self) -> &Tenants {
+        Inbox::tenants(self)
+    }
+
+    async fn accept(
+        &self,
+        raw: &[u8],
+        smtp: Option<&SmtpClient>,
+        tenant: &str,
+    ) -> Result<Outcome, Unavailable> {
+        Inbox::accept(self, raw, smtp, tenant).await
+    }
+
+    async fn refuse_unread(
+        &self,
+        size: usize,
+        reason: String,
+        sender: Option<&str>,
+        tenant: &str,
+    ) -> Result<Outcome, Unavailable> {
+        Inbox::refuse_unread(self, size, reason, sender, tenant).await
+    }
+}
+
+/// One SMTP session over `read` and `write`, as the listener runs it for each connection (without
+/// its connection limits and deadline), its messages going to `mailroom`.
+pub async fn converse(
+    mailroom: &impl Mailroom,
+    hostname: &str,
+    limits: SmtpLimits,
+    peer: IpAddr,
+    read: impl AsyncRead + Unpin,
+    write: impl AsyncWrite + Unpin,
+) -> std::io::Result<()> {
+    let gate = Gate::new(limits);
+    Session::new(mailroom, hostname, &gate, peer).run(read, write).await
+}
+
+struct Session<'a, M> {
+    inbox: &'a M,
     hostname: &'a str,
     gate: &'a Gate,
     /// The client's address and the name it gave in `EHLO`/`HELO`: what SPF checks.
@@ -84,8 +152,8 @@ struct Session<'a> {
     tenant: Option<String>,
 }
 
-impl<'a> Session<'a> {
-    fn new(inbox: &'a Inbox, hostname: &'a str, gate: &'a Gate, peer: IpAddr) -> Self {
+impl<'a, M: Mailroom> Session<'a, M> {
+    fn new(inbox: &'a M, hostname: &'a str, gate: &'a Gate, peer: IpAddr) -> Self {
         let helo = String::new();
         Self { inbox, hostname, gate, peer, helo, greeted: false, sender: None, recipients: 0, tenant: None }
     }
@@ -216,10 +284,15 @@ impl<'a> Session<'a> {
                 self.inbox.accept(&raw, Some(&client), tenant).await
             }
         };
+        // What the message said goes into one reply line, whatever it holds.
         match outcome {
-            Ok(Outcome::Accepted { message_id, .. }) => format!("250 2.0.0 accepted {message_id}"),
-            Ok(Outcome::Refused { reason }) if reason.contains("at most") => format!("552 5.3.4 {reason}"),
-            Ok(Outcome::Refused { reason }) => format!("550 5.6.0 {reason}"),
+            Ok(Outcome::Accepted { message_id, .. }) => {
+                format!("250 2.0.0 accepted {}", one_line(&message_id))
+            }
+            Ok(Outcome::Refused { reason }) if reason.contains("at most") => {
+                format!("552 5.3.4 {}", one_line(&reason))
+            }
+            Ok(Outcome::Refused { reason }) => format!("550 5.6.0 {}", one_line(&reason)),
             Err(error) => {
                 tracing::warn!(%error, "email not taken; the sender will retry");
                 "451 4.3.0 temporarily unavailable; try again later".into()
@@ -313,6 +386,11 @@ fn timeout(_: tokio::time::error::Elapsed) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::TimedOut, "smtp client idle")
 }
 
+/// `text` with control characters (line breaks among them) as spaces: a reply line stays one.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
@@ -376,6 +454,57 @@ mod tests {
         input.extend_from_slice(b"\r\n.\r\n");
         let mut read = BufReader::new(&input[..]);
         assert!(matches!(read_data(&mut read, 1000, budget()).await.expect("read"), Data::TooLarge(300_002)));
+    }
+
+    /// Takes every message, answering with what it was built to say.
+    struct Saying(Outcome);
+
+    impl Mailroom for Saying {
+        fn max_bytes(&self) -> usize {
+            1000
+        }
+
+        fn tenants(&self) -> &Tenants {
+            static NONE: std::sync::LazyLock<Tenants> = std::sync::LazyLock::new(Tenants::default);
+            &NONE
+        }
+
+        async fn accept(&self, _: &[u8], _: Option<&SmtpClient>, _: &str) -> Result<Outcome, Unavailable> {
+            Ok(self.0.clone())
+        }
+
+        async fn refuse_unread(
+            &self,
+            _: usize,
+            _: String,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<Outcome, Unavailable> {
+            Ok(self.0.clone())
+        }
+    }
+
+    /// Found by fuzzing: what a message says about itself (its Message-ID, a refusal's reason)
+    /// never breaks a reply line in two.
+    #[tokio::test]
+    async fn what_a_message_says_stays_inside_one_reply_line() {
+        let session: &[u8] =
+            b"HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<s@x.example>\r\nDATA\r\nx\r\n.\r\n";
+        for said in [
+            Outcome::Accepted { message_id: "<a\rb\n250 forged>".into(), duplicate: false },
+            Outcome::Refused { reason: "no\r\n250 2.0.0 forged".into() },
+        ] {
+            let mut written = Vec::new();
+            let peer = IpAddr::from([192, 0, 2, 1]);
+            converse(&Saying(said), "mx", SmtpLimits::default(), peer, session, &mut written)
+                .await
+                .expect("session");
+            let text = String::from_utf8(written).expect("utf-8");
+            let lines: Vec<&str> = text.split_terminator("\r\n").collect();
+            assert_eq!(lines.len(), 6, "{text:?}");
+            assert!(lines.iter().all(|line| !line.contains(['\r', '\n'])), "{text:?}");
+            assert!(!lines.iter().any(|line| line.starts_with("250 2.0.0 forged")), "{text:?}");
+        }
     }
 
     #[test]

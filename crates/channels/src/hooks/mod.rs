@@ -161,30 +161,38 @@ async fn email(
 /// What a social or SMS gateway posts.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HookMessage {
-    customer_id: String,
-    text: String,
+pub struct HookMessage {
+    pub customer_id: String,
+    pub text: String,
     /// The gateway's id of the message: a resend with the same id is a duplicate.
-    message_id: String,
+    pub message_id: String,
     #[serde(default)]
-    conversation_id: String,
+    pub conversation_id: String,
+}
+
+/// A gateway's body as the message it posts, or why it is refused (answered 400).
+pub fn read_hook_message(body: &[u8]) -> Result<HookMessage, String> {
+    let posted: HookMessage =
+        serde_json::from_slice(body).map_err(|parse| format!("invalid JSON: {parse}"))?;
+    posted.check()?;
+    Ok(posted)
 }
 
 impl HookMessage {
     /// Within what intake takes, so that an accepted message is never refused later.
-    fn check(&self) -> Result<(), &'static str> {
+    fn check(&self) -> Result<(), String> {
         let fields = [&self.customer_id, &self.text, &self.message_id, &self.conversation_id];
         if fields.iter().any(|field| field.contains('\0')) {
-            return Err("fields may not contain NUL characters");
+            return Err("fields may not contain NUL characters".into());
         }
         if self.customer_id.trim().is_empty()
             || self.text.trim().is_empty()
             || self.message_id.trim().is_empty()
         {
-            return Err("customer_id, text and message_id are required");
+            return Err("customer_id, text and message_id are required".into());
         }
         if self.customer_id.len() > 256 || self.message_id.len() > 200 || self.text.len() > 32 * 1024 {
-            return Err("customer_id is at most 256 bytes, message_id 200, text 32 KiB");
+            return Err("customer_id is at most 256 bytes, message_id 200, text 32 KiB".into());
         }
         Ok(())
     }
@@ -208,13 +216,10 @@ async fn message(
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    let posted: HookMessage = match serde_json::from_slice(&bytes) {
+    let posted = match read_hook_message(&bytes) {
         Ok(posted) => posted,
-        Err(parse) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON: {parse}")),
+        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
     };
-    if let Err(problem) = posted.check() {
-        return error(StatusCode::BAD_REQUEST, problem);
-    }
     let key = format!("{}:{}", channel.slug(), posted.message_id);
     let inbound = InboundMessage {
         channel: channel.into(),

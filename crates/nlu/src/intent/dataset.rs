@@ -38,10 +38,17 @@ pub enum DatasetError {
 }
 
 pub fn load(path: &Path, columns: &Columns) -> Result<Vec<Example>, DatasetError> {
+    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io { path: path.into(), source })?;
+    read(path, &bytes, columns)
+}
+
+/// A data set's `bytes`, in the format `path`'s extension names (the path only names it in
+/// errors): what [`load`] does once the file is read.
+pub fn read(path: &Path, bytes: &[u8], columns: &Columns) -> Result<Vec<Example>, DatasetError> {
     let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let examples = match extension.as_deref() {
-        Some("csv") => load_csv(path, columns)?,
-        Some("jsonl" | "ndjson") => load_jsonl(path, columns)?,
+        Some("csv") => read_csv(path, bytes, columns)?,
+        Some("jsonl" | "ndjson") => read_jsonl(path, bytes, columns)?,
         _ => return Err(DatasetError::UnknownFormat { path: path.into() }),
     };
     if examples.is_empty() {
@@ -50,9 +57,8 @@ pub fn load(path: &Path, columns: &Columns) -> Result<Vec<Example>, DatasetError
     Ok(examples)
 }
 
-fn load_csv(path: &Path, columns: &Columns) -> Result<Vec<Example>, DatasetError> {
-    let io = |source| DatasetError::Io { path: path.into(), source };
-    let mut reader = csv::ReaderBuilder::new().from_reader(std::fs::File::open(path).map_err(io)?);
+fn read_csv(path: &Path, bytes: &[u8], columns: &Columns) -> Result<Vec<Example>, DatasetError> {
+    let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
     let malformed = |line, error: csv::Error| DatasetError::Malformed {
         path: path.into(),
         line,
@@ -88,8 +94,7 @@ fn load_csv(path: &Path, columns: &Columns) -> Result<Vec<Example>, DatasetError
     Ok(examples)
 }
 
-fn load_jsonl(path: &Path, columns: &Columns) -> Result<Vec<Example>, DatasetError> {
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io { path: path.into(), source })?;
+fn read_jsonl(path: &Path, bytes: &[u8], columns: &Columns) -> Result<Vec<Example>, DatasetError> {
     let mut examples = Vec::new();
     for (number, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = number as u64 + 1;
