@@ -297,6 +297,27 @@ async fn the_pools_sessions_give_up_on_a_lock_held_too_long() -> anyhow::Result<
     Ok(())
 }
 
+/// A read that meets a lock held too long is answered `Unavailable` (try again), not `Internal`,
+/// and the same read goes through once the lock is gone.
+#[tokio::test]
+async fn a_read_blocked_by_a_lock_is_answered_unavailable_then_works() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let mut config = backing.config();
+    config.database.lock_timeout = std::time::Duration::from_millis(300);
+    let cluster = Cluster::start(config.clone()).await?;
+    let mut holder = sqlx::PgConnection::connect(&config.database_url).await?;
+    let mut holding = sqlx::Connection::begin(&mut holder).await?;
+    sqlx::query("LOCK TABLE intake.conversations IN ACCESS EXCLUSIVE MODE").execute(&mut *holding).await?;
+    let request = || GetConversationRequest { conversation_id: "no-such".into(), min_sequence: 0 };
+    let blocked = cluster.intake().await?.get_conversation(request()).await;
+    let code = blocked.as_ref().err().map(tonic::Status::code);
+    assert_eq!(code, Some(tonic::Code::Unavailable), "{blocked:?}");
+    holding.rollback().await?;
+    let free = cluster.intake().await?.get_conversation(request()).await;
+    assert_eq!(free.err().map(|status| status.code()), Some(tonic::Code::NotFound));
+    cluster.stop().await
+}
+
 /// A database that turns read-only (SQLSTATE 25006, as after a failover) refuses nothing of the
 /// events' own: the consumers hold them until it takes writes again, and none is dead-lettered.
 #[tokio::test]

@@ -53,6 +53,7 @@ impl ServiceError for Error {
         match self {
             Self::UnknownMetric(_) | Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }

@@ -28,6 +28,25 @@ pub fn is_refusal(error: &sqlx::Error) -> bool {
     }
 }
 
+/// True for failures a retry may mend soon: the connection (lost, refused, the pool exhausted or
+/// closed), a standby that takes no writes (25006), a serialisation failure or deadlock (40001,
+/// 40P01), resources (53), a lock or statement timeout (55P03, 57014), an administrator's or a
+/// crash's shutdown (57P01 to 57P03). What gRPC callers are told to try again.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || ["25006", "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"].contains(&&*code)
+        }),
+        _ => false,
+    }
+}
+
 /// A refusal of the data is the message's fault (dead-lettered); anything else holds it until
 /// the database is back.
 impl From<sqlx::Error> for HandlerError {
@@ -77,6 +96,14 @@ mod tests {
             assert!(is_outage(&error()) && !is_refusal(&error()), "{}", error());
             assert!(matches!(HandlerError::from(error()), HandlerError::Unavailable(_)));
         }
+    }
+
+    #[test]
+    fn callers_are_told_to_try_again_only_where_a_retry_may_mend_it() {
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset))));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::Protocol("unexpected message".into())));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use envelope::{
     tenant_of,
 };
 pub use error::Error;
-pub use failure::{is_outage, is_refusal};
+pub use failure::{is_outage, is_refusal, is_transient};
 pub use follow::{LiveEvents, apply_live};
 pub use publish::{Expected, Published};
 pub use trace::{extract_context, inject_context};

@@ -78,6 +78,7 @@ impl ServiceError for Error {
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::NoEncoder => ErrorKind::FailedPrecondition,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }

@@ -127,6 +127,7 @@ impl ServiceError for Error {
             | Self::AtCapacity { .. } => ErrorKind::FailedPrecondition,
             Self::Endpoint { .. } => ErrorKind::Internal,
             Self::Busy(_) | Self::NotCaughtUp(_) | Self::Contended(_) => ErrorKind::Unavailable,
+            Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
             Self::Projection(_) | Self::Bus(_) | Self::Database(_) => ErrorKind::Internal,
         }
     }

@@ -47,6 +47,7 @@ impl ServiceError for Error {
             Self::ConversationNotFound(_) => ErrorKind::NotFound,
             Self::ForeignConversation(_) => ErrorKind::FailedPrecondition,
             Self::NotCaughtUp(_) | Self::Busy(_) => ErrorKind::Unavailable,
+            Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
             Self::Bus(_) | Self::Projection(_) | Self::Database(_) => ErrorKind::Internal,
         }
     }

@@ -57,6 +57,7 @@ impl ServiceError for Error {
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Conflict(_) | Self::NotAllowed(_) => ErrorKind::FailedPrecondition,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
             Self::Bus(_) | Self::Projection(_) | Self::Database(_) | Self::Index(_) => ErrorKind::Internal,
         }
     }

@@ -89,6 +89,7 @@ impl ServiceError for Error {
                 ErrorKind::InvalidArgument
             }
             Self::NotCaughtUp(_) | Self::Bus(_) => ErrorKind::Unavailable,
+            Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }

@@ -91,6 +91,7 @@ impl ServiceError for Error {
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::NotAllowed(_) => ErrorKind::FailedPrecondition,
             Self::NotCaughtUp(_) => ErrorKind::Unavailable,
+            Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
             Self::Bus(_) | Self::Projection(_) | Self::Database(_) => ErrorKind::Internal,
         }
     }
