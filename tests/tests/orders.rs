@@ -78,7 +78,8 @@ async fn a_shop_reports_orders_and_only_news_is_published() -> anyhow::Result<()
     cluster.stop().await
 }
 
-/// The bot's reply to `text` from `customer` (verified or not), with the routing reason.
+/// The bot's reply to `text` from `customer` (verified or not), with the routing reason: the
+/// reply to that very message (a shipping notice may reach the same conversation meanwhile).
 async fn bot_reply(
     cluster: &Cluster,
     bus: &switchboard_bus::Bus,
@@ -92,7 +93,7 @@ async fn bot_reply(
         })
         .await?;
     let (text, _) = common::wait_for_event(bus, "switchboard.events.>", |event| match &event.body {
-        Some(Body::ReplyRequested(r)) if r.conversation_id == conversation_id => Some(r.text.clone()),
+        Some(Body::ReplyRequested(r)) if r.in_reply_to == routed.message_id => Some(r.text.clone()),
         _ => None,
     })
     .await?;
