@@ -7,11 +7,7 @@ use std::{net::IpAddr, sync::LazyLock};
 
 use libfuzzer_sys::fuzz_target;
 use switchboard_channels::{
-    email::{
-        MAX_BODY_BYTES, Outcome, SmtpClient, SmtpLimits, Unavailable,
-        parse::parse,
-        smtp::{Mailroom, converse},
-    },
+    email::{MAX_BODY_BYTES, Mailroom, Outcome, SmtpClient, SmtpLimits, Unavailable, parse::parse, smtp::converse},
     tenants::Tenants,
 };
 

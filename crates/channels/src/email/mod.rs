@@ -55,23 +55,42 @@ pub struct Inbox {
     senders: SenderAuth,
 }
 
-impl Inbox {
-    pub fn new(deps: Deps, max_bytes: usize, tenants: Tenants, senders: SenderAuth) -> Self {
-        Self { deps, max_bytes, tenants, senders }
-    }
-
+/// Where a message goes once read: the [`Inbox`] in service; anything that takes mail elsewhere
+/// (the fuzzer of the SMTP dialogue, which must not need a bus).
+pub trait Mailroom: Sync {
     /// Whose inbound addresses are whose.
-    pub fn tenants(&self) -> &Tenants {
+    fn tenants(&self) -> &Tenants;
+    /// The largest message taken, in bytes.
+    fn max_bytes(&self) -> usize;
+    /// Takes a whole message for `tenant` (`smtp` is the SMTP client and envelope, when it came
+    /// over SMTP); an `Err` means nothing was decided: try again later.
+    fn accept(
+        &self,
+        raw: &[u8],
+        smtp: Option<&SmtpClient>,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
+    /// Keeps the refusal of a message that was not kept in full (too large, unsafe line endings).
+    fn refuse_unread(
+        &self,
+        size: usize,
+        reason: String,
+        sender: Option<&str>,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
+}
+
+impl Mailroom for Inbox {
+    fn tenants(&self) -> &Tenants {
         &self.tenants
     }
 
-    pub fn max_bytes(&self) -> usize {
+    fn max_bytes(&self) -> usize {
         self.max_bytes
     }
 
-    /// Reads, checks the sender of, threads and publishes `raw` for `tenant` (`smtp` is the SMTP
-    /// client and envelope, when it came over SMTP); an `Err` means nothing was decided: try again later.
-    pub async fn accept(
+    /// Reads, checks the sender of, threads and publishes `raw`.
+    async fn accept(
         &self,
         raw: &[u8],
         smtp: Option<&SmtpClient>,
@@ -107,6 +126,23 @@ impl Inbox {
         Ok(Outcome::Accepted { message_id, duplicate: published.duplicate })
     }
 
+    async fn refuse_unread(
+        &self,
+        size: usize,
+        reason: String,
+        sender: Option<&str>,
+        tenant: &str,
+    ) -> Result<Outcome, Unavailable> {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        self.keep(&id, reason, (sender, tenant), size, Vec::new()).await
+    }
+}
+
+impl Inbox {
+    pub fn new(deps: Deps, max_bytes: usize, tenants: Tenants, senders: SenderAuth) -> Self {
+        Self { deps, max_bytes, tenants, senders }
+    }
+
     /// Keeps a refused message on the stream, with its reason (once per distinct message).
     pub async fn refuse(
         &self,
@@ -118,18 +154,6 @@ impl Inbox {
         let digest = hex::encode(&Sha256::digest(raw)[..16]);
         let excerpt = raw[..raw.len().min(EXCERPT_BYTES)].to_vec();
         self.keep(&digest, reason, (sender, tenant), raw.len(), excerpt).await
-    }
-
-    /// Keeps a refusal of a message that was not kept in full (too large, unsafe line endings).
-    pub async fn refuse_unread(
-        &self,
-        size: usize,
-        reason: String,
-        sender: Option<&str>,
-        tenant: &str,
-    ) -> Result<Outcome, Unavailable> {
-        let id = uuid::Uuid::now_v7().simple().to_string();
-        self.keep(&id, reason, (sender, tenant), size, Vec::new()).await
     }
 
     async fn keep(

@@ -15,10 +15,9 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Inbox, Outcome, SmtpClient, Unavailable,
+    Inbox, Mailroom, Outcome, SmtpClient,
     limits::{Budget, Busy, Gate, SmtpLimits},
 };
-use crate::tenants::Tenants;
 
 /// Longest command line (RFC 5321 says 512 with the CRLF; some clients send more).
 const MAX_LINE: usize = 4096;
@@ -71,59 +70,6 @@ async fn refuse(write: &mut (impl AsyncWrite + Unpin), busy: Busy) {
 }
 
 /// One connection's state.
-/// Where a session's messages go: the [`Inbox`] in service; anything that takes mail elsewhere
-/// (the fuzzer of the dialogue, which must not need a bus).
-pub trait Mailroom: Sync {
-    /// The largest message taken, in bytes.
-    fn max_bytes(&self) -> usize;
-    /// Whose inbound addresses are whose.
-    fn tenants(&self) -> &Tenants;
-    /// Takes a whole message (see [`Inbox::accept`]).
-    fn accept(
-        &self,
-        raw: &[u8],
-        smtp: Option<&SmtpClient>,
-        tenant: &str,
-    ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
-    /// Keeps the refusal of a message that was not read whole (see [`Inbox::refuse_unread`]).
-    fn refuse_unread(
-        &self,
-        size: usize,
-        reason: String,
-        sender: Option<&str>,
-        tenant: &str,
-    ) -> impl Future<Output = Result<Outcome, Unavailable>> + Send;
-}
-
-impl Mailroom for Inbox {
-    fn max_bytes(&self) -> usize {
-        Inbox::max_bytes(self)
-    }
-
-    fn tenants(&self) -> &Tenants {
-        Inbox::tenants(self)
-    }
-
-    async fn accept(
-        &self,
-        raw: &[u8],
-        smtp: Option<&SmtpClient>,
-        tenant: &str,
-    ) -> Result<Outcome, Unavailable> {
-        Inbox::accept(self, raw, smtp, tenant).await
-    }
-
-    async fn refuse_unread(
-        &self,
-        size: usize,
-        reason: String,
-        sender: Option<&str>,
-        tenant: &str,
-    ) -> Result<Outcome, Unavailable> {
-        Inbox::refuse_unread(self, size, reason, sender, tenant).await
-    }
-}
-
 /// One SMTP session over `read` and `write`, as the listener runs it for each connection (without
 /// its connection limits and deadline), its messages going to `mailroom`.
 pub async fn converse(
@@ -407,6 +353,7 @@ fn path_and_parameters(path: &str) -> (String, Vec<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{email::Unavailable, tenants::Tenants};
 
     fn budget() -> Budget {
         Gate::new(SmtpLimits::default()).budget()

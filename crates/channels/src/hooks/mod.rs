@@ -20,7 +20,7 @@ use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 
 use crate::{
-    email::{Inbox, Outcome},
+    email::{Inbox, Mailroom as _, Outcome},
     signature,
     tenants::Tenants,
 };
