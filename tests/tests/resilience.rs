@@ -247,6 +247,26 @@ async fn a_message_the_database_refuses_is_dead_lettered_by_the_router_not_held(
     cluster.stop().await
 }
 
+/// The notifier's proactive messages go through the same map: an order update whose customer id
+/// the database refuses (NUL) is dead-lettered by the notifier instead of held for good.
+#[tokio::test]
+async fn an_order_update_the_database_refuses_is_dead_lettered_by_the_notifier() -> anyhow::Result<()> {
+    use switchboard_proto::events::v1::{OrderStatus, OrderUpdated};
+    let backing = Backing::start().await?;
+    let cluster = Cluster::start(backing.config()).await?;
+    let bus = backing.bus().await?;
+    let order = OrderUpdated {
+        order_id: "nul-order".into(),
+        customer_id: "c-\u{0}-9".into(),
+        status: OrderStatus::Shipped.into(),
+        ..OrderUpdated::default()
+    };
+    bus.publish(&Draft::new("", "nul-order", Body::OrderUpdated(order)).build()?).await?;
+    let letter = common::dead_letter(&bus, switchboard_notifier::CONSUMER).await?;
+    assert!(letter.reason.contains("refused the data"), "{}", letter.reason);
+    cluster.stop().await
+}
+
 /// Projection writers hold their locks on sessions of their own: a process with a pool of two
 /// connections still takes, decides and shows a message (before, its seven writers' lock
 /// sessions came from the pool and left handlers none).

@@ -105,8 +105,7 @@ impl Proactive {
             Err(reach::Error::Unreachable(customer)) if last_chance => {
                 self.unreachable(event, &customer).await
             }
-            Err(error @ reach::Error::Unreachable(_)) => Err(HandlerError::Transient(error.to_string())),
-            Err(error) => Err(HandlerError::Unavailable(error.to_string())),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -177,7 +176,7 @@ impl Proactive {
             match reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await {
                 Ok(()) => {}
                 Err(reach::Error::Unreachable(customer)) => self.unreachable(event, &customer).await?,
-                Err(error) => return Err(HandlerError::Unavailable(error.to_string())),
+                Err(error) => return Err(error.into()),
             }
         }
         tracing::info!(customers = customers.len(), status, "outage notices requested");

@@ -46,6 +46,18 @@ pub(crate) enum Error {
     Unreachable(String),
 }
 
+/// The consumers' one map for the database and the bus; a customer nobody can reach yet is tried
+/// again (they may write first).
+impl From<Error> for switchboard_bus::HandlerError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Database(error) => error.into(),
+            Error::Bus(error) => error.into(),
+            unreachable @ Error::Unreachable(_) => Self::Transient(unreachable.to_string()),
+        }
+    }
+}
+
 pub(crate) async fn reach(pool: &PgPool, tenant: &str, customer_id: &str) -> Result<Reach, sqlx::Error> {
     // A call is over once it ends: nobody can be told anything on it afterwards.
     let contact = sqlx::query(

@@ -179,7 +179,7 @@ impl Decider {
         match self.bus.append(&event, Expected::Empty, None).await {
             Ok(_) => Ok(true),
             Err(switchboard_bus::Error::Conflict { .. }) => Ok(false),
-            Err(error) => Err(HandlerError::Unavailable(error.to_string())),
+            Err(error) => Err(error.into()),
         }
     }
 
