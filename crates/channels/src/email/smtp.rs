@@ -69,7 +69,6 @@ async fn refuse(write: &mut (impl AsyncWrite + Unpin), busy: Busy) {
     let _ = tokio::time::timeout(Duration::from_secs(1), reply(write, text)).await;
 }
 
-/// One connection's state.
 /// One SMTP session over `read` and `write`, as the listener runs it for each connection (without
 /// its connection limits and deadline), its messages going to `mailroom`.
 pub async fn converse(
@@ -84,6 +83,7 @@ pub async fn converse(
     Session::new(mailroom, hostname, &gate, peer).run(read, write).await
 }
 
+/// One connection's state.
 struct Session<'a, M> {
     inbox: &'a M,
     hostname: &'a str,

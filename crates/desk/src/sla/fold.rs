@@ -176,9 +176,11 @@ impl Clocks {
     /// the bot has answered, whose pending policy is its tenant's latest (`tenant_pending`).
     /// Such clocks are not kept (most conversations are the bot's alone).
     fn is_idle(&self, tenant_pending: Option<PendingPolicy>) -> bool {
+        // Cheap tests first: a conversation people work on is never cloned to be compared.
         let bot_only = self.wrote.as_ref().is_none_or(|wrote| !wrote.human);
-        let rest = Clocks { wrote: None, pending: None, ..self.clone() };
-        bot_only && self.pending == tenant_pending && rest == Clocks::default()
+        bot_only
+            && self.pending == tenant_pending
+            && Clocks { wrote: None, pending: None, ..self.clone() } == Clocks::default()
     }
 
     pub fn is_paused(&self) -> bool {
