@@ -117,6 +117,11 @@ async fn traffic(cluster: &Cluster, bus: &switchboard_bus::Bus) -> anyhow::Resul
     Ok(())
 }
 
+async fn last_sequence(bus: &switchboard_bus::Bus) -> anyhow::Result<u64> {
+    let mut stream = bus.jetstream().get_stream(switchboard_bus::EVENTS_STREAM).await?;
+    Ok(stream.info().await?.state.last_sequence)
+}
+
 #[tokio::test]
 async fn a_replayed_read_model_equals_the_live_one() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
@@ -135,12 +140,14 @@ async fn a_replayed_read_model_equals_the_live_one() -> anyhow::Result<()> {
     }
     let pool = backing.database.pool().await?;
     let live = snapshot(&pool).await?;
+    let stream_end = last_sequence(&bus).await?;
 
     for (service, _) in TABLES {
         let report = replay(&config, *service).await?;
         assert!(report.events > 0, "{} replayed events", service.name());
     }
     let rebuilt = snapshot(&pool).await?;
+    assert_eq!(last_sequence(&bus).await?, stream_end, "nothing is published once the cluster has stopped");
     assert_eq!(live.len(), rebuilt.len());
     for (live, rebuilt) in live.iter().zip(&rebuilt) {
         assert_eq!(live, rebuilt);

@@ -51,6 +51,31 @@ impl Projection for IntakeProjection {
     }
 }
 
+/// What a batch does to one conversation's status. A closed conversation stays closed until the
+/// customer writes (the closing notice's delivery does not reopen it), so a batch of nothing but
+/// deliveries keeps a status that was closed before it; any other batch sets its last status.
+#[derive(Clone, Copy)]
+struct StatusChange {
+    status: ConversationStatus,
+    /// The latest time of a change.
+    at: At,
+    /// Every change in the batch was a delivery.
+    only_answers: bool,
+}
+
+impl StatusChange {
+    /// This change, then `next`.
+    fn then(self, next: Self) -> Self {
+        let keep_closed =
+            self.status == ConversationStatus::Closed && next.status == ConversationStatus::Answered;
+        Self {
+            status: if keep_closed { self.status } else { next.status },
+            at: self.at.max(next.at),
+            only_answers: self.only_answers && next.only_answers,
+        }
+    }
+}
+
 struct NewConversation {
     customer_id: String,
     channel: i32,
@@ -75,8 +100,8 @@ struct Batch {
     messages: Vec<NewMessage>,
     classifications: BTreeMap<Key, MessageClassified>,
     routings: BTreeMap<Key, MessageRouted>,
-    /// The last status each conversation reached in the batch, and the latest time of a change.
-    statuses: BTreeMap<Key, (ConversationStatus, At)>,
+    /// Each conversation's change of status in the batch.
+    statuses: BTreeMap<Key, StatusChange>,
     /// Each conversation's language, as its latest classification in the batch gives it.
     languages: BTreeMap<Key, String>,
 }
@@ -149,12 +174,12 @@ impl Batch {
         }
     }
 
-    /// A closed conversation stays closed until the customer writes (the closing notice's
-    /// delivery does not reopen it).
     fn status(&mut self, conversation: Key, status: ConversationStatus, at: At) {
-        let entry = self.statuses.entry(conversation).or_insert((status, at));
-        let keep_closed = entry.0 == ConversationStatus::Closed && status == ConversationStatus::Answered;
-        *entry = (if keep_closed { entry.0 } else { status }, entry.1.max(at));
+        let change = StatusChange { status, at, only_answers: status == ConversationStatus::Answered };
+        self.statuses
+            .entry(conversation)
+            .and_modify(|before| *before = before.then(change))
+            .or_insert(change);
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
@@ -292,23 +317,24 @@ async fn upsert_routings(
 
 async fn update_statuses(
     tx: &mut PgConnection,
-    rows: &BTreeMap<Key, (ConversationStatus, At)>,
+    rows: &BTreeMap<Key, StatusChange>,
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
     sqlx::query(
         "UPDATE intake.conversations c
-         SET status = CASE WHEN c.status = $4 AND s.status = $5 THEN c.status ELSE s.status END,
+         SET status = CASE WHEN c.status = $4 AND s.only_answers THEN c.status ELSE s.status END,
              updated_at = GREATEST(c.updated_at, s.at)
-         FROM UNNEST($1::text[], $2::int[], $3::timestamptz[], $6::text[]) AS s(id, status, at, tenant)
+         FROM UNNEST($1::text[], $2::int[], $3::timestamptz[], $5::bool[], $6::text[])
+              AS s(id, status, at, only_answers, tenant)
          WHERE c.tenant = s.tenant AND c.conversation_id = s.id",
     )
     .bind(rows.keys().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
-    .bind(rows.values().map(|(status, _)| *status as i32).collect::<Vec<_>>())
-    .bind(rows.values().map(|(_, at)| *at).collect::<Vec<_>>())
+    .bind(rows.values().map(|change| change.status as i32).collect::<Vec<_>>())
+    .bind(rows.values().map(|change| change.at).collect::<Vec<_>>())
     .bind(ConversationStatus::Closed as i32)
-    .bind(ConversationStatus::Answered as i32)
+    .bind(rows.values().map(|change| change.only_answers).collect::<Vec<_>>())
     .bind(rows.keys().map(|(tenant, _)| tenant.as_str()).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
