@@ -51,7 +51,21 @@ async function race(browser) {
   const target = `${base}/console/#/inbox/unassigned/${given.conversation}`;
   await Promise.all([first.goto(target), second.goto(target)]);
   await Promise.all([first, second].map((page) => page.waitForSelector('[data-action=claim]')));
-  await Promise.all([first.click('[data-action=claim]'), second.click('[data-action=claim]')]);
+  await Promise.all([first, second].map((page) => page.evaluate(() => {
+    window.redraws = [];
+    const place = document.querySelector('#conversation');
+    new MutationObserver((changes) => {
+      for (const change of changes) window.redraws.push({ t: Math.round(performance.now()), kind: change.type, drawn: place.dataset.drawn });
+    }).observe(place, { attributes: true, attributeFilter: ['data-drawn'], childList: true });
+  })));
+  // Both clicks at once, each in its page the moment it arrives: a click through the driver waits
+  // for the button to hold still, and a redraw from the other agent's claim could come first.
+  const clicked = await Promise.all([first, second].map((page) => page.evaluate(() => {
+    const button = document.querySelector('[data-action=claim]');
+    button?.click();
+    return button !== null;
+  })));
+  if (!clicked.every(Boolean)) throw new Error(`a claim button was gone before the click: ${clicked}`);
   for (const [page, agent] of [[first, ana], [second, bob]]) {
     await page.waitForSelector(`.conversation-header[data-assignee="${agent.id}"], [data-refusal]`);
     const refusal = page.locator('[data-refusal]');
@@ -210,6 +224,7 @@ async function main() {
   } catch (error) {
     for (const [i, page] of pages.entries()) {
       console.error(`page ${i} (${page.url()}):`, await page.locator('body').innerText().catch(() => '(none)'));
+      console.error(`page ${i} redraws:`, await page.evaluate(() => JSON.stringify(window.redraws ?? []).slice(-6000)).catch(() => '(none)'));
       await shot(page, `failed-${scenario}-${i}`).catch(() => {});
     }
     throw error;
