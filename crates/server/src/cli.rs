@@ -126,16 +126,19 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn config(&self) -> anyhow::Result<Config> {
         let base = self.connection.config(Config::default())?;
+        let services = Service::parse_list(&self.services).map_err(anyhow::Error::msg)?;
+        // Only a process that runs the channels listens for HTTP and SMTP.
+        let channels = services.contains(&Service::Channels);
         Ok(Config {
-            services: Service::parse_list(&self.services).map_err(anyhow::Error::msg)?,
+            services,
             grpc_addr: self.grpc_addr,
             auth_keys: self.auth.keys()?,
             tls: self.tls()?,
             rules_file: self.rules.clone(),
             knowledge_endpoint: self.knowledge_endpoint.clone(),
             article_url: self.article_url.clone(),
-            http_addr: Some(self.channels.http_addr),
-            smtp_addr: Some(self.channels.smtp_addr),
+            http_addr: channels.then_some(self.channels.http_addr),
+            smtp_addr: channels.then_some(self.channels.smtp_addr),
             channels: self.channels.channels()?,
             intake_endpoint: self.channels.intake_endpoint.clone().filter(|e| !e.is_empty()),
             desk_endpoint: self.channels.desk_endpoint.clone().filter(|e| !e.is_empty()),

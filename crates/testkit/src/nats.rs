@@ -13,6 +13,8 @@ pub struct NatsServer {
     child: Child,
     dir: PathBuf,
     port: u16,
+    binary: PathBuf,
+    options: Vec<String>,
 }
 
 impl NatsServer {
@@ -35,20 +37,19 @@ impl NatsServer {
     fn spawn(binary: &Path, options: &[&str]) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("switchboard-nats-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
-        let child = Command::new(binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-m", "-1"])
-            .arg("-sd")
-            .arg(dir.join("store"))
-            .arg("--ports_file_dir")
-            .arg(&dir)
-            .args(options)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let mut server = Self { child, dir, port: 0 };
+        let options: Vec<String> = options.iter().map(|option| option.to_string()).collect();
+        let child = launch(binary, &dir, "-1", &options)?;
+        let mut server = Self { child, dir, port: 0, binary: binary.to_path_buf(), options };
         server.port = server.wait_for_port()?;
         Ok(server)
+    }
+
+    /// Kills the server (`SIGKILL`, as a crash) and starts it again on the same port and store.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        self.child = launch(&self.binary, &self.dir, &self.port.to_string(), &self.options)?;
+        self.wait_for_port().map(|_| ())
     }
 
     pub fn url(&self) -> String {
@@ -82,6 +83,20 @@ impl Drop for NatsServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn launch(binary: &Path, dir: &Path, port: &str, options: &[String]) -> anyhow::Result<Child> {
+    Command::new(binary)
+        .args(["-js", "-a", "127.0.0.1", "-p", port, "-m", "-1"])
+        .arg("-sd")
+        .arg(dir.join("store"))
+        .arg("--ports_file_dir")
+        .arg(dir)
+        .args(options)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))
 }
 
 /// The client port from the server's ports file: `{"nats":["nats://127.0.0.1:PORT"], ...}`

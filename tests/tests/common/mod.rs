@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod models;
 pub mod peers;
 
 use std::{net::SocketAddr, time::Duration};
@@ -216,7 +217,7 @@ pub async fn submit(
 }
 
 /// An ordered consumer over `stream` from its start, on one subject filter.
-async fn ordered(
+pub async fn ordered(
     bus: &Bus,
     stream: &str,
     filter: &str,

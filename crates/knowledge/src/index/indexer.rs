@@ -143,37 +143,77 @@ pub async fn spawn_indexer(
     .map_err(|e| IndexerError::Consumer(e.to_string()))??;
     let start = index.checkpoint()?;
     let shared = Arc::new(SharedIndex { index: RwLock::new(index), checkpoint: watch::Sender::new(start) });
-    let stream =
-        bus.jetstream().get_stream(EVENTS_STREAM).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
-    let config = OrderedConfig {
-        filter_subject: SUBJECT.into(),
-        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: start + 1 },
-        ..Default::default()
-    };
-    let consumer = stream.create_consumer(config).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
-    let messages = consumer.messages().await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
-    let task_index = shared.clone();
-    let task = tokio::spawn(async move { follow(messages, task_index, shutdown).await.map_err(Into::into) });
+    let messages = feed(bus, start).await?;
+    let (bus, task_index) = (bus.clone(), shared.clone());
+    let task =
+        tokio::spawn(async move { follow(bus, messages, task_index, shutdown).await.map_err(Into::into) });
     Ok((shared, task))
 }
 
 type Messages = async_nats::jetstream::consumer::pull::Ordered;
 
+/// The article events after `checkpoint`, in order.
+async fn feed(bus: &Bus, checkpoint: u64) -> Result<Messages, IndexerError> {
+    let stream =
+        bus.jetstream().get_stream(EVENTS_STREAM).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
+    let config = OrderedConfig {
+        filter_subject: SUBJECT.into(),
+        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: checkpoint + 1 },
+        ..Default::default()
+    };
+    let consumer = stream.create_consumer(config).await.map_err(|e| IndexerError::Consumer(e.to_string()))?;
+    consumer.messages().await.map_err(|e| IndexerError::Consumer(e.to_string()))
+}
+
+/// Indexes the feed until shutdown; a feed that ends (NATS restarted, the consumer gone) is
+/// opened again from the index's checkpoint, so nothing is skipped and the index never stops.
 async fn follow(
-    messages: Messages,
+    bus: Bus,
+    mut messages: Messages,
     task_index: Arc<SharedIndex>,
     shutdown: CancellationToken,
 ) -> Result<(), IndexerError> {
+    loop {
+        if index_until_end(messages, &task_index, &shutdown).await? {
+            return Ok(());
+        }
+        messages = loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            let checkpoint = *task_index.checkpoint.borrow();
+            match feed(&bus, checkpoint).await {
+                Ok(messages) => break messages,
+                Err(error) => tracing::warn!(%error, "search index feed unavailable; trying again"),
+            }
+        };
+    }
+}
+
+/// Indexes what the feed brings; `true` at shutdown, `false` when the feed ended. An error on
+/// the feed is the ordered consumer resetting itself from the last sequence seen: logged.
+async fn index_until_end(
+    messages: Messages,
+    task_index: &Arc<SharedIndex>,
+    shutdown: &CancellationToken,
+) -> Result<bool, IndexerError> {
     {
         let mut chunks = messages.ready_chunks(BATCH);
         loop {
             let chunk = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                chunk = chunks.next() => match chunk { Some(chunk) => chunk, None => return Ok(()) },
+                () = shutdown.cancelled() => return Ok(true),
+                chunk = chunks.next() => match chunk { Some(chunk) => chunk, None => return Ok(false) },
             };
             let mut batch = Vec::with_capacity(chunk.len());
             for message in chunk {
-                let message = message.map_err(|e| IndexerError::Consumer(e.to_string()))?;
+                let message = match message {
+                    Ok(message) => message,
+                    Err(error) => {
+                        tracing::warn!(%error, "search index feed error");
+                        continue;
+                    }
+                };
                 let sequence =
                     message.info().map_err(|e| IndexerError::Consumer(e.to_string()))?.stream_sequence;
                 match <Event as prost::Message>::decode(message.payload.as_ref()) {

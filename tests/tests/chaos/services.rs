@@ -1,0 +1,212 @@
+//! The services as separate OS processes of the `switchboard` binary, one per service, that the
+//! harness kills, pauses and restarts.
+
+use std::{
+    collections::BTreeMap,
+    fs::OpenOptions,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context as _, bail};
+
+/// Each process's one service, in the order faults visit them.
+pub const SERVICES: [&str; 8] =
+    ["intake", "classifier", "router", "knowledge", "notifier", "analytics", "desk", "channels"];
+
+/// Where everything the processes talk to is.
+pub struct Peers {
+    pub nats_url: String,
+    pub database_url: String,
+    pub smtp_sink: String,
+    pub webhook_sink: String,
+    pub ack_wait: Duration,
+}
+
+/// The running processes, by service; each keeps its listening addresses across restarts.
+pub struct Services {
+    binary: PathBuf,
+    dir: PathBuf,
+    environment: BTreeMap<&'static str, Vec<(String, String)>>,
+    children: BTreeMap<&'static str, Child>,
+    pub grpc: BTreeMap<&'static str, SocketAddr>,
+    pub smtp: SocketAddr,
+}
+
+impl Services {
+    /// Starts one process per service, its log in `dir`.
+    pub fn start(peers: &Peers, dir: &Path) -> anyhow::Result<Self> {
+        let binary = binary()?;
+        let mut grpc = BTreeMap::new();
+        for service in SERVICES {
+            grpc.insert(service, loopback()?);
+        }
+        let (http, smtp) = (loopback()?, loopback()?);
+        let endpoint = |service: &str| format!("http://{}", grpc[service]);
+        let mut environment = BTreeMap::new();
+        for service in SERVICES {
+            let mut env = common_environment(peers);
+            env.extend([
+                ("SWITCHBOARD_SERVICES".into(), service.into()),
+                ("SWITCHBOARD_GRPC_ADDR".into(), grpc[service].to_string()),
+                ("SWITCHBOARD_KNOWLEDGE_ENDPOINT".into(), endpoint("knowledge")),
+                ("SWITCHBOARD_INTAKE_ENDPOINT".into(), endpoint("intake")),
+                ("SWITCHBOARD_DESK_ENDPOINT".into(), endpoint("desk")),
+                ("SWITCHBOARD_HTTP_ADDR".into(), http.to_string()),
+                ("SWITCHBOARD_SMTP_ADDR".into(), smtp.to_string()),
+                ("SWITCHBOARD_INDEX_DIR".into(), dir.join(format!("index-{service}")).display().to_string()),
+            ]);
+            environment.insert(service, env);
+        }
+        let mut services =
+            Self { binary, dir: dir.to_path_buf(), environment, children: BTreeMap::new(), grpc, smtp };
+        for service in SERVICES {
+            services.spawn(service)?;
+        }
+        Ok(services)
+    }
+
+    fn spawn(&mut self, service: &'static str) -> anyhow::Result<()> {
+        let log = OpenOptions::new().create(true).append(true).open(self.log(service))?;
+        let child = Command::new(&self.binary)
+            .arg("serve")
+            .env_clear()
+            .envs(self.environment[service].iter().map(|(name, value)| (name, value)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {} for {service}", self.binary.display()))?;
+        self.children.insert(service, child);
+        Ok(())
+    }
+
+    fn log(&self, service: &str) -> PathBuf {
+        self.dir.join(format!("{service}.log"))
+    }
+
+    /// `kill -9`, then a new process in its place.
+    pub fn kill_and_restart(&mut self, service: &'static str) -> anyhow::Result<()> {
+        if let Some(mut child) = self.children.remove(service) {
+            child.kill()?;
+            child.wait()?;
+        }
+        self.spawn(service)
+    }
+
+    /// `SIGSTOP` now; [`resume`](Self::resume) sends `SIGCONT`.
+    pub fn pause(&self, service: &str) -> anyhow::Result<()> {
+        self.signal(service, "-STOP")
+    }
+
+    pub fn resume(&self, service: &str) -> anyhow::Result<()> {
+        self.signal(service, "-CONT")
+    }
+
+    fn signal(&self, service: &str, signal: &str) -> anyhow::Result<()> {
+        let child = self.children.get(service).with_context(|| format!("no process for {service}"))?;
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status()?;
+        if !status.success() {
+            bail!("kill {signal} {service}: {status}");
+        }
+        Ok(())
+    }
+
+    /// The processes that exited by themselves (a crash the harness did not cause), with their logs' ends.
+    pub fn exited(&mut self) -> anyhow::Result<Vec<String>> {
+        let mut exited = Vec::new();
+        for (service, child) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                exited.push(format!(
+                    "{service} exited ({status}):\n{}",
+                    tail(&self.dir.join(format!("{service}.log")))
+                ));
+            }
+        }
+        Ok(exited)
+    }
+
+    /// `SIGTERM` to each process (a drain), then waits for all; `SIGKILL` after `grace`.
+    pub async fn stop(&mut self, grace: Duration) -> anyhow::Result<()> {
+        for service in SERVICES {
+            let _ = self.signal(service, "-TERM");
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        for (service, mut child) in std::mem::take(&mut self.children) {
+            while child.try_wait()?.is_none() {
+                if tokio::time::Instant::now() > deadline {
+                    child.kill()?;
+                    child.wait()?;
+                    bail!("{service} did not stop within {grace:?} of SIGTERM");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The last lines each process wrote, for a failure's diagnosis.
+    pub fn logs(&self) -> String {
+        SERVICES.iter().map(|service| format!("--- {service}\n{}", tail(&self.log(service)))).collect()
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for child in self.children.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn common_environment(peers: &Peers) -> Vec<(String, String)> {
+    let inherited = ["PATH", "HOME", "TMPDIR", "SWITCHBOARD_ENCODER_DIR"]
+        .into_iter()
+        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)));
+    inherited
+        .chain([
+            ("RUST_LOG".into(), "warn".into()),
+            ("SWITCHBOARD_NATS_URL".into(), peers.nats_url.clone()),
+            ("SWITCHBOARD_DATABASE_URL".into(), peers.database_url.clone()),
+            ("SWITCHBOARD_AUTH_KEY".into(), switchboard_testkit::TEST_AUTH_KEY.into()),
+            ("SWITCHBOARD_ACK_WAIT_SECS".into(), peers.ack_wait.as_secs().to_string()),
+            ("SWITCHBOARD_SMTP_URL".into(), peers.smtp_sink.clone()),
+            ("SWITCHBOARD_WEBHOOK_URL".into(), peers.webhook_sink.clone()),
+            ("SWITCHBOARD_OUTBOUND_ALLOW".into(), "127.0.0.0/8".into()),
+            ("SWITCHBOARD_EMAIL_FROM".into(), "Acme Support <support@acme.example>".into()),
+            ("SWITCHBOARD_EMAIL_SPF".into(), "false".into()),
+            ("SWITCHBOARD_WEBHOOK_SECRET".into(), "chaos-webhook-secret".into()),
+            ("SWITCHBOARD_SMTP_MAX_PER_CLIENT".into(), "64".into()),
+        ])
+        .collect()
+}
+
+/// A free loopback address (the port is taken again by the process that is given it).
+fn loopback() -> anyhow::Result<SocketAddr> {
+    Ok(SocketAddr::from(([127, 0, 0, 1], switchboard_testkit::free_port()?)))
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// The `switchboard` binary `cargo test --workspace --all-targets` builds beside the tests
+/// (`SWITCHBOARD_BIN` names another).
+fn binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("SWITCHBOARD_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let deps = std::env::current_exe()?;
+    let built = deps.parent().and_then(Path::parent).map(|debug| debug.join("switchboard"));
+    match built {
+        Some(path) if path.exists() => Ok(path),
+        _ => bail!(
+            "no switchboard binary beside the tests: run `cargo build --bin switchboard` (make test does)"
+        ),
+    }
+}
