@@ -27,6 +27,20 @@ impl Bus {
         self.follow_from(filters, DeliverPolicy::All).await
     }
 
+    /// [`read_then_follow`](Self::read_then_follow) from after stream sequence `after` (a
+    /// fold's snapshot); from the start when it is 0.
+    pub async fn read_then_follow_after(
+        &self,
+        filters: &[&str],
+        after: u64,
+    ) -> Result<(Vec<(Event, u64)>, LiveEvents), Error> {
+        let policy = match after {
+            0 => DeliverPolicy::All,
+            after => DeliverPolicy::ByStartSequence { start_sequence: after + 1 },
+        };
+        self.follow_from(filters, policy).await
+    }
+
     /// The events on subjects matching any of `filters` from now on (live views such as chat).
     pub async fn follow_new(&self, filters: &[&str]) -> Result<LiveEvents, Error> {
         Ok(self.follow_from(filters, DeliverPolicy::New).await?.1)

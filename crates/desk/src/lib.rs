@@ -32,6 +32,7 @@ mod projection;
 mod records;
 mod returns;
 mod sla;
+mod snapshot;
 mod status;
 mod store;
 mod tenancy;
@@ -62,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 20,
         name: "listing_indexes",
         sql: include_str!("../migrations/020_listing_indexes.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "fold_snapshots",
+        sql: include_str!("../migrations/021_fold_snapshots.sql"),
     },
 ];
 
@@ -109,6 +115,8 @@ pub enum Error {
     Bus(#[from] switchboard_bus::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("fold snapshot: {0}")]
+    Snapshot(#[from] serde_json::Error),
 }
 
 impl ServiceError for Error {
@@ -128,7 +136,7 @@ impl ServiceError for Error {
             Self::Endpoint { .. } => ErrorKind::Internal,
             Self::Busy(_) | Self::NotCaughtUp(_) | Self::Contended(_) => ErrorKind::Unavailable,
             Self::Database(error) if switchboard_bus::is_transient(error) => ErrorKind::Unavailable,
-            Self::Projection(_) | Self::Bus(_) | Self::Database(_) => ErrorKind::Internal,
+            Self::Projection(_) | Self::Bus(_) | Self::Database(_) | Self::Snapshot(_) => ErrorKind::Internal,
         }
     }
 }

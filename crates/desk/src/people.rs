@@ -25,8 +25,8 @@ impl People {
     /// the return triggers.
     pub async fn start(deps: &Deps, shutdown: &CancellationToken) -> Result<(Self, Vec<Task>), Error> {
         let (breaches, breached) = tokio::sync::mpsc::unbounded_channel();
-        let (timers, mut tasks) = sla::start(&deps.bus, breaches, shutdown.clone()).await?;
-        let (assigner, assign_tasks) = assign::start(&deps.bus, shutdown.clone()).await?;
+        let (timers, mut tasks) = sla::start(&deps.bus, &deps.pool, breaches, shutdown.clone()).await?;
+        let (assigner, assign_tasks) = assign::start(&deps.bus, &deps.pool, shutdown.clone()).await?;
         tasks.extend(assign_tasks);
         tasks.push(pending::spawn(deps.bus.clone(), deps.pool.clone(), shutdown.clone()).await?);
         tasks.push(returns::triggers::spawn(deps.bus.clone(), shutdown.clone()).await?);

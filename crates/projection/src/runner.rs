@@ -312,8 +312,7 @@ impl<P: Projection> Runner<P> {
     /// Dead-letters an event the read model refuses, and moves the checkpoint past it.
     async fn reject(&self, delivery: &Delivery, sequence: u64, error: &sqlx::Error) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
-        let (_, epoch) = checkpoint::lock(&mut tx, &*self.projection).await?;
-        if epoch != self.epoch.load(Ordering::Relaxed) {
+        if self.locked_checkpoint(&mut tx).await?.is_none() {
             return Err(self.superseded());
         }
         let reason = format!("projection {} refused the event: {error}", self.projection.name());
@@ -350,10 +349,7 @@ impl<P: Projection> Runner<P> {
     async fn transact(&self, events: &[Applied]) -> Result<bool, sqlx::Error> {
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
         let mut tx = self.pool.begin().await?;
-        let (stored, epoch) = checkpoint::lock(&mut tx, &*self.projection).await?;
-        if epoch != self.epoch.load(Ordering::Relaxed) {
-            return Ok(false);
-        }
+        let Some(stored) = self.locked_checkpoint(&mut tx).await? else { return Ok(false) };
         let start = events.partition_point(|applied| applied.sequence <= stored);
         if start < events.len() {
             self.projection.apply(&mut tx, &events[start..]).await?;
@@ -363,6 +359,13 @@ impl<P: Projection> Runner<P> {
         self.advance(last.max(stored));
         self.applied.fetch_add((events.len() - start) as u64, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// The stored checkpoint, locked for the transaction; `None` when it names another writer's
+    /// epoch (this runner was fenced off: it must write nothing).
+    async fn locked_checkpoint(&self, tx: &mut sqlx::PgConnection) -> Result<Option<u64>, sqlx::Error> {
+        let (stored, epoch) = checkpoint::lock(tx, &*self.projection).await?;
+        Ok((epoch == self.epoch.load(Ordering::Relaxed)).then_some(stored))
     }
 
     fn advance(&self, sequence: u64) {

@@ -26,19 +26,23 @@ pub struct Connection {
     pub nats: NatsArgs,
 }
 
+const DEFAULT_POOL_SIZE: u32 = 16;
+const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
+const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 10;
+
 /// How much of PostgreSQL a process may hold, and for how long.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Connections for handlers and reads (projection writers hold sessions of their own).
-    #[arg(long, env = "SWITCHBOARD_DATABASE_POOL_SIZE", default_value_t = 16,
+    #[arg(long, env = "SWITCHBOARD_DATABASE_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: u32,
     /// Seconds a statement may run before PostgreSQL cancels it (its work is then tried again).
-    #[arg(long, env = "SWITCHBOARD_DATABASE_STATEMENT_TIMEOUT_SECS", default_value_t = 30,
+    #[arg(long, env = "SWITCHBOARD_DATABASE_STATEMENT_TIMEOUT_SECS", default_value_t = DEFAULT_STATEMENT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub database_statement_timeout_secs: u64,
     /// Seconds a statement may wait for a lock before PostgreSQL gives up (tried again).
-    #[arg(long, env = "SWITCHBOARD_DATABASE_LOCK_TIMEOUT_SECS", default_value_t = 10,
+    #[arg(long, env = "SWITCHBOARD_DATABASE_LOCK_TIMEOUT_SECS", default_value_t = DEFAULT_LOCK_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub database_lock_timeout_secs: u64,
 }
@@ -66,9 +70,9 @@ pub struct DatabaseLimits {
 impl Default for DatabaseLimits {
     fn default() -> Self {
         Self {
-            pool_size: 16,
-            statement_timeout: Duration::from_secs(30),
-            lock_timeout: Duration::from_secs(10),
+            pool_size: DEFAULT_POOL_SIZE,
+            statement_timeout: Duration::from_secs(DEFAULT_STATEMENT_TIMEOUT_SECS),
+            lock_timeout: Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS),
         }
     }
 }

@@ -39,17 +39,25 @@ impl Report {
 
 /// The events of the run, indexed by what the checks ask.
 #[derive(Default)]
-struct Stream {
+pub struct Stream {
+    events: usize,
     received: HashMap<String, Vec<String>>,
     decisions: HashMap<String, usize>,
     requested: HashMap<String, usize>,
-    /// Reply id to its outcomes: `Some(external id)` per delivery, `None` per failure.
+    /// Reply id to its outcomes: `Some(destination, external id)` per delivery, `None` per failure.
     outcomes: HashMap<String, Vec<Option<(String, String)>>>,
+    /// Why replies failed: reason and attempts.
+    failures: Vec<String>,
 }
 
 impl Stream {
+    /// Reads every event of the stream.
+    pub async fn load(bus: &Bus) -> anyhow::Result<Self> {
+        Ok(Self::read(&common::events(bus, "switchboard.events.>").await?))
+    }
+
     fn read(events: &[Event]) -> Self {
-        let mut stream = Self::default();
+        let mut stream = Self { events: events.len(), ..Self::default() };
         for event in events {
             match &event.body {
                 Some(Body::MessageReceived(received)) => {
@@ -71,7 +79,11 @@ impl Stream {
                     .or_default()
                     .push(Some((delivered.destination.clone(), delivered.external_id.clone()))),
                 Some(Body::DeliveryFailed(failed)) => {
-                    stream.outcomes.entry(failed.reply_id.clone()).or_default().push(None)
+                    stream.outcomes.entry(failed.reply_id.clone()).or_default().push(None);
+                    stream.failures.push(format!(
+                        "{} after {} attempts: {}",
+                        failed.reply_id, failed.attempts, failed.reason
+                    ));
                 }
                 _ => {}
             }
@@ -81,10 +93,8 @@ impl Stream {
 }
 
 /// Each message received once and decided once.
-pub async fn messages(bus: &Bus, count: usize, report: &mut Report) -> anyhow::Result<()> {
-    let events = common::events(bus, "switchboard.events.>").await?;
-    report.figure("events in the stream", events.len());
-    let stream = Stream::read(&events);
+pub fn messages(stream: &Stream, count: usize, report: &mut Report) {
+    report.figure("events in the stream", stream.events);
     let (mut unreceived, mut undecided) = (Vec::new(), Vec::new());
     for index in 0..count {
         let key = Message { index }.key();
@@ -100,7 +110,6 @@ pub async fn messages(bus: &Bus, count: usize, report: &mut Report) -> anyhow::R
     }
     report.require("messages not received exactly once", &unreceived);
     report.require("messages without exactly one decision", &undecided);
-    Ok(())
 }
 
 /// What the sinks saw, by Idempotency-Key (webhook) and Message-ID (email).
@@ -111,8 +120,12 @@ pub struct Sinks<'a> {
 
 /// Each requested reply has one outcome and reached its sink; a repeat is allowed only where a
 /// later delivery of its request took the work over (a crash between send and log).
-pub async fn replies(bus: &Bus, sinks: &Sinks<'_>, pool: &PgPool, report: &mut Report) -> anyhow::Result<()> {
-    let stream = Stream::read(&common::events(bus, "switchboard.events.>").await?);
+pub async fn replies(
+    stream: &Stream,
+    sinks: &Sinks<'_>,
+    pool: &PgPool,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let posts = count(sinks.webhook.borrow().iter().map(|post| post.idempotency_key.clone()));
     let mails = count(sinks.mail.messages()?.iter().filter_map(|raw| {
         MessageParser::default().parse(raw).and_then(|mail| mail.message_id().map(|id| format!("<{id}>")))
@@ -143,6 +156,9 @@ pub async fn replies(bus: &Bus, sinks: &Sinks<'_>, pool: &PgPool, report: &mut R
     }
     report.figure("replies delivered", stream.outcomes.values().flatten().filter(|o| o.is_some()).count());
     report.figure("replies that failed", failed);
+    for failure in &stream.failures {
+        report.figure("  failed", failure);
+    }
     report.figure("webhook posts", posts.values().sum::<usize>());
     report.figure("emails", mails.values().sum::<usize>());
     report.require("replies without exactly one outcome", &unsettled);

@@ -90,7 +90,8 @@ struct Fault {
 }
 
 /// Each fault in turn, `gap` apart: every process killed, NATS restarted, PostgreSQL crashed and
-/// restarted, the notifier paused past the ack wait.
+/// restarted, every process drained and restarted (a rollout), the notifier paused past the ack
+/// wait.
 async fn inject(
     backing: &mut Backing,
     services: &mut Services,
@@ -118,6 +119,13 @@ async fn inject(
     tokio::time::sleep(Duration::from_secs(3)).await;
     tokio::task::block_in_place(|| backing.postgres.start_server())?;
     record("PostgreSQL stop -m immediate, 3 s down, started".into(), start);
+
+    tokio::time::sleep(gap).await;
+    let start = Instant::now();
+    for service in SERVICES {
+        services.drain_and_restart(service, Duration::from_secs(60)).await?;
+    }
+    record("rolling restart: SIGTERM each process, wait, restart".into(), start);
 
     tokio::time::sleep(gap).await;
     let start = Instant::now();
@@ -249,7 +257,7 @@ async fn run(
         async move { load::send(&target, count, sent).await }
     });
     let sending = Duration::from_secs_f64(count as f64 / f64::from(rate.max(1)));
-    let gap = sending / 12;
+    let gap = sending / 13;
     let faults = inject(backing, services, gap, began).await?;
     load.await.context("the load's task")??;
     report.figure("messages sent", sent.accepted.load(Ordering::Relaxed));
@@ -262,10 +270,12 @@ async fn run(
     report.figure("seconds to drain after sending", format!("{:.0}", drained.as_secs_f64()));
     services.stop(Duration::from_secs(60)).await?;
 
-    checks::messages(&bus, count, &mut report).await?;
+    let stream = checks::Stream::load(&bus).await?;
+    checks::messages(&stream, count, &mut report);
     let pool = sqlx::PgPool::connect(&backing.peers.database_url).await?;
     let sinks = checks::Sinks { webhook: &backing.webhook, mail: &backing.mail };
-    checks::replies(&bus, &sinks, &pool, &mut report).await?;
+    checks::replies(&stream, &sinks, &pool, &mut report).await?;
+    drop(stream);
     pool.close().await;
     checks::dead_letters(&bus, &mut report).await?;
     read_models(&backing.config(), &mut report).await?;

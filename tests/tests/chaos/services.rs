@@ -96,6 +96,24 @@ impl Services {
         self.spawn(service)
     }
 
+    /// `SIGTERM` (a drain, as a rollout stops a pod), waits for the process to end, then a new
+    /// one in its place.
+    pub async fn drain_and_restart(&mut self, service: &'static str, grace: Duration) -> anyhow::Result<()> {
+        self.signal(service, "-TERM")?;
+        if let Some(mut child) = self.children.remove(service) {
+            let deadline = tokio::time::Instant::now() + grace;
+            while child.try_wait()?.is_none() {
+                if tokio::time::Instant::now() > deadline {
+                    child.kill()?;
+                    child.wait()?;
+                    bail!("{service} did not stop within {grace:?} of SIGTERM");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        self.spawn(service)
+    }
+
     /// `SIGSTOP` now; [`resume`](Self::resume) sends `SIGCONT`.
     pub fn pause(&self, service: &str) -> anyhow::Result<()> {
         self.signal(service, "-STOP")

@@ -16,10 +16,16 @@ use switchboard_proto::{
     time::to_datetime,
 };
 
-use crate::tenancy::{Scoped, scoped, tenant_of};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default)]
+use crate::{
+    snapshot,
+    tenancy::{Scoped, scoped, tenant_of},
+};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Agent {
+    #[serde(with = "snapshot::proto")]
     pub profile: AgentUpdated,
     /// Conversations held, with their channel.
     pub active: BTreeMap<String, String>,
@@ -28,11 +34,12 @@ pub struct Agent {
     /// Last sequence on the agent's `agent-load` subject (the append guard).
     pub load_sequence: u64,
     /// What the agent last said of themself, and since when; `None`: never said.
+    #[serde(with = "said")]
     pub presence: Option<(Presence, DateTime<Utc>)>,
 }
 
 /// An agent's presence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Presence {
     Online,
     Away,
@@ -79,7 +86,7 @@ impl Agent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Waiting {
     pub tenant: String,
     pub conversation_id: String,
@@ -94,7 +101,7 @@ pub struct Waiting {
 }
 
 /// A closed conversation still holding an agent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     pub tenant: String,
     pub conversation_id: String,
@@ -103,17 +110,54 @@ pub struct Release {
     pub closing: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     /// By (tenant, agent id).
+    #[serde(with = "snapshot::pairs")]
     pub agents: BTreeMap<Scoped, Agent>,
     pub waiting: Vec<Waiting>,
     /// (tenant, conversation id) to the agent holding it.
+    #[serde(with = "snapshot::pairs")]
     pub assigned: HashMap<Scoped, String>,
     pub to_release: Vec<Release>,
     /// (tenant, conversation id) to the assignment its routing asked for, so that a
     /// conversation sent back to a queue waits for an agent there again.
+    #[serde(with = "snapshot::pairs")]
     pub asked: HashMap<Scoped, Waiting>,
+    /// The stream sequence of the last event folded.
+    pub folded: u64,
+}
+
+impl snapshot::Snapshot for State {
+    const FOLD: &'static str = "assignment";
+    const VERSION: i32 = 1;
+}
+
+/// Serde for a presence and since when.
+mod said {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize as _, Deserializer, Serialize as _, Serializer, de::Error as _};
+
+    use super::Presence;
+
+    pub fn serialize<S: Serializer>(
+        said: &Option<(Presence, DateTime<Utc>)>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        said.map(|(presence, at)| (presence, at.timestamp_micros())).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<(Presence, DateTime<Utc>)>, D::Error> {
+        let said = Option::<(Presence, i64)>::deserialize(deserializer)?;
+        said.map(|(presence, micros)| {
+            let at = DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| D::Error::custom("time out of range"))?;
+            Ok((presence, at))
+        })
+        .transpose()
+    }
 }
 
 /// A routed message of `tenant` that asks for assignment waits, unless its conversation is held
@@ -144,6 +188,7 @@ fn wait(state: &mut State, tenant: &str, routed: &MessageRouted, sequence: u64) 
 impl State {
     /// Folds an agent, assignment or routing event of its tenant; `false` for other events.
     pub fn apply(&mut self, event: &Event, sequence: u64) -> bool {
+        self.folded = self.folded.max(sequence);
         let tenant = tenant_of(event);
         match &event.body {
             Some(Body::AgentUpdated(profile)) => {

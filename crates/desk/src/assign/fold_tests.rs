@@ -237,3 +237,31 @@ fn given_a_conversation_back_in_a_queue_then_its_new_wait_is_told_apart_from_the
         "a second assignment has its own key"
     );
 }
+
+#[test]
+fn given_agents_holding_and_waiting_conversations_when_saved_and_read_back_then_the_fold_is_the_same()
+-> Result<(), serde_json::Error> {
+    let mut state = State::default();
+    let (id, mut ana) = agent("ana", 2, 7);
+    ana.active.insert("c1".into(), "web".into());
+    ana.presence =
+        Some((Presence::Away, chrono::DateTime::from_timestamp(1_796_205_600, 0).unwrap_or_default()));
+    state.agents.insert(id, ana);
+    state.agents.extend([agent("bo", 1, 3)]);
+    state.assigned.insert(scoped("acme", "c1"), "ana".into());
+    state.waiting = vec![waiting("c2", "least_loaded")];
+    state.asked.insert(scoped("acme", "c2"), waiting("c2", "least_loaded"));
+    let release = Release {
+        tenant: "acme".into(),
+        conversation_id: "c0".into(),
+        agent_id: "bo".into(),
+        closing: "e9".into(),
+    };
+    state.to_release = vec![release];
+    state.folded = 42;
+
+    let read: State = serde_json::from_slice(&serde_json::to_vec(&state)?)?;
+    assert_eq!(read, state);
+    assert_eq!(read.plan(), state.plan());
+    Ok(())
+}

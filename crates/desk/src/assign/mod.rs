@@ -13,6 +13,7 @@ pub use fold::{Agent, Presence};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use switchboard_bus::{Bus, Draft, Expected, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::events::v1::{
@@ -23,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use fold::{Release, State};
 
-use crate::{Error, tenancy::scoped};
+use crate::{Error, snapshot, tenancy::scoped};
 
 const SUBJECTS: [&str; 6] = [
     "switchboard.events.agent.>",
@@ -180,17 +181,32 @@ impl Assigner {
     }
 }
 
-/// Folds what exists, then follows changes and assigns on each.
-pub async fn start(bus: &Bus, shutdown: CancellationToken) -> Result<(Arc<Assigner>, Vec<Task>), Error> {
-    let (history, live) = bus.read_then_follow(&SUBJECTS).await?;
-    let assigner =
-        Arc::new(Assigner { bus: bus.clone(), state: Mutex::new(State::default()), wake: Notify::new() });
+/// Reads the last snapshot of the fold and folds what came after it, then follows changes and
+/// assigns on each, saving snapshots as it goes.
+pub async fn start(
+    bus: &Bus,
+    pool: &PgPool,
+    shutdown: CancellationToken,
+) -> Result<(Arc<Assigner>, Vec<Task>), Error> {
+    let state = snapshot::load::<State>(pool).await?.map(|(_, state)| state).unwrap_or_default();
+    let (history, live) = bus.read_then_follow_after(&SUBJECTS, state.folded).await?;
+    let assigner = Arc::new(Assigner { bus: bus.clone(), state: Mutex::new(state), wake: Notify::new() });
     for (event, sequence) in &history {
         assigner.apply(event, *sequence);
     }
     let follower = tokio::spawn(follow(assigner.clone(), live, shutdown.clone()));
+    let saver = tokio::spawn(snapshot::keep_saving(assigner.clone(), pool.clone(), shutdown.clone()));
     let worker = tokio::spawn(work(assigner.clone(), shutdown));
-    Ok((assigner, vec![follower, worker]))
+    Ok((assigner, vec![follower, worker, saver]))
+}
+
+impl snapshot::Saved for Assigner {
+    type State = State;
+
+    fn state_after(&self, saved: u64) -> Option<(u64, State)> {
+        let state = self.lock();
+        (state.folded > saved).then(|| (state.folded, state.clone()))
+    }
 }
 
 async fn follow(assigner: Arc<Assigner>, live: LiveEvents, shutdown: CancellationToken) -> TaskResult {

@@ -12,14 +12,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use switchboard_proto::{
     events::v1::{
-        Event, MessageRouted, PausedTarget, PendingPolicy, RouteAction, SlaMet, SlaPolicy, SlaResumed,
-        SlaStarted, event::Body,
+        ConversationClosed, Event, MessageRouted, PausedTarget, PendingPolicy, RouteAction, SlaMet,
+        SlaPolicy, SlaResumed, SlaStarted, event::Body,
     },
     time::{to_datetime, to_timestamp},
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::policy::Policy;
-use crate::tenancy::{Scoped, scoped, tenant_of};
+use crate::{
+    snapshot,
+    tenancy::{Scoped, scoped, tenant_of},
+};
 
 /// The clock that closes a conversation waiting on the customer: not a target anyone works to.
 pub const PENDING_CLOSE: &str = "pending_close";
@@ -28,10 +33,12 @@ const ONCE: [&str; 2] = ["first_response", "resolution"];
 pub const NEXT_RESPONSE: &str = "next_response";
 
 /// A target not met, missed or paused yet.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Running {
     pub policy: String,
+    #[serde(with = "snapshot::time")]
     pub due: DateTime<Utc>,
+    #[serde(with = "snapshot::time")]
     pub warn: DateTime<Utc>,
     pub warned: bool,
     /// Stream sequence of its start.
@@ -39,37 +46,47 @@ pub struct Running {
 }
 
 /// The last customer message routing decided on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Wrote {
     /// The decision's event id (planned ids derive from it).
     decision: String,
     sequence: u64,
+    #[serde(with = "snapshot::time")]
     at: DateTime<Utc>,
     /// A person takes it (queue or escalate).
     human: bool,
 }
 
 /// The conversation waits on the customer: its targets paused.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Paused {
     /// The pause's event id and stream sequence, and when it happened.
     id: String,
     sequence: u64,
+    #[serde(with = "snapshot::time")]
     at: DateTime<Utc>,
+    #[serde(with = "snapshot::proto_vec")]
     targets: Vec<PausedTarget>,
 }
 
 /// Paused targets starting again with the time they had left.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Resuming {
+    #[serde(with = "snapshot::proto_vec")]
     targets: Vec<PausedTarget>,
+    #[serde(with = "snapshot::time")]
     from: DateTime<Utc>,
     decision: String,
 }
 
-/// One conversation's clocks.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One conversation's clocks, from its first event that concerned them until it closes (a
+/// conversation reopened later starts its clocks anew).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Clocks {
+    /// Stream sequence of the event these clocks began with: the ids of what they plan derive
+    /// from it, so that a later life of the conversation plans new events, not ones JetStream
+    /// has seen.
+    pub born: u64,
     pub running: BTreeMap<String, Running>,
     /// Metrics ever started.
     started: BTreeSet<String>,
@@ -86,7 +103,9 @@ pub struct Clocks {
     closing_started_at: u64,
     resuming: Option<Resuming>,
     /// The SLA policy and the pending policy of the last decisions that named them.
+    #[serde(with = "snapshot::proto_option")]
     pub policy: Option<SlaPolicy>,
+    #[serde(with = "snapshot::proto_option")]
     pub pending: Option<PendingPolicy>,
     wrote: Option<Wrote>,
 }
@@ -180,7 +199,7 @@ impl Clocks {
         let bot_only = self.wrote.as_ref().is_none_or(|wrote| !wrote.human);
         bot_only
             && self.pending == tenant_pending
-            && Clocks { wrote: None, pending: None, ..self.clone() } == Clocks::default()
+            && Clocks { wrote: None, pending: None, born: 0, ..self.clone() } == Clocks::default()
     }
 
     pub fn is_paused(&self) -> bool {
@@ -297,7 +316,10 @@ fn targets_to_start(tenant: &str, conversation: &str, clocks: &Clocks, wrote: &W
         .filter(|metric| due_now(metric))
         .filter_map(|metric| {
             let (due, warn) = policy.deadline(policy.target(metric)?, wrote.at)?;
-            let key = format!("{tenant}/sla-start/{conversation}/{metric}/{}", clocks.next_responses);
+            let key = format!(
+                "{tenant}/sla-start/{conversation}/{metric}/{}-{}",
+                clocks.born, clocks.next_responses
+            );
             Some(Planned { key, body: started(conversation, policy.name(), metric, due, warn) })
         })
         .collect()
@@ -313,27 +335,72 @@ fn started(conversation: &str, policy: &str, metric: &str, due: DateTime<Utc>, w
     })
 }
 
-/// Every tenant's conversations' clocks, but those idle (see [`Clocks::is_idle`]): memory holds
-/// the conversations people work on, not every conversation there ever was.
-#[derive(Debug, Default)]
+/// Every tenant's conversations' clocks, but those idle (see [`Clocks::is_idle`]) and those
+/// closed: memory holds the open conversations people work on, not every conversation there
+/// ever was.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    #[serde(with = "snapshot::pairs")]
     pub clocks: BTreeMap<Scoped, Clocks>,
     /// Each tenant's pending policy as its latest decision named it: what a conversation's
     /// clocks start from when they were not kept.
+    #[serde(with = "pending_policies")]
     pending: BTreeMap<String, PendingPolicy>,
+    /// The stream sequence of the last event folded.
+    pub folded: u64,
+}
+
+impl snapshot::Snapshot for State {
+    const FOLD: &'static str = "sla";
+    const VERSION: i32 = 1;
+}
+
+/// Serde for the tenants' pending policies (protobuf values).
+mod pending_policies {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
+    use switchboard_proto::events::v1::PendingPolicy;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, PendingPolicy>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer
+            .collect_map(map.iter().map(|(tenant, policy)| (tenant, prost::Message::encode_to_vec(policy))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, PendingPolicy>, D::Error> {
+        let encoded = BTreeMap::<String, Vec<u8>>::deserialize(deserializer)?;
+        encoded
+            .into_iter()
+            .map(|(tenant, bytes)| {
+                Ok((tenant, prost::Message::decode(bytes.as_slice()).map_err(D::Error::custom)?))
+            })
+            .collect()
+    }
 }
 
 impl State {
     /// Folds an event into its conversation's clocks; the conversation, if it concerned one.
+    /// A closing ends the clocks. Only a decision or a pause begins them: the rest of a target's
+    /// events concern clocks that run, and arrive late for a conversation already closed.
     pub fn apply(&mut self, event: &Event, sequence: u64) -> Option<Scoped> {
-        let conversation = match event.body.as_ref()? {
-            Body::MessageRouted(e) => &e.conversation_id,
-            Body::SlaStarted(e) => &e.conversation_id,
-            Body::SlaWarning(e) => &e.conversation_id,
-            Body::SlaBreached(e) => &e.conversation_id,
-            Body::SlaMet(e) => &e.conversation_id,
-            Body::SlaPaused(e) => &e.conversation_id,
-            Body::SlaResumed(e) => &e.conversation_id,
+        self.folded = self.folded.max(sequence);
+        let (conversation, begins) = match event.body.as_ref()? {
+            Body::MessageRouted(e) => (&e.conversation_id, true),
+            Body::SlaPaused(e) => (&e.conversation_id, true),
+            Body::SlaStarted(e) => (&e.conversation_id, false),
+            Body::SlaWarning(e) => (&e.conversation_id, false),
+            Body::SlaBreached(e) => (&e.conversation_id, false),
+            Body::SlaMet(e) => (&e.conversation_id, false),
+            Body::SlaResumed(e) => (&e.conversation_id, false),
+            Body::ConversationClosed(ConversationClosed { conversation_id, .. }) => {
+                self.clocks.remove(&scoped(tenant_of(event), conversation_id));
+                return None;
+            }
             _ => return None,
         };
         let tenant = tenant_of(event);
@@ -342,10 +409,14 @@ impl State {
         }
         let tenant_pending = self.pending.get(tenant).copied();
         let key = scoped(tenant, conversation);
-        let clocks = self
-            .clocks
-            .entry(key.clone())
-            .or_insert_with(|| Clocks { pending: tenant_pending, ..Clocks::default() });
+        if !begins && !self.clocks.contains_key(&key) {
+            return None;
+        }
+        let clocks = self.clocks.entry(key.clone()).or_insert_with(|| Clocks {
+            born: sequence,
+            pending: tenant_pending,
+            ..Clocks::default()
+        });
         let applied = clocks.apply(event, sequence);
         if clocks.is_idle(tenant_pending) {
             self.clocks.remove(&key);

@@ -224,7 +224,12 @@ fn given_conversations_only_the_bot_answered_then_no_clocks_are_kept_for_them() 
     let taken = event("d4", T0 + 60, routed(RouteAction::Queue, Some(policy())));
     let state = given(&[answered("d1", C), taken.clone()]);
     assert_eq!(state.clocks.len(), 1, "a conversation a person takes is kept");
-    assert_eq!(when_planned(&state), when_planned(&given(&[taken])), "the bot's turns before change nothing");
+    let bodies = |planned: Vec<Planned>| planned.into_iter().map(|p| p.body).collect::<Vec<_>>();
+    assert_eq!(
+        bodies(when_planned(&state)),
+        bodies(when_planned(&given(&[taken]))),
+        "the bot's turns before change nothing (but the sequence the ids derive from)"
+    );
 }
 
 #[test]
@@ -233,4 +238,84 @@ fn given_a_bot_only_conversation_not_kept_when_a_person_sets_it_waiting_then_the
     let paused = SlaPaused { conversation_id: C.into(), targets: Vec::new() };
     let state = given(&[answered, event("p1", T0 + 60, Body::SlaPaused(paused))]);
     assert_eq!(metrics(&when_planned(&state)), ["start pending_close"]);
+}
+
+fn closed() -> Event {
+    let closed =
+        ConversationClosed { conversation_id: C.into(), reason: "resolved".into(), ..Default::default() };
+    event("closed", T0 + 120, Body::ConversationClosed(closed))
+}
+
+#[test]
+fn given_a_conversation_people_worked_when_it_closes_then_its_clocks_are_not_kept() {
+    let decision = event("d1", T0, routed(RouteAction::Queue, Some(policy())));
+    let mut events = vec![decision.clone()];
+    events.extend(published(&plan("acme", C, &given(&[decision]).clocks[&scoped("acme", C)]), T0 + 1));
+    events.push(met("first_response"));
+    let state = given(&events);
+    assert_eq!(state.running().count(), 1, "resolution runs until it closes");
+
+    events.push(closed());
+    let state = given(&events);
+    assert!(state.clocks.is_empty(), "{:?}", state.clocks);
+    assert_eq!(state.next(), None, "nothing of a closed conversation comes due");
+}
+
+#[test]
+fn given_a_closed_conversation_when_a_late_target_event_comes_then_nothing_is_kept_for_it() {
+    let decision = event("d1", T0, routed(RouteAction::Queue, Some(policy())));
+    let started = published(
+        &plan("acme", C, &given(std::slice::from_ref(&decision)).clocks[&scoped("acme", C)]),
+        T0 + 1,
+    );
+    let state = given(&[decision, closed(), started[0].clone(), met("resolution")]);
+    assert!(state.clocks.is_empty(), "{:?}", state.clocks);
+}
+
+#[test]
+fn given_a_closed_conversation_when_the_customer_reopens_it_then_its_targets_start_under_new_ids() {
+    let first = event("d1", T0, routed(RouteAction::Queue, Some(policy())));
+    let first_life = plan("acme", C, &given(std::slice::from_ref(&first)).clocks[&scoped("acme", C)]);
+    let mut events = vec![first];
+    events.extend(published(&first_life, T0 + 1));
+    events.push(closed());
+    events.push(event("d2", T0 + 600, routed(RouteAction::Queue, Some(policy()))));
+    let state = given(&events);
+
+    let second_life = when_planned(&state);
+    assert_eq!(metrics(&second_life), ["start first_response", "start resolution"]);
+    let keys = |planned: &[Planned]| planned.iter().map(|p| p.key.clone()).collect::<Vec<_>>();
+    for key in keys(&second_life) {
+        assert!(!keys(&first_life).contains(&key), "{key} was the first life's: JetStream would drop it");
+    }
+}
+
+#[test]
+fn given_running_and_paused_clocks_when_saved_and_read_back_then_they_are_the_same()
+-> Result<(), serde_json::Error> {
+    let decision = event("d1", T0, routed(RouteAction::Queue, Some(policy())));
+    let mut events = vec![decision.clone()];
+    events.extend(published(&when_planned(&given(&[decision])), T0 + 1));
+    let other = {
+        let mut body = routed(RouteAction::Escalate, Some(policy()));
+        if let Body::MessageRouted(routed) = &mut body {
+            routed.conversation_id = "c-2".into();
+        }
+        event("d2", T0 + 5, body)
+    };
+    events.push(other);
+    let target =
+        PausedTarget { metric: "resolution".into(), policy: "standard".into(), remaining_seconds: 5000 };
+    events.push(event(
+        "p1",
+        T0 + 60,
+        Body::SlaPaused(SlaPaused { conversation_id: C.into(), targets: vec![target] }),
+    ));
+    let state = given(&events);
+    assert_eq!(state.clocks.len(), 2);
+
+    let read: State = serde_json::from_slice(&serde_json::to_vec(&state)?)?;
+    assert_eq!(read, state);
+    assert_eq!(when_planned(&read), when_planned(&state));
+    Ok(())
 }

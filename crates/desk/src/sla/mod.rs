@@ -2,8 +2,9 @@
 //! clocks ([`fold`], pure), publishes what the fold plans (targets starting when a person takes a
 //! conversation, resuming when the customer writes), and sleeps until the next warning or due
 //! time — no polling — then publishes `SlaWarning` or `SlaBreached`. The events are the durable
-//! state: after a restart the fold gives the same clocks, and a deadline passed while down fires
-//! at once. Event ids derive from the target or the cause, so replicas acting together publish
+//! state: after a restart the fold gives the same clocks (from its last snapshot, in
+//! `desk.fold_snapshots`, and the events after it), and a deadline passed while down fires at
+//! once. A conversation's clocks end when it closes. Event ids derive from the target or the cause, so replicas acting together publish
 //! one event, and so do calls made twice at once (a met target by the start it ends, a pause by
 //! the resume before it, a resume by the pause it ends). Targets are per tenant's conversation.
 
@@ -14,6 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use switchboard_bus::{Bus, Draft, LiveEvents, apply_live};
 use switchboard_projection::{Task, TaskResult};
 use switchboard_proto::{
@@ -29,10 +31,15 @@ use fold::{Planned, State, plan};
 use crate::{
     Error,
     breach::Breach,
+    snapshot,
     tenancy::{Scoped, scoped},
 };
 
-const SUBJECTS: [&str; 2] = ["switchboard.events.sla.>", "switchboard.events.routing.>"];
+const SUBJECTS: [&str; 3] = [
+    "switchboard.events.sla.>",
+    "switchboard.events.routing.>",
+    "switchboard.events.conversation-lifecycle.>",
+];
 /// The longest a timer sleeps without looking again (clock changes, missed wake-ups).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(300);
 /// How soon planned events that could not be published are tried again.
@@ -103,7 +110,8 @@ impl Timers {
         let targets = clocks.to_pause(now, except);
         let metrics = targets.iter().map(|t| t.metric.clone()).collect();
         let body = Body::SlaPaused(SlaPaused { conversation_id: conversation_id.into(), targets });
-        let key = format!("{tenant}/sla/{conversation_id}/paused/after/{}", clocks.resumed_at());
+        let key =
+            format!("{tenant}/sla/{conversation_id}/paused/after/{}-{}", clocks.born, clocks.resumed_at());
         self.publish_once(tenant, conversation_id, body, &key).await?;
         Ok(metrics)
     }
@@ -231,24 +239,39 @@ impl Timers {
     }
 }
 
-/// Folds the `sla` and `routing` events so far, then follows new ones, publishes what the fold
-/// plans and runs the clock.
+/// Reads the last snapshot of the clocks, folds the `sla`, `routing` and closing events after
+/// it, then follows new ones, publishes what the fold plans, runs the clock and saves snapshots.
 pub async fn start(
     bus: &Bus,
+    pool: &PgPool,
     breaches: mpsc::UnboundedSender<Breach>,
     shutdown: CancellationToken,
 ) -> Result<(Arc<Timers>, Vec<Task>), Error> {
-    let (history, live) = bus.read_then_follow(&SUBJECTS).await?;
-    let state = Mutex::new(Fold::default());
+    let state = snapshot::load::<State>(pool).await?.map(|(_, state)| state).unwrap_or_default();
+    let (history, live) = bus.read_then_follow_after(&SUBJECTS, state.folded).await?;
+    // Every kept conversation's plan is looked at once more: the snapshot does not say what was
+    // published of it.
+    let touched = state.clocks.keys().cloned().collect();
+    let state = Mutex::new(Fold { state, touched });
     let timers = Arc::new(Timers { bus: bus.clone(), state, wake: Notify::new(), breaches });
     for (event, sequence) in &history {
         timers.apply(event, *sequence);
     }
-    let running = timers.lock().state.running().count();
-    tracing::info!(running, "sla timers restored");
+    let (running, read) = (timers.lock().state.running().count(), history.len());
+    tracing::info!(running, read, "sla timers restored");
     let follower = tokio::spawn(follow(timers.clone(), live, shutdown.clone()));
+    let saver = tokio::spawn(snapshot::keep_saving(timers.clone(), pool.clone(), shutdown.clone()));
     let clock = tokio::spawn(clock(timers.clone(), shutdown));
-    Ok((timers, vec![follower, clock]))
+    Ok((timers, vec![follower, clock, saver]))
+}
+
+impl snapshot::Saved for Timers {
+    type State = State;
+
+    fn state_after(&self, saved: u64) -> Option<(u64, State)> {
+        let fold = self.lock();
+        (fold.state.folded > saved).then(|| (fold.state.folded, fold.state.clone()))
+    }
 }
 
 async fn follow(timers: Arc<Timers>, live: LiveEvents, shutdown: CancellationToken) -> TaskResult {
