@@ -95,16 +95,17 @@ async fn a_replayed_read_model_equals_the_live_one() -> anyhow::Result<()> {
     cluster.stop().await?;
 
     // The live models: what the services built, plus anything still unapplied at stop.
-    for (service, _) in TABLES {
-        catch_up(&config, *service).await?;
+    for service in Service::ALL {
+        catch_up(&config, service).await?;
     }
     let pool = backing.database.pool().await?;
     let live = snapshot(&pool, true).await?;
     let stream_end = last_sequence(&bus).await?;
 
-    for (service, _) in TABLES {
-        let report = replay(&config, *service).await?;
-        assert!(report.events > 0, "{} replayed events", service.name());
+    for service in Service::ALL {
+        let report = replay(&config, service).await?;
+        let filled = TABLES.iter().any(|(filled, _)| *filled == service);
+        assert!(!filled || report.events > 0, "{} replayed events", service.name());
     }
     let rebuilt = snapshot(&pool, true).await?;
     assert_eq!(last_sequence(&bus).await?, stream_end, "nothing is published once the cluster has stopped");
@@ -118,8 +119,8 @@ async fn a_replayed_read_model_equals_the_live_one() -> anyhow::Result<()> {
     let again = submit(&cluster, message("c-1", "Where is my order 42?", "r-1")).await?;
     assert!(again.duplicate, "the rebuilt intake model still knows the key");
     cluster.stop().await?;
-    for (service, _) in TABLES {
-        catch_up(&config, *service).await?;
+    for service in Service::ALL {
+        catch_up(&config, service).await?;
     }
     assert_eq!(snapshot(&pool, true).await?, rebuilt);
     Ok(())

@@ -2,7 +2,13 @@
 //! (the active model per tenant, the rule set in force): the current ones at once, then each new
 //! one as it is published.
 
-use std::pin::Pin;
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::{Stream, StreamExt as _};
@@ -69,8 +75,24 @@ impl Bus {
                 None => break,
             }
         }
-        let live: LiveEvents =
-            Box::pin(messages.filter_map(|message| async move { decoded(message).transpose() }));
+        // Nothing at or before what is read already, nor what the stream held at the start, comes
+        // again as live: an ordered consumer recreated before its first message (NATS restarted)
+        // starts over from the stream's beginning, whatever the policy asked.
+        let floor = stream.cached_info().state.last_sequence.max(current.last().map_or(0, |(_, s)| *s));
+        let seen = Arc::new(AtomicU64::new(floor));
+        let live: LiveEvents = Box::pin(messages.filter_map(move |message| {
+            let seen = seen.clone();
+            async move {
+                match decoded(message).transpose()? {
+                    Ok((_, sequence)) if sequence <= seen.load(Ordering::Relaxed) => None,
+                    Ok((event, sequence)) => {
+                        seen.store(sequence, Ordering::Relaxed);
+                        Some(Ok((event, sequence)))
+                    }
+                    Err(error) => Some(Err(error)),
+                }
+            }
+        }));
         Ok((current, live))
     }
 }

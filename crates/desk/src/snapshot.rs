@@ -140,6 +140,30 @@ pub mod proto_vec {
     }
 }
 
+/// Serde for a map of names to protobuf values.
+pub mod proto_map {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<T: prost::Message, S: Serializer>(
+        map: &BTreeMap<String, T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(map.iter().map(|(name, value)| (name, value.encode_to_vec())))
+    }
+
+    pub fn deserialize<'de, T: prost::Message + Default, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, T>, D::Error> {
+        let encoded = BTreeMap::<String, Vec<u8>>::deserialize(deserializer)?;
+        encoded
+            .into_iter()
+            .map(|(name, bytes)| Ok((name, T::decode(bytes.as_slice()).map_err(D::Error::custom)?)))
+            .collect()
+    }
+}
+
 /// Serde for a time: microseconds since the epoch.
 pub mod time {
     use chrono::{DateTime, Utc};

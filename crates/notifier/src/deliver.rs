@@ -63,7 +63,8 @@ impl Deliverer {
             return Ok(outcome);
         }
         let Some(attempts) = self.log.start(job, lease).await? else {
-            return Err(superseded(job));
+            // Another delivery of the message logged an outcome meanwhile, or holds the work.
+            return self.log.outcome(job).await?.ok_or_else(|| superseded(job));
         };
         let (destination, attempt) = self.send(job).await;
         let outcome = match attempt {

@@ -53,15 +53,17 @@ impl Log {
 
     /// Records an attempt starting under `lease` (the delivery count of the message in hand);
     /// returns the attempt number, or `None` when a later delivery of the message holds the
-    /// work (its lease is higher and still fresh: this handler was stopped past its own).
+    /// work (its lease is higher and still fresh: this handler was stopped past its own) or an
+    /// outcome was logged since the caller looked.
     pub(crate) async fn start(&self, job: &Job, lease: Lease) -> Result<Option<u32>, sqlx::Error> {
         let attempts: Option<i32> = sqlx::query_scalar(
             "INSERT INTO notifier.delivery_log (tenant, delivery_id, conversation_id, status, attempts, lease)
              VALUES ($1, $2, $3, 'sending', 1, $4)
              ON CONFLICT (tenant, delivery_id) DO UPDATE
                  SET attempts = notifier.delivery_log.attempts + 1, lease = EXCLUDED.lease, updated_at = now()
-                 WHERE notifier.delivery_log.lease <= EXCLUDED.lease
-                    OR notifier.delivery_log.updated_at < now() - make_interval(secs => $5)
+                 WHERE notifier.delivery_log.status = 'sending'
+                   AND (notifier.delivery_log.lease <= EXCLUDED.lease
+                        OR notifier.delivery_log.updated_at < now() - make_interval(secs => $5))
              RETURNING attempts",
         )
         .bind(&job.tenant)
@@ -118,5 +120,43 @@ impl Log {
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::jobs::Work;
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// A delivery that looked for an outcome before another logged one does not start a send:
+    /// a reply logged failed (or sent) is never sent again.
+    #[tokio::test]
+    async fn an_attempt_does_not_start_once_an_outcome_is_logged() -> Result {
+        let database = switchboard_testkit::TestDatabase::create().await?;
+        let pool = database.pool().await?;
+        crate::migrate_schema(&pool).await?;
+        let log = Log::new(pool.clone());
+        let job = Job {
+            tenant: "default".into(),
+            delivery_id: "r-1".into(),
+            source_id: "r-1".into(),
+            conversation_id: "c-1".into(),
+            work: Work::Reply(Default::default()),
+        };
+        let expiry = Duration::from_secs(300);
+        let first = Lease { count: 1, expiry };
+        assert_eq!(log.start(&job, first).await?, Some(1));
+        let failed = Outcome::Failed { attempts: 1, destination: "email".into(), reason: "refused".into() };
+        assert!(log.finish(&job, first, &failed).await?);
+
+        assert_eq!(log.start(&job, Lease { count: 2, expiry }).await?, None, "no second send");
+        assert!(matches!(log.outcome(&job).await?, Some(Outcome::Failed { .. })));
+        pool.close().await;
+        database.drop_database().await?;
+        Ok(())
     }
 }

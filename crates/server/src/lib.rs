@@ -19,5 +19,5 @@ mod serve;
 pub mod token;
 
 pub use config::{Config, ServerTls, Service};
-pub use replay::{catch_up, replay};
+pub use replay::{catch_up, replay, tables};
 pub use serve::{connect, serve, serve_with};

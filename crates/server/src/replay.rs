@@ -41,6 +41,20 @@ pub async fn catch_up(config: &Config, service: Service) -> anyhow::Result<Repla
     project(config, service, Mode::CatchUp).await
 }
 
+/// The tables of `service`'s read model, as its projection names them.
+pub fn tables(service: Service) -> &'static [&'static str] {
+    match service {
+        Service::Intake => switchboard_intake::projection().tables(),
+        Service::Classifier => switchboard_classifier::projection().tables(),
+        Service::Router => switchboard_router::projection().tables(),
+        Service::Knowledge => switchboard_knowledge::projection().tables(),
+        Service::Notifier => switchboard_notifier::projection().tables(),
+        Service::Analytics => switchboard_analytics::projection().tables(),
+        Service::Desk => switchboard_desk::projection().tables(),
+        Service::Channels => switchboard_channels::projection().tables(),
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Mode {
     Rebuild,

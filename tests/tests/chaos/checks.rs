@@ -7,9 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use futures::TryStreamExt as _;
 use mail_parser::MessageParser;
 use prost::Message as _;
-use sqlx::PgPool;
 use switchboard_bus::{Bus, DEAD_LETTER_STREAM};
-use switchboard_proto::events::v1::{Event, event::Body};
+use switchboard_proto::events::v1::{Event, RouteAction, event::Body};
 
 use crate::{
     common::{self, peers::Inbox},
@@ -37,6 +36,9 @@ impl Report {
     }
 }
 
+/// Where a reply went, the channel's id of it, and the attempts the notifier logged.
+type Delivered = (String, String, u32);
+
 /// The events of the run, indexed by what the checks ask.
 #[derive(Default)]
 pub struct Stream {
@@ -44,10 +46,14 @@ pub struct Stream {
     received: HashMap<String, Vec<String>>,
     decisions: HashMap<String, usize>,
     requested: HashMap<String, usize>,
-    /// Reply id to its outcomes: `Some(destination, external id)` per delivery, `None` per failure.
-    outcomes: HashMap<String, Vec<Option<(String, String)>>>,
+    /// Reply id to its outcomes: a delivery's, or `None` per failure.
+    outcomes: HashMap<String, Vec<Option<Delivered>>>,
     /// Why replies failed: reason and attempts.
     failures: Vec<String>,
+    /// Messages the bot decided to answer (`AutoReply`).
+    answered: Vec<String>,
+    /// Message id to the replies requested in reply to it.
+    requested_for: HashMap<String, usize>,
 }
 
 impl Stream {
@@ -68,16 +74,22 @@ impl Stream {
                     stream.received.entry(key).or_default().push(received.message_id.clone());
                 }
                 Some(Body::MessageRouted(routed)) => {
-                    *stream.decisions.entry(routed.message_id.clone()).or_default() += 1
+                    *stream.decisions.entry(routed.message_id.clone()).or_default() += 1;
+                    if routed.action() == RouteAction::AutoReply {
+                        stream.answered.push(routed.message_id.clone());
+                    }
                 }
                 Some(Body::ReplyRequested(reply)) => {
-                    *stream.requested.entry(reply.reply_id.clone()).or_default() += 1
+                    *stream.requested.entry(reply.reply_id.clone()).or_default() += 1;
+                    *stream.requested_for.entry(reply.in_reply_to.clone()).or_default() += 1;
                 }
-                Some(Body::ReplyDelivered(delivered)) => stream
-                    .outcomes
-                    .entry(delivered.reply_id.clone())
-                    .or_default()
-                    .push(Some((delivered.destination.clone(), delivered.external_id.clone()))),
+                Some(Body::ReplyDelivered(delivered)) => {
+                    stream.outcomes.entry(delivered.reply_id.clone()).or_default().push(Some((
+                        delivered.destination.clone(),
+                        delivered.external_id.clone(),
+                        delivered.attempts,
+                    )))
+                }
                 Some(Body::DeliveryFailed(failed)) => {
                     stream.outcomes.entry(failed.reply_id.clone()).or_default().push(None);
                     stream.failures.push(format!(
@@ -118,54 +130,68 @@ pub struct Sinks<'a> {
     pub mail: &'a switchboard_testkit::SmtpSink,
 }
 
-/// Each requested reply has one outcome and reached its sink; a repeat is allowed only where a
-/// later delivery of its request took the work over (a crash between send and log).
-pub async fn replies(
-    stream: &Stream,
-    sinks: &Sinks<'_>,
-    pool: &PgPool,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+/// Each answer the bot decided on is requested once, has one outcome, and reached its sink, and
+/// nothing else did. A reply may arrive more than once only where the notifier logged more than
+/// one attempt (a holder killed or paused between its send and its log, and a later delivery of
+/// the request took the work over): at most once per attempt.
+pub fn replies(stream: &Stream, sinks: &Sinks<'_>, report: &mut Report) -> anyhow::Result<()> {
     let posts = count(sinks.webhook.borrow().iter().map(|post| post.idempotency_key.clone()));
     let mails = count(sinks.mail.messages()?.iter().filter_map(|raw| {
         MessageParser::default().parse(raw).and_then(|mail| mail.message_id().map(|id| format!("<{id}>")))
     }));
     report.figure("replies requested", stream.requested.len());
-    let (mut unsettled, mut missing, mut repeated, mut unexplained, mut failed) =
-        (Vec::new(), Vec::new(), 0, Vec::new(), 0);
-    for (reply_id, requests) in &stream.requested {
+    requests(stream, report);
+    let (mut unsettled, mut missing, mut repeated, mut unexplained) = (Vec::new(), Vec::new(), 0, Vec::new());
+    let mut expected = BTreeMap::new();
+    for reply_id in stream.requested.keys() {
         let outcomes = stream.outcomes.get(reply_id).map(Vec::as_slice).unwrap_or_default();
-        let [outcome] = outcomes else {
-            unsettled.push(format!("{reply_id}: {requests} requests, {} outcomes", outcomes.len()));
+        let [Some((destination, external_id, attempts))] = outcomes else {
+            if outcomes.len() != 1 {
+                unsettled.push(format!("{reply_id}: {} outcomes", outcomes.len()));
+            }
             continue;
         };
-        let Some((destination, external_id)) = outcome else {
-            failed += 1;
-            continue;
-        };
-        let arrived = match destination.as_str() {
-            "email" => mails.get(external_id).copied().unwrap_or(0),
-            _ => posts.get(reply_id).copied().unwrap_or(0),
-        };
+        let (sink, key) = if destination == "email" { (&mails, external_id) } else { (&posts, reply_id) };
+        expected.insert(key.clone(), ());
+        let arrived = sink.get(key).copied().unwrap_or(0);
         match arrived {
             0 => missing.push(format!("{reply_id} ({destination})")),
-            1 => {}
-            _ if taken_over(pool, reply_id).await? => repeated += arrived - 1,
-            _ => unexplained.push(format!("{reply_id}: sent {arrived} times")),
+            _ if arrived <= *attempts as usize => repeated += arrived - 1,
+            _ => unexplained.push(format!("{reply_id}: arrived {arrived} times in {attempts} attempts")),
         }
     }
+    let unasked: Vec<String> =
+        posts.keys().chain(mails.keys()).filter(|key| !expected.contains_key(*key)).cloned().collect();
     report.figure("replies delivered", stream.outcomes.values().flatten().filter(|o| o.is_some()).count());
-    report.figure("replies that failed", failed);
-    for failure in &stream.failures {
-        report.figure("  failed", failure);
-    }
     report.figure("webhook posts", posts.values().sum::<usize>());
     report.figure("emails", mails.values().sum::<usize>());
     report.require("replies without exactly one outcome", &unsettled);
+    report.require("replies that failed (the sinks refuse nothing)", &stream.failures);
     report.require("replies delivered but not at their sink", &missing);
+    report.require("arrivals at a sink that no delivered reply explains", &unasked);
     report.figure("repeats after a crash between send and log", repeated);
-    report.require("repeats with no crash to explain them", &unexplained);
+    report.require("repeats beyond the attempts logged", &unexplained);
     Ok(())
+}
+
+/// Each answer the bot decided on is requested exactly once, and no reply is requested twice.
+fn requests(stream: &Stream, report: &mut Report) {
+    let twice: Vec<String> = stream
+        .requested
+        .iter()
+        .filter(|(_, requests)| **requests != 1)
+        .map(|(reply_id, requests)| format!("{reply_id}: requested {requests} times"))
+        .collect();
+    report.require("replies requested more than once", &twice);
+    let replies_to = |message_id: &String| stream.requested_for.get(message_id).copied().unwrap_or(0);
+    let unanswered: Vec<String> = stream
+        .answered
+        .iter()
+        .filter(|message_id| replies_to(message_id) != 1)
+        .map(|message_id| format!("{message_id}: {} replies", replies_to(message_id)))
+        .collect();
+    report.figure("messages the bot decided to answer", stream.answered.len());
+    report.require("answers decided but not requested exactly once", &unanswered);
 }
 
 fn count(keys: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
@@ -174,16 +200,6 @@ fn count(keys: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
         *counts.entry(key).or_default() += 1;
     }
     counts
-}
-
-/// Whether a later delivery of the reply's request took its work over (the notifier's lease).
-async fn taken_over(pool: &PgPool, reply_id: &str) -> anyhow::Result<bool> {
-    let lease: Option<i64> =
-        sqlx::query_scalar("SELECT max(lease) FROM notifier.delivery_log WHERE delivery_id = $1")
-            .bind(reply_id)
-            .fetch_one(pool)
-            .await?;
-    Ok(lease.unwrap_or(0) > 1)
 }
 
 /// Nothing in the dead letters: every fault here is one to wait out, none is the data's.

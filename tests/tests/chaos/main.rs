@@ -23,7 +23,7 @@ use futures::TryStreamExt as _;
 use postgres::Postgres;
 use services::{Peers, SERVICES, Services};
 use switchboard_bus::{Bus, EVENTS_STREAM, INBOUND_STREAM};
-use switchboard_server::{Config, catch_up, replay};
+use switchboard_server::{Config, Service, catch_up, replay};
 use switchboard_testkit::{NatsServer, SmtpSink};
 
 /// Short, so that a pause outlasts it in seconds.
@@ -183,13 +183,12 @@ async fn busy(bus: &Bus) -> anyhow::Result<Vec<String>> {
 
 /// Every read model, caught up after the stop, equals its replay.
 async fn read_models(config: &Config, report: &mut Report) -> anyhow::Result<()> {
-    let services = common::models::TABLES.iter().map(|(service, _)| *service);
-    for service in services.clone() {
+    for service in Service::ALL {
         catch_up(config, service).await?;
     }
     let pool = sqlx::PgPool::connect(&config.database_url).await?;
     let live = common::models::snapshot(&pool, false).await?;
-    for service in services {
+    for service in Service::ALL {
         replay(config, service).await?;
     }
     let rebuilt = common::models::snapshot(&pool, false).await?;
@@ -272,11 +271,9 @@ async fn run(
 
     let stream = checks::Stream::load(&bus).await?;
     checks::messages(&stream, count, &mut report);
-    let pool = sqlx::PgPool::connect(&backing.peers.database_url).await?;
     let sinks = checks::Sinks { webhook: &backing.webhook, mail: &backing.mail };
-    checks::replies(&stream, &sinks, &pool, &mut report).await?;
+    checks::replies(&stream, &sinks, &mut report)?;
     drop(stream);
-    pool.close().await;
     checks::dead_letters(&bus, &mut report).await?;
     read_models(&backing.config(), &mut report).await?;
     Ok((faults, report))

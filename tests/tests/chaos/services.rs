@@ -100,16 +100,8 @@ impl Services {
     /// one in its place.
     pub async fn drain_and_restart(&mut self, service: &'static str, grace: Duration) -> anyhow::Result<()> {
         self.signal(service, "-TERM")?;
-        if let Some(mut child) = self.children.remove(service) {
-            let deadline = tokio::time::Instant::now() + grace;
-            while child.try_wait()?.is_none() {
-                if tokio::time::Instant::now() > deadline {
-                    child.kill()?;
-                    child.wait()?;
-                    bail!("{service} did not stop within {grace:?} of SIGTERM");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        if let Some(child) = self.children.remove(service) {
+            ended(service, child, tokio::time::Instant::now() + grace).await?;
         }
         self.spawn(service)
     }
@@ -152,15 +144,8 @@ impl Services {
             let _ = self.signal(service, "-TERM");
         }
         let deadline = tokio::time::Instant::now() + grace;
-        for (service, mut child) in std::mem::take(&mut self.children) {
-            while child.try_wait()?.is_none() {
-                if tokio::time::Instant::now() > deadline {
-                    child.kill()?;
-                    child.wait()?;
-                    bail!("{service} did not stop within {grace:?} of SIGTERM");
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        for (service, child) in std::mem::take(&mut self.children) {
+            ended(service, child, deadline).await?;
         }
         Ok(())
     }
@@ -178,6 +163,19 @@ impl Drop for Services {
             let _ = child.wait();
         }
     }
+}
+
+/// Waits for a process told to stop; kills it, and fails, past `deadline`.
+async fn ended(service: &str, mut child: Child, deadline: tokio::time::Instant) -> anyhow::Result<()> {
+    while child.try_wait()?.is_none() {
+        if tokio::time::Instant::now() > deadline {
+            child.kill()?;
+            child.wait()?;
+            bail!("{service} did not stop in time after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 fn common_environment(peers: &Peers) -> Vec<(String, String)> {

@@ -4,6 +4,7 @@
 use lettre::{
     AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor,
     message::{Mailbox, header::ContentType},
+    transport::smtp::PoolConfig,
 };
 
 use super::{Attempt, Error};
@@ -30,10 +31,14 @@ pub struct Mailer {
 impl Mailer {
     /// `url` as lettre reads it: `smtp://host:port` (plain), `smtp://host:587?tls=required`
     /// (STARTTLS), `smtps://user:password@host` (TLS); each step of a send waits at most `timeout`.
+    /// Each send has a connection of its own: a send cut short (the caller's time limit) leaves
+    /// its connection mid-transaction, and a pool would hand that one to the next send, which
+    /// the relay then refuses for good ("bad sequence of commands").
     pub fn new(url: &str, from: &str, timeout: std::time::Duration) -> Result<Self, Error> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|error| Error::SmtpUrl { url: redact(url), reason: error.to_string() })?
             .timeout(Some(timeout))
+            .pool_config(PoolConfig::new().max_size(0))
             .build();
         let from = from.parse::<Mailbox>().map_err(|_| Error::From(from.into()))?;
         Ok(Self { transport, from })

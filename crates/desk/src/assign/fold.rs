@@ -187,8 +187,12 @@ fn wait(state: &mut State, tenant: &str, routed: &MessageRouted, sequence: u64) 
 
 impl State {
     /// Folds an agent, assignment or routing event of its tenant; `false` for other events.
+    /// An event at or before the last one folded is not folded again (a feed that started over).
     pub fn apply(&mut self, event: &Event, sequence: u64) -> bool {
-        self.folded = self.folded.max(sequence);
+        if sequence <= self.folded {
+            return false;
+        }
+        self.folded = sequence;
         let tenant = tenant_of(event);
         match &event.body {
             Some(Body::AgentUpdated(profile)) => {

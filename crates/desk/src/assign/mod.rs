@@ -130,8 +130,12 @@ impl Assigner {
     }
 
     /// Frees the agents of closed conversations: one release per closing, whichever replica.
+    /// Publishes the release of each closed conversation still holding someone. A release stays
+    /// in the fold until its `ConversationReleased` comes back (so a snapshot keeps it, and a
+    /// failed publish is tried again at the next change); its id is the closing's, so a repeat
+    /// is dropped by the bus.
     async fn release_closed(&self) {
-        let closings = std::mem::take(&mut self.lock().to_release);
+        let closings = self.lock().to_release.clone();
         for Release { tenant, conversation_id, agent_id, closing } in closings {
             let body = Body::ConversationReleased(ConversationReleased {
                 conversation_id,
@@ -144,7 +148,7 @@ impl Assigner {
             }
             .await;
             if let Err(error) = published {
-                tracing::warn!(%error, "release of a closed conversation not published; the next closing retries");
+                tracing::warn!(%error, "release of a closed conversation not published; the next change retries");
             }
         }
     }

@@ -344,7 +344,7 @@ pub struct State {
     pub clocks: BTreeMap<Scoped, Clocks>,
     /// Each tenant's pending policy as its latest decision named it: what a conversation's
     /// clocks start from when they were not kept.
-    #[serde(with = "pending_policies")]
+    #[serde(with = "snapshot::proto_map")]
     pending: BTreeMap<String, PendingPolicy>,
     /// The stream sequence of the last event folded.
     pub folded: u64,
@@ -355,40 +355,17 @@ impl snapshot::Snapshot for State {
     const VERSION: i32 = 1;
 }
 
-/// Serde for the tenants' pending policies (protobuf values).
-mod pending_policies {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize as _, Deserializer, Serializer, de::Error as _};
-    use switchboard_proto::events::v1::PendingPolicy;
-
-    pub fn serialize<S: Serializer>(
-        map: &BTreeMap<String, PendingPolicy>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer
-            .collect_map(map.iter().map(|(tenant, policy)| (tenant, prost::Message::encode_to_vec(policy))))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<BTreeMap<String, PendingPolicy>, D::Error> {
-        let encoded = BTreeMap::<String, Vec<u8>>::deserialize(deserializer)?;
-        encoded
-            .into_iter()
-            .map(|(tenant, bytes)| {
-                Ok((tenant, prost::Message::decode(bytes.as_slice()).map_err(D::Error::custom)?))
-            })
-            .collect()
-    }
-}
-
 impl State {
     /// Folds an event into its conversation's clocks; the conversation, if it concerned one.
     /// A closing ends the clocks. Only a decision or a pause begins them: the rest of a target's
     /// events concern clocks that run, and arrive late for a conversation already closed.
+    /// An event at or before the last one folded is not folded again (a feed that started over,
+    /// as an ordered consumer recreated before its first message does).
     pub fn apply(&mut self, event: &Event, sequence: u64) -> Option<Scoped> {
-        self.folded = self.folded.max(sequence);
+        if sequence <= self.folded {
+            return None;
+        }
+        self.folded = sequence;
         let (conversation, begins) = match event.body.as_ref()? {
             Body::MessageRouted(e) => (&e.conversation_id, true),
             Body::SlaPaused(e) => (&e.conversation_id, true),

@@ -175,8 +175,8 @@ fn given_two_tenants_with_one_conversation_id_then_each_has_its_own_clocks() {
     let mut state = given(&[acme]);
     state.apply(&globex, 2);
     let started = published(&when_planned(&state), T0);
-    for event in &started {
-        state.apply(event, 3);
+    for (event, sequence) in started.iter().zip(3..) {
+        state.apply(event, sequence);
     }
     assert!(when_planned(&state).is_empty(), "acme's started");
     let globex_clocks = &state.clocks[&scoped("globex", C)];

@@ -110,10 +110,20 @@ impl Timers {
         let targets = clocks.to_pause(now, except);
         let metrics = targets.iter().map(|t| t.metric.clone()).collect();
         let body = Body::SlaPaused(SlaPaused { conversation_id: conversation_id.into(), targets });
-        let key =
-            format!("{tenant}/sla/{conversation_id}/paused/after/{}-{}", clocks.born, clocks.resumed_at());
+        let life = match clocks.born {
+            0 => self.opened_at(tenant, conversation_id).await?,
+            born => born,
+        };
+        let key = format!("{tenant}/sla/{conversation_id}/paused/after/{life}-{}", clocks.resumed_at());
         self.publish_once(tenant, conversation_id, body, &key).await?;
         Ok(metrics)
+    }
+
+    /// What tells this opening of a conversation without clocks from its earlier ones: the
+    /// sequence of its last closing or reopening (0: it never closed).
+    async fn opened_at(&self, tenant: &str, conversation_id: &str) -> Result<u64, Error> {
+        let last = self.bus.last_event_of("conversation-lifecycle", tenant, conversation_id).await?;
+        Ok(last.map_or(0, |(_, sequence)| sequence))
     }
 
     /// A person took the conversation off waiting on the customer: its paused targets run again

@@ -216,6 +216,11 @@ async fn index_until_end(
                 };
                 let sequence =
                     message.info().map_err(|e| IndexerError::Consumer(e.to_string()))?.stream_sequence;
+                // A feed that started over (an ordered consumer recreated before its first
+                // message starts from the stream's beginning) brings what is indexed already.
+                if sequence <= *task_index.checkpoint.borrow() {
+                    continue;
+                }
                 match <Event as prost::Message>::decode(message.payload.as_ref()) {
                     Ok(event) => batch.push((sequence, event)),
                     Err(error) => tracing::warn!(sequence, %error, "undecodable article event not indexed"),
