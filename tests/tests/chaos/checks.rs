@@ -2,7 +2,7 @@
 //! decided once; each reply sent, at most once unless a crash fell between its send and its log;
 //! the read models equal their replay; no dead letter.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::TryStreamExt as _;
 use mail_parser::MessageParser;
@@ -142,7 +142,7 @@ pub fn replies(stream: &Stream, sinks: &Sinks<'_>, report: &mut Report) -> anyho
     report.figure("replies requested", stream.requested.len());
     requests(stream, report);
     let (mut unsettled, mut missing, mut repeated, mut unexplained) = (Vec::new(), Vec::new(), 0, Vec::new());
-    let mut expected = BTreeMap::new();
+    let mut expected = BTreeSet::new();
     for reply_id in stream.requested.keys() {
         let outcomes = stream.outcomes.get(reply_id).map(Vec::as_slice).unwrap_or_default();
         let [Some((destination, external_id, attempts))] = outcomes else {
@@ -152,7 +152,7 @@ pub fn replies(stream: &Stream, sinks: &Sinks<'_>, report: &mut Report) -> anyho
             continue;
         };
         let (sink, key) = if destination == "email" { (&mails, external_id) } else { (&posts, reply_id) };
-        expected.insert(key.clone(), ());
+        expected.insert(key.clone());
         let arrived = sink.get(key).copied().unwrap_or(0);
         match arrived {
             0 => missing.push(format!("{reply_id} ({destination})")),
@@ -161,7 +161,7 @@ pub fn replies(stream: &Stream, sinks: &Sinks<'_>, report: &mut Report) -> anyho
         }
     }
     let unasked: Vec<String> =
-        posts.keys().chain(mails.keys()).filter(|key| !expected.contains_key(*key)).cloned().collect();
+        posts.keys().chain(mails.keys()).filter(|key| !expected.contains(*key)).cloned().collect();
     report.figure("replies delivered", stream.outcomes.values().flatten().filter(|o| o.is_some()).count());
     report.figure("webhook posts", posts.values().sum::<usize>());
     report.figure("emails", mails.values().sum::<usize>());
