@@ -5,8 +5,9 @@
 //! drops the copy) and nothing is sent again; a delivery logged as `sending` (the crash came
 //! mid-request) is sent again under the same `Idempotency-Key` or Message-ID. Short of a crash a
 //! send is never repeated: its outcome is held until the database takes it (the bus keeps the
-//! message leased meanwhile), and an attempt is fenced by its message's delivery count, so a
-//! handler overtaken while stopped leaves the work to the later delivery ([`Lease`]).
+//! message leased meanwhile); only a later delivery of the message takes a fresh attempt over,
+//! and a handler overtaken while stopped logs nothing: the later one logs its own ([`Lease`],
+//! [`Claim`]).
 
 use async_nats::jetstream::consumer::PullConsumer;
 use switchboard_bus::{Bus, Delivery, Draft, Handler, HandlerError, process};
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     CONSUMER, Failpoint,
     jobs::{Job, Work, jobs_of},
-    log::{Lease, Log, Outcome},
+    log::{Claim, Lease, Log, Outcome},
     proactive::Proactive,
     send::Transports,
 };
@@ -62,17 +63,18 @@ impl Deliverer {
         if let Some(outcome) = self.log.outcome(job).await? {
             return Ok(outcome);
         }
-        let Some(attempts) = self.log.start(job, lease).await? else {
+        let Some(claim) = self.log.start(job, lease).await? else {
             // Another delivery of the message logged an outcome meanwhile, or holds the work.
             return self.log.outcome(job).await?.ok_or_else(|| superseded(job));
         };
+        let attempts = claim.attempt;
         let (destination, attempt) = self.send(job).await;
         let outcome = match attempt {
             Attempt::Sent { external_id } => Outcome::Delivered { attempts, destination, external_id },
             Attempt::Refused(reason) => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) if last_chance => Outcome::Failed { attempts, destination, reason },
             Attempt::Retry(reason) => {
-                if !self.log.retry(job, lease, &reason).await? {
+                if !self.log.retry(job, claim, &reason).await? {
                     return Err(superseded(job));
                 }
                 tracing::info!(
@@ -84,7 +86,7 @@ impl Deliverer {
                 return Err(HandlerError::Transient(reason));
             }
         };
-        self.log_sent(job, lease, &outcome).await?;
+        self.log_sent(job, claim, &outcome).await?;
         Ok(outcome)
     }
 
@@ -100,10 +102,10 @@ impl Deliverer {
 
     /// Logs the outcome of a send made, waiting out the database's trouble: the handler must not
     /// end before it is logged, or the next run would find `sending` and send again.
-    async fn log_sent(&self, job: &Job, lease: Lease, outcome: &Outcome) -> Result<(), HandlerError> {
+    async fn log_sent(&self, job: &Job, claim: Claim, outcome: &Outcome) -> Result<(), HandlerError> {
         let mut delay = std::time::Duration::from_millis(200);
         loop {
-            match self.log.finish(job, lease, outcome).await {
+            match self.log.finish(job, claim, outcome).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => return Err(superseded(job)),
                 Err(error) if is_outage(&error) => {
@@ -164,7 +166,7 @@ impl Handler<Event> for Deliverer {
 }
 
 fn superseded(job: &Job) -> HandlerError {
-    HandlerError::Superseded(format!("a later delivery of the message holds delivery {}", job.delivery_id))
+    HandlerError::Superseded(format!("another delivery of the message holds delivery {}", job.delivery_id))
 }
 
 fn outcome_event(job: &Job, outcome: Outcome) -> Body {

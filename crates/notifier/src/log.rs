@@ -12,13 +12,23 @@ pub(crate) enum Outcome {
     Failed { attempts: u32, destination: String, reason: String },
 }
 
-/// The fencing token of an attempt: the JetStream delivery count of the message that started
-/// it (the server counts up each time it hands the message on), and how long a lease stays
-/// fresh (a consumer made anew counts from 1 again).
+/// What entitles a delivery of a message to take the work over: its JetStream delivery count
+/// (the server counts up each time it hands the message on), and how long a holder's claim
+/// stays fresh (a consumer made anew counts from 1 again). Only a higher count takes over a
+/// fresh claim: a server restarted from consumer state older than its last delivery hands the
+/// message on again under the same count while the first holder is still at work.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lease {
     pub count: i64,
     pub expiry: std::time::Duration,
+}
+
+/// The claim of one attempt: the lease it started under and its attempt number, which every
+/// takeover counts up, so a holder overtaken logs nothing whatever the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claim {
+    pub lease: i64,
+    pub attempt: u32,
 }
 
 pub(crate) struct Log {
@@ -52,17 +62,17 @@ impl Log {
     }
 
     /// Records an attempt starting under `lease` (the delivery count of the message in hand);
-    /// returns the attempt number, or `None` when a later delivery of the message holds the
-    /// work (its lease is higher and still fresh: this handler was stopped past its own) or an
-    /// outcome was logged since the caller looked.
-    pub(crate) async fn start(&self, job: &Job, lease: Lease) -> Result<Option<u32>, sqlx::Error> {
+    /// returns its claim, or `None` when another delivery of the message holds the work (its
+    /// count is not lower and its claim still fresh) or an outcome was logged since the caller
+    /// looked.
+    pub(crate) async fn start(&self, job: &Job, lease: Lease) -> Result<Option<Claim>, sqlx::Error> {
         let attempts: Option<i32> = sqlx::query_scalar(
             "INSERT INTO notifier.delivery_log (tenant, delivery_id, conversation_id, status, attempts, lease)
              VALUES ($1, $2, $3, 'sending', 1, $4)
              ON CONFLICT (tenant, delivery_id) DO UPDATE
                  SET attempts = notifier.delivery_log.attempts + 1, lease = EXCLUDED.lease, updated_at = now()
                  WHERE notifier.delivery_log.status = 'sending'
-                   AND (notifier.delivery_log.lease <= EXCLUDED.lease
+                   AND (notifier.delivery_log.lease < EXCLUDED.lease
                         OR notifier.delivery_log.updated_at < now() - make_interval(secs => $5))
              RETURNING attempts",
         )
@@ -73,30 +83,32 @@ impl Log {
         .bind(lease.expiry.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(attempts.map(|attempts| u32::try_from(attempts).unwrap_or(0)))
+        Ok(attempts
+            .map(|attempts| Claim { lease: lease.count, attempt: u32::try_from(attempts).unwrap_or(0) }))
     }
 
-    /// Notes why an attempt will be tried again; `false` when a later delivery holds the work.
-    pub(crate) async fn retry(&self, job: &Job, lease: Lease, reason: &str) -> Result<bool, sqlx::Error> {
+    /// Notes why an attempt will be tried again; `false` when another delivery took the work over.
+    pub(crate) async fn retry(&self, job: &Job, claim: Claim, reason: &str) -> Result<bool, sqlx::Error> {
         let updated = sqlx::query(
             "UPDATE notifier.delivery_log SET last_error = $3, updated_at = now()
-             WHERE tenant = $1 AND delivery_id = $2 AND lease = $4",
+             WHERE tenant = $1 AND delivery_id = $2 AND lease = $4 AND attempts = $5",
         )
         .bind(&job.tenant)
         .bind(&job.delivery_id)
         .bind(reason)
-        .bind(lease.count)
+        .bind(claim.lease)
+        .bind(attempt_column(claim))
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Logs how the attempt under `lease` ended; `false` (nothing logged) when a later delivery
-    /// holds the work, which logs its own.
+    /// Logs how the attempt under `claim` ended; `false` (nothing logged) when another delivery
+    /// took the work over, which logs its own. Logging the same outcome again is harmless.
     pub(crate) async fn finish(
         &self,
         job: &Job,
-        lease: Lease,
+        claim: Claim,
         outcome: &Outcome,
     ) -> Result<bool, sqlx::Error> {
         let (status, destination, error, external_id) = match outcome {
@@ -108,7 +120,7 @@ impl Log {
         let updated = sqlx::query(
             "UPDATE notifier.delivery_log SET status = $3, destination = $4, last_error = $5,
                  external_id = $6, updated_at = now()
-             WHERE tenant = $1 AND delivery_id = $2 AND lease = $7",
+             WHERE tenant = $1 AND delivery_id = $2 AND lease = $7 AND attempts = $8",
         )
         .bind(&job.tenant)
         .bind(&job.delivery_id)
@@ -116,11 +128,16 @@ impl Log {
         .bind(destination)
         .bind(error)
         .bind(external_id)
-        .bind(lease.count)
+        .bind(claim.lease)
+        .bind(attempt_column(claim))
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected() > 0)
     }
+}
+
+fn attempt_column(claim: Claim) -> i32 {
+    i32::try_from(claim.attempt).unwrap_or(i32::MAX)
 }
 
 #[cfg(test)]
@@ -140,21 +157,81 @@ mod tests {
         let pool = database.pool().await?;
         crate::migrate_schema(&pool).await?;
         let log = Log::new(pool.clone());
-        let job = Job {
-            tenant: "default".into(),
-            delivery_id: "r-1".into(),
-            source_id: "r-1".into(),
-            conversation_id: "c-1".into(),
-            work: Work::Reply(Default::default()),
-        };
+        let job = reply_job("r-1");
         let expiry = Duration::from_secs(300);
-        let first = Lease { count: 1, expiry };
-        assert_eq!(log.start(&job, first).await?, Some(1));
+        let first = log.start(&job, Lease { count: 1, expiry }).await?.ok_or("first attempt")?;
+        assert_eq!(first, Claim { lease: 1, attempt: 1 });
         let failed = Outcome::Failed { attempts: 1, destination: "email".into(), reason: "refused".into() };
         assert!(log.finish(&job, first, &failed).await?);
 
         assert_eq!(log.start(&job, Lease { count: 2, expiry }).await?, None, "no second send");
         assert!(matches!(log.outcome(&job).await?, Some(Outcome::Failed { .. })));
+        pool.close().await;
+        database.drop_database().await?;
+        Ok(())
+    }
+
+    fn reply_job(delivery_id: &str) -> Job {
+        Job {
+            tenant: "default".into(),
+            delivery_id: delivery_id.into(),
+            source_id: delivery_id.into(),
+            conversation_id: "c-1".into(),
+            work: Work::Reply(Default::default()),
+        }
+    }
+
+    /// Given an attempt at work under delivery count 2, when the message is handed on again
+    /// under the same count (a server restarted from older consumer state), then the second
+    /// delivery does not start a send; a higher count does, and the first holder logs nothing.
+    #[tokio::test]
+    async fn only_a_higher_delivery_count_takes_a_fresh_attempt_over() -> Result {
+        let database = switchboard_testkit::TestDatabase::create().await?;
+        let pool = database.pool().await?;
+        crate::migrate_schema(&pool).await?;
+        let log = Log::new(pool.clone());
+        let job = reply_job("r-2");
+        let expiry = Duration::from_secs(300);
+        let first = log.start(&job, Lease { count: 2, expiry }).await?.ok_or("first attempt")?;
+        assert_eq!(first, Claim { lease: 2, attempt: 1 });
+
+        assert_eq!(log.start(&job, Lease { count: 2, expiry }).await?, None, "same count: no second send");
+        let second = log.start(&job, Lease { count: 3, expiry }).await?.ok_or("taken over")?;
+        assert_eq!(second, Claim { lease: 3, attempt: 2 });
+
+        let sent =
+            Outcome::Delivered { attempts: 1, destination: "email".into(), external_id: "<r-2@x>".into() };
+        assert!(!log.retry(&job, first, "slow").await?, "the overtaken holder notes nothing");
+        assert!(!log.finish(&job, first, &sent).await?, "the overtaken holder logs nothing");
+        let sent =
+            Outcome::Delivered { attempts: 2, destination: "email".into(), external_id: "<r-2@x>".into() };
+        assert!(log.finish(&job, second, &sent).await?);
+        assert!(log.finish(&job, second, &sent).await?, "logging it again is harmless");
+        assert_eq!(log.outcome(&job).await?, Some(sent));
+        pool.close().await;
+        database.drop_database().await?;
+        Ok(())
+    }
+
+    /// Given an attempt whose claim went stale, when a delivery under the same count takes it
+    /// over, then the first holder, back at work, cannot log its outcome over the second's.
+    #[tokio::test]
+    async fn a_holder_overtaken_under_its_own_count_logs_nothing() -> Result {
+        let database = switchboard_testkit::TestDatabase::create().await?;
+        let pool = database.pool().await?;
+        crate::migrate_schema(&pool).await?;
+        let log = Log::new(pool.clone());
+        let job = reply_job("r-3");
+        let stale = Lease { count: 1, expiry: Duration::ZERO };
+        let first = log.start(&job, stale).await?.ok_or("first attempt")?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = log.start(&job, stale).await?.ok_or("a stale claim is taken over")?;
+        assert_eq!(second.attempt, 2);
+
+        let sent =
+            Outcome::Delivered { attempts: 1, destination: "webhook".into(), external_id: String::new() };
+        assert!(!log.finish(&job, first, &sent).await?, "the first holder was overtaken");
+        assert_eq!(log.outcome(&job).await?, None, "still the second holder's to log");
         pool.close().await;
         database.drop_database().await?;
         Ok(())
