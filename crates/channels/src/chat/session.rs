@@ -240,7 +240,13 @@ impl Session {
         if conversation_id.is_empty() {
             return;
         }
-        match self.history(&conversation_id, 0).await {
+        // Whether it exists is asked of a read model caught up with the tenant's conversations
+        // until now: one that lags would call a conversation just started unknown.
+        let until_now = match self.conversations_until_now().await {
+            Ok(sequence) => sequence,
+            Err(error) => return self.error(format!("history unavailable: {error}")),
+        };
+        match self.history(&conversation_id, until_now).await {
             Ok(conversation) if conversation.customer_id == self.customer_id => {}
             Ok(_) => return self.error("this conversation belongs to someone else"),
             Err(status) if status.code() == tonic::Code::NotFound => {
@@ -250,8 +256,7 @@ impl Session {
         }
         self.chat.hub.join(&conversation_id, self.link.clone());
         // Everything of the tenant's conversations until now: what came before joining.
-        let view = self.chat.deps.bus.last_sequence_of(&switchboard_bus::CONVERSATION_VIEW, &self.tenant);
-        let now = match view.await {
+        let now = match self.conversations_until_now().await {
             Ok(sequence) => sequence,
             Err(error) => return self.error(format!("history unavailable: {error}")),
         };
@@ -287,6 +292,12 @@ impl Session {
                 .unwrap_or_default();
             self.say(handoff_under_way(&queue.unwrap_or_default(), &language));
         }
+    }
+
+    /// The stream sequence of the tenant's last conversation event: intake's read model has
+    /// everything until now once it reaches it.
+    async fn conversations_until_now(&self) -> Result<u64, switchboard_bus::Error> {
+        self.chat.deps.bus.last_sequence_of(&switchboard_bus::CONVERSATION_VIEW, &self.tenant).await
     }
 
     /// The conversation as intake has it once its read model reached `min_sequence`.
