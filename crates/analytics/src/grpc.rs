@@ -8,8 +8,9 @@ use switchboard_auth::Caller;
 use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     analytics::v1::{
-        Count, GetCountsRequest, GetCountsResponse, ListArticleDeflectionsRequest,
-        ListArticleDeflectionsResponse, ListContentGapsRequest, ListContentGapsResponse, analytics_server,
+        Count, GetCountsRequest, GetCountsResponse, GetReportRequest, ListArticleDeflectionsRequest,
+        ListArticleDeflectionsResponse, ListContentGapsRequest, ListContentGapsResponse, Report,
+        analytics_server,
     },
     time::to_datetime,
     to_status,
@@ -17,7 +18,7 @@ use switchboard_proto::{
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::{Error, knowledge, projection::METRICS};
+use crate::{Error, knowledge, projection::METRICS, report};
 
 /// How long `GetCounts` waits for a requested sequence.
 const READ_WAIT: Duration = Duration::from_secs(5);
@@ -25,11 +26,12 @@ const READ_WAIT: Duration = Duration::from_secs(5);
 pub struct AnalyticsApi {
     pool: PgPool,
     checkpoint: watch::Receiver<u64>,
+    reopen_window: Duration,
 }
 
 impl AnalyticsApi {
-    pub(crate) fn new(pool: PgPool, checkpoint: watch::Receiver<u64>) -> Self {
-        Self { pool, checkpoint }
+    pub(crate) fn new(pool: PgPool, checkpoint: watch::Receiver<u64>, reopen_window: Duration) -> Self {
+        Self { pool, checkpoint, reopen_window }
     }
 
     async fn caught_up(&self, min_sequence: u64) -> Result<(), Error> {
@@ -106,6 +108,18 @@ impl analytics_server::Analytics for AnalyticsApi {
             .await
             .map_err(|e| to_status(&Error::Database(e)))?;
         Ok(Response::new(ListArticleDeflectionsResponse { articles }))
+    }
+
+    async fn get_report(&self, request: Request<GetReportRequest>) -> Result<Response<Report>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let request = request.into_inner();
+        let now = chrono::Utc::now();
+        let scope = report::Scope::of(&tenant, &request, now).map_err(|e| to_status(&e))?;
+        self.caught_up(request.min_sequence).await.map_err(|e| to_status(&e))?;
+        let report = report::report(&self.pool, &scope, now, self.reopen_window)
+            .await
+            .map_err(|e| to_status(&Error::Database(e)))?;
+        Ok(Response::new(report))
     }
 }
 

@@ -1,4 +1,6 @@
-//! Analytics: counts of messages, classifications, escalations, queued messages, automated
+//! Analytics: a report of containment, escalation, resolution, response times, SLAs,
+//! satisfaction and volume over one row of facts per conversation ([`facts`], [`report`]);
+//! counts of messages, classifications, escalations, queued messages, automated
 //! replies and knowledge queries, by channel and intent; the questions the knowledge base could
 //! not answer (content gaps) and deflections per article; projected from every event into
 //! schema `analytics`. Multi-tenant: every row is keyed by its event's tenant, and every call
@@ -6,9 +8,12 @@
 
 #![forbid(unsafe_code)]
 
+mod conversations;
+pub mod facts;
 mod grpc;
 mod knowledge;
 mod projection;
+pub mod report;
 pub mod wording;
 
 use std::sync::Arc;
@@ -32,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "counted events",
         sql: include_str!("../migrations/004_counted_events.sql"),
     },
+    Migration { version: 5, name: "conversations", sql: include_str!("../migrations/005_conversations.sql") },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +68,14 @@ impl ServiceError for Error {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub batch_size: usize,
+    /// How long after a closing the customer may still reopen it by writing again: a closing
+    /// inside it is pending, not contained (the intake's reopen window).
+    pub reopen_window: std::time::Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { batch_size: 1000 }
+        Self { batch_size: 1000, reopen_window: std::time::Duration::from_secs(7 * 24 * 3600) }
     }
 }
 
@@ -79,7 +88,11 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
     migrate(&deps.pool, "analytics", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     Ok(Started {
-        service: AnalyticsServer::new(grpc::AnalyticsApi::new(deps.pool, runner.checkpoint())),
+        service: AnalyticsServer::new(grpc::AnalyticsApi::new(
+            deps.pool,
+            runner.checkpoint(),
+            config.reopen_window,
+        )),
         tasks: vec![spawn_runner(runner, shutdown)],
     })
 }

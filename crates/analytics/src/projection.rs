@@ -1,7 +1,8 @@
 //! Counters, summed per batch in memory and written with one statement per batch; and the
 //! knowledge queries with their deflection outcomes, for content gaps. Every row is the event's
 //! tenant's: counters are summed per tenant, and no tenant's events touch another's rows. Each
-//! event counts once by its id (`analytics.counted_events`), however often the stream holds it.
+//! event counts once by its id (`analytics.counted_events`), however often the stream holds it;
+//! the new events of conversations are folded into their facts ([`crate::conversations`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,7 +13,7 @@ use switchboard_proto::{
     time::to_datetime,
 };
 
-use crate::knowledge;
+use crate::{conversations, facts, knowledge};
 
 /// Every metric this projection counts.
 pub const METRICS: &[&str] = &[
@@ -54,7 +55,12 @@ impl Projection for AnalyticsProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["analytics.counts", "analytics.knowledge_queries", "analytics.counted_events"]
+        &[
+            "analytics.counts",
+            "analytics.knowledge_queries",
+            "analytics.counted_events",
+            "analytics.conversations",
+        ]
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
@@ -62,12 +68,16 @@ impl Projection for AnalyticsProjection {
         let effects: Vec<(&Applied, Vec<(Key, i64)>)> = events
             .iter()
             .map(|applied| (applied, increments_of(applied.event.body.as_ref())))
-            .filter(|(applied, increments)| !increments.is_empty() || records(applied.event.body.as_ref()))
+            .filter(|(applied, increments)| {
+                !increments.is_empty() || records(applied.event.body.as_ref()) || folds(&applied.event)
+            })
             .collect();
         let mut new = first_seen(tx, effects.iter().map(|(applied, _)| *applied)).await?;
         let mut increments: BTreeMap<(String, Key), i64> = BTreeMap::new();
+        let mut fresh = Vec::new();
         // Taken out as counted: a copy later in the same batch is not new.
         for (applied, adds) in effects.into_iter().filter(|(applied, _)| new.remove(&applied.event.id)) {
+            fresh.push(&applied.event);
             let tenant = applied.event.tenant.as_str();
             for (key, by) in adds {
                 *increments.entry((tenant.to_string(), key)).or_default() += by;
@@ -83,6 +93,7 @@ impl Projection for AnalyticsProjection {
                 _ => {}
             }
         }
+        conversations::apply(tx, fresh.into_iter()).await?;
         if increments.is_empty() {
             return Ok(());
         }
@@ -135,6 +146,11 @@ async fn first_seen(
     .fetch_all(&mut *tx)
     .await
     .map(|ids: Vec<String>| ids.into_iter().collect())
+}
+
+/// Whether an event tells something about a conversation's facts.
+fn folds(event: &switchboard_proto::events::v1::Event) -> bool {
+    facts::conversation_of(event).is_some()
 }
 
 /// Whether an event is recorded beyond the counters (knowledge queries and their outcomes).

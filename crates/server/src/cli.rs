@@ -1,5 +1,5 @@
-//! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`, `token`, `agent`,
-//! `demo`.
+//! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`, `analytics`,
+//! `token`, `agent`, `demo`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -43,6 +43,9 @@ pub enum Command {
     /// Routing rules: what a candidate rule set would change.
     #[command(subcommand)]
     Router(crate::router::RouterCommand),
+    /// The support lead's report from a running server.
+    #[command(subcommand)]
+    Analytics(crate::analytics::AnalyticsCommand),
     /// Tokens for the API: issue, revoke, and make a signing key.
     #[command(subcommand)]
     Token(crate::token::TokenCommand),
@@ -197,6 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Knowledge(command) => crate::knowledge::run(command).await,
         Command::Router(command) => crate::router::run(command).await,
+        Command::Analytics(command) => crate::analytics::run(command).await,
         Command::Token(command) => crate::token::run(command).await,
         Command::Agent(command) => crate::agent::run(command).await,
         Command::Demo(command) => crate::demo::run(command).await,

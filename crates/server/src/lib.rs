@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod analytics;
 pub mod api;
 mod channels;
 pub mod classifier;

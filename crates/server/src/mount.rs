@@ -72,7 +72,11 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))
             }
             Service::Analytics => {
-                add!(mounted, service, switchboard_analytics::start(deps, Default::default(), work))
+                let analytics = switchboard_analytics::Config {
+                    reopen_window: config.reopen_window,
+                    ..switchboard_analytics::Config::default()
+                };
+                add!(mounted, service, switchboard_analytics::start(deps, analytics, work))
             }
             Service::Desk => {
                 add!(

@@ -64,7 +64,7 @@ pub async fn simulate(
 }
 
 /// `30m`, `24h`, `7d` or `90s` before `now`.
-fn ago(text: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+pub(crate) fn ago(text: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let amount: i64 =
         number.parse().with_context(|| format!("--since {text:?}: give e.g. 30m, 24h or 7d"))?;

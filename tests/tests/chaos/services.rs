@@ -38,7 +38,7 @@ pub struct Services {
 impl Services {
     /// Starts one process per service, its log in `dir`.
     pub fn start(peers: &Peers, dir: &Path) -> anyhow::Result<Self> {
-        let binary = binary()?;
+        let binary = crate::common::switchboard_binary()?;
         let mut grpc = BTreeMap::new();
         for service in SERVICES {
             grpc.insert(service, loopback()?);
@@ -209,20 +209,4 @@ fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// The `switchboard` binary `cargo test --workspace --all-targets` builds beside the tests
-/// (`SWITCHBOARD_BIN` names another).
-fn binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("SWITCHBOARD_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let deps = std::env::current_exe()?;
-    let built = deps.parent().and_then(Path::parent).map(|debug| debug.join("switchboard"));
-    match built {
-        Some(path) if path.exists() => Ok(path),
-        _ => bail!(
-            "no switchboard binary beside the tests: run `cargo build --bin switchboard` (make test does)"
-        ),
-    }
 }

@@ -485,3 +485,19 @@ pub async fn end_sessions(database_url: &str, read_only: bool) -> anyhow::Result
     pool.close().await;
     Ok(())
 }
+
+/// The `switchboard` binary `cargo test --workspace --all-targets` builds beside the tests
+/// (`SWITCHBOARD_BIN` names another).
+pub fn switchboard_binary() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("SWITCHBOARD_BIN") {
+        return Ok(std::path::PathBuf::from(path));
+    }
+    let deps = std::env::current_exe()?;
+    let built = deps.parent().and_then(std::path::Path::parent).map(|debug| debug.join("switchboard"));
+    match built {
+        Some(path) if path.exists() => Ok(path),
+        _ => anyhow::bail!(
+            "no switchboard binary beside the tests: run `cargo build --bin switchboard` (make test does)"
+        ),
+    }
+}

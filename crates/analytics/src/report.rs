@@ -1,0 +1,297 @@
+//! The support lead's report: figures over the conversation facts (`analytics.conversations`)
+//! for a period and filters, as `docs/ANALYTICS.md` defines them. Conversations count in the
+//! period they started in (volume, escalation, first response, SLAs) or were closed in
+//! (containment, resolution, reopens, satisfaction).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, postgres::PgArguments, query::Query};
+use switchboard_proto::{
+    analytics::v1::{Bucket, GetReportRequest, Point, Report, SatisfactionFigure, Share, SlaFigure},
+    time::{to_datetime, to_timestamp},
+};
+
+use crate::Error;
+
+/// The longest period a report covers.
+const LONGEST: chrono::TimeDelta = chrono::TimeDelta::days(366);
+
+/// What a report is about: the tenant's conversations in `[from, to)` that pass the filters.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub tenant: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket: Bucket,
+    /// channel, queue, intent, language, agent; empty: any.
+    pub filters: [String; 5],
+}
+
+impl Scope {
+    /// The scope a request asks for, at `now`; a period backwards or too long is refused.
+    pub fn of(tenant: &str, request: &GetReportRequest, now: DateTime<Utc>) -> Result<Self, Error> {
+        let to = request.to.as_ref().map_or(now, |at| to_datetime(Some(at)));
+        let from = request.from.as_ref().map_or(to - chrono::TimeDelta::days(7), |at| to_datetime(Some(at)));
+        if from >= to {
+            return Err(Error::InvalidArgument("`from` must be before `to`".into()));
+        }
+        if to - from > LONGEST {
+            return Err(Error::InvalidArgument("a report covers at most 366 days".into()));
+        }
+        let bucket = Bucket::try_from(request.bucket)
+            .map_err(|_| Error::InvalidArgument(format!("unknown bucket {}", request.bucket)))?;
+        let filters = [&request.channel, &request.queue, &request.intent, &request.language, &request.agent]
+            .map(|filter| filter.trim().to_string());
+        Ok(Self { tenant: tenant.to_string(), from, to, bucket, filters })
+    }
+
+    fn unit(&self) -> &'static str {
+        match self.bucket {
+            Bucket::Hour => "hour",
+            Bucket::Week => "week",
+            Bucket::Day | Bucket::Unspecified => "day",
+        }
+    }
+}
+
+/// The report for `scope`, at `now`; closings within `reopen_window` of `now` are pending.
+pub async fn report(
+    pool: &PgPool,
+    scope: &Scope,
+    now: DateTime<Utc>,
+    reopen_window: Duration,
+) -> Result<Report, sqlx::Error> {
+    let settled_before = now - chrono::TimeDelta::from_std(reopen_window).unwrap_or(chrono::TimeDelta::MAX);
+    let mut report = Report {
+        from: Some(to_timestamp(scope.from)),
+        to: Some(to_timestamp(scope.to)),
+        ..Report::default()
+    };
+    started(pool, scope, &mut report).await?;
+    closed(pool, scope, settled_before, &mut report).await?;
+    shares(pool, scope, &mut report).await?;
+    report.sla = sla(pool, scope).await?;
+    report.satisfaction = satisfaction(pool, scope).await?;
+    report.series = series(pool, scope, settled_before).await?;
+    Ok(report)
+}
+
+/// The tenant's conversations passing the filters, with `human` (a person took part), that
+/// started (`started_at`) or closed (`closed_at`) in the period: `$1` to `$8`.
+fn within(column: &str) -> String {
+    format!(
+        "WITH f AS (
+            SELECT *, (handed_off OR first_human_reply_at IS NOT NULL) AS human
+            FROM analytics.conversations
+            WHERE tenant = $1 AND {column} >= $2 AND {column} < $3
+              AND ($4 = '' OR channel = $4) AND ($5 = '' OR queue = $5) AND ($6 = '' OR intent = $6)
+              AND ($7 = '' OR language = $7) AND ($8 = '' OR agent = $8))"
+    )
+}
+
+/// The query `sql` (built here from constants only) with the scope bound as `$1` to `$8`.
+fn scoped(sql: String, scope: &Scope) -> Query<'_, Postgres, PgArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(&scope.tenant).bind(scope.from).bind(scope.to);
+    for filter in &scope.filters {
+        query = query.bind(filter);
+    }
+    query
+}
+
+async fn started(pool: &PgPool, scope: &Scope, report: &mut Report) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "{} SELECT count(*), count(*) FILTER (WHERE handed_off),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_human_reply_at - started_at)::float8),
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_human_reply_at - started_at)::float8),
+            count(*) FILTER (WHERE first_response_sla = 'met') + count(*) FILTER (WHERE resolution_sla = 'met'),
+            count(*) FILTER (WHERE first_response_sla = 'breached') + count(*) FILTER (WHERE resolution_sla = 'breached')
+         FROM f",
+        within("started_at")
+    );
+    let row = scoped(sql, scope).fetch_one(pool).await?;
+    report.conversations = count(row.try_get(0)?);
+    report.escalated = count(row.try_get(1)?);
+    report.escalation_rate = rate(report.escalated, report.conversations);
+    report.first_response_seconds_p50 = row.try_get(2)?;
+    report.first_response_seconds_p90 = row.try_get(3)?;
+    report.sla_met = count(row.try_get(4)?);
+    report.sla_breached = count(row.try_get(5)?);
+    report.sla_attainment = rate(report.sla_met, report.sla_met + report.sla_breached);
+    Ok(())
+}
+
+async fn closed(
+    pool: &PgPool,
+    scope: &Scope,
+    settled_before: DateTime<Utc>,
+    report: &mut Report,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "{} SELECT count(*),
+            count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at < $9),
+            count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at >= $9),
+            count(*) FILTER (WHERE reopens > 0),
+            count(*) FILTER (WHERE reopens = 0 AND closed_at < $9),
+            count(*) FILTER (WHERE closed_at < $9),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - started_at)::float8),
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - started_at)::float8),
+            (avg((csat >= 4)::int) FILTER (WHERE NOT human))::float8,
+            (avg((csat >= 4)::int) FILTER (WHERE human))::float8,
+            avg((csat >= 4)::int)::float8, count(csat),
+            count(nps) FILTER (WHERE nps >= 9) - count(nps) FILTER (WHERE nps <= 6), count(nps),
+            coalesce(sum(surveys_sent), 0)::bigint
+         FROM f",
+        within("closed_at")
+    );
+    let row = scoped(sql, scope).bind(settled_before).fetch_one(pool).await?;
+    report.closed = count(row.try_get(0)?);
+    report.contained = count(row.try_get(1)?);
+    report.containment_pending = count(row.try_get(2)?);
+    report.containment_rate = rate(report.contained, report.closed);
+    report.reopened = count(row.try_get(3)?);
+    report.reopen_rate = rate(report.reopened, report.closed);
+    report.first_contact_resolution_rate = rate(count(row.try_get(4)?), count(row.try_get(5)?));
+    report.resolution_seconds_p50 = row.try_get(6)?;
+    report.resolution_seconds_p90 = row.try_get(7)?;
+    report.csat_bot = row.try_get(8)?;
+    report.csat_human = row.try_get(9)?;
+    report.csat = row.try_get(10)?;
+    report.csat_answers = count(row.try_get(11)?);
+    let net: i64 = row.try_get(12)?;
+    report.nps_answers = count(row.try_get(13)?);
+    report.nps = (report.nps_answers > 0).then(|| net as f64 * 100.0 / report.nps_answers as f64);
+    report.surveys_sent = count(row.try_get(14)?);
+    report.survey_response_rate = rate(report.csat_answers + report.nps_answers, report.surveys_sent);
+    Ok(())
+}
+
+/// Volume by channel, language, first intent, queue and hour of day; hand-off reasons; and the
+/// closings by agent: most first.
+async fn shares(pool: &PgPool, scope: &Scope, report: &mut Report) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "{} SELECT 'channel', channel, count(*) FROM f GROUP BY 2
+         UNION ALL SELECT 'language', language, count(*) FROM f GROUP BY 2
+         UNION ALL SELECT 'intent', intent, count(*) FROM f GROUP BY 2
+         UNION ALL SELECT 'queue', queue, count(*) FROM f WHERE queue <> '' GROUP BY 2
+         UNION ALL SELECT 'hour', to_char(started_at AT TIME ZONE 'UTC', 'HH24'), count(*) FROM f GROUP BY 2
+         UNION ALL SELECT 'reason', handoff_reason, count(*) FROM f WHERE handed_off GROUP BY 2
+         ORDER BY 1, 3 DESC, 2",
+        within("started_at")
+    );
+    for row in scoped(sql, scope).fetch_all(pool).await? {
+        let dimension: String = row.try_get(0)?;
+        let share = Share { key: row.try_get(1)?, count: count(row.try_get(2)?) };
+        match dimension.as_str() {
+            "channel" => report.channels.push(share),
+            "language" => report.languages.push(share),
+            "intent" => report.intents.push(share),
+            "queue" => report.queues.push(share),
+            "hour" => report.hours.push(share),
+            _ => report.handoff_reasons.push(share),
+        }
+    }
+    report.hours.sort_by(|a, b| a.key.cmp(&b.key));
+    let sql = format!(
+        "{} SELECT agent, count(*) FROM f WHERE human AND agent <> '' GROUP BY 1 ORDER BY 2 DESC, 1",
+        within("closed_at")
+    );
+    for row in scoped(sql, scope).fetch_all(pool).await? {
+        report.agents.push(Share { key: row.try_get(0)?, count: count(row.try_get(1)?) });
+    }
+    Ok(())
+}
+
+/// How SLA targets ended, per queue and target.
+async fn sla(pool: &PgPool, scope: &Scope) -> Result<Vec<SlaFigure>, sqlx::Error> {
+    let sql = format!(
+        "{} SELECT queue, metric, count(*) FILTER (WHERE ending = 'met'), count(*) FILTER (WHERE ending = 'breached')
+         FROM f, LATERAL (VALUES ('first_response', first_response_sla), ('resolution', resolution_sla))
+             AS targets (metric, ending)
+         WHERE ending <> '' GROUP BY 1, 2 ORDER BY 1, 2",
+        within("started_at")
+    );
+    let rows = scoped(sql, scope).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SlaFigure {
+                queue: row.try_get(0)?,
+                metric: row.try_get(1)?,
+                met: count(row.try_get(2)?),
+                breached: count(row.try_get(3)?),
+            })
+        })
+        .collect()
+}
+
+/// CSAT by agent, queue and first intent, of the conversations closed in the period.
+async fn satisfaction(pool: &PgPool, scope: &Scope) -> Result<Vec<SatisfactionFigure>, sqlx::Error> {
+    let sql = format!(
+        "{} SELECT 'agent', agent, count(csat), avg((csat >= 4)::int)::float8 FROM f
+             WHERE agent <> '' AND csat IS NOT NULL GROUP BY 2
+         UNION ALL SELECT 'queue', queue, count(csat), avg((csat >= 4)::int)::float8 FROM f
+             WHERE queue <> '' AND csat IS NOT NULL GROUP BY 2
+         UNION ALL SELECT 'intent', intent, count(csat), avg((csat >= 4)::int)::float8 FROM f
+             WHERE csat IS NOT NULL GROUP BY 2
+         ORDER BY 1, 3 DESC, 2",
+        within("closed_at")
+    );
+    let rows = scoped(sql, scope).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SatisfactionFigure {
+                dimension: row.try_get(0)?,
+                key: row.try_get(1)?,
+                answers: count(row.try_get(2)?),
+                csat: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// A point per bucket that has something: conversations started and escalated in it, closings
+/// (contained, pending) in it.
+async fn series(
+    pool: &PgPool,
+    scope: &Scope,
+    settled_before: DateTime<Utc>,
+) -> Result<Vec<Point>, sqlx::Error> {
+    let mut points: BTreeMap<DateTime<Utc>, Point> = BTreeMap::new();
+    let bucket = |column: &str| {
+        format!("date_trunc('{}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'", scope.unit())
+    };
+    let sql = format!(
+        "{} SELECT {}, count(*), count(*) FILTER (WHERE handed_off) FROM f GROUP BY 1",
+        within("started_at"),
+        bucket("started_at")
+    );
+    for row in scoped(sql, scope).fetch_all(pool).await? {
+        let point = points.entry(row.try_get(0)?).or_default();
+        point.conversations = count(row.try_get(1)?);
+        point.escalated = count(row.try_get(2)?);
+    }
+    let sql = format!(
+        "{} SELECT {}, count(*), count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at < $9),
+             count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at >= $9)
+         FROM f GROUP BY 1",
+        within("closed_at"),
+        bucket("closed_at")
+    );
+    for row in scoped(sql, scope).bind(settled_before).fetch_all(pool).await? {
+        let point = points.entry(row.try_get(0)?).or_default();
+        point.closed = count(row.try_get(1)?);
+        point.contained = count(row.try_get(2)?);
+        point.containment_pending = count(row.try_get(3)?);
+    }
+    Ok(points.into_iter().map(|(start, point)| Point { start: Some(to_timestamp(start)), ..point }).collect())
+}
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// `part / whole`, unset when there is no whole.
+fn rate(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
