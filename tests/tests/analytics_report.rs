@@ -10,7 +10,9 @@ use common::{Backing, Cluster};
 use switchboard_auth::Role;
 use switchboard_bus::{Bus, Draft};
 use switchboard_proto::{
-    analytics::v1::{Bucket, GetReportRequest, Report, Share, analytics_client::AnalyticsClient},
+    analytics::v1::{
+        Bucket, GetReportRequest, ListTrendsRequest, Report, Share, analytics_client::AnalyticsClient,
+    },
     events::v1::{
         Channel, ConversationAssigned, ConversationClosed, ConversationReopened, HandoffPacket,
         MessageClassified, MessageReceived, MessageRouted, ReplyRequested, RouteAction, SlaBreached, SlaMet,
@@ -339,5 +341,64 @@ async fn the_report_command_prints_the_servers_figures() -> anyhow::Result<()> {
     let text = run(false).await?;
     assert!(text.contains("containment rate          25.0% (1 contained, 1 pending, of 4 closed)"), "{text}");
     assert!(text.contains("escalation rate           50.0% (3 handed to a person)"), "{text}");
+    cluster.stop().await
+}
+
+/// `count` conversations with first intent `intent`, started `ago` before now.
+async fn started(bus: &Bus, intent: &str, count: usize, ago: TimeDelta, tag: &str) -> anyhow::Result<u64> {
+    let mut last = 0;
+    for index in 0..count {
+        let conversation = format!("{intent}-{tag}-{index}");
+        let at = to_timestamp(Utc::now() - ago);
+        let received = MessageReceived {
+            conversation_id: conversation.clone(),
+            channel: Channel::Web.into(),
+            starts_conversation: true,
+            ..Default::default()
+        };
+        let classified = MessageClassified {
+            conversation_id: conversation.clone(),
+            intent: intent.into(),
+            ..Default::default()
+        };
+        for body in [Body::MessageReceived(received), Body::MessageClassified(classified)] {
+            let mut event = Draft::new("acme", &conversation, body).build()?;
+            event.occurred_at = Some(at);
+            last = bus.publish(&event).await?.sequence;
+        }
+    }
+    Ok(last)
+}
+
+/// Refund questions usually come two an hour; this hour nine came: a spike. Order questions come
+/// six an hour, as always: none.
+#[tokio::test]
+async fn an_intent_far_above_its_usual_hour_is_flagged_as_a_spike() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let cluster =
+        Cluster::start(switchboard_server::Config { services: vec![Service::Analytics], ..backing.config() })
+            .await?;
+    let bus = backing.bus().await?;
+    let half_hour = TimeDelta::minutes(30);
+    for week in 1..=4 {
+        let ago = TimeDelta::days(7 * week) + half_hour;
+        started(&bus, "refund", 2, ago, &format!("w{week}")).await?;
+        started(&bus, "order_status", 6, ago, &format!("w{week}")).await?;
+    }
+    started(&bus, "order_status", 6, half_hour, "now").await?;
+    let last = started(&bus, "refund", 9, half_hour, "now").await?;
+
+    let channel = cluster.channel_as("acme", Role::Supervisor, "sam").await?;
+    let request = ListTrendsRequest { min_sequence: last, ..Default::default() };
+    let trends = AnalyticsClient::new(channel).list_trends(request).await?.into_inner().trends;
+
+    let shape: Vec<(&str, u64, &[u64], bool)> =
+        trends.iter().map(|t| (t.intent.as_str(), t.count, t.baseline.as_slice(), t.spike)).collect();
+    assert_eq!(
+        shape,
+        [("refund", 9, &[2, 2, 2, 2][..], true), ("order_status", 6, &[6, 6, 6, 6][..], false)],
+        "{trends:#?}"
+    );
+    assert_eq!(trends[0].ratio, Some(4.5));
     cluster.stop().await
 }

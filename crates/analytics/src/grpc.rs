@@ -9,16 +9,16 @@ use switchboard_projection::wait_for_checkpoint;
 use switchboard_proto::{
     analytics::v1::{
         Count, GetCountsRequest, GetCountsResponse, GetReportRequest, ListArticleDeflectionsRequest,
-        ListArticleDeflectionsResponse, ListContentGapsRequest, ListContentGapsResponse, Report,
-        analytics_server,
+        ListArticleDeflectionsResponse, ListContentGapsRequest, ListContentGapsResponse, ListTrendsRequest,
+        ListTrendsResponse, Report, analytics_server,
     },
-    time::to_datetime,
+    time::{to_datetime, to_timestamp},
     to_status,
 };
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use crate::{Error, knowledge, projection::METRICS, report};
+use crate::{Error, knowledge, projection::METRICS, report, trends};
 
 /// How long `GetCounts` waits for a requested sequence.
 const READ_WAIT: Duration = Duration::from_secs(5);
@@ -120,6 +120,23 @@ impl analytics_server::Analytics for AnalyticsApi {
             .await
             .map_err(|e| to_status(&Error::Database(e)))?;
         Ok(Response::new(report))
+    }
+
+    async fn list_trends(
+        &self,
+        request: Request<ListTrendsRequest>,
+    ) -> Result<Response<ListTrendsResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant;
+        let request = request.into_inner();
+        let window = trends::Window::of(&request, chrono::Utc::now()).map_err(|e| to_status(&e))?;
+        self.caught_up(request.min_sequence).await.map_err(|e| to_status(&e))?;
+        let trends =
+            trends::trends(&self.pool, &tenant, &window).await.map_err(|e| to_status(&Error::Database(e)))?;
+        Ok(Response::new(ListTrendsResponse {
+            from: Some(to_timestamp(window.from())),
+            to: Some(to_timestamp(window.at)),
+            trends,
+        }))
     }
 }
 

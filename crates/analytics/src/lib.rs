@@ -14,6 +14,7 @@ mod grpc;
 mod knowledge;
 mod projection;
 pub mod report;
+pub mod trends;
 pub mod wording;
 
 use std::sync::Arc;

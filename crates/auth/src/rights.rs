@@ -54,6 +54,7 @@ pub const RIGHTS: &[(&str, Right)] = &[
     ("/switchboard.analytics.v1.Analytics/ListContentGaps", Right::ReadAnalytics),
     ("/switchboard.analytics.v1.Analytics/ListArticleDeflections", Right::ReadAnalytics),
     ("/switchboard.analytics.v1.Analytics/GetReport", Right::ReadAnalytics),
+    ("/switchboard.analytics.v1.Analytics/ListTrends", Right::ReadAnalytics),
     ("/switchboard.desk.v1.Desk/ListConversations", Right::ReadDesk),
     ("/switchboard.desk.v1.Desk/GetConversation", Right::ReadDesk),
     ("/switchboard.desk.v1.Desk/Claim", Right::ClaimConversations),

@@ -199,6 +199,7 @@ impl Bus {
     }
 
     async fn dead_letter(&self, delivery: &Delivery, consumer: &str, reason: &str) -> Result<(), Error> {
+        crate::observe::dead_lettered(consumer);
         let mut headers = letter_headers(delivery.headers());
         headers.insert("Switchboard-Dlq-Reason", header_safe(reason).as_str());
         headers.insert("Switchboard-Dlq-Consumer", consumer);
@@ -316,9 +317,12 @@ where
             return bus.settle(delivery, name, disposition).await;
         }
     };
+    crate::observe::progressed(name, delivery.pending);
     let mut delay = Duration::from_millis(200).min(hold_limit(bus));
     loop {
+        let started = std::time::Instant::now();
         let handled = leased(delivery, hold_limit(bus), handler.handle(message.clone(), delivery)).await;
+        crate::observe::handled(name, outcome_of(&handled), started.elapsed());
         let disposition = match handled {
             Ok(()) => Disposition::Ack,
             Err(HandlerError::Transient(reason)) => Disposition::Retry(reason),
@@ -337,6 +341,17 @@ where
             }
         };
         return bus.settle(delivery, name, disposition).await;
+    }
+}
+
+/// How a handler's run ends, as the metrics name it.
+fn outcome_of(handled: &Result<(), HandlerError>) -> &'static str {
+    match handled {
+        Ok(()) => "ack",
+        Err(HandlerError::Transient(_)) => "retry",
+        Err(HandlerError::Permanent(_)) => "dead_letter",
+        Err(HandlerError::Unavailable(_)) => "held",
+        Err(HandlerError::Superseded(_)) => "superseded",
     }
 }
 

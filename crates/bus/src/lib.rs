@@ -14,6 +14,7 @@ mod envelope;
 mod error;
 mod failure;
 mod follow;
+pub mod observe;
 mod publish;
 mod trace;
 

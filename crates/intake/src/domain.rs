@@ -134,6 +134,8 @@ impl Intake {
                         channel = submission.channel.slug(),
                         "message received"
                     );
+                    metrics::counter!("switchboard_inbound_messages_total", "channel" => submission.channel.slug())
+                        .increment(1);
                     return Ok(Submitted {
                         conversation_id,
                         message_id,

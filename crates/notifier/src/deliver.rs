@@ -87,6 +87,7 @@ impl Deliverer {
             }
         };
         self.log_sent(job, claim, &outcome).await?;
+        counted(&outcome);
         Ok(outcome)
     }
 
@@ -163,6 +164,16 @@ impl Handler<Event> for Deliverer {
         }
         Ok(())
     }
+}
+
+/// A delivery finished, for operators: by outcome and destination (a fixed set of names).
+fn counted(outcome: &Outcome) {
+    let (outcome, destination) = match outcome {
+        Outcome::Delivered { destination, .. } => ("delivered", destination),
+        Outcome::Failed { destination, .. } => ("failed", destination),
+    };
+    metrics::counter!("switchboard_deliveries_total", "outcome" => outcome, "destination" => destination.clone())
+        .increment(1);
 }
 
 fn superseded(job: &Job) -> HandlerError {

@@ -261,7 +261,9 @@ impl<P: Projection> Runner<P> {
                 }
             }
         }
+        let started = std::time::Instant::now();
         self.apply_batch(&deliveries, &events, shutdown).await?;
+        observe(name, events.len(), pending, started.elapsed());
         Ok(pending)
     }
 
@@ -456,3 +458,14 @@ fn bus_error(operation: &'static str, source: impl std::error::Error + Send + Sy
 #[derive(Debug, thiserror::Error)]
 #[error("the consumer's message stream ended")]
 struct ConsumerClosed;
+
+/// What a projection records for operators: events applied, batch time, and its lag.
+fn observe(projection: &'static str, applied: usize, pending: Option<u64>, took: std::time::Duration) {
+    metrics::counter!("switchboard_projection_events_applied_total", "projection" => projection)
+        .increment(applied as u64);
+    metrics::histogram!("switchboard_projection_batch_duration_seconds", "projection" => projection)
+        .record(took.as_secs_f64());
+    if let Some(pending) = pending {
+        switchboard_bus::observe::progressed(projection, pending);
+    }
+}

@@ -121,9 +121,22 @@ pub struct ServeArgs {
     /// Seconds a delivered message may stay unacknowledged before redelivery.
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
+    /// Where Prometheus scrapes `/metrics` (port 0: any free port); `off`: no metrics listener.
+    #[arg(long, env = "SWITCHBOARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: String,
     /// Print the resolved configuration and exit.
     #[arg(long)]
     pub dump_config: bool,
+}
+
+/// `SWITCHBOARD_METRICS_ADDR`: an address, or `off`.
+fn metrics_addr(text: &str) -> anyhow::Result<Option<SocketAddr>> {
+    match text.trim() {
+        "off" | "" => Ok(None),
+        address => Ok(Some(address.parse().with_context(|| {
+            format!("SWITCHBOARD_METRICS_ADDR {address:?}: give host:port, e.g. 127.0.0.1:9464, or off")
+        })?)),
+    }
 }
 
 impl ServeArgs {
@@ -154,6 +167,7 @@ impl ServeArgs {
                 .then(|| Duration::from_secs(self.bot_idle_close_secs)),
             desk_offline_grace: Duration::from_secs(self.desk_offline_grace_secs),
             reopen_window: Duration::from_secs(self.reopen_window_secs),
+            metrics_addr: metrics_addr(&self.metrics_addr)?,
             ..base
         })
     }

@@ -127,6 +127,8 @@ pub struct Config {
     pub http_addr: Option<SocketAddr>,
     /// The channels' SMTP listener (inbound email); none when unset.
     pub smtp_addr: Option<SocketAddr>,
+    /// Where Prometheus scrapes `/metrics`; none when unset.
+    pub metrics_addr: Option<SocketAddr>,
     pub channels: switchboard_channels::Config,
     pub notifier: switchboard_notifier::Config,
     /// The classifier's sentence encoder (all-MiniLM-L6-v2 directory), for models with a full head.
@@ -168,6 +170,7 @@ impl Default for Config {
             desk_endpoint: None,
             http_addr: None,
             smtp_addr: None,
+            metrics_addr: None,
             channels: switchboard_channels::Config::default(),
             notifier: switchboard_notifier::Config::default(),
             encoder_dir: None,

@@ -13,6 +13,7 @@ mod config;
 pub mod connection;
 pub mod demo;
 pub mod knowledge;
+mod metrics;
 mod mount;
 mod replay;
 pub mod router;

@@ -69,6 +69,9 @@ pub async fn serve_with(
     let keys = config.auth_keys.clone().context(
         "no auth key: set SWITCHBOARD_AUTH_KEY (at least 32 bytes) or SWITCHBOARD_AUTH_KEY_FILE; every process of a cluster shares it",
     )?;
+    if let Some(address) = config.metrics_addr {
+        crate::metrics::serve(address, shutdown.clone()).await?;
+    }
     let deps = connect(&config).await?;
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status("", ServingStatus::NotServing).await;
@@ -93,6 +96,7 @@ pub async fn serve_with(
     routes.add_service(health);
     add_reflection(&mut routes)?;
     let server = builder(config.tls.as_ref())?
+        .layer(crate::metrics::GrpcMetricsLayer)
         .layer(switchboard_auth::Guard::new(keys, revocations))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming(listener), shutdown.clone().cancelled_owned());

@@ -1,8 +1,11 @@
 //! One telemetry set-up for every binary: structured logs filtered by `RUST_LOG`, W3C trace context
 //! propagation, and an OTLP trace exporter configured by the standard `OTEL_*` variables
-//! (on when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set).
+//! (on when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set); and
+//! Prometheus metrics ([`metrics`]).
 
 #![forbid(unsafe_code)]
+
+pub mod metrics;
 
 use opentelemetry::{global, trace::TracerProvider as _};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};

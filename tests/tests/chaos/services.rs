@@ -56,6 +56,8 @@ impl Services {
                 ("SWITCHBOARD_DESK_ENDPOINT".into(), endpoint("desk")),
                 ("SWITCHBOARD_HTTP_ADDR".into(), http.to_string()),
                 ("SWITCHBOARD_SMTP_ADDR".into(), smtp.to_string()),
+                // Eight processes on one machine: each its own metrics port.
+                ("SWITCHBOARD_METRICS_ADDR".into(), "127.0.0.1:0".into()),
                 ("SWITCHBOARD_INDEX_DIR".into(), dir.join(format!("index-{service}")).display().to_string()),
             ]);
             environment.insert(service, env);

@@ -210,6 +210,8 @@ impl Timers {
                 // "breach" closes the conversation, and calls for no breach actions.
                 Ok(()) if breached && metric != PENDING_CLOSE => {
                     tracing::info!(metric, kind, "sla timer fired");
+                    metrics::counter!("switchboard_sla_breaches_total", "target" => metric.clone())
+                        .increment(1);
                     self.tell_breach(&tenant, &conversation, id);
                 }
                 Ok(()) => tracing::info!(metric, kind, "sla timer fired"),
