@@ -260,6 +260,9 @@ async fn each_figure_is_exactly_what_the_definitions_give_for_a_known_history() 
     // Start to closing: 300, 600, 3600, 3600 s.
     assert!(about(report.resolution_seconds_p50, 2100.0), "{report:#?}");
     assert!(about(report.resolution_seconds_p90, 3600.0), "{report:#?}");
+    // No hand-off here chose a policy with business hours: open time is all the time.
+    assert!(about(report.first_response_business_seconds_p50, 1200.0), "{report:#?}");
+    assert!(about(report.resolution_business_seconds_p50, 2100.0), "{report:#?}");
     // SLA targets: c4's first response met, its resolution breached; c6's first response breached.
     assert_eq!((report.sla_met, report.sla_breached), (1, 2));
     assert!(about(report.sla_attainment, 1.0 / 3.0), "{report:#?}");
@@ -271,6 +274,11 @@ async fn each_figure_is_exactly_what_the_definitions_give_for_a_known_history() 
     assert_eq!(report.languages, [share("en", 6)]);
     assert_eq!(report.queues, [share("billing", 2), share("general", 1)]);
     assert_eq!(report.agents, [share("ana", 1), share("bo", 1)]);
+    // Handle time, from a person taking it to the closing: ana 59 minutes, bo 54.
+    assert!(about(report.handle_seconds_p50, 3390.0), "{report:#?}");
+    let handled: Vec<(&str, Option<f64>)> =
+        report.agent_figures.iter().map(|a| (a.agent.as_str(), a.handle_seconds_p50)).collect();
+    assert_eq!(handled, [("ana", Some(3540.0)), ("bo", Some(3240.0))]);
     assert_eq!(report.hours.iter().map(|hour| hour.count).sum::<u64>(), 6);
     let started: u64 = report.series.iter().map(|point| point.conversations).sum();
     let closed: u64 = report.series.iter().map(|point| point.closed).sum();

@@ -9,6 +9,7 @@ CREATE TABLE analytics.conversations (
     intent TEXT NOT NULL,
     queue TEXT NOT NULL,
     agent TEXT NOT NULL,
+    assigned_at TIMESTAMPTZ,
     handed_off BOOLEAN NOT NULL,
     handoff_reason TEXT NOT NULL,
     bot_replied BOOLEAN NOT NULL,
@@ -21,6 +22,10 @@ CREATE TABLE analytics.conversations (
     surveys_sent INTEGER NOT NULL,
     first_response_sla TEXT NOT NULL,
     resolution_sla TEXT NOT NULL,
+    -- The business hours the open seconds count in (JSON); empty: around the clock.
+    calendar TEXT NOT NULL,
+    first_response_open_seconds BIGINT,
+    resolution_open_seconds BIGINT,
     PRIMARY KEY (tenant, conversation_id)
 );
 CREATE INDEX conversations_started ON analytics.conversations (tenant, started_at);

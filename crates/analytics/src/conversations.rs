@@ -49,7 +49,8 @@ async fn load(
     let rows = sqlx::query(
         "SELECT c.tenant, c.conversation_id, started_at, channel, language, intent, queue, agent,
                 handed_off, handoff_reason, bot_replied, first_human_reply_at, closed_at, closed_by,
-                reopens, csat, nps, surveys_sent, first_response_sla, resolution_sla
+                reopens, csat, nps, surveys_sent, first_response_sla, resolution_sla, calendar,
+                first_response_open_seconds, resolution_open_seconds, assigned_at
          FROM analytics.conversations c
          JOIN (SELECT DISTINCT * FROM UNNEST($1::text[], $2::text[])) AS k (tenant, conversation_id)
            ON c.tenant = k.tenant AND c.conversation_id = k.conversation_id",
@@ -88,6 +89,10 @@ fn facts_of(row: &PgRow) -> Result<Facts, sqlx::Error> {
         surveys_sent: count(17)?,
         first_response_sla: row.try_get(18)?,
         resolution_sla: row.try_get(19)?,
+        calendar: row.try_get(20)?,
+        first_response_open_seconds: row.try_get(21)?,
+        resolution_open_seconds: row.try_get(22)?,
+        assigned_at: row.try_get(23)?,
     })
 }
 
@@ -97,8 +102,10 @@ async fn store(tx: &mut PgConnection, tenant: &str, facts: &Facts) -> Result<(),
     sqlx::query(
         "INSERT INTO analytics.conversations (tenant, conversation_id, started_at, channel, language,
              intent, queue, agent, handed_off, handoff_reason, bot_replied, first_human_reply_at,
-             closed_at, closed_by, reopens, csat, nps, surveys_sent, first_response_sla, resolution_sla)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+             closed_at, closed_by, reopens, csat, nps, surveys_sent, first_response_sla, resolution_sla,
+             calendar, first_response_open_seconds, resolution_open_seconds, assigned_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+             $21, $22, $23, $24)
          ON CONFLICT (tenant, conversation_id) DO UPDATE SET
              started_at = EXCLUDED.started_at, channel = EXCLUDED.channel,
              language = EXCLUDED.language, intent = EXCLUDED.intent, queue = EXCLUDED.queue,
@@ -107,7 +114,9 @@ async fn store(tx: &mut PgConnection, tenant: &str, facts: &Facts) -> Result<(),
              first_human_reply_at = EXCLUDED.first_human_reply_at, closed_at = EXCLUDED.closed_at,
              closed_by = EXCLUDED.closed_by, reopens = EXCLUDED.reopens, csat = EXCLUDED.csat,
              nps = EXCLUDED.nps, surveys_sent = EXCLUDED.surveys_sent,
-             first_response_sla = EXCLUDED.first_response_sla, resolution_sla = EXCLUDED.resolution_sla",
+             first_response_sla = EXCLUDED.first_response_sla, resolution_sla = EXCLUDED.resolution_sla,
+             calendar = EXCLUDED.calendar, first_response_open_seconds = EXCLUDED.first_response_open_seconds,
+             resolution_open_seconds = EXCLUDED.resolution_open_seconds, assigned_at = EXCLUDED.assigned_at",
     )
     .bind(tenant)
     .bind(&facts.conversation_id)
@@ -129,6 +138,10 @@ async fn store(tx: &mut PgConnection, tenant: &str, facts: &Facts) -> Result<(),
     .bind(count(facts.surveys_sent))
     .bind(&facts.first_response_sla)
     .bind(&facts.resolution_sla)
+    .bind(&facts.calendar)
+    .bind(facts.first_response_open_seconds)
+    .bind(facts.resolution_open_seconds)
+    .bind(facts.assigned_at)
     .execute(&mut *tx)
     .await?;
     Ok(())

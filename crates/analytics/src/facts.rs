@@ -24,6 +24,8 @@ pub struct Facts {
     pub queue: String,
     /// The last agent it was assigned to or claimed by.
     pub agent: String,
+    /// When a person first took it (assigned, claimed or transferred to them).
+    pub assigned_at: Option<DateTime<Utc>>,
     /// Handed to a person at least once (queued or escalated).
     pub handed_off: bool,
     /// Why, as the first hand-off's packet says (`customer_asked`, `missing_knowledge`, ...).
@@ -44,12 +46,38 @@ pub struct Facts {
     /// How each SLA target ended: `met` or `breached` (empty: none ran or still running).
     pub first_response_sla: String,
     pub resolution_sla: String,
+    /// The business hours of the last SLA policy a hand-off chose (JSON of a calendar spec);
+    /// empty: around the clock.
+    pub calendar: String,
+    /// Open seconds (in `calendar`) from the first message to the first reply by a person, and
+    /// to the last closing.
+    pub first_response_open_seconds: Option<i64>,
+    pub resolution_open_seconds: Option<i64>,
 }
 
 impl Facts {
     /// Whether a person took part: handed off, or a person wrote to the customer.
     pub fn human(&self) -> bool {
         self.handed_off || self.first_human_reply_at.is_some()
+    }
+
+    fn taken_by(&mut self, agent: &str, at: DateTime<Utc>) {
+        self.agent = agent.to_string();
+        self.assigned_at.get_or_insert(at);
+    }
+
+    /// Open seconds from the start to `at` in the conversation's business hours; all of them
+    /// without a calendar (or with one that does not read).
+    fn open_seconds_until(&self, at: DateTime<Utc>) -> Option<i64> {
+        let started = self.started_at?;
+        let calendar = serde_json::from_str::<switchboard_calendar::Spec>(&self.calendar)
+            .ok()
+            .and_then(|spec| switchboard_calendar::Calendar::new(&spec).ok());
+        let open = match calendar {
+            Some(calendar) => calendar.open_time_between(started, at),
+            None => (at - started).max(chrono::TimeDelta::zero()),
+        };
+        Some(open.num_seconds())
     }
 }
 
@@ -100,26 +128,33 @@ pub fn fold(facts: Option<Facts>, event: &Event) -> Option<Facts> {
             facts.language = primary_language(language);
         }
         Body::MessageRouted(routed) => hand_off(&mut facts, routed),
-        Body::ReplyRequested(reply) if reply.author.starts_with("agent:") => {
-            facts.first_human_reply_at = Some(facts.first_human_reply_at.map_or(at, |first| first.min(at)));
+        // A person's reply earlier than any seen (events of one conversation come in order).
+        Body::ReplyRequested(reply)
+            if reply.author.starts_with("agent:")
+                && facts.first_human_reply_at.is_none_or(|first| at < first) =>
+        {
+            facts.first_human_reply_at = Some(at);
+            facts.first_response_open_seconds = facts.open_seconds_until(at);
         }
         Body::ReplyRequested(reply) if reply.author.is_empty() => facts.bot_replied = true,
-        Body::ConversationAssigned(assigned) => facts.agent = assigned.agent_id.clone(),
-        Body::ConversationClaimed(claimed) => facts.agent = claimed.agent_id.clone(),
+        Body::ConversationAssigned(assigned) => facts.taken_by(&assigned.agent_id, at),
+        Body::ConversationClaimed(claimed) => facts.taken_by(&claimed.agent_id, at),
         Body::ConversationTransferred(moved) => {
             if !moved.queue.is_empty() {
                 facts.queue = moved.queue.clone();
             }
             if !moved.to_agent.is_empty() {
-                facts.agent = moved.to_agent.clone();
+                facts.taken_by(&moved.to_agent, at);
             }
         }
         Body::ConversationClosed(closed) => {
             facts.closed_at = Some(at);
             facts.closed_by = closed.handled_by.clone();
+            facts.resolution_open_seconds = facts.open_seconds_until(at);
         }
         Body::ConversationReopened(_) => {
             facts.closed_at = None;
+            facts.resolution_open_seconds = None;
             facts.reopens += 1;
         }
         Body::SurveySent(_) => facts.surveys_sent += 1,
@@ -153,6 +188,14 @@ fn hand_off(facts: &mut Facts, routed: &switchboard_proto::events::v1::MessageRo
     facts.handed_off = true;
     if !routed.queue.is_empty() {
         facts.queue = routed.queue.clone();
+    }
+    if let Some(hours) = routed.sla.as_ref().and_then(|policy| policy.calendar.as_ref()) {
+        let spec = serde_json::json!({
+            "timezone": hours.timezone,
+            "hours": hours.hours.iter().collect::<std::collections::BTreeMap<_, _>>(),
+            "holidays": hours.holidays,
+        });
+        facts.calendar = spec.to_string();
     }
 }
 
@@ -294,6 +337,22 @@ mod tests {
         assert!(facts.handed_off && facts.human());
         assert_eq!((facts.handoff_reason.as_str(), facts.queue.as_str()), ("customer_asked", "billing"));
         assert_eq!(facts.first_human_reply_at, Some(at(9)));
+        let taken = |minute, agent: &str| {
+            event(
+                minute,
+                Body::ConversationAssigned(switchboard_proto::events::v1::ConversationAssigned {
+                    conversation_id: "c-1".into(),
+                    agent_id: agent.into(),
+                    ..Default::default()
+                }),
+            )
+        };
+        let facts = given(&[received(0), taken(4, "ana"), taken(7, "bo")]).expect("facts");
+        assert_eq!(
+            (facts.agent.as_str(), facts.assigned_at),
+            ("bo", Some(at(4))),
+            "first taken, last holder"
+        );
     }
 
     #[test]
@@ -348,6 +407,50 @@ mod tests {
         .expect("facts");
         assert_eq!((facts.first_response_sla.as_str(), facts.resolution_sla.as_str()), ("breached", "met"));
         assert_eq!((facts.csat, facts.nps), (Some(4), Some(10)), "a CSAT of 9 is no answer");
+    }
+
+    /// Given a hand-off under a policy open 09:00-17:00 on weekdays (UTC), a conversation begun
+    /// Monday 16:30 and answered by a person Tuesday 09:30 waited one open hour (17 on the clock);
+    /// closed Tuesday 10:00, it took 1.5 open hours.
+    #[test]
+    fn response_and_resolution_count_open_hours_of_the_policys_calendar() {
+        use switchboard_proto::events::v1::{BusinessHours, SlaPolicy};
+        let on = |day: u32, hour: u32, minute: u32, body: Body| Event {
+            occurred_at: Some(switchboard_proto::time::to_timestamp(
+                Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0).single().expect("a valid time"),
+            )),
+            ..event(0, body)
+        };
+        let calendar = BusinessHours {
+            timezone: "UTC".into(),
+            hours: [("mon-fri".to_string(), "09:00-17:00".to_string())].into(),
+            ..Default::default()
+        };
+        let Some(Body::MessageRouted(mut routed)) = routed(0, RouteAction::Queue, "customer_asked").body
+        else {
+            unreachable!("a routing decision")
+        };
+        routed.sla = Some(SlaPolicy { calendar: Some(calendar), ..Default::default() });
+        let Some(Body::MessageReceived(first)) = received(0).body else { unreachable!("a message") };
+        let Some(Body::ReplyRequested(answer)) = reply(0, "agent:ana").body else { unreachable!("a reply") };
+        let Some(Body::ConversationClosed(closing)) = closed(0, "human").body else {
+            unreachable!("a closing")
+        };
+        let facts = given(&[
+            on(2, 16, 30, Body::MessageReceived(first)),
+            on(2, 16, 31, Body::MessageRouted(routed)),
+            on(3, 9, 30, Body::ReplyRequested(answer)),
+            on(3, 10, 0, Body::ConversationClosed(closing)),
+        ])
+        .expect("facts");
+        assert_eq!(facts.first_response_open_seconds, Some(3600));
+        assert_eq!(facts.resolution_open_seconds, Some(5400));
+        let around_the_clock =
+            given(&[received(0), reply(9, "agent:ana"), closed(30, "human")]).expect("facts");
+        assert_eq!(
+            (around_the_clock.first_response_open_seconds, around_the_clock.resolution_open_seconds),
+            (Some(540), Some(1800))
+        );
     }
 
     #[test]

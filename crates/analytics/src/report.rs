@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, postgres::PgArguments, query::Query};
 use switchboard_proto::{
-    analytics::v1::{Bucket, GetReportRequest, Point, Report, SatisfactionFigure, Share, SlaFigure},
+    analytics::v1::{
+        AgentFigure, Bucket, GetReportRequest, Point, Report, SatisfactionFigure, Share, SlaFigure,
+    },
     time::{to_datetime, to_timestamp},
 };
 
@@ -106,7 +108,9 @@ async fn started(pool: &PgPool, scope: &Scope, report: &mut Report) -> Result<()
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_human_reply_at - started_at)::float8),
             percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_human_reply_at - started_at)::float8),
             count(*) FILTER (WHERE first_response_sla = 'met') + count(*) FILTER (WHERE resolution_sla = 'met'),
-            count(*) FILTER (WHERE first_response_sla = 'breached') + count(*) FILTER (WHERE resolution_sla = 'breached')
+            count(*) FILTER (WHERE first_response_sla = 'breached') + count(*) FILTER (WHERE resolution_sla = 'breached'),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY first_response_open_seconds::float8),
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY first_response_open_seconds::float8)
          FROM f",
         within("started_at")
     );
@@ -119,6 +123,8 @@ async fn started(pool: &PgPool, scope: &Scope, report: &mut Report) -> Result<()
     report.sla_met = count(row.try_get(4)?);
     report.sla_breached = count(row.try_get(5)?);
     report.sla_attainment = rate(report.sla_met, report.sla_met + report.sla_breached);
+    report.first_response_business_seconds_p50 = row.try_get(6)?;
+    report.first_response_business_seconds_p90 = row.try_get(7)?;
     Ok(())
 }
 
@@ -141,7 +147,9 @@ async fn closed(
             (avg((csat >= 4)::int) FILTER (WHERE human))::float8,
             avg((csat >= 4)::int)::float8, count(csat),
             count(nps) FILTER (WHERE nps >= 9) - count(nps) FILTER (WHERE nps <= 6), count(nps),
-            coalesce(sum(surveys_sent), 0)::bigint
+            coalesce(sum(surveys_sent), 0)::bigint,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_open_seconds::float8),
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution_open_seconds::float8)
          FROM f",
         within("closed_at")
     );
@@ -164,6 +172,8 @@ async fn closed(
     report.nps = (report.nps_answers > 0).then(|| net as f64 * 100.0 / report.nps_answers as f64);
     report.surveys_sent = count(row.try_get(14)?);
     report.survey_response_rate = rate(report.csat_answers + report.nps_answers, report.surveys_sent);
+    report.resolution_business_seconds_p50 = row.try_get(15)?;
+    report.resolution_business_seconds_p90 = row.try_get(16)?;
     Ok(())
 }
 
@@ -193,13 +203,35 @@ async fn shares(pool: &PgPool, scope: &Scope, report: &mut Report) -> Result<(),
         }
     }
     report.hours.sort_by(|a, b| a.key.cmp(&b.key));
+    agents(pool, scope, report).await
+}
+
+/// Closings a person took, per agent and in all, with their handle time.
+async fn agents(pool: &PgPool, scope: &Scope, report: &mut Report) -> Result<(), sqlx::Error> {
+    let handle = "extract(epoch FROM closed_at - assigned_at)::float8";
     let sql = format!(
-        "{} SELECT agent, count(*) FROM f WHERE human AND agent <> '' GROUP BY 1 ORDER BY 2 DESC, 1",
+        "{} SELECT agent, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {handle})
+         FROM f WHERE human AND agent <> '' GROUP BY 1 ORDER BY 2 DESC, 1",
         within("closed_at")
     );
     for row in scoped(sql, scope).fetch_all(pool).await? {
-        report.agents.push(Share { key: row.try_get(0)?, count: count(row.try_get(1)?) });
+        let (agent, closed): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+        report.agents.push(Share { key: agent.clone(), count: count(closed) });
+        report.agent_figures.push(AgentFigure {
+            agent,
+            closed: count(closed),
+            handle_seconds_p50: row.try_get(2)?,
+        });
     }
+    let sql = format!(
+        "{} SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {handle}),
+             percentile_cont(0.9) WITHIN GROUP (ORDER BY {handle})
+         FROM f WHERE assigned_at IS NOT NULL",
+        within("closed_at")
+    );
+    let row = scoped(sql, scope).fetch_one(pool).await?;
+    report.handle_seconds_p50 = row.try_get(0)?;
+    report.handle_seconds_p90 = row.try_get(1)?;
     Ok(())
 }
 

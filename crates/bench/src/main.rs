@@ -7,6 +7,7 @@
 //! 100000) and `SWITCHBOARD_BENCH_DESK_CALLS` (calls per listing case, default 500).
 //! Then floods the chat, the webhooks and SMTP from loopback on the default limits while a normal
 //! customer chats (see `floods.rs`); `SWITCHBOARD_BENCH_FLOODS=0` skips it.
+//! And the support lead's report over 1,000,000 conversations (see `report.rs`).
 //! `SWITCHBOARD_BENCH_ONLY` (e.g. `desk` or `search,path`) runs only the parts it names.
 //! `SWITCHBOARD_BENCH_ONLY=containment` runs the containment harness `make eval` uses (see
 //! `containment.rs`); it is not a part of `make bench`.
@@ -31,11 +32,12 @@ mod containment;
 mod desk;
 mod floods;
 mod path;
+mod report;
 mod search;
 mod seeded;
 
 /// The parts of the benchmark, in the order they run.
-const PARTS: [&str; 5] = ["search", "projections", "path", "desk", "floods"];
+const PARTS: [&str; 6] = ["search", "projections", "path", "desk", "report", "floods"];
 /// Parts run only when named.
 const NAMED_ONLY: [&str; 1] = ["containment"];
 
@@ -78,6 +80,10 @@ async fn main() -> anyhow::Result<()> {
     if parts.contains(&"desk") {
         let conversations = size("SWITCHBOARD_BENCH_CONVERSATIONS", 100_000);
         desk::measure(conversations, size("SWITCHBOARD_BENCH_DESK_CALLS", 500)).await?;
+    }
+    if parts.contains(&"report") {
+        let conversations = size("SWITCHBOARD_BENCH_REPORT_CONVERSATIONS", 1_000_000);
+        report::measure(conversations, size("SWITCHBOARD_BENCH_REPORT_CALLS", 20)).await?;
     }
     if !parts.contains(&"floods") {
         return Ok(());

@@ -95,6 +95,12 @@ pub fn to_json(report: &Report) -> Value {
         "first_response_seconds_p90": report.first_response_seconds_p90,
         "resolution_seconds_p50": report.resolution_seconds_p50,
         "resolution_seconds_p90": report.resolution_seconds_p90,
+        "first_response_business_seconds_p50": report.first_response_business_seconds_p50,
+        "first_response_business_seconds_p90": report.first_response_business_seconds_p90,
+        "resolution_business_seconds_p50": report.resolution_business_seconds_p50,
+        "resolution_business_seconds_p90": report.resolution_business_seconds_p90,
+        "handle_seconds_p50": report.handle_seconds_p50,
+        "handle_seconds_p90": report.handle_seconds_p90,
         "sla_met": report.sla_met, "sla_breached": report.sla_breached, "sla_attainment": report.sla_attainment,
         "csat_bot": report.csat_bot, "csat_human": report.csat_human, "csat": report.csat,
         "csat_answers": report.csat_answers, "nps": report.nps, "nps_answers": report.nps_answers,
@@ -121,6 +127,11 @@ pub fn to_json(report: &Report) -> Value {
         .satisfaction
         .iter()
         .map(|s| json!({"dimension": s.dimension, "key": s.key, "answers": s.answers, "csat": s.csat}))
+        .collect();
+    value["agent_figures"] = report
+        .agent_figures
+        .iter()
+        .map(|a| json!({"agent": a.agent, "closed": a.closed, "handle_seconds_p50": a.handle_seconds_p50}))
         .collect();
     value["series"] = report.series.iter().map(|p| point(p, at(p.start.as_ref()))).collect();
     value
@@ -189,6 +200,18 @@ pub fn render(r: &Report) -> String {
             "resolution p50 / p90      {} / {}",
             seconds(r.resolution_seconds_p50),
             seconds(r.resolution_seconds_p90)
+        ),
+        format!(
+            "in business hours         first response {} / {}, resolution {} / {}",
+            seconds(r.first_response_business_seconds_p50),
+            seconds(r.first_response_business_seconds_p90),
+            seconds(r.resolution_business_seconds_p50),
+            seconds(r.resolution_business_seconds_p90)
+        ),
+        format!(
+            "handle time p50 / p90     {} / {}",
+            seconds(r.handle_seconds_p50),
+            seconds(r.handle_seconds_p90)
         ),
         format!(
             "SLA attainment            {} ({} met, {} breached)",
