@@ -14,7 +14,7 @@ use switchboard_proto::{
         Bucket, GetReportRequest, ListTrendsRequest, Report, Share, analytics_client::AnalyticsClient,
     },
     events::v1::{
-        Channel, ConversationAssigned, ConversationClosed, ConversationReopened, HandoffPacket,
+        Channel, ConversationAssigned, ConversationClosed, ConversationReopened, Event, HandoffPacket,
         MessageClassified, MessageReceived, MessageRouted, ReplyRequested, RouteAction, SlaBreached, SlaMet,
         SurveyAnswered, SurveySent, event::Body,
     },
@@ -32,14 +32,25 @@ struct History<'a> {
 }
 
 impl<'a> History<'a> {
-    /// The customer's first message, `days_ago` days ago, on the web, classified as `intent`.
+    /// The customer's first message, `days_ago` days ago, on the web, about an order.
     async fn start(
         bus: &'a Bus,
         tenant: &'a str,
         conversation: &'a str,
         days_ago: i64,
     ) -> anyhow::Result<Self> {
-        let started = Utc::now() - TimeDelta::days(days_ago);
+        Self::start_as(bus, tenant, conversation, TimeDelta::days(days_ago), "order_status").await
+    }
+
+    /// The customer's first message, `ago` before now, on the web, classified as `intent`.
+    async fn start_as(
+        bus: &'a Bus,
+        tenant: &'a str,
+        conversation: &'a str,
+        ago: TimeDelta,
+        intent: &str,
+    ) -> anyhow::Result<Self> {
+        let started = Utc::now() - ago;
         let mut history = Self { bus, tenant, conversation, started, last: 0 };
         let received = MessageReceived {
             conversation_id: conversation.into(),
@@ -51,7 +62,7 @@ impl<'a> History<'a> {
         history.at(0, Body::MessageReceived(received)).await?;
         let classified = MessageClassified {
             conversation_id: conversation.into(),
-            intent: "order_status".into(),
+            intent: intent.into(),
             language: "en".into(),
             conversation_language: "en-GB".into(),
             ..Default::default()
@@ -62,10 +73,16 @@ impl<'a> History<'a> {
 
     /// Publishes `body`, `minutes` after the start.
     async fn at(&mut self, minutes: i64, body: Body) -> anyhow::Result<()> {
+        self.event_at(minutes, body).await?;
+        Ok(())
+    }
+
+    /// [`Self::at`], returning the event as published.
+    async fn event_at(&mut self, minutes: i64, body: Body) -> anyhow::Result<Event> {
         let mut event = Draft::new(self.tenant, self.conversation, body).build()?;
         event.occurred_at = Some(to_timestamp(self.started + TimeDelta::minutes(minutes)));
         self.last = self.bus.publish(&event).await?.sequence;
-        Ok(())
+        Ok(event)
     }
 
     async fn bot_answers(&mut self, minutes: i64) -> anyhow::Result<()> {
@@ -168,9 +185,7 @@ async fn acme_history(bus: &Bus) -> anyhow::Result<u64> {
     c3.closed(2, "bot").await?;
     let reopened =
         ConversationReopened { conversation_id: "c3".into(), by_customer: true, ..Default::default() };
-    let mut event = Draft::new("acme", "c3", Body::ConversationReopened(reopened)).build()?;
-    event.occurred_at = Some(to_timestamp(c3.started + TimeDelta::minutes(4)));
-    bus.publish(&event).await?;
+    let event = c3.event_at(4, Body::ConversationReopened(reopened)).await?;
     republish(bus, &event).await?;
     c3.routed(5, RouteAction::Queue, "general", "missing_knowledge").await?;
     c3.assigned(6, "bo").await?;
@@ -201,7 +216,7 @@ async fn acme_history(bus: &Bus) -> anyhow::Result<u64> {
 }
 
 /// The same event stored again, as after the bus's duplicate window (a message id it has not seen).
-async fn republish(bus: &Bus, event: &switchboard_proto::events::v1::Event) -> anyhow::Result<()> {
+async fn republish(bus: &Bus, event: &Event) -> anyhow::Result<()> {
     use prost::Message as _;
     let subject = switchboard_bus::event_subject(&event.aggregate, &event.tenant, &event.aggregate_id);
     bus.publish_raw(subject, bytes::Bytes::from(event.encode_to_vec()), "after-the-window").await?;
@@ -273,7 +288,9 @@ async fn each_figure_is_exactly_what_the_definitions_give_for_a_known_history() 
     assert_eq!(report.channels, [share("web", 6)]);
     assert_eq!(report.languages, [share("en", 6)]);
     assert_eq!(report.queues, [share("billing", 2), share("general", 1)]);
-    assert_eq!(report.agents, [share("ana", 1), share("bo", 1)]);
+    let closed_by: Vec<(&str, u64)> =
+        report.agent_figures.iter().map(|a| (a.agent.as_str(), a.closed)).collect();
+    assert_eq!(closed_by, [("ana", 1), ("bo", 1)]);
     // Handle time, from a person taking it to the closing: ana 59 minutes, bo 54.
     assert!(about(report.handle_seconds_p50, 3390.0), "{report:#?}");
     let handled: Vec<(&str, Option<f64>)> =
@@ -357,29 +374,13 @@ async fn started(bus: &Bus, intent: &str, count: usize, ago: TimeDelta, tag: &st
     let mut last = 0;
     for index in 0..count {
         let conversation = format!("{intent}-{tag}-{index}");
-        let at = to_timestamp(Utc::now() - ago);
-        let received = MessageReceived {
-            conversation_id: conversation.clone(),
-            channel: Channel::Web.into(),
-            starts_conversation: true,
-            ..Default::default()
-        };
-        let classified = MessageClassified {
-            conversation_id: conversation.clone(),
-            intent: intent.into(),
-            ..Default::default()
-        };
-        for body in [Body::MessageReceived(received), Body::MessageClassified(classified)] {
-            let mut event = Draft::new("acme", &conversation, body).build()?;
-            event.occurred_at = Some(at);
-            last = bus.publish(&event).await?.sequence;
-        }
+        last = History::start_as(bus, "acme", &conversation, ago, intent).await?.last;
     }
     Ok(last)
 }
 
 /// Refund questions usually come two an hour; this hour nine came: a spike. Order questions come
-/// six an hour, as always: none.
+/// six an hour, as always: none. Another tenant's refund questions this hour are not acme's.
 #[tokio::test]
 async fn an_intent_far_above_its_usual_hour_is_flagged_as_a_spike() -> anyhow::Result<()> {
     let backing = Backing::start().await?;
@@ -394,6 +395,9 @@ async fn an_intent_far_above_its_usual_hour_is_flagged_as_a_spike() -> anyhow::R
         started(&bus, "order_status", 6, ago, &format!("w{week}")).await?;
     }
     started(&bus, "order_status", 6, half_hour, "now").await?;
+    for index in 0..3 {
+        History::start_as(&bus, "globex", &format!("refund-now-{index}"), half_hour, "refund").await?;
+    }
     let last = started(&bus, "refund", 9, half_hour, "now").await?;
 
     let channel = cluster.channel_as("acme", Role::Supervisor, "sam").await?;

@@ -56,11 +56,6 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Whether a person took part: handed off, or a person wrote to the customer.
-    pub fn human(&self) -> bool {
-        self.handed_off || self.first_human_reply_at.is_some()
-    }
-
     fn taken_by(&mut self, agent: &str, at: DateTime<Utc>) {
         self.agent = agent.to_string();
         self.assigned_at.get_or_insert(at);
@@ -319,7 +314,7 @@ mod tests {
         assert_eq!(facts.started_at, Some(at(0)));
         assert_eq!((facts.channel.as_str(), facts.language.as_str()), ("web", "de"));
         assert_eq!(facts.intent, "order_status");
-        assert!(facts.bot_replied && !facts.handed_off && !facts.human());
+        assert!(facts.bot_replied && !facts.handed_off && facts.first_human_reply_at.is_none());
         assert_eq!(facts.closed_at, Some(at(30)));
     }
 
@@ -334,7 +329,7 @@ mod tests {
             reply(12, "agent:ana"),
         ])
         .expect("facts");
-        assert!(facts.handed_off && facts.human());
+        assert!(facts.handed_off);
         assert_eq!((facts.handoff_reason.as_str(), facts.queue.as_str()), ("customer_asked", "billing"));
         assert_eq!(facts.first_human_reply_at, Some(at(9)));
         let taken = |minute, agent: &str| {

@@ -80,6 +80,12 @@ pub async fn report(
     Ok(report)
 }
 
+/// A closing that counts as contained: the bot's alone, never reopened, and older than the
+/// reopen window (`$9`: the moment before which closings are settled).
+const CONTAINED: &str = "NOT human AND reopens = 0 AND closed_at < $9";
+/// As contained, but still inside the reopen window.
+const PENDING: &str = "NOT human AND reopens = 0 AND closed_at >= $9";
+
 /// The tenant's conversations passing the filters, with `human` (a person took part), that
 /// started (`started_at`) or closed (`closed_at`) in the period: `$1` to `$8`.
 fn within(column: &str) -> String {
@@ -136,8 +142,8 @@ async fn closed(
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
         "{} SELECT count(*),
-            count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at < $9),
-            count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at >= $9),
+            count(*) FILTER (WHERE {CONTAINED}),
+            count(*) FILTER (WHERE {PENDING}),
             count(*) FILTER (WHERE reopens > 0),
             count(*) FILTER (WHERE reopens = 0 AND closed_at < $9),
             count(*) FILTER (WHERE closed_at < $9),
@@ -215,11 +221,9 @@ async fn agents(pool: &PgPool, scope: &Scope, report: &mut Report) -> Result<(),
         within("closed_at")
     );
     for row in scoped(sql, scope).fetch_all(pool).await? {
-        let (agent, closed): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
-        report.agents.push(Share { key: agent.clone(), count: count(closed) });
         report.agent_figures.push(AgentFigure {
-            agent,
-            closed: count(closed),
+            agent: row.try_get(0)?,
+            closed: count(row.try_get(1)?),
             handle_seconds_p50: row.try_get(2)?,
         });
     }
@@ -304,8 +308,7 @@ async fn series(
         point.escalated = count(row.try_get(2)?);
     }
     let sql = format!(
-        "{} SELECT {}, count(*), count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at < $9),
-             count(*) FILTER (WHERE NOT human AND reopens = 0 AND closed_at >= $9)
+        "{} SELECT {}, count(*), count(*) FILTER (WHERE {CONTAINED}), count(*) FILTER (WHERE {PENDING})
          FROM f GROUP BY 1",
         within("closed_at"),
         bucket("closed_at")

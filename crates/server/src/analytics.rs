@@ -113,7 +113,6 @@ pub fn to_json(report: &Report) -> Value {
         ("intents", &report.intents),
         ("queues", &report.queues),
         ("hours", &report.hours),
-        ("agents", &report.agents),
     ];
     for (name, list) in lists {
         value[name] = shares(list);
@@ -169,6 +168,18 @@ fn listed(shares: &[Share]) -> String {
         return "-".into();
     }
     shares.iter().map(|share| format!("{} {}", share.key, share.count)).collect::<Vec<_>>().join(", ")
+}
+
+/// Each agent's closings and median handle time, e.g. `ana 12 (14m 05s)`.
+fn agents(r: &Report) -> String {
+    if r.agent_figures.is_empty() {
+        return "-".into();
+    }
+    let figures = r
+        .agent_figures
+        .iter()
+        .map(|a| format!("{} {} ({})", a.agent, a.closed, seconds(a.handle_seconds_p50)));
+    figures.collect::<Vec<_>>().join(", ")
 }
 
 /// The report as lines of text, for a terminal.
@@ -237,7 +248,7 @@ pub fn render(r: &Report) -> String {
         format!("languages                 {}", listed(&r.languages)),
         format!("intents                   {}", listed(&r.intents)),
         format!("queues                    {}", listed(&r.queues)),
-        format!("agents                    {}", listed(&r.agents)),
+        format!("agents (closed, handle)   {}", agents(r)),
     ];
     lines.map(|line| line + "\n").concat()
 }
