@@ -212,6 +212,55 @@ async function supervise(browser) {
   }
 }
 
+// A supervisor's dashboard: the period's headline figures and charts, an intent spiking, a question
+// nothing answered; narrowed to 30 days of web chat; read in Chinese; then the missing article
+// written from that question and published.
+async function dashboard(browser) {
+  const [supervisor] = given.agents;
+  const page = await signIn(browser, supervisor);
+  await page.click('a.tab[href^="#/dashboard"]');
+  const loaded = async () => {
+    await page.waitForSelector('[data-figure=conversations]');
+    await page.waitForSelector('figure[data-chart=volume] canvas');
+  };
+  await loaded();
+  const figures = () => page.locator('[data-figure]').evaluateAll((tiles) => Object.fromEntries(tiles.map((tile) => [tile.dataset.figure, tile.innerText])));
+  say(`FIGURES ${JSON.stringify(await figures())}`);
+  const charts = await page.locator('figure[data-chart]').evaluateAll((all) => all.filter((chart) => chart.querySelector('canvas')).map((chart) => chart.dataset.chart));
+  say(`CHARTS ${JSON.stringify(charts)}`);
+  const spike = page.locator(`tr.spike[data-intent=${JSON.stringify(given.intent)}]`);
+  const gap = page.locator(`li[data-gap=${JSON.stringify(given.gap)}]`);
+  await spike.waitFor();
+  say(`SPIKE ${JSON.stringify(await spike.innerText())}`);
+  await gap.waitFor();
+  say(`GAP ${JSON.stringify(await gap.innerText())}`);
+  await shot(page, 'dashboard-en');
+
+  // The filters go into the fragment; the figures shown are those of the fragment once reloaded.
+  await page.selectOption('select[name=channel]', 'web');
+  await page.click('[data-range="30d"]');
+  await page.waitForFunction(() => location.hash.includes('channel=web') && document.querySelector('.tiles')?.dataset.report === location.hash);
+  await loaded();
+  say(`FILTERED ${await page.evaluate(() => location.hash)}`);
+
+  await page.click('[data-action=language]');
+  await page.waitForSelector('html[lang=zh-Hant]');
+  await loaded();
+  await Promise.all([spike.waitFor(), gap.waitFor()]);
+  await shot(page, 'dashboard-zh-TW');
+  say(`ZH ${JSON.stringify(await page.locator('[data-figure=conversations] .label').innerText())}`);
+
+  await gap.locator('a[data-action=write-article]').click();
+  await page.waitForSelector('form.article-editor');
+  await page.fill('textarea[name=body]', 'Test body');
+  await page.fill('input[name=title]', given.article_title);
+  await page.click('form.article-editor [data-action=publish]');
+  const notice = page.locator('.notice', { hasText: given.article_title });
+  await notice.waitFor();
+  say(`PUBLISHED ${JSON.stringify(await notice.locator('span').innerText())}`);
+  await shot(page, 'dashboard-published');
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: process.env.SWITCHBOARD_CHROMIUM || '/usr/bin/chromium',
@@ -219,7 +268,7 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    await { race, handoff, supervise }[scenario](browser);
+    await { race, handoff, supervise, dashboard }[scenario](browser);
     say('DONE');
   } catch (error) {
     for (const [i, page] of pages.entries()) {

@@ -333,6 +333,74 @@ async fn filters_and_periods_narrow_the_figures_and_bad_ones_are_refused() -> an
     cluster.stop().await
 }
 
+/// The times of a report, taken out (so that the rest compares exactly), in a fixed order.
+fn times_of(report: &mut Report) -> Vec<Option<f64>> {
+    let mut times = vec![
+        report.first_response_seconds_p50.take(),
+        report.first_response_seconds_p90.take(),
+        report.first_response_business_seconds_p50.take(),
+        report.first_response_business_seconds_p90.take(),
+        report.resolution_seconds_p50.take(),
+        report.resolution_seconds_p90.take(),
+        report.resolution_business_seconds_p50.take(),
+        report.resolution_business_seconds_p90.take(),
+        report.handle_seconds_p50.take(),
+        report.handle_seconds_p90.take(),
+    ];
+    times.extend(report.agent_figures.iter_mut().map(|agent| agent.handle_seconds_p50.take()));
+    for point in &mut report.series {
+        times.push(point.first_response_seconds_p50.take());
+        times.push(point.resolution_seconds_p50.take());
+    }
+    times
+}
+
+/// Reports without filters are read from the rollups once they are big: on the known history,
+/// with the period's ends inside hours (read from the facts), whole hours and whole days, by
+/// hour, day and week, the rollups give exactly the facts' counts, rates and lists, and times
+/// within a histogram bucket (19%) of the exact percentiles.
+#[tokio::test]
+async fn the_rollups_give_the_same_figures_as_the_facts() -> anyhow::Result<()> {
+    use switchboard_analytics::report::{Scope, from_facts, report as answer};
+    let backing = Backing::start().await?;
+    let cluster =
+        Cluster::start(switchboard_server::Config { services: vec![Service::Analytics], ..backing.config() })
+            .await?;
+    let bus = backing.bus().await?;
+    let last = acme_history(&bus).await?;
+    report(&cluster, month(last)).await?; // caught up
+    let pool = backing.database.pool().await?;
+    let now = Utc::now();
+    let window = std::time::Duration::from_secs(7 * 86_400);
+    let settled_before = now - TimeDelta::days(7);
+    let periods = [
+        (now - TimeDelta::days(30), now),
+        (
+            now - TimeDelta::days(10) - TimeDelta::minutes(1),
+            now - TimeDelta::days(8) + TimeDelta::minutes(30),
+        ),
+    ];
+    for (from, to) in periods {
+        for bucket in [Bucket::Hour, Bucket::Day, Bucket::Week] {
+            let scope = Scope { tenant: "acme".into(), from, to, bucket, filters: Default::default() };
+            let mut rolled = answer(&pool, &scope, now, window, 0).await?;
+            let mut exact = from_facts(&pool, &scope, settled_before).await?;
+            assert!(exact.conversations + exact.closed > 0, "{from}..{to} is not empty");
+            let (rolled_times, exact_times) = (times_of(&mut rolled), times_of(&mut exact));
+            assert_eq!(rolled, exact, "{from}..{to} by {bucket:?}");
+            for (estimate, exact) in rolled_times.iter().zip(&exact_times) {
+                let close = match (estimate, exact) {
+                    (Some(estimate), Some(exact)) => (estimate - exact).abs() <= exact * 0.19 + 1e-9,
+                    (estimate, exact) => estimate == exact,
+                };
+                assert!(close, "{rolled_times:?} against {exact_times:?}");
+            }
+        }
+    }
+    pool.close().await;
+    cluster.stop().await
+}
+
 /// `switchboard analytics report` against a running server prints the same figures, as JSON and
 /// as text.
 #[tokio::test]

@@ -508,3 +508,140 @@ async fn a_supervisor_sees_queues_agents_and_approvals_assigns_a_conversation_an
     .await?;
     cluster.stop().await
 }
+
+/// Publishes `body` as the default tenant's, about `id`, as having happened `ago` before now.
+async fn happened(
+    bus: &switchboard_bus::Bus,
+    id: &str,
+    ago: chrono::TimeDelta,
+    body: Body,
+) -> anyhow::Result<u64> {
+    let mut event = switchboard_bus::Draft::new("default", id, body).build()?;
+    event.occurred_at = Some(switchboard_proto::time::to_timestamp(chrono::Utc::now() - ago));
+    Ok(bus.publish(&event).await?.sequence)
+}
+
+/// A web conversation about `intent` that started `ago` before now; the bot answers and closes it
+/// (with a CSAT of 5) when `closed`.
+async fn conversation(
+    bus: &switchboard_bus::Bus,
+    id: &str,
+    intent: &str,
+    ago: chrono::TimeDelta,
+    closed: bool,
+) -> anyhow::Result<u64> {
+    use switchboard_proto::events::v1::{
+        Channel, ConversationClosed, MessageClassified, MessageReceived, SurveyAnswered,
+    };
+    let received = MessageReceived {
+        conversation_id: id.into(),
+        message_id: format!("{id}-m1"),
+        customer_id: format!("{id}-customer"),
+        channel: Channel::Web.into(),
+        starts_conversation: true,
+        ..Default::default()
+    };
+    happened(bus, id, ago, Body::MessageReceived(received)).await?;
+    let classified = MessageClassified {
+        conversation_id: id.into(),
+        intent: intent.into(),
+        language: "en".into(),
+        ..Default::default()
+    };
+    let mut last = happened(bus, id, ago, Body::MessageClassified(classified)).await?;
+    if closed {
+        let soon = ago - chrono::TimeDelta::minutes(4);
+        let closing =
+            ConversationClosed { conversation_id: id.into(), handled_by: "bot".into(), ..Default::default() };
+        happened(bus, id, soon, Body::ConversationClosed(closing)).await?;
+        let rated = SurveyAnswered {
+            conversation_id: id.into(),
+            kind: "csat".into(),
+            score: 5,
+            ..Default::default()
+        };
+        last = happened(bus, id, soon, Body::SurveyAnswered(rated)).await?;
+    }
+    Ok(last)
+}
+
+/// A supervisor's dashboard: the figures, the charts, refund questions spiking (nine in the last
+/// day against two in each of the four weeks before), a content gap from a hand-off for missing
+/// knowledge; the filters kept in the URL; the same in Traditional Chinese; and the gap's article
+/// written and published from it.
+#[tokio::test]
+async fn a_supervisor_reads_the_dashboard_and_writes_the_article_a_gap_asks_for() -> anyhow::Result<()> {
+    use chrono::TimeDelta;
+    use switchboard_proto::{
+        analytics::v1::{GetCountsRequest, analytics_client::AnalyticsClient},
+        events::v1::{HandoffPacket, MessageRouted, RouteAction},
+        knowledge::v1::{SearchRequest, knowledge_client::KnowledgeClient},
+    };
+    use switchboard_server::Service;
+    let backing = Backing::start().await?;
+    let services = vec![Service::Analytics, Service::Desk, Service::Knowledge, Service::Channels];
+    let cluster = Cluster::start(switchboard_server::Config { services, ..backing.config() }).await?;
+    let bus = backing.bus().await?;
+    set_password(&cluster, "sam", "supervisor").await?;
+    for week in 1..=4 {
+        for index in 0..2 {
+            let ago = TimeDelta::days(7 * week) + TimeDelta::minutes(30);
+            conversation(&bus, &format!("refund-w{week}-{index}"), "refund", ago, true).await?;
+        }
+    }
+    for index in 0..9 {
+        conversation(&bus, &format!("refund-now-{index}"), "refund", TimeDelta::minutes(30 + index), true)
+            .await?;
+    }
+    conversation(&bus, "order-1", "order_status", TimeDelta::hours(30), true).await?;
+    let routed = MessageRouted {
+        conversation_id: "order-1".into(),
+        message_id: "order-1-m2".into(),
+        action: RouteAction::Queue.into(),
+        rule_action: "answer".into(),
+        queue: "general".into(),
+        handoff: Some(HandoffPacket {
+            reason: "missing_knowledge".into(),
+            question: "Do you ship to Iceland?".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let last = happened(&bus, "order-1-m2", TimeDelta::hours(29), Body::MessageRouted(routed)).await?;
+    let supervisor = cluster.channel_as("default", Role::Supervisor, "sam").await?;
+    let caught_up = GetCountsRequest { min_sequence: last, ..Default::default() };
+    AnalyticsClient::new(supervisor).get_counts(caught_up).await?;
+
+    let given = serde_json::json!({
+        "agents": [agent("sam", "en-US")],
+        "intent": "refund", "gap": "iceland ship", "article_title": "Shipping to Iceland",
+    });
+    let mut browser = Browser::start("dashboard", &cluster, &given)?;
+    let figures: serde_json::Value = serde_json::from_str(&browser.expect("FIGURES").await?)?;
+    let tile = |name: &str| figures[name].as_str().unwrap_or_default().to_string();
+    assert!(tile("conversations").contains("10"), "nine refund questions and an order question: {figures}");
+    assert!(
+        tile("containment_rate").contains("0.0%"),
+        "every closing is inside the reopen window: {figures}"
+    );
+    assert!(tile("csat_bot").contains("100.0%"), "{figures}");
+    let charts = browser.expect("CHARTS").await?;
+    for chart in ["volume", "containment", "satisfaction", "sla", "response"] {
+        assert!(charts.contains(chart), "{chart} is drawn: {charts}");
+    }
+    let spike = browser.expect("SPIKE").await?;
+    assert!(spike.contains("refund") && spike.contains('9'), "{spike}");
+    let gap = browser.expect("GAP").await?;
+    assert!(gap.contains("Do you ship to Iceland?"), "{gap}");
+    let filtered = browser.expect("FILTERED").await?;
+    assert!(filtered.contains("channel=web"), "{filtered}");
+    assert_eq!(browser.expect("ZH").await?, "\"對話數\"");
+    let published = browser.expect("PUBLISHED").await?;
+    assert!(published.contains("Shipping to Iceland"), "{published}");
+    browser.finish().await?;
+
+    let search = SearchRequest { query: "Iceland".into(), ..Default::default() };
+    let hits = KnowledgeClient::new(cluster.channel().await?).search(search).await?.into_inner().hits;
+    assert_eq!(hits.first().map(|hit| hit.title.as_str()), Some("Shipping to Iceland"), "{hits:?}");
+    cluster.stop().await
+}

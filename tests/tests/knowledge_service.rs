@@ -240,6 +240,7 @@ async fn answers_deflections_and_assist_leave_content_gaps_for_analytics() -> an
             text: "How much does shipping cost?".into(),
             locale: "en".into(),
             limit: 3,
+            customer_id: String::new(),
         })
         .await?
         .into_inner();

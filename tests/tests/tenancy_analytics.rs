@@ -129,6 +129,7 @@ fn queried(query_id: &str, kind: KnowledgeQueryKind, query: &str, articles: &[&s
         article_ids: articles.iter().map(|a| (*a).to_string()).collect(),
         answered: !articles.is_empty(),
         conversation_id: "conv-1".into(),
+        customer_id: String::new(),
     })
 }
 

@@ -245,8 +245,12 @@ async fn queries_and_deflections_are_recorded_in_the_askers_tenant() -> anyhow::
     let mut globex = client(&cluster, GLOBEX, Role::Service).await?;
 
     // When an acme customer is offered articles on the contact form
-    let request =
-        DeflectRequest { text: "I want to send an item back".into(), locale: "en".into(), limit: 3 };
+    let request = DeflectRequest {
+        text: "I want to send an item back".into(),
+        locale: "en".into(),
+        limit: 3,
+        customer_id: String::new(),
+    };
     let deflection = acme.deflect(request).await?.into_inner();
     let offered: Vec<&str> = deflection.articles.iter().map(|a| a.article_id.as_str()).collect();
     assert_eq!(offered, [RETURNS]);

@@ -4,10 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{PgConnection, Row as _, postgres::PgRow};
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _, postgres::PgRow};
 use switchboard_proto::events::v1::Event;
 
-use crate::facts::{self, Facts};
+use crate::{
+    facts::{self, Facts},
+    rolled,
+};
 
 /// (tenant, conversation id).
 type Key = (String, String);
@@ -33,12 +37,14 @@ pub(crate) async fn apply<'a>(
             folded.insert(key, next);
         }
     }
+    let mut changes = Vec::new();
     for (key, facts) in &folded {
         if before.get(key) != Some(facts) {
             store(tx, &key.0, facts).await?;
+            changes.push((key.0.as_str(), before.get(key), facts));
         }
     }
-    Ok(())
+    rolled::keep(tx, &changes).await
 }
 
 async fn load(
@@ -46,19 +52,51 @@ async fn load(
     keys: impl Iterator<Item = &Key>,
 ) -> Result<BTreeMap<Key, Facts>, sqlx::Error> {
     let (tenants, ids): (Vec<&str>, Vec<&str>) = keys.map(|(t, c)| (t.as_str(), c.as_str())).unzip();
-    let rows = sqlx::query(
-        "SELECT c.tenant, c.conversation_id, started_at, channel, language, intent, queue, agent,
-                handed_off, handoff_reason, bot_replied, first_human_reply_at, closed_at, closed_by,
-                reopens, csat, nps, surveys_sent, first_response_sla, resolution_sla, calendar,
-                first_response_open_seconds, resolution_open_seconds, assigned_at
-         FROM analytics.conversations c
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM analytics.conversations c
          JOIN (SELECT DISTINCT * FROM UNNEST($1::text[], $2::text[])) AS k (tenant, conversation_id)
-           ON c.tenant = k.tenant AND c.conversation_id = k.conversation_id",
-    )
+           ON c.tenant = k.tenant AND c.conversation_id = k.conversation_id"
+    )))
     .bind(tenants)
     .bind(ids)
     .fetch_all(&mut *tx)
     .await?;
+    rows.iter().map(|row| Ok(((row.try_get(0)?, row.try_get(1)?), facts_of(row)?))).collect()
+}
+
+/// What [`facts_of`] reads, in its order.
+const COLUMNS: &str = "c.tenant, c.conversation_id, started_at, channel, language, intent, queue, agent,
+    handed_off, handoff_reason, bot_replied, first_human_reply_at, closed_at, closed_by, reopens, csat,
+    nps, surveys_sent, first_response_sla, resolution_sla, calendar, first_response_open_seconds,
+    resolution_open_seconds, assigned_at, customer_id";
+
+/// The facts of the tenant's conversations whose `column` (`started_at` or `closed_at`) falls in
+/// `[from, to)`.
+pub(crate) async fn within(
+    pool: &PgPool,
+    tenant: &str,
+    column: &'static str,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<Facts>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM analytics.conversations c WHERE tenant = $1 AND {column} >= $2 AND {column} < $3"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(tenant).bind(from).bind(to).fetch_all(pool).await?;
+    rows.iter().map(facts_of).collect()
+}
+
+/// Up to `limit` conversations' facts after `after` (tenant, id) in that order, with their keys.
+pub(crate) async fn page(
+    tx: &mut PgConnection,
+    after: &Key,
+    limit: i64,
+) -> Result<Vec<(Key, Facts)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM analytics.conversations c WHERE (tenant, conversation_id) > ($1, $2)
+         ORDER BY tenant, conversation_id LIMIT $3"
+    );
+    let rows =
+        sqlx::query(AssertSqlSafe(sql)).bind(&after.0).bind(&after.1).bind(limit).fetch_all(&mut *tx).await?;
     rows.iter().map(|row| Ok(((row.try_get(0)?, row.try_get(1)?), facts_of(row)?))).collect()
 }
 
@@ -93,6 +131,7 @@ fn facts_of(row: &PgRow) -> Result<Facts, sqlx::Error> {
         first_response_open_seconds: row.try_get(21)?,
         resolution_open_seconds: row.try_get(22)?,
         assigned_at: row.try_get(23)?,
+        customer_id: row.try_get(24)?,
     })
 }
 
@@ -103,9 +142,9 @@ async fn store(tx: &mut PgConnection, tenant: &str, facts: &Facts) -> Result<(),
         "INSERT INTO analytics.conversations (tenant, conversation_id, started_at, channel, language,
              intent, queue, agent, handed_off, handoff_reason, bot_replied, first_human_reply_at,
              closed_at, closed_by, reopens, csat, nps, surveys_sent, first_response_sla, resolution_sla,
-             calendar, first_response_open_seconds, resolution_open_seconds, assigned_at)
+             calendar, first_response_open_seconds, resolution_open_seconds, assigned_at, customer_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-             $21, $22, $23, $24)
+             $21, $22, $23, $24, $25)
          ON CONFLICT (tenant, conversation_id) DO UPDATE SET
              started_at = EXCLUDED.started_at, channel = EXCLUDED.channel,
              language = EXCLUDED.language, intent = EXCLUDED.intent, queue = EXCLUDED.queue,
@@ -116,7 +155,8 @@ async fn store(tx: &mut PgConnection, tenant: &str, facts: &Facts) -> Result<(),
              nps = EXCLUDED.nps, surveys_sent = EXCLUDED.surveys_sent,
              first_response_sla = EXCLUDED.first_response_sla, resolution_sla = EXCLUDED.resolution_sla,
              calendar = EXCLUDED.calendar, first_response_open_seconds = EXCLUDED.first_response_open_seconds,
-             resolution_open_seconds = EXCLUDED.resolution_open_seconds, assigned_at = EXCLUDED.assigned_at",
+             resolution_open_seconds = EXCLUDED.resolution_open_seconds, assigned_at = EXCLUDED.assigned_at,
+             customer_id = EXCLUDED.customer_id",
     )
     .bind(tenant)
     .bind(&facts.conversation_id)
@@ -142,6 +182,7 @@ async fn store(tx: &mut PgConnection, tenant: &str, facts: &Facts) -> Result<(),
     .bind(facts.first_response_open_seconds)
     .bind(facts.resolution_open_seconds)
     .bind(facts.assigned_at)
+    .bind(&facts.customer_id)
     .execute(&mut *tx)
     .await?;
     Ok(())

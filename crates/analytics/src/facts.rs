@@ -16,6 +16,8 @@ pub struct Facts {
     pub started_at: Option<DateTime<Utc>>,
     /// Channel slug, e.g. `web`.
     pub channel: String,
+    /// Who wrote its first message (what a search by the same customer names, for deflection).
+    pub customer_id: String,
     /// The conversation's language (BCP 47 primary subtag), from its first classification.
     pub language: String,
     /// The intent of its first classified message.
@@ -106,6 +108,7 @@ pub fn fold(facts: Option<Facts>, event: &Event) -> Option<Facts> {
         let mut facts = facts.unwrap_or_else(|| Facts {
             conversation_id: received.conversation_id.clone(),
             channel: slug(received.channel).into(),
+            customer_id: received.customer_id.clone(),
             ..Facts::default()
         });
         facts.started_at = Some(facts.started_at.map_or(at, |started| started.min(at)));

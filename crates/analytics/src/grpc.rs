@@ -103,8 +103,10 @@ impl analytics_server::Analytics for AnalyticsApi {
         let tenant = Caller::of(&request)?.tenant;
         let r = request.into_inner();
         let limit = limit_of(r.limit, 50, 500).map_err(|e| to_status(&e))?;
+        let now = chrono::Utc::now();
+        let period = report::period(r.from.as_ref(), r.to.as_ref(), 30, now).map_err(|e| to_status(&e))?;
         self.caught_up(r.min_sequence).await.map_err(|e| to_status(&e))?;
-        let articles = knowledge::deflections(&self.pool, &tenant, i64::from(limit))
+        let articles = knowledge::deflections(&self.pool, &tenant, period, now, i64::from(limit))
             .await
             .map_err(|e| to_status(&Error::Database(e)))?;
         Ok(Response::new(ListArticleDeflectionsResponse { articles }))
@@ -116,7 +118,7 @@ impl analytics_server::Analytics for AnalyticsApi {
         let now = chrono::Utc::now();
         let scope = report::Scope::of(&tenant, &request, now).map_err(|e| to_status(&e))?;
         self.caught_up(request.min_sequence).await.map_err(|e| to_status(&e))?;
-        let report = report::report(&self.pool, &scope, now, self.reopen_window)
+        let report = report::report(&self.pool, &scope, now, self.reopen_window, report::EXACT_UP_TO)
             .await
             .map_err(|e| to_status(&Error::Database(e)))?;
         Ok(Response::new(report))

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Row as _};
 use switchboard_proto::{
     analytics::v1::{ArticleDeflection, ContentGap},
-    events::v1::{DeflectionRecorded, DeflectionResult, KnowledgeQueried, KnowledgeQueryKind},
+    events::v1::{DeflectionRecorded, DeflectionResult, KnowledgeQueried, KnowledgeQueryKind, MessageRouted},
     time::to_timestamp,
 };
 
@@ -34,8 +34,9 @@ pub(crate) async fn record_query(
     let language = q.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
     sqlx::query(
         "INSERT INTO analytics.knowledge_queries (query_id, kind, query, wording, locale, language,
-             result_count, top_score, answered, article_ids, conversation_id, asked_at, tenant)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             result_count, top_score, answered, article_ids, conversation_id, asked_at, tenant,
+             customer_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (tenant, query_id) DO NOTHING",
     )
     .bind(&q.query_id)
@@ -49,6 +50,49 @@ pub(crate) async fn record_query(
     .bind(q.answered)
     .bind(&q.article_ids)
     .bind(&q.conversation_id)
+    .bind(at)
+    .bind(tenant)
+    .bind(&q.customer_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Where a routing decision leaves a content gap: a hand-off for missing knowledge, as
+/// `fallback` when automation meant to answer and could not, else `handoff`; with the question.
+pub(crate) fn gap_of(routed: &MessageRouted) -> Option<(&'static str, &str)> {
+    let packet = routed.handoff.as_ref()?;
+    if packet.reason != "missing_knowledge" || packet.question.trim().is_empty() {
+        return None;
+    }
+    let kind = if routed.rule_action == "answer" { "fallback" } else { "handoff" };
+    Some((kind, packet.question.as_str()))
+}
+
+/// Records a hand-off for missing knowledge as an unanswered question of its conversation (once
+/// per message).
+pub(crate) async fn record_gap(
+    tx: &mut PgConnection,
+    tenant: &str,
+    routed: &MessageRouted,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let Some((kind, question)) = gap_of(routed) else { return Ok(()) };
+    let language = routed.language.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    sqlx::query(
+        "INSERT INTO analytics.knowledge_queries (query_id, kind, query, wording, locale, language,
+             result_count, top_score, answered, article_ids, conversation_id, asked_at, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, 0, false, $7, $8, $9, $10)
+         ON CONFLICT (tenant, query_id) DO NOTHING",
+    )
+    .bind(format!("routed:{}", routed.message_id))
+    .bind(kind)
+    .bind(question)
+    .bind(wording(question))
+    .bind(&routed.language)
+    .bind(language)
+    .bind(&routed.article_ids)
+    .bind(&routed.conversation_id)
     .bind(at)
     .bind(tenant)
     .execute(&mut *tx)
@@ -92,12 +136,13 @@ pub(crate) async fn content_gaps(
     limit: usize,
 ) -> Result<Vec<ContentGap>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT wording, count(*), (array_agg(query ORDER BY asked_at DESC))[1:5],
+        "SELECT wording, count(DISTINCT CASE WHEN conversation_id = '' THEN 'q:' || query_id ELSE conversation_id END),
+             (array_agg(query ORDER BY asked_at DESC))[1:5],
              array_agg(DISTINCT locale), array_agg(DISTINCT kind), max(asked_at)
          FROM analytics.knowledge_queries
          WHERE NOT answered AND kind <> 'suggest' AND ($1::timestamptz IS NULL OR asked_at >= $1)
              AND ($2 = '' OR language = $2) AND tenant = $4
-         GROUP BY wording ORDER BY count(*) DESC, wording LIMIT $3",
+         GROUP BY wording ORDER BY 2 DESC, wording LIMIT $3",
     )
     .bind(since)
     .bind(language)
@@ -138,41 +183,75 @@ pub(crate) async fn content_gaps(
     Ok(gaps)
 }
 
-/// Per article of a tenant: deflections that offered it, and those it led (or was named in) that
-/// helped or ended in a ticket. Most helpful first.
+/// Per article of a tenant, for searches and deflections in `[from, to)`: searches by a known
+/// customer that showed it (once per customer, article and UTC day, at the first showing), those
+/// after which that customer started no conversation within 24 hours, and those younger than
+/// 24 hours at `now` (pending); and the contact form's deflections that offered it, helped or
+/// still ended in a ticket. Most searched first.
 pub(crate) async fn deflections(
     pool: &PgPool,
     tenant: &str,
+    period: (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<ArticleDeflection>, sqlx::Error> {
     let rows = sqlx::query(
-        "WITH offered AS (
+        "WITH period AS (
+             SELECT * FROM analytics.knowledge_queries
+             WHERE tenant = $2 AND asked_at >= $3 AND asked_at < $4),
+         shown AS (
+             SELECT DISTINCT ON (customer_id, article_id, date_trunc('day', asked_at AT TIME ZONE 'UTC'))
+                 customer_id, article_id, asked_at
+             FROM period, unnest(article_ids) AS article_id
+             WHERE customer_id <> '' AND kind IN ('search', 'deflect')
+             ORDER BY customer_id, article_id, date_trunc('day', asked_at AT TIME ZONE 'UTC'), asked_at),
+         searched AS (
+             SELECT article_id, count(*) AS searches,
+                 count(*) FILTER (WHERE asked_at > $5) AS pending,
+                 count(*) FILTER (WHERE asked_at <= $5 AND NOT EXISTS (
+                     SELECT 1 FROM analytics.conversations c
+                     WHERE c.tenant = $2 AND c.customer_id = shown.customer_id
+                         AND c.started_at >= shown.asked_at
+                         AND c.started_at < shown.asked_at + interval '24 hours')) AS deflected
+             FROM shown GROUP BY 1),
+         offered AS (
              SELECT unnest(article_ids) AS article_id, count(*) AS offered
-             FROM analytics.knowledge_queries WHERE tenant = $2 AND kind = 'deflect' GROUP BY 1),
+             FROM period WHERE kind = 'deflect' GROUP BY 1),
          credited AS (
              SELECT COALESCE(outcome_article, article_ids[1]) AS article_id,
                  count(*) FILTER (WHERE outcome = 'helped') AS helped,
                  count(*) FILTER (WHERE outcome = 'ticket_opened') AS tickets
-             FROM analytics.knowledge_queries
-             WHERE tenant = $2 AND kind = 'deflect' AND outcome IS NOT NULL
-                 AND cardinality(article_ids) > 0
+             FROM period
+             WHERE kind = 'deflect' AND outcome IS NOT NULL AND cardinality(article_ids) > 0
              GROUP BY 1)
-         SELECT o.article_id, o.offered, COALESCE(c.helped, 0), COALESCE(c.tickets, 0)
-         FROM offered o LEFT JOIN credited c USING (article_id)
-         ORDER BY 3 DESC, 2 DESC, 1 LIMIT $1",
+         SELECT article_id, COALESCE(o.offered, 0), COALESCE(c.helped, 0), COALESCE(c.tickets, 0),
+             COALESCE(s.searches, 0), COALESCE(s.deflected, 0), COALESCE(s.pending, 0)
+         FROM searched s FULL JOIN offered o USING (article_id) LEFT JOIN credited c USING (article_id)
+         ORDER BY 5 DESC, 2 DESC, 1 LIMIT $1",
     )
     .bind(limit)
     .bind(tenant)
+    .bind(period.0)
+    .bind(period.1)
+    .bind(now - chrono::TimeDelta::hours(24))
     .fetch_all(pool)
     .await?;
     let count = |row: &sqlx::postgres::PgRow, i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
     Ok(rows
         .iter()
-        .map(|row| ArticleDeflection {
-            article_id: row.get(0),
-            offered: count(row, 1),
-            helped: count(row, 2),
-            tickets_opened: count(row, 3),
+        .map(|row| {
+            let (searches, deflected, pending) = (count(row, 4), count(row, 5), count(row, 6));
+            let settled = searches - pending.min(searches);
+            ArticleDeflection {
+                article_id: row.get(0),
+                offered: count(row, 1),
+                helped: count(row, 2),
+                tickets_opened: count(row, 3),
+                searches,
+                deflected,
+                pending,
+                deflection_rate: (settled > 0).then(|| deflected as f64 / settled as f64),
+            }
         })
         .collect())
 }

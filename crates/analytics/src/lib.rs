@@ -14,6 +14,9 @@ mod grpc;
 mod knowledge;
 mod projection;
 pub mod report;
+pub mod rolled;
+pub mod rollup;
+mod summed;
 pub mod trends;
 pub mod wording;
 
@@ -39,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/004_counted_events.sql"),
     },
     Migration { version: 5, name: "conversations", sql: include_str!("../migrations/005_conversations.sql") },
+    Migration {
+        version: 6,
+        name: "deflection and rollups",
+        sql: include_str!("../migrations/006_deflection_and_rollups.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +95,10 @@ pub struct Started {
 
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "analytics", MIGRATIONS).await?;
+    let filled = rolled::fill(&deps.pool, false).await?;
+    if filled > 0 {
+        tracing::info!(conversations = filled, "rollups filled from the conversation facts");
+    }
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     Ok(Started {
         service: AnalyticsServer::new(grpc::AnalyticsApi::new(

@@ -60,6 +60,7 @@ impl Projection for AnalyticsProjection {
             "analytics.knowledge_queries",
             "analytics.counted_events",
             "analytics.conversations",
+            "analytics.rollups",
         ]
     }
 
@@ -90,6 +91,7 @@ impl Projection for AnalyticsProjection {
                 Some(Body::DeflectionRecorded(recorded)) => {
                     knowledge::record_outcome(tx, tenant, recorded).await?
                 }
+                Some(Body::MessageRouted(routed)) => knowledge::record_gap(tx, tenant, routed, at).await?,
                 _ => {}
             }
         }

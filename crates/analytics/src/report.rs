@@ -15,10 +15,29 @@ use switchboard_proto::{
     time::{to_datetime, to_timestamp},
 };
 
-use crate::Error;
+use crate::{Error, rolled::Unit, summed};
 
 /// The longest period a report covers.
 const LONGEST: chrono::TimeDelta = chrono::TimeDelta::days(366);
+
+/// `[from, to)` as asked: unset `to` is `now`, unset `from` `default_days` before `to`; a period
+/// backwards or longer than 366 days is refused.
+pub fn period(
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+    default_days: i64,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), Error> {
+    let to = to.map_or(now, |at| to_datetime(Some(at)));
+    let from = from.map_or(to - chrono::TimeDelta::days(default_days), |at| to_datetime(Some(at)));
+    if from >= to {
+        return Err(Error::InvalidArgument("`from` must be before `to`".into()));
+    }
+    if to - from > LONGEST {
+        return Err(Error::InvalidArgument("a period covers at most 366 days".into()));
+    }
+    Ok((from, to))
+}
 
 /// What a report is about: the tenant's conversations in `[from, to)` that pass the filters.
 #[derive(Debug, Clone)]
@@ -34,19 +53,21 @@ pub struct Scope {
 impl Scope {
     /// The scope a request asks for, at `now`; a period backwards or too long is refused.
     pub fn of(tenant: &str, request: &GetReportRequest, now: DateTime<Utc>) -> Result<Self, Error> {
-        let to = request.to.as_ref().map_or(now, |at| to_datetime(Some(at)));
-        let from = request.from.as_ref().map_or(to - chrono::TimeDelta::days(7), |at| to_datetime(Some(at)));
-        if from >= to {
-            return Err(Error::InvalidArgument("`from` must be before `to`".into()));
-        }
-        if to - from > LONGEST {
-            return Err(Error::InvalidArgument("a report covers at most 366 days".into()));
-        }
+        let (from, to) = period(request.from.as_ref(), request.to.as_ref(), 7, now)?;
         let bucket = Bucket::try_from(request.bucket)
             .map_err(|_| Error::InvalidArgument(format!("unknown bucket {}", request.bucket)))?;
         let filters = [&request.channel, &request.queue, &request.intent, &request.language, &request.agent]
             .map(|filter| filter.trim().to_string());
         Ok(Self { tenant: tenant.to_string(), from, to, bucket, filters })
+    }
+
+    /// The series' buckets.
+    pub fn series_unit(&self) -> Unit {
+        match self.bucket {
+            Bucket::Hour => Unit::Hour,
+            Bucket::Week => Unit::Week,
+            Bucket::Day | Bucket::Unspecified => Unit::Day,
+        }
     }
 
     fn unit(&self) -> &'static str {
@@ -58,14 +79,37 @@ impl Scope {
     }
 }
 
-/// The report for `scope`, at `now`; closings within `reopen_window` of `now` are pending.
+/// Reports over at most this many conversations (started and closed in the period) are read
+/// from the facts, with exact times; bigger ones from the rollups.
+pub const EXACT_UP_TO: u64 = 20_000;
+
+/// The report for `scope`, at `now`; closings within `reopen_window` of `now` are pending. A
+/// report without filters is read from the rollups ([`crate::summed`]) unless it covers at most
+/// `exact_up_to` conversations; one with filters, or a small one, from the facts.
 pub async fn report(
     pool: &PgPool,
     scope: &Scope,
     now: DateTime<Utc>,
     reopen_window: Duration,
+    exact_up_to: u64,
 ) -> Result<Report, sqlx::Error> {
     let settled_before = now - chrono::TimeDelta::from_std(reopen_window).unwrap_or(chrono::TimeDelta::MAX);
+    if scope.filters.iter().all(String::is_empty) {
+        let period = (scope.from, scope.to);
+        let summed = summed::report(pool, &scope.tenant, period, scope.series_unit(), settled_before).await?;
+        if summed.conversations + summed.closed > exact_up_to {
+            return Ok(summed);
+        }
+    }
+    from_facts(pool, scope, settled_before).await
+}
+
+/// The report for `scope` from the conversation facts.
+pub async fn from_facts(
+    pool: &PgPool,
+    scope: &Scope,
+    settled_before: DateTime<Utc>,
+) -> Result<Report, sqlx::Error> {
     let mut report = Report {
         from: Some(to_timestamp(scope.from)),
         to: Some(to_timestamp(scope.to)),
@@ -298,7 +342,11 @@ async fn series(
         format!("date_trunc('{}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'", scope.unit())
     };
     let sql = format!(
-        "{} SELECT {}, count(*), count(*) FILTER (WHERE handed_off) FROM f GROUP BY 1",
+        "{} SELECT {}, count(*), count(*) FILTER (WHERE handed_off),
+            count(*) FILTER (WHERE first_response_sla = 'met') + count(*) FILTER (WHERE resolution_sla = 'met'),
+            count(*) FILTER (WHERE first_response_sla = 'breached') + count(*) FILTER (WHERE resolution_sla = 'breached'),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_human_reply_at - started_at)::float8)
+         FROM f GROUP BY 1",
         within("started_at"),
         bucket("started_at")
     );
@@ -306,9 +354,16 @@ async fn series(
         let point = points.entry(row.try_get(0)?).or_default();
         point.conversations = count(row.try_get(1)?);
         point.escalated = count(row.try_get(2)?);
+        point.sla_met = count(row.try_get(3)?);
+        point.sla_breached = count(row.try_get(4)?);
+        point.first_response_seconds_p50 = row.try_get(5)?;
     }
     let sql = format!(
-        "{} SELECT {}, count(*), count(*) FILTER (WHERE {CONTAINED}), count(*) FILTER (WHERE {PENDING})
+        "{} SELECT {}, count(*), count(*) FILTER (WHERE {CONTAINED}), count(*) FILTER (WHERE {PENDING}),
+            avg((csat >= 4)::int)::float8,
+            (count(nps) FILTER (WHERE nps >= 9) - count(nps) FILTER (WHERE nps <= 6)) * 100.0::float8
+                / NULLIF(count(nps), 0),
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - started_at)::float8)
          FROM f GROUP BY 1",
         within("closed_at"),
         bucket("closed_at")
@@ -318,8 +373,20 @@ async fn series(
         point.closed = count(row.try_get(1)?);
         point.contained = count(row.try_get(2)?);
         point.containment_pending = count(row.try_get(3)?);
+        point.csat = row.try_get(4)?;
+        point.nps = row.try_get(5)?;
+        point.resolution_seconds_p50 = row.try_get(6)?;
     }
-    Ok(points.into_iter().map(|(start, point)| Point { start: Some(to_timestamp(start)), ..point }).collect())
+    Ok(points
+        .into_iter()
+        .map(|(start, point)| Point {
+            start: Some(to_timestamp(start)),
+            containment_rate: rate(point.contained, point.closed),
+            escalation_rate: rate(point.escalated, point.conversations),
+            sla_attainment: rate(point.sla_met, point.sla_met + point.sla_breached),
+            ..point
+        })
+        .collect())
 }
 
 fn count(value: i64) -> u64 {

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use http::{header, request::Parts};
-use switchboard_auth::{Authorized, Credentials, PeerTls};
-use switchboard_proto::{auth::v1::auth_client::AuthClient, desk::v1::desk_client::DeskClient};
+use switchboard_auth::{Authorized, Credentials};
+use switchboard_proto::{
+    analytics::v1::analytics_client::AnalyticsClient, auth::v1::auth_client::AuthClient,
+    desk::v1::desk_client::DeskClient, knowledge::v1::knowledge_client::KnowledgeClient,
+};
 use tonic::transport::Channel;
 
 use crate::error::ApiError;
@@ -19,15 +22,30 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 pub struct Backend {
     calls: Channel,
     streams: Channel,
+    analytics: Channel,
+    knowledge: Channel,
 }
 
 impl Backend {
     /// Fails only on a malformed endpoint.
-    pub fn new(endpoint: &str, tls: Option<&PeerTls>) -> Result<Self, String> {
+    pub fn new(config: &crate::Config) -> Result<Self, String> {
+        let tls = config.tls.as_ref();
         Ok(Self {
-            calls: switchboard_auth::lazy_channel(endpoint, tls, Some(CALL_TIMEOUT))?,
-            streams: switchboard_auth::lazy_channel(endpoint, tls, None)?,
+            calls: switchboard_auth::lazy_channel(&config.endpoint, tls, Some(CALL_TIMEOUT))?,
+            streams: switchboard_auth::lazy_channel(&config.endpoint, tls, None)?,
+            analytics: switchboard_auth::lazy_channel(&config.analytics_endpoint, tls, Some(CALL_TIMEOUT))?,
+            knowledge: switchboard_auth::lazy_channel(&config.knowledge_endpoint, tls, Some(CALL_TIMEOUT))?,
         })
+    }
+
+    /// Analytics, as the person `bearer` names.
+    pub fn analytics(&self, bearer: &Bearer) -> AnalyticsClient<Authorized> {
+        AnalyticsClient::with_interceptor(self.analytics.clone(), bearer.0.clone())
+    }
+
+    /// Knowledge, as the person `bearer` names.
+    pub fn knowledge(&self, bearer: &Bearer) -> KnowledgeClient<Authorized> {
+        KnowledgeClient::with_interceptor(self.knowledge.clone(), bearer.0.clone())
     }
 
     /// The desk, as the person `bearer` names.

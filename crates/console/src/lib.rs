@@ -9,6 +9,7 @@ mod actions;
 mod api;
 mod assets;
 mod backend;
+mod dashboard;
 mod error;
 mod input;
 pub mod json;
@@ -28,6 +29,9 @@ pub use error::ApiError;
 pub struct Config {
     /// The gRPC endpoint serving Desk and Auth, e.g. `http://127.0.0.1:50051`.
     pub endpoint: String,
+    /// The endpoints serving Analytics (the dashboard) and Knowledge (articles written from it).
+    pub analytics_endpoint: String,
+    pub knowledge_endpoint: String,
     /// The trust for its TLS, when the endpoint is `https://`.
     pub tls: Option<switchboard_auth::PeerTls>,
 }
@@ -35,7 +39,7 @@ pub struct Config {
 /// The console's routes. Fails only on a malformed endpoint (connections are made on first use).
 /// Live streams end when `shutdown` is cancelled.
 pub fn routes(config: &Config, shutdown: CancellationToken) -> Result<Router, String> {
-    let backend = backend::Backend::new(&config.endpoint, config.tls.as_ref())?;
+    let backend = backend::Backend::new(config)?;
     let live = live::Live { backend: backend.clone(), shutdown };
     let conversation = |action: &str| format!("/console/api/conversations/{{id}}/{action}");
     let api = Router::new()
@@ -57,6 +61,11 @@ pub fn routes(config: &Config, shutdown: CancellationToken) -> Result<Router, St
         .route("/console/api/approvals", get(api::approvals))
         .route("/console/api/approvals/{id}", post(actions::decide))
         .route("/console/api/presence", put(actions::presence))
+        .route("/console/api/report", get(dashboard::report))
+        .route("/console/api/trends", get(dashboard::trends))
+        .route("/console/api/gaps", get(dashboard::gaps))
+        .route("/console/api/deflections", get(dashboard::deflections))
+        .route("/console/api/articles", post(dashboard::write_article))
         .with_state(backend);
     let changes = Router::new()
         .route("/console/api/changes", get(live::changes))

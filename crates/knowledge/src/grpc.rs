@@ -157,6 +157,7 @@ impl knowledge_server::Knowledge for KnowledgeApi {
             tags: r.tags,
             product_area: r.product_area,
             limit: r.limit,
+            customer_id: r.customer_id,
         };
         let (hits, query_id) = self.knowledge.search(&tenant, query).await.map_err(status)?;
         Ok(Response::new(SearchResponse { hits, query_id }))
@@ -171,8 +172,11 @@ impl knowledge_server::Knowledge for KnowledgeApi {
 
     async fn deflect(&self, request: Request<DeflectRequest>) -> Result<Response<DeflectResponse>, Status> {
         let (tenant, r) = tenant_and(request)?;
-        let (articles, confident, deflection_id) =
-            self.knowledge.deflect(&tenant, &r.text, &r.locale, r.limit).await.map_err(status)?;
+        let (articles, confident, deflection_id) = self
+            .knowledge
+            .deflect(&tenant, &r.text, &r.locale, r.limit, &r.customer_id)
+            .await
+            .map_err(status)?;
         Ok(Response::new(DeflectResponse { deflection_id, articles, confident }))
     }
 

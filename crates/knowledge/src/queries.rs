@@ -14,7 +14,9 @@ use uuid::Uuid;
 use crate::clarify::{HYBRID_FLOOR, LEXICAL_FLOOR, MAX_ALTERNATIVES, alternatives};
 use crate::domain::{Error, Knowledge};
 use crate::index::IndexHit;
-use crate::search::{MAX_QUERY_CHARS, SearchQuery, check_locale, check_query, limit_of, search_hit};
+use crate::search::{
+    MAX_QUERY_CHARS, SearchQuery, check_customer, check_locale, check_query, limit_of, search_hit,
+};
 
 /// An `Answer` request's question and how it is to be answered.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,13 +47,14 @@ pub(crate) struct Asked<'a> {
     query: &'a str,
     locale: &'a str,
     conversation_id: &'a str,
+    customer_id: &'a str,
     /// Names the asking; empty: a query of its own.
     key: &'a str,
 }
 
 impl<'a> Asked<'a> {
     pub(crate) fn new(tenant: &'a str, kind: KnowledgeQueryKind, query: &'a str, locale: &'a str) -> Self {
-        Self { tenant, kind, query, locale, conversation_id: "", key: "" }
+        Self { tenant, kind, query, locale, conversation_id: "", customer_id: "", key: "" }
     }
 
     fn keyed(mut self, key: &'a str) -> Self {
@@ -61,6 +64,11 @@ impl<'a> Asked<'a> {
 
     fn in_conversation(mut self, conversation_id: &'a str) -> Self {
         self.conversation_id = conversation_id;
+        self
+    }
+
+    pub(crate) fn by_customer(mut self, customer_id: &'a str) -> Self {
+        self.customer_id = customer_id;
         self
     }
 }
@@ -86,6 +94,7 @@ impl Knowledge {
             article_ids: found.iter().map(|(id, _)| (*id).to_string()).collect(),
             answered,
             conversation_id: asked.conversation_id.to_string(),
+            customer_id: asked.customer_id.to_string(),
         });
         let mut draft = switchboard_bus::Draft::new(asked.tenant, &query_id, body);
         if let Some(key) = key {
@@ -108,8 +117,10 @@ impl Knowledge {
         text: &str,
         locale: &str,
         limit: u32,
+        customer_id: &str,
     ) -> Result<(Vec<DeflectedArticle>, bool, String), Error> {
         check_query("text", text)?;
+        check_customer(customer_id)?;
         check_locale(locale)?;
         let limit = limit_of(limit, 3, 10)?;
         let query =
@@ -129,7 +140,7 @@ impl Knowledge {
         let confident = confidences.first().is_some_and(|top| *top >= self.threshold_for(locale));
         let scored: Vec<(&str, f32)> =
             articles.iter().map(|a| (a.article_id.as_str(), a.confidence)).collect();
-        let asked = Asked::new(tenant, KnowledgeQueryKind::Deflect, text, locale);
+        let asked = Asked::new(tenant, KnowledgeQueryKind::Deflect, text, locale).by_customer(customer_id);
         let deflection_id = self.record(&asked, &scored, confident).await;
         Ok((articles, confident, deflection_id))
     }

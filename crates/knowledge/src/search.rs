@@ -24,6 +24,8 @@ pub struct SearchQuery {
     pub tags: Vec<String>,
     pub product_area: String,
     pub limit: u32,
+    /// Who searched, when the caller knows; empty: anonymous.
+    pub customer_id: String,
 }
 
 impl Knowledge {
@@ -36,7 +38,9 @@ impl Knowledge {
         let hits = self.find(tenant, &query, limit, false).await?;
         let hits: Vec<SearchHit> = hits.into_iter().map(search_hit).collect();
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
-        let asked = Asked::new(tenant, KnowledgeQueryKind::Search, &query.query, &query.locale);
+        check_customer(&query.customer_id)?;
+        let asked = Asked::new(tenant, KnowledgeQueryKind::Search, &query.query, &query.locale)
+            .by_customer(&query.customer_id);
         let query_id = self.record(&asked, &scored, !hits.is_empty()).await;
         Ok((hits, query_id))
     }
@@ -143,6 +147,18 @@ pub(crate) fn check_locale(tag: &str) -> Result<(), Error> {
     if tag.is_empty() { Ok(()) } else { locale::check(tag).map_err(Error::InvalidArgument) }
 }
 
+/// Characters of a searching customer's id at most.
+const MAX_CUSTOMER_CHARS: usize = 256;
+
+pub(crate) fn check_customer(customer_id: &str) -> Result<(), Error> {
+    if customer_id.chars().count() > MAX_CUSTOMER_CHARS || customer_id.contains(char::is_control) {
+        return Err(Error::InvalidArgument(format!(
+            "customer_id must be at most {MAX_CUSTOMER_CHARS} characters, without control characters"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +168,8 @@ mod tests {
         assert!(check_query("query", "  ?! ").is_err());
         assert!(check_query("query", &"x".repeat(100 * 1024)).is_err());
         assert!(check_query("query", "退貨").is_ok());
+        assert!(check_customer("web:shop:visitor-1").is_ok() && check_customer("").is_ok());
+        assert!(check_customer(&"x".repeat(300)).is_err() && check_customer("a\nb").is_err());
         assert!(check_locale("").is_ok());
         assert!(check_locale("tlh").is_err());
     }

@@ -138,6 +138,7 @@ pub fn packet(
         bot_attempts: tried,
         article_ids,
         customer_messages: u32::try_from(turns.len()).unwrap_or(u32::MAX),
+        question: classified.text.clone(),
     }
 }
 

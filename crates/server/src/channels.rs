@@ -39,6 +39,9 @@ pub struct ChannelArgs {
     /// The gRPC endpoint the web console (/console) calls: Desk and Auth; this process when unset.
     #[arg(long, env = "SWITCHBOARD_DESK_ENDPOINT")]
     pub desk_endpoint: Option<String>,
+    /// The gRPC endpoint serving Analytics, for the console's dashboard; this process when unset.
+    #[arg(long, env = "SWITCHBOARD_ANALYTICS_ENDPOINT")]
+    pub analytics_endpoint: Option<String>,
     /// The telephony account's auth token, which signs voice webhooks (`X-Twilio-Signature`).
     #[arg(long, env = "SWITCHBOARD_TWILIO_AUTH_TOKEN", hide_env_values = true)]
     pub twilio_auth_token: Option<String>,

@@ -158,6 +158,7 @@ impl ServeArgs {
             channels: self.channels.channels()?,
             intake_endpoint: self.channels.intake_endpoint.clone().filter(|e| !e.is_empty()),
             desk_endpoint: self.channels.desk_endpoint.clone().filter(|e| !e.is_empty()),
+            analytics_endpoint: self.channels.analytics_endpoint.clone().filter(|e| !e.is_empty()),
             notifier: self.channels.notifier()?,
             encoder_dir: self.encoder_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),
             index_dir: self.index_dir.clone().filter(|dir| !dir.as_os_str().is_empty()),

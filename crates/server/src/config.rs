@@ -123,6 +123,8 @@ pub struct Config {
     pub intake_endpoint: Option<String>,
     /// The endpoint the web console calls (Desk, Auth); this process's own listener when unset.
     pub desk_endpoint: Option<String>,
+    /// The endpoint the console's dashboard reads Analytics from; this process's own when unset.
+    pub analytics_endpoint: Option<String>,
     /// The channels' HTTP listener (webhooks); none when unset.
     pub http_addr: Option<SocketAddr>,
     /// The channels' SMTP listener (inbound email); none when unset.
@@ -168,6 +170,7 @@ impl Default for Config {
             article_url: String::new(),
             intake_endpoint: None,
             desk_endpoint: None,
+            analytics_endpoint: None,
             http_addr: None,
             smtp_addr: None,
             metrics_addr: None,
@@ -283,6 +286,7 @@ mod tests {
         }
         let config = include_str!("../../../k8s/base/config.yaml");
         assert!(config.contains("SWITCHBOARD_DESK_ENDPOINT: http://desk."), "the console's API");
+        assert!(config.contains("SWITCHBOARD_ANALYTICS_ENDPOINT: http://analytics."), "the dashboard's");
     }
 
     #[test]

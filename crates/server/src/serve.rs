@@ -126,8 +126,11 @@ fn with_console(
     local: std::net::SocketAddr,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<switchboard_channels::Listeners> {
+    let own = || crate::mount::own_endpoint(config, local);
     let console = switchboard_console::Config {
-        endpoint: config.desk_endpoint.clone().unwrap_or_else(|| crate::mount::own_endpoint(config, local)),
+        endpoint: config.desk_endpoint.clone().unwrap_or_else(own),
+        analytics_endpoint: config.analytics_endpoint.clone().unwrap_or_else(own),
+        knowledge_endpoint: config.knowledge_endpoint.clone().unwrap_or_else(own),
         tls: config.tls.as_ref().map(crate::ServerTls::peer),
     };
     let routes = switchboard_console::routes(&console, shutdown.clone()).map_err(anyhow::Error::msg)?;

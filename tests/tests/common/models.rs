@@ -13,7 +13,10 @@ pub const TABLES: &[(Service, &[&str])] = &[
     (Service::Router, &["router.decisions", "router.contacts", "router.turns"]),
     (Service::Knowledge, &["knowledge.articles", "knowledge.article_versions"]),
     (Service::Notifier, &["notifier.deliveries"]),
-    (Service::Analytics, &["analytics.counts", "analytics.knowledge_queries", "analytics.conversations"]),
+    (
+        Service::Analytics,
+        &["analytics.counts", "analytics.knowledge_queries", "analytics.conversations", "analytics.rollups"],
+    ),
     (
         Service::Desk,
         &[

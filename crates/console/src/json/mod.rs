@@ -2,9 +2,11 @@
 //! (`escalated`, `web`), timestamps RFC 3339 strings (or `null`), stream sequences strings (a
 //! JavaScript number cannot hold every `u64`).
 
+mod analytics;
 mod conversation;
 mod people;
 
+pub use analytics::{article, deflection, gap, report, trends};
 pub use conversation::{change, conversation, view};
 pub use people::{agent, approval, desk_macro, identity, issued, overview};
 

@@ -1,6 +1,6 @@
 // Times and numbers as people read them, in the console's language.
 
-import { locale } from './i18n.js';
+import { locale, t, type Key } from './i18n.js';
 
 const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ['day', 86400],
@@ -33,4 +33,39 @@ export function dueWithin(at: string | null, minutes: number, now: number = Date
 
 export function percent(score: number): string {
   return `${Math.round(score * 100)}%`;
+}
+
+const DURATIONS: [Key, number, Key, number][] = [
+  ['duration.d', 86400, 'duration.h', 3600],
+  ['duration.h', 3600, 'duration.min', 60],
+  ['duration.min', 60, 'duration.s', 1],
+];
+
+/** Two units of a time, the larger first: `45 s`, `4 min 10 s`, `2 h 5 min`, `3 d 4 h`
+ * (`4 分 10 秒`, ...); `—` when unset. */
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '—';
+  for (const [large, size, small, step] of DURATIONS) {
+    const total = Math.round(seconds / step);
+    const whole = Math.floor((total * step) / size);
+    if (whole < 1) continue;
+    const rest = total - (whole * size) / step;
+    return rest ? `${t(large, { n: whole })} ${t(small, { n: rest })}` : t(large, { n: whole });
+  }
+  return t('duration.s', { n: Math.round(seconds) });
+}
+
+/** A rate (0..1) as a percentage with one decimal, `42.5%`; `—` when unset. */
+export function rate(fraction: number | null | undefined): string {
+  return fraction === null || fraction === undefined ? '—' : `${(fraction * 100).toFixed(1)}%`;
+}
+
+/** A count with the language's grouping, `12,345`. */
+export function count(value: number): string {
+  return new Intl.NumberFormat(locale()).format(value);
+}
+
+/** How many times the usual, `×3.0`; `—` when unset. */
+export function times(ratio: number | null | undefined): string {
+  return ratio === null || ratio === undefined ? '—' : `×${ratio.toFixed(1)}`;
 }

@@ -1,14 +1,15 @@
-// The console: sign in, then the inbox or the supervisor's view, kept live by the desk's
-// changes (or, where the server cannot stream them, by polling).
+// The console: sign in, then the inbox, the supervisor's view or the dashboard, kept live by the
+// desk's changes (or, where the server cannot stream them, by polling).
 
 import { call, forgetSession, may, me, onSignedOut, session } from './api.js';
+import { renderArticle } from './articles.js';
 import { openConversation, reload, render as renderConversation } from './conversation.js';
 import { find, h, show } from './dom.js';
 import { initLocale, named, switchLocale, t } from './i18n.js';
 import { applyRow, inboxShown, inboxView, loadOverview, loadRows, onRowsLoaded, renderInbox } from './inbox.js';
 import { listen } from './keys.js';
 import { watch, type LiveState, type Watch } from './live.js';
-import { current, go } from './route.js';
+import { current, go, type Route } from './route.js';
 import { signIn } from './signin.js';
 import { describe, notify, state } from './state.js';
 import { renderMacros } from './macros.js';
@@ -49,13 +50,33 @@ function topBar(): HTMLElement {
     'header',
     { class: 'top' },
     h('strong', { class: 'brand' }, t('app.name')),
-    h('nav', {}, tab(`#/inbox/${encodeURIComponent(inboxView())}`, t('nav.inbox'), screen === 'inbox'), may('conversations.assign') ? tab('#/supervisor', t('nav.supervisor'), screen === 'supervisor') : null, may('macros.manage') ? tab('#/macros', t('nav.macros'), screen === 'macros') : null),
+    h('nav', {}, tab(`#/inbox/${encodeURIComponent(inboxView())}`, t('nav.inbox'), screen === 'inbox'), may('conversations.assign') ? tab('#/supervisor', t('nav.supervisor'), screen === 'supervisor') : null, may('analytics.read') ? tab('#/dashboard', t('nav.dashboard'), screen === 'dashboard') : null, may('macros.manage') ? tab('#/macros', t('nav.macros'), screen === 'macros') : null),
     h('span', { class: `live ${state.live}`, 'data-live': state.live, title: t(`live.${state.live}`) }, t(`live.${state.live}`)),
     presenceSelect(),
     h('button', { class: 'link', 'data-action': 'language', onclick: () => { switchLocale(); route(true); } }, t('app.otherLanguage')),
     h('span', { class: 'who' }, identity ? `${identity.subject} · ${named('role', identity.role)} · ${identity.tenant}` : ''),
     h('button', { class: 'link', 'data-action': 'sign-out', onclick: () => signOut() }, t('app.signOut')),
   );
+}
+
+/** The dashboard and its chart library load when it is first shown: the rest of the console
+ * neither waits for them nor depends on them. */
+async function renderDashboard(screen: HTMLElement): Promise<void> {
+  try {
+    const dashboard = await import('./dashboard.js');
+    const where = current(); // where the console is once loaded
+    if (where.screen === 'dashboard') dashboard.renderDashboard(screen, where.query);
+  } catch (error) {
+    show(screen, h('p', { class: 'error' }, t('dashboard.unavailable', { detail: String(error) })));
+  }
+}
+
+/** Draws a screen other than the inbox. */
+function renderOther(where: Exclude<Route, { screen: 'inbox' }>, screen: HTMLElement): void {
+  if (where.screen === 'supervisor') void renderSupervisor(screen);
+  else if (where.screen === 'macros') void renderMacros(screen);
+  else if (where.screen === 'dashboard') void renderDashboard(screen);
+  else renderArticle(screen, where.draft);
 }
 
 /** Draws the screen the URL names; `redraw` rebuilds it even when it is already shown. */
@@ -68,7 +89,7 @@ function route(redraw = false): void {
   if (where.screen !== 'inbox') {
     state.selected = null;
     stopTyping();
-    void (where.screen === 'supervisor' ? renderSupervisor(screen) : renderMacros(screen));
+    renderOther(where, screen);
     return;
   }
   if (redraw || !inboxShown() || where.view !== inboxView()) renderInbox(screen, where.view);
@@ -107,7 +128,8 @@ function liveState(now: LiveState): void {
 function poll(): void {
   const screen = current().screen;
   if (screen === 'supervisor') return void renderSupervisor(find(app(), '#screen'));
-  if (screen === 'macros') return; // an edit in progress is not redrawn
+  if (screen === 'macros' || screen === 'article') return; // an edit in progress is not redrawn
+  if (screen === 'dashboard') return; // it reads the report when shown or filtered
   void loadRows();
   void loadOverview();
   if (state.selected) void reload();

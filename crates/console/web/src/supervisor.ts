@@ -1,19 +1,17 @@
 // The supervisor's view: queues (waiting, the oldest wait, SLA at risk and breached), agents
-// (presence and load), conversations whose SLA is at risk, and approvals waiting on a person.
+// (presence and load), conversations whose SLA is at risk, approvals waiting on a person, and a
+// link to the dashboard.
 
 import { call, may, query } from './api.js';
-import { h, show, type Child } from './dom.js';
+import { h, show } from './dom.js';
 import { relative } from './format.js';
 import { named, t } from './i18n.js';
 import { go } from './route.js';
+import { section, table } from './sections.js';
 import { describe, notify } from './state.js';
 import type { Agent, Approval, Conversation, Overview, Page, QueueSummary } from './types.js';
 
 const AT_RISK_MINUTES = 30;
-
-function table(heads: string[], rows: Child[][]): HTMLElement {
-  return h('table', {}, h('thead', {}, h('tr', {}, heads.map((head) => h('th', {}, head)))), h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell) => h('td', {}, cell))))));
-}
 
 function queues(found: QueueSummary[]): HTMLElement {
   const rows = found.map((queue) => [h('a', { href: `#/inbox/queue:${encodeURIComponent(queue.queue)}` }, queue.queue), queue.waiting, relative(queue.oldest_waiting_since), queue.sla_at_risk, queue.sla_breached]);
@@ -62,15 +60,6 @@ function approvals(found: Approval[], root: HTMLElement): HTMLElement {
   return waiting.length ? h('ul', { class: 'approvals' }, waiting.map(item)) : h('p', { class: 'muted' }, t('approval.none'));
 }
 
-/** A section that shows its data, or why it cannot. */
-async function section<T>(title: string, load: () => Promise<T>, draw: (found: T) => HTMLElement): Promise<HTMLElement> {
-  try {
-    return h('section', { class: 'panel' }, h('h3', {}, title), draw(await load()));
-  } catch (error) {
-    return h('section', { class: 'panel' }, h('h3', {}, title), h('p', { class: 'error' }, describe(error)));
-  }
-}
-
 export async function renderSupervisor(root: HTMLElement): Promise<void> {
   const overview = call<Overview>('GET', `overview${query({ sla_at_risk_minutes: AT_RISK_MINUTES })}`);
   const risky = () => call<Page>('GET', `conversations${query({ sla_at_risk_minutes: AT_RISK_MINUTES, page_size: 50 })}`);
@@ -80,5 +69,6 @@ export async function renderSupervisor(root: HTMLElement): Promise<void> {
     section(t('supervisor.slaAtRisk', { minutes: AT_RISK_MINUTES }), risky, (page) => atRisk(page.conversations.filter((row) => row.status !== 'resolved'))),
     may('returns.decide') ? section(t('supervisor.approvals'), () => call<{ approvals: Approval[] }>('GET', 'approvals'), (found) => approvals(found.approvals, root)) : null,
   ]);
-  show(root, h('div', { class: 'supervisor' }, h('h2', {}, t('supervisor.title')), parts));
+  const dashboard = may('analytics.read') ? h('a', { class: 'heading-link', href: '#/dashboard', 'data-action': 'dashboard' }, t('supervisor.dashboard')) : null;
+  show(root, h('div', { class: 'supervisor' }, h('h2', {}, t('supervisor.title'), dashboard), parts));
 }

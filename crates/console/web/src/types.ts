@@ -213,3 +213,162 @@ export interface Approval {
 export interface Written {
   sequence: string;
 }
+
+/** A count per key (a channel, a language, an hour of day `00`..`23` UTC, ...), most first. The
+ * report may give it as a list or as an object of counts by key. */
+export interface Share {
+  key: string;
+  count: number;
+}
+
+export type Shares = Share[] | Record<string, number>;
+
+/** One bucket of the report's series (hour, day or week, UTC); rates 0..1 and seconds or null. */
+export interface Point {
+  start: string;
+  conversations: number;
+  escalated: number;
+  closed: number;
+  contained: number;
+  containment_pending: number;
+  containment_rate?: number | null;
+  escalation_rate?: number | null;
+  csat?: number | null;
+  nps?: number | null;
+  sla_met?: number;
+  sla_breached?: number;
+  sla_attainment?: number | null;
+  first_response_seconds_p50?: number | null;
+  resolution_seconds_p50?: number | null;
+}
+
+export interface SlaFigure {
+  queue: string;
+  metric: 'first_response' | 'resolution';
+  met: number;
+  breached: number;
+}
+
+export interface SatisfactionFigure {
+  dimension: 'agent' | 'queue' | 'intent';
+  key: string;
+  answers: number;
+  csat: number | null;
+}
+
+export interface AgentFigure {
+  agent: string;
+  closed: number;
+  handle_seconds_p50: number | null;
+}
+
+/** The support lead's report (docs/ANALYTICS.md): rates are fractions 0..1, times seconds, NPS
+ * -100..100; each null when there is nothing to measure. */
+export interface Report {
+  from: string;
+  to: string;
+  conversations: number;
+  escalated: number;
+  escalation_rate: number | null;
+  closed: number;
+  contained: number;
+  containment_pending: number;
+  containment_rate: number | null;
+  reopened: number;
+  reopen_rate: number | null;
+  first_contact_resolution_rate: number | null;
+  first_response_seconds_p50: number | null;
+  first_response_seconds_p90: number | null;
+  first_response_business_seconds_p50: number | null;
+  first_response_business_seconds_p90: number | null;
+  resolution_seconds_p50: number | null;
+  resolution_seconds_p90: number | null;
+  resolution_business_seconds_p50: number | null;
+  resolution_business_seconds_p90: number | null;
+  handle_seconds_p50: number | null;
+  handle_seconds_p90: number | null;
+  sla_met: number;
+  sla_breached: number;
+  sla_attainment: number | null;
+  csat_bot: number | null;
+  csat_human: number | null;
+  csat: number | null;
+  csat_answers: number;
+  nps: number | null;
+  nps_answers: number;
+  surveys_sent: number;
+  survey_response_rate: number | null;
+  handoff_reasons: Shares;
+  channels: Shares;
+  languages: Shares;
+  intents: Shares;
+  queues: Shares;
+  hours: Shares;
+  sla: SlaFigure[];
+  satisfaction: SatisfactionFigure[];
+  agent_figures: AgentFigure[];
+  series: Point[];
+}
+
+/** An intent's conversations in the window against the same hours of past weeks. */
+export interface Trend {
+  intent: string;
+  count: number;
+  baseline: number[];
+  baseline_median: number;
+  /** count / baseline_median; null when the median is 0. */
+  ratio: number | null;
+  score: number;
+  spike: boolean;
+}
+
+export interface Trends {
+  from: string;
+  to: string;
+  /** Spikes first, then the highest scores. */
+  trends: Trend[];
+}
+
+/** Questions that went unanswered, grouped by their wording. */
+export interface Gap {
+  wording: string;
+  count: number;
+  /** Up to five, most recent first. */
+  examples: string[];
+  locales: string[];
+  /** Where they were asked: search, deflect, answer, assist, fallback, handoff. */
+  kinds: string[];
+  last_asked: string | null;
+}
+
+export interface Gaps {
+  gaps: Gap[];
+}
+
+export interface ArticleDeflection {
+  article_id: string;
+  title: string;
+  searches: number;
+  /** Searches not followed by a conversation within 24 hours. */
+  deflected: number;
+  deflection_rate: number | null;
+}
+
+export interface Deflections {
+  articles: ArticleDeflection[];
+}
+
+/** What `POST articles` takes. */
+export interface NewArticle {
+  title: string;
+  body: string;
+  locale: string;
+  example_questions: string[];
+  publish: boolean;
+}
+
+export interface WrittenArticle {
+  article_id: string;
+  version: number;
+  status: string;
+}

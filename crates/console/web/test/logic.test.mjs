@@ -9,7 +9,8 @@ import { parse, href } from '../dist/js/route.js';
 import { pick, t, setLocale } from '../dist/js/i18n.js';
 import { en, zhHant } from '../dist/js/strings.js';
 import { macroText } from '../dist/js/composer.js';
-import { relative } from '../dist/js/format.js';
+import { duration, rate, relative, times } from '../dist/js/format.js';
+import { asMinutes, asPercent, byHour, columns, period, quick, shares, starts, typedDay } from '../dist/js/analytics.js';
 import { withWritten } from '../dist/js/macros.js';
 
 globalThis.document = { documentElement: {} }; // setLocale marks the page's language
@@ -90,4 +91,82 @@ test('one\u2019s own save or delete shows before the desk\u2019s list catches up
   assert.equal(withWritten(listed, { saved: macro('a', 'Apology', 3) })[0].version, 3, 'the newer version');
   assert.equal(withWritten(listed, { saved: macro('a', 'Apology', 1) })[0].version, 2, 'not an older one');
   assert.deepEqual(withWritten(listed, { deleted: 'b' }).map((m) => m.macro_id), ['a']);
+});
+
+test('times read in their two largest units, rates as percentages with one decimal, unset as a dash', () => {
+  setLocale('en');
+  assert.equal(duration(45), '45 s');
+  assert.equal(duration(250), '4 min 10 s');
+  assert.equal(duration(120), '2 min');
+  assert.equal(duration(7500), '2 h 5 min');
+  assert.equal(duration(3599.7), '1 h', 'rounded up into the next unit');
+  assert.equal(duration(3 * 86400 + 4 * 3600 + 59), '3 d 4 h');
+  assert.equal(duration(null), '—');
+  setLocale('zh-Hant');
+  assert.equal(duration(250), '4 分 10 秒');
+  setLocale('en');
+  assert.equal(rate(0.4251), '42.5%');
+  assert.equal(rate(0), '0.0%');
+  assert.equal(rate(1), '100.0%');
+  assert.equal(rate(null), '—');
+  assert.equal(times(3), '×3.0');
+  assert.equal(times(null), '—');
+});
+
+const blank = { from: '', to: '', bucket: 'day', channel: '', queue: '', intent: '', language: '', agent: '' };
+
+test('the dashboard’s period and filters live in the fragment, both ways; an article to write too', () => {
+  const query = { ...blank, from: '2026-11-01', to: '2026-11-30', channel: 'web' };
+  const link = href({ screen: 'dashboard', query });
+  assert.equal(link, '#/dashboard?from=2026-11-01&to=2026-11-30&bucket=day&channel=web');
+  assert.deepEqual(parse(link), { screen: 'dashboard', query });
+  assert.deepEqual(parse('#/dashboard'), { screen: 'dashboard', query: blank });
+  assert.deepEqual(parse('#/dashboard?from=last%20week&bucket=month&agent=ana').query, { ...blank, agent: 'ana' }, 'nonsense is dropped');
+  const hourly = { ...blank, from: '2026-12-05T12:00', to: '2026-12-06', bucket: 'hour' };
+  assert.deepEqual(parse(href({ screen: 'dashboard', query: hourly })).query, hourly);
+  const draft = { question: 'Where is my refund?', examples: ['Where is my refund?', 'refund & status: 2 weeks?'] };
+  assert.equal(href({ screen: 'article', draft }).split('?')[0], '#/articles/new');
+  assert.deepEqual(parse(href({ screen: 'article', draft })), { screen: 'article', draft });
+});
+
+test('the period is of UTC days, the last one included, up to now; quick ranges pick their bucket', () => {
+  const now = Date.parse('2026-12-06T12:43:10.500Z');
+  assert.deepEqual(period(blank, now), { from: '2026-11-30T00:00:00Z', to: '2026-12-06T12:43:10Z' }, 'the last 7 days');
+  assert.deepEqual(period({ ...blank, from: '2026-11-01', to: '2026-11-30' }, now), { from: '2026-11-01T00:00:00Z', to: '2026-12-01T00:00:00Z' });
+  assert.deepEqual(quick('24h', now), { from: '2026-12-05T12:00', to: '2026-12-06', bucket: 'hour' });
+  assert.deepEqual(quick('30d', now), { from: '2026-11-07', to: '2026-12-06', bucket: 'day' });
+  assert.equal(quick('90d', now).bucket, 'week');
+  assert.equal(period({ ...blank, ...quick('24h', now) }, now).from, '2026-12-05T12:00:00Z');
+  assert.equal(typedDay('2026-12-05', '2026-12-05T12:00'), '2026-12-05T12:00', 'the day unchanged keeps its hour');
+  assert.equal(typedDay('2026-12-04', '2026-12-05T12:00'), '2026-12-04');
+});
+
+test('a series becomes uPlot columns: every bucket of the period, 0 counts where nothing happened, gaps for unset rates', () => {
+  const day = (d) => Date.parse(`2026-11-0${d}T00:00:00Z`) / 1000;
+  const frame = starts('2026-11-01T00:00:00Z', '2026-11-03T12:00:00Z', 'day');
+  assert.deepEqual(frame, [day(1), day(2), day(3)]);
+  const series = [
+    { start: '2026-11-01T00:00:00Z', conversations: 4, escalated: 1, containment_rate: 0.5, first_response_seconds_p50: 90 },
+    { start: '2026-11-03T00:00:00Z', conversations: 2, escalated: 0, containment_rate: null },
+  ];
+  const wanted = [
+    { pick: (p) => p.conversations, empty: 0 },
+    { pick: (p) => asPercent(p.containment_rate), empty: null },
+    { pick: (p) => asMinutes(p.first_response_seconds_p50), empty: null },
+  ];
+  assert.deepEqual(columns(series, frame, wanted), [frame, [4, 0, 2], [50, null, null], [1.5, null, null]]);
+  assert.deepEqual(columns([], [], wanted), [[], [], [], []]);
+  const odd = [{ start: '2026-11-02T06:00:00Z', conversations: 1 }];
+  assert.deepEqual(columns(odd, frame, wanted.slice(0, 1))[1], [0, 0, 1, 0], 'a bucket the frame lacks is kept');
+  assert.equal(new Date(starts('2026-11-04T10:00:00Z', '2026-11-20T00:00:00Z', 'week')[0] * 1000).toISOString(), '2026-11-02T00:00:00.000Z', 'weeks start on Monday');
+  assert.equal(starts('2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z', 'hour').length, 24);
+});
+
+test('counts by key come as a list or an object, most first; hours of day fill 0 to 23', () => {
+  assert.deepEqual(shares({ web: 2, email: 5 }), [{ key: 'email', count: 5 }, { key: 'web', count: 2 }]);
+  assert.deepEqual(shares([{ key: 'b', count: 1 }, { key: 'a', count: 1 }]), [{ key: 'a', count: 1 }, { key: 'b', count: 1 }]);
+  assert.deepEqual(shares(undefined), []);
+  const hours = byHour([{ key: '00', count: 3 }, { key: '23', count: 1 }]);
+  assert.equal(hours.length, 24);
+  assert.deepEqual([hours[0], hours[1], hours[23]], [3, 0, 1]);
 });

@@ -93,6 +93,7 @@ impl Decider {
                 if let Some(packet) = routed.handoff.as_mut() {
                     // What the question was about, not what "none of these" reads as.
                     packet.intent = question.intent;
+                    packet.question = question.text;
                     let ids: Vec<&str> = offered.iter().map(|option| option.article_id.as_str()).collect();
                     packet.bot_attempts.push(format!("offered articles {}; none fits", ids.join(", ")));
                 }

@@ -1,0 +1,336 @@
+//! `analytics.rollups`: kept as conversations' facts change, and summed back for a period.
+//! A period is read in tiers: whole UTC days from the day rows, whole hours at its edges from
+//! the hour rows, and the minutes at its very ends from the facts themselves, each through the
+//! one contribution function ([`crate::rollup::contributions`]), so the sums are exact.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike as _, TimeDelta, Utc};
+use sqlx::{PgConnection, PgPool, Row as _};
+
+use crate::{
+    conversations,
+    facts::Facts,
+    rollup::{self, RowKey, Side, Span},
+};
+
+/// What one side of a period sums to: all conversations, each dimension's keys, and all
+/// conversations per bucket of the series.
+#[derive(Debug, Default)]
+pub struct Sums {
+    pub totals: Vec<i64>,
+    pub keyed: BTreeMap<(String, String), Vec<i64>>,
+    pub buckets: BTreeMap<DateTime<Utc>, Vec<i64>>,
+}
+
+impl Sums {
+    pub fn total(&self, slot: usize) -> i64 {
+        self.totals.get(slot).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, unit: Unit, start: DateTime<Utc>, dim: &str, key: &str, m: &[i64]) {
+        if dim.is_empty() {
+            rollup::add(&mut self.totals, m);
+            rollup::add(self.buckets.entry(unit.start_of(start)).or_default(), m);
+        } else {
+            rollup::add(self.keyed.entry((dim.to_string(), key.to_string())).or_default(), m);
+        }
+    }
+}
+
+/// The length of the series' buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Hour,
+    Day,
+    Week,
+}
+
+impl Unit {
+    /// The start of the bucket holding `at` (weeks start on Monday).
+    pub fn start_of(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Hour => Span::Hour.start_of(at),
+            Self::Day => Span::Day.start_of(at),
+            Self::Week => {
+                let day = Span::Day.start_of(at);
+                day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
+            }
+        }
+    }
+}
+
+/// Adds what the changed conversations now contribute, less what they did, to their rows: one
+/// statement. `changes`: tenant, facts before (if any), facts after.
+pub(crate) async fn keep(
+    tx: &mut PgConnection,
+    changes: &[(&str, Option<&Facts>, &Facts)],
+) -> Result<(), sqlx::Error> {
+    let mut rows: BTreeMap<(&str, RowKey), Vec<i64>> = BTreeMap::new();
+    for (tenant, before, after) in changes {
+        for (key, change) in rollup::delta(*before, after) {
+            rollup::add(rows.entry((*tenant, key)).or_default(), &change);
+        }
+    }
+    rows.retain(|_, row| row.iter().any(|&value| value != 0));
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut columns = Columns::default();
+    for ((tenant, (span, start, dim, key)), m) in rows {
+        columns.push(tenant, span, start, dim, key, &m);
+    }
+    sqlx::query(
+        "INSERT INTO analytics.rollups (tenant, span, start, dim, key, m)
+         SELECT r.tenant, r.span, r.start, r.dim, r.key, ($8::bigint[])[r.o + 1 : r.o + r.n]
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::int[])
+             AS r (tenant, span, start, dim, key, o, n)
+         ON CONFLICT (tenant, span, start, dim, key) DO UPDATE SET m = (
+             SELECT array_agg(COALESCE(a, 0) + COALESCE(b, 0) ORDER BY i)
+             FROM unnest(analytics.rollups.m, EXCLUDED.m) WITH ORDINALITY AS t (a, b, i))",
+    )
+    .bind(&columns.tenants)
+    .bind(&columns.spans)
+    .bind(&columns.starts)
+    .bind(&columns.dims)
+    .bind(&columns.keys)
+    .bind(&columns.offsets)
+    .bind(&columns.lengths)
+    .bind(&columns.values)
+    .execute(&mut *tx)
+    .await?;
+    // A row back to nothing goes: the rows are the same however the events were batched.
+    sqlx::query(
+        "DELETE FROM analytics.rollups r
+         USING UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+             AS k (tenant, span, start, dim, key)
+         WHERE r.tenant = k.tenant AND r.span = k.span AND r.start = k.start AND r.dim = k.dim
+             AND r.key = k.key AND 0 = ALL (r.m)",
+    )
+    .bind(&columns.tenants)
+    .bind(&columns.spans)
+    .bind(&columns.starts)
+    .bind(&columns.dims)
+    .bind(&columns.keys)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Conversations read at a time when filling the rollups from the facts.
+const FILL_CHUNK: i64 = 5_000;
+
+/// Fills the rollups from the facts, unless done before (or `again`): every row recomputed, in
+/// one transaction that holds the rollups locked, so a projection writing meanwhile waits and
+/// then adds its changes on top. Returns how many conversations were read.
+pub async fn fill(pool: &PgPool, again: bool) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("LOCK TABLE analytics.rollups, analytics.rollups_built IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let built: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT max(built_at) FROM analytics.rollups_built").fetch_one(&mut *tx).await?;
+    if built.is_some() && !again {
+        return Ok(0);
+    }
+    sqlx::query("DELETE FROM analytics.rollups").execute(&mut *tx).await?;
+    let (mut after, mut read) = ((String::new(), String::new()), 0u64);
+    loop {
+        let page = conversations::page(&mut tx, &after, FILL_CHUNK).await?;
+        let Some(((tenant, id), _)) = page.last() else { break };
+        after = (tenant.clone(), id.clone());
+        read += page.len() as u64;
+        let changes: Vec<(&str, Option<&Facts>, &Facts)> =
+            page.iter().map(|((tenant, _), facts)| (tenant.as_str(), None, facts)).collect();
+        keep(&mut tx, &changes).await?;
+    }
+    sqlx::query("DELETE FROM analytics.rollups_built").execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO analytics.rollups_built (built_at) VALUES (now())").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(read)
+}
+
+/// Rows as columns, their vectors laid end to end.
+#[derive(Default)]
+struct Columns<'a> {
+    tenants: Vec<&'a str>,
+    spans: Vec<&'static str>,
+    starts: Vec<DateTime<Utc>>,
+    dims: Vec<&'static str>,
+    keys: Vec<String>,
+    offsets: Vec<i32>,
+    lengths: Vec<i32>,
+    values: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(
+        &mut self,
+        tenant: &'a str,
+        span: Span,
+        start: DateTime<Utc>,
+        dim: &'static str,
+        key: String,
+        m: &[i64],
+    ) {
+        self.tenants.push(tenant);
+        self.spans.push(span.name());
+        self.starts.push(start);
+        self.dims.push(dim);
+        self.keys.push(key);
+        self.offsets.push(i32::try_from(self.values.len()).unwrap_or(i32::MAX));
+        self.lengths.push(i32::try_from(m.len()).unwrap_or(i32::MAX));
+        self.values.extend_from_slice(m);
+    }
+}
+
+/// Where a part of a period is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Facts,
+    Rows(Span),
+}
+
+/// `[from, to)` cut into parts to read: minutes at the ends from the facts, whole hours from hour
+/// rows, whole days (when `days`) from day rows.
+pub fn tiers(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    days: bool,
+) -> Vec<(Tier, DateTime<Utc>, DateTime<Utc>)> {
+    let ceil = |span: Span, at: DateTime<Utc>| {
+        let start = span.start_of(at);
+        if start == at {
+            at
+        } else {
+            start + if span == Span::Hour { TimeDelta::hours(1) } else { TimeDelta::days(1) }
+        }
+    };
+    let (first_hour, last_hour) = (ceil(Span::Hour, from), Span::Hour.start_of(to));
+    if first_hour >= last_hour {
+        return vec![(Tier::Facts, from, to)];
+    }
+    let mut parts = vec![(Tier::Facts, from, first_hour)];
+    let (first_day, last_day) = (ceil(Span::Day, first_hour), Span::Day.start_of(last_hour));
+    if !days || first_day >= last_day {
+        parts.push((Tier::Rows(Span::Hour), first_hour, last_hour));
+    } else {
+        parts.push((Tier::Rows(Span::Hour), first_hour, first_day));
+        parts.push((Tier::Rows(Span::Day), first_day, last_day));
+        parts.push((Tier::Rows(Span::Hour), last_day, last_hour));
+    }
+    parts.push((Tier::Facts, last_hour, to));
+    parts.retain(|(_, start, end)| start < end);
+    parts
+}
+
+/// The sums of `side` over `[from, to)` for `tenant`, bucketed by `unit`.
+pub async fn gather(
+    pool: &PgPool,
+    tenant: &str,
+    side: Side,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    unit: Unit,
+    sums: &mut Sums,
+) -> Result<(), sqlx::Error> {
+    // All-conversation rows make the series, so they come by the hour for hourly buckets; the
+    // keyed rows make only the period's totals, so they come by the day where they can.
+    for (tier, start, end) in tiers(from, to, unit != Unit::Hour) {
+        if let Tier::Rows(span) = tier {
+            rows(pool, tenant, span, (start, end), true, unit, sums).await?;
+        }
+    }
+    for (tier, start, end) in tiers(from, to, true) {
+        match tier {
+            Tier::Rows(span) => rows(pool, tenant, span, (start, end), false, unit, sums).await?,
+            Tier::Facts => edge(pool, tenant, side, (start, end), unit, sums).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn rows(
+    pool: &PgPool,
+    tenant: &str,
+    span: Span,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    totals: bool,
+    unit: Unit,
+    sums: &mut Sums,
+) -> Result<(), sqlx::Error> {
+    let found = sqlx::query(
+        "SELECT start, dim, key, m FROM analytics.rollups
+         WHERE tenant = $1 AND span = $2 AND start >= $3 AND start < $4 AND (dim = '') = $5",
+    )
+    .bind(tenant)
+    .bind(span.name())
+    .bind(from)
+    .bind(to)
+    .bind(totals)
+    .fetch_all(pool)
+    .await?;
+    for row in found {
+        let (start, dim, key): (DateTime<Utc>, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let m: Vec<i64> = row.try_get(3)?;
+        sums.add(unit, start, &dim, &key, &m);
+    }
+    Ok(())
+}
+
+/// The minutes at an end of the period, summed from the facts of the conversations that started
+/// (or closed) in them.
+async fn edge(
+    pool: &PgPool,
+    tenant: &str,
+    side: Side,
+    period: (DateTime<Utc>, DateTime<Utc>),
+    unit: Unit,
+    sums: &mut Sums,
+) -> Result<(), sqlx::Error> {
+    let column = if side == Side::Started { "started_at" } else { "closed_at" };
+    for facts in conversations::within(pool, tenant, column, period).await? {
+        for ((span, start, dim, key), m) in rollup::contributions(&facts, Some(side)) {
+            if span == Span::Hour {
+                sums.add(unit, start, dim, &key, &m);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_period_is_read_from_the_facts_at_its_ends_hours_near_them_and_days_between() {
+        let parts = tiers(at("2026-11-01T10:30:00Z"), at("2026-11-04T05:15:00Z"), true);
+        assert_eq!(
+            parts,
+            vec![
+                (Tier::Facts, at("2026-11-01T10:30:00Z"), at("2026-11-01T11:00:00Z")),
+                (Tier::Rows(Span::Hour), at("2026-11-01T11:00:00Z"), at("2026-11-02T00:00:00Z")),
+                (Tier::Rows(Span::Day), at("2026-11-02T00:00:00Z"), at("2026-11-04T00:00:00Z")),
+                (Tier::Rows(Span::Hour), at("2026-11-04T00:00:00Z"), at("2026-11-04T05:00:00Z")),
+                (Tier::Facts, at("2026-11-04T05:00:00Z"), at("2026-11-04T05:15:00Z")),
+            ]
+        );
+        let hourly = tiers(at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"), false);
+        assert_eq!(
+            hourly,
+            vec![(Tier::Rows(Span::Hour), at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"))]
+        );
+        let short = tiers(at("2026-11-01T10:05:00Z"), at("2026-11-01T10:55:00Z"), true);
+        assert_eq!(short, vec![(Tier::Facts, at("2026-11-01T10:05:00Z"), at("2026-11-01T10:55:00Z"))]);
+    }
+
+    #[test]
+    fn weeks_start_on_monday() {
+        assert_eq!(Unit::Week.start_of(at("2026-12-06T13:00:00Z")), at("2026-11-30T00:00:00Z"));
+    }
+}
