@@ -91,6 +91,11 @@ async fn hand_offs_for_missing_knowledge_are_content_gaps_counted_once_per_conve
     let handoff = handed_off("g2", "queue", "missing_knowledge", "Is shipping to Iceland possible?");
     publish(&bus, "acme", "g2-m1", at, handoff.clone()).await?;
     publish(&bus, "acme", "g2-m1", at, handoff).await?; // routed again: the same message
+    let again = KnowledgeQueried {
+        conversation_id: "g2".into(),
+        ..queried("q2", KnowledgeQueryKind::Answer, "Iceland shipping options?", &[], "")
+    };
+    publish(&bus, "acme", "q2", at, Body::KnowledgeQueried(again)).await?; // g2 in other words
     publish(&bus, "acme", "g3-m1", at, handed_off("g3", "queue", "customer_asked", "I want a person"))
         .await?;
     let last =
@@ -104,7 +109,10 @@ async fn hand_offs_for_missing_knowledge_are_content_gaps_counted_once_per_conve
     assert_eq!(gaps[0].kinds, ["answer", "fallback", "handoff"]);
     let mut examples = gaps[0].examples.clone();
     examples.sort();
-    assert_eq!(examples, ["Do you ship to Iceland?", "Is shipping to Iceland possible?"]);
+    assert_eq!(
+        examples,
+        ["Do you ship to Iceland?", "Iceland shipping options?", "Is shipping to Iceland possible?"]
+    );
     cluster.stop().await
 }
 

@@ -128,7 +128,8 @@ fn queried(query_id: &str, kind: KnowledgeQueryKind, query: &str, articles: &[&s
         top_score: if articles.is_empty() { 0.0 } else { 0.9 },
         article_ids: articles.iter().map(|a| (*a).to_string()).collect(),
         answered: !articles.is_empty(),
-        conversation_id: "conv-1".into(),
+        // Searches outside a conversation: each counts in its gap.
+        conversation_id: String::new(),
         customer_id: String::new(),
     })
 }

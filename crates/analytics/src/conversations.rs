@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _, postgres::PgRow};
+use sqlx::{AssertSqlSafe, PgConnection, Row as _, postgres::PgRow};
 use switchboard_proto::events::v1::Event;
 
 use crate::{
@@ -73,7 +73,7 @@ const COLUMNS: &str = "c.tenant, c.conversation_id, started_at, channel, languag
 /// The facts of the tenant's conversations whose `column` (`started_at` or `closed_at`) falls in
 /// `[from, to)`.
 pub(crate) async fn within(
-    pool: &PgPool,
+    db: &mut PgConnection,
     tenant: &str,
     column: &'static str,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
@@ -81,7 +81,7 @@ pub(crate) async fn within(
     let sql = format!(
         "SELECT {COLUMNS} FROM analytics.conversations c WHERE tenant = $1 AND {column} >= $2 AND {column} < $3"
     );
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(tenant).bind(from).bind(to).fetch_all(pool).await?;
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(tenant).bind(from).bind(to).fetch_all(&mut *db).await?;
     rows.iter().map(facts_of).collect()
 }
 

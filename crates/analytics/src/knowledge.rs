@@ -136,10 +136,10 @@ pub(crate) async fn content_gaps(
     limit: usize,
 ) -> Result<Vec<ContentGap>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT wording, count(DISTINCT CASE WHEN conversation_id = '' THEN 'q:' || query_id ELSE conversation_id END),
-             (array_agg(query ORDER BY asked_at DESC))[1:5],
-             array_agg(DISTINCT locale), array_agg(DISTINCT kind), max(asked_at)
-         FROM analytics.knowledge_queries
+        "SELECT wording, count(DISTINCT asker), (array_agg(query ORDER BY asked_at DESC))[1:5],
+             array_agg(DISTINCT locale), array_agg(DISTINCT kind), max(asked_at), array_agg(DISTINCT asker)
+         FROM (SELECT *, CASE WHEN conversation_id = '' THEN 'q:' || query_id ELSE conversation_id END AS asker
+               FROM analytics.knowledge_queries) AS q
          WHERE NOT answered AND kind <> 'suggest' AND ($1::timestamptz IS NULL OR asked_at >= $1)
              AND ($2 = '' OR language = $2) AND tenant = $4
          GROUP BY wording ORDER BY 2 DESC, wording LIMIT $3",
@@ -156,11 +156,12 @@ pub(crate) async fn content_gaps(
         .into_iter()
         .map(|members| {
             let mut gap = ContentGap { wording: keys[members[0]].0.clone(), ..ContentGap::default() };
-            let (mut locales, mut kinds) = (BTreeSet::new(), BTreeSet::new());
+            let (mut locales, mut kinds, mut askers) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
             let mut last: Option<DateTime<Utc>> = None;
             for member in members {
                 let row = &rows[member];
-                gap.count += keys[member].1;
+                // A conversation asking in two wordings of one gap counts once.
+                askers.extend(row.get::<Vec<String>, _>(6));
                 let examples: Vec<String> = row.get(2);
                 for example in examples {
                     if !gap.examples.contains(&example) {
@@ -171,6 +172,7 @@ pub(crate) async fn content_gaps(
                 kinds.extend(row.get::<Vec<String>, _>(4));
                 last = last.max(Some(row.get(5)));
             }
+            gap.count = askers.len() as u64;
             gap.examples.truncate(5);
             gap.locales = locales.into_iter().filter(|l| !l.is_empty()).collect();
             gap.kinds = kinds.into_iter().collect();

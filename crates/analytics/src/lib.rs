@@ -95,10 +95,6 @@ pub struct Started {
 
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "analytics", MIGRATIONS).await?;
-    let filled = rolled::fill(&deps.pool, false).await?;
-    if filled > 0 {
-        tracing::info!(conversations = filled, "rollups filled from the conversation facts");
-    }
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
     Ok(Started {
         service: AnalyticsServer::new(grpc::AnalyticsApi::new(
@@ -111,7 +107,7 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
 }
 
 pub fn projection() -> Arc<AnalyticsProjection> {
-    Arc::new(AnalyticsProjection)
+    Arc::new(AnalyticsProjection::default())
 }
 
 pub async fn migrate_schema(pool: &sqlx::PgPool) -> Result<(), Error> {

@@ -4,7 +4,10 @@
 //! event counts once by its id (`analytics.counted_events`), however often the stream holds it;
 //! the new events of conversations are folded into their facts ([`crate::conversations`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
@@ -36,7 +39,11 @@ pub const METRICS: &[&str] = &[
     "survey_score_total",
 ];
 
-pub struct AnalyticsProjection;
+#[derive(Default)]
+pub struct AnalyticsProjection {
+    /// Set once the rollups are known to hold every conversation's facts.
+    rollups_filled: AtomicBool,
+}
 
 /// A counter of one tenant: (metric, channel, intent).
 type Key = (&'static str, &'static str, String);
@@ -65,6 +72,7 @@ impl Projection for AnalyticsProjection {
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
+        self.fill_rollups(tx).await?;
         // What each event would change, worked out once; those that change nothing are left out.
         let effects: Vec<(&Applied, Vec<(Key, i64)>)> = events
             .iter()
@@ -124,6 +132,22 @@ impl Projection for AnalyticsProjection {
         .bind(values)
         .execute(&mut *tx)
         .await?;
+        Ok(())
+    }
+}
+
+impl AnalyticsProjection {
+    /// The first batch after the upgrade that added the rollups fills them from the facts, as
+    /// the one writer the fence lets through. Until a batch finds them filled (the one that
+    /// filled them may still be rolled back), each batch checks.
+    async fn fill_rollups(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.rollups_filled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match crate::rolled::fill(tx, false).await? {
+            Some(read) => tracing::info!(conversations = read, "rollups filled from the conversation facts"),
+            None => self.rollups_filled.store(true, Ordering::Relaxed),
+        }
         Ok(())
     }
 }

@@ -17,8 +17,9 @@ use switchboard_proto::{
 
 use crate::{Error, rolled::Unit, summed};
 
-/// The longest period a report covers.
+/// The longest period a report covers, and an hourly series.
 const LONGEST: chrono::TimeDelta = chrono::TimeDelta::days(366);
+const LONGEST_HOURLY: chrono::TimeDelta = chrono::TimeDelta::days(31);
 
 /// `[from, to)` as asked: unset `to` is `now`, unset `from` `default_days` before `to`; a period
 /// backwards or longer than 366 days is refused.
@@ -29,7 +30,14 @@ pub fn period(
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), Error> {
     let to = to.map_or(now, |at| to_datetime(Some(at)));
-    let from = from.map_or(to - chrono::TimeDelta::days(default_days), |at| to_datetime(Some(at)));
+    let from = match from {
+        Some(at) => to_datetime(Some(at)),
+        None => to.checked_sub_signed(chrono::TimeDelta::days(default_days)).unwrap_or(DateTime::UNIX_EPOCH),
+    };
+    let latest = DateTime::UNIX_EPOCH + chrono::TimeDelta::days(365 * 1000);
+    if from < DateTime::UNIX_EPOCH || to > latest {
+        return Err(Error::InvalidArgument("a period lies between 1970 and 2969".into()));
+    }
     if from >= to {
         return Err(Error::InvalidArgument("`from` must be before `to`".into()));
     }
@@ -56,6 +64,9 @@ impl Scope {
         let (from, to) = period(request.from.as_ref(), request.to.as_ref(), 7, now)?;
         let bucket = Bucket::try_from(request.bucket)
             .map_err(|_| Error::InvalidArgument(format!("unknown bucket {}", request.bucket)))?;
+        if bucket == Bucket::Hour && to - from > LONGEST_HOURLY {
+            return Err(Error::InvalidArgument("an hourly series covers at most 31 days".into()));
+        }
         let filters = [&request.channel, &request.queue, &request.intent, &request.language, &request.agent]
             .map(|filter| filter.trim().to_string());
         Ok(Self { tenant: tenant.to_string(), from, to, bucket, filters })
@@ -396,4 +407,27 @@ fn count(value: i64) -> u64 {
 /// `part / whole`, unset when there is no whole.
 fn rate(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos: 0 })
+    }
+
+    #[test]
+    fn periods_out_of_range_backwards_or_too_long_are_refused() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert!(period(None, None, 7, now).is_ok());
+        assert!(period(at(i64::MIN / 4).as_ref(), None, 7, now).is_err(), "before 1970");
+        assert!(period(None, at(-62_135_596_800).as_ref(), 7, now).is_err(), "year 1, no panic");
+        assert!(period(None, at(253_402_300_799).as_ref(), 7, now).is_err(), "year 9999");
+        assert!(period(at(1_800_000_000).as_ref(), at(1_700_000_000).as_ref(), 7, now).is_err());
+        assert!(
+            period(at(1_700_000_000).as_ref(), at(1_800_000_000).as_ref(), 7, now).is_err(),
+            "over 366 days"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike as _, TimeDelta, Utc};
-use sqlx::{PgConnection, PgPool, Row as _};
+use sqlx::{PgConnection, Row as _};
 
 use crate::{
     conversations,
@@ -120,34 +120,33 @@ pub(crate) async fn keep(
 /// Conversations read at a time when filling the rollups from the facts.
 const FILL_CHUNK: i64 = 5_000;
 
-/// Fills the rollups from the facts, unless done before (or `again`): every row recomputed, in
-/// one transaction that holds the rollups locked, so a projection writing meanwhile waits and
-/// then adds its changes on top. Returns how many conversations were read.
-pub async fn fill(pool: &PgPool, again: bool) -> Result<u64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+/// Fills the rollups from the facts in `tx`, unless done before (or `again`): every row
+/// recomputed, the rollups locked meanwhile. The projection calls it in its first batch, as the
+/// fenced writer, so no writer without rollups can change the facts after it. Returns how many
+/// conversations were read, `None` when they were filled before.
+pub async fn fill(tx: &mut PgConnection, again: bool) -> Result<Option<u64>, sqlx::Error> {
     sqlx::query("LOCK TABLE analytics.rollups, analytics.rollups_built IN EXCLUSIVE MODE")
         .execute(&mut *tx)
         .await?;
     let built: Option<DateTime<Utc>> =
         sqlx::query_scalar("SELECT max(built_at) FROM analytics.rollups_built").fetch_one(&mut *tx).await?;
     if built.is_some() && !again {
-        return Ok(0);
+        return Ok(None);
     }
     sqlx::query("DELETE FROM analytics.rollups").execute(&mut *tx).await?;
     let (mut after, mut read) = ((String::new(), String::new()), 0u64);
     loop {
-        let page = conversations::page(&mut tx, &after, FILL_CHUNK).await?;
+        let page = conversations::page(&mut *tx, &after, FILL_CHUNK).await?;
         let Some(((tenant, id), _)) = page.last() else { break };
         after = (tenant.clone(), id.clone());
         read += page.len() as u64;
         let changes: Vec<(&str, Option<&Facts>, &Facts)> =
             page.iter().map(|((tenant, _), facts)| (tenant.as_str(), None, facts)).collect();
-        keep(&mut tx, &changes).await?;
+        keep(&mut *tx, &changes).await?;
     }
     sqlx::query("DELETE FROM analytics.rollups_built").execute(&mut *tx).await?;
     sqlx::query("INSERT INTO analytics.rollups_built (built_at) VALUES (now())").execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(read)
+    Ok(Some(read))
 }
 
 /// Rows as columns, their vectors laid end to end.
@@ -226,7 +225,7 @@ pub fn tiers(
 
 /// The sums of `side` over `[from, to)` for `tenant`, bucketed by `unit`.
 pub async fn gather(
-    pool: &PgPool,
+    db: &mut PgConnection,
     tenant: &str,
     side: Side,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
@@ -237,20 +236,20 @@ pub async fn gather(
     // keyed rows make only the period's totals, so they come by the day where they can.
     for (tier, start, end) in tiers(from, to, unit != Unit::Hour) {
         if let Tier::Rows(span) = tier {
-            rows(pool, tenant, span, (start, end), true, unit, sums).await?;
+            rows(db, tenant, span, (start, end), true, unit, sums).await?;
         }
     }
     for (tier, start, end) in tiers(from, to, true) {
         match tier {
-            Tier::Rows(span) => rows(pool, tenant, span, (start, end), false, unit, sums).await?,
-            Tier::Facts => edge(pool, tenant, side, (start, end), unit, sums).await?,
+            Tier::Rows(span) => rows(db, tenant, span, (start, end), false, unit, sums).await?,
+            Tier::Facts => edge(db, tenant, side, (start, end), unit, sums).await?,
         }
     }
     Ok(())
 }
 
 async fn rows(
-    pool: &PgPool,
+    db: &mut PgConnection,
     tenant: &str,
     span: Span,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
@@ -267,7 +266,7 @@ async fn rows(
     .bind(from)
     .bind(to)
     .bind(totals)
-    .fetch_all(pool)
+    .fetch_all(&mut *db)
     .await?;
     for row in found {
         let (start, dim, key): (DateTime<Utc>, String, String) =
@@ -281,7 +280,7 @@ async fn rows(
 /// The minutes at an end of the period, summed from the facts of the conversations that started
 /// (or closed) in them.
 async fn edge(
-    pool: &PgPool,
+    db: &mut PgConnection,
     tenant: &str,
     side: Side,
     period: (DateTime<Utc>, DateTime<Utc>),
@@ -289,7 +288,7 @@ async fn edge(
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
     let column = if side == Side::Started { "started_at" } else { "closed_at" };
-    for facts in conversations::within(pool, tenant, column, period).await? {
+    for facts in conversations::within(db, tenant, column, period).await? {
         for ((span, start, dim, key), m) in rollup::contributions(&facts, Some(side)) {
             if span == Span::Hour {
                 sums.add(unit, start, dim, &key, &m);

@@ -195,7 +195,7 @@ fn keys_of(facts: &Facts) -> Vec<(&'static str, String)> {
     keys
 }
 
-/// Adds `by` at `slot` (and more, by `extra`, to all-conversation rows) to each key's row at `at`.
+/// Lets `counts` add to each of the conversation's rows (every key, both spans) at `at`.
 fn add_each(
     rows: &mut BTreeMap<RowKey, Vec<i64>>,
     facts: &Facts,

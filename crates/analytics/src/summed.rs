@@ -23,16 +23,20 @@ pub async fn report(
     unit: Unit,
     settled_before: DateTime<Utc>,
 ) -> Result<Report, sqlx::Error> {
+    // One snapshot: a conversation closing meanwhile is read in one place or the other, not both.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let mut started = Sums::default();
-    gather(pool, tenant, Side::Started, (from, to), unit, &mut started).await?;
+    gather(&mut tx, tenant, Side::Started, (from, to), unit, &mut started).await?;
     let cut = settled_before.clamp(from, to);
     let (mut settled, mut recent) = (Sums::default(), Sums::default());
     if from < cut {
-        gather(pool, tenant, Side::Closed, (from, cut), unit, &mut settled).await?;
+        gather(&mut tx, tenant, Side::Closed, (from, cut), unit, &mut settled).await?;
     }
     if cut < to {
-        gather(pool, tenant, Side::Closed, (cut, to), unit, &mut recent).await?;
+        gather(&mut tx, tenant, Side::Closed, (cut, to), unit, &mut recent).await?;
     }
+    tx.commit().await?;
     let mut report =
         Report { from: Some(to_timestamp(from)), to: Some(to_timestamp(to)), ..Report::default() };
     starts(&started, &mut report);
@@ -61,15 +65,16 @@ fn both(a: &[i64], b: &[i64]) -> Vec<i64> {
     sum
 }
 
-fn at(row: &[i64], index: usize) -> i64 {
+/// The slot `index` of `row` (0 past its end).
+fn slot_of(row: &[i64], index: usize) -> i64 {
     row.get(index).copied().unwrap_or(0)
 }
 
 fn starts(started: &Sums, report: &mut Report) {
     let t = &started.totals;
-    report.conversations = count(at(t, slot::STARTED));
-    report.escalated = count(at(t, slot::ESCALATED));
-    report.escalation_rate = rate(at(t, slot::ESCALATED), at(t, slot::STARTED));
+    report.conversations = count(slot_of(t, slot::STARTED));
+    report.escalated = count(slot_of(t, slot::ESCALATED));
+    report.escalation_rate = rate(slot_of(t, slot::ESCALATED), slot_of(t, slot::STARTED));
     report.first_response_seconds_p50 = timing(t, Timing::FirstResponse, 0.5);
     report.first_response_seconds_p90 = timing(t, Timing::FirstResponse, 0.9);
     report.first_response_business_seconds_p50 = timing(t, Timing::FirstResponseOpen, 0.5);
@@ -78,7 +83,7 @@ fn starts(started: &Sums, report: &mut Report) {
     (report.sla_met, report.sla_breached) = (count(met), count(breached));
     report.sla_attainment = rate(met, met + breached);
     for ((dim, key), row) in &started.keyed {
-        let share = Share { key: key.clone(), count: count(at(row, slot::STARTED)) };
+        let share = Share { key: key.clone(), count: count(slot_of(row, slot::STARTED)) };
         let list = match dim.as_str() {
             "channel" => &mut report.channels,
             "language" => &mut report.languages,
@@ -101,8 +106,8 @@ fn starts(started: &Sums, report: &mut Report) {
         list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     }
     report.hours = (0..24)
-        .filter(|hour| at(t, slot::HOURS + hour) > 0)
-        .map(|hour| Share { key: format!("{hour:02}"), count: count(at(t, slot::HOURS + hour)) })
+        .filter(|hour| slot_of(t, slot::HOURS + hour) > 0)
+        .map(|hour| Share { key: format!("{hour:02}"), count: count(slot_of(t, slot::HOURS + hour)) })
         .collect();
     report.sla = sla_figures(started);
 }
@@ -110,8 +115,8 @@ fn starts(started: &Sums, report: &mut Report) {
 /// SLA targets met and breached, both targets together.
 fn sla_of(row: &[i64]) -> (i64, i64) {
     (
-        at(row, slot::FIRST_RESPONSE_MET) + at(row, slot::RESOLUTION_MET),
-        at(row, slot::FIRST_RESPONSE_BREACHED) + at(row, slot::RESOLUTION_BREACHED),
+        slot_of(row, slot::FIRST_RESPONSE_MET) + slot_of(row, slot::RESOLUTION_MET),
+        slot_of(row, slot::FIRST_RESPONSE_BREACHED) + slot_of(row, slot::RESOLUTION_BREACHED),
     )
 }
 
@@ -123,7 +128,7 @@ fn sla_figures(started: &Sums) -> Vec<SlaFigure> {
     let mut figures = Vec::new();
     for ((_, queue), row) in started.keyed.iter().filter(|((dim, _), _)| dim == "queue") {
         for (metric, met, breached) in targets {
-            let (met, breached) = (count(at(row, met)), count(at(row, breached)));
+            let (met, breached) = (count(slot_of(row, met)), count(slot_of(row, breached)));
             if met + breached > 0 {
                 figures.push(SlaFigure { queue: queue.clone(), metric: metric.into(), met, breached });
             }
@@ -134,12 +139,12 @@ fn sla_figures(started: &Sums) -> Vec<SlaFigure> {
 
 fn closings(settled: &Sums, recent: &Sums, report: &mut Report) {
     let t = both(&settled.totals, &recent.totals);
-    report.closed = count(at(&t, slot::CLOSED));
+    report.closed = count(slot_of(&t, slot::CLOSED));
     report.contained = count(settled.total(slot::BOT_UNREOPENED));
     report.containment_pending = count(recent.total(slot::BOT_UNREOPENED));
-    report.containment_rate = rate(settled.total(slot::BOT_UNREOPENED), at(&t, slot::CLOSED));
-    report.reopened = count(at(&t, slot::REOPENED));
-    report.reopen_rate = rate(at(&t, slot::REOPENED), at(&t, slot::CLOSED));
+    report.containment_rate = rate(settled.total(slot::BOT_UNREOPENED), slot_of(&t, slot::CLOSED));
+    report.reopened = count(slot_of(&t, slot::REOPENED));
+    report.reopen_rate = rate(slot_of(&t, slot::REOPENED), slot_of(&t, slot::CLOSED));
     report.first_contact_resolution_rate = rate(settled.total(slot::UNREOPENED), settled.total(slot::CLOSED));
     report.resolution_seconds_p50 = timing(&t, Timing::Resolution, 0.5);
     report.resolution_seconds_p90 = timing(&t, Timing::Resolution, 0.9);
@@ -147,15 +152,16 @@ fn closings(settled: &Sums, recent: &Sums, report: &mut Report) {
     report.resolution_business_seconds_p90 = timing(&t, Timing::ResolutionOpen, 0.9);
     report.handle_seconds_p50 = timing(&t, Timing::Handle, 0.5);
     report.handle_seconds_p90 = timing(&t, Timing::Handle, 0.9);
-    report.csat_bot = rate(at(&t, slot::CSAT_BOT_SATISFIED), at(&t, slot::CSAT_BOT));
-    report.csat_human = rate(at(&t, slot::CSAT_HUMAN_SATISFIED), at(&t, slot::CSAT_HUMAN));
+    report.csat_bot = rate(slot_of(&t, slot::CSAT_BOT_SATISFIED), slot_of(&t, slot::CSAT_BOT));
+    report.csat_human = rate(slot_of(&t, slot::CSAT_HUMAN_SATISFIED), slot_of(&t, slot::CSAT_HUMAN));
     let (answers, satisfied) = csat_of(&t);
     report.csat = rate(satisfied, answers);
     report.csat_answers = count(answers);
-    report.nps_answers = count(at(&t, slot::NPS_ANSWERS));
+    report.nps_answers = count(slot_of(&t, slot::NPS_ANSWERS));
     report.nps = nps_of(&t);
-    report.surveys_sent = count(at(&t, slot::SURVEYS_SENT));
-    report.survey_response_rate = rate(answers + at(&t, slot::NPS_ANSWERS), at(&t, slot::SURVEYS_SENT));
+    report.surveys_sent = count(slot_of(&t, slot::SURVEYS_SENT));
+    report.survey_response_rate =
+        rate(answers + slot_of(&t, slot::NPS_ANSWERS), slot_of(&t, slot::SURVEYS_SENT));
     let mut keyed = settled.keyed.clone();
     for (key, row) in &recent.keyed {
         slot::add(keyed.entry(key.clone()).or_default(), row);
@@ -167,14 +173,14 @@ fn closings(settled: &Sums, recent: &Sums, report: &mut Report) {
 /// CSAT answers and the satisfied among them, bot and human together.
 fn csat_of(row: &[i64]) -> (i64, i64) {
     (
-        at(row, slot::CSAT_BOT) + at(row, slot::CSAT_HUMAN),
-        at(row, slot::CSAT_BOT_SATISFIED) + at(row, slot::CSAT_HUMAN_SATISFIED),
+        slot_of(row, slot::CSAT_BOT) + slot_of(row, slot::CSAT_HUMAN),
+        slot_of(row, slot::CSAT_BOT_SATISFIED) + slot_of(row, slot::CSAT_HUMAN_SATISFIED),
     )
 }
 
 fn nps_of(row: &[i64]) -> Option<f64> {
-    let net = at(row, slot::NPS_PROMOTERS) - at(row, slot::NPS_DETRACTORS);
-    rate(net * 100, at(row, slot::NPS_ANSWERS))
+    let net = slot_of(row, slot::NPS_PROMOTERS) - slot_of(row, slot::NPS_DETRACTORS);
+    rate(net * 100, slot_of(row, slot::NPS_ANSWERS))
 }
 
 type Keyed = std::collections::BTreeMap<(String, String), Vec<i64>>;
@@ -182,10 +188,10 @@ type Keyed = std::collections::BTreeMap<(String, String), Vec<i64>>;
 fn agent_figures(keyed: &Keyed) -> Vec<AgentFigure> {
     let mut figures: Vec<AgentFigure> = keyed
         .iter()
-        .filter(|((dim, agent), row)| dim == "agent" && !agent.is_empty() && at(row, slot::TAKEN) > 0)
+        .filter(|((dim, agent), row)| dim == "agent" && !agent.is_empty() && slot_of(row, slot::TAKEN) > 0)
         .map(|((_, agent), row)| AgentFigure {
             agent: agent.clone(),
-            closed: count(at(row, slot::TAKEN)),
+            closed: count(slot_of(row, slot::TAKEN)),
             handle_seconds_p50: row
                 .get(slot::COUNTS..slot::AGENT_LEN)
                 .and_then(|histogram| quantile(histogram, 0.5)),
@@ -241,13 +247,13 @@ fn series(started: &Sums, settled: &Sums, recent: &Sums) -> Vec<Point> {
             let (answers, satisfied) = csat_of(&c);
             Point {
                 start: Some(to_timestamp(start)),
-                conversations: count(at(s, slot::STARTED)),
-                escalated: count(at(s, slot::ESCALATED)),
-                closed: count(at(&c, slot::CLOSED)),
-                contained: count(at(early, slot::BOT_UNREOPENED)),
-                containment_pending: count(at(late, slot::BOT_UNREOPENED)),
-                containment_rate: rate(at(early, slot::BOT_UNREOPENED), at(&c, slot::CLOSED)),
-                escalation_rate: rate(at(s, slot::ESCALATED), at(s, slot::STARTED)),
+                conversations: count(slot_of(s, slot::STARTED)),
+                escalated: count(slot_of(s, slot::ESCALATED)),
+                closed: count(slot_of(&c, slot::CLOSED)),
+                contained: count(slot_of(early, slot::BOT_UNREOPENED)),
+                containment_pending: count(slot_of(late, slot::BOT_UNREOPENED)),
+                containment_rate: rate(slot_of(early, slot::BOT_UNREOPENED), slot_of(&c, slot::CLOSED)),
+                escalation_rate: rate(slot_of(s, slot::ESCALATED), slot_of(s, slot::STARTED)),
                 csat: rate(satisfied, answers),
                 nps: nps_of(&c),
                 sla_met: count(met),

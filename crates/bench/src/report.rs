@@ -35,7 +35,9 @@ async fn measure_on(database: &TestDatabase, conversations: usize, calls: usize)
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let read = switchboard_analytics::rolled::fill(&pool, true).await?;
+    let mut tx = pool.begin().await?;
+    let read = switchboard_analytics::rolled::fill(&mut tx, true).await?.unwrap_or(0);
+    tx.commit().await?;
     sqlx::query("ANALYZE analytics.rollups").execute(&pool).await?;
     println!(
         "report: rollups filled from {read} conversations' facts in {:.1} s",

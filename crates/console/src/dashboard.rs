@@ -8,7 +8,7 @@ use axum::{
     extract::{Query, State},
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::future::join_all;
+use futures::{StreamExt as _, stream};
 use prost_types::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -26,6 +26,9 @@ use crate::{
     error::ApiError,
     json,
 };
+
+/// Articles' titles read at once for the deflection table.
+const TITLES_AT_ONCE: usize = 8;
 
 /// A moment as the browser sends it: RFC 3339, or a date (its start, UTC); empty: unset.
 fn moment(field: &str, text: &str) -> Result<Option<Timestamp>, ApiError> {
@@ -147,12 +150,23 @@ pub async fn deflections(
         to: moment("to", &query.to)?,
     };
     let listed = backend.analytics(&bearer).list_article_deflections(request).await?.into_inner();
-    let titles = join_all(listed.articles.iter().map(|article| {
-        let mut knowledge = backend.knowledge(&bearer);
-        let request = GetArticleRequest { article_id: article.article_id.clone(), version: 0 };
-        async move { knowledge.get_article(request).await.map(|found| found.into_inner().title).ok() }
-    }))
-    .await;
+    let clients: Vec<_> = listed
+        .articles
+        .iter()
+        .map(|article| {
+            (
+                backend.knowledge(&bearer),
+                GetArticleRequest { article_id: article.article_id.clone(), version: 0 },
+            )
+        })
+        .collect();
+    let titles: Vec<Option<String>> = stream::iter(clients)
+        .map(|(mut knowledge, request)| async move {
+            knowledge.get_article(request).await.map(|found| found.into_inner().title).ok()
+        })
+        .buffered(TITLES_AT_ONCE)
+        .collect()
+        .await;
     let articles: Vec<Value> =
         listed.articles.iter().zip(titles).map(|(article, title)| json::deflection(article, title)).collect();
     Ok(Json(json!({ "articles": articles })))

@@ -34,11 +34,11 @@ impl Knowledge {
     pub async fn search(&self, tenant: &str, query: SearchQuery) -> Result<(Vec<SearchHit>, String), Error> {
         check_query("query", &query.query)?;
         check_locale(&query.locale)?;
+        check_customer(&query.customer_id)?;
         let limit = limit_of(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
         let hits = self.find(tenant, &query, limit, false).await?;
         let hits: Vec<SearchHit> = hits.into_iter().map(search_hit).collect();
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
-        check_customer(&query.customer_id)?;
         let asked = Asked::new(tenant, KnowledgeQueryKind::Search, &query.query, &query.locale)
             .by_customer(&query.customer_id);
         let query_id = self.record(&asked, &scored, !hits.is_empty()).await;

@@ -29,13 +29,13 @@ interface Tile {
 
 const TILES: Tile[] = [
   { figure: 'conversations', label: 'figure.conversations', value: (r) => count(r.conversations), under: (r) => t('figure.escalated', { n: count(r.escalated) }) },
-  { figure: 'containment_rate', label: 'figure.containment', value: (r) => rate(r.containment_rate), under: (r) => t('figure.pending', { n: count(r.containment_pending) }) },
+  { figure: 'containment_rate', label: 'figure.containment', value: (r) => rate(r.containment_rate), under: (r) => t('figure.pending', { n: count(r.containment_pending), upTo: rate(r.closed ? (r.contained + r.containment_pending) / r.closed : null) }) },
   { figure: 'escalation_rate', label: 'figure.escalation', value: (r) => rate(r.escalation_rate) },
   { figure: 'first_response_seconds_p50', label: 'figure.firstResponse', value: (r) => duration(r.first_response_seconds_p50), under: (r) => t('figure.businessHours', { time: duration(r.first_response_business_seconds_p50) }) },
   { figure: 'resolution_seconds_p50', label: 'figure.resolution', value: (r) => duration(r.resolution_seconds_p50), under: (r) => t('figure.businessHours', { time: duration(r.resolution_business_seconds_p50) }) },
   { figure: 'sla_attainment', label: 'figure.sla', value: (r) => rate(r.sla_attainment), under: (r) => t('figure.slaEnded', { met: count(r.sla_met), breached: count(r.sla_breached) }) },
   { figure: 'csat_bot', label: 'figure.csatBot', value: (r) => rate(r.csat_bot), under: (r) => t('figure.csatAll', { rate: rate(r.csat) }) },
-  { figure: 'csat_human', label: 'figure.csatHuman', value: (r) => rate(r.csat_human), under: (r) => t('figure.answers', { n: count(r.csat_answers) }) },
+  { figure: 'csat_human', label: 'figure.csatHuman', value: (r) => rate(r.csat_human), under: (r) => t('figure.csatAnswers', { n: count(r.csat_answers) }) },
   { figure: 'nps', label: 'figure.nps', value: (r) => (r.nps === null ? '—' : String(Math.round(r.nps))), under: (r) => t('figure.answers', { n: count(r.nps_answers) }) },
   { figure: 'survey_response_rate', label: 'figure.surveys', value: (r) => rate(r.survey_response_rate), under: (r) => t('figure.sent', { n: count(r.surveys_sent) }) },
 ];

@@ -89,8 +89,8 @@ export function gaps(found: Gaps): HTMLElement {
 /** Per article: searches that showed it, and those with no conversation in the next 24 hours. */
 export function deflections(found: Deflections): HTMLElement {
   if (!found.articles.length) return none();
-  const rows = found.articles.map((article): Child[] => [article.title || article.article_id, count(article.searches), count(article.deflected), rate(article.deflection_rate)]);
-  return table([t('deflections.article'), t('deflections.searches'), t('deflections.deflected'), t('deflections.rate')], rows);
+  const rows = found.articles.map((article): Child[] => [article.title || article.article_id, count(article.searches), count(article.deflected), count(article.pending), rate(article.deflection_rate)]);
+  return table([t('deflections.article'), t('deflections.searches'), t('deflections.deflected'), t('deflections.pending'), t('deflections.rate')], rows);
 }
 
 /** A robust z-score; with no spread in the past weeks any change is infinitely unusual. */

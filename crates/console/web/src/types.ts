@@ -351,6 +351,8 @@ export interface ArticleDeflection {
   searches: number;
   /** Searches not followed by a conversation within 24 hours. */
   deflected: number;
+  /** Searches less than 24 hours old, counted neither way yet. */
+  pending: number;
   deflection_rate: number | null;
 }
 
