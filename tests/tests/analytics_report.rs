@@ -401,6 +401,44 @@ async fn the_rollups_give_the_same_figures_as_the_facts() -> anyhow::Result<()> 
     cluster.stop().await
 }
 
+/// Facts kept before the rollups existed (an upgrade): the projection's next batch fills the
+/// rollups from them, and the big-report reading gives the facts' figures.
+#[tokio::test]
+async fn an_upgrade_fills_the_rollups_from_the_facts_kept_before() -> anyhow::Result<()> {
+    use switchboard_analytics::report::{Scope, from_facts, report as answer};
+    let backing = Backing::start().await?;
+    let config = || switchboard_server::Config { services: vec![Service::Analytics], ..backing.config() };
+    let cluster = Cluster::start(config()).await?;
+    let bus = backing.bus().await?;
+    let last = acme_history(&bus).await?;
+    report(&cluster, month(last)).await?;
+    cluster.stop().await?;
+    let pool = backing.database.pool().await?;
+    sqlx::query("DELETE FROM analytics.rollups").execute(&pool).await?;
+    sqlx::query("DELETE FROM analytics.rollups_built").execute(&pool).await?;
+
+    let cluster = Cluster::start(config()).await?;
+    let mut c7 = History::start(&bus, "acme", "c7", 5).await?;
+    c7.bot_answers(0).await?;
+    report(&cluster, month(c7.last)).await?;
+    let now = Utc::now();
+    let scope = Scope {
+        tenant: "acme".into(),
+        from: now - TimeDelta::days(30),
+        to: now,
+        bucket: Bucket::Day,
+        filters: Default::default(),
+    };
+    let mut rolled = answer(&pool, &scope, now, std::time::Duration::from_secs(7 * 86_400), 0).await?;
+    let mut exact = from_facts(&pool, &scope, now - TimeDelta::days(7)).await?;
+    times_of(&mut rolled);
+    times_of(&mut exact);
+    assert_eq!((rolled.conversations, rolled.closed), (7, 4), "{rolled:#?}");
+    assert_eq!(rolled, exact);
+    pool.close().await;
+    cluster.stop().await
+}
+
 /// `switchboard analytics report` against a running server prints the same figures, as JSON and
 /// as text.
 #[tokio::test]
