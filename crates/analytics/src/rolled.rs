@@ -60,26 +60,46 @@ impl Unit {
     }
 }
 
-/// Adds what the changed conversations now contribute, less what they did, to their rows: one
-/// statement. `changes`: tenant, facts before (if any), facts after.
+/// Changes to rows, by tenant and row.
+type Changes = BTreeMap<(String, RowKey), Vec<i64>>;
+
+/// Adds what the changed conversations now contribute, less what they did, to their rows.
+/// `changes`: tenant, facts before (if any), facts after.
 pub(crate) async fn keep(
     tx: &mut PgConnection,
     changes: &[(&str, Option<&Facts>, &Facts)],
 ) -> Result<(), sqlx::Error> {
-    let mut rows: BTreeMap<(&str, RowKey), Vec<i64>> = BTreeMap::new();
+    let mut rows = Changes::new();
     for (tenant, before, after) in changes {
-        for (key, change) in rollup::delta(*before, after) {
-            rollup::add(rows.entry((*tenant, key)).or_default(), &change);
-        }
+        gain(&mut rows, tenant, rollup::delta(*before, after));
     }
+    write(tx, rows).await
+}
+
+fn gain(rows: &mut Changes, tenant: &str, change: BTreeMap<RowKey, Vec<i64>>) {
+    for (key, by) in change {
+        rollup::add(rows.entry((tenant.to_string(), key)).or_default(), &by);
+    }
+}
+
+/// Rows written by one statement at most.
+const ROWS_AT_ONCE: usize = 2_000;
+
+/// Adds `rows` to the table, a statement per [`ROWS_AT_ONCE`]; rows back to nothing go.
+async fn write(tx: &mut PgConnection, mut rows: Changes) -> Result<(), sqlx::Error> {
     rows.retain(|_, row| row.iter().any(|&value| value != 0));
-    if rows.is_empty() {
-        return Ok(());
+    let rows: Vec<_> = rows.into_iter().collect();
+    for part in rows.chunks(ROWS_AT_ONCE) {
+        let mut columns = Columns::default();
+        for ((tenant, (span, start, dim, key)), m) in part {
+            columns.push(tenant, *span, *start, dim, key.clone(), m);
+        }
+        add_rows(tx, &columns).await?;
     }
-    let mut columns = Columns::default();
-    for ((tenant, (span, start, dim, key)), m) in rows {
-        columns.push(tenant, span, start, dim, key, &m);
-    }
+    Ok(())
+}
+
+async fn add_rows(tx: &mut PgConnection, columns: &Columns<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO analytics.rollups (tenant, span, start, dim, key, m)
          SELECT r.tenant, r.span, r.start, r.dim, r.key, ($8::bigint[])[r.o + 1 : r.o + r.n]
@@ -118,7 +138,9 @@ pub(crate) async fn keep(
 }
 
 /// Conversations read at a time when filling the rollups from the facts.
-const FILL_CHUNK: i64 = 5_000;
+const FILL_CHUNK: i64 = 10_000;
+/// Rows summed in memory before they are written, at most (then written, and summing goes on).
+const FILL_ROWS: usize = 200_000;
 
 /// Fills the rollups from the facts in `tx`, unless done before (or `again`): every row
 /// recomputed, the rollups locked meanwhile. The projection calls it in its first batch, as the
@@ -134,16 +156,20 @@ pub async fn fill(tx: &mut PgConnection, again: bool) -> Result<Option<u64>, sql
         return Ok(None);
     }
     sqlx::query("DELETE FROM analytics.rollups").execute(&mut *tx).await?;
-    let (mut after, mut read) = ((String::new(), String::new()), 0u64);
+    let (mut after, mut read, mut rows) = ((String::new(), String::new()), 0u64, Changes::new());
     loop {
         let page = conversations::page(&mut *tx, &after, FILL_CHUNK).await?;
         let Some(((tenant, id), _)) = page.last() else { break };
         after = (tenant.clone(), id.clone());
         read += page.len() as u64;
-        let changes: Vec<(&str, Option<&Facts>, &Facts)> =
-            page.iter().map(|((tenant, _), facts)| (tenant.as_str(), None, facts)).collect();
-        keep(&mut *tx, &changes).await?;
+        for ((tenant, _), facts) in &page {
+            gain(&mut rows, tenant, rollup::contributions(facts, None));
+        }
+        if rows.len() >= FILL_ROWS {
+            write(&mut *tx, std::mem::take(&mut rows)).await?;
+        }
     }
+    write(&mut *tx, rows).await?;
     sqlx::query("DELETE FROM analytics.rollups_built").execute(&mut *tx).await?;
     sqlx::query("INSERT INTO analytics.rollups_built (built_at) VALUES (now())").execute(&mut *tx).await?;
     Ok(Some(read))

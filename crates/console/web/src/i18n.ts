@@ -1,7 +1,8 @@
 // Every string the console shows, in English and Traditional Chinese: chosen by the browser's
 // languages, switched by hand (remembered in localStorage).
 
-import { en, zhHant, type Key } from './strings.js';
+import { en, type Key } from './strings.js';
+import { zhHant } from './strings_zh.js';
 
 export type Locale = 'en' | 'zh-Hant';
 export type { Key };
