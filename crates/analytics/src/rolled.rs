@@ -249,29 +249,64 @@ pub fn tiers(
     parts
 }
 
-/// The sums of `side` over `[from, to)` for `tenant`, bucketed by `unit`.
+/// What a read of a period takes: everything (both sides, all rows), or only the closings'
+/// all-conversation figures (the part of a period inside the reopen window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Everything,
+    ClosingTotals,
+}
+
+/// The sums over `[from, to)` for `tenant`, bucketed by `unit`.
 pub async fn gather(
     db: &mut PgConnection,
     tenant: &str,
-    side: Side,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     unit: Unit,
+    reading: Reading,
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
     // All-conversation rows make the series, so they come by the hour for hourly buckets; the
-    // keyed rows make only the period's totals, so they come by the day where they can.
-    for (tier, start, end) in tiers(from, to, unit != Unit::Hour) {
+    // keyed rows make only the period's totals, so they come by the day where they can: apart
+    // for hourly buckets, together otherwise.
+    let (keyed, apart) = (reading == Reading::Everything, unit == Unit::Hour);
+    let which = |totals: bool| {
+        if keyed && !apart {
+            Rows::All
+        } else if totals {
+            Rows::Totals
+        } else {
+            Rows::Keyed
+        }
+    };
+    for (tier, start, end) in tiers(from, to, !apart) {
         if let Tier::Rows(span) = tier {
-            rows(db, tenant, span, (start, end), true, unit, sums).await?;
+            rows(db, tenant, span, (start, end), which(true), unit, sums).await?;
         }
     }
+    let sides: &[Side] = if keyed { &[Side::Started, Side::Closed] } else { &[Side::Closed] };
     for (tier, start, end) in tiers(from, to, true) {
         match tier {
-            Tier::Rows(span) => rows(db, tenant, span, (start, end), false, unit, sums).await?,
-            Tier::Facts => edge(db, tenant, side, (start, end), unit, sums).await?,
+            Tier::Rows(span) if keyed && apart => {
+                rows(db, tenant, span, (start, end), Rows::Keyed, unit, sums).await?
+            }
+            Tier::Rows(_) => {}
+            Tier::Facts => {
+                for side in sides {
+                    edge(db, tenant, *side, (start, end), unit, reading, sums).await?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Which rows of a span to read: all-conversation ones, keyed ones, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    Totals,
+    Keyed,
+    All,
 }
 
 async fn rows(
@@ -279,19 +314,21 @@ async fn rows(
     tenant: &str,
     span: Span,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
-    totals: bool,
+    which: Rows,
     unit: Unit,
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
     let found = sqlx::query(
         "SELECT start, dim, key, m FROM analytics.rollups
-         WHERE tenant = $1 AND span = $2 AND start >= $3 AND start < $4 AND (dim = '') = $5",
+         WHERE tenant = $1 AND span = $2 AND start >= $3 AND start < $4
+             AND ($5 OR (dim = '') = $6)",
     )
     .bind(tenant)
     .bind(span.name())
     .bind(from)
     .bind(to)
-    .bind(totals)
+    .bind(which == Rows::All)
+    .bind(which == Rows::Totals)
     .fetch_all(&mut *db)
     .await?;
     for row in found {
@@ -311,12 +348,13 @@ async fn edge(
     side: Side,
     period: (DateTime<Utc>, DateTime<Utc>),
     unit: Unit,
+    reading: Reading,
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
     let column = if side == Side::Started { "started_at" } else { "closed_at" };
     for facts in conversations::within(db, tenant, column, period).await? {
         for ((span, start, dim, key), m) in rollup::contributions(&facts, Some(side)) {
-            if span == Span::Hour {
+            if span == Span::Hour && (reading == Reading::Everything || dim.is_empty()) {
                 sums.add(unit, start, dim, &key, &m);
             }
         }

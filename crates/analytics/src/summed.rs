@@ -10,8 +10,8 @@ use switchboard_proto::{
 };
 
 use crate::{
-    rolled::{Sums, Unit, gather},
-    rollup::{self as slot, Side, Timing, quantile},
+    rolled::{Reading, Sums, Unit, gather},
+    rollup::{self as slot, Timing, quantile},
 };
 
 /// The report for the tenant's conversations in `[from, to)`; closings after `settled_before`
@@ -26,22 +26,20 @@ pub async fn report(
     // One snapshot: a conversation closing meanwhile is read in one place or the other, not both.
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    let mut started = Sums::default();
-    gather(&mut tx, tenant, Side::Started, (from, to), unit, &mut started).await?;
+    let mut whole = Sums::default();
+    gather(&mut tx, tenant, (from, to), unit, Reading::Everything, &mut whole).await?;
+    // The closings inside the reopen window, which are pending rather than contained.
     let cut = settled_before.clamp(from, to);
-    let (mut settled, mut recent) = (Sums::default(), Sums::default());
-    if from < cut {
-        gather(&mut tx, tenant, Side::Closed, (from, cut), unit, &mut settled).await?;
-    }
+    let mut recent = Sums::default();
     if cut < to {
-        gather(&mut tx, tenant, Side::Closed, (cut, to), unit, &mut recent).await?;
+        gather(&mut tx, tenant, (cut, to), unit, Reading::ClosingTotals, &mut recent).await?;
     }
     tx.commit().await?;
     let mut report =
         Report { from: Some(to_timestamp(from)), to: Some(to_timestamp(to)), ..Report::default() };
-    starts(&started, &mut report);
-    closings(&settled, &recent, &mut report);
-    report.series = series(&started, &settled, &recent);
+    starts(&whole, &mut report);
+    closings(&whole, &recent, &mut report);
+    report.series = series(&whole, &recent);
     Ok(report)
 }
 
@@ -56,13 +54,6 @@ fn rate(part: i64, whole: i64) -> Option<f64> {
 fn timing(row: &[i64], timing: Timing, p: f64) -> Option<f64> {
     let offset = timing.offset();
     row.get(offset..offset + slot::BUCKETS).and_then(|histogram| quantile(histogram, p))
-}
-
-/// `a + b`, slot by slot.
-fn both(a: &[i64], b: &[i64]) -> Vec<i64> {
-    let mut sum = a.to_vec();
-    slot::add(&mut sum, b);
-    sum
 }
 
 /// The slot `index` of `row` (0 past its end).
@@ -137,37 +128,36 @@ fn sla_figures(started: &Sums) -> Vec<SlaFigure> {
     figures
 }
 
-fn closings(settled: &Sums, recent: &Sums, report: &mut Report) {
-    let t = both(&settled.totals, &recent.totals);
-    report.closed = count(slot_of(&t, slot::CLOSED));
-    report.contained = count(settled.total(slot::BOT_UNREOPENED));
+/// Closings' figures from the whole period's sums; `recent` holds those of the part inside the
+/// reopen window (pending, and not settled for first-contact resolution).
+fn closings(whole: &Sums, recent: &Sums, report: &mut Report) {
+    let t = &whole.totals;
+    let settled = |index: usize| whole.total(index) - recent.total(index);
+    report.closed = count(slot_of(t, slot::CLOSED));
+    report.contained = count(settled(slot::BOT_UNREOPENED));
     report.containment_pending = count(recent.total(slot::BOT_UNREOPENED));
-    report.containment_rate = rate(settled.total(slot::BOT_UNREOPENED), slot_of(&t, slot::CLOSED));
-    report.reopened = count(slot_of(&t, slot::REOPENED));
-    report.reopen_rate = rate(slot_of(&t, slot::REOPENED), slot_of(&t, slot::CLOSED));
-    report.first_contact_resolution_rate = rate(settled.total(slot::UNREOPENED), settled.total(slot::CLOSED));
-    report.resolution_seconds_p50 = timing(&t, Timing::Resolution, 0.5);
-    report.resolution_seconds_p90 = timing(&t, Timing::Resolution, 0.9);
-    report.resolution_business_seconds_p50 = timing(&t, Timing::ResolutionOpen, 0.5);
-    report.resolution_business_seconds_p90 = timing(&t, Timing::ResolutionOpen, 0.9);
-    report.handle_seconds_p50 = timing(&t, Timing::Handle, 0.5);
-    report.handle_seconds_p90 = timing(&t, Timing::Handle, 0.9);
-    report.csat_bot = rate(slot_of(&t, slot::CSAT_BOT_SATISFIED), slot_of(&t, slot::CSAT_BOT));
-    report.csat_human = rate(slot_of(&t, slot::CSAT_HUMAN_SATISFIED), slot_of(&t, slot::CSAT_HUMAN));
-    let (answers, satisfied) = csat_of(&t);
+    report.containment_rate = rate(settled(slot::BOT_UNREOPENED), slot_of(t, slot::CLOSED));
+    report.reopened = count(slot_of(t, slot::REOPENED));
+    report.reopen_rate = rate(slot_of(t, slot::REOPENED), slot_of(t, slot::CLOSED));
+    report.first_contact_resolution_rate = rate(settled(slot::UNREOPENED), settled(slot::CLOSED));
+    report.resolution_seconds_p50 = timing(t, Timing::Resolution, 0.5);
+    report.resolution_seconds_p90 = timing(t, Timing::Resolution, 0.9);
+    report.resolution_business_seconds_p50 = timing(t, Timing::ResolutionOpen, 0.5);
+    report.resolution_business_seconds_p90 = timing(t, Timing::ResolutionOpen, 0.9);
+    report.handle_seconds_p50 = timing(t, Timing::Handle, 0.5);
+    report.handle_seconds_p90 = timing(t, Timing::Handle, 0.9);
+    report.csat_bot = rate(slot_of(t, slot::CSAT_BOT_SATISFIED), slot_of(t, slot::CSAT_BOT));
+    report.csat_human = rate(slot_of(t, slot::CSAT_HUMAN_SATISFIED), slot_of(t, slot::CSAT_HUMAN));
+    let (answers, satisfied) = csat_of(t);
     report.csat = rate(satisfied, answers);
     report.csat_answers = count(answers);
-    report.nps_answers = count(slot_of(&t, slot::NPS_ANSWERS));
-    report.nps = nps_of(&t);
-    report.surveys_sent = count(slot_of(&t, slot::SURVEYS_SENT));
+    report.nps_answers = count(slot_of(t, slot::NPS_ANSWERS));
+    report.nps = nps_of(t);
+    report.surveys_sent = count(slot_of(t, slot::SURVEYS_SENT));
     report.survey_response_rate =
-        rate(answers + slot_of(&t, slot::NPS_ANSWERS), slot_of(&t, slot::SURVEYS_SENT));
-    let mut keyed = settled.keyed.clone();
-    for (key, row) in &recent.keyed {
-        slot::add(keyed.entry(key.clone()).or_default(), row);
-    }
-    report.agent_figures = agent_figures(&keyed);
-    report.satisfaction = satisfaction(&keyed);
+        rate(answers + slot_of(t, slot::NPS_ANSWERS), slot_of(t, slot::SURVEYS_SENT));
+    report.agent_figures = agent_figures(&whole.keyed);
+    report.satisfaction = satisfaction(&whole.keyed);
 }
 
 /// CSAT answers and the satisfied among them, bot and human together.
@@ -230,39 +220,34 @@ fn satisfaction(keyed: &Keyed) -> Vec<SatisfactionFigure> {
 }
 
 /// A point per bucket that has something.
-fn series(started: &Sums, settled: &Sums, recent: &Sums) -> Vec<Point> {
-    let mut starts: Vec<DateTime<Utc>> =
-        started.buckets.keys().chain(settled.buckets.keys()).chain(recent.buckets.keys()).copied().collect();
-    starts.sort();
-    starts.dedup();
+fn series(whole: &Sums, recent: &Sums) -> Vec<Point> {
     let empty = Vec::new();
-    starts
-        .into_iter()
-        .map(|start| {
-            let s = started.buckets.get(&start).unwrap_or(&empty);
-            let (early, late) =
-                (settled.buckets.get(&start).unwrap_or(&empty), recent.buckets.get(&start).unwrap_or(&empty));
-            let c = both(early, late);
-            let (met, breached) = sla_of(s);
-            let (answers, satisfied) = csat_of(&c);
+    whole
+        .buckets
+        .iter()
+        .map(|(start, row)| {
+            let late = recent.buckets.get(start).unwrap_or(&empty);
+            let contained = slot_of(row, slot::BOT_UNREOPENED) - slot_of(late, slot::BOT_UNREOPENED);
+            let (met, breached) = sla_of(row);
+            let (answers, satisfied) = csat_of(row);
             Point {
-                start: Some(to_timestamp(start)),
-                conversations: count(slot_of(s, slot::STARTED)),
-                escalated: count(slot_of(s, slot::ESCALATED)),
-                closed: count(slot_of(&c, slot::CLOSED)),
-                contained: count(slot_of(early, slot::BOT_UNREOPENED)),
+                start: Some(to_timestamp(*start)),
+                conversations: count(slot_of(row, slot::STARTED)),
+                escalated: count(slot_of(row, slot::ESCALATED)),
+                closed: count(slot_of(row, slot::CLOSED)),
+                contained: count(contained),
                 containment_pending: count(slot_of(late, slot::BOT_UNREOPENED)),
-                containment_rate: rate(slot_of(early, slot::BOT_UNREOPENED), slot_of(&c, slot::CLOSED)),
-                escalation_rate: rate(slot_of(s, slot::ESCALATED), slot_of(s, slot::STARTED)),
+                containment_rate: rate(contained, slot_of(row, slot::CLOSED)),
+                escalation_rate: rate(slot_of(row, slot::ESCALATED), slot_of(row, slot::STARTED)),
                 csat: rate(satisfied, answers),
-                nps: nps_of(&c),
+                nps: nps_of(row),
                 sla_met: count(met),
                 sla_breached: count(breached),
                 sla_attainment: rate(met, met + breached),
-                first_response_seconds_p50: timing(s, Timing::FirstResponse, 0.5),
-                resolution_seconds_p50: timing(&c, Timing::Resolution, 0.5),
+                first_response_seconds_p50: timing(row, Timing::FirstResponse, 0.5),
+                resolution_seconds_p50: timing(row, Timing::Resolution, 0.5),
             }
         })
-        .filter(|point| point.conversations + point.closed > 0 || point.sla_met + point.sla_breached > 0)
+        .filter(|point| point.conversations + point.closed > 0)
         .collect()
 }
