@@ -6,7 +6,7 @@ CREATE INDEX knowledge_queries_searches ON analytics.knowledge_queries (tenant, 
 ALTER TABLE analytics.conversations ADD COLUMN customer_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX conversations_customer ON analytics.conversations (tenant, customer_id, started_at);
 
--- The conversation facts summed per hour and per day (UTC), in all (`dim` = '') and per
+-- The conversation facts summed per hour, day and week (UTC), in all (`dim` = '') and per
 -- channel, language, intent, queue, agent and hand-off reason: what big reports read
 -- (src/rollup.rs lays out `m`). A conversation adds what it started to its starting hour's and
 -- day's rows, and what its closing tells to its closing hour's and day's; a change to its facts

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike as _, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row as _};
 
 use crate::{
@@ -47,16 +47,18 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The span as long as a bucket.
+    pub fn span(self) -> Span {
+        match self {
+            Self::Hour => Span::Hour,
+            Self::Day => Span::Day,
+            Self::Week => Span::Week,
+        }
+    }
+
     /// The start of the bucket holding `at` (weeks start on Monday).
     pub fn start_of(self, at: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            Self::Hour => Span::Hour.start_of(at),
-            Self::Day => Span::Day.start_of(at),
-            Self::Week => {
-                let day = Span::Day.start_of(at);
-                day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
-            }
-        }
+        self.span().start_of(at)
     }
 }
 
@@ -216,37 +218,38 @@ pub enum Tier {
     Rows(Span),
 }
 
-/// `[from, to)` cut into parts to read: minutes at the ends from the facts, whole hours from hour
-/// rows, whole days (when `days`) from day rows.
-pub fn tiers(
+/// `[from, to)` cut into parts to read: the longest spans up to `top` in the middle, shorter
+/// ones toward the ends, and the minutes at the very ends from the facts.
+pub fn tiers(from: DateTime<Utc>, to: DateTime<Utc>, top: Span) -> Vec<(Tier, DateTime<Utc>, DateTime<Utc>)> {
+    let spans: Vec<Span> = Span::ALL.into_iter().filter(|span| *span <= top).collect();
+    let mut parts = Vec::new();
+    ladder(from, to, &spans, &mut parts);
+    parts
+}
+
+/// `[from, to)` in the longest of `spans` that fit, the rest in the shorter ones.
+fn ladder(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    days: bool,
-) -> Vec<(Tier, DateTime<Utc>, DateTime<Utc>)> {
-    let ceil = |span: Span, at: DateTime<Utc>| {
-        let start = span.start_of(at);
-        if start == at {
-            at
-        } else {
-            start + if span == Span::Hour { TimeDelta::hours(1) } else { TimeDelta::days(1) }
-        }
+    spans: &[Span],
+    parts: &mut Vec<(Tier, DateTime<Utc>, DateTime<Utc>)>,
+) {
+    if from >= to {
+        return;
+    }
+    let Some((&span, shorter)) = spans.split_last() else {
+        parts.push((Tier::Facts, from, to));
+        return;
     };
-    let (first_hour, last_hour) = (ceil(Span::Hour, from), Span::Hour.start_of(to));
-    if first_hour >= last_hour {
-        return vec![(Tier::Facts, from, to)];
+    let start = span.start_of(from);
+    let first = if start == from { from } else { start + span.length() };
+    let last = span.start_of(to);
+    if first >= last {
+        return ladder(from, to, shorter, parts);
     }
-    let mut parts = vec![(Tier::Facts, from, first_hour)];
-    let (first_day, last_day) = (ceil(Span::Day, first_hour), Span::Day.start_of(last_hour));
-    if !days || first_day >= last_day {
-        parts.push((Tier::Rows(Span::Hour), first_hour, last_hour));
-    } else {
-        parts.push((Tier::Rows(Span::Hour), first_hour, first_day));
-        parts.push((Tier::Rows(Span::Day), first_day, last_day));
-        parts.push((Tier::Rows(Span::Hour), last_day, last_hour));
-    }
-    parts.push((Tier::Facts, last_hour, to));
-    parts.retain(|(_, start, end)| start < end);
-    parts
+    ladder(from, first, shorter, parts);
+    parts.push((Tier::Rows(span), first, last));
+    ladder(last, to, shorter, parts);
 }
 
 /// What a read of a period takes: everything (both sides, all rows), or only the closings'
@@ -266,28 +269,21 @@ pub async fn gather(
     reading: Reading,
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
-    // All-conversation rows make the series, so they come by the hour for hourly buckets; the
-    // keyed rows make only the period's totals, so they come by the day where they can: apart
-    // for hourly buckets, together otherwise.
-    let (keyed, apart) = (reading == Reading::Everything, unit == Unit::Hour);
-    let which = |totals: bool| {
-        if keyed && !apart {
-            Rows::All
-        } else if totals {
-            Rows::Totals
-        } else {
-            Rows::Keyed
-        }
-    };
-    for (tier, start, end) in tiers(from, to, !apart) {
+    // All-conversation rows make the series, so they come in spans no longer than its buckets;
+    // the keyed rows make only the period's totals, so they come by the week where they can.
+    // Where both come in the same spans, one read takes both.
+    let (keyed, top) = (reading == Reading::Everything, unit.span());
+    let together = keyed && top == Span::Week;
+    let totals = if together { Rows::All } else { Rows::Totals };
+    for (tier, start, end) in tiers(from, to, top) {
         if let Tier::Rows(span) = tier {
-            rows(db, tenant, span, (start, end), which(true), unit, sums).await?;
+            rows(db, tenant, span, (start, end), totals, unit, sums).await?;
         }
     }
     let sides: &[Side] = if keyed { &[Side::Started, Side::Closed] } else { &[Side::Closed] };
-    for (tier, start, end) in tiers(from, to, true) {
+    for (tier, start, end) in tiers(from, to, Span::Week) {
         match tier {
-            Tier::Rows(span) if keyed && apart => {
+            Tier::Rows(span) if keyed && !together => {
                 rows(db, tenant, span, (start, end), Rows::Keyed, unit, sums).await?
             }
             Tier::Rows(_) => {}
@@ -371,24 +367,26 @@ mod tests {
     }
 
     #[test]
-    fn a_period_is_read_from_the_facts_at_its_ends_hours_near_them_and_days_between() {
-        let parts = tiers(at("2026-11-01T10:30:00Z"), at("2026-11-04T05:15:00Z"), true);
+    fn a_period_is_read_from_the_facts_at_its_ends_shorter_spans_near_them_and_longer_between() {
+        // 2026-11-01 is a Sunday; the week from Monday 2026-11-02 fits, 2026-11-09 does not.
+        let parts = tiers(at("2026-11-01T10:30:00Z"), at("2026-11-11T05:15:00Z"), Span::Week);
         assert_eq!(
             parts,
             vec![
                 (Tier::Facts, at("2026-11-01T10:30:00Z"), at("2026-11-01T11:00:00Z")),
                 (Tier::Rows(Span::Hour), at("2026-11-01T11:00:00Z"), at("2026-11-02T00:00:00Z")),
-                (Tier::Rows(Span::Day), at("2026-11-02T00:00:00Z"), at("2026-11-04T00:00:00Z")),
-                (Tier::Rows(Span::Hour), at("2026-11-04T00:00:00Z"), at("2026-11-04T05:00:00Z")),
-                (Tier::Facts, at("2026-11-04T05:00:00Z"), at("2026-11-04T05:15:00Z")),
+                (Tier::Rows(Span::Week), at("2026-11-02T00:00:00Z"), at("2026-11-09T00:00:00Z")),
+                (Tier::Rows(Span::Day), at("2026-11-09T00:00:00Z"), at("2026-11-11T00:00:00Z")),
+                (Tier::Rows(Span::Hour), at("2026-11-11T00:00:00Z"), at("2026-11-11T05:00:00Z")),
+                (Tier::Facts, at("2026-11-11T05:00:00Z"), at("2026-11-11T05:15:00Z")),
             ]
         );
-        let hourly = tiers(at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"), false);
+        let hourly = tiers(at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"), Span::Hour);
         assert_eq!(
             hourly,
             vec![(Tier::Rows(Span::Hour), at("2026-11-01T00:00:00Z"), at("2026-11-03T00:00:00Z"))]
         );
-        let short = tiers(at("2026-11-01T10:05:00Z"), at("2026-11-01T10:55:00Z"), true);
+        let short = tiers(at("2026-11-01T10:05:00Z"), at("2026-11-01T10:55:00Z"), Span::Week);
         assert_eq!(short, vec![(Tier::Facts, at("2026-11-01T10:05:00Z"), at("2026-11-01T10:55:00Z"))]);
     }
 

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, DurationRound as _, TimeDelta, Timelike as _, Utc};
+use chrono::{DateTime, Datelike as _, DurationRound as _, TimeDelta, Timelike as _, Utc};
 
 use crate::facts::Facts;
 
@@ -75,28 +75,43 @@ pub enum Side {
     Closed,
 }
 
-/// The length of rows kept for a period: an hour, or a UTC day.
+/// The length of rows kept for a period: an hour, a UTC day, or a week from Monday (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Span {
     Hour,
     Day,
+    Week,
 }
 
 impl Span {
+    /// Every span, shortest first.
+    pub const ALL: [Self; 3] = [Self::Hour, Self::Day, Self::Week];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Hour => "hour",
             Self::Day => "day",
+            Self::Week => "week",
+        }
+    }
+
+    pub fn length(self) -> TimeDelta {
+        match self {
+            Self::Hour => TimeDelta::hours(1),
+            Self::Day => TimeDelta::days(1),
+            Self::Week => TimeDelta::weeks(1),
         }
     }
 
     /// The start of the span holding `at`.
     pub fn start_of(self, at: DateTime<Utc>) -> DateTime<Utc> {
-        let length = match self {
-            Self::Hour => TimeDelta::hours(1),
-            Self::Day => TimeDelta::days(1),
-        };
-        at.duration_trunc(length).unwrap_or(at)
+        match self {
+            Self::Hour | Self::Day => at.duration_trunc(self.length()).unwrap_or(at),
+            Self::Week => {
+                let day = Self::Day.start_of(at);
+                day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday()))
+            }
+        }
     }
 }
 
@@ -195,14 +210,14 @@ fn keys_of(facts: &Facts) -> Vec<(&'static str, String)> {
     keys
 }
 
-/// Lets `counts` add to each of the conversation's rows (every key, both spans) at `at`.
+/// Lets `counts` add to each of the conversation's rows (every key, every span) at `at`.
 fn add_each(
     rows: &mut BTreeMap<RowKey, Vec<i64>>,
     facts: &Facts,
     at: DateTime<Utc>,
     mut counts: impl FnMut(&str, &mut Vec<i64>),
 ) {
-    for span in [Span::Hour, Span::Day] {
+    for span in Span::ALL {
         for (dim, key) in keys_of(facts) {
             let row = rows.entry((span, span.start_of(at), dim, key)).or_insert_with(|| vec![0; len_of(dim)]);
             counts(dim, row);
