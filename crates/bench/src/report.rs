@@ -53,6 +53,7 @@ async fn measure_on(database: &TestDatabase, conversations: usize, calls: usize)
     };
     let cases = [
         ("90 days, by day", scope(90, "", Bucket::Day)),
+        ("90 days, by week", scope(90, "", Bucket::Week)),
         ("90 days, queue billing, by week", scope(90, "billing", Bucket::Week)),
         ("7 days, by hour", scope(7, "", Bucket::Hour)),
     ];
