@@ -33,6 +33,14 @@ async fn a_desk_restarted_without_the_old_events_still_knows_the_targets_that_ru
         _ => None,
     })
     .await?;
+    // The fold reads its own SlaStarted back a moment later; it has once it plans the targets of
+    // a conversation routed after it (it folds the stream in order).
+    let later = submit(&cluster, message("c-snap-2", "My invoice is missing", "snap-2")).await?;
+    wait_for_event(&bus, "switchboard.events.sla.>", |event| match &event.body {
+        Some(Body::SlaStarted(s)) if s.conversation_id == later.conversation_id => Some(()),
+        _ => None,
+    })
+    .await?;
     cluster.stop().await?;
 
     // Stopping saved each fold as of what it had folded.
