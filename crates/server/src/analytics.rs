@@ -4,9 +4,8 @@
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Subcommand;
-use serde_json::{Value, json};
 use switchboard_proto::{
-    analytics::v1::{Bucket, GetReportRequest, Point, Report, Share, analytics_client::AnalyticsClient},
+    analytics::v1::{Bucket, GetReportRequest, Report, Share, analytics_client::AnalyticsClient},
     time::{to_datetime, to_timestamp},
 };
 
@@ -60,7 +59,7 @@ pub async fn run(command: AnalyticsCommand) -> anyhow::Result<()> {
     let mut client = AnalyticsClient::new(api.connect().await?);
     let report = client.get_report(request).await.context("GetReport")?.into_inner();
     if json {
-        println!("{}", to_json(&report));
+        println!("{}", switchboard_console::json::report(&report));
     } else {
         print!("{}", render(&report));
     }
@@ -74,73 +73,6 @@ fn bucket_of(text: &str) -> anyhow::Result<Bucket> {
         "week" => Ok(Bucket::Week),
         _ => anyhow::bail!("--bucket {text:?}: hour, day or week"),
     }
-}
-
-fn shares(shares: &[Share]) -> Value {
-    Value::Object(shares.iter().map(|share| (share.key.clone(), json!(share.count))).collect())
-}
-
-/// The report as JSON: the figures by their proto names; rates and times `null` when unset.
-pub fn to_json(report: &Report) -> Value {
-    let at = |at| to_datetime(at).to_rfc3339();
-    let mut value = json!({
-        "from": at(report.from.as_ref()), "to": at(report.to.as_ref()),
-        "conversations": report.conversations, "escalated": report.escalated,
-        "escalation_rate": report.escalation_rate,
-        "closed": report.closed, "contained": report.contained,
-        "containment_pending": report.containment_pending, "containment_rate": report.containment_rate,
-        "reopened": report.reopened, "reopen_rate": report.reopen_rate,
-        "first_contact_resolution_rate": report.first_contact_resolution_rate,
-        "first_response_seconds_p50": report.first_response_seconds_p50,
-        "first_response_seconds_p90": report.first_response_seconds_p90,
-        "resolution_seconds_p50": report.resolution_seconds_p50,
-        "resolution_seconds_p90": report.resolution_seconds_p90,
-        "first_response_business_seconds_p50": report.first_response_business_seconds_p50,
-        "first_response_business_seconds_p90": report.first_response_business_seconds_p90,
-        "resolution_business_seconds_p50": report.resolution_business_seconds_p50,
-        "resolution_business_seconds_p90": report.resolution_business_seconds_p90,
-        "handle_seconds_p50": report.handle_seconds_p50,
-        "handle_seconds_p90": report.handle_seconds_p90,
-        "sla_met": report.sla_met, "sla_breached": report.sla_breached, "sla_attainment": report.sla_attainment,
-        "csat_bot": report.csat_bot, "csat_human": report.csat_human, "csat": report.csat,
-        "csat_answers": report.csat_answers, "nps": report.nps, "nps_answers": report.nps_answers,
-        "surveys_sent": report.surveys_sent, "survey_response_rate": report.survey_response_rate,
-    });
-    let lists = [
-        ("handoff_reasons", &report.handoff_reasons),
-        ("channels", &report.channels),
-        ("languages", &report.languages),
-        ("intents", &report.intents),
-        ("queues", &report.queues),
-        ("hours", &report.hours),
-    ];
-    for (name, list) in lists {
-        value[name] = shares(list);
-    }
-    value["sla"] = report
-        .sla
-        .iter()
-        .map(|s| json!({"queue": s.queue, "metric": s.metric, "met": s.met, "breached": s.breached}))
-        .collect();
-    value["satisfaction"] = report
-        .satisfaction
-        .iter()
-        .map(|s| json!({"dimension": s.dimension, "key": s.key, "answers": s.answers, "csat": s.csat}))
-        .collect();
-    value["agent_figures"] = report
-        .agent_figures
-        .iter()
-        .map(|a| json!({"agent": a.agent, "closed": a.closed, "handle_seconds_p50": a.handle_seconds_p50}))
-        .collect();
-    value["series"] = report.series.iter().map(|p| point(p, at(p.start.as_ref()))).collect();
-    value
-}
-
-fn point(p: &Point, start: String) -> Value {
-    json!({
-        "start": start, "conversations": p.conversations, "escalated": p.escalated,
-        "closed": p.closed, "contained": p.contained, "containment_pending": p.containment_pending,
-    })
 }
 
 fn percent(rate: Option<f64>) -> String {
@@ -270,8 +202,9 @@ mod tests {
 
     #[test]
     fn an_empty_report_says_so_rather_than_zero() {
+        use serde_json::Value;
         let text = render(&Report::default());
         assert!(text.contains("containment rate          - (0 contained, 0 pending, of 0 closed)"), "{text}");
-        assert_eq!(to_json(&Report::default())["containment_rate"], Value::Null);
+        assert_eq!(switchboard_console::json::report(&Report::default())["containment_rate"], Value::Null);
     }
 }
