@@ -375,6 +375,7 @@ async fn the_rollups_give_the_same_figures_as_the_facts() -> anyhow::Result<()> 
     let settled_before = now - TimeDelta::days(7);
     let periods = [
         (now - TimeDelta::days(30), now),
+        (now - TimeDelta::days(3), now), // wholly inside the reopen window
         (
             now - TimeDelta::days(10) - TimeDelta::minutes(1),
             now - TimeDelta::days(8) + TimeDelta::minutes(30),

@@ -29,17 +29,19 @@ pub async fn report(
     let mut whole = Sums::default();
     gather(&mut tx, tenant, (from, to), unit, Reading::Everything, &mut whole).await?;
     // The closings inside the reopen window, which are pending rather than contained.
+    // A period wholly inside the window is its own recent part: read once.
     let cut = settled_before.clamp(from, to);
-    let mut recent = Sums::default();
-    if cut < to {
-        gather(&mut tx, tenant, (cut, to), unit, Reading::ClosingTotals, &mut recent).await?;
+    let mut part = Sums::default();
+    if from < cut && cut < to {
+        gather(&mut tx, tenant, (cut, to), unit, Reading::ClosingTotals, &mut part).await?;
     }
     tx.commit().await?;
+    let recent = if cut == from { &whole } else { &part };
     let mut report =
         Report { from: Some(to_timestamp(from)), to: Some(to_timestamp(to)), ..Report::default() };
     starts(&whole, &mut report);
-    closings(&whole, &recent, &mut report);
-    report.series = series(&whole, &recent);
+    closings(&whole, recent, &mut report);
+    report.series = series(&whole, recent);
     Ok(report)
 }
 
