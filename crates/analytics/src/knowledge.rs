@@ -31,6 +31,17 @@ pub(crate) async fn record_query(
     q: &KnowledgeQueried,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    insert(tx, tenant, kind_slug(q.kind()), q, at).await
+}
+
+/// Keeps a question of `kind` (a knowledge query's, or a hand-off's) once by its id.
+async fn insert(
+    tx: &mut PgConnection,
+    tenant: &str,
+    kind: &str,
+    q: &KnowledgeQueried,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     let language = q.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
     sqlx::query(
         "INSERT INTO analytics.knowledge_queries (query_id, kind, query, wording, locale, language,
@@ -40,7 +51,7 @@ pub(crate) async fn record_query(
          ON CONFLICT (tenant, query_id) DO NOTHING",
     )
     .bind(&q.query_id)
-    .bind(kind_slug(q.kind()))
+    .bind(kind)
     .bind(&q.query)
     .bind(wording(&q.query))
     .bind(&q.locale)
@@ -78,26 +89,15 @@ pub(crate) async fn record_gap(
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let Some((kind, question)) = gap_of(routed) else { return Ok(()) };
-    let language = routed.language.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-    sqlx::query(
-        "INSERT INTO analytics.knowledge_queries (query_id, kind, query, wording, locale, language,
-             result_count, top_score, answered, article_ids, conversation_id, asked_at, tenant)
-         VALUES ($1, $2, $3, $4, $5, $6, 0, 0, false, $7, $8, $9, $10)
-         ON CONFLICT (tenant, query_id) DO NOTHING",
-    )
-    .bind(format!("routed:{}", routed.message_id))
-    .bind(kind)
-    .bind(question)
-    .bind(wording(question))
-    .bind(&routed.language)
-    .bind(language)
-    .bind(&routed.article_ids)
-    .bind(&routed.conversation_id)
-    .bind(at)
-    .bind(tenant)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let unanswered = KnowledgeQueried {
+        query_id: format!("routed:{}", routed.message_id),
+        query: question.to_string(),
+        locale: routed.language.clone(),
+        article_ids: routed.article_ids.clone(),
+        conversation_id: routed.conversation_id.clone(),
+        ..KnowledgeQueried::default()
+    };
+    insert(tx, tenant, kind, &unanswered, at).await
 }
 
 pub(crate) async fn record_outcome(

@@ -15,7 +15,7 @@ use switchboard_proto::{
     time::{to_datetime, to_timestamp},
 };
 
-use crate::{Error, rolled::Unit, summed};
+use crate::{Error, rollup::Span, summed};
 
 /// The longest period a report covers, and an hourly series.
 const LONGEST: chrono::TimeDelta = chrono::TimeDelta::days(366);
@@ -73,20 +73,17 @@ impl Scope {
     }
 
     /// The series' buckets.
-    pub fn series_unit(&self) -> Unit {
+    pub fn series_unit(&self) -> Span {
         match self.bucket {
-            Bucket::Hour => Unit::Hour,
-            Bucket::Week => Unit::Week,
-            Bucket::Day | Bucket::Unspecified => Unit::Day,
+            Bucket::Hour => Span::Hour,
+            Bucket::Week => Span::Week,
+            Bucket::Day | Bucket::Unspecified => Span::Day,
         }
     }
 
+    /// The series' buckets as `date_trunc` names them.
     fn unit(&self) -> &'static str {
-        match self.bucket {
-            Bucket::Hour => "hour",
-            Bucket::Week => "week",
-            Bucket::Day | Bucket::Unspecified => "day",
-        }
+        self.series_unit().name()
     }
 }
 

@@ -24,41 +24,13 @@ pub struct Sums {
 }
 
 impl Sums {
-    pub fn total(&self, slot: usize) -> i64 {
-        self.totals.get(slot).copied().unwrap_or(0)
-    }
-
-    fn add(&mut self, unit: Unit, start: DateTime<Utc>, dim: &str, key: &str, m: &[i64]) {
+    fn add(&mut self, unit: Span, start: DateTime<Utc>, dim: &str, key: &str, m: &[i64]) {
         if dim.is_empty() {
             rollup::add(&mut self.totals, m);
             rollup::add(self.buckets.entry(unit.start_of(start)).or_default(), m);
         } else {
             rollup::add(self.keyed.entry((dim.to_string(), key.to_string())).or_default(), m);
         }
-    }
-}
-
-/// The length of the series' buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    Hour,
-    Day,
-    Week,
-}
-
-impl Unit {
-    /// The span as long as a bucket.
-    pub fn span(self) -> Span {
-        match self {
-            Self::Hour => Span::Hour,
-            Self::Day => Span::Day,
-            Self::Week => Span::Week,
-        }
-    }
-
-    /// The start of the bucket holding `at` (weeks start on Monday).
-    pub fn start_of(self, at: DateTime<Utc>) -> DateTime<Utc> {
-        self.span().start_of(at)
     }
 }
 
@@ -260,19 +232,19 @@ pub enum Reading {
     ClosingTotals,
 }
 
-/// The sums over `[from, to)` for `tenant`, bucketed by `unit`.
+/// The sums over `[from, to)` for `tenant`, bucketed by `unit` (the series' buckets).
 pub async fn gather(
     db: &mut PgConnection,
     tenant: &str,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
-    unit: Unit,
+    unit: Span,
     reading: Reading,
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
     // All-conversation rows make the series, so they come in spans no longer than its buckets;
     // the keyed rows make only the period's totals, so they come by the week where they can.
     // Where both come in the same spans, one read takes both.
-    let (keyed, top) = (reading == Reading::Everything, unit.span());
+    let (keyed, top) = (reading == Reading::Everything, unit);
     let together = keyed && top == Span::Week;
     let totals = if together { Rows::All } else { Rows::Totals };
     for (tier, start, end) in tiers(from, to, top) {
@@ -311,7 +283,7 @@ async fn rows(
     span: Span,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     which: Rows,
-    unit: Unit,
+    unit: Span,
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
     let found = sqlx::query(
@@ -343,7 +315,7 @@ async fn edge(
     tenant: &str,
     side: Side,
     period: (DateTime<Utc>, DateTime<Utc>),
-    unit: Unit,
+    unit: Span,
     reading: Reading,
     sums: &mut Sums,
 ) -> Result<(), sqlx::Error> {
@@ -392,6 +364,6 @@ mod tests {
 
     #[test]
     fn weeks_start_on_monday() {
-        assert_eq!(Unit::Week.start_of(at("2026-12-06T13:00:00Z")), at("2026-11-30T00:00:00Z"));
+        assert_eq!(Span::Week.start_of(at("2026-12-06T13:00:00Z")), at("2026-11-30T00:00:00Z"));
     }
 }

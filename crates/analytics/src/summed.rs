@@ -10,8 +10,8 @@ use switchboard_proto::{
 };
 
 use crate::{
-    rolled::{Reading, Sums, Unit, gather},
-    rollup::{self as slot, Timing, quantile},
+    rolled::{Reading, Sums, gather},
+    rollup::{self as slot, Span, Timing, quantile},
 };
 
 /// The report for the tenant's conversations in `[from, to)`; closings after `settled_before`
@@ -20,7 +20,7 @@ pub async fn report(
     pool: &PgPool,
     tenant: &str,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
-    unit: Unit,
+    unit: Span,
     settled_before: DateTime<Utc>,
 ) -> Result<Report, sqlx::Error> {
     // One snapshot: a conversation closing meanwhile is read in one place or the other, not both.
@@ -134,10 +134,10 @@ fn sla_figures(started: &Sums) -> Vec<SlaFigure> {
 /// reopen window (pending, and not settled for first-contact resolution).
 fn closings(whole: &Sums, recent: &Sums, report: &mut Report) {
     let t = &whole.totals;
-    let settled = |index: usize| whole.total(index) - recent.total(index);
+    let settled = |index: usize| slot_of(t, index) - slot_of(&recent.totals, index);
     report.closed = count(slot_of(t, slot::CLOSED));
     report.contained = count(settled(slot::BOT_UNREOPENED));
-    report.containment_pending = count(recent.total(slot::BOT_UNREOPENED));
+    report.containment_pending = count(slot_of(&recent.totals, slot::BOT_UNREOPENED));
     report.containment_rate = rate(settled(slot::BOT_UNREOPENED), slot_of(t, slot::CLOSED));
     report.reopened = count(slot_of(t, slot::REOPENED));
     report.reopen_rate = rate(slot_of(t, slot::REOPENED), slot_of(t, slot::CLOSED));
