@@ -355,13 +355,29 @@ fn times_of(report: &mut Report) -> Vec<Option<f64>> {
     times
 }
 
+/// Acme's report for `[from, to)` by `bucket` at `now` read both ways: from the rollups (as a big
+/// report is) and from the facts; each with its times taken out ([`times_of`]).
+async fn both_readings(
+    pool: &sqlx::PgPool,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    bucket: Bucket,
+    now: DateTime<Utc>,
+) -> anyhow::Result<[(Report, Vec<Option<f64>>); 2]> {
+    use switchboard_analytics::report::{Scope, from_facts, report as answer};
+    let scope = Scope { tenant: "acme".into(), from, to, bucket, filters: Default::default() };
+    let window = std::time::Duration::from_secs(7 * 86_400);
+    let mut rolled = answer(pool, &scope, now, window, 0).await?;
+    let mut exact = from_facts(pool, &scope, now - TimeDelta::days(7)).await?;
+    let (rolled_times, exact_times) = (times_of(&mut rolled), times_of(&mut exact));
+    Ok([(rolled, rolled_times), (exact, exact_times)])
+}
+
 /// Reports without filters are read from the rollups once they are big: on the known history,
 /// with the period's ends inside hours (read from the facts), whole hours and whole days, by
 /// hour, day and week, the rollups give exactly the facts' counts, rates and lists, and times
 /// within a histogram bucket (19%) of the exact percentiles.
 #[tokio::test]
 async fn the_rollups_give_the_same_figures_as_the_facts() -> anyhow::Result<()> {
-    use switchboard_analytics::report::{Scope, from_facts, report as answer};
     let backing = Backing::start().await?;
     let cluster =
         Cluster::start(switchboard_server::Config { services: vec![Service::Analytics], ..backing.config() })
@@ -371,8 +387,6 @@ async fn the_rollups_give_the_same_figures_as_the_facts() -> anyhow::Result<()> 
     report(&cluster, month(last)).await?; // caught up
     let pool = backing.database.pool().await?;
     let now = Utc::now();
-    let window = std::time::Duration::from_secs(7 * 86_400);
-    let settled_before = now - TimeDelta::days(7);
     let periods = [
         (now - TimeDelta::days(30), now),
         (now - TimeDelta::days(3), now), // wholly inside the reopen window
@@ -383,11 +397,9 @@ async fn the_rollups_give_the_same_figures_as_the_facts() -> anyhow::Result<()> 
     ];
     for (from, to) in periods {
         for bucket in [Bucket::Hour, Bucket::Day, Bucket::Week] {
-            let scope = Scope { tenant: "acme".into(), from, to, bucket, filters: Default::default() };
-            let mut rolled = answer(&pool, &scope, now, window, 0).await?;
-            let mut exact = from_facts(&pool, &scope, settled_before).await?;
+            let [(rolled, rolled_times), (exact, exact_times)] =
+                both_readings(&pool, (from, to), bucket, now).await?;
             assert!(exact.conversations + exact.closed > 0, "{from}..{to} is not empty");
-            let (rolled_times, exact_times) = (times_of(&mut rolled), times_of(&mut exact));
             assert_eq!(rolled, exact, "{from}..{to} by {bucket:?}");
             for (estimate, exact) in rolled_times.iter().zip(&exact_times) {
                 let close = match (estimate, exact) {
@@ -406,7 +418,6 @@ async fn the_rollups_give_the_same_figures_as_the_facts() -> anyhow::Result<()> 
 /// rollups from them, and the big-report reading gives the facts' figures.
 #[tokio::test]
 async fn an_upgrade_fills_the_rollups_from_the_facts_kept_before() -> anyhow::Result<()> {
-    use switchboard_analytics::report::{Scope, from_facts, report as answer};
     let backing = Backing::start().await?;
     let config = || switchboard_server::Config { services: vec![Service::Analytics], ..backing.config() };
     let cluster = Cluster::start(config()).await?;
@@ -423,17 +434,8 @@ async fn an_upgrade_fills_the_rollups_from_the_facts_kept_before() -> anyhow::Re
     c7.bot_answers(0).await?;
     report(&cluster, month(c7.last)).await?;
     let now = Utc::now();
-    let scope = Scope {
-        tenant: "acme".into(),
-        from: now - TimeDelta::days(30),
-        to: now,
-        bucket: Bucket::Day,
-        filters: Default::default(),
-    };
-    let mut rolled = answer(&pool, &scope, now, std::time::Duration::from_secs(7 * 86_400), 0).await?;
-    let mut exact = from_facts(&pool, &scope, now - TimeDelta::days(7)).await?;
-    times_of(&mut rolled);
-    times_of(&mut exact);
+    let [(rolled, _), (exact, _)] =
+        both_readings(&pool, (now - TimeDelta::days(30), now), Bucket::Day, now).await?;
     assert_eq!((rolled.conversations, rolled.closed), (7, 4), "{rolled:#?}");
     assert_eq!(rolled, exact);
     pool.close().await;
