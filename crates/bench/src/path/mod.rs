@@ -1,0 +1,186 @@
+//! The message path, from a customer's message to the bot's reply delivered, with every service
+//! in this process on a fresh nats-server and database; a small help centre answers every
+//! question (see `kb.rs`). Printed, beside the raw publish rate of the same server:
+//! - throughput: messages sent as fast as the cluster takes them (a fixed number in flight),
+//!   from the first submission to the last reply delivered;
+//! - latency under open-loop load: a fixed arrival rate, each message timed from when it was due
+//!   to its reply delivered (HdrHistogram), so queueing is not hidden;
+//! - the cost of a message (see `cost.rs`);
+//!
+//! both through gRPC `SubmitMessage` and through a channel's publish to `switchboard.inbound.web`;
+//! then through `switchboard serve` processes (see `processes.rs`).
+//!
+//! Sizes: `SWITCHBOARD_BENCH_MESSAGES` (closed runs, default 20000), `SWITCHBOARD_BENCH_RATE`
+//! (default 1000 a second) for `SWITCHBOARD_BENCH_SECONDS` (default 60);
+//! `SWITCHBOARD_BENCH_SERVICES` runs fewer services beside the path. PostgreSQL is reached over
+//! loopback without TLS (`sslmode=disable`), as on one host.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use switchboard_auth::Role;
+use switchboard_bus::Bus;
+use switchboard_proto::knowledge::v1::knowledge_client::KnowledgeClient;
+use switchboard_server::{Config, Service, serve};
+use switchboard_testkit::NatsServer;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Intake, size};
+
+mod cost;
+mod fleet;
+mod kb;
+mod load;
+mod processes;
+mod raw;
+mod watch;
+
+pub(crate) use cost::StatementCounter;
+use load::{Closed, Entry, Open};
+
+/// Sends in flight at once in a closed run.
+const IN_FLIGHT: usize = 64;
+/// Messages the cost of one is read over.
+const COST_MESSAGES: usize = 2_000;
+
+pub(crate) async fn measure(nats: &NatsServer, database_url: &str) -> anyhow::Result<()> {
+    let bus = Bus::connect(switchboard_bus::Config { url: nats.url(), ..Default::default() }).await?;
+    let raw = raw::publish_rate(&bus, 100_000).await?;
+    println!("raw pipelined JetStream publishing on this server: {raw:.0} events/s");
+    let rules = std::env::temp_dir().join(format!("switchboard-path-{}.yaml", std::process::id()));
+    std::fs::write(&rules, kb::RULES)?;
+    let services = match std::env::var("SWITCHBOARD_BENCH_SERVICES") {
+        Ok(list) => Service::parse_list(&list).map_err(anyhow::Error::msg)?,
+        Err(_) => Service::ALL.to_vec(),
+    };
+    println!("message path services: {}", services.iter().map(|s| s.name()).collect::<Vec<_>>().join(","));
+    let config = Config {
+        nats_url: nats.url(),
+        database_url: without_tls(database_url),
+        services,
+        auth_keys: Some(switchboard_testkit::auth_keys()),
+        rules_file: Some(rules.clone()),
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(serve(config, listener, shutdown.clone()));
+    kb::publish(KnowledgeClient::new(connect(address, Role::Admin).await?)).await?;
+    let grpc = Entry::Grpc(vec![Intake::new(connect(address, Role::Service).await?)].into());
+    let measured = runs(&bus, nats, &grpc, raw).await;
+    shutdown.cancel();
+    server.await??;
+    let _ = std::fs::remove_file(&rules);
+    measured?;
+    if std::env::var("SWITCHBOARD_BENCH_PROCESSES").is_ok_and(|v| v == "0") {
+        println!("switchboard serve processes: skipped (SWITCHBOARD_BENCH_PROCESSES=0)");
+        return Ok(());
+    }
+    let one = processes::one_process(size("SWITCHBOARD_BENCH_CONVERSATIONS_RSS", 100_000)).await?;
+    processes::two_per_service(size("SWITCHBOARD_BENCH_MESSAGES", 20_000), &one).await
+}
+
+/// Every run, through gRPC and then through the inbound stream.
+async fn runs(bus: &Bus, nats: &NatsServer, grpc: &Entry, raw: f64) -> anyhow::Result<()> {
+    let warm = closed(bus, grpc, "warm", 500).await?;
+    if warm.handed_off > 0 {
+        let mut questions: Vec<&str> = warm.handed_off_numbers.iter().map(|n| kb::question(*n)).collect();
+        questions.sort_unstable();
+        questions.dedup();
+        bail!(
+            "{} of {} bench questions were handed off, not answered: {questions:?}",
+            warm.handed_off,
+            warm.messages
+        );
+    }
+    let inbound = Entry::Inbound(Box::new(bus.clone()));
+    let processes = cost::Processes { nats: nats.pid() };
+    for (name, entry) in [("grpc", grpc), ("inbound", &inbound)] {
+        println!("message path through {}:", entry.name());
+        let run =
+            closed(bus, entry, &format!("{name}-closed"), size("SWITCHBOARD_BENCH_MESSAGES", 20_000)).await?;
+        print_closed(&run, raw);
+        let mut watch = watch::start(bus, format!("{name}-cost-")).await?;
+        let before = cost::read(bus, &processes, true).await?;
+        load::closed(entry, &mut watch, &format!("{name}-cost-"), COST_MESSAGES, IN_FLIGHT).await?;
+        let after = cost::read(bus, &processes, false).await?;
+        let watched = watch.seen.load(std::sync::atomic::Ordering::Relaxed);
+        cost::print(&before, &after, COST_MESSAGES, watched);
+        let rate = u32::try_from(size("SWITCHBOARD_BENCH_RATE", 1_000))?;
+        let seconds = u32::try_from(size("SWITCHBOARD_BENCH_SECONDS", 60))?;
+        let prefix = format!("{name}-open-");
+        let mut watch = watch::start(bus, prefix.clone()).await?;
+        print_open(&load::open(entry, &mut watch, &prefix, rate, seconds).await?);
+    }
+    Ok(())
+}
+
+async fn closed(bus: &Bus, entry: &Entry, run: &str, messages: usize) -> anyhow::Result<Closed> {
+    let prefix = format!("{run}-");
+    let mut watch = watch::start(bus, prefix.clone()).await?;
+    load::closed(entry, &mut watch, &prefix, messages, IN_FLIGHT).await
+}
+
+fn print_closed(run: &Closed, raw: f64) {
+    let rate = run.rate();
+    println!(
+        "  throughput: {} messages ({} refused, {} answered, {} handed off) sent in {:.2} s with {IN_FLIGHT} in \
+         flight; the last reply delivered after {:.2} s: {rate:.0} messages/s end to end (target ≥ 2000)",
+        run.messages,
+        run.refused,
+        run.replied,
+        run.handed_off,
+        run.submitted_in.as_secs_f64(),
+        run.elapsed.as_secs_f64(),
+    );
+    println!("  ratio to the raw publish rate: {:.4} (target ≥ 0.05)", rate / raw);
+}
+
+fn print_open(run: &Open) {
+    let ms = |quantile: f64| run.latency.value_at_quantile(quantile) as f64 / 1000.0;
+    println!(
+        "  open loop, {} messages/s for {} s ({} refused, {} answered, {} handed off, {} without an end \
+         30 s after): due to reply delivered p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms \
+         (targets p50 ≤ 15 ms, p99 ≤ 50 ms)",
+        run.rate,
+        run.seconds,
+        run.refused,
+        run.replied,
+        run.handed_off,
+        run.missing,
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        ms(0.999),
+        run.latency.max() as f64 / 1000.0,
+    );
+}
+
+/// The database over loopback as an operator running everything on one host connects: without
+/// TLS (which on loopback protects nothing and costs both ends CPU on every statement).
+pub(crate) fn without_tls(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
+/// A channel whose calls carry a token in `role` (a service's, as a channel adapter's would).
+pub(crate) async fn connect(
+    address: std::net::SocketAddr,
+    role: switchboard_auth::Role,
+) -> anyhow::Result<switchboard_auth::Authorized> {
+    let credentials = switchboard_testkit::credentials(switchboard_bus::DEFAULT_TENANT, role, "bench");
+    Ok(switchboard_auth::Authorized::new(channel(address).await?, credentials))
+}
+
+/// A connection to the cluster at `address`, once it serves.
+pub(crate) async fn channel(address: std::net::SocketAddr) -> anyhow::Result<tonic::transport::Channel> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?;
+    for _ in 0..200 {
+        if let Ok(channel) = endpoint.connect().await {
+            return Ok(channel);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the cluster did not come up")
+}
