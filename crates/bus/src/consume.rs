@@ -128,7 +128,7 @@ impl Delivery {
         span
     }
 
-    async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
+    pub(crate) async fn ack_with(&self, kind: AckKind) -> Result<(), Error> {
         self.message.ack_with(kind).await.map_err(|source| Error::JetStream { operation: "ack", source })
     }
 }
@@ -282,7 +282,9 @@ where
                     let delivery = Delivery::new(message)?;
                     let span = delivery.span(name);
                     in_flight.push(async move {
-                        handle_one(bus, &delivery, name, handler, shutdown).instrument(span).await
+                        handle_one(bus, &delivery, name, handler, OnTransient::Redeliver, shutdown)
+                            .instrument(span)
+                            .await
                     });
                 }
                 Some(Err(error)) => tracing::warn!(consumer = name, %error, "consumer stream error"),
@@ -296,11 +298,22 @@ where
     Ok(())
 }
 
-async fn handle_one<T, H>(
+/// What a transient failure leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnTransient {
+    /// Handed back to the server, delivered again after a backoff (later messages go on).
+    Redeliver,
+    /// Tried again here after the backoff, the message kept leased, so that nothing handled
+    /// after it overtakes it; dead-lettered after the bus's `max_deliver` tries.
+    RetryInPlace,
+}
+
+pub(crate) async fn handle_one<T, H>(
     bus: &Bus,
     delivery: &Delivery,
     name: &str,
     handler: &H,
+    on_transient: OnTransient,
     shutdown: &CancellationToken,
 ) -> Result<(), Error>
 where
@@ -319,12 +332,27 @@ where
     };
     crate::observe::progressed(name, delivery.pending);
     let mut delay = Duration::from_millis(200).min(hold_limit(bus));
+    let mut tries = delivery.deliveries;
     loop {
         let started = std::time::Instant::now();
         let handled = leased(delivery, hold_limit(bus), handler.handle(message.clone(), delivery)).await;
         crate::observe::handled(name, outcome_of(&handled), started.elapsed());
         let disposition = match handled {
             Ok(()) => Disposition::Ack,
+            Err(HandlerError::Transient(reason))
+                if on_transient == OnTransient::RetryInPlace && tries < bus.config.max_deliver =>
+            {
+                let wait = backoff(tries).min(hold_limit(bus));
+                tracing::warn!(consumer = name, sequence = delivery.stream_sequence, %reason, ?wait, "retrying message in place");
+                if !hold(delivery, wait, shutdown).await? {
+                    return delivery.ack_with(AckKind::Nak(None)).await;
+                }
+                tries += 1;
+                continue;
+            }
+            Err(HandlerError::Transient(reason)) if on_transient == OnTransient::RetryInPlace => {
+                Disposition::DeadLetter(format!("{reason} (gave up after {tries} tries)"))
+            }
             Err(HandlerError::Transient(reason)) => Disposition::Retry(reason),
             Err(HandlerError::Permanent(reason)) => Disposition::DeadLetter(reason),
             Err(HandlerError::Unavailable(reason)) => {
@@ -374,12 +402,16 @@ async fn leased<F: Future>(delivery: &Delivery, every: Duration, work: F) -> F::
 }
 
 /// The longest pause between tries of a held message: well inside its ack timer.
-fn hold_limit(bus: &Bus) -> Duration {
+pub(crate) fn hold_limit(bus: &Bus) -> Duration {
     (bus.config().ack_wait / 2).min(Duration::from_secs(5))
 }
 
 /// Keeps a held message alive for `delay`; `false` if shutdown came first.
-async fn hold(delivery: &Delivery, delay: Duration, shutdown: &CancellationToken) -> Result<bool, Error> {
+pub(crate) async fn hold(
+    delivery: &Delivery,
+    delay: Duration,
+    shutdown: &CancellationToken,
+) -> Result<bool, Error> {
     delivery.ack_with(AckKind::Progress).await?;
     tokio::select! {
         () = shutdown.cancelled() => Ok(false),
@@ -389,7 +421,7 @@ async fn hold(delivery: &Delivery, delay: Duration, shutdown: &CancellationToken
 
 #[derive(Debug, thiserror::Error)]
 #[error("the consumer's message stream ended")]
-struct ConsumerClosed;
+pub(crate) struct ConsumerClosed;
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ mod envelope;
 mod error;
 mod failure;
 mod follow;
+mod keyed;
 pub mod observe;
 mod publish;
 mod trace;
@@ -30,6 +31,7 @@ pub use envelope::{
 pub use error::Error;
 pub use failure::{is_outage, is_refusal, is_transient};
 pub use follow::{LiveEvents, apply_live};
+pub use keyed::process_keyed;
 pub use publish::{Expected, Published};
 pub use trace::{extract_context, inject_context};
 

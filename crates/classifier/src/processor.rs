@@ -39,9 +39,12 @@ impl Handler<Event> for Classify {
         let mut reading = reading?;
         believe_the_channel(&mut reading, &received.language);
         let current = reading.language_reliable.then_some(reading.language.as_str());
-        let pinned =
-            self.models.conversation_language(&event.tenant, &received.conversation_id, current).await;
-        let pinned = pinned?;
+        // A conversation's first message pins its language: there is none before it to read.
+        let pinned = if received.starts_conversation {
+            current.map(str::to_owned)
+        } else {
+            self.models.conversation_language(&event.tenant, &received.conversation_id, current).await?
+        };
         let conversation_language = pinned.unwrap_or_else(|| reading.language.clone());
         let mut classified = classification(reading, received);
         classified.conversation_language = conversation_language;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_nats::jetstream::consumer::PullConsumer;
-use switchboard_bus::{Bus, Delivery, Handler, HandlerError, INBOUND_SUBJECT_PREFIX, process};
+use switchboard_bus::{Bus, Delivery, Handler, HandlerError, INBOUND_SUBJECT_PREFIX, process_keyed};
 use switchboard_projection::Task;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 use tokio_util::sync::CancellationToken;
@@ -13,8 +13,10 @@ use crate::{
     domain::{Error, Intake, Submission},
 };
 
-/// One at a time: messages of one conversation keep their order.
-pub(crate) const CONCURRENCY: usize = 1;
+/// Messages held at once. A customer's messages are handled one after another, in the order
+/// the channel published them (a conversation belongs to one customer); different customers'
+/// at once.
+pub(crate) const CONCURRENCY: usize = 64;
 
 pub(crate) fn spawn(
     bus: Bus,
@@ -24,7 +26,10 @@ pub(crate) fn spawn(
 ) -> Task {
     tokio::spawn(async move {
         let handler = InboundHandler { intake };
-        process(&bus, &consumer, INBOUND_CONSUMER, &handler, CONCURRENCY, &shutdown).await.map_err(Into::into)
+        let customer = |message: &InboundMessage| (message.tenant.clone(), message.customer_id.clone());
+        process_keyed(&bus, &consumer, INBOUND_CONSUMER, &handler, CONCURRENCY, customer, &shutdown)
+            .await
+            .map_err(Into::into)
     })
 }
 

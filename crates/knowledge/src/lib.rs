@@ -14,7 +14,7 @@ pub mod calibrate;
 pub mod clarify;
 mod domain;
 pub mod eval;
-mod grpc;
+pub mod grpc;
 pub mod index;
 pub mod locale;
 mod other_language;
@@ -84,6 +84,8 @@ impl Default for Config {
 
 pub struct Started {
     pub service: KnowledgeServer<grpc::KnowledgeApi>,
+    /// The same API, for a service of this process to call without gRPC.
+    pub api: Arc<grpc::KnowledgeApi>,
     pub tasks: Vec<Task>,
 }
 
@@ -103,8 +105,10 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
             .map_err(|e| Error::Index(e.to_string()))?;
     let knowledge =
         Arc::new(Knowledge::new(deps, runner.checkpoint(), index, config.read_wait, config.min_confidence));
+    let api = Arc::new(grpc::KnowledgeApi::new(knowledge));
     Ok(Started {
-        service: KnowledgeServer::new(grpc::KnowledgeApi::new(knowledge)),
+        service: KnowledgeServer::from_arc(api.clone()),
+        api,
         tasks: vec![spawn_runner(runner, shutdown), indexer],
     })
 }

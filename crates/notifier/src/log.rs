@@ -61,6 +61,37 @@ impl Log {
         }))
     }
 
+    /// Logs a delivery that has no effect outside the conversation (nothing is sent, so there
+    /// is no attempt to claim) as delivered, in one statement; the outcome logged before when
+    /// there is one (a redelivery).
+    pub(crate) async fn delivered_in_place(
+        &self,
+        job: &Job,
+        destination: &str,
+    ) -> Result<Outcome, sqlx::Error> {
+        let inserted = sqlx::query(
+            "INSERT INTO notifier.delivery_log
+                 (tenant, delivery_id, conversation_id, status, attempts, lease, destination, external_id)
+             VALUES ($1, $2, $3, 'delivered', 1, 0, $4, '')
+             ON CONFLICT (tenant, delivery_id) DO NOTHING",
+        )
+        .bind(&job.tenant)
+        .bind(&job.delivery_id)
+        .bind(&job.conversation_id)
+        .bind(destination)
+        .execute(&self.pool)
+        .await?;
+        let delivered = || Outcome::Delivered {
+            attempts: 1,
+            destination: destination.to_string(),
+            external_id: String::new(),
+        };
+        if inserted.rows_affected() > 0 {
+            return Ok(delivered());
+        }
+        Ok(self.outcome(job).await?.unwrap_or_else(delivered))
+    }
+
     /// Records an attempt starting under `lease` (the delivery count of the message in hand);
     /// returns its claim, or `None` when another delivery of the message holds the work (its
     /// count is not lower and its claim still fresh) or an outcome was logged since the caller

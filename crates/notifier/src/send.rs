@@ -50,6 +50,15 @@ impl Transports {
         }
     }
 
+    /// Where `job` is delivered when delivering it sends nothing anywhere (a reply the chat,
+    /// the API or the voice webhook reads from the conversation, with no mirror webhook).
+    pub(crate) fn in_place(&self, job: &Job) -> Option<&'static str> {
+        let Work::Reply(reply) = &job.work else { return None };
+        let channel = Channel::try_from(reply.channel).unwrap_or(Channel::Unspecified);
+        let sent_out = matches!(channel, Channel::Email | Channel::Social | Channel::Sms);
+        (!sent_out && self.mirror.is_none()).then_some("conversation")
+    }
+
     async fn reply(&self, job: &Job, reply: &ReplyRequested) -> (String, Attempt) {
         let channel = Channel::try_from(reply.channel).unwrap_or(Channel::Unspecified);
         match channel {

@@ -31,6 +31,7 @@ use switchboard_proto::{ErrorKind, ServiceError, router::v1::router_server::Rout
 use tokio_util::sync::CancellationToken;
 
 pub use customers::Directory;
+pub use knowledge::LocalKnowledge;
 pub use projection::RouterProjection;
 pub use rules::{Action, DEFAULT_RULES, Facts, Priority, Rule, Rules};
 pub use store::RuleStore;
@@ -115,6 +116,8 @@ pub struct Config {
     pub credentials: switchboard_auth::Credentials,
     /// The trust for knowledge's TLS, when its endpoint is `https://`.
     pub tls: Option<switchboard_auth::PeerTls>,
+    /// The knowledge service of this process: called in process instead of at the endpoint.
+    pub local_knowledge: Option<LocalKnowledge>,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             batch_size: 500,
             credentials: switchboard_auth::Credentials::default(),
             tls: None,
+            local_knowledge: None,
         }
     }
 }
@@ -165,11 +169,14 @@ pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> R
 }
 
 fn knowledge_client(config: &Config) -> Result<knowledge::Knowledge, Error> {
+    if let Some(local) = &config.local_knowledge {
+        return Ok(knowledge::Knowledge::Local(local.clone()));
+    }
     let endpoint = &config.knowledge_endpoint;
     let timeout = Some(std::time::Duration::from_secs(5));
     let channel = switchboard_auth::lazy_channel(endpoint, config.tls.as_ref(), timeout)
         .map_err(|reason| Error::Endpoint { endpoint: endpoint.clone(), reason })?;
-    Ok(knowledge::Knowledge::new(channel, config.credentials.clone()))
+    Ok(knowledge::Knowledge::remote(channel, config.credentials.clone()))
 }
 
 pub fn projection() -> Arc<RouterProjection> {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use switchboard_nlu::embed::SentenceEncoder;
 use switchboard_projection::{Deps, Task};
+use switchboard_proto::knowledge::v1::knowledge_server::Knowledge as KnowledgeService;
 use tokio_util::sync::CancellationToken;
 use tonic::{server::NamedService, service::RoutesBuilder};
 
@@ -44,7 +45,9 @@ pub(crate) async fn mount(
 ) -> anyhow::Result<Mounted> {
     let mut mounted = Mounted::default();
     let encoder = load_encoder(config).await?;
-    for &service in &config.services {
+    // Knowledge before the router, which calls it in process when both run here.
+    let mut local_knowledge = None;
+    for service in in_start_order(&config.services) {
         let (deps, work) = (deps.clone(), work.clone());
         match service {
             Service::Intake => {
@@ -62,11 +65,21 @@ pub(crate) async fn mount(
                 add!(mounted, service, switchboard_classifier::start(deps, classifier, work))
             }
             Service::Router => {
-                add!(mounted, service, switchboard_router::start(deps, router_config(config, local)?, work))
+                let router = router_config(config, local, local_knowledge.clone())?;
+                add!(mounted, service, switchboard_router::start(deps, router, work))
             }
             Service::Knowledge => {
                 let knowledge = knowledge_config(config, encoder.clone());
-                add!(mounted, service, switchboard_knowledge::start(deps, knowledge, work))
+                let started = switchboard_knowledge::start(deps, knowledge, work)
+                    .await
+                    .context("starting knowledge")?;
+                if config.knowledge_endpoint.is_none() {
+                    let api: Arc<dyn KnowledgeService> = started.api.clone();
+                    local_knowledge = Some(switchboard_router::LocalKnowledge(api));
+                }
+                mounted.names.push(name_of(&started.service));
+                mounted.routes.add_service(started.service);
+                mounted.tasks.extend(started.tasks);
             }
             Service::Notifier => {
                 add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))
@@ -106,7 +119,20 @@ pub(crate) async fn mount(
     Ok(mounted)
 }
 
-fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboard_router::Config> {
+/// The services in the order they start: knowledge before the router.
+fn in_start_order(services: &[Service]) -> Vec<Service> {
+    let mut ordered = services.to_vec();
+    ordered.sort_by_key(|service| *service != Service::Knowledge);
+    ordered
+}
+
+/// The router's settings; with `local_knowledge` (this process runs knowledge, and no other
+/// endpoint is named) its answers are asked in process.
+fn router_config(
+    config: &Config,
+    local: SocketAddr,
+    local_knowledge: Option<switchboard_router::LocalKnowledge>,
+) -> anyhow::Result<switchboard_router::Config> {
     let (rules, rules_source) = match &config.rules_file {
         Some(path) => (
             std::fs::read_to_string(path)
@@ -124,6 +150,7 @@ fn router_config(config: &Config, local: SocketAddr) -> anyhow::Result<switchboa
         knowledge_endpoint,
         credentials,
         tls,
+        local_knowledge,
         ..Default::default()
     })
 }

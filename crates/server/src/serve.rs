@@ -33,9 +33,13 @@ async fn pool(url: &str, limits: DatabaseLimits) -> Result<PgPool, sqlx::Error> 
         ("statement_timeout", millis(limits.statement_timeout)),
         ("lock_timeout", millis(limits.lock_timeout)),
     ]);
+    // No ping before each use (a round trip per statement): a connection lost meanwhile fails
+    // its statement, which the handlers and projections treat as the database's trouble and try
+    // again, and the pool replaces it.
     PgPoolOptions::new()
         .max_connections(limits.pool_size)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
         .connect_with(options)
         .await
 }

@@ -126,7 +126,6 @@ impl Decider {
         offer: u32,
         rules: &Rules,
     ) -> Result<Found, tonic::Status> {
-        let mut knowledge = self.knowledge.client_for(tenant);
         let language = conversation_language(classified);
         let sure_intent = if classified.out_of_scope { "" } else { classified.intent.as_str() };
         let request = AnswerRequest {
@@ -140,7 +139,7 @@ impl Decider {
             // A message decided again (redelivered) is one question to the knowledge base.
             request_key: classified.message_id.clone(),
         };
-        let answer = knowledge.answer(request).await?.into_inner();
+        let answer = self.knowledge.answer(tenant, request).await?;
         if !answer.answered {
             return Ok(if answer.alternatives.len() >= 2 {
                 Found::Choose(answer.alternatives)
