@@ -28,6 +28,8 @@ use crate::{
 
 /// How often a standby replica tries for the writer lock and reads the writer's checkpoint.
 const STANDBY_POLL: Duration = Duration::from_secs(1);
+/// How long a batch smaller than the batch size waits for more events before it is applied.
+const LINGER: Duration = Duration::from_millis(5);
 
 /// An event to apply, with its position in the stream.
 #[derive(Debug, Clone)]
@@ -207,7 +209,26 @@ impl<P: Projection> Runner<P> {
             match next {
                 Err(_idle) => {}
                 Ok(None) => return Err(bus_error("consume", ConsumerClosed)),
-                Ok(Some(chunk)) => pending = self.handle_chunk(chunk, shutdown).await?.unwrap_or(pending),
+                Ok(Some(mut chunk)) => {
+                    self.linger(&mut chunks, &mut chunk).await;
+                    pending = self.handle_chunk(chunk, shutdown).await?.unwrap_or(pending);
+                }
+            }
+        }
+    }
+
+    /// Gives a small batch [`LINGER`] to fill up: under steady traffic a projection then commits
+    /// once for a few events instead of once for each (a transaction is several round trips and a
+    /// WAL flush); a reader waiting for a sequence waits at most that much longer.
+    async fn linger<S, T>(&self, chunks: &mut S, chunk: &mut Vec<T>)
+    where
+        S: futures::Stream<Item = Vec<T>> + Unpin,
+    {
+        let until = tokio::time::Instant::now() + LINGER;
+        while chunk.len() < self.batch_size {
+            match tokio::time::timeout_at(until, chunks.next()).await {
+                Ok(Some(more)) => chunk.extend(more),
+                Ok(None) | Err(_) => break,
             }
         }
     }

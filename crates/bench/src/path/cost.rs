@@ -153,6 +153,27 @@ fn short_filter(config: &async_nats::jetstream::consumer::Config) -> String {
     if aggregates.len() > 4 { format!("{} subjects", aggregates.len()) } else { aggregates.join("+") }
 }
 
+/// Waits until every consumer of the events and inbound streams has handled all it was given
+/// (nothing pending, nothing unacknowledged): the cluster is idle, its projections caught up.
+pub(crate) async fn settle(bus: &Bus) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(900);
+    loop {
+        let mut busy = 0;
+        for name in [EVENTS_STREAM, INBOUND_STREAM] {
+            let stream = bus.jetstream().get_stream(name).await?;
+            let mut consumers = stream.consumers();
+            while let Some(info) = consumers.try_next().await? {
+                busy += info.num_pending + info.num_ack_pending as u64;
+            }
+        }
+        if busy == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the cluster did not settle: {busy} pending");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 /// `switchboard_grpc_requests_total` by method, from the Prometheus text.
 fn grpc_calls(text: &str) -> BTreeMap<String, u64> {
     let mut calls = BTreeMap::new();

@@ -10,7 +10,8 @@
 //! both through gRPC `SubmitMessage` and through a channel's publish to `switchboard.inbound.web`;
 //! then through `switchboard serve` processes (see `processes.rs`).
 //!
-//! Sizes: `SWITCHBOARD_BENCH_MESSAGES` (closed runs, default 20000), `SWITCHBOARD_BENCH_RATE`
+//! Sizes: `SWITCHBOARD_BENCH_MESSAGES` (closed runs, default 20000), `SWITCHBOARD_BENCH_COST_RATE`
+//! (the steady rate the cost is read at for 10 s, default 200 a second), `SWITCHBOARD_BENCH_RATE`
 //! (default 1000 a second) for `SWITCHBOARD_BENCH_SECONDS` (default 60);
 //! `SWITCHBOARD_BENCH_SERVICES` runs fewer services beside the path. PostgreSQL is reached over
 //! loopback without TLS (`sslmode=disable`), as on one host.
@@ -40,8 +41,8 @@ use load::{Closed, Entry, Open};
 
 /// Sends in flight at once in a closed run.
 const IN_FLIGHT: usize = 64;
-/// Messages the cost of one is read over.
-const COST_MESSAGES: usize = 2_000;
+/// Seconds of steady load the cost of a message is read over.
+const COST_SECONDS: u32 = 10;
 
 pub(crate) async fn measure(nats: &NatsServer, database_url: &str) -> anyhow::Result<()> {
     let bus = Bus::connect(switchboard_bus::Config { url: nats.url(), ..Default::default() }).await?;
@@ -101,16 +102,23 @@ async fn runs(bus: &Bus, nats: &NatsServer, grpc: &Entry, raw: f64) -> anyhow::R
         let run =
             closed(bus, entry, &format!("{name}-closed"), size("SWITCHBOARD_BENCH_MESSAGES", 20_000)).await?;
         print_closed(&run, raw);
-        let mut watch = watch::start(bus, format!("{name}-cost-")).await?;
+        // The cost is read at a steady rate the cluster keeps up with (no backlog, no catching up).
+        let cost_rate = u32::try_from(size("SWITCHBOARD_BENCH_COST_RATE", 200))?;
+        let prefix = format!("{name}-cost-");
+        let mut watch = watch::start(bus, prefix.clone()).await?;
+        cost::settle(bus).await?;
         let before = cost::read(bus, &processes, true).await?;
-        load::closed(entry, &mut watch, &format!("{name}-cost-"), COST_MESSAGES, IN_FLIGHT).await?;
+        let steady = load::open(entry, &mut watch, &prefix, cost_rate, COST_SECONDS).await?;
+        cost::settle(bus).await?;
         let after = cost::read(bus, &processes, false).await?;
         let watched = watch.seen.load(std::sync::atomic::Ordering::Relaxed);
-        cost::print(&before, &after, COST_MESSAGES, watched);
+        cost::print(&before, &after, (cost_rate * COST_SECONDS) as usize, watched);
+        print_open(&steady);
         let rate = u32::try_from(size("SWITCHBOARD_BENCH_RATE", 1_000))?;
         let seconds = u32::try_from(size("SWITCHBOARD_BENCH_SECONDS", 60))?;
         let prefix = format!("{name}-open-");
         let mut watch = watch::start(bus, prefix.clone()).await?;
+        cost::settle(bus).await?;
         print_open(&load::open(entry, &mut watch, &prefix, rate, seconds).await?);
     }
     Ok(())
@@ -119,6 +127,7 @@ async fn runs(bus: &Bus, nats: &NatsServer, grpc: &Entry, raw: f64) -> anyhow::R
 async fn closed(bus: &Bus, entry: &Entry, run: &str, messages: usize) -> anyhow::Result<Closed> {
     let prefix = format!("{run}-");
     let mut watch = watch::start(bus, prefix.clone()).await?;
+    cost::settle(bus).await?;
     load::closed(entry, &mut watch, &prefix, messages, IN_FLIGHT).await
 }
 

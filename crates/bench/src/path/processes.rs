@@ -123,5 +123,6 @@ async fn run(nats: &NatsServer, entry: &Entry, name: &str, messages: usize) -> a
             .await?;
     let prefix = format!("{name}-");
     let mut watch = watch::start(&bus, prefix.clone()).await?;
+    super::cost::settle(&bus).await?;
     load::closed(entry, &mut watch, &prefix, messages, super::IN_FLIGHT).await
 }

@@ -104,13 +104,34 @@ fn contains_any(lower: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|phrase| find_all(lower, phrase).next().is_some())
 }
 
+/// The polarity cues, longer phrases first (so "not bad at all" is not also read as "bad"), and
+/// an automaton that finds, in one pass, which of them occur in a text at all.
+struct Cues {
+    ordered: Vec<&'static (&'static str, f32)>,
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+fn cues() -> &'static Cues {
+    static CUES: std::sync::OnceLock<Cues> = std::sync::OnceLock::new();
+    CUES.get_or_init(|| {
+        let mut ordered: Vec<&(&str, f32)> = lexicon::POLARITY.iter().collect();
+        ordered.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+        let finder = aho_corasick::AhoCorasick::new(ordered.iter().map(|(phrase, _)| *phrase)).ok();
+        Cues { ordered, finder }
+    })
+}
+
 fn score(text: &str, lower: &str) -> f32 {
     let mut total = 0.0_f32;
     let mut covered: Vec<(usize, usize)> = Vec::new();
-    // Longer phrases first, so "not bad at all" is not also read as "bad".
-    let mut cues: Vec<&(&str, f32)> = lexicon::POLARITY.iter().collect();
-    cues.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
-    for &&(phrase, weight) in &cues {
+    let cues = cues();
+    // Only the cues that occur are looked for at word boundaries (all of them without a finder).
+    let mut present = vec![cues.finder.is_none(); cues.ordered.len()];
+    if let Some(finder) = &cues.finder {
+        finder.find_overlapping_iter(lower).for_each(|found| present[found.pattern().as_usize()] = true);
+    }
+    let occurring = cues.ordered.iter().zip(&present).filter(|(_, present)| **present);
+    for (&&(phrase, weight), _) in occurring {
         for at in find_all(lower, phrase) {
             let end = at + phrase.len();
             if covered.iter().any(|&(s, e)| at < e && s < end) {
@@ -176,6 +197,62 @@ fn urgency(text: &str, lower: &str, score: f32) -> Urgency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The score as it was computed before the cues were prefiltered: every cue looked for.
+    fn score_looking_for_every_cue(text: &str, lower: &str) -> f32 {
+        let mut total = 0.0_f32;
+        let mut covered: Vec<(usize, usize)> = Vec::new();
+        let mut cues: Vec<&(&str, f32)> = lexicon::POLARITY.iter().collect();
+        cues.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+        for &&(phrase, weight) in &cues {
+            for at in find_all(lower, phrase) {
+                let end = at + phrase.len();
+                if covered.iter().any(|&(s, e)| at < e && s < end) {
+                    continue;
+                }
+                covered.push((at, end));
+                let mut value = weight;
+                if negated(&lower[..at]) {
+                    value *= -0.7;
+                }
+                if intensified(&lower[..at]) {
+                    value *= 1.5;
+                }
+                total += value;
+            }
+        }
+        let emphasis =
+            1.0 + 0.15 * text.matches(['!', '！']).count().min(4) as f32 + 0.3 * shouting(text) as f32;
+        (total * emphasis / 2.0).tanh()
+    }
+
+    #[test]
+    fn prefiltering_the_cues_changes_no_score() {
+        let mut texts: Vec<String> = [
+            "Thank you so much, that was really helpful!",
+            "I am not happy with this service",
+            "not bad at all, works fine",
+            "Great, another delay. Thanks for nothing.",
+            "This is TERRIBLE, worst experience ever!!!",
+            "badbad bad, bad. good good-good",
+            "我对这次服务很不满意",
+            "謝謝你們，服務很好",
+            "Das ist nicht gut, sehr schlecht",
+            "C'est super, merci beaucoup",
+            "",
+        ]
+        .iter()
+        .map(|text| text.to_string())
+        .collect();
+        // Every cue alone, doubled and negated.
+        for (phrase, _) in lexicon::POLARITY {
+            texts.extend([phrase.to_string(), format!("{phrase} {phrase}"), format!("not {phrase}!")]);
+        }
+        for text in texts {
+            let lower = text.to_lowercase();
+            assert_eq!(score(&text, &lower), score_looking_for_every_cue(&text, &lower), "{text:?}");
+        }
+    }
 
     #[test]
     fn negation_flips_and_sarcasm_is_caught() {
