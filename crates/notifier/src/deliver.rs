@@ -61,7 +61,11 @@ impl Deliverer {
     /// The job's outcome: logged before, or from a new attempt (`Err` to try again later).
     async fn outcome(&self, job: &Job, last_chance: bool, lease: Lease) -> Result<Outcome, HandlerError> {
         if let Some(destination) = self.transports.in_place(job) {
-            return Ok(self.log.delivered_in_place(job, destination).await?);
+            let (outcome, logged_now) = self.log.delivered_in_place(job, destination).await?;
+            if logged_now {
+                counted(&outcome);
+            }
+            return Ok(outcome);
         }
         if let Some(outcome) = self.log.outcome(job).await? {
             return Ok(outcome);

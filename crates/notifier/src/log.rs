@@ -62,13 +62,13 @@ impl Log {
     }
 
     /// Logs a delivery that has no effect outside the conversation (nothing is sent, so there
-    /// is no attempt to claim) as delivered, in one statement; the outcome logged before when
-    /// there is one (a redelivery).
+    /// is no attempt to claim) as delivered, in one statement: the outcome, and whether this
+    /// logged it (`false`: a redelivery, the outcome logged before).
     pub(crate) async fn delivered_in_place(
         &self,
         job: &Job,
         destination: &str,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<(Outcome, bool), sqlx::Error> {
         let inserted = sqlx::query(
             "INSERT INTO notifier.delivery_log
                  (tenant, delivery_id, conversation_id, status, attempts, lease, destination, external_id)
@@ -87,9 +87,9 @@ impl Log {
             external_id: String::new(),
         };
         if inserted.rows_affected() > 0 {
-            return Ok(delivered());
+            return Ok((delivered(), true));
         }
-        Ok(self.outcome(job).await?.unwrap_or_else(delivered))
+        Ok((self.outcome(job).await?.unwrap_or_else(delivered), false))
     }
 
     /// Records an attempt starting under `lease` (the delivery count of the message in hand);
