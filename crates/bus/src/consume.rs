@@ -265,12 +265,7 @@ where
     H: Handler<T>,
 {
     let concurrency = concurrency.max(1);
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(concurrency)
-        .messages()
-        .await
-        .map_err(|source| Error::jetstream("consume", source))?;
+    let mut messages = pulled(consumer, concurrency).await?;
     let mut in_flight = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -296,6 +291,16 @@ where
         done?;
     }
     Ok(())
+}
+
+/// The consumer's messages, pulled at most `concurrency` at a time.
+pub(crate) async fn pulled(consumer: &PullConsumer, concurrency: usize) -> Result<pull::Stream, Error> {
+    consumer
+        .stream()
+        .max_messages_per_batch(concurrency)
+        .messages()
+        .await
+        .map_err(|source| Error::jetstream("consume", source))
 }
 
 /// What a transient failure leads to.

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::{
     Bus, Delivery, Error, Handler,
-    consume::{ConsumerClosed, OnTransient, handle_one, hold_limit},
+    consume::{ConsumerClosed, OnTransient, handle_one, hold_limit, pulled},
 };
 
 /// Runs `handler` on a durable consumer's messages until `shutdown`, up to `concurrency` held at
@@ -33,12 +33,7 @@ where
     K: Hash + Eq + Clone,
 {
     let concurrency = concurrency.max(1);
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(concurrency)
-        .messages()
-        .await
-        .map_err(|source| Error::jetstream("consume", source))?;
+    let mut messages = pulled(consumer, concurrency).await?;
     let mut waiting: HashMap<K, VecDeque<Delivery>> = HashMap::new();
     let mut held = 0usize;
     let mut in_flight = FuturesUnordered::new();

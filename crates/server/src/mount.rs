@@ -28,6 +28,14 @@ fn name_of<S: NamedService>(_: &S) -> &'static str {
 macro_rules! add {
     ($mounted:ident, $service:expr, $start:expr) => {{
         let started = $start.await.with_context(|| format!("starting {}", $service.name()))?;
+        mounted!($mounted, started);
+    }};
+}
+
+/// Mounts what a service's `start` returned: its gRPC service and tasks.
+macro_rules! mounted {
+    ($mounted:ident, $started:expr) => {{
+        let started = $started;
         $mounted.names.push(name_of(&started.service));
         $mounted.routes.add_service(started.service);
         $mounted.tasks.extend(started.tasks);
@@ -77,9 +85,7 @@ pub(crate) async fn mount(
                     let api: Arc<dyn KnowledgeService> = started.api.clone();
                     local_knowledge = Some(switchboard_router::LocalKnowledge(api));
                 }
-                mounted.names.push(name_of(&started.service));
-                mounted.routes.add_service(started.service);
-                mounted.tasks.extend(started.tasks);
+                mounted!(mounted, started);
             }
             Service::Notifier => {
                 add!(mounted, service, switchboard_notifier::start(deps, notifier_config(config), work))

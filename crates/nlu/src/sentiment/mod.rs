@@ -132,22 +132,38 @@ fn score(text: &str, lower: &str) -> f32 {
     }
     let occurring = cues.ordered.iter().zip(&present).filter(|(_, present)| **present);
     for (&&(phrase, weight), _) in occurring {
-        for at in find_all(lower, phrase) {
-            let end = at + phrase.len();
-            if covered.iter().any(|&(s, e)| at < e && s < end) {
-                continue;
-            }
-            covered.push((at, end));
-            let mut value = weight;
-            if negated(&lower[..at]) {
-                value *= -0.7;
-            }
-            if intensified(&lower[..at]) {
-                value *= 1.5;
-            }
-            total += value;
-        }
+        add_occurrences(lower, (phrase, weight), &mut covered, &mut total);
     }
+    emphasised(text, total)
+}
+
+/// Adds to `total` each occurrence of the cue in `lower` that no longer cue already stands on
+/// (`covered`), negated or intensified by the words before it.
+fn add_occurrences(
+    lower: &str,
+    (phrase, weight): (&str, f32),
+    covered: &mut Vec<(usize, usize)>,
+    total: &mut f32,
+) {
+    for at in find_all(lower, phrase) {
+        let end = at + phrase.len();
+        if covered.iter().any(|&(s, e)| at < e && s < end) {
+            continue;
+        }
+        covered.push((at, end));
+        let mut value = weight;
+        if negated(&lower[..at]) {
+            value *= -0.7;
+        }
+        if intensified(&lower[..at]) {
+            value *= 1.5;
+        }
+        *total += value;
+    }
+}
+
+/// The cues' sum, made stronger by exclamation marks and shouting, into -1..1.
+fn emphasised(text: &str, total: f32) -> f32 {
     let emphasis = 1.0 + 0.15 * text.matches(['!', '！']).count().min(4) as f32 + 0.3 * shouting(text) as f32;
     (total * emphasis / 2.0).tanh()
 }
@@ -204,26 +220,10 @@ mod tests {
         let mut covered: Vec<(usize, usize)> = Vec::new();
         let mut cues: Vec<&(&str, f32)> = lexicon::POLARITY.iter().collect();
         cues.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
-        for &&(phrase, weight) in &cues {
-            for at in find_all(lower, phrase) {
-                let end = at + phrase.len();
-                if covered.iter().any(|&(s, e)| at < e && s < end) {
-                    continue;
-                }
-                covered.push((at, end));
-                let mut value = weight;
-                if negated(&lower[..at]) {
-                    value *= -0.7;
-                }
-                if intensified(&lower[..at]) {
-                    value *= 1.5;
-                }
-                total += value;
-            }
+        for &&cue in &cues {
+            add_occurrences(lower, cue, &mut covered, &mut total);
         }
-        let emphasis =
-            1.0 + 0.15 * text.matches(['!', '！']).count().min(4) as f32 + 0.3 * shouting(text) as f32;
-        (total * emphasis / 2.0).tanh()
+        emphasised(text, total)
     }
 
     #[test]
