@@ -207,7 +207,8 @@ async fn a_revoked_token_is_refused_by_every_replica_within_seconds() -> anyhow:
 
     // Revoked through the command line's own code, with an admin token.
     let api = switchboard_server::api::ApiArgs {
-        endpoint: format!("http://{}", first.address),
+        endpoint: Some(format!("http://{}", first.address)),
+        grpc_addr: None,
         token: Some(switchboard_testkit::token("default", Role::Admin, "root")),
     };
     let revoke = switchboard_server::token::TokenCommand::Revoke {

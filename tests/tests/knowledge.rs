@@ -161,7 +161,8 @@ async fn articles_are_imported_and_exported_as_json_lines() -> anyhow::Result<()
     let backing = Backing::start().await?;
     let cluster = Cluster::start(backing.config()).await?;
     let endpoint = switchboard_server::api::ApiArgs {
-        endpoint: format!("http://{}", cluster.address),
+        endpoint: Some(format!("http://{}", cluster.address)),
+        grpc_addr: None,
         token: Some(switchboard_testkit::token("default", switchboard_auth::Role::Admin, "importer")),
     };
     let dir = std::env::temp_dir().join(format!("switchboard-import-{}", std::process::id()));

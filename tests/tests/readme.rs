@@ -284,7 +284,8 @@ async fn the_readme_walkthrough_works_as_written() -> anyhow::Result<()> {
     let cluster = Cluster::start(config).await?;
     let token = switchboard_testkit::token("default", switchboard_auth::Role::Admin, "make-run");
     let api = switchboard_server::api::ApiArgs {
-        endpoint: format!("http://{}", cluster.address),
+        endpoint: Some(format!("http://{}", cluster.address)),
+        grpc_addr: None,
         token: Some(token.clone()),
     };
     let password = "a demo password made per machine";

@@ -105,10 +105,18 @@ impl Credentials {
     }
 }
 
+/// Every call carries the credentials, and the caller's trace context (W3C `traceparent`,
+/// `tracestate`) so that the callee's spans join the caller's trace.
 impl Interceptor for Credentials {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(authorization) = self.authorization()? {
             request.metadata_mut().insert("authorization", authorization);
+        }
+        let (traceparent, tracestate) = switchboard_bus::current_context();
+        for (name, value) in [("traceparent", traceparent), ("tracestate", tracestate)] {
+            if let (false, Ok(value)) = (value.is_empty(), value.parse()) {
+                request.metadata_mut().insert(name, value);
+            }
         }
         Ok(request)
     }

@@ -67,36 +67,41 @@ async fn main() -> anyhow::Result<()> {
     use tracing_subscriber::layer::SubscriberExt as _;
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(path::StatementCounter))?;
     switchboard_telemetry::metrics::install_recorder();
-    let parts = parts()?;
-    if parts.contains(&"containment") {
-        containment::measure().await?;
+    for part in parts()? {
+        // Progress on stderr when it is a terminal; the figures go to stdout.
+        let progress = switchboard_server::progress::spinner(&format!("bench: {part}"));
+        let measured = measure(part).await;
+        progress.finish_and_clear();
+        measured?;
     }
-    if parts.contains(&"search") {
-        search::measure(size("SWITCHBOARD_BENCH_ARTICLES", 10_000), 1_000)?;
+    Ok(())
+}
+
+/// Runs one part of the benchmark.
+async fn measure(part: &str) -> anyhow::Result<()> {
+    match part {
+        "containment" => containment::measure().await,
+        "search" => search::measure(size("SWITCHBOARD_BENCH_ARTICLES", 10_000), 1_000),
+        "projections" => projections(size("SWITCHBOARD_BENCH_EVENTS", 60_000)).await,
+        "path" => {
+            let (cluster_db, cluster_nats) = (TestDatabase::create().await?, NatsServer::start()?);
+            path::measure(&cluster_nats, &cluster_db.url).await
+        }
+        "desk" => {
+            let conversations = size("SWITCHBOARD_BENCH_CONVERSATIONS", 100_000);
+            desk::measure(conversations, size("SWITCHBOARD_BENCH_DESK_CALLS", 500)).await
+        }
+        "report" => {
+            let conversations = size("SWITCHBOARD_BENCH_REPORT_CONVERSATIONS", 1_000_000);
+            report::measure(conversations, size("SWITCHBOARD_BENCH_REPORT_CALLS", 20)).await
+        }
+        "floods" if std::env::var("SWITCHBOARD_BENCH_FLOODS").is_ok_and(|v| v == "0") => {
+            println!("floods: skipped (SWITCHBOARD_BENCH_FLOODS=0)");
+            Ok(())
+        }
+        "floods" => floods::measure().await,
+        other => bail!("no bench part {other}"),
     }
-    if parts.contains(&"projections") {
-        projections(size("SWITCHBOARD_BENCH_EVENTS", 60_000)).await?;
-    }
-    if parts.contains(&"path") {
-        let (cluster_db, cluster_nats) = (TestDatabase::create().await?, NatsServer::start()?);
-        path::measure(&cluster_nats, &cluster_db.url).await?;
-    }
-    if parts.contains(&"desk") {
-        let conversations = size("SWITCHBOARD_BENCH_CONVERSATIONS", 100_000);
-        desk::measure(conversations, size("SWITCHBOARD_BENCH_DESK_CALLS", 500)).await?;
-    }
-    if parts.contains(&"report") {
-        let conversations = size("SWITCHBOARD_BENCH_REPORT_CONVERSATIONS", 1_000_000);
-        report::measure(conversations, size("SWITCHBOARD_BENCH_REPORT_CALLS", 20)).await?;
-    }
-    if !parts.contains(&"floods") {
-        return Ok(());
-    }
-    if std::env::var("SWITCHBOARD_BENCH_FLOODS").is_ok_and(|v| v == "0") {
-        println!("floods: skipped (SWITCHBOARD_BENCH_FLOODS=0)");
-        return Ok(());
-    }
-    floods::measure().await
 }
 
 /// The intake and analytics projections' throughput over `events` events.

@@ -133,14 +133,18 @@ pub fn shown_target(target: &str) -> String {
 async fn ensure_streams(bus: &Bus) -> Result<(), Error> {
     let config = &bus.config;
     let replicas = config.replicas.clamp(1, 5);
-    for (name, prefix, retention) in [
-        (EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, None),
-        (INBOUND_STREAM, INBOUND_SUBJECT_PREFIX, Some(config.inbound_retention)),
-        (DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT_PREFIX, Some(config.dead_letter_retention)),
+    for (name, prefixes, retention) in [
+        (EVENTS_STREAM, &[EVENTS_SUBJECT_PREFIX][..], None),
+        (INBOUND_STREAM, &[INBOUND_SUBJECT_PREFIX][..], Some(config.inbound_retention)),
+        (
+            DEAD_LETTER_STREAM,
+            &[DEAD_LETTER_SUBJECT_PREFIX, crate::REDRIVE_SUBJECT_PREFIX][..],
+            Some(config.dead_letter_retention),
+        ),
     ] {
         let mut stream = stream::Config {
             name: name.to_string(),
-            subjects: vec![format!("{prefix}.>")],
+            subjects: prefixes.iter().map(|prefix| format!("{prefix}.>")).collect(),
             storage: stream::StorageType::File,
             duplicate_window: config.duplicate_window,
             allow_direct: true,

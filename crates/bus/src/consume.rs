@@ -86,30 +86,36 @@ pub trait Handler<T>: Send + Sync {
 /// A message delivered by a durable consumer.
 pub struct Delivery {
     message: jetstream::Message,
+    /// The message's sequence in its stream; for a dead letter put back, the original's.
     pub stream_sequence: u64,
     /// How many times this message has been delivered, this time included.
     pub deliveries: i64,
     /// Messages the server still holds for this consumer after this one.
     pub pending: u64,
+    /// Set when this is a dead letter put back (`switchboard dlq replay`).
+    replayed: Option<crate::dead_letters::Replayed>,
 }
 
 impl Delivery {
     pub fn new(message: jetstream::Message) -> Result<Self, Error> {
-        let (stream_sequence, deliveries, pending) = {
+        let (own_sequence, deliveries, pending) = {
             let info = message
                 .info()
                 .map_err(|source| Error::JetStream { operation: "read delivery info", source })?;
             (info.stream_sequence, info.delivered, info.pending)
         };
-        Ok(Self { message, stream_sequence, deliveries, pending })
+        let replayed = crate::dead_letters::Replayed::of(&message, own_sequence);
+        let stream_sequence = replayed.as_ref().map_or(own_sequence, |replayed| replayed.sequence);
+        Ok(Self { message, stream_sequence, deliveries, pending, replayed })
     }
 
     pub fn payload(&self) -> &[u8] {
         &self.message.payload
     }
 
+    /// The subject the message was published on (for a dead letter put back, the original's).
     pub fn subject(&self) -> &str {
-        self.message.subject.as_str()
+        self.replayed.as_ref().map_or(self.message.subject.as_str(), |replayed| replayed.subject.as_str())
     }
 
     pub fn headers(&self) -> Option<&HeaderMap> {
@@ -121,9 +127,19 @@ impl Delivery {
         self.headers().and_then(|headers| headers.get(name)).map(|value| value.as_str())
     }
 
-    /// A span for handling this message, parented by the trace context it carries.
+    /// A span for handling this message, parented by the trace context it carries. It names
+    /// the tenant, the event type and the conversation, never what the message says.
     pub fn span(&self, consumer: &str) -> tracing::Span {
-        let span = tracing::info_span!("handle", consumer, sequence = self.stream_sequence);
+        let header = |name| self.header(name).unwrap_or_default();
+        let span = tracing::info_span!(
+            "handle",
+            consumer,
+            sequence = self.stream_sequence,
+            subject = self.subject(),
+            tenant = header("Switchboard-Tenant"),
+            event_type = header("Switchboard-Event-Type"),
+            conversation = header("Switchboard-Conversation"),
+        );
         let _ = span.set_parent(trace::extract_context(self.headers()));
         span
     }
@@ -206,7 +222,11 @@ impl Bus {
         headers.insert("Switchboard-Dlq-Subject", delivery.subject());
         headers.insert("Switchboard-Dlq-Stream-Sequence", delivery.stream_sequence.to_string().as_str());
         headers.insert("Switchboard-Dlq-Deliveries", delivery.deliveries.to_string().as_str());
-        let id = format!("dlq:{consumer}:{}", delivery.stream_sequence);
+        // A letter put back and failing again is a new letter, not a duplicate of the first.
+        let id = match &delivery.replayed {
+            Some(replayed) => format!("dlq:{consumer}:{}:{}", delivery.stream_sequence, replayed.letter),
+            None => format!("dlq:{consumer}:{}", delivery.stream_sequence),
+        };
         let publish =
             Publish::build().payload(delivery.message.payload.clone()).headers(headers).message_id(id);
         self.jetstream
@@ -252,7 +272,26 @@ fn header_safe(text: &str) -> String {
 /// Runs `handler` on the messages of a durable consumer, up to `concurrency` at a time, until
 /// `shutdown`. Messages in hand when shutdown comes are finished and settled first. With a
 /// concurrency of 1 messages are handled in stream order.
+/// Dead letters of `name` put back (`switchboard dlq replay`) reach the same handler.
 pub async fn process<T, H>(
+    bus: &Bus,
+    consumer: &PullConsumer,
+    name: &str,
+    handler: &H,
+    concurrency: usize,
+    shutdown: &CancellationToken,
+) -> Result<(), Error>
+where
+    T: prost::Message + Default + Clone,
+    H: Handler<T>,
+{
+    let own = consume(bus, consumer, name, handler, concurrency, shutdown);
+    let replayed = crate::dead_letters::take_back(bus, name, handler, shutdown);
+    // Boxed: the two loops' state would make every caller's future large.
+    futures::try_join!(Box::pin(own), Box::pin(replayed)).map(|_| ())
+}
+
+async fn consume<T, H>(
     bus: &Bus,
     consumer: &PullConsumer,
     name: &str,

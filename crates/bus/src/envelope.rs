@@ -133,6 +133,46 @@ pub fn aggregate_of(body: &Body) -> &'static str {
     }
 }
 
+/// The conversation an event is about, for every body that names one (traces and logs carry
+/// it; empty ids count as none).
+pub fn conversation_of(event: &Event) -> Option<&str> {
+    let id = match event.body.as_ref()? {
+        Body::MessageReceived(e) => &e.conversation_id,
+        Body::MessageClassified(e) => &e.conversation_id,
+        Body::MessageRouted(e) => &e.conversation_id,
+        Body::ReplyRequested(e) => &e.conversation_id,
+        Body::ReplyDelivered(e) => &e.conversation_id,
+        Body::DeliveryFailed(e) => &e.conversation_id,
+        Body::KnowledgeQueried(e) => &e.conversation_id,
+        Body::SlaStarted(e) => &e.conversation_id,
+        Body::SlaWarning(e) => &e.conversation_id,
+        Body::SlaBreached(e) => &e.conversation_id,
+        Body::SlaMet(e) => &e.conversation_id,
+        Body::PlaybookProgressed(e) => &e.conversation_id,
+        Body::ReturnOpened(e) => &e.conversation_id,
+        Body::NotificationRequested(e) => &e.conversation_id,
+        Body::ConversationAssigned(e) => &e.conversation_id,
+        Body::ConversationReleased(e) => &e.conversation_id,
+        Body::BookingConfirmed(e) => &e.conversation_id,
+        Body::SlaPaused(e) => &e.conversation_id,
+        Body::SlaResumed(e) => &e.conversation_id,
+        Body::ConversationClosed(e) => &e.conversation_id,
+        Body::NotificationDelivered(e) => &e.conversation_id,
+        Body::NotificationFailed(e) => &e.conversation_id,
+        Body::SurveySent(e) => &e.conversation_id,
+        Body::SurveyAnswered(e) => &e.conversation_id,
+        Body::SimActivated(e) => &e.conversation_id,
+        Body::SimActivationRefused(e) => &e.conversation_id,
+        Body::ConversationClaimed(e) => &e.conversation_id,
+        Body::NoteAdded(e) => &e.conversation_id,
+        Body::ConversationReopened(e) => &e.conversation_id,
+        Body::ConversationUpdated(e) => &e.conversation_id,
+        Body::ConversationTransferred(e) => &e.conversation_id,
+        _ => return None,
+    };
+    (!id.is_empty()).then_some(id.as_str())
+}
+
 /// The dotted event type of a body, e.g. `conversation.message_received`.
 pub fn event_type_of(body: &Body) -> &'static str {
     match body {

@@ -26,6 +26,18 @@ pub enum Error {
     NotFound(u64),
     #[error("message at stream sequence {sequence} is not a valid event: {reason}")]
     Undecodable { sequence: u64, reason: String },
+    #[error("no dead letter {0}: `switchboard dlq list` shows the ids")]
+    NoDeadLetter(u64),
+    #[error(
+        "{0} takes no dead letters back: a projection is rebuilt by replay (`switchboard replay \
+         <service>`), and a consumer that has never run against this server has nothing to take them"
+    )]
+    TakesNoLetters(String),
+    #[error(
+        "the events stream does not end at sequence {after}: a restore goes into an empty stream \
+         (a new server), and nothing else may write to it meanwhile"
+    )]
+    NotEmpty { after: u64 },
 }
 
 impl Error {

@@ -73,7 +73,10 @@ impl From<Error> for HandlerError {
             Error::InvalidAggregateId(_)
             | Error::InvalidTenant(_)
             | Error::MissingBody(_)
-            | Error::Undecodable { .. } => Self::Permanent(reason),
+            | Error::Undecodable { .. }
+            | Error::NoDeadLetter(_)
+            | Error::TakesNoLetters(_)
+            | Error::NotEmpty { .. } => Self::Permanent(reason),
         }
     }
 }

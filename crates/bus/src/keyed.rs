@@ -18,7 +18,29 @@ use crate::{
 /// Runs `handler` on a durable consumer's messages until `shutdown`, up to `concurrency` held at
 /// once (handled or waiting for their key), in stream order per `key_of`. Messages in hand when
 /// shutdown comes are finished first; those still waiting are handed back to the server.
+/// Dead letters of `name` put back (`switchboard dlq replay`) reach the same handler, outside
+/// the order of their key (they are late by nature).
 pub async fn process_keyed<T, H, K>(
+    bus: &Bus,
+    consumer: &PullConsumer,
+    name: &str,
+    handler: &H,
+    concurrency: usize,
+    key_of: impl Fn(&T) -> K,
+    shutdown: &CancellationToken,
+) -> Result<(), Error>
+where
+    T: prost::Message + Default + Clone,
+    H: Handler<T>,
+    K: Hash + Eq + Clone,
+{
+    let own = consume_keyed(bus, consumer, name, handler, concurrency, key_of, shutdown);
+    let replayed = crate::dead_letters::take_back(bus, name, handler, shutdown);
+    // Boxed: the two loops' state would make every caller's future large.
+    futures::try_join!(Box::pin(own), Box::pin(replayed)).map(|_| ())
+}
+
+async fn consume_keyed<T, H, K>(
     bus: &Bus,
     consumer: &PullConsumer,
     name: &str,

@@ -4,12 +4,15 @@
 //! Streams (created idempotently at connect):
 //! - `SWITCHBOARD_EVENTS` on `switchboard.events.<aggregate>.<tenant>.<id>`: domain events, the source of truth;
 //! - `SWITCHBOARD_INBOUND` on `switchboard.inbound.<channel>`: what channel adapters publish;
-//! - `SWITCHBOARD_DLQ` on `switchboard.dlq.<consumer>`: messages a consumer gave up on, with the reason.
+//! - `SWITCHBOARD_DLQ` on `switchboard.dlq.<consumer>`: messages a consumer gave up on, with the
+//!   reason; and on `switchboard.redrive.<consumer>`, those put back into their consumer.
 
 #![forbid(unsafe_code)]
 
+mod backup;
 mod connect;
 mod consume;
+mod dead_letters;
 mod envelope;
 mod error;
 mod failure;
@@ -22,18 +25,20 @@ mod trace;
 use std::time::Duration;
 
 pub use async_nats;
+pub use backup::Stored;
 pub use connect::{MINIMUM_SERVER_VERSION, check_server_version, redacted_url, shown_target, shown_webhook};
 pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, HandlerError, process};
+pub use dead_letters::{DeadLetter, REDRIVE_SUBJECT_PREFIX};
 pub use envelope::{
-    DEFAULT_TENANT, Draft, aggregate_of, event_subject, event_type_of, is_aggregate_id, is_tenant, key_id,
-    tenant_of,
+    DEFAULT_TENANT, Draft, aggregate_of, conversation_of, event_subject, event_type_of, is_aggregate_id,
+    is_tenant, key_id, tenant_of,
 };
 pub use error::Error;
 pub use failure::{is_outage, is_refusal, is_transient};
 pub use follow::{LiveEvents, apply_live};
 pub use keyed::process_keyed;
 pub use publish::{Expected, Published};
-pub use trace::{extract_context, inject_context};
+pub use trace::{current_context, extract_context, extract_context_with, inject_context};
 
 /// Stream of domain events.
 pub const EVENTS_STREAM: &str = "SWITCHBOARD_EVENTS";

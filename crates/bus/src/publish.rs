@@ -76,6 +76,24 @@ impl Bus {
         Ok(Published { sequence: ack.sequence, duplicate: ack.duplicate })
     }
 
+    /// Publishes a channel's inbound message to `switchboard.inbound.<channel>`, deduplicated by
+    /// `message_id`: the root of the message's trace (a span `inbound` naming the channel and the
+    /// tenant, never the text).
+    pub async fn publish_inbound(
+        &self,
+        channel: &str,
+        tenant: &str,
+        payload: Bytes,
+        message_id: &str,
+    ) -> Result<Published, Error> {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!("inbound", channel, tenant);
+        let subject = format!("{}.{channel}", crate::INBOUND_SUBJECT_PREFIX);
+        let mut headers = HeaderMap::new();
+        headers.insert("Switchboard-Tenant", tenant);
+        self.publish_with(subject, headers, payload, message_id).instrument(span).await
+    }
+
     /// Publishes raw bytes to a subject (inbound messages, tests), deduplicated by `message_id`.
     pub async fn publish_raw(
         &self,
@@ -83,7 +101,17 @@ impl Bus {
         payload: Bytes,
         message_id: &str,
     ) -> Result<Published, Error> {
-        let mut headers = HeaderMap::new();
+        self.publish_with(subject, HeaderMap::new(), payload, message_id).await
+    }
+
+    /// Publishes with `headers` and the current trace context.
+    async fn publish_with(
+        &self,
+        subject: String,
+        mut headers: HeaderMap,
+        payload: Bytes,
+        message_id: &str,
+    ) -> Result<Published, Error> {
         trace::inject_context(&mut headers);
         let publish = Publish::build().payload(payload).headers(headers).message_id(message_id);
         let ack = self
@@ -189,6 +217,9 @@ fn event_headers(event: &Event) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("Switchboard-Event-Type", event.r#type.as_str());
     headers.insert("Switchboard-Tenant", event.tenant.as_str());
+    if let Some(conversation) = crate::conversation_of(event) {
+        headers.insert("Switchboard-Conversation", conversation);
+    }
     if !event.traceparent.is_empty() {
         headers.insert("traceparent", event.traceparent.as_str());
     }

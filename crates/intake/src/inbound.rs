@@ -41,7 +41,11 @@ impl Handler<InboundMessage> for InboundHandler {
     async fn handle(&self, message: InboundMessage, delivery: &Delivery) -> Result<(), HandlerError> {
         let submission = submission(message, delivery)?;
         match self.intake.submit(submission).await {
-            Ok(_) => Ok(()),
+            Ok(submitted) => {
+                // The handling span (see `Delivery::span`) learns its conversation here.
+                tracing::Span::current().record("conversation", submitted.conversation_id.as_str());
+                Ok(())
+            }
             Err(Error::Bus(error)) => Err(error.into()),
             Err(Error::Database(error)) => Err(error.into()),
             Err(error @ (Error::Busy(_) | Error::Projection(_))) => {

@@ -230,7 +230,9 @@ fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
         (spec, &embed as switchboard_nlu::intent::Embedder<'_>)
     });
     let started = Instant::now();
+    let progress = crate::progress::spinner(&format!("training on {} examples", examples.len()));
     let model = train_with(&examples, validation.as_deref(), &config, spec)?;
+    progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let bytes = model.to_bytes();
     write_atomically(&args.out, &bytes)?;

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `replay`, `knowledge`, `classifier`, `router`, `analytics`,
-//! `token`, `agent`, `demo`.
+//! `token`, `agent`, `demo`, `dlq`, `events`.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -56,6 +56,12 @@ pub enum Command {
     /// demo data).
     #[command(subcommand)]
     Demo(crate::demo::DemoCommand),
+    /// Dead letters: list them, put them back into their consumer, or purge them.
+    #[command(subcommand)]
+    Dlq(crate::dlq::DlqCommand),
+    /// The events stream: back it up to a file, restore it into a new server.
+    #[command(subcommand)]
+    Events(crate::events::EventsCommand),
 }
 
 use crate::connection::Connection;
@@ -122,12 +128,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_ACK_WAIT_SECS", default_value_t = 30)]
     pub ack_wait_secs: u64,
     /// Where Prometheus scrapes `/metrics` (port 0: any free port); `off`: no metrics listener.
-    #[arg(long, env = "SWITCHBOARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
-    pub metrics_addr: String,
+    /// Unset: 127.0.0.1:9464, or a free port when another process on the host holds that one.
+    #[arg(long, env = "SWITCHBOARD_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
     /// Print the resolved configuration and exit.
     #[arg(long)]
     pub dump_config: bool,
 }
+
+const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
 
 /// `SWITCHBOARD_METRICS_ADDR`: an address, or `off`.
 fn metrics_addr(text: &str) -> anyhow::Result<Option<SocketAddr>> {
@@ -168,7 +177,8 @@ impl ServeArgs {
                 .then(|| Duration::from_secs(self.bot_idle_close_secs)),
             desk_offline_grace: Duration::from_secs(self.desk_offline_grace_secs),
             reopen_window: Duration::from_secs(self.reopen_window_secs),
-            metrics_addr: metrics_addr(&self.metrics_addr)?,
+            metrics_addr: metrics_addr(self.metrics_addr.as_deref().unwrap_or(DEFAULT_METRICS_ADDR))?,
+            metrics_addr_chosen: self.metrics_addr.is_some(),
             ..base
         })
     }
@@ -204,7 +214,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 index_dir: index_dir.filter(|dir| !dir.as_os_str().is_empty()),
                 ..connection.config(Config::default())?
             };
-            let report = crate::replay(&config, service).await?;
+            let progress = crate::progress::spinner(&format!("replaying the events into {}", service.name()));
+            let report = crate::replay(&config, service).await;
+            progress.finish_and_clear();
+            let report = report?;
             println!(
                 "replayed {}: {} events applied, checkpoint {}",
                 service.name(),
@@ -219,6 +232,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => crate::token::run(command).await,
         Command::Agent(command) => crate::agent::run(command).await,
         Command::Demo(command) => crate::demo::run(command).await,
+        Command::Dlq(command) => crate::dlq::run(command).await,
+        Command::Events(command) => crate::events::run(command).await,
         Command::Classifier(command) => {
             tokio::task::spawn_blocking(move || crate::classifier::run(command)).await?
         }

@@ -131,6 +131,9 @@ pub struct Config {
     pub smtp_addr: Option<SocketAddr>,
     /// Where Prometheus scrapes `/metrics`; none when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// Whether the operator chose `metrics_addr`; the default one gives way to a free port when
+    /// another process on the host holds it.
+    pub metrics_addr_chosen: bool,
     pub channels: switchboard_channels::Config,
     pub notifier: switchboard_notifier::Config,
     /// The classifier's sentence encoder (all-MiniLM-L6-v2 directory), for models with a full head.
@@ -174,6 +177,7 @@ impl Default for Config {
             http_addr: None,
             smtp_addr: None,
             metrics_addr: None,
+            metrics_addr_chosen: false,
             channels: switchboard_channels::Config::default(),
             notifier: switchboard_notifier::Config::default(),
             encoder_dir: None,

@@ -136,7 +136,9 @@ pub async fn import(file: &Path, api: &ApiArgs) -> anyhow::Result<ImportReport> 
     let mut client = KnowledgeClient::new(api.connect().await?);
     let mut report = ImportReport { published: 0, unchanged: 0 };
     let count = lines.len();
+    let progress = crate::progress::bar(count as u64, "importing");
     for (index, line) in lines.into_iter().enumerate() {
+        progress.inc(1);
         if current(&mut client, &line.id).await?.is_some_and(|existing| existing == line) {
             report.unchanged += 1;
             continue;
@@ -156,6 +158,7 @@ pub async fn import(file: &Path, api: &ApiArgs) -> anyhow::Result<ImportReport> 
         client.publish_article(request).await.with_context(|| format!("publishing {}", line.id))?;
         report.published += 1;
     }
+    progress.finish_and_clear();
     Ok(report)
 }
 

@@ -14,11 +14,27 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `/metrics` on `address` until `shutdown`; returns the bound address (port 0 picks one).
-pub async fn serve(address: SocketAddr, shutdown: CancellationToken) -> anyhow::Result<SocketAddr> {
+/// An address that is only the default (`may_move`) gives way to a free port when taken, so that
+/// several processes on one host start without each being told a port.
+pub async fn serve(
+    address: SocketAddr,
+    may_move: bool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
     switchboard_telemetry::metrics::install_recorder();
-    let listener = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen for metrics on {address} (SWITCHBOARD_METRICS_ADDR)"))?;
+    let listener = match TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) if may_move => {
+            let listener = TcpListener::bind(SocketAddr::new(address.ip(), 0)).await?;
+            tracing::warn!(default = %address, %error, "the default metrics port is taken (another process on this host?): serving metrics on a free port; set SWITCHBOARD_METRICS_ADDR to choose one");
+            listener
+        }
+        Err(error) => {
+            return Err(error).with_context(|| {
+                format!("cannot listen for metrics on {address} (SWITCHBOARD_METRICS_ADDR)")
+            });
+        }
+    };
     let bound = listener.local_addr()?;
     let app = axum::Router::new().route("/metrics", axum::routing::get(render));
     tokio::spawn(async move {

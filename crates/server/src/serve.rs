@@ -74,7 +74,7 @@ pub async fn serve_with(
         "no auth key: set SWITCHBOARD_AUTH_KEY (at least 32 bytes) or SWITCHBOARD_AUTH_KEY_FILE; every process of a cluster shares it",
     )?;
     if let Some(address) = config.metrics_addr {
-        crate::metrics::serve(address, shutdown.clone()).await?;
+        crate::metrics::serve(address, !config.metrics_addr_chosen, shutdown.clone()).await?;
     }
     let deps = connect(&config).await?;
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -150,13 +150,24 @@ fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// The gRPC server, speaking TLS when configured.
+/// The gRPC server, speaking TLS when configured; each call is a span in its caller's trace.
 fn builder(tls: Option<&crate::ServerTls>) -> anyhow::Result<tonic::transport::Server> {
-    let builder = tonic::transport::Server::builder();
+    let builder = tonic::transport::Server::builder().trace_fn(call_span);
     let Some(tls) = tls else { return Ok(builder) };
     let identity = tonic::transport::Identity::from_pem(&tls.certificate, &tls.key);
     let config = tonic::transport::ServerTlsConfig::new().identity(identity);
     builder.tls_config(config).context("the TLS certificate or key is not usable")
+}
+
+/// A call's span, the child of the span the caller sent in `traceparent` (if any). It names the
+/// method only: the request's content stays out of traces.
+fn call_span(request: &http::Request<()>) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::info_span!("grpc", rpc = request.uri().path());
+    let header =
+        |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
+    let _ = span.set_parent(switchboard_bus::extract_context_with(header));
+    span
 }
 
 fn add_reflection(routes: &mut tonic::service::RoutesBuilder) -> anyhow::Result<()> {

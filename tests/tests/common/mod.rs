@@ -170,9 +170,18 @@ pub async fn connect(
     Ok(Endpoint::from_shared(format!("https://{address}"))?.tls_config(config)?.connect().await?)
 }
 
-/// Waits on the health `Watch` stream until the whole server reports SERVING.
+/// Waits on the health `Watch` stream until the whole server reports SERVING; a process that
+/// is still starting (not listening yet) is given until [`WAIT`].
 pub async fn wait_serving(address: SocketAddr) -> anyhow::Result<()> {
-    wait_healthy(connect(address, None).await).await
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match connect(address, None).await {
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            connected => return wait_healthy(connected).await,
+        }
+    }
 }
 
 async fn wait_healthy(channel: anyhow::Result<GrpcChannel>) -> anyhow::Result<()> {

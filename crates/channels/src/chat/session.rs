@@ -6,7 +6,6 @@ use bytes::Bytes;
 use prost::Message as _;
 use serde::Deserialize;
 use std::{net::IpAddr, sync::Arc};
-use switchboard_bus::INBOUND_SUBJECT_PREFIX;
 use switchboard_proto::{
     events::v1::{Channel, InboundMessage},
     intake::v1::{Author, ConversationStatus, GetConversationRequest},
@@ -343,8 +342,8 @@ impl Session {
         // Told the conversation the message lands in: a new one when the old closed longer ago
         // than the reopen window.
         self.chat.hub.await_key(&key, self.link.clone());
-        let subject = format!("{INBOUND_SUBJECT_PREFIX}.web");
-        match self.chat.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &key).await {
+        let payload = Bytes::from(inbound.encode_to_vec());
+        match self.chat.deps.bus.publish_inbound("web", &inbound.tenant, payload, &key).await {
             Ok(_) => self.say(Outgoing::Typing { author: "bot".into() }),
             Err(error) => {
                 tracing::warn!(%error, "chat message not taken");

@@ -16,7 +16,7 @@ pub use sender::{SenderAuth, SenderCheck, SenderDns, SenderVerification, SmtpCli
 use bytes::Bytes;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
-use switchboard_bus::{DEFAULT_TENANT, Draft, INBOUND_SUBJECT_PREFIX};
+use switchboard_bus::{DEFAULT_TENANT, Draft};
 
 use crate::tenants::Tenants;
 use switchboard_projection::Deps;
@@ -108,11 +108,11 @@ impl Mailroom for Inbox {
         let check = self.senders.check(raw, &parsed.meta.from, smtp).await;
         let threading = threads::thread(&self.deps.pool, tenant, &parsed.meta).await?;
         let message = inbound(parsed, threading, tenant, check.verified());
-        let subject = format!("{INBOUND_SUBJECT_PREFIX}.email");
+        let payload = Bytes::from(message.encode_to_vec());
         let published = self
             .deps
             .bus
-            .publish_raw(subject, Bytes::from(message.encode_to_vec()), &message.idempotency_key)
+            .publish_inbound("email", &message.tenant, payload, &message.idempotency_key)
             .await?;
         tracing::info!(
             duplicate = published.duplicate,

@@ -15,7 +15,7 @@ use prost::Message as _;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest as _;
-use switchboard_bus::{DEFAULT_TENANT, INBOUND_SUBJECT_PREFIX};
+use switchboard_bus::DEFAULT_TENANT;
 use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 
@@ -233,14 +233,14 @@ async fn message(
         customer_verified: false,
         language: String::new(),
     };
-    let subject = format!("{INBOUND_SUBJECT_PREFIX}.{}", channel.slug());
     let dedup = match tenant.as_str() {
         DEFAULT_TENANT => format!("hook:{}", hex::encode(sha2::Sha256::digest(key.as_bytes()))),
         tenant => {
             format!("hook:{}", hex::encode(sha2::Sha256::digest(format!("{tenant}\0{key}").as_bytes())))
         }
     };
-    match hooks.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &dedup).await {
+    let payload = Bytes::from(inbound.encode_to_vec());
+    match hooks.deps.bus.publish_inbound(channel.slug(), &tenant, payload, &dedup).await {
         Ok(published) => {
             tracing::info!(
                 channel = channel.slug(),

@@ -26,7 +26,6 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use prost::Message as _;
 use sha1::Sha1;
-use switchboard_bus::INBOUND_SUBJECT_PREFIX;
 use switchboard_projection::Deps;
 use switchboard_proto::events::v1::{Channel, InboundMessage};
 use tokio::sync::mpsc;
@@ -242,9 +241,9 @@ impl Voice {
             language: turn.language.tag.to_string(),
             ..InboundMessage::default()
         };
-        let subject = format!("{INBOUND_SUBJECT_PREFIX}.voice");
         let language = &turn.language;
-        match self.deps.bus.publish_raw(subject, Bytes::from(inbound.encode_to_vec()), &key).await {
+        let payload = Bytes::from(inbound.encode_to_vec());
+        match self.deps.bus.publish_inbound("voice", tenant, payload, &key).await {
             Ok(published) if published.duplicate => {
                 let next = next_action(turn.number + 1, &turn.conversation, language);
                 return xml(twiml::gather(&language.say("say_again"), language, language, &next));
