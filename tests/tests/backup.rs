@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Backing, Cluster, message, submit, wait_for_event};
+use futures::StreamExt as _;
 use switchboard_bus::EVENTS_STREAM;
 use switchboard_proto::{
     events::v1::event::Body,
@@ -36,6 +37,18 @@ async fn a_backup_restored_into_a_new_server_gives_back_every_event_and_conversa
     })
     .await?;
 
+    // (every durable consumer of the events stream acts, or is a projection's: the list a
+    // restore starts after the restored events is complete)
+    let mut durables = Vec::new();
+    let mut consumers = bus.jetstream().get_stream(EVENTS_STREAM).await?.consumers();
+    while let Some(info) = consumers.next().await {
+        durables.extend(info?.config.durable_name);
+    }
+    durables.sort();
+    let mut acting = switchboard_server::events::ACTING_CONSUMERS.map(String::from).to_vec();
+    acting.sort();
+    assert_eq!(durables, acting);
+
     // When the stream is backed up while the cluster runs
     let dir = tempfile_dir()?;
     let file = dir.join("events.jsonl");
@@ -55,7 +68,7 @@ async fn a_backup_restored_into_a_new_server_gives_back_every_event_and_conversa
     assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
     assert_eq!(
         String::from_utf8(restored.stdout)?,
-        format!("restored {last} events from {}\n", file.display())
+        format!("restored {last} events from {} (at their original sequences)\n", file.display())
     );
 
     // Then every event is there, in order, as it was
@@ -77,6 +90,24 @@ async fn a_backup_restored_into_a_new_server_gives_back_every_event_and_conversa
     let view = rebuilt.intake().await?.get_conversation(request).await?.into_inner();
     let authors: Vec<Author> = view.messages.iter().map(|message| message.author()).collect();
     assert_eq!(authors, [Author::Customer, Author::Bot]);
+
+    // But act only on what comes after it: a new question is answered, and no consumer that
+    // acts (classifies, routes, sends) was handed the restored history again
+    let next = submit(&rebuilt, message("c-2", "Where is my order 777?", "k-2")).await?.conversation_id;
+    wait_for_event(&copy, "switchboard.events.delivery.>", |event| match &event.body {
+        Some(Body::ReplyDelivered(delivered)) if delivered.conversation_id == next => Some(()),
+        _ => None,
+    })
+    .await?;
+    let after = copy.last_sequence(EVENTS_STREAM).await? - last;
+    let stream = copy.jetstream().get_stream(EVENTS_STREAM).await?;
+    for durable in switchboard_server::events::ACTING_CONSUMERS {
+        let handed = stream.consumer_info(durable).await?.delivered.consumer_sequence;
+        assert!(
+            handed <= after,
+            "{durable} was handed {handed} messages; only {after} came after the restore"
+        );
+    }
     rebuilt.stop().await?;
     std::fs::remove_dir_all(dir)?;
     Ok(())

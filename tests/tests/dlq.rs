@@ -76,8 +76,12 @@ async fn letters(nats: &NatsServer, count: usize) -> anyhow::Result<Vec<serde_js
 #[tokio::test]
 async fn an_operator_lists_replays_and_purges_dead_letters() -> anyhow::Result<()> {
     // Given a consumer that refuses three articles
+    // (a cluster that keeps its dead letters 90 days, not the default 30)
     let nats = NatsServer::start()?;
-    let bus = Bus::connect(switchboard_bus::Config { url: nats.url(), ..Default::default() }).await?;
+    let kept = switchboard_bus::Retention { max_age: Duration::from_secs(90 * 86_400), max_bytes: 1 << 30 };
+    let config =
+        switchboard_bus::Config { url: nats.url(), dead_letter_retention: kept, ..Default::default() };
+    let bus = Bus::connect(config).await?;
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.article.>", 1);
     let consumer = bus.durable_consumer(&spec).await?;
     let (handler, shutdown) = (Fixable::default(), CancellationToken::new());
@@ -101,6 +105,9 @@ async fn an_operator_lists_replays_and_purges_dead_letters() -> anyhow::Result<(
     let table = dlq(&nats, &["list", "--consumer", CONSUMER]).await?;
     assert_eq!(stdout(&table).lines().count(), 4, "a header and three letters: {}", stdout(&table));
     assert_eq!(stdout(&dlq(&nats, &["list", "--consumer", "someone-else"]).await?), "no dead letters\n");
+    // The command, with the default settings, left the cluster's own as they were.
+    let letters_stream = bus.jetstream().get_stream(switchboard_bus::DEAD_LETTER_STREAM).await?;
+    assert_eq!(letters_stream.cached_info().config.max_age, kept.max_age);
 
     // When the operator purges without confirming, nothing goes
     let refused = dlq(&nats, &["purge"]).await?;

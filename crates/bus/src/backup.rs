@@ -6,7 +6,7 @@
 use async_nats::{
     HeaderMap,
     jetstream::{
-        consumer::{DeliverPolicy, pull::OrderedConfig},
+        consumer::{AckPolicy, DeliverPolicy, pull, pull::OrderedConfig},
         context::PublishErrorKind,
         message::PublishMessage as Publish,
     },
@@ -44,10 +44,9 @@ impl Bus {
         let mut read = 0;
         while let Some(message) = messages.next().await {
             let message = message.map_err(|source| Error::jetstream("read the events", source))?;
-            let sequence = message
-                .info()
-                .map_err(|source| Error::JetStream { operation: "read info", source })?
-                .stream_sequence;
+            let info =
+                message.info().map_err(|source| Error::JetStream { operation: "read info", source })?;
+            let (sequence, pending) = (info.stream_sequence, info.pending);
             let headers = message.headers.iter().flat_map(HeaderMap::iter).flat_map(|(name, values)| {
                 values.iter().map(move |value| (name.to_string(), value.as_str().to_string()))
             });
@@ -58,7 +57,8 @@ impl Bus {
                 payload: message.payload.clone(),
             })?;
             read += 1;
-            if sequence >= last {
+            // The last message of the call, or none left (the last was deleted meanwhile).
+            if sequence >= last || pending == 0 {
                 break;
             }
         }
@@ -108,5 +108,29 @@ impl Bus {
                 _ => Error::jetstream("restore an event", source),
             })?;
         Ok((ack.sequence, ack.duplicate))
+    }
+
+    /// Creates the durable consumers `durables` of the events stream to start after `sequence`
+    /// (a restore's last event), so that services started on a restored stream do not act again
+    /// on its history (send replies twice, publish what is there already). Their services bring
+    /// them to their own settings at start and keep that place. One that exists is left alone.
+    pub async fn start_consumers_after(&self, durables: &[&str], sequence: u64) -> Result<(), Error> {
+        let stream = self.events_stream().await?;
+        for durable in durables {
+            if stream.consumer_info(*durable).await.is_ok() {
+                continue;
+            }
+            let config = pull::Config {
+                durable_name: Some(durable.to_string()),
+                ack_policy: AckPolicy::Explicit,
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 },
+                ..Default::default()
+            };
+            stream
+                .create_consumer(config)
+                .await
+                .map_err(|source| Error::jetstream("create consumer", source))?;
+        }
+        Ok(())
     }
 }

@@ -10,7 +10,11 @@ use crate::{
 /// Oldest NATS server accepted: 2.10 brought consumer `filter_subjects`.
 pub const MINIMUM_SERVER_VERSION: &str = "2.10";
 
-pub(crate) async fn connect(config: Config) -> Result<Bus, Error> {
+/// Connects and creates the streams that are missing; with `update`, also brings existing
+/// streams to `config`'s settings (the services do). Without, existing streams stay exactly as
+/// they are (operator commands, which must not shrink a cluster's replicas or retention to their
+/// own defaults).
+pub(crate) async fn connect(config: Config, update: bool) -> Result<Bus, Error> {
     let refused = |reason: String| Error::Connect { url: redacted_url(&config.url), reason };
     let (url, in_url) = without_credentials(&config.url).map_err(refused)?;
     let mut access = config.access.clone();
@@ -29,7 +33,7 @@ pub(crate) async fn connect(config: Config) -> Result<Bus, Error> {
     let jetstream = jetstream::new(client.clone());
     jetstream.query_account().await.map_err(|_| Error::NoJetStream { url: redacted_url(&config.url) })?;
     let bus = Bus { client, jetstream, config };
-    ensure_streams(&bus).await?;
+    ensure_streams(&bus, update).await?;
     tracing::info!(server = %bus.client.server_info().version, "connected to nats");
     Ok(bus)
 }
@@ -129,8 +133,8 @@ pub fn shown_target(target: &str) -> String {
     }
 }
 
-/// Creates the streams, or brings their limits and replicas to the configured ones.
-async fn ensure_streams(bus: &Bus) -> Result<(), Error> {
+/// Creates the streams, or (with `update`) brings their limits and replicas to the configured ones.
+async fn ensure_streams(bus: &Bus, update: bool) -> Result<(), Error> {
     let config = &bus.config;
     let replicas = config.replicas.clamp(1, 5);
     for (name, prefixes, retention) in [
@@ -155,12 +159,28 @@ async fn ensure_streams(bus: &Bus) -> Result<(), Error> {
             stream.max_age = retention.max_age;
             stream.max_bytes = retention.max_bytes;
         }
+        if !update && exists(bus, name).await? {
+            continue;
+        }
         bus.jetstream
             .create_or_update_stream(stream)
             .await
             .map_err(|source| Error::jetstream("create or update stream", source))?;
     }
     Ok(())
+}
+
+async fn exists(bus: &Bus, name: &str) -> Result<bool, Error> {
+    use async_nats::jetstream::{ErrorCode, context::GetStreamErrorKind};
+    match bus.jetstream.get_stream(name).await {
+        Ok(_) => Ok(true),
+        Err(error) => match error.kind() {
+            GetStreamErrorKind::JetStream(error) if error.error_code() == ErrorCode::STREAM_NOT_FOUND => {
+                Ok(false)
+            }
+            _ => Err(Error::jetstream("get stream", error)),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -122,9 +122,19 @@ impl Delivery {
         self.message.headers.as_ref()
     }
 
-    /// The value of a header, if present.
+    /// The value of a header, if present. A dead letter put back answers `Nats-Msg-Id` with its
+    /// original's id, so that what the handler keys on it is the original's key.
     pub fn header(&self, name: &str) -> Option<&str> {
+        let name = match self.replayed {
+            Some(_) if name.eq_ignore_ascii_case(NATS_MSG_ID) => ORIGINAL_MSG_ID,
+            _ => name,
+        };
         self.headers().and_then(|headers| headers.get(name)).map(|value| value.as_str())
+    }
+
+    /// Whether this is a dead letter put back (`switchboard dlq replay`).
+    pub fn is_replayed(&self) -> bool {
+        self.replayed.is_some()
     }
 
     /// A span for handling this message, parented by the trace context it carries. It names
@@ -245,13 +255,18 @@ impl Bus {
 /// dead-letter subject they would get the letter refused or deduplicated away. The original's
 /// `Nats-Msg-Id` is kept as `Switchboard-Dlq-Msg-Id`.
 const NATS_MSG_ID: &str = "Nats-Msg-Id";
+const ORIGINAL_MSG_ID: &str = "Switchboard-Dlq-Msg-Id";
 
 fn letter_headers(original: Option<&HeaderMap>) -> HeaderMap {
     let mut headers = HeaderMap::new();
+    // A letter put back and failing again keeps its first original's id, not the redrive's.
+    let kept_id = original.is_some_and(|original| original.get(ORIGINAL_MSG_ID).is_some());
     for (name, values) in original.into_iter().flat_map(HeaderMap::iter) {
         let name: &str = name.as_ref();
-        if name.eq_ignore_ascii_case(NATS_MSG_ID) {
-            values.iter().for_each(|value| headers.append("Switchboard-Dlq-Msg-Id", value.as_str()));
+        if name.eq_ignore_ascii_case(NATS_MSG_ID) && kept_id {
+            continue;
+        } else if name.eq_ignore_ascii_case(NATS_MSG_ID) {
+            values.iter().for_each(|value| headers.append(ORIGINAL_MSG_ID, value.as_str()));
         } else if !name.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("nats-")) {
             values.iter().for_each(|value| headers.append(name, value.as_str()));
         }
@@ -374,7 +389,10 @@ where
             return bus.settle(delivery, name, disposition).await;
         }
     };
-    crate::observe::progressed(name, delivery.pending);
+    // A letter put back says nothing of the consumer's own lag.
+    if !delivery.is_replayed() {
+        crate::observe::progressed(name, delivery.pending);
+    }
     let mut delay = Duration::from_millis(200).min(hold_limit(bus));
     let mut tries = delivery.deliveries;
     loop {
@@ -492,6 +510,16 @@ mod tests {
         assert_eq!(names, ["Switchboard-Dlq-Msg-Id", "traceparent"]);
         assert_eq!(letter.get("Switchboard-Dlq-Msg-Id").map(|v| v.as_str()), Some("event-7"));
         assert!(letter_headers(None).is_empty());
+    }
+
+    #[test]
+    fn a_letter_put_back_that_fails_again_keeps_its_first_originals_id() {
+        let mut replayed = HeaderMap::new();
+        replayed.insert("Nats-Msg-Id", "redrive:12");
+        replayed.insert("Switchboard-Dlq-Msg-Id", "event-7");
+        let letter = letter_headers(Some(&replayed));
+        let ids: Vec<&str> = letter.get_all("Switchboard-Dlq-Msg-Id").map(|value| value.as_str()).collect();
+        assert_eq!(ids, ["event-7"]);
     }
 
     #[test]

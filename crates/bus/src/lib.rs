@@ -158,7 +158,13 @@ pub struct Bus {
 impl Bus {
     /// Connects, refuses servers older than [`MINIMUM_SERVER_VERSION`], and creates the streams.
     pub async fn connect(config: Config) -> Result<Self, Error> {
-        connect::connect(config).await
+        connect::connect(config, true).await
+    }
+
+    /// Connects without changing the settings of streams that exist (missing ones are created):
+    /// for operator commands, whose own stream settings may not be the cluster's.
+    pub async fn connect_existing(config: Config) -> Result<Self, Error> {
+        connect::connect(config, false).await
     }
 
     pub fn client(&self) -> &async_nats::Client {

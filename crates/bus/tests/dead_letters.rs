@@ -27,11 +27,13 @@ fn event(article: &str) -> Event {
 #[derive(Clone, Default)]
 struct Fixable {
     fixed: Arc<AtomicBool>,
-    handled: Arc<Mutex<Vec<(String, String, u64)>>>,
+    /// Each handled article, the subject and sequence its delivery named, and whether its
+    /// `Nats-Msg-Id` header was the event's own id.
+    handled: Arc<Mutex<Vec<(String, String, u64, bool)>>>,
 }
 
 impl Fixable {
-    fn handled(&self) -> Vec<(String, String, u64)> {
+    fn handled(&self) -> Vec<(String, String, u64, bool)> {
         self.handled.lock().map(|handled| handled.clone()).unwrap_or_default()
     }
 }
@@ -42,7 +44,8 @@ impl Handler<Event> for Fixable {
             return Err(HandlerError::Permanent("no such queue".into()));
         }
         let mut handled = self.handled.lock().map_err(|_| HandlerError::Permanent("lock".into()))?;
-        handled.push((event.aggregate_id, delivery.subject().to_string(), delivery.stream_sequence));
+        let own_id = delivery.header("Nats-Msg-Id") == Some(event.id.as_str());
+        handled.push((event.aggregate_id, delivery.subject().to_string(), delivery.stream_sequence, own_id));
         Ok(())
     }
 }
@@ -133,7 +136,7 @@ async fn a_letter_put_back_after_the_fix_reaches_only_its_consumer_as_the_origin
         Ok((handled.len() == 3).then_some(handled))
     })
     .await?;
-    assert_eq!(handled[2], ("broken".to_string(), first.subject.clone(), 2));
+    assert_eq!(handled[2], ("broken".to_string(), first.subject.clone(), 2, true));
     assert!(bus.dead_letters(None).await?.is_empty());
     let seen_by_bystander = bystander.handled().iter().filter(|(article, ..)| article == "broken").count();
     assert_eq!(seen_by_bystander, 1, "{:?}", bystander.handled());

@@ -47,7 +47,11 @@ use switchboard_projection::{Deps, Migration, Runner, Task, migrate, spawn_runne
 use switchboard_proto::{ErrorKind, ServiceError, desk::v1::desk_server::DeskServer};
 use tokio_util::sync::CancellationToken;
 
+/// The desk's durable consumers of the events stream: closing conversations left pending, and
+/// acting on returns.
+pub use pending::CONSUMER as PENDING_CONSUMER;
 pub use projection::DeskProjection;
+pub use returns::triggers::CONSUMER as RETURNS_CONSUMER;
 
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "conversations", sql: include_str!("../migrations/001_conversations.sql") },

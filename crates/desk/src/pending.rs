@@ -18,7 +18,7 @@ use crate::{Error, closing, sla::PENDING_CLOSE, tenancy::tenant_of};
 
 /// Named when the router ran it: the durable consumer keeps its place in the stream across the
 /// move, so no notice is sent twice after an upgrade.
-const CONSUMER: &str = "router-pending";
+pub const CONSUMER: &str = "router-pending";
 
 pub async fn spawn(bus: Bus, pool: PgPool, shutdown: CancellationToken) -> Result<Task, Error> {
     let spec = ConsumerSpec::events(CONSUMER, "switchboard.events.sla.>", 8);

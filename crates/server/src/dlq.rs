@@ -11,7 +11,7 @@ pub enum DlqCommand {
     /// Each dead letter with its id, consumer, reason, original subject and sequence, and
     /// deliveries, oldest first.
     List {
-        /// Only this consumer's letters, e.g. `router-decide`.
+        /// Only this consumer's letters, e.g. `router` or `notifier-outbox`.
         #[arg(long)]
         consumer: Option<String>,
         /// One JSON object per line.
@@ -111,7 +111,7 @@ fn counted(letters: usize) -> String {
 
 async fn bus(connection: &Connection) -> anyhow::Result<Bus> {
     let config = connection.config(Config::default())?;
-    Ok(Bus::connect(config.bus()).await?)
+    Ok(Bus::connect_existing(config.bus()).await?)
 }
 
 fn json_lines(letters: &[DeadLetter]) -> anyhow::Result<String> {

@@ -55,15 +55,33 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
         }
         EventsCommand::Restore { from, connection } => {
             let restored = restore(&bus(&connection).await?, &from).await?;
-            println!("restored {restored} events from {}", from.display());
+            let numbering = if restored.renumbered {
+                "renumbered: the backed-up stream had gaps; let the services rebuild their read models"
+            } else {
+                "at their original sequences"
+            };
+            println!("restored {} events from {} ({numbering})", restored.events, from.display());
         }
     }
     Ok(())
 }
 
+/// The bus, with the streams' settings left as the cluster has them (missing streams, as on a
+/// new server, are created with the configured ones).
 async fn bus(connection: &Connection) -> anyhow::Result<Bus> {
-    Ok(Bus::connect(connection.config(Config::default())?.bus()).await?)
+    Ok(Bus::connect_existing(connection.config(Config::default())?.bus()).await?)
 }
+
+/// The events stream's durable consumers whose handlers act (publish, send, schedule): after a
+/// restore they start after the restored events. The projections and the search index fold the
+/// stream from their own checkpoints, and rebuild. A test keeps this list complete.
+pub const ACTING_CONSUMERS: [&str; 5] = [
+    switchboard_classifier::CONSUMER,
+    switchboard_router::CONSUMER,
+    switchboard_desk::PENDING_CONSUMER,
+    switchboard_desk::RETURNS_CONSUMER,
+    switchboard_notifier::CONSUMER,
+];
 
 /// Writes the stream up to its last event now to `out`; how many events.
 pub async fn backup(bus: &Bus, out: &Path) -> anyhow::Result<u64> {
@@ -101,8 +119,17 @@ pub async fn backup(bus: &Bus, out: &Path) -> anyhow::Result<u64> {
     Ok(written)
 }
 
-/// Appends the backup's events, in order, to the bus's events stream, which must be empty.
-pub async fn restore(bus: &Bus, from: &Path) -> anyhow::Result<u64> {
+/// What a restore did.
+pub struct Restored {
+    pub events: u64,
+    /// Whether some event got another sequence than it had (the backed-up stream had gaps): then
+    /// a dump of the old read models does not fit, and the services must rebuild them.
+    pub renumbered: bool,
+}
+
+/// Appends the backup's events, in order, to the bus's events stream, which must be empty, and
+/// starts the [`ACTING_CONSUMERS`] after them.
+pub async fn restore(bus: &Bus, from: &Path) -> anyhow::Result<Restored> {
     let file = File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
     let lines = BufReader::new(file).lines().count() as u64;
     let file = File::open(from)?;
@@ -112,7 +139,7 @@ pub async fn restore(bus: &Bus, from: &Path) -> anyhow::Result<u64> {
         last == 0,
         "the events stream already holds {last} events: restore into a new, empty server"
     );
-    let (mut previous, mut restored) = (0, 0);
+    let (mut previous, mut restored, mut renumbered) = (0, 0, false);
     for (number, text) in BufReader::new(file).lines().enumerate() {
         let at = || format!("{}: line {}", from.display(), number + 1);
         let line: Line = serde_json::from_str(&text?).with_context(at)?;
@@ -126,9 +153,11 @@ pub async fn restore(bus: &Bus, from: &Path) -> anyhow::Result<u64> {
             payload: payload.into(),
         };
         last = bus.restore_event(&stored, last).await.with_context(at)?;
+        renumbered |= last != stored.sequence;
         restored += 1;
         progress.inc(1);
     }
     progress.finish_and_clear();
-    Ok(restored)
+    bus.start_consumers_after(&ACTING_CONSUMERS, last).await?;
+    Ok(Restored { events: restored, renumbered })
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use switchboard_projection::{Deps, Projection, ReplayReport};
 
-use crate::{Config, Service, serve::connect};
+use crate::{Config, Service, serve::connect_existing};
 
 /// Events applied per transaction during a replay.
 const REPLAY_BATCH: usize = 1000;
@@ -62,7 +62,7 @@ enum Mode {
 }
 
 async fn project(config: &Config, service: Service, mode: Mode) -> anyhow::Result<ReplayReport> {
-    let deps = connect(config).await?;
+    let deps = connect_existing(config).await?;
     let pool = deps.pool.clone();
     let report = match service {
         Service::Intake => {

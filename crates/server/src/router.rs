@@ -53,7 +53,7 @@ pub async fn simulate(
     since: Option<DateTime<Utc>>,
 ) -> anyhow::Result<Report> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let deps = crate::connect(config).await?;
+    let deps = crate::serve::connect_existing(config).await?;
     switchboard_router::migrate_schema(&deps.pool).await?;
     let directory = Directory::new(deps.pool.clone(), deps.bus.clone());
     let report = switchboard_router::simulate::simulate_for(&deps.bus, &directory, tenant, &text, since)

@@ -17,9 +17,18 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{Config, config::redacted, connection::DatabaseLimits, mount::mount};
 
-/// Connects to NATS (refusing servers older than 2.10) and PostgreSQL.
+/// Connects to NATS (refusing servers older than 2.10) and PostgreSQL, bringing the streams to
+/// `config`'s settings.
 pub async fn connect(config: &Config) -> anyhow::Result<Deps> {
-    let bus = Bus::connect(config.bus()).await?;
+    with_bus(config, Bus::connect(config.bus()).await?).await
+}
+
+/// [`connect`] for operator commands: streams that exist keep their settings.
+pub async fn connect_existing(config: &Config) -> anyhow::Result<Deps> {
+    with_bus(config, Bus::connect_existing(config.bus()).await?).await
+}
+
+async fn with_bus(config: &Config, bus: Bus) -> anyhow::Result<Deps> {
     let pool = pool(&config.database_url, config.database)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redacted(&config.database_url)))?;
@@ -163,7 +172,12 @@ fn builder(tls: Option<&crate::ServerTls>) -> anyhow::Result<tonic::transport::S
 /// method only: the request's content stays out of traces.
 fn call_span(request: &http::Request<()>) -> tracing::Span {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    let span = tracing::info_span!("grpc", rpc = request.uri().path());
+    // Health checks (probes every few seconds) and reflection are not traced.
+    let rpc = request.uri().path();
+    if rpc.starts_with("/grpc.health.") || rpc.starts_with("/grpc.reflection.") {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!("grpc", rpc);
     let header =
         |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
     let _ = span.set_parent(switchboard_bus::extract_context_with(header));
