@@ -22,6 +22,8 @@ fn event(article: &str) -> Event {
     Draft::new("", article, body).build().expect("valid draft")
 }
 
+type Handled = (String, String, u64, bool);
+
 /// Refuses the article `broken` until fixed; records what it handled, with the subject and
 /// sequence the delivery names.
 #[derive(Clone, Default)]
@@ -29,11 +31,11 @@ struct Fixable {
     fixed: Arc<AtomicBool>,
     /// Each handled article, the subject and sequence its delivery named, and whether its
     /// `Nats-Msg-Id` header was the event's own id.
-    handled: Arc<Mutex<Vec<(String, String, u64, bool)>>>,
+    handled: Arc<Mutex<Vec<Handled>>>,
 }
 
 impl Fixable {
-    fn handled(&self) -> Vec<(String, String, u64, bool)> {
+    fn handled(&self) -> Vec<Handled> {
         self.handled.lock().map(|handled| handled.clone()).unwrap_or_default()
     }
 }

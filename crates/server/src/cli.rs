@@ -227,7 +227,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Knowledge(command) => crate::knowledge::run(command).await,
-        Command::Router(command) => crate::router::run(command).await,
+        Command::Router(command) => Box::pin(crate::router::run(command)).await,
         Command::Analytics(command) => crate::analytics::run(command).await,
         Command::Token(command) => crate::token::run(command).await,
         Command::Agent(command) => crate::agent::run(command).await,
