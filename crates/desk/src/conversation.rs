@@ -155,6 +155,10 @@ pub struct Conversation {
     /// Stream sequence at which it last came to people (a `New` change), so that a watcher who
     /// has not seen that is told it is new even when something else changed since.
     pub arrived_at: u64,
+    /// Stream sequence at which it was last assigned (an `Assigned` change), so that a watcher
+    /// who has not seen that is told it was assigned to them even when something else changed
+    /// since.
+    pub assigned_at: u64,
 }
 
 impl Conversation {
@@ -237,8 +241,10 @@ pub fn apply(state: Option<Conversation>, event: &Event, sequence: u64) -> Optio
         conversation.updated_at = at;
         conversation.sequence = sequence;
         conversation.last_change = change_of(body, waited_for_people, &conversation);
-        if conversation.last_change == Change::New {
-            conversation.arrived_at = sequence;
+        match conversation.last_change {
+            Change::New => conversation.arrived_at = sequence,
+            Change::Assigned => conversation.assigned_at = sequence,
+            _ => {}
         }
         let waits =
             conversation.routed != Routed::Bot && !conversation.closed && conversation.assignee.is_empty();

@@ -32,7 +32,8 @@ const POLL: Duration = Duration::from_millis(500);
 ///
 /// `seen` is the last stream sequence the watcher was sent: a conversation that came to people
 /// after it and still waits for one is new to them, whatever changed since (a bot's reply in the
-/// same moment does not hide it).
+/// same moment does not hide it); one assigned to the caller after it is told as assigned to
+/// them, whatever changed since (an SLA timer's update in the same moment does not hide it).
 pub fn change_for(caller: &Caller, c: &Conversation, seen: u64) -> Option<ChangeKind> {
     if c.status() == ConversationStatus::Open && c.assignee.is_empty() {
         return None;
@@ -40,6 +41,10 @@ pub fn change_for(caller: &Caller, c: &Conversation, seen: u64) -> Option<Change
     let waits = c.assignee.is_empty() && !c.closed;
     if waits && c.arrived_at > seen && c.last_change != Change::New {
         return Some(ChangeKind::New);
+    }
+    let mine = c.assignee == caller.subject && !c.closed;
+    if mine && c.assigned_at > seen && c.last_change != Change::Assigned {
+        return Some(ChangeKind::AssignedToMe);
     }
     let concerned = c.assignee == caller.subject || c.assignee.is_empty() || caller.role != Role::Agent;
     Some(match c.last_change {
@@ -176,5 +181,19 @@ mod tests {
         assert_eq!(change_for(&ana, &replied_since, 7), Some(ChangeKind::Updated), "seen already");
         let claimed = Conversation { assignee: "bob".into(), arrived_at: 7, ..waiting(Change::Assigned) };
         assert_eq!(change_for(&ana, &claimed, 6), Some(ChangeKind::Updated), "taken before Ana saw it");
+    }
+
+    #[test]
+    fn a_claim_the_holder_has_not_seen_is_theirs_even_when_something_changed_since() {
+        let bob = person(Role::Agent, "bob");
+        let timed =
+            Conversation { assignee: "bob".into(), assigned_at: 9, sequence: 10, ..waiting(Change::Updated) };
+        assert_eq!(change_for(&bob, &timed, 8), Some(ChangeKind::AssignedToMe), "an SLA timer came with it");
+        assert_eq!(change_for(&bob, &timed, 9), Some(ChangeKind::Updated), "seen already");
+        assert_eq!(
+            change_for(&person(Role::Agent, "ana"), &timed, 8),
+            Some(ChangeKind::Updated),
+            "not Ana's"
+        );
     }
 }

@@ -73,6 +73,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "fold_snapshots",
         sql: include_str!("../migrations/021_fold_snapshots.sql"),
     },
+    Migration { version: 22, name: "assigned_at", sql: include_str!("../migrations/022_assigned_at.sql") },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use crate::{
 
 const COLUMNS: &str =
     "tenant, conversation_id, customer_id, channel, routed, paused, closed, queue, priority,
-     assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since, arrived_at";
+     assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since, arrived_at, assigned_at";
 
 /// The tenant's conversation, if the desk has seen it.
 pub async fn load(
@@ -83,9 +83,10 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
     sqlx::query(
         "INSERT INTO desk.conversations (tenant, conversation_id, customer_id, channel, status, routed,
              paused, closed, queue, priority, assignee, preview, sla_targets, sla_due_at, sla_breached,
-             handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since, arrived_at)
+             handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since, arrived_at,
+             assigned_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-             $22, $23)
+             $22, $23, $24)
          ON CONFLICT (tenant, conversation_id) DO UPDATE SET
              customer_id = EXCLUDED.customer_id, channel = EXCLUDED.channel, status = EXCLUDED.status,
              routed = EXCLUDED.routed, paused = EXCLUDED.paused, closed = EXCLUDED.closed,
@@ -95,7 +96,7 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
              handoff_reason = EXCLUDED.handoff_reason, language = EXCLUDED.language,
              updated_at = EXCLUDED.updated_at, sequence = EXCLUDED.sequence,
              last_change = EXCLUDED.last_change, waiting_since = EXCLUDED.waiting_since,
-             arrived_at = EXCLUDED.arrived_at",
+             arrived_at = EXCLUDED.arrived_at, assigned_at = EXCLUDED.assigned_at",
     )
     .bind(&c.tenant)
     .bind(&c.conversation_id)
@@ -120,6 +121,7 @@ pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::E
     .bind(c.last_change.as_str())
     .bind(c.waiting_since)
     .bind(i64::try_from(c.arrived_at).unwrap_or(i64::MAX))
+    .bind(i64::try_from(c.assigned_at).unwrap_or(i64::MAX))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -227,6 +229,7 @@ fn conversation_of(row: &PgRow) -> Result<Conversation, sqlx::Error> {
         last_change: Change::parse(row.try_get("last_change")?),
         waiting_since: row.try_get("waiting_since")?,
         arrived_at: u64::try_from(row.try_get::<i64, _>("arrived_at")?).unwrap_or(0),
+        assigned_at: u64::try_from(row.try_get::<i64, _>("assigned_at")?).unwrap_or(0),
     })
 }
 
