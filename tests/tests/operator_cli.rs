@@ -35,8 +35,12 @@ fn program(program: impl AsRef<std::ffi::OsStr>, backing: &Backing, extra: &[(&s
     command
 }
 
-fn loopback() -> anyhow::Result<SocketAddr> {
-    Ok(SocketAddr::from(([127, 0, 0, 1], switchboard_testkit::free_port()?)))
+/// `count` distinct free loopback addresses: held together while they are picked, so that no
+/// two are the same port.
+fn loopbacks(count: usize) -> anyhow::Result<Vec<SocketAddr>> {
+    let held: Vec<std::net::TcpListener> =
+        (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    Ok(held.iter().map(std::net::TcpListener::local_addr).collect::<Result<_, _>>()?)
 }
 
 /// Holds the default ports of the channels and of metrics where they are free, so that a
@@ -53,9 +57,10 @@ async fn processes_on_one_host_each_bind_only_their_own_listeners() -> anyhow::R
     let backing = Backing::start().await?;
     let _held = hold_default_ports();
     let mut children: Vec<Child> = Vec::new();
+    let mut free = loopbacks(4)?;
+    let refused_address = free.remove(0);
     let mut addresses = Vec::new();
-    for service in ["intake", "classifier", "router"] {
-        let address = loopback()?;
+    for (service, address) in ["intake", "classifier", "router"].into_iter().zip(free) {
         let mut command = switchboard(
             &backing,
             &[("SWITCHBOARD_SERVICES", service.into()), ("SWITCHBOARD_GRPC_ADDR", address.to_string())],
@@ -73,7 +78,7 @@ async fn processes_on_one_host_each_bind_only_their_own_listeners() -> anyhow::R
         &backing,
         &[
             ("SWITCHBOARD_SERVICES", "intake".into()),
-            ("SWITCHBOARD_GRPC_ADDR", loopback()?.to_string()),
+            ("SWITCHBOARD_GRPC_ADDR", refused_address.to_string()),
             ("SWITCHBOARD_METRICS_ADDR", chosen.clone()),
         ],
     )?

@@ -110,8 +110,12 @@ impl Receiver {
     }
 }
 
-fn loopback() -> anyhow::Result<SocketAddr> {
-    Ok(SocketAddr::from(([127, 0, 0, 1], switchboard_testkit::free_port()?)))
+/// `count` distinct free loopback addresses: held together while they are picked, so that no
+/// two are the same port.
+fn loopbacks(count: usize) -> anyhow::Result<Vec<SocketAddr>> {
+    let held: Vec<std::net::TcpListener> =
+        (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    Ok(held.iter().map(std::net::TcpListener::local_addr).collect::<Result<_, _>>()?)
 }
 
 /// Starts one process per service, each exporting its spans to `collector`.
@@ -119,7 +123,7 @@ fn start(
     backing: &common::Backing,
     collector: SocketAddr,
     grpc: &BTreeMap<&str, SocketAddr>,
-    http: SocketAddr,
+    (http, smtp): (SocketAddr, SocketAddr),
 ) -> anyhow::Result<Vec<Child>> {
     let endpoint = |service: &str| format!("http://{}", grpc[service]);
     let mut children = Vec::new();
@@ -139,7 +143,7 @@ fn start(
             .env("SWITCHBOARD_KNOWLEDGE_ENDPOINT", endpoint("knowledge"))
             .env("SWITCHBOARD_INTAKE_ENDPOINT", endpoint("intake"))
             .env("SWITCHBOARD_HTTP_ADDR", http.to_string())
-            .env("SWITCHBOARD_SMTP_ADDR", loopback()?.to_string())
+            .env("SWITCHBOARD_SMTP_ADDR", smtp.to_string())
             .env("SWITCHBOARD_METRICS_ADDR", "off")
             .env("SWITCHBOARD_CHAT_SITES", r#"{"demo": "*"}"#)
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}"))
@@ -155,6 +159,24 @@ fn start(
     Ok(children)
 }
 
+/// Whether every service has exported its part: a span each, knowledge's call span, and the
+/// notifier's handling of the reply (processes export in batches, in their own time).
+fn complete(trace: &[Received]) -> bool {
+    let services: BTreeSet<&str> = trace.iter().map(|span| span.service.as_str()).collect();
+    let has = |service: &str, name: &str, event_type: Option<&str>| {
+        trace.iter().any(|span| {
+            span.service == service
+                && span.name == name
+                && event_type
+                    .is_none_or(|wanted| span.attributes.get("event_type").is_some_and(|t| t == wanted))
+        })
+    };
+    SERVICES.iter().all(|service| services.contains(service))
+        && has("knowledge", "grpc", None)
+        && has("notifier", "handle", Some("reply.reply_requested"))
+        && has("intake", "handle", None)
+}
+
 /// The spans of the trace that the web channel's `inbound` span started, once every service
 /// has exported its part.
 async fn trace_of_the_message(receiver: &Receiver) -> anyhow::Result<Vec<Received>> {
@@ -167,8 +189,7 @@ async fn trace_of_the_message(receiver: &Receiver) -> anyhow::Result<Vec<Receive
             if let Some(root) = root {
                 let trace: Vec<Received> =
                     spans.iter().filter(|span| span.trace == root.trace).cloned().collect();
-                let services: BTreeSet<&str> = trace.iter().map(|span| span.service.as_str()).collect();
-                if SERVICES.iter().all(|service| services.contains(service)) {
+                if complete(&trace) {
                     return trace;
                 }
             }
@@ -184,12 +205,10 @@ async fn a_message_is_one_trace_across_every_process_it_crosses() -> anyhow::Res
     let backing = common::Backing::start().await?;
     let receiver = Receiver::default();
     let collector = receiver.clone().start().await?;
-    let mut grpc = BTreeMap::new();
-    for service in SERVICES {
-        grpc.insert(service, loopback()?);
-    }
-    let http = loopback()?;
-    let _children = start(&backing, collector, &grpc, http)?;
+    let mut addresses = loopbacks(SERVICES.len() + 2)?;
+    let (http, smtp) = (addresses.remove(0), addresses.remove(0));
+    let grpc: BTreeMap<&str, SocketAddr> = SERVICES.into_iter().zip(addresses).collect();
+    let _children = start(&backing, collector, &grpc, (http, smtp))?;
     for address in grpc.values() {
         common::wait_serving(*address).await?;
     }
