@@ -88,7 +88,7 @@ impl Bus {
     ) -> Result<(u64, bool), Error> {
         let mut headers = HeaderMap::new();
         for (name, value) in &stored.headers {
-            if !name.to_ascii_lowercase().starts_with("nats-") {
+            if !crate::consume::is_server_instruction(name) {
                 headers.append(name.as_str(), value.as_str());
             }
         }

@@ -254,6 +254,12 @@ impl Bus {
 /// (`Nats-*`: expected sequences, rollups, the message id) are left behind: copied onto the
 /// dead-letter subject they would get the letter refused or deduplicated away. The original's
 /// `Nats-Msg-Id` is kept as `Switchboard-Dlq-Msg-Id`.
+/// Whether a header is one the server acts on (`Nats-*`: expected sequences, rollups, the
+/// message id): a copy of a message published again must not carry it.
+pub(crate) fn is_server_instruction(name: &str) -> bool {
+    name.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("nats-"))
+}
+
 const NATS_MSG_ID: &str = "Nats-Msg-Id";
 const ORIGINAL_MSG_ID: &str = "Switchboard-Dlq-Msg-Id";
 
@@ -267,7 +273,7 @@ fn letter_headers(original: Option<&HeaderMap>) -> HeaderMap {
             continue;
         } else if name.eq_ignore_ascii_case(NATS_MSG_ID) {
             values.iter().for_each(|value| headers.append(ORIGINAL_MSG_ID, value.as_str()));
-        } else if !name.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("nats-")) {
+        } else if !is_server_instruction(name) {
             values.iter().for_each(|value| headers.append(name, value.as_str()));
         }
     }

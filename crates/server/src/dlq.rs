@@ -92,12 +92,13 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
         }
         DlqCommand::Purge { consumer, yes, connection } => {
             let bus = bus(&connection).await?;
-            let count = bus.dead_letters(consumer.as_deref()).await?.len();
-            anyhow::ensure!(
-                yes,
-                "purge deletes {} for good; run it again with --yes to confirm",
-                counted(count)
-            );
+            if !yes {
+                let count = bus.dead_letters(consumer.as_deref()).await?.len();
+                anyhow::bail!(
+                    "purge deletes {} for good; run it again with --yes to confirm",
+                    counted(count)
+                );
+            }
             let purged = bus.purge_dead_letters(consumer.as_deref()).await?;
             println!("{} purged", counted(usize::try_from(purged).unwrap_or(usize::MAX)));
         }

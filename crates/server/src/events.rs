@@ -130,19 +130,19 @@ pub struct Restored {
 /// Appends the backup's events, in order, to the bus's events stream, which must be empty, and
 /// starts the [`ACTING_CONSUMERS`] after them.
 pub async fn restore(bus: &Bus, from: &Path) -> anyhow::Result<Restored> {
-    let file = File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
-    let lines = BufReader::new(file).lines().count() as u64;
-    let file = File::open(from)?;
-    let progress = crate::progress::bar(lines, "restoring");
     let mut last = bus.last_sequence(EVENTS_STREAM).await?;
     anyhow::ensure!(
         last == 0,
         "the events stream already holds {last} events: restore into a new, empty server"
     );
+    let file = File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    let progress = crate::progress::bytes(file.metadata()?.len(), "restoring");
     let (mut previous, mut restored, mut renumbered) = (0, 0, false);
     for (number, text) in BufReader::new(file).lines().enumerate() {
         let at = || format!("{}: line {}", from.display(), number + 1);
-        let line: Line = serde_json::from_str(&text?).with_context(at)?;
+        let text = text?;
+        progress.inc(text.len() as u64 + 1);
+        let line: Line = serde_json::from_str(&text).with_context(at)?;
         anyhow::ensure!(line.sequence > previous, "{}: sequence {} after {previous}", at(), line.sequence);
         previous = line.sequence;
         let payload = STANDARD.decode(&line.payload).with_context(at)?;
@@ -155,7 +155,6 @@ pub async fn restore(bus: &Bus, from: &Path) -> anyhow::Result<Restored> {
         last = bus.restore_event(&stored, last).await.with_context(at)?;
         renumbered |= last != stored.sequence;
         restored += 1;
-        progress.inc(1);
     }
     progress.finish_and_clear();
     bus.start_consumers_after(&ACTING_CONSUMERS, last).await?;

@@ -6,9 +6,17 @@ use std::{io::IsTerminal as _, time::Duration};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+const STEPS: &str = "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)";
+const BYTES: &str = "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)";
+
 /// A bar over `total` steps named `what`; hidden unless stderr is a terminal.
 pub fn bar(total: u64, what: &str) -> ProgressBar {
-    bar_on(total, what, std::io::stderr().is_terminal())
+    bar_on(total, what, STEPS, std::io::stderr().is_terminal())
+}
+
+/// A bar over `total` bytes (a file read through once); hidden unless stderr is a terminal.
+pub fn bytes(total: u64, what: &str) -> ProgressBar {
+    bar_on(total, what, BYTES, std::io::stderr().is_terminal())
 }
 
 /// A spinner for work whose length is not known, ticking by itself; hidden unless stderr is a
@@ -21,9 +29,9 @@ pub fn spinner(what: &str) -> ProgressBar {
     spinner
 }
 
-fn bar_on(total: u64, what: &str, terminal: bool) -> ProgressBar {
+fn bar_on(total: u64, what: &str, template: &str, terminal: bool) -> ProgressBar {
     let bar = shown(ProgressBar::new(total), terminal);
-    bar.set_style(style("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)").progress_chars("=> "));
+    bar.set_style(style(template).progress_chars("=> "));
     bar.set_message(what.to_string());
     bar
 }
@@ -43,7 +51,7 @@ mod tests {
 
     #[test]
     fn off_a_terminal_a_bar_draws_nothing_and_still_counts() {
-        let quiet = bar_on(3, "importing", false);
+        let quiet = bar_on(3, "importing", STEPS, false);
         assert!(quiet.is_hidden());
         quiet.inc(2);
         assert_eq!(quiet.position(), 2);
