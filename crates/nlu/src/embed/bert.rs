@@ -2,20 +2,24 @@
 //!
 //! The same computation as candle's `BertModel` (embeddings, then per layer self-attention and
 //! the feed-forward block, each followed by a residual layer norm), written for one unpadded
-//! sequence: no attention mask, no packing of the weights for a general matrix product, no
-//! thread pool. A linear layer reads each weight row once and applies it to every token while
-//! the row is in the L1 cache; its dot products run in AVX2 when the processor has it (`pulp`
-//! dispatches at run time, safely). The weights are loaded by candle from the same file.
+//! sequence: no attention mask, no packing of the weights for each product, no thread pool. A
+//! linear layer keeps its weights transposed and computes a tile of 16 outputs for 4 tokens at
+//! a time in eight vector registers, so each weight is read once per four tokens and no sum is
+//! reduced across lanes; it runs in AVX2 when the processor has it (`pulp` dispatches at run
+//! time, safely). The weights are loaded by candle from the same file.
 
 use candle_core::DType;
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 use pulp::{Arch, Simd, WithSimd};
 
-/// Lanes of each dot product's sums: two AVX2 registers (four SSE ones).
+/// Lanes of the attention's dot products: two AVX2 registers (four SSE ones).
 const LANES: usize = 16;
-/// Tokens a weight row is applied to at once: each row chunk loaded serves four sums, and the
-/// eight registers of sums are independent, so the additions do not wait on each other.
+/// Outputs of a tile: the weights are stored tile by tile, each tile's `PACK` weights of an
+/// input side by side, so that a tile is read as one contiguous stream.
+const PACK: usize = 16;
+/// Tokens of a tile: each weight loaded serves four tokens, and the eight registers of sums are
+/// independent, so the additions do not wait on each other.
 const TOKENS_AT_ONCE: usize = 4;
 
 pub(super) struct Bert {
@@ -42,9 +46,10 @@ struct Layer {
     output_norm: Norm,
 }
 
-/// `y = x Wᵀ + b`, `weight` row-major, one row of `inputs` per output.
+/// `y = x Wᵀ + b`, the weights packed in tiles of `PACK` outputs (the last padded with zeros):
+/// weight `(o, i)` at `((o / PACK) · inputs + i) · PACK + o % PACK`.
 struct Linear {
-    weight: Vec<f32>,
+    packed: Vec<f32>,
     bias: Vec<f32>,
     inputs: usize,
 }
@@ -61,11 +66,14 @@ fn tensor(weights: &VarBuilder<'_>, shape: &[usize], name: &str) -> candle_core:
 
 impl Linear {
     fn load(weights: &VarBuilder<'_>, inputs: usize, outputs: usize) -> candle_core::Result<Self> {
-        Ok(Self {
-            weight: tensor(weights, &[outputs, inputs], "weight")?,
-            bias: tensor(weights, &[outputs], "bias")?,
-            inputs,
-        })
+        let weight = tensor(weights, &[outputs, inputs], "weight")?;
+        let mut packed = vec![0.0; outputs.div_ceil(PACK) * PACK * inputs];
+        for (o, row) in weight.chunks_exact(inputs).enumerate() {
+            for (i, w) in row.iter().enumerate() {
+                packed[((o / PACK) * inputs + i) * PACK + o % PACK] = *w;
+            }
+        }
+        Ok(Self { packed, bias: tensor(weights, &[outputs], "bias")?, inputs })
     }
 
     fn outputs(&self) -> usize {
@@ -142,10 +150,10 @@ impl Bert {
     /// Everything it calls is `#[inline(always)]`, so that it is compiled inside `pulp`'s
     /// function for the processor's features, with the vector instructions they allow.
     #[inline(always)]
-    fn forward(&self, ids: &[u32]) -> Vec<f32> {
+    fn forward<S: Simd>(&self, simd: S, ids: &[u32]) -> Vec<f32> {
         let mut states = self.embeddings(ids);
         for layer in &self.layers {
-            states = self.layer(layer, &states);
+            states = self.layer(simd, layer, &states);
         }
         mean_normalised(&states, self.hidden)
     }
@@ -165,26 +173,29 @@ impl Bert {
     }
 
     #[inline(always)]
-    fn layer(&self, layer: &Layer, states: &[f32]) -> Vec<f32> {
-        let context = self.attention(layer, states);
-        let mut attended = linear(&context, &layer.attention_output);
+    fn layer<S: Simd>(&self, simd: S, layer: &Layer, states: &[f32]) -> Vec<f32> {
+        let context = self.attention(simd, layer, states);
+        let mut attended = linear(simd, &context, &layer.attention_output);
         add_norm(&mut attended, states, &layer.attention_norm);
-        let mut inner = linear(&attended, &layer.intermediate);
+        let mut inner = linear(simd, &attended, &layer.intermediate);
         let activation = self.activation;
         inner.iter_mut().for_each(|x| *x = activate(activation, *x));
-        let mut output = linear(&inner, &layer.output);
+        let mut output = linear(simd, &inner, &layer.output);
         add_norm(&mut output, &attended, &layer.output_norm);
         output
     }
 
     /// Scaled dot-product attention per head over every token (one text: nothing is masked).
     #[inline(always)]
-    fn attention(&self, layer: &Layer, states: &[f32]) -> Vec<f32> {
+    fn attention<S: Simd>(&self, simd: S, layer: &Layer, states: &[f32]) -> Vec<f32> {
         let (hidden, heads) = (self.hidden, self.heads);
         let size = hidden / heads;
         let tokens = states.len() / hidden;
-        let (query, key, value) =
-            (linear(states, &layer.query), linear(states, &layer.key), linear(states, &layer.value));
+        let (query, key, value) = (
+            linear(simd, states, &layer.query),
+            linear(simd, states, &layer.key),
+            linear(simd, states, &layer.value),
+        );
         let scale = 1.0 / (size as f32).sqrt();
         let mut context = vec![0.0; states.len()];
         let mut weights = vec![0.0; tokens];
@@ -216,57 +227,70 @@ impl WithSimd for Forward<'_> {
     type Output = Vec<f32>;
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) -> Vec<f32> {
-        self.bert.forward(self.ids)
+    fn with_simd<S: Simd>(self, simd: S) -> Vec<f32> {
+        self.bert.forward(simd, self.ids)
     }
 }
 
-/// One row of `x` (per token) times every weight row. Each weight row is applied to all the
-/// tokens before the next is read, so it is read from memory once.
+/// `x` (one row per token) times `Wᵀ`, plus the bias, tile by tile, `TOKENS_AT_ONCE` tokens
+/// at a time.
 #[inline(always)]
-fn linear(x: &[f32], layer: &Linear) -> Vec<f32> {
+fn linear<S: Simd>(simd: S, x: &[f32], layer: &Linear) -> Vec<f32> {
     let (inputs, outputs) = (layer.inputs, layer.outputs());
-    let tokens: Vec<&[f32]> = x.chunks_exact(inputs).collect();
-    let mut y = vec![0.0; tokens.len() * outputs];
-    let blocks = tokens.chunks_exact(TOKENS_AT_ONCE);
-    let rest = blocks.remainder();
-    for (o, row) in layer.weight.chunks_exact(inputs).enumerate() {
-        let bias = layer.bias[o];
-        for (b, block) in blocks.clone().enumerate() {
-            for (k, sum) in dot_block(row, block).into_iter().enumerate() {
-                y[(b * TOKENS_AT_ONCE + k) * outputs + o] = sum + bias;
+    let tokens = x.len() / inputs;
+    let mut y: Vec<f32> = layer.bias.iter().copied().cycle().take(tokens * outputs).collect();
+    for (tile, weights) in layer.packed.chunks_exact(inputs * PACK).enumerate() {
+        for first_token in (0..tokens).step_by(TOKENS_AT_ONCE) {
+            let block = Block { x, inputs, first_token, weights, outputs, first_output: tile * PACK };
+            match tokens - first_token {
+                1 => block.add_to::<S, 1>(simd, &mut y),
+                2 => block.add_to::<S, 2>(simd, &mut y),
+                3 => block.add_to::<S, 3>(simd, &mut y),
+                _ => block.add_to::<S, TOKENS_AT_ONCE>(simd, &mut y),
             }
-        }
-        let done = tokens.len() - rest.len();
-        for (k, token) in rest.iter().enumerate() {
-            y[(done + k) * outputs + o] = dot(token, row) + bias;
         }
     }
     y
 }
 
-/// `row` dotted with each of `TOKENS_AT_ONCE` tokens, the row's chunks loaded once for all.
-/// Written lane by lane over fixed-size chunks so that the compiler keeps the sums in vector
-/// registers.
-#[inline(always)]
-fn dot_block(row: &[f32], tokens: &[&[f32]]) -> [f32; TOKENS_AT_ONCE] {
-    let [a, b, c, d] = [tokens[0], tokens[1], tokens[2], tokens[3]];
-    let (mut sa, mut sb, mut sc, mut sd) =
-        ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
-    let chunks = row.chunks_exact(LANES);
-    let tail = row.len() - chunks.remainder().len();
-    let rows = chunks.zip(a.chunks_exact(LANES)).zip(b.chunks_exact(LANES));
-    for (((w, x), y), (z, v)) in rows.zip(c.chunks_exact(LANES).zip(d.chunks_exact(LANES))) {
-        for lane in 0..LANES {
-            sa[lane] += w[lane] * x[lane];
-            sb[lane] += w[lane] * y[lane];
-            sc[lane] += w[lane] * z[lane];
-            sd[lane] += w[lane] * v[lane];
+/// A tile of a linear layer: its packed `weights` (`PACK` a input), for the tokens from
+/// `first_token`.
+struct Block<'a> {
+    x: &'a [f32],
+    inputs: usize,
+    first_token: usize,
+    weights: &'a [f32],
+    outputs: usize,
+    first_output: usize,
+}
+
+impl Block<'_> {
+    /// Adds the tile's products for `N` tokens to `y`: for each input, the tile's weights times
+    /// each token's value, in independent registers of sums (two a token with AVX2).
+    #[inline(always)]
+    fn add_to<S: Simd, const N: usize>(&self, simd: S, y: &mut [f32]) {
+        let zero = simd.splat_f32s(0.0);
+        let mut sums = [[zero; PACK]; N];
+        let values: [&[f32]; N] =
+            std::array::from_fn(|k| &self.x[(self.first_token + k) * self.inputs..][..self.inputs]);
+        for (i, weights) in self.weights.chunks_exact(PACK).enumerate() {
+            let (weights, _) = S::as_simd_f32s(weights);
+            for (sum, value) in sums.iter_mut().zip(&values) {
+                let value = simd.splat_f32s(value[i]);
+                for (sum, weight) in sum.iter_mut().zip(weights) {
+                    *sum = simd.mul_add_e_f32s(value, *weight, *sum);
+                }
+            }
+        }
+        let valid = PACK.min(self.outputs - self.first_output);
+        for (k, sum) in sums.iter().enumerate() {
+            let mut lanes = [0.0f32; PACK];
+            let (registers, _) = S::as_mut_simd_f32s(&mut lanes);
+            registers.iter_mut().zip(sum).for_each(|(lane, sum)| *lane = *sum);
+            let start = (self.first_token + k) * self.outputs + self.first_output;
+            y[start..start + valid].iter_mut().zip(lanes).for_each(|(y, s)| *y += s);
         }
     }
-    let rest = |token: &[f32]| -> f32 { row[tail..].iter().zip(&token[tail..]).map(|(w, v)| w * v).sum() };
-    let total = |sums: [f32; LANES]| -> f32 { sums.iter().sum() };
-    [total(sa) + rest(a), total(sb) + rest(b), total(sc) + rest(c), total(sd) + rest(d)]
 }
 
 /// A dot product in `LANES` independent sums, which the compiler turns into vector registers.
