@@ -3,9 +3,9 @@
 //! The same computation as candle's `BertModel` (embeddings, then per layer self-attention and
 //! the feed-forward block, each followed by a residual layer norm), written for one unpadded
 //! sequence: no attention mask, no packing of the weights for each product, no thread pool. A
-//! linear layer keeps its weights transposed and computes a tile of 16 outputs for 4 tokens at
-//! a time in eight vector registers, so each weight is read once per four tokens and no sum is
-//! reduced across lanes; it runs in AVX2 when the processor has it (`pulp` dispatches at run
+//! linear layer keeps its weights packed once in tiles of 16 outputs and computes a tile for 4
+//! tokens at a time in eight vector registers, so each weight is read once per four tokens and no
+//! sum is reduced across lanes; it runs in AVX2 when the processor has it (`pulp` dispatches at run
 //! time, safely). The weights are loaded by candle from the same file.
 
 use candle_core::DType;
@@ -67,13 +67,19 @@ fn tensor(weights: &VarBuilder<'_>, shape: &[usize], name: &str) -> candle_core:
 impl Linear {
     fn load(weights: &VarBuilder<'_>, inputs: usize, outputs: usize) -> candle_core::Result<Self> {
         let weight = tensor(weights, &[outputs, inputs], "weight")?;
+        Ok(Self::from_rows(&weight, tensor(weights, &[outputs], "bias")?, inputs))
+    }
+
+    /// From `weight` row-major (one row of `inputs` per output).
+    fn from_rows(weight: &[f32], bias: Vec<f32>, inputs: usize) -> Self {
+        let outputs = bias.len();
         let mut packed = vec![0.0; outputs.div_ceil(PACK) * PACK * inputs];
         for (o, row) in weight.chunks_exact(inputs).enumerate() {
             for (i, w) in row.iter().enumerate() {
                 packed[((o / PACK) * inputs + i) * PACK + o % PACK] = *w;
             }
         }
-        Ok(Self { packed, bias: tensor(weights, &[outputs], "bias")?, inputs })
+        Self { packed, bias, inputs }
     }
 
     fn outputs(&self) -> usize {
@@ -363,4 +369,50 @@ fn mean_normalised(states: &[f32], hidden: usize) -> Vec<f32> {
         mean.iter_mut().for_each(|v| *v /= norm);
     }
     mean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(x: &[f32], weight: &[f32], bias: &[f32], inputs: usize) -> Vec<f32> {
+        let mut y = Vec::new();
+        for token in x.chunks_exact(inputs) {
+            for (row, b) in weight.chunks_exact(inputs).zip(bias) {
+                y.push(b + row.iter().zip(token).map(|(w, v)| w * v).sum::<f32>());
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n as u32).map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    fn assert_close(got: &[f32], expected: &[f32], case: &str) {
+        assert_eq!(got.len(), expected.len(), "{case}");
+        for (g, e) in got.iter().zip(expected) {
+            assert!((g - e).abs() < 1e-4, "{case}: {g} against {e}");
+        }
+    }
+
+    /// Every number of tokens a tile can hold, and outputs that fill no whole tile.
+    #[test]
+    fn a_linear_layer_is_the_matrix_product_plus_the_bias_whatever_the_sizes() {
+        for (inputs, outputs) in [(7, 19), (16, 16), (33, 40), (5, 3)] {
+            let weight = values(inputs * outputs, 1);
+            let bias = values(outputs, 2);
+            let layer = Linear::from_rows(&weight, bias.clone(), inputs);
+            for tokens in 1..=9 {
+                let x = values(tokens * inputs, 3);
+                let expected = naive(&x, &weight, &bias, inputs);
+                let case = format!("{inputs}x{outputs}, {tokens} tokens");
+                assert_close(&linear(pulp::Scalar::new(), &x, &layer), &expected, &case);
+                #[cfg(target_arch = "x86_64")]
+                if let Some(simd) = pulp::x86::V3::try_new() {
+                    assert_close(&linear(simd, &x, &layer), &expected, &format!("{case}, AVX2"));
+                }
+            }
+        }
+    }
 }
