@@ -250,10 +250,6 @@ impl Bus {
     }
 }
 
-/// The original's headers that describe it, for its dead letter. Headers the server acts on
-/// (`Nats-*`: expected sequences, rollups, the message id) are left behind: copied onto the
-/// dead-letter subject they would get the letter refused or deduplicated away. The original's
-/// `Nats-Msg-Id` is kept as `Switchboard-Dlq-Msg-Id`.
 /// Whether a header is one the server acts on (`Nats-*`: expected sequences, rollups, the
 /// message id): a copy of a message published again must not carry it.
 pub(crate) fn is_server_instruction(name: &str) -> bool {
@@ -263,6 +259,10 @@ pub(crate) fn is_server_instruction(name: &str) -> bool {
 const NATS_MSG_ID: &str = "Nats-Msg-Id";
 const ORIGINAL_MSG_ID: &str = "Switchboard-Dlq-Msg-Id";
 
+/// The original's headers that describe it, for its dead letter. Headers the server acts on
+/// (`Nats-*`: expected sequences, rollups, the message id) are left behind: copied onto the
+/// dead-letter subject they would get the letter refused or deduplicated away. The original's
+/// `Nats-Msg-Id` is kept as `Switchboard-Dlq-Msg-Id`.
 fn letter_headers(original: Option<&HeaderMap>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     // A letter put back and failing again keeps its first original's id, not the redrive's.
