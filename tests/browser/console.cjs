@@ -3,6 +3,8 @@
 // Usage: node console.cjs SCENARIO BASE_URL, with SWITCHBOARD_CONSOLE_TEST (JSON: agents and
 // their passwords, the conversation or the macro) and SWITCHBOARD_SCREENSHOTS (a directory).
 // It reports on stdout, one line per step, and waits for a line on stdin where the test acts.
+// On stderr: the pages' errors and refused requests; every request too with
+// SWITCHBOARD_CONSOLE_REQUESTS=1 (to see what a page asks for, and how often).
 'use strict';
 const { chromium } = require('playwright-core');
 const path = require('node:path');
@@ -27,6 +29,8 @@ async function open(browser, locale) {
   // What the pages themselves report, for a failure's diagnosis (stderr: the test shows it).
   page.on('pageerror', (error) => console.error(`page error (${locale}): ${error.message}`));
   page.on('console', (message) => message.type() === 'error' && console.error(`page console (${locale}): ${message.text()}`));
+  page.on('response', (response) => response.status() >= 400 && console.error(`page response (${locale}): ${response.status()} ${response.request().method()} ${response.url()}`));
+  page.on('request', (request) => process.env.SWITCHBOARD_CONSOLE_REQUESTS && console.error(`page request (${locale}) ${Date.now()}: ${request.method()} ${request.url()}`));
   pages.push(page);
   return page;
 }
@@ -207,8 +211,10 @@ async function supervise(browser) {
       say(`SIGNED-OUT ${JSON.stringify(text)}`);
       break;
     }
+    // Her going offline reaches the overview through the desk's projection; a reload asks for
+    // the overview's figures again, so the pace stays under the listener's per-client rate.
     if (tries > 50) throw new Error(`ana is still ${text}`);
-    await page.waitForTimeout(200);
+    await page.waitForTimeout(500);
   }
 }
 

@@ -2,6 +2,8 @@
 //! for request headers (which also closes idle keep-alive connections), a deadline for each
 //! request (body and answer), and a per-client-address rate limit answered with 429 and
 //! `Retry-After`. Behind trusted proxies the client is the last untrusted `X-Forwarded-For` hop.
+//! Files served from memory (the console's page and scripts, the widget's script) are outside
+//! the rate: one page load asks for dozens of them at once, and each costs less than its count.
 
 use std::{
     convert::Infallible,
@@ -11,7 +13,13 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body, response::IntoResponse};
+use axum::{
+    Router,
+    body::Body,
+    extract::State,
+    middleware::{self, Next},
+    response::IntoResponse,
+};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -114,20 +122,32 @@ impl Drop for Place {
     }
 }
 
+/// What the listener serves: `metered` routes count against the per-client request rate,
+/// `files` (answered from memory) do not. Both hold to the connection caps and deadlines.
+#[derive(Debug, Default)]
+pub struct Routes {
+    pub metered: Router,
+    pub files: Router,
+}
+
+type Limiter = Arc<DefaultKeyedRateLimiter<IpAddr>>;
+
 struct Shared {
     router: Router,
     limits: HttpLimits,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
-/// Serves `router` on `listener` until `shutdown`, within `limits`.
-pub async fn serve(listener: TcpListener, router: Router, limits: HttpLimits, shutdown: CancellationToken) {
+/// Serves `routes` on `listener` until `shutdown`, within `limits`.
+pub async fn serve(listener: TcpListener, routes: Routes, limits: HttpLimits, shutdown: CancellationToken) {
     let quota = Quota::per_second(limits.per_client_rate).allow_burst(limits.per_client_burst);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let max_per_client = limits.max_per_client.max(1);
-    let shared = Arc::new(Shared { router, limits, limiter: RateLimiter::keyed(quota) });
+    let limiter: Limiter = Arc::new(RateLimiter::keyed(quota));
+    let router =
+        routes.metered.layer(middleware::from_fn_with_state(limiter.clone(), meter)).merge(routes.files);
+    let shared = Arc::new(Shared { router, limits });
     let per_client = PerClient::default();
-    spawn_pruning(shared.clone(), shutdown.clone());
+    spawn_pruning(limiter, shutdown.clone());
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -156,13 +176,13 @@ pub async fn serve(listener: TcpListener, router: Router, limits: HttpLimits, sh
 }
 
 /// The rate limiter forgets clients that have been quiet, so its memory stays bounded.
-fn spawn_pruning(shared: Arc<Shared>, shutdown: CancellationToken) {
+fn spawn_pruning(limiter: Limiter, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                _ = every.tick() => shared.limiter.retain_recent(),
+                _ = every.tick() => limiter.retain_recent(),
             }
         }
     });
@@ -201,17 +221,25 @@ async fn connection(
     }
 }
 
-/// Rate-limits, then answers within the request deadline.
+/// Answers within the request deadline, knowing the client (see [`ClientAddress`]).
 async fn handle(mut request: Request<Body>, peer: SocketAddr, shared: &Shared) -> Response<Body> {
     let client = client_address(peer.ip(), request.headers(), &shared.limits.trusted_proxies);
-    if let Some(refused) = over_rate(&shared.limiter, &client_key(client)) {
-        return refused;
-    }
     request.extensions_mut().insert(ClientAddress(client));
     match tokio::time::timeout(shared.limits.request_timeout, shared.router.clone().oneshot(request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
         Err(_) => (StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response(),
+    }
+}
+
+/// Counts a metered request against its client's rate: past it, 429.
+async fn meter(State(limiter): State<Limiter>, request: Request<Body>, next: Next) -> Response<Body> {
+    let client = request.extensions().get::<ClientAddress>().map(|found| client_key(found.0));
+    // `handle` always says who the client is; without it, all such requests share one budget.
+    let key = client.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    match over_rate(&limiter, &key) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     }
 }
 

@@ -139,8 +139,9 @@ pub struct Listeners {
     pub http: Option<TcpListener>,
     pub smtp: Option<TcpListener>,
     /// More routes the HTTP listener serves besides the channels' own (the web console), under
-    /// the same limits.
+    /// the same limits; `files` are answered from memory and not counted by the request rate.
     pub routes: axum::Router,
+    pub files: axum::Router,
 }
 
 pub struct Started {
@@ -192,11 +193,12 @@ pub async fn start(
         }));
         let in_flight = hooks::Hooks::budget(config.webhook_bytes_in_flight / 1024);
         let per_site = hooks::Hooks::per_site(&config.http_limits);
-        let routes = hooks::routes(hooks::Hooks { deps, inbox, tenants, in_flight, per_site })
+        let metered = hooks::routes(hooks::Hooks { deps, inbox, tenants, in_flight, per_site })
             .merge(surveys::routes(surveys))
             .merge(chat::routes(chat))
             .merge(voice::routes(voice))
             .merge(listeners.routes);
+        let routes = http::Routes { metered, files: chat::files().merge(listeners.files) };
         let limits = config.http_limits.clone();
         tasks.push(tokio::spawn(async move {
             http::serve(listener, routes, limits, shutdown).await;

@@ -36,8 +36,8 @@ pub struct Config {
     pub tls: Option<switchboard_auth::PeerTls>,
 }
 
-/// The console's routes. Fails only on a malformed endpoint (connections are made on first use).
-/// Live streams end when `shutdown` is cancelled.
+/// The console's API. Fails only on a malformed endpoint (connections are made on first use).
+/// Live streams end when `shutdown` is cancelled. Its page and scripts are [`files`].
 pub fn routes(config: &Config, shutdown: CancellationToken) -> Result<Router, String> {
     let backend = backend::Backend::new(config)?;
     let live = live::Live { backend: backend.clone(), shutdown };
@@ -71,9 +71,13 @@ pub fn routes(config: &Config, shutdown: CancellationToken) -> Result<Router, St
         .route("/console/api/changes", get(live::changes))
         .route(&conversation("typing"), get(live::typing).post(live::signal_typing))
         .with_state(live);
-    let files = Router::new()
+    Ok(api.merge(changes))
+}
+
+/// The console's page, scripts and styles, embedded in the binary.
+pub fn files() -> Router {
+    Router::new()
         .route("/console", get(assets::bare))
         .route("/console/", get(assets::index))
-        .route("/console/{*path}", get(assets::asset));
-    Ok(api.merge(changes).merge(files))
+        .route("/console/{*path}", get(assets::asset))
 }

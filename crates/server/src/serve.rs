@@ -148,6 +148,7 @@ fn with_console(
     };
     let routes = switchboard_console::routes(&console, shutdown.clone()).map_err(anyhow::Error::msg)?;
     channels.routes = channels.routes.merge(routes);
+    channels.files = channels.files.merge(switchboard_console::files());
     Ok(channels)
 }
 

@@ -90,11 +90,12 @@ impl Chat {
 }
 
 pub fn routes(chat: Chat) -> Router {
-    Router::new()
-        .route("/chat/widget.js", get(widget))
-        .route("/chat/demo", get(demo))
-        .route("/chat/ws", get(connect))
-        .with_state(chat)
+    Router::new().route("/chat/ws", get(connect)).with_state(chat)
+}
+
+/// The widget's script and its demo page, made from what the binary holds.
+pub fn files() -> Router {
+    Router::new().route("/chat/widget.js", get(widget)).route("/chat/demo", get(demo))
 }
 
 const WIDGET: &str = include_str!("widget.js");
