@@ -11,6 +11,7 @@ mod activity;
 mod apply;
 mod approvals;
 mod assign;
+mod batch;
 mod breach;
 mod claim;
 mod closing;

@@ -1,8 +1,9 @@
-//! Folds each batch into the conversations it touches: each row (and its details) is loaded
-//! once, folded with [`conversation::apply`] and [`details::apply`], and stored once. Timeline
-//! entries, customers, orders and macros are written as their events come.
+//! Folds each batch into the conversations it touches: their rows (and details) are loaded in
+//! one statement, folded with [`conversation::apply`] and [`details::apply`], and stored in one
+//! (see [`batch`]); the timeline's changes too. Customers, orders, approvals and macros, which
+//! are rare, are written as their events come.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
@@ -10,9 +11,8 @@ use switchboard_proto::{events::v1::event::Body, time::to_datetime};
 
 use crate::{
     approvals,
-    conversation::{self, Conversation},
-    details::{self, Details},
-    macro_calls, records, store, timeline,
+    batch::{self, Key},
+    conversation, details, macro_calls, records, timeline,
 };
 
 /// Aggregates whose events say something to the desk.
@@ -33,8 +33,6 @@ const AGGREGATES: [&str; 15] = [
     "conversation-update",
     "return",
 ];
-
-type Key = (String, String);
 
 pub struct DeskProjection;
 
@@ -64,37 +62,37 @@ impl Projection for DeskProjection {
     }
 
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
-        let mut touched: BTreeMap<Key, Option<Conversation>> = BTreeMap::new();
-        let mut touched_details: BTreeMap<Key, Details> = BTreeMap::new();
+        let mut changes = Vec::new();
         for applied in events {
-            let (event, tenant) = (&applied.event, applied.event.tenant.as_str());
-            let Some(body) = event.body.as_ref() else { continue };
-            if let Some(change) = timeline::changes_of(event, applied.sequence) {
-                records::record(tx, tenant, &change).await?;
+            if let Some(change) = timeline::changes_of(&applied.event, applied.sequence) {
+                changes.push((applied.event.tenant.clone(), change));
             }
             directory(tx, applied).await?;
-            let Some(id) = conversation::conversation_of(body) else { continue };
-            let key = (tenant.to_string(), id.to_string());
-            let state = match touched.remove(&key) {
-                Some(state) => state,
-                None => store::load(tx, &key.0, &key.1).await?,
-            };
-            touched.insert(key.clone(), conversation::apply(state, event, applied.sequence));
-            let mut folded = match touched_details.remove(&key) {
-                Some(folded) => folded,
-                None => records::load_details(tx, &key.0, &key.1).await?.unwrap_or_default(),
-            };
-            details::apply(&mut folded, body);
-            touched_details.insert(key, folded);
         }
-        for conversation in touched.into_values().flatten() {
-            store::save(tx, &conversation).await?;
+        batch::record(tx, &changes).await?;
+        let keys: Vec<Key> = events.iter().filter_map(key_of).collect::<BTreeSet<_>>().into_iter().collect();
+        if keys.is_empty() {
+            return Ok(());
         }
-        for ((tenant, id), folded) in touched_details {
-            records::save_details(tx, &tenant, &id, &folded).await?;
+        let mut conversations = batch::load_conversations(tx, &keys).await?;
+        let mut details = batch::load_details(tx, &keys).await?;
+        for applied in events {
+            let (Some(key), Some(body)) = (key_of(applied), applied.event.body.as_ref()) else { continue };
+            let state = conversations.remove(&key);
+            details::apply(details.entry(key.clone()).or_default(), body);
+            if let Some(state) = conversation::apply(state, &applied.event, applied.sequence) {
+                conversations.insert(key, state);
+            }
         }
-        Ok(())
+        batch::save_conversations(tx, &conversations.into_values().collect::<Vec<_>>()).await?;
+        batch::save_details(tx, &details.into_iter().collect::<Vec<_>>()).await
     }
+}
+
+/// The conversation `applied` is about, if any.
+fn key_of(applied: &Applied) -> Option<Key> {
+    let id = conversation::conversation_of(applied.event.body.as_ref()?)?;
+    Some((applied.event.tenant.clone(), id.to_string()))
 }
 
 /// Customers, orders and macros, as their last event says.

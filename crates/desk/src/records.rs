@@ -13,52 +13,11 @@ use switchboard_proto::events::v1::{
 
 use crate::{
     details::{Details, Timer},
-    timeline::{Change, Entry, Kind},
+    timeline::{Entry, Kind},
 };
 
 fn sequence_of(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Stores one timeline change; an entry already stored (a replayed sequence) is kept.
-pub async fn record(tx: &mut PgConnection, tenant: &str, change: &Change) -> Result<(), sqlx::Error> {
-    match change {
-        Change::Add(e) => sqlx::query(
-            "INSERT INTO desk.entries (tenant, conversation_id, sequence, kind, entry_id, author, text, at,
-                 article_ids, classification, delivery)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(&e.conversation_id)
-        .bind(sequence_of(e.sequence))
-        .bind(e.kind.as_str())
-        .bind(&e.entry_id)
-        .bind(&e.author)
-        .bind(&e.text)
-        .bind(e.at)
-        .bind(&e.article_ids)
-        .bind(&e.classification)
-        .bind(&e.delivery),
-        Change::Classify { conversation_id, message_id, classification } => sqlx::query(
-            "UPDATE desk.entries SET classification = $4
-             WHERE tenant = $1 AND conversation_id = $2 AND entry_id = $3 AND kind = 'customer'",
-        )
-        .bind(tenant)
-        .bind(conversation_id)
-        .bind(message_id)
-        .bind(classification),
-        Change::Deliver { conversation_id, reply_id, delivery } => sqlx::query(
-            "UPDATE desk.entries SET delivery = $4
-             WHERE tenant = $1 AND conversation_id = $2 AND entry_id = $3 AND kind IN ('bot', 'agent')",
-        )
-        .bind(tenant)
-        .bind(conversation_id)
-        .bind(reply_id)
-        .bind(delivery),
-    }
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// The conversation's timeline, oldest first (at most the last `limit` entries).
@@ -108,35 +67,7 @@ pub async fn load_details(
     row.map(|row| details_of(&row)).transpose()
 }
 
-pub async fn save_details(
-    tx: &mut PgConnection,
-    tenant: &str,
-    id: &str,
-    d: &Details,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO desk.details (tenant, conversation_id, routing, handoff, tags, timers, verified,
-             closed_by, close_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (tenant, conversation_id) DO UPDATE SET routing = EXCLUDED.routing,
-             handoff = EXCLUDED.handoff, tags = EXCLUDED.tags, timers = EXCLUDED.timers,
-             verified = EXCLUDED.verified, closed_by = EXCLUDED.closed_by, close_reason = EXCLUDED.close_reason",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(d.routing.as_ref().map(|r| r.encode_to_vec()))
-    .bind(d.handoff.as_ref().map(|h| h.encode_to_vec()))
-    .bind(d.tags.iter().cloned().collect::<Vec<_>>())
-    .bind(timers_to_json(&d.timers))
-    .bind(d.verified)
-    .bind(&d.closed_by)
-    .bind(&d.close_reason)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-fn details_of(row: &PgRow) -> Result<Details, sqlx::Error> {
+pub(crate) fn details_of(row: &PgRow) -> Result<Details, sqlx::Error> {
     let decode_routing =
         |bytes: Option<Vec<u8>>| bytes.and_then(|b| MessageRouted::decode(b.as_slice()).ok());
     let decode_handoff =
@@ -158,7 +89,7 @@ pub async fn details(pool: &PgPool, tenant: &str, id: &str) -> Result<Details, s
     Ok(load_details(&mut connection, tenant, id).await?.unwrap_or_default())
 }
 
-fn timers_to_json(timers: &BTreeMap<String, Timer>) -> Value {
+pub(crate) fn timers_to_json(timers: &BTreeMap<String, Timer>) -> Value {
     let entries = timers.iter().map(|(metric, t)| {
         let due_at = t.due_at.map(|at| at.to_rfc3339());
         let timer = json!({"policy": t.policy, "due_at": due_at, "paused": t.paused, "breached": t.breached, "met": t.met});

@@ -11,7 +11,7 @@ use crate::{
     listing::{Assignee, Query, SortKey},
 };
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "tenant, conversation_id, customer_id, channel, routed, paused, closed, queue, priority,
      assignee, preview, sla_targets, handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since, arrived_at, assigned_at";
 
@@ -77,54 +77,6 @@ pub async fn last_sequence(pool: &PgPool, tenant: &str) -> Result<u64, sqlx::Err
             .fetch_one(pool)
             .await?;
     Ok(last.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
-}
-
-pub async fn save(tx: &mut PgConnection, c: &Conversation) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO desk.conversations (tenant, conversation_id, customer_id, channel, status, routed,
-             paused, closed, queue, priority, assignee, preview, sla_targets, sla_due_at, sla_breached,
-             handoff_reason, language, created_at, updated_at, sequence, last_change, waiting_since, arrived_at,
-             assigned_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-             $22, $23, $24)
-         ON CONFLICT (tenant, conversation_id) DO UPDATE SET
-             customer_id = EXCLUDED.customer_id, channel = EXCLUDED.channel, status = EXCLUDED.status,
-             routed = EXCLUDED.routed, paused = EXCLUDED.paused, closed = EXCLUDED.closed,
-             queue = EXCLUDED.queue, priority = EXCLUDED.priority, assignee = EXCLUDED.assignee,
-             preview = EXCLUDED.preview, sla_targets = EXCLUDED.sla_targets,
-             sla_due_at = EXCLUDED.sla_due_at, sla_breached = EXCLUDED.sla_breached,
-             handoff_reason = EXCLUDED.handoff_reason, language = EXCLUDED.language,
-             updated_at = EXCLUDED.updated_at, sequence = EXCLUDED.sequence,
-             last_change = EXCLUDED.last_change, waiting_since = EXCLUDED.waiting_since,
-             arrived_at = EXCLUDED.arrived_at, assigned_at = EXCLUDED.assigned_at",
-    )
-    .bind(&c.tenant)
-    .bind(&c.conversation_id)
-    .bind(&c.customer_id)
-    .bind(c.channel)
-    .bind(c.status().as_str())
-    .bind(c.routed.as_str())
-    .bind(c.paused)
-    .bind(c.closed)
-    .bind(&c.queue)
-    .bind(c.priority)
-    .bind(&c.assignee)
-    .bind(&c.preview)
-    .bind(targets_to_json(&c.sla))
-    .bind(c.sla_due_at())
-    .bind(c.sla_breached())
-    .bind(&c.handoff_reason)
-    .bind(&c.language)
-    .bind(c.created_at)
-    .bind(c.updated_at)
-    .bind(i64::try_from(c.sequence).unwrap_or(i64::MAX))
-    .bind(c.last_change.as_str())
-    .bind(c.waiting_since)
-    .bind(i64::try_from(c.arrived_at).unwrap_or(i64::MAX))
-    .bind(i64::try_from(c.assigned_at).unwrap_or(i64::MAX))
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// The listing's order, as the `conversations_by_*` indexes hold it after their equality columns.
@@ -207,7 +159,7 @@ pub fn sort_key_of(c: &Conversation) -> SortKey {
     }
 }
 
-fn conversation_of(row: &PgRow) -> Result<Conversation, sqlx::Error> {
+pub(crate) fn conversation_of(row: &PgRow) -> Result<Conversation, sqlx::Error> {
     Ok(Conversation {
         tenant: row.try_get("tenant")?,
         conversation_id: row.try_get("conversation_id")?,
@@ -233,7 +185,7 @@ fn conversation_of(row: &PgRow) -> Result<Conversation, sqlx::Error> {
     })
 }
 
-fn targets_to_json(targets: &BTreeMap<String, Target>) -> Value {
+pub(crate) fn targets_to_json(targets: &BTreeMap<String, Target>) -> Value {
     let entries = targets.iter().map(|(metric, target)| {
         (metric.clone(), json!({"due_at": target.due_at.to_rfc3339(), "breached": target.breached}))
     });
