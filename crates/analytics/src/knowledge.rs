@@ -25,45 +25,55 @@ pub(crate) fn kind_slug(kind: KnowledgeQueryKind) -> &'static str {
     }
 }
 
-pub(crate) async fn record_query(
-    tx: &mut PgConnection,
-    tenant: &str,
-    q: &KnowledgeQueried,
+/// A question to keep: a knowledge query's, or a hand-off's (`kind`), of `tenant`.
+pub(crate) struct Asked {
+    tenant: String,
+    kind: &'static str,
+    query: KnowledgeQueried,
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    insert(tx, tenant, kind_slug(q.kind()), q, at).await
 }
 
-/// Keeps a question of `kind` (a knowledge query's, or a hand-off's) once by its id.
-async fn insert(
-    tx: &mut PgConnection,
-    tenant: &str,
-    kind: &str,
-    q: &KnowledgeQueried,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let language = q.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+/// A knowledge query, to keep.
+pub(crate) fn asked(tenant: &str, q: &KnowledgeQueried, at: DateTime<Utc>) -> Asked {
+    Asked { tenant: tenant.to_string(), kind: kind_slug(q.kind()), query: q.clone(), at }
+}
+
+/// Keeps questions once by their ids (a replayed one is kept as it was), in one statement. A
+/// row's article ids travel as JSON: arrays of arrays cannot be ragged.
+pub(crate) async fn keep(tx: &mut PgConnection, all: &[Asked]) -> Result<(), sqlx::Error> {
+    if all.is_empty() {
+        return Ok(());
+    }
+    let text = |field: fn(&Asked) -> &str| all.iter().map(field).collect::<Vec<&str>>();
+    let language =
+        |a: &Asked| a.query.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
     sqlx::query(
         "INSERT INTO analytics.knowledge_queries (query_id, kind, query, wording, locale, language,
              result_count, top_score, answered, article_ids, conversation_id, asked_at, tenant,
              customer_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         SELECT query_id, kind, query, wording, locale, language, result_count, top_score, answered,
+             ARRAY(SELECT jsonb_array_elements_text(article_ids)), conversation_id, asked_at, tenant,
+             customer_id
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+             $8::real[], $9::bool[], $10::jsonb[], $11::text[], $12::timestamptz[], $13::text[], $14::text[])
+             AS q (query_id, kind, query, wording, locale, language, result_count, top_score, answered,
+                 article_ids, conversation_id, asked_at, tenant, customer_id)
          ON CONFLICT (tenant, query_id) DO NOTHING",
     )
-    .bind(&q.query_id)
-    .bind(kind)
-    .bind(&q.query)
-    .bind(wording(&q.query))
-    .bind(&q.locale)
-    .bind(language)
-    .bind(i32::try_from(q.result_count).unwrap_or(i32::MAX))
-    .bind(q.top_score)
-    .bind(q.answered)
-    .bind(&q.article_ids)
-    .bind(&q.conversation_id)
-    .bind(at)
-    .bind(tenant)
-    .bind(&q.customer_id)
+    .bind(text(|a| &a.query.query_id))
+    .bind(text(|a| a.kind))
+    .bind(text(|a| &a.query.query))
+    .bind(all.iter().map(|a| wording(&a.query.query)).collect::<Vec<String>>())
+    .bind(text(|a| &a.query.locale))
+    .bind(all.iter().map(language).collect::<Vec<String>>())
+    .bind(all.iter().map(|a| i32::try_from(a.query.result_count).unwrap_or(i32::MAX)).collect::<Vec<i32>>())
+    .bind(all.iter().map(|a| a.query.top_score).collect::<Vec<f32>>())
+    .bind(all.iter().map(|a| a.query.answered).collect::<Vec<bool>>())
+    .bind(all.iter().map(|a| serde_json::Value::from(a.query.article_ids.clone())).collect::<Vec<_>>())
+    .bind(text(|a| &a.query.conversation_id))
+    .bind(all.iter().map(|a| a.at).collect::<Vec<_>>())
+    .bind(text(|a| &a.tenant))
+    .bind(text(|a| &a.query.customer_id))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -80,15 +90,10 @@ pub(crate) fn gap_of(routed: &MessageRouted) -> Option<(&'static str, &str)> {
     Some((kind, packet.question.as_str()))
 }
 
-/// Records a hand-off for missing knowledge as an unanswered question of its conversation (once
+/// A hand-off for missing knowledge, as an unanswered question of its conversation to keep (once
 /// per message).
-pub(crate) async fn record_gap(
-    tx: &mut PgConnection,
-    tenant: &str,
-    routed: &MessageRouted,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let Some((kind, question)) = gap_of(routed) else { return Ok(()) };
+pub(crate) fn gap(tenant: &str, routed: &MessageRouted, at: DateTime<Utc>) -> Option<Asked> {
+    let (kind, question) = gap_of(routed)?;
     let unanswered = KnowledgeQueried {
         query_id: format!("routed:{}", routed.message_id),
         query: question.to_string(),
@@ -97,7 +102,7 @@ pub(crate) async fn record_gap(
         conversation_id: routed.conversation_id.clone(),
         ..KnowledgeQueried::default()
     };
-    insert(tx, tenant, kind, &unanswered, at).await
+    Some(Asked { tenant: tenant.to_string(), kind, query: unanswered, at })
 }
 
 pub(crate) async fn record_outcome(

@@ -83,7 +83,7 @@ impl Projection for AnalyticsProjection {
             .collect();
         let mut new = first_seen(tx, effects.iter().map(|(applied, _)| *applied)).await?;
         let mut increments: BTreeMap<(String, Key), i64> = BTreeMap::new();
-        let mut fresh = Vec::new();
+        let (mut fresh, mut asked, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
         // Taken out as counted: a copy later in the same batch is not new.
         for (applied, adds) in effects.into_iter().filter(|(applied, _)| new.remove(&applied.event.id)) {
             fresh.push(&applied.event);
@@ -93,15 +93,16 @@ impl Projection for AnalyticsProjection {
             }
             let at = to_datetime(applied.event.occurred_at.as_ref());
             match &applied.event.body {
-                Some(Body::KnowledgeQueried(queried)) => {
-                    knowledge::record_query(tx, tenant, queried, at).await?
-                }
-                Some(Body::DeflectionRecorded(recorded)) => {
-                    knowledge::record_outcome(tx, tenant, recorded).await?
-                }
-                Some(Body::MessageRouted(routed)) => knowledge::record_gap(tx, tenant, routed, at).await?,
+                Some(Body::KnowledgeQueried(queried)) => asked.push(knowledge::asked(tenant, queried, at)),
+                Some(Body::DeflectionRecorded(recorded)) => outcomes.push((tenant, recorded)),
+                Some(Body::MessageRouted(routed)) => asked.extend(knowledge::gap(tenant, routed, at)),
                 _ => {}
             }
+        }
+        // A deflection's outcome follows its query on the stream: the queries are kept first.
+        knowledge::keep(tx, &asked).await?;
+        for (tenant, recorded) in outcomes {
+            knowledge::record_outcome(tx, tenant, recorded).await?;
         }
         conversations::apply(tx, fresh.into_iter()).await?;
         if increments.is_empty() {
