@@ -80,6 +80,8 @@ async fn the_http_listener_closes_slow_headers_refuses_past_its_caps_and_rate_li
         }
     }
     assert_eq!(client.get(&url).send().await?.status(), 429, "the API's budget is still spent");
+    let nothing = client.get(format!("http://{}/no/such/path", cluster.http)).send().await?;
+    assert_eq!(nothing.status(), 429, "a path nothing serves is counted too");
     cluster.stop().await
 }
 

@@ -143,8 +143,10 @@ pub async fn serve(listener: TcpListener, routes: Routes, limits: HttpLimits, sh
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let max_per_client = limits.max_per_client.max(1);
     let limiter: Limiter = Arc::new(RateLimiter::keyed(quota));
+    // Merged into the files, so that the merged router keeps the metered fallback: a path
+    // nothing serves is counted too (axum keeps the second router's default fallback).
     let router =
-        routes.metered.layer(middleware::from_fn_with_state(limiter.clone(), meter)).merge(routes.files);
+        routes.files.merge(routes.metered.layer(middleware::from_fn_with_state(limiter.clone(), meter)));
     let shared = Arc::new(Shared { router, limits });
     let per_client = PerClient::default();
     spawn_pruning(limiter, shutdown.clone());
