@@ -123,8 +123,8 @@ pub async fn save_details(tx: &mut PgConnection, all: &[(Key, Details)]) -> Resu
     if all.is_empty() {
         return Ok(());
     }
-    let keys: Vec<Key> = all.iter().map(|(key, _)| key.clone()).collect();
-    let (tenants, ids) = key_columns(&keys);
+    let (tenants, ids): (Vec<&str>, Vec<&str>) =
+        all.iter().map(|((tenant, id), _)| (tenant.as_str(), id.as_str())).unzip();
     let text = |field: fn(&Details) -> &str| all.iter().map(|(_, d)| field(d)).collect::<Vec<&str>>();
     sqlx::query(
         "INSERT INTO desk.details (tenant, conversation_id, routing, handoff, tags, timers, verified,

@@ -70,14 +70,16 @@ impl Projection for DeskProjection {
             directory(tx, applied).await?;
         }
         batch::record(tx, &changes).await?;
-        let keys: Vec<Key> = events.iter().filter_map(key_of).collect::<BTreeSet<_>>().into_iter().collect();
-        if keys.is_empty() {
+        let keyed: Vec<(Key, &Applied)> = events.iter().filter_map(|a| Some((key_of(a)?, a))).collect();
+        if keyed.is_empty() {
             return Ok(());
         }
+        let keys: Vec<Key> =
+            keyed.iter().map(|(key, _)| key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let mut conversations = batch::load_conversations(tx, &keys).await?;
         let mut details = batch::load_details(tx, &keys).await?;
-        for applied in events {
-            let (Some(key), Some(body)) = (key_of(applied), applied.event.body.as_ref()) else { continue };
+        for (key, applied) in keyed {
+            let Some(body) = applied.event.body.as_ref() else { continue };
             let state = conversations.remove(&key);
             details::apply(details.entry(key.clone()).or_default(), body);
             if let Some(state) = conversation::apply(state, &applied.event, applied.sequence) {
