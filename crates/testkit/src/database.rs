@@ -6,7 +6,8 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 /// Admin URL of the server tests create databases on.
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// An empty database, named uniquely. Databases of earlier runs older than a day are dropped.
+/// An empty database, named uniquely, dropped when this value is. Databases that a killed run
+/// left behind are dropped by a later run once they are a day old.
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
@@ -29,14 +30,39 @@ impl TestDatabase {
         Ok(PgPool::connect(&self.url).await?)
     }
 
-    /// Drops the database now (closing connections still open to it), rather than leaving it
-    /// for the next run's clean-up a day later: for large ones, such as the benchmarks'.
-    pub async fn drop_database(self) -> anyhow::Result<()> {
-        let mut admin = admin(&admin_url()).await?;
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await?;
-        Ok(())
+    /// Drops the database now (closing connections still open to it), reporting a failure,
+    /// which dropping the value only logs.
+    pub async fn drop_database(mut self) -> anyhow::Result<()> {
+        drop_named(&std::mem::take(&mut self.name)).await
     }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database at the end of its test, closing connections still open to it. It
+    /// runs on a thread of its own: the test's runtime may be shutting down.
+    fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
+        let name = std::mem::take(&mut self.name);
+        let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(drop_named(&name))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "test database not dropped; a later run drops it"),
+            Err(_) => tracing::warn!("test database not dropped: its clean-up thread panicked"),
+        }
+    }
+}
+
+async fn drop_named(name: &str) -> anyhow::Result<()> {
+    let mut admin = admin(&admin_url()).await?;
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await?;
+    Ok(())
 }
 
 fn admin_url() -> String {
@@ -68,4 +94,44 @@ async fn drop_stale(admin: &mut PgConnection) -> anyhow::Result<()> {
 
 fn chrono_free_stamp() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exists(name: &str) -> anyhow::Result<bool> {
+        let mut admin = admin(&admin_url()).await?;
+        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await?;
+        Ok(found > 0)
+    }
+
+    #[tokio::test]
+    async fn a_test_database_is_gone_once_its_value_is_dropped_even_with_a_connection_open()
+    -> anyhow::Result<()> {
+        let database = TestDatabase::create().await?;
+        let name = database.name.clone();
+        let pool = database.pool().await?;
+        sqlx::query("SELECT 1").execute(&pool).await?;
+        assert!(exists(&name).await?);
+
+        drop(database);
+
+        assert!(!exists(&name).await?, "{name} is still on the server");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn dropping_it_explicitly_drops_it_once() -> anyhow::Result<()> {
+        let database = TestDatabase::create().await?;
+        let name = database.name.clone();
+
+        database.drop_database().await?;
+
+        assert!(!exists(&name).await?, "{name} is still on the server");
+        Ok(())
+    }
 }
