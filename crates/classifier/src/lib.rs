@@ -110,8 +110,8 @@ pub struct Started {
 pub async fn start(deps: Deps, config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     migrate(&deps.pool, "classifier", MIGRATIONS).await?;
     let runner = Runner::start(deps.bus.clone(), deps.pool.clone(), projection(), config.batch_size).await?;
-    let builtin = tokio::task::spawn_blocking(Understanding::builtin);
-    let builtin = Arc::new(builtin.await.map_err(|_| Error::Interrupted)??);
+    let builtin = tokio::task::spawn_blocking(Understanding::shared_builtin);
+    let builtin = builtin.await.map_err(|_| Error::Interrupted)??;
     tracing::info!(model_version = builtin.version(), "built-in intent model ready");
     match tokio::task::spawn_blocking(switchboard_nlu::sentiment::warm).await {
         Ok(Ok(())) => tracing::info!("sentiment and urgency heads ready"),

@@ -2,6 +2,8 @@
 //! entities. The built-in model is trained at start-up from the labelled examples in `data/`,
 //! written for this project in twenty languages.
 
+use std::sync::{Arc, OnceLock};
+
 use switchboard_nlu::embed::SentenceEncoder;
 use switchboard_nlu::intent::{Example, IntentModel, Prediction, TrainConfig, TrainError, train};
 use switchboard_nlu::{entities, language, sentiment};
@@ -91,7 +93,18 @@ pub struct Reading {
 }
 
 impl Understanding {
-    /// Trains the built-in model (about a second); its version names the data it learnt.
+    /// The built-in model, trained on first use and then shared by every classifier the process
+    /// starts: its data is compiled in, so each training would give the same model.
+    pub fn shared_builtin() -> Result<Arc<Self>, BuiltinError> {
+        static BUILTIN: OnceLock<Arc<Understanding>> = OnceLock::new();
+        if let Some(builtin) = BUILTIN.get() {
+            return Ok(builtin.clone());
+        }
+        let trained = Arc::new(Self::builtin()?);
+        Ok(BUILTIN.get_or_init(|| trained).clone())
+    }
+
+    /// Trains the built-in model (a few seconds); its version names the data it learnt.
     pub fn builtin() -> Result<Self, BuiltinError> {
         let examples = builtin_examples()?;
         let model = train(&examples, None, &builtin_config())?;

@@ -50,6 +50,11 @@ pub struct BuiltinArgs {
     /// (what choices are made by).
     #[arg(long, value_name = "K")]
     pub cross_validate: Option<usize>,
+    /// With --cross-validate, score only the first N examples of each language and intent (the
+    /// older ones, in file order); the rest are only trained on. Compares data added later on
+    /// the same messages.
+    #[arg(long, value_name = "N", requires = "cross_validate")]
+    pub score_first: Option<usize>,
     /// Print one JSON object per language.
     #[arg(long)]
     pub json: bool,
@@ -182,7 +187,8 @@ fn sentiment_command(args: &SentimentArgs) -> anyhow::Result<()> {
 fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {
     let scores = match args.cross_validate {
         Some(folds) => {
-            switchboard_classifier::cross_validate(folds, &switchboard_classifier::builtin_config())?
+            let config = switchboard_classifier::builtin_config();
+            switchboard_classifier::cross_validate(folds, &config, args.score_first)?
         }
         None => switchboard_classifier::score_builtin(&switchboard_classifier::Understanding::builtin()?),
     };
