@@ -46,7 +46,7 @@ pub(crate) async fn measure(conversations: usize, calls: usize) -> anyhow::Resul
     let database = TestDatabase::create().await?;
     let measured = measure_on(&nats, &database, conversations, calls).await;
     if std::env::var("SWITCHBOARD_BENCH_KEEP_DATABASE").is_ok_and(|v| v == "1") {
-        println!("desk: the read model is kept for inspection (EXPLAIN ANALYZE) at {}", database.url);
+        println!("desk: the read model is kept for inspection (EXPLAIN ANALYZE) at {}", database.keep());
     } else {
         database.drop_database().await?;
     }

@@ -35,6 +35,13 @@ impl TestDatabase {
     pub async fn drop_database(mut self) -> anyhow::Result<()> {
         drop_named(&std::mem::take(&mut self.name)).await
     }
+
+    /// Keeps the database after this value is gone, for inspection; its URL. A later run drops
+    /// it once it is a day old.
+    pub fn keep(mut self) -> String {
+        self.name.clear();
+        std::mem::take(&mut self.url)
+    }
 }
 
 impl Drop for TestDatabase {
@@ -45,18 +52,30 @@ impl Drop for TestDatabase {
             return;
         }
         let name = std::mem::take(&mut self.name);
-        let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(drop_named(&name))
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "test database not dropped; a later run drops it"),
-            Err(_) => tracing::warn!("test database not dropped: its clean-up thread panicked"),
+        let cleanup = std::thread::Builder::new().name("test-database-drop".into()).spawn(
+            move || -> anyhow::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                runtime.block_on(async {
+                    tokio::time::timeout(DROP_WAIT, drop_named(&name))
+                        .await
+                        .map_err(|_| anyhow::anyhow!("no answer from PostgreSQL in {DROP_WAIT:?}"))?
+                })
+            },
+        );
+        let dropped = match cleanup {
+            Ok(thread) => {
+                thread.join().unwrap_or_else(|_| Err(anyhow::anyhow!("its clean-up thread panicked")))
+            }
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = dropped {
+            tracing::warn!(%error, "test database not dropped; a later run drops it");
         }
     }
 }
+
+/// How long dropping a test database may take before the test goes on without it.
+const DROP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn drop_named(name: &str) -> anyhow::Result<()> {
     let mut admin = admin(&admin_url()).await?;
@@ -122,6 +141,18 @@ mod tests {
 
         assert!(!exists(&name).await?, "{name} is still on the server");
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_kept_database_outlives_its_value() -> anyhow::Result<()> {
+        let database = TestDatabase::create().await?;
+        let name = database.name.clone();
+
+        let url = database.keep();
+
+        assert!(url.ends_with(&name), "{url}");
+        assert!(exists(&name).await?, "{name} was dropped");
+        drop_named(&name).await
     }
 
     #[tokio::test]
