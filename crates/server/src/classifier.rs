@@ -187,6 +187,9 @@ fn sentiment_command(args: &SentimentArgs) -> anyhow::Result<()> {
 fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {
     let scores = match args.cross_validate {
         Some(folds) => {
+            if args.score_first == Some(0) {
+                anyhow::bail!("--score-first must be at least 1");
+            }
             let config = switchboard_classifier::builtin_config();
             switchboard_classifier::cross_validate(folds, &config, args.score_first)?
         }
