@@ -118,10 +118,32 @@ printf 'knowledge search, hybrid  (held-out test questions): '
 
 # Containment: the same articles and held-out test questions through a running cluster (every
 # service in one process, real nats-server and PostgreSQL), lexical and hybrid.
-for mode in lexical hybrid; do
-  env_flags=(SWITCHBOARD_CONTAINMENT_ARTICLES="$out/kb-set-articles.jsonl"
-    SWITCHBOARD_CONTAINMENT_QUESTIONS="$out/kb-set-test.jsonl"
-    SWITCHBOARD_CONTAINMENT_PERSON=contact_human_agent SWITCHBOARD_BENCH_ONLY=containment)
-  [[ $mode == hybrid ]] && env_flags+=(SWITCHBOARD_ENCODER_DIR=.local/models/all-minilm-l6-v2)
-  env -u SWITCHBOARD_ENCODER_DIR "${env_flags[@]}" "$bench" 2> "$out/containment-$mode.log"
-done
+containment() { # log name, articles, questions
+  local name=$1 articles=$2 questions=$3 mode
+  for mode in lexical hybrid; do
+    local env_flags=(SWITCHBOARD_CONTAINMENT_ARTICLES="$articles" SWITCHBOARD_CONTAINMENT_QUESTIONS="$questions"
+      SWITCHBOARD_CONTAINMENT_PERSON=contact_human_agent SWITCHBOARD_BENCH_ONLY=containment)
+    [[ $mode == hybrid ]] && env_flags+=(SWITCHBOARD_ENCODER_DIR=.local/models/all-minilm-l6-v2)
+    env -u SWITCHBOARD_ENCODER_DIR "${env_flags[@]}" "$bench" 2> "$out/$name-$mode.log"
+  done
+}
+containment containment "$out/kb-set-articles.jsonl" "$out/kb-set-test.jsonl"
+
+# The same harness on a sample of those held-out test questions and their articles, translated
+# for the project into Traditional Chinese, Spanish and German (crates/bench/data/containment-
+# sample, CDLA-Sharing-1.0 like the Bitext set): the English articles and their translations are
+# published, the translated questions submitted; figures per language.
+sample=crates/bench/data/containment-sample
+python3 - "$out" "$sample" <<'PY'
+import json, sys
+out, sample = sys.argv[1], sys.argv[2]
+test = {(q["query"], q["relevant"][0]) for q in map(json.loads, open(f"{out}/kb-set-test.jsonl", encoding="utf-8"))}
+questions = [json.loads(line) for line in open(f"{sample}/questions.jsonl", encoding="utf-8")]
+missing = [q["source"] for q in questions if (q["source"], q["relevant"][-1]) not in test]
+if missing:
+    sys.exit(f"eval: {len(missing)} sample questions are not held-out test questions of this split, e.g. {missing[0]!r}")
+with open(f"{out}/kb-sample-articles.jsonl", "w", encoding="utf-8") as file:
+    file.writelines(open(f"{out}/kb-set-articles.jsonl", encoding="utf-8"))
+    file.writelines(open(f"{sample}/articles.jsonl", encoding="utf-8"))
+PY
+containment containment-sample "$out/kb-sample-articles.jsonl" "$sample/questions.jsonl"
