@@ -129,14 +129,24 @@ impl Proactive {
         reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await
     }
 
-    /// A ticket for the repair team (a conversation on the API channel, which the rules route), and
-    /// a notice to the customer.
+    /// A notice to the customer, then a ticket for the repair team (a conversation on the API
+    /// channel, which the rules route), opened whether or not the customer could be told. The
+    /// notice is addressed first: once the ticket's conversation is projected it is the
+    /// customer's latest contact, and the notice must go where the customer writes.
     async fn device_alert(&self, event: &Event, alert: &DeviceAlertRaised) -> Result<(), reach::Error> {
         let vars = [
             ("device_kind", alert.device_kind.as_str()),
             ("device_id", alert.device_id.as_str()),
             ("problem", alert.problem.as_str()),
         ];
+        let message = Message {
+            tenant: &event.tenant,
+            key: format!("device/{}", alert.alert_id),
+            customer_id: &alert.customer_id,
+            template: "device_alert",
+            vars: &vars,
+        };
+        let told = reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await;
         let ticket = InboundMessage {
             channel: Channel::Api.into(),
             customer_id: alert.customer_id.clone(),
@@ -148,14 +158,7 @@ impl Proactive {
         let subject = format!("{INBOUND_SUBJECT_PREFIX}.api");
         let key = tenant_key(&event.tenant, &ticket.idempotency_key);
         self.bus.publish_raw(subject, ticket.encode_to_vec().into(), &key).await?;
-        let message = Message {
-            tenant: &event.tenant,
-            key: format!("device/{}", alert.alert_id),
-            customer_id: &alert.customer_id,
-            template: "device_alert",
-            vars: &vars,
-        };
-        reach::tell(&self.pool, &self.bus, &self.templates, Some(event), message).await
+        told
     }
 
     /// Each affected customer is told once per outage and status; one who cannot be reached does
