@@ -78,9 +78,14 @@ impl Drop for TestDatabase {
 const DROP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn drop_named(name: &str) -> anyhow::Result<()> {
-    let mut admin = admin(&admin_url()).await?;
+    drop_on(&mut admin(&admin_url()).await?, name).await?;
+    Ok(())
+}
+
+/// Drops database `name` over `admin`, closing connections still open to it.
+async fn drop_on(admin: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await?;
+    sqlx::query(AssertSqlSafe(sql)).execute(admin).await?;
     Ok(())
 }
 
@@ -103,9 +108,7 @@ async fn drop_stale(admin: &mut PgConnection) -> anyhow::Result<()> {
     for name in names {
         let stamp = name.split('_').nth(1).and_then(|s| s.parse::<u64>().ok());
         if stamp.is_some_and(|stamp| stamp < cutoff) {
-            let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut *admin)
-                .await;
+            let _ = drop_on(admin, &name).await;
         }
     }
     Ok(())
