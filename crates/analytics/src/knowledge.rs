@@ -2,6 +2,7 @@
 //! nobody could answer, grouped by similar wording) and deflections per article; each tenant's
 //! apart.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -25,28 +26,29 @@ pub(crate) fn kind_slug(kind: KnowledgeQueryKind) -> &'static str {
     }
 }
 
-/// A question to keep: a knowledge query's, or a hand-off's (`kind`), of `tenant`.
-pub(crate) struct Asked {
-    tenant: String,
+/// A question to keep: a knowledge query's (borrowed from its event), or a hand-off's (`kind`),
+/// of `tenant`.
+pub(crate) struct Asked<'a> {
+    tenant: &'a str,
     kind: &'static str,
-    query: KnowledgeQueried,
+    query: Cow<'a, KnowledgeQueried>,
     at: DateTime<Utc>,
 }
 
 /// A knowledge query, to keep.
-pub(crate) fn asked(tenant: &str, q: &KnowledgeQueried, at: DateTime<Utc>) -> Asked {
-    Asked { tenant: tenant.to_string(), kind: kind_slug(q.kind()), query: q.clone(), at }
+pub(crate) fn asked<'a>(tenant: &'a str, q: &'a KnowledgeQueried, at: DateTime<Utc>) -> Asked<'a> {
+    Asked { tenant, kind: kind_slug(q.kind()), query: Cow::Borrowed(q), at }
 }
 
 /// Keeps questions once by their ids (a replayed one is kept as it was), in one statement. A
 /// row's article ids travel as JSON: arrays of arrays cannot be ragged.
-pub(crate) async fn keep(tx: &mut PgConnection, all: &[Asked]) -> Result<(), sqlx::Error> {
+pub(crate) async fn keep(tx: &mut PgConnection, all: &[Asked<'_>]) -> Result<(), sqlx::Error> {
     if all.is_empty() {
         return Ok(());
     }
-    let text = |field: fn(&Asked) -> &str| all.iter().map(field).collect::<Vec<&str>>();
+    let text = |field: for<'b> fn(&'b Asked<'_>) -> &'b str| all.iter().map(field).collect::<Vec<&str>>();
     let language =
-        |a: &Asked| a.query.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+        |a: &Asked<'_>| a.query.locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
     sqlx::query(
         "INSERT INTO analytics.knowledge_queries (query_id, kind, query, wording, locale, language,
              result_count, top_score, answered, article_ids, conversation_id, asked_at, tenant,
@@ -72,7 +74,7 @@ pub(crate) async fn keep(tx: &mut PgConnection, all: &[Asked]) -> Result<(), sql
     .bind(all.iter().map(|a| serde_json::Value::from(a.query.article_ids.clone())).collect::<Vec<_>>())
     .bind(text(|a| &a.query.conversation_id))
     .bind(all.iter().map(|a| a.at).collect::<Vec<_>>())
-    .bind(text(|a| &a.tenant))
+    .bind(text(|a| a.tenant))
     .bind(text(|a| &a.query.customer_id))
     .execute(&mut *tx)
     .await?;
@@ -92,7 +94,7 @@ pub(crate) fn gap_of(routed: &MessageRouted) -> Option<(&'static str, &str)> {
 
 /// A hand-off for missing knowledge, as an unanswered question of its conversation to keep (once
 /// per message).
-pub(crate) fn gap(tenant: &str, routed: &MessageRouted, at: DateTime<Utc>) -> Option<Asked> {
+pub(crate) fn gap<'a>(tenant: &'a str, routed: &MessageRouted, at: DateTime<Utc>) -> Option<Asked<'a>> {
     let (kind, question) = gap_of(routed)?;
     let unanswered = KnowledgeQueried {
         query_id: format!("routed:{}", routed.message_id),
@@ -102,7 +104,7 @@ pub(crate) fn gap(tenant: &str, routed: &MessageRouted, at: DateTime<Utc>) -> Op
         conversation_id: routed.conversation_id.clone(),
         ..KnowledgeQueried::default()
     };
-    Some(Asked { tenant: tenant.to_string(), kind, query: unanswered, at })
+    Some(Asked { tenant, kind, query: Cow::Owned(unanswered), at })
 }
 
 pub(crate) async fn record_outcome(
