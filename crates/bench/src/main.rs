@@ -29,6 +29,10 @@ use switchboard_proto::{
 use switchboard_testkit::{NatsServer, TestDatabase};
 use uuid::Uuid;
 
+/// The allocator `switchboard` runs with, so that services in this process cost what they cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod containment;
 mod desk;
 mod floods;
