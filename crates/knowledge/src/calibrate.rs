@@ -37,7 +37,7 @@ pub fn calibrate(
     let mut scored: Vec<Scored> = Vec::with_capacity(queries.len());
     for labelled in queries {
         let relevant: HashSet<&str> = labelled.relevant.iter().map(String::as_str).collect();
-        let candidates = index.candidates(&labelled.query, &filters)?;
+        let candidates = index.candidates(&labelled.query, &filters, false)?;
         scored.push(
             candidates
                 .into_iter()

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::clarify::{HYBRID_FLOOR, LEXICAL_FLOOR, MAX_ALTERNATIVES, alternatives};
 use crate::domain::{Error, Knowledge};
-use crate::index::IndexHit;
+use crate::index::{IndexHit, Reading};
 use crate::search::{
     MAX_QUERY_CHARS, SearchQuery, check_customer, check_locale, check_query, limit_of, search_hit,
 };
@@ -125,7 +125,7 @@ impl Knowledge {
         let limit = limit_of(limit, 3, 10)?;
         let query =
             SearchQuery { query: text.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(tenant, &query, limit, true).await?;
+        let hits = self.find(tenant, &query, limit, Reading::SCORED).await?;
         let confidences: Vec<f32> = hits.iter().map(|hit| hit.confidence).collect();
         let articles: Vec<DeflectedArticle> = hits
             .into_iter()
@@ -214,7 +214,7 @@ impl Knowledge {
         let threshold = if min_confidence > 0.0 { min_confidence } else { self.threshold_for(locale) };
         let query =
             SearchQuery { query: question.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(tenant, &query, max_alternatives.max(2), true).await?;
+        let hits = self.find(tenant, &query, max_alternatives.max(2), Reading::ANSWER).await?;
         let confidence = hits.first().map_or(0.0, |hit| hit.confidence);
         let mut response = AnswerResponse { confidence, ..AnswerResponse::default() };
         match hits.first() {
@@ -339,8 +339,8 @@ impl Knowledge {
         let query =
             |text: String| SearchQuery { query: text, locale: locale.to_string(), ..SearchQuery::default() };
         let whole: String = recent.iter().rev().map(|m| m.as_str()).collect::<Vec<_>>().join("\n");
-        let latest_hits = self.find(tenant, &query((*latest).clone()), limit * 2, false).await?;
-        let context_hits = self.find(tenant, &query(whole.clone()), limit * 2, false).await?;
+        let latest_hits = self.find(tenant, &query((*latest).clone()), limit * 2, Reading::LISTED).await?;
+        let context_hits = self.find(tenant, &query(whole.clone()), limit * 2, Reading::LISTED).await?;
         let hits = merge(latest_hits, context_hits, limit as usize);
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
         let asked =

@@ -7,7 +7,7 @@ use switchboard_proto::{
 };
 
 use crate::domain::{Error, Knowledge};
-use crate::index::{Filters, IndexHit};
+use crate::index::{Filters, IndexHit, Reading};
 use crate::locale;
 use crate::queries::Asked;
 
@@ -36,7 +36,7 @@ impl Knowledge {
         check_locale(&query.locale)?;
         check_customer(&query.customer_id)?;
         let limit = limit_of(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
-        let hits = self.find(tenant, &query, limit, false).await?;
+        let hits = self.find(tenant, &query, limit, Reading::LISTED).await?;
         let hits: Vec<SearchHit> = hits.into_iter().map(search_hit).collect();
         let scored: Vec<(&str, f32)> = hits.iter().map(|h| (h.article_id.as_str(), h.score)).collect();
         let asked = Asked::new(tenant, KnowledgeQueryKind::Search, &query.query, &query.locale)
@@ -45,14 +45,14 @@ impl Knowledge {
         Ok((hits, query_id))
     }
 
-    /// Raw index hits among the tenant's articles for a checked query; `scored` adds each hit's
-    /// coverage (for confidence).
+    /// Raw index hits among the tenant's articles for a checked query, each read as `reading`
+    /// asks.
     pub(crate) async fn find(
         &self,
         tenant: &str,
         query: &SearchQuery,
         limit: u32,
-        scored: bool,
+        reading: Reading,
     ) -> Result<Vec<IndexHit>, Error> {
         let index = self.index().clone();
         let (tenant, query) = (tenant.to_owned(), query.clone());
@@ -63,11 +63,7 @@ impl Knowledge {
                 tags: &query.tags,
                 product_area: &query.product_area,
             };
-            if scored {
-                index.search_scored(&query.query, &filters, limit as usize)
-            } else {
-                index.search(&query.query, &filters, limit as usize)
-            }
+            index.search_reading(&query.query, &filters, limit as usize, reading)
         })
         .await
         .map_err(|e| Error::Index(e.to_string()))?

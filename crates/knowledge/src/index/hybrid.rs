@@ -9,7 +9,7 @@ use tantivy::schema::{Field, IndexRecordOption, TantivyDocument};
 use tantivy::{DocAddress, Term};
 
 use super::dense::{self, ArticleVectors};
-use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle, article_key, language_of};
+use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle, Reading, article_key, language_of};
 
 pub use super::score::{Blend, HYBRID_BLEND, HitScores};
 
@@ -83,8 +83,13 @@ impl ArticleIndex {
 
     /// The question's candidates from both retrievers, unranked; those only the dense retriever
     /// found hold their article id alone (see [`Candidate`]).
-    pub fn candidates(&self, query: &str, filters: &Filters<'_>) -> Result<Vec<Candidate>, IndexError> {
-        let lexical = self.search_with(query, filters, CANDIDATES, true)?;
+    pub fn candidates(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        snippets: bool,
+    ) -> Result<Vec<Candidate>, IndexError> {
+        let lexical = self.search_with(query, filters, CANDIDATES, Reading { scored: true, snippets })?;
         let Some(encoder) = self.encoder.as_ref().filter(|_| embeds(filters.locale)) else {
             let lexical_only = |hit: IndexHit| Candidate { lexical: hit.confidence, similarity: 0.0, hit };
             return Ok(lexical.into_iter().map(lexical_only).collect());
@@ -113,8 +118,9 @@ impl ArticleIndex {
         filters: &Filters<'_>,
         limit: usize,
         blend: &Blend,
+        reading: Reading,
     ) -> Result<Vec<IndexHit>, IndexError> {
-        let ranked = rank(self.candidates(query, filters)?, blend);
+        let ranked = rank(self.candidates(query, filters, reading.snippets)?, blend);
         let mut hits = Vec::with_capacity(limit.min(ranked.len()));
         for (scores, hit) in ranked.into_iter().take(limit) {
             // Only results are read from the store: a candidate BM25 did not find holds its id.

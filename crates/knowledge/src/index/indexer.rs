@@ -14,7 +14,7 @@ use switchboard_proto::events::v1::{Event, event::Body};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle, Ranking};
+use super::{ArticleIndex, Filters, IndexError, IndexHit, IndexedArticle, Ranking, Reading};
 use switchboard_nlu::embed::SentenceEncoder;
 
 const SUBJECT: &str = "switchboard.events.article.>";
@@ -48,6 +48,17 @@ impl SharedIndex {
         limit: usize,
     ) -> Result<Vec<IndexHit>, IndexError> {
         self.read().search_scored(query, filters, limit)
+    }
+
+    /// As `search`, reading of each hit what `reading` asks for.
+    pub fn search_reading(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+        reading: Reading,
+    ) -> Result<Vec<IndexHit>, IndexError> {
+        self.read().search_reading(query, filters, limit, reading)
     }
 
     /// The passage of `body` that best answers `question`.

@@ -126,12 +126,30 @@ pub struct IndexedArticle {
     pub vectors: Option<Vec<f32>>,
 }
 
+/// What a search reads of each hit beyond its score and stored fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// Coverage and confidence (reads each hit's text again).
+    pub scored: bool,
+    /// A snippet with the matched words marked (makes a snippet generator per search).
+    pub snippets: bool,
+}
+
+impl Reading {
+    /// A list people read: snippets, no confidence.
+    pub const LISTED: Self = Self { scored: false, snippets: true };
+    /// A list that is also decided on (deflection): snippets and confidence.
+    pub const SCORED: Self = Self { scored: true, snippets: true };
+    /// The bot's answer, which says a passage and never shows a snippet: confidence only.
+    pub const ANSWER: Self = Self { scored: true, snippets: false };
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct IndexHit {
     pub article_id: String,
     pub title: String,
     pub locale: String,
-    /// Best passage, matched words in `<b>`.
+    /// Best passage, matched words in `<b>`; empty when the search read none ([`Reading`]).
     pub snippet: String,
     /// BM25, unbounded (0 for an article only dense retrieval found).
     pub score: f32,
@@ -523,6 +541,20 @@ mod tests {
         assert!(hits[0].snippet.contains("<b>"), "{}", hits[0].snippet);
         let hits = index.search("forgot my pasword", &in_locale("en"), 3).expect("search");
         assert_eq!(ids(&hits).first(), Some(&"password"), "{hits:?}");
+    }
+
+    #[test]
+    fn an_answer_reads_the_same_hits_and_confidence_without_snippets() {
+        let index = index();
+        for question in ["how long do refunds take", "forgot my pasword", "我想退貨，要怎麼做？"] {
+            let scored = index.search_reading(question, &in_locale(""), 3, Reading::SCORED).expect("search");
+            let answer = index.search_reading(question, &in_locale(""), 3, Reading::ANSWER).expect("search");
+            assert!(!scored.is_empty(), "{question}");
+            assert!(scored.iter().all(|hit| !hit.snippet.is_empty()), "{scored:?}");
+            let without_snippets: Vec<IndexHit> =
+                scored.into_iter().map(|hit| IndexHit { snippet: String::new(), ..hit }).collect();
+            assert_eq!(answer, without_snippets, "{question}");
+        }
     }
 
     #[test]

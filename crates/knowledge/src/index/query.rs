@@ -10,8 +10,8 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, Term};
 
 use super::{
-    ArticleIndex, FUZZY_BOOST, FUZZY_MIN_CHARS, HYBRID_BLEND, IndexError, IndexHit, Ranking, TITLE_BOOST,
-    language_of, lexical_confidence, relevance, tenant_or_default,
+    ArticleIndex, FUZZY_BOOST, FUZZY_MIN_CHARS, HYBRID_BLEND, IndexError, IndexHit, Ranking, Reading,
+    TITLE_BOOST, language_of, lexical_confidence, relevance, tenant_or_default,
 };
 
 /// Which articles a search may return.
@@ -105,10 +105,7 @@ impl ArticleIndex {
         filters: &Filters<'_>,
         limit: usize,
     ) -> Result<Vec<IndexHit>, IndexError> {
-        if self.hybrid_for(filters.locale) {
-            return self.search_hybrid(query, filters, limit, &HYBRID_BLEND);
-        }
-        self.search_with(query, filters, limit, false)
+        self.search_reading(query, filters, limit, Reading::LISTED)
     }
 
     /// As [`search`](Self::search), with each hit's `coverage` of the query and `confidence`
@@ -119,10 +116,21 @@ impl ArticleIndex {
         filters: &Filters<'_>,
         limit: usize,
     ) -> Result<Vec<IndexHit>, IndexError> {
+        self.search_reading(query, filters, limit, Reading::SCORED)
+    }
+
+    /// As [`search`](Self::search), reading of each hit what `reading` asks for.
+    pub fn search_reading(
+        &self,
+        query: &str,
+        filters: &Filters<'_>,
+        limit: usize,
+        reading: Reading,
+    ) -> Result<Vec<IndexHit>, IndexError> {
         if self.hybrid_for(filters.locale) {
-            return self.search_hybrid(query, filters, limit, &HYBRID_BLEND);
+            return self.search_hybrid(query, filters, limit, &HYBRID_BLEND, reading);
         }
-        self.search_with(query, filters, limit, true)
+        self.search_with(query, filters, limit, reading)
     }
 
     pub(super) fn search_with(
@@ -130,7 +138,7 @@ impl ArticleIndex {
         query: &str,
         filters: &Filters<'_>,
         limit: usize,
-        scored: bool,
+        reading: Reading,
     ) -> Result<Vec<IndexHit>, IndexError> {
         let mut words: Clauses = Vec::new();
         for analyzer in self.analyzers(filters.locale) {
@@ -151,8 +159,9 @@ impl ArticleIndex {
         let mut snippets = Snippets::default();
         for (i, (score, address)) in top.into_iter().enumerate() {
             let document: TantivyDocument = searcher.doc(address)?;
-            let mut hit = self.hit((&searcher, &tantivy_query, &mut snippets), &document, score);
-            if scored {
+            let snippets = reading.snippets.then_some(&mut snippets);
+            let mut hit = self.hit((&searcher, &tantivy_query, snippets), &document, score);
+            if reading.scored {
                 hit.coverage = self.coverage(&document, &hit, query)?;
                 let runner_up = runners_up.get(i).copied().unwrap_or(0.0);
                 hit.confidence = lexical_confidence(score, hit.coverage, runner_up);
@@ -164,7 +173,7 @@ impl ArticleIndex {
 
     fn hit(
         &self,
-        (searcher, tantivy_query, snippets): (&Searcher, &dyn Query, &mut Snippets),
+        (searcher, tantivy_query, snippets): (&Searcher, &dyn Query, Option<&mut Snippets>),
         document: &TantivyDocument,
         score: f32,
     ) -> IndexHit {
@@ -176,7 +185,9 @@ impl ArticleIndex {
         let analyzer = self.analyzer_for(&locale);
         let body_field = self.text_fields(analyzer).body;
         let body = first(body_field);
-        let snippet = snippets.of(searcher, tantivy_query, body_field, document);
+        let snippet = snippets
+            .map(|snippets| snippets.of(searcher, tantivy_query, body_field, document))
+            .unwrap_or_default();
         IndexHit {
             article_id: first(self.fields.article_id),
             title: first(self.fields.title_stored),
