@@ -145,3 +145,48 @@ async fn a_writer_that_lost_its_lock_writes_nothing_once_another_took_over() -> 
     second.await?;
     Ok(())
 }
+
+/// Given a writer whose stored checkpoint is ahead of what it knows (a commit it never heard
+/// back from), when the next events come, then only those after the stored checkpoint are
+/// applied: the batch is not applied twice.
+#[tokio::test]
+async fn a_batch_behind_the_stored_checkpoint_applies_only_what_follows_it() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let bus = backing.bus().await?;
+    let pool = PgPool::connect(&backing.config().database_url).await?;
+    migrate(&pool, "fence", SCHEMA).await?;
+    let shutdown = CancellationToken::new();
+    let runner = Runner::start(bus.clone(), pool.clone(), Arc::new(Recorder { writer: "only" }), 100).await?;
+    let runner = spawn(runner, &shutdown);
+    publish_orders(&bus, 0..10).await?;
+    wait_applied(&pool, 10).await?;
+    let last: i64 = sqlx::query_scalar("SELECT max(sequence) FROM fence.applied").fetch_one(&pool).await?;
+
+    // As if the writer's next commit, of the next three events, went through unheard.
+    sqlx::query(
+        "UPDATE fence.projection_checkpoints SET sequence = $1 WHERE projection = 'fence-projection'",
+    )
+    .bind(last + 3)
+    .execute(&pool)
+    .await?;
+    publish_orders(&bus, 10..20).await?;
+    wait_applied(&pool, 17).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT sequence FROM fence.applied WHERE sequence > $1 ORDER BY sequence")
+            .bind(last)
+            .fetch_all(&pool)
+            .await?;
+    let expected: Vec<i64> = (last + 4..=last + 10).collect();
+    assert_eq!(applied, expected, "the three the stored checkpoint holds are not applied again");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT sequence FROM fence.projection_checkpoints WHERE projection = 'fence-projection'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(stored, last + 10);
+    shutdown.cancel();
+    runner.await?;
+    Ok(())
+}

@@ -31,6 +31,12 @@ const STANDBY_POLL: Duration = Duration::from_secs(1);
 /// How long a batch smaller than the batch size waits for more events before it is applied.
 const LINGER: Duration = Duration::from_millis(5);
 
+/// How a batch's transaction starts: committed without waiting for the WAL to reach the disk.
+/// A read model and its checkpoint are derived from the stream and commit together, so a crash
+/// of PostgreSQL can lose only a consistent tail of batches (at most about three WAL writer
+/// delays), which the writer applies again from the stream when it resumes at the checkpoint.
+const BEGIN_BATCH: &str = "BEGIN; SET LOCAL synchronous_commit TO OFF";
+
 /// An event to apply, with its position in the stream.
 #[derive(Debug, Clone)]
 pub struct Applied {
@@ -366,12 +372,34 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    /// Applies the events after the stored checkpoint, which is locked for the transaction,
-    /// and stores the new checkpoint with them; `false` (nothing written) when the checkpoint
-    /// names another writer's epoch.
+    /// Applies the events after the stored checkpoint and stores the new checkpoint with them;
+    /// `false` (nothing written) when the checkpoint names another writer's epoch.
+    ///
+    /// The batch normally follows the stored checkpoint (this writer stored it), so it is applied
+    /// and the checkpoint moved in one statement that checks both; only when that check fails
+    /// (another writer, or a commit this writer did not hear back from) is the batch applied
+    /// again after reading the checkpoint first.
     async fn transact(&self, events: &[Applied]) -> Result<bool, sqlx::Error> {
+        let first = events.iter().map(|applied| applied.sequence).min().unwrap_or(0);
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(BEGIN_BATCH).await?;
+        self.projection.apply(&mut tx, events).await?;
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if checkpoint::advance_to(&mut tx, &*self.projection, epoch, (first, last)).await? {
+            tx.commit().await?;
+            self.advance(last);
+            self.applied.fetch_add(events.len() as u64, Ordering::Relaxed);
+            return Ok(true);
+        }
+        tx.rollback().await?;
+        self.transact_after_reading(events).await
+    }
+
+    /// As [`transact`](Self::transact), reading and locking the stored checkpoint first: the
+    /// events at or before it are not applied again.
+    async fn transact_after_reading(&self, events: &[Applied]) -> Result<bool, sqlx::Error> {
+        let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
+        let mut tx = self.pool.begin_with(BEGIN_BATCH).await?;
         let Some(stored) = self.locked_checkpoint(&mut tx).await? else { return Ok(false) };
         let start = events.partition_point(|applied| applied.sequence <= stored);
         if start < events.len() {
