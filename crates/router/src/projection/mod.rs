@@ -4,13 +4,15 @@
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{
-    events::v1::{
-        CustomerProfileUpdated, MessageClassified, MessageReceived, MessageRouted, OrderUpdated, event::Body,
-    },
+    events::v1::{CustomerProfileUpdated, OrderUpdated, event::Body},
     time::to_datetime,
 };
 
 use switchboard_bus::tenant_of;
+
+mod rows;
+
+use rows::Rows;
 
 pub struct RouterProjection;
 
@@ -46,14 +48,17 @@ impl Projection for RouterProjection {
         ]
     }
 
+    /// Contacts, turns and decisions are gathered and written once for the batch (see
+    /// [`rows`]); they are tables no other event of the batch writes or reads.
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
+        let mut rows = Rows::default();
         for applied in events {
             let at = to_datetime(applied.event.occurred_at.as_ref());
             let tenant = tenant_of(&applied.event);
             match &applied.event.body {
-                Some(Body::MessageRouted(routed)) => decision(tx, tenant, routed, at).await?,
+                Some(Body::MessageRouted(routed)) => rows.decision(tenant, routed, at),
                 Some(Body::CustomerProfileUpdated(profile)) => customer(tx, tenant, profile, at).await?,
-                Some(Body::MessageClassified(classified)) => turn(tx, tenant, classified, at).await?,
+                Some(Body::MessageClassified(classified)) => rows.turn(tenant, classified, at),
                 Some(Body::OrderUpdated(order)) => order_updated(tx, tenant, order, at).await?,
                 Some(Body::AccountUpdated(account)) => {
                     crate::playbooks::account::project(tx, tenant, account).await?
@@ -65,96 +70,13 @@ impl Projection for RouterProjection {
                     crate::playbooks::account::refused(tx, tenant, &applied.event.id, refused, at).await?
                 }
                 Some(Body::MessageReceived(received)) if received.starts_conversation => {
-                    contact(tx, tenant, received, at).await?
+                    rows.contact(tenant, received, at)
                 }
                 _ => {}
             }
         }
-        Ok(())
+        rows.write(tx).await
     }
-}
-
-async fn contact(
-    tx: &mut PgConnection,
-    tenant: &str,
-    received: &MessageReceived,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO router.contacts (tenant, conversation_id, customer_id, started_at, channel)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, conversation_id) DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(&received.conversation_id)
-    .bind(&received.customer_id)
-    .bind(at)
-    .bind(received.channel)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-async fn decision(
-    tx: &mut PgConnection,
-    tenant: &str,
-    routed: &MessageRouted,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO router.decisions
-             (message_id, conversation_id, intent, action, queue, priority, rule, at, tags, rules_version,
-              rule_action, article_ids, tenant)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (tenant, message_id) DO UPDATE SET action = EXCLUDED.action,
-             queue = EXCLUDED.queue, priority = EXCLUDED.priority, rule = EXCLUDED.rule,
-             tags = EXCLUDED.tags, rules_version = EXCLUDED.rules_version,
-             rule_action = EXCLUDED.rule_action, article_ids = EXCLUDED.article_ids",
-    )
-    .bind(&routed.message_id)
-    .bind(&routed.conversation_id)
-    .bind(&routed.intent)
-    .bind(routed.action)
-    .bind(&routed.queue)
-    .bind(routed.priority)
-    .bind(&routed.rule)
-    .bind(at)
-    .bind(&routed.tags)
-    .bind(i32::try_from(routed.rules_version).unwrap_or(i32::MAX))
-    .bind(&routed.rule_action)
-    .bind(&routed.article_ids)
-    .bind(tenant)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-async fn turn(
-    tx: &mut PgConnection,
-    tenant: &str,
-    classified: &MessageClassified,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    let entities: Vec<serde_json::Value> = classified
-        .entities
-        .iter()
-        .map(|e| serde_json::json!({"kind": e.kind, "text": e.text, "value": e.value}))
-        .collect();
-    sqlx::query(
-        "INSERT INTO router.turns
-             (message_id, conversation_id, text, intent, sentiment_score, entities, at, tenant)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, message_id) DO NOTHING",
-    )
-    .bind(&classified.message_id)
-    .bind(&classified.conversation_id)
-    .bind(&classified.text)
-    .bind(&classified.intent)
-    .bind(classified.feeling.as_ref().map_or(0.0, |f| f.sentiment_score))
-    .bind(serde_json::Value::Array(entities))
-    .bind(at)
-    .bind(tenant)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// Empty fields keep what an earlier event said.
@@ -217,4 +139,86 @@ async fn customer(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_proto::events::v1::{Event, MessageClassified, MessageReceived, MessageRouted};
+
+    use super::*;
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn applied(sequence: u64, tenant: &str, body: Body) -> Applied {
+        let event = Event { tenant: tenant.into(), body: Some(body), ..Event::default() };
+        Applied { sequence, event }
+    }
+
+    fn routed(message_id: &str, queue: &str, tags: &[&str]) -> Body {
+        Body::MessageRouted(MessageRouted {
+            message_id: message_id.into(),
+            conversation_id: "c-1".into(),
+            queue: queue.into(),
+            tags: tags.iter().map(|tag| (*tag).to_string()).collect(),
+            article_ids: vec!["a-1".into(), "a-2".into()],
+            ..MessageRouted::default()
+        })
+    }
+
+    /// Given one batch with a conversation's start, a turn twice and a message decided twice
+    /// (a redelivery decided again), when it is applied, then each row is written once, the
+    /// decision is the later one with its arrays whole, and the other tenant's rows stay apart.
+    #[tokio::test]
+    async fn a_batch_writes_each_row_once_and_keeps_the_later_decision() -> Result {
+        let database = switchboard_testkit::TestDatabase::create().await?;
+        let pool = database.pool().await?;
+        crate::migrate_schema(&pool).await?;
+        let received = MessageReceived {
+            conversation_id: "c-1".into(),
+            customer_id: "u-1".into(),
+            starts_conversation: true,
+            ..MessageReceived::default()
+        };
+        let classified = MessageClassified {
+            message_id: "m-1".into(),
+            conversation_id: "c-1".into(),
+            text: "where is my order".into(),
+            ..MessageClassified::default()
+        };
+        let batch = [
+            applied(1, "acme", Body::MessageReceived(received.clone())),
+            applied(2, "acme", Body::MessageClassified(classified.clone())),
+            applied(3, "acme", Body::MessageClassified(classified)),
+            applied(4, "acme", routed("m-1", "billing", &["first"])),
+            applied(5, "acme", routed("m-1", "orders", &["second", "again"])),
+            applied(6, "globex", routed("m-1", "sales", &[])),
+            applied(7, "globex", Body::MessageReceived(received)),
+        ];
+
+        let mut tx = pool.begin().await?;
+        RouterProjection.apply(&mut tx, &batch).await?;
+        tx.commit().await?;
+
+        let decisions: Vec<(String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
+            "SELECT tenant, queue, tags, article_ids FROM router.decisions ORDER BY tenant, message_id",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let both = vec!["a-1".to_string(), "a-2".to_string()];
+        assert_eq!(
+            decisions,
+            [
+                ("acme".into(), "orders".into(), vec!["second".into(), "again".into()], both.clone()),
+                ("globex".into(), "sales".into(), vec![], both),
+            ]
+        );
+        let turns: i64 = sqlx::query_scalar("SELECT count(*) FROM router.turns").fetch_one(&pool).await?;
+        assert_eq!(turns, 1);
+        let contacts: Vec<String> =
+            sqlx::query_scalar("SELECT tenant FROM router.contacts ORDER BY tenant").fetch_all(&pool).await?;
+        assert_eq!(contacts, ["acme", "globex"]);
+        pool.close().await;
+        database.drop_database().await?;
+        Ok(())
+    }
 }
