@@ -2,6 +2,7 @@
 //! what proactive messages need: each customer's latest conversation and profile attributes.
 //! Every row is the event's tenant's, keyed by tenant first.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use switchboard_projection::{Applied, Projection};
 use switchboard_proto::{events::v1::event::Body, time::to_datetime};
@@ -54,7 +55,10 @@ impl Projection for NotifierProjection {
         &["notifier.deliveries", "notifier.contacts", "notifier.customers"]
     }
 
+    /// A batch's deliveries are written with one statement (see [`upsert`]); the other tables
+    /// event by event, in order (a contact's language follows its contact).
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
+        let mut deliveries = Vec::new();
         for applied in events {
             let (tenant, at) =
                 (applied.event.tenant.as_str(), to_datetime(applied.event.occurred_at.as_ref()));
@@ -63,10 +67,12 @@ impl Projection for NotifierProjection {
                 Some(Body::CustomerProfileUpdated(profile)) => customer(tx, tenant, profile).await?,
                 Some(Body::MessageClassified(classified)) => language(tx, tenant, classified).await?,
                 _ => {
-                    let Some(row) = row_of(applied) else { continue };
-                    upsert(tx, &row, at).await?;
+                    deliveries.extend(row_of(applied).map(|row| (row, at)));
                 }
             }
+        }
+        if !deliveries.is_empty() {
+            upsert(tx, deliveries).await?;
         }
         Ok(())
     }
@@ -197,33 +203,137 @@ fn kind_of(target: &str) -> &'static str {
     if target.starts_with("webhook:") { "webhook" } else { "notification" }
 }
 
-async fn upsert(
-    tx: &mut PgConnection,
-    row: &Row<'_>,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
+/// The batch's delivery rows, one statement; of a delivery told twice (failed, then
+/// delivered) the last is kept, as one upsert each would have left.
+async fn upsert(tx: &mut PgConnection, rows: Vec<(Row<'_>, DateTime<Utc>)>) -> Result<(), sqlx::Error> {
+    let mut seen = std::collections::HashSet::new();
+    let mut columns = Columns::default();
+    for (row, at) in rows.into_iter().rev() {
+        if seen.insert((row.tenant, row.delivery_id)) {
+            columns.push(row, at);
+        }
+    }
     sqlx::query(
         "INSERT INTO notifier.deliveries (delivery_id, conversation_id, channel, status, destination,
              attempts, failure_reason, at, kind, target, external_id, tenant)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[],
+             $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[])
          ON CONFLICT (tenant, delivery_id) DO UPDATE SET status = EXCLUDED.status,
              destination = EXCLUDED.destination, attempts = EXCLUDED.attempts,
              failure_reason = EXCLUDED.failure_reason, at = EXCLUDED.at, kind = EXCLUDED.kind,
              target = EXCLUDED.target, external_id = EXCLUDED.external_id",
     )
-    .bind(row.delivery_id)
-    .bind(row.conversation_id)
-    .bind(row.channel)
-    .bind(row.status)
-    .bind(row.destination)
-    .bind(i32::try_from(row.attempts).unwrap_or(i32::MAX))
-    .bind(row.failure_reason)
-    .bind(at)
-    .bind(row.kind)
-    .bind(&row.target)
-    .bind(row.external_id)
-    .bind(row.tenant)
+    .bind(columns.delivery_ids)
+    .bind(columns.conversation_ids)
+    .bind(columns.channels)
+    .bind(columns.statuses)
+    .bind(columns.destinations)
+    .bind(columns.attempts)
+    .bind(columns.failure_reasons)
+    .bind(columns.at)
+    .bind(columns.kinds)
+    .bind(columns.targets)
+    .bind(columns.external_ids)
+    .bind(columns.tenants)
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Delivery rows as one array per column.
+#[derive(Default)]
+struct Columns<'a> {
+    delivery_ids: Vec<&'a str>,
+    conversation_ids: Vec<&'a str>,
+    channels: Vec<i32>,
+    statuses: Vec<&'a str>,
+    destinations: Vec<&'a str>,
+    attempts: Vec<i32>,
+    failure_reasons: Vec<&'a str>,
+    at: Vec<DateTime<Utc>>,
+    kinds: Vec<&'a str>,
+    targets: Vec<String>,
+    external_ids: Vec<&'a str>,
+    tenants: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, row: Row<'a>, at: DateTime<Utc>) {
+        self.delivery_ids.push(row.delivery_id);
+        self.conversation_ids.push(row.conversation_id);
+        self.channels.push(row.channel);
+        self.statuses.push(row.status);
+        self.destinations.push(row.destination);
+        self.attempts.push(i32::try_from(row.attempts).unwrap_or(i32::MAX));
+        self.failure_reasons.push(row.failure_reason);
+        self.at.push(at);
+        self.kinds.push(row.kind);
+        self.targets.push(row.target);
+        self.external_ids.push(row.external_id);
+        self.tenants.push(row.tenant);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_proto::events::v1::{DeliveryFailed, Event, ReplyDelivered};
+
+    use super::*;
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn applied(sequence: u64, tenant: &str, body: Body) -> Applied {
+        Applied { sequence, event: Event { tenant: tenant.into(), body: Some(body), ..Event::default() } }
+    }
+
+    /// Given one batch where a reply first failed and then was delivered, and another tenant's
+    /// reply of the same id failed, when it is applied, then each has one row: the first
+    /// delivered, the other failed with its reason.
+    #[tokio::test]
+    async fn a_batch_keeps_the_last_word_on_each_delivery() -> Result {
+        let database = switchboard_testkit::TestDatabase::create().await?;
+        let pool = database.pool().await?;
+        crate::migrate_schema(&pool).await?;
+        let failed = |reason: &str| {
+            Body::DeliveryFailed(DeliveryFailed {
+                reply_id: "r-1".into(),
+                conversation_id: "c-1".into(),
+                attempts: 1,
+                reason: reason.into(),
+                ..DeliveryFailed::default()
+            })
+        };
+        let delivered = Body::ReplyDelivered(ReplyDelivered {
+            reply_id: "r-1".into(),
+            conversation_id: "c-1".into(),
+            attempts: 2,
+            destination: "web".into(),
+            ..ReplyDelivered::default()
+        });
+        let batch = [
+            applied(1, "acme", failed("timeout")),
+            applied(2, "globex", failed("refused")),
+            applied(3, "acme", delivered),
+        ];
+
+        let mut tx = pool.begin().await?;
+        NotifierProjection.apply(&mut tx, &batch).await?;
+        tx.commit().await?;
+
+        let rows: Vec<(String, String, i32, String)> = sqlx::query_as(
+            "SELECT tenant, status, attempts, failure_reason FROM notifier.deliveries ORDER BY tenant",
+        )
+        .fetch_all(&pool)
+        .await?;
+        assert_eq!(
+            rows,
+            [
+                ("acme".into(), "delivered".into(), 2, String::new()),
+                ("globex".into(), "failed".into(), 1, "refused".into())
+            ]
+        );
+        pool.close().await;
+        database.drop_database().await?;
+        Ok(())
+    }
 }
