@@ -99,14 +99,16 @@ impl Projection for ThreadsProjection {
         &["channels.email_messages", "channels.conversations", "channels.voice_pins"]
     }
 
+    /// New conversations are gathered and written with one statement, before anything reads
+    /// them (an outbound email's owner) and at the end of the batch.
     async fn apply(&self, tx: &mut PgConnection, events: &[Applied]) -> Result<(), sqlx::Error> {
+        let mut started = Started::default();
         for applied in events {
             let tenant = applied.event.tenant.as_str();
             match &applied.event.body {
                 Some(Body::MessageReceived(received)) => {
                     if received.starts_conversation {
-                        remember_conversation(tx, tenant, &received.conversation_id, &received.customer_id)
-                            .await?;
+                        started.push(tenant, &received.conversation_id, &received.customer_id);
                     }
                     if let Some(email) = &received.email {
                         let ids = (email.message_id.as_str(), received.conversation_id.as_str());
@@ -116,6 +118,7 @@ impl Projection for ThreadsProjection {
                 Some(Body::ReplyDelivered(delivered))
                     if delivered.channel == Channel::Email as i32 && !delivered.external_id.is_empty() =>
                 {
+                    started.write(tx).await?;
                     let owner = owner(tx, tenant, &delivered.conversation_id).await?;
                     let ids = (delivered.external_id.as_str(), delivered.conversation_id.as_str());
                     remember_message(tx, tenant, ids, &owner, "outbound").await?;
@@ -126,27 +129,45 @@ impl Projection for ThreadsProjection {
                 _ => {}
             }
         }
-        Ok(())
+        started.write(tx).await
     }
 }
 
-async fn remember_conversation(
-    tx: &mut PgConnection,
-    tenant: &str,
-    conversation_id: &str,
-    customer_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO channels.conversations (tenant, conversation_id, token, customer_id)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(conversation_id)
-    .bind(ticket_token(conversation_id))
-    .bind(customer_id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+/// Conversations started in a batch and not yet written.
+#[derive(Default)]
+struct Started<'a> {
+    tenants: Vec<&'a str>,
+    conversations: Vec<&'a str>,
+    tokens: Vec<String>,
+    customers: Vec<&'a str>,
+}
+
+impl<'a> Started<'a> {
+    fn push(&mut self, tenant: &'a str, conversation_id: &'a str, customer_id: &'a str) {
+        self.tenants.push(tenant);
+        self.conversations.push(conversation_id);
+        self.tokens.push(ticket_token(conversation_id));
+        self.customers.push(customer_id);
+    }
+
+    /// Writes the conversations gathered so far (a copy changes nothing), and forgets them.
+    async fn write(&mut self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.tenants.is_empty() {
+            return Ok(());
+        }
+        let written = std::mem::take(self);
+        sqlx::query(
+            "INSERT INTO channels.conversations (tenant, conversation_id, token, customer_id)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(written.tenants)
+        .bind(written.conversations)
+        .bind(written.tokens)
+        .bind(written.customers)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
 }
 
 async fn remember_message(
@@ -196,5 +217,55 @@ mod tests {
         assert_eq!(token_in("Re: [#SB-9A0C12D4A] short"), None);
         assert_eq!(token_in("Re: [#SB-XYZXYZXYZX]"), None);
         assert_eq!(token_in("nothing"), None);
+    }
+
+    /// Given one batch in which a customer's email starts a conversation and the reply to it is
+    /// delivered, when it is applied, then the conversation is written once with its token and
+    /// the reply's message is the customer's (the conversation was written before it was read).
+    #[tokio::test]
+    async fn a_reply_in_the_batch_that_started_its_conversation_finds_its_owner()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use switchboard_proto::events::v1::{Event, MessageReceived, ReplyDelivered};
+        let database = switchboard_testkit::TestDatabase::create().await?;
+        let pool = database.pool().await?;
+        crate::migrate_schema(&pool).await?;
+        let event = |sequence, body| Applied {
+            sequence,
+            event: Event { tenant: "acme".into(), body: Some(body), ..Event::default() },
+        };
+        let received = MessageReceived {
+            conversation_id: "c-1".into(),
+            customer_id: "ana@example.com".into(),
+            starts_conversation: true,
+            ..MessageReceived::default()
+        };
+        let delivered = ReplyDelivered {
+            conversation_id: "c-1".into(),
+            channel: Channel::Email as i32,
+            external_id: "<r-1@switchboard>".into(),
+            ..ReplyDelivered::default()
+        };
+        let batch = [
+            event(1, Body::MessageReceived(received.clone())),
+            event(2, Body::ReplyDelivered(delivered)),
+            event(3, Body::MessageReceived(received)),
+        ];
+
+        let mut tx = pool.begin().await?;
+        ThreadsProjection.apply(&mut tx, &batch).await?;
+        tx.commit().await?;
+
+        let conversations: Vec<(String, String)> =
+            sqlx::query_as("SELECT token, customer_id FROM channels.conversations").fetch_all(&pool).await?;
+        assert_eq!(conversations, [(ticket_token("c-1"), "ana@example.com".into())]);
+        let owner: String = sqlx::query_scalar(
+            "SELECT customer_id FROM channels.email_messages WHERE message_id = '<r-1@switchboard>'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        assert_eq!(owner, "ana@example.com");
+        pool.close().await;
+        database.drop_database().await?;
+        Ok(())
     }
 }
