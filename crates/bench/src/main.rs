@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 /// The allocator `switchboard` runs with, so that services in this process cost what they cost there.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod containment;
 mod desk;

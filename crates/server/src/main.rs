@@ -8,7 +8,7 @@ use switchboard_server::cli::{Cli, run};
 /// Every service allocates per message; glibc's malloc, with its arenas and consolidation, was a
 /// fifth of the message path's CPU under load (docs/perf/README.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Exit code for a configuration or start-up error, distinct from a crash.
 const EXIT_FAILURE: u8 = 1;
