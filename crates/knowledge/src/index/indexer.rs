@@ -40,16 +40,6 @@ impl SharedIndex {
         self.read().search(query, filters, limit)
     }
 
-    /// As `search`, with each hit's coverage of the query (for confidence).
-    pub fn search_scored(
-        &self,
-        query: &str,
-        filters: &Filters<'_>,
-        limit: usize,
-    ) -> Result<Vec<IndexHit>, IndexError> {
-        self.read().search_scored(query, filters, limit)
-    }
-
     /// As `search`, reading of each hit what `reading` asks for.
     pub fn search_reading(
         &self,
