@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use switchboard_bus::tenant_of;
-use switchboard_projection::{Applied, Projection};
+use switchboard_projection::{Applied, Projection, last_of_each};
 use switchboard_proto::{
     events::v1::{MessageClassified, event::Body},
     time::to_datetime,
@@ -110,12 +110,11 @@ async fn write_classifications(
     tx: &mut PgConnection,
     batch: Vec<(&str, &MessageClassified, DateTime<Utc>)>,
 ) -> Result<(), sqlx::Error> {
-    let mut seen = std::collections::HashSet::new();
     let mut rows = Columns::default();
-    for (tenant, classified, at) in batch.into_iter().rev() {
-        if seen.insert((tenant, classified.message_id.as_str())) {
-            rows.push(tenant, classified, at);
-        }
+    for (tenant, classified, at) in
+        last_of_each(batch, |(tenant, classified, _)| (*tenant, classified.message_id.as_str()))
+    {
+        rows.push(tenant, classified, at);
     }
     sqlx::query(
         "INSERT INTO classifier.classifications

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use switchboard_projection::{Applied, Projection};
+use switchboard_projection::{Applied, Projection, last_of_each};
 use switchboard_proto::{events::v1::event::Body, time::to_datetime};
 
 pub struct NotifierProjection;
@@ -206,12 +206,9 @@ fn kind_of(target: &str) -> &'static str {
 /// The batch's delivery rows, one statement; of a delivery told twice (failed, then
 /// delivered) the last is kept, as one upsert each would have left.
 async fn upsert(tx: &mut PgConnection, rows: Vec<(Row<'_>, DateTime<Utc>)>) -> Result<(), sqlx::Error> {
-    let mut seen = std::collections::HashSet::new();
     let mut columns = Columns::default();
-    for (row, at) in rows.into_iter().rev() {
-        if seen.insert((row.tenant, row.delivery_id)) {
-            columns.push(row, at);
-        }
+    for (row, at) in last_of_each(rows, |(row, _)| (row.tenant, row.delivery_id)) {
+        columns.push(row, at);
     }
     sqlx::query(
         "INSERT INTO notifier.deliveries (delivery_id, conversation_id, channel, status, destination,

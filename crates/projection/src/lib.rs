@@ -8,9 +8,11 @@
 
 mod checkpoint;
 mod migrate;
+mod rows;
 mod runner;
 
 pub use migrate::{Migration, migrate};
+pub use rows::last_of_each;
 pub use runner::{Applied, Projection, ReplayReport, Runner, catch_up, replay};
 pub use switchboard_bus::{is_outage, is_refusal};
 

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use switchboard_projection::last_of_each;
 use switchboard_proto::events::v1::{MessageClassified, MessageReceived, MessageRouted};
 
 #[derive(Default)]
@@ -132,11 +133,9 @@ impl Decisions {
     async fn write(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
         let mut columns = DecisionColumns::with_capacity(self.0.len());
         // One row per message (an upsert may not touch a row twice): the batch's last decision.
-        let mut seen = std::collections::HashSet::new();
-        for (tenant, routed, at) in self.0.into_iter().rev() {
-            if seen.insert((tenant.clone(), routed.message_id.clone())) {
-                columns.push(tenant, routed, at);
-            }
+        let last = last_of_each(self.0, |(tenant, routed, _)| (tenant.as_str(), routed.message_id.as_str()));
+        for (tenant, routed, at) in last {
+            columns.push(tenant, routed, at);
         }
         // Tags and articles are arrays in each row: sent as JSON arrays, turned back into text[].
         sqlx::query(
