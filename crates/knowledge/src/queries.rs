@@ -214,20 +214,21 @@ impl Knowledge {
         let threshold = if min_confidence > 0.0 { min_confidence } else { self.threshold_for(locale) };
         let query =
             SearchQuery { query: question.to_string(), locale: locale.to_string(), ..SearchQuery::default() };
-        let hits = self.find(tenant, &query, max_alternatives.max(2), Reading::ANSWER).await?;
+        let (hits, passage) = self.find_answer(tenant, &query, max_alternatives.max(2), threshold).await?;
         let confidence = hits.first().map_or(0.0, |hit| hit.confidence);
         let mut response = AnswerResponse { confidence, ..AnswerResponse::default() };
-        match hits.first() {
-            None => response.reason = "no article matches the question".into(),
-            Some(_) if confidence < threshold => {
+        // The passage is there exactly when the best hit is sure enough to answer.
+        match (hits.first(), passage) {
+            (None, _) => response.reason = "no article matches the question".into(),
+            (Some(_), None) => {
                 response.reason =
                     format!("the best article's confidence {confidence:.2} is below {threshold:.2}");
                 let floor = if self.index().hybrid_for(locale) { HYBRID_FLOOR } else { LEXICAL_FLOOR };
                 let offered = alternatives(&hits, floor, max_alternatives as usize);
                 response.alternatives = self.offer(tenant, question, offered).await?;
             }
-            Some(best) => {
-                response.passage = self.passage(question, best).await?;
+            (Some(best), Some(passage)) => {
+                response.passage = passage;
                 response.answered = true;
                 response.version = self.live_version(tenant, &best.article_id).await?;
                 response.article_id.clone_from(&best.article_id);

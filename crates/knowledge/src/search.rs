@@ -7,7 +7,7 @@ use switchboard_proto::{
 };
 
 use crate::domain::{Error, Knowledge};
-use crate::index::{Filters, IndexHit, Reading};
+use crate::index::{Filters, IndexError, IndexHit, Reading, SharedIndex};
 use crate::locale;
 use crate::queries::Asked;
 
@@ -56,18 +56,37 @@ impl Knowledge {
     ) -> Result<Vec<IndexHit>, Error> {
         let index = self.index().clone();
         let (tenant, query) = (tenant.to_owned(), query.clone());
+        tokio::task::spawn_blocking(move || search(&index, &tenant, &query, limit, reading))
+            .await
+            .map_err(|e| Error::Index(e.to_string()))?
+            .map_err(|e| Error::Index(e.to_string()))
+    }
+
+    /// As [`Self::find`] read for an answer, with the passage of the best hit when its confidence
+    /// reaches `threshold` (the hit that answers): the search and the passage in one trip to the
+    /// blocking pool.
+    pub(crate) async fn find_answer(
+        &self,
+        tenant: &str,
+        query: &SearchQuery,
+        limit: u32,
+        threshold: f32,
+    ) -> Result<(Vec<IndexHit>, Option<String>), Error> {
+        let index = self.index().clone();
+        let (tenant, query) = (tenant.to_owned(), query.clone());
         tokio::task::spawn_blocking(move || {
-            let filters = Filters {
-                tenant: &tenant,
-                locale: &query.locale,
-                tags: &query.tags,
-                product_area: &query.product_area,
+            let hits = search(&index, &tenant, &query, limit, Reading::ANSWER)?;
+            let passage = match hits.first() {
+                Some(best) if best.confidence >= threshold => {
+                    Some(index.passage(&best.locale, &query.query, &best.body)?)
+                }
+                _ => None,
             };
-            index.search_reading(&query.query, &filters, limit as usize, reading)
+            Ok((hits, passage))
         })
         .await
         .map_err(|e| Error::Index(e.to_string()))?
-        .map_err(|e| Error::Index(e.to_string()))
+        .map_err(|e: IndexError| Error::Index(e.to_string()))
     }
 
     /// Titles of the tenant's articles for what has been typed so far, best first, and the
@@ -153,6 +172,19 @@ pub(crate) fn check_customer(customer_id: &str) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// The tenant's hits for a checked query, on a blocking thread.
+fn search(
+    index: &SharedIndex,
+    tenant: &str,
+    query: &SearchQuery,
+    limit: u32,
+    reading: Reading,
+) -> Result<Vec<IndexHit>, IndexError> {
+    let filters =
+        Filters { tenant, locale: &query.locale, tags: &query.tags, product_area: &query.product_area };
+    index.search_reading(&query.query, &filters, limit as usize, reading)
 }
 
 #[cfg(test)]
