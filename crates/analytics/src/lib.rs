@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "deflection and rollups",
         sql: include_str!("../migrations/006_deflection_and_rollups.sql"),
     },
+    Migration {
+        version: 7,
+        name: "room for updates",
+        sql: include_str!("../migrations/007_room_for_updates.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/021_fold_snapshots.sql"),
     },
     Migration { version: 22, name: "assigned_at", sql: include_str!("../migrations/022_assigned_at.sql") },
+    Migration {
+        version: 23,
+        name: "room for updates",
+        sql: include_str!("../migrations/023_room_for_updates.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "conversation language",
         sql: include_str!("../migrations/003_conversation_language.sql"),
     },
+    Migration {
+        version: 4,
+        name: "room for updates",
+        sql: include_str!("../migrations/004_room_for_updates.sql"),
+    },
 ];
 
 /// Durable consumer of inbound channel messages.

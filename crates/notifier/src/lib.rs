@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 5, name: "tenancy", sql: include_str!("../migrations/005_tenancy.sql") },
     Migration { version: 6, name: "lease", sql: include_str!("../migrations/006_lease.sql") },
+    Migration {
+        version: 7,
+        name: "room for updates",
+        sql: include_str!("../migrations/007_room_for_updates.sql"),
+    },
 ];
 
 /// Durable consumer of what is to be delivered.
