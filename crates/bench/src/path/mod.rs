@@ -13,7 +13,9 @@
 //! Sizes: `SWITCHBOARD_BENCH_MESSAGES` (closed runs, default 20000), `SWITCHBOARD_BENCH_COST_RATE`
 //! (the steady rate the cost is read at for 10 s, default 200 a second), `SWITCHBOARD_BENCH_RATE`
 //! (default 1000 a second) for `SWITCHBOARD_BENCH_SECONDS` (default 60);
-//! `SWITCHBOARD_BENCH_SERVICES` runs fewer services beside the path. PostgreSQL is reached over
+//! `SWITCHBOARD_BENCH_SERVICES` runs fewer services beside the path;
+//! `SWITCHBOARD_BENCH_PROCESSES=0` skips the `switchboard serve` processes, `=only` runs only
+//! them. PostgreSQL is reached over
 //! loopback without TLS (`sslmode=disable`), as on one host.
 
 use std::time::Duration;
@@ -45,6 +47,20 @@ const IN_FLIGHT: usize = 64;
 const COST_SECONDS: u32 = 10;
 
 pub(crate) async fn measure(nats: &NatsServer, database_url: &str) -> anyhow::Result<()> {
+    let processes = std::env::var("SWITCHBOARD_BENCH_PROCESSES").unwrap_or_default();
+    if processes != "only" {
+        in_process(nats, database_url).await?;
+    }
+    if processes == "0" {
+        println!("switchboard serve processes: skipped (SWITCHBOARD_BENCH_PROCESSES=0)");
+        return Ok(());
+    }
+    let one = processes::one_process(size("SWITCHBOARD_BENCH_CONVERSATIONS_RSS", 100_000)).await?;
+    processes::two_per_service(size("SWITCHBOARD_BENCH_MESSAGES", 20_000), &one).await
+}
+
+/// Every service in this process: the raw publish rate, then every run.
+async fn in_process(nats: &NatsServer, database_url: &str) -> anyhow::Result<()> {
     let bus = Bus::connect(switchboard_bus::Config { url: nats.url(), ..Default::default() }).await?;
     let raw = raw::publish_rate(&bus, 100_000).await?;
     println!("raw pipelined JetStream publishing on this server: {raw:.0} events/s");
@@ -73,13 +89,7 @@ pub(crate) async fn measure(nats: &NatsServer, database_url: &str) -> anyhow::Re
     shutdown.cancel();
     server.await??;
     let _ = std::fs::remove_file(&rules);
-    measured?;
-    if std::env::var("SWITCHBOARD_BENCH_PROCESSES").is_ok_and(|v| v == "0") {
-        println!("switchboard serve processes: skipped (SWITCHBOARD_BENCH_PROCESSES=0)");
-        return Ok(());
-    }
-    let one = processes::one_process(size("SWITCHBOARD_BENCH_CONVERSATIONS_RSS", 100_000)).await?;
-    processes::two_per_service(size("SWITCHBOARD_BENCH_MESSAGES", 20_000), &one).await
+    measured
 }
 
 /// Every run, through gRPC and then through the inbound stream.
