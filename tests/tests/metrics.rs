@@ -95,6 +95,7 @@ async fn a_live_process_serves_metrics_that_promtool_finds_clean() -> anyhow::Re
             r#"switchboard_projection_events_applied_total{projection="intake-projection"}"#,
             r#"switchboard_consumer_pending_messages{consumer="intake-projection"}"#,
             "switchboard_consumer_last_handled_timestamp_seconds{",
+            r#"switchboard_bus_connection_events_total{event="connected"}"#,
         ],
     )
     .await?;

@@ -55,7 +55,8 @@ async fn options(access: &Access) -> std::io::Result<async_nats::ConnectOptions>
     let mut options = async_nats::ConnectOptions::new()
         .name("switchboard")
         .connection_timeout(std::time::Duration::from_secs(5))
-        .require_tls(access.require_tls);
+        .require_tls(access.require_tls)
+        .event_callback(|event| async move { observe_connection(&event) });
     if let Some(path) = &access.credentials_file {
         options = options.credentials_file(path).await?;
     }
@@ -72,6 +73,27 @@ async fn options(access: &Access) -> std::io::Result<async_nats::ConnectOptions>
         options = options.add_client_certificate(certificate.clone(), key.clone());
     }
     Ok(options)
+}
+
+/// Logs and counts what happens to the connection. The client reconnects by itself, and a drop,
+/// a slow consumer or an error the server sent would otherwise go unseen.
+fn observe_connection(event: &async_nats::Event) {
+    use async_nats::Event;
+    let kind = match event {
+        Event::Connected => "connected",
+        Event::Disconnected => "disconnected",
+        Event::LameDuckMode => "lame_duck_mode",
+        Event::Draining => "draining",
+        Event::Closed => "closed",
+        Event::SlowConsumer(_) => "slow_consumer",
+        Event::ServerError(_) => "server_error",
+        Event::ClientError(_) => "client_error",
+    };
+    metrics::counter!("switchboard_bus_connection_events_total", "event" => kind).increment(1);
+    match event {
+        Event::Connected | Event::Draining | Event::Closed => tracing::info!(event = kind, "bus connection"),
+        _ => tracing::warn!(event = kind, detail = %event, "bus connection"),
+    }
 }
 
 /// Credentials written in a NATS URL, which the client does not read by itself.

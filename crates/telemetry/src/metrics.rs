@@ -70,6 +70,10 @@ fn describe() {
         "Time a projection took to apply one batch, by projection."
     );
     describe_counter!(
+        "switchboard_bus_connection_events_total",
+        "What happened to a NATS connection, by event (connected, disconnected, slow_consumer, server_error, client_error, lame_duck_mode, draining, closed)."
+    );
+    describe_counter!(
         "switchboard_dead_letters_total",
         "Messages set aside in the dead-letter stream, by consumer."
     );
