@@ -10,6 +10,7 @@
 //! customer chats (see `floods.rs`); `SWITCHBOARD_BENCH_FLOODS=0` skips it.
 //! And the support lead's report over 1,000,000 conversations (see `report.rs`).
 //! `SWITCHBOARD_BENCH_ONLY` (e.g. `desk` or `search,path`) runs only the parts it names.
+//! `RUST_LOG` (e.g. `warn`) shows the services' logs on stderr.
 //! `SWITCHBOARD_BENCH_ONLY=containment` runs the containment harness `make eval` uses (see
 //! `containment.rs`); it is not a part of `make bench`.
 
@@ -68,8 +69,15 @@ fn parts() -> anyhow::Result<Vec<&'static str>> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(path::StatementCounter))?;
+    use tracing_subscriber::{Layer as _, layer::SubscriberExt as _};
+    // The services' own logs, on stderr, only when `RUST_LOG` asks for them (e.g. `warn`).
+    let logs = std::env::var("RUST_LOG").is_ok().then(|| {
+        let filter = tracing_subscriber::EnvFilter::from_default_env();
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)
+    });
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(path::StatementCounter::layer()).with(logs),
+    )?;
     switchboard_telemetry::metrics::install_recorder();
     for part in parts()? {
         // Progress on stderr when it is a terminal; the figures go to stdout.

@@ -17,7 +17,10 @@ use std::{
 use futures::TryStreamExt as _;
 use switchboard_bus::{Bus, EVENTS_STREAM, INBOUND_STREAM};
 use tracing::{Subscriber, field::Visit};
-use tracing_subscriber::{Layer, layer::Context};
+use tracing_subscriber::{
+    Layer,
+    layer::{Context, Filter},
+};
 
 /// Schemas a statement is put under, by the first one it names.
 const SCHEMAS: [&str; 9] =
@@ -27,11 +30,25 @@ static COUNTING: AtomicBool = AtomicBool::new(false);
 /// Statements by kind: how many, and the seconds they took as sqlx saw them (the round trip).
 static STATEMENTS: Mutex<BTreeMap<&'static str, (u64, f64)>> = Mutex::new(BTreeMap::new());
 
-/// Counts sqlx's statements while [`COUNTING`] is on; sees nothing else.
+/// Counts sqlx's statements while [`COUNTING`] is on; sees nothing else (see
+/// [`StatementCounter::layer`]).
 pub(crate) struct StatementCounter;
 
-impl<S: Subscriber> Layer<S> for StatementCounter {
-    fn register_callsite(
+impl StatementCounter {
+    /// The counter behind its own filter, so that other layers (logs) still see what they ask for.
+    pub(crate) fn layer<S>() -> impl Layer<S>
+    where
+        S: Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    {
+        Self.with_filter(OnlyCountedStatements)
+    }
+}
+
+/// sqlx's statements, while [`COUNTING`] is on.
+struct OnlyCountedStatements;
+
+impl<S: Subscriber> Filter<S> for OnlyCountedStatements {
+    fn callsite_enabled(
         &self,
         metadata: &'static tracing::Metadata<'static>,
     ) -> tracing::subscriber::Interest {
@@ -42,10 +59,12 @@ impl<S: Subscriber> Layer<S> for StatementCounter {
         }
     }
 
-    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: &Context<'_, S>) -> bool {
         metadata.target() == "sqlx::query" && COUNTING.load(Ordering::Relaxed)
     }
+}
 
+impl<S: Subscriber> Layer<S> for StatementCounter {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
         let mut statement = Statement::default();
         event.record(&mut statement);
