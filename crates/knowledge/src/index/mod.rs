@@ -156,10 +156,11 @@ pub struct IndexHit {
     /// What the hits are ranked by, 0..1: BM25 mapped to 0..1 in a lexical index, the blend of
     /// similarity and lexical confidence in a hybrid one.
     pub relevance: f32,
-    /// How sure the hit answers the query, 0..1; only from `search_scored`, 0 otherwise.
+    /// How sure the hit answers the query, 0..1; only from a scored reading (`search_scored`, or a
+    /// [`Reading`] with `scored`), 0 otherwise.
     pub confidence: f32,
     /// Share of the query's terms the article contains (title, questions or body), 0..1; only
-    /// from `search_scored`, 0 otherwise.
+    /// from a scored reading, as `confidence`, 0 otherwise.
     pub coverage: f32,
     /// The article's body (Markdown).
     pub body: String,
