@@ -105,6 +105,23 @@ impl Knowledge {
         &self.index
     }
 
+    /// Runs `work` on the search index in the blocking pool (the index's work is CPU-bound and
+    /// may wait for its lock); a failure of the work, or its panic, is an [`Error::Index`].
+    pub(crate) async fn on_index<R, E>(
+        &self,
+        work: impl FnOnce(&SharedIndex) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || work(&index))
+            .await
+            .map_err(|e| Error::Index(e.to_string()))?
+            .map_err(|e| Error::Index(e.to_string()))
+    }
+
     /// The confidence answers in `locale` need: the configured one, or the calibrated one of
     /// the search mode that serves the locale.
     pub(crate) fn threshold_for(&self, locale: &str) -> f32 {

@@ -75,12 +75,8 @@ impl Knowledge {
             return Ok(());
         };
         // The question is in another language: the article's lead answers it.
-        let index = self.index().clone();
         let (locale, title, body) = (found.locale.clone(), found.title.clone(), found.body.clone());
-        let passage = tokio::task::spawn_blocking(move || index.passage(&locale, &title, &body))
-            .await
-            .map_err(|e| Error::Index(e.to_string()))?
-            .map_err(|e| Error::Index(e.to_string()))?;
+        let passage = self.on_index(move |index| index.passage(&locale, &title, &body)).await?;
         response.answered = true;
         response.passage = passage;
         response.article_id.clone_from(&found.article_id);

@@ -255,12 +255,8 @@ impl Knowledge {
 
     /// The passage of `hit`'s article that best answers `question`.
     async fn passage(&self, question: &str, hit: &IndexHit) -> Result<String, Error> {
-        let index = self.index().clone();
         let (question, locale, body) = (question.to_string(), hit.locale.clone(), hit.body.clone());
-        tokio::task::spawn_blocking(move || index.passage(&locale, &question, &body))
-            .await
-            .map_err(|e| Error::Index(e.to_string()))?
-            .map_err(|e| Error::Index(e.to_string()))
+        self.on_index(move |index| index.passage(&locale, &question, &body)).await
     }
 
     /// The articles of `hits` to offer, each with its passage, live version and tags.

@@ -54,12 +54,8 @@ impl Knowledge {
         limit: u32,
         reading: Reading,
     ) -> Result<Vec<IndexHit>, Error> {
-        let index = self.index().clone();
         let (tenant, query) = (tenant.to_owned(), query.clone());
-        tokio::task::spawn_blocking(move || search(&index, &tenant, &query, limit, reading))
-            .await
-            .map_err(|e| Error::Index(e.to_string()))?
-            .map_err(|e| Error::Index(e.to_string()))
+        self.on_index(move |index| search(index, &tenant, &query, limit, reading)).await
     }
 
     /// As [`Self::find`] read for an answer, with the passage of the best hit when its confidence
@@ -72,21 +68,18 @@ impl Knowledge {
         limit: u32,
         threshold: f32,
     ) -> Result<(Vec<IndexHit>, Option<String>), Error> {
-        let index = self.index().clone();
         let (tenant, query) = (tenant.to_owned(), query.clone());
-        tokio::task::spawn_blocking(move || {
-            let hits = search(&index, &tenant, &query, limit, Reading::ANSWER)?;
+        self.on_index(move |index| {
+            let hits = search(index, &tenant, &query, limit, Reading::ANSWER)?;
             let passage = match hits.first() {
                 Some(best) if best.confidence >= threshold => {
                     Some(index.passage(&best.locale, &query.query, &best.body)?)
                 }
                 _ => None,
             };
-            Ok((hits, passage))
+            Ok::<_, IndexError>((hits, passage))
         })
         .await
-        .map_err(|e| Error::Index(e.to_string()))?
-        .map_err(|e: IndexError| Error::Index(e.to_string()))
     }
 
     /// Titles of the tenant's articles for what has been typed so far, best first, and the
@@ -106,15 +99,12 @@ impl Knowledge {
         check_locale(locale)?;
         let limit = limit_of(limit, DEFAULT_LIMIT, MAX_SUGGESTIONS)?;
         let suggestions = if typed.chars().any(char::is_alphanumeric) {
-            let index = self.index().clone();
             let (tenant, typed, locale) = (tenant.to_owned(), typed.to_owned(), locale.to_owned());
-            tokio::task::spawn_blocking(move || {
+            self.on_index(move |index| {
                 let filters = Filters { tenant: &tenant, locale: &locale, ..Filters::default() };
                 index.suggest(&typed, &filters, limit as usize)
             })
-            .await
-            .map_err(|e| Error::Index(e.to_string()))?
-            .map_err(|e| Error::Index(e.to_string()))?
+            .await?
         } else {
             Vec::new()
         };
