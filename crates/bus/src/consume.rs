@@ -92,21 +92,23 @@ pub struct Delivery {
     pub deliveries: i64,
     /// Messages the server still holds for this consumer after this one.
     pub pending: u64,
+    /// When the server stored the message (its clock).
+    pub published: std::time::SystemTime,
     /// Set when this is a dead letter put back (`switchboard dlq replay`).
     replayed: Option<crate::dead_letters::Replayed>,
 }
 
 impl Delivery {
     pub fn new(message: jetstream::Message) -> Result<Self, Error> {
-        let (own_sequence, deliveries, pending) = {
+        let (own_sequence, deliveries, pending, published) = {
             let info = message
                 .info()
                 .map_err(|source| Error::JetStream { operation: "read delivery info", source })?;
-            (info.stream_sequence, info.delivered, info.pending)
+            (info.stream_sequence, info.delivered, info.pending, info.published.into())
         };
         let replayed = crate::dead_letters::Replayed::of(&message, own_sequence);
         let stream_sequence = replayed.as_ref().map_or(own_sequence, |replayed| replayed.sequence);
-        Ok(Self { message, stream_sequence, deliveries, pending, replayed })
+        Ok(Self { message, stream_sequence, deliveries, pending, published, replayed })
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -395,9 +397,13 @@ where
             return bus.settle(delivery, name, disposition).await;
         }
     };
-    // A letter put back says nothing of the consumer's own lag.
+    // A letter put back says nothing of the consumer's own lag; a redelivery's wait is its
+    // backoff's.
     if !delivery.is_replayed() {
         crate::observe::progressed(name, delivery.pending);
+        if delivery.deliveries == 1 {
+            crate::observe::waited(name, delivery.published);
+        }
     }
     let mut delay = Duration::from_millis(200).min(hold_limit(bus));
     let mut tries = delivery.deliveries;

@@ -1,6 +1,6 @@
 //! What consumers record for operators (the metrics are described in `switchboard-telemetry`):
-//! messages handled by outcome, handler time, lag and dead letters. Labels are consumer and
-//! projection names, which the code fixes: never a value from a message.
+//! messages handled by outcome, handler time, lag, the wait before handling, and dead letters.
+//! Labels are consumer and projection names, which the code fixes: never a value from a message.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +19,14 @@ pub fn progressed(consumer: &str, pending: u64) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
     metrics::gauge!("switchboard_consumer_last_handled_timestamp_seconds", "consumer" => consumer.to_string())
         .set(now);
+}
+
+/// `consumer` starts on a message first delivered now, stored at `published`: how long it
+/// waited in the stream and in the consumer (for an earlier message of its key, say).
+pub(crate) fn waited(consumer: &str, published: SystemTime) {
+    let waited = SystemTime::now().duration_since(published).unwrap_or_default();
+    metrics::histogram!("switchboard_consumer_wait_seconds", "consumer" => consumer.to_string())
+        .record(waited.as_secs_f64());
 }
 
 pub(crate) fn dead_lettered(consumer: &str) {

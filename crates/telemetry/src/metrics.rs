@@ -51,6 +51,11 @@ fn describe() {
         Unit::Seconds,
         "Time a consumer's handler took for one message, by consumer."
     );
+    describe_histogram!(
+        "switchboard_consumer_wait_seconds",
+        Unit::Seconds,
+        "Time from a message stored in its stream to its consumer's handler starting on it, first deliveries only, by consumer (the server's clock against the service's)."
+    );
     describe_gauge!(
         "switchboard_consumer_pending_messages",
         "Messages the server still held for a consumer or projection when it last took one: its lag."

@@ -14,6 +14,7 @@ use std::{
     },
 };
 
+use super::tails::{self, Buckets};
 use futures::TryStreamExt as _;
 use switchboard_bus::{Bus, EVENTS_STREAM, INBOUND_STREAM};
 use tracing::{Subscriber, field::Visit};
@@ -132,6 +133,8 @@ pub(crate) struct Reading {
     grpc: BTreeMap<String, u64>,
     statements: BTreeMap<&'static str, (u64, f64)>,
     cpu: BTreeMap<&'static str, f64>,
+    waits: Buckets,
+    handlers: Buckets,
 }
 
 /// The processes whose CPU time is read.
@@ -156,7 +159,10 @@ pub(crate) async fn read(bus: &Bus, processes: &Processes, counting: bool) -> an
             *reading.deliveries.entry(label).or_default() += info.delivered.consumer_sequence;
         }
     }
-    reading.grpc = grpc_calls(&switchboard_telemetry::metrics::render().unwrap_or_default());
+    let metrics = switchboard_telemetry::metrics::render().unwrap_or_default();
+    reading.grpc = grpc_calls(&metrics);
+    reading.waits = tails::buckets(&metrics, "switchboard_consumer_wait_seconds");
+    reading.handlers = tails::buckets(&metrics, "switchboard_handler_duration_seconds");
     reading.statements = STATEMENTS.lock().map(|counts| counts.clone()).unwrap_or_default();
     reading.cpu = cpu_seconds(processes);
     Ok(reading)
@@ -268,6 +274,31 @@ pub(crate) fn print(before: &Reading, after: &Reading, messages: usize, watched:
         .map(|(name, s)| format!("{name} {:.0} µs", per(s - before.cpu.get(name).unwrap_or(&0.0)) * 1e6))
         .collect();
     println!("    CPU time: {}", cpu.join(", "));
+    print_tails(before, after);
+}
+
+/// Above this, a wait or a handler's run is counted as slow (a bucket bound, in seconds).
+const SLOW: f64 = 0.1;
+
+/// By consumer, the wait before its handler and the handler's run: the bucket bounds their
+/// median and 99th percentile are within, and the share slower than [`SLOW`].
+fn print_tails(before: &Reading, after: &Reading) {
+    println!(
+        "    by consumer, wait before its handler | handler's run (p50, p99 within; share over 100 ms):"
+    );
+    for consumer in after.waits.keys().chain(after.handlers.keys()).collect::<std::collections::BTreeSet<_>>()
+    {
+        let read = |buckets: fn(&Reading) -> &Buckets| {
+            tails::tail(buckets(before), buckets(after), consumer, SLOW).map_or("-".to_string(), |tail| {
+                let (p50, p99) = (tails::bound(tail.p50_within), tails::bound(tail.p99_within));
+                format!("{p50}, {p99}; {:.2} %", tail.share_over * 100.0)
+            })
+        };
+        let (wait, run) = (read(|r| &r.waits), read(|r| &r.handlers));
+        if wait != "-" || run != "-" {
+            println!("      {consumer}: {wait} | {run}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ mod kb;
 mod load;
 mod processes;
 mod raw;
+mod tails;
 mod watch;
 
 pub(crate) use cost::StatementCounter;
@@ -47,16 +48,41 @@ const IN_FLIGHT: usize = 64;
 const COST_SECONDS: u32 = 10;
 
 pub(crate) async fn measure(nats: &NatsServer, database_url: &str) -> anyhow::Result<()> {
-    let processes = std::env::var("SWITCHBOARD_BENCH_PROCESSES").unwrap_or_default();
-    if processes != "only" {
+    let runs = Runs::from_setting(std::env::var("SWITCHBOARD_BENCH_PROCESSES").ok().as_deref())?;
+    if runs != Runs::OnlyProcesses {
         in_process(nats, database_url).await?;
     }
-    if processes == "0" {
+    if runs == Runs::InProcessOnly {
         println!("switchboard serve processes: skipped (SWITCHBOARD_BENCH_PROCESSES=0)");
         return Ok(());
     }
     let one = processes::one_process(size("SWITCHBOARD_BENCH_CONVERSATIONS_RSS", 100_000)).await?;
     processes::two_per_service(size("SWITCHBOARD_BENCH_MESSAGES", 20_000), &one).await
+}
+
+/// Which runs of the path part to make, as `SWITCHBOARD_BENCH_PROCESSES` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runs {
+    /// Unset: in this process, then through `switchboard serve` processes.
+    Both,
+    /// `0`: in this process only.
+    InProcessOnly,
+    /// `only`: through `switchboard serve` processes only.
+    OnlyProcesses,
+}
+
+impl Runs {
+    /// A value it does not know (a typo of `only`) is refused, not read as "everything".
+    fn from_setting(value: Option<&str>) -> anyhow::Result<Self> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(Self::Both),
+            Some("0") => Ok(Self::InProcessOnly),
+            Some("only") => Ok(Self::OnlyProcesses),
+            Some(other) => bail!(
+                "SWITCHBOARD_BENCH_PROCESSES={other:?}: use 0 (skip the serve processes) or only (run only them), or leave it unset (both)"
+            ),
+        }
+    }
 }
 
 /// Every service in this process: the raw publish rate, then every run.
@@ -202,4 +228,25 @@ pub(crate) async fn channel(address: std::net::SocketAddr) -> anyhow::Result<ton
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("the cluster did not come up")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Runs;
+
+    #[test]
+    fn the_processes_setting_takes_its_two_values_or_nothing() {
+        assert_eq!(Runs::from_setting(None).ok(), Some(Runs::Both));
+        assert_eq!(Runs::from_setting(Some("")).ok(), Some(Runs::Both));
+        assert_eq!(Runs::from_setting(Some("0")).ok(), Some(Runs::InProcessOnly));
+        assert_eq!(Runs::from_setting(Some("only")).ok(), Some(Runs::OnlyProcesses));
+    }
+
+    #[test]
+    fn a_processes_setting_it_does_not_know_is_refused_with_the_values_it_takes() {
+        let refused = Runs::from_setting(Some("onyl")).err().map(|error| error.to_string());
+        let refused = refused.unwrap_or_default();
+        assert!(refused.contains("\"onyl\""), "{refused}");
+        assert!(refused.contains("0 (skip") && refused.contains("only (run"), "{refused}");
+    }
 }
