@@ -92,6 +92,7 @@ async fn a_live_process_serves_metrics_that_promtool_finds_clean() -> anyhow::Re
             r#"switchboard_events_handled_total{consumer="router",outcome="ack"}"#,
             "switchboard_handler_duration_seconds_bucket{",
             r#"switchboard_consumer_wait_seconds_bucket{consumer="router","#,
+            r#"switchboard_consumer_wait_seconds_bucket{consumer="intake-projection","#,
             r#"switchboard_deliveries_total{outcome="delivered","#,
             r#"switchboard_projection_events_applied_total{projection="intake-projection"}"#,
             r#"switchboard_consumer_pending_messages{consumer="intake-projection"}"#,

@@ -32,7 +32,7 @@ pub(crate) async fn connect(config: Config, update: bool) -> Result<Bus, Error> 
     check_server_version(&client.server_info().version)?;
     let jetstream = jetstream::new(client.clone());
     jetstream.query_account().await.map_err(|_| Error::NoJetStream { url: redacted_url(&config.url) })?;
-    let bus = Bus { client, jetstream, config };
+    let bus = Bus { client, jetstream, config, connected_at: std::time::SystemTime::now() };
     ensure_streams(&bus, update).await?;
     tracing::info!(server = %bus.client.server_info().version, "connected to nats");
     Ok(bus)

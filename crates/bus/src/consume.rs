@@ -402,7 +402,7 @@ where
     if !delivery.is_replayed() {
         crate::observe::progressed(name, delivery.pending);
         if delivery.deliveries == 1 {
-            crate::observe::waited(name, delivery.published);
+            crate::observe::waited(bus, name, delivery.published);
         }
     }
     let mut delay = Duration::from_millis(200).min(hold_limit(bus));

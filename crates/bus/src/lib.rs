@@ -153,6 +153,9 @@ pub struct Bus {
     client: async_nats::Client,
     jetstream: async_nats::jetstream::Context,
     config: Config,
+    /// When the connection was made: a message stored before it waited for this process to
+    /// start, which is not a consumer's wait (see [`observe::waited`]).
+    connected_at: std::time::SystemTime,
 }
 
 impl Bus {

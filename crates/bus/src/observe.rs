@@ -21,14 +21,51 @@ pub fn progressed(consumer: &str, pending: u64) {
         .set(now);
 }
 
-/// `consumer` starts on a message first delivered now, stored at `published`: how long it
-/// waited in the stream and in the consumer (for an earlier message of its key, say).
-pub(crate) fn waited(consumer: &str, published: SystemTime) {
-    let waited = SystemTime::now().duration_since(published).unwrap_or_default();
-    metrics::histogram!("switchboard_consumer_wait_seconds", "consumer" => consumer.to_string())
-        .record(waited.as_secs_f64());
+/// `consumer` (a consumer or a projection) starts on a message first delivered now, stored at
+/// `published`: how long it waited in the stream and in the consumer (for an earlier message of
+/// its key, say). Messages stored before `bus` connected are not timed: they waited for the
+/// process (a deployment, a new projection reading the stream from its start), not in a queue.
+/// A wait the clocks make negative (the server's ahead of this host's) counts as none.
+pub fn waited(bus: &crate::Bus, consumer: &str, published: SystemTime) {
+    if let Some(waited) = wait_of(published, bus.connected_at, SystemTime::now()) {
+        metrics::histogram!("switchboard_consumer_wait_seconds", "consumer" => consumer.to_string())
+            .record(waited.as_secs_f64());
+    }
+}
+
+/// The wait of a message stored at `published`, taken `now` by a process connected at
+/// `connected`; `None` for a message stored before the process connected.
+fn wait_of(published: SystemTime, connected: SystemTime, now: SystemTime) -> Option<Duration> {
+    (published >= connected).then(|| now.duration_since(published).unwrap_or_default())
 }
 
 pub(crate) fn dead_lettered(consumer: &str) {
     metrics::counter!("switchboard_dead_letters_total", "consumer" => consumer.to_string()).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_waits_from_when_it_was_stored_to_when_it_is_taken() {
+        let connected = UNIX_EPOCH + Duration::from_secs(100);
+        let stored = connected + Duration::from_millis(250);
+        let taken = stored + Duration::from_millis(40);
+        assert_eq!(wait_of(stored, connected, taken), Some(Duration::from_millis(40)));
+    }
+
+    #[test]
+    fn a_message_stored_before_the_process_connected_is_not_timed() {
+        let connected = UNIX_EPOCH + Duration::from_secs(100);
+        let stored = connected - Duration::from_secs(3600);
+        assert_eq!(wait_of(stored, connected, connected + Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn a_wait_the_clocks_make_negative_counts_as_none() {
+        let connected = UNIX_EPOCH + Duration::from_secs(100);
+        let stored = connected + Duration::from_secs(5);
+        assert_eq!(wait_of(stored, connected, stored - Duration::from_millis(3)), Some(Duration::ZERO));
+    }
 }

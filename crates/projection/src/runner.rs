@@ -217,7 +217,9 @@ impl<P: Projection> Runner<P> {
                 Ok(None) => return Err(bus_error("consume", ConsumerClosed)),
                 Ok(Some(mut chunk)) => {
                     self.linger(&mut chunks, &mut chunk).await;
-                    pending = self.handle_chunk(chunk, shutdown).await?.unwrap_or(pending);
+                    // A rebuild's waits are the stream's age, not the projection's lag.
+                    let timed = !until_caught_up;
+                    pending = self.handle_chunk(chunk, timed, shutdown).await?.unwrap_or(pending);
                 }
             }
         }
@@ -254,10 +256,12 @@ impl<P: Projection> Runner<P> {
         stream.create_consumer(config).await.map_err(|source| bus_error("create consumer", source))
     }
 
-    /// Applies a chunk of messages; returns how many the server still holds after it.
+    /// Applies a chunk of messages; returns how many the server still holds after it. With
+    /// `timed`, each event's wait (from stored to its batch starting) is recorded.
     async fn handle_chunk<E: std::fmt::Display>(
         &self,
         chunk: Vec<Result<jetstream::Message, E>>,
+        timed: bool,
         shutdown: &CancellationToken,
     ) -> Result<Option<u64>, Error> {
         let name = self.projection.name();
@@ -276,6 +280,9 @@ impl<P: Projection> Runner<P> {
             pending = Some(delivery.pending);
             if delivery.stream_sequence <= checkpoint {
                 continue;
+            }
+            if timed {
+                switchboard_bus::observe::waited(&self.bus, name, delivery.published);
             }
             match Event::decode(delivery.payload()) {
                 Ok(event) => {

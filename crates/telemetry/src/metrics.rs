@@ -54,7 +54,7 @@ fn describe() {
     describe_histogram!(
         "switchboard_consumer_wait_seconds",
         Unit::Seconds,
-        "Time from a message stored in its stream to its consumer's handler starting on it, first deliveries only, by consumer (the server's clock against the service's)."
+        "Time from a message stored in its stream to its consumer's handler (or projection's batch) starting on it, first deliveries only, by consumer or projection (the server's clock against the service's)."
     );
     describe_gauge!(
         "switchboard_consumer_pending_messages",

@@ -1,6 +1,7 @@
 //! What one message costs: events published, bus hops (deliveries to consumers), SQL statements
-//! and round trips by schema, gRPC calls by method, and CPU time of this process, nats-server
-//! and PostgreSQL. Read before and after a run; the difference, per message, is printed.
+//! and round trips by schema, gRPC calls by method, CPU time of this process, nats-server and
+//! PostgreSQL, and the write-ahead log PostgreSQL wrote (the whole cluster's: nothing else should
+//! run on it meanwhile). Read before and after a run; the difference, per message, is printed.
 //!
 //! SQL is counted from sqlx's own statement log (target `sqlx::query`), turned on only while a
 //! cost run is counted; `BEGIN` is not logged, so a transaction's round trips are its logged
@@ -14,7 +15,7 @@ use std::{
     },
 };
 
-use super::tails::{self, Buckets};
+use super::tails::{self, Tails};
 use futures::TryStreamExt as _;
 use switchboard_bus::{Bus, EVENTS_STREAM, INBOUND_STREAM};
 use tracing::{Subscriber, field::Visit};
@@ -133,13 +134,15 @@ pub(crate) struct Reading {
     grpc: BTreeMap<String, u64>,
     statements: BTreeMap<&'static str, (u64, f64)>,
     cpu: BTreeMap<&'static str, f64>,
-    waits: Buckets,
-    handlers: Buckets,
+    /// Where PostgreSQL's write-ahead log is, in bytes (the whole cluster's).
+    wal: u64,
+    tails: Tails,
 }
 
-/// The processes whose CPU time is read.
+/// The processes whose CPU time is read, and the database whose WAL is.
 pub(crate) struct Processes {
     pub nats: u32,
+    pub database: sqlx::PgPool,
 }
 
 /// Reads every counter now; `counting` turns statement counting on or off from here on.
@@ -161,10 +164,13 @@ pub(crate) async fn read(bus: &Bus, processes: &Processes, counting: bool) -> an
     }
     let metrics = switchboard_telemetry::metrics::render().unwrap_or_default();
     reading.grpc = grpc_calls(&metrics);
-    reading.waits = tails::buckets(&metrics, "switchboard_consumer_wait_seconds");
-    reading.handlers = tails::buckets(&metrics, "switchboard_handler_duration_seconds");
+    reading.tails = Tails::of(&metrics);
     reading.statements = STATEMENTS.lock().map(|counts| counts.clone()).unwrap_or_default();
     reading.cpu = cpu_seconds(processes);
+    let wal: i64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+        .fetch_one(&processes.database)
+        .await?;
+    reading.wal = u64::try_from(wal).unwrap_or(0);
     Ok(reading)
 }
 
@@ -274,31 +280,12 @@ pub(crate) fn print(before: &Reading, after: &Reading, messages: usize, watched:
         .map(|(name, s)| format!("{name} {:.0} µs", per(s - before.cpu.get(name).unwrap_or(&0.0)) * 1e6))
         .collect();
     println!("    CPU time: {}", cpu.join(", "));
-    print_tails(before, after);
+    println!("    PostgreSQL WAL written: {:.1} KiB", per(delta(before.wal, after.wal)) / 1024.0);
 }
 
-/// Above this, a wait or a handler's run is counted as slow (a bucket bound, in seconds).
-const SLOW: f64 = 0.1;
-
-/// By consumer, the wait before its handler and the handler's run: the bucket bounds their
-/// median and 99th percentile are within, and the share slower than [`SLOW`].
-fn print_tails(before: &Reading, after: &Reading) {
-    println!(
-        "    by consumer, wait before its handler | handler's run (p50, p99 within; share over 100 ms):"
-    );
-    for consumer in after.waits.keys().chain(after.handlers.keys()).collect::<std::collections::BTreeSet<_>>()
-    {
-        let read = |buckets: fn(&Reading) -> &Buckets| {
-            tails::tail(buckets(before), buckets(after), consumer, SLOW).map_or("-".to_string(), |tail| {
-                let (p50, p99) = (tails::bound(tail.p50_within), tails::bound(tail.p99_within));
-                format!("{p50}, {p99}; {:.2} %", tail.share_over * 100.0)
-            })
-        };
-        let (wait, run) = (read(|r| &r.waits), read(|r| &r.handlers));
-        if wait != "-" || run != "-" {
-            println!("      {consumer}: {wait} | {run}");
-        }
-    }
+/// By consumer and projection, where the time went between `before` and `after`.
+pub(crate) fn print_tails(before: &Reading, after: &Reading) {
+    tails::print(&before.tails, &after.tails);
 }
 
 #[cfg(test)]

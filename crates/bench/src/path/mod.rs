@@ -5,7 +5,9 @@
 //!   from the first submission to the last reply delivered;
 //! - latency under open-loop load: a fixed arrival rate, each message timed from when it was due
 //!   to its reply delivered (HdrHistogram), so queueing is not hidden;
-//! - the cost of a message (see `cost.rs`);
+//! - the cost of a message (see `cost.rs`; the rows PostgreSQL wrote, `writes.rs`), and where
+//!   its time goes by consumer (`tails.rs`), also after the open-loop run at the full rate, where
+//!   a stage that cannot keep up shows;
 //!
 //! both through gRPC `SubmitMessage` and through a channel's publish to `switchboard.inbound.web`;
 //! then through `switchboard serve` processes (see `processes.rs`).
@@ -38,9 +40,11 @@ mod processes;
 mod raw;
 mod tails;
 mod watch;
+mod writes;
 
 pub(crate) use cost::StatementCounter;
 use load::{Closed, Entry, Open};
+use writes::Writes;
 
 /// Sends in flight at once in a closed run.
 const IN_FLIGHT: usize = 64;
@@ -111,7 +115,9 @@ async fn in_process(nats: &NatsServer, database_url: &str) -> anyhow::Result<()>
     let server = tokio::spawn(serve(config, listener, shutdown.clone()));
     kb::publish(KnowledgeClient::new(connect(address, Role::Admin).await?)).await?;
     let grpc = Entry::Grpc(vec![Intake::new(connect(address, Role::Service).await?)].into());
-    let measured = runs(&bus, nats, &grpc, raw).await;
+    let database = sqlx::PgPool::connect(&without_tls(database_url)).await?;
+    let measured = runs(&bus, nats, &database, &grpc, raw).await;
+    database.close().await;
     shutdown.cancel();
     server.await??;
     let _ = std::fs::remove_file(&rules);
@@ -119,7 +125,13 @@ async fn in_process(nats: &NatsServer, database_url: &str) -> anyhow::Result<()>
 }
 
 /// Every run, through gRPC and then through the inbound stream.
-async fn runs(bus: &Bus, nats: &NatsServer, grpc: &Entry, raw: f64) -> anyhow::Result<()> {
+async fn runs(
+    bus: &Bus,
+    nats: &NatsServer,
+    database: &sqlx::PgPool,
+    grpc: &Entry,
+    raw: f64,
+) -> anyhow::Result<()> {
     let warm = closed(bus, grpc, "warm", 500).await?;
     if warm.handed_off > 0 {
         let mut questions: Vec<&str> = warm.handed_off_numbers.iter().map(|n| kb::question(*n)).collect();
@@ -132,31 +144,53 @@ async fn runs(bus: &Bus, nats: &NatsServer, grpc: &Entry, raw: f64) -> anyhow::R
         );
     }
     let inbound = Entry::Inbound(Box::new(bus.clone()));
-    let processes = cost::Processes { nats: nats.pid() };
+    let processes = cost::Processes { nats: nats.pid(), database: database.clone() };
     for (name, entry) in [("grpc", grpc), ("inbound", &inbound)] {
         println!("message path through {}:", entry.name());
         let run =
             closed(bus, entry, &format!("{name}-closed"), size("SWITCHBOARD_BENCH_MESSAGES", 20_000)).await?;
         print_closed(&run, raw);
-        // The cost is read at a steady rate the cluster keeps up with (no backlog, no catching up).
-        let cost_rate = u32::try_from(size("SWITCHBOARD_BENCH_COST_RATE", 200))?;
-        let prefix = format!("{name}-cost-");
-        let mut watch = watch::start(bus, prefix.clone()).await?;
-        cost::settle(bus).await?;
-        let before = cost::read(bus, &processes, true).await?;
-        let steady = load::open(entry, &mut watch, &prefix, cost_rate, COST_SECONDS).await?;
-        cost::settle(bus).await?;
-        let after = cost::read(bus, &processes, false).await?;
-        let watched = watch.seen.load(std::sync::atomic::Ordering::Relaxed);
-        cost::print(&before, &after, (cost_rate * COST_SECONDS) as usize, watched);
-        print_open(&steady);
-        let rate = u32::try_from(size("SWITCHBOARD_BENCH_RATE", 1_000))?;
-        let seconds = u32::try_from(size("SWITCHBOARD_BENCH_SECONDS", 60))?;
-        let prefix = format!("{name}-open-");
-        let mut watch = watch::start(bus, prefix.clone()).await?;
-        cost::settle(bus).await?;
-        print_open(&load::open(entry, &mut watch, &prefix, rate, seconds).await?);
+        steady(bus, entry, name, &processes).await?;
+        full_rate(bus, entry, name).await?;
     }
+    Ok(())
+}
+
+/// The cost of a message, read at a steady rate the cluster keeps up with (no backlog, no
+/// catching up), and the latency at that rate.
+async fn steady(bus: &Bus, entry: &Entry, name: &str, processes: &cost::Processes) -> anyhow::Result<()> {
+    let rate = u32::try_from(size("SWITCHBOARD_BENCH_COST_RATE", 200))?;
+    let messages = (rate * COST_SECONDS) as usize;
+    let prefix = format!("{name}-cost-");
+    let mut watch = watch::start(bus, prefix.clone()).await?;
+    cost::settle(bus).await?;
+    let written_before = Writes::reported(&processes.database).await?;
+    let before = cost::read(bus, processes, true).await?;
+    let steady = load::open(entry, &mut watch, &prefix, rate, COST_SECONDS).await?;
+    cost::settle(bus).await?;
+    let after = cost::read(bus, processes, false).await?;
+    let written_after = Writes::reported(&processes.database).await?;
+    cost::print(&before, &after, messages, watch.seen.load(std::sync::atomic::Ordering::Relaxed));
+    writes::print(&written_before, &written_after, messages);
+    cost::print_tails(&before, &after);
+    print_open(&steady);
+    Ok(())
+}
+
+/// The open loop at the full rate, and where the time went by consumer.
+async fn full_rate(bus: &Bus, entry: &Entry, name: &str) -> anyhow::Result<()> {
+    let rate = u32::try_from(size("SWITCHBOARD_BENCH_RATE", 1_000))?;
+    let seconds = u32::try_from(size("SWITCHBOARD_BENCH_SECONDS", 60))?;
+    let prefix = format!("{name}-open-");
+    let mut watch = watch::start(bus, prefix.clone()).await?;
+    cost::settle(bus).await?;
+    let before = tails::Tails::now();
+    let open = load::open(entry, &mut watch, &prefix, rate, seconds).await?;
+    print_open(&open);
+    // Every consumer done (those off the reply path too), then where the time went: messages
+    // wait long before the stage that cannot keep up.
+    cost::settle(bus).await?;
+    tails::print(&before, &tails::Tails::now());
     Ok(())
 }
 
