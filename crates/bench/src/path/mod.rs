@@ -147,9 +147,13 @@ async fn runs(
     let processes = cost::Processes { nats: nats.pid(), database: database.clone() };
     for (name, entry) in [("grpc", grpc), ("inbound", &inbound)] {
         println!("message path through {}:", entry.name());
+        let before = tails::Tails::now();
         let run =
             closed(bus, entry, &format!("{name}-closed"), size("SWITCHBOARD_BENCH_MESSAGES", 20_000)).await?;
         print_closed(&run, raw);
+        // A stage that stalled shows as long waits before it, with a short handler's run.
+        cost::settle(bus).await?;
+        tails::print(&before, &tails::Tails::now());
         steady(bus, entry, name, &processes).await?;
         full_rate(bus, entry, name).await?;
     }
