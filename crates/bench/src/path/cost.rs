@@ -15,7 +15,10 @@ use std::{
     },
 };
 
-use super::tails::{self, Tails};
+use super::{
+    prometheus,
+    tails::{self, Tails},
+};
 use futures::TryStreamExt as _;
 use switchboard_bus::{Bus, EVENTS_STREAM, INBOUND_STREAM};
 use tracing::{Subscriber, field::Visit};
@@ -209,9 +212,8 @@ pub(crate) async fn settle(bus: &Bus) -> anyhow::Result<()> {
 fn grpc_calls(text: &str) -> BTreeMap<String, u64> {
     let mut calls = BTreeMap::new();
     for line in text.lines().filter(|line| line.starts_with("switchboard_grpc_requests_total{")) {
-        let rpc = line.split("rpc=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("?");
-        let count = line.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0);
-        *calls.entry(rpc.to_string()).or_default() += count as u64;
+        let rpc = prometheus::label(line, "rpc").unwrap_or("?");
+        *calls.entry(rpc.to_string()).or_default() += prometheus::value(line) as u64;
     }
     calls
 }

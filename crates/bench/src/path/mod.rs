@@ -37,6 +37,7 @@ mod fleet;
 mod kb;
 mod load;
 mod processes;
+mod prometheus;
 mod raw;
 mod tails;
 mod watch;

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::prometheus;
+
 /// Above this, a wait or a handler's run is counted as slow (a bucket bound, in seconds).
 const SLOW: f64 = 0.1;
 
@@ -65,13 +67,13 @@ type Buckets = BTreeMap<String, Vec<(f64, u64)>>;
 fn buckets(text: &str, metric: &str, label: &str) -> Buckets {
     let prefix = format!("{metric}_bucket{{");
     let mut found = Buckets::new();
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix(&prefix) else { continue };
-        let value = |name: &str| rest.split(&format!("{name}=\"")).nth(1)?.split('"').next();
-        let (Some(name), Some(bound)) = (value(label), value("le")) else { continue };
+    for line in text.lines().filter(|line| line.starts_with(&prefix)) {
+        let (Some(name), Some(bound)) = (prometheus::label(line, label), prometheus::label(line, "le"))
+        else {
+            continue;
+        };
         let bound = if bound == "+Inf" { f64::INFINITY } else { bound.parse().unwrap_or(f64::NAN) };
-        let count = line.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0);
-        found.entry(name.to_string()).or_default().push((bound, count as u64));
+        found.entry(name.to_string()).or_default().push((bound, prometheus::value(line) as u64));
     }
     found
 }
