@@ -190,3 +190,49 @@ async fn a_batch_behind_the_stored_checkpoint_applies_only_what_follows_it() -> 
     runner.await?;
     Ok(())
 }
+
+/// Given a writer whose last commits the database lost (PostgreSQL stopped by a crash before its
+/// asynchronous commits reached the WAL: the rows and the checkpoint went back together), when
+/// the next events come, then the lost ones are read from the stream and applied again, each
+/// once (before, the writer went on from where it was and the lost events were never applied).
+#[tokio::test]
+async fn commits_the_database_lost_are_applied_again_from_the_stream() -> anyhow::Result<()> {
+    let backing = Backing::start().await?;
+    let bus = backing.bus().await?;
+    let pool = PgPool::connect(&backing.config().database_url).await?;
+    migrate(&pool, "fence", SCHEMA).await?;
+    let shutdown = CancellationToken::new();
+    let runner = Runner::start(bus.clone(), pool.clone(), Arc::new(Recorder { writer: "only" }), 100).await?;
+    let runner = spawn(runner, &shutdown);
+    publish_orders(&bus, 0..10).await?;
+    wait_applied(&pool, 10).await?;
+    let last: i64 = sqlx::query_scalar("SELECT max(sequence) FROM fence.applied").fetch_one(&pool).await?;
+
+    // As if the database lost the writer's last three commits, rows and checkpoint together.
+    let mut lost = pool.begin().await?;
+    sqlx::query("DELETE FROM fence.applied WHERE sequence > $1").bind(last - 3).execute(&mut *lost).await?;
+    sqlx::query(
+        "UPDATE fence.projection_checkpoints SET sequence = $1 WHERE projection = 'fence-projection'",
+    )
+    .bind(last - 3)
+    .execute(&mut *lost)
+    .await?;
+    lost.commit().await?;
+    publish_orders(&bus, 10..20).await?;
+    wait_applied(&pool, 20).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT sequence FROM fence.applied ORDER BY sequence").fetch_all(&pool).await?;
+    let expected: Vec<i64> = (last - 9..=last + 10).collect();
+    assert_eq!(applied, expected, "every event once, the three lost ones again");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT sequence FROM fence.projection_checkpoints WHERE projection = 'fence-projection'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(stored, last + 10);
+    shutdown.cancel();
+    runner.await?;
+    Ok(())
+}

@@ -74,25 +74,25 @@ pub(crate) async fn save<P: Projection>(
 }
 
 /// Moves the checkpoint to `last` if the writer of `epoch` may write and the stored checkpoint is
-/// before `first` (the batch applied is the next one); `false`, with nothing changed, otherwise.
-/// One statement where [`lock`] and [`save`] are two: the row stays locked until the
-/// transaction ends, so the check holds at commit.
+/// `committed`, the one that writer last committed (the batch applied is the next one); `false`,
+/// with nothing changed, otherwise. One statement where [`lock`] and [`save`] are two: the row
+/// stays locked until the transaction ends, so the check holds at commit.
 pub(crate) async fn advance_to<P: Projection>(
     tx: &mut PgConnection,
     projection: &P,
     epoch: i64,
-    (first, last): (u64, u64),
+    (committed, last): (u64, u64),
 ) -> Result<bool, sqlx::Error> {
     let as_stored = |sequence: u64| i64::try_from(sequence).unwrap_or(i64::MAX);
     let advanced = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {}.projection_checkpoints SET sequence = $3
-         WHERE projection = $1 AND epoch = $2 AND sequence < $4",
+         WHERE projection = $1 AND epoch = $2 AND sequence = $4",
         projection.schema()
     )))
     .bind(projection.name())
     .bind(epoch)
     .bind(as_stored(last))
-    .bind(as_stored(first))
+    .bind(as_stored(committed))
     .execute(tx)
     .await?;
     Ok(advanced.rows_affected() == 1)

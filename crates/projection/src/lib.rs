@@ -8,12 +8,14 @@
 
 mod checkpoint;
 mod migrate;
+mod replay;
 mod rows;
 mod runner;
 
 pub use migrate::{Migration, migrate};
+pub use replay::{ReplayReport, catch_up, replay};
 pub use rows::last_of_each;
-pub use runner::{Applied, Projection, ReplayReport, Runner, catch_up, replay};
+pub use runner::{Applied, Projection, Runner};
 pub use switchboard_bus::{is_outage, is_refusal};
 
 /// What every service is built on: the bus and its database.
@@ -63,4 +65,8 @@ pub enum Error {
     /// This runner's writer epoch is no longer the checkpoint's: another replica writes now.
     #[error("another replica took over writing the {projection} projection")]
     Superseded { projection: String },
+    /// The stored checkpoint went back behind what this runner committed (PostgreSQL lost its
+    /// last asynchronous commits in a crash): the events after it must be read again.
+    #[error("the database lost the {projection} projection's commits after sequence {stored}")]
+    CommitsLost { projection: String, stored: u64 },
 }

@@ -15,7 +15,7 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt;
 use prost::Message as _;
-use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
+use sqlx::{Connection as _, PgConnection, PgPool};
 use switchboard_bus::{Bus, Delivery, Disposition, EVENTS_STREAM, is_outage, is_refusal};
 use switchboard_proto::events::v1::Event;
 use tokio::sync::watch;
@@ -34,7 +34,8 @@ const LINGER: Duration = Duration::from_millis(5);
 /// How a batch's transaction starts: committed without waiting for the WAL to reach the disk.
 /// A read model and its checkpoint are derived from the stream and commit together, so a crash
 /// of PostgreSQL can lose only a consistent tail of batches (at most about three WAL writer
-/// delays), which the writer applies again from the stream when it resumes at the checkpoint.
+/// delays). The writer notices at its next batch (the stored checkpoint is behind what it
+/// committed) and reads the stream again from the stored checkpoint.
 const BEGIN_BATCH: &str = "BEGIN; SET LOCAL synchronous_commit TO OFF";
 
 /// An event to apply, with its position in the stream.
@@ -81,19 +82,44 @@ pub struct Runner<P> {
     epoch: AtomicI64,
 }
 
-/// What a replay did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplayReport {
-    pub events: u64,
-    pub checkpoint: u64,
-}
-
 enum Outcome {
     Applied,
     Rejected(sqlx::Error),
     Interrupted,
     /// Another replica claimed the writer's epoch since this one did.
     Superseded,
+    /// The stored checkpoint is behind what this writer committed: the database lost commits.
+    Lost {
+        stored: u64,
+    },
+}
+
+/// What a transaction did, by what it found of the stored checkpoint.
+enum Commit {
+    Applied,
+    Superseded,
+    Lost { stored: u64 },
+}
+
+/// The stored checkpoint as a transaction finds it, locked.
+enum Stored {
+    /// This writer's, at this sequence: it may write after it.
+    Ours(u64),
+    /// Another writer's epoch: this runner was fenced off and must write nothing.
+    Superseded,
+    /// Behind what this writer committed: the database lost commits.
+    Behind(u64),
+}
+
+impl Stored {
+    /// The sequence to write after, or what the transaction does instead.
+    fn ours(self) -> Result<u64, Commit> {
+        match self {
+            Self::Ours(stored) => Ok(stored),
+            Self::Superseded => Err(Commit::Superseded),
+            Self::Behind(stored) => Err(Commit::Lost { stored }),
+        }
+    }
 }
 
 impl<P: Projection> Runner<P> {
@@ -109,6 +135,11 @@ impl<P: Projection> Runner<P> {
             applied: AtomicU64::new(0),
             epoch: AtomicI64::new(0),
         })
+    }
+
+    /// How many events this runner applied.
+    pub(crate) fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Relaxed)
     }
 
     /// The last applied stream sequence, updated after each commit.
@@ -134,13 +165,21 @@ impl<P: Projection> Runner<P> {
                         "another replica writes now; standing by"
                     );
                 }
+                // Taking the lock again reads the stored checkpoint, and the stream from it.
+                Err(Error::CommitsLost { stored, .. }) => {
+                    tracing::warn!(
+                        projection = self.projection.name(),
+                        stored,
+                        "the database lost commits (a crash); applying again from its checkpoint"
+                    );
+                }
                 other => return other,
             }
         }
     }
 
     /// Becomes the writer of record: the next epoch is this runner's.
-    async fn claim(&self) -> Result<(), sqlx::Error> {
+    pub(crate) async fn claim(&self) -> Result<(), sqlx::Error> {
         let epoch = checkpoint::claim(&self.pool, &*self.projection).await?;
         self.epoch.store(epoch, Ordering::Relaxed);
         Ok(())
@@ -195,7 +234,11 @@ impl<P: Projection> Runner<P> {
 
     /// Reads the stream in order from the checkpoint on; with `until_caught_up`, returns once
     /// nothing is pending.
-    async fn consume(&self, shutdown: &CancellationToken, until_caught_up: bool) -> Result<(), Error> {
+    pub(crate) async fn consume(
+        &self,
+        shutdown: &CancellationToken,
+        until_caught_up: bool,
+    ) -> Result<(), Error> {
         let consumer = self.ordered_consumer().await?;
         let mut pending = consumer.cached_info().num_pending;
         let mut chunks = consumer
@@ -315,6 +358,7 @@ impl<P: Projection> Runner<P> {
         match self.transact_patiently(events, shutdown).await {
             Outcome::Applied | Outcome::Interrupted => Ok(()),
             Outcome::Superseded => Err(self.superseded()),
+            Outcome::Lost { stored } => Err(self.lost(stored)),
             Outcome::Rejected(_) if events.len() > 1 => {
                 for (delivery, event) in deliveries.iter().zip(events) {
                     if shutdown.is_cancelled() {
@@ -337,6 +381,7 @@ impl<P: Projection> Runner<P> {
         match self.transact_patiently(std::slice::from_ref(event), shutdown).await {
             Outcome::Applied | Outcome::Interrupted => Ok(()),
             Outcome::Superseded => Err(self.superseded()),
+            Outcome::Lost { stored } => Err(self.lost(stored)),
             Outcome::Rejected(error) => self.reject(delivery, event.sequence, &error).await,
         }
     }
@@ -345,11 +390,17 @@ impl<P: Projection> Runner<P> {
         Error::Superseded { projection: self.projection.name().to_string() }
     }
 
+    fn lost(&self, stored: u64) -> Error {
+        Error::CommitsLost { projection: self.projection.name().to_string(), stored }
+    }
+
     /// Dead-letters an event the read model refuses, and moves the checkpoint past it.
     async fn reject(&self, delivery: &Delivery, sequence: u64, error: &sqlx::Error) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
-        if self.locked_checkpoint(&mut tx).await?.is_none() {
-            return Err(self.superseded());
+        match self.locked_checkpoint(&mut tx).await?.ours() {
+            Ok(_) => {}
+            Err(Commit::Lost { stored }) => return Err(self.lost(stored)),
+            Err(_) => return Err(self.superseded()),
         }
         let reason = format!("projection {} refused the event: {error}", self.projection.name());
         let disposition = Disposition::DeadLetter(reason);
@@ -365,8 +416,9 @@ impl<P: Projection> Runner<P> {
         let mut delay = Duration::from_millis(200);
         loop {
             match self.transact(events).await {
-                Ok(true) => return Outcome::Applied,
-                Ok(false) => return Outcome::Superseded,
+                Ok(Commit::Applied) => return Outcome::Applied,
+                Ok(Commit::Superseded) => return Outcome::Superseded,
+                Ok(Commit::Lost { stored }) => return Outcome::Lost { stored },
                 Err(error) if is_refusal(&error) => return Outcome::Rejected(error),
                 Err(error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "database unavailable; holding batch");
@@ -380,23 +432,24 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Applies the events after the stored checkpoint and stores the new checkpoint with them;
-    /// `false` (nothing written) when the checkpoint names another writer's epoch.
+    /// nothing is written when the checkpoint names another writer's epoch, or is behind what
+    /// this writer committed (the database lost commits: the stream must be read again).
     ///
-    /// The batch normally follows the stored checkpoint (this writer stored it), so it is applied
-    /// and the checkpoint moved in one statement that checks both; only when that check fails
-    /// (another writer, or a commit this writer did not hear back from) is the batch applied
-    /// again after reading the checkpoint first.
-    async fn transact(&self, events: &[Applied]) -> Result<bool, sqlx::Error> {
-        let first = events.iter().map(|applied| applied.sequence).min().unwrap_or(0);
+    /// The stored checkpoint is normally the one this writer last committed, so the batch is
+    /// applied and the checkpoint moved in one statement that checks both; only when that check
+    /// fails (another writer, a commit this writer did not hear back from, commits lost) is the
+    /// checkpoint read first.
+    async fn transact(&self, events: &[Applied]) -> Result<Commit, sqlx::Error> {
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
+        let committed = *self.checkpoint.borrow();
         let mut tx = self.pool.begin_with(BEGIN_BATCH).await?;
         self.projection.apply(&mut tx, events).await?;
         let epoch = self.epoch.load(Ordering::Relaxed);
-        if checkpoint::advance_to(&mut tx, &*self.projection, epoch, (first, last)).await? {
+        if checkpoint::advance_to(&mut tx, &*self.projection, epoch, (committed, last)).await? {
             tx.commit().await?;
             self.advance(last);
             self.applied.fetch_add(events.len() as u64, Ordering::Relaxed);
-            return Ok(true);
+            return Ok(Commit::Applied);
         }
         tx.rollback().await?;
         self.transact_after_reading(events).await
@@ -404,10 +457,13 @@ impl<P: Projection> Runner<P> {
 
     /// As [`transact`](Self::transact), reading and locking the stored checkpoint first: the
     /// events at or before it are not applied again.
-    async fn transact_after_reading(&self, events: &[Applied]) -> Result<bool, sqlx::Error> {
+    async fn transact_after_reading(&self, events: &[Applied]) -> Result<Commit, sqlx::Error> {
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
         let mut tx = self.pool.begin_with(BEGIN_BATCH).await?;
-        let Some(stored) = self.locked_checkpoint(&mut tx).await? else { return Ok(false) };
+        let stored = match self.locked_checkpoint(&mut tx).await?.ours() {
+            Ok(stored) => stored,
+            Err(refused) => return Ok(refused),
+        };
         let start = events.partition_point(|applied| applied.sequence <= stored);
         if start < events.len() {
             self.projection.apply(&mut tx, &events[start..]).await?;
@@ -416,14 +472,19 @@ impl<P: Projection> Runner<P> {
         tx.commit().await?;
         self.advance(last.max(stored));
         self.applied.fetch_add((events.len() - start) as u64, Ordering::Relaxed);
-        Ok(true)
+        Ok(Commit::Applied)
     }
 
-    /// The stored checkpoint, locked for the transaction; `None` when it names another writer's
-    /// epoch (this runner was fenced off: it must write nothing).
-    async fn locked_checkpoint(&self, tx: &mut sqlx::PgConnection) -> Result<Option<u64>, sqlx::Error> {
+    /// The stored checkpoint, locked for the transaction, and whether this writer may write after it.
+    async fn locked_checkpoint(&self, tx: &mut sqlx::PgConnection) -> Result<Stored, sqlx::Error> {
         let (stored, epoch) = checkpoint::lock(tx, &*self.projection).await?;
-        Ok((epoch == self.epoch.load(Ordering::Relaxed)).then_some(stored))
+        Ok(if epoch != self.epoch.load(Ordering::Relaxed) {
+            Stored::Superseded
+        } else if stored < *self.checkpoint.borrow() {
+            Stored::Behind(stored)
+        } else {
+            Stored::Ours(stored)
+        })
     }
 
     fn advance(&self, sequence: u64) {
@@ -433,78 +494,6 @@ impl<P: Projection> Runner<P> {
             advanced
         });
     }
-}
-
-/// Drops the read model of `projection` and rebuilds it from the whole stream, then returns.
-/// Refuses while a running service consumes the projection.
-pub async fn replay<P: Projection>(
-    bus: Bus,
-    pool: PgPool,
-    projection: Arc<P>,
-    batch_size: usize,
-) -> Result<ReplayReport, Error> {
-    let writer = idle_writer(&pool, &*projection).await?;
-    reset(&pool, &*projection).await?;
-    let report = catch_up_locked(bus, pool, projection, batch_size).await?;
-    drop(writer);
-    Ok(report)
-}
-
-/// Applies what the stream holds beyond the checkpoint, then returns (as a running service
-/// would, incrementally). Refuses while a running service consumes the projection.
-pub async fn catch_up<P: Projection>(
-    bus: Bus,
-    pool: PgPool,
-    projection: Arc<P>,
-    batch_size: usize,
-) -> Result<ReplayReport, Error> {
-    let writer = idle_writer(&pool, &*projection).await?;
-    let report = catch_up_locked(bus, pool, projection, batch_size).await?;
-    drop(writer);
-    Ok(report)
-}
-
-/// The projection's writer lock, held while the returned connection lives; an error if a
-/// running service holds it.
-async fn idle_writer<P: Projection>(pool: &PgPool, projection: &P) -> Result<PgConnection, Error> {
-    let mut writer = lock_session(pool).await?;
-    if !try_lock(&mut writer, projection).await? {
-        return Err(Error::ReplayWhileRunning { projection: projection.name().to_string() });
-    }
-    Ok(writer)
-}
-
-async fn catch_up_locked<P: Projection>(
-    bus: Bus,
-    pool: PgPool,
-    projection: Arc<P>,
-    batch_size: usize,
-) -> Result<ReplayReport, Error> {
-    let runner = Runner::start(bus, pool, projection, batch_size).await?;
-    runner.claim().await?;
-    runner.consume(&CancellationToken::new(), true).await?;
-    let report = ReplayReport {
-        events: runner.applied.load(Ordering::Relaxed),
-        checkpoint: *runner.checkpoint.borrow(),
-    };
-    Ok(report)
-}
-
-async fn reset<P: Projection>(pool: &PgPool, projection: &P) -> Result<(), Error> {
-    let mut tx = pool.begin().await?;
-    if !projection.tables().is_empty() {
-        let tables = projection.tables().join(", ");
-        sqlx::query(AssertSqlSafe(format!("TRUNCATE {tables}"))).execute(&mut *tx).await?;
-    }
-    sqlx::query(AssertSqlSafe(format!(
-        "DELETE FROM {}.projection_checkpoints WHERE projection = $1",
-        projection.schema()
-    )))
-    .bind(projection.name())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 fn bus_error(operation: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Error {

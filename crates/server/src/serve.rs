@@ -122,6 +122,7 @@ pub async fn serve_with(
     let failure = supervise(&mut tasks, &shutdown).await;
     stop(&reporter, &mounted.names, &shutdown).await;
     server.await.context("grpc server task")?.context("grpc server")?;
+    tracing::info!("grpc server stopped; finishing the work in hand");
     work.cancel();
     drain(&mut tasks, config.shutdown_grace).await;
     deps.bus.flush().await?;

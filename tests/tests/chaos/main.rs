@@ -104,16 +104,19 @@ async fn inject(
     };
     for service in SERVICES {
         tokio::time::sleep(gap).await;
+        services.ensure_running()?;
         let start = Instant::now();
         services.kill_and_restart(service)?;
         record(format!("kill -9 {service}, restarted"), start);
     }
     tokio::time::sleep(gap).await;
+    services.ensure_running()?;
     let start = Instant::now();
     tokio::task::block_in_place(|| backing.nats.restart())?;
     record("NATS killed and restarted".into(), start);
 
     tokio::time::sleep(gap).await;
+    services.ensure_running()?;
     let start = Instant::now();
     tokio::task::block_in_place(|| backing.postgres.crash())?;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -121,6 +124,7 @@ async fn inject(
     record("PostgreSQL stop -m immediate, 3 s down, started".into(), start);
 
     tokio::time::sleep(gap).await;
+    services.ensure_running()?;
     let start = Instant::now();
     for service in SERVICES {
         services.drain_and_restart(service, Duration::from_secs(60)).await?;
@@ -128,6 +132,7 @@ async fn inject(
     record("rolling restart: SIGTERM each process, wait, restart".into(), start);
 
     tokio::time::sleep(gap).await;
+    services.ensure_running()?;
     let start = Instant::now();
     services.pause("notifier")?;
     tokio::time::sleep(ACK_WAIT * 2).await;
@@ -157,9 +162,7 @@ async fn drain(bus: &Bus, services: &mut Services) -> anyhow::Result<Duration> {
         if start.elapsed() > DRAIN {
             bail!("the load did not drain within {DRAIN:?}: {}", busy(bus).await?.join("; "));
         }
-        if let Some(crashed) = services.exited()?.first() {
-            bail!("a process exited by itself: {crashed}");
-        }
+        services.ensure_running()?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         idle_polls = if busy(bus).await?.is_empty() { idle_polls + 1 } else { 0 };
     }
@@ -231,8 +234,9 @@ async fn nothing_is_lost_or_doubled_through_crashes_restarts_and_pauses() -> any
     let mut backing = Backing::start().await?;
     let mut services = Services::start(&backing.peers, &backing.dir)?;
     let outcome = run(&mut backing, &mut services, count, rate).await;
-    if outcome.is_err() {
-        eprintln!("the processes' last lines:\n{}", services.logs());
+    if let Err(error) = &outcome {
+        // The error first: a CI excerpt keeps a failure's first lines.
+        eprintln!("the run failed: {error:#}\nthe processes' last lines:\n{}", services.logs());
     }
     let (faults, report) = outcome?;
     print(&faults, &report);

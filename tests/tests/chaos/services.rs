@@ -109,16 +109,22 @@ impl Services {
     }
 
     /// `SIGSTOP` now; [`resume`](Self::resume) sends `SIGCONT`.
-    pub fn pause(&self, service: &str) -> anyhow::Result<()> {
+    pub fn pause(&mut self, service: &str) -> anyhow::Result<()> {
         self.signal(service, "-STOP")
     }
 
-    pub fn resume(&self, service: &str) -> anyhow::Result<()> {
+    pub fn resume(&mut self, service: &str) -> anyhow::Result<()> {
         self.signal(service, "-CONT")
     }
 
-    fn signal(&self, service: &str, signal: &str) -> anyhow::Result<()> {
-        let child = self.children.get(service).with_context(|| format!("no process for {service}"))?;
+    fn signal(&mut self, service: &str, signal: &str) -> anyhow::Result<()> {
+        let child = self.children.get_mut(service).with_context(|| format!("no process for {service}"))?;
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "{service} had exited by itself ({status}) before kill {signal}:\n{}",
+                tail(&self.log(service))
+            );
+        }
         let status = Command::new("kill").args([signal, &child.id().to_string()]).status()?;
         if !status.success() {
             bail!("kill {signal} {service}: {status}");
@@ -138,6 +144,14 @@ impl Services {
             }
         }
         Ok(exited)
+    }
+
+    /// Fails, with the log's end, when a process exited by itself.
+    pub fn ensure_running(&mut self) -> anyhow::Result<()> {
+        match self.exited()?.first() {
+            Some(crashed) => bail!("a process exited by itself: {crashed}"),
+            None => Ok(()),
+        }
     }
 
     /// `SIGTERM` to each process (a drain), then waits for all; `SIGKILL` after `grace`.
@@ -186,7 +200,8 @@ fn common_environment(peers: &Peers) -> Vec<(String, String)> {
         .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)));
     inherited
         .chain([
-            ("RUST_LOG".into(), "warn".into()),
+            // The server's own steps (connected, serving, shutdown requested, stopped) place a hang.
+            ("RUST_LOG".into(), "warn,switchboard_server=info".into()),
             ("SWITCHBOARD_NATS_URL".into(), peers.nats_url.clone()),
             ("SWITCHBOARD_DATABASE_URL".into(), peers.database_url.clone()),
             ("SWITCHBOARD_AUTH_KEY".into(), switchboard_testkit::TEST_AUTH_KEY.into()),
