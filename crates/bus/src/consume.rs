@@ -355,11 +355,17 @@ where
     Ok(())
 }
 
+/// How long a pull request stays at the server. A consumer whose request the server holds
+/// without delivering asks again after this long (with async-nats's default, 30 s, the notifier's
+/// outbox sat that long at times under load).
+const PULL_EXPIRY: Duration = Duration::from_secs(5);
+
 /// The consumer's messages, pulled at most `concurrency` at a time.
 pub(crate) async fn pulled(consumer: &PullConsumer, concurrency: usize) -> Result<pull::Stream, Error> {
     consumer
         .stream()
         .max_messages_per_batch(concurrency)
+        .expires(PULL_EXPIRY)
         .messages()
         .await
         .map_err(|source| Error::jetstream("consume", source))
