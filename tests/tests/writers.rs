@@ -86,6 +86,42 @@ fn spawn(runner: Runner<Recorder>, shutdown: &CancellationToken) -> tokio::task:
     })
 }
 
+/// One writer running with a batch size of 100, ten order events applied, the last at `last`.
+struct OneWriter {
+    _backing: Backing,
+    bus: Bus,
+    pool: PgPool,
+    shutdown: CancellationToken,
+    runner: tokio::task::JoinHandle<()>,
+    last: i64,
+}
+
+impl OneWriter {
+    async fn with_ten_applied() -> anyhow::Result<Self> {
+        let backing = Backing::start().await?;
+        let bus = backing.bus().await?;
+        let pool = PgPool::connect(&backing.config().database_url).await?;
+        migrate(&pool, "fence", SCHEMA).await?;
+        let shutdown = CancellationToken::new();
+        let runner =
+            Runner::start(bus.clone(), pool.clone(), Arc::new(Recorder { writer: "only" }), 100).await?;
+        let runner = spawn(runner, &shutdown);
+        publish_orders(&bus, 0..10).await?;
+        wait_applied(&pool, 10).await?;
+        let last = sqlx::query_scalar("SELECT max(sequence) FROM fence.applied").fetch_one(&pool).await?;
+        Ok(Self { _backing: backing, bus, pool, shutdown, runner, last })
+    }
+}
+
+async fn stored_checkpoint(pool: &PgPool) -> anyhow::Result<i64> {
+    let stored = sqlx::query_scalar(
+        "SELECT sequence FROM fence.projection_checkpoints WHERE projection = 'fence-projection'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(stored)
+}
+
 /// Given a writer whose lock session the database ended (it cannot tell), when another replica
 /// takes the lock, then every event after the takeover is the new writer's: the first applies
 /// nothing more (before the epoch fence, both went on applying, each skipping the other's batches).
@@ -151,16 +187,7 @@ async fn a_writer_that_lost_its_lock_writes_nothing_once_another_took_over() -> 
 /// applied: the batch is not applied twice.
 #[tokio::test]
 async fn a_batch_behind_the_stored_checkpoint_applies_only_what_follows_it() -> anyhow::Result<()> {
-    let backing = Backing::start().await?;
-    let bus = backing.bus().await?;
-    let pool = PgPool::connect(&backing.config().database_url).await?;
-    migrate(&pool, "fence", SCHEMA).await?;
-    let shutdown = CancellationToken::new();
-    let runner = Runner::start(bus.clone(), pool.clone(), Arc::new(Recorder { writer: "only" }), 100).await?;
-    let runner = spawn(runner, &shutdown);
-    publish_orders(&bus, 0..10).await?;
-    wait_applied(&pool, 10).await?;
-    let last: i64 = sqlx::query_scalar("SELECT max(sequence) FROM fence.applied").fetch_one(&pool).await?;
+    let OneWriter { _backing, bus, pool, shutdown, runner, last } = OneWriter::with_ten_applied().await?;
 
     // As if the writer's next commit, of the next three events, went through unheard.
     sqlx::query(
@@ -180,11 +207,7 @@ async fn a_batch_behind_the_stored_checkpoint_applies_only_what_follows_it() -> 
             .await?;
     let expected: Vec<i64> = (last + 4..=last + 10).collect();
     assert_eq!(applied, expected, "the three the stored checkpoint holds are not applied again");
-    let stored: i64 = sqlx::query_scalar(
-        "SELECT sequence FROM fence.projection_checkpoints WHERE projection = 'fence-projection'",
-    )
-    .fetch_one(&pool)
-    .await?;
+    let stored = stored_checkpoint(&pool).await?;
     assert_eq!(stored, last + 10);
     shutdown.cancel();
     runner.await?;
@@ -197,16 +220,7 @@ async fn a_batch_behind_the_stored_checkpoint_applies_only_what_follows_it() -> 
 /// once (before, the writer went on from where it was and the lost events were never applied).
 #[tokio::test]
 async fn commits_the_database_lost_are_applied_again_from_the_stream() -> anyhow::Result<()> {
-    let backing = Backing::start().await?;
-    let bus = backing.bus().await?;
-    let pool = PgPool::connect(&backing.config().database_url).await?;
-    migrate(&pool, "fence", SCHEMA).await?;
-    let shutdown = CancellationToken::new();
-    let runner = Runner::start(bus.clone(), pool.clone(), Arc::new(Recorder { writer: "only" }), 100).await?;
-    let runner = spawn(runner, &shutdown);
-    publish_orders(&bus, 0..10).await?;
-    wait_applied(&pool, 10).await?;
-    let last: i64 = sqlx::query_scalar("SELECT max(sequence) FROM fence.applied").fetch_one(&pool).await?;
+    let OneWriter { _backing, bus, pool, shutdown, runner, last } = OneWriter::with_ten_applied().await?;
 
     // As if the database lost the writer's last three commits, rows and checkpoint together.
     let mut lost = pool.begin().await?;
@@ -226,11 +240,7 @@ async fn commits_the_database_lost_are_applied_again_from_the_stream() -> anyhow
         sqlx::query_scalar("SELECT sequence FROM fence.applied ORDER BY sequence").fetch_all(&pool).await?;
     let expected: Vec<i64> = (last - 9..=last + 10).collect();
     assert_eq!(applied, expected, "every event once, the three lost ones again");
-    let stored: i64 = sqlx::query_scalar(
-        "SELECT sequence FROM fence.projection_checkpoints WHERE projection = 'fence-projection'",
-    )
-    .fetch_one(&pool)
-    .await?;
+    let stored = stored_checkpoint(&pool).await?;
     assert_eq!(stored, last + 10);
     shutdown.cancel();
     runner.await?;
