@@ -86,40 +86,9 @@ enum Outcome {
     Applied,
     Rejected(sqlx::Error),
     Interrupted,
-    /// Another replica claimed the writer's epoch since this one did.
-    Superseded,
-    /// The stored checkpoint is behind what this writer committed: the database lost commits.
-    Lost {
-        stored: u64,
-    },
-}
-
-/// What a transaction did, by what it found of the stored checkpoint.
-enum Commit {
-    Applied,
-    Superseded,
-    Lost { stored: u64 },
-}
-
-/// The stored checkpoint as a transaction finds it, locked.
-enum Stored {
-    /// This writer's, at this sequence: it may write after it.
-    Ours(u64),
-    /// Another writer's epoch: this runner was fenced off and must write nothing.
-    Superseded,
-    /// Behind what this writer committed: the database lost commits.
-    Behind(u64),
-}
-
-impl Stored {
-    /// The sequence to write after, or what the transaction does instead.
-    fn ours(self) -> Result<u64, Commit> {
-        match self {
-            Self::Ours(stored) => Ok(stored),
-            Self::Superseded => Err(Commit::Superseded),
-            Self::Behind(stored) => Err(Commit::Lost { stored }),
-        }
-    }
+    /// Nothing written, and this runner may not go on from where it is: another replica took
+    /// over ([`Error::Superseded`]), or the database lost commits ([`Error::CommitsLost`]).
+    Fenced(Error),
 }
 
 impl<P: Projection> Runner<P> {
@@ -357,8 +326,7 @@ impl<P: Projection> Runner<P> {
         }
         match self.transact_patiently(events, shutdown).await {
             Outcome::Applied | Outcome::Interrupted => Ok(()),
-            Outcome::Superseded => Err(self.superseded()),
-            Outcome::Lost { stored } => Err(self.lost(stored)),
+            Outcome::Fenced(error) => Err(error),
             Outcome::Rejected(_) if events.len() > 1 => {
                 for (delivery, event) in deliveries.iter().zip(events) {
                     if shutdown.is_cancelled() {
@@ -380,28 +348,15 @@ impl<P: Projection> Runner<P> {
     ) -> Result<(), Error> {
         match self.transact_patiently(std::slice::from_ref(event), shutdown).await {
             Outcome::Applied | Outcome::Interrupted => Ok(()),
-            Outcome::Superseded => Err(self.superseded()),
-            Outcome::Lost { stored } => Err(self.lost(stored)),
+            Outcome::Fenced(error) => Err(error),
             Outcome::Rejected(error) => self.reject(delivery, event.sequence, &error).await,
         }
-    }
-
-    fn superseded(&self) -> Error {
-        Error::Superseded { projection: self.projection.name().to_string() }
-    }
-
-    fn lost(&self, stored: u64) -> Error {
-        Error::CommitsLost { projection: self.projection.name().to_string(), stored }
     }
 
     /// Dead-letters an event the read model refuses, and moves the checkpoint past it.
     async fn reject(&self, delivery: &Delivery, sequence: u64, error: &sqlx::Error) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
-        match self.locked_checkpoint(&mut tx).await?.ours() {
-            Ok(_) => {}
-            Err(Commit::Lost { stored }) => return Err(self.lost(stored)),
-            Err(_) => return Err(self.superseded()),
-        }
+        self.locked_checkpoint(&mut tx).await??;
         let reason = format!("projection {} refused the event: {error}", self.projection.name());
         let disposition = Disposition::DeadLetter(reason);
         self.bus.settle(delivery, self.projection.name(), disposition).await?;
@@ -416,9 +371,7 @@ impl<P: Projection> Runner<P> {
         let mut delay = Duration::from_millis(200);
         loop {
             match self.transact(events).await {
-                Ok(Commit::Applied) => return Outcome::Applied,
-                Ok(Commit::Superseded) => return Outcome::Superseded,
-                Ok(Commit::Lost { stored }) => return Outcome::Lost { stored },
+                Ok(outcome) => return outcome,
                 Err(error) if is_refusal(&error) => return Outcome::Rejected(error),
                 Err(error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "database unavailable; holding batch");
@@ -439,7 +392,7 @@ impl<P: Projection> Runner<P> {
     /// applied and the checkpoint moved in one statement that checks both; only when that check
     /// fails (another writer, a commit this writer did not hear back from, commits lost) is the
     /// checkpoint read first.
-    async fn transact(&self, events: &[Applied]) -> Result<Commit, sqlx::Error> {
+    async fn transact(&self, events: &[Applied]) -> Result<Outcome, sqlx::Error> {
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
         let committed = *self.checkpoint.borrow();
         let mut tx = self.pool.begin_with(BEGIN_BATCH).await?;
@@ -449,7 +402,7 @@ impl<P: Projection> Runner<P> {
             tx.commit().await?;
             self.advance(last);
             self.applied.fetch_add(events.len() as u64, Ordering::Relaxed);
-            return Ok(Commit::Applied);
+            return Ok(Outcome::Applied);
         }
         tx.rollback().await?;
         self.transact_after_reading(events).await
@@ -457,12 +410,12 @@ impl<P: Projection> Runner<P> {
 
     /// As [`transact`](Self::transact), reading and locking the stored checkpoint first: the
     /// events at or before it are not applied again.
-    async fn transact_after_reading(&self, events: &[Applied]) -> Result<Commit, sqlx::Error> {
+    async fn transact_after_reading(&self, events: &[Applied]) -> Result<Outcome, sqlx::Error> {
         let last = events.iter().map(|applied| applied.sequence).max().unwrap_or(0);
         let mut tx = self.pool.begin_with(BEGIN_BATCH).await?;
-        let stored = match self.locked_checkpoint(&mut tx).await?.ours() {
+        let stored = match self.locked_checkpoint(&mut tx).await? {
             Ok(stored) => stored,
-            Err(refused) => return Ok(refused),
+            Err(fence) => return Ok(Outcome::Fenced(fence)),
         };
         let start = events.partition_point(|applied| applied.sequence <= stored);
         if start < events.len() {
@@ -472,18 +425,24 @@ impl<P: Projection> Runner<P> {
         tx.commit().await?;
         self.advance(last.max(stored));
         self.applied.fetch_add((events.len() - start) as u64, Ordering::Relaxed);
-        Ok(Commit::Applied)
+        Ok(Outcome::Applied)
     }
 
-    /// The stored checkpoint, locked for the transaction, and whether this writer may write after it.
-    async fn locked_checkpoint(&self, tx: &mut sqlx::PgConnection) -> Result<Stored, sqlx::Error> {
+    /// The stored checkpoint, locked for the transaction, if this writer may write after it;
+    /// else why not: another writer's epoch is stored (this runner was fenced off), or a
+    /// checkpoint behind the one this writer committed (the database lost commits).
+    async fn locked_checkpoint(
+        &self,
+        tx: &mut sqlx::PgConnection,
+    ) -> Result<Result<u64, Error>, sqlx::Error> {
         let (stored, epoch) = checkpoint::lock(tx, &*self.projection).await?;
+        let projection = || self.projection.name().to_string();
         Ok(if epoch != self.epoch.load(Ordering::Relaxed) {
-            Stored::Superseded
+            Err(Error::Superseded { projection: projection() })
         } else if stored < *self.checkpoint.borrow() {
-            Stored::Behind(stored)
+            Err(Error::CommitsLost { projection: projection(), stored })
         } else {
-            Stored::Ours(stored)
+            Ok(stored)
         })
     }
 

@@ -103,42 +103,40 @@ async fn inject(
         faults.push(Fault { what, at: (start - began).as_secs_f64(), took: start.elapsed().as_secs_f64() })
     };
     for service in SERVICES {
-        tokio::time::sleep(gap).await;
-        services.ensure_running()?;
-        let start = Instant::now();
+        let start = next_fault(services, gap).await?;
         services.kill_and_restart(service)?;
         record(format!("kill -9 {service}, restarted"), start);
     }
-    tokio::time::sleep(gap).await;
-    services.ensure_running()?;
-    let start = Instant::now();
+    let start = next_fault(services, gap).await?;
     tokio::task::block_in_place(|| backing.nats.restart())?;
     record("NATS killed and restarted".into(), start);
 
-    tokio::time::sleep(gap).await;
-    services.ensure_running()?;
-    let start = Instant::now();
+    let start = next_fault(services, gap).await?;
     tokio::task::block_in_place(|| backing.postgres.crash())?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     tokio::task::block_in_place(|| backing.postgres.start_server())?;
     record("PostgreSQL stop -m immediate, 3 s down, started".into(), start);
 
-    tokio::time::sleep(gap).await;
-    services.ensure_running()?;
-    let start = Instant::now();
+    let start = next_fault(services, gap).await?;
     for service in SERVICES {
         services.drain_and_restart(service, Duration::from_secs(60)).await?;
     }
     record("rolling restart: SIGTERM each process, wait, restart".into(), start);
 
-    tokio::time::sleep(gap).await;
-    services.ensure_running()?;
-    let start = Instant::now();
+    let start = next_fault(services, gap).await?;
     services.pause("notifier")?;
     tokio::time::sleep(ACK_WAIT * 2).await;
     services.resume("notifier")?;
     record(format!("notifier SIGSTOP for {} s, SIGCONT", (ACK_WAIT * 2).as_secs()), start);
     Ok(faults)
+}
+
+/// Waits `gap`, then checks that no process exited by itself since the last fault (it would
+/// be that fault's finding); returns when the next fault starts.
+async fn next_fault(services: &mut Services, gap: Duration) -> anyhow::Result<Instant> {
+    tokio::time::sleep(gap).await;
+    services.ensure_running()?;
+    Ok(Instant::now())
 }
 
 /// Publishes the article the bot answers order questions from, once knowledge answers.

@@ -118,13 +118,10 @@ impl Services {
     }
 
     fn signal(&mut self, service: &str, signal: &str) -> anyhow::Result<()> {
-        let child = self.children.get_mut(service).with_context(|| format!("no process for {service}"))?;
-        if let Some(status) = child.try_wait()? {
-            bail!(
-                "{service} had exited by itself ({status}) before kill {signal}:\n{}",
-                tail(&self.log(service))
-            );
+        if let Some(exited) = self.exited_by_itself(service)? {
+            bail!("before kill {signal}: {exited}");
         }
+        let child = self.children.get(service).with_context(|| format!("no process for {service}"))?;
         let status = Command::new("kill").args([signal, &child.id().to_string()]).status()?;
         if !status.success() {
             bail!("kill {signal} {service}: {status}");
@@ -135,15 +132,18 @@ impl Services {
     /// The processes that exited by themselves (a crash the harness did not cause), with their logs' ends.
     pub fn exited(&mut self) -> anyhow::Result<Vec<String>> {
         let mut exited = Vec::new();
-        for (service, child) in &mut self.children {
-            if let Some(status) = child.try_wait()? {
-                exited.push(format!(
-                    "{service} exited ({status}):\n{}",
-                    tail(&self.dir.join(format!("{service}.log")))
-                ));
-            }
+        for service in SERVICES {
+            exited.extend(self.exited_by_itself(service)?);
         }
         Ok(exited)
+    }
+
+    /// `service` and its log's end, if its process has exited without the harness stopping it.
+    fn exited_by_itself(&mut self, service: &str) -> anyhow::Result<Option<String>> {
+        let Some(child) = self.children.get_mut(service) else { return Ok(None) };
+        Ok(child
+            .try_wait()?
+            .map(|status| format!("{service} exited ({status}):\n{}", tail(&self.log(service)))))
     }
 
     /// Fails, with the log's end, when a process exited by itself.
