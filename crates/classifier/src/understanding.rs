@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use switchboard_nlu::embed::SentenceEncoder;
-use switchboard_nlu::intent::{Example, IntentModel, Prediction, TrainConfig, TrainError, train};
+use switchboard_nlu::intent::{Example, IntentModel, Prediction, Text, TrainConfig, TrainError, train};
 use switchboard_nlu::{entities, language, sentiment};
 use switchboard_proto::events::v1::{Entity, Feeling, IntentScore};
 
@@ -132,9 +132,11 @@ impl Understanding {
 
     /// With `encoder`, a model with a full head runs its cascade; without, its n-gram head.
     pub fn read(&self, text: &str, encoder: Option<&SentenceEncoder>) -> Reading {
-        let prediction = self.predict(text, encoder);
+        // The intent model and the sentiment heads share the text's counted n-grams.
+        let read = Text::new(text);
+        let prediction = self.predict(&read, encoder);
         let detection = language::detect(text);
-        let feeling = sentiment::read(text);
+        let feeling = sentiment::read(&read);
         let intent = if prediction.out_of_scope { OUT_OF_SCOPE } else { prediction.label() };
         Reading {
             intent: intent.to_owned(),
@@ -169,7 +171,7 @@ impl Understanding {
         }
     }
 
-    fn predict(&self, text: &str, encoder: Option<&SentenceEncoder>) -> Prediction {
+    fn predict(&self, text: &Text<'_>, encoder: Option<&SentenceEncoder>) -> Prediction {
         let Some(encoder) = encoder.filter(|_| self.model.encoder().is_some()) else {
             return self.model.predict(text);
         };

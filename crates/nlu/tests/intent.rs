@@ -4,7 +4,7 @@
 use std::io::Write as _;
 
 use switchboard_nlu::intent::{
-    ArtifactError, Example, IntentModel, TrainConfig, TrainError,
+    ArtifactError, Example, IntentModel, Text, TrainConfig, TrainError,
     dataset::{self, Columns, DatasetError},
     eval::evaluate,
     train,
@@ -97,20 +97,20 @@ fn config() -> TrainConfig {
 #[test]
 fn a_trained_model_reads_new_phrasings_in_both_languages() {
     let model = train(&examples(), None, &config()).expect("trains");
-    assert_eq!(model.predict("where is my parcel?").label(), "order_status");
-    assert_eq!(model.predict("please refund me").label(), "return_refund");
-    assert_eq!(model.predict("我忘记了密码").label(), "account_access");
-    assert_eq!(model.predict("我的訂單在哪").label(), "order_status");
-    let sure = model.predict("where is my order");
+    assert_eq!(model.predict(&Text::new("where is my parcel?")).label(), "order_status");
+    assert_eq!(model.predict(&Text::new("please refund me")).label(), "return_refund");
+    assert_eq!(model.predict(&Text::new("我忘记了密码")).label(), "account_access");
+    assert_eq!(model.predict(&Text::new("我的訂單在哪")).label(), "order_status");
+    let sure = model.predict(&Text::new("where is my order"));
     assert!(sure.confidence() > 0.5 && !sure.out_of_scope, "{sure:?}");
-    let total: f32 = model.probabilities("anything").iter().sum();
+    let total: f32 = model.probabilities(&Text::new("anything")).iter().sum();
     assert!((total - 1.0).abs() < 1e-4);
 }
 
 #[test]
 fn out_of_scope_messages_are_flagged_not_automated() {
     let model = train(&examples(), None, &config()).expect("trains");
-    assert!(model.predict("tell me a joke please").out_of_scope);
+    assert!(model.predict(&Text::new("tell me a joke please")).out_of_scope);
     let report = evaluate(&model, &examples(), Some("out_of_scope"), None).expect("evaluates");
     assert!(report.oos_recall.is_some_and(|r| r > 0.8), "{report:?}");
     assert!(report.in_scope_accuracy.is_some_and(|a| a > 0.8), "{report:?}");
@@ -124,8 +124,9 @@ fn the_artifact_round_trips_and_refuses_corruption() {
     let loaded = IntentModel::from_bytes(&bytes).expect("loads");
     assert_eq!(loaded.info, model.info);
     for text in ["where is my order", "我要退款", "reset my password please"] {
-        assert_eq!(loaded.predict(text).label(), model.predict(text).label());
-        let (a, b) = (loaded.predict(text).confidence(), model.predict(text).confidence());
+        assert_eq!(loaded.predict(&Text::new(text)).label(), model.predict(&Text::new(text)).label());
+        let (a, b) =
+            (loaded.predict(&Text::new(text)).confidence(), model.predict(&Text::new(text)).confidence());
         assert!((a - b).abs() < 0.01, "{a} vs {b}");
     }
     assert_eq!(IntentModel::from_bytes(b"not a model").err(), Some(ArtifactError::NotAModel));

@@ -10,7 +10,7 @@ use serde_json::json;
 use switchboard_nlu::embed::{ENCODER_NAME, SentenceEncoder};
 use switchboard_nlu::entities::{self, Annotation, Kind};
 use switchboard_nlu::intent::{
-    EncoderSpec, Example, IntentModel, TrainConfig,
+    EncoderSpec, Example, IntentModel, Text, TrainConfig,
     dataset::{self, Columns},
     eval::evaluate,
     sample_per_label, train_with,
@@ -176,7 +176,12 @@ fn sentiment_command(args: &SentimentArgs) -> anyhow::Result<()> {
     for (set, rows) in [("held-out (400, current labels)", &current), ("held-out (70, older labels)", &older)]
     {
         for group in ["en", "zh"] {
-            print(set, None, group, trained::accuracy(rows, group, |_, row| sentiment::read(&row.text)));
+            print(
+                set,
+                None,
+                group,
+                trained::accuracy(rows, group, |_, row| sentiment::read(&Text::new(&row.text))),
+            );
             let lexicon = trained::accuracy(rows, group, |_, row| sentiment::read_lexicon(&row.text));
             print(&format!("{set}, lexicon alone"), None, group, lexicon);
         }
@@ -193,7 +198,13 @@ fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {
             let config = switchboard_classifier::builtin_config();
             switchboard_classifier::cross_validate(folds, &config, args.score_first)?
         }
-        None => switchboard_classifier::score_builtin(&switchboard_classifier::Understanding::builtin()?),
+        None => {
+            let understanding = switchboard_classifier::Understanding::builtin()?;
+            let started = Instant::now();
+            let scores = switchboard_classifier::score_builtin(&understanding);
+            print_reading_time(&scores, started.elapsed(), args.json)?;
+            scores
+        }
     };
     for score in scores {
         if args.json {
@@ -209,6 +220,29 @@ fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {
                 score.top_intent
             );
         }
+    }
+    Ok(())
+}
+
+/// How long the held-out messages took to read, each in full as the classifier reads a message
+/// (intent, language, sentiment and urgency, entities), one after another on one thread.
+fn print_reading_time(
+    scores: &[switchboard_classifier::LanguageScore],
+    took: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let messages: usize = scores.iter().map(|score| score.n).sum();
+    let micros = took.as_secs_f64() * 1e6 / messages.max(1) as f64;
+    if json {
+        println!(
+            "{}",
+            json!({ "read_messages": messages, "read_seconds": took.as_secs_f64(), "micros_per_message": micros })
+        );
+    } else {
+        println!(
+            "read {messages} messages in {:.1} ms: {micros:.0} µs a message, one thread",
+            took.as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Example, IntentModel};
+use super::{Example, IntentModel, Text};
 use crate::embed::{EncoderError, SentenceEncoder};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -43,13 +43,13 @@ pub fn evaluate(
         let started = Instant::now();
         let prediction = match encoder {
             Some(encoder) => {
-                let (prediction, used) = model.predict_with(&example.text, |text| {
+                let (prediction, used) = model.predict_with(&Text::new(&example.text), |text| {
                     encoder.embed(&[text]).map(|mut e| e.pop().unwrap_or_default())
                 })?;
                 embedded += usize::from(used);
                 prediction
             }
-            None => model.predict(&example.text),
+            None => model.predict(&Text::new(&example.text)),
         };
         latencies.push(started.elapsed().as_secs_f64() * 1e6);
         let label = match oos_label {

@@ -31,6 +31,34 @@ impl Default for FeatureConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Gram(pub u64);
 
+/// The maps keyed by [`Gram`]: a gram is already a hash, so it is only mixed (one multiply)
+/// instead of hashed again with SipHash. The vocabulary lookups are the n-gram models' inner loop
+/// (several hundred a text, for each model), and a vocabulary is fixed by training, so lookups
+/// of grams from untrusted text cannot grow its chains.
+pub type GramMap<V> = std::collections::HashMap<Gram, V, std::hash::BuildHasherDefault<GramHasher>>;
+
+/// The [`GramMap`] hasher: a gram's `u64` times an odd constant, its high half folded into the
+/// low one (the table indexes by the low bits). Other keys hash with FNV-1a.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GramHasher(u64);
+
+impl std::hash::Hasher for GramHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes
+            .iter()
+            .fold(self.0 ^ WORD_SEED, |state, &byte| (state ^ u64::from(byte)).wrapping_mul(FNV_PRIME));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let mixed = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = mixed ^ (mixed >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 const WORD_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 const CHAR_SEED: u64 = 0x8422_2325_cbf2_9ce4;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -147,6 +175,49 @@ pub fn counted(mut grams: Vec<Gram>) -> Vec<(Gram, u32)> {
     counted
 }
 
+/// A text's n-grams under one configuration, counted: the word group and the character group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountedGrams {
+    pub words: Vec<(Gram, u32)>,
+    pub chars: Vec<(Gram, u32)>,
+}
+
+impl CountedGrams {
+    pub fn of(text: &str, config: &FeatureConfig) -> Self {
+        let (words, chars) = grams(text, config);
+        Self { words: counted(words), chars: counted(chars) }
+    }
+}
+
+/// A text read by several models (the intent model, the sentiment and urgency heads): its
+/// n-grams are counted once, for the first configuration asked, and reused by every model
+/// with that configuration.
+pub struct Text<'a> {
+    text: &'a str,
+    counted: std::cell::OnceCell<(FeatureConfig, CountedGrams)>,
+}
+
+impl<'a> Text<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self { text, counted: std::cell::OnceCell::new() }
+    }
+
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// The text's counted grams under `config`.
+    pub fn grams(&self, config: &FeatureConfig) -> std::borrow::Cow<'_, CountedGrams> {
+        let (first, counted) =
+            self.counted.get_or_init(|| (config.clone(), CountedGrams::of(self.text, config)));
+        if first == config {
+            std::borrow::Cow::Borrowed(counted)
+        } else {
+            std::borrow::Cow::Owned(CountedGrams::of(self.text, config))
+        }
+    }
+}
+
 /// A sparse vector: (feature index, value), indices ascending.
 pub type Sparse = Vec<(u32, f32)>;
 
@@ -217,6 +288,29 @@ mod tests {
         let stored = r#"{"word_ngrams":[1,2],"char_ngrams":[1,5],"char_weight":1.0}"#;
         let config: FeatureConfig = serde_json::from_str(stored).expect("an older model's settings");
         assert!(!config.cjk_bigrams);
+    }
+
+    #[test]
+    fn a_text_counts_its_grams_once_and_again_only_for_another_configuration() {
+        let text = Text::new("Where's my order? 我的订单");
+        let usual = FeatureConfig::default();
+        let words_only = FeatureConfig { char_ngrams: (0, 0), ..FeatureConfig::default() };
+        assert!(matches!(text.grams(&usual), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(*text.grams(&usual), CountedGrams::of(text.as_str(), &usual));
+        let other = text.grams(&words_only);
+        assert!(matches!(other, std::borrow::Cow::Owned(_)));
+        assert_eq!(*other, CountedGrams::of(text.as_str(), &words_only));
+        assert_ne!(*other, *text.grams(&usual));
+    }
+
+    #[test]
+    fn gram_maps_find_what_they_hold() {
+        let grams: Vec<Gram> =
+            (0..10_000u64).map(|i| Gram(hash(WORD_SEED, [i.to_string().as_str()]))).collect();
+        let map: GramMap<u32> = grams.iter().enumerate().map(|(row, gram)| (*gram, row as u32)).collect();
+        assert_eq!(map.len(), grams.len());
+        assert!(grams.iter().enumerate().all(|(row, gram)| map.get(gram) == Some(&(row as u32))));
+        assert_eq!(map.get(&Gram(hash(WORD_SEED, ["not there"]))), None);
     }
 
     #[test]

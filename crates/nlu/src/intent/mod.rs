@@ -11,7 +11,7 @@ mod model;
 mod train;
 
 pub use artifact::ArtifactError;
-pub use features::FeatureConfig;
+pub use features::{FeatureConfig, Text};
 pub use model::{EncoderUse, IntentModel, ModelInfo, Prediction};
 pub use train::{Embedder, EncoderSpec, TrainConfig, TrainError, train, train_with};
 

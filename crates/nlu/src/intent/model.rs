@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{FeatureConfig, Gram, Sparse, counted, grams, weigh};
+use super::features::{CountedGrams, FeatureConfig, Gram, GramMap, Sparse, Text, weigh};
 use super::linear::{Linear, softmax};
 
 /// What the model knows about itself; stored as the artifact's header.
@@ -44,7 +44,7 @@ pub struct EncoderUse {
 
 pub struct IntentModel {
     pub info: ModelInfo,
-    pub(crate) vocabulary: HashMap<Gram, u32>,
+    pub(crate) vocabulary: GramMap<u32>,
     /// Vocabulary grams by row, and their inverse document frequencies.
     pub(crate) grams: Vec<Gram>,
     pub(crate) idf: Vec<f32>,
@@ -97,20 +97,20 @@ impl IntentModel {
         self.grams.len()
     }
 
-    pub fn features(&self, text: &str) -> Sparse {
-        vectorize(text, &self.info.features, |gram| {
+    pub fn features(&self, text: &Text<'_>) -> Sparse {
+        weighed(&text.grams(&self.info.features), &self.info.features, |gram| {
             self.vocabulary.get(&gram).map(|&row| (row, self.idf[row as usize]))
         })
     }
 
     /// Calibrated probabilities in label order from the n-gram head alone.
-    pub fn probabilities(&self, text: &str) -> Vec<f32> {
+    pub fn probabilities(&self, text: &Text<'_>) -> Vec<f32> {
         let temperature = self.encoder().map_or(self.info.temperature, |e| e.cheap_temperature);
         calibrated(self.head.logits(&self.features(text)), temperature)
     }
 
     /// The n-gram head's prediction (the whole model when it has no encoder).
-    pub fn predict(&self, text: &str) -> Prediction {
+    pub fn predict(&self, text: &Text<'_>) -> Prediction {
         self.decide(&self.probabilities(text))
     }
 
@@ -118,7 +118,7 @@ impl IntentModel {
     /// sentence embedding and the full head answers. Without a full head, as `predict`.
     pub fn predict_with<E>(
         &self,
-        text: &str,
+        text: &Text<'_>,
         embed: impl FnOnce(&str) -> Result<Vec<f32>, E>,
     ) -> Result<(Prediction, bool), E> {
         let cheap = self.probabilities(text);
@@ -129,7 +129,7 @@ impl IntentModel {
             return Ok((self.decide(&cheap), false));
         }
         let mut x = self.features(text);
-        append_embedding(&mut x, &embed(text)?, self.grams.len(), encoder.weight);
+        append_embedding(&mut x, &embed(text.as_str())?, self.grams.len(), encoder.weight);
         Ok((self.decide(&calibrated(full.logits(&x), self.info.temperature)), true))
     }
 
@@ -168,8 +168,16 @@ pub(crate) fn vectorize(
     config: &FeatureConfig,
     lookup: impl Fn(Gram) -> Option<(u32, f32)>,
 ) -> Sparse {
-    let (word_grams, char_grams) = grams(text, config);
-    let mut vector = weigh(&counted(word_grams), &lookup, 1.0);
-    vector.extend(weigh(&counted(char_grams), &lookup, config.char_weight));
+    weighed(&CountedGrams::of(text, config), config, lookup)
+}
+
+/// [`vectorize`] from grams counted before.
+fn weighed(
+    grams: &CountedGrams,
+    config: &FeatureConfig,
+    lookup: impl Fn(Gram) -> Option<(u32, f32)>,
+) -> Sparse {
+    let mut vector = weigh(&grams.words, &lookup, 1.0);
+    vector.extend(weigh(&grams.chars, &lookup, config.char_weight));
     vector
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::{self, Calibration};
-use super::features::{FeatureConfig, Gram, Sparse, counted, grams};
+use super::features::{FeatureConfig, Gram, GramMap, Sparse, counted, grams};
 use super::linear::{Fit, Linear, SplitMix};
 use super::model::{EncoderUse, IntentModel, ModelInfo, append_embedding, vectorize};
 use super::{Example, MAX_TEXT_BYTES};
@@ -213,8 +213,7 @@ impl Heads {
             })
             .collect();
         let (grams, idf) = vocabulary(&counted_grams, config.min_df);
-        let index: HashMap<Gram, u32> =
-            grams.iter().enumerate().map(|(row, gram)| (*gram, row as u32)).collect();
+        let index: GramMap<u32> = grams.iter().enumerate().map(|(row, gram)| (*gram, row as u32)).collect();
         let lookup = |gram: Gram| index.get(&gram).map(|&row| (row, idf[row as usize]));
         let xs: Vec<Sparse> =
             set.examples.iter().map(|e| vectorize(&e.text, &config.features, lookup)).collect();
@@ -249,7 +248,7 @@ impl Heads {
         config: &TrainConfig,
         spec: Option<&EncoderSpec>,
     ) -> (Vec<Vec<f32>>, Option<Vec<Vec<f32>>>) {
-        let index: HashMap<Gram, u32> =
+        let index: GramMap<u32> =
             self.grams.iter().enumerate().map(|(row, gram)| (*gram, row as u32)).collect();
         let lookup = |gram: Gram| index.get(&gram).map(|&row| (row, self.idf[row as usize]));
         let xs: Vec<Sparse> =
@@ -375,7 +374,7 @@ fn hold_out(examples: &[Example], seed: u64) -> (Vec<usize>, Vec<usize>) {
 
 /// Grams in at least `min_df` texts, in a stable order, with smoothed IDF.
 fn vocabulary(texts: &[CountedText], min_df: u32) -> (Vec<Gram>, Vec<f32>) {
-    let mut df: HashMap<Gram, u32> = HashMap::new();
+    let mut df: GramMap<u32> = GramMap::default();
     for (words, chars) in texts {
         for (gram, _) in words.iter().chain(chars) {
             *df.entry(*gram).or_default() += 1;

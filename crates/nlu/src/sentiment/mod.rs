@@ -8,6 +8,8 @@ pub mod trained;
 
 use serde::Serialize;
 
+use crate::intent::Text;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sentiment {
@@ -58,8 +60,8 @@ const LABEL_AT: f32 = 0.25;
 
 /// The trained heads' reading where they are sure, the lexicon's elsewhere (and alone should the
 /// heads not train).
-pub fn read(text: &str) -> Feeling {
-    let lexicon = read_lexicon(text);
+pub fn read(text: &Text<'_>) -> Feeling {
+    let lexicon = read_lexicon(text.as_str());
     match trained::heads() {
         Ok(heads) => heads.read(text, lexicon),
         Err(_) => lexicon,
@@ -90,18 +92,59 @@ pub fn read_lexicon(text: &str) -> Feeling {
 
 /// Latin-script phrases match at word boundaries; CJK phrases anywhere.
 fn find_all<'a>(lower: &'a str, phrase: &'a str) -> impl Iterator<Item = usize> + 'a {
-    let cjk = !phrase.is_ascii();
-    lower.match_indices(phrase).map(|(at, _)| at).filter(move |&at| {
-        cjk || {
-            let before = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
-            let after = lower[at + phrase.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
-            before && after
-        }
-    })
+    lower.match_indices(phrase).map(|(at, _)| at).filter(move |&at| stands_alone(lower, phrase, at))
 }
 
-fn contains_any(lower: &str, phrases: &[&str]) -> bool {
-    phrases.iter().any(|phrase| find_all(lower, phrase).next().is_some())
+/// Whether `phrase`, found in `lower` at byte `at`, counts there: a CJK phrase anywhere, a
+/// Latin-script one only between word boundaries.
+fn stands_alone(lower: &str, phrase: &str, at: usize) -> bool {
+    if !phrase.is_ascii() {
+        return true;
+    }
+    let before = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+    let after = lower[at + phrase.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+    before && after
+}
+
+/// A list of phrases and an automaton that finds every occurrence of any of them in one pass
+/// (rather than one substring search per phrase).
+struct Phrases {
+    phrases: &'static [&'static str],
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Phrases {
+    fn new(phrases: &'static [&'static str]) -> Self {
+        Self { phrases, finder: aho_corasick::AhoCorasick::new(phrases).ok() }
+    }
+
+    /// Whether any of the phrases occurs in `lower` where it counts ([`stands_alone`]).
+    fn any_in(&self, lower: &str) -> bool {
+        let Some(finder) = &self.finder else {
+            return self.phrases.iter().any(|phrase| find_all(lower, phrase).next().is_some());
+        };
+        finder
+            .find_overlapping_iter(lower)
+            .any(|found| stands_alone(lower, self.phrases[found.pattern().as_usize()], found.start()))
+    }
+}
+
+/// The urgency lists of the lexicon, in the order [`urgency`] asks them.
+struct UrgencyCues {
+    critical: Phrases,
+    not_urgent: Phrases,
+    high: Phrases,
+    low: Phrases,
+}
+
+fn urgency_cues() -> &'static UrgencyCues {
+    static CUES: std::sync::OnceLock<UrgencyCues> = std::sync::OnceLock::new();
+    CUES.get_or_init(|| UrgencyCues {
+        critical: Phrases::new(lexicon::CRITICAL),
+        not_urgent: Phrases::new(lexicon::NOT_URGENT),
+        high: Phrases::new(lexicon::HIGH),
+        low: Phrases::new(lexicon::LOW),
+    })
 }
 
 /// The polarity cues, longer phrases first (so "not bad at all" is not also read as "bad"), and
@@ -194,17 +237,18 @@ fn shouting(text: &str) -> usize {
 }
 
 fn urgency(text: &str, lower: &str, score: f32) -> Urgency {
-    if contains_any(lower, lexicon::CRITICAL) {
+    let cues = urgency_cues();
+    if cues.critical.any_in(lower) {
         return Urgency::Critical;
     }
-    if contains_any(lower, lexicon::NOT_URGENT) {
+    if cues.not_urgent.any_in(lower) {
         return Urgency::Low;
     }
     let angry = score <= -0.6 && (text.contains(['!', '！']) || shouting(text) > 0);
-    if contains_any(lower, lexicon::HIGH) || angry {
+    if cues.high.any_in(lower) || angry {
         return Urgency::High;
     }
-    if contains_any(lower, lexicon::LOW) || score >= LABEL_AT {
+    if cues.low.any_in(lower) || score >= LABEL_AT {
         return Urgency::Low;
     }
     Urgency::Normal
@@ -251,6 +295,39 @@ mod tests {
         for text in texts {
             let lower = text.to_lowercase();
             assert_eq!(score(&text, &lower), score_looking_for_every_cue(&text, &lower), "{text:?}");
+        }
+    }
+
+    /// Whether any phrase occurs, as it was found before the lists had automata: one search each.
+    fn contains_any_searching_each(lower: &str, phrases: &[&str]) -> bool {
+        phrases.iter().any(|phrase| find_all(lower, phrase).next().is_some())
+    }
+
+    #[test]
+    fn finding_urgency_phrases_in_one_pass_finds_what_searching_each_did() {
+        let lists = [lexicon::CRITICAL, lexicon::NOT_URGENT, lexicon::HIGH, lexicon::LOW];
+        let mut texts: Vec<String> =
+            ["", "nothing here", "ASAP please!", "我的账户被盗了", "unhacked", "re-hacked!"]
+                .iter()
+                .map(|text| text.to_string())
+                .collect();
+        // Every phrase alone, inside a word, at both ends of a sentence, and twice.
+        for phrase in lists.iter().flat_map(|list| list.iter()) {
+            texts.extend([
+                phrase.to_string(),
+                format!("x{phrase}x"),
+                format!("{phrase}, then"),
+                format!("so {phrase}"),
+                format!("{phrase}{phrase} {phrase}"),
+            ]);
+        }
+        for list in lists {
+            let phrases = Phrases::new(list);
+            assert!(phrases.finder.is_some());
+            for text in &texts {
+                let lower = text.to_lowercase();
+                assert_eq!(phrases.any_in(&lower), contains_any_searching_each(&lower, list), "{text:?}");
+            }
         }
     }
 

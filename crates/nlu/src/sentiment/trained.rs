@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::{Feeling, Sentiment, Urgency};
-use crate::intent::{Example, IntentModel, TrainConfig, TrainError, train};
+use crate::intent::{Example, IntentModel, Text, TrainConfig, TrainError, train};
 
 /// The labelled messages the heads learn from: (JSON lines of `{"text", "language",
 /// "sentiment", "urgency"}`).
@@ -89,12 +89,12 @@ impl Heads {
 
     /// The heads' reading, the lexicon's (`lexicon`) where a head is unsure; a critical cue in
     /// the lexicon makes the message critical (and not positive) whatever the head says.
-    pub fn read(&self, text: &str, lexicon: Feeling) -> Feeling {
+    pub fn read(&self, text: &Text<'_>, lexicon: Feeling) -> Feeling {
         self.read_trusting(text, lexicon, TRUST)
     }
 
     /// [`Heads::read`] combined as `trust` says.
-    pub fn read_trusting(&self, text: &str, lexicon: Feeling, trust: Trust) -> Feeling {
+    pub fn read_trusting(&self, text: &Text<'_>, lexicon: Feeling, trust: Trust) -> Feeling {
         let (sentiment_label, sentiment_p, score) = best_and_score(&self.sentiment, text);
         let (urgency_label, urgency_p, _) = best_and_score(&self.urgency, text);
         let sure_of_sentiment = sentiment_p >= trust.sentiment;
@@ -127,7 +127,7 @@ impl Heads {
 }
 
 /// The head's best label and its probability, and P(positive) − P(negative) when it has them.
-fn best_and_score(head: &IntentModel, text: &str) -> (String, f32, f32) {
+fn best_and_score(head: &IntentModel, text: &Text<'_>) -> (String, f32, f32) {
     let probabilities = head.probabilities(text);
     let p = |label: &str| {
         head.labels()
@@ -211,7 +211,7 @@ pub fn cross_validate(folds: usize, trusts: &[Trust]) -> Result<Vec<Folded>, Tra
         for (index, row) in rows.iter().enumerate().filter(|(i, _)| i % folds == fold) {
             let lexicon = super::read_lexicon(&row.text);
             for (slot, &trust) in trusts.iter().enumerate() {
-                read[slot].insert(index, heads.read_trusting(&row.text, lexicon, trust));
+                read[slot].insert(index, heads.read_trusting(&Text::new(&row.text), lexicon, trust));
             }
         }
     }
