@@ -202,7 +202,7 @@ fn builtin_command(args: &BuiltinArgs) -> anyhow::Result<()> {
             let understanding = switchboard_classifier::Understanding::builtin()?;
             let started = Instant::now();
             let scores = switchboard_classifier::score_builtin(&understanding);
-            print_reading_time(&scores, started.elapsed(), args.json)?;
+            print_reading_time(&scores, started.elapsed(), args.json);
             scores
         }
     };
@@ -230,7 +230,7 @@ fn print_reading_time(
     scores: &[switchboard_classifier::LanguageScore],
     took: std::time::Duration,
     json: bool,
-) -> anyhow::Result<()> {
+) {
     let messages: usize = scores.iter().map(|score| score.n).sum();
     let micros = took.as_secs_f64() * 1e6 / messages.max(1) as f64;
     if json {
@@ -244,7 +244,6 @@ fn print_reading_time(
             took.as_secs_f64() * 1e3
         );
     }
-    Ok(())
 }
 
 fn columns(args: &ColumnArgs) -> Columns {

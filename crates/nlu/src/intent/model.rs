@@ -172,7 +172,7 @@ pub(crate) fn vectorize(
 }
 
 /// [`vectorize`] from grams counted before.
-fn weighed(
+pub(crate) fn weighed(
     grams: &CountedGrams,
     config: &FeatureConfig,
     lookup: impl Fn(Gram) -> Option<(u32, f32)>,

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::{self, Calibration};
-use super::features::{FeatureConfig, Gram, GramMap, Sparse, counted, grams};
+use super::features::{CountedGrams, FeatureConfig, Gram, GramMap, Sparse};
 use super::linear::{Fit, Linear, SplitMix};
-use super::model::{EncoderUse, IntentModel, ModelInfo, append_embedding, vectorize};
+use super::model::{EncoderUse, IntentModel, ModelInfo, append_embedding, vectorize, weighed};
 use super::{Example, MAX_TEXT_BYTES};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,9 +64,6 @@ pub enum TrainError {
     #[error("sentence encoder: {0}")]
     Encoder(String),
 }
-
-/// A text's counted word grams and character grams.
-type CountedText = (Vec<(Gram, u32)>, Vec<(Gram, u32)>);
 
 /// Fewest validation examples from which the cascade threshold is chosen.
 const MIN_CASCADE_VALIDATION: usize = 500;
@@ -204,19 +201,13 @@ struct Calibrated {
 
 impl Heads {
     fn fit(set: &Set, labels: &[String], config: &TrainConfig, spec: Option<&EncoderSpec>) -> Self {
-        let counted_grams: Vec<CountedText> = set
-            .examples
-            .iter()
-            .map(|e| {
-                let (words, chars) = grams(&e.text, &config.features);
-                (counted(words), counted(chars))
-            })
-            .collect();
+        let counted_grams: Vec<CountedGrams> =
+            set.examples.iter().map(|e| CountedGrams::of(&e.text, &config.features)).collect();
         let (grams, idf) = vocabulary(&counted_grams, config.min_df);
         let index: GramMap<u32> = grams.iter().enumerate().map(|(row, gram)| (*gram, row as u32)).collect();
         let lookup = |gram: Gram| index.get(&gram).map(|&row| (row, idf[row as usize]));
         let xs: Vec<Sparse> =
-            set.examples.iter().map(|e| vectorize(&e.text, &config.features, lookup)).collect();
+            counted_grams.iter().map(|counted| weighed(counted, &config.features, lookup)).collect();
         let label_index: HashMap<&str, u32> =
             labels.iter().enumerate().map(|(i, label)| (label.as_str(), i as u32)).collect();
         let ys: Vec<u32> = set.examples.iter().map(|e| label_index[e.label.as_str()]).collect();
@@ -373,10 +364,10 @@ fn hold_out(examples: &[Example], seed: u64) -> (Vec<usize>, Vec<usize>) {
 }
 
 /// Grams in at least `min_df` texts, in a stable order, with smoothed IDF.
-fn vocabulary(texts: &[CountedText], min_df: u32) -> (Vec<Gram>, Vec<f32>) {
+fn vocabulary(texts: &[CountedGrams], min_df: u32) -> (Vec<Gram>, Vec<f32>) {
     let mut df: GramMap<u32> = GramMap::default();
-    for (words, chars) in texts {
-        for (gram, _) in words.iter().chain(chars) {
+    for counted in texts {
+        for (gram, _) in counted.words.iter().chain(&counted.chars) {
             *df.entry(*gram).or_default() += 1;
         }
     }

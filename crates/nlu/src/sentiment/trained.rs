@@ -210,8 +210,9 @@ pub fn cross_validate(folds: usize, trusts: &[Trust]) -> Result<Vec<Folded>, Tra
         let heads = Heads::train(&training)?;
         for (index, row) in rows.iter().enumerate().filter(|(i, _)| i % folds == fold) {
             let lexicon = super::read_lexicon(&row.text);
+            let text = Text::new(&row.text);
             for (slot, &trust) in trusts.iter().enumerate() {
-                read[slot].insert(index, heads.read_trusting(&Text::new(&row.text), lexicon, trust));
+                read[slot].insert(index, heads.read_trusting(&text, lexicon, trust));
             }
         }
     }
